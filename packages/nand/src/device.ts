@@ -1,0 +1,681 @@
+/**
+ * The simulated NAND device: enforces the contract written on {@link NandDevice} (types.ts) over a
+ * {@link NandStore}, and adds on-device ECC, seeded fault injection, the timing model and counters.
+ *
+ * The device keeps its own view of the chip — which pages are programmed, each block's next-page
+ * pointer — rebuilt from the store at creation and on reboot(), so the contract checks cost a few
+ * typed-array reads and no allocation.
+ */
+import { eccSectors } from './ecc/hamming.ts';
+import { totalBlocks, totalDies, totalPages, validateGeometry, sameGeometry } from './geometry.ts';
+import { FaultRandom } from './random.ts';
+import { NandCounters } from './stats.ts';
+import { RamStore } from './store.ts';
+import type { NandStore } from './store.ts';
+import { DEFAULT_TIMING, NandClock } from './timing.ts';
+import { NandError } from './types.ts';
+import type { EccCode, NandDevice, NandGeometry, NandTimingParams, ReadResult } from './types.ts';
+
+export interface FaultOptions {
+  /** Every random fault comes from this seed (default 1). */
+  seed?: number;
+  /** Blocks marked bad (marker in the spare, as real parts carry it) when the store is fresh. */
+  factoryBadBlocks?: readonly number[];
+  /** Fraction of blocks made factory-bad when the store is fresh (block 0 never is). */
+  factoryBadBlockRate?: number;
+  /** Probability that a program fails (PROGRAM_FAILED). */
+  programFailureRate?: number;
+  /** Probability that an erase fails (ERASE_FAILED). */
+  eraseFailureRate?: number;
+  /** P/E cycle limit: once a block's erase count reaches it, its programs and erases fail. */
+  endurance?: number;
+  /** Raw bit error rate per bit per read = base + perCycle · eraseCount; flips appear in the read copy only. */
+  bitErrorRate?: { base: number; perCycle: number };
+  /** Cut power during the N-th program or erase from now (1 = the next one). */
+  powerCutAfter?: number;
+}
+
+export interface NandDeviceOptions {
+  geometry: NandGeometry;
+  /** Default: new RamStore(geometry, { metadataOnly }). */
+  store?: NandStore;
+  /** Pages keep spare bytes only (the SSD simulator replays millions of writes). */
+  metadataOnly?: boolean;
+  /** On-device ECC; default null (raw reads, status 'unchecked'). */
+  ecc?: { code: EccCode; spareOffset: number } | null;
+  /** Bad-block marker byte in the spare of a block's first two pages; default offset 0 for pageSize ≥ 2048, 5 for smaller pages; null = table only. */
+  badBlockMarker?: { spareOffset: number } | null;
+  /** Operation latencies in ns; defaults {@link DEFAULT_TIMING}. */
+  timing?: Partial<NandTimingParams>;
+  faults?: FaultOptions;
+}
+
+export interface FaultControl {
+  /** Arms the countdown: power is cut during the N-th program or erase from now; 0 or Infinity disarms. */
+  cutPowerAfter(operations: number): void;
+  /** Programs + erases that reached the chip so far (failed and interrupted ones included). */
+  readonly operations: number;
+  /** The next program of this page fails (PROGRAM_FAILED). */
+  failProgram(page: number): void;
+  /** The next erase of this block fails (ERASE_FAILED). */
+  failErase(block: number): void;
+  readonly powerIsOn: boolean;
+}
+
+export interface SimulatedNand extends NandDevice {
+  readonly faults: FaultControl;
+  /** The backing store (RAM or image file). */
+  readonly store: NandStore;
+}
+
+/** The marker value written into bad blocks: anything but 0xFF marks the block. */
+export const BAD_BLOCK_MARKER_VALUE = 0x00;
+/** Pages of a block that carry the marker (first and second, as ONFI parts do). */
+export const BAD_BLOCK_MARKER_PAGES = 2;
+
+export function defaultBadBlockMarker(geometry: NandGeometry): { spareOffset: number } {
+  return { spareOffset: geometry.pageSize >= 2048 ? 0 : 5 };
+}
+
+function result(ecc: ReadResult['ecc'], erased: boolean): ReadResult {
+  return Object.freeze({ ecc, correctedBits: 0, uncorrectableSectors: 0, erased });
+}
+const UNCHECKED = result('unchecked', false);
+const UNCHECKED_ERASED = result('unchecked', true);
+const OK = result('ok', false);
+const OK_ERASED = result('ok', true);
+
+// Independent random streams, so enabling one fault kind does not shift another's draws.
+const STREAM_FACTORY = 0;
+const STREAM_FAILURES = 1;
+const STREAM_BIT_ERRORS = 2;
+const STREAM_DAMAGE = 3;
+
+function checkRate(name: string, value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+    throw new NandError('INVALID_GEOMETRY', `faults.${name} must be a probability in [0, 1] (got ${String(value)})`);
+  }
+  return value;
+}
+
+class FaultControlView implements FaultControl {
+  constructor(private readonly device: SimulatedNandDevice) {}
+  cutPowerAfter(operations: number): void {
+    this.device.armPowerCut(operations);
+  }
+  get operations(): number {
+    return this.device.operationCount;
+  }
+  failProgram(page: number): void {
+    this.device.armProgramFailure(page);
+  }
+  failErase(block: number): void {
+    this.device.armEraseFailure(block);
+  }
+  get powerIsOn(): boolean {
+    return this.device.powered;
+  }
+}
+
+class SimulatedNandDevice implements SimulatedNand {
+  readonly geometry: NandGeometry;
+  readonly metadataOnly: boolean;
+  readonly store: NandStore;
+  readonly stats: NandCounters;
+  readonly timing: NandClock;
+  readonly faults: FaultControl;
+  operationCount = 0;
+  powered = true;
+
+  private closed = false;
+  private readonly pageSize: number;
+  private readonly spareSize: number;
+  private readonly pagesPerBlock: number;
+  private readonly blocksPerDie: number;
+  private readonly diesPerChannel: number;
+  private readonly pageCount: number;
+  private readonly blockCount: number;
+  private readonly recordBytes: number;
+  /** 1 = programmed since the last erase (device view, rebuilt from the store). */
+  private readonly programmed: Uint8Array;
+  /** Lowest page index in the block that may still be programmed. */
+  private readonly nextPage: Uint32Array;
+  private readonly eccCode: EccCode | null;
+  private readonly eccOffset: number;
+  private readonly eccSectorCount: number;
+  private readonly markerOffset: number;
+  private readonly scratchData: Uint8Array;
+  private readonly scratchSpare: Uint8Array;
+
+  private readonly faultOptions: FaultOptions;
+  private readonly failureRandom: FaultRandom;
+  private readonly bitRandom: FaultRandom;
+  private readonly damageRandom: FaultRandom;
+  private readonly programFailureRate: number;
+  private readonly eraseFailureRate: number;
+  private readonly endurance: number;
+  private readonly berBase: number;
+  private readonly berPerCycle: number;
+  private readonly bitErrorsOn: boolean;
+  private readonly pendingProgramFailures = new Set<number>();
+  private readonly pendingEraseFailures = new Set<number>();
+  private programFaultsArmed: boolean;
+  private eraseFaultsArmed: boolean;
+  private cutCountdown = 0;
+
+  constructor(options: NandDeviceOptions) {
+    const geometry = validateGeometry(options.geometry);
+    if (options.store !== undefined) {
+      if (!sameGeometry(options.store.geometry, geometry)) {
+        throw new NandError('INVALID_GEOMETRY', 'the store was made for a different geometry than options.geometry');
+      }
+      if (options.metadataOnly !== undefined && options.metadataOnly !== options.store.metadataOnly) {
+        throw new NandError('INVALID_GEOMETRY', `options.metadataOnly (${options.metadataOnly}) disagrees with the store (${options.store.metadataOnly})`);
+      }
+    }
+    this.geometry = geometry;
+    this.store = options.store ?? new RamStore(geometry, { metadataOnly: options.metadataOnly ?? false });
+    this.metadataOnly = this.store.metadataOnly;
+    this.pageSize = geometry.pageSize;
+    this.spareSize = geometry.spareSize;
+    this.pagesPerBlock = geometry.pagesPerBlock;
+    this.blocksPerDie = geometry.blocksPerDie;
+    this.diesPerChannel = geometry.diesPerChannel;
+    this.pageCount = totalPages(geometry);
+    this.blockCount = totalBlocks(geometry);
+    this.recordBytes = geometry.pageSize + geometry.spareSize;
+    this.programmed = new Uint8Array(this.pageCount);
+    this.nextPage = new Uint32Array(this.blockCount);
+    this.scratchData = new Uint8Array(geometry.pageSize);
+    this.scratchSpare = new Uint8Array(geometry.spareSize);
+
+    const marker = options.badBlockMarker === undefined ? defaultBadBlockMarker(geometry) : options.badBlockMarker;
+    if (marker !== null && !(Number.isInteger(marker.spareOffset) && marker.spareOffset >= 0 && marker.spareOffset < geometry.spareSize)) {
+      throw new NandError('INVALID_GEOMETRY', `badBlockMarker.spareOffset ${marker.spareOffset} is outside the ${geometry.spareSize}-byte spare`);
+    }
+    this.markerOffset = marker === null ? -1 : marker.spareOffset;
+
+    const ecc = options.ecc ?? null;
+    this.eccCode = ecc === null ? null : ecc.code;
+    this.eccOffset = ecc === null ? 0 : ecc.spareOffset;
+    this.eccSectorCount = ecc === null ? 0 : eccSectors(ecc.code, geometry.pageSize);
+    if (ecc !== null) {
+      const bytes = this.eccSectorCount * ecc.code.parityBytes;
+      if (geometry.pageSize % ecc.code.sectorSize !== 0) {
+        throw new NandError('INVALID_GEOMETRY', `pageSize ${geometry.pageSize} is not a multiple of the ${ecc.code.name} sector size ${ecc.code.sectorSize}`);
+      }
+      if (!Number.isInteger(ecc.spareOffset) || ecc.spareOffset < 0 || ecc.spareOffset + bytes > geometry.spareSize) {
+        throw new NandError('INVALID_GEOMETRY', `ECC parity (${bytes} bytes at spare offset ${ecc.spareOffset}) does not fit the ${geometry.spareSize}-byte spare`);
+      }
+      if (this.markerOffset >= ecc.spareOffset && this.markerOffset < ecc.spareOffset + bytes) {
+        throw new NandError('INVALID_GEOMETRY', `ECC parity bytes ${ecc.spareOffset}…${ecc.spareOffset + bytes - 1} overlap the bad-block marker at spare offset ${this.markerOffset}`);
+      }
+    }
+
+    const params: NandTimingParams = { ...DEFAULT_TIMING, ...options.timing };
+    for (const [name, value] of Object.entries(params)) {
+      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+        throw new NandError('INVALID_GEOMETRY', `timing.${name} must be a finite number ≥ 0 (got ${String(value)})`);
+      }
+    }
+    this.timing = new NandClock(Object.freeze(params), totalDies(geometry), geometry.channels);
+    this.stats = new NandCounters(this.blockCount);
+
+    const faults = options.faults ?? {};
+    this.faultOptions = faults;
+    const seed = faults.seed ?? 1;
+    this.failureRandom = new FaultRandom(seed, STREAM_FAILURES);
+    this.bitRandom = new FaultRandom(seed, STREAM_BIT_ERRORS);
+    this.damageRandom = new FaultRandom(seed, STREAM_DAMAGE);
+    this.programFailureRate = checkRate('programFailureRate', faults.programFailureRate);
+    this.eraseFailureRate = checkRate('eraseFailureRate', faults.eraseFailureRate);
+    checkRate('factoryBadBlockRate', faults.factoryBadBlockRate);
+    this.endurance = faults.endurance ?? Infinity;
+    if (!(this.endurance >= 0)) throw new NandError('INVALID_GEOMETRY', `faults.endurance must be ≥ 0 (got ${String(faults.endurance)})`);
+    this.berBase = faults.bitErrorRate?.base ?? 0;
+    this.berPerCycle = faults.bitErrorRate?.perCycle ?? 0;
+    if (!(this.berBase >= 0 && this.berPerCycle >= 0)) {
+      throw new NandError('INVALID_GEOMETRY', 'faults.bitErrorRate.base and .perCycle must be ≥ 0');
+    }
+    this.bitErrorsOn = this.berBase > 0 || this.berPerCycle > 0;
+    this.programFaultsArmed = this.programFailureRate > 0 || this.endurance !== Infinity;
+    this.eraseFaultsArmed = this.eraseFailureRate > 0 || this.endurance !== Infinity;
+    if (faults.powerCutAfter !== undefined) this.armPowerCut(faults.powerCutAfter);
+    this.faults = new FaultControlView(this);
+
+    this.rebuildView();
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  readPage(page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult {
+    if (!this.powered) throw this.powerOffError();
+    this.checkPage(page);
+    const block = (page / this.pagesPerBlock) | 0;
+    const die = (block / this.blocksPerDie) | 0;
+    this.timing.read(die, (die / this.diesPerChannel) | 0, this.recordBytes);
+    const stats = this.stats;
+    stats.pageReads++;
+    stats.bytesRead += this.recordBytes;
+    stats.readsPerBlock[block]++;
+    const erased = this.programmed[page] === 0;
+
+    if (this.metadataOnly) {
+      if (data !== undefined) data.fill(0xff, 0, Math.min(data.length, this.pageSize));
+      if (spare !== undefined) {
+        if (this.bitErrorsOn) {
+          this.store.readSpare(page, this.scratchSpare);
+          this.injectBitErrors(null, this.scratchSpare, block);
+          copyInto(spare, this.scratchSpare);
+        } else {
+          this.store.readSpare(page, spare);
+        }
+      }
+      return erased ? UNCHECKED_ERASED : UNCHECKED;
+    }
+
+    if (this.eccCode === null && !this.bitErrorsOn) {
+      if (data !== undefined) this.store.readData(page, data);
+      if (spare !== undefined) this.store.readSpare(page, spare);
+      return erased ? UNCHECKED_ERASED : UNCHECKED;
+    }
+
+    const pageData = this.scratchData;
+    const pageSpare = this.scratchSpare;
+    this.store.readData(page, pageData);
+    this.store.readSpare(page, pageSpare);
+    if (this.bitErrorsOn) this.injectBitErrors(pageData, pageSpare, block);
+    let outcome: ReadResult = erased ? UNCHECKED_ERASED : UNCHECKED;
+    if (this.eccCode !== null) {
+      const code = this.eccCode;
+      let corrected = 0;
+      let failed = 0;
+      for (let s = 0; s < this.eccSectorCount; s++) {
+        const n = code.correct(pageData, s * code.sectorSize, pageSpare, this.eccOffset + s * code.parityBytes);
+        if (n < 0) failed++;
+        else corrected += n;
+      }
+      stats.eccCorrectedBits += corrected;
+      if (failed > 0) {
+        stats.eccUncorrectableReads++;
+        outcome = Object.freeze({ ecc: 'uncorrectable', correctedBits: 0, uncorrectableSectors: failed, erased });
+      } else if (corrected > 0) {
+        outcome = Object.freeze({ ecc: 'corrected', correctedBits: corrected, uncorrectableSectors: 0, erased });
+      } else {
+        outcome = erased ? OK_ERASED : OK;
+      }
+    }
+    if (data !== undefined) copyInto(data, pageData);
+    if (spare !== undefined) copyInto(spare, pageSpare);
+    return outcome;
+  }
+
+  programPage(page: number, data: Uint8Array | null, spare: Uint8Array): void {
+    if (!this.powered) throw this.powerOffError();
+    this.checkPage(page);
+    if (data !== null && data.length !== this.pageSize) {
+      throw new NandError('BUFFER_SIZE', `program of page ${page}: data is ${data.length} bytes, the page holds ${this.pageSize}`);
+    }
+    if (spare.length > this.spareSize) {
+      throw new NandError('BUFFER_SIZE', `program of page ${page}: spare is ${spare.length} bytes, the page has ${this.spareSize}`);
+    }
+    const block = (page / this.pagesPerBlock) | 0;
+    if (this.store.badBlocks[block] !== 0) {
+      throw new NandError('BAD_BLOCK', `program of page ${page}: block ${block} is bad`);
+    }
+    if (this.programmed[page] !== 0) {
+      throw new NandError('PROGRAM_TWICE', `page ${page} (block ${block}) is already programmed; erase the block first`);
+    }
+    const inBlock = page - block * this.pagesPerBlock;
+    if (inBlock < this.nextPage[block]) {
+      throw new NandError(
+        'PROGRAM_OUT_OF_ORDER',
+        `page ${page} is page ${inBlock} of block ${block}, but page ${this.nextPage[block] - 1} of that block is already programmed (pages go in ascending order)`,
+      );
+    }
+    if (this.store.readOnly) throw readOnlyError('program');
+
+    // The operation reaches the chip from here on.
+    this.operationCount++;
+    const die = (block / this.blocksPerDie) | 0;
+    this.timing.program(die, (die / this.diesPerChannel) | 0, this.recordBytes);
+    const stats = this.stats;
+    stats.pagePrograms++;
+    stats.bytesWritten += this.recordBytes;
+    stats.programsPerBlock[block]++;
+
+    let spareOut = spare;
+    if (this.eccCode !== null && !this.metadataOnly) {
+      spareOut = this.scratchSpare;
+      copyInto(spareOut, spare);
+      spareOut.fill(0xff, spare.length);
+      this.writeParity(data, spareOut);
+    }
+    if (this.cutCountdown !== 0 && --this.cutCountdown === 0) {
+      this.writeInterruptedProgram(page, data, spareOut);
+      this.markProgrammed(page, block, inBlock);
+      this.powered = false;
+      throw new NandError('POWER_LOSS', `power cut during the program of page ${page} (block ${block}); the page is left half programmed`);
+    }
+    if (this.programFaultsArmed && this.programShouldFail(page, block)) {
+      stats.programFailures++;
+      // A failed program leaves the page in an undefined state: model it as partly programmed.
+      this.writeInterruptedProgram(page, data, spareOut);
+      this.markProgrammed(page, block, inBlock);
+      throw new NandError('PROGRAM_FAILED', `program of page ${page} failed (block ${block}); retire the block`);
+    }
+    this.store.writePage(page, data, spareOut);
+    this.programmed[page] = 1;
+    this.nextPage[block] = inBlock + 1;
+  }
+
+  eraseBlock(block: number): void {
+    if (!this.powered) throw this.powerOffError();
+    this.checkBlock(block);
+    if (this.store.badBlocks[block] !== 0) {
+      throw new NandError('BAD_BLOCK', `erase of block ${block}: the block is bad`);
+    }
+    if (this.store.readOnly) throw readOnlyError('erase');
+
+    this.operationCount++;
+    this.timing.erase(Math.floor(block / this.blocksPerDie));
+    this.stats.blockErases++;
+    this.stats.erasesPerBlock[block]++;
+    if (this.cutCountdown !== 0 && --this.cutCountdown === 0) {
+      this.writeInterruptedErase(block);
+      this.powered = false;
+      throw new NandError('POWER_LOSS', `power cut during the erase of block ${block}; the block is left partly erased`);
+    }
+    if (this.eraseFaultsArmed && this.eraseShouldFail(block)) {
+      this.stats.eraseFailures++;
+      throw new NandError('ERASE_FAILED', `erase of block ${block} failed; retire the block`);
+    }
+    this.store.eraseBlock(block);
+    const first = block * this.pagesPerBlock;
+    this.programmed.fill(0, first, first + this.pagesPerBlock);
+    this.nextPage[block] = 0;
+    this.store.eraseCounts[block]++;
+  }
+
+  isBad(block: number): boolean {
+    this.checkBlock(block);
+    return this.store.badBlocks[block] !== 0;
+  }
+
+  markBad(block: number): void {
+    if (!this.powered) throw this.powerOffError();
+    this.checkBlock(block);
+    if (this.store.badBlocks[block] !== 0) return;
+    this.store.badBlocks[block] = 1;
+    this.writeBadBlockMarker(block);
+  }
+
+  eraseCount(block: number): number {
+    this.checkBlock(block);
+    return this.store.eraseCounts[block];
+  }
+
+  sync(): void {
+    if (!this.powered) throw this.powerOffError();
+    this.store.sync();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    // After a power cut nothing more reaches the store: unsynced metadata is lost, as on a board.
+    this.store.close(this.powered);
+    this.powered = false;
+    this.closed = true;
+  }
+
+  reboot(): void {
+    if (this.closed) throw new NandError('POWER_OFF', 'the device is closed; open it again instead of rebooting');
+    if (this.powered) this.store.sync(); // a clean power cycle
+    this.store.reload();
+    this.rebuildView();
+    this.powered = true;
+  }
+
+  // ---------------------------------------------------------------- fault control
+
+  armPowerCut(operations: number): void {
+    if (operations === 0 || operations === Infinity) {
+      this.cutCountdown = 0;
+      return;
+    }
+    if (!Number.isInteger(operations) || operations < 0) {
+      throw new NandError('OUT_OF_RANGE', `cutPowerAfter(${operations}): expected a positive integer, 0 or Infinity`);
+    }
+    this.cutCountdown = operations;
+  }
+
+  armProgramFailure(page: number): void {
+    this.checkPage(page);
+    this.pendingProgramFailures.add(page);
+    this.programFaultsArmed = true;
+  }
+
+  armEraseFailure(block: number): void {
+    this.checkBlock(block);
+    this.pendingEraseFailures.add(block);
+    this.eraseFaultsArmed = true;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private checkPage(page: number): void {
+    // (page >>> 0) === page holds exactly for integers in 0 … 2^32−1; pageCount < 2^31.
+    if (page >>> 0 !== page || page >= this.pageCount) {
+      throw new NandError('OUT_OF_RANGE', `page ${String(page)} is outside 0…${this.pageCount - 1}`);
+    }
+  }
+
+  private checkBlock(block: number): void {
+    if (block >>> 0 !== block || block >= this.blockCount) {
+      throw new NandError('OUT_OF_RANGE', `block ${String(block)} is outside 0…${this.blockCount - 1}`);
+    }
+  }
+
+  private powerOffError(): NandError {
+    return new NandError('POWER_OFF', this.closed ? 'the device is closed' : 'power is off after a power cut; call reboot()');
+  }
+
+  private markProgrammed(page: number, block: number, inBlock: number): void {
+    this.programmed[page] = 1;
+    if (inBlock + 1 > this.nextPage[block]) this.nextPage[block] = inBlock + 1;
+  }
+
+  private writeParity(data: Uint8Array | null, spare: Uint8Array): void {
+    const code = this.eccCode as EccCode;
+    const source = data ?? this.scratchData.fill(0xff);
+    for (let s = 0; s < this.eccSectorCount; s++) {
+      code.encode(source, s * code.sectorSize, spare, this.eccOffset + s * code.parityBytes);
+    }
+  }
+
+  private programShouldFail(page: number, block: number): boolean {
+    if (this.pendingProgramFailures.delete(page)) return true;
+    if (this.store.eraseCounts[block] >= this.endurance) return true;
+    return this.programFailureRate > 0 && this.failureRandom.nextFloat() < this.programFailureRate;
+  }
+
+  private eraseShouldFail(block: number): boolean {
+    if (this.pendingEraseFailures.delete(block)) return true;
+    if (this.store.eraseCounts[block] >= this.endurance) return true;
+    return this.eraseFailureRate > 0 && this.failureRandom.nextFloat() < this.eraseFailureRate;
+  }
+
+  /** Flips each bit of the copy with probability base + perCycle · eraseCount (geometric gaps). */
+  private injectBitErrors(data: Uint8Array | null, spare: Uint8Array, block: number): void {
+    const p = Math.min(1, this.berBase + this.berPerCycle * this.store.eraseCounts[block]);
+    if (p <= 0) return;
+    const dataBits = data === null ? 0 : this.pageSize * 8;
+    const totalBits = dataBits + this.spareSize * 8;
+    const random = this.bitRandom;
+    for (let bit = random.nextGap(p); bit < totalBits; bit += 1 + random.nextGap(p)) {
+      if (bit < dataBits) (data as Uint8Array)[bit >> 3] ^= 1 << (bit & 7);
+      else spare[(bit - dataBits) >> 3] ^= 1 << ((bit - dataBits) & 7);
+    }
+  }
+
+  /**
+   * Programming moves cells from 1 to 0. Cut short, a seeded subset of the bits meant to become 0
+   * is still 1, in data and spare alike; at least one such bit when the page had any.
+   */
+  private writeInterruptedProgram(page: number, data: Uint8Array | null, spare: Uint8Array): void {
+    const random = this.damageRandom;
+    const partData = new Uint8Array(this.pageSize).fill(0xff);
+    if (data !== null && !this.metadataOnly) partData.set(data);
+    const partSpare = new Uint8Array(this.spareSize).fill(0xff);
+    partSpare.set(spare);
+    let damaged = false;
+    let firstZero: Uint8Array | null = null;
+    let firstZeroIndex = 0;
+    for (const buffer of [partData, partSpare]) {
+      for (let i = 0; i < buffer.length; i++) {
+        const intended = buffer[i];
+        if (intended === 0xff) continue;
+        if (firstZero === null) {
+          firstZero = buffer;
+          firstZeroIndex = i;
+        }
+        const unprogrammed = random.nextUint32() & 0xff & ~intended;
+        if (unprogrammed !== 0) damaged = true;
+        buffer[i] = intended | unprogrammed;
+      }
+    }
+    if (!damaged && firstZero !== null) {
+      const v = firstZero[firstZeroIndex];
+      firstZero[firstZeroIndex] = v | ((v + 1) & ~v & 0xff); // raise the lowest 0 bit
+    }
+    this.store.writePage(page, this.metadataOnly ? null : partData, partSpare);
+  }
+
+  /**
+   * Erasing moves cells from 0 to 1. Cut short, a seeded prefix of the block's pages is erased and
+   * the programmed pages after it keep their content with a seeded subset of 0 bits already at 1.
+   * The last programmed page always survives (damaged), so the block is neither erased nor intact.
+   */
+  private writeInterruptedErase(block: number): void {
+    const first = block * this.pagesPerBlock;
+    let lastProgrammed = -1;
+    for (let i = 0; i < this.pagesPerBlock; i++) if (this.programmed[first + i] !== 0) lastProgrammed = i;
+    if (lastProgrammed < 0) return; // nothing to damage: an empty block stays empty
+    const random = this.damageRandom;
+    const erasedPrefix = random.nextInt(lastProgrammed + 1);
+    const survivors: { page: number; data: Uint8Array; spare: Uint8Array }[] = [];
+    for (let i = erasedPrefix; i <= lastProgrammed; i++) {
+      const page = first + i;
+      if (this.programmed[page] === 0) continue;
+      const data = new Uint8Array(this.pageSize);
+      const spare = new Uint8Array(this.spareSize);
+      this.store.readData(page, data);
+      this.store.readSpare(page, spare);
+      let damaged = false;
+      for (const buffer of this.metadataOnly ? [spare] : [data, spare]) {
+        for (let j = 0; j < buffer.length; j++) {
+          const value = buffer[j];
+          if (value === 0xff) continue;
+          // each 0 bit is already back at 1 with probability 1/4
+          const raised = random.nextUint32() & random.nextUint32() & 0xff & ~value;
+          if (raised !== 0) damaged = true;
+          buffer[j] = value | raised;
+        }
+      }
+      if (!damaged) {
+        const buffer = this.metadataOnly ? spare : data;
+        const j = buffer.findIndex((v) => v !== 0xff);
+        if (j >= 0) buffer[j] |= (buffer[j] + 1) & ~buffer[j] & 0xff;
+      }
+      survivors.push({ page, data, spare });
+    }
+    this.store.eraseBlock(block);
+    this.programmed.fill(0, first, first + this.pagesPerBlock);
+    this.nextPage[block] = 0;
+    for (const s of survivors) {
+      this.store.writePage(s.page, this.metadataOnly ? null : s.data, s.spare);
+      this.markProgrammed(s.page, block, s.page - first);
+    }
+  }
+
+  /** Writes the marker byte into the spare of the block's first pages (AND-ing, as a real re-program does). */
+  private writeBadBlockMarker(block: number): void {
+    if (this.markerOffset < 0 || this.store.readOnly) return;
+    const first = block * this.pagesPerBlock;
+    const pages = Math.min(BAD_BLOCK_MARKER_PAGES, this.pagesPerBlock);
+    for (let i = 0; i < pages; i++) {
+      const page = first + i;
+      this.store.readData(page, this.scratchData);
+      this.store.readSpare(page, this.scratchSpare);
+      this.scratchSpare[this.markerOffset] &= BAD_BLOCK_MARKER_VALUE;
+      this.store.writePage(page, this.metadataOnly ? null : this.scratchData, this.scratchSpare);
+      this.markProgrammed(page, block, i);
+    }
+  }
+
+  /** Rebuilds the device's view from the store; on a fresh store, finds bad blocks from markers and applies factory faults. */
+  private rebuildView(): void {
+    const store = this.store;
+    this.programmed.fill(0);
+    this.nextPage.fill(0);
+    const ppb = this.pagesPerBlock;
+    for (let page = 0; page < this.pageCount; page++) {
+      if (store.isProgrammed(page)) {
+        this.programmed[page] = 1;
+        const block = Math.floor(page / ppb);
+        this.nextPage[block] = page - block * ppb + 1;
+      }
+    }
+    if (store.hasMetadata) return;
+    if (this.markerOffset >= 0) {
+      const spare = this.scratchSpare;
+      const pages = Math.min(BAD_BLOCK_MARKER_PAGES, ppb);
+      for (let block = 0; block < this.blockCount; block++) {
+        for (let i = 0; i < pages; i++) {
+          const page = block * ppb + i;
+          if (this.programmed[page] === 0) continue;
+          store.readSpare(page, spare);
+          if (spare[this.markerOffset] !== 0xff) {
+            store.badBlocks[block] = 1;
+            break;
+          }
+        }
+      }
+    }
+    const faults = this.faultOptions;
+    const factory = new Set<number>();
+    for (const block of faults.factoryBadBlocks ?? []) {
+      this.checkBlock(block);
+      factory.add(block);
+    }
+    const rate = faults.factoryBadBlockRate ?? 0;
+    if (rate > 0) {
+      const random = new FaultRandom(faults.seed ?? 1, STREAM_FACTORY);
+      for (let block = 1; block < this.blockCount; block++) if (random.nextFloat() < rate) factory.add(block);
+    }
+    for (const block of factory) {
+      if (store.badBlocks[block] !== 0) continue;
+      store.badBlocks[block] = 1;
+      this.writeBadBlockMarker(block);
+    }
+    // Persist the table found now, so later reboots/reopens trust it instead of rescanning
+    // markers (user spare bytes at the marker position would otherwise read as bad blocks).
+    if (!store.readOnly) store.sync();
+  }
+}
+
+function copyInto(target: Uint8Array, source: Uint8Array): void {
+  const n = Math.min(target.length, source.length);
+  if (n === source.length) target.set(source);
+  else target.set(source.subarray(0, n));
+}
+
+function readOnlyError(operation: string): NandError {
+  return new NandError('IMAGE_IO', `${operation} refused: the image is open read-only`);
+}
+
+/** Creates a simulated NAND device (RAM store unless `options.store` is given). */
+export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
+  return new SimulatedNandDevice(options);
+}

@@ -1,0 +1,91 @@
+/**
+ * The discrete-event clock of {@link NandTimingModel}: every die and every channel is busy until
+ * some time. Reads: the die senses the page (tR), then the channel moves it out. Programs: the
+ * channel moves the page in, then the die programs it (tPROG). Erases: the die only (tBERS).
+ * A die stays busy until its page register is drained, so a read holds its die through the transfer.
+ */
+import type { NandTimingModel, NandTimingParams } from './types.ts';
+
+export const DEFAULT_TIMING: Readonly<NandTimingParams> = Object.freeze({
+  tR: 50_000,
+  tPROG: 600_000,
+  tBERS: 3_000_000,
+  transferPerByte: 2.5,
+});
+
+export class NandClock implements NandTimingModel {
+  readonly params: NandTimingParams;
+  readonly dieBusy: Float64Array;
+  private readonly dieFree: Float64Array;
+  private readonly channelFree: Float64Array;
+  private issueTime = 0;
+  private last = 0;
+  private latest = 0;
+
+  constructor(params: NandTimingParams, dies: number, channels: number) {
+    this.params = params;
+    this.dieBusy = new Float64Array(dies);
+    this.dieFree = new Float64Array(dies);
+    this.channelFree = new Float64Array(channels);
+  }
+
+  issueAt(timeNs: number): void {
+    if (timeNs > this.issueTime) this.issueTime = timeNs;
+  }
+
+  get now(): number {
+    return this.issueTime;
+  }
+
+  get lastCompletion(): number {
+    return this.last;
+  }
+
+  get elapsed(): number {
+    return this.latest;
+  }
+
+  dieFreeAt(die: number): number {
+    return this.dieFree[die];
+  }
+
+  /** Charges a page read; returns its completion time. */
+  read(die: number, channel: number, bytes: number): number {
+    const start = Math.max(this.issueTime, this.dieFree[die]);
+    const sensed = start + this.params.tR;
+    const done = Math.max(sensed, this.channelFree[channel]) + bytes * this.params.transferPerByte;
+    this.channelFree[channel] = done;
+    return this.finish(die, start, done);
+  }
+
+  /** Charges a page program; returns its completion time. */
+  program(die: number, channel: number, bytes: number): number {
+    const start = Math.max(this.issueTime, this.dieFree[die], this.channelFree[channel]);
+    const moved = start + bytes * this.params.transferPerByte;
+    this.channelFree[channel] = moved;
+    return this.finish(die, start, moved + this.params.tPROG);
+  }
+
+  /** Charges a block erase; returns its completion time. */
+  erase(die: number): number {
+    const start = Math.max(this.issueTime, this.dieFree[die]);
+    return this.finish(die, start, start + this.params.tBERS);
+  }
+
+  reset(): void {
+    this.dieBusy.fill(0);
+    this.dieFree.fill(0);
+    this.channelFree.fill(0);
+    this.issueTime = 0;
+    this.last = 0;
+    this.latest = 0;
+  }
+
+  private finish(die: number, start: number, done: number): number {
+    this.dieFree[die] = done;
+    this.dieBusy[die] += done - start;
+    this.last = done;
+    if (done > this.latest) this.latest = done;
+    return done;
+  }
+}

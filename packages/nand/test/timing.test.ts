@@ -1,0 +1,89 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_TIMING, createNandDevice } from '../src/index.ts';
+import type { NandGeometry, SimulatedNand } from '../src/index.ts';
+
+// Two dies, 4 blocks each, 4 pages of 2048 + 64 bytes: blocks 0–3 on die 0, blocks 4–7 on die 1.
+const sharedChannel: NandGeometry = { pageSize: 2048, spareSize: 64, pagesPerBlock: 4, blocksPerDie: 4, diesPerChannel: 2, channels: 1 };
+const twoChannels: NandGeometry = { ...sharedChannel, diesPerChannel: 1, channels: 2 };
+const timing = { tR: 50_000, tPROG: 600_000, tBERS: 3_000_000, transferPerByte: 2.5 };
+const TRANSFER = (2048 + 64) * 2.5; // 5280 ns per page on the bus
+const DIE1_PAGE = 4 * 4; // first page of block 4, on die 1
+
+function device(geometry: NandGeometry, metadataOnly = false): SimulatedNand {
+  return createNandDevice({ geometry, timing, metadataOnly });
+}
+
+describe('timing model (two-die example)', () => {
+  test('defaults are the documented ONFI-ish latencies', () => {
+    const nand = createNandDevice({ geometry: sharedChannel });
+    assert.deepEqual({ ...nand.timing.params }, { ...DEFAULT_TIMING });
+    assert.deepEqual({ ...DEFAULT_TIMING }, { tR: 50_000, tPROG: 600_000, tBERS: 3_000_000, transferPerByte: 2.5 });
+  });
+
+  for (const metadataOnly of [false, true]) {
+    const mode = metadataOnly ? ' (metadata-only charges the full transfer too)' : '';
+    test(`programs on two dies sharing a channel: transfer+tPROG and 2·transfer+tPROG${mode}`, () => {
+      const nand = device(sharedChannel, metadataOnly);
+      nand.programPage(0, metadataOnly ? null : new Uint8Array(2048), new Uint8Array(0));
+      assert.equal(nand.timing.lastCompletion, TRANSFER + 600_000);
+      nand.programPage(DIE1_PAGE, null, new Uint8Array(0));
+      assert.equal(nand.timing.lastCompletion, 2 * TRANSFER + 600_000);
+      assert.equal(nand.timing.elapsed, 2 * TRANSFER + 600_000);
+      assert.equal(nand.timing.dieFreeAt(0), TRANSFER + 600_000);
+      assert.equal(nand.timing.dieFreeAt(1), 2 * TRANSFER + 600_000);
+      assert.deepEqual(Array.from(nand.timing.dieBusy), [TRANSFER + 600_000, TRANSFER + 600_000]);
+    });
+  }
+
+  test('programs on dies on different channels overlap completely', () => {
+    const nand = device(twoChannels);
+    nand.programPage(0, null, new Uint8Array(0));
+    nand.programPage(DIE1_PAGE, null, new Uint8Array(0));
+    assert.equal(nand.timing.lastCompletion, TRANSFER + 600_000);
+    assert.equal(nand.timing.elapsed, TRANSFER + 600_000);
+  });
+
+  test('two programs on the same die serialise: 2·(transfer+tPROG)', () => {
+    const nand = device(sharedChannel);
+    nand.programPage(0, null, new Uint8Array(0));
+    nand.programPage(1, null, new Uint8Array(0));
+    assert.equal(nand.timing.elapsed, 2 * (TRANSFER + 600_000));
+  });
+
+  test('reads: tR then transfer; a second die senses in parallel but waits for the bus', () => {
+    const nand = device(sharedChannel);
+    nand.readPage(0);
+    assert.equal(nand.timing.lastCompletion, 50_000 + TRANSFER);
+    nand.readPage(DIE1_PAGE);
+    assert.equal(nand.timing.lastCompletion, 50_000 + 2 * TRANSFER);
+    nand.readPage(1); // die 0 again: idle since 55 280, senses, then the bus is free
+    assert.equal(nand.timing.lastCompletion, 50_000 + TRANSFER + 50_000 + TRANSFER);
+  });
+
+  test('erases use the die only: two dies overlap, one die serialises', () => {
+    const nand = device(sharedChannel);
+    nand.eraseBlock(0);
+    nand.eraseBlock(4);
+    assert.equal(nand.timing.elapsed, 3_000_000);
+    nand.eraseBlock(1);
+    assert.equal(nand.timing.elapsed, 6_000_000);
+  });
+
+  test('issueAt moves the host clock forward only; an idle die starts at the issue time', () => {
+    const nand = device(sharedChannel);
+    nand.timing.issueAt(1_000_000);
+    nand.timing.issueAt(10); // never backwards
+    assert.equal(nand.timing.now, 1_000_000);
+    nand.programPage(0, null, new Uint8Array(0));
+    assert.equal(nand.timing.lastCompletion, 1_000_000 + TRANSFER + 600_000);
+    nand.timing.reset();
+    assert.deepEqual([nand.timing.now, nand.timing.elapsed, nand.timing.dieBusy[0]], [0, 0, 0]);
+  });
+
+  test('custom timing params are used', () => {
+    const nand = createNandDevice({ geometry: sharedChannel, timing: { tPROG: 1000, transferPerByte: 0 } });
+    nand.programPage(0, null, new Uint8Array(0));
+    assert.equal(nand.timing.elapsed, 1000);
+  });
+});
