@@ -1,0 +1,287 @@
+/**
+ * `yaffs2`: make, fill, inspect and extract YAFFS2 NAND images (2048 + 64 bytes per page,
+ * 64 pages per block). Read-only commands open the image read-only: they never modify it and
+ * never create a sidecar. Errors: one line on stderr, exit 1 (2 for usage errors).
+ */
+import * as fs from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { isNandError } from '@flashdiff/nand';
+import { Yaffs2Error } from './errors.ts';
+import { createImage, extractTree, importTree, openImage } from './image.ts';
+import type { OpenedImage } from './image.ts';
+import type { SpareLayoutName } from './tags.ts';
+
+function parseLayout(value: string): SpareLayoutName {
+  if (value !== 'mkyaffs2' && value !== 'mtd') throw new InvalidArgumentError(`expected mkyaffs2 or mtd, got "${value}"`);
+  return value;
+}
+function parseBlocks(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 2) throw new InvalidArgumentError(`expected an integer ≥ 2, got "${value}"`);
+  return n;
+}
+
+function withImage<T>(image: string, readOnly: boolean, layout: SpareLayoutName | undefined, f: (img: OpenedImage) => T): T {
+  const img = openImage(image, { readOnly, layout });
+  let result: T;
+  try {
+    result = f(img);
+  } catch (e) {
+    // A failed write command still unmounts cleanly; a read-only one never writes.
+    img.close();
+    throw e;
+  }
+  img.close();
+  return result;
+}
+
+function modeString(type: string, mode: number): string {
+  const t = type === 'directory' ? 'd' : type === 'symlink' ? 'l' : type === 'special' ? 's' : '-';
+  const bits = 'rwxrwxrwx';
+  let out = t;
+  for (let i = 0; i < 9; i++) out += mode & (1 << (8 - i)) ? bits[i] : '-';
+  return out;
+}
+
+function joinPath(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('yaffs2')
+    .description('YAFFS2 images: mkfs, import, extract, ls, cat, put, get, rm, mkdir, info, fsck')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('mkfs <image>')
+    .description('create an empty YAFFS2 image of N blocks')
+    .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 or mtd', parseLayout, 'mkyaffs2')
+    .action((image: string, opts: { blocks: number; layout: SpareLayoutName }) => {
+      createImage(image, { blocks: opts.blocks, layout: opts.layout }).close();
+    });
+
+  program
+    .command('import <dir> <image>')
+    .description('write a host directory tree into a new image, as mkyaffs2image does')
+    .option('--blocks <n>', 'erase blocks (default: what the tree needs plus the reserve)', parseBlocks)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 or mtd', parseLayout, 'mkyaffs2')
+    .action((dir: string, image: string, opts: { blocks?: number; layout: SpareLayoutName }) => {
+      const r = importTree(dir, image, { blocks: opts.blocks, layout: opts.layout });
+      process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
+    });
+
+  program
+    .command('extract <image> <dir>')
+    .description('recreate the image tree under a new (or empty) host directory')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, dir: string, opts: { layout?: SpareLayoutName }) => {
+      withImage(image, true, opts.layout, (img) => extractTree(img.fs, dir));
+    });
+
+  program
+    .command('ls <image> [path]')
+    .description('list a directory')
+    .option('-l', 'long listing')
+    .option('-R', 'recursive')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; layout?: SpareLayoutName }) => {
+      withImage(image, true, opts.layout, (img) => {
+        const start = path ?? '/';
+        const st = img.fs.lstat(start);
+        if (st.type !== 'directory') {
+          out(start);
+          return;
+        }
+        const seen = new Set<number>();
+        const list = (dir: string, depth: number): void => {
+          if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${dir}: tree deeper than 1024`);
+          const entries = img.fs.readdir(dir);
+          if (opts.R) out(`${dir}:`);
+          for (const e of entries) {
+            const p = joinPath(dir, e.name);
+            if (opts.l) {
+              const s = img.fs.lstat(p);
+              const link = s.type === 'symlink' ? ` -> ${img.fs.readlink(p)}` : '';
+              const time = new Date(s.mtime * 1000).toISOString().slice(0, 16).replace('T', ' ');
+              out(`${modeString(s.type, s.mode)} ${String(s.nlink).padStart(2)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${String(s.size).padStart(10)} ${time} ${e.name}${link}`);
+            } else {
+              out(e.name);
+            }
+          }
+          if (opts.R) {
+            for (const e of entries) {
+              if (e.type !== 'directory') continue;
+              const p = joinPath(dir, e.name);
+              const s = img.fs.lstat(p);
+              if (seen.has(s.id)) continue;
+              seen.add(s.id);
+              out('');
+              list(p, depth + 1);
+            }
+          }
+        };
+        list(start, 0);
+      });
+    });
+
+  program
+    .command('cat <image> <path>')
+    .description('write a file to stdout')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, path: string, opts: { layout?: SpareLayoutName }) => {
+      const data = withImage(image, true, opts.layout, (img) => img.fs.readFile(path));
+      fs.writeSync(1, data);
+    });
+
+  program
+    .command('get <image> <path> <host-file>')
+    .description('copy a file out of the image (refuses to overwrite a host file)')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, path: string, hostFile: string, opts: { layout?: SpareLayoutName }) => {
+      const data = withImage(image, true, opts.layout, (img) => img.fs.readFile(path));
+      try {
+        fs.writeFileSync(hostFile, data, { flag: 'wx' });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new Yaffs2Error(code === 'EEXIST' ? 'EEXIST' : 'EINVAL', `${hostFile}: cannot create (${code ?? 'error'})`);
+      }
+    });
+
+  program
+    .command('put <image> <host-file> <path>')
+    .description('copy a host file into the image (replacing a file there)')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, hostFile: string, path: string, opts: { layout?: SpareLayoutName }) => {
+      let data: Uint8Array;
+      try {
+        data = fs.readFileSync(hostFile);
+      } catch (e) {
+        throw new Yaffs2Error('ENOENT', `${hostFile}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      withImage(image, false, opts.layout, (img) => img.fs.writeFile(path, data));
+    });
+
+  program
+    .command('rm <image> <path>')
+    .description('remove a file, symlink or empty directory')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, path: string, opts: { layout?: SpareLayoutName }) => {
+      withImage(image, false, opts.layout, (img) => {
+        if (img.fs.lstat(path).type === 'directory') img.fs.rmdir(path);
+        else img.fs.unlink(path);
+      });
+    });
+
+  program
+    .command('mkdir <image> <path>')
+    .description('create a directory')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, path: string, opts: { layout?: SpareLayoutName }) => {
+      withImage(image, false, opts.layout, (img) => img.fs.mkdir(path));
+    });
+
+  program
+    .command('info <image>')
+    .description('geometry, layout, objects, free space, blocks by state, erase counts')
+    .option('--json', 'machine-readable output')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, opts: { json?: boolean; layout?: SpareLayoutName }) => {
+      withImage(image, true, opts.layout, (img) => {
+        const g = img.device.geometry;
+        const info = img.fs.info();
+        const statfs = img.fs.statfs();
+        const report = {
+          image,
+          geometry: { pageSize: g.pageSize, spareSize: g.spareSize, pagesPerBlock: g.pagesPerBlock, blocks: img.fs.blockCount },
+          layout: img.layout,
+          mountedFrom: img.fs.stats.mountedFrom,
+          objects: { total: info.objects, files: info.files, directories: info.directories, symlinks: info.symlinks, hardlinks: info.hardlinks },
+          space: { totalBytes: statfs.totalBytes, freeBytes: statfs.freeBytes, freeChunks: statfs.freeChunks, reservedBlocks: statfs.reservedBlocks },
+          blocksByState: info.blocksByState,
+          eraseCounts: info.eraseCounts,
+          sequenceNumber: info.sequenceNumber,
+          eccEvents: {
+            tagCorrected: img.fs.stats.tagEccCorrected,
+            tagUncorrectable: img.fs.stats.tagEccUncorrectable,
+          },
+        };
+        if (opts.json) {
+          out(JSON.stringify(report, null, 2));
+          return;
+        }
+        out(`image        ${image}`);
+        out(`geometry     ${g.pageSize}+${g.spareSize} bytes/page, ${g.pagesPerBlock} pages/block, ${img.fs.blockCount} blocks`);
+        out(`layout       ${img.layout} (mounted from ${report.mountedFrom})`);
+        out(`objects      ${info.objects} (${info.files} files, ${info.directories} dirs, ${info.symlinks} symlinks, ${info.hardlinks} hard links)`);
+        out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);
+        out(`blocks       ${Object.entries(info.blocksByState).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        out(`erase counts min ${info.eraseCounts.min}, max ${info.eraseCounts.max}, mean ${info.eraseCounts.mean.toFixed(2)}`);
+      });
+    });
+
+  program
+    .command('fsck <image>')
+    .description('check the image; exit 0 when clean, 1 when problems were found')
+    .option('--repair', 'rewrite what can be rewritten (GC, checkpoint) and report again')
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, opts: { repair?: boolean; layout?: SpareLayoutName }) => {
+      const problems = withImage(image, !opts.repair, opts.layout, (img) => {
+        const found = img.fs.check();
+        const lost = img.fs.readdir('/').some((e) => e.name === 'lost+found')
+          ? img.fs.readdir('/lost+found').map((e) => `lost+found/${e.name}: object without a valid parent`)
+          : [];
+        const damaged =
+          img.fs.stats.tagEccUncorrectable > 0 ? [`${img.fs.stats.tagEccUncorrectable} chunks with uncorrectable tags were skipped`] : [];
+        if (opts.repair) img.fs.gc();
+        return [...found, ...lost, ...damaged];
+      });
+      for (const p of problems) out(p);
+      if (problems.length > 0) {
+        process.stderr.write(`yaffs2: ${image}: ${problems.length} problem(s)\n`);
+        process.exitCode = 1;
+      } else {
+        out(`${image}: clean`);
+      }
+    });
+
+  return program;
+}
+
+export function runCli(argv: string[]): number {
+  const program = buildProgram();
+  try {
+    program.parse(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+      return 2; // commander has printed its one-line message
+    }
+    if (e instanceof Yaffs2Error) {
+      process.stderr.write(`yaffs2: ${e.message}\n`);
+      return 1;
+    }
+    if (isNandError(e)) {
+      process.stderr.write(`yaffs2: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+      process.stderr.write(`yaffs2: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`yaffs2: internal error: ${String((e as Error)?.message ?? e)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = runCli(process.argv.slice(2));

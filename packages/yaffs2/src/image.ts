@@ -1,0 +1,371 @@
+/**
+ * YAFFS2 image files: opening one (geometry from the file size, layout detected), `import` of a
+ * host directory tree in mkyaffs2image's order, and `extract` of an image to a host directory.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { geometryPreset, isNandError, openImageDevice } from '@flashdiff/nand';
+import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
+import { Yaffs2Error } from './errors.ts';
+import { detectLayout, Yaffs2 } from './fs.ts';
+import type { Yaffs2Options } from './fs.ts';
+import { spareLayout } from './tags.ts';
+import type { SpareLayoutName } from './tags.ts';
+
+export interface OpenImageOptions {
+  /** Base geometry (page, spare, pages per block); default the 'yaffs2-2k' preset (2048 + 64, 64 pages). */
+  geometry?: NandGeometry;
+  /** Spare layout; default: detected from the first written chunks. */
+  layout?: SpareLayoutName;
+  readOnly?: boolean;
+  checkpoint?: boolean;
+  headerTags?: Yaffs2Options['headerTags'];
+  now?: () => number;
+}
+
+export interface OpenedImage {
+  fs: Yaffs2;
+  device: SimulatedNand;
+  layout: SpareLayoutName;
+  /** Unmounts (when writable: headers, checkpoint) and closes the device. */
+  close(): void;
+}
+
+/** The geometry of an image file: the base geometry with as many blocks as the file spans (a torn last block counts; its missing bytes read as erased). */
+export function imageGeometry(path: string, base: NandGeometry = geometryPreset('yaffs2-2k')): NandGeometry {
+  let size: number;
+  try {
+    const st = fs.statSync(path);
+    if (!st.isFile()) throw new Yaffs2Error('EINVAL', `${path}: not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof Yaffs2Error) throw e;
+    throw new Yaffs2Error('ENOENT', `${path}: cannot open the image (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const blockBytes = (base.pageSize + base.spareSize) * base.pagesPerBlock;
+  const blocks = Math.ceil(size / blockBytes);
+  if (blocks === 0) throw new Yaffs2Error('CORRUPT_IMAGE', `${path}: the image is empty`);
+  return { ...base, blocksPerDie: blocks, diesPerChannel: 1, channels: 1 };
+}
+
+function wrapNand<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isNandError(e)) {
+      const code = e.code === 'IMAGE_CORRUPT' ? 'CORRUPT_IMAGE' : 'EIO';
+      throw new Yaffs2Error(code, e.message.includes(what) ? e.message : `${what}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/** Opens an existing image and mounts it. */
+export function openImage(path: string, options: OpenImageOptions = {}): OpenedImage {
+  const geometry = imageGeometry(path, options.geometry);
+  const readOnly = options.readOnly ?? false;
+  // Detect with the marker-less view first (reads only).
+  let layout = options.layout;
+  if (!layout) {
+    const probe = wrapNand(path, () => openImageDevice(path, { geometry, readOnly: true, ecc: null, badBlockMarker: null }));
+    try {
+      const found = wrapNand(path, () => detectLayout(probe));
+      if (found === null) throw new Yaffs2Error('UNKNOWN_LAYOUT', `${path}: no YAFFS2 tags found under either spare layout (mkyaffs2, mtd)`);
+      layout = found === 'blank' ? 'mkyaffs2' : found;
+    } finally {
+      probe.close();
+    }
+  }
+  const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize);
+  const device = wrapNand(path, () =>
+    openImageDevice(path, {
+      geometry,
+      readOnly,
+      ecc: null,
+      badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
+    }),
+  );
+  let yfs: Yaffs2;
+  try {
+    yfs = wrapNand(path, () =>
+      Yaffs2.mount(device, {
+        layout,
+        readOnly,
+        checkpoint: options.checkpoint,
+        headerTags: options.headerTags,
+        now: options.now,
+      }),
+    );
+  } catch (e) {
+    device.close();
+    throw e;
+  }
+  return {
+    fs: yfs,
+    device,
+    layout,
+    close(): void {
+      try {
+        if (!readOnly) wrapNand(path, () => yfs.unmount());
+      } finally {
+        device.close();
+      }
+    },
+  };
+}
+
+export interface CreateImageOptions {
+  blocks: number;
+  layout?: SpareLayoutName;
+  geometry?: NandGeometry;
+  checkpoint?: boolean;
+  headerTags?: Yaffs2Options['headerTags'];
+  now?: () => number;
+  reservedBlocks?: number;
+}
+
+/** Creates a new image file (refusing to overwrite one) and formats it. */
+export function createImage(path: string, options: CreateImageOptions): OpenedImage {
+  if (!Number.isInteger(options.blocks) || options.blocks < 2) {
+    throw new Yaffs2Error('EINVAL', `--blocks must be an integer ≥ 2 (got ${String(options.blocks)})`);
+  }
+  if (fs.existsSync(path)) throw new Yaffs2Error('EEXIST', `${path}: exists; refusing to overwrite it`);
+  const base = options.geometry ?? geometryPreset('yaffs2-2k');
+  const geometry = { ...base, blocksPerDie: options.blocks, diesPerChannel: 1, channels: 1 };
+  const layout = options.layout ?? 'mkyaffs2';
+  const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize);
+  const device = wrapNand(path, () =>
+    openImageDevice(path, {
+      geometry,
+      create: true,
+      ecc: null,
+      badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
+    }),
+  );
+  let yfs: Yaffs2;
+  try {
+    yfs = wrapNand(path, () =>
+      Yaffs2.format(device, {
+        layout,
+        checkpoint: options.checkpoint,
+        headerTags: options.headerTags,
+        now: options.now,
+        reservedBlocks: options.reservedBlocks,
+      }),
+    );
+  } catch (e) {
+    device.close();
+    throw e;
+  }
+  return {
+    fs: yfs,
+    device,
+    layout,
+    close(): void {
+      try {
+        wrapNand(path, () => yfs.unmount());
+      } finally {
+        device.close();
+      }
+      // The store grows the file only as far as pages are programmed; pad it with 0xFF (erased)
+      // to the whole device, as mkyaffs2image pads its last block, so it reopens with every block.
+      padWithErased(path, geometry.blocksPerDie * (geometry.pageSize + geometry.spareSize) * geometry.pagesPerBlock);
+    },
+  };
+}
+
+function padWithErased(path: string, totalBytes: number): void {
+  const size = fs.statSync(path).size;
+  if (size >= totalBytes) return;
+  const fd = fs.openSync(path, 'r+');
+  try {
+    const pad = new Uint8Array(Math.min(1 << 20, totalBytes - size)).fill(0xff);
+    for (let at = size; at < totalBytes; at += pad.length) fs.writeSync(fd, pad, 0, Math.min(pad.length, totalBytes - at), at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+interface HostEntry {
+  hostPath: string;
+  imagePath: string;
+  stat: fs.Stats;
+}
+
+/** Walks a host tree depth-first, a directory before its contents, names sorted (deterministic images). */
+function walkHostTree(root: string): HostEntry[] {
+  const out: HostEntry[] = [];
+  const visit = (hostDir: string, imageDir: string, depth: number): void => {
+    if (depth > 256) throw new Yaffs2Error('ELOOP', `${hostDir}: directory tree deeper than 256`);
+    const names = fs.readdirSync(hostDir).sort();
+    for (const name of names) {
+      const hostPath = nodePath.join(hostDir, name);
+      const st = fs.lstatSync(hostPath);
+      const imagePath = `${imageDir}/${name}`;
+      out.push({ hostPath, imagePath, stat: st });
+      if (st.isDirectory()) visit(hostPath, imagePath, depth + 1);
+    }
+  };
+  visit(root, '', 0);
+  return out;
+}
+
+export interface ImportResult {
+  objects: number;
+  bytes: number;
+  chunks: number;
+  blocks: number;
+}
+
+/**
+ * `yaffs2 import`: writes a host tree into a new image as mkyaffs2image does — one header per
+ * object (chunk id 0, byte count 0xFFFF, ids from 257), a file's data chunks right after its
+ * header, no checkpoint — so unyaffs and mkyaffs2image-reading tools take it.
+ * Hard links (same device + inode) become hard-link objects; sockets, FIFOs and device nodes
+ * become special objects.
+ */
+export function importTree(hostDir: string, imagePath: string, options: Partial<CreateImageOptions> = {}): ImportResult {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(hostDir);
+  } catch {
+    throw new Yaffs2Error('ENOENT', `${hostDir}: no such directory`);
+  }
+  if (!st.isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
+  const entries = walkHostTree(hostDir);
+  const base = options.geometry ?? geometryPreset('yaffs2-2k');
+  let chunks = 0;
+  let bytes = 0;
+  for (const e of entries) {
+    chunks++;
+    if (e.stat.isFile()) {
+      chunks += Math.ceil(e.stat.size / base.pageSize);
+      bytes += e.stat.size;
+    }
+  }
+  const reserved = options.reservedBlocks ?? 5;
+  const blocks = options.blocks ?? Math.max(8, Math.ceil(chunks / base.pagesPerBlock) + reserved + 3);
+  const image = createImage(imagePath, {
+    ...options,
+    blocks,
+    geometry: base,
+    reservedBlocks: reserved,
+    checkpoint: false,
+    headerTags: 'mkyaffs2',
+  });
+  try {
+    const seen = new Map<string, string>();
+    for (const e of entries) {
+      const s = e.stat;
+      const attrs = {
+        mode: s.mode,
+        uid: s.uid,
+        gid: s.gid,
+        atime: Math.floor(s.atimeMs / 1000),
+        mtime: Math.floor(s.mtimeMs / 1000),
+        ctime: Math.floor(s.ctimeMs / 1000),
+      };
+      const key = `${s.dev}:${s.ino}`;
+      const earlier = !s.isDirectory() ? seen.get(key) : undefined;
+      if (earlier !== undefined && s.isFile()) {
+        image.fs.createObject(e.imagePath, { type: 'hardlink', linkTo: earlier });
+        continue;
+      }
+      if (!s.isDirectory()) seen.set(key, e.imagePath);
+      if (s.isDirectory()) image.fs.createObject(e.imagePath, { type: 'directory', ...attrs });
+      else if (s.isFile()) {
+        image.fs.createObject(e.imagePath, { type: 'file', ...attrs, content: fs.readFileSync(e.hostPath) });
+      } else if (s.isSymbolicLink()) {
+        image.fs.createObject(e.imagePath, { type: 'symlink', ...attrs, target: fs.readlinkSync(e.hostPath) });
+      } else {
+        image.fs.createObject(e.imagePath, { type: 'special', ...attrs, rdev: s.rdev });
+      }
+    }
+  } catch (e) {
+    image.close();
+    throw e;
+  }
+  image.close();
+  return { objects: entries.length, bytes, chunks, blocks };
+}
+
+export interface ExtractResult {
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardlinks: number;
+  bytes: number;
+}
+
+/**
+ * `yaffs2 extract`: recreates the image's tree under `hostDir` (which must be missing or
+ * empty): contents, symlink targets, hard links, modes and times. Names are checked so that
+ * nothing is written outside `hostDir`.
+ */
+export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
+  if (fs.existsSync(hostDir)) {
+    if (!fs.statSync(hostDir).isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
+    if (fs.readdirSync(hostDir).length > 0) throw new Yaffs2Error('ENOTEMPTY', `${hostDir}: not empty`);
+  } else {
+    fs.mkdirSync(hostDir, { recursive: true });
+  }
+  const result: ExtractResult = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
+  const extractedById = new Map<number, string>();
+  const deferredLinks: { hostPath: string; imagePath: string }[] = [];
+  const dirTimes: { hostPath: string; atime: number; mtime: number; mode: number }[] = [];
+  const visit = (imageDir: string, hostDirPath: string, depth: number): void => {
+    if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${imageDir}: directory tree deeper than 1024`);
+    for (const entry of yfs.readdir(imageDir)) {
+      if (entry.name === '' || entry.name === '.' || entry.name === '..' || entry.name.includes('/')) continue;
+      const imagePath = imageDir === '/' ? `/${entry.name}` : `${imageDir}/${entry.name}`;
+      const hostPath = nodePath.join(hostDirPath, entry.name);
+      const st = yfs.lstat(imagePath);
+      if (st.type === 'file' && extractedById.has(st.id)) {
+        deferredLinks.push({ hostPath, imagePath });
+        continue;
+      }
+      switch (st.type) {
+        case 'directory':
+          fs.mkdirSync(hostPath, { mode: 0o700 });
+          result.directories++;
+          visit(imagePath, hostPath, depth + 1);
+          dirTimes.push({ hostPath, atime: st.atime, mtime: st.mtime, mode: st.mode & 0o7777 });
+          break;
+        case 'file': {
+          const data = yfs.readFile(imagePath);
+          fs.writeFileSync(hostPath, data, { flag: 'wx', mode: 0o600 });
+          fs.chmodSync(hostPath, st.mode & 0o7777);
+          fs.utimesSync(hostPath, st.atime, st.mtime);
+          extractedById.set(st.id, hostPath);
+          result.files++;
+          result.bytes += data.length;
+          break;
+        }
+        case 'symlink':
+          fs.symlinkSync(yfs.readlink(imagePath), hostPath);
+          try {
+            fs.lutimesSync(hostPath, st.atime, st.mtime);
+          } catch {
+            // lutimes is not everywhere; the link itself is what matters
+          }
+          result.symlinks++;
+          break;
+        default:
+          // Device nodes, FIFOs and sockets need privileges to recreate; skipped.
+          break;
+      }
+    }
+  };
+  visit('/', hostDir, 0);
+  for (const { hostPath, imagePath } of deferredLinks) {
+    const st = yfs.lstat(imagePath);
+    const first = extractedById.get(st.id)!;
+    fs.linkSync(first, hostPath);
+    result.hardlinks++;
+  }
+  for (const d of dirTimes.reverse()) {
+    fs.chmodSync(d.hostPath, d.mode);
+    fs.utimesSync(d.hostPath, d.atime, d.mtime);
+  }
+  return result;
+}

@@ -1,0 +1,6 @@
+export * from './errors.ts';
+export * from './tags.ts';
+export * from './tag-ecc.ts';
+export * from './header.ts';
+export * from './fs.ts';
+export * from './image.ts';

@@ -1,0 +1,215 @@
+/**
+ * YAFFS2 packed tags ("packed tags 2", yaffs_packedtags2.c) and the two spare layouts.
+ *
+ * Packed tags, 28 bytes, little-endian (x86 images):
+ *   @0  u32 sequence number (0xFFFFFFFF: the page is erased)
+ *   @4  u32 object id        (Linux header chunks: object type in the top 4 bits)
+ *   @8  u32 chunk id         (0 = object header, k = data bytes from (k−1)·chunkSize;
+ *                             Linux header chunks: 0x80000000 | parent id, +0x40000000 shrink,
+ *                             +0x20000000 shadows)
+ *   @12 u32 byte count       (data chunks: bytes used; mkyaffs2image headers: 0xFFFF;
+ *                             Linux headers: file size, or the equivalent id for a hard link)
+ *   @16 u8  tag ECC column parity, @17..19 zero padding,
+ *   @20 u32 tag ECC line parity, @24 u32 tag ECC line parity prime (see tag-ecc.ts).
+ */
+import { calcTagEcc, correctTagEcc } from './tag-ecc.ts';
+import { Yaffs2Error } from './errors.ts';
+
+export const PACKED_TAGS_SIZE = 28;
+export const TAGS_ONLY_SIZE = 16;
+
+export const EXTRA_HEADER_INFO_FLAG = 0x80000000;
+export const EXTRA_SHRINK_FLAG = 0x40000000;
+export const EXTRA_SHADOWS_FLAG = 0x20000000;
+export const ALL_EXTRA_FLAGS = 0xf0000000;
+export const EXTRA_OBJECT_TYPE_SHIFT = 28;
+
+/** Where YAFFS keeps its tags (and data ECC) in the spare area. */
+export type SpareLayoutName = 'mkyaffs2' | 'mtd';
+export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd'];
+
+export interface SpareLayout {
+  readonly name: SpareLayoutName;
+  /** First spare byte of the packed tags. */
+  readonly tagsOffset: number;
+  /** First spare byte of the data ECC (3 bytes per 256 data bytes), or null: no data ECC. */
+  readonly dataEccOffset: number | null;
+  /** Spare byte that carries the factory bad-block marker, or null (mkyaffs2image images). */
+  readonly badBlockMarkerOffset: number | null;
+}
+
+/**
+ * - mkyaffs2: what mkyaffs2image writes: packed tags + tag ECC at spare byte 0, the rest 0xFF,
+ *   no data ECC, no bad-block marker.
+ * - mtd: Linux MTD's default large-page OOB layout (nand_oob_64): byte 0–1 bad-block marker,
+ *   free bytes 2–39 hold the tags, ECC bytes at the end (40–63 on a 64-byte spare) hold
+ *   3 Hamming bytes per 256 data bytes.
+ */
+export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: number): SpareLayout {
+  if (name === 'mkyaffs2') {
+    if (spareSize < PACKED_TAGS_SIZE) {
+      throw new Yaffs2Error('EINVAL', `a ${spareSize}-byte spare cannot hold the 28-byte YAFFS2 packed tags`);
+    }
+    return { name, tagsOffset: 0, dataEccOffset: null, badBlockMarkerOffset: null };
+  }
+  const eccBytes = (pageSize / 256) * 3;
+  const eccOffset = spareSize - eccBytes;
+  if (!Number.isInteger(eccBytes) || eccOffset < 2 + PACKED_TAGS_SIZE) {
+    throw new Yaffs2Error(
+      'EINVAL',
+      `the mtd layout needs 2 + 28 tag bytes + ${eccBytes} ECC bytes in the spare; it has ${spareSize}`,
+    );
+  }
+  return { name, tagsOffset: 2, dataEccOffset: eccOffset, badBlockMarkerOffset: 0 };
+}
+
+/** Object types as stored in headers (enum yaffs_obj_type). */
+export const ObjectType = {
+  unknown: 0,
+  file: 1,
+  symlink: 2,
+  directory: 3,
+  hardlink: 4,
+  special: 5,
+} as const;
+export type ObjectTypeValue = (typeof ObjectType)[keyof typeof ObjectType];
+
+export type TagEccResult = 'ok' | 'fixed' | 'unfixed';
+
+/** Tags as read back: the four fields after tag ECC, plus the Linux "extra" header info. */
+export interface ChunkTags {
+  erased: boolean;
+  eccResult: TagEccResult;
+  sequenceNumber: number;
+  objectId: number;
+  chunkId: number;
+  byteCount: number;
+  /** True when the tags carry Linux's packed header info (chunk id had bit 31 set). */
+  extraAvailable: boolean;
+  extraParentId: number;
+  extraIsShrink: boolean;
+  extraShadows: boolean;
+  extraObjectType: number;
+  /** File size (files) or equivalent object id (hard links) from the tags. */
+  extraFileSizeOrEquiv: number;
+}
+
+export function emptyTags(): ChunkTags {
+  return {
+    erased: true,
+    eccResult: 'ok',
+    sequenceNumber: 0xffffffff,
+    objectId: 0,
+    chunkId: 0,
+    byteCount: 0,
+    extraAvailable: false,
+    extraParentId: 0,
+    extraIsShrink: false,
+    extraShadows: false,
+    extraObjectType: 0,
+    extraFileSizeOrEquiv: 0,
+  };
+}
+
+/** Linux's header info, packed into a header's tags by {@link packTags}. */
+export interface ExtraHeaderInfo {
+  parentId: number;
+  objectType: number;
+  isShrink: boolean;
+  shadows: boolean;
+  /** File size (files, must be < 2^31) or the equivalent id (hard links); 0 otherwise. */
+  fileSizeOrEquiv: number;
+}
+
+function putU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+function getU32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+/**
+ * yaffs_pack_tags2 with tag ECC: writes 28 bytes at `spare[offset]`. With `extra` (a header
+ * chunk), Linux's extra info replaces chunk id / byte count and tops the object id.
+ */
+export function packTags(
+  spare: Uint8Array,
+  offset: number,
+  sequenceNumber: number,
+  objectId: number,
+  chunkId: number,
+  byteCount: number,
+  extra: ExtraHeaderInfo | null,
+): void {
+  let obj = objectId >>> 0;
+  let chunk = chunkId >>> 0;
+  let bytes = byteCount >>> 0;
+  if (extra && chunkId === 0) {
+    chunk = (EXTRA_HEADER_INFO_FLAG | (extra.parentId & ~ALL_EXTRA_FLAGS)) >>> 0;
+    if (extra.isShrink) chunk = (chunk | EXTRA_SHRINK_FLAG) >>> 0;
+    if (extra.shadows) chunk = (chunk | EXTRA_SHADOWS_FLAG) >>> 0;
+    obj = ((obj & 0x0fffffff) | (extra.objectType << EXTRA_OBJECT_TYPE_SHIFT)) >>> 0;
+    bytes = extra.fileSizeOrEquiv >>> 0;
+  }
+  putU32(spare, offset, sequenceNumber >>> 0);
+  putU32(spare, offset + 4, obj);
+  putU32(spare, offset + 8, chunk);
+  putU32(spare, offset + 12, bytes);
+  const ecc = calcTagEcc(spare, offset, TAGS_ONLY_SIZE);
+  spare[offset + 16] = ecc.colParity;
+  spare[offset + 17] = 0;
+  spare[offset + 18] = 0;
+  spare[offset + 19] = 0;
+  putU32(spare, offset + 20, ecc.lineParity);
+  putU32(spare, offset + 24, ecc.lineParityPrime);
+}
+
+/**
+ * yaffs_unpack_tags2 with tag ECC: reads and repairs the tags at `spare[offset]` into `out`.
+ * Repairs happen in `spare` itself. An erased page (sequence number 0xFFFFFFFF) is reported
+ * as `erased` without an ECC check, as upstream does.
+ */
+export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags): ChunkTags {
+  out.extraAvailable = false;
+  out.extraParentId = 0;
+  out.extraIsShrink = false;
+  out.extraShadows = false;
+  out.extraObjectType = 0;
+  out.extraFileSizeOrEquiv = 0;
+  if (getU32(spare, offset) === 0xffffffff) {
+    out.erased = true;
+    out.eccResult = 'ok';
+    out.sequenceNumber = 0xffffffff;
+    out.objectId = 0;
+    out.chunkId = 0;
+    out.byteCount = 0;
+    return out;
+  }
+  const result = correctTagEcc(spare, offset, TAGS_ONLY_SIZE, {
+    colParity: spare[offset + 16]!,
+    lineParity: getU32(spare, offset + 20),
+    lineParityPrime: getU32(spare, offset + 24),
+  });
+  out.eccResult = result === 0 ? 'ok' : result === 1 ? 'fixed' : 'unfixed';
+  out.erased = false;
+  out.sequenceNumber = getU32(spare, offset);
+  out.objectId = getU32(spare, offset + 4);
+  out.chunkId = getU32(spare, offset + 8);
+  out.byteCount = getU32(spare, offset + 12);
+  if (out.chunkId & EXTRA_HEADER_INFO_FLAG) {
+    const raw = out.chunkId;
+    out.extraAvailable = true;
+    out.extraParentId = (raw & ~ALL_EXTRA_FLAGS) >>> 0;
+    out.extraIsShrink = (raw & EXTRA_SHRINK_FLAG) !== 0;
+    out.extraShadows = (raw & EXTRA_SHADOWS_FLAG) !== 0;
+    out.extraObjectType = out.objectId >>> EXTRA_OBJECT_TYPE_SHIFT;
+    out.extraFileSizeOrEquiv = out.byteCount;
+    out.objectId = (out.objectId & 0x0fffffff) >>> 0;
+    out.chunkId = 0;
+    out.byteCount = 0;
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+import { createNandDevice, geometryPreset } from '@flashdiff/nand';
+import type { FaultOptions, SimulatedNand } from '@flashdiff/nand';
+import { Yaffs2 } from '../src/index.ts';
+import type { Yaffs2Options } from '../src/index.ts';
+
+/** A small 2k-page device (64 pages per block) without on-device ECC: YAFFS does its own. */
+export function smallDevice(blocks: number, layout: 'mkyaffs2' | 'mtd' = 'mkyaffs2', faults?: FaultOptions): SimulatedNand {
+  const geometry = { ...geometryPreset('yaffs2-2k'), blocksPerDie: blocks, diesPerChannel: 1, channels: 1 };
+  return createNandDevice({
+    geometry,
+    ecc: null,
+    badBlockMarker: layout === 'mtd' ? { spareOffset: 0 } : null,
+    faults,
+  });
+}
+
+export function formatted(blocks: number, options: Yaffs2Options = {}, faults?: FaultOptions): { device: SimulatedNand; fs: Yaffs2 } {
+  const device = smallDevice(blocks, options.layout ?? 'mkyaffs2', faults);
+  const fs = Yaffs2.format(device, { now: () => 1_700_000_000, ...options });
+  return { device, fs };
+}
+
+/** mulberry32: a tiny seeded PRNG for test data. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function bytes(n: number, seed: number): Uint8Array {
+  const r = prng(seed);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(r() * 256);
+  return out;
+}
+
+export const repoRoot = new URL('../../../', import.meta.url);
