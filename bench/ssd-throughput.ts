@@ -1,0 +1,67 @@
+// Simulated host page writes per second (wall clock) of the SSD FTL simulator:
+// metadata-only NAND, 4096 blocks × 64 pages (preset ssd-4k), OP 20%, greedy GC, uniform random
+// writes after one sequential fill. Run: npx tsx bench/ssd-throughput.ts [--writes-x N]
+import { createNandDevice, geometryPreset } from '@flashdiff/nand';
+import { Ftl, SsdSimulator, Xoshiro128 } from '@flashdiff/ssd';
+
+const times = Number(process.argv[process.argv.indexOf('--writes-x') + 1]) || 4;
+const geometry = geometryPreset('ssd-4k');
+
+function rate(writes: number, ms: number): string {
+  return `${((writes / ms) * 1000 / 1e6).toFixed(2)} M writes/s`;
+}
+
+// 1. The FTL alone over the NAND device (every program/read/erase goes through the device).
+{
+  const device = createNandDevice({ geometry, metadataOnly: true });
+  const ftl = new Ftl(device, { overProvisioning: 0.2, gcPolicy: 'greedy' });
+  const user = ftl.userPages;
+  for (let lba = 0; lba < user; lba++) ftl.write(lba);
+  const random = new Xoshiro128(1);
+  for (let i = 0; i < user; i++) ftl.write(random.nextInt(user)); // warm-up to the steady state
+  const programs0 = device.stats.pagePrograms;
+  const n = times * user;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) ftl.write(random.nextInt(user));
+  const ms = performance.now() - t0;
+  const waf = (device.stats.pagePrograms - programs0) / n;
+  console.log(`Ftl.write loop: ${n} host page writes in ${(ms / 1000).toFixed(2)} s = ${rate(n, ms)} (steady-state WAF ${waf.toFixed(3)}, ${((device.stats.pagePrograms - programs0) / ms * 1000 / 1e6).toFixed(2)} M NAND programs/s)`);
+}
+
+// 2. The full simulator step (workload generator + closed-loop timing + latency histogram).
+{
+  const sim = new SsdSimulator({ geometry, ftl: { overProvisioning: 0.2, gcPolicy: 'greedy' }, workload: { kind: 'uniform', seed: 1 } });
+  sim.precondition();
+  sim.run(sim.userPages);
+  sim.startMeasurement();
+  const n = times * sim.userPages;
+  const t0 = performance.now();
+  const report = sim.run(n);
+  const ms = performance.now() - t0;
+  console.log(`SsdSimulator.run: ${n} host page writes in ${(ms / 1000).toFixed(2)} s = ${rate(n, ms)} (WAF ${report.waf.toFixed(3)})`);
+}
+
+// 3. The NAND device alone: the same mix of operations one host write costs at this WAF
+//    (WAF programs, WAF − 1 reads, 1/64·(WAF) erases), with no FTL in between.
+{
+  const device = createNandDevice({ geometry, metadataOnly: true });
+  const spare = new Uint8Array(16).fill(0xff);
+  const ppb = geometry.pagesPerBlock;
+  const blocks = 4096;
+  const n = 8_000_000;
+  const t0 = performance.now();
+  let block = 0;
+  let pageInBlock = 0;
+  for (let i = 0; i < n; i++) {
+    device.programPage(block * ppb + pageInBlock, null, spare);
+    if (i % 3 !== 0) device.readPage(block * ppb + pageInBlock);
+    if (++pageInBlock === ppb) {
+      pageInBlock = 0;
+      block = (block + 1) % blocks;
+      device.eraseBlock(block);
+    }
+  }
+  const ms = performance.now() - t0;
+  console.log(`NAND device alone: ${n} programs (+${Math.round((n * 2) / 3)} reads, ${Math.round(n / ppb)} erases) in ${(ms / 1000).toFixed(2)} s = ${((n / ms) * 1000 / 1e6).toFixed(2)} M programs/s`);
+}
+console.log('command: npx tsx bench/ssd-throughput.ts');

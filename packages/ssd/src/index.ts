@@ -1,0 +1,10 @@
+export * from './errors.ts';
+export * from './config.ts';
+export * from './spare.ts';
+export { crc32Bytes, crc32Continue } from './crc32.ts';
+export * from './ftl.ts';
+export * from './workload.ts';
+export * from './trace.ts';
+export * from './metrics.ts';
+export * from './simulator.ts';
+export { lambertW0, lambertWaf } from './theory.ts';

@@ -1,0 +1,421 @@
+import { createNandDevice, validateGeometry } from '@flashdiff/nand';
+import type { FaultOptions, NandGeometry, NandTimingParams, SimulatedNand } from '@flashdiff/nand';
+import { resolveFtlOptions } from './config.ts';
+import type { FtlOptions } from './config.ts';
+import { SsdError } from './errors.ts';
+import { BLOCK_BAD, Ftl } from './ftl.ts';
+import type { BlockMapSnapshot, FtlCounters } from './ftl.ts';
+import { LatencyHistogram, eraseStats } from './metrics.ts';
+import type { EraseStats } from './metrics.ts';
+import { SECTOR_BYTES } from './trace.ts';
+import type { TraceRequest } from './trace.ts';
+import { DEFAULT_WORKLOAD, OP_READ, OP_TRIM, OP_WRITE, Workload } from './workload.ts';
+import type { WorkloadOptions } from './workload.ts';
+
+/** Everything a simulation needs; only `geometry` is required. */
+export interface SimulatorConfig {
+  readonly geometry: NandGeometry;
+  /** Name of the preset the geometry came from (echoed in reports). */
+  readonly preset?: string;
+  readonly ftl?: Partial<FtlOptions>;
+  readonly workload?: Partial<WorkloadOptions>;
+  /** Pages keep only their spare bytes (default true; false to carry real payloads). */
+  readonly metadataOnly?: boolean;
+  readonly faults?: FaultOptions;
+  readonly timing?: Partial<NandTimingParams>;
+  /**
+   * Closed-loop host queue depth for synthetic workloads: operation i is issued when operation
+   * i − queueDepth completed (default 32).
+   */
+  readonly queueDepth?: number;
+  /** Time-series point every N measured host page writes (0: none). */
+  readonly snapshotEvery?: number;
+  /** Trace replay: a gap between arrivals longer than this (ns) runs background GC (0: never). */
+  readonly backgroundGcIdleNs?: number;
+}
+
+/** One point of the time series. */
+export interface TimeSeriesPoint {
+  hostPageWrites: number;
+  nandPageWrites: number;
+  /** WAF since the measurement started. */
+  waf: number;
+  /** WAF over the interval since the previous point. */
+  intervalWaf: number;
+  gcRuns: number;
+  gcMovedPages: number;
+  freeUnits: number;
+  eraseMin: number;
+  eraseMax: number;
+  eraseMean: number;
+  /** Simulated device time since the measurement started (ms). */
+  simulatedMs: number;
+  /** Host write bandwidth over the interval (MB/s of simulated time). */
+  intervalHostWriteMBps: number;
+  /** Latency percentiles of the host operations of the interval (µs). */
+  intervalLatencyP50Us: number;
+  intervalLatencyP99Us: number;
+}
+
+/** What `ssdsim --json` prints (and {@link SsdSimulator.report} returns). */
+export interface SimulationReport {
+  /** NAND page programs / host page writes over the measured window (preconditioning excluded). */
+  waf: number;
+  hostPageWrites: number;
+  nandPageWrites: number;
+  gcRuns: number;
+  gcMovedPages: number;
+  wearLevelingMovedPages: number;
+  /** TRIM records and P2L summaries (counted in nandPageWrites). */
+  metadataPagePrograms: number;
+  hostPageReads: number;
+  nandPageReads: number;
+  erases: number;
+  erase: EraseStats;
+  precondition: { hostPageWrites: number; nandPageWrites: number; waf: number } | null;
+  lifetime: { hostPageWrites: number; nandPageWrites: number; waf: number };
+  throughput: { simulatedSeconds: number; hostWriteMBps: number; hostOpsPerSecond: number };
+  latencyUs: { mean: number; p50: number; p99: number; p999: number; max: number };
+  counters: FtlCounters;
+  timeSeries: TimeSeriesPoint[];
+  config: Record<string, unknown>;
+}
+
+interface Baseline {
+  host: number;
+  nand: number;
+  reads: number;
+  hostReads: number;
+  gcRuns: number;
+  gcMoved: number;
+  wlMoved: number;
+  meta: number;
+  erases: number;
+  elapsed: number;
+  hostOps: number;
+}
+
+/**
+ * The stepping API: a NAND device (metadata-only by default) + the FTL + a workload, with the
+ * timing model, latency percentiles and time series. The dashboard drives it one write at a
+ * time and draws {@link snapshot}; the CLI runs whole workloads and traces.
+ */
+export class SsdSimulator {
+  readonly device: SimulatedNand;
+  readonly ftl: Ftl;
+  readonly workload: Workload;
+  readonly latency = new LatencyHistogram();
+  private readonly intervalLatency = new LatencyHistogram();
+  readonly timeSeries: TimeSeriesPoint[] = [];
+  readonly queueDepth: number;
+  readonly snapshotEvery: number;
+  readonly backgroundGcIdleNs: number;
+  private readonly config: SimulatorConfig;
+  private readonly completions: Float64Array;
+  private opIndex = 0;
+  private lastIssue = 0;
+  private hostOps = 0;
+  private baseline: Baseline;
+  private previousPoint = { host: 0, nand: 0, elapsed: 0 };
+  private preconditionResult: SimulationReport['precondition'] = null;
+
+  constructor(config: SimulatorConfig) {
+    validateGeometry(config.geometry);
+    resolveFtlOptions(config.ftl);
+    this.config = config;
+    this.device = createNandDevice({
+      geometry: config.geometry,
+      metadataOnly: config.metadataOnly ?? true,
+      ...(config.faults ? { faults: config.faults } : {}),
+      ...(config.timing ? { timing: config.timing } : {}),
+    });
+    this.ftl = new Ftl(this.device, config.ftl);
+    this.workload = new Workload(this.ftl.userPages, config.workload);
+    this.queueDepth = config.queueDepth ?? 32;
+    if (!Number.isInteger(this.queueDepth) || this.queueDepth < 1) {
+      throw new SsdError('INVALID_CONFIG', `queueDepth must be a positive integer, got ${this.queueDepth}`);
+    }
+    this.snapshotEvery = config.snapshotEvery ?? 0;
+    this.backgroundGcIdleNs = config.backgroundGcIdleNs ?? 1_000_000;
+    this.completions = new Float64Array(this.queueDepth);
+    this.baseline = this.takeBaseline();
+  }
+
+  get userPages(): number {
+    return this.ftl.userPages;
+  }
+
+  private takeBaseline(): Baseline {
+    const c = this.ftl.counters;
+    const s = this.device.stats;
+    return {
+      host: c.hostPageWrites,
+      nand: s.pagePrograms,
+      reads: s.pageReads,
+      hostReads: c.hostPageReads,
+      gcRuns: c.gcRuns,
+      gcMoved: c.gcMovedPages,
+      wlMoved: c.wearLevelingMovedPages,
+      meta: c.metadataPagePrograms,
+      erases: s.blockErases,
+      elapsed: this.device.timing.elapsed,
+      hostOps: this.hostOps,
+    };
+  }
+
+  /** Starts the measured window: WAF, latencies and the time series count from here. */
+  startMeasurement(): void {
+    this.baseline = this.takeBaseline();
+    this.previousPoint = { host: this.baseline.host, nand: this.baseline.nand, elapsed: this.baseline.elapsed };
+    this.latency.reset();
+    this.intervalLatency.reset();
+    this.timeSeries.length = 0;
+  }
+
+  // ------------------------------------------------------------------ timed host operations
+
+  private issue(): number {
+    const slot = this.opIndex % this.queueDepth;
+    const t = Math.max(this.lastIssue, this.completions[slot]!);
+    this.lastIssue = t;
+    this.device.timing.issueAt(t);
+    return t;
+  }
+
+  private complete(issuedAt: number, touched: boolean): void {
+    const done = touched ? Math.max(issuedAt, this.device.timing.lastCompletion) : issuedAt;
+    this.completions[this.opIndex % this.queueDepth] = done;
+    this.opIndex++;
+    this.hostOps++;
+    this.latency.record(done - issuedAt);
+    this.intervalLatency.record(done - issuedAt);
+  }
+
+  /** One host page write (timed). */
+  write(lba: number, data?: Uint8Array): void {
+    const t = this.issue();
+    this.ftl.write(lba, data);
+    this.complete(t, true);
+    if (this.snapshotEvery > 0 && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
+      this.recordPoint();
+    }
+  }
+
+  /** One host page read (timed); trimmed / never-written pages read as zeros. */
+  read(lba: number, out?: Uint8Array): void {
+    const t = this.issue();
+    const mapped = this.ftl.read(lba, out) === 'mapped';
+    this.complete(t, mapped);
+  }
+
+  /** TRIM of [lba, lba + count) (timed). */
+  trim(lba: number, count = 1): void {
+    const t = this.issue();
+    const before = this.device.stats.pagePrograms;
+    this.ftl.trim(lba, count);
+    this.complete(t, this.device.stats.pagePrograms !== before);
+  }
+
+  /** Applies the next `count` workload operations. */
+  step(count = 1): void {
+    const w = this.workload;
+    for (let i = 0; i < count; i++) {
+      const op = w.next();
+      if (op === OP_WRITE) this.write(w.lba);
+      else if (op === OP_READ) this.read(w.lba);
+      else if (op === OP_TRIM) this.trim(w.lba, 1);
+    }
+  }
+
+  /**
+   * Fills the device once (every LBA written sequentially), then starts the measured window.
+   * `onProgress(done, total)` is called every 65536 pages.
+   */
+  precondition(onProgress?: (done: number, total: number) => void): void {
+    const before = this.takeBaseline();
+    const n = this.ftl.userPages;
+    for (let lba = 0; lba < n; lba++) {
+      this.write(lba);
+      if (onProgress && (lba & 0xffff) === 0xffff) onProgress(lba + 1, n);
+    }
+    const host = this.ftl.counters.hostPageWrites - before.host;
+    const nand = this.device.stats.pagePrograms - before.nand;
+    this.preconditionResult = { hostPageWrites: host, nandPageWrites: nand, waf: host > 0 ? nand / host : 0 };
+    this.startMeasurement();
+  }
+
+  /**
+   * Runs the workload until `writes` host page writes were measured (reads and TRIMs interleave
+   * per the workload's ratios). `onProgress(done, total)` every 65536 writes.
+   */
+  run(writes: number, onProgress?: (done: number, total: number) => void): SimulationReport {
+    const o = this.workload.options;
+    if (writes > 0 && o.readRatio + o.trimRatio >= 1) {
+      throw new SsdError('INVALID_CONFIG', 'workload has no writes (readRatio + trimRatio = 1) but writes were requested');
+    }
+    const target = this.baseline.host + writes;
+    let nextProgress = 0x10000;
+    while (this.ftl.counters.hostPageWrites < target) {
+      this.step(1);
+      const done = this.ftl.counters.hostPageWrites - this.baseline.host;
+      if (onProgress && done >= nextProgress) {
+        onProgress(done, writes);
+        nextProgress += 0x10000;
+      }
+    }
+    return this.report();
+  }
+
+  /**
+   * Replays DiskSim requests. Each request's byte range is split into pages; page numbers are
+   * mapped into the device modulo the user capacity. Request latency = completion of its last page
+   * − arrival. A gap between arrivals longer than backgroundGcIdleNs runs background GC (up to the
+   * next arrival). Trace times are shifted to start at the device's current clock.
+   */
+  replay(requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): SimulationReport {
+    const pageSize = this.config.geometry.pageSize;
+    const user = this.ftl.userPages;
+    const timing = this.device.timing;
+    const origin = requests.length > 0 ? requests[0]!.arrivalNs : 0;
+    const base = Math.max(timing.elapsed, timing.now);
+    let previousArrival = base;
+    for (let r = 0; r < requests.length; r++) {
+      const req = requests[r]!;
+      const arrival = base + Math.max(0, req.arrivalNs - origin);
+      if (this.backgroundGcIdleNs > 0 && arrival - previousArrival > this.backgroundGcIdleNs) {
+        timing.issueAt(previousArrival);
+        for (let k = 0; k < 64 && timing.elapsed < arrival; k++) {
+          if (this.ftl.backgroundGc(1) === 0) break;
+        }
+      }
+      previousArrival = arrival;
+      timing.issueAt(arrival);
+      const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
+      const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
+      let done = arrival;
+      for (let p = first; p <= last; p++) {
+        const lba = p % user;
+        if (req.isRead) {
+          if (this.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
+        } else {
+          this.ftl.write(lba);
+          done = Math.max(done, timing.lastCompletion);
+          if (this.snapshotEvery > 0 && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
+            this.recordPoint();
+          }
+        }
+      }
+      this.hostOps++;
+      this.latency.record(done - arrival);
+      this.intervalLatency.record(done - arrival);
+      if (onProgress && (r & 0xfff) === 0xfff) onProgress(r + 1, requests.length);
+    }
+    return this.report();
+  }
+
+  // ------------------------------------------------------------------ metrics
+
+  private recordPoint(): void {
+    const c = this.ftl.counters;
+    const host = c.hostPageWrites;
+    const nand = this.device.stats.pagePrograms;
+    const e = eraseStats(this.eraseCounts(), (blk) => this.ftl.blockState[blk] === BLOCK_BAD, 1);
+    const dHost = host - this.previousPoint.host;
+    const dNand = nand - this.previousPoint.nand;
+    const wHost = host - this.baseline.host;
+    const elapsed = this.device.timing.elapsed;
+    this.timeSeries.push({
+      hostPageWrites: wHost,
+      nandPageWrites: nand - this.baseline.nand,
+      waf: wHost > 0 ? (nand - this.baseline.nand) / wHost : 0,
+      intervalWaf: dHost > 0 ? dNand / dHost : 0,
+      gcRuns: c.gcRuns - this.baseline.gcRuns,
+      gcMovedPages: c.gcMovedPages - this.baseline.gcMoved,
+      freeUnits: this.ftl.freeUnits(),
+      eraseMin: e.min,
+      eraseMax: e.max,
+      eraseMean: e.mean,
+      simulatedMs: (elapsed - this.baseline.elapsed) / 1e6,
+      intervalHostWriteMBps: elapsed > this.previousPoint.elapsed ? (dHost * this.config.geometry.pageSize) / 1e6 / ((elapsed - this.previousPoint.elapsed) / 1e9) : 0,
+      intervalLatencyP50Us: this.intervalLatency.quantile(0.5) / 1000,
+      intervalLatencyP99Us: this.intervalLatency.quantile(0.99) / 1000,
+    });
+    this.previousPoint = { host, nand, elapsed };
+    this.intervalLatency.reset();
+  }
+
+  /** Erase count of every block (from the device). */
+  eraseCounts(): Uint32Array {
+    const out = new Uint32Array(this.ftl.totalBlocks);
+    for (let b = 0; b < out.length; b++) out[b] = this.device.eraseCount(b);
+    return out;
+  }
+
+  /** The block map for drawing (see {@link Ftl.snapshot}). */
+  snapshot(): BlockMapSnapshot {
+    return this.ftl.snapshot();
+  }
+
+  /** The resolved configuration, as echoed in reports. */
+  describeConfig(): Record<string, unknown> {
+    const g = this.config.geometry;
+    const blocks = g.channels * g.diesPerChannel * g.blocksPerDie;
+    return {
+      preset: this.config.preset ?? null,
+      geometry: { ...g },
+      totalBlocks: blocks,
+      physicalPages: blocks * g.pagesPerBlock,
+      userPages: this.ftl.userPages,
+      overProvisioningDefinition: '(physical - user) / user',
+      ftl: { ...this.ftl.options },
+      workload: { ...DEFAULT_WORKLOAD, ...this.workload.options },
+      metadataOnly: this.device.metadataOnly,
+      queueDepth: this.queueDepth,
+      backgroundGcIdleNs: this.backgroundGcIdleNs,
+      timing: { ...this.device.timing.params },
+    };
+  }
+
+  report(extraConfig: Record<string, unknown> = {}): SimulationReport {
+    const c = this.ftl.counters;
+    const s = this.device.stats;
+    const b = this.baseline;
+    const host = c.hostPageWrites - b.host;
+    const nand = s.pagePrograms - b.nand;
+    const seconds = (this.device.timing.elapsed - b.elapsed) / 1e9;
+    const l = this.latency;
+    if (this.snapshotEvery > 0 && (this.timeSeries.length === 0 || this.timeSeries.at(-1)!.hostPageWrites !== host)) {
+      this.recordPoint();
+    }
+    return {
+      waf: host > 0 ? nand / host : 0,
+      hostPageWrites: host,
+      nandPageWrites: nand,
+      gcRuns: c.gcRuns - b.gcRuns,
+      gcMovedPages: c.gcMovedPages - b.gcMoved,
+      wearLevelingMovedPages: c.wearLevelingMovedPages - b.wlMoved,
+      metadataPagePrograms: c.metadataPagePrograms - b.meta,
+      hostPageReads: c.hostPageReads - b.hostReads,
+      nandPageReads: s.pageReads - b.reads,
+      erases: s.blockErases - b.erases,
+      erase: eraseStats(this.eraseCounts(), (blk) => this.device.isBad(blk)),
+      precondition: this.preconditionResult,
+      lifetime: { hostPageWrites: c.hostPageWrites, nandPageWrites: s.pagePrograms, waf: c.hostPageWrites > 0 ? s.pagePrograms / c.hostPageWrites : 0 },
+      throughput: {
+        simulatedSeconds: seconds,
+        hostWriteMBps: seconds > 0 ? (host * this.config.geometry.pageSize) / 1e6 / seconds : 0,
+        hostOpsPerSecond: seconds > 0 ? (this.hostOps - b.hostOps) / seconds : 0,
+      },
+      latencyUs: {
+        mean: l.count > 0 ? l.sum / l.count / 1000 : 0,
+        p50: l.quantile(0.5) / 1000,
+        p99: l.quantile(0.99) / 1000,
+        p999: l.quantile(0.999) / 1000,
+        max: l.max / 1000,
+      },
+      counters: { ...c },
+      timeSeries: this.timeSeries.slice(),
+      config: { ...this.describeConfig(), ...extraConfig },
+    };
+  }
+}
