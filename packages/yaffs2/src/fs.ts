@@ -98,6 +98,18 @@ export interface DirEntry {
   type: FileType;
 }
 
+/** What {@link Yaffs2.blockInfo} reports for one block. */
+export interface BlockInfo {
+  block: number;
+  /** empty, allocating, full, checkpoint or dead (retired). */
+  state: string;
+  sequence: number;
+  pagesWritten: number;
+  pagesLive: number;
+  eraseCount: number;
+  bad: boolean;
+}
+
 export interface StatFs {
   chunkSize: number;
   chunksPerBlock: number;
@@ -1577,6 +1589,26 @@ export class Yaffs2 {
       blocksByState,
       eraseCounts: { min: this.blockCount ? min : 0, max, mean: this.blockCount ? sum / this.blockCount : 0 },
       sequenceNumber: this.sequenceNumber,
+    };
+  }
+
+  /**
+   * One block's allocation facts (upstream's yaffs_block_info): state name, sequence number,
+   * chunks written since its erase, chunks still live, and its erase count. "dirty" is not a
+   * state of its own: a full block with live < written holds stale chunks that GC can reclaim.
+   */
+  blockInfo(block: number): BlockInfo {
+    if (!Number.isInteger(block) || block < 0 || block >= this.blockCount) {
+      throw new Yaffs2Error('EINVAL', `block ${block} is outside 0..${this.blockCount - 1}`);
+    }
+    return {
+      block,
+      state: BLOCK_STATE_NAMES[this.blockState[block]!] ?? 'unknown',
+      sequence: this.blockSequence[block]!,
+      pagesWritten: this.blockWritten[block]!,
+      pagesLive: this.blockLive[block]!,
+      eraseCount: this.device.eraseCount(block),
+      bad: this.device.isBad(block),
     };
   }
 

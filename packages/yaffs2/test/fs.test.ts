@@ -89,6 +89,25 @@ describe('file-system operations', () => {
     assert.deepEqual(again.readdir('/').map((e) => e.name), ['b']);
   });
 
+  test('blockInfo reports allocation, sequence numbers, stale chunks and erase counts per block', () => {
+    const { fs } = formatted(8, { checkpoint: false });
+    fs.writeFile('/a', bytes(70 * 2048, 1)); // more than one block of chunks
+    const infos = Array.from({ length: fs.blockCount }, (_, b) => fs.blockInfo(b));
+    const used = infos.filter((i) => i.state === 'full' || i.state === 'allocating');
+    assert.ok(used.some((i) => i.state === 'full') && used.some((i) => i.state === 'allocating'));
+    const sequences = used.map((i) => i.sequence).sort((x, y) => x - y);
+    assert.ok(sequences[0]! >= 0x1000 && sequences[1]! > sequences[0]!, 'each block gets the next sequence number');
+    const full = used.find((i) => i.state === 'full')!;
+    assert.equal(full.pagesWritten, 64);
+    // All data chunks are live; at most the object header written at create time is stale.
+    assert.ok(full.pagesLive >= 63 && full.pagesLive <= 64, `live ${full.pagesLive}`);
+    fs.writeFile('/a', bytes(10, 2)); // rewriting leaves the old chunks stale
+    const after = fs.blockInfo(full.block);
+    assert.ok(after.pagesLive < after.pagesWritten || after.state === 'empty');
+    assert.ok(infos.every((i) => i.eraseCount >= 1 && !i.bad));
+    assert.throws(() => fs.blockInfo(fs.blockCount), { code: 'EINVAL' });
+  });
+
   test('statfs falls as data is written and ENOSPC comes before the reserve is touched', () => {
     const { fs } = formatted(12, { reservedBlocks: 3, checkpoint: false });
     const before = fs.statfs();
