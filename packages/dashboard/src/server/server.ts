@@ -1,0 +1,138 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DashboardError } from './errors.ts';
+import { readBody, readJson, sendBytes, sendError, sendJson } from './http-util.ts';
+import { JobManager } from './jobs.ts';
+import { Router } from './router.ts';
+import { checkRequestOrigin, loopbackPolicy, type OriginPolicy } from './security.ts';
+import { serveStatic } from './static-files.ts';
+import { UploadStore } from './uploads.ts';
+import { probeCapabilities } from './capabilities.ts';
+import { registerSsdRoutes } from './routes-ssd.ts';
+import { registerYaffsRoutes, YaffsSessions } from './routes-yaffs2.ts';
+import { registerDiffusionRoutes } from './routes-diffusion.ts';
+import { DEFAULT_BUILD_DIR } from './client-build.ts';
+import { defaultCheckpointDirectory } from './checkpoints.ts';
+
+/** Everything one server instance owns. */
+export interface DashboardState {
+  readonly jobs: JobManager;
+  readonly uploads: UploadStore;
+  readonly yaffs: YaffsSessions;
+  /** The folder whose sub-folders are offered as diffusion checkpoints. */
+  readonly checkpointDirectory: string;
+}
+
+export interface DashboardServerOptions {
+  /** TCP port on 127.0.0.1; 0 picks a free one (tests). */
+  readonly port?: number;
+  /** Directory of the built client (default packages/dashboard/build). */
+  readonly buildDir?: string;
+  readonly checkpointDirectory?: string;
+}
+
+export interface DashboardServer {
+  /** e.g. "http://127.0.0.1:5178/" */
+  readonly url: string;
+  readonly port: number;
+  readonly state: DashboardState;
+  close(): Promise<void>;
+}
+
+function buildRouter(): Router<DashboardState> {
+  const router = new Router<DashboardState>();
+  router.add('GET', '/api/health', ({ res }) => sendJson(res, 200, { ok: true }));
+  router.add('GET', '/api/capabilities', async ({ res }) => sendJson(res, 200, await probeCapabilities()));
+
+  // Uploads: the raw body is the file; ?name= is its original name (a label only).
+  router.add('POST', '/api/uploads', async ({ req, res, url, state }) => {
+    const bytes = await readBody(req);
+    const upload = state.uploads.add(url.searchParams.get('name') ?? 'upload', bytes);
+    sendJson(res, 201, { id: upload.id, name: upload.name, size: upload.size });
+  });
+
+  // Jobs: started by the feature routes; observed and cancelled here.
+  router.add('GET', '/api/jobs', ({ res, state }) => sendJson(res, 200, state.jobs.list().map((j) => j.describe())));
+  router.add('GET', '/api/jobs/:id', ({ res, params, state }) => sendJson(res, 200, state.jobs.get(params.id!).describe()));
+  router.add('GET', '/api/jobs/:id/events', ({ res, params, state }) => state.jobs.get(params.id!).subscribe(res));
+  router.add('POST', '/api/jobs/:id/cancel', ({ res, params, state }) => {
+    const job = state.jobs.get(params.id!);
+    job.cancel();
+    sendJson(res, 202, job.describe());
+  });
+  router.add('POST', '/api/jobs/:id/control', async ({ req, res, params, state }) => {
+    const job = state.jobs.get(params.id!);
+    job.control(await readJson(req));
+    sendJson(res, 202, job.describe());
+  });
+  router.add('GET', '/api/jobs/:id/files/:name', ({ res, params, state }) => {
+    const file = state.jobs.get(params.id!).files.get(params.name!);
+    if (!file) throw new DashboardError('NOT_FOUND', `job ${params.id} has no file '${params.name}'`);
+    sendBytes(res, file.bytes, file.contentType, params.name);
+  });
+
+  registerSsdRoutes(router);
+  registerYaffsRoutes(router);
+  registerDiffusionRoutes(router);
+  return router;
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  router: Router<DashboardState>,
+  state: DashboardState,
+  policy: OriginPolicy,
+  buildDir: string,
+): Promise<void> {
+  const refusal = checkRequestOrigin(req, policy);
+  if (refusal !== null) throw new DashboardError('FORBIDDEN', refusal);
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  if (url.pathname.startsWith('/api/')) {
+    const found = router.match(req.method ?? 'GET', url.pathname);
+    if ('handler' in found) {
+      await found.handler({ req, res, url, params: found.params, state });
+      return;
+    }
+    if (found.methodMismatch) throw new DashboardError('BAD_REQUEST', `${req.method} is not allowed on ${url.pathname}`);
+    throw new DashboardError('NOT_FOUND', `no API route ${url.pathname}`);
+  }
+  if (!(await serveStatic(req, res, buildDir))) throw new DashboardError('NOT_FOUND', `no file ${url.pathname}`);
+}
+
+/** Starts the dashboard's HTTP server on 127.0.0.1 (never on another interface). */
+export async function startDashboardServer(options: DashboardServerOptions = {}): Promise<DashboardServer> {
+  const buildDir = options.buildDir ?? DEFAULT_BUILD_DIR;
+  const state: DashboardState = {
+    jobs: new JobManager(),
+    uploads: new UploadStore(),
+    yaffs: new YaffsSessions(),
+    checkpointDirectory: options.checkpointDirectory ?? defaultCheckpointDirectory(),
+  };
+  const router = buildRouter();
+  let policy = loopbackPolicy(options.port ?? 0);
+  const server: Server = createServer((req, res) => {
+    handle(req, res, router, state, policy, buildDir).catch((e: unknown) => sendError(res, e));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  policy = loopbackPolicy(port);
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    state,
+    async close() {
+      await state.jobs.closeAll();
+      state.yaffs.closeAll();
+      state.uploads.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * @flashdiff/diffusion — browser-safe public API. Node-only helpers (backend selection, files,
+ * PNG, datasets on disk, the CLI's runners) are exported from './node.ts'.
+ */
+export * from './errors.ts';
+export * from './rng.ts';
+export * from './schedule.ts';
+export * from './schedulers/index.ts';
+export type { Tensor, TensorEngine, Variable, Padding } from './tensor/engine.ts';
+export { TfjsEngine } from './tensor/tfjs-engine.ts';
+export * from './models/index.ts';
+export * from './train/optimizer.ts';
+export * from './train/trainer.ts';
+export * from './sample.ts';
+export * from './checkpoint/safetensors.ts';
+export * from './checkpoint/checkpoint.ts';
+export * from './data/dataset.ts';
+export * from './data/npy.ts';
+export * from './image/grid.ts';
+export * from './eval/frechet.ts';
+export * from './eval/classifier-train.ts';

@@ -1,0 +1,137 @@
+import { DiffusionError } from './errors.ts';
+import { type DiffusionModel, contextSizeOf, imageShapeOf } from './models/index.ts';
+import type { Random } from './rng.ts';
+import type { NoiseScheduler } from './schedulers/index.ts';
+import type { TensorEngine } from './tensor/engine.ts';
+
+/**
+ * What to condition on: one class, a weighted mix of classes (the course's "0.6 of one, 1.0 of
+ * another" is the context vector with those weights), one class per sample, or nothing (the null
+ * context, all zeros).
+ */
+export type ContextSpec =
+  | { kind: 'none' }
+  | { kind: 'class'; classIndex: number }
+  | { kind: 'mix'; weights: Array<{ classIndex: number; weight: number }> }
+  | { kind: 'per-sample'; classes: ArrayLike<number> };
+
+export function buildContext(spec: ContextSpec, n: number, contextSize: number): Float32Array {
+  const out = new Float32Array(n * contextSize);
+  const check = (k: number): void => {
+    if (!Number.isInteger(k) || k < 0 || k >= contextSize) throw new DiffusionError('INVALID_ARGUMENT', `class ${k} outside 0..${contextSize - 1}`);
+  };
+  if (spec.kind === 'class') {
+    check(spec.classIndex);
+    for (let i = 0; i < n; i++) out[i * contextSize + spec.classIndex] = 1;
+  } else if (spec.kind === 'mix') {
+    for (const { classIndex, weight } of spec.weights) {
+      check(classIndex);
+      if (!Number.isFinite(weight)) throw new DiffusionError('INVALID_ARGUMENT', `mix weight ${weight} is not a number`);
+      for (let i = 0; i < n; i++) out[i * contextSize + classIndex] += weight;
+    }
+  } else if (spec.kind === 'per-sample') {
+    if (spec.classes.length !== n) throw new DiffusionError('INVALID_ARGUMENT', `per-sample context: ${spec.classes.length} classes for ${n} samples`);
+    for (let i = 0; i < n; i++) {
+      check(spec.classes[i]);
+      out[i * contextSize + spec.classes[i]] = 1;
+    }
+  }
+  return out;
+}
+
+export interface SampleOptions {
+  scheduler: NoiseScheduler;
+  /** Number of inference steps (DDPM: usually all T; DDIM: e.g. 25 or 50). */
+  steps: number;
+  n: number;
+  context: ContextSpec;
+  /** Classifier-free guidance w: ε = ε_uncond + w·(ε_cond − ε_uncond) (Ho & Salimans 2022). 1 = conditional only. */
+  guidance: number;
+  random: Random;
+  /** Step indices (0 = first step) after which to keep the current x as a progression frame; the final x is always returned. */
+  frameSteps?: number[];
+  /** Called after every step with (index, total); may return a promise (to yield to a UI). */
+  onStep?: (index: number, total: number, timestep: number) => void | Promise<void>;
+  /** Largest batch for one forward pass (memory bound); the n samples are processed in chunks. */
+  maxBatch?: number;
+}
+
+export interface SampleResult {
+  /** n images, NHWC, clipped to [−1, 1]. */
+  images: Float32Array;
+  frames: Array<{ step: number; timestep: number; images: Float32Array }>;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+/**
+ * The sampling loop — the only place where a model and a scheduler meet:
+ * x_T ~ N(0, I); for t in timesteps: ε̂ = model(x_t, t, c) (guided); x_prev = scheduler.step(ε̂, t, prevT, x_t).
+ */
+export async function sampleImages(engine: TensorEngine, model: DiffusionModel, options: SampleOptions): Promise<SampleResult> {
+  const { height, width, channels } = imageShapeOf(model.config);
+  const contextSize = contextSizeOf(model.config);
+  const { scheduler, n, guidance, random } = options;
+  if (!Number.isInteger(n) || n < 1) throw new DiffusionError('INVALID_ARGUMENT', `n must be a positive integer, got ${n}`);
+  if (!Number.isFinite(guidance)) throw new DiffusionError('INVALID_ARGUMENT', `guidance must be a number, got ${guidance}`);
+  const timesteps = scheduler.timesteps(options.steps);
+  const per = height * width * channels;
+  const context = buildContext(options.context, n, contextSize);
+  const guided = options.context.kind !== 'none' && guidance !== 1;
+  let x = random.normalArray(n * per);
+  const frames: SampleResult['frames'] = [];
+  const maxBatch = Math.max(1, options.maxBatch ?? 64);
+  for (let i = 0; i < timesteps.length; i++) {
+    const t = timesteps[i];
+    const prevT = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
+    const eps = new Float32Array(n * per);
+    for (let start = 0; start < n; start += maxBatch) {
+      const b = Math.min(maxBatch, n - start);
+      const chunk = predictNoise(engine, model, x.subarray(start * per, (start + b) * per), t, context.subarray(start * contextSize, (start + b) * contextSize), b, guided, guidance);
+      eps.set(chunk, start * per);
+    }
+    const noise = scheduler.needsNoise(t, prevT) ? random.normalArray(n * per) : undefined;
+    x = scheduler.step(eps, t, prevT, x, noise).prevSample;
+    if (options.frameSteps?.includes(i)) frames.push({ step: i, timestep: t, images: clip(x) });
+    if (options.onStep) await options.onStep(i, timesteps.length, t);
+  }
+  return { images: clip(x), frames, height, width, channels };
+}
+
+function predictNoise(
+  e: TensorEngine,
+  model: DiffusionModel,
+  x: Float32Array,
+  t: number,
+  context: Float32Array,
+  b: number,
+  guided: boolean,
+  w: number,
+): Float32Array {
+  const { height, width, channels } = imageShapeOf(model.config);
+  const contextSize = contextSizeOf(model.config);
+  const out = e.tidy(() => {
+    const rows = guided ? 2 * b : b;
+    const xs = new Float32Array(rows * x.length / b);
+    xs.set(x);
+    if (guided) xs.set(x, x.length);
+    const cs = new Float32Array(rows * contextSize);
+    cs.set(context); // guided: the second half stays zero — the null context
+    const eps = model.forward(e, e.tensor(xs, [rows, height, width, channels]), e.tensor(new Float32Array(rows).fill(t), [rows]), e.tensor(cs, [rows, contextSize]), { training: false });
+    return eps;
+  });
+  const all = e.readSync(out);
+  out.dispose();
+  if (!guided) return all.slice();
+  const half = x.length;
+  const result = new Float32Array(half);
+  for (let i = 0; i < half; i++) result[i] = all[half + i] + w * (all[i] - all[half + i]);
+  return result;
+}
+
+function clip(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.max(-1, Math.min(1, x[i]));
+  return out;
+}

@@ -1,0 +1,94 @@
+/**
+ * The tensor seam. Models, training and the classifier see only this interface; the schedulers see
+ * no tensors at all (they work on Float32Array). A faster engine (a native BLAS addon, onnxruntime
+ * for inference) implements `TensorEngine` and is handed to the same model code.
+ *
+ * Contract:
+ * - Layout is NHWC for images; conv filters are [kh, kw, inChannels, outChannels];
+ *   transposed-conv filters are [kh, kw, outChannels, inChannels] (the tfjs convention).
+ * - Every op returns a new tensor and never mutates its inputs; callers free intermediates with
+ *   `tidy` (everything created inside is freed except what is returned or passed to `keep`).
+ * - `valueAndGrads` differentiates a scalar loss with respect to the given variables; ops used inside
+ *   it must be differentiable on the engine.
+ * - `numTensors()` counts live tensors, so tests can assert there are no leaks.
+ */
+export interface Tensor {
+  readonly shape: number[];
+  readonly size: number;
+  dispose(): void;
+}
+
+/** A trainable (or buffer) tensor that keeps its identity when its value changes. */
+export interface Variable extends Tensor {
+  assign(value: Tensor): void;
+}
+
+export type Padding = 'same' | 'valid';
+
+export interface TensorEngine {
+  /** Short name for reports: "tfjs-wasm", "tfjs-cpu", "tfjs-tensorflow", … */
+  readonly name: string;
+
+  // ---- memory and host transfer ----
+  tensor(values: Float32Array, shape: readonly number[]): Tensor;
+  scalar(value: number): Tensor;
+  zeros(shape: readonly number[]): Tensor;
+  /** `name` is for diagnostics only; models keep their own name → variable maps. */
+  variable(initial: Tensor, name: string, trainable: boolean): Variable;
+  readSync(x: Tensor): Float32Array;
+  read(x: Tensor): Promise<Float32Array>;
+  tidy<T extends Tensor | Tensor[] | void | number>(fn: () => T): T;
+  keep<T extends Tensor>(x: T): T;
+  numTensors(): number;
+
+  // ---- autodiff ----
+  valueAndGrads(loss: () => Tensor, variables: readonly Variable[]): { value: Tensor; grads: Tensor[] };
+
+  // ---- elementwise (broadcasting like NumPy) ----
+  add(a: Tensor, b: Tensor): Tensor;
+  sub(a: Tensor, b: Tensor): Tensor;
+  mul(a: Tensor, b: Tensor): Tensor;
+  div(a: Tensor, b: Tensor): Tensor;
+  addScalar(a: Tensor, s: number): Tensor;
+  mulScalar(a: Tensor, s: number): Tensor;
+  square(x: Tensor): Tensor;
+  sqrt(x: Tensor): Tensor;
+  exp(x: Tensor): Tensor;
+  sin(x: Tensor): Tensor;
+  cos(x: Tensor): Tensor;
+  relu(x: Tensor): Tensor;
+  sigmoid(x: Tensor): Tensor;
+  /** Exact GELU, 0.5·x·(1 + erf(x/√2)) — PyTorch's nn.GELU default. */
+  gelu(x: Tensor): Tensor;
+  /** SiLU/swish, x·σ(x). */
+  silu(x: Tensor): Tensor;
+
+  // ---- reductions ----
+  mean(x: Tensor, axes?: number[], keepDims?: boolean): Tensor;
+  sum(x: Tensor, axes?: number[], keepDims?: boolean): Tensor;
+
+  // ---- shape ----
+  reshape(x: Tensor, shape: readonly number[]): Tensor;
+  transpose(x: Tensor, perm: readonly number[]): Tensor;
+  concat(xs: Tensor[], axis: number): Tensor;
+
+  // ---- linear algebra and convolution ----
+  /** Batched when rank 3 ([B, M, K] × [B, K, N]). */
+  matMul(a: Tensor, b: Tensor, transposeA?: boolean, transposeB?: boolean): Tensor;
+  conv2d(x: Tensor, filter: Tensor, stride: number, padding: Padding): Tensor;
+  /** Output [N, H·stride, W·stride, outChannels] for kernel = stride ('valid'), the ConvTranspose2d(k, s=k) case. */
+  conv2dTranspose(x: Tensor, filter: Tensor, outShape: readonly number[], stride: number, padding: Padding): Tensor;
+  maxPool(x: Tensor, size: number): Tensor;
+  avgPool(x: Tensor, size: number): Tensor;
+  upsampleNearest(x: Tensor, factor: number): Tensor;
+  softmax(x: Tensor): Tensor;
+  logSoftmax(x: Tensor): Tensor;
+
+  // ---- normalisation (engines may fuse these) ----
+  /** GroupNorm (Wu & He 2018): per sample, normalise each of `groups` channel groups over H, W and its channels. x is NHWC. */
+  groupNorm(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, epsilon: number): Tensor;
+  /** Per-channel mean and biased variance over all axes but the last. */
+  moments(x: Tensor): { mean: Tensor; variance: Tensor };
+  /** (x − mean)/√(variance + ε)·γ + β, per channel (last axis). */
+  batchNorm(x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor;
+}

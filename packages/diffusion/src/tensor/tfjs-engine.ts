@@ -1,0 +1,256 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Padding, Tensor, TensorEngine, Variable } from './engine.ts';
+
+/**
+ * TensorEngine over TensorFlow.js. Works with any registered tfjs backend (wasm, cpu, webgl,
+ * tensorflow); picking and initialising the backend is the job of backend-node.ts or the browser
+ * entry, never of this file, so it runs in Node and in the browser.
+ */
+const T = (x: Tensor): tf.Tensor => x as unknown as tf.Tensor;
+const W = (x: tf.Tensor): Tensor => x as unknown as Tensor;
+
+const SQRT1_2 = Math.SQRT1_2;
+
+export class TfjsEngine implements TensorEngine {
+  readonly name: string;
+  constructor(name = `tfjs-${tf.getBackend()}`) {
+    this.name = name;
+  }
+
+  tensor(values: Float32Array, shape: readonly number[]): Tensor {
+    return W(tf.tensor(values, shape as number[], 'float32'));
+  }
+  scalar(value: number): Tensor {
+    return W(tf.scalar(value, 'float32'));
+  }
+  zeros(shape: readonly number[]): Tensor {
+    return W(tf.zeros(shape as number[], 'float32'));
+  }
+  variable(initial: Tensor, name: string, trainable: boolean): Variable {
+    // tfjs variable names are global: add a counter so two models can hold the same parameter names.
+    return tf.variable(T(initial), trainable, `${name}#${nextVariableId++}`) as unknown as Variable;
+  }
+  readSync(x: Tensor): Float32Array {
+    return T(x).dataSync() as Float32Array;
+  }
+  async read(x: Tensor): Promise<Float32Array> {
+    return (await T(x).data()) as Float32Array;
+  }
+  tidy<R extends Tensor | Tensor[] | void | number>(fn: () => R): R {
+    let plain: number | undefined;
+    const out = tf.tidy(() => {
+      const r = fn();
+      if (typeof r === 'number') {
+        plain = r;
+        return undefined;
+      }
+      return r as unknown as tf.TensorContainer;
+    });
+    return (plain !== undefined ? plain : out) as R;
+  }
+  keep<R extends Tensor>(x: R): R {
+    tf.keep(T(x));
+    return x;
+  }
+  numTensors(): number {
+    return tf.memory().numTensors;
+  }
+
+  valueAndGrads(loss: () => Tensor, variables: readonly Variable[]): { value: Tensor; grads: Tensor[] } {
+    const { value, grads } = tf.variableGrads(() => T(loss()) as tf.Scalar, variables as unknown as tf.Variable[]);
+    const list = variables.map((v) => {
+      const g = grads[(v as unknown as tf.Variable).name];
+      // A variable the loss does not touch gets a zero gradient, so optimiser state stays aligned.
+      return g ? W(g) : W(tf.zerosLike(T(v)));
+    });
+    return { value: W(value), grads: list };
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    return W(tf.add(T(a), T(b)));
+  }
+  sub(a: Tensor, b: Tensor): Tensor {
+    return W(tf.sub(T(a), T(b)));
+  }
+  mul(a: Tensor, b: Tensor): Tensor {
+    return W(tf.mul(T(a), T(b)));
+  }
+  div(a: Tensor, b: Tensor): Tensor {
+    return W(tf.div(T(a), T(b)));
+  }
+  addScalar(a: Tensor, s: number): Tensor {
+    return W(tf.add(T(a), tf.scalar(s)));
+  }
+  mulScalar(a: Tensor, s: number): Tensor {
+    return W(tf.mul(T(a), tf.scalar(s)));
+  }
+  square(x: Tensor): Tensor {
+    return W(tf.square(T(x)));
+  }
+  sqrt(x: Tensor): Tensor {
+    return W(tf.sqrt(T(x)));
+  }
+  exp(x: Tensor): Tensor {
+    return W(tf.exp(T(x)));
+  }
+  sin(x: Tensor): Tensor {
+    return W(tf.sin(T(x)));
+  }
+  cos(x: Tensor): Tensor {
+    return W(tf.cos(T(x)));
+  }
+  relu(x: Tensor): Tensor {
+    return W(tf.relu(T(x)));
+  }
+  sigmoid(x: Tensor): Tensor {
+    return W(tf.sigmoid(T(x)));
+  }
+  gelu(x: Tensor): Tensor {
+    return W(
+      tf.tidy(() => {
+        const xt = T(x);
+        return tf.mul(tf.mul(xt, 0.5), tf.add(tf.erf(tf.mul(xt, SQRT1_2)), 1));
+      }),
+    );
+  }
+  silu(x: Tensor): Tensor {
+    return W(tf.tidy(() => tf.mul(T(x), tf.sigmoid(T(x)))));
+  }
+
+  mean(x: Tensor, axes?: number[], keepDims = false): Tensor {
+    return W(tf.mean(T(x), axes, keepDims));
+  }
+  sum(x: Tensor, axes?: number[], keepDims = false): Tensor {
+    return W(tf.sum(T(x), axes, keepDims));
+  }
+
+  reshape(x: Tensor, shape: readonly number[]): Tensor {
+    return W(tf.reshape(T(x), shape as number[]));
+  }
+  transpose(x: Tensor, perm: readonly number[]): Tensor {
+    return W(tf.transpose(T(x), perm as number[]));
+  }
+  concat(xs: Tensor[], axis: number): Tensor {
+    return W(tf.concat(xs.map(T), axis));
+  }
+
+  matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
+    return W(tf.matMul(T(a), T(b), transposeA, transposeB));
+  }
+  conv2d(x: Tensor, filter: Tensor, stride: number, padding: Padding): Tensor {
+    return W(convWithFastGrads(T(x) as tf.Tensor4D, T(filter) as tf.Tensor4D, stride, padding));
+  }
+  conv2dTranspose(x: Tensor, filter: Tensor, outShape: readonly number[], stride: number, padding: Padding): Tensor {
+    const [kh, kw, outChannels, inChannels] = filter.shape;
+    if (kh === stride && kw === stride && padding === 'valid') {
+      // Non-overlapping case (kernel = stride): each input pixel becomes one k×k output patch,
+      // y[n, h·k+i, w·k+j, o] = Σ_c x[n, h, w, c]·W[i, j, o, c] — one matMul plus a re-layout.
+      // Its gradients are matMul/transpose gradients, which are fast on every backend.
+      return W(
+        tf.tidy(() => {
+          const [n, h, w] = x.shape;
+          const weights = tf.reshape(tf.transpose(T(filter), [3, 0, 1, 2]), [inChannels, kh * kw * outChannels]);
+          const y = tf.matMul(tf.reshape(T(x), [n * h * w, inChannels]), weights);
+          const blocks = tf.transpose(tf.reshape(y, [n, h, w, kh, kw, outChannels]), [0, 1, 3, 2, 4, 5]);
+          return tf.reshape(blocks, outShape as number[]);
+        }),
+      );
+    }
+    return W(
+      tf.conv2dTranspose(T(x) as tf.Tensor4D, T(filter) as tf.Tensor4D, outShape as [number, number, number, number], stride, padding),
+    );
+  }
+  maxPool(x: Tensor, size: number): Tensor {
+    return W(tf.maxPool(T(x) as tf.Tensor4D, size, size, 'valid'));
+  }
+  avgPool(x: Tensor, size: number): Tensor {
+    return W(tf.avgPool(T(x) as tf.Tensor4D, size, size, 'valid'));
+  }
+  upsampleNearest(x: Tensor, factor: number): Tensor {
+    const [, h, w] = x.shape;
+    return W(tf.image.resizeNearestNeighbor(T(x) as tf.Tensor4D, [h * factor, w * factor]));
+  }
+  softmax(x: Tensor): Tensor {
+    return W(tf.softmax(T(x)));
+  }
+  logSoftmax(x: Tensor): Tensor {
+    return W(tf.logSoftmax(T(x)));
+  }
+
+  groupNorm(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+    return W(
+      tf.tidy(() => {
+        const [n, h, w, c] = x.shape;
+        // Split channels into groups: [N, H, W, G, C/G]; statistics over H, W and C/G (Wu & He 2018, eq. 1–3).
+        const grouped = tf.reshape(T(x), [n, h, w, groups, c / groups]);
+        const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
+        const normalised = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon)));
+        return tf.add(tf.mul(tf.reshape(normalised, [n, h, w, c]), T(gamma)), T(beta));
+      }),
+    );
+  }
+  moments(x: Tensor): { mean: Tensor; variance: Tensor } {
+    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    const { mean, variance } = tf.moments(T(x), axes);
+    return { mean: W(mean), variance: W(variance) };
+  }
+  batchNorm(x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+    return W(
+      tf.tidy(() =>
+        tf.add(tf.mul(tf.div(tf.sub(T(x), T(mean)), tf.sqrt(tf.add(T(variance), epsilon))), T(gamma)), T(beta)),
+      ),
+    );
+  }
+}
+
+let nextVariableId = 0;
+
+/**
+ * Convolution with gradients written in terms of forward kernels. tfjs-backend-wasm runs Conv2D
+ * through XNNPACK, but it has no Conv2DBackpropFilter at all and its Conv2DBackpropInput is a plain
+ * loop (10–30× slower), so the gradients tfjs would use are replaced:
+ *   dx = conv2d(dy, W rotated 180° with in/out channels swapped, same)   (stride 1: the adjoint)
+ *      = conv2dTranspose(dy, W)                                           (stride > 1: tfjs's own)
+ *   dW[i, j, c, o] = Σ_{n,h,w} x_pad[n, h·s + i, w·s + j, c]·dy[n, h, w, o]
+ *      = a valid convolution of x_pad (channels as batch, batch as channels) with dy as the
+ *        filter, dilated by the stride; its k×k output is dW.
+ * Padding follows TensorFlow's 'same': total = max((out−1)·s + k − in, 0), the smaller half first.
+ */
+function convWithFastGrads(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, padding: Padding): tf.Tensor4D {
+  const op = tf.customGrad(((xs: tf.Tensor4D, w: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([xs, w]);
+    return {
+      value: tf.conv2d(xs, w, stride, padding),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [input, weights] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [k, kw, inChannels, outChannels] = weights.shape;
+        const [n, h, wd] = input.shape;
+        const [, oh, ow] = dy.shape;
+        const dx =
+          stride === 1 && padding === 'same' && k === kw && k % 2 === 1
+            ? tf.conv2d(dy, tf.transpose(tf.reverse(weights, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'same')
+            : stride === 1 && k === 1 && kw === 1
+              ? tf.conv2d(dy, tf.transpose(weights, [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid')
+              : tf.conv2dTranspose(dy, weights, [n, h, wd, inChannels], stride, padding);
+        const padTotal = (outSide: number, inSide: number, kSide: number): number => (padding === 'same' ? Math.max((outSide - 1) * stride + kSide - inSide, 0) : 0);
+        const ph = padTotal(oh, h, k);
+        const pw = padTotal(ow, wd, kw);
+        let padded: tf.Tensor4D = input;
+        if (ph > 0 || pw > 0) padded = tf.pad(input, [[0, 0], [Math.floor(ph / 2), ph - Math.floor(ph / 2)], [Math.floor(pw / 2), pw - Math.floor(pw / 2)], [0, 0]]);
+        let dw: tf.Tensor;
+        if (k === 1 && kw === 1 && stride === 1) {
+          dw = tf.reshape(tf.matMul(tf.reshape(padded, [n * h * wd, inChannels]), tf.reshape(dy, [n * oh * ow, outChannels]), true, false), [1, 1, inChannels, outChannels]);
+        } else {
+          const asBatch = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D;
+          const asFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+          const full = tf.conv2d(asBatch, asFilter, 1, 'valid', 'NHWC', stride);
+          // 'valid' rows that no output window reaches make the result larger than k×k: drop them.
+          const trimmed = full.shape[1] === k && full.shape[2] === kw ? full : tf.slice(full, [0, 0, 0, 0], [inChannels, k, kw, outChannels]);
+          dw = tf.transpose(trimmed, [1, 2, 0, 3]);
+        }
+        return [dx, dw];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x, filter) as tf.Tensor4D;
+}
