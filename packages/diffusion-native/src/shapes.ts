@@ -1,0 +1,190 @@
+/**
+ * Folding of tfjs shapes into the addon's 4-D views. A broadcast binary op over shapes a and b is
+ * rewritten as an output of at most four dimensions where, in each dimension, each operand either
+ * runs along (contiguous stride) or is broadcast (stride 0); adjacent dimensions with the same
+ * pattern merge, size-1 dimensions vanish. [N,H,W,C] + [C] becomes [1,1,N·H·W,C] with b-strides
+ * [0,0,0,1]; [N,H,W,C] · [N,1,1,C] becomes [1,N,H·W,C] with b-strides [0,C,0,1].
+ */
+export interface BroadcastView {
+  dims: Int32Array;
+  aStrides: Int32Array;
+  bStrides: Int32Array;
+}
+
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | null {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[i - rank + a.length] ?? 1;
+    const db = b[i - rank + b.length] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return null;
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Returns null when the pattern needs more than four dimensions (the caller falls back to JS). */
+export function foldBroadcast(a: readonly number[], b: readonly number[], out: readonly number[]): BroadcastView | null {
+  const rank = out.length;
+  const dims: number[] = [];
+  const aRuns: boolean[] = [];
+  const bRuns: boolean[] = [];
+  for (let i = 0; i < rank; i++) {
+    const size = out[i];
+    if (size === 1) continue;
+    const aAlong = (a[i - rank + a.length] ?? 1) !== 1;
+    const bAlong = (b[i - rank + b.length] ?? 1) !== 1;
+    const last = dims.length - 1;
+    if (last >= 0 && aRuns[last] === aAlong && bRuns[last] === bAlong) {
+      dims[last] *= size;
+    } else {
+      dims.push(size);
+      aRuns.push(aAlong);
+      bRuns.push(bAlong);
+    }
+  }
+  if (dims.length > 4) return null;
+  while (dims.length < 4) {
+    dims.unshift(1);
+    aRuns.unshift(false);
+    bRuns.unshift(false);
+  }
+  const strides = (runs: boolean[]): Int32Array => {
+    const s = new Int32Array(4);
+    let step = 1;
+    for (let i = 3; i >= 0; i--) {
+      if (runs[i]) {
+        s[i] = step;
+        step *= dims[i];
+      }
+    }
+    return s;
+  };
+  return { dims: Int32Array.from(dims), aStrides: strides(aRuns), bStrides: strides(bRuns) };
+}
+
+export interface ReduceView {
+  dims: Int32Array;
+  reduceFlags: Int32Array;
+  /** Number of input elements folded into each output element. */
+  count: number;
+}
+
+/** Folds a reduction of `axes` over `shape` into ≤ 4 alternating reduce/keep dimensions, or null. */
+export function foldReduce(shape: readonly number[], axes: readonly number[]): ReduceView | null {
+  const reduced = new Set(axes);
+  const dims: number[] = [];
+  const flags: boolean[] = [];
+  let count = 1;
+  for (let i = 0; i < shape.length; i++) {
+    if (reduced.has(i)) count *= shape[i];
+    if (shape[i] === 1) continue;
+    const flag = reduced.has(i);
+    const last = dims.length - 1;
+    if (last >= 0 && flags[last] === flag) {
+      dims[last] *= shape[i];
+    } else {
+      dims.push(shape[i]);
+      flags.push(flag);
+    }
+  }
+  if (dims.length > 4) return null;
+  while (dims.length < 4) {
+    dims.unshift(1);
+    flags.unshift(false);
+  }
+  return { dims: Int32Array.from(dims), reduceFlags: Int32Array.from(flags.map((f) => (f ? 1 : 0))), count };
+}
+
+/**
+ * Copies the box `size` starting at `srcBegin` of a row-major `src` into `dst` at `dstBegin`. The
+ * trailing dimensions that both arrays hold whole merge into one contiguous run per copy.
+ */
+export function copyRegion(
+  src: Float32Array,
+  srcShape: readonly number[],
+  srcBegin: readonly number[],
+  dst: Float32Array,
+  dstShape: readonly number[],
+  dstBegin: readonly number[],
+  size: readonly number[],
+): void {
+  const rank = size.length;
+  if (rank === 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const srcStrides = new Array<number>(rank);
+  const dstStrides = new Array<number>(rank);
+  let s = 1;
+  let d = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    srcStrides[i] = s;
+    dstStrides[i] = d;
+    s *= srcShape[i];
+    d *= dstShape[i];
+  }
+  // k: the outermost dimension of the contiguous run.
+  let k = rank - 1;
+  while (k > 0 && size[k] === srcShape[k] && size[k] === dstShape[k]) k--;
+  const run = size[k] * srcStrides[k];
+  let srcBase = 0;
+  let dstBase = 0;
+  for (let i = 0; i < rank; i++) {
+    srcBase += srcBegin[i] * srcStrides[i];
+    dstBase += dstBegin[i] * dstStrides[i];
+  }
+  const index = new Array<number>(k).fill(0);
+  while (true) {
+    let so = srcBase;
+    let dOff = dstBase;
+    for (let i = 0; i < k; i++) {
+      so += index[i] * srcStrides[i];
+      dOff += index[i] * dstStrides[i];
+    }
+    if (run < 32) {
+      for (let j = 0; j < run; j++) dst[dOff + j] = src[so + j];
+    } else {
+      dst.set(src.subarray(so, so + run), dOff);
+    }
+    // Odometer over dimensions 0..k−1.
+    let i = k - 1;
+    while (i >= 0) {
+      index[i]++;
+      if (index[i] < size[i]) break;
+      index[i] = 0;
+      i--;
+    }
+    if (i < 0) break;
+  }
+}
+
+/**
+ * tf.tile on a row-major array: dimension by dimension from the innermost, the block built for
+ * one index is replicated `reps[d]` times with copyWithin (contiguous memmoves, no index maths).
+ */
+export function tileInto(src: Float32Array, shape: readonly number[], reps: readonly number[], dst: Float32Array): void {
+  const rank = shape.length;
+  const outShape = shape.map((d, i) => d * reps[i]);
+  const srcStrides = new Array<number>(rank);
+  const dstStrides = new Array<number>(rank);
+  let s = 1;
+  let d = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    srcStrides[i] = s;
+    dstStrides[i] = d;
+    s *= shape[i];
+    d *= outShape[i];
+  }
+  const fill = (dim: number, srcOffset: number, dstOffset: number): void => {
+    if (dim === rank - 1) {
+      const row = src.subarray(srcOffset, srcOffset + shape[dim]);
+      for (let r = 0; r < reps[dim]; r++) dst.set(row, dstOffset + r * shape[dim]);
+      return;
+    }
+    for (let i = 0; i < shape[dim]; i++) fill(dim + 1, srcOffset + i * srcStrides[dim], dstOffset + i * dstStrides[dim]);
+    const block = shape[dim] * dstStrides[dim];
+    for (let r = 1; r < reps[dim]; r++) dst.copyWithin(dstOffset + r * block, dstOffset, dstOffset + block);
+  };
+  fill(0, 0, 0);
+}
