@@ -1,11 +1,23 @@
 // Simulated host page writes per second (wall clock) of the SSD FTL simulator:
 // metadata-only NAND, 4096 blocks × 64 pages (preset ssd-4k), OP 20%, greedy GC, uniform random
-// writes after one sequential fill. Run: npx tsx bench/ssd-throughput.ts [--writes-x N]
+// writes after one sequential fill. Target (issue 3): ≥ 5 M host page writes/s.
+// Run: npx tsx bench/ssd-throughput.ts [--writes-x N] [--quiet]
+//   --quiet: only the figures and the command (no machine notes).
+import os from 'node:os';
 import { createNandDevice, geometryPreset } from '@flashdiff/nand';
 import { Ftl, SsdSimulator, Xoshiro128 } from '@flashdiff/ssd';
 
-const times = Number(process.argv[process.argv.indexOf('--writes-x') + 1]) || 4;
+const writesAt = process.argv.indexOf('--writes-x');
+const times = (writesAt >= 0 ? Number(process.argv[writesAt + 1]) : 0) || 4;
+const quiet = process.argv.includes('--quiet');
 const geometry = geometryPreset('ssd-4k');
+const TARGET = 5e6;
+
+if (!quiet) {
+  // Wall-clock figures depend on what else runs: note the load so runs can be compared.
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), load average ${load}, node ${process.version}`);
+}
 
 function rate(writes: number, ms: number): string {
   return `${((writes / ms) * 1000 / 1e6).toFixed(2)} M writes/s`;
@@ -25,7 +37,7 @@ function rate(writes: number, ms: number): string {
   for (let i = 0; i < n; i++) ftl.write(random.nextInt(user));
   const ms = performance.now() - t0;
   const waf = (device.stats.pagePrograms - programs0) / n;
-  console.log(`Ftl.write loop: ${n} host page writes in ${(ms / 1000).toFixed(2)} s = ${rate(n, ms)} (steady-state WAF ${waf.toFixed(3)}, ${((device.stats.pagePrograms - programs0) / ms * 1000 / 1e6).toFixed(2)} M NAND programs/s)`);
+  console.log(`Ftl.write loop: ${n} host page writes in ${(ms / 1000).toFixed(2)} s = ${rate(n, ms)} (steady-state WAF ${waf.toFixed(3)}, ${((device.stats.pagePrograms - programs0) / ms * 1000 / 1e6).toFixed(2)} M NAND programs/s; target ≥ ${TARGET / 1e6} M/s ${(n / ms) * 1000 >= TARGET ? 'OK' : 'BELOW TARGET'})`);
 }
 
 // 2. The full simulator step (workload generator + closed-loop timing + latency histogram).
@@ -64,4 +76,8 @@ function rate(writes: number, ms: number): string {
   const ms = performance.now() - t0;
   console.log(`NAND device alone: ${n} programs (+${Math.round((n * 2) / 3)} reads, ${Math.round(n / ppb)} erases) in ${(ms / 1000).toFixed(2)} s = ${((n / ms) * 1000 / 1e6).toFixed(2)} M programs/s`);
 }
-console.log('command: npx tsx bench/ssd-throughput.ts');
+if (!quiet) {
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`machine after: load average ${load} (on ${os.cpus().length} cores; a load above the core count slows every figure)`);
+}
+console.log(`command: npx tsx bench/ssd-throughput.ts${process.argv.slice(2).length > 0 ? ' ' + process.argv.slice(2).join(' ') : ''}`);

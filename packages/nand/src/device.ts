@@ -132,8 +132,6 @@ class SimulatedNandDevice implements SimulatedNand {
   private readonly pageSize: number;
   private readonly spareSize: number;
   private readonly pagesPerBlock: number;
-  private readonly blocksPerDie: number;
-  private readonly diesPerChannel: number;
   private readonly pageCount: number;
   private readonly blockCount: number;
   private readonly recordBytes: number;
@@ -147,6 +145,21 @@ class SimulatedNandDevice implements SimulatedNand {
   private readonly markerOffset: number;
   private readonly scratchData: Uint8Array;
   private readonly scratchSpare: Uint8Array;
+  // The store's tables and flags, held here so the hot paths skip a load through the store
+  // (the arrays are the store's own: never replaced, only updated in place).
+  private readonly badBlocks: Uint8Array;
+  private readonly eraseCounts: Uint32Array;
+  private readonly storeReadOnly: boolean;
+  /** No ECC, no bit errors: a read copies the stored bytes and nothing else. */
+  private readonly plainReads: boolean;
+  /** log2(pagesPerBlock) when it is a power of two, else −1: page → block by a shift, not a division. */
+  private readonly pageShift: number;
+  /** Die of each block and channel of each die, looked up instead of divided out per operation. */
+  private readonly dieOfBlock: Int32Array;
+  private readonly channelOfDie: Int32Array;
+  /** The per-block counters of {@link stats} (never replaced; reset() zeroes them in place). */
+  private readonly readsPerBlock: Uint32Array;
+  private readonly programsPerBlock: Uint32Array;
 
   private readonly faultOptions: FaultOptions;
   private readonly failureRandom: FaultRandom;
@@ -177,15 +190,21 @@ class SimulatedNandDevice implements SimulatedNand {
     this.geometry = geometry;
     this.store = options.store ?? new RamStore(geometry, { metadataOnly: options.metadataOnly ?? false });
     this.metadataOnly = this.store.metadataOnly;
+    this.badBlocks = this.store.badBlocks;
+    this.eraseCounts = this.store.eraseCounts;
+    this.storeReadOnly = this.store.readOnly;
     this.pageSize = geometry.pageSize;
     this.spareSize = geometry.spareSize;
     this.pagesPerBlock = geometry.pagesPerBlock;
-    this.blocksPerDie = geometry.blocksPerDie;
-    this.diesPerChannel = geometry.diesPerChannel;
     this.pageCount = totalPages(geometry);
     this.blockCount = totalBlocks(geometry);
     this.recordBytes = geometry.pageSize + geometry.spareSize;
     this.programmed = new Uint8Array(this.pageCount);
+    this.pageShift = exactLog2(geometry.pagesPerBlock);
+    this.dieOfBlock = new Int32Array(this.blockCount);
+    for (let b = 0; b < this.blockCount; b++) this.dieOfBlock[b] = Math.floor(b / geometry.blocksPerDie);
+    this.channelOfDie = new Int32Array(totalDies(geometry));
+    for (let d = 0; d < this.channelOfDie.length; d++) this.channelOfDie[d] = Math.floor(d / geometry.diesPerChannel);
     this.nextPage = new Uint32Array(this.blockCount);
     this.scratchData = new Uint8Array(geometry.pageSize);
     this.scratchSpare = new Uint8Array(geometry.spareSize);
@@ -221,6 +240,8 @@ class SimulatedNandDevice implements SimulatedNand {
     }
     this.timing = new NandClock(Object.freeze(params), totalDies(geometry), geometry.channels);
     this.stats = new NandCounters(this.blockCount);
+    this.readsPerBlock = this.stats.readsPerBlock;
+    this.programsPerBlock = this.stats.programsPerBlock;
 
     const faults = options.faults ?? {};
     this.faultOptions = faults;
@@ -239,6 +260,7 @@ class SimulatedNandDevice implements SimulatedNand {
       throw new NandError('INVALID_GEOMETRY', 'faults.bitErrorRate.base and .perCycle must be ≥ 0');
     }
     this.bitErrorsOn = this.berBase > 0 || this.berPerCycle > 0;
+    this.plainReads = !this.bitErrorsOn && (this.eccCode === null || this.metadataOnly);
     this.programFaultsArmed = this.programFailureRate > 0 || this.endurance !== Infinity;
     this.eraseFaultsArmed = this.eraseFailureRate > 0 || this.endurance !== Infinity;
     if (faults.powerCutAfter !== undefined) this.armPowerCut(faults.powerCutAfter);
@@ -251,16 +273,34 @@ class SimulatedNandDevice implements SimulatedNand {
 
   readPage(page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult {
     if (!this.powered) throw this.powerOffError();
-    this.checkPage(page);
-    const block = (page / this.pagesPerBlock) | 0;
-    const die = (block / this.blocksPerDie) | 0;
-    this.timing.read(die, (die / this.diesPerChannel) | 0, this.recordBytes);
+    if (page >>> 0 !== page || page >= this.pageCount) this.checkPage(page);
+    const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
+    const die = this.dieOfBlock[block]!;
+    this.timing.read(die, this.channelOfDie[die]!, this.recordBytes);
     const stats = this.stats;
     stats.pageReads++;
     stats.bytesRead += this.recordBytes;
-    stats.readsPerBlock[block]++;
+    this.readsPerBlock[block]++;
     const erased = this.programmed[page] === 0;
 
+    if (this.plainReads) {
+      // No ECC to run and no bit errors to inject: copy straight from the store.
+      if (data !== undefined) {
+        if (this.metadataOnly) data.fill(0xff, 0, Math.min(data.length, this.pageSize));
+        else this.store.readData(page, data);
+      }
+      if (spare !== undefined) this.store.readSpare(page, spare);
+      return erased ? UNCHECKED_ERASED : UNCHECKED;
+    }
+    return this.readWithErrors(page, block, erased, data, spare);
+  }
+
+  /**
+   * The rest of readPage (already charged and counted) when ECC runs or bit errors are injected;
+   * kept apart so the plain path above stays small enough for the JIT to inline into callers.
+   */
+  private readWithErrors(page: number, block: number, erased: boolean, data?: Uint8Array, spare?: Uint8Array): ReadResult {
+    const stats = this.stats;
     if (this.metadataOnly) {
       if (data !== undefined) data.fill(0xff, 0, Math.min(data.length, this.pageSize));
       if (spare !== undefined) {
@@ -313,38 +353,40 @@ class SimulatedNandDevice implements SimulatedNand {
 
   programPage(page: number, data: Uint8Array | null, spare: Uint8Array): void {
     if (!this.powered) throw this.powerOffError();
-    this.checkPage(page);
-    if (data !== null && data.length !== this.pageSize) {
-      throw new NandError('BUFFER_SIZE', `program of page ${page}: data is ${data.length} bytes, the page holds ${this.pageSize}`);
-    }
-    if (spare.length > this.spareSize) {
-      throw new NandError('BUFFER_SIZE', `program of page ${page}: spare is ${spare.length} bytes, the page has ${this.spareSize}`);
-    }
-    const block = (page / this.pagesPerBlock) | 0;
-    if (this.store.badBlocks[block] !== 0) {
-      throw new NandError('BAD_BLOCK', `program of page ${page}: block ${block} is bad`);
-    }
-    if (this.programmed[page] !== 0) {
-      throw new NandError('PROGRAM_TWICE', `page ${page} (block ${block}) is already programmed; erase the block first`);
-    }
+    if (page >>> 0 !== page || page >= this.pageCount) this.checkPage(page);
+    if ((data !== null && data.length !== this.pageSize) || spare.length > this.spareSize) throw this.bufferSizeError(page, data, spare);
+    const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
+    if (this.badBlocks[block] !== 0) throw new NandError('BAD_BLOCK', `program of page ${page}: block ${block} is bad`);
     const inBlock = page - block * this.pagesPerBlock;
-    if (inBlock < this.nextPage[block]) {
-      throw new NandError(
-        'PROGRAM_OUT_OF_ORDER',
-        `page ${page} is page ${inBlock} of block ${block}, but page ${this.nextPage[block] - 1} of that block is already programmed (pages go in ascending order)`,
-      );
-    }
-    if (this.store.readOnly) throw readOnlyError('program');
+    // A programmed page always lies below its block's next-page pointer, so one comparison
+    // clears both PROGRAM_TWICE and PROGRAM_OUT_OF_ORDER on the way through.
+    if (inBlock < this.nextPage[block]!) throw this.programOrderError(page, block, inBlock);
+    if (this.storeReadOnly) throw readOnlyError('program');
 
     // The operation reaches the chip from here on.
     this.operationCount++;
-    const die = (block / this.blocksPerDie) | 0;
-    this.timing.program(die, (die / this.diesPerChannel) | 0, this.recordBytes);
+    const die = this.dieOfBlock[block]!;
+    this.timing.program(die, this.channelOfDie[die]!, this.recordBytes);
     const stats = this.stats;
     stats.pagePrograms++;
     stats.bytesWritten += this.recordBytes;
-    stats.programsPerBlock[block]++;
+    this.programsPerBlock[block]++;
 
+    if ((this.eccCode !== null && !this.metadataOnly) || this.cutCountdown !== 0 || this.programFaultsArmed) {
+      this.programWithHooks(page, block, inBlock, data, spare);
+      return;
+    }
+    this.store.writePage(page, data, spare);
+    this.programmed[page] = 1;
+    this.nextPage[block] = inBlock + 1;
+  }
+
+  /**
+   * The rest of programPage (already charged and counted) when ECC parity is written, a power cut
+   * is armed or program failures may happen; kept apart so the plain path stays small.
+   */
+  private programWithHooks(page: number, block: number, inBlock: number, data: Uint8Array | null, spare: Uint8Array): void {
+    const stats = this.stats;
     let spareOut = spare;
     if (this.eccCode !== null && !this.metadataOnly) {
       spareOut = this.scratchSpare;
@@ -372,14 +414,14 @@ class SimulatedNandDevice implements SimulatedNand {
 
   eraseBlock(block: number): void {
     if (!this.powered) throw this.powerOffError();
-    this.checkBlock(block);
-    if (this.store.badBlocks[block] !== 0) {
+    if (block >>> 0 !== block || block >= this.blockCount) this.checkBlock(block);
+    if (this.badBlocks[block] !== 0) {
       throw new NandError('BAD_BLOCK', `erase of block ${block}: the block is bad`);
     }
-    if (this.store.readOnly) throw readOnlyError('erase');
+    if (this.storeReadOnly) throw readOnlyError('erase');
 
     this.operationCount++;
-    this.timing.erase(Math.floor(block / this.blocksPerDie));
+    this.timing.erase(this.dieOfBlock[block]!);
     this.stats.blockErases++;
     this.stats.erasesPerBlock[block]++;
     if (this.cutCountdown !== 0 && --this.cutCountdown === 0) {
@@ -393,14 +435,18 @@ class SimulatedNandDevice implements SimulatedNand {
     }
     this.store.eraseBlock(block);
     const first = block * this.pagesPerBlock;
-    this.programmed.fill(0, first, first + this.pagesPerBlock);
+    const end = first + this.pagesPerBlock;
+    const programmed = this.programmed;
+    // A short loop: TypedArray.prototype.fill is a call into C++, dearer than 64 stores.
+    if (this.pagesPerBlock <= 256) for (let p = first; p < end; p++) programmed[p] = 0;
+    else programmed.fill(0, first, end);
     this.nextPage[block] = 0;
-    this.store.eraseCounts[block]++;
+    this.eraseCounts[block]++;
   }
 
   isBad(block: number): boolean {
-    this.checkBlock(block);
-    return this.store.badBlocks[block] !== 0;
+    if (block >>> 0 !== block || block >= this.blockCount) this.checkBlock(block);
+    return this.badBlocks[block] !== 0;
   }
 
   markBad(block: number): void {
@@ -412,8 +458,8 @@ class SimulatedNandDevice implements SimulatedNand {
   }
 
   eraseCount(block: number): number {
-    this.checkBlock(block);
-    return this.store.eraseCounts[block];
+    if (block >>> 0 !== block || block >= this.blockCount) this.checkBlock(block);
+    return this.eraseCounts[block]!;
   }
 
   sync(): void {
@@ -475,6 +521,24 @@ class SimulatedNandDevice implements SimulatedNand {
     if (block >>> 0 !== block || block >= this.blockCount) {
       throw new NandError('OUT_OF_RANGE', `block ${String(block)} is outside 0…${this.blockCount - 1}`);
     }
+  }
+
+  private bufferSizeError(page: number, data: Uint8Array | null, spare: Uint8Array): NandError {
+    if (data !== null && data.length !== this.pageSize) {
+      return new NandError('BUFFER_SIZE', `program of page ${page}: data is ${data.length} bytes, the page holds ${this.pageSize}`);
+    }
+    return new NandError('BUFFER_SIZE', `program of page ${page}: spare is ${spare.length} bytes, the page has ${this.spareSize}`);
+  }
+
+  /** The contract error for programming a page at or below its block's next-page pointer. */
+  private programOrderError(page: number, block: number, inBlock: number): NandError {
+    if (this.programmed[page] !== 0) {
+      return new NandError('PROGRAM_TWICE', `page ${page} (block ${block}) is already programmed; erase the block first`);
+    }
+    return new NandError(
+      'PROGRAM_OUT_OF_ORDER',
+      `page ${page} is page ${inBlock} of block ${block}, but page ${this.nextPage[block]! - 1} of that block is already programmed (pages go in ascending order)`,
+    );
   }
 
   private powerOffError(): NandError {
@@ -663,6 +727,12 @@ class SimulatedNandDevice implements SimulatedNand {
     // markers (user spare bytes at the marker position would otherwise read as bad blocks).
     if (!store.readOnly) store.sync();
   }
+}
+
+/** log2(n) when n is a power of two (n ≤ 2^30), else −1. */
+function exactLog2(n: number): number {
+  for (let k = 0; k <= 30; k++) if (n === 2 ** k) return k;
+  return -1;
 }
 
 function copyInto(target: Uint8Array, source: Uint8Array): void {

@@ -50,11 +50,37 @@ export interface RamStoreOptions {
   metadataOnly?: boolean;
 }
 
+/** Leading spare bytes a metadata-only {@link RamStore} keeps densely per block (the FTL's 16). */
+const SPARE_HEAD_BYTES = 16;
+
+/** Copies `length` bytes; short runs by a loop (subarray()+set() allocate a view and call into C++). */
+function copyBytes(target: Uint8Array, targetStart: number, source: Uint8Array, sourceStart: number, length: number): void {
+  if (length <= 16) {
+    for (let i = 0; i < length; i++) target[targetStart + i] = source[sourceStart + i]!;
+  } else {
+    target.set(source.subarray(sourceStart, sourceStart + length), targetStart);
+  }
+}
+
+/** {@link RamStore} page state meaning "the whole spare slot is stored". */
+const FULL_SLOT = 255;
+
 /**
- * A chip in memory. Sparse: a block's buffer is allocated on its first program and kept (refilled
- * with 0xFF) across erases, so memory grows with the blocks ever written. Full mode keeps each
- * block as pagesPerBlock records of (data, spare), the raw-dump layout; metadata-only mode keeps
+ * A chip in memory. Sparse: a block's buffer is allocated on its first program and kept across
+ * erases, so memory grows with the blocks ever written. Full mode keeps each block as
+ * pagesPerBlock records of (data, spare), the raw-dump layout; metadata-only mode keeps
  * pagesPerBlock spares. The RAM store is the chip itself: it survives reboot() unchanged.
+ *
+ * Each page also has a state byte (`pageState`): 0 erased, else how much of
+ * its spare slot holds programmed bytes. An erase only zeroes the block's state bytes — the stale
+ * bytes stay in the buffer but are never read, since an erased page reads 0xFF without looking —
+ * and a program of a short spare copies its bytes and records the length instead of refilling
+ * the rest of the slot with 0xFF. (A metadata-only SSD simulation programs millions of 16-byte
+ * spares into 128-byte slots; the refills were its main memory traffic.)
+ *
+ * Metadata-only blocks keep the first {@link SPARE_HEAD_BYTES} spare bytes of all their pages
+ * together, then the rest of each spare: the few bytes an FTL writes per page sit 4 pages to a
+ * cache line instead of one page per 128-byte slot (same allocation, denser hot bytes).
  */
 export class RamStore implements NandStore {
   readonly geometry: NandGeometry;
@@ -64,14 +90,32 @@ export class RamStore implements NandStore {
   readonly badBlocks: Uint8Array;
   hasMetadata = false;
   private readonly blocks: (Uint8Array | undefined)[];
-  private readonly programmed: Uint8Array;
+  /** Metadata-only with 16-byte heads: each block's head area as words (4 per page), else empty. */
+  private readonly headWords: (Uint32Array | undefined)[];
+  /** The spare most recently programmed, and its first 16 bytes as words when 4-byte aligned. */
+  private lastSpare: Uint8Array | null = null;
+  private lastSpareWords: Uint32Array | null = null;
+  /**
+   * Per page: 0 = erased; 1 … {@link FULL_SLOT} − 1 = programmed, the first (state − 1) spare bytes
+   * are stored and the rest of the spare reads 0xFF; {@link FULL_SLOT} = programmed, the whole
+   * slot is stored (longer spares are padded in the buffer, as before). In full mode the data area
+   * of a programmed page is always stored.
+   */
+  private readonly pageState: Uint8Array;
   private readonly pageSize: number;
   private readonly spareSize: number;
   private readonly pagesPerBlock: number;
+  /** log2(pagesPerBlock) when it is a power of two, else −1 (page → block by a shift). */
+  private readonly pageShift: number;
   /** Bytes per page slot inside a block buffer: a record, or a spare in metadata-only mode. */
   private readonly slotSize: number;
-  /** Offset of the spare within a slot. */
-  private readonly spareOffset: number;
+  /** Spare bytes 0 … headBytes − 1 of page i lie at i · headStride + headOffset in its block's buffer. */
+  private readonly headBytes: number;
+  private readonly headStride: number;
+  private readonly headOffset: number;
+  /** Spare bytes headBytes … spareSize − 1 of page i lie at i · tailStride + tailOffset. */
+  private readonly tailStride: number;
+  private readonly tailOffset: number;
   private allocated = 0;
 
   constructor(geometry: NandGeometry, options: RamStoreOptions = {}) {
@@ -80,13 +124,28 @@ export class RamStore implements NandStore {
     this.pageSize = geometry.pageSize;
     this.spareSize = geometry.spareSize;
     this.pagesPerBlock = geometry.pagesPerBlock;
+    this.pageShift = Number.isInteger(Math.log2(geometry.pagesPerBlock)) ? Math.log2(geometry.pagesPerBlock) : -1;
     this.slotSize = this.metadataOnly ? geometry.spareSize : recordSize(geometry);
-    this.spareOffset = this.metadataOnly ? 0 : geometry.pageSize;
+    if (this.metadataOnly) {
+      this.headBytes = Math.min(SPARE_HEAD_BYTES, geometry.spareSize);
+      this.headStride = this.headBytes;
+      this.headOffset = 0;
+      this.tailStride = geometry.spareSize - this.headBytes;
+      this.tailOffset = geometry.pagesPerBlock * this.headBytes;
+    } else {
+      // Raw-dump layout: each record is data then the whole spare.
+      this.headBytes = geometry.spareSize;
+      this.headStride = this.slotSize;
+      this.headOffset = geometry.pageSize;
+      this.tailStride = this.slotSize;
+      this.tailOffset = geometry.pageSize + geometry.spareSize;
+    }
     const blockCount = totalBlocks(geometry);
     this.eraseCounts = new Uint32Array(blockCount);
     this.badBlocks = new Uint8Array(blockCount);
-    this.programmed = new Uint8Array(totalPages(geometry));
+    this.pageState = new Uint8Array(totalPages(geometry));
     this.blocks = new Array<Uint8Array | undefined>(blockCount).fill(undefined);
+    this.headWords = new Array<Uint32Array | undefined>(this.metadataOnly && this.headBytes === SPARE_HEAD_BYTES ? blockCount : 0).fill(undefined);
   }
 
   get allocatedBytes(): number {
@@ -94,14 +153,14 @@ export class RamStore implements NandStore {
   }
 
   isProgrammed(page: number): boolean {
-    return this.programmed[page] === 1;
+    return this.pageState[page] !== 0;
   }
 
   readData(page: number, out: Uint8Array): void {
     const n = out.length < this.pageSize ? out.length : this.pageSize;
-    const block = (page / this.pagesPerBlock) | 0;
+    const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
     const buffer = this.blocks[block];
-    if (this.metadataOnly || buffer === undefined) {
+    if (this.metadataOnly || buffer === undefined || this.pageState[page] === 0) {
       out.fill(0xff, 0, n);
       return;
     }
@@ -111,46 +170,94 @@ export class RamStore implements NandStore {
 
   readSpare(page: number, out: Uint8Array): void {
     const n = out.length < this.spareSize ? out.length : this.spareSize;
-    const block = (page / this.pagesPerBlock) | 0;
-    const buffer = this.blocks[block];
-    if (buffer === undefined) {
-      out.fill(0xff, 0, n);
-      return;
+    const state = this.pageState[page]!;
+    const stored = state === 0 ? 0 : state === FULL_SLOT ? this.spareSize : state - 1;
+    const copied = n < stored ? n : stored;
+    if (copied > 0) {
+      const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
+      const buffer = this.blocks[block]!;
+      const inBlock = page - block * this.pagesPerBlock;
+      const head = inBlock * this.headStride + this.headOffset;
+      const fromHead = copied < this.headBytes ? copied : this.headBytes;
+      copyBytes(out, 0, buffer, head, fromHead);
+      if (copied > fromHead) copyBytes(out, fromHead, buffer, inBlock * this.tailStride + this.tailOffset, copied - fromHead);
     }
-    const start = (page - block * this.pagesPerBlock) * this.slotSize + this.spareOffset;
-    if (n <= 16) {
-      // Short copies: a loop beats subarray()+set(), which allocate a view.
-      for (let i = 0; i < n; i++) out[i] = buffer[start + i];
+    if (n - copied <= 16) {
+      for (let i = copied; i < n; i++) out[i] = 0xff;
     } else {
-      out.set(buffer.subarray(start, start + n));
+      out.fill(0xff, copied, n);
     }
   }
 
   writePage(page: number, data: Uint8Array | null, spare: Uint8Array): void {
-    const block = (page / this.pagesPerBlock) | 0;
+    const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
+    const n = spare.length;
+    if (n === SPARE_HEAD_BYTES && this.headWords.length !== 0) {
+      // The metadata-only FTL's case: one reused 16-byte spare into an allocated block, 4 words.
+      const target = this.headWords[block];
+      const words = target === undefined ? null : this.spareWords(spare);
+      if (words !== null) {
+        const w = (page - block * this.pagesPerBlock) << 2;
+        target![w] = words[0]!;
+        target![w + 1] = words[1]!;
+        target![w + 2] = words[2]!;
+        target![w + 3] = words[3]!;
+        this.pageState[page] = SPARE_HEAD_BYTES + 1;
+        return;
+      }
+    }
+    this.writeRecord(page, block, data, spare);
+  }
+
+  /** writePage's general case (kept apart so the 16-byte path above stays small enough to inline). */
+  private writeRecord(page: number, block: number, data: Uint8Array | null, spare: Uint8Array): void {
+    const n = spare.length;
     let buffer = this.blocks[block];
     if (buffer === undefined) buffer = this.allocateBlock(block);
-    const slot = (page - block * this.pagesPerBlock) * this.slotSize;
+    const inBlock = page - block * this.pagesPerBlock;
     if (!this.metadataOnly) {
+      const slot = inBlock * this.slotSize;
       if (data === null) buffer.fill(0xff, slot, slot + this.pageSize);
       else buffer.set(data, slot);
     }
-    const spareStart = slot + this.spareOffset;
-    const n = spare.length;
-    if (n <= 16) {
-      for (let i = 0; i < n; i++) buffer[spareStart + i] = spare[i];
+    const head = inBlock * this.headStride + this.headOffset;
+    const tail = inBlock * this.tailStride + this.tailOffset;
+    const toHead = n < this.headBytes ? n : this.headBytes;
+    const words = n >= SPARE_HEAD_BYTES && this.headWords.length !== 0 ? this.spareWords(spare) : null;
+    if (words !== null) {
+      // Callers reuse one spare buffer (the FTL does): copy its 16-byte head as 4 words.
+      const target = this.headWords[block]!;
+      const w = inBlock << 2;
+      target[w] = words[0]!;
+      target[w + 1] = words[1]!;
+      target[w + 2] = words[2]!;
+      target[w + 3] = words[3]!;
     } else {
-      buffer.set(spare, spareStart);
+      copyBytes(buffer, head, spare, 0, toHead);
     }
-    if (n < this.spareSize) buffer.fill(0xff, spareStart + n, spareStart + this.spareSize);
-    this.programmed[page] = 1;
+    if (n > toHead) copyBytes(buffer, tail, spare, toHead, n - toHead);
+    if (n < FULL_SLOT - 1) {
+      this.pageState[page] = n + 1;
+    } else {
+      // Too long to record in the state byte: pad the spare in the buffer, as a raw slot holds it.
+      if (n < this.headBytes) buffer.fill(0xff, head + n, head + this.headBytes);
+      const tailFrom = n > this.headBytes ? n - this.headBytes : 0;
+      const tailBytes = this.spareSize - this.headBytes;
+      if (tailFrom < tailBytes) buffer.fill(0xff, tail + tailFrom, tail + tailBytes);
+      this.pageState[page] = FULL_SLOT;
+    }
   }
 
   eraseBlock(block: number): void {
-    const buffer = this.blocks[block];
-    if (buffer !== undefined) buffer.fill(0xff);
+    // The buffer keeps its stale bytes: an erased page (state 0) reads 0xFF without touching it.
     const first = block * this.pagesPerBlock;
-    this.programmed.fill(0, first, first + this.pagesPerBlock);
+    const state = this.pageState;
+    const end = first + this.pagesPerBlock;
+    if (this.pagesPerBlock <= 256) {
+      for (let page = first; page < end; page++) state[page] = 0;
+    } else {
+      state.fill(0, first, end);
+    }
   }
 
   sync(): void {
@@ -167,9 +274,19 @@ export class RamStore implements NandStore {
     this.hasMetadata = true;
   }
 
+  /** The first 16 bytes of `spare` as words (same bytes, any host byte order), or null when unaligned. */
+  private spareWords(spare: Uint8Array): Uint32Array | null {
+    if (spare !== this.lastSpare) {
+      this.lastSpare = spare;
+      this.lastSpareWords = (spare.byteOffset & 3) === 0 ? new Uint32Array(spare.buffer, spare.byteOffset, SPARE_HEAD_BYTES >>> 2) : null;
+    }
+    return this.lastSpareWords;
+  }
+
   private allocateBlock(block: number): Uint8Array {
     const buffer = new Uint8Array(this.slotSize * this.pagesPerBlock).fill(0xff);
     this.blocks[block] = buffer;
+    if (this.headWords.length !== 0) this.headWords[block] = new Uint32Array(buffer.buffer, 0, (this.pagesPerBlock * SPARE_HEAD_BYTES) >>> 2);
     this.allocated += buffer.byteLength;
     return buffer;
   }

@@ -21,9 +21,18 @@ export class NandClock implements NandTimingModel {
   private issueTime = 0;
   private last = 0;
   private latest = 0;
+  // The parameters as plain fields: the per-operation methods read them without a second load.
+  private readonly tR: number;
+  private readonly tPROG: number;
+  private readonly tBERS: number;
+  private readonly transferPerByte: number;
 
   constructor(params: NandTimingParams, dies: number, channels: number) {
     this.params = params;
+    this.tR = params.tR;
+    this.tPROG = params.tPROG;
+    this.tBERS = params.tBERS;
+    this.transferPerByte = params.transferPerByte;
     this.dieBusy = new Float64Array(dies);
     this.dieFree = new Float64Array(dies);
     this.channelFree = new Float64Array(channels);
@@ -51,25 +60,31 @@ export class NandClock implements NandTimingModel {
 
   /** Charges a page read; returns its completion time. */
   read(die: number, channel: number, bytes: number): number {
-    const start = Math.max(this.issueTime, this.dieFree[die]);
-    const sensed = start + this.params.tR;
-    const done = Math.max(sensed, this.channelFree[channel]) + bytes * this.params.transferPerByte;
+    const dieFree = this.dieFree[die]!;
+    const start = this.issueTime > dieFree ? this.issueTime : dieFree;
+    const sensed = start + this.tR;
+    const channelFree = this.channelFree[channel]!;
+    const done = (sensed > channelFree ? sensed : channelFree) + bytes * this.transferPerByte;
     this.channelFree[channel] = done;
     return this.finish(die, start, done);
   }
 
   /** Charges a page program; returns its completion time. */
   program(die: number, channel: number, bytes: number): number {
-    const start = Math.max(this.issueTime, this.dieFree[die], this.channelFree[channel]);
-    const moved = start + bytes * this.params.transferPerByte;
+    const dieFree = this.dieFree[die]!;
+    const channelFree = this.channelFree[channel]!;
+    let start = this.issueTime > dieFree ? this.issueTime : dieFree;
+    if (channelFree > start) start = channelFree;
+    const moved = start + bytes * this.transferPerByte;
     this.channelFree[channel] = moved;
-    return this.finish(die, start, moved + this.params.tPROG);
+    return this.finish(die, start, moved + this.tPROG);
   }
 
   /** Charges a block erase; returns its completion time. */
   erase(die: number): number {
-    const start = Math.max(this.issueTime, this.dieFree[die]);
-    return this.finish(die, start, start + this.params.tBERS);
+    const dieFree = this.dieFree[die]!;
+    const start = this.issueTime > dieFree ? this.issueTime : dieFree;
+    return this.finish(die, start, start + this.tBERS);
   }
 
   reset(): void {

@@ -3,7 +3,7 @@ import type { NandDevice, NandGeometry } from '@flashdiff/nand';
 import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from './config.ts';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
-import { KIND_DATA, KIND_SUMMARY, KIND_TRIM, MAX_TRIM_RECORD_PAGES, METADATA_BYTES, decodeSpare, encodeSpare, metadataOffset, readU32, writeU32 } from './spare.ts';
+import { KIND_DATA, KIND_SUMMARY, KIND_TRIM, LITTLE_ENDIAN_HOST, MAX_TRIM_RECORD_PAGES, METADATA_BYTES, decodeSpare, encodeSpare, encodeSpareWords, metadataOffset, readU32, writeU32 } from './spare.ts';
 import type { PageMetadata } from './spare.ts';
 
 /** Block / unit states, as in {@link BlockMapSnapshot.blockState}. */
@@ -146,8 +146,15 @@ export class Ftl {
   nextSequence = 1;
 
   private readonly withData: boolean;
+  /** log2(pagesPerBlock) when it is a power of two, else −1: page → block by a shift, not a division. */
+  private readonly pageShift: number;
+  /** Die (= pool in block mode) and GC unit of each block, looked up instead of divided out. */
+  private readonly dieOfBlock: Int32Array;
+  private readonly unitOfBlockTable: Int32Array;
   private readonly metaOffset: number;
   private readonly spare: Uint8Array;
+  /** The metadata bytes of `spare` as words, when they can be written that way (see encodeSpareWords); else null. */
+  private readonly spareWords: Uint32Array | null;
   private readonly readSpare: Uint8Array;
   private readonly pageBuffer: Uint8Array;
   private readonly zeroPage: Uint8Array;
@@ -201,6 +208,13 @@ export class Ftl {
     this.metaOffset = metadataOffset(g);
     this.withData = !device.metadataOnly;
 
+    this.pageShift = Number.isInteger(Math.log2(g.pagesPerBlock)) ? Math.log2(g.pagesPerBlock) : -1;
+    this.dieOfBlock = new Int32Array(this.totalBlocks);
+    this.unitOfBlockTable = new Int32Array(this.totalBlocks);
+    for (let b = 0; b < this.totalBlocks; b++) {
+      this.dieOfBlock[b] = Math.floor(b / g.blocksPerDie);
+      this.unitOfBlockTable[b] = this.blockMode ? b : b % g.blocksPerDie;
+    }
     this.dieOrder = new Int32Array(this.dies);
     for (let k = 0; k < this.dies; k++) {
       this.dieOrder[k] = (k % g.channels) * g.diesPerChannel + Math.floor(k / g.channels);
@@ -220,6 +234,7 @@ export class Ftl {
     this.poolValid = new Int32Array(this.dies);
     this.poolCapacity = new Int32Array(this.dies).fill(0x3fffffff);
     this.spare = new Uint8Array(this.metaOffset + METADATA_BYTES).fill(0xff);
+    this.spareWords = !this.withData && LITTLE_ENDIAN_HOST && this.metaOffset % 4 === 0 ? new Uint32Array(this.spare.buffer, this.metaOffset, METADATA_BYTES / 4) : null;
     this.readSpare = new Uint8Array(this.metaOffset + METADATA_BYTES);
     this.pageBuffer = new Uint8Array(g.pageSize);
     this.zeroPage = new Uint8Array(g.pageSize);
@@ -276,12 +291,13 @@ export class Ftl {
 
   /** GC unit of a block. */
   unitOfBlock(block: number): number {
-    return this.blockMode ? block : block % this.blocksPerDie;
+    return this.unitOfBlockTable[block]!;
   }
 
   /** Free pool (die, or 0 in superblock mode) of a unit. */
   poolOfUnit(u: number): number {
-    return this.blockMode ? Math.floor(u / this.blocksPerDie) : 0;
+    // In block mode a unit is a block and its pool is its die.
+    return this.blockMode ? this.dieOfBlock[u]! : 0;
   }
 
   private memberCount(): number {
@@ -401,10 +417,10 @@ export class Ftl {
 
   private setValid(ppa: number): void {
     this.validBits[ppa >>> 5]! |= 1 << (ppa & 31);
-    const b = (ppa / this.pagesPerBlock) | 0;
+    const b = this.blockOfPage(ppa);
     this.blockValid[b]!++;
-    this.poolValid[(b / this.blocksPerDie) | 0]!++;
-    const u = this.blockMode ? b : b % this.blocksPerDie;
+    this.poolValid[this.dieOfBlock[b]!]!++;
+    const u = this.unitOfBlockTable[b]!;
     if (this.greedy && this.unitState[u] === BLOCK_FULL) {
       this.bucketRemove(u, this.unitValid[u]!);
       this.unitValid[u]!++;
@@ -421,10 +437,10 @@ export class Ftl {
     const bits = this.validBits[w]!;
     if ((bits & m) === 0) return;
     this.validBits[w] = bits & ~m;
-    const b = (ppa / this.pagesPerBlock) | 0;
+    const b = this.blockOfPage(ppa);
     this.blockValid[b]!--;
-    this.poolValid[(b / this.blocksPerDie) | 0]!--;
-    const u = this.blockMode ? b : b % this.blocksPerDie;
+    this.poolValid[this.dieOfBlock[b]!]!--;
+    const u = this.unitOfBlockTable[b]!;
     const v = this.unitValid[u]!--;
     if (this.greedy && this.unitState[u] === BLOCK_FULL) {
       // O(1) greedy: move the unit to the next lower valid-count list.
@@ -438,6 +454,10 @@ export class Ftl {
       this.bucketHead[h] = u;
       if (v - 1 < this.bucketMin[pool]!) this.bucketMin[pool] = v - 1;
     }
+  }
+
+  private blockOfPage(ppa: number): number {
+    return this.pageShift >= 0 ? ppa >>> this.pageShift : (ppa / this.pagesPerBlock) | 0;
   }
 
   isValid(ppa: number): boolean {
@@ -487,12 +507,11 @@ export class Ftl {
         this.openUnit(s, 0);
         continue;
       }
-      for (let k = 0; k < this.dies; k++) {
-        const pos = (s.cursor + k) % this.dies;
+      for (let k = 0, pos = s.cursor; k < this.dies; k++, pos = pos + 1 === this.dies ? 0 : pos + 1) {
         const d = this.dieOrder[pos]!;
         const b = s.slot[d]!;
         if (b >= 0) {
-          s.cursor = (pos + 1) % this.dies;
+          s.cursor = pos + 1 === this.dies ? 0 : pos + 1;
           return b * this.pagesPerBlock + this.writePointer[b]!++;
         }
       }
@@ -507,7 +526,7 @@ export class Ftl {
     if (this.writePointer[b]! < this.dataPages) return;
     if (this.options.validityMethod === 'p2l' && !this.writeSummary(b)) return;
     this.blockState[b] = BLOCK_FULL;
-    const die = Math.floor(b / this.blocksPerDie);
+    const die = this.dieOfBlock[b]!;
     if (s.slot[die] === b) s.slot[die] = -1;
     if (this.blockMode) this.closeUnit(b);
     else if (s.unit >= 0) {
@@ -561,8 +580,9 @@ export class Ftl {
       // Fast path: the stream already has an open block on this die (block mode).
       const open = this.blockMode ? s.slot[die]! : -1;
       const ppa = open >= 0 ? open * this.pagesPerBlock + this.writePointer[open]!++ : this.allocate(s, die);
-      const b = open >= 0 ? open : (ppa / this.pagesPerBlock) | 0;
-      encodeSpare(this.spare, this.metaOffset, kind, lba, sequence, count, data);
+      const b = open >= 0 ? open : this.blockOfPage(ppa);
+      if (this.spareWords !== null) encodeSpareWords(this.spareWords, kind, lba, sequence, count);
+      else encodeSpare(this.spare, this.metaOffset, kind, lba, sequence, count, data);
       try {
         this.device.programPage(ppa, data, this.spare);
       } catch (e) {
@@ -958,8 +978,20 @@ export class Ftl {
     const method = this.options.validityMethod;
     let moved = 0;
     if (method === 'bitmap') {
-      for (let i = 0; i < written; i++) {
-        if (this.isValid(first + i)) moved += this.relocatePage(first + i, s, pool, true);
+      // Walk the set bits of the VPBM a word at a time (re-read after each move, which clears
+      // the moved page's bit): the same pages in the same order as testing every page.
+      const bits = this.validBits;
+      for (let i = 0; i < written; ) {
+        const ppa = first + i;
+        const word = bits[ppa >>> 5]! >>> (ppa & 31);
+        if (word === 0) {
+          i += 32 - (ppa & 31);
+          continue;
+        }
+        i += 31 - Math.clz32(word & -word); // trailing zeros: the next valid page
+        if (i >= written) break;
+        moved += this.relocatePage(first + i, s, pool, true);
+        i++;
       }
       return moved;
     }
@@ -1080,11 +1112,18 @@ export class Ftl {
 
   private resetBlock(b: number): void {
     const first = b * this.pagesPerBlock;
-    this.p2l.fill(P2L_NONE, first, first + this.pagesPerBlock);
-    for (let i = 0; i < this.pagesPerBlock; i++) {
-      const ppa = first + i;
-      this.validBits[ppa >>> 5]! &= ~(1 << (ppa & 31));
+    const end = first + this.pagesPerBlock;
+    const p2l = this.p2l;
+    // Short loops: TypedArray.prototype.fill is a call into C++, dearer than 64 stores.
+    for (let ppa = first; ppa < end; ppa++) p2l[ppa] = P2L_NONE;
+    const bits = this.validBits;
+    let ppa = first;
+    while (ppa < end && (ppa & 31) !== 0) {
+      bits[ppa >>> 5]! &= ~(1 << (ppa & 31));
+      ppa++;
     }
+    for (; ppa + 32 <= end; ppa += 32) bits[ppa >>> 5] = 0; // whole VPBM words of this block
+    for (; ppa < end; ppa++) bits[ppa >>> 5]! &= ~(1 << (ppa & 31));
     this.blockValid[b] = 0;
     this.writePointer[b] = 0;
     this.blockMinSeq[b] = Infinity;

@@ -47,8 +47,17 @@ export class LatencyHistogram {
   max = 0;
 
   record(ns: number): void {
+    this.recordInBucket(this.bucketOf(ns), ns);
+  }
+
+  /** The bucket a latency falls in (to record one latency in several histograms with one log2). */
+  bucketOf(ns: number): number {
     const v = ns < 1 ? 1 : ns;
-    const i = Math.min(this.buckets.length - 1, Math.floor(Math.log2(v) * LatencyHistogram.PER_OCTAVE));
+    return Math.min(this.buckets.length - 1, Math.floor(Math.log2(v) * LatencyHistogram.PER_OCTAVE));
+  }
+
+  /** {@link record} with the bucket already computed by {@link bucketOf}. */
+  recordInBucket(i: number, ns: number): void {
     this.buckets[i]!++;
     this.count++;
     this.sum += ns;

@@ -112,7 +112,8 @@ export class SsdSimulator {
   readonly backgroundGcIdleNs: number;
   private readonly config: SimulatorConfig;
   private readonly completions: Float64Array;
-  private opIndex = 0;
+  /** Queue slot of the next operation: the operation index mod queueDepth, kept incrementally. */
+  private queueSlot = 0;
   private lastIssue = 0;
   private hostOps = 0;
   private baseline: Baseline;
@@ -175,8 +176,8 @@ export class SsdSimulator {
   // ------------------------------------------------------------------ timed host operations
 
   private issue(): number {
-    const slot = this.opIndex % this.queueDepth;
-    const t = Math.max(this.lastIssue, this.completions[slot]!);
+    const completed = this.completions[this.queueSlot]!;
+    const t = this.lastIssue > completed ? this.lastIssue : completed;
     this.lastIssue = t;
     this.device.timing.issueAt(t);
     return t;
@@ -184,11 +185,13 @@ export class SsdSimulator {
 
   private complete(issuedAt: number, touched: boolean): void {
     const done = touched ? Math.max(issuedAt, this.device.timing.lastCompletion) : issuedAt;
-    this.completions[this.opIndex % this.queueDepth] = done;
-    this.opIndex++;
+    this.completions[this.queueSlot] = done;
+    if (++this.queueSlot === this.queueDepth) this.queueSlot = 0;
     this.hostOps++;
-    this.latency.record(done - issuedAt);
-    this.intervalLatency.record(done - issuedAt);
+    const latency = done - issuedAt;
+    const bucket = this.latency.bucketOf(latency);
+    this.latency.recordInBucket(bucket, latency);
+    this.intervalLatency.recordInBucket(bucket, latency);
   }
 
   /** One host page write (timed). */

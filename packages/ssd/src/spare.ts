@@ -1,5 +1,5 @@
 import type { NandGeometry } from '@flashdiff/nand';
-import { crc32Bytes, crc32Continue } from './crc32.ts';
+import { crc32Bytes, crc32Continue, crc32Words3 } from './crc32.ts';
 import { SsdError } from './errors.ts';
 
 /**
@@ -64,6 +64,24 @@ export function encodeSpare(
   if (data !== null) crc = crc32Continue(data, crc);
   writeU32(spare, offset + 12, crc);
 }
+
+/**
+ * {@link encodeSpare} for a device without data (metadata-only), writing the 16 bytes as four
+ * 32-bit words: `words` views the metadata (4-byte aligned) on a little-endian host, so each word
+ * lands as the little-endian bytes of the layout above. Same bytes, same CRC, no byte stores.
+ */
+export function encodeSpareWords(words: Uint32Array, kind: number, lba: number, sequence: number, count: number): void {
+  const w0 = 0xff | (kind << 8) | ((count & 0xffff) << 16);
+  const w1 = lba >>> 0;
+  const w2 = sequence >>> 0;
+  words[0] = w0;
+  words[1] = w1;
+  words[2] = w2;
+  words[3] = crc32Words3(w0, w1, w2);
+}
+
+/** True when a Uint32Array stores its words little-endian (the spare layout's byte order). */
+export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Decodes and checks a spare read back from NAND (`data` when the device stores data). */
 export function decodeSpare(spare: Uint8Array, offset: number, data: Uint8Array | null, out: PageMetadata): PageMetadata {
