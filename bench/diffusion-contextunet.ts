@@ -1,9 +1,9 @@
 /**
  * The reference ContextUnet (3×16×16, n_feat 64, 5 classes): training step at batch 100 with Adam and
  * forward pass at batch 32, medians after a warm-up, next to the PyTorch figures for this machine.
- * Run: npx tsx bench/diffusion-contextunet.ts [--backend wasm|cpu] [--iters 3]
+ * Run: npx tsx bench/diffusion-contextunet.ts [--backend wasm|cpu|native|auto|tensorflow] [--iters 3]
  */
-import { initBackend, runBench, type BackendName } from '@flashdiff/diffusion/node';
+import { BACKENDS, initBackend, runBench, type BackendName } from '@flashdiff/diffusion/node';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -12,7 +12,17 @@ const flag = (name: string, fallback: string): string => {
 };
 const backend = flag('--backend', 'wasm') as BackendName;
 const iters = Number(flag('--iters', '3'));
-const engine = await initBackend(backend);
+if (!(BACKENDS as readonly string[]).includes(backend)) {
+  console.error(`--backend: expected one of ${BACKENDS.join(', ')}, got ${backend}`);
+  process.exit(2);
+}
+let engine;
+try {
+  engine = await initBackend(backend);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
 const report = runBench(engine, iters, iters + 2, (line) => process.stderr.write(line + '\n'));
 const ref = report.pytorchReference;
 console.log(`command: npx tsx bench/diffusion-contextunet.ts --backend ${backend} --iters ${iters}`);

@@ -46,7 +46,8 @@ export function parseMix(value: string): Array<{ classIndex: number; weight: num
   });
 }
 
-const backendOption = (): Option => new Option('--backend <name>', 'tensor backend').choices(BACKENDS).default('wasm');
+const backendOption = (): Option =>
+  new Option('--backend <name>', 'tensor backend (native: @flashdiff/diffusion-native; auto: native when built, else wasm)').choices(BACKENDS).default('wasm');
 
 function fail(message: string, code: number): never {
   process.stderr.write(`diffusion: ${message}\n`);
@@ -54,7 +55,8 @@ function fail(message: string, code: number): never {
 }
 
 function exitCodeFor(err: DiffusionError): number {
-  return err.code === 'CHECKPOINT_CORRUPT' || err.code === 'CHECKPOINT_MISSING' || err.code === 'BACKEND_UNAVAILABLE' ? 1 : 2;
+  // An unavailable --backend is a flag the machine cannot serve: a usage error (2), like a bad choice.
+  return err.code === 'CHECKPOINT_CORRUPT' || err.code === 'CHECKPOINT_MISSING' ? 1 : 2;
 }
 
 const program = new Command();

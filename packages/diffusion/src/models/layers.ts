@@ -27,8 +27,9 @@ export class Conv2d {
     if (bias) params.create(`${name}.bias`, [outChannels], { kind: 'uniform', bound });
   }
   apply(e: TensorEngine, x: Tensor): Tensor {
-    const y = e.conv2d(x, this.params.get(`${this.name}.weight`), this.stride, this.kernel === 1 ? 'valid' : 'same');
-    return this.bias ? e.add(y, this.params.get(`${this.name}.bias`)) : y;
+    // The bias goes into the convolution itself, so a backend with a fused conv + bias kernel uses it.
+    const bias = this.bias ? this.params.get(`${this.name}.bias`) : undefined;
+    return e.conv2d(x, this.params.get(`${this.name}.weight`), this.stride, this.kernel === 1 ? 'valid' : 'same', bias);
   }
 }
 
@@ -110,7 +111,8 @@ export class BatchNorm {
     if (!mode.training) {
       return e.batchNorm(x, this.params.get(`${this.name}.running_mean`), this.params.get(`${this.name}.running_var`), gamma, beta, this.epsilon);
     }
-    const { mean, variance } = e.moments(x);
+    // Batch statistics and normalisation in one op (fused on the native backend).
+    const { y, mean, variance } = e.batchNormTraining(x, gamma, beta, this.epsilon);
     if (mode.batchStats) {
       const count = x.size / x.shape[x.shape.length - 1];
       mode.batchStats.push({
@@ -119,7 +121,7 @@ export class BatchNorm {
         variance: e.keep(e.mulScalar(variance, count / Math.max(count - 1, 1))),
       });
     }
-    return e.batchNorm(x, mean, variance, gamma, beta, this.epsilon);
+    return y;
   }
 }
 

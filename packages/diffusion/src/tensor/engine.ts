@@ -75,7 +75,8 @@ export interface TensorEngine {
   // ---- linear algebra and convolution ----
   /** Batched when rank 3 ([B, M, K] × [B, K, N]). */
   matMul(a: Tensor, b: Tensor, transposeA?: boolean, transposeB?: boolean): Tensor;
-  conv2d(x: Tensor, filter: Tensor, stride: number, padding: Padding): Tensor;
+  /** With `bias` ([outChannels]) the result is conv(x, filter) + bias, which engines may fuse into one kernel. */
+  conv2d(x: Tensor, filter: Tensor, stride: number, padding: Padding, bias?: Tensor): Tensor;
   /** Output [N, H·stride, W·stride, outChannels] for kernel = stride ('valid'), the ConvTranspose2d(k, s=k) case. */
   conv2dTranspose(x: Tensor, filter: Tensor, outShape: readonly number[], stride: number, padding: Padding): Tensor;
   maxPool(x: Tensor, size: number): Tensor;
@@ -91,4 +92,10 @@ export interface TensorEngine {
   moments(x: Tensor): { mean: Tensor; variance: Tensor };
   /** (x − mean)/√(variance + ε)·γ + β, per channel (last axis). */
   batchNorm(x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor;
+  /**
+   * Training-mode BatchNorm: `moments(x)` then `batchNorm(x, mean, variance, γ, β, ε)` in one call
+   * (engines may fuse forward and backward); y's gradient includes the batch statistics' dependence
+   * on x. Returns the biased batch variance, like `moments`.
+   */
+  batchNormTraining(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): { y: Tensor; mean: Tensor; variance: Tensor };
 }

@@ -11,10 +11,36 @@ const W = (x: tf.Tensor): Tensor => x as unknown as Tensor;
 
 const SQRT1_2 = Math.SQRT1_2;
 
+/**
+ * Fused ops a backend package may supply (the shape of @flashdiff/diffusion-native's `gelu` and
+ * `batchNormTraining`). They are handed in by backend-node.ts rather than imported here, because that
+ * package loads a Node addon and this file must stay browser-safe. Each computes exactly the formula
+ * of the composite it replaces (exact erf GELU; batch statistics over all axes but the last).
+ */
+export interface TfjsFusedOps {
+  gelu(tfModule: typeof tf, x: tf.Tensor): tf.Tensor;
+  batchNormTraining(tfModule: typeof tf, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
+}
+
+export interface TfjsEngineOptions {
+  /** Replace the GELU and training-mode BatchNorm composites (see TfjsFusedOps). */
+  fusedOps?: TfjsFusedOps;
+  /**
+   * The backend has fast, correct Conv2DBackpropInput and Conv2DBackpropFilter kernels (cpu, native,
+   * tensorflow): use tfjs's own convolution gradients, and tf.fused.conv2d for convolution + bias.
+   * Off (wasm), convolutions take the forward-kernel gradients of convWithFastGrads below.
+   */
+  backendConvGradients?: boolean;
+}
+
 export class TfjsEngine implements TensorEngine {
   readonly name: string;
-  constructor(name = `tfjs-${tf.getBackend()}`) {
+  private readonly fusedOps: TfjsFusedOps | undefined;
+  private readonly backendConvGradients: boolean;
+  constructor(name = `tfjs-${tf.getBackend()}`, options: TfjsEngineOptions = {}) {
     this.name = name;
+    this.fusedOps = options.fusedOps;
+    this.backendConvGradients = options.backendConvGradients ?? false;
   }
 
   tensor(values: Float32Array, shape: readonly number[]): Tensor {
@@ -106,6 +132,7 @@ export class TfjsEngine implements TensorEngine {
     return W(tf.sigmoid(T(x)));
   }
   gelu(x: Tensor): Tensor {
+    if (this.fusedOps) return W(this.fusedOps.gelu(tf, T(x)));
     return W(
       tf.tidy(() => {
         const xt = T(x);
@@ -137,8 +164,17 @@ export class TfjsEngine implements TensorEngine {
   matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
     return W(tf.matMul(T(a), T(b), transposeA, transposeB));
   }
-  conv2d(x: Tensor, filter: Tensor, stride: number, padding: Padding): Tensor {
-    return W(convWithFastGrads(T(x) as tf.Tensor4D, T(filter) as tf.Tensor4D, stride, padding));
+  conv2d(x: Tensor, filter: Tensor, stride: number, padding: Padding, bias?: Tensor): Tensor {
+    const xt = T(x) as tf.Tensor4D;
+    const ft = T(filter) as tf.Tensor4D;
+    if (this.backendConvGradients) {
+      // One FusedConv2D kernel (bias added inside); its gradient is Conv2DBackpropInput,
+      // Conv2DBackpropFilter and Σ dy over N, H, W for the bias.
+      if (bias) return W(tf.fused.conv2d({ x: xt, filter: ft, bias: T(bias), strides: stride, pad: padding }));
+      return W(tf.conv2d(xt, ft, stride, padding));
+    }
+    if (!bias) return W(convWithFastGrads(xt, ft, stride, padding));
+    return W(tf.tidy(() => tf.add(convWithFastGrads(xt, ft, stride, padding), T(bias))));
   }
   conv2dTranspose(x: Tensor, filter: Tensor, outShape: readonly number[], stride: number, padding: Padding): Tensor {
     const [kh, kw, outChannels, inChannels] = filter.shape;
@@ -195,11 +231,28 @@ export class TfjsEngine implements TensorEngine {
     return { mean: W(mean), variance: W(variance) };
   }
   batchNorm(x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+    // tf.batchNorm is one FusedBatchNorm kernel on wasm, cpu and native: (x − μ)/√(σ² + ε)·γ + β.
+    const channels = x.shape[x.shape.length - 1];
     return W(
       tf.tidy(() =>
-        tf.add(tf.mul(tf.div(tf.sub(T(x), T(mean)), tf.sqrt(tf.add(T(variance), epsilon))), T(gamma)), T(beta)),
+        tf.batchNorm(
+          T(x),
+          tf.reshape(T(mean), [channels]) as tf.Tensor1D,
+          tf.reshape(T(variance), [channels]) as tf.Tensor1D,
+          tf.reshape(T(beta), [channels]) as tf.Tensor1D,
+          tf.reshape(T(gamma), [channels]) as tf.Tensor1D,
+          epsilon,
+        ),
       ),
     );
+  }
+  batchNormTraining(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+    if (this.fusedOps) {
+      const { y, mean, variance } = this.fusedOps.batchNormTraining(tf, T(x), T(gamma), T(beta), epsilon);
+      return { y: W(y), mean: W(mean), variance: W(variance) };
+    }
+    const { mean, variance } = this.moments(x);
+    return { y: this.batchNorm(x, mean, variance, gamma, beta, epsilon), mean, variance };
   }
 }
 
