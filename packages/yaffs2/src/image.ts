@@ -85,17 +85,26 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
       badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
     }),
   );
+  const mountOptions = { layout, readOnly, checkpoint: options.checkpoint, headerTags: options.headerTags, now: options.now };
+  return attach(path, device, layout, () => Yaffs2.mount(device, mountOptions), readOnly);
+}
+
+/**
+ * Mounts (or formats) a file system on an opened image device and wraps both in an
+ * {@link OpenedImage}; the device is closed if the mount fails. `afterClose` runs once the
+ * device is closed.
+ */
+function attach(
+  path: string,
+  device: SimulatedNand,
+  layout: SpareLayoutName,
+  mount: () => Yaffs2,
+  readOnly: boolean,
+  afterClose?: () => void,
+): OpenedImage {
   let yfs: Yaffs2;
   try {
-    yfs = wrapNand(path, () =>
-      Yaffs2.mount(device, {
-        layout,
-        readOnly,
-        checkpoint: options.checkpoint,
-        headerTags: options.headerTags,
-        now: options.now,
-      }),
-    );
+    yfs = wrapNand(path, mount);
   } catch (e) {
     device.close();
     throw e;
@@ -110,6 +119,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
       } finally {
         device.close();
       }
+      afterClose?.();
     },
   };
 }
@@ -142,36 +152,17 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
       badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
     }),
   );
-  let yfs: Yaffs2;
-  try {
-    yfs = wrapNand(path, () =>
-      Yaffs2.format(device, {
-        layout,
-        checkpoint: options.checkpoint,
-        headerTags: options.headerTags,
-        now: options.now,
-        reservedBlocks: options.reservedBlocks,
-      }),
-    );
-  } catch (e) {
-    device.close();
-    throw e;
-  }
-  return {
-    fs: yfs,
-    device,
+  const formatOptions = {
     layout,
-    close(): void {
-      try {
-        wrapNand(path, () => yfs.unmount());
-      } finally {
-        device.close();
-      }
-      // The store grows the file only as far as pages are programmed; pad it with 0xFF (erased)
-      // to the whole device, as mkyaffs2image pads its last block, so it reopens with every block.
-      padWithErased(path, geometry.blocksPerDie * (geometry.pageSize + geometry.spareSize) * geometry.pagesPerBlock);
-    },
+    checkpoint: options.checkpoint,
+    headerTags: options.headerTags,
+    now: options.now,
+    reservedBlocks: options.reservedBlocks,
   };
+  // The store grows the file only as far as pages are programmed; on close, pad it with 0xFF
+  // (erased) to the whole device, as mkyaffs2image pads its last block, so it reopens with every block.
+  const imageBytes = geometry.blocksPerDie * (geometry.pageSize + geometry.spareSize) * geometry.pagesPerBlock;
+  return attach(path, device, layout, () => Yaffs2.format(device, formatOptions), false, () => padWithErased(path, imageBytes));
 }
 
 function padWithErased(path: string, totalBytes: number): void {
