@@ -130,6 +130,49 @@ function suite(c: BackendCase): void {
       }, s.stride > 1 ? WASM_STRIDED_FILTER_GRADIENT : undefined);
     }
 
+    check('transpose of ranks 1–6 with every kind of permutation: forward and gradient', () => {
+      const cases: Array<[number[], number[]]> = [
+        [[7], [0]],
+        [[3, 5], [1, 0]],
+        [[2, 3, 4, 5], [0, 3, 1, 2]],
+        [[2, 3, 4, 5], [3, 2, 1, 0]],
+        [[2, 2, 3, 2, 3, 2], [0, 2, 4, 1, 3, 5]],
+      ];
+      for (const [shape, perm] of cases) {
+        const x = tensor(shape, 40);
+        const xv = x.dataSync();
+        const outShape = perm.map((a) => shape[a]);
+        // Reference: for every output index, the input element at the permuted index.
+        const expected = new Float64Array(xv.length);
+        const inStrides = shape.map((_, i) => shape.slice(i + 1).reduce((m, d) => m * d, 1));
+        for (let o = 0; o < expected.length; o++) {
+          let rest = o;
+          let offset = 0;
+          for (let i = outShape.length - 1; i >= 0; i--) {
+            offset += (rest % outShape[i]) * inStrides[perm[i]];
+            rest = Math.floor(rest / outShape[i]);
+          }
+          expected[o] = xv[offset];
+        }
+        close(tf.transpose(x, perm), Array.from(expected), `transpose ${shape} by ${perm}`);
+        const g = tensor(outShape, 41);
+        const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.transpose(a, perm), g)))([x]);
+        // The gradient of a permutation is the inverse permutation of g.
+        const gv = g.dataSync();
+        const expectedGrad = new Float64Array(xv.length);
+        for (let o = 0; o < gv.length; o++) {
+          let rest = o;
+          let offset = 0;
+          for (let i = outShape.length - 1; i >= 0; i--) {
+            offset += (rest % outShape[i]) * inStrides[perm[i]];
+            rest = Math.floor(rest / outShape[i]);
+          }
+          expectedGrad[offset] = gv[o];
+        }
+        close(dx, Array.from(expectedGrad), `transpose gradient ${shape} by ${perm}`);
+      }
+    });
+
     check('fused conv2d (bias, relu): forward and gradients of input, filter and bias', () => {
       for (const s of [CONV_SPECS[0], CONV_SPECS[4]]) {
         const { outH, outW } = convShape(s);
