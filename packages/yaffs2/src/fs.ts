@@ -286,6 +286,36 @@ const CHECKPOINT_END_MAGIC = 0x53ff4159;
 const CHECKPOINT_FORMAT_VERSION = 0x46440001; // "FD" + 1: this project's stream, not upstream's v8
 const CHECKPOINT_CHUNK_HEADER = 16;
 
+/**
+ * A new object with nothing on NAND yet: no header page, no chunks, zero size, times `time`,
+ * its header still to be written; a directory gets a children map and a file a hard-link set.
+ */
+function freshObject(id: number, type: number, parentId: number, name: string, mode: number, time: number): YObject {
+  return {
+    id,
+    type,
+    parentId,
+    name: encodeName(name),
+    nameString: name,
+    mode,
+    uid: 0,
+    gid: 0,
+    atime: time,
+    mtime: time,
+    ctime: time,
+    rdev: 0,
+    size: 0,
+    equivId: 0,
+    alias: new Uint8Array(0),
+    headerPage: -1,
+    chunks: new Int32Array(0),
+    children: type === ObjectType.directory ? new Map() : null,
+    links: type === ObjectType.file ? new Set() : null,
+    headerDirty: true,
+    fake: false,
+  };
+}
+
 export class Yaffs2 {
   readonly device: NandDevice;
   readonly layout: SpareLayout;
@@ -419,27 +449,9 @@ export class Yaffs2 {
   }
 
   private makeFakeDirectories(): void {
-    const t = 0;
+    // Root and lost+found exist without headers on NAND ("fake" directories, as upstream).
     const mk = (id: number, name: string, parent: number): YObject => ({
-      id,
-      type: ObjectType.directory,
-      parentId: parent,
-      name: encodeName(name),
-      nameString: name,
-      mode: S_IFDIR | 0o755,
-      uid: 0,
-      gid: 0,
-      atime: t,
-      mtime: t,
-      ctime: t,
-      rdev: 0,
-      size: 0,
-      equivId: 0,
-      alias: new Uint8Array(0),
-      headerPage: -1,
-      chunks: new Int32Array(0),
-      children: new Map(),
-      links: null,
+      ...freshObject(id, ObjectType.directory, parent, name, S_IFDIR | 0o755, 0),
       headerDirty: false,
       fake: true,
     });
@@ -1010,31 +1022,7 @@ export class Yaffs2 {
   }
 
   private newObject(type: number, dir: YObject, name: string, mode: number): YObject {
-    const t = this.now();
-    const o: YObject = {
-      id: this.allocateObjectId(),
-      type,
-      parentId: dir.id,
-      name: encodeName(name),
-      nameString: name,
-      mode,
-      uid: 0,
-      gid: 0,
-      atime: t,
-      mtime: t,
-      ctime: t,
-      rdev: 0,
-      size: 0,
-      equivId: 0,
-      alias: new Uint8Array(0),
-      headerPage: -1,
-      chunks: new Int32Array(0),
-      children: type === ObjectType.directory ? new Map() : null,
-      links: type === ObjectType.file ? new Set() : null,
-      headerDirty: true,
-      fake: false,
-    };
-    return o;
+    return freshObject(this.allocateObjectId(), type, dir.id, name, mode, this.now());
   }
 
   private addObject(o: YObject, dir: YObject): void {
