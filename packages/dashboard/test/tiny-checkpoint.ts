@@ -2,11 +2,11 @@
  * A tiny diffusion checkpoint for the browser test, made through @flashdiff/diffusion's own
  * API: a ContextUnet (n_feat 8, 8 × 8 grey images, 2 classes, T = 50) trained for a few steps
  * on a toy set of bright squares (class 0) and dark squares (class 1), then saved with the
- * package's saveCheckpoint. Seconds of work; the samples are noisy, but not blank.
+ * package's saveTrainingCheckpoint. Seconds of work; the samples are noisy, but not blank.
  */
 import { join } from 'node:path';
-import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, createModel, DiffusionTrainer } from '@flashdiff/diffusion';
-import type { CheckpointConfig, ModelConfig, ScheduleConfig } from '@flashdiff/diffusion';
+import { createModel, DiffusionTrainer } from '@flashdiff/diffusion';
+import type { ModelConfig, ScheduleConfig } from '@flashdiff/diffusion';
 import { loadDiffusionNodeApi } from '../src/server/adapters/diffusion.ts';
 
 export async function makeTinyCheckpoint(directory: string, name = 'tiny', steps = 12): Promise<string> {
@@ -32,19 +32,9 @@ export async function makeTinyCheckpoint(directory: string, name = 'tiny', steps
   try {
     for (let s = 0; s < steps; s++) trainer.trainStep(images, labels, batch, steps);
     trainer.state.epoch = 1;
-    trainer.syncEma();
-    const config: CheckpointConfig = {
-      format: CHECKPOINT_FORMAT,
-      version: CHECKPOINT_VERSION,
-      model,
-      schedule: trainer.schedule.config,
-      training: trainer.config,
-      state: { ...trainer.captureState(), optimizerSteps: trainer.optimizer.stepCount },
-      data: { name: 'toy-squares', height: side, width: side, channels: 1, numClasses: 2, classNames: ['bright', 'dark'] },
-      trainingSeconds: 0,
-    };
     const out = join(directory, name);
-    node.saveCheckpoint(out, config, { model: network.params.exportValues(), ema: trainer.ema.params.exportValues(), optimizer: trainer.optimizer.exportState() });
+    const data = { name: 'toy-squares', height: side, width: side, channels: 1, numClasses: 2, classNames: ['bright', 'dark'] };
+    node.saveTrainingCheckpoint(out, trainer, network, model, data, 0);
     return out;
   } finally {
     trainer.dispose();

@@ -8,7 +8,7 @@ import { type ImageDataset, gatherBatch } from '../data/dataset.ts';
 import { DiffusionError } from '../errors.ts';
 import { imagesToGrid } from '../image/grid.ts';
 import { encodePng } from '../image/png-node.ts';
-import { type ModelConfig, contextSizeOf, createModel, imageShapeOf } from '../models/index.ts';
+import { type DiffusionModel, type ModelConfig, contextSizeOf, createModel, imageShapeOf } from '../models/index.ts';
 import { Random } from '../rng.ts';
 import { sampleImages } from '../sample.ts';
 import type { ScheduleConfig } from '../schedule.ts';
@@ -38,6 +38,35 @@ export interface TrainRunResult {
 
 export function dataInfoOf(d: ImageDataset): DataInfo {
   return { name: d.name, height: d.height, width: d.width, channels: d.channels, numClasses: d.numClasses, classNames: d.classNames };
+}
+
+/**
+ * Writes the checkpoint of a training run as it stands (EMA weights synced first): config.json
+ * with the model, schedule, training configuration and resumable state, plus the weights, the EMA
+ * weights and the Adam moments. Every writer of training checkpoints goes through here, so they
+ * all resume the same way.
+ */
+export function saveTrainingCheckpoint(
+  dir: string,
+  trainer: DiffusionTrainer,
+  model: DiffusionModel,
+  modelConfig: ModelConfig,
+  data: DataInfo,
+  trainingSeconds: number,
+): CheckpointConfig {
+  trainer.syncEma();
+  const checkpoint: CheckpointConfig = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    model: modelConfig,
+    schedule: trainer.schedule.config,
+    training: trainer.config,
+    state: { ...trainer.captureState(), optimizerSteps: trainer.optimizer.stepCount },
+    data,
+    trainingSeconds,
+  };
+  saveCheckpoint(dir, checkpoint, { model: model.params.exportValues(), ema: trainer.ema.params.exportValues(), optimizer: trainer.optimizer.exportState() });
+  return checkpoint;
 }
 
 export async function runTraining(engine: TensorEngine, data: ImageDataset, options: TrainRunOptions): Promise<TrainRunResult> {
@@ -93,21 +122,8 @@ export async function runTraining(engine: TensorEngine, data: ImageDataset, opti
           cliProgress.Presets.shades_classic,
         )
       : null;
-    const save = (): CheckpointConfig => {
-      trainer.syncEma();
-      const ckpt: CheckpointConfig = {
-        format: CHECKPOINT_FORMAT,
-        version: CHECKPOINT_VERSION,
-        model: modelConfig,
-        schedule: trainer.schedule.config,
-        training: config,
-        state: { ...trainer.captureState(), optimizerSteps: trainer.optimizer.stepCount },
-        data: dataInfoOf(data),
-        trainingSeconds: previousSeconds + (performance.now() - started) / 1000,
-      };
-      saveCheckpoint(options.out, ckpt, { model: model.params.exportValues(), ema: trainer.ema.params.exportValues(), optimizer: trainer.optimizer.exportState() });
-      return ckpt;
-    };
+    const save = (): CheckpointConfig =>
+      saveTrainingCheckpoint(options.out, trainer, model, modelConfig, dataInfoOf(data), previousSeconds + (performance.now() - started) / 1000);
     let saved: CheckpointConfig | null = null;
     while (trainer.state.epoch < config.epochs && sessionSteps < maxSteps) {
       const epoch = trainer.state.epoch;

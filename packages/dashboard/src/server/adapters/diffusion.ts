@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { parseCheckpointConfig } from '@flashdiff/diffusion';
-import type { CheckpointConfig, DiffusionModel, ImageDataset, NamedArray, RgbaImage, TensorEngine } from '@flashdiff/diffusion';
+import type { CheckpointConfig, DataInfo, DiffusionModel, DiffusionTrainer, ImageDataset, ModelConfig, RgbaImage, TensorEngine } from '@flashdiff/diffusion';
 import type { CheckpointInfo, DiffusionSampleRequest, DiffusionTrainRequest } from '../../shared/protocol.ts';
 import { DashboardError } from '../errors.ts';
 import { field } from '../http-util.ts';
@@ -18,13 +18,13 @@ import { field } from '../http-util.ts';
 export interface DiffusionNodeApi {
   initBackend(backend?: 'wasm' | 'cpu' | 'tensorflow'): Promise<TensorEngine>;
   loadModel(engine: TensorEngine, dir: string, which?: 'ema' | 'model'): { model: DiffusionModel; config: CheckpointConfig };
-  saveCheckpoint(dir: string, config: CheckpointConfig, weights: { model: Map<string, NamedArray>; ema: Map<string, NamedArray>; optimizer: Map<string, NamedArray> }): void;
+  saveTrainingCheckpoint(dir: string, trainer: DiffusionTrainer, model: DiffusionModel, modelConfig: ModelConfig, data: DataInfo, trainingSeconds: number): CheckpointConfig;
   encodePng(image: RgbaImage): Uint8Array;
   loadMnist(size?: number, limit?: number): ImageDataset;
 }
 
 const NODE_API = '@flashdiff/diffusion/node';
-const NODE_API_NAMES = ['initBackend', 'loadModel', 'saveCheckpoint', 'encodePng', 'loadMnist'] as const;
+const NODE_API_NAMES = ['initBackend', 'loadModel', 'saveTrainingCheckpoint', 'encodePng', 'loadMnist'] as const;
 
 /** Loads the Node-only API, or throws UNAVAILABLE saying what is missing. */
 export async function loadDiffusionNodeApi(): Promise<DiffusionNodeApi> {

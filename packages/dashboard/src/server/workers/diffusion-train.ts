@@ -1,12 +1,12 @@
 /**
  * Worker thread of a small MNIST training run from the page: the package's DDPM trainer
  * (DiffusionTrainer.trainStep: L_simple, Adam, EMA, context dropout) over the package's MNIST
- * loader, with a progress event per step and a checkpoint (the package's saveCheckpoint and
- * config format) after every epoch. A cancel stops between steps; the last epoch's checkpoint
+ * loader, with a progress event per step and a checkpoint (the package's saveTrainingCheckpoint)
+ * after every epoch. A cancel stops between steps; the last epoch's checkpoint
  * stays as it was.
  */
-import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, createModel, DiffusionTrainer, gatherBatch } from '@flashdiff/diffusion';
-import type { CheckpointConfig, ModelConfig, ScheduleConfig } from '@flashdiff/diffusion';
+import { createModel, DiffusionTrainer, gatherBatch } from '@flashdiff/diffusion';
+import type { ModelConfig, ScheduleConfig } from '@flashdiff/diffusion';
 import { loadDiffusionNodeApi } from '../adapters/diffusion.ts';
 import type { TrainPlan } from '../adapters/diffusion.ts';
 import { runWorkerJob } from '../worker-protocol.ts';
@@ -55,23 +55,9 @@ runWorkerJob<TrainPlan>(async (job) => {
         await job.yieldToEvents();
       }
       trainer.state.epoch = epoch + 1;
-      trainer.syncEma();
-      // The same config.json the package's own training run writes (format, model, schedule, state).
-      const checkpoint: CheckpointConfig = {
-        format: CHECKPOINT_FORMAT,
-        version: CHECKPOINT_VERSION,
-        model,
-        schedule: trainer.schedule.config,
-        training: trainer.config,
-        state: { ...trainer.captureState(), optimizerSteps: trainer.optimizer.stepCount },
-        data: { name: data.name, height: data.height, width: data.width, channels: data.channels, numClasses: data.numClasses, classNames: data.classNames },
-        trainingSeconds: (performance.now() - started) / 1000,
-      };
-      node.saveCheckpoint(outPath, checkpoint, {
-        model: network.params.exportValues(),
-        ema: trainer.ema.params.exportValues(),
-        optimizer: trainer.optimizer.exportState(),
-      });
+      // The package's own checkpoint writer: the same files `diffusion train` writes and resumes.
+      const dataInfo = { name: data.name, height: data.height, width: data.width, channels: data.channels, numClasses: data.numClasses, classNames: data.classNames };
+      node.saveTrainingCheckpoint(outPath, trainer, network, model, dataInfo, (performance.now() - started) / 1000);
       saved = true;
       job.log(`epoch ${epoch + 1}/${request.epochs}: loss ${loss.toFixed(4)}, checkpoint written (${((performance.now() - started) / 1000).toFixed(1)} s)`);
     }
