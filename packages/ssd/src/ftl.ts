@@ -329,10 +329,14 @@ export class Ftl {
     }
     this.heapKey[u] = this.options.dynamicWearLeveling ? this.unitEraseKey(u) : this.insertionStamp++;
     const pool = this.poolOfUnit(u);
-    const base = pool * this.unitsPerPool;
+    this.siftUp(pool * this.unitsPerPool, this.heapSize[pool]!++, u);
+    this.freeCount[pool]!++;
+  }
+
+  /** Places unit `u` at slot `i` of a pool's min-heap (at `base`), moving it up past larger keys. */
+  private siftUp(base: number, i: number, u: number): void {
     const heap = this.heap;
     const key = this.heapKey;
-    let i = this.heapSize[pool]!++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const pu = heap[base + parent]!;
@@ -341,7 +345,6 @@ export class Ftl {
       i = parent;
     }
     heap[base + i] = u;
-    this.freeCount[pool]!++;
   }
 
   private heapRemoveAt(pool: number, index: number): number {
@@ -364,14 +367,7 @@ export class Ftl {
       heap[base + i] = heap[base + c]!;
       i = c;
     }
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const pu = heap[base + parent]!;
-      if (key[pu]! <= key[last]!) break;
-      heap[base + i] = pu;
-      i = parent;
-    }
-    heap[base + i] = last;
+    this.siftUp(base, i, last);
     return top;
   }
 
