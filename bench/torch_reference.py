@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch reference of the ContextUnet benchmarked by bench/native-contextunet.ts.
+"""PyTorch reference of the ContextUnet benchmarked by bench/diffusion-contextunet.ts.
 
 The same architecture (the DeepLearning.AI sprites ContextUnet: 16x16x3 input, n_feat 64, 5
 context classes, residual conv blocks with BatchNorm + GELU, GroupNorm(8) in the up path), timed
 the same way: median wall time of a training step (batch 100, MSE on the noise, Adam lr 1e-3)
 and of a forward pass (batch 32, no grad, eval mode), after warm-up, on 2 threads.
 
-Run:  /usr/bin/python3 bench/torch_reference.py [--steps 5] [--forwards 10] [--json]
+It must stay the same network as packages/diffusion/src/models/context-unet.ts (1,481,027 parameters;
+inputs t/T and the context vector). bench/diffusion-contextunet.ts runs it in the same run as the
+TypeScript backends and prints the ratios.
+
+Run:  /usr/bin/python3 bench/torch_reference.py [--steps 5] [--forwards 10] [--threads 2] [--json]
+      /usr/bin/python3 bench/torch_reference.py --serve   (one timing per "train"/"forward" line on stdin)
 Needs Debian's python3-torch (apt-get install -y python3-torch); it is a benchmark helper only.
 """
 import argparse
@@ -81,12 +86,53 @@ class ContextUnet(nn.Module):
         return self.out(torch.cat((u3, h0), 1))
 
 
+def serve(model, optimizer, batch, params):
+    """Timings on request, so that a benchmark can interleave PyTorch with its own figures (fair under
+    a varying background load). Two warm-ups of each kind first; then one line in, one line out."""
+    train_batch = batch(100)
+    forward_batch = batch(32)
+
+    def train_step():
+        x, t, c, noise = train_batch
+        model.train()
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        F.mse_loss(model(x, t, c), noise).backward()
+        optimizer.step()
+        return (time.perf_counter() - start) * 1000
+
+    def forward():
+        x, t, c, _ = forward_batch
+        model.eval()
+        with torch.no_grad():
+            start = time.perf_counter()
+            model(x, t, c)
+            return (time.perf_counter() - start) * 1000
+
+    for _ in range(2):
+        train_step()
+        forward()
+    print(json.dumps({'ready': True, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'parameters': params}), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == 'train':
+            print(f'{train_step():.3f}', flush=True)
+        elif command == 'forward':
+            print(f'{forward():.3f}', flush=True)
+        elif command == 'quit':
+            break
+        else:
+            print(f'error: unknown command {command!r}', flush=True)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--forwards', type=int, default=10)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--json', action='store_true')
+    parser.add_argument('--serve', action='store_true', help='answer "train" / "forward" lines on stdin with one timing (ms) each')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -99,6 +145,9 @@ def main():
         t = torch.randint(1, 501, (n, 1)).float() / 500
         c = F.one_hot(torch.randint(0, 5, (n,)), 5).float()
         return x, t, c, torch.randn(n, 3, 16, 16)
+
+    if args.serve:
+        return serve(model, optimizer, batch, params)
 
     model.train()
     x, t, c, noise = batch(100)

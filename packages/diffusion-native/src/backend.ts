@@ -21,6 +21,12 @@ type KernelParams = Parameters<KernelFunc>[0];
 type Attrs = Record<string, unknown>;
 
 export class NativeBackendCPU extends MathBackendCPU {
+  constructor() {
+    super();
+    // tfjs-backend-cpu greets its first write in Node with advice to install tfjs-node (on stderr,
+    // breaking CLIs' one-line errors); that advice is about the pure-JS backend, not this one.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
   // Values handed to user code may be kept after the tensor is disposed: never recycle them.
   override readSync(dataId: object): TF.backend_util.BackendValues {
     const values = super.readSync(dataId);
@@ -429,7 +435,7 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
   return table;
 }
 
-/** Per-kernel wall time, collected when profiling is on (bench/native-contextunet.ts --profile). */
+/** Per-kernel wall time, collected when profiling is on (npx tsx bench/diffusion-contextunet.ts --backends native --profile). */
 const profile = new Map<string, { calls: number; ms: number }>();
 let profiling = false;
 export function setKernelProfiling(on: boolean): void {

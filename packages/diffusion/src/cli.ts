@@ -1,9 +1,9 @@
 /**
- * `diffusion train|sample|eval|bench` — Node-only command line.
+ * `diffusion train|sample|eval|bench|export-onnx` — Node-only command line.
  * Exit codes: 0 ok; 2 usage errors, bad flags and unreadable/malformed data; 1 other failures
  * (a corrupt checkpoint: one line naming the file). Progress goes to stderr; results to stdout.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, type BackendName, initBackend } from './backend-node.ts';
@@ -12,12 +12,15 @@ import { loadDataset } from './data/load-node.ts';
 import { DiffusionError } from './errors.ts';
 import { imagesToGrid } from './image/grid.ts';
 import { encodePng } from './image/png-node.ts';
-import type { ModelConfig } from './models/index.ts';
+import type { DiffusionModel, ModelConfig } from './models/index.ts';
+import { ONNX_OPSET, exportOnnx } from './onnx/export.ts';
+import { OnnxNoisePredictor, loadOnnxRuntime, onnxRuntimeVersion } from './onnx/ort-node.ts';
+import { SHIPPED_MODEL_NAME, shippedModelDirectory } from './node/shipped-model.ts';
 import { runBench } from './node/bench.ts';
 import { evaluateModel } from './node/evaluate.ts';
 import { runTraining } from './node/train-run.ts';
 import { Random } from './rng.ts';
-import { type ContextSpec, sampleImages } from './sample.ts';
+import { type ContextSpec, sampleImages, withNoisePredictor } from './sample.ts';
 import { BETA_SCHEDULES, type BetaSchedule } from './schedule.ts';
 import { TIMESTEP_SPACINGS, type TimestepSpacing, createScheduler } from './schedulers/index.ts';
 import { LR_SCHEDULES, type LrSchedule } from './train/optimizer.ts';
@@ -47,7 +50,50 @@ export function parseMix(value: string): Array<{ classIndex: number; weight: num
 }
 
 const backendOption = (): Option =>
-  new Option('--backend <name>', 'tensor backend (native: @flashdiff/diffusion-native; auto: native when built, else wasm)').choices(BACKENDS).default('wasm');
+  new Option('--backend <name>', 'tensor backend (native: @flashdiff/diffusion-native; auto: native when built, else wasm)').choices(BACKENDS).default('auto');
+
+/** sample and eval also accept onnx: the model call runs in onnxruntime-node on the exported graph. */
+const SAMPLING_BACKENDS = [...BACKENDS, 'onnx'] as const;
+type SamplingBackend = (typeof SAMPLING_BACKENDS)[number];
+
+const samplingBackendOption = (): Option =>
+  new Option('--backend <name>', 'tensor backend (onnx: the model call runs in onnxruntime-node; auto: onnx when onnxruntime-node loads, else native when built, else wasm)')
+    .choices(SAMPLING_BACKENDS)
+    .default('auto');
+
+/**
+ * Load a checkpoint for sampling. With --backend onnx the model is exported to ONNX in memory and
+ * each denoising step's model call runs in an ORT session; tfjs (auto: native when built, else
+ * wasm) still reads the weights and runs anything else (the evaluation classifier). --backend auto
+ * takes the onnx route when onnxruntime-node loads: it runs the forward pass fastest
+ * (bench/diffusion-contextunet.ts).
+ */
+async function openForSampling(
+  backend: SamplingBackend,
+  checkpoint: string,
+  weights: 'ema' | 'model' = 'ema',
+): Promise<{ engine: Awaited<ReturnType<typeof initBackend>>; model: DiffusionModel; config: ReturnType<typeof loadModel>['config']; backend: string; close: () => Promise<void> }> {
+  if (backend === 'auto') backend = (await onnxRuntimeVersion()) !== null ? 'onnx' : 'auto';
+  if (backend !== 'onnx') {
+    const engine = await initBackend(backend);
+    const { model, config } = loadModel(engine, checkpoint, weights);
+    return { engine, model, config, backend: engine.name, close: async () => model.params.dispose() };
+  }
+  await loadOnnxRuntime(); // fail fast, before any work, when the optional package is missing
+  const engine = await initBackend('auto');
+  const { model, config } = loadModel(engine, checkpoint, weights);
+  const predictor = await OnnxNoisePredictor.create(model);
+  return {
+    engine,
+    model: withNoisePredictor(model, predictor),
+    config,
+    backend: 'onnx',
+    close: async () => {
+      await predictor.dispose();
+      model.params.dispose();
+    },
+  };
+}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`diffusion: ${message}\n`);
@@ -137,7 +183,7 @@ program
 program
   .command('sample')
   .description('generate a PNG grid (and optionally a denoising strip) from a checkpoint')
-  .requiredOption('--checkpoint <dir>', 'checkpoint directory')
+  .option('--checkpoint <dir>', `checkpoint directory (default: the shipped ${SHIPPED_MODEL_NAME} model)`)
   .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddpm', 'ddim']).default('ddim'))
   .option('--steps <n>', 'inference steps (ddpm: default T)', int(1))
   .option('--eta <e>', 'DDIM η (0 = deterministic)', float(0, 1), 0)
@@ -153,12 +199,12 @@ program
   .option('--strip <file.png>', 'also write the denoising progression (one row per image, up to 8)')
   .option('--frames <n>', 'frames in the strip', int(2), 8)
   .option('--weights <which>', 'ema | model', 'ema')
-  .addOption(backendOption())
+  .addOption(samplingBackendOption())
   .action(async (o) => {
     if (o.class !== undefined && o.mix !== undefined) throw new InvalidArgumentError('--class and --mix are exclusive');
     if (o.weights !== 'ema' && o.weights !== 'model') throw new InvalidArgumentError('--weights must be ema or model');
-    const engine = await initBackend(o.backend as BackendName);
-    const { model, config } = loadModel(engine, o.checkpoint, o.weights);
+    const checkpoint: string = o.checkpoint ?? shippedModelDirectory() ?? fail(`no --checkpoint given, and this copy of the package has no shipped ${SHIPPED_MODEL_NAME} model`, 2);
+    const { engine, model, config, backend, close } = await openForSampling(o.backend as SamplingBackend, checkpoint, o.weights);
     const numClasses = config.data.numClasses;
     let context: ContextSpec = { kind: 'none' };
     let n: number = o.n;
@@ -210,8 +256,10 @@ program
       mkdirSync(dirname(o.strip), { recursive: true });
       writeFileSync(o.strip, encodePng(imagesToGrid(strip, rows * tiles.length, height, width, channels, tiles.length)));
     }
-    process.stdout.write(JSON.stringify({ out: o.out, strip: o.strip ?? null, n, sampler: o.sampler, steps, seconds: Math.round((performance.now() - t0) / 100) / 10 }) + '\n');
-    model.params.dispose();
+    process.stdout.write(
+      JSON.stringify({ out: o.out, checkpoint, strip: o.strip ?? null, n, sampler: o.sampler, steps, guidance: o.guidance, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 }) + '\n',
+    );
+    await close();
   });
 
 program
@@ -227,12 +275,11 @@ program
   .addOption(new Option('--spacing <kind>', 'timestep spacing').choices(TIMESTEP_SPACINGS).default('trailing'))
   .option('--guidance <w>', 'classifier-free guidance scale', float(-100, 100), 1)
   .option('--seed <n>', 'seed', int(0), 0)
-  .option('--classifier-epochs <n>', 'epochs for the evaluation classifier', int(1), 3)
+  .option('--classifier-epochs <n>', 'epochs for the evaluation classifier', int(1), 15)
   .option('--json', 'print one JSON object', false)
-  .addOption(backendOption())
+  .addOption(samplingBackendOption())
   .action(async (o) => {
-    const engine = await initBackend(o.backend as BackendName);
-    const { model, config } = loadModel(engine, o.checkpoint);
+    const { engine, model, config, backend, close } = await openForSampling(o.backend as SamplingBackend, o.checkpoint);
     const data = loadDataset(o.data, { labelsPath: o.labels, imageSize: config.data.height });
     if (data.height !== config.data.height || data.width !== config.data.width || data.channels !== config.data.channels) {
       throw new DiffusionError('DATA_INVALID', `${o.data}: ${data.height}×${data.width}×${data.channels} images, the checkpoint was trained on ${config.data.height}×${config.data.width}×${config.data.channels}`);
@@ -247,8 +294,8 @@ program
       classifierEpochs: o.classifierEpochs,
       cacheDir: join(o.checkpoint, 'classifier'),
     });
-    model.params.dispose();
-    if (o.json) process.stdout.write(JSON.stringify(report) + '\n');
+    await close();
+    if (o.json) process.stdout.write(JSON.stringify({ ...report, backend }) + '\n');
     else {
       process.stdout.write(`conditional accuracy ${(100 * report.accuracy).toFixed(1)}% (classifier on real data ${(100 * report.classifierAccuracy).toFixed(1)}%)\n`);
       process.stdout.write(`Fréchet distance ${report.fd.toFixed(3)} (real vs real ${report.fdRealVsReal.toFixed(3)})\n`);
@@ -258,16 +305,37 @@ program
 program
   .command('bench')
   .description('time the reference ContextUnet (3×16×16, n_feat 64, 5 classes): train step at batch 100, forward at batch 32')
-  .option('--iters <n>', 'timed training steps (forward passes: iters + 2)', int(1), 3)
+  .option('--iters <n>', 'timed training steps (forward passes: at least 10)', int(1), 3)
   .option('--json', 'print one JSON object', false)
   .addOption(backendOption())
   .action(async (o) => {
     const engine = await initBackend(o.backend as BackendName);
-    const report = runBench(engine, o.iters, o.iters + 2, (line) => process.stderr.write(line + '\n'));
+    const report = await runBench(engine, o.iters, Math.max(10, o.iters), (line) => process.stderr.write(line + '\n'));
     if (o.json) process.stdout.write(JSON.stringify(report) + '\n');
     else {
-      process.stdout.write(`backend ${report.backend}: train step ${report.trainStepMs} ms (PyTorch ${report.pytorchReference.trainStepMs} ms), forward ${report.forwardMs} ms (PyTorch ${report.pytorchReference.forwardMs} ms)\n`);
+      const ref = report.issueReference;
+      process.stdout.write(`backend ${report.backend}: train step ${report.trainStepMs} ms, forward ${report.forwardMs} ms\n`);
+      process.stdout.write(`reference, ${ref.source}: train step ${ref.trainStepMs} ms, forward ${ref.forwardMs} ms — for a side-by-side measurement run npx tsx bench/diffusion-contextunet.ts\n`);
     }
+  });
+
+program
+  .command('export-onnx')
+  .description(`export a checkpoint's model to ONNX (opset ${ONNX_OPSET}; inputs x [N,H,W,C], t [N], context [N,classes]; output eps [N,H,W,C]; any batch N)`)
+  .requiredOption('--checkpoint <dir>', 'checkpoint directory')
+  .addOption(new Option('--weights <which>', 'which weights').choices(['ema', 'model']).default('ema'))
+  .requiredOption('--out <file.onnx>', 'output file')
+  .action(async (o) => {
+    // Weights only need reading: wasm (always available, no addon).
+    const engine = await initBackend('wasm');
+    const { model, config } = loadModel(engine, o.checkpoint, o.weights as 'ema' | 'model');
+    const bytes = exportOnnx(model, { docString: `${o.checkpoint} (${o.weights} weights, step ${config.state.step})` });
+    model.params.dispose();
+    mkdirSync(dirname(o.out), { recursive: true });
+    const tmp = `${o.out}.tmp-${process.pid}`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, o.out);
+    process.stdout.write(JSON.stringify({ out: o.out, bytes: bytes.length, opset: ONNX_OPSET, model: config.model.kind, weights: o.weights, step: config.state.step }) + '\n');
   });
 
 try {

@@ -19,3 +19,4 @@ export * from './data/npy.ts';
 export * from './image/grid.ts';
 export * from './eval/frechet.ts';
 export * from './eval/classifier-train.ts';
+export * from './onnx/index.ts';

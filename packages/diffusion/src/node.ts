@@ -7,3 +7,5 @@ export * from './image/png-node.ts';
 export * from './node/train-run.ts';
 export * from './node/evaluate.ts';
 export * from './node/bench.ts';
+export * from './node/shipped-model.ts';
+export * from './onnx/ort-node.ts';

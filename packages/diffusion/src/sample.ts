@@ -54,6 +54,8 @@ export interface SampleOptions {
   onStep?: (index: number, total: number, timestep: number) => void | Promise<void>;
   /** Largest batch for one forward pass (memory bound); the n samples are processed in chunks. */
   maxBatch?: number;
+  /** Where the model call runs (default: the model's `noisePredictor`, else its forward on the engine). */
+  predictor?: NoisePredictor;
 }
 
 export interface SampleResult {
@@ -66,15 +68,55 @@ export interface SampleResult {
 }
 
 /**
+ * The model call of one denoising step, behind a small interface so that the same loop runs the
+ * model on a tfjs engine (`enginePredictor`) or elsewhere (onnx/ort-node.ts: an ORT session on the
+ * exported graph). Returns ε̂ for `rows` images.
+ */
+export interface NoisePredictor {
+  /** x: rows·H·W·C values (NHWC); timesteps: rows values; context: rows·contextSize values. */
+  predict(x: Float32Array, timesteps: Float32Array, context: Float32Array, rows: number): Float32Array | Promise<Float32Array>;
+}
+
+/** A model that carries its own predictor (see `withNoisePredictor`). */
+export type PredictingModel = DiffusionModel & { readonly noisePredictor?: NoisePredictor };
+
+/**
+ * The model with its model call replaced by `predictor`, for code that hands a model on to
+ * `sampleImages` (evaluation) without knowing where it runs.
+ */
+export function withNoisePredictor(model: DiffusionModel, predictor: NoisePredictor): PredictingModel {
+  return { ...model, noisePredictor: predictor };
+}
+
+/** The model's forward pass (eval mode) on a TensorEngine. */
+export function enginePredictor(e: TensorEngine, model: DiffusionModel): NoisePredictor {
+  const { height, width, channels } = imageShapeOf(model.config);
+  const contextSize = contextSizeOf(model.config);
+  return {
+    predict(x, timesteps, context, rows) {
+      const out = e.tidy(() =>
+        model.forward(e, e.tensor(x, [rows, height, width, channels]), e.tensor(timesteps, [rows]), e.tensor(context, [rows, contextSize]), { training: false }),
+      );
+      const values = e.readSync(out).slice();
+      out.dispose();
+      return values;
+    },
+  };
+}
+
+/**
  * The sampling loop — the only place where a model and a scheduler meet:
  * x_T ~ N(0, I); for t in timesteps: ε̂ = model(x_t, t, c) (guided); x_prev = scheduler.step(ε̂, t, prevT, x_t).
+ * The model call goes through `options.predictor`, else the model's own `noisePredictor`, else the
+ * model's forward on `engine`.
  */
-export async function sampleImages(engine: TensorEngine, model: DiffusionModel, options: SampleOptions): Promise<SampleResult> {
+export async function sampleImages(engine: TensorEngine, model: PredictingModel, options: SampleOptions): Promise<SampleResult> {
   const { height, width, channels } = imageShapeOf(model.config);
   const contextSize = contextSizeOf(model.config);
   const { scheduler, n, guidance, random } = options;
   if (!Number.isInteger(n) || n < 1) throw new DiffusionError('INVALID_ARGUMENT', `n must be a positive integer, got ${n}`);
   if (!Number.isFinite(guidance)) throw new DiffusionError('INVALID_ARGUMENT', `guidance must be a number, got ${guidance}`);
+  const predictor = options.predictor ?? model.noisePredictor ?? enginePredictor(engine, model);
   const timesteps = scheduler.timesteps(options.steps);
   const per = height * width * channels;
   const context = buildContext(options.context, n, contextSize);
@@ -88,7 +130,7 @@ export async function sampleImages(engine: TensorEngine, model: DiffusionModel, 
     const eps = new Float32Array(n * per);
     for (let start = 0; start < n; start += maxBatch) {
       const b = Math.min(maxBatch, n - start);
-      const chunk = predictNoise(engine, model, x.subarray(start * per, (start + b) * per), t, context.subarray(start * contextSize, (start + b) * contextSize), b, guided, guidance);
+      const chunk = await predictNoise(predictor, x.subarray(start * per, (start + b) * per), t, context.subarray(start * contextSize, (start + b) * contextSize), b, guided, guidance);
       eps.set(chunk, start * per);
     }
     const noise = scheduler.needsNoise(t, prevT) ? random.normalArray(n * per) : undefined;
@@ -99,31 +141,15 @@ export async function sampleImages(engine: TensorEngine, model: DiffusionModel, 
   return { images: clip(x), frames, height, width, channels };
 }
 
-function predictNoise(
-  e: TensorEngine,
-  model: DiffusionModel,
-  x: Float32Array,
-  t: number,
-  context: Float32Array,
-  b: number,
-  guided: boolean,
-  w: number,
-): Float32Array {
-  const { height, width, channels } = imageShapeOf(model.config);
-  const contextSize = contextSizeOf(model.config);
-  const out = e.tidy(() => {
-    const rows = guided ? 2 * b : b;
-    const xs = new Float32Array(rows * x.length / b);
-    xs.set(x);
-    if (guided) xs.set(x, x.length);
-    const cs = new Float32Array(rows * contextSize);
-    cs.set(context); // guided: the second half stays zero — the null context
-    const eps = model.forward(e, e.tensor(xs, [rows, height, width, channels]), e.tensor(new Float32Array(rows).fill(t), [rows]), e.tensor(cs, [rows, contextSize]), { training: false });
-    return eps;
-  });
-  const all = e.readSync(out);
-  out.dispose();
-  if (!guided) return all.slice();
+async function predictNoise(predictor: NoisePredictor, x: Float32Array, t: number, context: Float32Array, b: number, guided: boolean, w: number): Promise<Float32Array> {
+  const rows = guided ? 2 * b : b;
+  const xs = new Float32Array(rows * (x.length / b));
+  xs.set(x);
+  if (guided) xs.set(x, x.length);
+  const cs = new Float32Array(rows * (context.length / b));
+  cs.set(context); // guided: the second half stays zero — the null context
+  const all = await predictor.predict(xs, new Float32Array(rows).fill(t), cs, rows);
+  if (!guided) return all;
   const half = x.length;
   const result = new Float32Array(half);
   for (let i = 0; i < half; i++) result[i] = all[half + i] + w * (all[i] - all[half + i]);

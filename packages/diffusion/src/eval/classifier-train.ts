@@ -12,11 +12,13 @@ export interface ClassifierTrainingOptions {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** Shift each training image by up to this many pixels in x and y (0 = off); pads with the background value −1. */
+  maxShift?: number;
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
 export function classifierConfigFor(d: ImageDataset): ClassifierConfig {
-  return { kind: 'classifier', inChannels: d.channels, height: d.height, width: d.width, numClasses: d.numClasses, channels: [16, 32], hidden: 64 };
+  return { kind: 'classifier', inChannels: d.channels, height: d.height, width: d.width, numClasses: d.numClasses, channels: [32, 64], hidden: 128 };
 }
 
 export function createClassifier(engine: TensorEngine, config: ClassifierConfig, seed = 0): Classifier {
@@ -39,6 +41,7 @@ export function trainClassifier(engine: TensorEngine, d: ImageDataset, options: 
       const idx = order.subarray(start, Math.min(d.count, start + options.batchSize));
       const { images, labels } = gatherBatch(d, idx);
       const b = idx.length;
+      if (options.maxShift) shiftImages(images, b, d.height, d.width, d.channels, options.maxShift, random);
       const onehot = new Float32Array(b * d.numClasses);
       for (let i = 0; i < b; i++) onehot[i * d.numClasses + (labels as Int32Array)[i]] = 1;
       const x = e.tensor(images, [b, d.height, d.width, d.channels]);
@@ -55,6 +58,29 @@ export function trainClassifier(engine: TensorEngine, d: ImageDataset, options: 
   }
   adam.dispose();
   return classifier;
+}
+
+/**
+ * Random translation augmentation, in place: each image moves by (dx, dy) ∈ [−max, max]², the
+ * uncovered border taking the background value −1 (data are scaled to [−1, 1]).
+ */
+function shiftImages(images: Float32Array, count: number, height: number, width: number, channels: number, max: number, random: Random): void {
+  const per = height * width * channels;
+  const source = new Float32Array(per);
+  for (let i = 0; i < count; i++) {
+    const dx = random.int(2 * max + 1) - max;
+    const dy = random.int(2 * max + 1) - max;
+    if (dx === 0 && dy === 0) continue;
+    const image = images.subarray(i * per, (i + 1) * per);
+    source.set(image);
+    image.fill(-1);
+    for (let y = Math.max(0, dy); y < Math.min(height, height + dy); y++) {
+      for (let x = Math.max(0, dx); x < Math.min(width, width + dx); x++) {
+        const from = ((y - dy) * width + (x - dx)) * channels;
+        image.set(source.subarray(from, from + channels), (y * width + x) * channels);
+      }
+    }
+  }
 }
 
 /** Predicted class and penultimate features for every image (processed in chunks). */
