@@ -10,7 +10,7 @@ import { eccSectors } from './ecc/hamming.ts';
 import { totalBlocks, totalDies, totalPages, validateGeometry, sameGeometry } from './geometry.ts';
 import { FaultRandom } from './random.ts';
 import { NandCounters } from './stats.ts';
-import { RamStore } from './store.ts';
+import { RamStore, SPARE_HEAD_BYTES } from './store.ts';
 import type { NandStore } from './store.ts';
 import { DEFAULT_TIMING, NandClock } from './timing.ts';
 import { NandError } from './types.ts';
@@ -48,6 +48,11 @@ export interface NandDeviceOptions {
   /** Operation latencies in ns; defaults {@link DEFAULT_TIMING}. */
   timing?: Partial<NandTimingParams>;
   faults?: FaultOptions;
+  /**
+   * Use the general device even where the metadata-only fast device would be picked (a
+   * metadata-only RamStore whose spare holds at least 16 bytes). For cross-checks and benchmarks.
+   */
+  forceGeneric?: boolean;
 }
 
 export interface FaultControl {
@@ -131,14 +136,14 @@ class SimulatedNandDevice implements SimulatedNand {
   private closed = false;
   private readonly pageSize: number;
   private readonly spareSize: number;
-  private readonly pagesPerBlock: number;
-  private readonly pageCount: number;
+  protected readonly pagesPerBlock: number;
+  protected readonly pageCount: number;
   private readonly blockCount: number;
-  private readonly recordBytes: number;
+  protected readonly recordBytes: number;
   /** 1 = programmed since the last erase (device view, rebuilt from the store). */
-  private readonly programmed: Uint8Array;
+  protected readonly programmed: Uint8Array;
   /** Lowest page index in the block that may still be programmed. */
-  private readonly nextPage: Uint32Array;
+  protected readonly nextPage: Uint32Array;
   private readonly eccCode: EccCode | null;
   private readonly eccOffset: number;
   private readonly eccSectorCount: number;
@@ -147,19 +152,19 @@ class SimulatedNandDevice implements SimulatedNand {
   private readonly scratchSpare: Uint8Array;
   // The store's tables and flags, held here so the hot paths skip a load through the store
   // (the arrays are the store's own: never replaced, only updated in place).
-  private readonly badBlocks: Uint8Array;
+  protected readonly badBlocks: Uint8Array;
   private readonly eraseCounts: Uint32Array;
-  private readonly storeReadOnly: boolean;
+  protected readonly storeReadOnly: boolean;
   /** No ECC, no bit errors: a read copies the stored bytes and nothing else. */
   private readonly plainReads: boolean;
   /** log2(pagesPerBlock) when it is a power of two, else −1: page → block by a shift, not a division. */
-  private readonly pageShift: number;
+  protected readonly pageShift: number;
   /** Die of each block and channel of each die, looked up instead of divided out per operation. */
-  private readonly dieOfBlock: Int32Array;
-  private readonly channelOfDie: Int32Array;
+  protected readonly dieOfBlock: Int32Array;
+  protected readonly channelOfDie: Int32Array;
   /** The per-block counters of {@link stats} (never replaced; reset() zeroes them in place). */
-  private readonly readsPerBlock: Uint32Array;
-  private readonly programsPerBlock: Uint32Array;
+  protected readonly readsPerBlock: Uint32Array;
+  protected readonly programsPerBlock: Uint32Array;
 
   private readonly faultOptions: FaultOptions;
   private readonly failureRandom: FaultRandom;
@@ -173,9 +178,9 @@ class SimulatedNandDevice implements SimulatedNand {
   private readonly bitErrorsOn: boolean;
   private readonly pendingProgramFailures = new Set<number>();
   private readonly pendingEraseFailures = new Set<number>();
-  private programFaultsArmed: boolean;
+  protected programFaultsArmed: boolean;
   private eraseFaultsArmed: boolean;
-  private cutCountdown = 0;
+  protected cutCountdown = 0;
 
   constructor(options: NandDeviceOptions) {
     const geometry = validateGeometry(options.geometry);
@@ -239,7 +244,7 @@ class SimulatedNandDevice implements SimulatedNand {
       }
     }
     this.timing = new NandClock(Object.freeze(params), totalDies(geometry), geometry.channels);
-    this.stats = new NandCounters(this.blockCount);
+    this.stats = new NandCounters(this.blockCount, this.recordBytes);
     this.readsPerBlock = this.stats.readsPerBlock;
     this.programsPerBlock = this.stats.programsPerBlock;
 
@@ -279,7 +284,6 @@ class SimulatedNandDevice implements SimulatedNand {
     this.timing.read(die, this.channelOfDie[die]!, this.recordBytes);
     const stats = this.stats;
     stats.pageReads++;
-    stats.bytesRead += this.recordBytes;
     this.readsPerBlock[block]++;
     const erased = this.programmed[page] === 0;
 
@@ -369,7 +373,6 @@ class SimulatedNandDevice implements SimulatedNand {
     this.timing.program(die, this.channelOfDie[die]!, this.recordBytes);
     const stats = this.stats;
     stats.pagePrograms++;
-    stats.bytesWritten += this.recordBytes;
     this.programsPerBlock[block]++;
 
     if ((this.eccCode !== null && !this.metadataOnly) || this.cutCountdown !== 0 || this.programFaultsArmed) {
@@ -510,7 +513,7 @@ class SimulatedNandDevice implements SimulatedNand {
 
   // ---------------------------------------------------------------- internals
 
-  private checkPage(page: number): void {
+  protected checkPage(page: number): void {
     // (page >>> 0) === page holds exactly for integers in 0 … 2^32−1; pageCount < 2^31.
     if (page >>> 0 !== page || page >= this.pageCount) {
       throw new NandError('OUT_OF_RANGE', `page ${String(page)} is outside 0…${this.pageCount - 1}`);
@@ -531,7 +534,7 @@ class SimulatedNandDevice implements SimulatedNand {
   }
 
   /** The contract error for programming a page at or below its block's next-page pointer. */
-  private programOrderError(page: number, block: number, inBlock: number): NandError {
+  protected programOrderError(page: number, block: number, inBlock: number): NandError {
     if (this.programmed[page] !== 0) {
       return new NandError('PROGRAM_TWICE', `page ${page} (block ${block}) is already programmed; erase the block first`);
     }
@@ -745,7 +748,198 @@ function readOnlyError(operation: string): NandError {
   return new NandError('IMAGE_IO', `${operation} refused: the image is open read-only`);
 }
 
-/** Creates a simulated NAND device (RAM store unless `options.store` is given). */
+/**
+ * The metadata-only fast device: the general device (every rule, fault, power cut, reboot and
+ * counter is the inherited code) plus {@link NandDevice.programSpareWords},
+ * {@link NandDevice.copyback} and {@link NandDevice.copybackRun}, which write the 16-byte spare
+ * head as four words straight into the RAM store's packed per-block word arrays and per-page
+ * state bytes: no spare Uint8Array, no store call, no byte copy. While a power cut or a program
+ * fault is armed (or power is off) the one-page methods go through
+ * {@link SimulatedNandDevice.programPage} instead and copybackRun declines, so what is observable —
+ * the page contents, the thrown errors, the seeded damage, the counters and the clock — is the
+ * general device's by construction.
+ */
+class MetadataNandDevice extends SimulatedNandDevice {
+  private readonly heads: (Uint32Array | undefined)[];
+  private readonly pageStates: Uint8Array;
+  private readonly ramStore: RamStore;
+  private readonly clock: NandClock;
+  private readonly counters: NandCounters;
+  /** The general path's spare buffer (16 bytes, word-aligned). */
+  private readonly wordSpare = new Uint8Array(SPARE_HEAD_BYTES);
+  private readonly wordSpareView = new DataView(this.wordSpare.buffer);
+
+  constructor(options: NandDeviceOptions, store: RamStore) {
+    super({ ...options, store });
+    this.ramStore = store;
+    this.heads = store.metadataHeadWords!;
+    this.pageStates = store.pageStates;
+    this.clock = this.timing;
+    this.counters = this.stats;
+  }
+
+  programSpareWords(page: number, w0: number, w1: number, w2: number, w3: number): void {
+    if (!this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly) {
+      this.programPage(page, null, this.spareOf(w0, w1, w2, w3));
+      return;
+    }
+    if (page >>> 0 !== page || page >= this.pageCount) this.checkPage(page);
+    const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
+    if (this.badBlocks[block] !== 0) throw new NandError('BAD_BLOCK', `program of page ${page}: block ${block} is bad`);
+    const inBlock = page - block * this.pagesPerBlock;
+    if (inBlock < this.nextPage[block]!) throw this.programOrderError(page, block, inBlock);
+    // programWords, written out: this is the host-write path, and a call here is not inlined.
+    this.operationCount++;
+    const die = this.dieOfBlock[block]!;
+    this.clock.program(die, this.channelOfDie[die]!, this.recordBytes);
+    this.counters.pagePrograms++;
+    this.programsPerBlock[block]++;
+    const words = this.heads[block] ?? this.ramStore.allocateHeadWords(block);
+    const w = inBlock << 2;
+    words[w] = w0;
+    words[w + 1] = w1;
+    words[w + 2] = w2;
+    words[w + 3] = w3;
+    this.pageStates[page] = SPARE_HEAD_BYTES + 1;
+    this.programmed[page] = 1;
+    this.nextPage[block] = inBlock + 1;
+  }
+
+  copyback(source: number, target: number, w0: number, w1: number, w2: number, w3: number): void {
+    if (!this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly) {
+      this.readPage(source);
+      this.programSpareWords(target, w0, w1, w2, w3);
+      return;
+    }
+    if (source >>> 0 !== source || source >= this.pageCount) this.checkPage(source);
+    // The read (readPage with no buffers: charged and counted, nothing copied).
+    const sourceBlock = this.pageShift >= 0 ? source >>> this.pageShift : (source / this.pagesPerBlock) | 0;
+    const sourceDie = this.dieOfBlock[sourceBlock]!;
+    this.clock.read(sourceDie, this.channelOfDie[sourceDie]!, this.recordBytes);
+    const stats = this.counters;
+    stats.pageReads++;
+    this.readsPerBlock[sourceBlock]++;
+    // The program, checked as programSpareWords checks it.
+    if (target >>> 0 !== target || target >= this.pageCount) this.checkPage(target);
+    const block = this.pageShift >= 0 ? target >>> this.pageShift : (target / this.pagesPerBlock) | 0;
+    if (this.badBlocks[block] !== 0) throw new NandError('BAD_BLOCK', `program of page ${target}: block ${block} is bad`);
+    const inBlock = target - block * this.pagesPerBlock;
+    if (inBlock < this.nextPage[block]!) throw this.programOrderError(target, block, inBlock);
+    this.programWords(target, block, inBlock, w0, w1, w2, w3);
+  }
+
+  copybackRun(sources: Int32Array, from: number, count: number, target: number, words: Uint32Array): boolean {
+    if (!this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly) return false;
+    if (count <= 0) return true;
+    if (words.length < 4 * count) {
+      throw new NandError('BUFFER_SIZE', `copybackRun: ${count} pages need ${4 * count} spare words, got ${words.length}`);
+    }
+    const pageCount = this.pageCount;
+    const ppb = this.pagesPerBlock;
+    const shift = this.pageShift;
+    const dieOfBlock = this.dieOfBlock;
+    // One pass: every source in range (else decline), and whether all lie on one die.
+    let sourceDie = -1;
+    for (let i = from; i < from + count; i++) {
+      const source = sources[i]!;
+      if (source >>> 0 !== source || source >= pageCount) return false;
+      const die = dieOfBlock[shift >= 0 ? source >>> shift : (source / ppb) | 0]!;
+      sourceDie = sourceDie === -1 || sourceDie === die ? die : -2;
+    }
+    // The targets: the same checks as the first program makes, and the run must stay in one block.
+    if (target >>> 0 !== target || target >= pageCount) this.checkPage(target);
+    const block = shift >= 0 ? target >>> shift : (target / ppb) | 0;
+    if (this.badBlocks[block] !== 0) throw new NandError('BAD_BLOCK', `program of page ${target}: block ${block} is bad`);
+    const first = target - block * ppb;
+    if (first < this.nextPage[block]!) throw this.programOrderError(target, block, first);
+    if (first + count > ppb) {
+      throw new NandError('OUT_OF_RANGE', `copybackRun: ${count} pages from page ${target} run past the end of block ${block}`);
+    }
+    const clock = this.clock;
+    const bytes = this.recordBytes;
+    const channelOfDie = this.channelOfDie;
+    const readsPerBlock = this.readsPerBlock;
+    const targetDie = dieOfBlock[block]!;
+    const targetChannel = channelOfDie[targetDie]!;
+    const heads = this.heads[block] ?? this.ramStore.allocateHeadWords(block);
+    const pageStates = this.pageStates;
+    const programmed = this.programmed;
+    // The usual case, a block-mode GC: every source on the target's die (the victim block).
+    const sameDie = sourceDie === targetDie;
+    if (sameDie) clock.copybackRun(targetDie, targetChannel, bytes, count);
+    for (let i = 0; i < count; i++) {
+      const source = sources[from + i]!;
+      const sourceBlock = shift >= 0 ? source >>> shift : (source / ppb) | 0;
+      readsPerBlock[sourceBlock]++;
+      if (!sameDie) {
+        const sourceDie = dieOfBlock[sourceBlock]!;
+        clock.read(sourceDie, channelOfDie[sourceDie]!, bytes);
+        clock.program(targetDie, targetChannel, bytes);
+      }
+      const w = (first + i) << 2;
+      const k = i << 2;
+      heads[w] = words[k]!;
+      heads[w + 1] = words[k + 1]!;
+      heads[w + 2] = words[k + 2]!;
+      heads[w + 3] = words[k + 3]!;
+      pageStates[target + i] = SPARE_HEAD_BYTES + 1;
+      programmed[target + i] = 1;
+    }
+    // The counters of count reads and count programs, once.
+    const stats = this.counters;
+    stats.pageReads += count;
+    stats.pagePrograms += count;
+    this.programsPerBlock[block] += count;
+    this.operationCount += count;
+    this.nextPage[block] = first + count;
+    return true;
+  }
+
+  /** The program itself, checks done and nothing armed: clock, counters, words, state. */
+  private programWords(page: number, block: number, inBlock: number, w0: number, w1: number, w2: number, w3: number): void {
+    this.operationCount++;
+    const die = this.dieOfBlock[block]!;
+    this.clock.program(die, this.channelOfDie[die]!, this.recordBytes);
+    const stats = this.counters;
+    stats.pagePrograms++;
+    this.programsPerBlock[block]++;
+    const words = this.heads[block] ?? this.ramStore.allocateHeadWords(block);
+    const w = inBlock << 2;
+    words[w] = w0;
+    words[w + 1] = w1;
+    words[w + 2] = w2;
+    words[w + 3] = w3;
+    // The store's state byte: programmed, 16 spare bytes stored (RamStore's encoding, n + 1).
+    this.pageStates[page] = SPARE_HEAD_BYTES + 1;
+    this.programmed[page] = 1;
+    this.nextPage[block] = inBlock + 1;
+  }
+
+  /** The words as the 16 spare bytes they stand for (little-endian), for the general path. */
+  private spareOf(w0: number, w1: number, w2: number, w3: number): Uint8Array {
+    const view = this.wordSpareView;
+    view.setUint32(0, w0 >>> 0, true);
+    view.setUint32(4, w1 >>> 0, true);
+    view.setUint32(8, w2 >>> 0, true);
+    view.setUint32(12, w3 >>> 0, true);
+    return this.wordSpare;
+  }
+}
+
+/** The fast device writes spare words as numbers; the layout's bytes are little-endian. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Creates a simulated NAND device (RAM store unless `options.store` is given). A metadata-only
+ * RAM store whose spare holds at least 16 bytes gets the fast metadata device (on a
+ * little-endian host, unless `forceGeneric`); everything else the general device.
+ */
 export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
+  if (options.forceGeneric !== true && LITTLE_ENDIAN_HOST && options.geometry !== null && typeof options.geometry === 'object' && options.geometry.spareSize >= SPARE_HEAD_BYTES) {
+    const store = options.store ?? (options.metadataOnly === true ? new RamStore(validateGeometry(options.geometry), { metadataOnly: true }) : undefined);
+    if (store instanceof RamStore && store.metadataOnly && store.metadataHeadWords !== null) {
+      return new MetadataNandDevice(options, store);
+    }
+  }
   return new SimulatedNandDevice(options);
 }

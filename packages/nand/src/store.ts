@@ -51,7 +51,7 @@ export interface RamStoreOptions {
 }
 
 /** Leading spare bytes a metadata-only {@link RamStore} keeps densely per block (the FTL's 16). */
-const SPARE_HEAD_BYTES = 16;
+export const SPARE_HEAD_BYTES = 16;
 
 /** Copies `length` bytes; short runs by a loop (subarray()+set() allocate a view and call into C++). */
 function copyBytes(target: Uint8Array, targetStart: number, source: Uint8Array, sourceStart: number, length: number): void {
@@ -272,6 +272,28 @@ export class RamStore implements NandStore {
     // RAM is the chip: cells, erase counts and the bad-block table survive a power cycle, so the
     // tables count as persisted from now on (no marker rescan).
     this.hasMetadata = true;
+  }
+
+  /**
+   * For the metadata-only fast device ({@link createNandDevice} picks it): the per-block arrays
+   * holding spare bytes 0…15 of each page as 4 words (page i of a block at words 4i…4i+3; an
+   * entry is undefined until the block is first programmed), or null when this store does not
+   * keep that layout (full mode, or a spare shorter than 16 bytes). Not for other callers: the
+   * device keeps {@link pageStates} in step when it writes here.
+   */
+  get metadataHeadWords(): (Uint32Array | undefined)[] | null {
+    return this.headWords.length === 0 ? null : this.headWords;
+  }
+
+  /** The per-page state bytes (see the class comment); with {@link metadataHeadWords}, for the fast device only. */
+  get pageStates(): Uint8Array {
+    return this.pageState;
+  }
+
+  /** Allocates a block's buffer (as a first program does) and returns its head words. */
+  allocateHeadWords(block: number): Uint32Array {
+    if (this.blocks[block] === undefined) this.allocateBlock(block);
+    return this.headWords[block]!;
   }
 
   /** The first 16 bytes of `spare` as words (same bytes, any host byte order), or null when unaligned. */

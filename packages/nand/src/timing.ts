@@ -80,6 +80,49 @@ export class NandClock implements NandTimingModel {
     return this.finish(die, start, moved + this.tPROG);
   }
 
+  /**
+   * Charges `count` copybacks on one die and channel: each a {@link read} then a {@link program}
+   * of `bytes`, in that order. The same arithmetic as the 2·count calls, with the die, channel
+   * and totals held in locals for the run (the issue time cannot move inside it). Returns the
+   * completion time of the last program.
+   */
+  copybackRun(die: number, channel: number, bytes: number, count: number): number {
+    const issue = this.issueTime;
+    const transfer = bytes * this.transferPerByte;
+    const tR = this.tR;
+    const tPROG = this.tPROG;
+    let dieFree = this.dieFree[die]!;
+    let channelFree = this.channelFree[channel]!;
+    let busy = this.dieBusy[die]!;
+    let latest = this.latest;
+    let done = this.last;
+    for (let i = 0; i < count; i++) {
+      // read: the die senses (tR), then the channel moves the page out
+      let start = issue > dieFree ? issue : dieFree;
+      const sensed = start + tR;
+      done = (sensed > channelFree ? sensed : channelFree) + transfer;
+      channelFree = done;
+      dieFree = done;
+      busy += done - start;
+      if (done > latest) latest = done;
+      // program: the channel moves the page in, then the die programs it (tPROG)
+      start = issue > dieFree ? issue : dieFree;
+      if (channelFree > start) start = channelFree;
+      const moved = start + transfer;
+      channelFree = moved;
+      done = moved + tPROG;
+      dieFree = done;
+      busy += done - start;
+      if (done > latest) latest = done;
+    }
+    this.dieFree[die] = dieFree;
+    this.channelFree[channel] = channelFree;
+    this.dieBusy[die] = busy;
+    this.last = done;
+    this.latest = latest;
+    return done;
+  }
+
   /** Charges a block erase; returns its completion time. */
   erase(die: number): number {
     const dieFree = this.dieFree[die]!;

@@ -124,6 +124,42 @@ export interface NandDevice {
    */
   reboot(): void;
 
+  /**
+   * Optional metadata fast path, offered by the metadata-only device ({@link NandDevice.metadataOnly}
+   * with a spare of at least 16 bytes); feature-detect it once (`device.programSpareWords !== undefined`).
+   *
+   * Programs one page with no data and a 16-byte spare given as four 32-bit words: spare bytes
+   * 4k…4k+3 are the little-endian bytes of word k (taken modulo 2³², so signed and unsigned
+   * forms are the same word; pass them signed, `x | 0`, to keep large ones unboxed). Exactly `programPage(page, null, thoseBytes)`:
+   * the same contract checks and errors, counters, clock, fault injection and power cuts
+   * (the device takes the general path whenever a fault or cut is armed).
+   */
+  programSpareWords?(page: number, w0: number, w1: number, w2: number, w3: number): void;
+
+  /**
+   * Optional, with {@link programSpareWords}: an internal page move (ONFI "copyback": the page is
+   * read into the die's page register and programmed elsewhere; dhara's NAND interface calls it
+   * `copy`) whose destination gets the spare words given (the controller rewrites the metadata, as
+   * copyback with data change allows). Charged and checked exactly as `readPage(source)` followed
+   * by `programSpareWords(target, …)` — both channel transfers included, so a simulation gives the
+   * same clock as with the two calls (the destination may be on another die). Throws what those
+   * two would throw, in that order.
+   */
+  copyback?(source: number, target: number, w0: number, w1: number, w2: number, w3: number): void;
+
+  /**
+   * Optional, with {@link copyback}: `count` copybacks in one call, for a garbage collector
+   * emptying a block. Pair i reads page `sources[from + i]` and programs page `target + i` with
+   * spare words `words[4i … 4i + 3]`; the targets are consecutive pages of one block. Exactly the
+   * pairs one after the other (same clock, counters, contract errors), with the per-page checks
+   * and counter updates done once for the run. Returns false having done nothing while a fault or
+   * power cut is armed, power is off, or a source page is out of range: the caller then moves the
+   * pages one at a time (and gets those errors at the page they concern). Throws BUFFER_SIZE
+   * when `words` holds fewer than 4·count words, and the first program's contract errors
+   * (OUT_OF_RANGE also when the run would pass the end of the target's block).
+   */
+  copybackRun?(sources: Int32Array, from: number, count: number, target: number, words: Uint32Array): boolean;
+
   /** Counters since creation (or since {@link NandStats.reset}). */
   readonly stats: NandStats;
   /** The simulated clock (see {@link NandTimingModel}). */

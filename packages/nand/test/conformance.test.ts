@@ -1,5 +1,6 @@
 import { conformanceSuite } from './conformance.ts';
-import { imageHarness, ramHarness } from './helpers.ts';
+import { imageHarness, metadataHarness, ramHarness } from './helpers.ts';
 
 conformanceSuite(ramHarness());
 conformanceSuite(imageHarness());
+conformanceSuite(metadataHarness());

@@ -21,6 +21,14 @@ export function conformanceSuite(harness: StoreHarness): void {
       nand.close();
       return createNandDevice({ geometry: nand.geometry, store: harness.reopen(nand.store), ...options });
     }
+    /**
+     * The data a page should read back: what was programmed, or all 0xFF on a metadata-only
+     * backend (its pages keep spare bytes only; the contract says data reads 0xFF there).
+     */
+    function expectData(actual: Uint8Array, programmed: Uint8Array, message?: string): void {
+      if (harness.metadataOnly === true) assert.ok(allBytes(actual, 0xff), message ?? 'metadata-only: data reads 0xFF');
+      else assert.deepEqual(actual, programmed, message);
+    }
     function page(nand: SimulatedNand, p: number): { data: Uint8Array; spare: Uint8Array; result: ReturnType<SimulatedNand['readPage']> } {
       const data = new Uint8Array(nand.geometry.pageSize);
       const spare = new Uint8Array(nand.geometry.spareSize);
@@ -43,7 +51,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         const data = seededBytes(1, 512);
         nand.programPage(9, data, new Uint8Array([0x12, 0x34, 0x56]));
         const read = page(nand, 9);
-        assert.deepEqual(read.data, data);
+        expectData(read.data, data);
         assert.deepEqual(Array.from(read.spare.subarray(0, 4)), [0x12, 0x34, 0x56, 0xff]);
         assert.ok(allBytes(read.spare.subarray(3), 0xff));
         assert.equal(read.result.erased, false);
@@ -66,7 +74,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         nand.programPage(3, data, seededBytes(3, 16));
         const prefix = new Uint8Array(100);
         nand.readPage(3, prefix);
-        assert.deepEqual(prefix, data.subarray(0, 100));
+        expectData(prefix, data.subarray(0, 100));
         const spare = new Uint8Array(4);
         nand.readPage(3, undefined, spare);
         assert.deepEqual(spare, seededBytes(3, 16).subarray(0, 4));
@@ -78,7 +86,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         nand.programPage(8 + 2, seededBytes(4, 512), new Uint8Array(0));
         nand.programPage(8 + 6, seededBytes(5, 512), new Uint8Array(0));
         assert.equal(page(nand, 8 + 4).result.erased, true);
-        assert.deepEqual(page(nand, 8 + 6).data, seededBytes(5, 512));
+        expectData(page(nand, 8 + 6).data, seededBytes(5, 512));
         nand.close();
       });
 
@@ -94,7 +102,7 @@ export function conformanceSuite(harness: StoreHarness): void {
           assert.equal(read.result.erased, true);
         }
         nand.programPage(16, seededBytes(99, 512), new Uint8Array(0));
-        assert.deepEqual(page(nand, 16).data, seededBytes(99, 512));
+        expectData(page(nand, 16).data, seededBytes(99, 512));
         nand.close();
       });
     });
@@ -128,7 +136,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         nand.programPage(1, data, new Uint8Array([1]));
         expectUnchanged(nand, () => nand.programPage(1, seededBytes(11, 512), new Uint8Array([2])), 'PROGRAM_TWICE');
         const read = page(nand, 1);
-        assert.deepEqual(read.data, data);
+        expectData(read.data, data);
         assert.equal(read.spare[0], 1);
         nand.close();
       });
@@ -188,7 +196,18 @@ export function conformanceSuite(harness: StoreHarness): void {
       });
     });
 
-    describe('on-device Hamming ECC', () => {
+    if (harness.metadataOnly === true) {
+      test('metadata-only: ECC is not run — reads report unchecked and the spare is the caller\'s', () => {
+        const nand = device(LARGE_PAGE, { ecc: { code: hammingEcc, spareOffset: 40 } });
+        const spare = seededBytes(23, 64);
+        nand.programPage(0, seededBytes(20, 2048), spare);
+        const read = page(nand, 0);
+        assert.equal(read.result.ecc, 'unchecked');
+        assert.deepEqual(read.spare, spare);
+        assert.ok(allBytes(read.data, 0xff));
+        nand.close();
+      });
+    } else describe('on-device Hamming ECC', () => {
       const ecc = { code: hammingEcc, spareOffset: 40 };
 
       test('parity lands at the ECC offset over the caller\'s spare, 3 bytes per 256-byte sector', () => {
@@ -328,7 +347,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         throwsNand(() => nand.eraseBlock(1), 'ERASE_FAILED');
         nand.eraseBlock(1);
         nand.programPage(10, seededBytes(30, 512), new Uint8Array(0));
-        assert.deepEqual(page(nand, 10).data, seededBytes(30, 512));
+        expectData(page(nand, 10).data, seededBytes(30, 512));
         nand.close();
       });
 
@@ -352,12 +371,16 @@ export function conformanceSuite(harness: StoreHarness): void {
         const flipsAfter = (cycles: number, block: number): number => {
           for (let i = 0; i < cycles; i++) nand.eraseBlock(block);
           const p = block * 8;
-          nand.programPage(p, data, new Uint8Array(0));
+          // Metadata-only pages keep no data bytes: there the flips show in the spare copy.
+          const meta = harness.metadataOnly === true;
+          const expected = meta ? data.subarray(0, 16) : data;
+          nand.programPage(p, data, meta ? expected : new Uint8Array(0));
           let flips = 0;
-          const out = new Uint8Array(512);
-          for (let r = 0; r < 200; r++) {
-            nand.readPage(p, out);
-            for (let i = 0; i < 512; i++) for (let x = out[i] ^ data[i]; x !== 0; x &= x - 1) flips++;
+          const out = new Uint8Array(expected.length);
+          for (let r = 0; r < (meta ? 200 * 32 : 200); r++) {
+            if (meta) nand.readPage(p, undefined, out);
+            else nand.readPage(p, out);
+            for (let i = 0; i < out.length; i++) for (let x = out[i] ^ expected[i]; x !== 0; x &= x - 1) flips++;
           }
           return flips;
         };
@@ -366,7 +389,8 @@ export function conformanceSuite(harness: StoreHarness): void {
         const heavy = flipsAfter(100, 5);
         assert.ok(light > 0 && heavy > 5 * light, `light ${light}, heavy ${heavy}`);
         const clean = reopen(nand);
-        assert.deepEqual(page(clean, 5 * 8).data, data);
+        expectData(page(clean, 5 * 8).data, data);
+        if (harness.metadataOnly === true) assert.deepEqual(page(clean, 5 * 8).spare.subarray(0, 16), data.subarray(0, 16));
         clean.close();
       });
     });
@@ -387,7 +411,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         throwsNand(() => nand.sync(), 'POWER_OFF');
         nand.reboot();
         assert.equal(nand.faults.powerIsOn, true);
-        assert.deepEqual(page(nand, 0).data, first);
+        expectData(page(nand, 0).data, first);
         const cut = page(nand, 1);
         assert.equal(cut.result.erased, false);
         assert.notDeepEqual(cut.data, second);
@@ -434,7 +458,7 @@ export function conformanceSuite(harness: StoreHarness): void {
           const nand = device(SMALL, { faults: { seed: 77, powerCutAfter: 1 } });
           throwsNand(() => nand.programPage(0, seededBytes(60, 512), seededBytes(61, 16)), 'POWER_LOSS');
           nand.reboot();
-          const read = page(nand, 0).data;
+          const read = harness.metadataOnly === true ? page(nand, 0).spare : page(nand, 0).data;
           nand.close();
           return read;
         };
@@ -466,10 +490,10 @@ export function conformanceSuite(harness: StoreHarness): void {
             assert.equal(page(again, 9).result.erased, true);
             again.eraseBlock(0);
           } else if (done >= 7) {
-            for (let p = 0; p < Math.min(3, done - 7); p++) assert.deepEqual(page(again, p).data, seededBytes(p + 40, 512));
+            for (let p = 0; p < Math.min(3, done - 7); p++) expectData(page(again, p).data, seededBytes(p + 40, 512));
             for (let p = 3; p < 8; p++) assert.equal(page(again, p).result.erased, true, `cut ${cutAt}: page ${p} erased`);
           } else {
-            for (let p = 0; p < Math.min(6, done); p++) assert.deepEqual(page(again, p).data, seededBytes(p, 512), `cut ${cutAt}: page ${p}`);
+            for (let p = 0; p < Math.min(6, done); p++) expectData(page(again, p).data, seededBytes(p, 512), `cut ${cutAt}: page ${p}`);
           }
           again.close();
         }
@@ -486,7 +510,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         const again = reopen(nand);
         for (let p = 8; p < 12; p++) {
           const read = page(again, p);
-          assert.deepEqual(read.data, seededBytes(p, 2048));
+          expectData(read.data, seededBytes(p, 2048));
           assert.deepEqual(read.spare, seededBytes(p + 1, 64));
         }
         assert.equal(again.eraseCount(1), 2);
@@ -521,6 +545,166 @@ export function conformanceSuite(harness: StoreHarness): void {
         throwsNand(() => nand.readPage(0), 'POWER_OFF');
         throwsNand(() => nand.programPage(0, null, new Uint8Array(0)), 'POWER_OFF');
         throwsNand(() => nand.reboot(), 'POWER_OFF');
+      });
+    });
+
+    describe('metadata fast path (programSpareWords, copyback, copybackRun)', () => {
+      if (harness.metadataOnly !== true) {
+        test('a device keeping page data offers no metadata fast path', () => {
+          const nand = device();
+          assert.equal(nand.programSpareWords, undefined);
+          assert.equal(nand.copyback, undefined);
+          assert.equal(nand.copybackRun, undefined);
+          nand.close();
+        });
+        return;
+      }
+      /** The general device over a fresh metadata-only store, same options: the reference. */
+      function reference(geometry: NandGeometry = SMALL, options: Omit<NandDeviceOptions, 'geometry' | 'store'> = {}): SimulatedNand {
+        return createNandDevice({ geometry, store: harness.create(geometry), ...options, forceGeneric: true });
+      }
+      function spareOf(words: readonly number[]): Uint8Array {
+        const bytes = new Uint8Array(16);
+        const view = new DataView(bytes.buffer);
+        words.forEach((w, i) => view.setUint32(4 * i, w >>> 0, true));
+        return bytes;
+      }
+      function wordsFor(seed: number): [number, number, number, number] {
+        const b = seededBytes(seed, 16);
+        const v = new DataView(b.buffer);
+        return [v.getUint32(0, true), v.getUint32(4, true), v.getUint32(8, true), v.getUint32(12, true)];
+      }
+      /** Everything observable about two devices: spares and erased flags of every page, counters, clock. */
+      function assertSameDevice(fast: SimulatedNand, general: SimulatedNand): void {
+        const pages = totalPages(fast.geometry);
+        for (let p = 0; p < pages; p++) {
+          const a = page(fast, p);
+          const b = page(general, p);
+          assert.deepEqual(a.spare, b.spare, `page ${p} spare`);
+          assert.equal(a.result.erased, b.result.erased, `page ${p} erased`);
+        }
+        const fs = fast.stats;
+        const gs = general.stats;
+        for (const key of ['pageReads', 'pagePrograms', 'blockErases', 'bytesRead', 'bytesWritten', 'programFailures'] as const) {
+          assert.equal(fs[key], gs[key], key);
+        }
+        assert.deepEqual(fs.readsPerBlock, gs.readsPerBlock);
+        assert.deepEqual(fs.programsPerBlock, gs.programsPerBlock);
+        assert.equal(fast.timing.elapsed, general.timing.elapsed);
+        assert.equal(fast.timing.lastCompletion, general.timing.lastCompletion);
+        assert.deepEqual(fast.timing.dieBusy, general.timing.dieBusy);
+        assert.equal(fast.faults.operations, general.faults.operations);
+      }
+
+      test('the metadata-only device offers the fast path; forceGeneric does not', () => {
+        const nand = device();
+        assert.equal(typeof nand.programSpareWords, 'function');
+        assert.equal(typeof nand.copyback, 'function');
+        assert.equal(typeof nand.copybackRun, 'function');
+        assert.equal(reference().programSpareWords, undefined);
+        nand.close();
+      });
+
+      test('programSpareWords is programPage with the words as little-endian spare bytes', () => {
+        const fast = device();
+        const general = reference();
+        for (const p of [0, 1, 5, 8, 9, 63, 120]) {
+          const words = wordsFor(p);
+          fast.programSpareWords!(p, ...words);
+          general.programPage(p, null, spareOf(words));
+        }
+        assertSameDevice(fast, general);
+        // The bytes are the words' little-endian encodings.
+        assert.deepEqual(page(fast, 5).spare, spareOf(wordsFor(5)));
+      });
+
+      test('copyback and copybackRun charge and store exactly as readPage + programSpareWords (same die and across dies)', () => {
+        const fast = device();
+        const general = reference();
+        for (const nand of [fast, general]) for (let p = 0; p < 16; p++) nand.programPage(p, null, seededBytes(p, 16));
+        // one copyback on the same die, one across dies (block 8 is on die 1)
+        fast.copyback!(2, 24, ...wordsFor(1));
+        general.readPage(2);
+        general.programPage(24, null, spareOf(wordsFor(1)));
+        fast.copyback!(3, 64 + 3, ...wordsFor(2));
+        general.readPage(3);
+        general.programPage(64 + 3, null, spareOf(wordsFor(2)));
+        // a run on die 0 (sources in blocks 0 and 1, targets in block 4), then one from die 0 into die 1
+        const sources = new Int32Array([0, 5, 7, 9, 11, 4, 6]);
+        const runWords = new Uint32Array(4 * 7);
+        for (let i = 0; i < 7; i++) runWords.set(wordsFor(100 + i), 4 * i);
+        fast.timing.issueAt(1_000_000);
+        general.timing.issueAt(1_000_000);
+        assert.equal(fast.copybackRun!(sources, 0, 5, 32 + 1, runWords), true);
+        assert.equal(fast.copybackRun!(sources, 5, 2, 72, runWords.subarray(0, 8)), true);
+        for (let i = 0; i < 5; i++) {
+          general.readPage(sources[i]);
+          general.programPage(33 + i, null, spareOf(wordsFor(100 + i)));
+        }
+        for (let i = 0; i < 2; i++) {
+          general.readPage(sources[5 + i]);
+          general.programPage(72 + i, null, spareOf(wordsFor(100 + i)));
+        }
+        assertSameDevice(fast, general);
+        assert.equal(fast.copybackRun!(sources, 0, 0, 40, runWords), true, 'an empty run does nothing');
+        assertSameDevice(fast, general);
+      });
+
+      test('contract errors: the same codes, and nothing changes', () => {
+        const nand = device(LARGE_PAGE);
+        nand.programSpareWords!(3, 1, 2, 3, 4);
+        const before = { programs: nand.stats.pagePrograms, reads: nand.stats.pageReads, elapsed: nand.timing.elapsed };
+        throwsNand(() => nand.programSpareWords!(3, 1, 2, 3, 4), 'PROGRAM_TWICE');
+        throwsNand(() => nand.programSpareWords!(2, 1, 2, 3, 4), 'PROGRAM_OUT_OF_ORDER');
+        throwsNand(() => nand.programSpareWords!(-1, 1, 2, 3, 4), 'OUT_OF_RANGE');
+        throwsNand(() => nand.programSpareWords!(totalPages(LARGE_PAGE), 1, 2, 3, 4), 'OUT_OF_RANGE');
+        throwsNand(() => nand.programSpareWords!(1.5, 1, 2, 3, 4), 'OUT_OF_RANGE');
+        throwsNand(() => nand.copyback!(totalPages(LARGE_PAGE), 9, 1, 2, 3, 4), 'OUT_OF_RANGE');
+        const run = new Uint32Array(8);
+        throwsNand(() => nand.copybackRun!(new Int32Array([0, 1]), 0, 2, 2, run), 'PROGRAM_OUT_OF_ORDER');
+        throwsNand(() => nand.copybackRun!(new Int32Array([0, 1]), 0, 2, 7, run), 'OUT_OF_RANGE');
+        assert.equal(nand.copybackRun!(new Int32Array([0, -1]), 0, 2, 8, run), false, 'a bad source: nothing done, caller goes page by page');
+        throwsNand(() => nand.copybackRun!(new Int32Array([0, 1, 2]), 0, 3, 8, run), 'BUFFER_SIZE');
+        assert.deepEqual([nand.stats.pagePrograms, nand.stats.pageReads, nand.timing.elapsed], [before.programs, before.reads, before.elapsed]);
+        nand.markBad(5);
+        throwsNand(() => nand.programSpareWords!(5 * 8 + 2, 1, 2, 3, 4), 'BAD_BLOCK');
+        throwsNand(() => nand.copybackRun!(new Int32Array([0]), 0, 1, 5 * 8 + 2, run), 'BAD_BLOCK');
+        // The copyback's read is charged before its program is refused, as with the two calls.
+        const reads = nand.stats.pageReads;
+        throwsNand(() => nand.copyback!(0, 3, 1, 2, 3, 4), 'PROGRAM_TWICE');
+        assert.equal(nand.stats.pageReads, reads + 1);
+        assert.equal(nand.stats.pagePrograms, before.programs);
+        nand.close();
+        throwsNand(() => nand.programSpareWords!(9, 1, 2, 3, 4), 'POWER_OFF');
+        throwsNand(() => nand.copyback!(3, 9, 1, 2, 3, 4), 'POWER_OFF');
+        assert.equal(nand.copybackRun!(new Int32Array([3]), 0, 1, 9, run), false);
+      });
+
+      test('armed faults and power cuts: copybackRun declines; the one-page methods behave as the general device, damage included', () => {
+        const fast = device(SMALL, { faults: { seed: 12 } });
+        const general = reference(SMALL, { faults: { seed: 12 } });
+        for (const nand of [fast, general]) for (let p = 0; p < 6; p++) nand.programPage(p, null, seededBytes(p, 16));
+        fast.faults.failProgram(9);
+        general.faults.failProgram(9);
+        assert.equal(fast.copybackRun!(new Int32Array([1]), 0, 1, 9, new Uint32Array(4)), false, 'nothing done while a failure is armed');
+        throwsNand(() => fast.copyback!(1, 9, ...wordsFor(3)), 'PROGRAM_FAILED');
+        general.readPage(1);
+        throwsNand(() => general.programPage(9, null, spareOf(wordsFor(3))), 'PROGRAM_FAILED');
+        throwsNand(() => fast.programSpareWords!(9, 1, 2, 3, 4), 'PROGRAM_TWICE');
+        fast.programSpareWords!(10, ...wordsFor(4));
+        general.programPage(10, null, spareOf(wordsFor(4)));
+        fast.faults.cutPowerAfter(2);
+        general.faults.cutPowerAfter(2);
+        assert.equal(fast.copybackRun!(new Int32Array([2, 3]), 0, 2, 16, new Uint32Array(8)), false, 'nothing done while a cut is armed');
+        fast.programSpareWords!(16, ...wordsFor(5));
+        general.programPage(16, null, spareOf(wordsFor(5)));
+        throwsNand(() => fast.copyback!(2, 17, ...wordsFor(6)), 'POWER_LOSS');
+        general.readPage(2);
+        throwsNand(() => general.programPage(17, null, spareOf(wordsFor(6))), 'POWER_LOSS');
+        fast.reboot();
+        general.reboot();
+        assertSameDevice(fast, general);
+        assert.notDeepEqual(page(fast, 17).spare, spareOf(wordsFor(6)), 'the cut page is damaged');
       });
     });
   });

@@ -15,6 +15,8 @@ export interface StoreHarness {
   reopen(store: NandStore): NandStore;
   /** Removes whatever the harness made on disk. */
   cleanup(): void;
+  /** The store keeps spare bytes only (data reads back 0xFF): the metadata-only fast device. */
+  readonly metadataOnly?: boolean;
 }
 
 export function ramHarness(): StoreHarness {
@@ -23,6 +25,20 @@ export function ramHarness(): StoreHarness {
     create: (geometry) => new RamStore(geometry),
     reopen: (store) => store,
     cleanup: () => {},
+  };
+}
+
+/**
+ * The metadata-only RAM store: createNandDevice picks the fast metadata device over it
+ * (programSpareWords / copyback / copybackRun on top of the general device's rules).
+ */
+export function metadataHarness(): StoreHarness {
+  return {
+    name: 'metadata-only RamStore (fast metadata device)',
+    create: (geometry) => new RamStore(geometry, { metadataOnly: true }),
+    reopen: (store) => store,
+    cleanup: () => {},
+    metadataOnly: true,
   };
 }
 

@@ -31,6 +31,15 @@ let lastFirstRegister = SLICE[768 + 0xff]! ^ SLICE[512 + 0xff]! ^ SLICE[256 + 0x
  * spare metadata, +0…+11): equal to crc32Bytes over those bytes.
  */
 export function crc32Words3(w0: number, w1: number, w2: number): number {
+  return crc32Words3Int32(w0, w1, w2) >>> 0;
+}
+
+/**
+ * {@link crc32Words3} as a signed 32-bit integer (the same 32 bits): what the metadata fast path
+ * hands the device, since a value ≥ 2³¹ passed to or returned from a call that is not inlined
+ * would be boxed as a heap number, one allocation per page.
+ */
+export function crc32Words3Int32(w0: number, w1: number, w2: number): number {
   // The first word (marker, kind, count) is nearly always the same: remember its register.
   let c: number;
   if (w0 === lastFirstWord) {
@@ -45,7 +54,7 @@ export function crc32Words3(w0: number, w1: number, w2: number): number {
   c = SLICE[768 + (c & 0xff)]! ^ SLICE[512 + ((c >>> 8) & 0xff)]! ^ SLICE[256 + ((c >>> 16) & 0xff)]! ^ SLICE[c >>> 24]!;
   c ^= w2;
   c = SLICE[768 + (c & 0xff)]! ^ SLICE[512 + ((c >>> 8) & 0xff)]! ^ SLICE[256 + ((c >>> 16) & 0xff)]! ^ SLICE[c >>> 24]!;
-  return ~c >>> 0;
+  return ~c;
 }
 
 /** CRC-32 of bytes[offset … offset+length), as an unsigned 32-bit number. */

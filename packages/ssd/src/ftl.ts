@@ -3,7 +3,8 @@ import type { NandDevice, NandGeometry } from '@flashdiff/nand';
 import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from './config.ts';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
-import { KIND_DATA, KIND_SUMMARY, KIND_TRIM, LITTLE_ENDIAN_HOST, MAX_TRIM_RECORD_PAGES, METADATA_BYTES, decodeSpare, encodeSpare, encodeSpareWords, metadataOffset, readU32, writeU32 } from './spare.ts';
+import { crc32Words3Int32 } from './crc32.ts';
+import { KIND_DATA, KIND_SUMMARY, KIND_TRIM, LITTLE_ENDIAN_HOST, MAX_TRIM_RECORD_PAGES, METADATA_BYTES, decodeSpare, encodeSpare, encodeSpareWords, metadataOffset, readU32, spareWord0, writeU32 } from './spare.ts';
 import type { PageMetadata } from './spare.ts';
 
 /** Block / unit states, as in {@link BlockMapSnapshot.blockState}. */
@@ -183,6 +184,23 @@ export class Ftl {
   private readonly fifoHead: Int32Array;
   private rngState: number;
   private erasesSinceWearCheck = 0;
+  /**
+   * The device offers the metadata fast path (programSpareWords + copyback, see NandDevice) and the
+   * metadata lies at spare offset 0: pages are programmed from four words (no spare buffer) and GC
+   * moves data pages by copyback. Decided once here; the device itself keeps every fault and power
+   * cut on its general path, so the FTL's behaviour is the same either way.
+   */
+  private readonly fastMeta: boolean;
+  /** Spare word 0 of a data page (marker, kind 1, count 1): the same for every host/GC data page. */
+  private readonly dataWord0 = spareWord0(KIND_DATA, 1) | 0;
+  /** options.gcThreshold, and nextHostDie's reserve (gcThreshold + 2) · dataPages, as plain fields. */
+  private readonly gcThreshold: number;
+  private readonly hostReserve: number;
+  /** validityMethod p2l: each block ends with a P2L summary page (written when its data pages are full). */
+  private readonly summaries: boolean;
+  /** relocateBlockFast's scratch: a victim block's valid pages, and the spare words of a run. */
+  private readonly moveSources: Int32Array;
+  private readonly moveWords: Uint32Array;
   private poweredOff = false;
 
   constructor(device: NandDevice, options: Partial<FtlOptions> = {}) {
@@ -255,6 +273,12 @@ export class Ftl {
     this.fifo = Array.from({ length: this.poolCount }, () => []);
     this.fifoHead = new Int32Array(this.poolCount);
     this.rngState = this.options.seed | 0 || 0x9e3779b9;
+    this.fastMeta = !this.withData && this.metaOffset === 0 && device.programSpareWords !== undefined && device.copyback !== undefined && device.copybackRun !== undefined;
+    this.moveSources = new Int32Array(this.fastMeta ? g.pagesPerBlock : 0);
+    this.moveWords = new Uint32Array(this.fastMeta ? 4 * g.pagesPerBlock : 0);
+    this.gcThreshold = this.options.gcThreshold;
+    this.summaries = this.options.validityMethod === 'p2l';
+    this.hostReserve = (this.options.gcThreshold + 2) * this.dataPages;
 
     this.format();
     const spareUnits = this.freeCount.reduce((a, b) => a + b, 0);
@@ -438,18 +462,27 @@ export class Ftl {
     this.poolValid[this.dieOfBlock[b]!]!--;
     const u = this.unitOfBlockTable[b]!;
     const v = this.unitValid[u]!--;
-    if (this.greedy && this.unitState[u] === BLOCK_FULL) {
-      // O(1) greedy: move the unit to the next lower valid-count list.
-      this.bucketRemove(u, v);
-      const pool = this.poolOfUnit(u);
-      const h = pool * this.bucketWidth + v - 1;
-      const head = this.bucketHead[h]!;
-      this.bucketNext[u] = head;
-      this.bucketPrev[u] = -1;
-      if (head >= 0) this.bucketPrev[head] = u;
-      this.bucketHead[h] = u;
-      if (v - 1 < this.bucketMin[pool]!) this.bucketMin[pool] = v - 1;
-    }
+    if (this.greedy && this.unitState[u] === BLOCK_FULL) this.bucketDown(u, v);
+  }
+
+  /** O(1) greedy: moves FULL unit `u` from the list of valid count `v` to that of v − 1. */
+  private bucketDown(u: number, v: number): void {
+    const next = this.bucketNext;
+    const prev = this.bucketPrev;
+    const heads = this.bucketHead;
+    const pool = this.blockMode ? this.dieOfBlock[u]! : 0;
+    const h = pool * this.bucketWidth + v;
+    const after = next[u]!;
+    const before = prev[u]!;
+    if (before >= 0) next[before] = after;
+    else heads[h] = after;
+    if (after >= 0) prev[after] = before;
+    const head = heads[h - 1]!;
+    next[u] = head;
+    prev[u] = -1;
+    if (head >= 0) prev[head] = u;
+    heads[h - 1] = u;
+    if (v - 1 < this.bucketMin[pool]!) this.bucketMin[pool] = v - 1;
   }
 
   private blockOfPage(ppa: number): number {
@@ -577,10 +610,16 @@ export class Ftl {
       const open = this.blockMode ? s.slot[die]! : -1;
       const ppa = open >= 0 ? open * this.pagesPerBlock + this.writePointer[open]!++ : this.allocate(s, die);
       const b = open >= 0 ? open : this.blockOfPage(ppa);
-      if (this.spareWords !== null) encodeSpareWords(this.spareWords, kind, lba, sequence, count);
-      else encodeSpare(this.spare, this.metaOffset, kind, lba, sequence, count, data);
       try {
-        this.device.programPage(ppa, data, this.spare);
+        if (this.fastMeta) {
+          // Words as signed 32-bit integers: never boxed on the way into the device.
+          const w0 = kind === KIND_DATA && count === 1 ? this.dataWord0 : spareWord0(kind, count) | 0;
+          this.device.programSpareWords!(ppa, w0, lba | 0, sequence | 0, crc32Words3Int32(w0, lba | 0, sequence | 0));
+        } else {
+          if (this.spareWords !== null) encodeSpareWords(this.spareWords, kind, lba, sequence, count);
+          else encodeSpare(this.spare, this.metaOffset, kind, lba, sequence, count, data);
+          this.device.programPage(ppa, data, this.spare);
+        }
       } catch (e) {
         if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
         this.counters.programFailures++;
@@ -596,6 +635,69 @@ export class Ftl {
       if (this.blockState[b] === BLOCK_BAD) continue;
       return ppa;
     }
+  }
+
+  /**
+   * {@link place} for a GC move of a data page on the metadata fast path: the victim page
+   * `source` is read and `lba` programmed with a fresh sequence number. When the stream has an
+   * open block on this die the two go as one device copyback; otherwise the read is issued first
+   * and then the page placed, exactly the order relocatePage uses (allocation may itself collect).
+   */
+  private placeMoved(s: Stream, die: number, source: number, lba: number): number {
+    const open = this.blockMode ? s.slot[die]! : -1;
+    if (open < 0 || this.writePointer[open]! + 1 >= this.dataPages) {
+      // No open block, or this page closes it (a P2L summary or a closed unit follows): the general order.
+      this.device.readPage(source);
+      this.counters.gcPageReads++;
+      return this.place(s, die, KIND_DATA, lba, this.nextSequence++, 1, null);
+    }
+    this.counters.gcPageReads++;
+    const sequence = this.nextSequence++;
+    const ppa = open * this.pagesPerBlock + this.writePointer[open]!++;
+    const w0 = this.dataWord0;
+    try {
+      this.device.copyback!(source, ppa, w0, lba | 0, sequence | 0, crc32Words3Int32(w0, lba | 0, sequence | 0));
+    } catch (e) {
+      if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
+      this.counters.programFailures++;
+      this.retireBlock(open);
+      // The read was done: retry the program alone, as place's retry loop does.
+      return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
+    }
+    this.p2l[ppa] = lba;
+    if (sequence < this.blockMinSeq[open]!) this.blockMinSeq[open] = sequence;
+    return ppa;
+  }
+
+  /**
+   * {@link place} for a host data page on the metadata fast path: when the host stream has an
+   * open block on this die, the page is programmed there from its spare words directly (and the
+   * block closed after its last data page, as place does); allocation, a retry after a failed
+   * program and blocks that end in a P2L summary go through place.
+   */
+  private placeHost(die: number, lba: number): number {
+    const s = this.hostStream;
+    const open = this.blockMode ? s.slot[die]! : -1;
+    const sequence = this.nextSequence++;
+    // No open block (allocation may collect), or a last page followed by a P2L summary: place().
+    if (open < 0 || (this.summaries && this.writePointer[open]! + 1 >= this.dataPages)) return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
+    const ppa = open * this.pagesPerBlock + this.writePointer[open]!++;
+    const w0 = this.dataWord0;
+    const w1 = lba | 0;
+    const w2 = sequence | 0;
+    try {
+      this.device.programSpareWords!(ppa, w0, w1, w2, crc32Words3Int32(w0, w1, w2));
+    } catch (e) {
+      if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
+      this.counters.programFailures++;
+      this.retireBlock(open);
+      return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
+    }
+    this.p2l[ppa] = lba;
+    if (sequence < this.blockMinSeq[open]!) this.blockMinSeq[open] = sequence;
+    // The block's last data page: close it, as place() does.
+    if (this.writePointer[open]! >= this.dataPages) this.afterProgram(s, open);
+    return ppa;
   }
 
   // ---------------------------------------------------------------- host operations
@@ -630,10 +732,16 @@ export class Ftl {
       }
     }
     try {
+      // Read the old mapping first: the random L2P access misses the cache, and issued here it
+      // overlaps the program below. Only GC (foreground or in place) and a block retirement can
+      // move the page in between; then it is read again (the counters tell whether they ran).
+      const early = this.l2p[lba]!;
       const die = this.blockMode ? this.nextHostDie() : 0;
-      if (this.freeCount[die]! < this.options.gcThreshold) this.foregroundGc(die);
-      const ppa = this.place(this.hostStream, die, KIND_DATA, lba, this.nextSequence++, 1, payload);
-      const old = this.l2p[lba]!;
+      const collected = this.freeCount[die]! < this.gcThreshold;
+      if (collected) this.foregroundGc(die);
+      const moves = this.counters.inPlaceGcRuns + this.counters.retiredBlocks;
+      const ppa = this.fastMeta ? this.placeHost(die, lba) : this.place(this.hostStream, die, KIND_DATA, lba, this.nextSequence++, 1, payload);
+      const old = collected || moves !== this.counters.inPlaceGcRuns + this.counters.retiredBlocks ? this.l2p[lba]! : early;
       if (old >= 0) this.setInvalid(old);
       this.l2p[lba] = ppa;
       this.setValid(ppa);
@@ -714,7 +822,7 @@ export class Ftl {
   private nextHostDie(): number {
     // A die whose good pages are nearly all valid (it lost blocks to failures) is skipped while
     // another die has room, so data drifts towards the dies with spare capacity.
-    const reserve = (this.options.gcThreshold + 2) * this.dataPages;
+    const reserve = this.hostReserve;
     for (let tries = 0; tries < this.dies; tries++) {
       const die = this.dieOrder[this.hostCursor]!;
       if (++this.hostCursor === this.dies) this.hostCursor = 0;
@@ -875,7 +983,7 @@ export class Ftl {
 
   private foregroundGc(pool: number): void {
     let guard = this.unitsPerPool + 4;
-    while (this.freeCount[pool]! < this.options.gcThreshold && guard-- > 0) {
+    while (this.freeCount[pool]! < this.gcThreshold && guard-- > 0) {
       if (!this.collect(pool, -1, this.gcStream)) break;
     }
   }
@@ -973,6 +1081,7 @@ export class Ftl {
     const written = Math.min(this.writePointer[b]!, this.dataPages);
     const method = this.options.validityMethod;
     let moved = 0;
+    if (method === 'bitmap' && this.fastMeta) return this.relocateBlockFast(b, s, pool);
     if (method === 'bitmap') {
       // Walk the set bits of the VPBM a word at a time (re-read after each move, which clears
       // the moved page's bit): the same pages in the same order as testing every page.
@@ -1023,6 +1132,115 @@ export class Ftl {
       if (valid) moved += this.relocatePage(ppa, s, pool, false);
     }
     return moved;
+  }
+
+  /**
+   * The bitmap method on the metadata fast path. Lists the victim's valid pages from its VPBM
+   * words (x & −x isolates the lowest set bit, Math.clz32 gives its index), then moves them in
+   * page order: runs of data pages that fit in the stream's open block go to the device as one
+   * copybackRun, with their L2P/P2L/VPBM updates in one loop and the VPC, pool and unit counts
+   * changed once per run (the victim's once per block; nothing reads them while it is being
+   * emptied); a run that fills the block closes it. Everything else (TRIM records, no open block,
+   * superblock striping, an armed fault) takes the one-page path. The pages, their order,
+   * sequence numbers and the device operations are those of moving them one by one.
+   */
+  private relocateBlockFast(b: number, s: Stream, pool: number): number {
+    const ppb = this.pagesPerBlock;
+    const first = b * ppb;
+    const end = first + Math.min(this.writePointer[b]!, this.dataPages);
+    const bits = this.validBits;
+    const p2l = this.p2l;
+    const l2p = this.l2p;
+    const list = this.moveSources;
+    let n = 0;
+    for (let w = first >>> 5; w << 5 < end; w++) {
+      const base = w << 5;
+      // This block's part of the word (a block may share a word with its neighbours).
+      let x = bits[w]!;
+      if (base < first) x &= -1 << (first - base);
+      if (end - base < 32) x &= (1 << (end - base)) - 1;
+      while (x !== 0) {
+        const low = x & -x;
+        x ^= low;
+        list[n++] = base + 31 - Math.clz32(low);
+      }
+    }
+    let moved = 0;
+    let dataMoved = 0;
+    const words = this.moveWords;
+    const w0 = this.dataWord0;
+    for (let i = 0; i < n; ) {
+      const ppa = list[i]!;
+      if ((bits[ppa >>> 5]! & (1 << (ppa & 31))) === 0) {
+        i++;
+        continue;
+      }
+      const lba = p2l[ppa]!;
+      if (lba < 0) {
+        // A TRIM record: the general move (reads its spare, may drop it); keeps its own VPC.
+        moved += this.relocatePage(ppa, s, pool, true);
+        i++;
+        continue;
+      }
+      const open = this.blockMode ? s.slot[pool]! : -1;
+      // Room in the stream's open block (block mode; relocateBlockFast runs only without P2L summaries).
+      const room = open >= 0 && this.unitState[this.unitOfBlockTable[open]!] !== BLOCK_FULL ? this.dataPages - this.writePointer[open]! : 0;
+      let k = 0;
+      const sequence = this.nextSequence;
+      while (k < room && i + k < n) {
+        const source = list[i + k]!;
+        const runLba = p2l[source]!;
+        if (runLba < 0 || (bits[source >>> 5]! & (1 << (source & 31))) === 0) break;
+        const w1 = runLba | 0;
+        const w2 = (sequence + k) | 0;
+        const at = k << 2;
+        words[at] = w0;
+        words[at + 1] = w1;
+        words[at + 2] = w2;
+        words[at + 3] = crc32Words3Int32(w0, w1, w2);
+        k++;
+      }
+      const target = open >= 0 ? open * ppb + this.writePointer[open]! : -1;
+      if (k === 0 || !this.device.copybackRun!(list, i, k, target, words)) {
+        // One page: the read and program as relocatePage issues them.
+        const to = this.placeMoved(s, pool, ppa, lba);
+        bits[ppa >>> 5] = bits[ppa >>> 5]! & ~(1 << (ppa & 31));
+        l2p[lba] = to;
+        this.setValid(to);
+        dataMoved++;
+        i++;
+        continue;
+      }
+      this.nextSequence = sequence + k;
+      this.writePointer[open]! += k;
+      for (let j = 0; j < k; j++) {
+        const source = list[i + j]!;
+        const runLba = p2l[source]!;
+        const to = target + j;
+        p2l[to] = runLba;
+        l2p[runLba] = to;
+        bits[source >>> 5] = bits[source >>> 5]! & ~(1 << (source & 31));
+        bits[to >>> 5] = bits[to >>> 5]! | (1 << (to & 31));
+      }
+      // The run's sequence numbers ascend: its first is the block's minimum candidate.
+      if (sequence < this.blockMinSeq[open]!) this.blockMinSeq[open] = sequence;
+      this.blockValid[open]! += k;
+      this.poolValid[this.dieOfBlock[open]!]! += k;
+      this.unitValid[this.unitOfBlockTable[open]!]! += k;
+      this.counters.gcPageReads += k;
+      dataMoved += k;
+      i += k;
+      // The run filled the block: close it as place() does after its last page. (The one-by-one
+      // path closes it before marking that last copy valid; the unit then ends at the head of
+      // the same greedy list either way, and no other list changes.)
+      if (this.writePointer[open]! >= this.dataPages) this.afterProgram(s, open);
+    }
+    if (dataMoved > 0) {
+      this.blockValid[b]! -= dataMoved;
+      this.poolValid[this.dieOfBlock[b]!]! -= dataMoved;
+      this.unitValid[this.unitOfBlockTable[b]!]! -= dataMoved;
+    }
+    return moved + dataMoved;
   }
 
   /**

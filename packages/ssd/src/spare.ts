@@ -80,6 +80,11 @@ export function encodeSpareWords(words: Uint32Array, kind: number, lba: number, 
   words[3] = crc32Words3(w0, w1, w2);
 }
 
+/** Word 0 of the layout above (bytes +0…+3 as a little-endian u32): the marker, kind and count. */
+export function spareWord0(kind: number, count: number): number {
+  return (0xff | (kind << 8) | ((count & 0xffff) << 16)) >>> 0;
+}
+
 /** True when a Uint32Array stores its words little-endian (the spare layout's byte order). */
 export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
