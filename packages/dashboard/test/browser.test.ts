@@ -145,7 +145,12 @@ describe('dashboard in chromium', { timeout: 180_000 }, () => {
   test('Diffusion: sample from a tiny checkpoint, watch the frames, download the grid', async () => {
     const { page } = harness;
     await page.click('#tab-diffusion');
-    await page.waitForSelector('[data-testid=diffusion-checkpoint] option[value$="tiny"]', { state: 'attached' });
+    const tinyOption = '[data-testid=diffusion-checkpoint] option[value$="tiny"]';
+    await page.waitForSelector(tinyOption, { state: 'attached' });
+    // The model shipped with @flashdiff/diffusion is offered first and chosen by default.
+    const chosen = await page.$eval('[data-testid=diffusion-checkpoint]', (select) => (select as HTMLSelectElement).selectedOptions[0]?.textContent ?? '');
+    assert.match(chosen, /\(shipped\)$/);
+    await page.selectOption('[data-testid=diffusion-checkpoint]', { value: await page.$eval(tinyOption, (o) => (o as HTMLOptionElement).value) });
     await page.selectOption('select[name=sampler]', 'ddim');
     await page.fill('input[name=steps]', '10');
     await page.fill('input[name=class]', '0');

@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkRequestOrigin, loopbackPolicy } from '../src/server/security.ts';
+import { SHIPPED_MODEL_NAME, shippedModelDirectory } from '@flashdiff/diffusion/shipped-model';
 import { startDashboardServer } from '../src/server/server.ts';
 import type { DashboardServer } from '../src/server/server.ts';
 import { clientBuildIsStale } from '../src/server/client-build.ts';
@@ -286,14 +287,21 @@ describe('dashboard server', { timeout: 120_000 }, () => {
   });
 
   test('diffusion: checkpoints are listed from the known folder only; requests are validated', async () => {
-    const listing = await call<{ directory: string; checkpoints: unknown[] }>('GET', 'api/diffusion/checkpoints');
+    const listing = await call<{ directory: string; checkpoints: { name: string; path: string; shipped: boolean }[] }>('GET', 'api/diffusion/checkpoints');
     assert.equal(listing.status, 200);
-    assert.deepEqual(listing.body.checkpoints, [], 'a missing folder lists nothing');
+    // A missing folder adds nothing: only the model shipped with @flashdiff/diffusion is offered.
+    const shipped = shippedModelDirectory();
+    assert.ok(shipped, 'the diffusion package ships its trained model');
+    assert.deepEqual(listing.body.checkpoints.map((c) => [c.name, c.path, c.shipped]), [[`${SHIPPED_MODEL_NAME} (shipped)`, shipped, true]]);
     const escape = await call<{ error: { message: string } }>('POST', 'api/diffusion/sample', { checkpoint: '../../etc', sampler: 'ddim', steps: 5 });
     assert.equal(escape.status, 400);
     assert.match(escape.body.error.message, /not inside/);
     const missing = await call<{ error: { code: string } }>('POST', 'api/diffusion/sample', { checkpoint: 'nothing-here', sampler: 'ddim', steps: 5 });
     assert.equal(missing.status, 404);
+    // The shipped model samples by its path (it lies outside the checkpoint folder).
+    const fromShipped = await call<{ id: string }>('POST', 'api/diffusion/sample', { checkpoint: shipped, sampler: 'ddim', steps: 2, classLabel: 3, guidance: 2, count: 2, frameEvery: 1 });
+    assert.equal(fromShipped.status, 201, JSON.stringify(fromShipped.body));
+    assert.equal(finalState(await followJob(fromShipped.body.id)).state, 'done');
     const badName = await call<{ error: { message: string } }>('POST', 'api/diffusion/train', { name: '../up' });
     assert.equal(badName.status, 400);
     assert.match(badName.body.error.message, /name/);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { encodeNpy } from '../src/data/npy.ts';
+import { shippedModelDirectory } from '../src/node/shipped-model.ts';
 import { barsDataset } from './helpers.ts';
 
 const bin = fileURLToPath(new URL('../bin/diffusion.js', import.meta.url));
@@ -79,6 +80,20 @@ describe('diffusion CLI', () => {
     assert.equal(JSON.parse(mix.stdout).steps, 50);
     const wrongClass = run(['sample', '--checkpoint', ckpt, '--class', '7', '--out', join(dir, 'w.png')]);
     assert.equal(wrongClass.code, 2);
+  });
+
+  test('sample without --checkpoint uses the shipped model', () => {
+    const shipped = shippedModelDirectory();
+    assert.ok(shipped, 'packages/diffusion/models/mnist-16 holds config.json and ema.safetensors');
+    const grid = join(dir, 'shipped.png');
+    const r = run(['sample', '--class', 'all', '--n', '10', '--steps', '4', '--guidance', '2', '--seed', '2', '--out', grid]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { checkpoint: string; n: number; guidance: number };
+    assert.equal(report.checkpoint, shipped);
+    assert.equal(report.n, 10);
+    // One 16×16 tile per class, one column, 1-pixel gaps: the PNG's IHDR width and height.
+    const png = readFileSync(grid);
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [16 + 2, 10 * 16 + 11]);
   });
 
   test('a corrupt checkpoint gives one clear error naming the file', () => {

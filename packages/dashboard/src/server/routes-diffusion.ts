@@ -5,10 +5,10 @@ import { listCheckpoints, loadDiffusionNodeApi, planSample, planTrain } from './
 
 export function registerDiffusionRoutes(router: Router<DashboardState>): void {
   router.add('GET', '/api/diffusion/checkpoints', ({ res, state }) => {
-    sendJson(res, 200, { directory: state.checkpointDirectory, checkpoints: listCheckpoints(state.checkpointDirectory) });
+    sendJson(res, 200, { directory: state.checkpointDirectory, checkpoints: listCheckpoints(state.checkpointDirectory, state.shippedCheckpoint) });
   });
   router.add('POST', '/api/diffusion/sample', async ({ req, res, state }) => {
-    const plan = planSample(await readJson(req), state.checkpointDirectory);
+    const plan = planSample(await readJson(req), state.checkpointDirectory, state.shippedCheckpoint);
     // Say "not available" now rather than from inside a worker a second later.
     await loadDiffusionNodeApi();
     const job = state.jobs.start('diffusion-sample', plan);

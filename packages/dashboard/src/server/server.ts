@@ -12,6 +12,7 @@ import { registerSsdRoutes } from './routes-ssd.ts';
 import { registerYaffsRoutes, YaffsSessions } from './routes-yaffs2.ts';
 import { registerDiffusionRoutes } from './routes-diffusion.ts';
 import { DEFAULT_BUILD_DIR } from './client-build.ts';
+import { shippedModelDirectory } from '@flashdiff/diffusion/shipped-model';
 import { defaultCheckpointDirectory } from './checkpoints.ts';
 
 /** Everything one server instance owns. */
@@ -21,6 +22,8 @@ export interface DashboardState {
   readonly yaffs: YaffsSessions;
   /** The folder whose sub-folders are offered as diffusion checkpoints. */
   readonly checkpointDirectory: string;
+  /** The trained model shipped with @flashdiff/diffusion, offered before the folder's checkpoints (null: none). */
+  readonly shippedCheckpoint: string | null;
 }
 
 export interface DashboardServerOptions {
@@ -29,6 +32,8 @@ export interface DashboardServerOptions {
   /** Directory of the built client (default packages/dashboard/build). */
   readonly buildDir?: string;
   readonly checkpointDirectory?: string;
+  /** Default: the package's shipped model when present; null leaves it out. */
+  readonly shippedCheckpoint?: string | null;
 }
 
 export interface DashboardServer {
@@ -108,6 +113,7 @@ export async function startDashboardServer(options: DashboardServerOptions = {})
     uploads: new UploadStore(),
     yaffs: new YaffsSessions(),
     checkpointDirectory: options.checkpointDirectory ?? defaultCheckpointDirectory(),
+    shippedCheckpoint: options.shippedCheckpoint !== undefined ? options.shippedCheckpoint : shippedModelDirectory(),
   };
   const router = buildRouter();
   let policy = loopbackPolicy(options.port ?? 0);

@@ -178,6 +178,8 @@ export interface CheckpointInfo {
   readonly imageSize: number;
   readonly channels: number;
   readonly model: string;
+  /** The trained model that ships with @flashdiff/diffusion (offered first, chosen by default). */
+  readonly shipped: boolean;
   readonly description: string;
 }
 

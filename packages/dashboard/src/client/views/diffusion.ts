@@ -96,13 +96,13 @@ export function createDiffusionView(): HTMLElement {
   let checkpoints: CheckpointInfo[] = [];
   const describeCheckpoint = (): void => {
     const c = checkpoints.find((x) => x.path === checkpointSelect.value);
-    checkpointInfo.textContent = c ? `${c.model}, ${c.imageSize}×${c.imageSize}×${c.channels}, ${c.classes} classes. ${c.description}` : '';
+    checkpointInfo.textContent = c ? `${c.model}, ${c.imageSize}×${c.imageSize}×${c.channels}, ${c.classes} classes. ${c.shipped ? 'The trained model shipped with @flashdiff/diffusion: ' : ''}${c.description}` : '';
     if (c) classLabel.max = String(Math.max(0, c.classes - 1));
   };
   const loadCheckpoints = async (select?: string): Promise<void> => {
     const listing = await api<{ directory: string; checkpoints: CheckpointInfo[] }>('GET', 'api/diffusion/checkpoints');
     checkpoints = listing.checkpoints;
-    checkpointFolder.textContent = `from ${listing.directory}`;
+    checkpointFolder.textContent = `${checkpoints.some((c) => c.shipped) ? 'the shipped model, and checkpoints ' : ''}from ${listing.directory}`;
     checkpointSelect.replaceChildren(
       ...(checkpoints.length ? checkpoints.map((c) => h('option', { value: c.path }, c.name)) : [h('option', { value: '' }, '(none yet — train one below)')]),
     );

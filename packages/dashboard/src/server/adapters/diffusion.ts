@@ -9,6 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { parseCheckpointConfig } from '@flashdiff/diffusion';
+import { SHIPPED_MODEL_NAME } from '@flashdiff/diffusion/shipped-model';
 import type { CheckpointConfig, DataInfo, DiffusionModel, DiffusionTrainer, ImageDataset, ModelConfig, RgbaImage, TensorEngine } from '@flashdiff/diffusion';
 import type { CheckpointInfo, DiffusionSampleRequest, DiffusionTrainRequest } from '../../shared/protocol.ts';
 import { DashboardError } from '../errors.ts';
@@ -45,39 +46,51 @@ class DiffusionUnavailable extends DashboardError {
   }
 }
 
-/** Every sub-folder of `directory` holding a config.json of a checkpoint. */
-export function listCheckpoints(directory: string): CheckpointInfo[] {
-  if (!existsSync(directory)) return [];
+/**
+ * The shipped model (when this copy of @flashdiff/diffusion has it) first, then every sub-folder of
+ * `directory` holding a config.json of a checkpoint.
+ */
+export function listCheckpoints(directory: string, shipped: string | null = null): CheckpointInfo[] {
   const out: CheckpointInfo[] = [];
+  if (shipped !== null) {
+    const info = describeCheckpoint(`${SHIPPED_MODEL_NAME} (shipped)`, shipped, true);
+    if (info) out.push(info);
+  }
+  if (!existsSync(directory)) return out;
   for (const name of readdirSync(directory).sort()) {
-    const path = join(directory, name);
-    const configPath = join(path, 'config.json');
-    try {
-      if (!statSync(path).isDirectory() || !existsSync(configPath)) continue;
-      const config = parseCheckpointConfig(readFileSync(configPath, 'utf8'), configPath);
-      const m = config.model;
-      const side = m.height;
-      const classes = m.kind === 'context-unet' ? m.nCfeat : m.numClasses;
-      out.push({
-        name,
-        path,
-        classes,
-        imageSize: side,
-        channels: m.inChannels,
-        model: m.kind,
-        description:
-          `trained on ${config.data.name}, epoch ${config.state.epoch}, step ${config.state.step}, ` +
-          `T = ${config.schedule.numTrainTimesteps} (${config.schedule.betaSchedule}), ${Math.round(config.trainingSeconds)} s of training`,
-      });
-    } catch {
-      // A folder that is not a readable checkpoint is left out of the list.
-    }
+    const info = describeCheckpoint(name, join(directory, name), false);
+    if (info) out.push(info);
   }
   return out;
 }
 
-/** Resolves a checkpoint chosen on the page; it must lie inside the checkpoint folder. */
-export function resolveCheckpoint(directory: string, chosen: string): string {
+function describeCheckpoint(name: string, path: string, shipped: boolean): CheckpointInfo | null {
+  const configPath = join(path, 'config.json');
+  try {
+    if (!statSync(path).isDirectory() || !existsSync(configPath)) return null;
+    const config = parseCheckpointConfig(readFileSync(configPath, 'utf8'), configPath);
+    const m = config.model;
+    return {
+      name,
+      path,
+      classes: m.kind === 'context-unet' ? m.nCfeat : m.numClasses,
+      imageSize: m.height,
+      channels: m.inChannels,
+      model: m.kind,
+      shipped,
+      description:
+        `trained on ${config.data.name}, epoch ${config.state.epoch}, step ${config.state.step}, ` +
+        `T = ${config.schedule.numTrainTimesteps} (${config.schedule.betaSchedule}), ${Math.round(config.trainingSeconds)} s of training`,
+    };
+  } catch {
+    // A folder that is not a readable checkpoint is left out of the list.
+    return null;
+  }
+}
+
+/** Resolves a checkpoint chosen on the page; it must be the shipped model or lie inside the checkpoint folder. */
+export function resolveCheckpoint(directory: string, chosen: string, shipped: string | null = null): string {
+  if (shipped !== null && resolve(chosen) === resolve(shipped)) return shipped;
   const root = resolve(directory);
   const path = resolve(root, chosen);
   if (!path.startsWith(root + sep)) throw new DashboardError('BAD_REQUEST', `checkpoint: '${chosen}' is not inside ${root}`);
@@ -90,8 +103,8 @@ export interface SamplePlan {
   readonly checkpointPath: string;
 }
 
-export function planSample(body: Record<string, unknown>, directory: string): SamplePlan {
-  const checkpointPath = resolveCheckpoint(directory, field.string(body, 'checkpoint'));
+export function planSample(body: Record<string, unknown>, directory: string, shipped: string | null = null): SamplePlan {
+  const checkpointPath = resolveCheckpoint(directory, field.string(body, 'checkpoint'), shipped);
   const sampler = field.oneOf(body, 'sampler', ['ddpm', 'ddim'] as const, 'ddim');
   const classValue = body.classLabel ?? null;
   if (classValue !== null && (typeof classValue !== 'number' || !Number.isInteger(classValue) || classValue < 0)) {
