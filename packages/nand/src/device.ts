@@ -838,13 +838,18 @@ class MetadataNandDevice extends SimulatedNandDevice {
     const ppb = this.pagesPerBlock;
     const shift = this.pageShift;
     const dieOfBlock = this.dieOfBlock;
-    // One pass: every source in range (else decline), and whether all lie on one die.
+    // One pass: every source in range (else decline), whether all lie on one die, and whether
+    // all lie in one block (a GC run from its victim: the reads are then counted once).
     let sourceDie = -1;
+    let sourceBlock = -1;
     for (let i = from; i < from + count; i++) {
       const source = sources[i]!;
       if (source >>> 0 !== source || source >= pageCount) return false;
-      const die = dieOfBlock[shift >= 0 ? source >>> shift : (source / ppb) | 0]!;
+      const b = shift >= 0 ? source >>> shift : (source / ppb) | 0;
+      if (b === sourceBlock) continue;
+      const die = dieOfBlock[b]!;
       sourceDie = sourceDie === -1 || sourceDie === die ? die : -2;
+      sourceBlock = sourceBlock === -1 ? b : -2;
     }
     // The targets: the same checks as the first program makes, and the run must stay in one block.
     if (target >>> 0 !== target || target >= pageCount) this.checkPage(target);
@@ -867,14 +872,17 @@ class MetadataNandDevice extends SimulatedNandDevice {
     // The usual case, a block-mode GC: every source on the target's die (the victim block).
     const sameDie = sourceDie === targetDie;
     if (sameDie) clock.copybackRun(targetDie, targetChannel, bytes, count);
+    if (sourceBlock >= 0) readsPerBlock[sourceBlock] += count;
     for (let i = 0; i < count; i++) {
-      const source = sources[from + i]!;
-      const sourceBlock = shift >= 0 ? source >>> shift : (source / ppb) | 0;
-      readsPerBlock[sourceBlock]++;
-      if (!sameDie) {
-        const sourceDie = dieOfBlock[sourceBlock]!;
-        clock.read(sourceDie, channelOfDie[sourceDie]!, bytes);
-        clock.program(targetDie, targetChannel, bytes);
+      if (sourceBlock < 0 || !sameDie) {
+        const source = sources[from + i]!;
+        const b = shift >= 0 ? source >>> shift : (source / ppb) | 0;
+        if (sourceBlock < 0) readsPerBlock[b]++;
+        if (!sameDie) {
+          const die = dieOfBlock[b]!;
+          clock.read(die, channelOfDie[die]!, bytes);
+          clock.program(targetDie, targetChannel, bytes);
+        }
       }
       const w = (first + i) << 2;
       const k = i << 2;

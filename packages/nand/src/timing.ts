@@ -97,6 +97,28 @@ export class NandClock implements NandTimingModel {
     let latest = this.latest;
     let done = this.last;
     for (let i = 0; i < count; i++) {
+      if (i === 1 && count > 2) {
+        // From the second copyback on the die is the bottleneck: it is free at dieFree ≥ issue
+        // and the channel earlier (channelFree ≤ dieFree), so each copyback starts when the die
+        // is free and adds step = tR + transfer + transfer + tPROG to dieFree and to busy, with
+        // the channel free again tPROG before the die. With whole numbers of ns below 2^53 every
+        // sum is exact, so the closed form is bit-identical to the loop; otherwise the loop runs on.
+        const step = tR + 2 * transfer + tPROG;
+        const remaining = count - 1;
+        const finalDie = dieFree + remaining * step;
+        const finalBusy = busy + remaining * step;
+        if (
+          Number.isInteger(tR) && Number.isInteger(transfer) && Number.isInteger(tPROG) && Number.isInteger(dieFree) && Number.isInteger(busy) &&
+          dieFree >= issue && channelFree <= dieFree && Number.isSafeInteger(finalDie) && Number.isSafeInteger(finalBusy)
+        ) {
+          dieFree = finalDie;
+          channelFree = finalDie - tPROG;
+          busy = finalBusy;
+          done = finalDie;
+          if (done > latest) latest = done;
+          break;
+        }
+      }
       // read: the die senses (tR), then the channel moves the page out
       let start = issue > dieFree ? issue : dieFree;
       const sensed = start + tR;

@@ -10,21 +10,32 @@ for (let n = 0; n < 256; n++) {
   TABLE[n] = c;
 }
 
-// Slicing-by-4 tables (Intel's "slicing-by-N" CRC, Kounavis & Berry 2005): SLICE[k·256 + n] is
-// the CRC register after byte n is followed by k zero bytes, so one 32-bit little-endian word is
-// folded in with four table lookups instead of four dependent byte steps.
-const SLICE = new Int32Array(4 * 256);
+// Slicing-by-8 tables (Intel's "slicing-by-N" CRC, Kounavis & Berry 2005): SLICE[k·256 + n] is
+// the CRC register after byte n is followed by k zero bytes (k = 0…7).
+const SLICE = new Int32Array(8 * 256);
 for (let n = 0; n < 256; n++) {
   SLICE[n] = TABLE[n]!;
-  for (let k = 1; k < 4; k++) {
+  for (let k = 1; k < 8; k++) {
     const c = SLICE[(k - 1) * 256 + n]!;
     SLICE[k * 256 + n] = TABLE[c & 0xff]! ^ (c >>> 8);
   }
 }
 
-// crc32Words3's cache: the CRC register after its most recent first word (seeded with word 0).
+/**
+ * The CRC register shifted over 4 zero bytes after the register value x (one slicing-by-4 step):
+ * linear over GF(2), so shift4(a ^ b) = shift4(a) ^ shift4(b).
+ */
+function shift4(x: number): number {
+  return SLICE[768 + (x & 0xff)]! ^ SLICE[512 + ((x >>> 8) & 0xff)]! ^ SLICE[256 + ((x >>> 16) & 0xff)]! ^ SLICE[x >>> 24]!;
+}
+
+// crc32Words3's cache: for its most recent first word w0, shift4(shift4(register after w0)).
 let lastFirstWord = 0;
-let lastFirstRegister = SLICE[768 + 0xff]! ^ SLICE[512 + 0xff]! ^ SLICE[256 + 0xff]! ^ SLICE[0xff]!;
+let lastFirstTerm = firstTerm(0);
+
+function firstTerm(w0: number): number {
+  return shift4(shift4(shift4(~w0)));
+}
 
 /**
  * CRC-32 of the 12 bytes that are the little-endian encodings of three 32-bit words (the FTL's
@@ -38,23 +49,23 @@ export function crc32Words3(w0: number, w1: number, w2: number): number {
  * {@link crc32Words3} as a signed 32-bit integer (the same 32 bits): what the metadata fast path
  * hands the device, since a value ≥ 2³¹ passed to or returned from a call that is not inlined
  * would be boxed as a heap number, one allocation per page.
+ *
+ * Word by word the register is r1 = shift4(~w0), r2 = shift4(r1 ^ w1), r3 = shift4(r2 ^ w2), and
+ * by linearity r3 = shift4(shift4(r1)) ^ shift8(w1) ^ shift4(w2), where shift8 is the 8-zero-byte
+ * shift (slicing-by-8's upper tables). The first term depends on w0 only (nearly always the same
+ * word: cached); the eight lookups of the other two are independent of each other instead of two
+ * dependent rounds of four.
  */
 export function crc32Words3Int32(w0: number, w1: number, w2: number): number {
-  // The first word (marker, kind, count) is nearly always the same: remember its register.
-  let c: number;
-  if (w0 === lastFirstWord) {
-    c = lastFirstRegister;
-  } else {
-    c = ~w0;
-    c = SLICE[768 + (c & 0xff)]! ^ SLICE[512 + ((c >>> 8) & 0xff)]! ^ SLICE[256 + ((c >>> 16) & 0xff)]! ^ SLICE[c >>> 24]!;
+  if (w0 !== lastFirstWord) {
     lastFirstWord = w0;
-    lastFirstRegister = c;
+    lastFirstTerm = firstTerm(w0);
   }
-  c ^= w1;
-  c = SLICE[768 + (c & 0xff)]! ^ SLICE[512 + ((c >>> 8) & 0xff)]! ^ SLICE[256 + ((c >>> 16) & 0xff)]! ^ SLICE[c >>> 24]!;
-  c ^= w2;
-  c = SLICE[768 + (c & 0xff)]! ^ SLICE[512 + ((c >>> 8) & 0xff)]! ^ SLICE[256 + ((c >>> 16) & 0xff)]! ^ SLICE[c >>> 24]!;
-  return ~c;
+  return ~(
+    lastFirstTerm ^
+    SLICE[1792 + (w1 & 0xff)]! ^ SLICE[1536 + ((w1 >>> 8) & 0xff)]! ^ SLICE[1280 + ((w1 >>> 16) & 0xff)]! ^ SLICE[1024 + (w1 >>> 24)]! ^
+    SLICE[768 + (w2 & 0xff)]! ^ SLICE[512 + ((w2 >>> 8) & 0xff)]! ^ SLICE[256 + ((w2 >>> 16) & 0xff)]! ^ SLICE[w2 >>> 24]!
+  );
 }
 
 /** CRC-32 of bytes[offset … offset+length), as an unsigned 32-bit number. */

@@ -202,6 +202,11 @@ export class Ftl {
   private readonly moveSources: Int32Array;
   private readonly moveWords: Uint32Array;
   private poweredOff = false;
+  /**
+   * Bumped by every in-place collection and block retirement (the moves outside foreground GC
+   * that can relocate a host write's old page): write() compares it instead of two counters.
+   */
+  private relocations = 0;
 
   constructor(device: NandDevice, options: Partial<FtlOptions> = {}) {
     this.device = device;
@@ -739,9 +744,9 @@ export class Ftl {
       const die = this.blockMode ? this.nextHostDie() : 0;
       const collected = this.freeCount[die]! < this.gcThreshold;
       if (collected) this.foregroundGc(die);
-      const moves = this.counters.inPlaceGcRuns + this.counters.retiredBlocks;
+      const moves = this.relocations;
       const ppa = this.fastMeta ? this.placeHost(die, lba) : this.place(this.hostStream, die, KIND_DATA, lba, this.nextSequence++, 1, payload);
-      const old = collected || moves !== this.counters.inPlaceGcRuns + this.counters.retiredBlocks ? this.l2p[lba]! : early;
+      const old = collected || moves !== this.relocations ? this.l2p[lba]! : early;
       if (old >= 0) this.setInvalid(old);
       this.l2p[lba] = ppa;
       this.setValid(ppa);
@@ -1347,6 +1352,7 @@ export class Ftl {
     if (this.blockState[b] === BLOCK_BAD) return;
     this.blockState[b] = BLOCK_BAD;
     this.counters.retiredBlocks++;
+    this.relocations++;
     this.device.markBad(b);
   }
 
@@ -1442,6 +1448,7 @@ export class Ftl {
       if (!this.blockMode) s.unit = victim;
     }
     this.counters.inPlaceGcRuns++;
+    this.relocations++;
     this.counters.gcRuns++;
     for (let i = 0; i < trims.length; i += 3) {
       const to = this.place(s, pool, KIND_TRIM, trims[i]!, trims[i + 2]!, trims[i + 1]!, this.withData ? this.zeroPage : null);
