@@ -1,24 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NandClock } from '../src/index.ts';
+import { FaultRandom } from '../src/random.ts';
 import type { NandTimingParams } from '../src/index.ts';
 
 // NandClock.copybackRun must leave every die, channel and total exactly as the 2·count calls
 // read(), program(), read(), program() … it stands for: it has a closed form for whole-ns
 // timings, so the cases below mix whole and fractional latencies, issue times that are ahead of
 // and behind the die, and a channel kept busy by another die.
-
-/** mulberry32: a small seeded PRNG for the cases. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function state(clock: NandClock, dies: number): unknown {
   return {
@@ -42,7 +31,9 @@ describe('NandClock.copybackRun', () => {
   ];
   for (const { name, params, bytes } of cases) {
     test(`equals read + program per page: ${name}`, () => {
-      const random = mulberry32(7);
+      // The package's own seeded generator (sfc32), as a plain float source for the cases.
+      const generator = new FaultRandom(7, 0);
+      const random = (): number => generator.nextFloat();
       const run = new NandClock(params, DIES, CHANNELS);
       const calls = new NandClock(params, DIES, CHANNELS);
       for (let round = 0; round < 200; round++) {

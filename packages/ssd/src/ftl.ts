@@ -663,15 +663,24 @@ export class Ftl {
     try {
       this.device.copyback!(source, ppa, w0, lba | 0, sequence | 0, crc32Words3Int32(w0, lba | 0, sequence | 0));
     } catch (e) {
-      if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
-      this.counters.programFailures++;
-      this.retireBlock(open);
       // The read was done: retry the program alone, as place's retry loop does.
-      return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
+      return this.retryFailedProgram(e, s, die, lba, sequence, open);
     }
     this.p2l[ppa] = lba;
     if (sequence < this.blockMinSeq[open]!) this.blockMinSeq[open] = sequence;
     return ppa;
+  }
+
+  /**
+   * After a fast-path program of data page `lba` into `open` threw: a PROGRAM_FAILED retires the
+   * block (moving its valid pages) and the page goes through place(), which allocates anew;
+   * anything else propagates.
+   */
+  private retryFailedProgram(e: unknown, s: Stream, die: number, lba: number, sequence: number, open: number): number {
+    if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
+    this.counters.programFailures++;
+    this.retireBlock(open);
+    return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
   }
 
   /**
@@ -693,10 +702,7 @@ export class Ftl {
     try {
       this.device.programSpareWords!(ppa, w0, w1, w2, crc32Words3Int32(w0, w1, w2));
     } catch (e) {
-      if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
-      this.counters.programFailures++;
-      this.retireBlock(open);
-      return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
+      return this.retryFailedProgram(e, s, die, lba, sequence, open);
     }
     this.p2l[ppa] = lba;
     if (sequence < this.blockMinSeq[open]!) this.blockMinSeq[open] = sequence;
