@@ -15,7 +15,7 @@ import { encodePng } from './image/png-node.ts';
 import type { DiffusionModel, ModelConfig } from './models/index.ts';
 import { ONNX_OPSET, exportOnnx } from './onnx/export.ts';
 import { OnnxNoisePredictor, loadOnnxRuntime, onnxRuntimeVersion } from './onnx/ort-node.ts';
-import { SHIPPED_MODEL_NAME, shippedModelDirectory } from './node/shipped-model.ts';
+import { SHIPPED_MODEL_GUIDANCE, SHIPPED_MODEL_NAME, shippedModelDirectory } from './node/shipped-model.ts';
 import { runBench } from './node/bench.ts';
 import { evaluateModel } from './node/evaluate.ts';
 import { runTraining } from './node/train-run.ts';
@@ -191,7 +191,7 @@ program
   .addOption(new Option('--variance <kind>', 'DDPM variance').choices(['fixed_small', 'fixed_large']).default('fixed_small'))
   .option('--class <k>', 'class index, or "all" for one row per class')
   .option('--mix <spec>', 'weighted mix of classes, e.g. "3:1,7:0.6"', parseMix)
-  .option('--guidance <w>', 'classifier-free guidance scale (1 = none)', float(-100, 100), 1)
+  .option('--guidance <w>', `classifier-free guidance scale (1 = none; default 1, or ${SHIPPED_MODEL_GUIDANCE} with the shipped model)`, float(-100, 100))
   .option('--n <n>', 'number of images', int(1), 16)
   .option('--columns <n>', 'grid columns', int(1))
   .option('--seed <n>', 'seed', int(0), 0)
@@ -204,6 +204,7 @@ program
     if (o.class !== undefined && o.mix !== undefined) throw new InvalidArgumentError('--class and --mix are exclusive');
     if (o.weights !== 'ema' && o.weights !== 'model') throw new InvalidArgumentError('--weights must be ema or model');
     const checkpoint: string = o.checkpoint ?? shippedModelDirectory() ?? fail(`no --checkpoint given, and this copy of the package has no shipped ${SHIPPED_MODEL_NAME} model`, 2);
+    const guidance: number = o.guidance ?? (o.checkpoint === undefined ? SHIPPED_MODEL_GUIDANCE : 1);
     const { engine, model, config, backend, close } = await openForSampling(o.backend as SamplingBackend, checkpoint, o.weights);
     const numClasses = config.data.numClasses;
     let context: ContextSpec = { kind: 'none' };
@@ -236,7 +237,7 @@ program
       steps,
       n,
       context,
-      guidance: o.guidance,
+      guidance,
       random: new Random(o.seed),
       frameSteps,
       onStep: (i, total) => {
@@ -257,7 +258,7 @@ program
       writeFileSync(o.strip, encodePng(imagesToGrid(strip, rows * tiles.length, height, width, channels, tiles.length)));
     }
     process.stdout.write(
-      JSON.stringify({ out: o.out, checkpoint, strip: o.strip ?? null, n, sampler: o.sampler, steps, guidance: o.guidance, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 }) + '\n',
+      JSON.stringify({ out: o.out, checkpoint, strip: o.strip ?? null, n, sampler: o.sampler, steps, guidance, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 }) + '\n',
     );
     await close();
   });

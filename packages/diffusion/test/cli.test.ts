@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { encodeNpy } from '../src/data/npy.ts';
-import { shippedModelDirectory } from '../src/node/shipped-model.ts';
+import { SHIPPED_MODEL_GUIDANCE, shippedModelDirectory } from '../src/node/shipped-model.ts';
 import { barsDataset } from './helpers.ts';
 
 const bin = fileURLToPath(new URL('../bin/diffusion.js', import.meta.url));
@@ -86,11 +86,15 @@ describe('diffusion CLI', () => {
     const shipped = shippedModelDirectory();
     assert.ok(shipped, 'packages/diffusion/models/mnist-16 holds config.json and ema.safetensors');
     const grid = join(dir, 'shipped.png');
-    const r = run(['sample', '--class', 'all', '--n', '10', '--steps', '4', '--guidance', '2', '--seed', '2', '--out', grid]);
+    const r = run(['sample', '--class', 'all', '--n', '10', '--steps', '4', '--seed', '2', '--out', grid]);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { checkpoint: string; n: number; guidance: number };
     assert.equal(report.checkpoint, shipped);
     assert.equal(report.n, 10);
+    assert.equal(report.guidance, SHIPPED_MODEL_GUIDANCE, 'the shipped model samples with its evaluated guidance by default');
+    const told = run(['sample', '--class', '3', '--n', '1', '--steps', '2', '--guidance', '2', '--out', join(dir, 'told.png')]);
+    assert.equal(told.code, 0, told.stderr);
+    assert.equal((JSON.parse(told.stdout) as { guidance: number }).guidance, 2);
     // One 16×16 tile per class, one column, 1-pixel gaps: the PNG's IHDR width and height.
     const png = readFileSync(grid);
     assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [16 + 2, 10 * 16 + 11]);
