@@ -5,3 +5,4 @@ export * from './device.ts';
 export * from './timing.ts';
 export * from './ecc/hamming.ts';
 export * from './image-store.ts';
+export { splitmix32 } from './random.ts';

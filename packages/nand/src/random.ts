@@ -1,4 +1,20 @@
 /**
+ * splitmix32: turns one 32-bit seed into a stream of well-mixed 32-bit words, for seeding the
+ * state of a small generator so that nearby seeds give unrelated streams (Weyl step 0x9e3779b9,
+ * then the murmur3-style finaliser).
+ */
+export function splitmix32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+/**
  * A small seeded PRNG for fault injection: sfc32 (Chris Doty-Humphrey's Small Fast Counting
  * generator, 128-bit state), seeded through splitmix32 so nearby seeds give unrelated streams.
  * Fast enough to sit on the read path, and fully determined by (seed, stream).
@@ -10,15 +26,7 @@ export class FaultRandom {
   private d: number;
 
   constructor(seed: number, stream: number) {
-    let s = (Math.trunc(seed) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
-    const next = (): number => {
-      // splitmix32
-      s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
+    const next = splitmix32(Math.trunc(seed) ^ Math.imul(stream + 1, 0x9e3779b9));
     this.a = next();
     this.b = next();
     this.c = next();

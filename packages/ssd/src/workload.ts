@@ -1,3 +1,4 @@
+import { splitmix32 } from '@flashdiff/nand';
 import { SsdError } from './errors.ts';
 
 /** Synthetic workload kinds. */
@@ -41,14 +42,7 @@ export class Xoshiro128 {
   private c: number;
   private d: number;
   constructor(seed: number) {
-    let s = seed >>> 0;
-    const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
+    const next = splitmix32(seed);
     this.a = next();
     this.b = next();
     this.c = next();
