@@ -96,6 +96,17 @@ export function foldReduce(shape: readonly number[], axes: readonly number[]): R
   return { dims: Int32Array.from(dims), reduceFlags: Int32Array.from(flags.map((f) => (f ? 1 : 0))), count };
 }
 
+/** Element strides of a row-major array of this shape (the last dimension's is 1). */
+function rowMajorStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let stride = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
 /**
  * Copies the box `size` starting at `srcBegin` of a row-major `src` into `dst` at `dstBegin`. The
  * trailing dimensions that both arrays hold whole merge into one contiguous run per copy.
@@ -114,16 +125,8 @@ export function copyRegion(
     dst[0] = src[0];
     return;
   }
-  const srcStrides = new Array<number>(rank);
-  const dstStrides = new Array<number>(rank);
-  let s = 1;
-  let d = 1;
-  for (let i = rank - 1; i >= 0; i--) {
-    srcStrides[i] = s;
-    dstStrides[i] = d;
-    s *= srcShape[i];
-    d *= dstShape[i];
-  }
+  const srcStrides = rowMajorStrides(srcShape);
+  const dstStrides = rowMajorStrides(dstShape);
   // k: the outermost dimension of the contiguous run.
   let k = rank - 1;
   while (k > 0 && size[k] === srcShape[k] && size[k] === dstShape[k]) k--;
@@ -166,16 +169,8 @@ export function copyRegion(
 export function tileInto(src: Float32Array, shape: readonly number[], reps: readonly number[], dst: Float32Array): void {
   const rank = shape.length;
   const outShape = shape.map((d, i) => d * reps[i]);
-  const srcStrides = new Array<number>(rank);
-  const dstStrides = new Array<number>(rank);
-  let s = 1;
-  let d = 1;
-  for (let i = rank - 1; i >= 0; i--) {
-    srcStrides[i] = s;
-    dstStrides[i] = d;
-    s *= shape[i];
-    d *= outShape[i];
-  }
+  const srcStrides = rowMajorStrides(shape);
+  const dstStrides = rowMajorStrides(outShape);
   const fill = (dim: number, srcOffset: number, dstOffset: number): void => {
     if (dim === rank - 1) {
       const row = src.subarray(srcOffset, srcOffset + shape[dim]);
