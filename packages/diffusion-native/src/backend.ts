@@ -209,6 +209,19 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     return { info, geometry };
   };
 
+  /** MaxPool (mode 0) and AvgPool (mode 1): one native pooling kernel, tfjs's own outside its cases. */
+  const poolForward =
+    (mode: 0 | 1) =>
+    (p: KernelParams, fb: KernelFunc): TensorInfo => {
+      const x = (p.inputs as { x: TensorInfo }).x;
+      const backend = p.backend as MathBackendCPU;
+      const g = pool(p, x);
+      if (!g) return fb(p) as TensorInfo;
+      const y = takeBuffer(sizeOf(g.info.outShape));
+      addon.pool2d(mode, values(backend, x), y, g.geometry);
+      return backend.makeTensorInfo(g.info.outShape, 'float32', y);
+    };
+
   const table: Record<string, (params: KernelParams, fallback: KernelFunc) => TensorInfo | TensorInfo[]> = {
     Conv2D: (p, fb) => conv('forward', p) ?? fb(p),
     Conv2DBackpropInput: (p, fb) => conv('input', p) ?? fb(p),
@@ -289,24 +302,8 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
       const attrs = p.attrs as Attrs;
       return reduce(2, (p.inputs as { x: TensorInfo }).x, attrs.axis, Boolean(attrs.keepDims), false, p.backend as MathBackendCPU) ?? fb(p);
     },
-    MaxPool: (p, fb) => {
-      const x = (p.inputs as { x: TensorInfo }).x;
-      const backend = p.backend as MathBackendCPU;
-      const g = pool(p, x);
-      if (!g) return fb(p);
-      const y = takeBuffer(sizeOf(g.info.outShape));
-      addon.pool2d(0, values(backend, x), y, g.geometry);
-      return backend.makeTensorInfo(g.info.outShape, 'float32', y);
-    },
-    AvgPool: (p, fb) => {
-      const x = (p.inputs as { x: TensorInfo }).x;
-      const backend = p.backend as MathBackendCPU;
-      const g = pool(p, x);
-      if (!g) return fb(p);
-      const y = takeBuffer(sizeOf(g.info.outShape));
-      addon.pool2d(1, values(backend, x), y, g.geometry);
-      return backend.makeTensorInfo(g.info.outShape, 'float32', y);
-    },
+    MaxPool: poolForward(0),
+    AvgPool: poolForward(1),
     MaxPoolGrad: (p, fb) => {
       const { dy, input } = p.inputs as { dy: TensorInfo; input: TensorInfo };
       const backend = p.backend as MathBackendCPU;
