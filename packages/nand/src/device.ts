@@ -11,6 +11,7 @@ import { totalBlocks, totalDies, totalPages, validateGeometry, sameGeometry } fr
 import { FaultRandom } from './random.ts';
 import { NandCounters } from './stats.ts';
 import { RamStore, SPARE_HEAD_BYTES } from './store.ts';
+import { clearPageBytes, wordsOver } from './page-bytes.ts';
 import type { NandStore } from './store.ts';
 import { DEFAULT_TIMING, NandClock } from './timing.ts';
 import { NandError } from './types.ts';
@@ -142,6 +143,7 @@ class SimulatedNandDevice implements SimulatedNand {
   protected readonly recordBytes: number;
   /** 1 = programmed since the last erase (device view, rebuilt from the store). */
   protected readonly programmed: Uint8Array;
+  private readonly programmedWords: Uint32Array | null;
   /** Lowest page index in the block that may still be programmed. */
   protected readonly nextPage: Uint32Array;
   private readonly eccCode: EccCode | null;
@@ -205,6 +207,7 @@ class SimulatedNandDevice implements SimulatedNand {
     this.blockCount = totalBlocks(geometry);
     this.recordBytes = geometry.pageSize + geometry.spareSize;
     this.programmed = new Uint8Array(this.pageCount);
+    this.programmedWords = wordsOver(this.programmed);
     this.pageShift = exactLog2(geometry.pagesPerBlock);
     this.dieOfBlock = new Int32Array(this.blockCount);
     for (let b = 0; b < this.blockCount; b++) this.dieOfBlock[b] = Math.floor(b / geometry.blocksPerDie);
@@ -437,12 +440,7 @@ class SimulatedNandDevice implements SimulatedNand {
       throw new NandError('ERASE_FAILED', `erase of block ${block} failed; retire the block`);
     }
     this.store.eraseBlock(block);
-    const first = block * this.pagesPerBlock;
-    const end = first + this.pagesPerBlock;
-    const programmed = this.programmed;
-    // A short loop: TypedArray.prototype.fill is a call into C++, dearer than 64 stores.
-    if (this.pagesPerBlock <= 256) for (let p = first; p < end; p++) programmed[p] = 0;
-    else programmed.fill(0, first, end);
+    clearPageBytes(this.programmed, this.programmedWords, block * this.pagesPerBlock, this.pagesPerBlock);
     this.nextPage[block] = 0;
     this.eraseCounts[block]++;
   }
@@ -752,7 +750,7 @@ function readOnlyError(operation: string): NandError {
  * The metadata-only fast device: the general device (every rule, fault, power cut, reboot and
  * counter is the inherited code) plus {@link NandDevice.programSpareWords},
  * {@link NandDevice.copyback} and {@link NandDevice.copybackRun}, which write the 16-byte spare
- * head as four words straight into the RAM store's packed per-block word arrays and per-page
+ * head as four words straight into the RAM store's dense head words and per-page
  * state bytes: no spare Uint8Array, no store call, no byte copy. While a power cut or a program
  * fault is armed (or power is off) the one-page methods go through
  * {@link SimulatedNandDevice.programPage} instead and copybackRun declines, so what is observable —
@@ -760,9 +758,9 @@ function readOnlyError(operation: string): NandError {
  * general device's by construction.
  */
 class MetadataNandDevice extends SimulatedNandDevice {
-  private readonly heads: (Uint32Array | undefined)[];
+  /** The RAM store's dense spare heads: page p's four words at 4p … 4p + 3. */
+  private readonly heads: Uint32Array;
   private readonly pageStates: Uint8Array;
-  private readonly ramStore: RamStore;
   private readonly clock: NandClock;
   private readonly counters: NandCounters;
   /** The general path's spare buffer (16 bytes, word-aligned). */
@@ -771,7 +769,6 @@ class MetadataNandDevice extends SimulatedNandDevice {
 
   constructor(options: NandDeviceOptions, store: RamStore) {
     super({ ...options, store });
-    this.ramStore = store;
     this.heads = store.metadataHeadWords!;
     this.pageStates = store.pageStates;
     this.clock = this.timing;
@@ -794,8 +791,8 @@ class MetadataNandDevice extends SimulatedNandDevice {
     this.clock.program(die, this.channelOfDie[die]!, this.recordBytes);
     this.counters.pagePrograms++;
     this.programsPerBlock[block]++;
-    const words = this.heads[block] ?? this.ramStore.allocateHeadWords(block);
-    const w = inBlock << 2;
+    const words = this.heads;
+    const w = page << 2;
     words[w] = w0;
     words[w + 1] = w1;
     words[w + 2] = w2;
@@ -866,7 +863,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
     const readsPerBlock = this.readsPerBlock;
     const targetDie = dieOfBlock[block]!;
     const targetChannel = channelOfDie[targetDie]!;
-    const heads = this.heads[block] ?? this.ramStore.allocateHeadWords(block);
+    const heads = this.heads;
     const pageStates = this.pageStates;
     const programmed = this.programmed;
     // The usual case, a block-mode GC: every source on the target's die (the victim block).
@@ -884,7 +881,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
           clock.program(targetDie, targetChannel, bytes);
         }
       }
-      const w = (first + i) << 2;
+      const w = (target + i) << 2;
       const k = i << 2;
       heads[w] = words[k]!;
       heads[w + 1] = words[k + 1]!;
@@ -911,8 +908,8 @@ class MetadataNandDevice extends SimulatedNandDevice {
     const stats = this.counters;
     stats.pagePrograms++;
     this.programsPerBlock[block]++;
-    const words = this.heads[block] ?? this.ramStore.allocateHeadWords(block);
-    const w = inBlock << 2;
+    const words = this.heads;
+    const w = page << 2;
     words[w] = w0;
     words[w + 1] = w1;
     words[w + 2] = w2;

@@ -3,6 +3,7 @@
  * (the device enforces them); it holds page records (data + spare), remembers which pages hold
  * programmed content, and persists what a raw dump cannot hold (erase counts, bad-block table).
  */
+import { clearPageBytes, wordsOver } from './page-bytes.ts';
 import { recordSize, totalBlocks, totalPages, validateGeometry } from './geometry.ts';
 import type { NandGeometry } from './types.ts';
 
@@ -12,7 +13,10 @@ export interface NandStore {
   readonly metadataOnly: boolean;
   /** Every write throws (IMAGE_IO for image files). */
   readonly readOnly: boolean;
-  /** Bytes of page buffers allocated so far: grows with what is written, not with the geometry. */
+  /**
+   * Bytes of page buffers allocated so far: grows with what is written, not with the geometry
+   * (except a metadata-only RAM store's dense 16-byte spare heads, allocated up front).
+   */
   readonly allocatedBytes: number;
   /**
    * False when the store came with no persisted metadata (a new RAM store, a new image, an image
@@ -68,8 +72,8 @@ const FULL_SLOT = 255;
 /**
  * A chip in memory. Sparse: a block's buffer is allocated on its first program and kept across
  * erases, so memory grows with the blocks ever written. Full mode keeps each block as
- * pagesPerBlock records of (data, spare), the raw-dump layout; metadata-only mode keeps
- * pagesPerBlock spares. The RAM store is the chip itself: it survives reboot() unchanged.
+ * pagesPerBlock records of (data, spare), the raw-dump layout; metadata-only mode keeps the
+ * spares (see below). The RAM store is the chip itself: it survives reboot() unchanged.
  *
  * Each page also has a state byte (`pageState`): 0 erased, else how much of
  * its spare slot holds programmed bytes. An erase only zeroes the block's state bytes — the stale
@@ -78,9 +82,11 @@ const FULL_SLOT = 255;
  * the rest of the slot with 0xFF. (A metadata-only SSD simulation programs millions of 16-byte
  * spares into 128-byte slots; the refills were its main memory traffic.)
  *
- * Metadata-only blocks keep the first {@link SPARE_HEAD_BYTES} spare bytes of all their pages
- * together, then the rest of each spare: the few bytes an FTL writes per page sit 4 pages to a
- * cache line instead of one page per 128-byte slot (same allocation, denser hot bytes).
+ * Metadata-only mode keeps the first {@link SPARE_HEAD_BYTES} spare bytes of every page in one
+ * dense array allocated up front (16 bytes a page, page p at bytes 16p…16p+15), and the rest of
+ * each spare in per-block buffers allocated when a program first writes past those bytes: the
+ * few bytes an FTL writes per page sit 4 pages to a cache line, at an address computed from the
+ * page number alone (no per-block lookup, no scattered 8 KiB buffers to walk).
  */
 export class RamStore implements NandStore {
   readonly geometry: NandGeometry;
@@ -90,8 +96,10 @@ export class RamStore implements NandStore {
   readonly badBlocks: Uint8Array;
   hasMetadata = false;
   private readonly blocks: (Uint8Array | undefined)[];
-  /** Metadata-only with 16-byte heads: each block's head area as words (4 per page), else empty. */
-  private readonly headWords: (Uint32Array | undefined)[];
+  /** Metadata-only mode: spare bytes 0 … headBytes − 1 of every page (page p at p · headBytes), else null. */
+  private readonly headArea: Uint8Array | null;
+  /** {@link headArea} as words (4 per page) when headBytes is 16, else null. */
+  private readonly headWords: Uint32Array | null;
   /** The spare most recently programmed, and its first 16 bytes as words when 4-byte aligned. */
   private lastSpare: Uint8Array | null = null;
   private lastSpareWords: Uint32Array | null = null;
@@ -102,6 +110,7 @@ export class RamStore implements NandStore {
    * of a programmed page is always stored.
    */
   private readonly pageState: Uint8Array;
+  private readonly pageStateWords: Uint32Array | null;
   private readonly pageSize: number;
   private readonly spareSize: number;
   private readonly pagesPerBlock: number;
@@ -109,11 +118,14 @@ export class RamStore implements NandStore {
   private readonly pageShift: number;
   /** Bytes per page slot inside a block buffer: a record, or a spare in metadata-only mode. */
   private readonly slotSize: number;
-  /** Spare bytes 0 … headBytes − 1 of page i lie at i · headStride + headOffset in its block's buffer. */
+  /**
+   * Full mode: spare bytes 0 … headBytes − 1 of page i lie at i · headStride + headOffset in its
+   * block's buffer (metadata-only mode: in {@link headArea}).
+   */
   private readonly headBytes: number;
   private readonly headStride: number;
   private readonly headOffset: number;
-  /** Spare bytes headBytes … spareSize − 1 of page i lie at i · tailStride + tailOffset. */
+  /** Spare bytes headBytes … spareSize − 1 of page i lie at i · tailStride + tailOffset in its block's buffer. */
   private readonly tailStride: number;
   private readonly tailOffset: number;
   private allocated = 0;
@@ -131,7 +143,7 @@ export class RamStore implements NandStore {
       this.headStride = this.headBytes;
       this.headOffset = 0;
       this.tailStride = geometry.spareSize - this.headBytes;
-      this.tailOffset = geometry.pagesPerBlock * this.headBytes;
+      this.tailOffset = 0;
     } else {
       // Raw-dump layout: each record is data then the whole spare.
       this.headBytes = geometry.spareSize;
@@ -144,8 +156,11 @@ export class RamStore implements NandStore {
     this.eraseCounts = new Uint32Array(blockCount);
     this.badBlocks = new Uint8Array(blockCount);
     this.pageState = new Uint8Array(totalPages(geometry));
+    this.pageStateWords = wordsOver(this.pageState);
     this.blocks = new Array<Uint8Array | undefined>(blockCount).fill(undefined);
-    this.headWords = new Array<Uint32Array | undefined>(this.metadataOnly && this.headBytes === SPARE_HEAD_BYTES ? blockCount : 0).fill(undefined);
+    this.headArea = this.metadataOnly ? new Uint8Array(totalPages(geometry) * this.headBytes) : null;
+    this.headWords = this.headArea !== null && this.headBytes === SPARE_HEAD_BYTES ? new Uint32Array(this.headArea.buffer) : null;
+    this.allocated = this.headArea === null ? 0 : this.headArea.byteLength;
   }
 
   get allocatedBytes(): number {
@@ -175,12 +190,12 @@ export class RamStore implements NandStore {
     const copied = n < stored ? n : stored;
     if (copied > 0) {
       const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
-      const buffer = this.blocks[block]!;
       const inBlock = page - block * this.pagesPerBlock;
-      const head = inBlock * this.headStride + this.headOffset;
       const fromHead = copied < this.headBytes ? copied : this.headBytes;
-      copyBytes(out, 0, buffer, head, fromHead);
-      if (copied > fromHead) copyBytes(out, fromHead, buffer, inBlock * this.tailStride + this.tailOffset, copied - fromHead);
+      const headArea = this.headArea;
+      if (headArea !== null) copyBytes(out, 0, headArea, page * this.headBytes, fromHead);
+      else copyBytes(out, 0, this.blocks[block]!, inBlock * this.headStride + this.headOffset, fromHead);
+      if (copied > fromHead) copyBytes(out, fromHead, this.blocks[block]!, inBlock * this.tailStride + this.tailOffset, copied - fromHead);
     }
     if (n - copied <= 16) {
       for (let i = copied; i < n; i++) out[i] = 0xff;
@@ -191,17 +206,16 @@ export class RamStore implements NandStore {
 
   writePage(page: number, data: Uint8Array | null, spare: Uint8Array): void {
     const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
-    const n = spare.length;
-    if (n === SPARE_HEAD_BYTES && this.headWords.length !== 0) {
-      // The metadata-only FTL's case: one reused 16-byte spare into an allocated block, 4 words.
-      const target = this.headWords[block];
-      const words = target === undefined ? null : this.spareWords(spare);
+    const target = this.headWords;
+    if (spare.length === SPARE_HEAD_BYTES && target !== null) {
+      // The metadata-only FTL's case: one reused 16-byte spare, 4 words.
+      const words = this.spareWords(spare);
       if (words !== null) {
-        const w = (page - block * this.pagesPerBlock) << 2;
-        target![w] = words[0]!;
-        target![w + 1] = words[1]!;
-        target![w + 2] = words[2]!;
-        target![w + 3] = words[3]!;
+        const w = page << 2;
+        target[w] = words[0]!;
+        target[w + 1] = words[1]!;
+        target[w + 2] = words[2]!;
+        target[w + 3] = words[3]!;
         this.pageState[page] = SPARE_HEAD_BYTES + 1;
         return;
       }
@@ -212,52 +226,48 @@ export class RamStore implements NandStore {
   /** writePage's general case (kept apart so the 16-byte path above stays small enough to inline). */
   private writeRecord(page: number, block: number, data: Uint8Array | null, spare: Uint8Array): void {
     const n = spare.length;
-    let buffer = this.blocks[block];
-    if (buffer === undefined) buffer = this.allocateBlock(block);
     const inBlock = page - block * this.pagesPerBlock;
-    if (!this.metadataOnly) {
-      const slot = inBlock * this.slotSize;
-      if (data === null) buffer.fill(0xff, slot, slot + this.pageSize);
-      else buffer.set(data, slot);
-    }
-    const head = inBlock * this.headStride + this.headOffset;
-    const tail = inBlock * this.tailStride + this.tailOffset;
     const toHead = n < this.headBytes ? n : this.headBytes;
-    const words = n >= SPARE_HEAD_BYTES && this.headWords.length !== 0 ? this.spareWords(spare) : null;
+    const headArea = this.headArea;
+    // Full mode always writes the block's buffer; metadata-only mode only past the head bytes.
+    let buffer = this.blocks[block];
+    if (buffer === undefined && (headArea === null || n > toHead)) buffer = this.allocateBlock(block);
+    if (headArea === null) {
+      const slot = inBlock * this.slotSize;
+      if (data === null) buffer!.fill(0xff, slot, slot + this.pageSize);
+      else buffer!.set(data, slot);
+    }
+    const headBuffer = headArea ?? buffer!;
+    const head = headArea !== null ? page * this.headBytes : inBlock * this.headStride + this.headOffset;
+    const tail = inBlock * this.tailStride + this.tailOffset;
+    const words = n >= SPARE_HEAD_BYTES && this.headWords !== null ? this.spareWords(spare) : null;
     if (words !== null) {
       // Callers reuse one spare buffer (the FTL does): copy its 16-byte head as 4 words.
-      const target = this.headWords[block]!;
-      const w = inBlock << 2;
+      const target = this.headWords!;
+      const w = page << 2;
       target[w] = words[0]!;
       target[w + 1] = words[1]!;
       target[w + 2] = words[2]!;
       target[w + 3] = words[3]!;
     } else {
-      copyBytes(buffer, head, spare, 0, toHead);
+      copyBytes(headBuffer, head, spare, 0, toHead);
     }
-    if (n > toHead) copyBytes(buffer, tail, spare, toHead, n - toHead);
+    if (n > toHead) copyBytes(buffer!, tail, spare, toHead, n - toHead);
     if (n < FULL_SLOT - 1) {
       this.pageState[page] = n + 1;
     } else {
-      // Too long to record in the state byte: pad the spare in the buffer, as a raw slot holds it.
-      if (n < this.headBytes) buffer.fill(0xff, head + n, head + this.headBytes);
+      // Too long to record in the state byte: pad the spare, as a raw slot holds it.
+      if (n < this.headBytes) headBuffer.fill(0xff, head + n, head + this.headBytes);
       const tailFrom = n > this.headBytes ? n - this.headBytes : 0;
       const tailBytes = this.spareSize - this.headBytes;
-      if (tailFrom < tailBytes) buffer.fill(0xff, tail + tailFrom, tail + tailBytes);
+      if (tailFrom < tailBytes) buffer!.fill(0xff, tail + tailFrom, tail + tailBytes);
       this.pageState[page] = FULL_SLOT;
     }
   }
 
   eraseBlock(block: number): void {
     // The buffer keeps its stale bytes: an erased page (state 0) reads 0xFF without touching it.
-    const first = block * this.pagesPerBlock;
-    const state = this.pageState;
-    const end = first + this.pagesPerBlock;
-    if (this.pagesPerBlock <= 256) {
-      for (let page = first; page < end; page++) state[page] = 0;
-    } else {
-      state.fill(0, first, end);
-    }
+    clearPageBytes(this.pageState, this.pageStateWords, block * this.pagesPerBlock, this.pagesPerBlock);
   }
 
   sync(): void {
@@ -275,25 +285,18 @@ export class RamStore implements NandStore {
   }
 
   /**
-   * For the metadata-only fast device ({@link createNandDevice} picks it): the per-block arrays
-   * holding spare bytes 0…15 of each page as 4 words (page i of a block at words 4i…4i+3; an
-   * entry is undefined until the block is first programmed), or null when this store does not
-   * keep that layout (full mode, or a spare shorter than 16 bytes). Not for other callers: the
-   * device keeps {@link pageStates} in step when it writes here.
+   * For the metadata-only fast device ({@link createNandDevice} picks it): spare bytes 0…15 of
+   * every page as 4 words (page p at words 4p…4p+3), or null when this store does not keep that
+   * layout (full mode, or a spare shorter than 16 bytes). Not for other callers: the device keeps
+   * {@link pageStates} in step when it writes here.
    */
-  get metadataHeadWords(): (Uint32Array | undefined)[] | null {
-    return this.headWords.length === 0 ? null : this.headWords;
+  get metadataHeadWords(): Uint32Array | null {
+    return this.headWords;
   }
 
   /** The per-page state bytes (see the class comment); with {@link metadataHeadWords}, for the fast device only. */
   get pageStates(): Uint8Array {
     return this.pageState;
-  }
-
-  /** Allocates a block's buffer (as a first program does) and returns its head words. */
-  allocateHeadWords(block: number): Uint32Array {
-    if (this.blocks[block] === undefined) this.allocateBlock(block);
-    return this.headWords[block]!;
   }
 
   /** The first 16 bytes of `spare` as words (same bytes, any host byte order), or null when unaligned. */
@@ -306,9 +309,10 @@ export class RamStore implements NandStore {
   }
 
   private allocateBlock(block: number): Uint8Array {
-    const buffer = new Uint8Array(this.slotSize * this.pagesPerBlock).fill(0xff);
+    // Metadata-only mode: the bytes past each page's head; full mode: whole records.
+    const bytes = (this.headArea !== null ? this.tailStride : this.slotSize) * this.pagesPerBlock;
+    const buffer = new Uint8Array(bytes).fill(0xff);
     this.blocks[block] = buffer;
-    if (this.headWords.length !== 0) this.headWords[block] = new Uint32Array(buffer.buffer, 0, (this.pagesPerBlock * SPARE_HEAD_BYTES) >>> 2);
     this.allocated += buffer.byteLength;
     return buffer;
   }

@@ -27,11 +27,20 @@ describe('RamStore: sparse allocation', () => {
     assert.equal(nand.store.allocatedBytes, 2 * 64 * (2048 + 64));
   });
 
-  test('metadata-only on 1 GiB: only spares are allocated, per block', () => {
+  test('metadata-only on 1 GiB: 16 head bytes a page up front, the rest of a spare per block', () => {
     const nand = createNandDevice({ geometry: gibibyte, metadataOnly: true });
-    assert.equal(nand.store.allocatedBytes, 0);
+    const heads = 8192 * 64 * 16;
+    assert.equal(nand.store.allocatedBytes, heads);
     nand.programPage(0, null, new Uint8Array([1]));
-    assert.equal(nand.store.allocatedBytes, 64 * 64);
+    assert.equal(nand.store.allocatedBytes, heads, 'a spare within the head allocates nothing');
+    nand.programPage(64, null, seededBytes(3, 64));
+    assert.equal(nand.store.allocatedBytes, heads + 64 * (64 - 16), "the rest of block 1's spares");
+    const spare = new Uint8Array(64);
+    nand.readPage(64, undefined, spare);
+    assert.deepEqual(spare, seededBytes(3, 64));
+    nand.readPage(0, undefined, spare);
+    assert.equal(spare[0], 1);
+    assert.ok(allBytes(spare.subarray(1), 0xff));
   });
 });
 
