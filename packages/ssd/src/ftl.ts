@@ -127,7 +127,8 @@ export class Ftl {
   readonly l2p: Int32Array;
   readonly p2l: Int32Array;
   readonly validBits: Uint32Array;
-  readonly blockValid: Uint32Array;
+  readonly blockValid: Int32Array;
+  /** VPC per GC unit. In block mode a unit is a block: the same array as {@link blockValid}. */
   readonly unitValid: Int32Array;
   readonly unitCapacity: Int32Array;
   readonly blockState: Uint8Array;
@@ -245,8 +246,9 @@ export class Ftl {
     this.l2p = new Int32Array(this.userPages).fill(-1);
     this.p2l = new Int32Array(this.totalPages).fill(P2L_NONE);
     this.validBits = new Uint32Array(Math.ceil(this.totalPages / 32));
-    this.blockValid = new Uint32Array(this.totalBlocks);
-    this.unitValid = new Int32Array(this.unitCount);
+    this.blockValid = new Int32Array(this.totalBlocks);
+    // One count per block in block mode: each page's validity changes one counter, not two.
+    this.unitValid = this.blockMode ? this.blockValid : new Int32Array(this.unitCount);
     this.unitCapacity = new Int32Array(this.unitCount);
     this.blockState = new Uint8Array(this.totalBlocks);
     this.unitState = new Uint8Array(this.unitCount);
@@ -443,8 +445,9 @@ export class Ftl {
   private setValid(ppa: number): void {
     this.validBits[ppa >>> 5]! |= 1 << (ppa & 31);
     const b = this.blockOfPage(ppa);
-    this.blockValid[b]!++;
     this.poolValid[this.dieOfBlock[b]!]!++;
+    // Block mode: unitValid is blockValid, counted once below.
+    if (!this.blockMode) this.blockValid[b]!++;
     const u = this.unitOfBlockTable[b]!;
     if (this.greedy && this.unitState[u] === BLOCK_FULL) {
       this.bucketRemove(u, this.unitValid[u]!);
@@ -463,8 +466,8 @@ export class Ftl {
     if ((bits & m) === 0) return;
     this.validBits[w] = bits & ~m;
     const b = this.blockOfPage(ppa);
-    this.blockValid[b]!--;
     this.poolValid[this.dieOfBlock[b]!]!--;
+    if (!this.blockMode) this.blockValid[b]!--;
     const u = this.unitOfBlockTable[b]!;
     const v = this.unitValid[u]!--;
     if (this.greedy && this.unitState[u] === BLOCK_FULL) this.bucketDown(u, v);
@@ -1235,9 +1238,9 @@ export class Ftl {
       }
       // The run's sequence numbers ascend: its first is the block's minimum candidate.
       if (sequence < this.blockMinSeq[open]!) this.blockMinSeq[open] = sequence;
+      // A run needs an open block of the stream on this die: block mode, where unitValid is blockValid.
       this.blockValid[open]! += k;
       this.poolValid[this.dieOfBlock[open]!]! += k;
-      this.unitValid[this.unitOfBlockTable[open]!]! += k;
       this.counters.gcPageReads += k;
       dataMoved += k;
       i += k;
@@ -1249,7 +1252,7 @@ export class Ftl {
     if (dataMoved > 0) {
       this.blockValid[b]! -= dataMoved;
       this.poolValid[this.dieOfBlock[b]!]! -= dataMoved;
-      this.unitValid[this.unitOfBlockTable[b]!]! -= dataMoved;
+      if (!this.blockMode) this.unitValid[this.unitOfBlockTable[b]!]! -= dataMoved;
     }
     return moved + dataMoved;
   }
@@ -1600,7 +1603,7 @@ export class Ftl {
       const b = (ppa / this.pagesPerBlock) | 0;
       this.blockValid[b]!++;
       this.poolValid[(b / this.blocksPerDie) | 0]!++;
-      this.unitValid[this.unitOfBlock(b)]!++;
+      if (!this.blockMode) this.unitValid[this.unitOfBlock(b)]!++;
     }
     // Keep every TRIM record (GC drops those no longer needed).
     for (let i = 0; i < trimRecords.length; i += 4) {
@@ -1609,7 +1612,7 @@ export class Ftl {
       const b = (ppa / this.pagesPerBlock) | 0;
       this.blockValid[b]!++;
       this.poolValid[(b / this.blocksPerDie) | 0]!++;
-      this.unitValid[this.unitOfBlock(b)]!++;
+      if (!this.blockMode) this.unitValid[this.unitOfBlock(b)]!++;
     }
     for (let u = 0; u < this.unitCount; u++) {
       this.unitCapacity[u] = this.goodMembers(u) * this.dataPages;

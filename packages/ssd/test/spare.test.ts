@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32Bytes, crc32Words3 } from '../src/crc32.ts';
+import { crc32Bytes, crc32Words3, crc32Words3Int32 } from '../src/crc32.ts';
 import { encodeSpare, encodeSpareWords, LITTLE_ENDIAN_HOST } from '../src/spare.ts';
 
 /** xorshift32: seeded test data. */
@@ -28,6 +28,29 @@ test('crc32Words3 equals the byte-wise CRC-32 of the same 12 little-endian bytes
     view.setUint32(4, w1, true);
     view.setUint32(8, w2, true);
     assert.equal(crc32Words3(w0, w1, w2), crc32Bytes(bytes, 0, 12));
+  }
+});
+
+test('crc32Words3 stays exact over consecutive sequence words (the stepped third-word term)', () => {
+  const bytes = new Uint8Array(12);
+  const view = new DataView(bytes.buffer);
+  const next = xorshift(13);
+  // Runs of consecutive third words across carries and the 2³¹ and 2³² wraps, interleaved with
+  // repeats and jumps (each step, repeat and jump takes its own branch of the routine).
+  for (const start of [0, 1, 0xff, 0xfffe, 0x7ffffff0, 0xfffffff0, 0xfffffff8]) {
+    for (let i = 0; i < 40; i++) {
+      const w1 = next();
+      const w2 = (start + i) >>> 0;
+      for (const third of i % 7 === 3 ? [w2, w2] : i % 11 === 5 ? [next(), w2] : [w2]) {
+        view.setUint32(0, 0x000101ff, true);
+        view.setUint32(4, w1, true);
+        view.setUint32(8, third, true);
+        const expected = crc32Bytes(bytes, 0, 12);
+        assert.equal(crc32Words3(0x000101ff, w1, third), expected, `third word ${third}`);
+        // As the FTL calls it: signed words, so runs past 2³¹ step too.
+        assert.equal(crc32Words3Int32(0x000101ff, w1 | 0, third | 0) >>> 0, expected, `third word ${third | 0}`);
+      }
+    }
   }
 });
 
