@@ -445,17 +445,22 @@ export class Ftl {
   private setValid(ppa: number): void {
     this.validBits[ppa >>> 5]! |= 1 << (ppa & 31);
     const b = this.blockOfPage(ppa);
-    this.poolValid[this.dieOfBlock[b]!]!++;
-    // Block mode: unitValid is blockValid, counted once below.
-    if (!this.blockMode) this.blockValid[b]!++;
-    const u = this.unitOfBlockTable[b]!;
-    if (this.greedy && this.unitState[u] === BLOCK_FULL) {
-      this.bucketRemove(u, this.unitValid[u]!);
-      this.unitValid[u]!++;
-      this.bucketInsert(u);
-    } else {
-      this.unitValid[u]!++;
+    const die = this.dieOfBlock[b]!;
+    this.poolValid[die]!++;
+    if (this.blockMode) {
+      // The unit is the block, and unitValid is blockValid. A block still open is in no bucket.
+      if (this.greedy && this.unitState[b] === BLOCK_FULL) {
+        const v = this.blockValid[b]!++;
+        this.bucketMove(b, die, v, v + 1);
+      } else {
+        this.blockValid[b]!++;
+      }
+      return;
     }
+    this.blockValid[b]!++;
+    const u = this.unitOfBlockTable[b]!;
+    const v = this.unitValid[u]!++;
+    if (this.greedy && this.unitState[u] === BLOCK_FULL) this.bucketMove(u, 0, v, v + 1);
   }
 
   /** Clears a page's VPBM bit and decrements VPC (the seed's TRIM steps 2–3, and every overwrite). */
@@ -466,31 +471,40 @@ export class Ftl {
     if ((bits & m) === 0) return;
     this.validBits[w] = bits & ~m;
     const b = this.blockOfPage(ppa);
-    this.poolValid[this.dieOfBlock[b]!]!--;
-    if (!this.blockMode) this.blockValid[b]!--;
+    const die = this.dieOfBlock[b]!;
+    this.poolValid[die]!--;
+    if (this.blockMode) {
+      // The unit is the block (pool: its die), and unitValid is blockValid.
+      const v = this.blockValid[b]!--;
+      if (this.greedy && this.unitState[b] === BLOCK_FULL) this.bucketMove(b, die, v, v - 1);
+      return;
+    }
+    this.blockValid[b]!--;
     const u = this.unitOfBlockTable[b]!;
     const v = this.unitValid[u]!--;
-    if (this.greedy && this.unitState[u] === BLOCK_FULL) this.bucketDown(u, v);
+    if (this.greedy && this.unitState[u] === BLOCK_FULL) this.bucketMove(u, 0, v, v - 1);
   }
 
-  /** O(1) greedy: moves FULL unit `u` from the list of valid count `v` to that of v − 1. */
-  private bucketDown(u: number, v: number): void {
+  /**
+   * O(1) greedy: moves FULL unit `u` of `pool` from the head-inserted list of valid count `from`
+   * to the head of the list of count `to` (the same as bucketRemove then bucketInsert).
+   */
+  private bucketMove(u: number, pool: number, from: number, to: number): void {
     const next = this.bucketNext;
     const prev = this.bucketPrev;
     const heads = this.bucketHead;
-    const pool = this.blockMode ? this.dieOfBlock[u]! : 0;
-    const h = pool * this.bucketWidth + v;
+    const base = pool * this.bucketWidth;
     const after = next[u]!;
     const before = prev[u]!;
     if (before >= 0) next[before] = after;
-    else heads[h] = after;
+    else heads[base + from] = after;
     if (after >= 0) prev[after] = before;
-    const head = heads[h - 1]!;
+    const head = heads[base + to]!;
     next[u] = head;
     prev[u] = -1;
     if (head >= 0) prev[head] = u;
-    heads[h - 1] = u;
-    if (v - 1 < this.bucketMin[pool]!) this.bucketMin[pool] = v - 1;
+    heads[base + to] = u;
+    if (to < this.bucketMin[pool]!) this.bucketMin[pool] = to;
   }
 
   private blockOfPage(ppa: number): number {
