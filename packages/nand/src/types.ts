@@ -154,7 +154,8 @@ export interface NandDevice {
    * pairs one after the other (same clock, counters, contract errors), with the per-page checks
    * and counter updates done once for the run. Returns false having done nothing while a fault or
    * power cut is armed, power is off, or a source page is out of range: the caller then moves the
-   * pages one at a time (and gets those errors at the page they concern). Throws BUFFER_SIZE
+   * pages one at a time (and gets those errors at the page they concern). A run of no pages does
+   * nothing and returns whether a run would go now: a caller may ask before it prepares one. Throws BUFFER_SIZE
    * when `words` holds fewer than 4·count words, and the first program's contract errors
    * (OUT_OF_RANGE also when the run would pass the end of the target's block).
    */

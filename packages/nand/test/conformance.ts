@@ -678,6 +678,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         throwsNand(() => nand.programSpareWords!(9, 1, 2, 3, 4), 'POWER_OFF');
         throwsNand(() => nand.copyback!(3, 9, 1, 2, 3, 4), 'POWER_OFF');
         assert.equal(nand.copybackRun!(new Int32Array([3]), 0, 1, 9, run), false);
+        assert.equal(nand.copybackRun!(new Int32Array(0), 0, 0, 9, run), false, 'power off: a run of no pages says no');
       });
 
       test('armed faults and power cuts: copybackRun declines; the one-page methods behave as the general device, damage included', () => {
@@ -687,6 +688,7 @@ export function conformanceSuite(harness: StoreHarness): void {
         fast.faults.failProgram(9);
         general.faults.failProgram(9);
         assert.equal(fast.copybackRun!(new Int32Array([1]), 0, 1, 9, new Uint32Array(4)), false, 'nothing done while a failure is armed');
+        assert.equal(fast.copybackRun!(new Int32Array(0), 0, 0, 9, new Uint32Array(0)), false, 'and a run of no pages says so');
         throwsNand(() => fast.copyback!(1, 9, ...wordsFor(3)), 'PROGRAM_FAILED');
         general.readPage(1);
         throwsNand(() => general.programPage(9, null, spareOf(wordsFor(3))), 'PROGRAM_FAILED');

@@ -1213,23 +1213,10 @@ export class Ftl {
       const open = this.blockMode ? s.slot[pool]! : -1;
       // Room in the stream's open block (block mode; relocateBlockFast runs only without P2L summaries).
       const room = open >= 0 && this.unitState[this.unitOfBlockTable[open]!] !== BLOCK_FULL ? this.dataPages - this.writePointer[open]! : 0;
-      let k = 0;
-      const sequence = this.nextSequence;
-      while (k < room && i + k < n) {
-        const source = list[i + k]!;
-        const runLba = p2l[source]!;
-        if (runLba < 0 || (bits[source >>> 5]! & (1 << (source & 31))) === 0) break;
-        const w1 = runLba | 0;
-        const w2 = (sequence + k) | 0;
-        const at = k << 2;
-        words[at] = w0;
-        words[at + 1] = w1;
-        words[at + 2] = w2;
-        words[at + 3] = crc32Words3Int32(w0, w1, w2);
-        k++;
-      }
       const target = open >= 0 ? open * ppb + this.writePointer[open]! : -1;
-      if (k === 0 || !this.device.copybackRun!(list, i, k, target, words)) {
+      // A copybackRun of no pages asks the device whether runs may go now (nothing armed, power
+      // on); then one loop builds the run's spare words and makes its table updates.
+      if (room === 0 || !this.device.copybackRun!(list, i, 0, target, words)) {
         // One page: the read and program as relocatePage issues them.
         const to = this.placeMoved(s, pool, ppa, lba);
         bits[ppa >>> 5] = bits[ppa >>> 5]! & ~(1 << (ppa & 31));
@@ -1239,17 +1226,31 @@ export class Ftl {
         i++;
         continue;
       }
-      this.nextSequence = sequence + k;
-      this.writePointer[open]! += k;
-      for (let j = 0; j < k; j++) {
-        const source = list[i + j]!;
+      let k = 0;
+      const sequence = this.nextSequence;
+      while (k < room && i + k < n) {
+        const source = list[i + k]!;
         const runLba = p2l[source]!;
-        const to = target + j;
+        const sourceWord = bits[source >>> 5]!;
+        const sourceBit = 1 << (source & 31);
+        if (runLba < 0 || (sourceWord & sourceBit) === 0) break;
+        const w2 = (sequence + k) | 0;
+        const at = k << 2;
+        words[at] = w0;
+        words[at + 1] = runLba;
+        words[at + 2] = w2;
+        words[at + 3] = crc32Words3Int32(w0, runLba, w2);
+        const to = target + k;
         p2l[to] = runLba;
         l2p[runLba] = to;
-        bits[source >>> 5] = bits[source >>> 5]! & ~(1 << (source & 31));
+        bits[source >>> 5] = sourceWord & ~sourceBit;
         bits[to >>> 5] = bits[to >>> 5]! | (1 << (to & 31));
+        k++;
       }
+      // The device said yes above and nothing has run since, and the FTL's sources are in range.
+      if (!this.device.copybackRun!(list, i, k, target, words)) throw new Error('copybackRun declined a run it had accepted');
+      this.nextSequence = sequence + k;
+      this.writePointer[open]! += k;
       // The run's sequence numbers ascend: its first is the block's minimum candidate.
       if (sequence < this.blockMinSeq[open]!) this.blockMinSeq[open] = sequence;
       // A run needs an open block of the stream on this die: block mode, where unitValid is blockValid.
