@@ -183,6 +183,11 @@ class SimulatedNandDevice implements SimulatedNand {
   protected programFaultsArmed: boolean;
   private eraseFaultsArmed: boolean;
   protected cutCountdown = 0;
+  /**
+   * Power off, a power cut or program fault armed, or a read-only store: what sends the fast
+   * metadata methods down the general path, kept as one flag (updateGeneralOnly after each change).
+   */
+  protected generalOnly = false;
 
   constructor(options: NandDeviceOptions) {
     const geometry = validateGeometry(options.geometry);
@@ -270,6 +275,7 @@ class SimulatedNandDevice implements SimulatedNand {
     this.bitErrorsOn = this.berBase > 0 || this.berPerCycle > 0;
     this.plainReads = !this.bitErrorsOn && (this.eccCode === null || this.metadataOnly);
     this.programFaultsArmed = this.programFailureRate > 0 || this.endurance !== Infinity;
+    this.updateGeneralOnly();
     this.eraseFaultsArmed = this.eraseFailureRate > 0 || this.endurance !== Infinity;
     if (faults.powerCutAfter !== undefined) this.armPowerCut(faults.powerCutAfter);
     this.faults = new FaultControlView(this);
@@ -404,6 +410,7 @@ class SimulatedNandDevice implements SimulatedNand {
       this.writeInterruptedProgram(page, data, spareOut);
       this.markProgrammed(page, block, inBlock);
       this.powered = false;
+      this.updateGeneralOnly();
       throw new NandError('POWER_LOSS', `power cut during the program of page ${page} (block ${block}); the page is left half programmed`);
     }
     if (this.programFaultsArmed && this.programShouldFail(page, block)) {
@@ -433,6 +440,7 @@ class SimulatedNandDevice implements SimulatedNand {
     if (this.cutCountdown !== 0 && --this.cutCountdown === 0) {
       this.writeInterruptedErase(block);
       this.powered = false;
+      this.updateGeneralOnly();
       throw new NandError('POWER_LOSS', `power cut during the erase of block ${block}; the block is left partly erased`);
     }
     if (this.eraseFaultsArmed && this.eraseShouldFail(block)) {
@@ -473,6 +481,7 @@ class SimulatedNandDevice implements SimulatedNand {
     // After a power cut nothing more reaches the store: unsynced metadata is lost, as on a board.
     this.store.close(this.powered);
     this.powered = false;
+    this.updateGeneralOnly();
     this.closed = true;
   }
 
@@ -482,6 +491,7 @@ class SimulatedNandDevice implements SimulatedNand {
     this.store.reload();
     this.rebuildView();
     this.powered = true;
+    this.updateGeneralOnly();
   }
 
   // ---------------------------------------------------------------- fault control
@@ -489,18 +499,25 @@ class SimulatedNandDevice implements SimulatedNand {
   armPowerCut(operations: number): void {
     if (operations === 0 || operations === Infinity) {
       this.cutCountdown = 0;
+      this.updateGeneralOnly();
       return;
     }
     if (!Number.isInteger(operations) || operations < 0) {
       throw new NandError('OUT_OF_RANGE', `cutPowerAfter(${operations}): expected a positive integer, 0 or Infinity`);
     }
     this.cutCountdown = operations;
+    this.updateGeneralOnly();
+  }
+
+  private updateGeneralOnly(): void {
+    this.generalOnly = !this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly;
   }
 
   armProgramFailure(page: number): void {
     this.checkPage(page);
     this.pendingProgramFailures.add(page);
     this.programFaultsArmed = true;
+    this.updateGeneralOnly();
   }
 
   armEraseFailure(block: number): void {
@@ -776,7 +793,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 
   programSpareWords(page: number, w0: number, w1: number, w2: number, w3: number): void {
-    if (!this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly) {
+    if (this.generalOnly) {
       this.programPage(page, null, this.spareOf(w0, w1, w2, w3));
       return;
     }
@@ -803,7 +820,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 
   copyback(source: number, target: number, w0: number, w1: number, w2: number, w3: number): void {
-    if (!this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly) {
+    if (this.generalOnly) {
       this.readPage(source);
       this.programSpareWords(target, w0, w1, w2, w3);
       return;
@@ -826,7 +843,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 
   copybackRun(sources: Int32Array, from: number, count: number, target: number, words: Uint32Array): boolean {
-    if (!this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly) return false;
+    if (this.generalOnly) return false;
     if (count <= 0) return true;
     if (words.length < 4 * count) {
       throw new NandError('BUFFER_SIZE', `copybackRun: ${count} pages need ${4 * count} spare words, got ${words.length}`);
