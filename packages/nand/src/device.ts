@@ -887,8 +887,9 @@ class MetadataNandDevice extends SimulatedNandDevice {
     const sameDie = sourceDie === targetDie;
     if (sameDie) clock.copybackRun(targetDie, targetChannel, bytes, count);
     if (sourceBlock >= 0) readsPerBlock[sourceBlock] += count;
-    for (let i = 0; i < count; i++) {
-      if (sourceBlock < 0 || !sameDie) {
+    if (sourceBlock < 0 || !sameDie) {
+      // Sources in several blocks, or on other dies: reads counted per block, timed page by page.
+      for (let i = 0; i < count; i++) {
         const source = sources[from + i]!;
         const b = shift >= 0 ? source >>> shift : (source / ppb) | 0;
         if (sourceBlock < 0) readsPerBlock[b]++;
@@ -898,15 +899,12 @@ class MetadataNandDevice extends SimulatedNandDevice {
           clock.program(targetDie, targetChannel, bytes);
         }
       }
-      const w = (target + i) << 2;
-      const k = i << 2;
-      heads[w] = words[k]!;
-      heads[w + 1] = words[k + 1]!;
-      heads[w + 2] = words[k + 2]!;
-      heads[w + 3] = words[k + 3]!;
-      pageStates[target + i] = SPARE_HEAD_BYTES + 1;
-      programmed[target + i] = 1;
     }
+    // The spare heads, and the pages' state bytes (RamStore's encoding n + 1: 16 bytes stored).
+    // Bulk copies: a JavaScript loop re-checks every array on every page.
+    heads.set(count << 2 === words.length ? words : words.subarray(0, count << 2), target << 2);
+    pageStates.fill(SPARE_HEAD_BYTES + 1, target, target + count);
+    programmed.fill(1, target, target + count);
     // The counters of count reads and count programs, once.
     const stats = this.counters;
     stats.pageReads += count;
