@@ -186,6 +186,7 @@ class SimulatedNandDevice implements SimulatedNand {
   /**
    * Power off, a power cut or program fault armed, or a read-only store: what sends the fast
    * metadata methods down the general path, kept as one flag (updateGeneralOnly after each change).
+   * Tested as `=== true`: one compare, where a bare `if` compiles to V8's generic truthiness test.
    */
   protected generalOnly = false;
 
@@ -793,7 +794,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 
   programSpareWords(page: number, w0: number, w1: number, w2: number, w3: number): void {
-    if (this.generalOnly) {
+    if (this.generalOnly === true) {
       this.programPage(page, null, this.spareOf(w0, w1, w2, w3));
       return;
     }
@@ -820,7 +821,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 
   copyback(source: number, target: number, w0: number, w1: number, w2: number, w3: number): void {
-    if (this.generalOnly) {
+    if (this.generalOnly === true) {
       this.readPage(source);
       this.programSpareWords(target, w0, w1, w2, w3);
       return;
@@ -843,7 +844,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 
   copybackRun(sources: Int32Array, from: number, count: number, target: number, words: Uint32Array): boolean {
-    if (this.generalOnly) return false;
+    if (this.generalOnly === true) return false;
     if (count <= 0) return true;
     if (words.length < 4 * count) {
       throw new NandError('BUFFER_SIZE', `copybackRun: ${count} pages need ${4 * count} spare words, got ${words.length}`);

@@ -120,6 +120,11 @@ export class Ftl {
   readonly totalPages: number;
   readonly unitCount: number;
   readonly poolCount: number;
+  /**
+   * The hot paths test this and the other boolean flags (greedy, fastMeta, summaries, withData,
+   * poweredOff) as `=== true`: V8 does not track a field's boolean type, so a bare `if (flag)`
+   * compiles to the generic truthiness test, about ten instructions instead of one compare.
+   */
   readonly blockMode: boolean;
   /** Dies in channel-first order: consecutive writes go to different channels. */
   readonly dieOrder: Int32Array;
@@ -447,9 +452,9 @@ export class Ftl {
     const b = this.blockOfPage(ppa);
     const die = this.dieOfBlock[b]!;
     this.poolValid[die]!++;
-    if (this.blockMode) {
+    if (this.blockMode === true) {
       // The unit is the block, and unitValid is blockValid. A block still open is in no bucket.
-      if (this.greedy && this.unitState[b] === BLOCK_FULL) {
+      if (this.greedy === true && this.unitState[b] === BLOCK_FULL) {
         const v = this.blockValid[b]!++;
         this.bucketMove(b, die, v, v + 1);
       } else {
@@ -460,7 +465,7 @@ export class Ftl {
     this.blockValid[b]!++;
     const u = this.unitOfBlockTable[b]!;
     const v = this.unitValid[u]!++;
-    if (this.greedy && this.unitState[u] === BLOCK_FULL) this.bucketMove(u, 0, v, v + 1);
+    if (this.greedy === true && this.unitState[u] === BLOCK_FULL) this.bucketMove(u, 0, v, v + 1);
   }
 
   /** Clears a page's VPBM bit and decrements VPC (the seed's TRIM steps 2–3, and every overwrite). */
@@ -473,16 +478,16 @@ export class Ftl {
     const b = this.blockOfPage(ppa);
     const die = this.dieOfBlock[b]!;
     this.poolValid[die]!--;
-    if (this.blockMode) {
+    if (this.blockMode === true) {
       // The unit is the block (pool: its die), and unitValid is blockValid.
       const v = this.blockValid[b]!--;
-      if (this.greedy && this.unitState[b] === BLOCK_FULL) this.bucketMove(b, die, v, v - 1);
+      if (this.greedy === true && this.unitState[b] === BLOCK_FULL) this.bucketMove(b, die, v, v - 1);
       return;
     }
     this.blockValid[b]!--;
     const u = this.unitOfBlockTable[b]!;
     const v = this.unitValid[u]!--;
-    if (this.greedy && this.unitState[u] === BLOCK_FULL) this.bucketMove(u, 0, v, v - 1);
+    if (this.greedy === true && this.unitState[u] === BLOCK_FULL) this.bucketMove(u, 0, v, v - 1);
   }
 
   /**
@@ -666,7 +671,7 @@ export class Ftl {
    * and then the page placed, exactly the order relocatePage uses (allocation may itself collect).
    */
   private placeMoved(s: Stream, die: number, source: number, lba: number): number {
-    const open = this.blockMode ? s.slot[die]! : -1;
+    const open = this.blockMode === true ? s.slot[die]! : -1;
     if (open < 0 || this.writePointer[open]! + 1 >= this.dataPages) {
       // No open block, or this page closes it (a P2L summary or a closed unit follows): the general order.
       this.device.readPage(source);
@@ -708,10 +713,10 @@ export class Ftl {
    */
   private placeHost(die: number, lba: number): number {
     const s = this.hostStream;
-    const open = this.blockMode ? s.slot[die]! : -1;
+    const open = this.blockMode === true ? s.slot[die]! : -1;
     const sequence = this.nextSequence++;
     // No open block (allocation may collect), or a last page followed by a P2L summary: place().
-    if (open < 0 || (this.summaries && this.writePointer[open]! + 1 >= this.dataPages)) return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
+    if (open < 0 || (this.summaries === true && this.writePointer[open]! + 1 >= this.dataPages)) return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
     const ppa = open * this.pagesPerBlock + this.writePointer[open]!++;
     const w0 = this.dataWord0;
     const w1 = lba | 0;
@@ -750,10 +755,10 @@ export class Ftl {
 
   /** Writes one logical page (data of pageSize bytes when the device stores data; zeros if omitted). */
   write(lba: number, data?: Uint8Array): void {
-    if (this.poweredOff) this.checkPower();
+    if (this.poweredOff === true) this.checkPower();
     if (!(lba >= 0 && lba < this.userPages && (lba | 0) === lba)) this.checkLba(lba);
     let payload: Uint8Array | null = null;
-    if (this.withData) {
+    if (this.withData === true) {
       payload = data ?? this.zeroPage;
       if (payload.length !== this.geometry.pageSize) {
         throw new SsdError('BUFFER_SIZE', `data must be ${this.geometry.pageSize} bytes, got ${payload.length}`);
@@ -764,11 +769,11 @@ export class Ftl {
       // overlaps the program below. Only GC (foreground or in place) and a block retirement can
       // move the page in between; then it is read again (the counters tell whether they ran).
       const early = this.l2p[lba]!;
-      const die = this.blockMode ? this.nextHostDie() : 0;
+      const die = this.blockMode === true ? this.nextHostDie() : 0;
       const collected = this.freeCount[die]! < this.gcThreshold;
       if (collected) this.foregroundGc(die);
       const moves = this.relocations;
-      const ppa = this.fastMeta ? this.placeHost(die, lba) : this.place(this.hostStream, die, KIND_DATA, lba, this.nextSequence++, 1, payload);
+      const ppa = this.fastMeta === true ? this.placeHost(die, lba) : this.place(this.hostStream, die, KIND_DATA, lba, this.nextSequence++, 1, payload);
       const old = collected || moves !== this.relocations ? this.l2p[lba]! : early;
       if (old >= 0) this.setInvalid(old);
       this.l2p[lba] = ppa;
@@ -1210,7 +1215,7 @@ export class Ftl {
         i++;
         continue;
       }
-      const open = this.blockMode ? s.slot[pool]! : -1;
+      const open = this.blockMode === true ? s.slot[pool]! : -1;
       // Room in the stream's open block (block mode; relocateBlockFast runs only without P2L summaries).
       const room = open >= 0 && this.unitState[this.unitOfBlockTable[open]!] !== BLOCK_FULL ? this.dataPages - this.writePointer[open]! : 0;
       const target = open >= 0 ? open * ppb + this.writePointer[open]! : -1;
@@ -1267,7 +1272,7 @@ export class Ftl {
     if (dataMoved > 0) {
       this.blockValid[b]! -= dataMoved;
       this.poolValid[this.dieOfBlock[b]!]! -= dataMoved;
-      if (!this.blockMode) this.unitValid[this.unitOfBlockTable[b]!]! -= dataMoved;
+      if (this.blockMode !== true) this.unitValid[this.unitOfBlockTable[b]!]! -= dataMoved;
     }
     return moved + dataMoved;
   }
