@@ -4,7 +4,8 @@
 // not move with the machine's load, so two versions of the simulator can be compared on a noisy
 // machine. The loop runs twice in a child process, with 0 and with `--writes-x` (default 2) times
 // the user capacity after the same fill and warm-up; the difference divided by the extra writes is
-// the steady-state cost of one host write (start-up, fill and compilation cancel out).
+// the steady-state cost of one host write (start-up, fill and compilation cancel out). Repeated
+// runs agree within about 2 % (when V8 optimizes which function still varies a little).
 // Needs valgrind (Debian: apt-get install valgrind). Takes a few minutes: cachegrind runs the
 // process about 50 times slower.
 // Run: npx tsx bench/ssd-instructions.ts [--writes-x N]
