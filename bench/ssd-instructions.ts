@@ -15,9 +15,8 @@ import { createNandDevice, geometryPreset } from '@flashdiff/nand';
 import { Ftl, Xoshiro128 } from '@flashdiff/ssd';
 
 const childAt = process.argv.indexOf('--child');
-if (childAt >= 0) {
-  // The measured loop: the same as bench/ssd-throughput.ts case 1.
-  const times = Number(process.argv[childAt + 1]);
+/** The measured loop: the same as bench/ssd-throughput.ts case 1, in a function as there. */
+function ftlLoop(times: number): { writes: number; userPages: number } {
   const device = createNandDevice({ geometry: geometryPreset('ssd-4k'), metadataOnly: true });
   const ftl = new Ftl(device, { overProvisioning: 0.2, gcPolicy: 'greedy' });
   const user = ftl.userPages;
@@ -26,7 +25,11 @@ if (childAt >= 0) {
   for (let i = 0; i < user; i++) ftl.write(random.nextInt(user));
   const n = times * user;
   for (let i = 0; i < n; i++) ftl.write(random.nextInt(user));
-  console.log(JSON.stringify({ writes: n, userPages: user }));
+  return { writes: n, userPages: user };
+}
+
+if (childAt >= 0) {
+  console.log(JSON.stringify(ftlLoop(Number(process.argv[childAt + 1]))));
 } else {
   const writesAt = process.argv.indexOf('--writes-x');
   const times = writesAt >= 0 ? Number(process.argv[writesAt + 1]) : 2;
