@@ -74,9 +74,11 @@ export function crc32Words3Int32(w0: number, w1: number, w2: number): number {
     w2 === ((previous + 1) | 0) ? lastSequenceTerm ^ SEQUENCE_STEP[31 - Math.clz32(previous ^ w2)]! : w2 === previous ? lastSequenceTerm : shift4(w2);
   lastSequenceWord = w2 | 0;
   lastSequenceTerm = sequenceTerm;
+  // The table in a local: V8 then loads and checks the module's binding once, not per lookup.
+  const slice = SLICE;
   return ~(
     lastFirstTerm ^
-    SLICE[1792 + (w1 & 0xff)]! ^ SLICE[1536 + ((w1 >>> 8) & 0xff)]! ^ SLICE[1280 + ((w1 >>> 16) & 0xff)]! ^ SLICE[1024 + (w1 >>> 24)]! ^
+    slice[1792 + (w1 & 0xff)]! ^ slice[1536 + ((w1 >>> 8) & 0xff)]! ^ slice[1280 + ((w1 >>> 16) & 0xff)]! ^ slice[1024 + (w1 >>> 24)]! ^
     sequenceTerm
   );
 }
