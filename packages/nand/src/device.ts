@@ -803,7 +803,6 @@ class MetadataNandDevice extends SimulatedNandDevice {
     if (this.badBlocks[block] !== 0) throw new NandError('BAD_BLOCK', `program of page ${page}: block ${block} is bad`);
     const inBlock = page - block * this.pagesPerBlock;
     if (inBlock < this.nextPage[block]!) throw this.programOrderError(page, block, inBlock);
-    // programWords, written out: this is the host-write path, and a call here is not inlined.
     this.operationCount++;
     const die = this.dieOfBlock[block]!;
     this.clock.program(die, this.channelOfDie[die]!, this.recordBytes);
@@ -815,6 +814,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
     words[w + 1] = w1;
     words[w + 2] = w2;
     words[w + 3] = w3;
+    // The store's state byte: programmed, 16 spare bytes stored (RamStore's encoding, n + 1).
     this.pageStates[page] = SPARE_HEAD_BYTES + 1;
     this.programmed[page] = 1;
     this.nextPage[block] = inBlock + 1;
@@ -834,13 +834,8 @@ class MetadataNandDevice extends SimulatedNandDevice {
     const stats = this.counters;
     stats.pageReads++;
     this.readsPerBlock[sourceBlock]++;
-    // The program, checked as programSpareWords checks it.
-    if (target >>> 0 !== target || target >= this.pageCount) this.checkPage(target);
-    const block = this.pageShift >= 0 ? target >>> this.pageShift : (target / this.pagesPerBlock) | 0;
-    if (this.badBlocks[block] !== 0) throw new NandError('BAD_BLOCK', `program of page ${target}: block ${block} is bad`);
-    const inBlock = target - block * this.pagesPerBlock;
-    if (inBlock < this.nextPage[block]!) throw this.programOrderError(target, block, inBlock);
-    this.programWords(target, block, inBlock, w0, w1, w2, w3);
+    // The program: nothing is armed, so programSpareWords takes its own fast path, checks included.
+    this.programSpareWords(target, w0, w1, w2, w3);
   }
 
   copybackRun(sources: Int32Array, from: number, count: number, target: number, words: Uint32Array): boolean {
@@ -914,26 +909,6 @@ class MetadataNandDevice extends SimulatedNandDevice {
     this.operationCount += count;
     this.nextPage[block] = first + count;
     return true;
-  }
-
-  /** The program itself, checks done and nothing armed: clock, counters, words, state. */
-  private programWords(page: number, block: number, inBlock: number, w0: number, w1: number, w2: number, w3: number): void {
-    this.operationCount++;
-    const die = this.dieOfBlock[block]!;
-    this.clock.program(die, this.channelOfDie[die]!, this.recordBytes);
-    const stats = this.counters;
-    stats.pagePrograms++;
-    this.programsPerBlock[block]++;
-    const words = this.heads;
-    const w = page << 2;
-    words[w] = w0;
-    words[w + 1] = w1;
-    words[w + 2] = w2;
-    words[w + 3] = w3;
-    // The store's state byte: programmed, 16 spare bytes stored (RamStore's encoding, n + 1).
-    this.pageStates[page] = SPARE_HEAD_BYTES + 1;
-    this.programmed[page] = 1;
-    this.nextPage[block] = inBlock + 1;
   }
 
   /** The words as the 16 spare bytes they stand for (little-endian), for the general path. */
