@@ -5,24 +5,20 @@
 // machine. The loop runs twice in a child process, with 0 and with `--writes-x` (default 2) times
 // the user capacity after the same fill and warm-up; the difference divided by the extra writes is
 // the steady-state cost of one host write (start-up, fill and compilation cancel out). Repeated
-// runs agree within about 2 % (when V8 optimizes which function still varies a little).
+// runs spread by up to about 8 % (when V8 optimizes which function varies from run to run): compare
+// several runs of each version.
 // Needs valgrind (Debian: apt-get install valgrind). Takes a few minutes: cachegrind runs the
 // process about 50 times slower.
 // Run: npx tsx bench/ssd-instructions.ts [--writes-x N]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createNandDevice, geometryPreset } from '@flashdiff/nand';
-import { Ftl, Xoshiro128 } from '@flashdiff/ssd';
+import { steadyStateFtl } from './ssd-steady-state.ts';
 
 const childAt = process.argv.indexOf('--child');
 /** The measured loop: the same as bench/ssd-throughput.ts case 1, in a function as there. */
 function ftlLoop(times: number): { writes: number; userPages: number } {
-  const device = createNandDevice({ geometry: geometryPreset('ssd-4k'), metadataOnly: true });
-  const ftl = new Ftl(device, { overProvisioning: 0.2, gcPolicy: 'greedy' });
+  const { ftl, random } = steadyStateFtl();
   const user = ftl.userPages;
-  for (let lba = 0; lba < user; lba++) ftl.write(lba);
-  const random = new Xoshiro128(1);
-  for (let i = 0; i < user; i++) ftl.write(random.nextInt(user));
   const n = times * user;
   for (let i = 0; i < n; i++) ftl.write(random.nextInt(user));
   return { writes: n, userPages: user };

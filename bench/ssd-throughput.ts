@@ -6,7 +6,8 @@
 //   --reference: also case 1 on the general NAND device (forceGeneric: the pre-fast-path figure).
 import os from 'node:os';
 import { createNandDevice, geometryPreset } from '@flashdiff/nand';
-import { Ftl, SsdSimulator, Xoshiro128 } from '@flashdiff/ssd';
+import { SsdSimulator } from '@flashdiff/ssd';
+import { steadyStateFtl } from './ssd-steady-state.ts';
 
 const writesAt = process.argv.indexOf('--writes-x');
 const times = (writesAt >= 0 ? Number(process.argv[writesAt + 1]) : 0) || 4;
@@ -28,12 +29,8 @@ function rate(writes: number, ms: number): string {
 //    The metadata-only device is the fast one (programSpareWords / copybackRun); --reference also
 //    runs the same loop on the general device (forceGeneric), the path before the fast device.
 function ftlLoop(forceGeneric: boolean): void {
-  const device = createNandDevice({ geometry, metadataOnly: true, forceGeneric });
-  const ftl = new Ftl(device, { overProvisioning: 0.2, gcPolicy: 'greedy' });
+  const { device, ftl, random } = steadyStateFtl(forceGeneric);
   const user = ftl.userPages;
-  for (let lba = 0; lba < user; lba++) ftl.write(lba);
-  const random = new Xoshiro128(1);
-  for (let i = 0; i < user; i++) ftl.write(random.nextInt(user)); // warm-up to the steady state
   const programs0 = device.stats.pagePrograms;
   const n = times * user;
   const t0 = performance.now();
