@@ -7,6 +7,8 @@
 // the steady-state cost of one host write (start-up, fill and compilation cancel out). Repeated
 // runs spread by up to about 8 % (when V8 optimizes which function varies from run to run): compare
 // several runs of each version.
+// Under --single-threaded V8 also never finishes its concurrent on-stack replacement, so about 100
+// instructions per write of the loop below run in the interpreter: the same in every version.
 // Needs valgrind (Debian: apt-get install valgrind). Takes a few minutes: cachegrind runs the
 // process about 50 times slower.
 // Run: npx tsx bench/ssd-instructions.ts [--writes-x N]
@@ -47,7 +49,10 @@ if (childAt >= 0) {
   const run = (extra: number): Counts => {
     const result = spawnSync(
       'valgrind',
-      ['--tool=cachegrind', '--cache-sim=yes', '--cachegrind-out-file=/dev/null', process.execPath, '--single-threaded', '--import', 'tsx', script, '--child', String(extra)],
+      // --single-threaded keeps V8's background compilers out of the count, but then WebAssembly
+      // never tiers up from its baseline compiler (Liftoff): --no-liftoff compiles the FTL's
+      // kernel with the optimizing compiler at once, as a normal run has it within milliseconds.
+      ['--tool=cachegrind', '--cache-sim=yes', '--cachegrind-out-file=/dev/null', process.execPath, '--single-threaded', '--no-liftoff', '--import', 'tsx', script, '--child', String(extra)],
       { encoding: 'utf8', maxBuffer: 1 << 26 },
     );
     if (result.status !== 0) {

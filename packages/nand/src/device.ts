@@ -13,7 +13,13 @@ import { NandCounters } from './stats.ts';
 import { RamStore, SPARE_HEAD_BYTES } from './store.ts';
 import { clearPageBytes, wordsOver } from './page-bytes.ts';
 import type { NandStore } from './store.ts';
+import { allocateTables, float64Table, int32Table, TableMemory, uint32Table, uint8Table } from './tables.ts';
+import type { NandClockTables } from './timing.ts';
+import type { NandCounterTables } from './stats.ts';
 import { DEFAULT_TIMING, NandClock } from './timing.ts';
+import { instantiateKernel } from './kernel-module.ts';
+import { METADATA_KERNEL_WASM_BASE64 } from './metadata-kernel-wasm.ts';
+import type { MetadataKernelLayout } from './types.ts';
 import { NandError } from './types.ts';
 import type { EccCode, NandDevice, NandGeometry, NandTimingParams, ReadResult } from './types.ts';
 
@@ -111,7 +117,7 @@ class FaultControlView implements FaultControl {
     this.device.armPowerCut(operations);
   }
   get operations(): number {
-    return this.device.operationCount;
+    return this.device.operationsSoFar();
   }
   failProgram(page: number): void {
     this.device.armProgramFailure(page);
@@ -124,11 +130,25 @@ class FaultControlView implements FaultControl {
   }
 }
 
+/**
+ * The device's own arrays when the caller allocates them (the metadata fast device puts them in
+ * its TableMemory, next to the store's).
+ */
+interface DeviceTables {
+  readonly programmed: Uint8Array;
+  readonly nextPage: Uint32Array;
+  readonly dieOfBlock: Int32Array;
+  readonly channelOfDie: Int32Array;
+  readonly clock: NandClockTables;
+  readonly counters: NandCounterTables;
+}
+
 class SimulatedNandDevice implements SimulatedNand {
   readonly geometry: NandGeometry;
   readonly metadataOnly: boolean;
   readonly store: NandStore;
-  readonly stats: NandCounters;
+  /** The counters (see {@link stats}); the device's own code updates them through this field. */
+  protected readonly counterObject: NandCounters;
   readonly timing: NandClock;
   readonly faults: FaultControl;
   operationCount = 0;
@@ -139,7 +159,7 @@ class SimulatedNandDevice implements SimulatedNand {
   private readonly spareSize: number;
   protected readonly pagesPerBlock: number;
   protected readonly pageCount: number;
-  private readonly blockCount: number;
+  protected readonly blockCount: number;
   protected readonly recordBytes: number;
   /** 1 = programmed since the last erase (device view, rebuilt from the store). */
   protected readonly programmed: Uint8Array;
@@ -158,7 +178,7 @@ class SimulatedNandDevice implements SimulatedNand {
   private readonly eraseCounts: Uint32Array;
   protected readonly storeReadOnly: boolean;
   /** No ECC, no bit errors: a read copies the stored bytes and nothing else. */
-  private readonly plainReads: boolean;
+  protected readonly plainReads: boolean;
   /** log2(pagesPerBlock) when it is a power of two, else −1: page → block by a shift, not a division. */
   protected readonly pageShift: number;
   /** Die of each block and channel of each die, looked up instead of divided out per operation. */
@@ -181,7 +201,7 @@ class SimulatedNandDevice implements SimulatedNand {
   private readonly pendingProgramFailures = new Set<number>();
   private readonly pendingEraseFailures = new Set<number>();
   protected programFaultsArmed: boolean;
-  private eraseFaultsArmed: boolean;
+  protected eraseFaultsArmed: boolean;
   protected cutCountdown = 0;
   /**
    * Power off, a power cut or program fault armed, or a read-only store: what sends the fast
@@ -190,7 +210,7 @@ class SimulatedNandDevice implements SimulatedNand {
    */
   protected generalOnly = false;
 
-  constructor(options: NandDeviceOptions) {
+  constructor(options: NandDeviceOptions, tables?: DeviceTables) {
     const geometry = validateGeometry(options.geometry);
     if (options.store !== undefined) {
       if (!sameGeometry(options.store.geometry, geometry)) {
@@ -212,14 +232,14 @@ class SimulatedNandDevice implements SimulatedNand {
     this.pageCount = totalPages(geometry);
     this.blockCount = totalBlocks(geometry);
     this.recordBytes = geometry.pageSize + geometry.spareSize;
-    this.programmed = new Uint8Array(this.pageCount);
+    this.programmed = tables?.programmed ?? new Uint8Array(this.pageCount);
     this.programmedWords = wordsOver(this.programmed);
     this.pageShift = exactLog2(geometry.pagesPerBlock);
-    this.dieOfBlock = new Int32Array(this.blockCount);
+    this.dieOfBlock = tables?.dieOfBlock ?? new Int32Array(this.blockCount);
     for (let b = 0; b < this.blockCount; b++) this.dieOfBlock[b] = Math.floor(b / geometry.blocksPerDie);
-    this.channelOfDie = new Int32Array(totalDies(geometry));
+    this.channelOfDie = tables?.channelOfDie ?? new Int32Array(totalDies(geometry));
     for (let d = 0; d < this.channelOfDie.length; d++) this.channelOfDie[d] = Math.floor(d / geometry.diesPerChannel);
-    this.nextPage = new Uint32Array(this.blockCount);
+    this.nextPage = tables?.nextPage ?? new Uint32Array(this.blockCount);
     this.scratchData = new Uint8Array(geometry.pageSize);
     this.scratchSpare = new Uint8Array(geometry.spareSize);
 
@@ -252,10 +272,10 @@ class SimulatedNandDevice implements SimulatedNand {
         throw new NandError('INVALID_GEOMETRY', `timing.${name} must be a finite number ≥ 0 (got ${String(value)})`);
       }
     }
-    this.timing = new NandClock(Object.freeze(params), totalDies(geometry), geometry.channels);
-    this.stats = new NandCounters(this.blockCount, this.recordBytes);
-    this.readsPerBlock = this.stats.readsPerBlock;
-    this.programsPerBlock = this.stats.programsPerBlock;
+    this.timing = new NandClock(Object.freeze(params), totalDies(geometry), geometry.channels, tables?.clock);
+    this.counterObject = new NandCounters(this.blockCount, this.recordBytes, tables?.counters);
+    this.readsPerBlock = this.counterObject.readsPerBlock;
+    this.programsPerBlock = this.counterObject.programsPerBlock;
 
     const faults = options.faults ?? {};
     this.faultOptions = faults;
@@ -284,6 +304,15 @@ class SimulatedNandDevice implements SimulatedNand {
     this.rebuildView();
   }
 
+  get stats(): NandCounters {
+    return this.counterObject;
+  }
+
+  /** Operations so far (the count a power cut armed with cutPowerAfter counts down in). */
+  operationsSoFar(): number {
+    return this.operationCount;
+  }
+
   // ---------------------------------------------------------------- operations
 
   readPage(page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult {
@@ -292,7 +321,7 @@ class SimulatedNandDevice implements SimulatedNand {
     const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
     const die = this.dieOfBlock[block]!;
     this.timing.read(die, this.channelOfDie[die]!, this.recordBytes);
-    const stats = this.stats;
+    const stats = this.counterObject;
     stats.pageReads++;
     this.readsPerBlock[block]++;
     const erased = this.programmed[page] === 0;
@@ -314,7 +343,7 @@ class SimulatedNandDevice implements SimulatedNand {
    * kept apart so the plain path above stays small enough for the JIT to inline into callers.
    */
   private readWithErrors(page: number, block: number, erased: boolean, data?: Uint8Array, spare?: Uint8Array): ReadResult {
-    const stats = this.stats;
+    const stats = this.counterObject;
     if (this.metadataOnly) {
       if (data !== undefined) data.fill(0xff, 0, Math.min(data.length, this.pageSize));
       if (spare !== undefined) {
@@ -381,7 +410,7 @@ class SimulatedNandDevice implements SimulatedNand {
     this.operationCount++;
     const die = this.dieOfBlock[block]!;
     this.timing.program(die, this.channelOfDie[die]!, this.recordBytes);
-    const stats = this.stats;
+    const stats = this.counterObject;
     stats.pagePrograms++;
     this.programsPerBlock[block]++;
 
@@ -399,7 +428,7 @@ class SimulatedNandDevice implements SimulatedNand {
    * is armed or program failures may happen; kept apart so the plain path stays small.
    */
   private programWithHooks(page: number, block: number, inBlock: number, data: Uint8Array | null, spare: Uint8Array): void {
-    const stats = this.stats;
+    const stats = this.counterObject;
     let spareOut = spare;
     if (this.eccCode !== null && !this.metadataOnly) {
       spareOut = this.scratchSpare;
@@ -436,8 +465,8 @@ class SimulatedNandDevice implements SimulatedNand {
 
     this.operationCount++;
     this.timing.erase(this.dieOfBlock[block]!);
-    this.stats.blockErases++;
-    this.stats.erasesPerBlock[block]++;
+    this.counterObject.blockErases++;
+    this.counterObject.erasesPerBlock[block]++;
     if (this.cutCountdown !== 0 && --this.cutCountdown === 0) {
       this.writeInterruptedErase(block);
       this.powered = false;
@@ -445,7 +474,7 @@ class SimulatedNandDevice implements SimulatedNand {
       throw new NandError('POWER_LOSS', `power cut during the erase of block ${block}; the block is left partly erased`);
     }
     if (this.eraseFaultsArmed && this.eraseShouldFail(block)) {
-      this.stats.eraseFailures++;
+      this.counterObject.eraseFailures++;
       throw new NandError('ERASE_FAILED', `erase of block ${block} failed; retire the block`);
     }
     this.store.eraseBlock(block);
@@ -510,7 +539,7 @@ class SimulatedNandDevice implements SimulatedNand {
     this.updateGeneralOnly();
   }
 
-  private updateGeneralOnly(): void {
+  protected updateGeneralOnly(): void {
     this.generalOnly = !this.powered || this.cutCountdown !== 0 || this.programFaultsArmed || this.storeReadOnly;
   }
 
@@ -525,6 +554,7 @@ class SimulatedNandDevice implements SimulatedNand {
     this.checkBlock(block);
     this.pendingEraseFailures.add(block);
     this.eraseFaultsArmed = true;
+    this.updateGeneralOnly();
   }
 
   // ---------------------------------------------------------------- internals
@@ -785,15 +815,87 @@ class MetadataNandDevice extends SimulatedNandDevice {
   private readonly wordSpare = new Uint8Array(SPARE_HEAD_BYTES);
   private readonly wordSpareView = new DataView(this.wordSpare.buffer);
 
-  constructor(options: NandDeviceOptions, store: RamStore) {
-    super({ ...options, store });
+  /** The WebAssembly kernel over the tables (kernel/metadata-device.ts), or null. */
+  private readonly kernel: MetadataKernel | null = null;
+  /** The kernel's counter cells (page reads, page programs, block erases, operations), folded into the counters on reading. */
+  private readonly kernelCounters: Float64Array | null = null;
+  /** The kernel's flag cells: fast programs allowed, fast erases allowed (see updateGeneralOnly). */
+  private readonly kernelFlags: Int32Array | null = null;
+  readonly metadataKernel: MetadataKernelLayout | null = null;
+
+  constructor(options: NandDeviceOptions, store: RamStore, tables?: DeviceTables, layout?: { memory: TableMemory; offsets: Readonly<Record<string, number>> }) {
+    super({ ...options, store }, tables);
     this.heads = store.metadataHeadWords!;
     this.pageStates = store.pageStates;
     this.clock = this.timing;
-    this.counters = this.stats;
+    this.counters = this.counterObject;
+    if (layout !== undefined) {
+      const cells = layout.memory.allocate({ counterCells: float64Table(4), flagCells: int32Table(3) });
+      const at = layout.offsets;
+      const params = this.timing.params;
+      // The kernel's imported globals (kernel/metadata-device.ts): table addresses and parameters.
+      const globals: Record<string, number> = {
+        heads: at.headArea!, pageState: at.pageState!, eraseCounts: at.eraseCounts!, badBlocks: at.badBlocks!, programmed: at.programmed!,
+        nextPage: at.nextPage!, dieOfBlock: at.dieOfBlock!, channelOfDie: at.channelOfDie!, readsPerBlock: at.readsPerBlock!,
+        programsPerBlock: at.programsPerBlock!, erasesPerBlock: at.erasesPerBlock!, dieBusy: at.dieBusy!, dieFree: at.dieFree!,
+        channelFree: at.channelFree!, clockCells: at.clockCells!, counterCells: cells.offsets.counterCells, flagCells: cells.offsets.flagCells,
+        pageCount: this.pageCount, blockCount: this.blockCount, pagesPerBlock: this.pagesPerBlock, pageShift: this.pageShift,
+        tR: params.tR, tPROG: params.tPROG, tBERS: params.tBERS, transfer: this.recordBytes * params.transferPerByte,
+      };
+      const kernel = instantiateKernel<MetadataKernel>(METADATA_KERNEL_WASM_BASE64, layout.memory.memory, { device: globals });
+      if (kernel !== null) {
+        this.kernel = kernel;
+        this.kernelCounters = cells.views.counterCells;
+        this.kernelFlags = cells.views.flagCells;
+        this.metadataKernel = { memory: layout.memory, globals };
+        this.updateGeneralOnly();
+      }
+    }
+  }
+
+  /** The counters, with what the kernel counted since the last reading folded in. */
+  override get stats(): NandCounters {
+    this.foldKernelCounters();
+    return this.counterObject;
+  }
+
+  override operationsSoFar(): number {
+    this.foldKernelCounters();
+    return this.operationCount;
+  }
+
+  private foldKernelCounters(): void {
+    const cells = this.kernelCounters;
+    if (cells === null) return;
+    const counters = this.counterObject;
+    if (cells[0] !== 0) counters.pageReads += cells[0]!;
+    if (cells[1] !== 0) counters.pagePrograms += cells[1]!;
+    if (cells[2] !== 0) counters.blockErases += cells[2]!;
+    if (cells[3] !== 0) this.operationCount += cells[3]!;
+    cells.fill(0);
+  }
+
+  /** Also tells the kernel whether fast programs and fast erases may run. */
+  protected override updateGeneralOnly(): void {
+    super.updateGeneralOnly();
+    const flags = this.kernelFlags;
+    if (flags === null || flags === undefined) return; // during the base constructor
+    flags[0] = this.generalOnly === true ? 0 : 1;
+    flags[1] = this.generalOnly === true || this.eraseFaultsArmed ? 0 : 1;
+    flags[2] = this.powered && this.plainReads ? 1 : 0;
+  }
+
+  override eraseBlock(block: number): void {
+    const kernel = this.kernel;
+    if (kernel !== null && block >>> 0 === block && kernel.erase(block) === 0) return;
+    super.eraseBlock(block);
   }
 
   programSpareWords(page: number, w0: number, w1: number, w2: number, w3: number): void {
+    // The kernel programs the page when it can; otherwise (nothing done) the code below raises
+    // the error or takes the general path, as before.
+    const kernel = this.kernel;
+    if (kernel !== null && page >>> 0 === page && kernel.program(page, w0, w1, w2, w3) === 0) return;
     if (this.generalOnly === true) {
       this.programPage(page, null, this.spareOf(w0, w1, w2, w3));
       return;
@@ -898,9 +1000,12 @@ class MetadataNandDevice extends SimulatedNandDevice {
     }
     // The spare heads, and the pages' state bytes (RamStore's encoding n + 1: 16 bytes stored).
     // Bulk copies: a JavaScript loop re-checks every array on every page.
-    heads.set(count << 2 === words.length ? words : words.subarray(0, count << 2), target << 2);
-    pageStates.fill(SPARE_HEAD_BYTES + 1, target, target + count);
-    programmed.fill(1, target, target + count);
+    const at = target << 2;
+    for (let i = 0, n = count << 2; i < n; i++) heads[at + i] = words[i]!;
+    for (let p = target, end = target + count; p < end; p++) {
+      pageStates[p] = SPARE_HEAD_BYTES + 1;
+      programmed[p] = 1;
+    }
     // The counters of count reads and count programs, once.
     const stats = this.counters;
     stats.pageReads += count;
@@ -922,6 +1027,37 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 }
 
+/** The exports of kernel/metadata-device.ts (status codes as documented there). */
+interface MetadataKernel {
+  program(page: number, w0: number, w1: number, w2: number, w3: number): number;
+  copybackRun(sourceBlock: number, target: number, count: number, words: number): number;
+  erase(block: number): number;
+}
+
+/** Every table of a metadata-only RAM store and its fast device, in one layout. */
+function metadataDeviceTables(geometry: NandGeometry) {
+  const pages = totalPages(geometry);
+  const blocks = totalBlocks(geometry);
+  const dies = totalDies(geometry);
+  return {
+    headArea: uint8Table(pages * SPARE_HEAD_BYTES),
+    pageState: uint8Table(pages),
+    eraseCounts: uint32Table(blocks),
+    badBlocks: uint8Table(blocks),
+    programmed: uint8Table(pages),
+    nextPage: uint32Table(blocks),
+    dieOfBlock: int32Table(blocks),
+    channelOfDie: int32Table(dies),
+    readsPerBlock: uint32Table(blocks),
+    programsPerBlock: uint32Table(blocks),
+    erasesPerBlock: uint32Table(blocks),
+    dieBusy: float64Table(dies),
+    dieFree: float64Table(dies),
+    channelFree: float64Table(geometry.channels),
+    clockCells: float64Table(3),
+  };
+}
+
 /** The fast device writes spare words as numbers; the layout's bytes are little-endian. */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -932,7 +1068,24 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
   if (options.forceGeneric !== true && LITTLE_ENDIAN_HOST && options.geometry !== null && typeof options.geometry === 'object' && options.geometry.spareSize >= SPARE_HEAD_BYTES) {
-    const store = options.store ?? (options.metadataOnly === true ? new RamStore(validateGeometry(options.geometry), { metadataOnly: true }) : undefined);
+    if (options.store === undefined && options.metadataOnly === true) {
+      // The store's and the device's tables together, in a TableMemory where one can be made.
+      const geometry = validateGeometry(options.geometry);
+      const memory = TableMemory.create();
+      const block = allocateTables(metadataDeviceTables(geometry), memory);
+      const t = block.views;
+      const store = new RamStore(geometry, { metadataOnly: true }, { headArea: t.headArea, pageState: t.pageState, eraseCounts: t.eraseCounts, badBlocks: t.badBlocks });
+      const tables: DeviceTables = {
+        programmed: t.programmed,
+        nextPage: t.nextPage,
+        dieOfBlock: t.dieOfBlock,
+        channelOfDie: t.channelOfDie,
+        clock: { dieBusy: t.dieBusy, dieFree: t.dieFree, channelFree: t.channelFree, clockCells: t.clockCells },
+        counters: { readsPerBlock: t.readsPerBlock, programsPerBlock: t.programsPerBlock, erasesPerBlock: t.erasesPerBlock },
+      };
+      return new MetadataNandDevice(options, store, tables, block.inMemory && memory !== null ? { memory, offsets: block.offsets } : undefined);
+    }
+    const store = options.store;
     if (store instanceof RamStore && store.metadataOnly && store.metadataHeadWords !== null) {
       return new MetadataNandDevice(options, store);
     }

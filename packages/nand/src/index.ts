@@ -6,3 +6,5 @@ export * from './timing.ts';
 export * from './ecc/hamming.ts';
 export * from './image-store.ts';
 export { splitmix32 } from './random.ts';
+export * from './tables.ts';
+export { instantiateKernel } from './kernel-module.ts';

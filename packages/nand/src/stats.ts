@@ -1,5 +1,12 @@
 import type { NandStats } from './types.ts';
 
+/** The per-block arrays of {@link NandCounters}, when the caller allocates them. */
+export interface NandCounterTables {
+  readonly readsPerBlock: Uint32Array;
+  readonly programsPerBlock: Uint32Array;
+  readonly erasesPerBlock: Uint32Array;
+}
+
 /**
  * Plain counters; the device bumps them in place on every operation.
  *
@@ -24,10 +31,11 @@ export class NandCounters implements NandStats {
   /** Data + spare bytes moved onto the chip by programs: pagePrograms × (pageSize + spareSize). */
   declare bytesWritten: number;
 
-  constructor(blocks: number, recordBytes: number) {
-    this.readsPerBlock = new Uint32Array(blocks);
-    this.programsPerBlock = new Uint32Array(blocks);
-    this.erasesPerBlock = new Uint32Array(blocks);
+  /** `tables`: the per-block arrays to use (a device whose tables live in a TableMemory). */
+  constructor(blocks: number, recordBytes: number, tables?: NandCounterTables) {
+    this.readsPerBlock = tables?.readsPerBlock ?? new Uint32Array(blocks);
+    this.programsPerBlock = tables?.programsPerBlock ?? new Uint32Array(blocks);
+    this.erasesPerBlock = tables?.erasesPerBlock ?? new Uint32Array(blocks);
     // Own enumerable accessors (a spread copy or JSON.stringify of the stats still shows them);
     // an assigned value is kept as its difference from the derived one.
     let readOffset = 0;

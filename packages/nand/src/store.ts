@@ -5,6 +5,7 @@
  */
 import { clearPageBytes, wordsOver } from './page-bytes.ts';
 import { recordSize, totalBlocks, totalPages, validateGeometry } from './geometry.ts';
+import { NandError } from './types.ts';
 import type { NandGeometry } from './types.ts';
 
 export interface NandStore {
@@ -52,6 +53,18 @@ export interface NandStore {
 
 export interface RamStoreOptions {
   metadataOnly?: boolean;
+}
+
+/**
+ * The arrays of a metadata-only {@link RamStore} when the caller allocates them (the fast device
+ * puts them in its TableMemory): the dense spare heads ({@link SPARE_HEAD_BYTES} per page), the
+ * page state bytes, the erase counts and the bad-block table.
+ */
+export interface RamStoreTables {
+  readonly headArea: Uint8Array;
+  readonly pageState: Uint8Array;
+  readonly eraseCounts: Uint32Array;
+  readonly badBlocks: Uint8Array;
 }
 
 /** Leading spare bytes a metadata-only {@link RamStore} keeps densely per block (the FTL's 16). */
@@ -130,7 +143,8 @@ export class RamStore implements NandStore {
   private readonly tailOffset: number;
   private allocated = 0;
 
-  constructor(geometry: NandGeometry, options: RamStoreOptions = {}) {
+  /** `tables` (metadata-only mode with a spare of at least 16 bytes): the arrays to use. */
+  constructor(geometry: NandGeometry, options: RamStoreOptions = {}, tables?: RamStoreTables) {
     this.geometry = validateGeometry(geometry);
     this.metadataOnly = options.metadataOnly ?? false;
     this.pageSize = geometry.pageSize;
@@ -153,13 +167,16 @@ export class RamStore implements NandStore {
       this.tailOffset = geometry.pageSize + geometry.spareSize;
     }
     const blockCount = totalBlocks(geometry);
-    this.eraseCounts = new Uint32Array(blockCount);
-    this.badBlocks = new Uint8Array(blockCount);
-    this.pageState = new Uint8Array(totalPages(geometry));
+    if (tables !== undefined && !(this.metadataOnly && this.headBytes === SPARE_HEAD_BYTES)) {
+      throw new NandError('INVALID_GEOMETRY', 'RamStore tables are for a metadata-only store with a spare of at least 16 bytes');
+    }
+    this.eraseCounts = tables?.eraseCounts ?? new Uint32Array(blockCount);
+    this.badBlocks = tables?.badBlocks ?? new Uint8Array(blockCount);
+    this.pageState = tables?.pageState ?? new Uint8Array(totalPages(geometry));
     this.pageStateWords = wordsOver(this.pageState);
     this.blocks = new Array<Uint8Array | undefined>(blockCount).fill(undefined);
-    this.headArea = this.metadataOnly ? new Uint8Array(totalPages(geometry) * this.headBytes) : null;
-    this.headWords = this.headArea !== null && this.headBytes === SPARE_HEAD_BYTES ? new Uint32Array(this.headArea.buffer) : null;
+    this.headArea = tables?.headArea ?? (this.metadataOnly ? new Uint8Array(totalPages(geometry) * this.headBytes) : null);
+    this.headWords = this.headArea !== null && this.headBytes === SPARE_HEAD_BYTES ? new Uint32Array(this.headArea.buffer, this.headArea.byteOffset, this.headArea.length >>> 2) : null;
     this.allocated = this.headArea === null ? 0 : this.headArea.byteLength;
   }
 

@@ -13,29 +13,58 @@ export const DEFAULT_TIMING: Readonly<NandTimingParams> = Object.freeze({
   transferPerByte: 2.5,
 });
 
+/** Where a {@link NandClock} keeps its state (for a clock whose tables live in a TableMemory). */
+export interface NandClockTables {
+  readonly dieBusy: Float64Array;
+  readonly dieFree: Float64Array;
+  readonly channelFree: Float64Array;
+  /** The issue time, the last completion and the latest completion, in that order. */
+  readonly clockCells: Float64Array;
+}
+
 export class NandClock implements NandTimingModel {
   readonly params: NandTimingParams;
   readonly dieBusy: Float64Array;
   private readonly dieFree: Float64Array;
   private readonly channelFree: Float64Array;
-  private issueTime = 0;
-  private last = 0;
-  private latest = 0;
+  // The three scalars live in an array (see NandClockTables) so that WebAssembly code over the
+  // same memory can advance the clock too.
+  private readonly cells: Float64Array;
   // The parameters as plain fields: the per-operation methods read them without a second load.
   private readonly tR: number;
   private readonly tPROG: number;
   private readonly tBERS: number;
   private readonly transferPerByte: number;
 
-  constructor(params: NandTimingParams, dies: number, channels: number) {
+  constructor(params: NandTimingParams, dies: number, channels: number, tables?: NandClockTables) {
     this.params = params;
     this.tR = params.tR;
     this.tPROG = params.tPROG;
     this.tBERS = params.tBERS;
     this.transferPerByte = params.transferPerByte;
-    this.dieBusy = new Float64Array(dies);
-    this.dieFree = new Float64Array(dies);
-    this.channelFree = new Float64Array(channels);
+    this.dieBusy = tables?.dieBusy ?? new Float64Array(dies);
+    this.dieFree = tables?.dieFree ?? new Float64Array(dies);
+    this.channelFree = tables?.channelFree ?? new Float64Array(channels);
+    this.cells = tables?.clockCells ?? new Float64Array(3);
+  }
+
+  private get issueTime(): number {
+    return this.cells[0]!;
+  }
+  private set issueTime(value: number) {
+    this.cells[0] = value;
+  }
+  private get last(): number {
+    return this.cells[1]!;
+  }
+  private set last(value: number) {
+    this.cells[1] = value;
+  }
+  private get latest(): number {
+    return this.cells[2]!;
+  }
+  private set latest(value: number) {
+    this.cells[2] = value;
   }
 
   issueAt(timeNs: number): void {

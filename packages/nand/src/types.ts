@@ -160,6 +160,12 @@ export interface NandDevice {
    * (OUT_OF_RANGE also when the run would pass the end of the target's block).
    */
   copybackRun?(sources: Int32Array, from: number, count: number, target: number, words: Uint32Array): boolean;
+  /**
+   * Optional (the metadata fast device, where shared WebAssembly memory is available): where its
+   * WebAssembly kernel's tables live, for a consumer that runs the same kernel code in its own
+   * module over that memory (see {@link MetadataKernelLayout}); null or absent otherwise.
+   */
+  readonly metadataKernel?: MetadataKernelLayout | null;
 
   /** Counters since creation (or since {@link NandStats.reset}). */
   readonly stats: NandStats;
@@ -274,6 +280,18 @@ export const NAND_CONTRACT_CODES: ReadonlySet<NandErrorCode> = new Set<NandError
 ]);
 
 /** The one error class of this package; `code` says what happened. */
+/**
+ * Where a metadata-only fast device's WebAssembly kernel finds its tables: the shared memory they
+ * live in and the values of the kernel's imported "device" globals (table addresses, geometry,
+ * timing). A consumer that compiles kernel/metadata-device.ts into its own WebAssembly module (the
+ * SSD FTL's kernel) instantiates it over this memory with these globals, appends its own tables
+ * with memory.allocate(), and then programs, copies back and erases exactly as the device does.
+ */
+export interface MetadataKernelLayout {
+  readonly memory: import('./tables.ts').TableMemory;
+  readonly globals: Readonly<Record<string, number>>;
+}
+
 export class NandError extends Error {
   readonly code: NandErrorCode;
   constructor(code: NandErrorCode, message: string) {

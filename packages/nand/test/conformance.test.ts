@@ -1,6 +1,7 @@
 import { conformanceSuite } from './conformance.ts';
-import { imageHarness, metadataHarness, ramHarness } from './helpers.ts';
+import { imageHarness, kernelHarness, metadataHarness, ramHarness } from './helpers.ts';
 
 conformanceSuite(ramHarness());
 conformanceSuite(imageHarness());
 conformanceSuite(metadataHarness());
+conformanceSuite(kernelHarness());

@@ -9,8 +9,8 @@ import type { NandErrorCode, NandGeometry, NandStore } from '../src/index.ts';
 /** How the conformance suite gets a store of one kind, and "powers it off and on" again. */
 export interface StoreHarness {
   readonly name: string;
-  /** A fresh, empty store. */
-  create(geometry: NandGeometry): NandStore;
+  /** A fresh, empty store; null: createNandDevice makes its own (metadata-only, with its kernel). */
+  readonly create: ((geometry: NandGeometry) => NandStore) | null;
   /** The same persisted chip, opened again after its device was closed (RAM: the very same store). */
   reopen(store: NandStore): NandStore;
   /** Removes whatever the harness made on disk. */
@@ -36,6 +36,20 @@ export function metadataHarness(): StoreHarness {
   return {
     name: 'metadata-only RamStore (fast metadata device)',
     create: (geometry) => new RamStore(geometry, { metadataOnly: true }),
+    reopen: (store) => store,
+    cleanup: () => {},
+    metadataOnly: true,
+  };
+}
+
+/**
+ * The metadata-only device as createNandDevice makes it with no store given: its tables in a
+ * shared TableMemory and its fast methods in the WebAssembly kernel (kernel/metadata-device.ts).
+ */
+export function kernelHarness(): StoreHarness {
+  return {
+    name: 'metadata-only device with its WebAssembly kernel',
+    create: null,
     reopen: (store) => store,
     cleanup: () => {},
     metadataOnly: true,

@@ -50,6 +50,13 @@ export interface FtlOptions {
   readonly staticWearLevelingThreshold: number;
   /** Seed of the `random` victim policy. */
   readonly seed: number;
+  /**
+   * Run write() in the FTL's WebAssembly kernel where it applies: on a metadata-only device whose
+   * tables live in a shared WebAssembly memory (createNandDevice's kernel device), with block units,
+   * greedy GC, the bitmap method and no static wear leveling. The results are the TypeScript
+   * code's, which runs when this is false or the kernel does not apply (see Ftl.wasmKernelActive).
+   */
+  readonly wasmKernel: boolean;
 }
 
 export const DEFAULT_FTL_OPTIONS: FtlOptions = {
@@ -63,6 +70,7 @@ export const DEFAULT_FTL_OPTIONS: FtlOptions = {
   staticWearLeveling: false,
   staticWearLevelingThreshold: 64,
   seed: 1,
+  wasmKernel: true,
 };
 
 /** Fills defaults and validates. Throws SsdError INVALID_CONFIG naming the bad field. */
@@ -83,6 +91,9 @@ export function resolveFtlOptions(options: Partial<FtlOptions> = {}): FtlOptions
     if (!Number.isInteger(o[field]) || o[field] < 0) bad(field, `must be a non-negative integer, got ${o[field]}`);
   }
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  for (const field of ['dynamicWearLeveling', 'staticWearLeveling', 'wasmKernel'] as const) {
+    if (typeof o[field] !== 'boolean') bad(field, `must be true or false, got ${String(o[field])}`);
+  }
   return o;
 }
 

@@ -31,10 +31,16 @@ function shift4(x: number): number {
 
 // crc32Words3's cache: for its most recent first word w0, shift4(shift4(register after w0)).
 let lastFirstWord = 0;
-let lastFirstTerm = firstTerm(0);
+let lastFirstTerm = crc32FirstWordTerm(0);
 
-function firstTerm(w0: number): number {
+/** The first word's term of {@link crc32Words3Int32}: shift4(shift4(shift4(~w0))). */
+export function crc32FirstWordTerm(w0: number): number {
   return shift4(shift4(shift4(~w0)));
+}
+
+/** A copy of the slicing-by-8 tables (8 × 256 words, table k at k · 256): for the FTL kernel. */
+export function crc32SliceTables(): Int32Array {
+  return SLICE.slice();
 }
 
 // The third word is the FTL's sequence number, which nearly always exceeds the previous call's
@@ -67,7 +73,7 @@ export function crc32Words3(w0: number, w1: number, w2: number): number {
 export function crc32Words3Int32(w0: number, w1: number, w2: number): number {
   if (w0 !== lastFirstWord) {
     lastFirstWord = w0;
-    lastFirstTerm = firstTerm(w0);
+    lastFirstTerm = crc32FirstWordTerm(w0);
   }
   const previous = lastSequenceWord;
   const sequenceTerm =

@@ -1,9 +1,10 @@
-import { isNandError } from '@flashdiff/nand';
-import type { NandDevice, NandGeometry } from '@flashdiff/nand';
+import { allocateTables, float64Table, instantiateKernel, int32Table, isNandError, uint32Table, uint8Table } from '@flashdiff/nand';
+import type { MetadataKernelLayout, NandDevice, NandGeometry } from '@flashdiff/nand';
 import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from './config.ts';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
-import { crc32Words3Int32 } from './crc32.ts';
+import { crc32FirstWordTerm, crc32SliceTables, crc32Words3Int32 } from './crc32.ts';
+import { FTL_KERNEL_WASM_BASE64 } from './ftl-kernel-wasm.ts';
 import { KIND_DATA, KIND_SUMMARY, KIND_TRIM, LITTLE_ENDIAN_HOST, MAX_TRIM_RECORD_PAGES, METADATA_BYTES, decodeSpare, encodeSpare, encodeSpareWords, metadataOffset, readU32, spareWord0, writeU32 } from './spare.ts';
 import type { PageMetadata } from './spare.ts';
 
@@ -24,6 +25,19 @@ export const PAGE_META = 3;
 const P2L_NONE = -1;
 const P2L_TRIM = -2;
 const P2L_SUMMARY = -3;
+
+/** The tables whose addresses the kernel imports as globals (kernel/ftl-kernel.ts). */
+const KERNEL_TABLES = [
+  'l2p', 'p2l', 'validBits', 'blockValid', 'poolValid', 'unitState', 'blockState', 'writePointer', 'blockMinSeq', 'unitStamp',
+  'bucketHead', 'bucketNext', 'bucketPrev', 'bucketMin', 'dieOfBlock', 'hostSlot', 'gcSlot', 'moveSources', 'moveWords', 'crcSlice',
+  'unitCapacity', 'freeCount', 'poolCapacity', 'heap', 'heapKey', 'heapSize', 'dieOrder', 'scalarCells', 'stateCells', 'counterCells',
+];
+
+/** The exports of kernel/ftl-kernel.ts. */
+interface FtlKernel {
+  /** The page written; −1: nothing done; −2 − die: go on with that die (see the kernel's write). */
+  write(lba: number): number;
+}
 
 /** Counters of what the FTL did (NAND-level counts live in the device's stats). */
 export interface FtlCounters {
@@ -90,8 +104,9 @@ class Stream {
   constructor(
     dies: number,
     readonly preferOldBlocks: boolean,
+    slot?: Int32Array,
   ) {
-    this.slot = new Int32Array(dies).fill(-1);
+    this.slot = slot ?? new Int32Array(dies).fill(-1);
   }
 }
 
@@ -148,9 +163,49 @@ export class Ftl {
   private readonly poolValid: Int32Array;
   private readonly poolCapacity: Int32Array;
 
-  counters: FtlCounters = zeroCounters();
-  lastVictimUnit = -1;
-  nextSequence = 1;
+  /** What the FTL counted; the kernel's counts are folded in on reading (see {@link counterCells}). */
+  private readonly counterValues: FtlCounters = zeroCounters();
+  get counters(): FtlCounters {
+    const cells = this.counterCells;
+    if (cells[0] !== 0 || cells[1] !== 0 || cells[2] !== 0 || cells[3] !== 0 || cells[4] !== 0) {
+      const c = this.counterValues;
+      c.hostPageWrites += cells[0]!;
+      c.gcRuns += cells[1]!;
+      c.gcMovedPages += cells[2]!;
+      c.gcPageReads += cells[3]!;
+      c.erases += cells[4]!;
+      cells.fill(0);
+    }
+    return this.counterValues;
+  }
+
+  // The scalars the kernel also steps live in cells of the tables block.
+  /** The unit GC collected last (−1: none yet). */
+  get lastVictimUnit(): number {
+    return this.stateCells[1]!;
+  }
+  private set lastVictimUnit(u: number) {
+    this.stateCells[1] = u;
+  }
+  /** The next page's sequence number. */
+  get nextSequence(): number {
+    return this.scalarCells[0]!;
+  }
+  set nextSequence(value: number) {
+    this.scalarCells[0] = value;
+  }
+  private get insertionStamp(): number {
+    return this.scalarCells[1]!;
+  }
+  private set insertionStamp(value: number) {
+    this.scalarCells[1] = value;
+  }
+  private get hostCursor(): number {
+    return this.stateCells[0]!;
+  }
+  private set hostCursor(value: number) {
+    this.stateCells[0] = value;
+  }
 
   private readonly withData: boolean;
   /** log2(pagesPerBlock) when it is a power of two, else −1: page → block by a shift, not a division. */
@@ -171,13 +226,11 @@ export class Ftl {
   private readonly hostStream: Stream;
   private readonly gcStream: Stream;
   private readonly coldStream: Stream;
-  private hostCursor = 0;
   // Free pools: one binary min-heap per pool (a die in block mode, the device in superblock mode).
   private readonly heap: Int32Array;
   private readonly heapKey: Float64Array;
   private readonly heapSize: Int32Array;
   private readonly unitsPerPool: number;
-  private insertionStamp = 0;
   // Greedy buckets: doubly linked lists of FULL units per (pool, valid count).
   private readonly bucketHead: Int32Array;
   private readonly bucketNext: Int32Array;
@@ -207,6 +260,24 @@ export class Ftl {
   /** relocateBlockFast's scratch: a victim block's valid pages, and the spare words of a run. */
   private readonly moveSources: Int32Array;
   private readonly moveWords: Uint32Array;
+  /**
+   * The WebAssembly kernel (kernel/ftl-kernel.ts) whose write() does what write() below does in
+   * the configurations it covers, over these same tables; null where it does not run (see
+   * FtlOptions.wasmKernel).
+   */
+  private readonly kernel: FtlKernel | null;
+  /** f64 cells: the next sequence number, the free-pool insertion stamp. */
+  private readonly scalarCells: Float64Array;
+  /** i32 cells: the host die cursor, the last victim unit. */
+  private readonly stateCells: Int32Array;
+  /** The kernel's counts (host page writes, GC runs, GC moved pages, GC page reads, erases), folded into counters on reading. */
+  private readonly counterCells: Float64Array;
+  /** Bytes of this FTL's tables (in the device's table memory when the kernel runs). */
+  readonly tableBytes: number;
+  /** Whether write() runs in the WebAssembly kernel (see FtlOptions.wasmKernel for when it can). */
+  get wasmKernelActive(): boolean {
+    return this.kernel !== null;
+  }
   private poweredOff = false;
   /**
    * Bumped by every in-place collection and block retirement (the moves outside foreground GC
@@ -238,31 +309,79 @@ export class Ftl {
     this.withData = !device.metadataOnly;
 
     this.pageShift = Number.isInteger(Math.log2(g.pagesPerBlock)) ? Math.log2(g.pagesPerBlock) : -1;
-    this.dieOfBlock = new Int32Array(this.totalBlocks);
+    this.fastMeta = !this.withData && this.metaOffset === 0 && device.programSpareWords !== undefined && device.copyback !== undefined && device.copybackRun !== undefined;
+    this.bucketWidth = (this.blockMode ? 1 : this.dies) * this.dataPages + 1;
+    this.greedy = this.options.gcPolicy === 'greedy';
+    // The kernel takes the configurations its write() covers, on a device that offers its own
+    // kernel's memory (the metadata fast device): the FTL's tables are then appended to that memory.
+    const o = this.options;
+    const layout = device.metadataKernel ?? null;
+    const kernelFits = o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling;
+    const spec = {
+      l2p: int32Table(this.userPages, -1),
+      p2l: int32Table(this.totalPages, P2L_NONE),
+      validBits: uint32Table(Math.ceil(this.totalPages / 32)),
+      blockValid: int32Table(this.totalBlocks),
+      poolValid: int32Table(this.dies),
+      unitState: uint8Table(this.unitCount),
+      blockState: uint8Table(this.totalBlocks),
+      writePointer: int32Table(this.totalBlocks),
+      blockMinSeq: float64Table(this.totalBlocks, Infinity),
+      unitStamp: float64Table(this.unitCount),
+      bucketHead: int32Table(this.poolCount * this.bucketWidth, -1),
+      bucketNext: int32Table(this.unitCount, -1),
+      bucketPrev: int32Table(this.unitCount, -1),
+      bucketMin: int32Table(this.poolCount),
+      dieOfBlock: int32Table(this.totalBlocks),
+      hostSlot: int32Table(this.dies, -1),
+      gcSlot: int32Table(this.dies, -1),
+      moveSources: int32Table(this.fastMeta ? g.pagesPerBlock : 0),
+      moveWords: uint32Table(this.fastMeta ? 4 * g.pagesPerBlock : 0),
+      crcSlice: int32Table(kernelFits ? 8 * 256 : 0),
+      unitCapacity: int32Table(this.unitCount),
+      freeCount: int32Table(this.poolCount),
+      poolCapacity: int32Table(this.dies, 0x3fffffff),
+      heap: int32Table(this.poolCount * this.unitsPerPool),
+      heapKey: float64Table(this.unitCount),
+      heapSize: int32Table(this.poolCount),
+      dieOrder: int32Table(this.dies),
+      scalarCells: float64Table(2),
+      stateCells: int32Table(2),
+      counterCells: float64Table(5),
+    };
+    const tables = allocateTables(spec, kernelFits ? layout.memory : null);
+    const t = tables.views;
+    this.tableBytes = tables.bytes;
+    this.scalarCells = t.scalarCells;
+    this.stateCells = t.stateCells;
+    this.counterCells = t.counterCells;
+    this.nextSequence = 1;
+    this.lastVictimUnit = -1;
+    this.dieOfBlock = t.dieOfBlock;
     this.unitOfBlockTable = new Int32Array(this.totalBlocks);
     for (let b = 0; b < this.totalBlocks; b++) {
       this.dieOfBlock[b] = Math.floor(b / g.blocksPerDie);
       this.unitOfBlockTable[b] = this.blockMode ? b : b % g.blocksPerDie;
     }
-    this.dieOrder = new Int32Array(this.dies);
+    this.dieOrder = t.dieOrder;
     for (let k = 0; k < this.dies; k++) {
       this.dieOrder[k] = (k % g.channels) * g.diesPerChannel + Math.floor(k / g.channels);
     }
-    this.l2p = new Int32Array(this.userPages).fill(-1);
-    this.p2l = new Int32Array(this.totalPages).fill(P2L_NONE);
-    this.validBits = new Uint32Array(Math.ceil(this.totalPages / 32));
-    this.blockValid = new Int32Array(this.totalBlocks);
+    this.l2p = t.l2p;
+    this.p2l = t.p2l;
+    this.validBits = t.validBits;
+    this.blockValid = t.blockValid;
     // One count per block in block mode: each page's validity changes one counter, not two.
     this.unitValid = this.blockMode ? this.blockValid : new Int32Array(this.unitCount);
-    this.unitCapacity = new Int32Array(this.unitCount);
-    this.blockState = new Uint8Array(this.totalBlocks);
-    this.unitState = new Uint8Array(this.unitCount);
-    this.writePointer = new Int32Array(this.totalBlocks);
-    this.blockMinSeq = new Float64Array(this.totalBlocks).fill(Infinity);
-    this.unitStamp = new Float64Array(this.unitCount);
-    this.freeCount = new Int32Array(this.poolCount);
-    this.poolValid = new Int32Array(this.dies);
-    this.poolCapacity = new Int32Array(this.dies).fill(0x3fffffff);
+    this.unitCapacity = t.unitCapacity;
+    this.blockState = t.blockState;
+    this.unitState = t.unitState;
+    this.writePointer = t.writePointer;
+    this.blockMinSeq = t.blockMinSeq;
+    this.unitStamp = t.unitStamp;
+    this.freeCount = t.freeCount;
+    this.poolValid = t.poolValid;
+    this.poolCapacity = t.poolCapacity;
     this.spare = new Uint8Array(this.metaOffset + METADATA_BYTES).fill(0xff);
     this.spareWords = !this.withData && LITTLE_ENDIAN_HOST && this.metaOffset % 4 === 0 ? new Uint32Array(this.spare.buffer, this.metaOffset, METADATA_BYTES / 4) : null;
     this.readSpare = new Uint8Array(this.metaOffset + METADATA_BYTES);
@@ -270,24 +389,22 @@ export class Ftl {
     this.zeroPage = new Uint8Array(g.pageSize);
     this.summaryReadBuffer = new Uint8Array(g.pageSize);
     this.summaryWriteBuffer = new Uint8Array(g.pageSize);
-    this.hostStream = new Stream(this.dies, false);
-    this.gcStream = new Stream(this.dies, false);
+    this.hostStream = new Stream(this.dies, false, t.hostSlot);
+    this.gcStream = new Stream(this.dies, false, t.gcSlot);
     this.coldStream = new Stream(this.dies, true);
-    this.heap = new Int32Array(this.poolCount * this.unitsPerPool);
-    this.heapKey = new Float64Array(this.unitCount);
-    this.heapSize = new Int32Array(this.poolCount);
-    this.bucketWidth = (this.blockMode ? 1 : this.dies) * this.dataPages + 1;
-    this.bucketHead = new Int32Array(this.poolCount * this.bucketWidth).fill(-1);
-    this.bucketNext = new Int32Array(this.unitCount).fill(-1);
-    this.bucketPrev = new Int32Array(this.unitCount).fill(-1);
-    this.bucketMin = new Int32Array(this.poolCount);
-    this.greedy = this.options.gcPolicy === 'greedy';
+    this.heap = t.heap;
+    this.heapKey = t.heapKey;
+    this.heapSize = t.heapSize;
+    this.bucketHead = t.bucketHead;
+    this.bucketNext = t.bucketNext;
+    this.bucketPrev = t.bucketPrev;
+    this.bucketMin = t.bucketMin;
     this.fifo = Array.from({ length: this.poolCount }, () => []);
     this.fifoHead = new Int32Array(this.poolCount);
     this.rngState = this.options.seed | 0 || 0x9e3779b9;
-    this.fastMeta = !this.withData && this.metaOffset === 0 && device.programSpareWords !== undefined && device.copyback !== undefined && device.copybackRun !== undefined;
-    this.moveSources = new Int32Array(this.fastMeta ? g.pagesPerBlock : 0);
-    this.moveWords = new Uint32Array(this.fastMeta ? 4 * g.pagesPerBlock : 0);
+    this.moveSources = t.moveSources;
+    this.moveWords = t.moveWords;
+    this.kernel = kernelFits && tables.inMemory ? this.startKernel(layout, tables.offsets, t.crcSlice) : null;
     this.gcThreshold = this.options.gcThreshold;
     this.summaries = this.options.validityMethod === 'p2l';
     this.hostReserve = (this.options.gcThreshold + 2) * this.dataPages;
@@ -301,6 +418,26 @@ export class Ftl {
         `no spare capacity: ${goodPages} good data pages for ${this.userPages} user pages (raise OP)`,
       );
     }
+  }
+
+  /** Starts the kernel over the device's memory, with the tables' addresses and the parameters as its "ftl" globals. */
+  private startKernel(layout: MetadataKernelLayout, at: Readonly<Record<string, number>>, crcSlice: Int32Array): FtlKernel | null {
+    crcSlice.set(crc32SliceTables());
+    const globals: Record<string, number> = {
+      pageShift: this.pageShift,
+      pagesPerBlock: this.pagesPerBlock,
+      dataPages: this.dataPages,
+      bucketWidth: this.bucketWidth,
+      dies: this.dies,
+      unitsPerPool: this.unitsPerPool,
+      gcThreshold: this.options.gcThreshold,
+      hostReserve: (this.options.gcThreshold + 2) * this.dataPages,
+      dynamicWearLeveling: this.options.dynamicWearLeveling ? 1 : 0,
+      dataWord0: this.dataWord0,
+      firstTerm: crc32FirstWordTerm(this.dataWord0),
+    };
+    for (const name of KERNEL_TABLES) globals[name] = at[name]!;
+    return instantiateKernel<FtlKernel>(FTL_KERNEL_WASM_BASE64, layout.memory.memory, { device: layout.globals, ftl: globals });
   }
 
   // ---------------------------------------------------------------- format and unit helpers
@@ -618,12 +755,12 @@ export class Ftl {
       this.device.programPage(ppa, data, this.spare);
     } catch (e) {
       if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
-      this.counters.programFailures++;
+      this.counterValues.programFailures++;
       this.retireBlock(b);
       return false;
     }
     this.p2l[ppa] = P2L_SUMMARY;
-    this.counters.metadataPagePrograms++;
+    this.counterValues.metadataPagePrograms++;
     return true;
   }
 
@@ -649,7 +786,7 @@ export class Ftl {
         }
       } catch (e) {
         if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
-        this.counters.programFailures++;
+        this.counterValues.programFailures++;
         this.retireBlock(b);
         continue;
       }
@@ -675,10 +812,10 @@ export class Ftl {
     if (open < 0 || this.writePointer[open]! + 1 >= this.dataPages) {
       // No open block, or this page closes it (a P2L summary or a closed unit follows): the general order.
       this.device.readPage(source);
-      this.counters.gcPageReads++;
+      this.counterValues.gcPageReads++;
       return this.place(s, die, KIND_DATA, lba, this.nextSequence++, 1, null);
     }
-    this.counters.gcPageReads++;
+    this.counterValues.gcPageReads++;
     const sequence = this.nextSequence++;
     const ppa = open * this.pagesPerBlock + this.writePointer[open]!++;
     const w0 = this.dataWord0;
@@ -700,7 +837,7 @@ export class Ftl {
    */
   private retryFailedProgram(e: unknown, s: Stream, die: number, lba: number, sequence: number, open: number): number {
     if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
-    this.counters.programFailures++;
+    this.counterValues.programFailures++;
     this.retireBlock(open);
     return this.place(s, die, KIND_DATA, lba, sequence, 1, null);
   }
@@ -764,12 +901,20 @@ export class Ftl {
         throw new SsdError('BUFFER_SIZE', `data must be ${this.geometry.pageSize} bytes, got ${payload.length}`);
       }
     }
+    // The kernel does the whole write, or hands it back before changing anything (−1), or with the
+    // die it chose after whole GC units (−2 − die): the code below then goes on from there.
+    let kernelDie = -1;
+    if (this.kernel !== null) {
+      const done = this.kernel.write(lba);
+      if (done >= 0) return;
+      kernelDie = -2 - done;
+    }
     try {
       // Read the old mapping first: the random L2P access misses the cache, and issued here it
       // overlaps the program below. Only GC (foreground or in place) and a block retirement can
       // move the page in between; then it is read again (the counters tell whether they ran).
       const early = this.l2p[lba]!;
-      const die = this.blockMode === true ? this.nextHostDie() : 0;
+      const die = kernelDie >= 0 ? kernelDie : this.blockMode === true ? this.nextHostDie() : 0;
       const collected = this.freeCount[die]! < this.gcThreshold;
       if (collected) this.foregroundGc(die);
       const moves = this.relocations;
@@ -778,7 +923,7 @@ export class Ftl {
       if (old >= 0) this.setInvalid(old);
       this.l2p[lba] = ppa;
       this.setValid(ppa);
-      this.counters.hostPageWrites++;
+      this.counterValues.hostPageWrites++;
     } catch (e) {
       this.guard(e);
     }
@@ -791,7 +936,7 @@ export class Ftl {
   read(lba: number, out?: Uint8Array): FtlReadResult {
     this.checkPower();
     this.checkLba(lba);
-    this.counters.hostPageReads++;
+    this.counterValues.hostPageReads++;
     const ppa = this.l2p[lba]!;
     if (ppa < 0) {
       out?.fill(0);
@@ -819,7 +964,7 @@ export class Ftl {
   trim(lba: number, count = 1): void {
     this.checkPower();
     this.checkLba(lba, count);
-    this.counters.hostTrimCommands++;
+    this.counterValues.hostTrimCommands++;
     try {
       for (let start = lba; start < lba + count; start += MAX_TRIM_RECORD_PAGES) {
         this.trimRange(start, Math.min(MAX_TRIM_RECORD_PAGES, lba + count - start));
@@ -838,13 +983,13 @@ export class Ftl {
     const data = this.withData ? this.zeroPage : null;
     const ppa = this.place(this.hostStream, die, KIND_TRIM, lba, this.nextSequence++, count, data);
     this.setValid(ppa);
-    this.counters.metadataPagePrograms++;
+    this.counterValues.metadataPagePrograms++;
     for (let i = lba; i < lba + count; i++) {
       const old = this.l2p[i]!;
       if (old < 0) continue;
       this.l2p[i] = -1;
       this.setInvalid(old);
-      this.counters.hostTrimmedPages++;
+      this.counterValues.hostTrimmedPages++;
     }
   }
 
@@ -1033,7 +1178,7 @@ export class Ftl {
         while (this.freeCount[pool]! < this.options.backgroundGcTarget && done < maxUnits) {
           if (!this.collect(pool, -1, this.gcStream)) break;
           done++;
-          this.counters.backgroundGcRuns++;
+          this.counterValues.backgroundGcRuns++;
         }
       }
     } catch (e) {
@@ -1076,11 +1221,11 @@ export class Ftl {
     this.beginVictim(victim);
     const moved = this.relocateUnit(victim, s, pool);
     if (s === this.coldStream) {
-      this.counters.wearLevelingRuns++;
-      this.counters.wearLevelingMovedPages += moved;
+      this.counterValues.wearLevelingRuns++;
+      this.counterValues.wearLevelingMovedPages += moved;
     } else {
-      this.counters.gcRuns++;
-      this.counters.gcMovedPages += moved;
+      this.counterValues.gcRuns++;
+      this.counterValues.gcMovedPages += moved;
     }
     this.eraseUnit(victim);
     return true;
@@ -1137,7 +1282,7 @@ export class Ftl {
       // Load the block's P2L summary (one page read), then check each LBA against L2P.
       const summary = this.summaryReadBuffer;
       this.device.readPage(first + this.pagesPerBlock - 1, this.withData ? summary : undefined, this.readSpare);
-      this.counters.gcPageReads++;
+      this.counterValues.gcPageReads++;
       const fromFlash = this.withData && decodeSpare(this.readSpare, this.metaOffset, summary, this.meta).valid;
       for (let i = 0; i < written; i++) {
         const ppa = first + i;
@@ -1155,7 +1300,7 @@ export class Ftl {
       const ppa = first + i;
       const data = this.withData ? this.pageBuffer : undefined;
       const r = this.device.readPage(ppa, data, this.readSpare);
-      this.counters.gcPageReads++;
+      this.counterValues.gcPageReads++;
       if (r.erased) continue;
       const meta = decodeSpare(this.readSpare, this.metaOffset, this.withData ? this.pageBuffer : null, this.meta);
       let valid = false;
@@ -1261,7 +1406,7 @@ export class Ftl {
       // A run needs an open block of the stream on this die: block mode, where unitValid is blockValid.
       this.blockValid[open]! += k;
       this.poolValid[this.dieOfBlock[open]!]! += k;
-      this.counters.gcPageReads += k;
+      this.counterValues.gcPageReads += k;
       dataMoved += k;
       i += k;
       // The run filled the block: close it as place() does after its last page. (The one-by-one
@@ -1289,7 +1434,7 @@ export class Ftl {
       // (and is charged to the clock even when a metadata-only device has none to return).
       if (data !== null || p2l === P2L_TRIM) this.device.readPage(ppa, data ?? undefined, this.readSpare);
       else this.device.readPage(ppa);
-      this.counters.gcPageReads++;
+      this.counterValues.gcPageReads++;
     }
     if (p2l === P2L_TRIM) {
       const meta = decodeSpare(this.readSpare, this.metaOffset, data, this.meta);
@@ -1304,7 +1449,7 @@ export class Ftl {
       const to = this.place(s, pool, KIND_TRIM, lba, seq, count, data);
       this.setInvalid(ppa);
       this.setValid(to);
-      this.counters.metadataPagePrograms++;
+      this.counterValues.metadataPagePrograms++;
       return 1;
     }
     // Data: a fresh sequence number (the copy is the newest version of its LBA).
@@ -1336,10 +1481,10 @@ export class Ftl {
       if (this.blockState[b] === BLOCK_BAD) continue;
       try {
         this.device.eraseBlock(b);
-        this.counters.erases++;
+        this.counterValues.erases++;
       } catch (e) {
         if (!isNandError(e, 'ERASE_FAILED')) throw e;
-        this.counters.eraseFailures++;
+        this.counterValues.eraseFailures++;
         this.markBlockBad(b);
       }
       this.resetBlock(b);
@@ -1380,7 +1525,7 @@ export class Ftl {
   private markBlockBad(b: number): void {
     if (this.blockState[b] === BLOCK_BAD) return;
     this.blockState[b] = BLOCK_BAD;
-    this.counters.retiredBlocks++;
+    this.counterValues.retiredBlocks++;
     this.relocations++;
     this.device.markBad(b);
   }
@@ -1405,7 +1550,7 @@ export class Ftl {
     // Its own buffer: the caller's page (in pageBuffer) is still waiting to be retried.
     const buffer = new Uint8Array(this.withData ? this.geometry.pageSize : 0);
     for (let i = 0; i < written; i++) {
-      if (this.isValid(first + i)) this.counters.retirementMovedPages += this.relocatePage(first + i, this.gcStream, pool, true, buffer);
+      if (this.isValid(first + i)) this.counterValues.retirementMovedPages += this.relocatePage(first + i, this.gcStream, pool, true, buffer);
     }
     this.markBlockBad(b);
     this.resetBlock(b);
@@ -1445,7 +1590,7 @@ export class Ftl {
         if (!this.isValid(ppa)) continue;
         const data = this.withData ? new Uint8Array(this.geometry.pageSize) : undefined;
         this.device.readPage(ppa, data, this.readSpare);
-        this.counters.gcPageReads++;
+        this.counterValues.gcPageReads++;
         if (this.p2l[ppa] === P2L_TRIM) {
           const meta = decodeSpare(this.readSpare, this.metaOffset, data ?? null, this.meta);
           if (meta.valid) trims.push(meta.lba, meta.count, meta.sequence);
@@ -1476,19 +1621,19 @@ export class Ftl {
       }
       if (!this.blockMode) s.unit = victim;
     }
-    this.counters.inPlaceGcRuns++;
+    this.counterValues.inPlaceGcRuns++;
     this.relocations++;
-    this.counters.gcRuns++;
+    this.counterValues.gcRuns++;
     for (let i = 0; i < trims.length; i += 3) {
       const to = this.place(s, pool, KIND_TRIM, trims[i]!, trims[i + 2]!, trims[i + 1]!, this.withData ? this.zeroPage : null);
       this.setValid(to);
-      this.counters.metadataPagePrograms++;
+      this.counterValues.metadataPagePrograms++;
     }
     for (let i = 0; i < lbas.length; i++) {
       const to = this.place(s, pool, KIND_DATA, lbas[i]!, this.nextSequence++, 1, this.withData ? payloads[i]! : null);
       this.l2p[lbas[i]!] = to;
       this.setValid(to);
-      this.counters.gcMovedPages++;
+      this.counterValues.gcMovedPages++;
     }
   }
 
@@ -1542,7 +1687,7 @@ export class Ftl {
   recover(): void {
     this.device.reboot();
     this.poweredOff = false;
-    this.counters.recoveries++;
+    this.counterValues.recoveries++;
     const bestSeq = new Float64Array(this.userPages).fill(-1);
     this.l2p.fill(-1);
     this.p2l.fill(P2L_NONE);
@@ -1722,7 +1867,7 @@ export class Ftl {
       unitOfBlock,
       pageState,
       lastVictimUnit: this.lastVictimUnit,
-      gcRuns: this.counters.gcRuns,
+      gcRuns: this.counterValues.gcRuns,
       freeUnits: this.freeUnits(),
     };
   }

@@ -97,6 +97,10 @@ describe('FTL metadata fast path = general path', () => {
       });
     }
   }
+  // The configurations the WebAssembly kernel takes (greedy, block units, bitmap, no static wear leveling).
+  configurations.push({ name: 'greedy, block units (the WebAssembly kernel)', options: {} });
+  configurations.push({ name: 'greedy, block units, no dynamic wear leveling (the WebAssembly kernel)', options: { dynamicWearLeveling: false } });
+  configurations.push({ name: 'greedy, block units, gcThreshold 0: collection in place (the WebAssembly kernel hands it back)', options: { gcThreshold: 0 } });
   configurations.push({ name: 'fifo, block units, no dynamic wear leveling', options: { gcPolicy: 'fifo', dynamicWearLeveling: false } });
   configurations.push({ name: 'greedy, scan validity', options: { validityMethod: 'scan' } });
   configurations.push({ name: 'greedy, p2l validity, superblock', options: { validityMethod: 'p2l', gcUnit: 'superblock' } });
@@ -105,10 +109,14 @@ describe('FTL metadata fast path = general path', () => {
     test(`${name}: same WAF, counters, erase counts, tables, clock and spares`, () => {
       const fast = run(true, options, 11 + index, 6);
       const general = run(false, options, 11 + index, 6);
+      const kernelFits = (options.gcPolicy ?? 'greedy') === 'greedy' && (options.gcUnit ?? 'block') === 'block' && (options.validityMethod ?? 'bitmap') === 'bitmap' && options.staticWearLeveling !== true;
+      assert.equal(fast.ftl.wasmKernelActive, kernelFits, 'the kernel runs exactly where it fits');
+      assert.equal(general.ftl.wasmKernelActive, false);
       assert.ok(fast.ftl.counters.gcRuns > 50, `GC ran (${fast.ftl.counters.gcRuns})`);
       assert.ok(fast.ftl.counters.hostTrimmedPages > 0, 'TRIM happened');
       if (options.staticWearLeveling === true) assert.ok(fast.ftl.counters.wearLevelingRuns > 0, 'static wear leveling ran');
-      if ((options.validityMethod ?? 'bitmap') === 'bitmap' && (options.gcUnit ?? 'block') === 'block') {
+      // The kernel moves its runs inside WebAssembly (not through the device's JavaScript copybackRun).
+      if (!kernelFits && (options.validityMethod ?? 'bitmap') === 'bitmap' && (options.gcUnit ?? 'block') === 'block') {
         assert.ok(fast.runs > 0, 'GC moved pages by copybackRun');
       }
       assertSame(fast, general, name);
@@ -143,5 +151,27 @@ describe('FTL metadata fast path = general path', () => {
     const general = outcome(false);
     assert.ok(fast.ftl.counters.programFailures > 0 && fast.ftl.counters.retiredBlocks > 0, 'failures were injected');
     assertSame(fast, general, 'faults');
+  });
+
+  test('the WebAssembly kernel hands back while a power cut is armed and resumes after recovery: same outcome', () => {
+    const outcome = (fast: boolean): Run => {
+      const r = run(fast, { gcPolicy: 'greedy' }, 9, 3);
+      assert.equal(r.ftl.wasmKernelActive, fast);
+      const random = new Xoshiro128(78);
+      r.device.faults.cutPowerAfter(700);
+      let cut = false;
+      for (let i = 0; i < 4000 && !cut; i++) {
+        try {
+          r.ftl.write(random.nextInt(r.ftl.userPages));
+        } catch {
+          cut = true;
+        }
+      }
+      assert.ok(cut, 'the power cut happened');
+      r.ftl.recover();
+      for (let i = 0; i < 3 * r.ftl.userPages; i++) r.ftl.write(random.nextInt(r.ftl.userPages));
+      return r;
+    };
+    assertSame(outcome(true), outcome(false), 'kernel with a power cut');
   });
 });

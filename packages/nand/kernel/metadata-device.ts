@@ -1,0 +1,278 @@
+// AssemblyScript source of the metadata-only fast device's WebAssembly kernel (compiled by
+// scripts/build-kernels.ts into src/metadata-kernel-wasm.ts; not part of the TypeScript program).
+//
+// It runs the fast methods of device.ts's MetadataNandDevice — a program from four spare words,
+// a copyback run, and an erase — on the device's tables, which createNandDevice lays out in a
+// TableMemory (src/tables.ts) that this module imports. The TypeScript device reads and writes the
+// same tables as typed arrays. The SSD FTL's kernel compiles this file into its own module (an
+// import at build time) and calls these functions directly over the same memory.
+//
+// Scalars the TypeScript device keeps as plain fields (its counters and operation count) are
+// counted here in cells and folded into those fields when the device's stats are read.
+// Every function checks what device.ts checks and returns a status instead of throwing:
+// 0 done, 1 page or block out of range, 2 bad block, 3 program order (already programmed),
+// 4 not now (power off, a power cut or a fault armed, a read-only store: the caller takes the
+// TypeScript path, which raises the same errors as before).
+
+@external("device", "heads") declare const heads: usize;
+@external("device", "pageState") declare const pageState: usize;
+@external("device", "eraseCounts") declare const eraseCounts: usize;
+@external("device", "badBlocks") declare const badBlocks: usize;
+@external("device", "programmed") declare const programmed: usize;
+@external("device", "nextPage") declare const nextPage: usize;
+@external("device", "dieOfBlock") declare const dieOfBlock: usize;
+@external("device", "channelOfDie") declare const channelOfDie: usize;
+@external("device", "readsPerBlock") declare const readsPerBlock: usize;
+@external("device", "programsPerBlock") declare const programsPerBlock: usize;
+@external("device", "erasesPerBlock") declare const erasesPerBlock: usize;
+@external("device", "dieBusy") declare const dieBusy: usize;
+@external("device", "dieFree") declare const dieFree: usize;
+@external("device", "channelFree") declare const channelFree: usize;
+/** NandClock's cells: issue time, last completion, latest completion (f64). */
+@external("device", "clockCells") declare const clockCells: usize;
+/** Counter cells (f64): page reads, page programs, block erases, operations. */
+@external("device", "counterCells") declare const counterCells: usize;
+/**
+ * Flag cells (i32): [0] fast programs allowed (device.ts generalOnly false), [1] fast erases
+ * allowed, [2] plain reads allowed (power on, no bit errors to inject).
+ */
+@external("device", "flagCells") declare const flagCells: usize;
+@external("device", "pageCount") declare const pageCount: i32;
+@external("device", "blockCount") declare const blockCount: i32;
+@external("device", "pagesPerBlock") declare const pagesPerBlock: i32;
+@external("device", "pageShift") declare const pageShift: i32;
+@external("device", "tR") declare const tR: f64;
+@external("device", "tPROG") declare const tPROG: f64;
+@external("device", "tBERS") declare const tBERS: f64;
+/** recordBytes × transferPerByte: one page's transfer time. */
+@external("device", "transfer") declare const transfer: f64;
+
+const SPARE_HEAD_STATE: u8 = 17; // RamStore's state byte for "programmed, 16 spare bytes stored"
+
+@inline function u32At(table: usize, index: i32): u32 {
+  return load<u32>(table + (<usize>index << 2));
+}
+@inline function addU32(table: usize, index: i32, by: u32): void {
+  const at = table + (<usize>index << 2);
+  store<u32>(at, load<u32>(at) + by);
+}
+@inline function bump(cell: i32, by: f64): void {
+  const at = counterCells + (<usize>cell << 3);
+  store<f64>(at, load<f64>(at) + by);
+}
+@inline function blockOf(page: i32): i32 {
+  return pageShift >= 0 ? page >>> pageShift : page / pagesPerBlock;
+}
+@inline function dieFreeAt(die: i32): usize {
+  return dieFree + (<usize>die << 3);
+}
+
+/** Whether fast programs may run now (1) or the caller must take the TypeScript path (0). */
+export function programsReady(): i32 {
+  return load<i32>(flagCells);
+}
+
+/** Whether fast erases may run now (nothing armed that an erase could trip). */
+export function erasesReady(): i32 {
+  return load<i32>(flagCells, 4);
+}
+
+/** Whether a read can be charged here (readPage would return the stored bytes and nothing else). */
+export function readsReady(): i32 {
+  return load<i32>(flagCells, 8);
+}
+
+/** The erase count of a block (no range check: the caller's block). */
+export function eraseCount(block: i32): u32 {
+  return u32At(eraseCounts, block);
+}
+
+// ------------------------------------------------------------------ the clock (timing.ts NandClock)
+
+/** NandClock.finish: the die is busy from `start` to `done`. */
+@inline function finish(die: i32, start: f64, done: f64): void {
+  store<f64>(dieFreeAt(die), done);
+  const busy = dieBusy + (<usize>die << 3);
+  store<f64>(busy, load<f64>(busy) + (done - start));
+  store<f64>(clockCells, done, 8);
+  if (done > load<f64>(clockCells, 16)) store<f64>(clockCells, done, 16);
+}
+
+/** NandClock.program: the channel moves the page in, then the die programs it. */
+function clockProgram(die: i32): void {
+  const channel = channelFree + (<usize>load<i32>(channelOfDie + (<usize>die << 2)) << 3);
+  const free = load<f64>(dieFreeAt(die));
+  const channelAt = load<f64>(channel);
+  const issue = load<f64>(clockCells);
+  let start = issue > free ? issue : free;
+  if (channelAt > start) start = channelAt;
+  const moved = start + transfer;
+  store<f64>(channel, moved);
+  finish(die, start, moved + tPROG);
+}
+
+/** NandClock.read: the die senses the page, then the channel moves it out. */
+function clockRead(die: i32): void {
+  const channel = channelFree + (<usize>load<i32>(channelOfDie + (<usize>die << 2)) << 3);
+  const free = load<f64>(dieFreeAt(die));
+  const issue = load<f64>(clockCells);
+  const start = issue > free ? issue : free;
+  const sensed = start + tR;
+  const channelAt = load<f64>(channel);
+  const done = (sensed > channelAt ? sensed : channelAt) + transfer;
+  store<f64>(channel, done);
+  finish(die, start, done);
+}
+
+/** SimulatedNandDevice.readPage with no buffers (readsReady): the read is charged and counted. */
+export function read(page: i32): i32 {
+  if (load<i32>(flagCells, 8) == 0) return 4;
+  if (<u32>page >= <u32>pageCount) return 1;
+  const block = blockOf(page);
+  clockRead(load<i32>(dieOfBlock + (<usize>block << 2)));
+  bump(0, 1);
+  addU32(readsPerBlock, block, 1);
+  return 0;
+}
+
+// ------------------------------------------------------------------ program
+
+/** The program half of programSpareWords (the checks passed, the flags say go): writes the page. */
+@inline function programChecked(page: i32, block: i32, inBlock: i32, w0: i32, w1: i32, w2: i32, w3: i32): void {
+  bump(3, 1);
+  clockProgram(load<i32>(dieOfBlock + (<usize>block << 2)));
+  bump(1, 1);
+  addU32(programsPerBlock, block, 1);
+  const at = heads + (<usize>page << 4);
+  store<i32>(at, w0);
+  store<i32>(at, w1, 4);
+  store<i32>(at, w2, 8);
+  store<i32>(at, w3, 12);
+  store<u8>(pageState + <usize>page, SPARE_HEAD_STATE);
+  store<u8>(programmed + <usize>page, 1);
+  store<u32>(nextPage + (<usize>block << 2), inBlock + 1);
+}
+
+/** MetadataNandDevice.programSpareWords: programs `page` with spare head words w0…w3. */
+export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
+  if (load<i32>(flagCells) == 0) return 4;
+  if (<u32>page >= <u32>pageCount) return 1;
+  const block = blockOf(page);
+  if (load<u8>(badBlocks + <usize>block) != 0) return 2;
+  const inBlock = page - block * pagesPerBlock;
+  if (<u32>inBlock < u32At(nextPage, block)) return 3;
+  programChecked(page, block, inBlock, w0, w1, w2, w3);
+  return 0;
+}
+
+/**
+ * MetadataNandDevice.copybackRun for a run whose sources all lie in one block on the target's die
+ * (a block-mode GC run): `count` copybacks from `sourceBlock` to target … target + count − 1, the
+ * spare head words of page k at words + 16k. The clock takes the closed form of NandClock.copybackRun.
+ * Returns 5 when the run would leave the target's block (nothing done).
+ */
+export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: usize): i32 {
+  if (load<i32>(flagCells) == 0) return 4;
+  if (<u32>target >= <u32>pageCount || <u32>sourceBlock >= <u32>blockCount) return 1;
+  const block = blockOf(target);
+  if (load<u8>(badBlocks + <usize>block) != 0) return 2;
+  const first = target - block * pagesPerBlock;
+  if (<u32>first < u32At(nextPage, block)) return 3;
+  if (first + count > pagesPerBlock) return 5;
+  const die = load<i32>(dieOfBlock + (<usize>block << 2));
+  if (load<i32>(dieOfBlock + (<usize>sourceBlock << 2)) != die) return 1;
+  clockCopybackRun(die, count);
+  addU32(readsPerBlock, sourceBlock, count);
+  memory.copy(heads + (<usize>target << 4), words, <usize>count << 4);
+  memory.fill(pageState + <usize>target, SPARE_HEAD_STATE, <usize>count);
+  memory.fill(programmed + <usize>target, 1, <usize>count);
+  const n = <f64>count;
+  bump(0, n);
+  bump(1, n);
+  bump(3, n);
+  addU32(programsPerBlock, block, count);
+  store<u32>(nextPage + (<usize>block << 2), first + count);
+  return 0;
+}
+
+/** NandClock.copybackRun: `count` reads then programs on one die, closed form from the second. */
+function clockCopybackRun(die: i32, count: i32): void {
+  const channel = channelFree + (<usize>load<i32>(channelOfDie + (<usize>die << 2)) << 3);
+  const busyAt = dieBusy + (<usize>die << 3);
+  const issue = load<f64>(clockCells);
+  let free = load<f64>(dieFreeAt(die));
+  let channelAt = load<f64>(channel);
+  let busy = load<f64>(busyAt);
+  let latest = load<f64>(clockCells, 16);
+  let done = load<f64>(clockCells, 8);
+  for (let i = 0; i < count; i++) {
+    if (i == 1 && count > 2) {
+      // As in timing.ts: with whole numbers of ns below 2^53 the closed form is exact.
+      const step = tR + 2 * transfer + tPROG;
+      const remaining = <f64>(count - 1);
+      const finalDie = free + remaining * step;
+      const finalBusy = busy + remaining * step;
+      if (isWhole(tR) && isWhole(transfer) && isWhole(tPROG) && isWhole(free) && isWhole(busy) && free >= issue && channelAt <= free && isSafe(finalDie) && isSafe(finalBusy)) {
+        free = finalDie;
+        channelAt = finalDie - tPROG;
+        busy = finalBusy;
+        done = finalDie;
+        if (done > latest) latest = done;
+        break;
+      }
+    }
+    let start = issue > free ? issue : free;
+    const sensed = start + tR;
+    done = (sensed > channelAt ? sensed : channelAt) + transfer;
+    channelAt = done;
+    free = done;
+    busy += done - start;
+    if (done > latest) latest = done;
+    start = issue > free ? issue : free;
+    if (channelAt > start) start = channelAt;
+    const moved = start + transfer;
+    channelAt = moved;
+    done = moved + tPROG;
+    free = done;
+    busy += done - start;
+    if (done > latest) latest = done;
+  }
+  store<f64>(dieFreeAt(die), free);
+  store<f64>(channel, channelAt);
+  store<f64>(busyAt, busy);
+  store<f64>(clockCells, done, 8);
+  store<f64>(clockCells, latest, 16);
+}
+
+@inline function isWhole(x: f64): bool {
+  return Math.floor(x) == x && Math.abs(x) < Infinity;
+}
+@inline function isSafe(x: f64): bool {
+  return isWhole(x) && Math.abs(x) <= 9007199254740991;
+}
+
+// ------------------------------------------------------------------ erase
+
+/**
+ * SimulatedNandDevice.eraseBlock with nothing armed (erasesReady): the clock, the counters, the
+ * store's page states, the device's programmed bytes and next page, the erase count.
+ */
+export function erase(block: i32): i32 {
+  if (load<i32>(flagCells, 4) == 0) return 4;
+  if (<u32>block >= <u32>blockCount) return 1;
+  if (load<u8>(badBlocks + <usize>block) != 0) return 2;
+  bump(3, 1);
+  const die = load<i32>(dieOfBlock + (<usize>block << 2));
+  const free = load<f64>(dieFreeAt(die));
+  const issue = load<f64>(clockCells);
+  const start = issue > free ? issue : free;
+  finish(die, start, start + tBERS);
+  bump(2, 1);
+  addU32(erasesPerBlock, block, 1);
+  const first = <usize>(block * pagesPerBlock);
+  memory.fill(pageState + first, 0, <usize>pagesPerBlock);
+  memory.fill(programmed + first, 0, <usize>pagesPerBlock);
+  store<u32>(nextPage + (<usize>block << 2), 0);
+  addU32(eraseCounts, block, 1);
+  return 0;
+}

@@ -1,0 +1,39 @@
+// Loading a WebAssembly kernel that scripts/build-kernels.ts stored as base64 in a TypeScript
+// module (see kernel/ in this package and in @flashdiff/ssd).
+
+const modules = new Map<string, WebAssembly.Module | null>();
+
+/** The compiled module of a base64 kernel (cached), or null where WebAssembly cannot compile it. */
+export function kernelModule(base64: string): WebAssembly.Module | null {
+  let module = modules.get(base64);
+  if (module !== undefined) return module;
+  try {
+    const text = atob(base64);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    module = new WebAssembly.Module(bytes);
+  } catch {
+    module = null;
+  }
+  modules.set(base64, module);
+  return module;
+}
+
+/** Values a kernel imports as immutable globals, by import module ("device", "ftl") and name. */
+export type KernelGlobals = Readonly<Record<string, Readonly<Record<string, number>>>>;
+
+/**
+ * An instance of a kernel over `memory` (imported as env.memory) with its table offsets and
+ * parameters as imported globals (immutable: V8 keeps them in registers instead of reloading a
+ * mutable global at every use), its exports typed as `T`; null when the module cannot be compiled
+ * or instantiated here.
+ */
+export function instantiateKernel<T>(base64: string, memory: WebAssembly.Memory, globals: KernelGlobals = {}): T | null {
+  const module = kernelModule(base64);
+  if (module === null) return null;
+  try {
+    return new WebAssembly.Instance(module, { ...globals, env: { memory } }).exports as unknown as T;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,552 @@
+// AssemblyScript source of the FTL's WebAssembly kernel (compiled by scripts/build-kernels.ts into
+// src/ftl-kernel-wasm.ts; not part of the TypeScript program).
+//
+// write() is Ftl.write for the common case of the metadata fast path: block mode, greedy GC, the
+// bitmap validity method, no P2L summaries, no static wear leveling, nothing armed on the device.
+// It covers the die choice, foreground GC (greedy victim, the relocation of its valid pages in
+// copyback runs, the erase, the free-pool heap) and the host page, with the same decisions, page
+// order, sequence numbers and device operations as ftl.ts (nextHostDie, foregroundGc, collect,
+// relocateBlockFast, placeMoved, place, eraseUnit, freeUnit, write).
+//
+// It works on the FTL's tables, which Ftl appends to the NAND device's shared table memory and
+// also reads and writes as typed arrays, and drives the device through nand's own kernel source
+// (kernel/metadata-device.ts, compiled into this module): nothing is copied between the two, and
+// the device's rules stay nand's. Whenever something needs ftl.ts (a TRIM record in a victim, a die
+// that must collect in place, a stream with no free unit), write() returns before changing
+// anything, or after complete GC units with the die it chose, and ftl.ts goes on from there.
+//
+// Addresses are byte offsets into the memory; every table is aligned to its element size.
+
+import { copybackRun, eraseCount, erase, erasesReady, program, programsReady, read, readsReady } from '../../nand/kernel/metadata-device';
+
+@external("ftl", "l2p") declare const l2p: usize;
+@external("ftl", "p2l") declare const p2l: usize;
+@external("ftl", "validBits") declare const validBits: usize;
+@external("ftl", "blockValid") declare const blockValid: usize;
+@external("ftl", "poolValid") declare const poolValid: usize;
+@external("ftl", "unitState") declare const unitState: usize;
+@external("ftl", "blockState") declare const blockState: usize;
+@external("ftl", "writePointer") declare const writePointer: usize;
+@external("ftl", "blockMinSeq") declare const blockMinSeq: usize;
+@external("ftl", "unitStamp") declare const unitStamp: usize;
+@external("ftl", "bucketHead") declare const bucketHead: usize;
+@external("ftl", "bucketNext") declare const bucketNext: usize;
+@external("ftl", "bucketPrev") declare const bucketPrev: usize;
+@external("ftl", "bucketMin") declare const bucketMin: usize;
+@external("ftl", "dieOfBlock") declare const dieOfBlock: usize;
+@external("ftl", "hostSlot") declare const hostSlot: usize;
+@external("ftl", "gcSlot") declare const gcSlot: usize;
+@external("ftl", "moveSources") declare const moveSources: usize;
+@external("ftl", "moveWords") declare const moveWords: usize;
+@external("ftl", "crcSlice") declare const crcSlice: usize;
+@external("ftl", "unitCapacity") declare const unitCapacity: usize;
+@external("ftl", "freeCount") declare const freeCount: usize;
+@external("ftl", "poolCapacity") declare const poolCapacity: usize;
+@external("ftl", "heap") declare const heap: usize;
+@external("ftl", "heapKey") declare const heapKey: usize;
+@external("ftl", "heapSize") declare const heapSize: usize;
+@external("ftl", "dieOrder") declare const dieOrder: usize;
+/** f64 cells: [0] next sequence number, [1] insertion stamp. */
+@external("ftl", "scalarCells") declare const scalarCells: usize;
+/** i32 cells: [0] host cursor, [1] last victim unit. */
+@external("ftl", "stateCells") declare const stateCells: usize;
+/** f64 counter cells, folded into Ftl.counters: host page writes, GC runs, GC moved pages, GC page reads, erases. */
+@external("ftl", "counterCells") declare const counterCells: usize;
+@external("ftl", "pageShift") declare const pageShift: i32;
+@external("ftl", "pagesPerBlock") declare const pagesPerBlock: i32;
+@external("ftl", "dataPages") declare const dataPages: i32;
+@external("ftl", "bucketWidth") declare const bucketWidth: i32;
+@external("ftl", "dies") declare const dies: i32;
+@external("ftl", "unitsPerPool") declare const unitsPerPool: i32;
+@external("ftl", "gcThreshold") declare const gcThreshold: i32;
+@external("ftl", "hostReserve") declare const hostReserve: i32;
+@external("ftl", "dynamicWearLeveling") declare const dynamicWearLeveling: i32;
+@external("ftl", "dataWord0") declare const dataWord0: i32;
+// shift4(shift4(shift4(~dataWord0))): the CRC term of the constant first spare word (see crc32.ts).
+@external("ftl", "firstTerm") declare const firstTerm: i32;
+
+const BLOCK_FREE: u8 = 0;
+const BLOCK_OPEN: u8 = 1;
+const BLOCK_FULL: u8 = 2;
+const BLOCK_VICTIM: u8 = 3;
+const BLOCK_BAD: u8 = 4;
+const P2L_NONE: i32 = -1;
+
+// ------------------------------------------------------------------ CRC-32 of the spare words
+
+/** Slicing table k (0…7), entry of byte x: the register after byte x and k zero bytes. */
+@inline function slice(table: usize, k: i32, x: u32): u32 {
+  return load<u32>(table + ((<usize>k << 10) | (<usize>(x & 0xff) << 2)));
+}
+
+/**
+ * CRC-32 of the 12 little-endian bytes of (dataWord0, w1, w2), as crc32Words3Int32 computes it:
+ * by linearity ~(shift4(shift4(shift4(~w0))) ^ shift8(w1) ^ shift4(w2)).
+ */
+@inline function spareCrc(w1: u32, w2: u32): i32 {
+  const table = crcSlice;
+  const shift8 = slice(table, 7, w1) ^ slice(table, 6, w1 >> 8) ^ slice(table, 5, w1 >> 16) ^ slice(table, 4, w1 >> 24);
+  const shift4 = slice(table, 3, w2) ^ slice(table, 2, w2 >> 8) ^ slice(table, 1, w2 >> 16) ^ slice(table, 0, w2 >> 24);
+  return ~(firstTerm ^ <i32>shift8 ^ <i32>shift4);
+}
+
+// ------------------------------------------------------------------ table accessors
+
+@inline function i32At(table: usize, index: i32): i32 {
+  return load<i32>(table + (<usize>index << 2));
+}
+@inline function setI32(table: usize, index: i32, value: i32): void {
+  store<i32>(table + (<usize>index << 2), value);
+}
+@inline function blockOf(ppa: i32): i32 {
+  return pageShift >= 0 ? ppa >>> pageShift : ppa / pagesPerBlock;
+}
+
+// ------------------------------------------------------------------ greedy buckets (ftl.ts bucketMove / bucketInsert)
+
+function bucketMove(u: i32, pool: i32, from: i32, to: i32): void {
+  const base = pool * bucketWidth;
+  const after = i32At(bucketNext, u);
+  const before = i32At(bucketPrev, u);
+  if (before >= 0) setI32(bucketNext, before, after);
+  else setI32(bucketHead, base + from, after);
+  if (after >= 0) setI32(bucketPrev, after, before);
+  const head = i32At(bucketHead, base + to);
+  setI32(bucketNext, u, head);
+  setI32(bucketPrev, u, -1);
+  if (head >= 0) setI32(bucketPrev, head, u);
+  setI32(bucketHead, base + to, u);
+  if (to < i32At(bucketMin, pool)) setI32(bucketMin, pool, to);
+}
+
+function bucketInsert(u: i32, pool: i32): void {
+  const v = i32At(blockValid, u);
+  const h = pool * bucketWidth + v;
+  const head = i32At(bucketHead, h);
+  setI32(bucketNext, u, head);
+  setI32(bucketPrev, u, -1);
+  if (head >= 0) setI32(bucketPrev, head, u);
+  setI32(bucketHead, h, u);
+  if (v < i32At(bucketMin, pool)) setI32(bucketMin, pool, v);
+}
+
+// ------------------------------------------------------------------ valid-page bookkeeping (block mode)
+
+function setValid(ppa: i32): void {
+  const w = validBits + (<usize>(ppa >>> 5) << 2);
+  store<u32>(w, load<u32>(w) | (1 << (ppa & 31)));
+  const b = blockOf(ppa);
+  const die = i32At(dieOfBlock, b);
+  setI32(poolValid, die, i32At(poolValid, die) + 1);
+  const v = i32At(blockValid, b);
+  setI32(blockValid, b, v + 1);
+  if (load<u8>(unitState + <usize>b) == BLOCK_FULL) bucketMove(b, die, v, v + 1);
+}
+
+function setInvalid(ppa: i32): void {
+  const w = validBits + (<usize>(ppa >>> 5) << 2);
+  const bits = load<u32>(w);
+  const m: u32 = 1 << (ppa & 31);
+  if ((bits & m) == 0) return;
+  store<u32>(w, bits & ~m);
+  const b = blockOf(ppa);
+  const die = i32At(dieOfBlock, b);
+  setI32(poolValid, die, i32At(poolValid, die) - 1);
+  const v = i32At(blockValid, b);
+  setI32(blockValid, b, v - 1);
+  if (load<u8>(unitState + <usize>b) == BLOCK_FULL) bucketMove(b, die, v, v - 1);
+}
+
+/**
+ * Lists the valid pages of [first, end) from the VPBM into moveSources (x & −x isolates the
+ * lowest set bit, clz its index). Returns how many.
+ */
+export function listValid(first: i32, end: i32): i32 {
+  let n = 0;
+  for (let w = first >>> 5; w << 5 < end; w++) {
+    const base = w << 5;
+    let x = load<u32>(validBits + (<usize>w << 2));
+    if (base < first) x &= <u32>(-1 << (first - base));
+    if (end - base < 32) x &= (<u32>1 << (end - base)) - 1;
+    while (x != 0) {
+      const low = x & (0 - x);
+      x ^= low;
+      setI32(moveSources, n++, base + 31 - <i32>clz(low));
+    }
+  }
+  return n;
+}
+
+/**
+ * One GC run: from moveSources[i], up to `room` data pages still valid (it stops at a TRIM record
+ * or a page no longer valid) get their spare words in moveWords (sequence numbers from
+ * the next sequence number up, which then moves past them), P2L/L2P at `target` + k, the source's VPBM bit cleared and
+ * the target's set. Returns the number of pages in the run; the caller issues the device's
+ * copybackRun and the per-run counts.
+ */
+export function moveRun(i: i32, n: i32, target: i32, room: i32): i32 {
+  const sequenceNumber = load<f64>(scalarCells);
+  const sequence = <i32>(<i64>sequenceNumber);
+  // The tables in locals: a mutable global is loaded again at every use.
+  const sources = moveSources;
+  const words = moveWords;
+  const bits = validBits;
+  const p2lTable = p2l;
+  const l2pTable = l2p;
+  const w0 = dataWord0;
+  const end = min(room, n - i);
+  let k = 0;
+  while (k < end) {
+    const source = i32At(sources, i + k);
+    const lba = i32At(p2lTable, source);
+    const sw = bits + (<usize>(source >>> 5) << 2);
+    const sourceWord = load<u32>(sw);
+    const sourceBit: u32 = 1 << (source & 31);
+    if (lba < 0 || (sourceWord & sourceBit) == 0) break;
+    const w2 = sequence + k;
+    const at = words + (<usize>k << 4);
+    store<i32>(at, w0);
+    store<i32>(at, lba, 4);
+    store<i32>(at, w2, 8);
+    store<i32>(at, spareCrc(<u32>lba, <u32>w2), 12);
+    const to = target + k;
+    setI32(p2lTable, to, lba);
+    setI32(l2pTable, lba, to);
+    store<u32>(sw, sourceWord & ~sourceBit);
+    const tw = bits + (<usize>(to >>> 5) << 2);
+    store<u32>(tw, load<u32>(tw) | (1 << (to & 31)));
+    k++;
+  }
+  store<f64>(scalarCells, sequenceNumber + k);
+  return k;
+}
+
+function bucketRemove(u: i32, pool: i32, v: i32): void {
+  const next = i32At(bucketNext, u);
+  const prev = i32At(bucketPrev, u);
+  if (prev >= 0) setI32(bucketNext, prev, next);
+  else setI32(bucketHead, pool * bucketWidth + v, next);
+  if (next >= 0) setI32(bucketPrev, next, prev);
+}
+
+@inline function bump(cell: i32, by: f64): void {
+  const at = counterCells + (<usize>cell << 3);
+  store<f64>(at, load<f64>(at) + by);
+}
+
+/** Takes the next sequence number (Ftl.nextSequence++). */
+@inline function nextSequence(): f64 {
+  const sequence = load<f64>(scalarCells);
+  store<f64>(scalarCells, sequence + 1);
+  return sequence;
+}
+
+/** A device status other than 0 here is a broken invariant (the readiness flags were checked). */
+@inline function must(status: i32): void {
+  if (status != 0) unreachable();
+}
+
+// ------------------------------------------------------------------ victims and free units (ftl.ts selectVictim … freeUnit)
+
+/** Greedy: the head of the lowest non-empty valid-count list (bucketMin moves up to it). */
+function selectVictim(pool: i32): i32 {
+  const base = pool * bucketWidth;
+  for (let v = i32At(bucketMin, pool); v < bucketWidth; v++) {
+    const u = i32At(bucketHead, base + v);
+    if (u >= 0) {
+      setI32(bucketMin, pool, v);
+      return u;
+    }
+  }
+  setI32(bucketMin, pool, bucketWidth);
+  return -1;
+}
+
+function leastValidUnit(pool: i32): i32 {
+  const u = selectVictim(pool);
+  return u >= 0 && i32At(blockValid, u) < i32At(unitCapacity, u) ? u : -1;
+}
+
+function freeCapacity(pool: i32): i32 {
+  const base = pool * unitsPerPool;
+  let pages = 0;
+  const size = i32At(heapSize, pool);
+  for (let i = 0; i < size; i++) pages += i32At(unitCapacity, i32At(heap, base + i));
+  return pages;
+}
+
+@inline function keyOf(u: i32): f64 {
+  return load<f64>(heapKey + (<usize>u << 3));
+}
+
+function siftUp(base: i32, i: i32, u: i32): void {
+  const key = keyOf(u);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const pu = i32At(heap, base + parent);
+    if (keyOf(pu) <= key) break;
+    setI32(heap, base + i, pu);
+    i = parent;
+  }
+  setI32(heap, base + i, u);
+}
+
+/** heapRemoveAt(pool, 0): the free unit with the smallest key. */
+function takeFreeUnit(pool: i32): i32 {
+  const base = pool * unitsPerPool;
+  const top = i32At(heap, base);
+  const size = i32At(heapSize, pool) - 1;
+  setI32(heapSize, pool, size);
+  setI32(freeCount, pool, i32At(freeCount, pool) - 1);
+  if (size == 0) return top;
+  const last = i32At(heap, base + size);
+  const lastKey = keyOf(last);
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    const c = r < size && keyOf(i32At(heap, base + r)) < keyOf(i32At(heap, base + l)) ? r : l;
+    if (keyOf(i32At(heap, base + c)) >= lastKey) break;
+    setI32(heap, base + i, i32At(heap, base + c));
+    i = c;
+  }
+  siftUp(base, i, last);
+  return top;
+}
+
+function freeUnit(u: i32, pool: i32): void {
+  store<u8>(unitState + <usize>u, BLOCK_FREE);
+  if (load<u8>(blockState + <usize>u) != BLOCK_BAD) store<u8>(blockState + <usize>u, BLOCK_FREE);
+  let key: f64;
+  if (dynamicWearLeveling != 0) {
+    key = <f64>eraseCount(u);
+  } else {
+    key = load<f64>(scalarCells, 8);
+    store<f64>(scalarCells, key + 1, 8);
+  }
+  store<f64>(heapKey + (<usize>u << 3), key);
+  const size = i32At(heapSize, pool);
+  setI32(heapSize, pool, size + 1);
+  siftUp(pool * unitsPerPool, size, u);
+  setI32(freeCount, pool, i32At(freeCount, pool) + 1);
+}
+
+/** openUnit in block mode: the stream's slot on `pool` gets the youngest free block (the caller checked freeCount). */
+function openUnit(slots: usize, pool: i32): i32 {
+  const u = takeFreeUnit(pool);
+  store<u8>(unitState + <usize>u, BLOCK_OPEN);
+  setI32(blockValid, u, 0);
+  store<u8>(blockState + <usize>u, BLOCK_OPEN);
+  setI32(writePointer, u, 0);
+  store<f64>(blockMinSeq + (<usize>u << 3), Infinity);
+  setI32(slots, pool, u);
+  return u;
+}
+
+/** afterProgram + closeUnit: block `b` of a stream used its last data page. */
+function closeBlock(slots: usize, b: i32): void {
+  store<u8>(blockState + <usize>b, BLOCK_FULL);
+  const die = i32At(dieOfBlock, b);
+  if (i32At(slots, die) == b) setI32(slots, die, -1);
+  store<u8>(unitState + <usize>b, BLOCK_FULL);
+  store<f64>(unitStamp + (<usize>b << 3), load<f64>(scalarCells));
+  bucketInsert(b, die);
+}
+
+@inline function lowerMinSequence(b: i32, sequence: f64): void {
+  const at = blockMinSeq + (<usize>b << 3);
+  if (sequence < load<f64>(at)) store<f64>(at, sequence);
+}
+
+/** Programs data page `lba` with `sequence` at the next page of open block `b` (no close). */
+function programNext(b: i32, lba: i32, sequence: f64): i32 {
+  const wp = i32At(writePointer, b);
+  const ppa = b * pagesPerBlock + wp;
+  setI32(writePointer, b, wp + 1);
+  const w2 = <i32>(<i64>sequence);
+  must(program(ppa, dataWord0, lba, w2, spareCrc(<u32>lba, <u32>w2)));
+  setI32(p2l, ppa, lba);
+  lowerMinSequence(b, sequence);
+  return ppa;
+}
+
+// ------------------------------------------------------------------ GC (ftl.ts collect, relocateBlockFast, placeMoved, eraseUnit)
+
+/** placeMoved for the GC stream with no room for a run: the read, then the page placed as place() does. */
+function placeMoved(pool: i32, source: i32, lba: i32): i32 {
+  let open = i32At(gcSlot, pool);
+  if (open < 0 || i32At(writePointer, open) + 1 >= dataPages) {
+    must(read(source));
+    bump(3, 1);
+    const sequence = nextSequence();
+    if (open < 0) {
+      if (i32At(freeCount, pool) == 0) unreachable(); // collect() checked that the victim fits
+      open = openUnit(gcSlot, pool);
+    }
+    const ppa = programNext(open, lba, sequence);
+    if (i32At(writePointer, open) >= dataPages) closeBlock(gcSlot, open);
+    return ppa;
+  }
+  // One copyback into the open block: its read, then its program.
+  bump(3, 1);
+  const sequence = nextSequence();
+  must(read(source));
+  return programNext(open, lba, sequence);
+}
+
+/** relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in moveSources[0 … n). */
+function relocate(b: i32, pool: i32, n: i32): i32 {
+  const sources = moveSources;
+  const bits = validBits;
+  let dataMoved = 0;
+  for (let i = 0; i < n; ) {
+    const ppa = i32At(sources, i);
+    const bitAt = bits + (<usize>(ppa >>> 5) << 2);
+    if ((load<u32>(bitAt) & (1 << (ppa & 31))) == 0) {
+      i++;
+      continue;
+    }
+    const lba = i32At(p2l, ppa);
+    const open = i32At(gcSlot, pool);
+    const room = open >= 0 && load<u8>(unitState + <usize>open) != BLOCK_FULL ? dataPages - i32At(writePointer, open) : 0;
+    if (room == 0) {
+      const to = placeMoved(pool, ppa, lba);
+      store<u32>(bitAt, load<u32>(bitAt) & ~(1 << (ppa & 31)));
+      setI32(l2p, lba, to);
+      setValid(to);
+      dataMoved++;
+      i++;
+      continue;
+    }
+    const wp = i32At(writePointer, open);
+    const target = open * pagesPerBlock + wp;
+    const sequence = load<f64>(scalarCells);
+    const k = moveRun(i, n, target, room);
+    must(copybackRun(b, target, k, moveWords));
+    setI32(writePointer, open, wp + k);
+    lowerMinSequence(open, sequence);
+    setI32(blockValid, open, i32At(blockValid, open) + k);
+    const die = i32At(dieOfBlock, open);
+    setI32(poolValid, die, i32At(poolValid, die) + k);
+    bump(3, <f64>k);
+    dataMoved += k;
+    i += k;
+    if (wp + k >= dataPages) closeBlock(gcSlot, open);
+  }
+  if (dataMoved > 0) {
+    setI32(blockValid, b, i32At(blockValid, b) - dataMoved);
+    const die = i32At(dieOfBlock, b);
+    setI32(poolValid, die, i32At(poolValid, die) - dataMoved);
+  }
+  return dataMoved;
+}
+
+/** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */
+function eraseVictim(u: i32, pool: i32): void {
+  must(erase(u));
+  bump(4, 1);
+  const first = u * pagesPerBlock;
+  const p = p2l + (<usize>first << 2);
+  for (let j = 0; j < pagesPerBlock; j++) store<i32>(p + (<usize>j << 2), P2L_NONE);
+  let ppa = first;
+  const end = first + pagesPerBlock;
+  while (ppa < end && (ppa & 31) != 0) {
+    const at = validBits + (<usize>(ppa >>> 5) << 2);
+    store<u32>(at, load<u32>(at) & ~(1 << (ppa & 31)));
+    ppa++;
+  }
+  for (; ppa + 32 <= end; ppa += 32) store<u32>(validBits + (<usize>(ppa >>> 5) << 2), 0);
+  for (; ppa < end; ppa++) {
+    const at = validBits + (<usize>(ppa >>> 5) << 2);
+    store<u32>(at, load<u32>(at) & ~(1 << (ppa & 31)));
+  }
+  setI32(blockValid, u, 0);
+  setI32(writePointer, u, 0);
+  store<f64>(blockMinSeq + (<usize>u << 3), Infinity);
+  // The block erased fine, so its capacity is unchanged (retirements go through ftl.ts).
+  freeUnit(u, pool);
+}
+
+/**
+ * collect(pool, −1, gcStream): 1 when a unit was collected, 0 when collect() would return false,
+ * −1 when this one needs ftl.ts (a TRIM record among the victim's valid pages; nothing changed).
+ */
+function collect(pool: i32): i32 {
+  let victim = selectVictim(pool);
+  if (victim < 0) return 0;
+  const open = i32At(gcSlot, pool);
+  const room = open >= 0 ? dataPages - i32At(writePointer, open) : 0;
+  let valid = i32At(blockValid, victim);
+  if (!(valid <= room || (i32At(freeCount, pool) > 0 && valid <= room + freeCapacity(pool)))) {
+    victim = leastValidUnit(pool);
+    if (victim < 0) return 0;
+    valid = i32At(blockValid, victim);
+  }
+  if (valid >= i32At(unitCapacity, victim)) return 0;
+  if (valid > room && (i32At(freeCount, pool) == 0 || valid > room + freeCapacity(pool))) return 0;
+  const first = victim * pagesPerBlock;
+  let written = i32At(writePointer, victim);
+  if (written > dataPages) written = dataPages;
+  const n = listValid(first, first + written);
+  for (let i = 0; i < n; i++) if (i32At(p2l, i32At(moveSources, i)) < 0) return -1;
+  // beginVictim
+  bucketRemove(victim, pool, valid);
+  store<u8>(unitState + <usize>victim, BLOCK_VICTIM);
+  store<u8>(blockState + <usize>victim, BLOCK_VICTIM);
+  store<i32>(stateCells, victim, 4);
+  const moved = relocate(victim, pool, n);
+  bump(1, 1);
+  bump(2, <f64>moved);
+  eraseVictim(victim, pool);
+  return 1;
+}
+
+// ------------------------------------------------------------------ the host write (ftl.ts write, nextHostDie, placeHost)
+
+/** nextHostDie's two passes; −1 where ftl.ts decides (a die that needs leastValidUnit's scan, or none). */
+function nextHostDie(): i32 {
+  let cursor = load<i32>(stateCells);
+  for (let pass = 0; pass < 2; pass++) {
+    for (let tries = 0; tries < dies; tries++) {
+      const die = i32At(dieOrder, cursor);
+      if (++cursor == dies) cursor = 0;
+      if (pass == 0 && i32At(poolCapacity, die) - i32At(poolValid, die) < hostReserve) continue;
+      if (i32At(hostSlot, die) >= 0 || i32At(freeCount, die) > 0 || leastValidUnit(die) >= 0) {
+        store<i32>(stateCells, cursor);
+        return die;
+      }
+    }
+  }
+  return -1;
+}
+
+/**
+ * Writes host page `lba` (ftl.ts checked it). Returns the page written; −1 when ftl.ts must do the
+ * whole write (nothing changed); −2 − die when ftl.ts must go on with die `die` (chosen, the host
+ * cursor moved, and whole GC units may have run).
+ */
+export function write(lba: i32): i32 {
+  if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return -1;
+  const die = nextHostDie();
+  if (die < 0) return -1;
+  let guard = unitsPerPool + 4;
+  while (i32At(freeCount, die) < gcThreshold && guard-- > 0) {
+    const collected = collect(die);
+    if (collected == 0) break;
+    if (collected < 0) return -2 - die;
+  }
+  let open = i32At(hostSlot, die);
+  if (open < 0) {
+    if (i32At(freeCount, die) == 0) return -2 - die; // collect in place: ftl.ts
+    open = openUnit(hostSlot, die);
+  }
+  const ppa = programNext(open, lba, nextSequence());
+  if (i32At(writePointer, open) >= dataPages) closeBlock(hostSlot, open);
+  const old = i32At(l2p, lba);
+  if (old >= 0) setInvalid(old);
+  setI32(l2p, lba, ppa);
+  setValid(ppa);
+  bump(0, 1);
+  return ppa;
+}
