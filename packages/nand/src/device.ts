@@ -1027,10 +1027,9 @@ class MetadataNandDevice extends SimulatedNandDevice {
   }
 }
 
-/** The exports of kernel/metadata-device.ts (status codes as documented there). */
+/** The exports of kernel/metadata-device.ts that this device calls (status codes as documented there). */
 interface MetadataKernel {
   program(page: number, w0: number, w1: number, w2: number, w3: number): number;
-  copybackRun(sourceBlock: number, target: number, count: number, words: number): number;
   erase(block: number): number;
 }
 

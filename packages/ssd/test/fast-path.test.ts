@@ -87,6 +87,21 @@ function assertSame(fast: Run, general: Run, label: string): void {
   a.checkConsistency();
 }
 
+/** Arms a power cut after `operations` NAND operations, writes random pages until it strikes (within 4000 writes), then recovers. */
+function cutPowerWhileWriting(r: Run, random: Xoshiro128, operations: number): void {
+  r.device.faults.cutPowerAfter(operations);
+  let cut = false;
+  for (let i = 0; i < 4000 && !cut; i++) {
+    try {
+      r.ftl.write(random.nextInt(r.ftl.userPages));
+    } catch {
+      cut = true;
+    }
+  }
+  assert.ok(cut, 'the power cut happened');
+  r.ftl.recover();
+}
+
 describe('FTL metadata fast path = general path', () => {
   const configurations: { name: string; options: Partial<FtlOptions> }[] = [];
   for (const gcPolicy of ['greedy', 'cost-benefit'] as const) {
@@ -133,17 +148,7 @@ describe('FTL metadata fast path = general path', () => {
       const r = run(fast, { gcPolicy: 'greedy', overProvisioning: 0.6, staticWearLeveling: true, staticWearLevelingThreshold: 4 }, 3, 3, faults);
       // A power cut in the middle of GC-heavy writing, then recovery and more writes.
       const random = new Xoshiro128(77);
-      r.device.faults.cutPowerAfter(500);
-      let cut = false;
-      for (let i = 0; i < 4000 && !cut; i++) {
-        try {
-          r.ftl.write(random.nextInt(r.ftl.userPages));
-        } catch {
-          cut = true;
-        }
-      }
-      assert.ok(cut, 'the power cut happened');
-      r.ftl.recover();
+      cutPowerWhileWriting(r, random, 500);
       for (let i = 0; i < 2000; i++) r.ftl.write(random.nextInt(r.ftl.userPages));
       return r;
     };
@@ -158,17 +163,7 @@ describe('FTL metadata fast path = general path', () => {
       const r = run(fast, { gcPolicy: 'greedy' }, 9, 3);
       assert.equal(r.ftl.wasmKernelActive, fast);
       const random = new Xoshiro128(78);
-      r.device.faults.cutPowerAfter(700);
-      let cut = false;
-      for (let i = 0; i < 4000 && !cut; i++) {
-        try {
-          r.ftl.write(random.nextInt(r.ftl.userPages));
-        } catch {
-          cut = true;
-        }
-      }
-      assert.ok(cut, 'the power cut happened');
-      r.ftl.recover();
+      cutPowerWhileWriting(r, random, 700);
       for (let i = 0; i < 3 * r.ftl.userPages; i++) r.ftl.write(random.nextInt(r.ftl.userPages));
       return r;
     };
