@@ -20,7 +20,7 @@ export interface Kernel {
 
 export const KERNELS: readonly Kernel[] = [
   { source: 'packages/nand/kernel/metadata-device.ts', target: 'packages/nand/src/metadata-kernel-wasm.ts', name: 'METADATA_KERNEL_WASM_BASE64' },
-  { source: 'packages/ssd/kernel/ftl-kernel.ts', target: 'packages/ssd/src/ftl-kernel-wasm.ts', name: 'FTL_KERNEL_WASM_BASE64' },
+  { source: 'packages/ssd/kernel/simulator-kernel.ts', target: 'packages/ssd/src/ftl-kernel-wasm.ts', name: 'FTL_KERNEL_WASM_BASE64' },
 ];
 
 /** The memory every kernel imports: shared, up to 2 GiB (nand's TableMemory). */

@@ -839,7 +839,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
         nextPage: at.nextPage!, dieOfBlock: at.dieOfBlock!, channelOfDie: at.channelOfDie!, readsPerBlock: at.readsPerBlock!,
         programsPerBlock: at.programsPerBlock!, erasesPerBlock: at.erasesPerBlock!, dieBusy: at.dieBusy!, dieFree: at.dieFree!,
         channelFree: at.channelFree!, clockCells: at.clockCells!, counterCells: cells.offsets.counterCells, flagCells: cells.offsets.flagCells,
-        pageCount: this.pageCount, blockCount: this.blockCount, pagesPerBlock: this.pagesPerBlock, pageShift: this.pageShift,
+        pageCount: this.pageCount, blockCount: this.blockCount, pagesPerBlock: this.pagesPerBlock, pageShift: this.pageShift, dieShift: exactLog2(this.geometry.blocksPerDie),
         tR: params.tR, tPROG: params.tPROG, tBERS: params.tBERS, transfer: this.recordBytes * params.transferPerByte,
       };
       const kernel = instantiateKernel<MetadataKernel>(METADATA_KERNEL_WASM_BASE64, layout.memory.memory, { device: globals });

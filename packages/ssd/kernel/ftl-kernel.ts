@@ -54,6 +54,8 @@ import { copybackRun, eraseCount, erase, erasesReady, program, programsReady, re
 @external("ftl", "counterCells") declare const counterCells: usize;
 @external("ftl", "pageShift") declare const pageShift: i32;
 @external("ftl", "pagesPerBlock") declare const pagesPerBlock: i32;
+/** log2(blocks per die) when it is a power of two, else −1 (then dieOfBlock is looked up). */
+@external("ftl", "dieShift") declare const dieShift: i32;
 @external("ftl", "dataPages") declare const dataPages: i32;
 @external("ftl", "bucketWidth") declare const bucketWidth: i32;
 @external("ftl", "dies") declare const dies: i32;
@@ -74,9 +76,47 @@ const P2L_NONE: i32 = -1;
 
 // ------------------------------------------------------------------ CRC-32 of the spare words
 
-/** Slicing table k (0…7), entry of byte x: the register after byte x and k zero bytes. */
-@inline function slice(table: usize, k: i32, x: u32): u32 {
-  return load<u32>(table + ((<usize>k << 10) | (<usize>(x & 0xff) << 2)));
+/**
+ * The byte offset of byte `shift / 8` of x in a slicing table. Table k starts at byte k · 1024 of
+ * crcSlice; that start goes in the load's constant offset, so each lookup is one address add.
+ */
+@inline function byteIndex(x: u32, shift: u32): usize {
+  return <usize>((x >> shift) & 0xff) << 2;
+}
+
+/** shift8(w1): the second spare word's term (slicing-by-8's upper four tables, 7 to 4). */
+@inline function lbaTerm(table: usize, w1: u32): u32 {
+  return load<u32>(table + byteIndex(w1, 0), 7 << 10) ^ load<u32>(table + byteIndex(w1, 8), 6 << 10) ^
+    load<u32>(table + byteIndex(w1, 16), 5 << 10) ^ load<u32>(table + byteIndex(w1, 24), 4 << 10);
+}
+
+/** shift4(w2): the third spare word's term (the lower four tables, 3 to 0). */
+@inline function shift4(table: usize, w2: u32): u32 {
+  return load<u32>(table + byteIndex(w2, 0), 3 << 10) ^ load<u32>(table + byteIndex(w2, 8), 2 << 10) ^
+    load<u32>(table + byteIndex(w2, 16), 1 << 10) ^ load<u32>(table + byteIndex(w2, 24));
+}
+
+/**
+ * The step from shift4(s) to shift4(s + 1) (crc32.ts SEQUENCE_STEP, stored after the slicing
+ * tables): s ^ (s + 1) = 2^(j+1) − 1 with j = the trailing one bits of s, and shift4 is linear.
+ */
+@inline function sequenceStep(table: usize, s: u32): u32 {
+  return load<u32>(table + (<usize>ctz(~s) << 2), 8 << 10);
+}
+
+// The sequence word hashed last and its shift4: every page takes the next sequence number, so the
+// next page's term is nearly always one step (one lookup) from this one instead of four lookups.
+// shift4(0) = 0 (a CRC table maps byte 0 to 0), so the pair starts valid.
+let lastSequenceWord: u32 = 0;
+let lastSequenceTerm: u32 = 0;
+
+/** shift4(w2), stepped from the last sequence word when w2 follows it. */
+@inline function sequenceTerm(table: usize, w2: u32): u32 {
+  const previous = lastSequenceWord;
+  const term = w2 == previous + 1 ? lastSequenceTerm ^ sequenceStep(table, previous) : w2 == previous ? lastSequenceTerm : shift4(table, w2);
+  lastSequenceWord = w2;
+  lastSequenceTerm = term;
+  return term;
 }
 
 /**
@@ -85,9 +125,7 @@ const P2L_NONE: i32 = -1;
  */
 @inline function spareCrc(w1: u32, w2: u32): i32 {
   const table = crcSlice;
-  const shift8 = slice(table, 7, w1) ^ slice(table, 6, w1 >> 8) ^ slice(table, 5, w1 >> 16) ^ slice(table, 4, w1 >> 24);
-  const shift4 = slice(table, 3, w2) ^ slice(table, 2, w2 >> 8) ^ slice(table, 1, w2 >> 16) ^ slice(table, 0, w2 >> 24);
-  return ~(firstTerm ^ <i32>shift8 ^ <i32>shift4);
+  return ~(firstTerm ^ <i32>lbaTerm(table, w1) ^ <i32>sequenceTerm(table, w2));
 }
 
 // ------------------------------------------------------------------ table accessors
@@ -97,6 +135,10 @@ const P2L_NONE: i32 = -1;
 }
 @inline function setI32(table: usize, index: i32, value: i32): void {
   store<i32>(table + (<usize>index << 2), value);
+}
+/** The die (block mode: the pool) of a block: a shift where it can be, saving a table access (often a cache miss). */
+@inline function dieOf(b: i32): i32 {
+  return dieShift >= 0 ? b >>> dieShift : i32At(dieOfBlock, b);
 }
 @inline function blockOf(ppa: i32): i32 {
   return pageShift >= 0 ? ppa >>> pageShift : ppa / pagesPerBlock;
@@ -136,7 +178,7 @@ function setValid(ppa: i32): void {
   const w = validBits + (<usize>(ppa >>> 5) << 2);
   store<u32>(w, load<u32>(w) | (1 << (ppa & 31)));
   const b = blockOf(ppa);
-  const die = i32At(dieOfBlock, b);
+  const die = dieOf(b);
   setI32(poolValid, die, i32At(poolValid, die) + 1);
   const v = i32At(blockValid, b);
   setI32(blockValid, b, v + 1);
@@ -150,7 +192,7 @@ function setInvalid(ppa: i32): void {
   if ((bits & m) == 0) return;
   store<u32>(w, bits & ~m);
   const b = blockOf(ppa);
-  const die = i32At(dieOfBlock, b);
+  const die = dieOf(b);
   setI32(poolValid, die, i32At(poolValid, die) - 1);
   const v = i32At(blockValid, b);
   setI32(blockValid, b, v - 1);
@@ -159,9 +201,12 @@ function setInvalid(ppa: i32): void {
 
 /**
  * Lists the valid pages of [first, end) from the VPBM into moveSources (x & −x isolates the
- * lowest set bit, clz its index). Returns how many.
+ * lowest set bit, clz its index). Returns how many, or −1 at a valid page that holds no host data
+ * (a TRIM record: collect() leaves such a victim to ftl.ts).
  */
-export function listValid(first: i32, end: i32): i32 {
+function listValid(first: i32, end: i32): i32 {
+  const sources = moveSources;
+  const p2lTable = p2l;
   let n = 0;
   for (let w = first >>> 5; w << 5 < end; w++) {
     const base = w << 5;
@@ -171,54 +216,67 @@ export function listValid(first: i32, end: i32): i32 {
     while (x != 0) {
       const low = x & (0 - x);
       x ^= low;
-      setI32(moveSources, n++, base + 31 - <i32>clz(low));
+      const page = base + 31 - <i32>clz(low);
+      if (i32At(p2lTable, page) < 0) return -1;
+      setI32(sources, n++, page);
     }
   }
   return n;
 }
 
 /**
- * One GC run: from moveSources[i], up to `room` data pages still valid (it stops at a TRIM record
- * or a page no longer valid) get their spare words in moveWords (sequence numbers from
- * the next sequence number up, which then moves past them), P2L/L2P at `target` + k, the source's VPBM bit cleared and
- * the target's set. Returns the number of pages in the run; the caller issues the device's
- * copybackRun and the per-run counts.
+ * One GC run: the data pages moveSources[i …] (up to `room` of them) get their spare words in
+ * moveWords (sequence numbers from the next one up, which then moves past them), P2L/L2P at
+ * `target` + k and the targets' VPBM bits. Every listed page is still a valid data page: collect()
+ * listed them from the VPBM and checked their P2L, and nothing else runs during a collection. The
+ * sources' VPBM bits stay set until eraseVictim clears the whole victim's at once. Returns the
+ * number of pages in the run; the caller issues the device's copybackRun and the per-run counts.
  */
-export function moveRun(i: i32, n: i32, target: i32, room: i32): i32 {
+function moveRun(i: i32, n: i32, target: i32, room: i32): i32 {
   const sequenceNumber = load<f64>(scalarCells);
-  const sequence = <i32>(<i64>sequenceNumber);
-  // The tables in locals: a mutable global is loaded again at every use.
-  const sources = moveSources;
+  // The tables in locals: a global is loaded again at every use.
+  const sources = moveSources + (<usize>i << 2);
   const words = moveWords;
-  const bits = validBits;
   const p2lTable = p2l;
   const l2pTable = l2p;
+  const table = crcSlice;
   const w0 = dataWord0;
-  const end = min(room, n - i);
-  let k = 0;
-  while (k < end) {
-    const source = i32At(sources, i + k);
-    const lba = i32At(p2lTable, source);
-    const sw = bits + (<usize>(source >>> 5) << 2);
-    const sourceWord = load<u32>(sw);
-    const sourceBit: u32 = 1 << (source & 31);
-    if (lba < 0 || (sourceWord & sourceBit) == 0) break;
-    const w2 = sequence + k;
+  const fixedTerm = firstTerm;
+  const count = min(room, n - i);
+  let w2 = <u32>(<i64>sequenceNumber);
+  let term = sequenceTerm(table, w2);
+  for (let k = 0; k < count; k++) {
+    const lba = i32At(p2lTable, load<i32>(sources + (<usize>k << 2)));
     const at = words + (<usize>k << 4);
     store<i32>(at, w0);
     store<i32>(at, lba, 4);
-    store<i32>(at, w2, 8);
-    store<i32>(at, spareCrc(<u32>lba, <u32>w2), 12);
+    store<u32>(at, w2, 8);
+    store<i32>(at, ~(fixedTerm ^ <i32>lbaTerm(table, <u32>lba) ^ <i32>term), 12);
+    // The run's sequence numbers are consecutive: each page's term is one step from the last.
+    term ^= sequenceStep(table, w2);
+    w2++;
     const to = target + k;
     setI32(p2lTable, to, lba);
     setI32(l2pTable, lba, to);
-    store<u32>(sw, sourceWord & ~sourceBit);
-    const tw = bits + (<usize>(to >>> 5) << 2);
-    store<u32>(tw, load<u32>(tw) | (1 << (to & 31)));
-    k++;
   }
-  store<f64>(scalarCells, sequenceNumber + k);
-  return k;
+  lastSequenceWord = w2;
+  lastSequenceTerm = term;
+  setValidRange(target, target + count);
+  store<f64>(scalarCells, sequenceNumber + <f64>count);
+  return count;
+}
+
+/** Sets the VPBM bits of pages [first, end) a word at a time (a run's targets). */
+function setValidRange(first: i32, end: i32): void {
+  let ppa = first;
+  while (ppa < end) {
+    const low = ppa & 31;
+    const span = min(32 - low, end - ppa);
+    const mask: u32 = span == 32 ? 0xffffffff : ((<u32>1 << span) - 1) << low;
+    const at = validBits + (<usize>(ppa >>> 5) << 2);
+    store<u32>(at, load<u32>(at) | mask);
+    ppa += span;
+  }
 }
 
 function bucketRemove(u: i32, pool: i32, v: i32): void {
@@ -347,7 +405,7 @@ function openUnit(slots: usize, pool: i32): i32 {
 /** afterProgram + closeUnit: block `b` of a stream used its last data page. */
 function closeBlock(slots: usize, b: i32): void {
   store<u8>(blockState + <usize>b, BLOCK_FULL);
-  const die = i32At(dieOfBlock, b);
+  const die = dieOf(b);
   if (i32At(slots, die) == b) setI32(slots, die, -1);
   store<u8>(unitState + <usize>b, BLOCK_FULL);
   store<f64>(unitStamp + (<usize>b << 3), load<f64>(scalarCells));
@@ -360,7 +418,7 @@ function closeBlock(slots: usize, b: i32): void {
 }
 
 /** Programs data page `lba` with `sequence` at the next page of open block `b` (no close). */
-function programNext(b: i32, lba: i32, sequence: f64): i32 {
+@inline function programNext(b: i32, lba: i32, sequence: f64): i32 {
   const wp = i32At(writePointer, b);
   const ppa = b * pagesPerBlock + wp;
   setI32(writePointer, b, wp + 1);
@@ -395,27 +453,20 @@ function placeMoved(pool: i32, source: i32, lba: i32): i32 {
   return programNext(open, lba, sequence);
 }
 
-/** relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in moveSources[0 … n). */
-function relocate(b: i32, pool: i32, n: i32): i32 {
-  const sources = moveSources;
-  const bits = validBits;
-  let dataMoved = 0;
+/**
+ * relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in
+ * moveSources[0 … n): all n are moved. The victim's VPBM bits are left for eraseVictim.
+ */
+function relocate(b: i32, pool: i32, n: i32): void {
   for (let i = 0; i < n; ) {
-    const ppa = i32At(sources, i);
-    const bitAt = bits + (<usize>(ppa >>> 5) << 2);
-    if ((load<u32>(bitAt) & (1 << (ppa & 31))) == 0) {
-      i++;
-      continue;
-    }
-    const lba = i32At(p2l, ppa);
     const open = i32At(gcSlot, pool);
     const room = open >= 0 && load<u8>(unitState + <usize>open) != BLOCK_FULL ? dataPages - i32At(writePointer, open) : 0;
     if (room == 0) {
+      const ppa = i32At(moveSources, i);
+      const lba = i32At(p2l, ppa);
       const to = placeMoved(pool, ppa, lba);
-      store<u32>(bitAt, load<u32>(bitAt) & ~(1 << (ppa & 31)));
       setI32(l2p, lba, to);
       setValid(to);
-      dataMoved++;
       i++;
       continue;
     }
@@ -427,19 +478,17 @@ function relocate(b: i32, pool: i32, n: i32): i32 {
     setI32(writePointer, open, wp + k);
     lowerMinSequence(open, sequence);
     setI32(blockValid, open, i32At(blockValid, open) + k);
-    const die = i32At(dieOfBlock, open);
+    const die = dieOf(open);
     setI32(poolValid, die, i32At(poolValid, die) + k);
     bump(3, <f64>k);
-    dataMoved += k;
     i += k;
     if (wp + k >= dataPages) closeBlock(gcSlot, open);
   }
-  if (dataMoved > 0) {
-    setI32(blockValid, b, i32At(blockValid, b) - dataMoved);
-    const die = i32At(dieOfBlock, b);
-    setI32(poolValid, die, i32At(poolValid, die) - dataMoved);
+  if (n > 0) {
+    setI32(blockValid, b, i32At(blockValid, b) - n);
+    const die = dieOf(b);
+    setI32(poolValid, die, i32At(poolValid, die) - n);
   }
-  return dataMoved;
 }
 
 /** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */
@@ -447,8 +496,7 @@ function eraseVictim(u: i32, pool: i32): void {
   must(erase(u));
   bump(4, 1);
   const first = u * pagesPerBlock;
-  const p = p2l + (<usize>first << 2);
-  for (let j = 0; j < pagesPerBlock; j++) store<i32>(p + (<usize>j << 2), P2L_NONE);
+  memory.fill(p2l + (<usize>first << 2), <u8>P2L_NONE, <usize>pagesPerBlock << 2); // P2L_NONE = −1: every byte 0xff
   let ppa = first;
   const end = first + pagesPerBlock;
   while (ppa < end && (ppa & 31) != 0) {
@@ -489,15 +537,15 @@ function collect(pool: i32): i32 {
   let written = i32At(writePointer, victim);
   if (written > dataPages) written = dataPages;
   const n = listValid(first, first + written);
-  for (let i = 0; i < n; i++) if (i32At(p2l, i32At(moveSources, i)) < 0) return -1;
+  if (n < 0) return -1;
   // beginVictim
   bucketRemove(victim, pool, valid);
   store<u8>(unitState + <usize>victim, BLOCK_VICTIM);
   store<u8>(blockState + <usize>victim, BLOCK_VICTIM);
   store<i32>(stateCells, victim, 4);
-  const moved = relocate(victim, pool, n);
+  relocate(victim, pool, n);
   bump(1, 1);
-  bump(2, <f64>moved);
+  bump(2, <f64>n);
   eraseVictim(victim, pool);
   return 1;
 }
@@ -528,6 +576,9 @@ function nextHostDie(): i32 {
  */
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return -1;
+  // The old mapping is read first: a random L2P access that misses the cache overlaps the work
+  // below. Only a collection can move the page in between; then it is read again.
+  let old = i32At(l2p, lba);
   const die = nextHostDie();
   if (die < 0) return -1;
   let guard = unitsPerPool + 4;
@@ -535,6 +586,7 @@ export function write(lba: i32): i32 {
     const collected = collect(die);
     if (collected == 0) break;
     if (collected < 0) return -2 - die;
+    old = i32At(l2p, lba);
   }
   let open = i32At(hostSlot, die);
   if (open < 0) {
@@ -542,11 +594,19 @@ export function write(lba: i32): i32 {
     open = openUnit(hostSlot, die);
   }
   const ppa = programNext(open, lba, nextSequence());
-  if (i32At(writePointer, open) >= dataPages) closeBlock(hostSlot, open);
-  const old = i32At(l2p, lba);
+  const closing = i32At(writePointer, open) >= dataPages;
+  if (closing) closeBlock(hostSlot, open);
   if (old >= 0) setInvalid(old);
   setI32(l2p, lba, ppa);
-  setValid(ppa);
+  if (closing) {
+    setValid(ppa);
+  } else {
+    // setValid for a page of a block still open (on `die`): no greedy list to move it in.
+    const w = validBits + (<usize>(ppa >>> 5) << 2);
+    store<u32>(w, load<u32>(w) | (1 << (ppa & 31)));
+    setI32(poolValid, die, i32At(poolValid, die) + 1);
+    setI32(blockValid, open, i32At(blockValid, open) + 1);
+  }
   bump(0, 1);
   return ppa;
 }

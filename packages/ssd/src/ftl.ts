@@ -3,7 +3,7 @@ import type { MetadataKernelLayout, NandDevice, NandGeometry } from '@flashdiff/
 import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from './config.ts';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
-import { crc32FirstWordTerm, crc32SliceTables, crc32Words3Int32 } from './crc32.ts';
+import { crc32FirstWordTerm, crc32KernelTables, crc32Words3Int32 } from './crc32.ts';
 import { FTL_KERNEL_WASM_BASE64 } from './ftl-kernel-wasm.ts';
 import { KIND_DATA, KIND_SUMMARY, KIND_TRIM, LITTLE_ENDIAN_HOST, MAX_TRIM_RECORD_PAGES, METADATA_BYTES, decodeSpare, encodeSpare, encodeSpareWords, metadataOffset, readU32, spareWord0, writeU32 } from './spare.ts';
 import type { PageMetadata } from './spare.ts';
@@ -33,10 +33,27 @@ const KERNEL_TABLES = [
   'unitCapacity', 'freeCount', 'poolCapacity', 'heap', 'heapKey', 'heapSize', 'dieOrder', 'scalarCells', 'stateCells', 'counterCells',
 ];
 
-/** The exports of kernel/ftl-kernel.ts. */
-interface FtlKernel {
+/**
+ * The exports of the FTL's WebAssembly module (entry kernel/simulator-kernel.ts, which re-exports
+ * kernel/ftl-kernel.ts's write). Internal: SsdSimulator drives its run loop through it.
+ */
+export interface FtlKernel {
   /** The page written; −1: nothing done; −2 − die: go on with that die (see the kernel's write). */
   write(lba: number): number;
+  /**
+   * Gives the simulator kernel the addresses of SsdSimulator's tables and the workload's
+   * parameters (kernel/simulator-kernel.ts bindSimulator; kind: 0 seq, 1 uniform, 2 hotcold).
+   */
+  bindSimulator(
+    completions: number, queueDepth: number, timeCells: number, batchCells: number, workloadCells: number, histograms: number,
+    kind: number, userPages: number, hotPages: number, readRatio: number, trimRatio: number, hotAccessFraction: number,
+  ): void;
+  /**
+   * Runs host operations until `limit` host writes completed or one needs TypeScript; returns
+   * why it stopped (kernel/simulator-kernel.ts simulate). fillFrom ≥ 0: writes LBAs fillFrom, fillFrom + 1, …
+   * (preconditioning) instead of drawing from the workload.
+   */
+  simulate(limit: number, fillFrom: number): number;
 }
 
 /** Counters of what the FTL did (NAND-level counts live in the device's stats). */
@@ -278,6 +295,14 @@ export class Ftl {
   get wasmKernelActive(): boolean {
     return this.kernel !== null;
   }
+  /**
+   * The kernel's exports for calling its write() directly (SsdSimulator's kernel loop), or null
+   * while that would not be the same as write(): no kernel, or the FTL waits for recover().
+   * A write() that returns a code < 0 is finished by {@link finishKernelWrite}. Internal.
+   */
+  get directKernel(): FtlKernel | null {
+    return this.poweredOff ? null : this.kernel;
+  }
   private poweredOff = false;
   /**
    * Bumped by every in-place collection and block retirement (the moves outside foreground GC
@@ -337,7 +362,7 @@ export class Ftl {
       gcSlot: int32Table(this.dies, -1),
       moveSources: int32Table(this.fastMeta ? g.pagesPerBlock : 0),
       moveWords: uint32Table(this.fastMeta ? 4 * g.pagesPerBlock : 0),
-      crcSlice: int32Table(kernelFits ? 8 * 256 : 0),
+      crcSlice: int32Table(kernelFits ? 8 * 256 + 32 : 0),
       unitCapacity: int32Table(this.unitCount),
       freeCount: int32Table(this.poolCount),
       poolCapacity: int32Table(this.dies, 0x3fffffff),
@@ -422,10 +447,11 @@ export class Ftl {
 
   /** Starts the kernel over the device's memory, with the tables' addresses and the parameters as its "ftl" globals. */
   private startKernel(layout: MetadataKernelLayout, at: Readonly<Record<string, number>>, crcSlice: Int32Array): FtlKernel | null {
-    crcSlice.set(crc32SliceTables());
+    crcSlice.set(crc32KernelTables());
     const globals: Record<string, number> = {
       pageShift: this.pageShift,
       pagesPerBlock: this.pagesPerBlock,
+      dieShift: Number.isInteger(Math.log2(this.blocksPerDie)) ? Math.log2(this.blocksPerDie) : -1,
       dataPages: this.dataPages,
       bucketWidth: this.bucketWidth,
       dies: this.dies,
@@ -909,6 +935,20 @@ export class Ftl {
       if (done >= 0) return;
       kernelDie = -2 - done;
     }
+    this.writeAfterKernel(lba, kernelDie, payload);
+  }
+
+  /**
+   * Finishes host write `lba` whose kernel write(lba), called through {@link directKernel},
+   * returned `code` < 0: what write() does after that call. Internal.
+   */
+  finishKernelWrite(lba: number, code: number): void {
+    if (this.poweredOff === true) this.checkPower();
+    this.writeAfterKernel(lba, -2 - code, null);
+  }
+
+  /** write() from where the kernel handed it back (kernelDie ≥ 0: with that die; −1: the whole write). */
+  private writeAfterKernel(lba: number, kernelDie: number, payload: Uint8Array | null): void {
     try {
       // Read the old mapping first: the random L2P access misses the cache, and issued here it
       // overlaps the program below. Only GC (foreground or in place) and a block retirement can

@@ -1,16 +1,16 @@
-import { createNandDevice, validateGeometry } from '@flashdiff/nand';
+import { allocateTables, createNandDevice, float64Table, int32Table, validateGeometry } from '@flashdiff/nand';
 import type { FaultOptions, NandGeometry, NandTimingParams, SimulatedNand } from '@flashdiff/nand';
 import { resolveFtlOptions } from './config.ts';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
 import { BLOCK_BAD, Ftl } from './ftl.ts';
-import type { BlockMapSnapshot, FtlCounters } from './ftl.ts';
+import type { BlockMapSnapshot, FtlCounters, FtlKernel } from './ftl.ts';
 import { LatencyHistogram, eraseStats } from './metrics.ts';
 import type { EraseStats } from './metrics.ts';
 import { SECTOR_BYTES } from './trace.ts';
 import type { TraceRequest } from './trace.ts';
 import { DEFAULT_WORKLOAD, OP_READ, OP_TRIM, OP_WRITE, Workload } from './workload.ts';
-import type { WorkloadOptions } from './workload.ts';
+import type { WorkloadKind, WorkloadOptions } from './workload.ts';
 
 /** Everything a simulation needs; only `geometry` is required. */
 export interface SimulatorConfig {
@@ -81,6 +81,40 @@ export interface SimulationReport {
   config: Record<string, unknown>;
 }
 
+// simulate()'s reasons for returning (kernel/simulator-kernel.ts BATCH_*).
+/** The batch's host writes all completed; nothing pending. */
+const BATCH_LIMIT = 0;
+/** A read was drawn (LBA in the batch cells), not issued. */
+const BATCH_READ = 1;
+/** A TRIM was drawn (LBA in the batch cells), not issued. */
+const BATCH_TRIM = 2;
+/** A write was issued and the FTL kernel handed it back (LBA, code, issue time in the cells). */
+const BATCH_WRITE = 3;
+// timeCells (f64) and batchCells (i32), as kernel/simulator-kernel.ts names them.
+const LAST_ISSUE = 0;
+const HOST_OPS = 1;
+const PENDING_ISSUE = 2;
+const QUEUE_SLOT = 0;
+const BATCH_LBA = 1;
+const FTL_CODE = 2;
+const WRITES_DONE = 3;
+/** The simulator kernel's workload kinds. */
+const KERNEL_WORKLOAD_KIND: Readonly<Record<WorkloadKind, number>> = { seq: 0, uniform: 1, hotcold: 2 };
+/** count, sum, max after each histogram's buckets (metrics.ts LatencyHistogramStorage). */
+const HISTOGRAM_CELLS = 3;
+/** The most host writes one simulate() call is given (its limit is an i32). */
+const MAX_BATCH = 0x40000000;
+
+/** What the kernel-driven run loop did (tests look at it). */
+export interface KernelLoopStats {
+  /** simulate() calls. */
+  batches: number;
+  /** Host writes the FTL kernel handed back, finished by the TypeScript FTL. */
+  handedBackWrites: number;
+  /** Reads and TRIMs drawn by the kernel and run by the TypeScript code. */
+  handedBackOperations: number;
+}
+
 interface Baseline {
   host: number;
   nand: number;
@@ -104,18 +138,29 @@ export class SsdSimulator {
   readonly device: SimulatedNand;
   readonly ftl: Ftl;
   readonly workload: Workload;
-  readonly latency = new LatencyHistogram();
-  private readonly intervalLatency = new LatencyHistogram();
+  readonly latency: LatencyHistogram;
+  private readonly intervalLatency: LatencyHistogram;
   readonly timeSeries: TimeSeriesPoint[] = [];
   readonly queueDepth: number;
   readonly snapshotEvery: number;
   readonly backgroundGcIdleNs: number;
   private readonly config: SimulatorConfig;
+  /** Completion time of the last operation issued in each queue slot. */
   private readonly completions: Float64Array;
-  /** Queue slot of the next operation: the operation index mod queueDepth, kept incrementally. */
-  private queueSlot = 0;
-  private lastIssue = 0;
-  private hostOps = 0;
+  /** f64 cells: lastIssue, hostOps, the issue time of a write the kernel handed back. */
+  private readonly timeCells: Float64Array;
+  /** i32 cells: queueSlot; the kernel's LBA drawn or handed back, FTL code, host writes done. */
+  private readonly batchCells: Int32Array;
+  /** The workload's generator state and sequential cursor while the kernel draws (Workload.saveState). */
+  private readonly workloadCells: Int32Array;
+  /**
+   * The FTL's WebAssembly module with this simulator's tables bound (kernel/simulator-kernel.ts):
+   * run() and precondition() run their per-operation loop there; null where the FTL has no kernel
+   * (or these tables did not fit in its memory).
+   */
+  private readonly kernel: FtlKernel | null;
+  /** What the kernel loop did (internal; tests). */
+  readonly kernelLoop: KernelLoopStats = { batches: 0, handedBackWrites: 0, handedBackOperations: 0 };
   private baseline: Baseline;
   private previousPoint = { host: 0, nand: 0, elapsed: 0 };
   private preconditionResult: SimulationReport['precondition'] = null;
@@ -138,8 +183,65 @@ export class SsdSimulator {
     }
     this.snapshotEvery = config.snapshotEvery ?? 0;
     this.backgroundGcIdleNs = config.backgroundGcIdleNs ?? 1_000_000;
-    this.completions = new Float64Array(this.queueDepth);
+    // The tables the kernel loop steps too: in the FTL's table memory when its kernel runs (they
+    // are allocated after the FTL, so the kernel gets their addresses from bindSimulator).
+    const memory = this.ftl.wasmKernelActive ? (this.device.metadataKernel?.memory ?? null) : null;
+    const buckets = LatencyHistogram.BUCKETS;
+    const tables = allocateTables(
+      {
+        completions: float64Table(this.queueDepth),
+        timeCells: float64Table(3),
+        batchCells: int32Table(4),
+        workloadCells: int32Table(5),
+        // One block, so the kernel reaches all of it from one address (kernel/simulator-kernel.ts
+        // HISTOGRAM_*): the latency histogram's buckets and cells, the interval histogram's, the edges.
+        histograms: float64Table(2 * (buckets + HISTOGRAM_CELLS) + LatencyHistogram.OCTAVE_EDGES.length),
+      },
+      memory,
+    );
+    const t = tables.views;
+    this.completions = t.completions;
+    this.timeCells = t.timeCells;
+    this.batchCells = t.batchCells;
+    this.workloadCells = t.workloadCells;
+    const h = t.histograms;
+    const histogram = (at: number): LatencyHistogram =>
+      new LatencyHistogram({ buckets: h.subarray(at, at + buckets), cells: h.subarray(at + buckets, at + buckets + HISTOGRAM_CELLS) });
+    this.latency = histogram(0);
+    this.intervalLatency = histogram(buckets + HISTOGRAM_CELLS);
+    h.set(LatencyHistogram.OCTAVE_EDGES, 2 * (buckets + HISTOGRAM_CELLS));
+    const kernel = tables.inMemory ? this.ftl.directKernel : null;
+    if (kernel !== null) {
+      const at = tables.offsets;
+      const o = this.workload.options;
+      kernel.bindSimulator(
+        at.completions, this.queueDepth, at.timeCells, at.batchCells, at.workloadCells, at.histograms,
+        KERNEL_WORKLOAD_KIND[o.kind], this.ftl.userPages, this.workload.hotPages, o.readRatio, o.trimRatio, o.hotAccessFraction,
+      );
+    }
+    this.kernel = kernel;
     this.baseline = this.takeBaseline();
+  }
+
+  // The loop's scalars live in cells, where the kernel loop steps them too.
+  private get lastIssue(): number {
+    return this.timeCells[LAST_ISSUE]!;
+  }
+  private set lastIssue(t: number) {
+    this.timeCells[LAST_ISSUE] = t;
+  }
+  private get hostOps(): number {
+    return this.timeCells[HOST_OPS]!;
+  }
+  private set hostOps(n: number) {
+    this.timeCells[HOST_OPS] = n;
+  }
+  /** Queue slot of the next operation: the operation index mod queueDepth, kept incrementally. */
+  private get queueSlot(): number {
+    return this.batchCells[QUEUE_SLOT]!;
+  }
+  private set queueSlot(slot: number) {
+    this.batchCells[QUEUE_SLOT] = slot;
   }
 
   get userPages(): number {
@@ -199,6 +301,11 @@ export class SsdSimulator {
     const t = this.issue();
     this.ftl.write(lba, data);
     this.complete(t, true);
+    this.afterWrite();
+  }
+
+  /** After each host write: a time-series point every snapshotEvery measured writes. */
+  private afterWrite(): void {
     if (this.snapshotEvery > 0 && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
       this.recordPoint();
     }
@@ -237,9 +344,25 @@ export class SsdSimulator {
   precondition(onProgress?: (done: number, total: number) => void): void {
     const before = this.takeBaseline();
     const n = this.ftl.userPages;
-    for (let lba = 0; lba < n; lba++) {
-      this.write(lba);
-      if (onProgress && (lba & 0xffff) === 0xffff) onProgress(lba + 1, n);
+    for (let lba = 0; lba < n; ) {
+      const kernel = this.kernel !== null ? this.ftl.directKernel : null;
+      if (kernel === null) {
+        this.write(lba);
+        if (onProgress && (lba & 0xffff) === 0xffff) onProgress(lba + 1, n);
+        lba++;
+        continue;
+      }
+      // A batch of writes in the kernel, up to the next point where the loop above does more
+      // than write: a progress call (after LBA …ffff), a time-series point, the end.
+      const limit = Math.min(n - lba, 0x10000 - (lba & 0xffff), this.writesToNextPoint());
+      const status = this.runBatch(kernel, limit, lba);
+      lba += this.batchCells[WRITES_DONE]!;
+      if (status === BATCH_WRITE) {
+        this.finishHandedBackWrite();
+        lba++;
+      }
+      this.afterWrite();
+      if (onProgress && ((lba - 1) & 0xffff) === 0xffff) onProgress(lba, n);
     }
     const host = this.ftl.counters.hostPageWrites - before.host;
     const nand = this.device.stats.pagePrograms - before.nand;
@@ -258,15 +381,74 @@ export class SsdSimulator {
     }
     const target = this.baseline.host + writes;
     let nextProgress = 0x10000;
-    while (this.ftl.counters.hostPageWrites < target) {
-      this.step(1);
-      const done = this.ftl.counters.hostPageWrites - this.baseline.host;
+    let host = this.ftl.counters.hostPageWrites;
+    while (host < target) {
+      const kernel = this.kernel !== null ? this.ftl.directKernel : null;
+      if (kernel === null) {
+        this.step(1);
+      } else {
+        // A batch of operations in the kernel, stopping after the host write where the loop does
+        // more than step (a progress call, a time-series point, the end), or at an operation that
+        // needs the TypeScript code.
+        const toProgress = onProgress ? Math.max(1, nextProgress - (host - this.baseline.host)) : MAX_BATCH;
+        const limit = Math.min(target - host, toProgress, this.writesToNextPoint(), MAX_BATCH);
+        const status = this.runBatch(kernel, limit, -1);
+        if (status === BATCH_LIMIT) {
+          this.afterWrite();
+        } else if (status === BATCH_WRITE) {
+          this.finishHandedBackWrite();
+          this.afterWrite();
+        } else if (status === BATCH_READ) {
+          this.kernelLoop.handedBackOperations++;
+          this.read(this.batchCells[BATCH_LBA]!);
+        } else if (status === BATCH_TRIM) {
+          this.kernelLoop.handedBackOperations++;
+          this.trim(this.batchCells[BATCH_LBA]!, 1);
+        }
+      }
+      host = this.ftl.counters.hostPageWrites;
+      const done = host - this.baseline.host;
       if (onProgress && done >= nextProgress) {
         onProgress(done, writes);
         nextProgress += 0x10000;
       }
     }
     return this.report();
+  }
+
+  /** Host writes until the next time-series point (MAX_BATCH when there are none). */
+  private writesToNextPoint(): number {
+    if (this.snapshotEvery <= 0) return MAX_BATCH;
+    const done = this.ftl.counters.hostPageWrites - this.baseline.host;
+    return this.snapshotEvery - (done % this.snapshotEvery);
+  }
+
+  /**
+   * One simulate() call: up to `limit` (≥ 1) host writes in the kernel. fillFrom ≥ 0: LBAs
+   * fillFrom, fillFrom + 1, … (precondition); else drawn from the workload, whose generator state
+   * goes to the kernel and back. Returns why it stopped (BATCH_*).
+   */
+  private runBatch(kernel: FtlKernel, limit: number, fillFrom: number): number {
+    const w = this.workload;
+    const draws = fillFrom < 0;
+    if (draws) {
+      w.saveState(this.workloadCells);
+      this.batchCells[BATCH_LBA] = w.lba;
+    }
+    const status = kernel.simulate(limit, fillFrom);
+    if (draws) {
+      w.restoreState(this.workloadCells);
+      w.lba = this.batchCells[BATCH_LBA]!;
+    }
+    this.kernelLoop.batches++;
+    return status;
+  }
+
+  /** A write the batch issued and the FTL kernel handed back: the TypeScript FTL finishes it, then it completes. */
+  private finishHandedBackWrite(): void {
+    this.kernelLoop.handedBackWrites++;
+    this.ftl.finishKernelWrite(this.batchCells[BATCH_LBA]!, this.batchCells[FTL_CODE]!);
+    this.complete(this.timeCells[PENDING_ISSUE]!, true);
   }
 
   /**

@@ -60,6 +60,23 @@ export class Xoshiro128 {
     this.d = rotl(this.d, 11);
     return result;
   }
+  /**
+   * Copies the state (a, b, c, d) into cells[at … at + 3], and back with {@link restoreState}: the
+   * SSD simulator's kernel draws from the same stream between the two (internal).
+   */
+  saveState(cells: Int32Array, at: number): void {
+    cells[at] = this.a;
+    cells[at + 1] = this.b;
+    cells[at + 2] = this.c;
+    cells[at + 3] = this.d;
+  }
+  /** The state {@link saveState} left in the cells, after whatever advanced it there (internal). */
+  restoreState(cells: Int32Array, at: number): void {
+    this.a = cells[at]!;
+    this.b = cells[at + 1]!;
+    this.c = cells[at + 2]!;
+    this.d = cells[at + 3]!;
+  }
   /** Uniform float in [0, 1). */
   nextFloat(): number {
     return this.nextUint32() / 4294967296;
@@ -83,7 +100,8 @@ export class Workload {
   lba = 0;
   private readonly random: Xoshiro128;
   private sequential = 0;
-  private readonly hotPages: number;
+  /** hotcold: the hot LBAs are 0 … hotPages − 1. */
+  readonly hotPages: number;
 
   constructor(
     readonly userPages: number,
@@ -101,6 +119,21 @@ export class Workload {
     this.options = o;
     this.random = new Xoshiro128(o.seed);
     this.hotPages = Math.max(1, Math.min(userPages, Math.round(userPages * o.hotFraction)));
+  }
+
+  /**
+   * Copies the generator's state and the sequential cursor into cells[0 … 4] (a, b, c, d, cursor),
+   * and back with {@link restoreState}: the SSD simulator's kernel draws the same operations as
+   * {@link next} from the cells in between (internal).
+   */
+  saveState(cells: Int32Array): void {
+    this.random.saveState(cells, 0);
+    cells[4] = this.sequential;
+  }
+  /** The state {@link saveState} left in the cells, after the operations drawn there (internal). */
+  restoreState(cells: Int32Array): void {
+    this.random.restoreState(cells, 0);
+    this.sequential = cells[4]!;
   }
 
   next(): number {
