@@ -172,16 +172,53 @@ export function bindSimulator(
 // ------------------------------------------------------------------ the run loop (simulator.ts)
 
 /**
+ * One timed host write: issue() (the queue slot's previous operation completed, and the host
+ * issues in order; NandClock.issueAt), write(), complete(t, true) (done when the device finished
+ * what it did for this write; the completion ring) and the latency in both histograms. Returns the
+ * issue time t, or −1 when write() handed the write back (it was issued: its issue time and code
+ * are left in the cells for simulator.ts to finish it).
+ */
+@inline function timedWrite(lba: i32, completedAt: usize, lastIssue: f64, block: usize): f64 {
+  const clock = clockCells;
+  const completed = load<f64>(completedAt);
+  const t = lastIssue > completed ? lastIssue : completed;
+  if (t > load<f64>(clock)) store<f64>(clock, t);
+  const code = write(lba);
+  if (code < 0) {
+    store<f64>(timeCells, t, PENDING_ISSUE);
+    store<i32>(batchCells, code, FTL_CODE);
+    return -1;
+  }
+  const done = max<f64>(t, load<f64>(clock, 8));
+  store<f64>(completedAt, done);
+  const ns = done - t;
+  record(block, bucketOf(ns, block), ns);
+  return t;
+}
+
+/** What a batch leaves in the cells: the loop's scalars, and the counts it adds once (whole numbers, exact in any order). */
+@inline function endBatch(lastIssue: f64, slot: i32, lba: i32, written: i32, block: usize): void {
+  store<f64>(timeCells, lastIssue, LAST_ISSUE);
+  const completed = <f64>written;
+  store<f64>(timeCells, load<f64>(timeCells, HOST_OPS) + completed, HOST_OPS);
+  store<f64>(block, load<f64>(block, LATENCY_CELLS) + completed, LATENCY_CELLS);
+  store<f64>(block, load<f64>(block, INTERVAL_CELLS) + completed, INTERVAL_CELLS);
+  store<i32>(batchCells, slot, QUEUE_SLOT);
+  store<i32>(batchCells, lba, LBA);
+  store<i32>(batchCells, written, WRITES_DONE);
+}
+
+/**
  * Runs workload operations until `limit` (≥ 1) host writes completed, or until one needs
  * TypeScript, and returns why it stopped (BATCH_*). fillFrom ≥ 0 (precondition): the writes go to
  * LBAs fillFrom, fillFrom + 1, … instead of the workload's draws, and the workload is not touched.
  * The host writes completed are left in the batch cells (WRITES_DONE).
  */
 export function simulate(limit: i32, fillFrom: i32): i32 {
+  if (fillFrom < 0 && workloadKind == KIND_UNIFORM && !mixed) return uniformWrites(limit);
   // What the loop steps, in locals (stored back below); the rarer parameters stay in globals.
   const completionsAt = completions;
   const depth = queueDepth;
-  const clock = clockCells;
   const block = histograms;
   const kind = workloadKind;
   const n = userPages;
@@ -240,25 +277,14 @@ export function simulate(limit: i32, fillFrom: i32): i32 {
         break;
       }
     }
-    // issue(): the slot's previous operation completed, and the host issues in order.
-    const completedAt = completionsAt + (<usize>slot << 3);
-    const completed = load<f64>(completedAt);
-    const t = lastIssue > completed ? lastIssue : completed;
-    lastIssue = t;
-    if (t > load<f64>(clock)) store<f64>(clock, t); // NandClock.issueAt
-    const code = write(lba);
-    if (code < 0) {
-      store<f64>(timeCells, t, PENDING_ISSUE);
-      store<i32>(batchCells, code, FTL_CODE);
+    const t = timedWrite(lba, completionsAt + (<usize>slot << 3), lastIssue, block);
+    if (t < 0) {
+      lastIssue = load<f64>(timeCells, PENDING_ISSUE); // it was issued
       status = BATCH_WRITE;
       break;
     }
-    // complete(t, true): done when the device finished what it did for this write.
-    const done = max<f64>(t, load<f64>(clock, 8));
-    store<f64>(completedAt, done);
+    lastIssue = t;
     if (++slot == depth) slot = 0;
-    const ns = done - t;
-    record(block, bucketOf(ns, block), ns);
     written++;
   }
   if (!fill) {
@@ -268,14 +294,53 @@ export function simulate(limit: i32, fillFrom: i32): i32 {
     store<u32>(workloadCells, d, 12);
     store<i32>(workloadCells, sequential, SEQUENTIAL);
   }
-  store<f64>(timeCells, lastIssue, LAST_ISSUE);
-  // The batch's completed operations, added once (whole numbers: the same as one at a time).
-  const completed = <f64>written;
-  store<f64>(timeCells, load<f64>(timeCells, HOST_OPS) + completed, HOST_OPS);
-  store<f64>(block, load<f64>(block, LATENCY_CELLS) + completed, LATENCY_CELLS);
-  store<f64>(block, load<f64>(block, INTERVAL_CELLS) + completed, INTERVAL_CELLS);
-  store<i32>(batchCells, slot, QUEUE_SLOT);
-  store<i32>(batchCells, lba, LBA);
-  store<i32>(batchCells, written, WRITES_DONE);
+  endBatch(lastIssue, slot, lba, written, block);
+  return status;
+}
+
+/**
+ * simulate() for the commonest run, uniform random writes with no reads or TRIMs mixed in: one
+ * draw per operation and nothing to branch on, so the loop keeps fewer values alive across write().
+ */
+function uniformWrites(limit: i32): i32 {
+  const completionsAt = completions;
+  const depth = queueDepth;
+  const block = histograms;
+  const n = userPages;
+  let a = load<u32>(workloadCells);
+  let b = load<u32>(workloadCells, 4);
+  let c = load<u32>(workloadCells, 8);
+  let d = load<u32>(workloadCells, 12);
+  let lastIssue = load<f64>(timeCells, LAST_ISSUE);
+  let slot = load<i32>(batchCells, QUEUE_SLOT);
+  let lba = load<i32>(batchCells, LBA);
+  let written = 0;
+  let status = BATCH_LIMIT;
+  while (written < limit) {
+    // Xoshiro128.nextUint32, then nextInt(userPages): Workload.next for this workload.
+    const x = rotl<u32>(b * 5, 7) * 9;
+    const shifted = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= shifted;
+    d = rotl<u32>(d, 11);
+    lba = toInt(x, n);
+    const t = timedWrite(lba, completionsAt + (<usize>slot << 3), lastIssue, block);
+    if (t < 0) {
+      lastIssue = load<f64>(timeCells, PENDING_ISSUE); // it was issued
+      status = BATCH_WRITE;
+      break;
+    }
+    lastIssue = t;
+    if (++slot == depth) slot = 0;
+    written++;
+  }
+  store<u32>(workloadCells, a);
+  store<u32>(workloadCells, b, 4);
+  store<u32>(workloadCells, c, 8);
+  store<u32>(workloadCells, d, 12);
+  endBatch(lastIssue, slot, lba, written, block);
   return status;
 }
