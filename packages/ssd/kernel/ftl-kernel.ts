@@ -99,9 +99,11 @@ const P2L_NONE: i32 = -1;
 /**
  * The step from shift4(s) to shift4(s + 1) (crc32.ts SEQUENCE_STEP, stored after the slicing
  * tables): s ^ (s + 1) = 2^(j+1) − 1 with j = the trailing one bits of s, and shift4 is linear.
+ * j is taken as 31 − clz(s ^ (s + 1)), not ctz(~s): at the wrap (s = 2^32 − 1) that is step 31
+ * (the mask 2^32 − 1), where ctz(~s) would be 32, past the table.
  */
 @inline function sequenceStep(table: usize, s: u32): u32 {
-  return load<u32>(table + (<usize>ctz(~s) << 2), 8 << 10);
+  return load<u32>(table + (<usize>(31 - clz(s ^ (s + 1))) << 2), 8 << 10);
 }
 
 // The sequence word hashed last and its shift4: every page takes the next sequence number, so the

@@ -20,7 +20,7 @@ interface Run {
 }
 
 /** Sequential fill, then `rounds` × user capacity of uniform random writes with TRIM and reads mixed in. */
-function run(fast: boolean, options: Partial<FtlOptions>, seed: number, rounds: number, faults?: FaultOptions): Run {
+function run(fast: boolean, options: Partial<FtlOptions>, seed: number, rounds: number, faults?: FaultOptions, firstSequence = 1): Run {
   const device = createNandDevice({ geometry, metadataOnly: true, forceGeneric: !fast, ...(faults ? { faults } : {}) });
   const result: Run = { ftl: undefined as unknown as Ftl, device, runs: 0 };
   if (fast) {
@@ -35,6 +35,7 @@ function run(fast: boolean, options: Partial<FtlOptions>, seed: number, rounds: 
     assert.equal(device.copybackRun, undefined, 'forceGeneric gives the general device');
   }
   const ftl = new Ftl(device, { overProvisioning: 0.25, gcThreshold: 2, ...options });
+  ftl.nextSequence = firstSequence;
   result.ftl = ftl;
   const user = ftl.userPages;
   for (let lba = 0; lba < user; lba++) ftl.write(lba);
@@ -140,6 +141,16 @@ describe('FTL metadata fast path = general path', () => {
       general.ftl.recover();
       assert.deepEqual(fast.ftl.l2p, general.ftl.l2p, `${name}: L2P after recovery`);
     });
+  });
+
+  test('sequence numbers crossing 2^32: the kernel steps the CRC term across the wrap as crc32.ts does', () => {
+    // The spare holds the sequence number's low 32 bits; the kernel steps its CRC term page by page.
+    const first = 2 ** 32 - 3000;
+    const fast = run(true, {}, 31, 4, undefined, first);
+    const general = run(false, {}, 31, 4, undefined, first);
+    assert.equal(fast.ftl.wasmKernelActive, true);
+    assert.ok(fast.ftl.nextSequence > 2 ** 32 + 1000, `the sequence number crossed 2^32 (${fast.ftl.nextSequence})`);
+    assertSame(fast, general, 'across 2^32');
   });
 
   test('with program failures, erase failures and power cuts: the fast device falls back, same outcome', () => {
