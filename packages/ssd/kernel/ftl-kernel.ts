@@ -236,7 +236,7 @@ function listValid(first: i32, end: i32): i32 {
  */
 function moveRun(i: i32, n: i32, target: i32, room: i32): i32 {
   const sequenceNumber = load<f64>(scalarCells);
-  // The tables in locals: a global is loaded again at every use.
+  // Short names for the tables and constants of the loop.
   const sources = moveSources + (<usize>i << 2);
   const words = moveWords;
   const p2lTable = p2l;

@@ -38,7 +38,6 @@ export function crc32FirstWordTerm(w0: number): number {
   return shift4(shift4(shift4(~w0)));
 }
 
-
 // The third word is the FTL's sequence number, which nearly always exceeds the previous call's
 // by one. With s ^ (s + 1) = 2^(j+1) − 1 (j = the trailing one bits of s), linearity gives
 // shift4(s + 1) = shift4(s) ^ SEQUENCE_STEP[j]: one lookup instead of four.

@@ -56,6 +56,12 @@ export interface FtlKernel {
   simulate(limit: number, fillFrom: number): number;
 }
 
+/** log2(n) where n is a power of two, else −1: the shift that replaces a division by n (or a table lookup). */
+function exactLog2(n: number): number {
+  const log = Math.log2(n);
+  return Number.isInteger(log) ? log : -1;
+}
+
 /** Counters of what the FTL did (NAND-level counts live in the device's stats). */
 export interface FtlCounters {
   hostPageWrites: number;
@@ -333,7 +339,7 @@ export class Ftl {
     this.metaOffset = metadataOffset(g);
     this.withData = !device.metadataOnly;
 
-    this.pageShift = Number.isInteger(Math.log2(g.pagesPerBlock)) ? Math.log2(g.pagesPerBlock) : -1;
+    this.pageShift = exactLog2(g.pagesPerBlock);
     this.fastMeta = !this.withData && this.metaOffset === 0 && device.programSpareWords !== undefined && device.copyback !== undefined && device.copybackRun !== undefined;
     this.bucketWidth = (this.blockMode ? 1 : this.dies) * this.dataPages + 1;
     this.greedy = this.options.gcPolicy === 'greedy';
@@ -451,7 +457,7 @@ export class Ftl {
     const globals: Record<string, number> = {
       pageShift: this.pageShift,
       pagesPerBlock: this.pagesPerBlock,
-      dieShift: Number.isInteger(Math.log2(this.blocksPerDie)) ? Math.log2(this.blocksPerDie) : -1,
+      dieShift: exactLog2(this.blocksPerDie),
       dataPages: this.dataPages,
       bucketWidth: this.bucketWidth,
       dies: this.dies,
