@@ -1000,12 +1000,9 @@ class MetadataNandDevice extends SimulatedNandDevice {
     }
     // The spare heads, and the pages' state bytes (RamStore's encoding n + 1: 16 bytes stored).
     // Bulk copies: a JavaScript loop re-checks every array on every page.
-    const at = target << 2;
-    for (let i = 0, n = count << 2; i < n; i++) heads[at + i] = words[i]!;
-    for (let p = target, end = target + count; p < end; p++) {
-      pageStates[p] = SPARE_HEAD_BYTES + 1;
-      programmed[p] = 1;
-    }
+    heads.set(count << 2 === words.length ? words : words.subarray(0, count << 2), target << 2);
+    pageStates.fill(SPARE_HEAD_BYTES + 1, target, target + count);
+    programmed.fill(1, target, target + count);
     // The counters of count reads and count programs, once.
     const stats = this.counters;
     stats.pageReads += count;
