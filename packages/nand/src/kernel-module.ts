@@ -24,9 +24,9 @@ export type KernelGlobals = Readonly<Record<string, Readonly<Record<string, numb
 
 /**
  * An instance of a kernel over `memory` (imported as env.memory) with its table offsets and
- * parameters as imported globals (immutable: V8 keeps them in registers instead of reloading a
- * mutable global at every use), its exports typed as `T`; null when the module cannot be compiled
- * or instantiated here.
+ * parameters as imported immutable globals (V8 loads each from the instance at every use, as it
+ * would a mutable one), its exports typed as `T`; null when the module cannot be compiled or
+ * instantiated here.
  */
 export function instantiateKernel<T>(base64: string, memory: WebAssembly.Memory, globals: KernelGlobals = {}): T | null {
   const module = kernelModule(base64);
