@@ -116,7 +116,7 @@ describe('ssdsim CLI', () => {
   });
 
   test('replay --json on a sample trace', () => {
-    const trace = join(repoRoot, '../shared/traces/mqsim-tpcc-small.trace');
+    const trace = join(repoRoot, 'packages/ssd/test/fixtures/traces/mqsim-tpcc-small.trace');
     const r = ssdsim('replay', trace, '--preset', 'ssd-small', '--blocks', '32', '--json');
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout);

@@ -1,4 +1,4 @@
-// DiskSim ASCII trace parsing and replay of the three sample traces in ../shared/traces.
+// DiskSim ASCII trace parsing and replay of the three sample traces in test/fixtures/traces.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SsdSimulator, isSsdError, parseTrace, readTraceFile } from '../src/index.ts';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const traces = ['mqsim-tpcc-small.trace', 'mqsim-wsrch-small.trace', 'ssdsim-example.ascii'].map((f) => join(repoRoot, '../shared/traces', f));
+const fixtures = fileURLToPath(new URL('./fixtures/traces/', import.meta.url));
+const traces = ['mqsim-tpcc-small.trace', 'mqsim-wsrch-small.trace', 'ssdsim-example.ascii'].map((f) => join(fixtures, f));
 // A small device (4 dies × 64 blocks × 64 pages of 4 KiB) so the traces wrap around it.
 const geometry = { pageSize: 4096, spareSize: 128, pagesPerBlock: 64, blocksPerDie: 64, diesPerChannel: 1, channels: 4 };
 
