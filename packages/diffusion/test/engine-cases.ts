@@ -191,6 +191,94 @@ export function describeEngineCases(label: string, init: () => Promise<TensorEng
       }
     });
 
+    test('layerNorm over the last axis: values and gradients in x, γ, β', () => {
+      const random = new Random(21);
+      const [rows, c] = [6, 10];
+      const x = random.normalArray(rows * c).map((v, i) => v * (1 + (i % 4)) + (i % 3));
+      const gamma = random.normalArray(c);
+      const beta = random.normalArray(c);
+      const r = random.normalArray(rows * c);
+      const got = valueAndInputGrads((a, g, b) => e.layerNorm(a, g, b, 1e-5), [
+        { values: x, shape: [2, 3, c] },
+        { values: gamma, shape: [c] },
+        { values: beta, shape: [c] },
+      ], r);
+      const y = new Float64Array(rows * c);
+      const dx = new Float64Array(rows * c);
+      const dGamma = new Float64Array(c);
+      const dBeta = new Float64Array(c);
+      for (let row = 0; row < rows; row++) {
+        const at = (k: number) => row * c + k;
+        let mean = 0;
+        for (let k = 0; k < c; k++) mean += x[at(k)] / c;
+        let variance = 0;
+        for (let k = 0; k < c; k++) variance += (x[at(k)] - mean) ** 2 / c;
+        const inv = 1 / Math.sqrt(variance + 1e-5);
+        const xhat = Array.from({ length: c }, (_, k) => (x[at(k)] - mean) * inv);
+        const g = Array.from({ length: c }, (_, k) => r[at(k)] * gamma[k]);
+        const gMean = g.reduce((s, v) => s + v, 0) / c;
+        const gxMean = g.reduce((s, v, k) => s + v * xhat[k], 0) / c;
+        for (let k = 0; k < c; k++) {
+          y[at(k)] = xhat[k] * gamma[k] + beta[k];
+          // dL/dx = (g − mean(g) − x̂·mean(g·x̂))/σ for g = r·γ (the LayerNorm backward).
+          dx[at(k)] = (g[k] - gMean - xhat[k] * gxMean) * inv;
+          dGamma[k] += r[at(k)] * xhat[k];
+          dBeta[k] += r[at(k)];
+        }
+      }
+      assert.ok(maxAbsDiff(got.y, y) < 1e-4, `forward ${maxAbsDiff(got.y, y)}`);
+      assert.ok(maxAbsDiff(got.grads[0], dx) < 1e-4, `dx ${maxAbsDiff(got.grads[0], dx)}`);
+      assert.ok(maxAbsDiff(got.grads[1], dGamma) < 1e-4);
+      assert.ok(maxAbsDiff(got.grads[2], dBeta) < 1e-4);
+    });
+
+    test('slice, gather, pad2d and resizeNearest: values and gradients', () => {
+      const random = new Random(22);
+      const x = random.normalArray(2 * 3 * 4);
+      const r = random.normalArray(2 * 2 * 2);
+      const sliced = valueAndInputGrads((a) => e.slice(a, [0, 1, 2], [-1, 2, 2]), [{ values: x, shape: [2, 3, 4] }], r);
+      const expected: number[] = [];
+      const dx = new Float64Array(x.length);
+      for (let b = 0; b < 2; b++) for (let i = 1; i < 3; i++) for (let j = 2; j < 4; j++) {
+        dx[(b * 3 + i) * 4 + j] = r[expected.length];
+        expected.push(x[(b * 3 + i) * 4 + j]);
+      }
+      assert.deepEqual(Array.from(sliced.y), expected);
+      assert.ok(maxAbsDiff(sliced.grads[0], dx) < 1e-6);
+
+      const table = random.normalArray(5 * 3);
+      const rows = Int32Array.of(4, 0, 4, 2);
+      const rg = random.normalArray(4 * 3);
+      const gathered = valueAndInputGrads((t) => e.gather(t, rows), [{ values: table, shape: [5, 3] }], rg);
+      const dTable = new Float64Array(table.length);
+      rows.forEach((row, i) => {
+        for (let k = 0; k < 3; k++) {
+          assert.equal(gathered.y[i * 3 + k], table[row * 3 + k]);
+          dTable[row * 3 + k] += rg[i * 3 + k];
+        }
+      });
+      assert.ok(maxAbsDiff(gathered.grads[0], dTable) < 1e-6, 'embedding rows accumulate their gradients');
+
+      const img = random.normalArray(1 * 3 * 2 * 2);
+      const padded = e.tidy(() => e.pad2d(e.tensor(img, [1, 3, 2, 2]), 1, 0, 0, 2));
+      assert.deepEqual(padded.shape, [1, 4, 4, 2]);
+      const p = e.readSync(padded);
+      padded.dispose();
+      for (let y = 0; y < 4; y++) for (let xx = 0; xx < 4; xx++) for (let c = 0; c < 2; c++) {
+        const inside = y >= 1 && xx < 2;
+        assert.equal(p[(y * 4 + xx) * 2 + c], inside ? img[((y - 1) * 2 + xx) * 2 + c] : 0);
+      }
+
+      const small = random.normalArray(1 * 3 * 5 * 1);
+      const resized = e.tidy(() => e.resizeNearest(e.tensor(small, [1, 3, 5, 1]), 5, 9));
+      const q = e.readSync(resized);
+      resized.dispose();
+      // PyTorch 'nearest': src = ⌊dst · in/out⌋.
+      for (let y = 0; y < 5; y++) for (let xx = 0; xx < 9; xx++) {
+        assert.equal(q[y * 9 + xx], small[Math.floor((y * 3) / 5) * 5 + Math.floor((xx * 5) / 9)]);
+      }
+    });
+
     test('gelu is the exact (erf) GELU and silu is x·σ(x)', () => {
       const x = Float32Array.of(-2, -1, 0, 1, 2);
       const g = e.tidy(() => e.gelu(e.tensor(x, [5])));

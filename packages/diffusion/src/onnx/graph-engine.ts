@@ -392,6 +392,31 @@ export class OnnxGraphEngine implements TensorEngine {
     return this.emit('Concat', parts.map((p) => this.use(p)), shape, nchw ? 'nchw' : 'nhwc', [{ name: 'axis', kind: 'int', value: nchw ? NCHW_AXIS[a] : a }]);
   }
 
+  slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
+    const g = this.toNhwc(x);
+    const axes: number[] = [];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const shape = g.shape.slice();
+    g.shape.forEach((dim, axis) => {
+      const length = size[axis] === -1 ? dim - begin[axis] : size[axis];
+      if (begin[axis] === 0 && length === dim) return;
+      if (dim >= TRACE_BATCH) unsupported('slice of the batch dimension');
+      axes.push(axis);
+      starts.push(begin[axis]);
+      ends.push(begin[axis] + length);
+      shape[axis] = length;
+    });
+    if (axes.length === 0) return g;
+    return this.emit('Slice', [this.use(g), this.int64(starts, 'starts'), this.int64(ends, 'ends'), this.int64(axes, 'axes')], shape, 'nhwc');
+  }
+  gather(table: Tensor, indices: Int32Array): Tensor {
+    const g = this.toNhwc(table);
+    const name = this.uniqueName('indices');
+    this.int64Constants.set(name, { name, dims: [indices.length], data: BigInt64Array.from(Array.from(indices, (i) => BigInt(i))) });
+    return this.emit('Gather', [this.use(g), name], [indices.length, g.shape[1]], 'nhwc', [{ name: 'axis', kind: 'int', value: 0 }]);
+  }
+
   // ---- linear algebra and convolution ----
 
   matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
@@ -494,6 +519,25 @@ export class OnnxGraphEngine implements TensorEngine {
     ]);
     return this.settle(y);
   }
+  resizeNearest(x: Tensor, height: number, width: number): Tensor {
+    const g = this.toNchw(x);
+    const [n, , , c] = g.shape;
+    if (n >= TRACE_BATCH) unsupported('resizeNearest to fixed sizes with a symbolic batch (use upsampleNearest)');
+    const sizes = this.int64([n, c, height, width], 'sizes');
+    const y = this.emit('Resize', [this.use(g), '', '', sizes], [n, height, width, c], 'nchw', [
+      { name: 'mode', kind: 'string', value: 'nearest' },
+      { name: 'coordinate_transformation_mode', kind: 'string', value: 'asymmetric' },
+      { name: 'nearest_mode', kind: 'string', value: 'floor' },
+    ]);
+    return this.settle(y);
+  }
+  pad2d(x: Tensor, top: number, bottom: number, left: number, right: number): Tensor {
+    const g = this.toNchw(x);
+    const [n, h, w, c] = g.shape;
+    // ONNX Pad (opset ≥ 11): pads = [begin of each axis…, end of each axis…] in the physical NCHW order.
+    const pads = this.int64([0, 0, top, left, 0, 0, bottom, right], 'pads');
+    return this.settle(this.emit('Pad', [this.use(g), pads], [n, h + top + bottom, w + left + right, c], 'nchw'));
+  }
   private softmaxLike(opType: 'Softmax' | 'LogSoftmax', x: Tensor): Tensor {
     const g = x as GraphTensor;
     const axis = g.layout === 'nchw' ? 1 : g.shape.length - 1;
@@ -519,6 +563,14 @@ export class OnnxGraphEngine implements TensorEngine {
     const normed = this.emit('InstanceNormalization', [grouped.onnxName, ones, zeros], grouped.shape, 'nhwc', [{ name: 'epsilon', kind: 'float', value: epsilon }]);
     const back = this.emit('Reshape', [normed.onnxName, this.int64([0, c, h, w])], [n, h, w, c], 'nchw');
     return this.settle(this.binary('Add', this.binary('Mul', back, gamma), beta));
+  }
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+    // LayerNormalization (opset 17) over the last axis, one fused ORT kernel.
+    const g = this.toNhwc(x);
+    return this.emit('LayerNormalization', [this.use(g), this.use(this.toNhwc(gamma)), this.use(this.toNhwc(beta))], g.shape, 'nhwc', [
+      { name: 'axis', kind: 'int', value: -1 },
+      { name: 'epsilon', kind: 'float', value: epsilon },
+    ]);
   }
   moments(x: Tensor): { mean: Tensor; variance: Tensor } {
     const axes = x.shape.slice(0, -1).map((_, i) => i);

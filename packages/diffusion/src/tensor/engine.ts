@@ -71,6 +71,10 @@ export interface TensorEngine {
   reshape(x: Tensor, shape: readonly number[]): Tensor;
   transpose(x: Tensor, perm: readonly number[]): Tensor;
   concat(xs: Tensor[], axis: number): Tensor;
+  /** The block of `size` elements starting at `begin` on each axis (size −1: to the end). */
+  slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor;
+  /** Rows of a 2-D `table` ([rows, width]) picked by `indices` → [indices.length, width] (an embedding lookup). */
+  gather(table: Tensor, indices: Int32Array): Tensor;
 
   // ---- linear algebra and convolution ----
   /** Batched when rank 3 ([B, M, K] × [B, K, N]). */
@@ -82,12 +86,18 @@ export interface TensorEngine {
   maxPool(x: Tensor, size: number): Tensor;
   avgPool(x: Tensor, size: number): Tensor;
   upsampleNearest(x: Tensor, factor: number): Tensor;
+  /** Nearest-neighbour resize of NHWC x to [height, width]: src = ⌊dst · in/out⌋ (PyTorch's 'nearest'). */
+  resizeNearest(x: Tensor, height: number, width: number): Tensor;
+  /** Zero padding of NHWC x on its spatial axes (PyTorch's F.pad / a convolution's explicit padding). */
+  pad2d(x: Tensor, top: number, bottom: number, left: number, right: number): Tensor;
   softmax(x: Tensor): Tensor;
   logSoftmax(x: Tensor): Tensor;
 
   // ---- normalisation (engines may fuse these) ----
   /** GroupNorm (Wu & He 2018): per sample, normalise each of `groups` channel groups over H, W and its channels. x is NHWC. */
   groupNorm(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, epsilon: number): Tensor;
+  /** LayerNorm (Ba et al. 2016) over the last axis: (x − μ)/√(σ² + ε)·γ + β, biased variance. */
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor;
   /** Per-channel mean and biased variance over all axes but the last. */
   moments(x: Tensor): { mean: Tensor; variance: Tensor };
   /** (x − mean)/√(variance + ε)·γ + β, per channel (last axis). */

@@ -160,6 +160,26 @@ export class TfjsEngine implements TensorEngine {
   concat(xs: Tensor[], axis: number): Tensor {
     return W(tf.concat(xs.map(T), axis));
   }
+  slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
+    return W(tf.slice(T(x), begin as number[], size as number[]));
+  }
+  gather(table: Tensor, indices: Int32Array): Tensor {
+    // tfjs's GatherV2 gradient needs UnsortedSegmentSum, which tfjs-backend-wasm lacks; the gradient
+    // here is the same sum written as a product: d table = onehot(indices)ᵀ · dy.
+    const [rows] = table.shape;
+    const op = tf.customGrad(((t: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([]);
+      return {
+        value: tf.gather(t, tf.tensor1d(indices, 'int32'), 0),
+        gradFunc: (dy: tf.Tensor2D) => {
+          const onehot = new Float32Array(indices.length * rows);
+          indices.forEach((row, i) => (onehot[i * rows + row] = 1));
+          return [tf.matMul(tf.tensor2d(onehot, [indices.length, rows]), dy, true, false)];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return W(op(T(table)) as tf.Tensor);
+  }
 
   matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
     return W(tf.matMul(T(a), T(b), transposeA, transposeB));
@@ -206,6 +226,13 @@ export class TfjsEngine implements TensorEngine {
     const [, h, w] = x.shape;
     return W(tf.image.resizeNearestNeighbor(T(x) as tf.Tensor4D, [h * factor, w * factor]));
   }
+  resizeNearest(x: Tensor, height: number, width: number): Tensor {
+    // alignCorners false, halfPixelCenters false: src = ⌊dst · in/out⌋, PyTorch's legacy 'nearest'.
+    return W(tf.image.resizeNearestNeighbor(T(x) as tf.Tensor4D, [height, width]));
+  }
+  pad2d(x: Tensor, top: number, bottom: number, left: number, right: number): Tensor {
+    return W(tf.pad(T(x), [[0, 0], [top, bottom], [left, right], [0, 0]]));
+  }
   softmax(x: Tensor): Tensor {
     return W(tf.softmax(T(x)));
   }
@@ -222,6 +249,16 @@ export class TfjsEngine implements TensorEngine {
         const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
         const normalised = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon)));
         return tf.add(tf.mul(tf.reshape(normalised, [n, h, w, c]), T(gamma)), T(beta));
+      }),
+    );
+  }
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+    return W(
+      tf.tidy(() => {
+        const last = x.shape.length - 1;
+        const { mean, variance } = tf.moments(T(x), [last], true);
+        const normalised = tf.mul(tf.sub(T(x), mean), tf.rsqrt(tf.add(variance, epsilon)));
+        return tf.add(tf.mul(normalised, T(gamma)), T(beta));
       }),
     );
   }
