@@ -164,6 +164,12 @@ export class SsdSimulator {
   private baseline: Baseline;
   private previousPoint = { host: 0, nand: 0, elapsed: 0 };
   private preconditionResult: SimulationReport['precondition'] = null;
+  /**
+   * True while precondition() fills the device: no time-series points then (startMeasurement
+   * discards them anyway, and one point costs a pass over every block, so points taken during a
+   * fill made a preconditioned run quadratic in the device size).
+   */
+  private filling = false;
 
   constructor(config: SimulatorConfig) {
     validateGeometry(config.geometry);
@@ -306,7 +312,7 @@ export class SsdSimulator {
 
   /** After each host write: a time-series point every snapshotEvery measured writes. */
   private afterWrite(): void {
-    if (this.snapshotEvery > 0 && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
+    if (this.snapshotEvery > 0 && !this.filling && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
       this.recordPoint();
     }
   }
@@ -344,6 +350,20 @@ export class SsdSimulator {
   precondition(onProgress?: (done: number, total: number) => void): void {
     const before = this.takeBaseline();
     const n = this.ftl.userPages;
+    this.filling = true;
+    try {
+      this.fill(n, onProgress);
+    } finally {
+      this.filling = false;
+    }
+    const host = this.ftl.counters.hostPageWrites - before.host;
+    const nand = this.device.stats.pagePrograms - before.nand;
+    this.preconditionResult = { hostPageWrites: host, nandPageWrites: nand, waf: host > 0 ? nand / host : 0 };
+    this.startMeasurement();
+  }
+
+  /** precondition()'s loop: LBAs 0 … n − 1 written in order. */
+  private fill(n: number, onProgress?: (done: number, total: number) => void): void {
     for (let lba = 0; lba < n; ) {
       const kernel = this.kernel !== null ? this.ftl.directKernel : null;
       if (kernel === null) {
@@ -364,10 +384,6 @@ export class SsdSimulator {
       this.afterWrite();
       if (onProgress && ((lba - 1) & 0xffff) === 0xffff) onProgress(lba, n);
     }
-    const host = this.ftl.counters.hostPageWrites - before.host;
-    const nand = this.device.stats.pagePrograms - before.nand;
-    this.preconditionResult = { hostPageWrites: host, nandPageWrites: nand, waf: host > 0 ? nand / host : 0 };
-    this.startMeasurement();
   }
 
   /**
@@ -418,7 +434,7 @@ export class SsdSimulator {
 
   /** Host writes until the next time-series point (MAX_BATCH when there are none). */
   private writesToNextPoint(): number {
-    if (this.snapshotEvery <= 0) return MAX_BATCH;
+    if (this.snapshotEvery <= 0 || this.filling) return MAX_BATCH;
     const done = this.ftl.counters.hostPageWrites - this.baseline.host;
     return this.snapshotEvery - (done % this.snapshotEvery);
   }
@@ -477,8 +493,22 @@ export class SsdSimulator {
       timing.issueAt(arrival);
       const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
       const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
+      // Beyond 2^53 bytes p++ stops advancing and the loop below never ends (the trace parsers
+      // reject such lines; this guards requests built by hand).
+      if (!Number.isSafeInteger((req.sector + req.sectors) * SECTOR_BYTES) || !(req.sectors >= 1)) {
+        throw new SsdError('TRACE_PARSE', `request of line ${req.line}: sector ${req.sector} + ${req.sectors} is not a range below 2^53 bytes`);
+      }
       let done = arrival;
-      for (let p = first; p <= last; p++) {
+      // TRIM (blkparse discards, flashdiff traces): the range in pieces that do not wrap the device.
+      for (let p = first; req.isTrim && p <= last; ) {
+        const lba = p % user;
+        const count = Math.min(last - p + 1, user - lba);
+        const programs = this.device.stats.pagePrograms;
+        this.ftl.trim(lba, count);
+        if (this.device.stats.pagePrograms !== programs) done = Math.max(done, timing.lastCompletion);
+        p += count;
+      }
+      for (let p = req.isTrim ? last + 1 : first; p <= last; p++) {
         const lba = p % user;
         if (req.isRead) {
           if (this.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
