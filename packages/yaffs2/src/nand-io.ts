@@ -1,0 +1,193 @@
+/**
+ * Chunk I/O on the NAND device (upstream: yaffs_nand.c, and yaffs_guts.c yaffs_write_new_chunk,
+ * yaffs_verify_chunk_written, yaffs_retire_block, yaffs_chunk_del): reads with tag and data ECC,
+ * programs with read-back verification and retry, erase and retirement of blocks.
+ */
+import { hammingEcc, isNandError } from '@flashdiff/nand';
+import { Yaffs2Error } from './errors.ts';
+import { PACKED_TAGS_SIZE, packTags, unpackTags } from './tags.ts';
+import type { ChunkTags, ExtraHeaderInfo, SpareLayout } from './tags.ts';
+import { blockOf, BlockState, ECC_STRIKES_BEFORE_RETIRE, MAX_WRITE_ATTEMPTS } from './block-info.ts';
+import type { Yaffs2Dev } from './block-info.ts';
+import { allocChunk, skipRestOfBlock } from './allocator.ts';
+import { tryReclaimBlock } from './gc.ts';
+import { ensureWritable } from './objects.ts';
+
+/** Reads `tags` from a page spare with the given layout; no data read. */
+export function readTagsFromSpare(spare: Uint8Array, layout: SpareLayout, out: ChunkTags): ChunkTags {
+  return unpackTags(spare, layout.tagsOffset, out);
+}
+
+/**
+ * The data ECC of the layout, if it has one: 3 Hamming bytes per 256 data bytes
+ * (yaffs_ecc_calc / nand_calculate_ecc), written into the spare at the layout's offset.
+ */
+export function encodeDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Array): void {
+  const at = dev.layout.dataEccOffset;
+  if (at === null) return;
+  for (let s = 0; s < dev.chunkSize / 256; s++) hammingEcc.encode(data, s * 256, spare, at + s * 3);
+}
+
+/** Checks and repairs `data` against the layout's data ECC in `spare`; counts corrected bits and uncorrectable sectors. */
+export function correctDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Array): { corrected: number; uncorrectable: number } {
+  const at = dev.layout.dataEccOffset;
+  let corrected = 0;
+  let uncorrectable = 0;
+  if (at === null) return { corrected, uncorrectable };
+  for (let s = 0; s < dev.chunkSize / 256; s++) {
+    const r = hammingEcc.correct(data, s * 256, spare, at + s * 3);
+    if (r > 0) corrected += r;
+    else if (r < 0) uncorrectable++;
+  }
+  return { corrected, uncorrectable };
+}
+
+/**
+ * Reads a chunk's data and tags, repairing with the data ECC (mtd layout) and the tag ECC.
+ * Corrections count as strikes against the block; an uncorrectable read marks the block
+ * for retirement and returns false.
+ */
+export function readChunk(dev: Yaffs2Dev, page: number, data: Uint8Array | null, tags: ChunkTags): boolean {
+  dev.stats.chunkReads++;
+  const spare = dev.spareBuffer;
+  dev.device.readPage(page, data ?? undefined, spare);
+  readTagsFromSpare(spare, dev.layout, tags);
+  const block = blockOf(dev, page);
+  let ok = true;
+  if (tags.eccResult === 'fixed') {
+    dev.stats.tagEccCorrected++;
+    strike(dev, block);
+  } else if (tags.eccResult === 'unfixed') {
+    dev.stats.tagEccUncorrectable++;
+    markForRetirement(dev, block);
+    ok = false;
+  }
+  if (data && !tags.erased) {
+    const r = correctDataEcc(dev, data, spare);
+    if (r.corrected > 0) {
+      dev.stats.dataEccCorrected += r.corrected;
+      strike(dev, block);
+    }
+    if (r.uncorrectable > 0) {
+      dev.stats.dataEccUncorrectable += r.uncorrectable;
+      markForRetirement(dev, block);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+export function strike(dev: Yaffs2Dev, block: number): void {
+  if (dev.blockEccStrikes[block]! < 255) dev.blockEccStrikes[block]!++;
+  if (dev.blockEccStrikes[block]! > ECC_STRIKES_BEFORE_RETIRE) markForRetirement(dev, block);
+}
+
+export function markForRetirement(dev: Yaffs2Dev, block: number): void {
+  if (dev.readOnly) return;
+  dev.blockNeedsRetiring[block] = 1;
+}
+
+export function eraseBlockNow(dev: Yaffs2Dev, block: number): boolean {
+  try {
+    dev.device.eraseBlock(block);
+    dev.stats.blockErases++;
+  } catch (e) {
+    if (isNandError(e, 'ERASE_FAILED')) {
+      retireBlockNow(dev, block);
+      return false;
+    }
+    throw e;
+  }
+  dev.blockState[block] = BlockState.empty;
+  dev.blockSequence[block] = 0;
+  dev.blockLive[block] = 0;
+  dev.blockWritten[block] = 0;
+  dev.blockProtected[block] = 0;
+  dev.blockNeedsRetiring[block] = 0;
+  dev.blockEccStrikes[block] = 0;
+  dev.blockEraseBeforeUse[block] = 0;
+  return true;
+}
+
+export function retireBlockNow(dev: Yaffs2Dev, block: number): void {
+  dev.device.markBad(block);
+  dev.blockState[block] = BlockState.dead;
+  dev.blockLive[block] = 0;
+  dev.blockNeedsRetiring[block] = 0;
+  dev.stats.blocksRetired++;
+  if (dev.allocBlock === block) dev.allocBlock = -1;
+}
+
+/**
+ * yaffs_write_new_chunk: allocate, program data + tags (+ data ECC), read back and compare;
+ * on a program failure or a mismatch the block is marked for retirement, the rest of it
+ * skipped, and the write retried on a fresh chunk, up to {@link MAX_WRITE_ATTEMPTS}.
+ * Returns the page written. Updates block counters; the caller updates its chunk map.
+ */
+export function writeNewChunk(
+  dev: Yaffs2Dev,
+  data: Uint8Array,
+  objectId: number,
+  chunkId: number,
+  byteCount: number,
+  extra: ExtraHeaderInfo | null,
+  useReserve: boolean,
+): number {
+  ensureWritable(dev);
+  const spare = new Uint8Array(dev.device.geometry.spareSize).fill(0xff);
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    const page = allocChunk(dev, useReserve);
+    const block = blockOf(dev, page);
+    spare.fill(0xff);
+    packTags(spare, dev.layout.tagsOffset, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra);
+    encodeDataEcc(dev, data, spare);
+    dev.stats.chunkWrites++;
+    try {
+      dev.device.programPage(page, data, spare);
+    } catch (e) {
+      if (isNandError(e, 'PROGRAM_FAILED')) {
+        dev.stats.programFailures++;
+        dev.stats.writeRetries++;
+        markForRetirement(dev, block);
+        skipRestOfBlock(dev, block);
+        continue;
+      }
+      throw e;
+    }
+    if (dev.verifyWrites && !verifyChunk(dev, page, data, spare)) {
+      dev.stats.verifyFailures++;
+      dev.stats.writeRetries++;
+      markForRetirement(dev, block);
+      skipRestOfBlock(dev, block);
+      continue;
+    }
+    dev.chunkLive[page] = 1;
+    dev.blockLive[block]!++;
+    dev.liveChunks++;
+    return page;
+  }
+  throw new Yaffs2Error('EIO', `no chunk could be written after ${MAX_WRITE_ATTEMPTS} attempts`);
+}
+
+export function verifyChunk(dev: Yaffs2Dev, page: number, data: Uint8Array, spare: Uint8Array): boolean {
+  dev.device.readPage(page, dev.device.metadataOnly ? undefined : dev.verifyData, dev.verifySpare);
+  const t = dev.layout.tagsOffset;
+  for (let i = t; i < t + PACKED_TAGS_SIZE; i++) if (dev.verifySpare[i] !== spare[i]) return false;
+  if (!dev.device.metadataOnly) {
+    const a = dev.verifyData;
+    for (let i = 0; i < data.length; i++) if (a[i] !== data[i]) return false;
+  }
+  return true;
+}
+
+/** yaffs_chunk_del: the chunk no longer holds live data. */
+export function deleteChunk(dev: Yaffs2Dev, page: number): void {
+  if (page < 0 || dev.chunkLive[page] === 0) return;
+  dev.chunkLive[page] = 0;
+  const block = blockOf(dev, page);
+  dev.blockLive[block]!--;
+  dev.liveChunks--;
+  if (dev.blockLive[block] === 0 && dev.blockState[block] === BlockState.full && !dev.gcRunning) {
+    tryReclaimBlock(dev, block);
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * The mount scan (upstream: yaffs_yaffs2.c yaffs2_scan_backwards, yaffs_guts.c
+ * yaffs_fix_hanging_objs) and spare-layout detection from an image alone.
+ */
+import type { NandDevice } from '@flashdiff/nand';
+import { decodeHeader, decodeName, encodeName } from './header.ts';
+import type { ObjectHeader } from './header.ts';
+import { emptyTags, ObjectType, spareLayout } from './tags.ts';
+import type { SpareLayout, SpareLayoutName } from './tags.ts';
+import { BlockState, HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, markLive, OBJECT_ID_DELETED, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, OBJECT_ID_UNLINKED, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
+import type { Yaffs2Dev, YObject } from './block-info.ts';
+import { deleteChunk, readChunk, readTagsFromSpare, strike } from './nand-io.ts';
+import { getObject } from './objects.ts';
+
+/**
+ * Finds the spare layout of an image: the first written chunks are read under both layouts and
+ * the one whose tags pass their ECC with plausible fields wins (like unyaffs's detection).
+ * Returns 'blank' when no page is written, null when neither layout fits.
+ */
+export function detectLayout(device: NandDevice): SpareLayoutName | 'blank' | null {
+  const g = device.geometry;
+  const total = g.blocksPerDie * g.diesPerChannel * g.channels * g.pagesPerBlock;
+  const spare = new Uint8Array(g.spareSize);
+  const tags = emptyTags();
+  const score: Record<SpareLayoutName, number> = { mkyaffs2: 0, mtd: 0 };
+  let seen = 0;
+  const names: SpareLayoutName[] = ['mkyaffs2', 'mtd'];
+  for (let page = 0; page < total && seen < 8; page++) {
+    const block = Math.floor(page / g.pagesPerBlock);
+    if (page % g.pagesPerBlock === 0 && device.isBad(block)) {
+      page += g.pagesPerBlock - 1;
+      continue;
+    }
+    device.readPage(page, undefined, spare);
+    let allErased = true;
+    for (let i = 0; i < spare.length; i++) {
+      if (spare[i] !== 0xff) {
+        allErased = false;
+        break;
+      }
+    }
+    if (allErased) continue;
+    seen++;
+    for (const name of names) {
+      let layout: SpareLayout;
+      try {
+        layout = spareLayout(name, g.pageSize, g.spareSize);
+      } catch {
+        continue;
+      }
+      const copy = spare.slice();
+      readTagsFromSpare(copy, layout, tags);
+      if (tags.erased || tags.eccResult === 'unfixed') continue;
+      if (tags.sequenceNumber === SEQUENCE_CHECKPOINT_DATA) score[name]++;
+      else if (
+        tags.sequenceNumber >= LOWEST_SEQUENCE_NUMBER &&
+        tags.sequenceNumber <= HIGHEST_SEQUENCE_NUMBER &&
+        tags.objectId > 0 &&
+        tags.objectId < OBJECT_ID_LIMIT
+      ) {
+        score[name]++;
+      }
+    }
+  }
+  if (seen === 0) return 'blank';
+  if (score.mkyaffs2 === 0 && score.mtd === 0) return null;
+  return score.mtd > score.mkyaffs2 ? 'mtd' : 'mkyaffs2';
+}
+
+interface ScanObject {
+  id: number;
+  header: ObjectHeader | null;
+  headerType: number;
+  headerPage: number;
+  deleted: boolean;
+  shrinkSize: number;
+  scannedSize: number;
+  chunks: Map<number, number>;
+}
+
+/**
+ * The yaffs2 backward scan: blocks sorted by sequence number, newest first, pages last to
+ * first; the first copy seen of (object, chunk) wins. Shrink headers drop older chunks past
+ * their size; shadowing headers delete the object they replace; tombstones (parent deleted
+ * or unlinked) delete the object. Objects without any header are dropped.
+ */
+export function scan(dev: Yaffs2Dev): void {
+  const ppb = dev.pagesPerBlock;
+  const spare = new Uint8Array(dev.device.geometry.spareSize);
+  const tags = emptyTags();
+  const order: number[] = [];
+  let maxSequence = LOWEST_SEQUENCE_NUMBER - 1;
+  for (let b = 0; b < dev.blockCount; b++) {
+    if (dev.device.isBad(b)) {
+      dev.blockState[b] = BlockState.dead;
+      continue;
+    }
+    // Classify by the first page that is not fully erased.
+    let sequence = -1;
+    let anyProgrammed = false;
+    for (let i = 0; i < ppb; i++) {
+      dev.device.readPage(b * ppb + i, undefined, spare);
+      let erased = true;
+      for (let j = 0; j < spare.length; j++) {
+        if (spare[j] !== 0xff) {
+          erased = false;
+          break;
+        }
+      }
+      if (erased) continue;
+      anyProgrammed = true;
+      if (sequence < 0) {
+        readTagsFromSpare(spare, dev.layout, tags);
+        if (!tags.erased && tags.eccResult !== 'unfixed') sequence = tags.sequenceNumber;
+      }
+    }
+    if (!anyProgrammed) {
+      dev.blockState[b] = BlockState.empty;
+      // Safe to program only if a torn erase left no zero bits in the data area: we cannot
+      // tell from the spare alone, so the first use erases it again.
+      dev.blockEraseBeforeUse[b] = 1;
+      continue;
+    }
+    dev.blockWritten[b] = ppb;
+    if (sequence === SEQUENCE_CHECKPOINT_DATA) {
+      dev.blockState[b] = BlockState.checkpoint;
+      continue;
+    }
+    dev.blockState[b] = BlockState.full;
+    if (sequence >= LOWEST_SEQUENCE_NUMBER && sequence <= HIGHEST_SEQUENCE_NUMBER) {
+      dev.blockSequence[b] = sequence;
+      if (sequence > maxSequence) maxSequence = sequence;
+      order.push(b);
+    } else {
+      dev.blockSequence[b] = 0; // garbage only: reclaimed by GC
+    }
+  }
+  // Newest first; equal numbers (every block of a mkyaffs2image image has 0x1000): the later
+  // block is newer.
+  order.sort((a, b) => dev.blockSequence[b]! - dev.blockSequence[a]! || b - a);
+  dev.sequenceNumber = maxSequence;
+
+  const scanObjects = new Map<number, ScanObject>();
+  const getScan = (id: number): ScanObject => {
+    let s = scanObjects.get(id);
+    if (!s) {
+      s = { id, header: null, headerType: 0, headerPage: -1, deleted: false, shrinkSize: Infinity, scannedSize: 0, chunks: new Map() };
+      scanObjects.set(id, s);
+    }
+    return s;
+  };
+  const data = new Uint8Array(dev.chunkSize);
+  const cs = dev.chunkSize;
+  for (const b of order) {
+    for (let i = ppb - 1; i >= 0; i--) {
+      const page = b * ppb + i;
+      dev.device.readPage(page, undefined, spare);
+      readTagsFromSpare(spare, dev.layout, tags);
+      if (tags.erased) continue;
+      if (tags.eccResult === 'unfixed') {
+        dev.stats.tagEccUncorrectable++;
+        continue;
+      }
+      if (tags.eccResult === 'fixed') {
+        dev.stats.tagEccCorrected++;
+        strike(dev, b);
+      }
+      if (tags.sequenceNumber !== dev.blockSequence[b]) continue; // not from this block's life
+      const id = tags.objectId;
+      if (id < 1 || id >= OBJECT_ID_LIMIT || id === OBJECT_ID_UNLINKED || id === OBJECT_ID_DELETED) continue;
+      if (tags.chunkId === 0) {
+        const s = getScan(id);
+        const shrinkFromTags = tags.extraAvailable && tags.extraIsShrink;
+        if (s.header || s.deleted) {
+          // An older header: only its shrink mark matters (older chunks past its size are gone).
+          if (shrinkFromTags || tags.extraAvailable) {
+            if (shrinkFromTags) s.shrinkSize = Math.min(s.shrinkSize, tags.extraFileSizeOrEquiv);
+          } else {
+            if (!readChunk(dev, page, data, dev.tagsScratch)) continue;
+            const h = decodeHeader(data);
+            if (h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+          }
+          continue;
+        }
+        if (!readChunk(dev, page, data, dev.tagsScratch)) continue;
+        const h = decodeHeader(data);
+        const type = tags.extraAvailable ? tags.extraObjectType : h.type;
+        if (type < ObjectType.file || type > ObjectType.special || h.type !== type) continue;
+        if (id === OBJECT_ID_ROOT || id === OBJECT_ID_LOST_AND_FOUND) {
+          // A written root/lost+found header (Linux writes one after chmod): take its attributes.
+          s.header = h;
+          s.headerType = type;
+          s.headerPage = page;
+          continue;
+        }
+        const isShrink = shrinkFromTags || h.isShrink;
+        if (isShrink) {
+          s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+          dev.blockProtected[b] = 1;
+        }
+        if (h.shadows > 0) {
+          dev.blockProtected[b] = 1;
+          const shadowed = getScan(h.shadows);
+          if (!shadowed.header) shadowed.deleted = true;
+        }
+        if (h.parentId === OBJECT_ID_DELETED || h.parentId === OBJECT_ID_UNLINKED) {
+          s.deleted = true;
+          s.shrinkSize = 0;
+          continue;
+        }
+        s.header = h;
+        s.headerType = type;
+        s.headerPage = page;
+      } else {
+        const s = getScan(id);
+        if (s.deleted) continue;
+        const k = tags.chunkId;
+        if (k > 0x7fffffff || s.chunks.has(k)) continue;
+        const start = (k - 1) * cs;
+        if (start >= s.shrinkSize) continue;
+        const endPos = Math.min(start + Math.min(tags.byteCount, cs), s.shrinkSize);
+        s.chunks.set(k, page);
+        if (endPos > s.scannedSize) s.scannedSize = endPos;
+      }
+    }
+  }
+
+  // Build objects.
+  const t0 = 0;
+  for (const s of scanObjects.values()) {
+    if (s.deleted || !s.header) continue;
+    const h = s.header;
+    if (s.id === OBJECT_ID_ROOT || s.id === OBJECT_ID_LOST_AND_FOUND) {
+      const fake = dev.objects.get(s.id)!;
+      fake.mode = h.mode;
+      fake.uid = h.uid;
+      fake.gid = h.gid;
+      fake.atime = h.atime;
+      fake.mtime = h.mtime;
+      fake.ctime = h.ctime;
+      fake.headerPage = s.headerPage;
+      markLive(dev, s.headerPage);
+      continue;
+    }
+    const nameString = decodeName(h.name);
+    const o: YObject = {
+      id: s.id,
+      type: s.headerType,
+      parentId: h.parentId,
+      name: h.name,
+      nameString,
+      mode: h.mode === 0xffffffff ? t0 : h.mode,
+      uid: h.uid === 0xffffffff ? 0 : h.uid,
+      gid: h.gid === 0xffffffff ? 0 : h.gid,
+      atime: h.atime === 0xffffffff ? 0 : h.atime,
+      mtime: h.mtime === 0xffffffff ? 0 : h.mtime,
+      ctime: h.ctime === 0xffffffff ? 0 : h.ctime,
+      rdev: h.rdev === 0xffffffff ? 0 : h.rdev,
+      size: 0,
+      equivId: h.equivId,
+      alias: h.alias,
+      headerPage: s.headerPage,
+      chunks: new Int32Array(0),
+      children: s.headerType === ObjectType.directory ? new Map() : null,
+      links: s.headerType === ObjectType.file ? new Set() : null,
+      headerDirty: false,
+      fake: false,
+    };
+    if (o.type === ObjectType.file) {
+      o.size = Math.max(h.fileSize === 0xffffffff ? 0 : h.fileSize, s.scannedSize);
+      let maxK = 0;
+      for (const k of s.chunks.keys()) if (k > maxK) maxK = k;
+      const keep = Math.ceil(o.size / cs);
+      o.chunks = new Int32Array(Math.min(maxK, keep)).fill(-1);
+      for (const [k, page] of s.chunks) {
+        if (k <= o.chunks.length) {
+          o.chunks[k - 1] = page;
+          markLive(dev, page);
+        }
+      }
+    } else if (o.type === ObjectType.hardlink) {
+      o.mode = 0;
+    }
+    if (o.name.length === 0 || nameString.includes('/') || nameString === '.' || nameString === '..') {
+      o.name = encodeName(`obj${o.id}`);
+      o.nameString = `obj${o.id}`;
+      o.parentId = OBJECT_ID_LOST_AND_FOUND;
+    }
+    dev.objects.set(o.id, o);
+    markLive(dev, s.headerPage);
+  }
+  // Never hand out an id seen on flash, deleted ones included (their tombstones may remain).
+  for (const id of scanObjects.keys()) {
+    if (id >= dev.nextObjectId && id + 1 < OBJECT_ID_LIMIT) dev.nextObjectId = id + 1;
+  }
+  linkTree(dev);
+  dev.allocBlock = -1; // the newest block may end in a torn page: never program into it again
+}
+
+/**
+ * Hooks every object into its parent directory (yaffs_fix_hanging_objs): a missing or
+ * non-directory parent, a parent loop or a duplicate name sends the object to lost+found.
+ * Hard links without a file to point at are dropped.
+ */
+export function linkTree(dev: Yaffs2Dev): void {
+  const lostAndFound = getObject(dev, OBJECT_ID_LOST_AND_FOUND);
+  const limit = dev.objects.size + 2;
+  const toLost = (o: YObject): void => {
+    o.parentId = OBJECT_ID_LOST_AND_FOUND;
+    let name = `obj${o.id}`;
+    if (lostAndFound.children!.has(name)) name = `obj${o.id}-${lostAndFound.children!.size}`;
+    o.name = encodeName(name);
+    o.nameString = name;
+    lostAndFound.children!.set(name, o.id);
+  };
+  const ids = [...dev.objects.keys()].sort((a, b) => a - b);
+  for (const id of ids) {
+    const o = dev.objects.get(id)!;
+    if (o.fake) continue;
+    if (o.type === ObjectType.hardlink) {
+      const t = dev.objects.get(o.equivId);
+      if (!t || t.type !== ObjectType.file) {
+        deleteChunk(dev, o.headerPage);
+        dev.objects.delete(id);
+        continue;
+      }
+      t.links!.add(o.id);
+    }
+    const parent = dev.objects.get(o.parentId);
+    let ok = parent !== undefined && parent.type === ObjectType.directory && o.parentId !== o.id;
+    if (ok) {
+      // Bounded walk up the parent chain: a loop never reaches the root.
+      let cur: YObject | undefined = parent;
+      let steps = 0;
+      while (cur && cur.id !== OBJECT_ID_ROOT && steps <= limit) {
+        cur = dev.objects.get(cur.parentId);
+        steps++;
+        if (cur && cur.id === o.id) {
+          cur = undefined;
+          break;
+        }
+      }
+      ok = cur !== undefined && cur.id === OBJECT_ID_ROOT;
+    }
+    if (!ok) {
+      toLost(o);
+      continue;
+    }
+    if (parent!.children!.has(o.nameString)) {
+      toLost(o);
+      continue;
+    }
+    parent!.children!.set(o.nameString, o.id);
+  }
+}
