@@ -30,6 +30,14 @@
 @external("device", "channelFree") declare const channelFree: usize;
 /** NandClock's cells: issue time, last completion, latest completion (f64). */
 @external("device", "clockCells") declare const clockCells: usize;
+/** The channel calendars (timing.ts NandClockTables): slot starts and ends (f64), head and count per channel (i32). */
+@external("device", "calendarStart") declare const calendarStart: usize;
+@external("device", "calendarEnd") declare const calendarEnd: usize;
+@external("device", "calendarSpan") declare const calendarSpan: usize;
+/** 1 when a channel has more than one die (the calendars are used), else 0 (channelFree alone). */
+@external("device", "sharedChannels") declare const sharedChannels: i32;
+/** timing.ts CHANNEL_CALENDAR_SLOTS. */
+@external("device", "calendarSlots") declare const calendarSlots: i32;
 /** Counter cells (f64): page reads, page programs, block erases, operations. */
 @external("device", "counterCells") declare const counterCells: usize;
 /**
@@ -104,30 +112,104 @@ export function eraseCount(block: i32): u32 {
   if (done > load<f64>(clockCells, 16)) store<f64>(clockCells, done, 16);
 }
 
+@inline function slotStart(base: i32, i: i32): usize {
+  return calendarStart + (<usize>(base + i) << 3);
+}
+@inline function slotEnd(base: i32, i: i32): usize {
+  return calendarEnd + (<usize>(base + i) << 3);
+}
+/** Moves slots [from, from + n) of a calendar to `to` (memmove of both arrays). */
+@inline function moveSlots(base: i32, to: i32, from: i32, n: i32): void {
+  if (n <= 0) return;
+  memory.copy(slotStart(base, to), slotStart(base, from), <usize>n << 3);
+  memory.copy(slotEnd(base, to), slotEnd(base, from), <usize>n << 3);
+}
+
+/** NandClock.book: `duration` ns of the channel at the earliest free time ≥ ready; returns that time. */
+function book(channel: i32, ready: f64, duration: f64): f64 {
+  const freeAt = channelFree + (<usize>channel << 3);
+  if (sharedChannels == 0) {
+    const free = load<f64>(freeAt);
+    const start = ready > free ? ready : free;
+    store<f64>(freeAt, start + duration);
+    return start;
+  }
+  const base = channel * calendarSlots;
+  const spanAt = calendarSpan + (<usize>channel << 3);
+  const issue = load<f64>(clockCells);
+  let head = load<i32>(spanAt);
+  let count = load<i32>(spanAt, 4);
+  while (count > 0 && load<f64>(slotEnd(base, head)) <= issue) {
+    head++;
+    count--;
+  }
+  if (count == 0) head = 0;
+  let start = ready;
+  let at = head + count;
+  if (count > 0 && ready < load<f64>(freeAt)) {
+    for (let i = head; i < head + count; i++) {
+      const end = load<f64>(slotEnd(base, i));
+      if (end <= start) continue;
+      if (load<f64>(slotStart(base, i)) >= start + duration) {
+        at = i;
+        break;
+      }
+      start = end;
+    }
+  }
+  const end = start + duration;
+  if (at > head && load<f64>(slotEnd(base, at - 1)) == start) {
+    store<f64>(slotEnd(base, at - 1), end);
+  } else {
+    if (head + count == calendarSlots) {
+      if (count == calendarSlots) {
+        let merge = -1;
+        let shortest = Infinity;
+        for (let i = 0; i + 1 < count; i++) {
+          if (i + 1 == at) continue;
+          const gap = load<f64>(slotStart(base, i + 1)) - load<f64>(slotEnd(base, i));
+          if (gap < shortest) {
+            shortest = gap;
+            merge = i;
+          }
+        }
+        store<f64>(slotEnd(base, merge), load<f64>(slotEnd(base, merge + 1)));
+        moveSlots(base, merge + 1, merge + 2, count - merge - 2);
+        count--;
+        if (at > merge + 1) at--;
+      } else {
+        moveSlots(base, 0, head, count);
+        at -= head;
+        head = 0;
+      }
+    }
+    moveSlots(base, at + 1, at, head + count - at);
+    store<f64>(slotStart(base, at), start);
+    store<f64>(slotEnd(base, at), end);
+    count++;
+  }
+  store<i32>(spanAt, head);
+  store<i32>(spanAt, count, 4);
+  if (end > load<f64>(freeAt)) store<f64>(freeAt, end);
+  return start;
+}
+
 /** NandClock.program: the channel moves the page in, then the die programs it. */
 function clockProgram(die: i32): void {
-  const channel = channelFree + (<usize>load<i32>(channelOfDie + (<usize>die << 2)) << 3);
+  const channel = load<i32>(channelOfDie + (<usize>die << 2));
   const free = load<f64>(dieFreeAt(die));
-  const channelAt = load<f64>(channel);
   const issue = load<f64>(clockCells);
-  let start = issue > free ? issue : free;
-  if (channelAt > start) start = channelAt;
-  const moved = start + transfer;
-  store<f64>(channel, moved);
-  finish(die, start, moved + tPROG);
+  const start = book(channel, issue > free ? issue : free, transfer);
+  finish(die, start, start + transfer + tPROG);
 }
 
 /** NandClock.read: the die senses the page, then the channel moves it out. */
 function clockRead(die: i32): void {
-  const channel = channelFree + (<usize>load<i32>(channelOfDie + (<usize>die << 2)) << 3);
+  const channel = load<i32>(channelOfDie + (<usize>die << 2));
   const free = load<f64>(dieFreeAt(die));
   const issue = load<f64>(clockCells);
   const start = issue > free ? issue : free;
-  const sensed = start + tR;
-  const channelAt = load<f64>(channel);
-  const done = (sensed > channelAt ? sensed : channelAt) + transfer;
-  store<f64>(channel, done);
-  finish(die, start, done);
+  finish(die, start, book(channel, start + tR, transfer) + transfer);
 }
 
 /** SimulatedNandDevice.readPage with no buffers (readsReady): the read is charged and counted. */
@@ -203,6 +285,13 @@ export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: us
 
 /** NandClock.copybackRun: `count` reads then programs on one die, closed form from the second. */
 function clockCopybackRun(die: i32, count: i32): void {
+  if (sharedChannels != 0) {
+    for (let i = 0; i < count; i++) {
+      clockRead(die);
+      clockProgram(die);
+    }
+    return;
+  }
   const channel = channelFree + (<usize>load<i32>(channelOfDie + (<usize>die << 2)) << 3);
   const busyAt = dieBusy + (<usize>die << 3);
   const issue = load<f64>(clockCells);

@@ -16,7 +16,7 @@ import type { NandStore } from './store.ts';
 import { allocateTables, float64Table, int32Table, TableMemory, uint32Table, uint8Table } from './tables.ts';
 import type { NandClockTables } from './timing.ts';
 import type { NandCounterTables } from './stats.ts';
-import { DEFAULT_TIMING, NandClock } from './timing.ts';
+import { CHANNEL_CALENDAR_SLOTS, DEFAULT_TIMING, NandClock } from './timing.ts';
 import { instantiateKernel } from './kernel-module.ts';
 import { METADATA_KERNEL_WASM_BASE64 } from './metadata-kernel-wasm.ts';
 import type { MetadataKernelLayout } from './types.ts';
@@ -838,7 +838,8 @@ class MetadataNandDevice extends SimulatedNandDevice {
         heads: at.headArea!, pageState: at.pageState!, eraseCounts: at.eraseCounts!, badBlocks: at.badBlocks!, programmed: at.programmed!,
         nextPage: at.nextPage!, dieOfBlock: at.dieOfBlock!, channelOfDie: at.channelOfDie!, readsPerBlock: at.readsPerBlock!,
         programsPerBlock: at.programsPerBlock!, erasesPerBlock: at.erasesPerBlock!, dieBusy: at.dieBusy!, dieFree: at.dieFree!,
-        channelFree: at.channelFree!, clockCells: at.clockCells!, counterCells: cells.offsets.counterCells, flagCells: cells.offsets.flagCells,
+        channelFree: at.channelFree!, clockCells: at.clockCells!, calendarStart: at.calendarStart!, calendarEnd: at.calendarEnd!, calendarSpan: at.calendarSpan!,
+        sharedChannels: this.geometry.diesPerChannel > 1 ? 1 : 0, calendarSlots: CHANNEL_CALENDAR_SLOTS, counterCells: cells.offsets.counterCells, flagCells: cells.offsets.flagCells,
         pageCount: this.pageCount, blockCount: this.blockCount, pagesPerBlock: this.pagesPerBlock, pageShift: this.pageShift, dieShift: exactLog2(this.geometry.blocksPerDie),
         tR: params.tR, tPROG: params.tPROG, tBERS: params.tBERS, transfer: this.recordBytes * params.transferPerByte,
       };
@@ -1051,6 +1052,9 @@ function metadataDeviceTables(geometry: NandGeometry) {
     dieFree: float64Table(dies),
     channelFree: float64Table(geometry.channels),
     clockCells: float64Table(3),
+    calendarStart: float64Table(geometry.channels * CHANNEL_CALENDAR_SLOTS),
+    calendarEnd: float64Table(geometry.channels * CHANNEL_CALENDAR_SLOTS),
+    calendarSpan: int32Table(geometry.channels * 2),
   };
 }
 
@@ -1076,7 +1080,10 @@ export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
         nextPage: t.nextPage,
         dieOfBlock: t.dieOfBlock,
         channelOfDie: t.channelOfDie,
-        clock: { dieBusy: t.dieBusy, dieFree: t.dieFree, channelFree: t.channelFree, clockCells: t.clockCells },
+        clock: {
+          dieBusy: t.dieBusy, dieFree: t.dieFree, channelFree: t.channelFree, clockCells: t.clockCells,
+          calendarStart: t.calendarStart, calendarEnd: t.calendarEnd, calendarSpan: t.calendarSpan,
+        },
         counters: { readsPerBlock: t.readsPerBlock, programsPerBlock: t.programsPerBlock, erasesPerBlock: t.erasesPerBlock },
       };
       return new MetadataNandDevice(options, store, tables, block.inMemory && memory !== null ? { memory, offsets: block.offsets } : undefined);

@@ -1,10 +1,25 @@
 /**
- * The discrete-event clock of {@link NandTimingModel}: every die and every channel is busy until
- * some time. Reads: the die senses the page (tR), then the channel moves it out. Programs: the
- * channel moves the page in, then the die programs it (tPROG). Erases: the die only (tBERS).
- * A die stays busy until its page register is drained, so a read holds its die through the transfer.
+ * The discrete-event clock of {@link NandTimingModel}: every die is busy until some time, and
+ * every channel keeps a calendar of the data transfers booked on it. Reads: the die senses the
+ * page (tR), then the channel moves it out. Programs: the channel moves the page in, then the die
+ * programs it (tPROG). Erases: the die only (tBERS). A die stays busy until its page register is
+ * drained, so a read holds its die through the transfer.
+ *
+ * The channel bus is held only for the transfers themselves (as in MQSim's ONFI channel, the
+ * field's reference simulator): a transfer takes the earliest gap of the channel's calendar at or
+ * after the moment its data is ready, so a read to a busy die no longer blocks the channel until
+ * that die is free, and transfers of the channel's other dies fill the time in between. Where a
+ * channel has one die, its transfers come in time order anyway and the calendar is a single
+ * "free at" time (channelFree), the same arithmetic as before.
  */
 import type { NandTimingModel, NandTimingParams } from './types.ts';
+
+/**
+ * Transfers a channel's calendar holds (booked and not yet over at the issue time). When it is
+ * full, the two neighbouring transfers with the shortest gap between them are merged into one
+ * booking (that gap is lost to later transfers: a bounded, pessimistic approximation).
+ */
+export const CHANNEL_CALENDAR_SLOTS = 64;
 
 export const DEFAULT_TIMING: Readonly<NandTimingParams> = Object.freeze({
   tR: 50_000,
@@ -20,6 +35,14 @@ export interface NandClockTables {
   readonly channelFree: Float64Array;
   /** The issue time, the last completion and the latest completion, in that order. */
   readonly clockCells: Float64Array;
+  /**
+   * The channel calendars: channel c's bookings are slots c·CHANNEL_CALENDAR_SLOTS + head …
+   * + head + count − 1, sorted by start (calendarStart/End), with head and count at
+   * calendarSpan[2c], calendarSpan[2c + 1]. Optional: a clock without them makes its own.
+   */
+  readonly calendarStart?: Float64Array;
+  readonly calendarEnd?: Float64Array;
+  readonly calendarSpan?: Int32Array;
 }
 
 export class NandClock implements NandTimingModel {
@@ -30,6 +53,11 @@ export class NandClock implements NandTimingModel {
   // The three scalars live in an array (see NandClockTables) so that WebAssembly code over the
   // same memory can advance the clock too.
   private readonly cells: Float64Array;
+  private readonly calendarStart: Float64Array;
+  private readonly calendarEnd: Float64Array;
+  private readonly calendarSpan: Int32Array;
+  /** Whether some channel has more than one die (else every calendar is its channelFree). */
+  private readonly sharedChannels: boolean;
   // The parameters as plain fields: the per-operation methods read them without a second load.
   private readonly tR: number;
   private readonly tPROG: number;
@@ -46,6 +74,10 @@ export class NandClock implements NandTimingModel {
     this.dieFree = tables?.dieFree ?? new Float64Array(dies);
     this.channelFree = tables?.channelFree ?? new Float64Array(channels);
     this.cells = tables?.clockCells ?? new Float64Array(3);
+    this.calendarStart = tables?.calendarStart ?? new Float64Array(channels * CHANNEL_CALENDAR_SLOTS);
+    this.calendarEnd = tables?.calendarEnd ?? new Float64Array(channels * CHANNEL_CALENDAR_SLOTS);
+    this.calendarSpan = tables?.calendarSpan ?? new Int32Array(channels * 2);
+    this.sharedChannels = dies > channels;
   }
 
   private get issueTime(): number {
@@ -91,22 +123,17 @@ export class NandClock implements NandTimingModel {
   read(die: number, channel: number, bytes: number): number {
     const dieFree = this.dieFree[die]!;
     const start = this.issueTime > dieFree ? this.issueTime : dieFree;
-    const sensed = start + this.tR;
-    const channelFree = this.channelFree[channel]!;
-    const done = (sensed > channelFree ? sensed : channelFree) + bytes * this.transferPerByte;
-    this.channelFree[channel] = done;
+    const transfer = bytes * this.transferPerByte;
+    const done = this.book(channel, start + this.tR, transfer) + transfer;
     return this.finish(die, start, done);
   }
 
   /** Charges a page program; returns its completion time. */
   program(die: number, channel: number, bytes: number): number {
     const dieFree = this.dieFree[die]!;
-    const channelFree = this.channelFree[channel]!;
-    let start = this.issueTime > dieFree ? this.issueTime : dieFree;
-    if (channelFree > start) start = channelFree;
-    const moved = start + bytes * this.transferPerByte;
-    this.channelFree[channel] = moved;
-    return this.finish(die, start, moved + this.tPROG);
+    const transfer = bytes * this.transferPerByte;
+    const start = this.book(channel, this.issueTime > dieFree ? this.issueTime : dieFree, transfer);
+    return this.finish(die, start, start + transfer + this.tPROG);
   }
 
   /**
@@ -116,6 +143,15 @@ export class NandClock implements NandTimingModel {
    * completion time of the last program.
    */
   copybackRun(die: number, channel: number, bytes: number, count: number): number {
+    if (this.sharedChannels) {
+      // Other dies may book the gaps between this run's transfers: page by page, through the calendar.
+      let done = this.last;
+      for (let i = 0; i < count; i++) {
+        this.read(die, channel, bytes);
+        done = this.program(die, channel, bytes);
+      }
+      return done;
+    }
     const issue = this.issueTime;
     const transfer = bytes * this.transferPerByte;
     const tR = this.tR;
@@ -185,9 +221,92 @@ export class NandClock implements NandTimingModel {
     this.dieBusy.fill(0);
     this.dieFree.fill(0);
     this.channelFree.fill(0);
+    this.calendarSpan.fill(0);
     this.issueTime = 0;
     this.last = 0;
     this.latest = 0;
+  }
+
+  /**
+   * Books `duration` ns of channel `channel` at the earliest time ≥ `ready` where the bus is free
+   * for that long; returns that start time. Bookings over by the issue time are dropped first: no
+   * later operation can be ready before the issue time, which never goes backwards.
+   * (kernel/metadata-device.ts book mirrors this step for step.)
+   */
+  private book(channel: number, ready: number, duration: number): number {
+    const channelFree = this.channelFree;
+    if (!this.sharedChannels) {
+      const free = channelFree[channel]!;
+      const start = ready > free ? ready : free;
+      channelFree[channel] = start + duration;
+      return start;
+    }
+    const starts = this.calendarStart;
+    const ends = this.calendarEnd;
+    const span = this.calendarSpan;
+    const base = channel * CHANNEL_CALENDAR_SLOTS;
+    const issue = this.issueTime;
+    let head = span[2 * channel]!;
+    let count = span[2 * channel + 1]!;
+    while (count > 0 && ends[base + head]! <= issue) {
+      head++;
+      count--;
+    }
+    if (count === 0) head = 0;
+    // The earliest gap: walk the bookings that end after the candidate start.
+    let start = ready;
+    let at = head + count;
+    if (count > 0 && ready < channelFree[channel]!) {
+      for (let i = head; i < head + count; i++) {
+        const end = ends[base + i]!;
+        if (end <= start) continue;
+        if (starts[base + i]! >= start + duration) {
+          at = i;
+          break;
+        }
+        start = end;
+      }
+    }
+    const end = start + duration;
+    if (at > head && ends[base + at - 1] === start) {
+      // Back to back with the booking before: one longer booking.
+      ends[base + at - 1] = end;
+    } else {
+      if (head + count === CHANNEL_CALENDAR_SLOTS) {
+        if (count === CHANNEL_CALENDAR_SLOTS) {
+          // Full: merge the two neighbours with the shortest gap, other than the gap being booked.
+          let merge = -1;
+          let shortest = Infinity;
+          for (let i = 0; i + 1 < count; i++) {
+            if (i + 1 === at) continue;
+            const gap = starts[base + i + 1]! - ends[base + i]!;
+            if (gap < shortest) {
+              shortest = gap;
+              merge = i;
+            }
+          }
+          ends[base + merge] = ends[base + merge + 1]!;
+          starts.copyWithin(base + merge + 1, base + merge + 2, base + count);
+          ends.copyWithin(base + merge + 1, base + merge + 2, base + count);
+          count--;
+          if (at > merge + 1) at--;
+        } else {
+          starts.copyWithin(base, base + head, base + head + count);
+          ends.copyWithin(base, base + head, base + head + count);
+          at -= head;
+          head = 0;
+        }
+      }
+      starts.copyWithin(base + at + 1, base + at, base + head + count);
+      ends.copyWithin(base + at + 1, base + at, base + head + count);
+      starts[base + at] = start;
+      ends[base + at] = end;
+      count++;
+    }
+    span[2 * channel] = head;
+    span[2 * channel + 1] = count;
+    if (end > channelFree[channel]!) channelFree[channel] = end;
+    return start;
   }
 
   private finish(die: number, start: number, done: number): number {

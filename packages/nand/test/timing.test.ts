@@ -87,3 +87,57 @@ describe('timing model (two-die example)', () => {
     assert.equal(nand.timing.elapsed, 1000);
   });
 });
+
+describe('channel calendar: the bus is held only for transfers', () => {
+  for (const metadataOnly of [false, true]) {
+    const mode = metadataOnly ? ' (metadata-only device, WebAssembly kernel where it loads)' : '';
+    test(`a read queued on a busy die does not hold the channel; another die's program takes the bus at once${mode}`, () => {
+      const nand = device(sharedChannel, metadataOnly);
+      nand.programPage(0, null, new Uint8Array(0)); // die 0: bus [0, T], busy until T + tPROG
+      nand.readPage(0); // die 0 again: senses at T + tPROG, transfers at T + tPROG + tR
+      const readDone = TRANSFER + 600_000 + 50_000 + TRANSFER;
+      assert.equal(nand.timing.lastCompletion, readDone);
+      nand.programPage(DIE1_PAGE, null, new Uint8Array(0)); // die 1: the bus is free from T
+      assert.equal(nand.timing.lastCompletion, 2 * TRANSFER + 600_000);
+      assert.equal(nand.timing.elapsed, readDone);
+    });
+
+    test(`transfers fill the earliest gap long enough, and skip one that is too short${mode}`, () => {
+      const nand = device(sharedChannel, metadataOnly);
+      nand.readPage(0); // die 0: bus [tR, tR + T]
+      nand.readPage(1); // die 0: senses after tR + T, bus [2tR + T, 2tR + 2T]
+      nand.readPage(DIE1_PAGE); // die 1: sensed at tR, the bus is busy until tR + T: [tR + T, tR + 2T]
+      assert.equal(nand.timing.lastCompletion, 50_000 + 2 * TRANSFER);
+      nand.readPage(DIE1_PAGE + 1); // die 1: sensed at 2tR + 2T; the bus is free then
+      assert.equal(nand.timing.lastCompletion, 2 * 50_000 + 3 * TRANSFER);
+    });
+  }
+
+  test('many dies on one channel: the kernel and the TypeScript clock agree past the calendar size (merged bookings)', () => {
+    // 16 dies share one channel; programs and reads in a seeded order book more transfers than
+    // the calendar holds, so it merges; both devices must end with the same clock.
+    const geometry: NandGeometry = { pageSize: 2048, spareSize: 64, pagesPerBlock: 64, blocksPerDie: 2, diesPerChannel: 16, channels: 1 };
+    const general = createNandDevice({ geometry, timing, metadataOnly: false });
+    const fast = createNandDevice({ geometry, timing, metadataOnly: true });
+    let state = 12345;
+    const next = (): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state >>> 8;
+    };
+    const written = new Array<number>(16).fill(0);
+    for (let i = 0; i < 3000; i++) {
+      const die = next() % 16;
+      const page = die * 2 * 64 + written[die]!;
+      const program = written[die]! < 64 && next() % 3 !== 0;
+      for (const nand of [general, fast]) {
+        if (i % 97 === 0) nand.timing.issueAt(i * 20_000);
+        if (program) nand.programPage(page, null, new Uint8Array(0));
+        else nand.readPage(die * 2 * 64);
+      }
+      if (program) written[die]!++;
+      assert.equal(fast.timing.lastCompletion, general.timing.lastCompletion, `operation ${i}`);
+    }
+    assert.equal(fast.timing.elapsed, general.timing.elapsed);
+    assert.deepEqual(Array.from(fast.timing.dieBusy), Array.from(general.timing.dieBusy));
+  });
+});
