@@ -16,6 +16,10 @@ export const SSD_ERROR_CODES = [
   'TRACE_PARSE',
   /** A trace file cannot be read. */
   'TRACE_IO',
+  /** A trace has no requests (the CLI's --allow-empty makes it a warning). */
+  'TRACE_EMPTY',
+  /** A trace's arrival times go backwards; the message names the line (the CLI's --sort sorts it). */
+  'TRACE_ORDER',
 ] as const;
 export type SsdErrorCode = (typeof SSD_ERROR_CODES)[number];
 

@@ -5,6 +5,7 @@ export { crc32Bytes, crc32Continue } from './crc32.ts';
 export * from './ftl.ts';
 export * from './workload.ts';
 export * from './trace.ts';
+export * from './traces/index.ts';
 export * from './metrics.ts';
 export * from './simulator.ts';
 export { lambertW0, lambertWaf } from './theory.ts';
