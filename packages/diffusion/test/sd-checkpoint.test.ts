@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DiffusionError } from '../src/errors.ts';
 import { encodeSafetensorsHeader, floatToBfloat16, floatToHalf, halfToFloat } from '../src/checkpoint/safetensors.ts';
 import { openSafetensorsFile, writeSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
-import { SafetensorsBytesSource } from '../src/checkpoint/tensor-source.ts';
+import { SafetensorsBytesSource, type TensorSource } from '../src/checkpoint/tensor-source.ts';
+import { type RenamedTensorSource, SD1_LAYOUT, diffusersToSingleFileName, singleFileCheckpoint, splitSingleFile } from '../src/checkpoint/single-file.ts';
+import type { SdModelComponent } from '../src/checkpoint/sd-pipeline.ts';
 import { Random } from '../src/rng.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sd-checkpoint-test-'));
@@ -206,5 +209,167 @@ describe('lazy safetensors file reader and streaming writer', () => {
     assert.deepEqual(readFileSync(path), before);
     assert.deepEqual(readdirSync(root).filter((f) => f.includes('.tmp-')), []);
     assert.ok(existsSync(path));
+  });
+});
+
+interface ShapesEntry {
+  name: string;
+  shape: number[];
+  single_file_name: string;
+  single_file_shape: number[];
+}
+type ShapesComponent = { config: Record<string, unknown>; tensors: ShapesEntry[]; n_tensors: number; optional_keys?: Array<{ name: string; shape: number[] }> };
+const shapes = JSON.parse(gunzipSync(readFileSync(new URL('./fixtures/sd15-state-dict-shapes.json.gz', import.meta.url))).toString('utf8')) as Record<SdModelComponent, ShapesComponent>;
+
+/** A TensorSource with names and shapes only (reads fail): enough for every name/shape/config check. */
+function shapeOnlySource(entries: Array<[string, number[]]>, source = 'sd15.safetensors'): TensorSource & { closed: number } {
+  const map = new Map(entries);
+  return {
+    source,
+    closed: 0,
+    names: () => [...map.keys()],
+    info: (name) => (map.has(name) ? { shape: (map.get(name) as number[]).slice(), dtype: 'F16' } : undefined),
+    read: () => {
+      throw new Error('no data');
+    },
+    close() {
+      this.closed++;
+    },
+  };
+}
+
+/** Extras real SD-1.x files carry besides the three models (EMA copies, the DDPM schedule, position ids). */
+const SINGLE_FILE_EXTRAS: Array<[string, number[]]> = [
+  ['model_ema.decay', []],
+  ['model_ema.num_updates', []],
+  ['model_ema.diffusion_modelinput_blocks00weight', [320, 4, 3, 3]],
+  ['betas', [1000]],
+  ['alphas_cumprod', [1000]],
+  ['alphas_cumprod_prev', [1000]],
+  ['sqrt_alphas_cumprod', [1000]],
+  ['posterior_mean_coef1', [1000]],
+  ['logvar', [1000]],
+  ['cond_stage_model.transformer.text_model.embeddings.position_ids', [1, 77]],
+];
+
+describe('single-file SD-1.x checkpoints: names, shapes and configs against SD-1.5 (diffusers 0.27.2)', () => {
+  const components = ['unet', 'vae', 'text_encoder'] as const;
+  const allSingle: Array<[string, number[]]> = components.flatMap((c) => shapes[c].tensors.map((t): [string, number[]] => [t.single_file_name, t.single_file_shape]));
+
+  test('the fixture is the whole SD-1.5 state dict (686 + 248 + 196 tensors)', () => {
+    assert.deepEqual(
+      components.map((c) => shapes[c].tensors.length),
+      [686, 248, 196],
+    );
+  });
+
+  test('every single-file name maps to exactly its diffusers name and shape; nothing missing, nothing extra; extras ignored', () => {
+    const file = shapeOnlySource([...allSingle, ...SINGLE_FILE_EXTRAS]);
+    const checkpoint = singleFileCheckpoint(file);
+    const views = { unet: checkpoint.unet.weights, vae: checkpoint.vae.weights, text_encoder: checkpoint.textEncoder.weights };
+    for (const c of components) {
+      const view = views[c] as RenamedTensorSource;
+      const expected = new Map(shapes[c].tensors.map((t) => [t.name, t]));
+      assert.deepEqual(new Set(view.names()), new Set(expected.keys()), `${c}: the mapped names are exactly the diffusers names`);
+      for (const [name, t] of expected) {
+        assert.deepEqual(view.info(name)?.shape, t.shape, `${c} ${name} shape`);
+        assert.equal(view.originalName(name), t.single_file_name, `${c} ${name} comes from ${t.single_file_name}`);
+      }
+    }
+    assert.deepEqual(new Set(checkpoint.ignored), new Set(SINGLE_FILE_EXTRAS.map(([n]) => n)));
+    assert.equal(checkpoint.layout, 'single-file');
+    // The three views share the file: it closes once all are closed (or the checkpoint is).
+    views.unet.close();
+    views.vae.close();
+    assert.equal(file.closed, 0);
+    views.text_encoder.close();
+    assert.equal(file.closed, 1);
+  });
+
+  test('the reverse mapping sends every diffusers name to its single-file name', () => {
+    for (const c of components) {
+      for (const t of shapes[c].tensors) assert.equal(diffusersToSingleFileName(c, t.name, SD1_LAYOUT), t.single_file_name, `${c} ${t.name}`);
+    }
+    assert.equal(diffusersToSingleFileName('unet', 'no_such.weight'), undefined);
+  });
+
+  test('the inferred configs agree with SD-1.5 config.json values on every key they set', () => {
+    const checkpoint = singleFileCheckpoint(shapeOnlySource(allSingle));
+    const pairs: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      ['unet', checkpoint.unet.config, shapes.unet.config],
+      ['vae', checkpoint.vae.config, shapes.vae.config],
+      ['text_encoder', checkpoint.textEncoder.config, shapes.text_encoder.config],
+    ];
+    for (const [c, ours, reference] of pairs) {
+      for (const [key, value] of Object.entries(ours)) {
+        if (key.startsWith('_') || ['architectures', 'torch_dtype', 'transformers_version'].includes(key)) continue;
+        assert.ok(key in reference, `${c}.${key} is a real config key`);
+        assert.deepEqual(value, reference[key], `${c}.${key}`);
+      }
+    }
+    assert.equal(checkpoint.unet.config._class_name, 'UNet2DConditionModel');
+    assert.equal(checkpoint.scheduler.className, 'PNDMScheduler');
+    assert.deepEqual([checkpoint.scheduler.config.beta_start, checkpoint.scheduler.config.beta_end, checkpoint.scheduler.config.beta_schedule], [0.00085, 0.012, 'scaled_linear']);
+  });
+
+  test('inpainting-style shapes change the inferred config (in_channels from conv_in)', () => {
+    const edited = allSingle.map(([n, s]): [string, number[]] => (n === 'model.diffusion_model.input_blocks.0.0.weight' ? [n, [320, 9, 3, 3]] : [n, s]));
+    assert.equal(singleFileCheckpoint(shapeOnlySource(edited)).unet.config.in_channels, 9);
+  });
+
+  test('SD-2.x, SDXL and non-SD files are refused with a clear message; the file is closed', () => {
+    const cases: Array<[string, Array<[string, number[]]>, RegExp]> = [
+      ['sd2', [...allSingle.filter(([n]) => !n.startsWith('cond_stage_model.')), ['cond_stage_model.model.token_embedding.weight', [49408, 1024]]], /Stable Diffusion 2\.x .*OpenCLIP.*only SD-1\.x/],
+      ['sdxl', [['conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight', [49408, 768]], ...allSingle], /SDXL/],
+      ['no text encoder', allSingle.filter(([n]) => !n.startsWith('cond_stage_model.')), /no text_encoder tensors \(cond_stage_model\.transformer\.\*\)/],
+      ['not SD', [['weight', [3]]], /not a Stable Diffusion 1\.x single-file checkpoint: no unet tensors/],
+    ];
+    for (const [why, entries, pattern] of cases) {
+      const file = shapeOnlySource(entries, 'x.safetensors');
+      assert.throws(() => singleFileCheckpoint(file), isCode('CHECKPOINT_CORRUPT', /^x\.safetensors: /, pattern), why);
+      assert.equal(file.closed, 1, `${why}: closed`);
+    }
+  });
+
+  test('a real single file: data comes through the renaming, VAE attention 1×1 convs read as [C, C], old CLIP names get text_model.', () => {
+    // A small file with SD-1.x names but tiny shapes (the mapping is per name; configs are not inferred here).
+    const entries: Array<[string, number[]]> = [
+      ['first_stage_model.decoder.mid.attn_1.q.weight', [3, 3, 1, 1]],
+      ['first_stage_model.decoder.up.0.block.0.nin_shortcut.weight', [2, 3, 1, 1]],
+      ['first_stage_model.encoder.down.0.block.0.conv1.weight', [2, 1, 1, 1]],
+      ['first_stage_model.decoder.up.3.upsample.conv.bias', [2]],
+      ['model.diffusion_model.input_blocks.3.0.op.weight', [2, 2, 3, 3]],
+      ['model.diffusion_model.output_blocks.2.1.conv.bias', [2]],
+      ['model.diffusion_model.output_blocks.5.2.conv.bias', [2]],
+      ['model.diffusion_model.output_blocks.5.1.proj_in.bias', [2]],
+      ['cond_stage_model.transformer.embeddings.token_embedding.weight', [5, 2]],
+      ['model_ema.decay', []],
+    ];
+    const path = tmp('tiny-single.safetensors');
+    const data = new Map(entries.map(([n, s], i) => [n, randomArray(s.reduce((a, b) => a * b, 1), 100 + i)]));
+    writeSafetensorsFile(path, entries.map(([name, shape]) => ({ name, shape, data: data.get(name) as Float32Array })), { dtype: 'F16' });
+    const { sources, ignored } = splitSingleFile(openSafetensorsFile(path));
+    assert.deepEqual(ignored, ['model_ema.decay']);
+    const expect = (c: SdModelComponent, name: string, original: string, shape: number[]): void => {
+      assert.deepEqual(sources[c].info(name), { shape, dtype: 'F16' }, name);
+      const want = (data.get(original) as Float32Array).map((v) => halfToFloat(floatToHalf(v)));
+      assert.deepEqual(sources[c].read(name), want, name);
+    };
+    expect('vae', 'decoder.mid_block.attentions.0.to_q.weight', 'first_stage_model.decoder.mid.attn_1.q.weight', [3, 3]);
+    expect('vae', 'decoder.up_blocks.3.resnets.0.conv_shortcut.weight', 'first_stage_model.decoder.up.0.block.0.nin_shortcut.weight', [2, 3, 1, 1]);
+    expect('vae', 'decoder.up_blocks.0.upsamplers.0.conv.bias', 'first_stage_model.decoder.up.3.upsample.conv.bias', [2]);
+    expect('vae', 'encoder.down_blocks.0.resnets.0.conv1.weight', 'first_stage_model.encoder.down.0.block.0.conv1.weight', [2, 1, 1, 1]);
+    expect('unet', 'down_blocks.0.downsamplers.0.conv.weight', 'model.diffusion_model.input_blocks.3.0.op.weight', [2, 2, 3, 3]);
+    expect('unet', 'up_blocks.0.upsamplers.0.conv.bias', 'model.diffusion_model.output_blocks.2.1.conv.bias', [2]);
+    expect('unet', 'up_blocks.1.upsamplers.0.conv.bias', 'model.diffusion_model.output_blocks.5.2.conv.bias', [2]);
+    expect('unet', 'up_blocks.1.attentions.2.proj_in.bias', 'model.diffusion_model.output_blocks.5.1.proj_in.bias', [2]);
+    expect('text_encoder', 'text_model.embeddings.token_embedding.weight', 'cond_stage_model.transformer.embeddings.token_embedding.weight', [5, 2]);
+    for (const s of Object.values(sources)) s.close();
+    assert.throws(() => sources.unet.read('down_blocks.0.downsamplers.0.conv.weight'), isCode('INVALID_ARGUMENT', /after close/));
+  });
+
+  test('two original names for one diffusers name is an error naming both', () => {
+    const file = shapeOnlySource([...allSingle, ['cond_stage_model.transformer.final_layer_norm.weight', [768]]]);
+    assert.throws(() => singleFileCheckpoint(file), isCode('CHECKPOINT_CORRUPT', /"cond_stage_model\.transformer\.text_model\.final_layer_norm\.weight" and "cond_stage_model\.transformer\.final_layer_norm\.weight" both map to text_encoder "text_model\.final_layer_norm\.weight"/));
   });
 });
