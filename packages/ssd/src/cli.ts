@@ -1,5 +1,6 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CliError, applyCliStyle, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
+import type { CliDefinition } from '@flashdiff/cli-kit';
 import { NandError, geometryPreset, isPresetName, PRESET_NAMES } from '@flashdiff/nand';
 import type { NandGeometry } from '@flashdiff/nand';
 import { GC_POLICIES, GC_UNITS, VALIDITY_METHODS, userPagesFor } from './config.ts';
@@ -12,7 +13,7 @@ import { WORKLOAD_KINDS } from './workload.ts';
 import type { WorkloadKind } from './workload.ts';
 
 /** A usage problem: one line on stderr, exit status 2. */
-class UsageError extends Error {}
+const usageError = (message: string): CliError => new CliError('USAGE', message);
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -96,6 +97,7 @@ interface CommonFlags {
   staticWlThreshold?: number;
   seed: number;
   json?: boolean;
+  out?: string;
   precondition: boolean;
   snapshotEvery?: number;
   queueDepth: number;
@@ -121,14 +123,15 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--wear-leveling <modes>', 'dynamic,static | dynamic | static | none').argParser(parseWearLeveling).default({ dynamic: true, static: false }, 'dynamic'))
     .addOption(new Option('--static-wl-threshold <n>', 'static wear leveling starts when max - min erase count exceeds this').argParser(nonNegativeInt('--static-wl-threshold')))
     .addOption(new Option('--seed <n>', 'PRNG seed').argParser(parseSeed).default(1))
-    .addOption(new Option('--json', 'print one JSON report on stdout'))
+    .addOption(new Option('--json', 'the report as one JSON object (machine-readable; nothing else on stdout)'))
+    .addOption(new Option('--out <file>', 'write the report to this file (atomically) instead of stdout'))
     .addOption(new Option('--no-precondition', 'skip filling the device once before measuring'))
     .addOption(new Option('--snapshot-every <n>', 'time-series point every N host page writes (default: 1% of the run)').argParser(nonNegativeInt('--snapshot-every')))
     .addOption(new Option('--queue-depth <n>', 'closed-loop host queue depth for the latency model').argParser(positiveInt('--queue-depth')).default(32));
 }
 
 function resolveGeometry(flags: CommonFlags): NandGeometry {
-  if (!isPresetName(flags.preset)) throw new UsageError(`--preset: unknown preset '${flags.preset}' (${PRESET_NAMES.join(', ')})`);
+  if (!isPresetName(flags.preset)) throw usageError(`--preset: unknown preset '${flags.preset}' (${PRESET_NAMES.join(', ')})`);
   const base = geometryPreset(flags.preset);
   return {
     ...base,
@@ -154,31 +157,14 @@ function ftlOptions(flags: CommonFlags): Partial<FtlOptions> {
   };
 }
 
-function progressBar(label: string): { update(done: number, total: number): void; stop(): void } {
-  if (!process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {percentage}% {value}/{total}`, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(done, total) {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.setTotal(total);
-      bar.update(done);
-    },
-    stop() {
-      if (started) bar.stop();
-    },
+/** The report on stdout, or written atomically to `out` (the previous file kept on any failure). */
+function printReport(report: SimulationReport, json: boolean | undefined, out: string | undefined): void {
+  const emit = (text: string): void => {
+    if (out === undefined) process.stdout.write(text);
+    else writeFileAtomic(out, text);
   };
-}
-
-function printReport(report: SimulationReport, json: boolean | undefined): void {
   if (json) {
-    process.stdout.write(JSON.stringify(report) + '\n');
+    emit(JSON.stringify(report) + '\n');
     return;
   }
   const c = report.config as { userPages: number; physicalPages: number; ftl: FtlOptions };
@@ -191,7 +177,7 @@ function printReport(report: SimulationReport, json: boolean | undefined): void 
     `erase count min ${report.erase.min} max ${report.erase.max} mean ${f(report.erase.mean, 2)} stddev ${f(report.erase.stddev, 2)}`,
     `simulated ${f(report.throughput.simulatedSeconds)} s: ${f(report.throughput.hostWriteMBps, 1)} MB/s host writes; latency µs p50 ${f(report.latencyUs.p50, 0)} p99 ${f(report.latencyUs.p99, 0)} p99.9 ${f(report.latencyUs.p999, 0)}`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  emit(lines.join('\n') + '\n');
 }
 
 function makeSimulator(flags: CommonFlags, workload: SimulatorConfig['workload'], snapshotEvery: number): SsdSimulator {
@@ -207,16 +193,25 @@ function makeSimulator(flags: CommonFlags, workload: SimulatorConfig['workload']
   });
 }
 
-async function main(argv: string[]): Promise<number> {
-  const program = new Command('ssdsim');
-  let captured = '';
-  program
-    .description('SSD FTL simulator: page mapping, GC, TRIM, wear leveling, write amplification.\n' + `OP = (physical - user) / user (MQSim uses (physical - user) / physical).`)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => (captured += s) })
-    .showSuggestionAfterError(true);
+const DEFINITION: CliDefinition = {
+  tool: 'ssdsim',
+  version: packageVersion(import.meta.url),
+  examples: [
+    'ssdsim run --preset ssd-small --op 0.2 --gc greedy --workload uniform --writes 20x',
+    'ssdsim run --preset ssd-small --workload hotcold --gc cost-benefit --json --out report.json',
+    'ssdsim replay trace.ascii --preset ssd-small --blocks 32',
+    'source <(ssdsim completion bash)',
+  ],
+  classify(e) {
+    if (e instanceof SsdError) return { status: e.code === 'INVALID_CONFIG' ? 2 : 1, message: e.message };
+    if (e instanceof NandError) return { status: e.code === 'INVALID_GEOMETRY' || e.code === 'UNKNOWN_PRESET' ? 2 : 1, message: e.message };
+    return undefined;
+  },
+};
 
-  let result: { report: SimulationReport; json?: boolean } | null = null;
+export function buildProgram(): Command {
+  const program = new Command('ssdsim');
+  program.description('SSD FTL simulator: page mapping, GC, TRIM, wear leveling, write amplification.\n' + `OP = (physical - user) / user (MQSim uses (physical - user) / physical).`);
 
   const run = addCommonOptions(
     program
@@ -228,13 +223,12 @@ async function main(argv: string[]): Promise<number> {
       .addOption(new Option('--hot-fraction <f>', 'hotcold: fraction of LBAs that are hot').argParser(fraction('--hot-fraction')).default(0.2))
       .addOption(new Option('--hot-access <f>', 'hotcold: fraction of accesses to hot LBAs').argParser(fraction('--hot-access')).default(0.8)),
   );
-  run.exitOverride().configureOutput({ writeErr: (s) => (captured += s) });
   run.action((flags: CommonFlags & { workload: WorkloadKind; writes: { count: number; times: boolean }; readRatio: number; hotFraction: number; hotAccess: number }) => {
     const geometry = resolveGeometry(flags);
     const user = userPagesFor(geometry, flags.op, flags.validBy);
     const writes = Math.round(flags.writes.times ? flags.writes.count * user : flags.writes.count);
     const every = flags.snapshotEvery ?? Math.max(1, Math.floor(writes / 100));
-    if (flags.readRatio >= 1) throw new UsageError('--read-ratio must be below 1 for a write run');
+    if (flags.readRatio >= 1) throw usageError('--read-ratio must be below 1 for a write run');
     const sim = makeSimulator(flags, {
       kind: flags.workload,
       seed: flags.seed,
@@ -248,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
     const report = sim.run(writes, (d, t) => bar.update(d, t));
     bar.stop();
     report.config = { ...report.config, command: 'run', writes, writesFlag: `${flags.writes.count}${flags.writes.times ? 'x' : ''}`, precondition: flags.precondition };
-    result = { report, json: flags.json };
+    printReport(report, flags.json, flags.out);
   });
 
   const replay = addCommonOptions(
@@ -258,7 +252,6 @@ async function main(argv: string[]): Promise<number> {
       .argument('<trace>', 'trace file')
       .addOption(new Option('--bg-gc-idle-us <us>', 'gaps between arrivals longer than this run background GC (0: off)').argParser(nonNegativeInt('--bg-gc-idle-us')).default(1000)),
   );
-  replay.exitOverride().configureOutput({ writeErr: (s) => (captured += s) });
   replay.action((trace: string, flags: CommonFlags & { bgGcIdleUs: number }) => {
     const geometry = resolveGeometry(flags);
     const requests = readTraceFile(trace);
@@ -278,44 +271,10 @@ async function main(argv: string[]): Promise<number> {
     const report = sim.replay(requests, (d, t) => bar.update(d, t));
     bar.stop();
     report.config = { ...report.config, command: 'replay', trace, requests: requests.length, addressMapping: 'page = floor(sector * 512 / pageSize) mod userPages', precondition: flags.precondition };
-    result = { report, json: flags.json };
+    printReport(report, flags.json, flags.out);
   });
 
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.exitCode === 0) return 0; // --help, --version
-      if (e.code === 'commander.help') {
-        process.stderr.write('ssdsim: a command is required: run or replay (see ssdsim --help)\n');
-        return 2;
-      }
-      const message = (captured || e.message).trim().split('\n').filter((l) => l.trim() !== '').join(' ');
-      process.stderr.write(`ssdsim: ${message.replace(/^error: /, '')}\n`);
-      return 2;
-    }
-    if (e instanceof UsageError) {
-      process.stderr.write(`ssdsim: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof SsdError) {
-      process.stderr.write(`ssdsim: ${e.message}\n`);
-      return e.code === 'INVALID_CONFIG' ? 2 : 1;
-    }
-    if (e instanceof NandError) {
-      process.stderr.write(`ssdsim: ${e.message}\n`);
-      return e.code === 'INVALID_GEOMETRY' || e.code === 'UNKNOWN_PRESET' ? 2 : 1;
-    }
-    process.stderr.write(`ssdsim: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
-  if (result === null) {
-    process.stderr.write(`ssdsim: ${captured.trim() || 'a command is required (run or replay; see --help)'}\n`);
-    return 2;
-  }
-  const r = result as { report: SimulationReport; json?: boolean };
-  printReport(r.report, r.json);
-  return 0;
+  return program;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runCli(applyCliStyle(buildProgram(), DEFINITION), DEFINITION, process.argv.slice(2));

@@ -2,7 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +85,6 @@ describe('ssdsim CLI', () => {
     ['run', '--bogus'],
     ['run', '--page-size', '100'],
     ['frobnicate'],
-    [],
     ['replay'],
   ]) {
     test(`bad usage exits 2 with one line: ${args.join(' ') || '(nothing)'}`, () => {
@@ -124,5 +124,65 @@ describe('ssdsim CLI', () => {
     assert.equal(report.config.requests, 6999);
     assert.ok(report.hostPageWrites > 6999);
     assert.ok(report.waf >= 1);
+  });
+});
+
+describe('ssdsim: the shared CLI style (cli-kit)', () => {
+  test('no arguments: the help on stderr, exit 2; --version; --help ends with examples', () => {
+    const none = ssdsim();
+    assert.equal(none.status, 2);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /Usage: ssdsim/);
+    const v = ssdsim('--version');
+    assert.equal(v.status, 0);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.match(ssdsim('--help').stdout, /Examples:\n {2}ssdsim run /);
+  });
+
+  test('--out writes the report atomically; a failed write (injected ENOSPC) keeps the previous report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssdsim-out-'));
+    try {
+      const out = join(dir, 'reports/report.json');
+      const ok = ssdsim('run', '--preset', 'seed-mini', '--writes', '2x', '--json', '--out', out);
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.equal(ok.stdout, '');
+      const first = readFileSync(out, 'utf8');
+      assert.equal(JSON.parse(first).hostPageWrites, 360);
+      const r = spawnSync(process.execPath, [bin, 'run', '--preset', 'seed-mini', '--writes', '3x', '--json', '--out', out], {
+        cwd: repoRoot, encoding: 'utf8', env: { ...process.env, FLASHDIFF_WRITE_FAULT: 'ENOSPC' },
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^ssdsim: .*report\.json: cannot write \(ENOSPC\); the previous file, if any, is unchanged\n$/);
+      assert.equal(readFileSync(out, 'utf8'), first);
+      assert.deepEqual(readdirSync(join(dir, 'reports')), ['report.json']);
+      const proc = ssdsim('run', '--preset', 'seed-mini', '--writes', '1x', '--out', '/proc/ssdsim-nope/r.txt');
+      assert.equal(proc.status, 1);
+      assert.match(proc.stderr, /^ssdsim: \/proc\/ssdsim-nope: cannot create directory/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('Ctrl-C during a run leaves the previous --out report untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssdsim-sigint-'));
+    try {
+      const out = join(dir, 'report.txt');
+      writeFileSync(out, 'previous\n');
+      const child = spawn(process.execPath, [bin, 'run', '--preset', 'ssd-small', '--writes', '500x', '--out', out], { cwd: repoRoot, stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGINT');
+      const signal = await new Promise((r) => child.on('exit', (_c, s) => r(s)));
+      assert.equal(signal, 'SIGINT');
+      assert.equal(readFileSync(out, 'utf8'), 'previous\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('completion bash names the commands and the --gc choices', () => {
+    const r = ssdsim('completion', 'bash');
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /compgen -W 'run replay completion --help --version'/);
+    assert.match(r.stdout, /--gc\) COMPREPLY=\( \$\(compgen -W 'greedy cost-benefit fifo random'/);
   });
 });
