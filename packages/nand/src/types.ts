@@ -229,6 +229,12 @@ export interface NandTimingModel {
   dieFreeAt(die: number): number;
   /** Busy time accumulated per die (ns), for utilisation. */
   readonly dieBusy: Float64Array;
+  /**
+   * Charges a page read of `bytes` on `die` (whose channel is `channel`) with no page behind it —
+   * what a host model does for a read it serves from the flash without the device's bookkeeping
+   * (an SSD reading a never-written LBA). Returns its completion time.
+   */
+  read(die: number, channel: number, bytes: number): number;
   reset(): void;
 }
 

@@ -32,6 +32,35 @@ export interface SimulatorConfig {
   readonly snapshotEvery?: number;
   /** Trace replay: a gap between arrivals longer than this (ns) runs background GC (0: never). */
   readonly backgroundGcIdleNs?: number;
+  /**
+   * Trace replay's host: 'open' (default) issues each request at its arrival time, or later when
+   * all queueDepth submission-queue slots are taken; 'closed' ignores the arrival times and issues
+   * each request as soon as a slot is free (the trace's order and addresses, as fast as the device
+   * allows). Latency = completion − arrival (closed loop: the time it entered the queue).
+   */
+  readonly replayLoop?: ReplayLoop;
+  /**
+   * A host read of an LBA that was never written (or was trimmed): 'free' (default) completes at
+   * once with zeros and charges the flash nothing; 'flash-read' charges a page read on the die
+   * the LBA would have by channel-first striping (MQSim creates a mapping for such reads and
+   * reads the flash). Stated in the report's config.
+   */
+  readonly unmappedReads?: UnmappedReads;
+}
+
+export type ReplayLoop = 'open' | 'closed';
+export type UnmappedReads = 'free' | 'flash-read';
+
+/** Latency summary of one kind of request (µs). */
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  p9999: number;
+  max: number;
 }
 
 /** One point of the time series. */
@@ -76,6 +105,16 @@ export interface SimulationReport {
   lifetime: { hostPageWrites: number; nandPageWrites: number; waf: number };
   throughput: { simulatedSeconds: number; hostWriteMBps: number; hostOpsPerSecond: number };
   latencyUs: { mean: number; p50: number; p99: number; p999: number; max: number };
+  /** Host reads alone (replay: read requests; synthetic runs: page reads). */
+  readLatencyUs: LatencySummary;
+  /**
+   * Host writes alone (replay: write requests; synthetic runs: page writes). In synthetic runs the
+   * kernel loop records writes in the shared histogram only: the write histogram is it less the
+   * reads' and TRIMs' buckets, and its max is the largest write where that is known (see report()).
+   */
+  writeLatencyUs: LatencySummary;
+  /** Flash reads charged for reads of never-written LBAs (unmappedReads 'flash-read'). */
+  unmappedFlashReads: number;
   counters: FtlCounters;
   timeSeries: TimeSeriesPoint[];
   config: Record<string, unknown>;
@@ -139,7 +178,13 @@ export class SsdSimulator {
   readonly ftl: Ftl;
   readonly workload: Workload;
   readonly latency: LatencyHistogram;
+  /** Host reads and TRIMs alone (every read and TRIM runs in TypeScript, also in kernel runs). */
+  readonly readLatency = new LatencyHistogram();
+  private readonly trimLatency = new LatencyHistogram();
   private readonly intervalLatency: LatencyHistogram;
+  readonly replayLoop: ReplayLoop;
+  readonly unmappedReads: UnmappedReads;
+  private unmappedFlashReads = 0;
   readonly timeSeries: TimeSeriesPoint[] = [];
   readonly queueDepth: number;
   readonly snapshotEvery: number;
@@ -186,6 +231,14 @@ export class SsdSimulator {
     this.queueDepth = config.queueDepth ?? 32;
     if (!Number.isInteger(this.queueDepth) || this.queueDepth < 1) {
       throw new SsdError('INVALID_CONFIG', `queueDepth must be a positive integer, got ${this.queueDepth}`);
+    }
+    this.replayLoop = config.replayLoop ?? 'open';
+    if (this.replayLoop !== 'open' && this.replayLoop !== 'closed') {
+      throw new SsdError('INVALID_CONFIG', `replayLoop must be 'open' or 'closed', got '${String(this.replayLoop)}'`);
+    }
+    this.unmappedReads = config.unmappedReads ?? 'free';
+    if (this.unmappedReads !== 'free' && this.unmappedReads !== 'flash-read') {
+      throw new SsdError('INVALID_CONFIG', `unmappedReads must be 'free' or 'flash-read', got '${String(this.unmappedReads)}'`);
     }
     this.snapshotEvery = config.snapshotEvery ?? 0;
     this.backgroundGcIdleNs = config.backgroundGcIdleNs ?? 1_000_000;
@@ -277,6 +330,9 @@ export class SsdSimulator {
     this.baseline = this.takeBaseline();
     this.previousPoint = { host: this.baseline.host, nand: this.baseline.nand, elapsed: this.baseline.elapsed };
     this.latency.reset();
+    this.readLatency.reset();
+    this.trimLatency.reset();
+    this.unmappedFlashReads = 0;
     this.intervalLatency.reset();
     this.timeSeries.length = 0;
   }
@@ -291,7 +347,7 @@ export class SsdSimulator {
     return t;
   }
 
-  private complete(issuedAt: number, touched: boolean): void {
+  private complete(issuedAt: number, touched: boolean, kind: LatencyHistogram | null = null): void {
     const done = touched ? Math.max(issuedAt, this.device.timing.lastCompletion) : issuedAt;
     this.completions[this.queueSlot] = done;
     if (++this.queueSlot === this.queueDepth) this.queueSlot = 0;
@@ -300,6 +356,20 @@ export class SsdSimulator {
     const bucket = this.latency.bucketOf(latency);
     this.latency.recordInBucket(bucket, latency);
     this.intervalLatency.recordInBucket(bucket, latency);
+    if (kind !== null) kind.recordInBucket(bucket, latency);
+  }
+
+  /**
+   * unmappedReads 'flash-read': charges a page read for a never-written LBA on the die channel-first
+   * striping gives it (channel = lba mod channels, then the die within the channel), as MQSim's
+   * CWDP static allocation would place it. Returns the completion time.
+   */
+  private chargeUnmappedRead(lba: number): number {
+    const g = this.config.geometry;
+    const channel = lba % g.channels;
+    const die = channel * g.diesPerChannel + (Math.floor(lba / g.channels) % g.diesPerChannel);
+    this.unmappedFlashReads++;
+    return this.device.timing.read(die, channel, g.pageSize + g.spareSize);
   }
 
   /** One host page write (timed). */
@@ -320,8 +390,12 @@ export class SsdSimulator {
   /** One host page read (timed); trimmed / never-written pages read as zeros. */
   read(lba: number, out?: Uint8Array): void {
     const t = this.issue();
-    const mapped = this.ftl.read(lba, out) === 'mapped';
-    this.complete(t, mapped);
+    let mapped = this.ftl.read(lba, out) === 'mapped';
+    if (!mapped && this.unmappedReads === 'flash-read') {
+      this.chargeUnmappedRead(lba);
+      mapped = true;
+    }
+    this.complete(t, mapped, this.readLatency);
   }
 
   /** TRIM of [lba, lba + count) (timed). */
@@ -329,7 +403,7 @@ export class SsdSimulator {
     const t = this.issue();
     const before = this.device.stats.pagePrograms;
     this.ftl.trim(lba, count);
-    this.complete(t, this.device.stats.pagePrograms !== before);
+    this.complete(t, this.device.stats.pagePrograms !== before, this.trimLatency);
   }
 
   /** Applies the next `count` workload operations. */
@@ -468,10 +542,15 @@ export class SsdSimulator {
   }
 
   /**
-   * Replays DiskSim requests. Each request's byte range is split into pages; page numbers are
-   * mapped into the device modulo the user capacity. Request latency = completion of its last page
-   * − arrival. A gap between arrivals longer than backgroundGcIdleNs runs background GC (up to the
-   * next arrival). Trace times are shifted to start at the device's current clock.
+   * Replays block-trace requests through a host interface model (NVMe-style): a submission queue
+   * of queueDepth slots; a request is issued at its arrival time (replayLoop 'open') or as soon as
+   * the trace reaches it ('closed'), and no earlier than a slot is free — the earliest completion
+   * among the queueDepth requests outstanding. Issued, its byte range is split into page
+   * transactions, all issued at once (the dies and channels then run them in parallel); page
+   * numbers map into the device modulo the user capacity. Request latency = completion of its last
+   * page − arrival (closed loop: the time it entered the queue), recorded by kind (reads, writes,
+   * TRIMs). A gap between issues longer than backgroundGcIdleNs runs background GC (up to the next
+   * issue). Trace times are shifted to start at the device's current clock.
    */
   replay(requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): SimulationReport {
     const pageSize = this.config.geometry.pageSize;
@@ -479,26 +558,43 @@ export class SsdSimulator {
     const timing = this.device.timing;
     const origin = requests.length > 0 ? requests[0]!.arrivalNs : 0;
     const base = Math.max(timing.elapsed, timing.now);
-    let previousArrival = base;
+    const closed = this.replayLoop === 'closed';
+    const flashReadUnmapped = this.unmappedReads === 'flash-read';
+    // The completion times of the outstanding requests: a binary min-heap of at most queueDepth.
+    const depth = this.queueDepth;
+    const outstanding = new Float64Array(depth);
+    let queued = 0;
+    let previousIssue = base;
     for (let r = 0; r < requests.length; r++) {
       const req = requests[r]!;
-      const arrival = base + Math.max(0, req.arrivalNs - origin);
-      if (this.backgroundGcIdleNs > 0 && arrival - previousArrival > this.backgroundGcIdleNs) {
-        timing.issueAt(previousArrival);
-        for (let k = 0; k < 64 && timing.elapsed < arrival; k++) {
-          if (this.ftl.backgroundGc(1) === 0) break;
-        }
-      }
-      previousArrival = arrival;
-      timing.issueAt(arrival);
-      const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
-      const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
-      // Beyond 2^53 bytes p++ stops advancing and the loop below never ends (the trace parsers
+      // Beyond 2^53 bytes p++ stops advancing and the loops below never end (the trace parsers
       // reject such lines; this guards requests built by hand).
       if (!Number.isSafeInteger((req.sector + req.sectors) * SECTOR_BYTES) || !(req.sectors >= 1)) {
         throw new SsdError('TRACE_PARSE', `request of line ${req.line}: sector ${req.sector} + ${req.sectors} is not a range below 2^53 bytes`);
       }
-      let done = arrival;
+      let arrival = closed ? previousIssue : base + Math.max(0, req.arrivalNs - origin);
+      let issue = arrival;
+      if (queued === depth) {
+        // Every slot taken: wait for the earliest completion, then free its slot.
+        const free = outstanding[0]!;
+        if (free > issue) issue = free;
+        if (closed) arrival = issue;
+        queued = heapPop(outstanding, queued);
+      }
+      // Issue times never go backwards: arrivals are in trace order and a slot frees no earlier
+      // than the previous one did (each completion comes after its own issue).
+      if (issue < previousIssue) issue = previousIssue;
+      if (this.backgroundGcIdleNs > 0 && issue - previousIssue > this.backgroundGcIdleNs) {
+        timing.issueAt(previousIssue);
+        for (let k = 0; k < 64 && timing.elapsed < issue; k++) {
+          if (this.ftl.backgroundGc(1) === 0) break;
+        }
+      }
+      previousIssue = issue;
+      timing.issueAt(issue);
+      const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
+      const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
+      let done = issue;
       // TRIM (blkparse discards, flashdiff traces): the range in pieces that do not wrap the device.
       for (let p = first; req.isTrim && p <= last; ) {
         const lba = p % user;
@@ -512,6 +608,7 @@ export class SsdSimulator {
         const lba = p % user;
         if (req.isRead) {
           if (this.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
+          else if (flashReadUnmapped) done = Math.max(done, this.chargeUnmappedRead(lba));
         } else {
           this.ftl.write(lba);
           done = Math.max(done, timing.lastCompletion);
@@ -520,12 +617,39 @@ export class SsdSimulator {
           }
         }
       }
+      queued = heapPush(outstanding, queued, done);
       this.hostOps++;
-      this.latency.record(done - arrival);
-      this.intervalLatency.record(done - arrival);
+      const latency = done - arrival;
+      const bucket = this.latency.bucketOf(latency);
+      this.latency.recordInBucket(bucket, latency);
+      this.intervalLatency.recordInBucket(bucket, latency);
+      if (req.isTrim) this.trimLatency.recordInBucket(bucket, latency);
+      else if (req.isRead) this.readLatency.recordInBucket(bucket, latency);
       if (onProgress && (r & 0xfff) === 0xfff) onProgress(r + 1, requests.length);
     }
     return this.report();
+  }
+
+  /**
+   * The writes' latencies: every host operation is recorded in `latency` (the kernel loop records
+   * its writes there alone), reads and TRIMs also in their own histograms, so the writes' buckets,
+   * count and sum are the difference. The largest write is exact when it is the largest latency of
+   * all; otherwise it is the top of the highest write bucket (within 9 %), capped at that.
+   */
+  writeLatency(): LatencyHistogram {
+    const all = this.latency.bucketCounts();
+    const reads = this.readLatency.bucketCounts();
+    const trims = this.trimLatency.bucketCounts();
+    let top = -1;
+    for (let i = 0; i < all.length; i++) {
+      all[i] = all[i]! - reads[i]! - trims[i]!;
+      if (all[i]! > 0) top = i;
+    }
+    const count = this.latency.count - this.readLatency.count - this.trimLatency.count;
+    const sum = this.latency.sum - this.readLatency.sum - this.trimLatency.sum;
+    const allMax = this.latency.max;
+    const max = top < 0 ? 0 : allMax > this.readLatency.max && allMax > this.trimLatency.max ? allMax : Math.min(allMax, 2 ** ((top + 1) / 8));
+    return new LatencyHistogram({ buckets: all, cells: Float64Array.of(count, sum, max) });
   }
 
   // ------------------------------------------------------------------ metrics
@@ -587,6 +711,8 @@ export class SsdSimulator {
       metadataOnly: this.device.metadataOnly,
       queueDepth: this.queueDepth,
       backgroundGcIdleNs: this.backgroundGcIdleNs,
+      replayLoop: this.replayLoop,
+      unmappedReads: this.unmappedReads,
       timing: { ...this.device.timing.params },
     };
   }
@@ -628,9 +754,55 @@ export class SsdSimulator {
         p999: l.quantile(0.999) / 1000,
         max: l.max / 1000,
       },
+      readLatencyUs: summarize(this.readLatency),
+      writeLatencyUs: summarize(this.writeLatency()),
+      unmappedFlashReads: this.unmappedFlashReads,
       counters: { ...c },
       timeSeries: this.timeSeries.slice(),
       config: { ...this.describeConfig(), ...extraConfig },
     };
   }
+}
+
+/** Mean and percentiles of a histogram, in µs. */
+function summarize(h: LatencyHistogram): LatencySummary {
+  return {
+    count: h.count,
+    mean: h.count > 0 ? h.sum / h.count / 1000 : 0,
+    p50: h.quantile(0.5) / 1000,
+    p90: h.quantile(0.9) / 1000,
+    p99: h.quantile(0.99) / 1000,
+    p999: h.quantile(0.999) / 1000,
+    p9999: h.quantile(0.9999) / 1000,
+    max: h.max / 1000,
+  };
+}
+
+/** Pushes `value` on a binary min-heap of `size` items in `heap`; returns the new size. */
+function heapPush(heap: Float64Array, size: number, value: number): number {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]! <= value) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = value;
+  return size + 1;
+}
+
+/** Removes the smallest item (heap[0]) of a binary min-heap of `size` items; returns the new size. */
+function heapPop(heap: Float64Array, size: number): number {
+  const last = heap[--size]!;
+  let i = 0;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && heap[child + 1]! < heap[child]!) child++;
+    if (heap[child]! >= last) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  if (size > 0) heap[i] = last;
+  return size;
 }
