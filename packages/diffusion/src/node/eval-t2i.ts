@@ -1,0 +1,184 @@
+/**
+ * The text-to-image evaluation of issue 15, independent of any model: the caller passes a
+ * `generate(prompts, seed)` callback (the real pipeline, or a stand-in in tests) and gets the
+ * evaluation JSON:
+ *   - Shapes, per prompt kind (single-object, two-object, held-out colour–shape pairs): the share
+ *     of samples the detector judges fully correct and the rate of each attribute
+ *     (src/eval/shapes-detector.ts);
+ *   - a Fréchet distance on the detector's features (SHAPES_FEATURE_DIM per image) between the
+ *     samples and ground-truth renders of the same prompts, beside the distance between two sets
+ *     of ground-truth renders (the floor sampling noise alone gives);
+ *   - Fashion-MNIST: the share of samples from class prompts that a classifier trained on real
+ *     images assigns to the prompt's class (the classifier comes in as a callback too).
+ * No upstream counterpart (the protocol is the issue's; the Fréchet formula is Heusel et al.'s).
+ */
+import { type PromptKind, renderPromptScene, shapesEvaluationPrompts } from '../data/shapes.ts';
+import { fashionEvaluationPrompts } from '../data/fashion-mnist.ts';
+import { DiffusionError } from '../errors.ts';
+import { fitGaussian, frechetDistance } from '../eval/frechet.ts';
+import { SHAPES_FEATURE_DIM, type Judgement, detectShapes, judge, shapesFeatures, uint8ToUnit } from '../eval/shapes-detector.ts';
+
+/** Images are 32×32×3 float32 in [0, 1], one per prompt, in prompt order. */
+export type TextToImageGenerate = (prompts: string[], seed: number) => Promise<Float32Array[]>;
+
+const IMAGE_VALUES = 32 * 32 * 3;
+
+/** A random ground-truth scene satisfying a Shapes prompt, as 32×32×3 float32 in [0, 1]. */
+export function renderPrompt(prompt: string, seed: number): Float32Array {
+  return uint8ToUnit(renderPromptScene(prompt, seed).image);
+}
+
+export interface TextToImageEvalOptions {
+  generate: TextToImageGenerate;
+  seed?: number;
+  /** Samples per Shapes prompt (default 4). */
+  samplesPerPrompt?: number;
+  /** Two-object prompts per kind in the default prompt list (default 45; see shapesEvaluationPrompts). */
+  twoObjectPrompts?: number;
+  /** Override the Shapes prompt list. */
+  prompts?: Array<{ prompt: string; kind: PromptKind }>;
+  /** Prompts per generate call (default 64). */
+  batchSize?: number;
+  /** Fashion-MNIST: omit to skip. */
+  fashion?: {
+    /** Predicted class per image (N×32×32×3 in [0, 1]). */
+    classify: (images: Float32Array, count: number) => Int32Array | Promise<Int32Array>;
+    samplesPerClass?: number;
+    /** The classifier's own accuracy on real test images, copied into the report. */
+    classifierTestAccuracy?: number;
+  };
+  log?: (line: string) => void;
+}
+
+export interface AttributeRates {
+  prompts: number;
+  samples: number;
+  /** Share of samples with every attribute right. */
+  fullyCorrect: number;
+  count: number;
+  colour: number;
+  shape: number;
+  /** Over samples whose prompt states a size; null when none does. */
+  size: number | null;
+  /** Over two-object samples; null when none. */
+  relation: number | null;
+}
+
+export interface TextToImageEvalReport {
+  seed: number;
+  shapes: {
+    samplesPerPrompt: number;
+    kinds: Record<PromptKind, AttributeRates>;
+    frechet: { distance: number; realVsReal: number; featureDim: number; samples: number };
+    /** Fully-correct share per prompt. */
+    perPrompt: Array<{ prompt: string; kind: PromptKind; fullyCorrect: number }>;
+  };
+  fashion?: { samples: number; classAccuracy: number; perClass: number[]; classifierTestAccuracy?: number };
+}
+
+async function generateAll(generate: TextToImageGenerate, prompts: string[], seed: number, batchSize: number, log: (line: string) => void, what: string): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let start = 0, batch = 0; start < prompts.length; start += batchSize, batch++) {
+    const chunk = prompts.slice(start, start + batchSize);
+    const images = await generate(chunk, seed + batch);
+    if (!Array.isArray(images) || images.length !== chunk.length) throw new DiffusionError('SHAPE_MISMATCH', `generate: returned ${Array.isArray(images) ? images.length : typeof images} images for ${chunk.length} prompts`);
+    images.forEach((img, i) => {
+      if (!(img instanceof Float32Array) || img.length !== IMAGE_VALUES) throw new DiffusionError('SHAPE_MISMATCH', `generate: image for "${chunk[i]}" is not 32×32×3 float32 values`);
+    });
+    out.push(...images);
+    log(`${what}: ${out.length}/${prompts.length}`);
+  }
+  return out;
+}
+
+function rates(judgements: Judgement[], prompts: number): AttributeRates {
+  const share = (key: keyof Judgement): number | null => {
+    const defined = judgements.filter((j) => j[key] !== null);
+    return defined.length ? defined.filter((j) => j[key] === true).length / defined.length : null;
+  };
+  return {
+    prompts,
+    samples: judgements.length,
+    fullyCorrect: share('all') ?? 0,
+    count: share('count') ?? 0,
+    colour: share('colour') ?? 0,
+    shape: share('shape') ?? 0,
+    size: share('size'),
+    relation: share('relation'),
+  };
+}
+
+function featureMatrix(images: Float32Array[]): Float32Array {
+  const out = new Float32Array(images.length * SHAPES_FEATURE_DIM);
+  images.forEach((img, i) => out.set(shapesFeatures(detectShapes(img)), i * SHAPES_FEATURE_DIM));
+  return out;
+}
+
+export async function evaluateTextToImage(options: TextToImageEvalOptions): Promise<TextToImageEvalReport> {
+  const seed = options.seed ?? 0;
+  const samplesPerPrompt = options.samplesPerPrompt ?? 4;
+  const batchSize = options.batchSize ?? 64;
+  const log = options.log ?? (() => {});
+  const promptList = options.prompts ?? shapesEvaluationPrompts(seed, options.twoObjectPrompts ?? 45);
+  if (promptList.length === 0 || samplesPerPrompt < 1) throw new DiffusionError('INVALID_ARGUMENT', 'evaluateTextToImage: need at least one prompt and one sample per prompt');
+  const expanded = promptList.flatMap((p) => Array.from({ length: samplesPerPrompt }, () => p));
+  const images = await generateAll(options.generate, expanded.map((p) => p.prompt), seed, batchSize, log, 'shapes samples');
+
+  const byKind: Record<PromptKind, Judgement[]> = { 'single-object': [], 'two-object': [], 'held-out': [] };
+  const perPrompt = new Map<string, { kind: PromptKind; correct: number; total: number }>();
+  images.forEach((img, i) => {
+    const { prompt, kind } = expanded[i];
+    const j = judge(detectShapes(img), prompt);
+    byKind[kind].push(j);
+    const entry = perPrompt.get(prompt) ?? { kind, correct: 0, total: 0 };
+    entry.correct += Number(j.all);
+    entry.total += 1;
+    perPrompt.set(prompt, entry);
+  });
+  const promptsOfKind = (kind: PromptKind): number => promptList.filter((p) => p.kind === kind).length;
+
+  // Ground-truth renders of the same prompts, two independent sets (seeds disjoint from each other).
+  const n = expanded.length;
+  const real = (offset: number): Float32Array[] => expanded.map((p, i) => renderPrompt(p.prompt, (seed * 7919 + offset + i) >>> 0));
+  const realA = featureMatrix(real(0x10000000));
+  const realB = featureMatrix(real(0x20000000));
+  const generated = featureMatrix(images);
+  let frechet = { distance: NaN, realVsReal: NaN, featureDim: SHAPES_FEATURE_DIM, samples: n };
+  if (n >= 2) {
+    const reference = fitGaussian(realA, n, SHAPES_FEATURE_DIM);
+    frechet = { distance: frechetDistance(reference, fitGaussian(generated, n, SHAPES_FEATURE_DIM)), realVsReal: frechetDistance(reference, fitGaussian(realB, n, SHAPES_FEATURE_DIM)), featureDim: SHAPES_FEATURE_DIM, samples: n };
+  }
+
+  const report: TextToImageEvalReport = {
+    seed,
+    shapes: {
+      samplesPerPrompt,
+      kinds: {
+        'single-object': rates(byKind['single-object'], promptsOfKind('single-object')),
+        'two-object': rates(byKind['two-object'], promptsOfKind('two-object')),
+        'held-out': rates(byKind['held-out'], promptsOfKind('held-out')),
+      },
+      frechet,
+      perPrompt: [...perPrompt].map(([prompt, e]) => ({ prompt, kind: e.kind, fullyCorrect: e.correct / e.total })),
+    },
+  };
+
+  if (options.fashion) {
+    const perClassSamples = options.fashion.samplesPerClass ?? 20;
+    const classPrompts = fashionEvaluationPrompts().flatMap((p) => Array.from({ length: perClassSamples }, () => p));
+    const fashionImages = await generateAll(options.generate, classPrompts.map((p) => p.prompt), seed + 1_000_003, batchSize, log, 'fashion samples');
+    const stacked = new Float32Array(fashionImages.length * IMAGE_VALUES);
+    fashionImages.forEach((img, i) => stacked.set(img, i * IMAGE_VALUES));
+    const predictions = await options.fashion.classify(stacked, fashionImages.length);
+    const perClass = new Array<number>(10).fill(0);
+    let correct = 0;
+    classPrompts.forEach((p, i) => {
+      if (predictions[i] === p.label) {
+        correct += 1;
+        perClass[p.label] += 1 / perClassSamples;
+      }
+    });
+    report.fashion = { samples: classPrompts.length, classAccuracy: correct / classPrompts.length, perClass, ...(options.fashion.classifierTestAccuracy !== undefined ? { classifierTestAccuracy: options.fashion.classifierTestAccuracy } : {}) };
+  }
+  return report;
+}
