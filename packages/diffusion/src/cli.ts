@@ -16,6 +16,7 @@ import type { DiffusionModel, ModelConfig } from './models/index.ts';
 import { ONNX_OPSET, exportOnnx } from './onnx/export.ts';
 import { OnnxNoisePredictor, loadOnnxRuntime, onnxRuntimeVersion } from './onnx/ort-node.ts';
 import { SHIPPED_MODEL_GUIDANCE, SHIPPED_MODEL_NAME, shippedModelDirectory } from './node/shipped-model.ts';
+import { registerDataCommands } from './node/data-cli.ts';
 import { runBench } from './node/bench.ts';
 import { evaluateModel } from './node/evaluate.ts';
 import { runTraining } from './node/train-run.ts';
@@ -338,6 +339,8 @@ program
     renameSync(tmp, o.out);
     process.stdout.write(JSON.stringify({ out: o.out, bytes: bytes.length, opset: ONNX_OPSET, model: config.model.kind, weights: o.weights, step: config.state.step }) + '\n');
   });
+
+registerDataCommands(program);
 
 try {
   await program.parseAsync(process.argv);
