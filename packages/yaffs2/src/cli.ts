@@ -1,12 +1,17 @@
 /**
  * `yaffs2`: make, fill, inspect and extract YAFFS2 NAND images (2048 + 64 bytes per page,
  * 64 pages per block). Read-only commands open the image read-only: they never modify it and
- * never create a sidecar. Errors: one line on stderr, exit 1 (2 for usage errors).
+ * never create a sidecar. The shared CLI style (@flashdiff/cli-kit): errors one line on stderr,
+ * exit 1 (2 for usage errors); `--version`; no arguments → help, exit 2; `completion bash|zsh`;
+ * `ls -R img | head` ends quietly.
  */
 import * as fs from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { CliError, applyCliStyle, packageVersion, runCli as runStyledCli, writeFileAtomic } from '@flashdiff/cli-kit';
+import type { CliDefinition } from '@flashdiff/cli-kit';
 import { isNandError } from '@flashdiff/nand';
-import { Yaffs2Error } from './errors.ts';
+import { YAFFS2_ERROR_CODES, Yaffs2Error } from './errors.ts';
+import type { Yaffs2ErrorCode } from './errors.ts';
 import { createImage, extractTree, importTree, openImage } from './image.ts';
 import type { OpenedImage } from './image.ts';
 import type { SpareLayoutName } from './tags.ts';
@@ -47,18 +52,19 @@ function joinPath(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
 
+/** A host-side errno as this package's code when it has one (EISDIR stays EISDIR), else EIO. */
+function hostCode(e: unknown): Yaffs2ErrorCode {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (YAFFS2_ERROR_CODES as readonly string[]).includes(code ?? '') ? (code as Yaffs2ErrorCode) : 'EIO';
+}
+
 function out(line: string): void {
   process.stdout.write(line + '\n');
 }
 
 export function buildProgram(): Command {
   const program = new Command();
-  program
-    .name('yaffs2')
-    .description('YAFFS2 images: mkfs, import, extract, ls, cat, put, get, rm, mkdir, info, fsck')
-    .showHelpAfterError(false)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.name('yaffs2').description('YAFFS2 images: mkfs, import, extract, ls, cat, put, get, rm, mkdir, info, fsck');
 
   program
     .command('mkfs <image>')
@@ -148,12 +154,9 @@ export function buildProgram(): Command {
     .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
     .action((image: string, path: string, hostFile: string, opts: { layout?: SpareLayoutName }) => {
       const data = withImage(image, true, opts.layout, (img) => img.fs.readFile(path));
-      try {
-        fs.writeFileSync(hostFile, data, { flag: 'wx' });
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        throw new Yaffs2Error(code === 'EEXIST' ? 'EEXIST' : 'EINVAL', `${hostFile}: cannot create (${code ?? 'error'})`);
-      }
+      if (fs.existsSync(hostFile)) throw new Yaffs2Error('EEXIST', `${hostFile}: exists on the host; not overwritten`);
+      // Whole or not at all: a failed write (ENOSPC, Ctrl-C) leaves no partial host file.
+      writeFileAtomic(hostFile, data);
     });
 
   program
@@ -165,7 +168,7 @@ export function buildProgram(): Command {
       try {
         data = fs.readFileSync(hostFile);
       } catch (e) {
-        throw new Yaffs2Error('ENOENT', `${hostFile}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+        throw new Yaffs2Error(hostCode(e), `${hostFile}: cannot read the host file`);
       }
       withImage(image, false, opts.layout, (img) => img.fs.writeFile(path, data));
     });
@@ -256,32 +259,27 @@ export function buildProgram(): Command {
   return program;
 }
 
-export function runCli(argv: string[]): number {
-  const program = buildProgram();
-  try {
-    program.parse(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
-      return 2; // commander has printed its one-line message
-    }
-    if (e instanceof Yaffs2Error) {
-      process.stderr.write(`yaffs2: ${e.message}\n`);
-      return 1;
-    }
-    if (isNandError(e)) {
-      process.stderr.write(`yaffs2: ${e.code}: ${e.message}\n`);
-      return 1;
-    }
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && typeof err.message === 'string') {
-      process.stderr.write(`yaffs2: ${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`yaffs2: internal error: ${String((e as Error)?.message ?? e)}\n`);
-    return 1;
-  }
+const DEFINITION: CliDefinition = {
+  tool: 'yaffs2',
+  version: packageVersion(import.meta.url),
+  examples: [
+    'yaffs2 import ./tree rootfs.img',
+    'yaffs2 ls -l -R rootfs.img',
+    'yaffs2 info rootfs.img --json',
+    'yaffs2 extract rootfs.img ./out',
+    'source <(yaffs2 completion bash)',
+  ],
+  classify(e) {
+    // Yaffs2Error messages start with their code ("ENOENT: /a: …"); NandError's do not.
+    if (e instanceof Yaffs2Error) return { status: 1, message: e.message };
+    if (isNandError(e)) return { status: 1, message: `${e.code}: ${e.message}` };
+    if (e instanceof CliError) return { status: e.code === 'USAGE' ? 2 : 1, message: e.message };
+    return undefined;
+  },
+};
+
+export function runCli(argv: string[]): Promise<number> {
+  return runStyledCli(applyCliStyle(buildProgram(), DEFINITION), DEFINITION, argv);
 }
 
-process.exitCode = runCli(process.argv.slice(2));
+process.exitCode = await runCli(process.argv.slice(2));

@@ -73,16 +73,20 @@ interface ScanObject {
   headerType: number;
   headerPage: number;
   deleted: boolean;
+  /** Older chunks starting at or past this are stale (upstream's shrink_size). */
   shrinkSize: number;
+  /** End of the data chunks newer than the newest header (upstream's stored_size before a header). */
   scannedSize: number;
   chunks: Map<number, number>;
 }
 
 /**
  * The yaffs2 backward scan: blocks sorted by sequence number, newest first, pages last to
- * first; the first copy seen of (object, chunk) wins. Shrink headers drop older chunks past
- * their size; shadowing headers delete the object they replace; tombstones (parent deleted
- * or unlinked) delete the object. Objects without any header are dropped.
+ * first; the first copy seen of (object, chunk) wins. A file's newest header sets its size
+ * (or the chunks written after it, when they reach further) and drops older chunks past it;
+ * older shrink headers drop older chunks past theirs; shadowing headers delete the object they
+ * replace; tombstones (parent deleted or unlinked) delete the object. Objects without any
+ * header are dropped.
  */
 export function scan(dev: Yaffs2Dev): void {
   const ppb = dev.pagesPerBlock;
@@ -211,6 +215,10 @@ export function scan(dev: Yaffs2Dev): void {
         s.header = h;
         s.headerType = type;
         s.headerPage = page;
+        // The newest header's size caps every older chunk, shrink mark or not: current upstream
+        // (yaffs2_scan_chunk) sets shrink_size from it, and never sets is_shrink on a truncate or
+        // O_TRUNC. Chunks newer than this header (seen before it) were already taken.
+        if (type === ObjectType.file && h.fileSize !== 0xffffffff) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
       } else {
         const s = getScan(id);
         if (s.deleted) continue;
@@ -220,7 +228,9 @@ export function scan(dev: Yaffs2Dev): void {
         if (start >= s.shrinkSize) continue;
         const endPos = Math.min(start + Math.min(tags.byteCount, cs), s.shrinkSize);
         s.chunks.set(k, page);
-        if (endPos > s.scannedSize) s.scannedSize = endPos;
+        // Only chunks newer than the newest header extend the file (written after its last
+        // header, before a power cut); older ones lie within that header's size.
+        if (!s.header && endPos > s.scannedSize) s.scannedSize = endPos;
       }
     }
   }
