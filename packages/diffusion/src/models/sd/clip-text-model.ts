@@ -150,8 +150,8 @@ export class ClipTextModel {
     const length = ids[0]?.length ?? 0;
     if (batch === 0 || length === 0) throw new DiffusionError('INVALID_ARGUMENT', 'text encoder: no token ids');
     if (length > c.max_position_embeddings) throw new DiffusionError('SHAPE_MISMATCH', `text encoder: ${length} tokens, at most ${c.max_position_embeddings}`);
-    if (!Number.isInteger(clipSkip) || clipSkip < 0 || clipSkip >= c.num_hidden_layers) {
-      throw new DiffusionError('INVALID_ARGUMENT', `text encoder: clip skip must be an integer in 0..${c.num_hidden_layers - 1}, got ${clipSkip}`);
+    if (!Number.isInteger(clipSkip) || clipSkip < 0 || clipSkip > c.num_hidden_layers) {
+      throw new DiffusionError('INVALID_ARGUMENT', `text encoder: clip skip must be an integer in 0..${c.num_hidden_layers}, got ${clipSkip}`);
     }
     const flat = new Int32Array(batch * length);
     ids.forEach((row, b) => {
