@@ -1,0 +1,80 @@
+// The yaffs2 CLI in the shared style (@flashdiff/cli-kit): help, version, a closed pipe, host-file writes whole or not at all, codes that match their text.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const bin = new URL('../bin/yaffs2.js', import.meta.url).pathname;
+let work = '';
+let image = '';
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: work, env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-cli-style-'));
+  const tree = path.join(work, 'tree');
+  // Enough names that `ls -R` writes well past a pipe's 64 KiB buffer.
+  for (let d = 0; d < 20; d++) {
+    fs.mkdirSync(path.join(tree, `directory-${d}`), { recursive: true });
+    for (let f = 0; f < 150; f++) fs.writeFileSync(path.join(tree, `directory-${d}`, `a-file-with-a-long-name-${f}.txt`), '');
+  }
+  fs.writeFileSync(path.join(tree, 'hello.txt'), 'hello\n'.repeat(1000));
+  image = path.join(work, 'tree.img');
+  const r = run(['import', tree, image]);
+  assert.equal(r.status, 0, r.stderr);
+});
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+describe('yaffs2 CLI style', () => {
+  test('no arguments: help on stderr, exit 2; --version; --help with examples', () => {
+    const none = run([]);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /Usage: yaffs2/);
+    assert.equal(none.stdout, '');
+    assert.match(run(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.match(run(['--help']).stdout, /Examples:\n {2}yaffs2 import/);
+  });
+
+  test('ls -R into a pipe closed early (| head) ends quietly with exit 0', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" ls -l -R "${image}" | head -n 3`], { encoding: 'utf8' });
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.split('\n').length, 4);
+    const cat = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" cat "${image}" /hello.txt | head -c 10`], { encoding: 'utf8' });
+    assert.equal(cat.stderr, '');
+    assert.equal(cat.status, 0);
+  });
+
+  test('get writes the host file whole or not at all; refuses to overwrite', () => {
+    const target = path.join(work, 'got.txt');
+    const failed = run(['get', image, '/hello.txt', target], { FLASHDIFF_WRITE_FAULT: 'ENOSPC' });
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /^yaffs2: .*got\.txt: cannot write \(ENOSPC\)/);
+    assert.equal(fs.existsSync(target), false);
+    assert.deepEqual(fs.readdirSync(work).filter((f) => f.endsWith('.tmp')), []);
+    assert.equal(run(['get', image, '/hello.txt', target]).status, 0);
+    assert.equal(fs.readFileSync(target, 'utf8'), 'hello\n'.repeat(1000));
+    const again = run(['get', image, '/hello.txt', target]);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /^yaffs2: EEXIST: .*got\.txt: exists on the host/);
+  });
+
+  test('error codes match their text: putting a host directory says EISDIR', () => {
+    const r = run(['put', image, work, '/x']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^yaffs2: EISDIR: .*: cannot read the host file\n$/);
+    const missing = run(['put', image, path.join(work, 'nope'), '/x']);
+    assert.match(missing.stderr, /^yaffs2: ENOENT: .*nope: cannot read the host file\n$/);
+  });
+
+  test('completion zsh lists the commands', () => {
+    const r = run(['completion', 'zsh']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /'mkfs:create an empty YAFFS2 image of N blocks'/);
+  });
+});
