@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DiffusionError } from '../src/errors.ts';
 import { encodeSafetensorsHeader, floatToBfloat16, floatToHalf, halfToFloat } from '../src/checkpoint/safetensors.ts';
-import { openSafetensorsFile, writeSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
+import { type TensorToWrite, openSafetensorsFile, writeSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
+import { type PipelineToSave, openDiffusersPipeline, openStableDiffusionCheckpoint, saveDiffusersPipeline } from '../src/checkpoint/diffusers-folder.ts';
 import { SafetensorsBytesSource, type TensorSource } from '../src/checkpoint/tensor-source.ts';
 import { type RenamedTensorSource, SD1_LAYOUT, diffusersToSingleFileName, singleFileCheckpoint, splitSingleFile } from '../src/checkpoint/single-file.ts';
-import type { SdModelComponent } from '../src/checkpoint/sd-pipeline.ts';
+import { SD15_SCHEDULER_CONFIG, type SdModelComponent } from '../src/checkpoint/sd-pipeline.ts';
 import { Random } from '../src/rng.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sd-checkpoint-test-'));
@@ -373,3 +374,192 @@ describe('single-file SD-1.x checkpoints: names, shapes and configs against SD-1
     assert.throws(() => singleFileCheckpoint(file), isCode('CHECKPOINT_CORRUPT', /"cond_stage_model\.transformer\.text_model\.final_layer_norm\.weight" and "cond_stage_model\.transformer\.final_layer_norm\.weight" both map to text_encoder "text_model\.final_layer_norm\.weight"/));
   });
 });
+
+/** A tiny pipeline's parts: diffusers names, PyTorch shapes, seeded values (no real model needed to test the files). */
+function tinyPipeline(seed: number): { parts: PipelineToSave; values: Map<string, Float32Array> } {
+  const values = new Map<string, Float32Array>();
+  const tensors = (component: string, list: Array<[string, number[]]>): TensorToWrite[] =>
+    list.map(([name, shape], i) => {
+      const data = randomArray(shape.reduce((a, b) => a * b, 1), seed * 1000 + i + component.length * 100);
+      values.set(`${component}/${name}`, data);
+      return { name, shape, data: () => data };
+    });
+  const tokenizerDir = join(root, `tokenizer-${seed}`);
+  mkdirSync(tokenizerDir, { recursive: true });
+  writeFileSync(join(tokenizerDir, 'vocab.json'), '{"a</w>": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}');
+  writeFileSync(join(tokenizerDir, 'merges.txt'), '#version: 0.2\n');
+  return {
+    parts: {
+      textEncoder: { config: { hidden_size: 4, num_hidden_layers: 1 }, tensors: tensors('text_encoder', [['text_model.embeddings.token_embedding.weight', [3, 4]], ['text_model.final_layer_norm.weight', [4]]]) },
+      unet: { config: { block_out_channels: [2], cross_attention_dim: 4 }, tensors: tensors('unet', [['conv_in.weight', [2, 4, 3, 3]], ['conv_in.bias', [2]], ['up_blocks.0.attentions.0.proj_in.weight', [2, 2, 1, 1]]]) },
+      vae: { config: { latent_channels: 4 }, tensors: tensors('vae', [['decoder.mid_block.attentions.0.to_q.weight', [2, 2]], ['post_quant_conv.weight', [4, 4, 1, 1]]]) },
+      scheduler: { className: 'PNDMScheduler', config: { ...SD15_SCHEDULER_CONFIG } },
+      tokenizerDir,
+    },
+    values,
+  };
+}
+
+describe('diffusers pipeline folders', () => {
+  test('save → open round trip: model_index, configs, weights (F32 and the fp16 variant), tokenizer, scheduler', () => {
+    for (const dtype of ['F32', 'F16'] as const) {
+      const dir = tmp(`pipeline-${dtype}`);
+      const { parts, values } = tinyPipeline(dtype === 'F32' ? 1 : 2);
+      saveDiffusersPipeline(dir, parts, { dtype });
+      const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(index._class_name, 'StableDiffusionPipeline');
+      assert.deepEqual(index.unet, ['diffusers', 'UNet2DConditionModel']);
+      assert.deepEqual(index.text_encoder, ['transformers', 'CLIPTextModel']);
+      const suffix = dtype === 'F16' ? '.fp16' : '';
+      for (const file of [`unet/diffusion_pytorch_model${suffix}.safetensors`, `vae/diffusion_pytorch_model${suffix}.safetensors`, `text_encoder/model${suffix}.safetensors`]) {
+        assert.ok(existsSync(join(dir, file)), file);
+        const source = openSafetensorsFile(join(dir, file));
+        assert.deepEqual(source.metadata, { format: 'pt' }, 'transformers requires format=pt metadata');
+        source.close();
+      }
+      const checkpoint = openStableDiffusionCheckpoint(dir);
+      try {
+        assert.equal(checkpoint.layout, 'diffusers');
+        assert.equal(checkpoint.unet.className, 'UNet2DConditionModel');
+        assert.deepEqual(checkpoint.unet.config.block_out_channels, [2]);
+        assert.equal(checkpoint.unet.config._class_name, 'UNet2DConditionModel');
+        assert.deepEqual(checkpoint.textEncoder.config.architectures, ['CLIPTextModel']);
+        assert.equal(checkpoint.scheduler.className, 'PNDMScheduler');
+        assert.equal(checkpoint.scheduler.config.beta_schedule, 'scaled_linear');
+        assert.equal(checkpoint.tokenizerDir, join(dir, 'tokenizer'));
+        assert.ok(existsSync(join(dir, 'tokenizer', 'merges.txt')));
+        const byComponent = { text_encoder: checkpoint.textEncoder.weights, unet: checkpoint.unet.weights, vae: checkpoint.vae.weights };
+        for (const [key, data] of values) {
+          const [component, name] = key.split('/') as [keyof typeof byComponent, string];
+          const back = byComponent[component].read(name);
+          const expected = dtype === 'F32' ? data : data.map((v) => halfToFloat(floatToHalf(v)));
+          assert.deepEqual(back, expected, key);
+          assert.equal(byComponent[component].info(name)?.dtype, dtype);
+        }
+      } finally {
+        checkpoint.close();
+      }
+    }
+    assert.deepEqual(readdirSync(root).filter((f) => f.includes('.tmp-')), []);
+  });
+
+  test('the fp16 variant is found when it is the only weights file, and preferred with variant: fp16', () => {
+    const dir = tmp('variants');
+    saveDiffusersPipeline(dir, tinyPipeline(3).parts, { dtype: 'F16' });
+    // Add a full-precision unet beside the fp16 one.
+    writeSafetensorsFile(join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), [{ name: 'conv_in.bias', shape: [2], data: Float32Array.of(1, 2) }]);
+    const full = openDiffusersPipeline(dir);
+    assert.match(full.unet.weights.source, /diffusion_pytorch_model\.safetensors$/);
+    full.close();
+    const half = openDiffusersPipeline(dir, { variant: 'fp16' });
+    assert.match(half.unet.weights.source, /diffusion_pytorch_model\.fp16\.safetensors$/);
+    assert.match(half.vae.weights.source, /diffusion_pytorch_model\.fp16\.safetensors$/);
+    half.close();
+  });
+
+  test('a stale text-encoder position_ids buffer is hidden and listed as ignored', () => {
+    const dir = tmp('position-ids');
+    const { parts } = tinyPipeline(4);
+    parts.textEncoder.tensors = [...parts.textEncoder.tensors, { name: 'text_model.embeddings.position_ids', shape: [1, 3], data: Float32Array.of(0, 1, 2) }];
+    saveDiffusersPipeline(dir, parts);
+    const checkpoint = openDiffusersPipeline(dir);
+    assert.deepEqual(checkpoint.ignored, ['text_model.embeddings.position_ids']);
+    assert.ok(!checkpoint.textEncoder.weights.names().includes('text_model.embeddings.position_ids'));
+    assert.equal(checkpoint.textEncoder.weights.names().length, 2);
+    checkpoint.close();
+  });
+
+  test('saving replaces an earlier pipeline atomically; a failed save leaves it intact; an unrelated folder is never replaced', () => {
+    const dir = tmp('replace');
+    saveDiffusersPipeline(dir, tinyPipeline(5).parts);
+    const before = readFileSync(join(dir, 'unet', 'diffusion_pytorch_model.safetensors'));
+    const failing = tinyPipeline(6).parts;
+    failing.vae.tensors = [
+      {
+        name: 'x',
+        shape: [1],
+        data: () => {
+          throw new Error('disk full');
+        },
+      },
+    ];
+    assert.throws(() => saveDiffusersPipeline(dir, failing), /disk full/);
+    assert.deepEqual(readFileSync(join(dir, 'unet', 'diffusion_pytorch_model.safetensors')), before);
+    saveDiffusersPipeline(dir, tinyPipeline(7).parts);
+    assert.notDeepEqual(readFileSync(join(dir, 'unet', 'diffusion_pytorch_model.safetensors')), before);
+    const unrelated = tmp('my-photos');
+    mkdirSync(unrelated);
+    writeFileSync(join(unrelated, 'holiday.png'), 'x');
+    assert.throws(() => saveDiffusersPipeline(unrelated, tinyPipeline(8).parts), isCode('INVALID_ARGUMENT', /not a diffusers pipeline folder; refusing/));
+    assert.ok(existsSync(join(unrelated, 'holiday.png')));
+    assert.deepEqual(readdirSync(root).filter((f) => f.includes('.tmp-')), []);
+  });
+
+  test('bad folders: each a one-line error naming the path (missing → CHECKPOINT_MISSING, malformed → CHECKPOINT_CORRUPT)', () => {
+    const fresh = (): string => {
+      const dir = tmp('bad');
+      saveDiffusersPipeline(dir, tinyPipeline(9).parts);
+      return dir;
+    };
+    const cases: Array<[string, (dir: string) => void, string, RegExp]> = [
+      ['no model_index.json', (d) => rmSync(join(d, 'model_index.json')), 'CHECKPOINT_MISSING', /model_index\.json: missing \(is .* a diffusers pipeline folder\?\)/],
+      ['malformed model_index.json', (d) => writeFileSync(join(d, 'model_index.json'), '{\n  "_class_name": "StableDiffusionPipeline",\n  "unet": ["diffusers" "UNet2DConditionModel"]\n}'), 'CHECKPOINT_CORRUPT', /model_index\.json: malformed JSON at line 3, column 24 \(byte 69\)/],
+      ['unsupported pipeline', (d) => editJson(join(d, 'model_index.json'), (j) => (j._class_name = 'StableDiffusionXLPipeline')), 'CHECKPOINT_CORRUPT', /unsupported pipeline class "StableDiffusionXLPipeline" \(supported: StableDiffusionPipeline/],
+      ['unsupported unet class', (d) => editJson(join(d, 'model_index.json'), (j) => (j.unet = ['diffusers', 'UNet2DModel'])), 'CHECKPOINT_CORRUPT', /unsupported unet class "UNet2DModel"/],
+      ['no vae folder', (d) => rmSync(join(d, 'vae'), { recursive: true }), 'CHECKPOINT_MISSING', /vae: missing \(model_index\.json lists a vae\)/],
+      ['no unet config', (d) => rmSync(join(d, 'unet', 'config.json')), 'CHECKPOINT_MISSING', /unet[/\\]config\.json: missing/],
+      ['malformed unet config', (d) => writeFileSync(join(d, 'unet', 'config.json'), '{"a": 1,'), 'CHECKPOINT_CORRUPT', /unet[/\\]config\.json: malformed JSON at line 1, column 9/],
+      ['config class disagrees', (d) => editJson(join(d, 'vae', 'config.json'), (j) => (j._class_name = 'VQModel')), 'CHECKPOINT_CORRUPT', /vae[/\\]config\.json: declares "VQModel" but model_index\.json lists AutoencoderKL/],
+      ['no scheduler config', (d) => rmSync(join(d, 'scheduler', 'scheduler_config.json')), 'CHECKPOINT_MISSING', /scheduler_config\.json: missing/],
+      ['no merges.txt', (d) => rmSync(join(d, 'tokenizer', 'merges.txt')), 'CHECKPOINT_MISSING', /merges\.txt: missing/],
+      ['no weights', (d) => rmSync(join(d, 'unet', 'diffusion_pytorch_model.safetensors')), 'CHECKPOINT_MISSING', /unet: no weights \(expected diffusion_pytorch_model\.safetensors or diffusion_pytorch_model\.fp16\.safetensors\)/],
+      [
+        'pickle only',
+        (d) => {
+          rmSync(join(d, 'text_encoder', 'model.safetensors'));
+          writeFileSync(join(d, 'text_encoder', 'pytorch_model.bin'), 'PK\x03\x04');
+        },
+        'CHECKPOINT_MISSING',
+        /text_encoder[/\\]pytorch_model\.bin: a PyTorch pickle with no safetensors beside it; convert it to safetensors/,
+      ],
+      ['truncated weights', (d) => truncate(join(d, 'vae', 'diffusion_pytorch_model.safetensors'), 30), 'CHECKPOINT_CORRUPT', /diffusion_pytorch_model\.safetensors: /],
+    ];
+    for (const [why, damage, code, pattern] of cases) {
+      const dir = fresh();
+      damage(dir);
+      assert.throws(() => openDiffusersPipeline(dir), isCode(code, pattern), why);
+    }
+    assert.throws(() => openStableDiffusionCheckpoint(join(root, 'nowhere')), isCode('CHECKPOINT_MISSING', /nowhere: no such file or folder/));
+  });
+
+  test('single files: a .ckpt or a pickle/zip named .safetensors is refused with the conversion hint; a real one opens', () => {
+    const ckpt = tmp('model.ckpt');
+    writeFileSync(ckpt, '\x80\x02}q\x00.');
+    assert.throws(() => openStableDiffusionCheckpoint(ckpt), isCode('CHECKPOINT_MISSING', /model\.ckpt: a PyTorch pickle checkpoint, not safetensors; convert it to safetensors/));
+    const disguised = tmp('disguised.safetensors');
+    writeFileSync(disguised, 'PK\x03\x04rest of a zip');
+    assert.throws(() => openStableDiffusionCheckpoint(disguised), isCode('CHECKPOINT_MISSING', /disguised\.safetensors: a PyTorch pickle checkpoint/));
+    const real = tmp('sd15-names.safetensors');
+    // Every SD-1.5 single-file name with a 1-element stand-in (configs inferred from it are nonsense,
+    // but the file is a real safetensors file going through the whole opening path).
+    const tiny = [...shapes.unet.tensors, ...shapes.vae.tensors, ...shapes.text_encoder.tensors].map((t): [string, number[]] => [t.single_file_name, t.single_file_shape.map(() => 1)]);
+    writeSafetensorsFile(real, tiny.map(([name, shape]) => ({ name, shape, data: new Float32Array(1) })), { dtype: 'F16' });
+    const checkpoint = openStableDiffusionCheckpoint(real);
+    assert.equal(checkpoint.layout, 'single-file');
+    assert.equal(checkpoint.unet.weights.names().length, 686);
+    assert.equal(checkpoint.vae.weights.names().length, 248);
+    assert.equal(checkpoint.textEncoder.weights.names().length, 196);
+    assert.equal(checkpoint.tokenizerDir, undefined);
+    checkpoint.close();
+  });
+});
+
+function editJson(path: string, edit: (json: Record<string, unknown>) => void): void {
+  const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  edit(json);
+  writeFileSync(path, JSON.stringify(json));
+}
+
+function truncate(path: string, bytes: number): void {
+  writeFileSync(path, readFileSync(path).subarray(0, bytes));
+}

@@ -100,6 +100,23 @@ export const linearOutInToInOut: TensorConverter = (data, torchShape) => {
   return out;
 };
 
+/** Conv weight [kh, kw, in, out] (ours) → [out, in, kh, kw] (PyTorch); `torchShape` is the result's shape. */
+export const conv2dHWIOtoOIHW: TensorConverter = (data, torchShape) => {
+  const [o, i, kh, kw] = torchShape;
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      for (let ic = 0; ic < i; ic++) {
+        for (let oc = 0; oc < o; oc++) out[((oc * i + ic) * kh + y) * kw + x] = data[((y * kw + x) * i + ic) * o + oc];
+      }
+    }
+  }
+  return out;
+};
+
+/** Linear weight [in, out] (ours) → [out, in] (PyTorch); `torchShape` is [out, in]. */
+export const linearInOutToOutIn: TensorConverter = (data, torchShape) => linearOutInToInOut(data, [torchShape[1], torchShape[0]]);
+
 /** One model parameter and the stored tensor it comes from. */
 export interface ParameterMapping {
   /** Our parameter's name in the ParameterStore. */
@@ -108,23 +125,43 @@ export interface ParameterMapping {
   sourceName: string;
   /** The shape the source must store it in (PyTorch's). */
   torchShape: number[];
+  /** Stored layout → ours. */
   convert: TensorConverter;
+  /** Ours → stored layout (for saving); identity when absent. */
+  toTorch?: TensorConverter;
 }
 
 /** A conv parameter stored OIHW whose store shape is [kh, kw, in, out]. */
 export function conv2dMapping(name: string, ourShape: readonly number[], sourceName = name): ParameterMapping {
   const [kh, kw, i, o] = ourShape;
-  return { name, sourceName, torchShape: [o, i, kh, kw], convert: conv2dOIHWtoHWIO };
+  return { name, sourceName, torchShape: [o, i, kh, kw], convert: conv2dOIHWtoHWIO, toTorch: conv2dHWIOtoOIHW };
 }
 
 /** A linear weight stored [out, in] whose store shape is [in, out]. */
 export function linearMapping(name: string, ourShape: readonly number[], sourceName = name): ParameterMapping {
-  return { name, sourceName, torchShape: [ourShape[1], ourShape[0]], convert: linearOutInToInOut };
+  return { name, sourceName, torchShape: [ourShape[1], ourShape[0]], convert: linearOutInToInOut, toTorch: linearInOutToOutIn };
 }
 
 /** A parameter stored exactly as we hold it. */
 export function identityMapping(name: string, ourShape: readonly number[], sourceName = name): ParameterMapping {
-  return { name, sourceName, torchShape: ourShape.slice(), convert: identityLayout };
+  return { name, sourceName, torchShape: ourShape.slice(), convert: identityLayout, toTorch: identityLayout };
+}
+
+/** The mapping for a parameter whose PyTorch layout is known ('conv' | 'linear' | 'plain'). */
+export function layoutMapping(layout: 'conv' | 'linear' | 'plain', name: string, ourShape: readonly number[], sourceName = name): ParameterMapping {
+  return layout === 'conv' ? conv2dMapping(name, ourShape, sourceName) : layout === 'linear' ? linearMapping(name, ourShape, sourceName) : identityMapping(name, ourShape, sourceName);
+}
+
+/**
+ * The store's parameters as tensors to write in PyTorch layout under their source names, each
+ * read and converted only when the writer asks for it (pass to writeSafetensorsFile).
+ */
+export function torchTensorsFromStore(store: ParameterStore, mapping: readonly ParameterMapping[]): Array<{ name: string; shape: number[]; data: () => Float32Array }> {
+  return mapping.map((m) => ({
+    name: m.sourceName,
+    shape: m.torchShape.slice(),
+    data: () => (m.toTorch ?? identityLayout)(store.engine.readSync(store.get(m.name)), m.torchShape),
+  }));
 }
 
 export interface LoadParametersOptions {
