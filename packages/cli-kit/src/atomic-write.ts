@@ -96,8 +96,10 @@ function sleepSync(ms: number): void {
  * CANNOT_CREATE_DIRECTORY) naming the target; the previous file is then unchanged.
  */
 export function writeFileAtomic(target: string, data: Uint8Array | string): void {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  ensureDirectory(dirname(target));
+  writeFilesAtomic([[target, data]]);
+}
+
+function writeTemporary(target: string, bytes: Uint8Array): string {
   let st: ReturnType<typeof statSync> | undefined;
   try {
     st = statSync(target);
@@ -123,16 +125,49 @@ export function writeFileAtomic(target: string, data: Uint8Array | string): void
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(temporary, target);
-    releaseTemporaryPath(temporary);
+    return temporary;
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(temporary);
-    } catch {
-      // never created
-    }
-    releaseTemporaryPath(temporary);
+    discard(temporary);
     throw new CliError('WRITE_FAILED', `${target}: cannot write (${describe(e)}); the previous file, if any, is unchanged`, { cause: e });
+  }
+}
+
+function discard(temporary: string): void {
+  try {
+    unlinkSync(temporary);
+  } catch {
+    // never created, or already renamed
+  }
+  releaseTemporaryPath(temporary);
+}
+
+/**
+ * Write several files as one step: every file goes to its temporary first, and only when all
+ * are written (fsync'ed) are they renamed into place, in the order given. A failure while
+ * writing (ENOSPC, an injected fault) leaves every previous file unchanged; the renames
+ * themselves are synchronous, so a Ctrl-C handler cannot run between them (only a kill -9 or a
+ * power cut in those microseconds could leave a mix). Put the file that names the others last.
+ */
+export function writeFilesAtomic(files: ReadonlyArray<readonly [string, Uint8Array | string]>): void {
+  const written: Array<[string, string]> = [];
+  try {
+    for (const [target, data] of files) {
+      ensureDirectory(dirname(target));
+      written.push([writeTemporary(target, typeof data === 'string' ? Buffer.from(data, 'utf8') : data), target]);
+    }
+  } catch (e) {
+    for (const [temporary] of written) discard(temporary);
+    throw e;
+  }
+  for (let i = 0; i < written.length; i++) {
+    const [temporary, target] = written[i]!;
+    try {
+      renameSync(temporary, target);
+      releaseTemporaryPath(temporary);
+    } catch (e) {
+      for (const [rest] of written.slice(i)) discard(rest);
+      throw new CliError('WRITE_FAILED', `${target}: cannot write (${describe(e)})`, { cause: e });
+    }
   }
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDirectory, isCliError, writeFileAtomic } from '../src/index.ts';
+import { ensureDirectory, isCliError, writeFileAtomic, writeFilesAtomic } from '../src/index.ts';
 
 function withDir(f: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'cli-kit-atomic-'));
@@ -64,5 +64,28 @@ describe('writeFileAtomic', () => {
     withDir((dir) => {
       writeFileSync(join(dir, 'f'), '');
       assert.throws(() => ensureDirectory(join(dir, 'f/sub')), (e: unknown) => isCliError(e, 'CANNOT_CREATE_DIRECTORY') && e.message.includes('is not a directory'));
+    }));
+});
+
+describe('writeFilesAtomic', () => {
+  test('writes every file; a failure on any leaves all previous files and no temporaries', () =>
+    withDir((dir) => {
+      const a = join(dir, 'a.bin');
+      const b = join(dir, 'sub/b.json');
+      writeFilesAtomic([[a, 'A1'], [b, 'B1']]);
+      assert.equal(readFileSync(a, 'utf8'), 'A1');
+      assert.equal(readFileSync(b, 'utf8'), 'B1');
+      // The second target is a directory: nothing may change, the first file included.
+      assert.throws(() => writeFilesAtomic([[a, 'A2'], [join(dir, 'sub'), 'x']]), (e: unknown) => isCliError(e, 'WRITE_FAILED'));
+      process.env.FLASHDIFF_WRITE_FAULT = 'ENOSPC';
+      try {
+        assert.throws(() => writeFilesAtomic([[a, 'A3'], [b, 'B3']]), (e: unknown) => isCliError(e, 'WRITE_FAILED'));
+      } finally {
+        delete process.env.FLASHDIFF_WRITE_FAULT;
+      }
+      assert.equal(readFileSync(a, 'utf8'), 'A1');
+      assert.equal(readFileSync(b, 'utf8'), 'B1');
+      assert.deepEqual(readdirSync(dir).sort(), ['a.bin', 'sub']);
+      assert.deepEqual(readdirSync(join(dir, 'sub')), ['b.json']);
     }));
 });
