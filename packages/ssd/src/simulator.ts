@@ -337,6 +337,16 @@ export class SsdSimulator {
     this.timeSeries.length = 0;
   }
 
+  /**
+   * Waits for the device to go idle: the next host operation is issued no earlier than the last
+   * completion so far. For writes made straight to the FTL (untimed for the host, e.g. a
+   * preconditioning fill), whose device work would otherwise delay the first measured operations.
+   */
+  waitForIdle(): void {
+    const t = this.device.timing.elapsed;
+    if (this.lastIssue < t) this.lastIssue = t;
+  }
+
   // ------------------------------------------------------------------ timed host operations
 
   private issue(): number {
