@@ -8,8 +8,21 @@ import { DiffusionError } from '../src/errors.ts';
 import { encodeSafetensorsHeader, floatToBfloat16, floatToHalf, halfToFloat } from '../src/checkpoint/safetensors.ts';
 import { type TensorToWrite, openSafetensorsFile, writeSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
 import { type PipelineToSave, openDiffusersPipeline, openStableDiffusionCheckpoint, saveDiffusersPipeline } from '../src/checkpoint/diffusers-folder.ts';
-import { SafetensorsBytesSource, type TensorSource } from '../src/checkpoint/tensor-source.ts';
-import { type RenamedTensorSource, SD1_LAYOUT, diffusersToSingleFileName, singleFileCheckpoint, splitSingleFile } from '../src/checkpoint/single-file.ts';
+import {
+  type ParameterMapping,
+  SafetensorsBytesSource,
+  type TensorSource,
+  conv2dHWIOtoOIHW,
+  conv2dOIHWtoHWIO,
+  layoutMapping,
+  linearInOutToOutIn,
+  linearOutInToInOut,
+  loadParameters,
+  torchTensorsFromStore,
+} from '../src/checkpoint/tensor-source.ts';
+import { ParameterStore } from '../src/models/parameters.ts';
+import { initBackend } from '../src/backend-node.ts';
+import { type RenamedTensorSource, SD1_LAYOUT, diffusersToSingleFileName, isPositionIds, singleFileCheckpoint, splitSingleFile } from '../src/checkpoint/single-file.ts';
 import { SD15_SCHEDULER_CONFIG, type SdModelComponent } from '../src/checkpoint/sd-pipeline.ts';
 import { Random } from '../src/rng.ts';
 
@@ -563,3 +576,81 @@ function editJson(path: string, edit: (json: Record<string, unknown>) => void): 
 function truncate(path: string, bytes: number): void {
   writeFileSync(path, readFileSync(path).subarray(0, bytes));
 }
+
+describe('loadParameters: PyTorch-layout tensors into a ParameterStore', () => {
+  const build = async (seed: number): Promise<{ store: ParameterStore; mapping: ParameterMapping[] }> => {
+    const engine = await initBackend('cpu');
+    const store = new ParameterStore(engine, new Random(seed));
+    const layouts: Array<[string, number[], 'conv' | 'linear' | 'plain']> = [
+      ['conv.weight', [3, 3, 2, 4], 'conv'],
+      ['conv.bias', [4], 'plain'],
+      ['proj.weight', [3, 5], 'linear'],
+      ['norm.weight', [5], 'plain'],
+    ];
+    for (const [name, shape] of layouts) store.create(name, shape, { kind: 'normal', std: 1 });
+    return { store, mapping: layouts.map(([name, shape, layout]) => layoutMapping(layout, name, shape)) };
+  };
+
+  test('the converters move each element where PyTorch keeps it (conv OIHW ↔ HWIO, linear [out,in] ↔ [in,out])', () => {
+    const [o, i, kh, kw] = [4, 3, 2, 5];
+    const torch = Float32Array.from({ length: o * i * kh * kw }, (_, n) => n);
+    const ours = conv2dOIHWtoHWIO(torch, [o, i, kh, kw]);
+    for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
+      assert.equal(ours[((y * kw + x) * i + b) * o + a], torch[((a * i + b) * kh + y) * kw + x]);
+    }
+    assert.deepEqual(conv2dHWIOtoOIHW(ours, [o, i, kh, kw]), torch);
+    const linear = Float32Array.from({ length: 70 * 130 }, (_, n) => n); // [out 70, in 130], past one 64-block
+    const t = linearOutInToInOut(linear, [70, 130]);
+    assert.equal(t[129 * 70 + 69], linear[69 * 130 + 129]);
+    assert.equal(t[1 * 70 + 2], linear[2 * 130 + 1]);
+    assert.deepEqual(linearInOutToOutIn(t, [70, 130]), linear);
+  });
+
+  test('save in PyTorch layout → safetensors → load into another store reproduces every value', async () => {
+    const a = await build(1);
+    const b = await build(2);
+    const path = tmp('store.safetensors');
+    writeSafetensorsFile(path, torchTensorsFromStore(a.store, a.mapping));
+    const source = openSafetensorsFile(path);
+    assert.deepEqual(source.info('conv.weight')?.shape, [4, 2, 3, 3], 'written OIHW');
+    assert.deepEqual(source.info('proj.weight')?.shape, [5, 3], 'written [out, in]');
+    const seen: string[] = [];
+    loadParameters(b.store, source, b.mapping, { onTensor: (done, total, name) => seen.push(`${done}/${total} ${name}`) });
+    source.close();
+    const want = a.store.exportValues();
+    for (const [name, value] of b.store.exportValues()) assert.deepEqual(value.data, want.get(name)?.data, name);
+    assert.deepEqual(seen, ['1/4 conv.weight', '2/4 conv.bias', '3/4 proj.weight', '4/4 norm.weight']);
+  });
+
+  test('missing, unexpected and mis-shaped tensors: one CHECKPOINT_CORRUPT naming each tensor and both shapes; nothing loaded', async () => {
+    const a = await build(1);
+    const b = await build(2);
+    const before = b.store.exportValues();
+    const write = (edit: (list: TensorToWrite[]) => TensorToWrite[]): TensorSource => {
+      const path = tmp('edited.safetensors');
+      writeSafetensorsFile(path, edit(torchTensorsFromStore(a.store, a.mapping)));
+      return openSafetensorsFile(path, 'edited.safetensors');
+    };
+    const cases: Array<[string, TensorSource, RegExp]> = [
+      ['missing', write((l) => l.filter((t) => t.name !== 'conv.bias')), /^edited\.safetensors: missing tensor "conv\.bias" \(the model expects \[4\]\)$/],
+      ['shape', write((l) => l.map((t) => (t.name === 'proj.weight' ? { name: t.name, shape: [3, 5], data: new Float32Array(15) } : t))), /^edited\.safetensors: tensor "proj\.weight" has shape \[3, 5\] in the file, the model expects \[5, 3\]$/],
+      ['unexpected', write((l) => [...l, { name: 'extra.bias', shape: [2], data: new Float32Array(2) }]), /^edited\.safetensors: unexpected tensor "extra\.bias" \[2\]/],
+      [
+        'several',
+        write((l) => [...l.filter((t) => t.name !== 'norm.weight'), { name: 'extra.bias', shape: [2], data: new Float32Array(2) }]),
+        /^edited\.safetensors: 2 problems: missing tensor "norm\.weight" \(the model expects \[5\]\); unexpected tensor "extra\.bias" \[2\]/,
+      ],
+    ];
+    for (const [why, source, pattern] of cases) {
+      assert.throws(() => loadParameters(b.store, source, b.mapping), isCode('CHECKPOINT_CORRUPT', pattern), why);
+      source.close();
+    }
+    for (const [name, value] of b.store.exportValues()) assert.deepEqual(value.data, before.get(name)?.data, `${name} untouched`);
+    // `ignore` lets known extras through.
+    const withExtra = write((l) => [...l, { name: 'text_model.embeddings.position_ids', shape: [1, 3], data: new Float32Array(3) }]);
+    loadParameters(b.store, withExtra, b.mapping, { ignore: isPositionIds });
+    withExtra.close();
+    // A store parameter the mapping forgets is the caller's bug, not the file's.
+    assert.throws(() => loadParameters(b.store, withExtra, b.mapping.slice(1)), isCode('INVALID_ARGUMENT', /1 model parameter\(s\) have no mapping, e\.g\. "conv\.weight"/));
+  });
+});
