@@ -23,6 +23,18 @@ export const GC_UNITS: readonly GcUnit[] = ['block', 'superblock'];
 export type ValidityMethod = 'bitmap' | 'scan' | 'p2l';
 export const VALIDITY_METHODS: readonly ValidityMethod[] = ['bitmap', 'scan', 'p2l'];
 
+/**
+ * Which die a host write goes to (block mode):
+ * - `round-robin`: the next die in channel-first order, whatever the LBA (dynamic allocation: the
+ *   writes of a burst spread over every die).
+ * - `cwdp`: static, by LBA, channel first: channel = lba mod channels, then the die within the
+ *   channel = ⌊lba / channels⌋ mod dies per channel — MQSim's CWDP plane allocation (channel,
+ *   way, die, plane) on a geometry with one plane per die and one die per way. A die with no room
+ *   left falls back to round robin.
+ */
+export type HostAllocation = 'round-robin' | 'cwdp';
+export const HOST_ALLOCATIONS: readonly HostAllocation[] = ['round-robin', 'cwdp'];
+
 /** FTL options. Every field has a default (see {@link DEFAULT_FTL_OPTIONS}). */
 export interface FtlOptions {
   /**
@@ -57,6 +69,8 @@ export interface FtlOptions {
    * code's, which runs when this is false or the kernel does not apply (see Ftl.wasmKernelActive).
    */
   readonly wasmKernel: boolean;
+  /** Which die a host write goes to (see {@link HostAllocation}; `cwdp` needs block units). */
+  readonly hostAllocation: HostAllocation;
 }
 
 export const DEFAULT_FTL_OPTIONS: FtlOptions = {
@@ -71,6 +85,7 @@ export const DEFAULT_FTL_OPTIONS: FtlOptions = {
   staticWearLevelingThreshold: 64,
   seed: 1,
   wasmKernel: true,
+  hostAllocation: 'round-robin',
 };
 
 /** Fills defaults and validates. Throws SsdError INVALID_CONFIG naming the bad field. */
@@ -90,6 +105,8 @@ export function resolveFtlOptions(options: Partial<FtlOptions> = {}): FtlOptions
   for (const field of ['gcThreshold', 'backgroundGcTarget', 'staticWearLevelingThreshold'] as const) {
     if (!Number.isInteger(o[field]) || o[field] < 0) bad(field, `must be a non-negative integer, got ${o[field]}`);
   }
+  if (!HOST_ALLOCATIONS.includes(o.hostAllocation)) bad('hostAllocation', `unknown scheme '${String(o.hostAllocation)}' (${HOST_ALLOCATIONS.join('|')})`);
+  if (o.hostAllocation !== 'round-robin' && o.gcUnit !== 'block') bad('hostAllocation', `'${o.hostAllocation}' places writes per die and needs gcUnit 'block'`);
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
   for (const field of ['dynamicWearLeveling', 'staticWearLeveling', 'wasmKernel'] as const) {
     if (typeof o[field] !== 'boolean') bad(field, `must be true or false, got ${String(o[field])}`);

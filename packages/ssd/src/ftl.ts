@@ -280,6 +280,8 @@ export class Ftl {
   private readonly hostReserve: number;
   /** validityMethod p2l: each block ends with a P2L summary page (written when its data pages are full). */
   private readonly summaries: boolean;
+  /** hostAllocation 'cwdp': host writes go to the die their LBA stripes to. */
+  private readonly staticAllocation: boolean;
   /** relocateBlockFast's scratch: a victim block's valid pages, and the spare words of a run. */
   private readonly moveSources: Int32Array;
   private readonly moveWords: Uint32Array;
@@ -347,7 +349,7 @@ export class Ftl {
     // kernel's memory (the metadata fast device): the FTL's tables are then appended to that memory.
     const o = this.options;
     const layout = device.metadataKernel ?? null;
-    const kernelFits = o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling;
+    const kernelFits = o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && o.hostAllocation === 'round-robin';
     const spec = {
       l2p: int32Table(this.userPages, -1),
       p2l: int32Table(this.totalPages, P2L_NONE),
@@ -438,6 +440,7 @@ export class Ftl {
     this.kernel = kernelFits && tables.inMemory ? this.startKernel(layout, tables.offsets, t.crcSlice) : null;
     this.gcThreshold = this.options.gcThreshold;
     this.summaries = this.options.validityMethod === 'p2l';
+    this.staticAllocation = this.options.hostAllocation === 'cwdp';
     this.hostReserve = (this.options.gcThreshold + 2) * this.dataPages;
 
     this.format();
@@ -960,7 +963,7 @@ export class Ftl {
       // overlaps the program below. Only GC (foreground or in place) and a block retirement can
       // move the page in between; then it is read again (the counters tell whether they ran).
       const early = this.l2p[lba]!;
-      const die = kernelDie >= 0 ? kernelDie : this.blockMode === true ? this.nextHostDie() : 0;
+      const die = kernelDie >= 0 ? kernelDie : this.blockMode === true ? (this.staticAllocation === true ? this.staticHostDie(lba) : this.nextHostDie()) : 0;
       const collected = this.freeCount[die]! < this.gcThreshold;
       if (collected) this.foregroundGc(die);
       const moves = this.relocations;
@@ -1037,6 +1040,22 @@ export class Ftl {
       this.setInvalid(old);
       this.counterValues.hostTrimmedPages++;
     }
+  }
+
+  /**
+   * hostAllocation 'cwdp': the die of `lba` by channel-first striping (config.ts HostAllocation);
+   * when that die has no room left (more than a block's pages not valid, and an open block, a free
+   * one or one to collect), the next die in round robin. The room asked is less than
+   * nextHostDie's reserve: a static scheme fills every die to the user share of its capacity.
+   */
+  private staticHostDie(lba: number): number {
+    const g = this.geometry;
+    const channel = lba % g.channels;
+    const die = channel * g.diesPerChannel + (Math.floor(lba / g.channels) % g.diesPerChannel);
+    if (this.poolCapacity[die]! - this.poolValid[die]! > this.dataPages && (this.hostStream.slot[die]! >= 0 || this.freeCount[die]! > 0 || this.leastValidUnit(die) >= 0)) {
+      return die;
+    }
+    return this.nextHostDie();
   }
 
   /**
