@@ -1,0 +1,118 @@
+/**
+ * Running a resolved scenario: the geometry from its preset and overrides, the simulator, the
+ * preconditioning, then the synthetic workload or the trace. `ssdsim run`, `ssdsim replay` and
+ * every sweep point (on any worker) go through {@link runScenario}, so they cannot drift apart.
+ */
+import { geometryPreset } from '@flashdiff/nand';
+import type { NandGeometry, NandTimingParams } from '@flashdiff/nand';
+import { resolveFtlOptions, userPagesFor } from '../config.ts';
+import type { FtlOptions } from '../config.ts';
+import { preconditionSimulator } from '../precondition.ts';
+import type { PreconditionReport } from '../precondition.ts';
+import { SsdSimulator } from '../simulator.ts';
+import type { SimulationReport } from '../simulator.ts';
+import { fitToDevice, loadTrace, tracePageWrites } from '../traces/load.ts';
+import type { TraceFormat } from '../traces/load.ts';
+import type { BlkparseEvent } from '../traces/blkparse.ts';
+import type { WorkloadKind } from '../workload.ts';
+import type { Scenario } from './schema.ts';
+
+/** Time-series points a run gets by default: the interval is the measured host page writes / this. */
+export const DEFAULT_TIME_SERIES_POINTS = 100;
+
+/** "4x" → 4 × user pages; a number → itself. */
+export function resolveWrites(writes: string | number, userPages: number): number {
+  return typeof writes === 'number' ? writes : Math.round(Number(writes.slice(0, -1)) * userPages);
+}
+
+export function scenarioGeometry(s: Scenario): NandGeometry {
+  return { ...geometryPreset(s.device.preset), ...s.device.geometry } as NandGeometry;
+}
+
+export function scenarioFtlOptions(s: Scenario): FtlOptions {
+  return resolveFtlOptions(s.device.ftl as Partial<FtlOptions>);
+}
+
+/** A report whose precondition field says what preconditioning did ({@link PreconditionReport}). */
+export interface ScenarioReport extends SimulationReport {
+  precondition: PreconditionReport | null;
+}
+
+export interface ScenarioRunOptions {
+  onProgress?: (phase: 'precondition' | 'measure', done: number, total: number) => void;
+  /** Warnings (an empty trace allowed, a trace sorted, requests split) go here. */
+  onWarning?: (message: string) => void;
+}
+
+/** Runs a scenario and returns its report (config.scenario holds the scenario itself). */
+export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): ScenarioReport {
+  const geometry = scenarioGeometry(s);
+  const ftl = scenarioFtlOptions(s);
+  const user = userPagesFor(geometry, ftl.overProvisioning, ftl.validityMethod);
+  const w = s.workload;
+  const isTrace = w.kind === 'trace';
+  let requests: ReturnType<typeof loadTrace>['requests'] = [];
+  let traceInfo: Record<string, unknown> = {};
+  let measuredWrites: number;
+  if (isTrace) {
+    const loaded = loadTrace(w.path, {
+      format: w.format as TraceFormat | 'auto',
+      sort: w.sort,
+      allowEmpty: w.allowEmpty,
+      ...(w.blkparseEvent !== 'auto' ? { blkparseEvent: w.blkparseEvent as BlkparseEvent } : {}),
+    });
+    for (const m of loaded.warnings) options.onWarning?.(m);
+    const fit = fitToDevice(loaded.requests, user * geometry.pageSize);
+    if (fit.split > 0) options.onWarning?.(`${w.path}: ${fit.split} request(s) larger than the device's ${user * geometry.pageSize} bytes split into device-sized pieces`);
+    requests = fit.requests;
+    measuredWrites = tracePageWrites(requests, geometry.pageSize);
+    traceInfo = {
+      trace: w.path,
+      traceFormat: loaded.format,
+      ...(loaded.blkparseEvent ? { blkparseEvent: loaded.blkparseEvent } : {}),
+      requests: loaded.requests.length,
+      splitRequests: fit.split,
+      sorted: loaded.sorted,
+      addressMapping: 'page = floor(sector * 512 / pageSize) mod userPages',
+    };
+  } else {
+    measuredWrites = resolveWrites(w.writes, user);
+  }
+  // The interval follows the measured host page writes (never the request count, never the fill).
+  const snapshotEvery = s.outputs.snapshotEvery ?? Math.max(1, Math.ceil(measuredWrites / DEFAULT_TIME_SERIES_POINTS));
+  const sim = new SsdSimulator({
+    geometry,
+    preset: s.device.preset,
+    ftl,
+    ...(isTrace ? {} : { workload: { kind: w.kind as WorkloadKind, seed: w.seed, readRatio: w.readRatio, trimRatio: w.trimRatio, hotFraction: w.hotFraction, hotAccessFraction: w.hotAccess } }),
+    ...(Object.keys(s.device.timing).length > 0 ? { timing: s.device.timing as Partial<NandTimingParams> } : {}),
+    metadataOnly: true,
+    queueDepth: s.device.queueDepth,
+    snapshotEvery,
+    backgroundGcIdleNs: s.device.backgroundGcIdleUs * 1000,
+  });
+  const p = s.precondition;
+  const pre = preconditionSimulator(
+    sim,
+    {
+      state: p.state,
+      occupancy: p.occupancy,
+      seed: p.seed,
+      steady: { windowWrites: Math.max(1, resolveWrites(p.steady.window, user)), rounds: p.steady.rounds, tolerance: p.steady.tolerance, maxWrites: resolveWrites(p.steady.maxWrites, user) },
+    },
+    (d, t) => options.onProgress?.('precondition', d, t),
+  );
+  const onMeasure = (d: number, t: number) => options.onProgress?.('measure', d, t);
+  const base = isTrace ? sim.replay(requests, onMeasure) : sim.run(measuredWrites, onMeasure);
+  const report: ScenarioReport = { ...base, precondition: p.state === 'none' ? null : pre };
+  const command = isTrace ? 'replay' : 'run';
+  report.config = {
+    ...report.config,
+    command,
+    ...(isTrace ? traceInfo : { writes: measuredWrites, writesFlag: String(w.writes) }),
+    precondition: p.state !== 'none',
+    snapshotEvery,
+    scenario: s,
+  };
+  return report;
+}
