@@ -1,19 +1,21 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CliError, applyCliStyle, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
+import { applyCliStyle, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
 import type { CliDefinition } from '@flashdiff/cli-kit';
-import { NandError, geometryPreset, isPresetName, PRESET_NAMES } from '@flashdiff/nand';
-import type { NandGeometry } from '@flashdiff/nand';
-import { GC_POLICIES, GC_UNITS, VALIDITY_METHODS, userPagesFor } from './config.ts';
-import type { FtlOptions, GcPolicy, GcUnit, ValidityMethod } from './config.ts';
+import { NandError, PRESET_NAMES } from '@flashdiff/nand';
+import { stringify as toYaml } from 'yaml';
+import { GC_POLICIES, GC_UNITS, VALIDITY_METHODS } from './config.ts';
+import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
-import { SsdSimulator } from './simulator.ts';
-import type { SimulationReport, SimulatorConfig } from './simulator.ts';
-import { readTraceFile } from './trace.ts';
+import type { SimulationReport } from './simulator.ts';
 import { WORKLOAD_KINDS } from './workload.ts';
-import type { WorkloadKind } from './workload.ts';
-
-/** A usage problem: one line on stderr, exit status 2. */
-const usageError = (message: string): CliError => new CliError('USAGE', message);
+import { loadScenario } from './scenario/load.ts';
+import { applyOverrides, overrideFor, scenarioKey } from './scenario/overrides.ts';
+import { PRECONDITION_STATES, defaultScenario } from './scenario/schema.ts';
+import type { Scenario } from './scenario/schema.ts';
+import { runScenario } from './scenario/run.ts';
+import type { ScenarioReport } from './scenario/run.ts';
+import { BLKPARSE_EVENTS } from './traces/blkparse.ts';
+import { TRACE_FORMATS } from './traces/load.ts';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -81,27 +83,8 @@ function parseWearLeveling(value: string): { dynamic: boolean; static: boolean }
   return out;
 }
 
-interface CommonFlags {
-  preset: string;
-  op: number;
-  gc: GcPolicy;
-  gcUnit: GcUnit;
-  validBy: ValidityMethod;
-  gcThreshold?: number;
-  channels?: number;
-  dies?: number;
-  blocks?: number;
-  pagesPerBlock?: number;
-  pageSize?: number;
-  wearLeveling: { dynamic: boolean; static: boolean };
-  staticWlThreshold?: number;
-  seed: number;
-  json?: boolean;
-  out?: string;
-  precondition: boolean;
-  snapshotEvery?: number;
-  queueDepth: number;
-}
+/** Commander's parsed flags (values already checked by the option parsers). */
+type Flags = Record<string, unknown>;
 
 const OP_HELP =
   'over-provisioning OP = (physical - user) / user, as a ratio (0.2) or percentage (20%); ' +
@@ -127,34 +110,21 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--out <file>', 'write the report to this file (atomically) instead of stdout'))
     .addOption(new Option('--no-precondition', 'skip filling the device once before measuring'))
     .addOption(new Option('--snapshot-every <n>', 'time-series point every N host page writes (default: 1% of the run)').argParser(nonNegativeInt('--snapshot-every')))
-    .addOption(new Option('--queue-depth <n>', 'closed-loop host queue depth for the latency model').argParser(positiveInt('--queue-depth')).default(32));
+    .addOption(new Option('--queue-depth <n>', 'closed-loop host queue depth for the latency model').argParser(positiveInt('--queue-depth')).default(32))
+    .addOption(new Option('--precondition-state <state>', 'how the device is brought to its state before measuring (default sequential)').choices(PRECONDITION_STATES as unknown as string[]))
+    .addOption(new Option('--occupancy <f>', 'fraction of the user capacity valid after preconditioning, in (0, 1] (default 1)').argParser(fraction('--occupancy')))
+    .addOption(new Option('--print-config', 'print the resolved scenario (YAML; JSON with --json) and exit'));
 }
 
-function resolveGeometry(flags: CommonFlags): NandGeometry {
-  if (!isPresetName(flags.preset)) throw usageError(`--preset: unknown preset '${flags.preset}' (${PRESET_NAMES.join(', ')})`);
-  const base = geometryPreset(flags.preset);
-  return {
-    ...base,
-    ...(flags.channels !== undefined ? { channels: flags.channels } : {}),
-    ...(flags.dies !== undefined ? { diesPerChannel: flags.dies } : {}),
-    ...(flags.blocks !== undefined ? { blocksPerDie: flags.blocks } : {}),
-    ...(flags.pagesPerBlock !== undefined ? { pagesPerBlock: flags.pagesPerBlock } : {}),
-    ...(flags.pageSize !== undefined ? { pageSize: flags.pageSize } : {}),
-  };
-}
-
-function ftlOptions(flags: CommonFlags): Partial<FtlOptions> {
-  return {
-    overProvisioning: flags.op,
-    gcPolicy: flags.gc,
-    gcUnit: flags.gcUnit,
-    validityMethod: flags.validBy,
-    dynamicWearLeveling: flags.wearLeveling.dynamic,
-    staticWearLeveling: flags.wearLeveling.static,
-    seed: flags.seed,
-    ...(flags.gcThreshold !== undefined ? { gcThreshold: flags.gcThreshold } : {}),
-    ...(flags.staticWlThreshold !== undefined ? { staticWearLevelingThreshold: flags.staticWlThreshold } : {}),
-  };
+/** What preconditioning did and cost, in one line. */
+function preconditionLine(report: SimulationReport, f: (x: number, d?: number) => string): string {
+  const p = report.precondition as ScenarioReport['precondition'] | { hostPageWrites: number; waf: number; state?: undefined } | null;
+  if (p === null) return 'precondition: none';
+  if (p.state === undefined) return `precondition: ${p.hostPageWrites} host writes, WAF ${f(p.waf)}`;
+  const steady = p.steady
+    ? `; steady state ${p.steady.settled ? 'reached' : 'NOT reached'} after ${p.steady.overwrites} overwrites in ${p.steady.windowWaf.length} windows (${p.steady.criterion})`
+    : '';
+  return `precondition: ${p.state} to ${f(p.occupancy * 100, 1)}% occupancy: ${p.hostPageWrites} host writes, WAF ${f(p.waf)}, ${f(p.simulatedSeconds)} s simulated, ${f(p.wallSeconds, 2)} s wall${steady}`;
 }
 
 /** The report on stdout, or written atomically to `out` (the previous file kept on any failure). */
@@ -171,8 +141,9 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
   const f = (x: number, d = 3) => x.toFixed(d);
   const lines = [
     `user pages ${c.userPages} of ${c.physicalPages} physical (OP ${c.ftl.overProvisioning} = (physical - user) / user), GC ${c.ftl.gcPolicy} per ${c.ftl.gcUnit}, valid pages by ${c.ftl.validityMethod}`,
-    report.precondition ? `precondition: ${report.precondition.hostPageWrites} host writes, WAF ${f(report.precondition.waf)}` : 'precondition: none',
+    preconditionLine(report, f),
     `WAF ${f(report.waf)} = ${report.nandPageWrites} NAND page programs / ${report.hostPageWrites} host page writes`,
+    `TRIM commands ${report.counters.hostTrimCommands}, pages trimmed ${report.counters.hostTrimmedPages}`,
     `GC runs ${report.gcRuns}, pages moved ${report.gcMovedPages}, wear-leveling moves ${report.wearLevelingMovedPages}, erases ${report.erases}`,
     `erase count min ${report.erase.min} max ${report.erase.max} mean ${f(report.erase.mean, 2)} stddev ${f(report.erase.stddev, 2)}`,
     `simulated ${f(report.throughput.simulatedSeconds)} s: ${f(report.throughput.hostWriteMBps, 1)} MB/s host writes; latency µs p50 ${f(report.latencyUs.p50, 0)} p99 ${f(report.latencyUs.p99, 0)} p99.9 ${f(report.latencyUs.p999, 0)}`,
@@ -180,17 +151,62 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
   emit(lines.join('\n') + '\n');
 }
 
-function makeSimulator(flags: CommonFlags, workload: SimulatorConfig['workload'], snapshotEvery: number): SsdSimulator {
-  const geometry = resolveGeometry(flags);
-  return new SsdSimulator({
-    geometry,
-    preset: flags.preset,
-    ftl: ftlOptions(flags),
-    workload,
-    metadataOnly: true,
-    queueDepth: flags.queueDepth,
-    snapshotEvery,
+/**
+ * The scenario a command runs: the file's (or the defaults), then every flag the user typed
+ * (commander says which: getOptionValueSource 'cli'), so a flag always overrides the file.
+ */
+function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, unknown>[] = []): Scenario {
+  const flags = cmd.opts();
+  const typed = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+  const over: Record<string, unknown>[] = [];
+  const FLAG_KEYS: Record<string, string> = {
+    preset: 'preset', op: 'op', gc: 'gc', gcUnit: 'gc-unit', validBy: 'valid-by', gcThreshold: 'gc-threshold', channels: 'channels', dies: 'dies',
+    blocks: 'blocks', pagesPerBlock: 'pages-per-block', pageSize: 'page-size', staticWlThreshold: 'static-wl-threshold', queueDepth: 'queue-depth',
+    snapshotEvery: 'snapshot-every', workload: 'workload', readRatio: 'read-ratio', trimRatio: 'trim-ratio', hotFraction: 'hot-fraction',
+    hotAccess: 'hot-access', bgGcIdleUs: 'bg-gc-idle-us', occupancy: 'occupancy', preconditionState: 'precondition-state', format: 'format',
+  };
+  for (const [flag, name] of Object.entries(FLAG_KEYS)) if (typed(flag)) over.push(overrideFor(scenarioKey(name), flags[flag]));
+  if (typed('writes')) {
+    const w = flags.writes as { count: number; times: boolean };
+    over.push({ workload: { writes: w.times ? `${w.count}x` : w.count } });
+  }
+  if (typed('seed')) over.push(overrideFor('seed', flags.seed));
+  if (typed('wearLeveling')) {
+    const wl = flags.wearLeveling as { dynamic: boolean; static: boolean };
+    over.push({ device: { ftl: { dynamicWearLeveling: wl.dynamic, staticWearLeveling: wl.static } } });
+  }
+  if (typed('precondition') && flags.precondition === false) over.push({ precondition: { state: 'none' } });
+  if (typed('sort')) over.push({ workload: { sort: true } });
+  if (typed('allowEmpty')) over.push({ workload: { allowEmpty: true } });
+  if (typed('blkparseEvent')) over.push({ workload: { blkparseEvent: flags.blkparseEvent } });
+  return applyOverrides(base, [...extra, ...over]);
+}
+
+/** Runs a scenario with a progress bar per phase; writes the JSON report where the scenario says. */
+function runWithOutputs(s: Scenario): ScenarioReport {
+  let bar = progressBar('ssdsim precondition');
+  let phase = 'precondition';
+  const report = runScenario(s, {
+    onProgress: (p, d, t) => {
+      if (p !== phase) {
+        bar.stop();
+        bar = progressBar(`ssdsim ${p}`);
+        phase = p;
+      }
+      bar.update(d, t);
+    },
+    onWarning: (m) => process.stderr.write(`ssdsim: warning: ${m}\n`),
   });
+  bar.stop();
+  if (s.outputs.json !== '') writeFileAtomic(s.outputs.json, JSON.stringify(report) + '\n');
+  return report;
+}
+
+/** --print-config: the resolved scenario (YAML, or JSON with --json). */
+function printConfig(s: Scenario, json: boolean | undefined, out: string | undefined): void {
+  const text = json ? JSON.stringify(s, null, 2) + '\n' : toYaml(s);
+  if (out === undefined) process.stdout.write(text);
+  else writeFileAtomic(out, text);
 }
 
 const DEFINITION: CliDefinition = {
@@ -221,57 +237,35 @@ export function buildProgram(): Command {
       .addOption(new Option('--writes <N|Nx>', 'host page writes to measure: a count, or Nx = N × user capacity').argParser(parseWrites).default({ count: 4, times: true }, '4x'))
       .addOption(new Option('--read-ratio <f>', 'fraction of operations that are reads').argParser(fraction('--read-ratio')).default(0))
       .addOption(new Option('--hot-fraction <f>', 'hotcold: fraction of LBAs that are hot').argParser(fraction('--hot-fraction')).default(0.2))
-      .addOption(new Option('--hot-access <f>', 'hotcold: fraction of accesses to hot LBAs').argParser(fraction('--hot-access')).default(0.8)),
+      .addOption(new Option('--hot-access <f>', 'hotcold: fraction of accesses to hot LBAs').argParser(fraction('--hot-access')).default(0.8))
+      .addOption(new Option('--trim-ratio <f>', 'fraction of operations that are single-page TRIMs').argParser(fraction('--trim-ratio')).default(0)),
   );
-  run.action((flags: CommonFlags & { workload: WorkloadKind; writes: { count: number; times: boolean }; readRatio: number; hotFraction: number; hotAccess: number }) => {
-    const geometry = resolveGeometry(flags);
-    const user = userPagesFor(geometry, flags.op, flags.validBy);
-    const writes = Math.round(flags.writes.times ? flags.writes.count * user : flags.writes.count);
-    const every = flags.snapshotEvery ?? Math.max(1, Math.floor(writes / 100));
-    if (flags.readRatio >= 1) throw usageError('--read-ratio must be below 1 for a write run');
-    const sim = makeSimulator(flags, {
-      kind: flags.workload,
-      seed: flags.seed,
-      readRatio: flags.readRatio,
-      hotFraction: flags.hotFraction,
-      hotAccessFraction: flags.hotAccess,
-    }, every);
-    const bar = progressBar('ssdsim');
-    if (flags.precondition) sim.precondition((d, t) => bar.update(d, t));
-    else sim.startMeasurement();
-    const report = sim.run(writes, (d, t) => bar.update(d, t));
-    bar.stop();
-    report.config = { ...report.config, command: 'run', writes, writesFlag: `${flags.writes.count}${flags.writes.times ? 'x' : ''}`, precondition: flags.precondition };
-    printReport(report, flags.json, flags.out);
+  run.argument('[scenario]', 'scenario file (.yaml, .yml, .json) or a shipped scenario (ssd-small, ssd-4k, seed-mini, mqsim-default); flags override it');
+  run.action((file: string | undefined, _flags: Flags, cmd: Command) => {
+    const o = cmd.opts();
+    const s = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario());
+    if (o.printConfig) return printConfig(s, o.json as boolean | undefined, o.out as string | undefined);
+    printReport(runWithOutputs(s), o.json as boolean | undefined, o.out as string | undefined);
   });
 
   const replay = addCommonOptions(
     program
       .command('replay')
-      .description('replay a DiskSim ASCII trace (arrival_ns device lba_sector size_sectors type); addresses map modulo the user capacity')
+      .description('replay a block trace (DiskSim ASCII, MSR/SNIA CSV, blkparse text or flashdiff, detected from its content); addresses map modulo the user capacity')
       .argument('<trace>', 'trace file')
+      .addOption(new Option('--scenario <file>', 'take the device, preconditioning and outputs from this scenario (flags override it)'))
+      .addOption(new Option('--format <format>', 'the trace format (default: detected from the content)').choices(['auto', ...TRACE_FORMATS]))
+      .addOption(new Option('--sort', 'sort requests by arrival time instead of failing when one goes backwards'))
+      .addOption(new Option('--allow-empty', 'an empty trace is a warning, not an error'))
+      .addOption(new Option('--blkparse-event <action>', 'blkparse: the event replayed (default D, else Q, else C)').choices(BLKPARSE_EVENTS as string[]))
       .addOption(new Option('--bg-gc-idle-us <us>', 'gaps between arrivals longer than this run background GC (0: off)').argParser(nonNegativeInt('--bg-gc-idle-us')).default(1000)),
   );
-  replay.action((trace: string, flags: CommonFlags & { bgGcIdleUs: number }) => {
-    const geometry = resolveGeometry(flags);
-    const requests = readTraceFile(trace);
-    const every = flags.snapshotEvery ?? Math.max(1, Math.floor(requests.length / 100));
-    const sim = new SsdSimulator({
-      geometry,
-      preset: flags.preset,
-      ftl: ftlOptions(flags),
-      metadataOnly: true,
-      queueDepth: flags.queueDepth,
-      snapshotEvery: every,
-      backgroundGcIdleNs: flags.bgGcIdleUs * 1000,
-    });
-    const bar = progressBar('ssdsim');
-    if (flags.precondition) sim.precondition((d, t) => bar.update(d, t));
-    else sim.startMeasurement();
-    const report = sim.replay(requests, (d, t) => bar.update(d, t));
-    bar.stop();
-    report.config = { ...report.config, command: 'replay', trace, requests: requests.length, addressMapping: 'page = floor(sector * 512 / pageSize) mod userPages', precondition: flags.precondition };
-    printReport(report, flags.json, flags.out);
+  replay.action((trace: string, _flags: Flags, cmd: Command) => {
+    const o = cmd.opts();
+    const file = o.scenario as string | undefined;
+    const s = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario(), [{ workload: { kind: 'trace', path: trace } }]);
+    if (o.printConfig) return printConfig(s, o.json as boolean | undefined, o.out as string | undefined);
+    printReport(runWithOutputs(s), o.json as boolean | undefined, o.out as string | undefined);
   });
 
   return program;
