@@ -8,7 +8,7 @@
  *                 bytes 12–   the JSON header (CaptionDatasetHeader), space-padded to `imageOffset − 12`
  *                 imageOffset the images: count × height × width × channels uint8, NHWC row-major,
  *                             imageOffset a multiple of 4096
- *   <split>.jsonl one JSON object per image, in image order: {"caption": "...", "label"?: k,
+ *   <split>.jsonl (same base name as the .bin) one JSON object per image, in image order: {"caption": "...", "label"?: k,
  *                 "attributes"?: {...}}, each line ending in "\n"
  *
  * Integrity: the header holds the CRC-32 (ISO-HDLC, as zlib/PNG) of every chunk of `chunkImages`
@@ -49,6 +49,7 @@ export interface CaptionDatasetHeader {
   chunkImages: number;
   /** CRC-32 of each chunk's image bytes. */
   chunkCrc32: number[];
+  /** The name the captions were written under; readers take `<name>.jsonl` beside the `<name>.bin` they open. */
   captionsFile: string;
   captionsBytes: number;
   captionsCrc32: number;
@@ -300,7 +301,7 @@ export class CaptionDataset {
       this.imageBytes = header.height * header.width * header.channels;
       const expected = header.imageOffset + header.count * this.imageBytes;
       if (size !== expected) invalid(path, `${size} bytes, expected ${expected} for ${header.count} images of ${header.height}×${header.width}×${header.channels} (truncated or overwritten)`);
-      this.records = readRecords(join(dirname(path), header.captionsFile), header);
+      this.records = readRecords(captionsPathFor(path), header);
     } catch (err) {
       closeSync(this.fd);
       throw err;
