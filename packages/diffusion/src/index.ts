@@ -23,3 +23,4 @@ export * from './image/grid.ts';
 export * from './eval/frechet.ts';
 export * from './eval/classifier-train.ts';
 export * from './onnx/index.ts';
+export * from './text/index.ts';

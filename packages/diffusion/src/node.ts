@@ -11,3 +11,4 @@ export * from './node/evaluate.ts';
 export * from './node/bench.ts';
 export * from './node/shipped-model.ts';
 export * from './onnx/ort-node.ts';
+export * from './text/clip-tokenizer-node.ts';
