@@ -257,6 +257,12 @@ export class Yaffs2Dev {
   gcRunning = false;
   gcBlock = -1;
   mounted = true;
+  /**
+   * Hard-linked files the scan found displaced from their name by a newer header (a rename over
+   * them cut short before the file took one of its links' names): already applied in memory;
+   * a writable mount programs them (see scan.ts linkTree).
+   */
+  pendingPromotions: { file: YObject; link: YObject }[] = [];
 
   readonly pageBuffer: Uint8Array;
   readonly spareBuffer: Uint8Array;

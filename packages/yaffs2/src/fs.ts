@@ -15,7 +15,7 @@ import type { BlockInfo, DirEntry, HeaderTagsStyle, OpenOptions, Stat, StatFs, Y
 import { checkpointBlocksRequired, erasedBlockCount, freeChunkCount, hasSpaceFor, usableBlockCount } from './allocator.ts';
 import { eraseBlockNow, writeNewChunk } from './nand-io.ts';
 import { checkGc } from './gc.ts';
-import { addObject, assertMounted, deleteObject, ensureWritable, getObject, newObject, resolve, resolveParent, statOf, target, typeName, unlinkObject, writeHeader } from './objects.ts';
+import { addObject, assertMounted, deleteObject, ensureWritable, firstLink, getObject, newObject, promoteToLink, resolve, resolveParent, statOf, target, typeName, unlinkObject, writeHeader } from './objects.ts';
 import { readObject, setChunk, truncateObject, writeObject } from './file-data.ts';
 import { scan } from './scan.ts';
 import { tryLoadCheckpoint, writeCheckpoint } from './checkpoint.ts';
@@ -123,6 +123,15 @@ export class Yaffs2 {
     }
     scan(fs.dev);
     fs.dev.stats.mountedFrom = 'scan';
+    if (!fs.dev.readOnly) {
+      // Finish renames over hard-linked files that a power cut interrupted (see linkTree).
+      for (const { file, link } of fs.dev.pendingPromotions) {
+        ensureWritable(fs.dev);
+        writeHeader(fs.dev, file, false, link.id);
+        deleteObject(fs.dev, link);
+      }
+    }
+    fs.dev.pendingPromotions = [];
     return fs;
   }
 
@@ -310,20 +319,23 @@ export class Yaffs2 {
     }
     const existingId = dir.children!.get(name);
     let victim: YObject | null = null;
+    let linkedTarget: YObject | null = null;
     if (existingId !== undefined) {
       if (existingId === o.id) return;
       victim = getObject(this.dev, existingId);
+      // Two names of one file: rename does nothing (POSIX).
+      if (this.resolveLinks(victim) === this.resolveLinks(o)) return;
       if (victim.type === ObjectType.directory) {
         if (o.type !== ObjectType.directory) throw new Yaffs2Error('EISDIR', `${to}: is a directory`);
         if (victim.children!.size > 0) throw new Yaffs2Error('ENOTEMPTY', `${to}: directory not empty`);
       } else if (o.type === ObjectType.directory) {
         throw new Yaffs2Error('ENOTDIR', `${to}: not a directory`);
       }
-      if (victim.type === ObjectType.file && victim.links && victim.links.size > 0) victim = null; // handled by unlink below
-    }
-    if (existingId !== undefined && victim === null) {
-      // The target has hard links: unlink it the ordinary way first (it survives under a link name).
-      unlinkObject(this.dev, getObject(this.dev, existingId));
+      if (victim.type === ObjectType.file && victim.links && victim.links.size > 0) {
+        // The target file lives on under its hard links: it cannot be shadowed (that deletes it).
+        linkedTarget = victim;
+        victim = null;
+      }
     }
     const oldDir = getObject(this.dev, o.parentId);
     oldDir.children!.delete(o.nameString);
@@ -332,12 +344,21 @@ export class Yaffs2 {
     o.name = encodeName(name);
     o.nameString = name;
     o.ctime = this.dev.now();
+    // The commit point: one header program. A replaced target without hard links is named in
+    // its shadows field; a hard-linked one keeps an older header with the same name, and the
+    // scan gives the name to the newer header and the older file one of its links' names.
     writeHeader(this.dev, o, false, victim ? victim.id : 0);
     dir.children!.set(name, o.id);
+    if (linkedTarget) promoteToLink(this.dev, linkedTarget, firstLink(this.dev, linkedTarget));
     if (victim) {
       if (victim.type === ObjectType.hardlink) this.dev.objects.get(victim.equivId)?.links?.delete(victim.id);
       deleteObject(this.dev, victim);
     }
+  }
+
+  /** The file a hard link stands for, or the object itself. */
+  private resolveLinks(o: YObject): number {
+    return o.type === ObjectType.hardlink ? o.equivId : o.id;
   }
 
   symlink(target: string, path: string): void {

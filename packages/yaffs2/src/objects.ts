@@ -181,23 +181,33 @@ export function unlinkObject(dev: Yaffs2Dev, o: YObject): void {
     return;
   }
   if (o.type === ObjectType.file && o.links && o.links.size > 0) {
-    // yaffs_unlink_file with hard links: the file takes the place of one of its links, in one
-    // header program that shadows (replaces) the link object.
-    const linkId = o.links.values().next().value as number;
-    const link = getObject(dev, linkId);
-    const linkDir = getObject(dev, link.parentId);
-    o.links.delete(linkId);
-    dir.children!.delete(o.nameString);
-    o.parentId = link.parentId;
-    o.name = link.name;
-    o.nameString = link.nameString;
-    writeHeader(dev, o, false, link.id);
-    linkDir.children!.set(o.nameString, o.id);
-    deleteObject(dev, link);
+    if (dir.children!.get(o.nameString) === o.id) dir.children!.delete(o.nameString);
+    promoteToLink(dev, o, firstLink(dev, o));
     return;
   }
   dir.children!.delete(o.nameString);
   deleteObject(dev, o);
+}
+
+/** The hard link a file with links takes the place of (its oldest-added one). */
+export function firstLink(dev: Yaffs2Dev, o: YObject): YObject {
+  return getObject(dev, o.links!.values().next().value as number);
+}
+
+/**
+ * yaffs_unlink_file with hard links: the file `o`, which has lost its own name, takes the name
+ * of one of its hard links `link`, in one header program that shadows (replaces) the link
+ * object; then the link's tombstone. A cut between the two leaves the shadow to delete the link.
+ */
+export function promoteToLink(dev: Yaffs2Dev, o: YObject, link: YObject): void {
+  const linkDir = getObject(dev, link.parentId);
+  o.links!.delete(link.id);
+  o.parentId = link.parentId;
+  o.name = link.name;
+  o.nameString = link.nameString;
+  writeHeader(dev, o, false, link.id);
+  linkDir.children!.set(o.nameString, o.id);
+  deleteObject(dev, link);
 }
 
 /**

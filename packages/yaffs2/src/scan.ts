@@ -78,6 +78,8 @@ interface ScanObject {
   /** End of the data chunks newer than the newest header (upstream's stored_size before a header). */
   scannedSize: number;
   chunks: Map<number, number>;
+  /** Scan ordinal of the live header: lower is newer. */
+  headerAge: number;
 }
 
 /**
@@ -148,13 +150,14 @@ export function scan(dev: Yaffs2Dev): void {
   const getScan = (id: number): ScanObject => {
     let s = scanObjects.get(id);
     if (!s) {
-      s = { id, header: null, headerType: 0, headerPage: -1, deleted: false, shrinkSize: Infinity, scannedSize: 0, chunks: new Map() };
+      s = { id, header: null, headerType: 0, headerPage: -1, deleted: false, shrinkSize: Infinity, scannedSize: 0, chunks: new Map(), headerAge: Infinity };
       scanObjects.set(id, s);
     }
     return s;
   };
   const data = new Uint8Array(dev.chunkSize);
   const cs = dev.chunkSize;
+  let ordinal = 0;
   for (const b of order) {
     for (let i = ppb - 1; i >= 0; i--) {
       const page = b * ppb + i;
@@ -195,6 +198,7 @@ export function scan(dev: Yaffs2Dev): void {
           s.header = h;
           s.headerType = type;
           s.headerPage = page;
+          s.headerAge = ordinal++;
           continue;
         }
         const isShrink = shrinkFromTags || h.isShrink;
@@ -215,6 +219,7 @@ export function scan(dev: Yaffs2Dev): void {
         s.header = h;
         s.headerType = type;
         s.headerPage = page;
+        s.headerAge = ordinal++;
         // The newest header's size caps every older chunk, shrink mark or not: current upstream
         // (yaffs2_scan_chunk) sets shrink_size from it, and never sets is_shrink on a truncate or
         // O_TRUNC. Chunks newer than this header (seen before it) were already taken.
@@ -303,16 +308,21 @@ export function scan(dev: Yaffs2Dev): void {
   for (const id of scanObjects.keys()) {
     if (id >= dev.nextObjectId && id + 1 < OBJECT_ID_LIMIT) dev.nextObjectId = id + 1;
   }
-  linkTree(dev);
+  const age = new Map<number, number>();
+  for (const s of scanObjects.values()) age.set(s.id, s.headerAge);
+  linkTree(dev, age);
   dev.allocBlock = -1; // the newest block may end in a torn page: never program into it again
 }
 
 /**
- * Hooks every object into its parent directory (yaffs_fix_hanging_objs): a missing or
- * non-directory parent, a parent loop or a duplicate name sends the object to lost+found.
+ * Hooks every object into its parent directory (yaffs_fix_hanging_objs), newest header first
+ * (`age`: scan ordinal, lower is newer): a missing or non-directory parent or a parent loop
+ * sends the object to lost+found. Of two objects with one name, the newer keeps it; the older,
+ * if a file with hard links, takes one link's name (a rename over a hard-linked file cut before
+ * that step: see {@link Yaffs2Dev.pendingPromotions}), otherwise goes to lost+found.
  * Hard links without a file to point at are dropped.
  */
-export function linkTree(dev: Yaffs2Dev): void {
+export function linkTree(dev: Yaffs2Dev, age: Map<number, number>): void {
   const lostAndFound = getObject(dev, OBJECT_ID_LOST_AND_FOUND);
   const limit = dev.objects.size + 2;
   const toLost = (o: YObject): void => {
@@ -323,19 +333,20 @@ export function linkTree(dev: Yaffs2Dev): void {
     o.nameString = name;
     lostAndFound.children!.set(name, o.id);
   };
-  const ids = [...dev.objects.keys()].sort((a, b) => a - b);
+  const ageOf = (id: number): number => age.get(id) ?? Infinity;
+  const ids = [...dev.objects.keys()].sort((a, b) => ageOf(a) - ageOf(b) || a - b);
   for (const id of ids) {
     const o = dev.objects.get(id)!;
-    if (o.fake) continue;
-    if (o.type === ObjectType.hardlink) {
-      const t = dev.objects.get(o.equivId);
-      if (!t || t.type !== ObjectType.file) {
-        deleteChunk(dev, o.headerPage);
-        dev.objects.delete(id);
-        continue;
-      }
-      t.links!.add(o.id);
+    if (o.type !== ObjectType.hardlink) continue;
+    const t = dev.objects.get(o.equivId);
+    if (!t || t.type !== ObjectType.file) {
+      deleteChunk(dev, o.headerPage);
+      dev.objects.delete(id);
+      continue;
     }
+    t.links!.add(o.id);
+  }
+  const place = (o: YObject): void => {
     const parent = dev.objects.get(o.parentId);
     let ok = parent !== undefined && parent.type === ObjectType.directory && o.parentId !== o.id;
     if (ok) {
@@ -354,12 +365,31 @@ export function linkTree(dev: Yaffs2Dev): void {
     }
     if (!ok) {
       toLost(o);
-      continue;
+      return;
     }
-    if (parent!.children!.has(o.nameString)) {
-      toLost(o);
-      continue;
+    if (!parent!.children!.has(o.nameString)) {
+      parent!.children!.set(o.nameString, o.id);
+      return;
     }
-    parent!.children!.set(o.nameString, o.id);
+    if (o.type === ObjectType.file && o.links!.size > 0) {
+      // Displaced by a newer header: take the place of one of its hard links.
+      const link = dev.objects.get(o.links!.values().next().value as number)!;
+      const linkParent = dev.objects.get(link.parentId);
+      if (linkParent?.children?.get(link.nameString) === link.id) linkParent.children.delete(link.nameString);
+      o.links!.delete(link.id);
+      dev.objects.delete(link.id);
+      o.parentId = link.parentId;
+      o.name = link.name;
+      o.nameString = link.nameString;
+      dev.pendingPromotions.push({ file: o, link });
+      place(o);
+      return;
+    }
+    toLost(o);
+  };
+  for (const id of ids) {
+    const o = dev.objects.get(id);
+    if (!o || o.fake) continue;
+    place(o);
   }
 }

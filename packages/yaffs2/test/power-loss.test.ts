@@ -8,7 +8,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { isNandError } from '@flashdiff/nand';
 import type { SimulatedNand } from '@flashdiff/nand';
-import { Yaffs2 } from '../src/index.ts';
+import { isYaffs2Error, Yaffs2 } from '../src/index.ts';
 import { bytes, prng, smallDevice } from './helpers.ts';
 
 type Snapshot = Map<string, Uint8Array>;
@@ -57,12 +57,19 @@ function runScenario(steps: Step[], device: SimulatedNand, cutAt: number): { com
 
 function checkAfterCut(fs: Yaffs2, before: Snapshot, after: Snapshot, inFlight: Step | undefined, label: string): void {
   const now = snapshot(fs);
+  // The step's declared paths, and any other path it changed in the reference run (a write
+  // through one name of a hard-linked file changes the others).
   const touched = new Set(inFlight?.touches ?? []);
+  for (const p of new Set([...before.keys(), ...after.keys()])) {
+    const x = before.get(p);
+    const y = after.get(p);
+    if (x === undefined || y === undefined || x.length !== y.length || !x.every((v, i) => v === y[i])) touched.add(p);
+  }
   for (const [path, data] of before) {
     if (touched.has(path)) continue;
     assert.deepEqual(now.get(path), data, `${label}: synced file ${path} changed`);
   }
-  for (const path of inFlight?.atomic ? touched : []) {
+  for (const path of inFlight?.atomic ? inFlight.touches : []) {
     const got = now.get(path);
     const a = before.get(path);
     const b = after.get(path);
@@ -79,21 +86,27 @@ function checkAfterCut(fs: Yaffs2, before: Snapshot, after: Snapshot, inFlight: 
   assert.deepEqual(fs.check(), [], `${label}: check`);
 }
 
-function harness(steps: Step[], cutPoints: (total: number) => number[]): number {
+/** Cut points: all of them, or a function of the total and of each step's [first, last] operation. */
+type CutPoints = (total: number, stepOps: [number, number][]) => number[];
+
+function harness(steps: Step[], cutPoints: CutPoints): number {
   // Reference run: snapshots after each step and the number of operations.
   const refDevice = smallDevice(BLOCKS);
   const ref = Yaffs2.format(refDevice, { reservedBlocks: 2, now: () => 1_700_000_000 });
   ref.sync();
   const startOps = refDevice.faults.operations;
   const snapshots: Snapshot[] = [snapshot(ref)];
+  const stepOps: [number, number][] = [];
   for (const step of steps) {
+    const first = refDevice.faults.operations - startOps + 1;
     step.run(ref);
     ref.sync();
+    stepOps.push([first, refDevice.faults.operations - startOps]);
     snapshots.push(snapshot(ref));
   }
   const total = refDevice.faults.operations - startOps;
   let cuts = 0;
-  for (const cutAt of cutPoints(total)) {
+  for (const cutAt of cutPoints(total, stepOps)) {
     const device = smallDevice(BLOCKS);
     const result = runScenario(steps, device, cutAt);
     assert.ok(result.cut, `cut ${cutAt} of ${total} did not happen`);
@@ -118,6 +131,10 @@ describe('power loss', () => {
       { touches: ['/d/b'], run: (fs) => { fs.mkdir('/d'); fs.writeFile('/d/b', bytes(2049, 2)); } },
       { touches: ['/a'], run: (fs) => { const fd = fs.open('/a', { write: true }); fs.write(fd, bytes(100, 3), 4000); fs.close(fd); } },
       { atomic: true, touches: ['/d/b', '/c'], run: (fs) => fs.rename('/d/b', '/c') },
+      // A rename over a hard-linked target: /l keeps the old /c, /c becomes /s, all or nothing.
+      { touches: ['/l'], run: (fs) => fs.link('/c', '/l') },
+      { touches: ['/s'], run: (fs) => fs.writeFile('/s', bytes(700, 9)) },
+      { atomic: true, touches: ['/s', '/c'], run: (fs) => fs.rename('/s', '/c') },
       { touches: ['/a'], run: (fs) => fs.truncate('/a', 1000) },
       { atomic: true, touches: ['/c', '/a'], run: (fs) => fs.rename('/c', '/a') },
       { atomic: true, touches: ['/a'], run: (fs) => fs.unlink('/a') },
@@ -133,11 +150,51 @@ describe('power loss', () => {
       const name = `/f${i % 5}`;
       const seed = i;
       const size = 2000 + Math.floor(r() * 60_000);
-      if (i % 7 === 6) steps.push({ atomic: true, touches: [name, `/g${i}`], run: (fs) => { try { fs.rename(name, `/g${i}`); } catch { /* missing source is fine */ } } });
-      else steps.push({ touches: [name], run: (fs) => fs.writeFile(name, bytes(size, seed)) });
+      if (i % 7 === 6) {
+        steps.push({
+          atomic: true,
+          touches: [name, `/g${i}`],
+          run: (fs) => {
+            try {
+              fs.rename(name, `/g${i}`);
+            } catch (e) {
+              // Only a missing source is expected (the name may have been renamed away before);
+              // a power cut, or any other failure, must reach the harness.
+              if (!isYaffs2Error(e, 'ENOENT')) throw e;
+            }
+          },
+        });
+      } else if (i % 7 === 3) {
+        // A hard link to the file, then (at i % 7 === 4) a rename over the linked name.
+        steps.push({ touches: [`/l${i}`], run: (fs) => { if (fs.readdir('/').some((e) => e.name === name.slice(1))) fs.link(name, `/l${i}`); } });
+      } else if (i % 7 === 4) {
+        const other = `/f${(i + 1) % 5}`;
+        steps.push({
+          atomic: true,
+          touches: [other, name],
+          run: (fs) => {
+            try {
+              fs.rename(other, name);
+            } catch (e) {
+              if (!isYaffs2Error(e, 'ENOENT')) throw e;
+            }
+          },
+        });
+      } else steps.push({ touches: [name], run: (fs) => fs.writeFile(name, bytes(size, seed)) });
     }
     const pick = prng(99);
-    const cuts = harness(steps, (total) => Array.from({ length: 40 }, () => 1 + Math.floor(pick() * (total - 1))));
-    assert.equal(cuts, 40);
+    let renameCuts = 0;
+    const cuts = harness(steps, (total, stepOps) => {
+      const points = Array.from({ length: 40 }, () => 1 + Math.floor(pick() * (total - 1)));
+      // Every operation inside every rename as well (a rename is a handful of programs).
+      steps.forEach((step, i) => {
+        if (!step.atomic) return;
+        for (let op = stepOps[i]![0]; op <= stepOps[i]![1]; op++) points.push(op);
+        renameCuts += stepOps[i]![1] - stepOps[i]![0] + 1;
+      });
+      return points;
+    });
+    assert.equal(cuts, 40 + renameCuts);
+    assert.ok(renameCuts >= 10, `only ${renameCuts} cut points inside renames`);
   });
 });
