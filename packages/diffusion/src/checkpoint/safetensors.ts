@@ -267,9 +267,11 @@ function bfloat16ToFloat(b: number): number {
   return wordScratch.getFloat32(0);
 }
 
+const floatScratch = new Float32Array(1);
+const floatScratchBits = new Uint32Array(floatScratch.buffer);
 function float32Bits(value: number): number {
-  wordScratch.setFloat32(0, value);
-  return wordScratch.getUint32(0);
+  floatScratch[0] = value;
+  return floatScratchBits[0];
 }
 
 /** number → IEEE binary16 bits via float32, rounding to nearest even (overflow → ±∞, NaN stays NaN). */
