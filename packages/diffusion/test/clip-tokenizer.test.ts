@@ -32,6 +32,7 @@ const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'sd
   padTokenId: number;
   prompts: GoldenRow[];
   padBang: { padTokenId: number; prompts: GoldenRow[] };
+  random: Array<{ text: string; ids: number[] }>;
   batchLongest: { texts: string[]; inputIds: number[][]; attentionMask: number[][] };
 };
 
@@ -74,6 +75,11 @@ describe("ClipTokenizer gives transformers' CLIPTokenizer ids", () => {
   test(`${golden.prompts.length} golden prompts: symbols, ids, padded ids, mask, decode`, () => {
     assert.ok(golden.prompts.length >= 60);
     checkRows(clip, golden.prompts);
+  });
+
+  test(`${golden.random.length} seeded random strings of delicate characters give the same ids`, () => {
+    assert.ok(golden.random.length >= 300);
+    for (const row of golden.random) assert.deepEqual(clip.encode(row.text), row.ids, JSON.stringify(row.text));
   });
 
   test('one batch of every golden prompt equals the rows', () => {
