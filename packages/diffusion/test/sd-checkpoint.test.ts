@@ -18,6 +18,7 @@ import {
   linearInOutToOutIn,
   linearOutInToInOut,
   loadParameters,
+  mappingFromLayouts,
   torchTensorsFromStore,
 } from '../src/checkpoint/tensor-source.ts';
 import { ParameterStore } from '../src/models/parameters.ts';
@@ -588,7 +589,9 @@ describe('loadParameters: PyTorch-layout tensors into a ParameterStore', () => {
       ['norm.weight', [5], 'plain'],
     ];
     for (const [name, shape] of layouts) store.create(name, shape, { kind: 'normal', std: 1 });
-    return { store, mapping: layouts.map(([name, shape, layout]) => layoutMapping(layout, name, shape)) };
+    const mapping = layouts.map(([name, shape, layout]) => layoutMapping(layout, name, shape));
+    assert.deepEqual(mappingFromLayouts(store, new Map(layouts.map(([name, , layout]) => [name, layout]))), mapping);
+    return { store, mapping };
   };
 
   test('the converters move each element where PyTorch keeps it (conv OIHW ↔ HWIO, linear [out,in] ↔ [in,out])', () => {

@@ -153,6 +153,23 @@ export function layoutMapping(layout: 'conv' | 'linear' | 'plain', name: string,
 }
 
 /**
+ * A mapping for every parameter of `store` from each one's PyTorch layout (e.g. the models'
+ * ModuleBuilder.layouts); `sourceName` renames (default: the same name). A parameter with no
+ * layout is the caller's bug: INVALID_ARGUMENT.
+ */
+export function mappingFromLayouts(
+  store: ParameterStore,
+  layouts: ReadonlyMap<string, 'conv' | 'linear' | 'plain'>,
+  sourceName: (name: string) => string = (name) => name,
+): ParameterMapping[] {
+  return store.names('all').map((name) => {
+    const layout = layouts.get(name);
+    if (!layout) throw new DiffusionError('INVALID_ARGUMENT', `mappingFromLayouts: no PyTorch layout recorded for "${name}"`);
+    return layoutMapping(layout, name, store.shapeOf(name), sourceName(name));
+  });
+}
+
+/**
  * The store's parameters as tensors to write in PyTorch layout under their source names, each
  * read and converted only when the writer asks for it (pass to writeSafetensorsFile).
  */
