@@ -36,6 +36,12 @@ export function scenarioFtlOptions(s: Scenario): FtlOptions {
 /** A report whose precondition field says what preconditioning did ({@link PreconditionReport}). */
 export interface ScenarioReport extends SimulationReport {
   precondition: PreconditionReport | null;
+  /**
+   * The measured window's latency histogram (all host operations): [bucket, count] for each
+   * non-empty bucket; bucket b holds latencies in [2^(b/8), 2^((b+1)/8)) ns (metrics.ts
+   * LatencyHistogram). The plots draw the latency CDF from it.
+   */
+  latencyHistogram: { bucketsPerOctave: number; buckets: [number, number][] };
 }
 
 export interface ScenarioRunOptions {
@@ -104,7 +110,11 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
   );
   const onMeasure = (d: number, t: number) => options.onProgress?.('measure', d, t);
   const base = isTrace ? sim.replay(requests, onMeasure) : sim.run(measuredWrites, onMeasure);
-  const report: ScenarioReport = { ...base, precondition: p.state === 'none' ? null : pre };
+  const buckets: [number, number][] = [];
+  sim.latency.bucketCounts().forEach((count, bucket) => {
+    if (count > 0) buckets.push([bucket, count]);
+  });
+  const report: ScenarioReport = { ...base, precondition: p.state === 'none' ? null : pre, latencyHistogram: { bucketsPerOctave: 8, buckets } };
   const command = isTrace ? 'replay' : 'run';
   report.config = {
     ...report.config,
