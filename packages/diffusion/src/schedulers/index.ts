@@ -11,3 +11,13 @@ export function createScheduler(config: Partial<SchedulerConfig>): NoiseSchedule
   const c = normaliseSchedulerConfig(config);
   return c.kind === 'ddpm' ? new DdpmScheduler(c) : new DdimScheduler(c);
 }
+
+// Latent-diffusion schedulers (Stable Diffusion): the SamplingRun extension of the contract above.
+export * from './sampling-run.ts';
+export * from './latent-config.ts';
+export { type TrainingSchedule, trainingSchedule, LATENT_BETA_SCHEDULES, type LatentBetaSchedule } from './latent-schedule.ts';
+export { PndmScheduler } from './pndm.ts';
+export { DdimLatentScheduler } from './ddim-latent.ts';
+export { EulerDiscreteScheduler } from './euler-discrete.ts';
+export { EulerAncestralScheduler } from './euler-ancestral.ts';
+export { DpmSolverMultistepScheduler } from './dpm-solver-multistep.ts';
