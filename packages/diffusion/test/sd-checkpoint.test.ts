@@ -14,6 +14,7 @@ import {
   type TensorSource,
   conv2dHWIOtoOIHW,
   conv2dOIHWtoHWIO,
+  identityMapping,
   layoutMapping,
   linearInOutToOutIn,
   linearOutInToInOut,
@@ -346,7 +347,7 @@ describe('single-file SD-1.x checkpoints: names, shapes and configs against SD-1
     }
   });
 
-  test('a real single file: data comes through the renaming, VAE attention 1×1 convs read as [C, C], old CLIP names get text_model.', () => {
+  test('a real single file: data comes through the renaming, VAE attention 1×1 convs read as [C, C], old CLIP names get text_model.', async () => {
     // A small file with SD-1.x names but tiny shapes (the mapping is per name; configs are not inferred here).
     const entries: Array<[string, number[]]> = [
       ['first_stage_model.decoder.mid.attn_1.q.weight', [3, 3, 1, 1]],
@@ -379,6 +380,13 @@ describe('single-file SD-1.x checkpoints: names, shapes and configs against SD-1
     expect('unet', 'up_blocks.1.upsamplers.0.conv.bias', 'model.diffusion_model.output_blocks.5.2.conv.bias', [2]);
     expect('unet', 'up_blocks.1.attentions.2.proj_in.bias', 'model.diffusion_model.output_blocks.5.1.proj_in.bias', [2]);
     expect('text_encoder', 'text_model.embeddings.token_embedding.weight', 'cond_stage_model.transformer.embeddings.token_embedding.weight', [5, 2]);
+    // Through loadParameters, a renamed tensor's problem also names what the file calls it.
+    const store = new ParameterStore(await initBackend('cpu'), new Random(0));
+    store.create('up_blocks.0.upsamplers.0.conv.bias', [3], { kind: 'zeros' });
+    assert.throws(
+      () => loadParameters(store, sources.unet, [identityMapping('up_blocks.0.upsamplers.0.conv.bias', [3])], { ignore: (n) => n !== 'up_blocks.0.upsamplers.0.conv.bias' }),
+      isCode('CHECKPOINT_CORRUPT', /\(unet\): tensor "up_blocks\.0\.upsamplers\.0\.conv\.bias" \(stored as "model\.diffusion_model\.output_blocks\.2\.1\.conv\.bias"\) has shape \[2\] in the file, the model expects \[3\]$/),
+    );
     for (const s of Object.values(sources)) s.close();
     assert.throws(() => sources.unet.read('down_blocks.0.downsamplers.0.conv.weight'), isCode('INVALID_ARGUMENT', /after close/));
   });

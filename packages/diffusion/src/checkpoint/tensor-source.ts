@@ -217,6 +217,12 @@ export function loadParameters(store: ParameterStore, source: TensorSource, mapp
     throw new DiffusionError('INVALID_ARGUMENT', `loadParameters: ${unmapped.length} model parameter(s) have no mapping, e.g. "${unmapped[0]}"`);
   }
 
+  // A renamed source (single-file → diffusers) can say what the file calls a tensor.
+  const original = (source as { originalName?: (name: string) => string | undefined }).originalName?.bind(source);
+  const stored = (name: string): string => {
+    const from = original?.(name);
+    return from && from !== name ? ` (stored as "${from}")` : '';
+  };
   const problems: string[] = [];
   for (const m of mapping) {
     const info = source.info(m.sourceName);
@@ -224,14 +230,14 @@ export function loadParameters(store: ParameterStore, source: TensorSource, mapp
     if (!info) {
       problems.push(`missing tensor "${m.sourceName}" (the model expects ${shapeText(m.torchShape)}${m.sourceName === m.name ? '' : ` for "${m.name}"`})`);
     } else if (!sameShape(info.shape, m.torchShape)) {
-      problems.push(`tensor "${m.sourceName}" has shape ${shapeText(info.shape)} in the file, the model expects ${shapeText(m.torchShape)}`);
+      problems.push(`tensor "${m.sourceName}"${stored(m.sourceName)} has shape ${shapeText(info.shape)} in the file, the model expects ${shapeText(m.torchShape)}`);
     } else if (ours.reduce((a, b) => a * b, 1) !== m.torchShape.reduce((a, b) => a * b, 1)) {
       throw new DiffusionError('INVALID_ARGUMENT', `loadParameters: "${m.name}" ${shapeText(ours)} cannot hold torch shape ${shapeText(m.torchShape)}`);
     }
   }
   for (const name of source.names()) {
     if (!sourceNames.has(name) && !options.ignore?.(name)) {
-      problems.push(`unexpected tensor "${name}" ${shapeText(source.info(name)?.shape ?? [])} (the model has no parameter for it)`);
+      problems.push(`unexpected tensor "${name}"${stored(name)} ${shapeText(source.info(name)?.shape ?? [])} (the model has no parameter for it)`);
     }
   }
   if (problems.length > 0) {
