@@ -339,3 +339,20 @@ describe('diffusers goldens: runs', () => {
     });
   }
 });
+
+describe('diffusers goldens: the tiny pipeline\'s runs', () => {
+  test('SD-1.5\'s scheduler_config.json gives the timesteps and init_noise_sigma of diffusers\' 5-step txt2img runs', () => {
+    const folder = new URL('./fixtures/sd/pipeline-tiny/', import.meta.url);
+    const json = parseDiffusersJson(readFileSync(new URL('scheduler/scheduler_config.json', folder), 'utf8')) as Record<string, unknown>;
+    const golden = JSON.parse(readFileSync(new URL('golden.json', folder), 'utf8')) as {
+      num_inference_steps: number;
+      runs: Record<string, { timesteps: number[]; init_noise_sigma: number }>;
+    };
+    const kinds: Record<string, LatentSchedulerKind> = { pndm: 'pndm', dpmpp2m: 'dpm++2m', euler: 'euler' };
+    for (const [name, run] of Object.entries(golden.runs)) {
+      const mine = latentSchedulerFromDiffusers(json, kinds[name]).begin(golden.num_inference_steps);
+      assert.deepEqual(Array.from(mine.timesteps), run.timesteps, name);
+      assert.ok(Math.abs(mine.initNoiseSigma - run.init_noise_sigma) <= 1e-6 * run.init_noise_sigma, `${name}: ${mine.initNoiseSigma}`);
+    }
+  });
+});
