@@ -479,6 +479,23 @@ describe('diffusers pipeline folders', () => {
     half.close();
   });
 
+  test('pre-0.14 VAE attention names (query/key/value/proj_attn) read as to_q/to_k/to_v/to_out.0', () => {
+    const dir = tmp('old-vae');
+    const { parts } = tinyPipeline(10);
+    const q = Float32Array.of(1, 2, 3, 4);
+    parts.vae.tensors = [
+      { name: 'encoder.mid_block.attentions.0.query.weight', shape: [2, 2], data: q },
+      { name: 'encoder.mid_block.attentions.0.proj_attn.bias', shape: [2], data: Float32Array.of(5, 6) },
+      { name: 'encoder.mid_block.attentions.0.group_norm.weight', shape: [2], data: Float32Array.of(7, 8) },
+    ];
+    saveDiffusersPipeline(dir, parts);
+    const checkpoint = openDiffusersPipeline(dir);
+    assert.deepEqual(checkpoint.vae.weights.names().sort(), ['encoder.mid_block.attentions.0.group_norm.weight', 'encoder.mid_block.attentions.0.to_out.0.bias', 'encoder.mid_block.attentions.0.to_q.weight']);
+    assert.deepEqual(checkpoint.vae.weights.read('encoder.mid_block.attentions.0.to_q.weight'), q);
+    assert.deepEqual(checkpoint.vae.weights.info('encoder.mid_block.attentions.0.to_out.0.bias'), { shape: [2], dtype: 'F32' });
+    checkpoint.close();
+  });
+
   test('a stale text-encoder position_ids buffer is hidden and listed as ignored', () => {
     const dir = tmp('position-ids');
     const { parts } = tinyPipeline(4);

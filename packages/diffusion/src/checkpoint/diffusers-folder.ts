@@ -89,6 +89,33 @@ export function findWeightsFile(folder: string, kind: 'diffusers' | 'transformer
   throw new DiffusionError('CHECKPOINT_MISSING', `${folder}: no weights (expected ${basename(full)} or ${basename(half)})`);
 }
 
+/** diffusers < 0.14 names of the VAE's mid-block attention (AttentionBlock), still in many hub files. */
+const DEPRECATED_ATTENTION = /^(.*\.attentions\.\d+\.)(query|key|value|proj_attn)\.(weight|bias)$/;
+const MODERN_ATTENTION: Record<string, string> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
+
+/**
+ * The names today's diffusers and transformers models have, as their loaders make them: the VAE
+ * attention's query/key/value/proj_attn become to_q/to_k/to_v/to_out.0 (diffusers'
+ * `_convert_deprecated_attention_blocks`), and a text encoder's stale position_ids buffer (saved by
+ * transformers < 4.31; its value is arange(77)) is dropped into `ignored`.
+ */
+function modernNames(file: TensorSource, ignored: string[]): TensorSource {
+  const names = file.names();
+  if (!names.some((n) => isPositionIds(n) || DEPRECATED_ATTENTION.test(n))) return file;
+  const table = new Map<string, { from: string; shape: number[] }>();
+  for (const name of names) {
+    if (isPositionIds(name)) {
+      ignored.push(name);
+      continue;
+    }
+    const m = DEPRECATED_ATTENTION.exec(name);
+    const target = m ? `${m[1]}${MODERN_ATTENTION[m[2]]}.${m[3]}` : name;
+    if (table.has(target)) throw new DiffusionError('CHECKPOINT_CORRUPT', `${file.source}: tensors "${table.get(target)?.from}" and "${name}" are both "${target}"`);
+    table.set(target, { from: name, shape: (file.info(name) as { shape: number[] }).shape });
+  }
+  return new RenamedTensorSource(file.source, file, table);
+}
+
 function componentFolder(dir: string, name: string): string {
   const folder = join(dir, name);
   if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new DiffusionError('CHECKPOINT_MISSING', `${folder}: missing (model_index.json lists a ${name})`);
@@ -136,12 +163,7 @@ export function openDiffusersPipeline(dir: string, options: OpenCheckpointOption
       const weightsPath = findWeightsFile(folder, component === 'text_encoder' ? 'transformers' : 'diffusers', options);
       const file = openSafetensorsFile(weightsPath);
       opened.push(file);
-      // Older transformers saved the text encoder's position_ids buffer (arange(77)); no model has it now.
-      const stale = file.names().filter(isPositionIds);
-      if (stale.length === 0) return { className, config, configSource, weights: file };
-      ignored.push(...stale);
-      const table = new Map(file.names().filter((n) => !isPositionIds(n)).map((n) => [n, { from: n, shape: (file.info(n) as { shape: number[] }).shape }]));
-      return { className, config, configSource, weights: new RenamedTensorSource(file.source, file, table) };
+      return { className, config, configSource, weights: modernNames(file, ignored) };
     };
     const textEncoder = model('text_encoder');
     const unet = model('unet');
