@@ -465,7 +465,7 @@ describe('diffusers pipeline folders', () => {
     assert.deepEqual(readdirSync(root).filter((f) => f.includes('.tmp-')), []);
   });
 
-  test('the fp16 variant is found when it is the only weights file, and preferred with variant: fp16', () => {
+  test('the fp16 variant is found when it is the only weights file; a requested variant is preferred where it exists', () => {
     const dir = tmp('variants');
     saveDiffusersPipeline(dir, tinyPipeline(3).parts, { dtype: 'F16' });
     // Add a full-precision unet beside the fp16 one.
@@ -477,6 +477,12 @@ describe('diffusers pipeline folders', () => {
     assert.match(half.unet.weights.source, /diffusion_pytorch_model\.fp16\.safetensors$/);
     assert.match(half.vae.weights.source, /diffusion_pytorch_model\.fp16\.safetensors$/);
     half.close();
+    // Another variant (SD-1.5 ships unet/diffusion_pytorch_model.non_ema.safetensors) where it exists.
+    writeSafetensorsFile(join(dir, 'unet', 'diffusion_pytorch_model.non_ema.safetensors'), [{ name: 'conv_in.bias', shape: [2], data: Float32Array.of(1, 2) }]);
+    const nonEma = openDiffusersPipeline(dir, { variant: 'non_ema' });
+    assert.match(nonEma.unet.weights.source, /diffusion_pytorch_model\.non_ema\.safetensors$/);
+    assert.match(nonEma.vae.weights.source, /diffusion_pytorch_model\.fp16\.safetensors$/);
+    nonEma.close();
   });
 
   test('pre-0.14 VAE attention names (query/key/value/proj_attn) read as to_q/to_k/to_v/to_out.0', () => {

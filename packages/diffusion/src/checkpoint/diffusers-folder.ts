@@ -30,8 +30,11 @@ const CONVERT_HINT =
   'convert it to safetensors first (e.g. in Python: safetensors.torch.save_file(state_dict, "….safetensors"), or diffusers\' save_pretrained(…, safe_serialization=True)); pickles are not loaded because unpickling can run arbitrary code';
 
 export interface OpenCheckpointOptions {
-  /** Prefer the `.fp16.safetensors` weights when both exist (default: the full-precision file). */
-  variant?: 'fp16';
+  /**
+   * Prefer `<weights>.<variant>.safetensors` (diffusers' variants: "fp16", "non_ema", …). Without it,
+   * or when a folder lacks that variant: the plain file, then the fp16 one.
+   */
+  variant?: string;
 }
 
 /** Parse JSON; a syntax error is CHECKPOINT_CORRUPT naming the file, the line and column. */
@@ -77,7 +80,8 @@ export function findWeightsFile(folder: string, kind: 'diffusers' | 'transformer
   const names = WEIGHT_FILES[kind];
   const full = join(folder, `${names.safetensors}.safetensors`);
   const half = join(folder, `${names.safetensors}.fp16.safetensors`);
-  const order = options.variant === 'fp16' ? [half, full] : [full, half];
+  if (options.variant !== undefined && !/^[\w-]+$/.test(options.variant)) throw new DiffusionError('INVALID_ARGUMENT', `variant ${JSON.stringify(options.variant)}: expected a name like fp16`);
+  const order = options.variant ? [join(folder, `${names.safetensors}.${options.variant}.safetensors`), full, half] : [full, half];
   for (const path of order) if (existsSync(path)) return path;
   if (existsSync(join(folder, `${names.safetensors}.safetensors.index.json`))) {
     throw new DiffusionError('CHECKPOINT_CORRUPT', `${join(folder, `${names.safetensors}.safetensors.index.json`)}: sharded weights are not supported; save the model as one safetensors file`);
