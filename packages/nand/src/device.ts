@@ -60,6 +60,12 @@ export interface NandDeviceOptions {
    * metadata-only RamStore whose spare holds at least 16 bytes). For cross-checks and benchmarks.
    */
   forceGeneric?: boolean;
+  /**
+   * The metadata-only fast device runs its programs, reads and erases in its WebAssembly kernel
+   * where one loads (default true). false keeps them in TypeScript, where a {@link NandClock.sink}
+   * sees every operation (the same results otherwise).
+   */
+  wasmKernel?: boolean;
 }
 
 export interface FaultControl {
@@ -829,7 +835,7 @@ class MetadataNandDevice extends SimulatedNandDevice {
     this.pageStates = store.pageStates;
     this.clock = this.timing;
     this.counters = this.counterObject;
-    if (layout !== undefined) {
+    if (layout !== undefined && options.wasmKernel !== false) {
       const cells = layout.memory.allocate({ counterCells: float64Table(4), flagCells: int32Table(3) });
       const at = layout.offsets;
       const params = this.timing.params;

@@ -45,7 +45,24 @@ export interface NandClockTables {
   readonly calendarSpan?: Int32Array;
 }
 
+/**
+ * Takes a clock's operations instead of timing them (see {@link NandClock.sink}): a controller
+ * model that queues and schedules flash transactions itself (an SSD's transaction scheduler).
+ */
+export interface NandOperationSink {
+  read(die: number, channel: number, bytes: number): void;
+  program(die: number, channel: number, bytes: number): void;
+  erase(die: number): void;
+}
+
 export class NandClock implements NandTimingModel {
+  /**
+   * When set, read/program/erase/copybackRun hand each operation to the sink and return the issue
+   * time; the dies, channels and totals stay as they are (the sink's owner times the operations,
+   * through {@link bookChannel} and {@link noteCompletion}). Only the TypeScript device paths
+   * see it: a device whose WebAssembly kernel runs keeps timing there (NandDeviceOptions.wasmKernel).
+   */
+  sink: NandOperationSink | null = null;
   readonly params: NandTimingParams;
   readonly dieBusy: Float64Array;
   private readonly dieFree: Float64Array;
@@ -121,6 +138,10 @@ export class NandClock implements NandTimingModel {
 
   /** Charges a page read; returns its completion time. */
   read(die: number, channel: number, bytes: number): number {
+    if (this.sink !== null) {
+      this.sink.read(die, channel, bytes);
+      return this.issueTime;
+    }
     const dieFree = this.dieFree[die]!;
     const start = this.issueTime > dieFree ? this.issueTime : dieFree;
     const transfer = bytes * this.transferPerByte;
@@ -130,6 +151,10 @@ export class NandClock implements NandTimingModel {
 
   /** Charges a page program; returns its completion time. */
   program(die: number, channel: number, bytes: number): number {
+    if (this.sink !== null) {
+      this.sink.program(die, channel, bytes);
+      return this.issueTime;
+    }
     const dieFree = this.dieFree[die]!;
     const transfer = bytes * this.transferPerByte;
     const start = this.book(channel, this.issueTime > dieFree ? this.issueTime : dieFree, transfer);
@@ -143,7 +168,7 @@ export class NandClock implements NandTimingModel {
    * completion time of the last program.
    */
   copybackRun(die: number, channel: number, bytes: number, count: number): number {
-    if (this.sharedChannels) {
+    if (this.sharedChannels || this.sink !== null) {
       // Other dies may book the gaps between this run's transfers: page by page, through the calendar.
       let done = this.last;
       for (let i = 0; i < count; i++) {
@@ -212,6 +237,10 @@ export class NandClock implements NandTimingModel {
 
   /** Charges a block erase; returns its completion time. */
   erase(die: number): number {
+    if (this.sink !== null) {
+      this.sink.erase(die);
+      return this.issueTime;
+    }
     const dieFree = this.dieFree[die]!;
     const start = this.issueTime > dieFree ? this.issueTime : dieFree;
     return this.finish(die, start, start + this.tBERS);
@@ -225,6 +254,20 @@ export class NandClock implements NandTimingModel {
     this.issueTime = 0;
     this.last = 0;
     this.latest = 0;
+  }
+
+  /**
+   * {@link book} for a sink's owner: books `duration` ns of `channel` at the earliest free time ≥
+   * `ready` (bookings over by the issue time dropped); returns the start.
+   */
+  bookChannel(channel: number, ready: number, duration: number): number {
+    return this.book(channel, ready, duration);
+  }
+
+  /** For a sink's owner: an operation it timed completes at `done` (lastCompletion, elapsed). */
+  noteCompletion(done: number): void {
+    this.last = done;
+    if (done > this.latest) this.latest = done;
   }
 
   /**

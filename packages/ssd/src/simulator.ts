@@ -1,4 +1,4 @@
-import { allocateTables, createNandDevice, float64Table, int32Table, validateGeometry } from '@flashdiff/nand';
+import { NandClock, allocateTables, createNandDevice, float64Table, int32Table, validateGeometry } from '@flashdiff/nand';
 import type { FaultOptions, NandGeometry, NandTimingParams, SimulatedNand } from '@flashdiff/nand';
 import { resolveFtlOptions } from './config.ts';
 import type { FtlOptions } from './config.ts';
@@ -7,6 +7,8 @@ import { BLOCK_BAD, Ftl } from './ftl.ts';
 import type { BlockMapSnapshot, FtlCounters, FtlKernel } from './ftl.ts';
 import { LatencyHistogram, eraseStats } from './metrics.ts';
 import type { EraseStats } from './metrics.ts';
+import { CLASS_READ, CLASS_WRITE, TRANSACTION_SCHEDULINGS, TransactionScheduler } from './scheduler.ts';
+import type { TransactionScheduling } from './scheduler.ts';
 import { SECTOR_BYTES } from './trace.ts';
 import type { TraceRequest } from './trace.ts';
 import { DEFAULT_WORKLOAD, OP_READ, OP_TRIM, OP_WRITE, Workload } from './workload.ts';
@@ -46,6 +48,20 @@ export interface SimulatorConfig {
    * reads the flash). Stated in the report's config.
    */
   readonly unmappedReads?: UnmappedReads;
+  /**
+   * How trace replay times the flash operations: 'eager' (default) — nand's clock, each die in
+   * issue order, computed as the FTL issues them; 'fifo' or 'read-first' — the controller's
+   * transaction scheduler (scheduler.ts: per-die queues, host reads first with 'read-first', as
+   * MQSim's default scheduler). The scheduler needs every operation in TypeScript: the device's and
+   * the FTL's WebAssembly kernels are off for the whole simulator (synthetic runs keep the eager
+   * clock, in TypeScript).
+   */
+  readonly transactionScheduling?: 'eager' | TransactionScheduling;
+  /**
+   * With a transaction scheduler: a host page transfer moves only the bytes of the page the
+   * request touches (MQSim's behaviour), not the whole page and spare (default false).
+   */
+  readonly partialPageTransfers?: boolean;
 }
 
 export type ReplayLoop = 'open' | 'closed';
@@ -185,6 +201,13 @@ export class SsdSimulator {
   readonly replayLoop: ReplayLoop;
   readonly unmappedReads: UnmappedReads;
   private unmappedFlashReads = 0;
+  /** The largest write latency of the replays since the measurement started. */
+  private writeMax = 0;
+  /** Whether every write since the measurement started came from replay (writeMax is then exact). */
+  private writeMaxExact = true;
+  readonly transactionScheduling: 'eager' | TransactionScheduling;
+  /** The transaction scheduler replay runs the flash operations through (null: 'eager'). */
+  private readonly scheduler: TransactionScheduler | null = null;
   readonly timeSeries: TimeSeriesPoint[] = [];
   readonly queueDepth: number;
   readonly snapshotEvery: number;
@@ -220,12 +243,24 @@ export class SsdSimulator {
     validateGeometry(config.geometry);
     resolveFtlOptions(config.ftl);
     this.config = config;
+    this.transactionScheduling = config.transactionScheduling ?? 'eager';
+    if (this.transactionScheduling !== 'eager' && !TRANSACTION_SCHEDULINGS.includes(this.transactionScheduling)) {
+      throw new SsdError('INVALID_CONFIG', `transactionScheduling must be eager, ${TRANSACTION_SCHEDULINGS.join(' or ')}, got '${String(this.transactionScheduling)}'`);
+    }
+    const scheduled = this.transactionScheduling !== 'eager';
     this.device = createNandDevice({
       geometry: config.geometry,
       metadataOnly: config.metadataOnly ?? true,
       ...(config.faults ? { faults: config.faults } : {}),
       ...(config.timing ? { timing: config.timing } : {}),
+      ...(scheduled ? { wasmKernel: false } : {}),
     });
+    if (scheduled) {
+      const clock = this.device.timing;
+      if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'transactionScheduling needs the NAND device\'s own clock');
+      const g = config.geometry;
+      this.scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, this.transactionScheduling as TransactionScheduling);
+    }
     this.ftl = new Ftl(this.device, config.ftl);
     this.workload = new Workload(this.ftl.userPages, config.workload);
     this.queueDepth = config.queueDepth ?? 32;
@@ -333,6 +368,8 @@ export class SsdSimulator {
     this.readLatency.reset();
     this.trimLatency.reset();
     this.unmappedFlashReads = 0;
+    this.writeMax = 0;
+    this.writeMaxExact = true;
     this.intervalLatency.reset();
     this.timeSeries.length = 0;
   }
@@ -387,6 +424,7 @@ export class SsdSimulator {
     const t = this.issue();
     this.ftl.write(lba, data);
     this.complete(t, true);
+    this.writeMaxExact = false;
     this.afterWrite();
   }
 
@@ -535,6 +573,7 @@ export class SsdSimulator {
       w.saveState(this.workloadCells);
       this.batchCells[BATCH_LBA] = w.lba;
     }
+    this.writeMaxExact = false;
     const status = kernel.simulate(limit, fillFrom);
     if (draws) {
       w.restoreState(this.workloadCells);
@@ -563,6 +602,7 @@ export class SsdSimulator {
    * issue). Trace times are shifted to start at the device's current clock.
    */
   replay(requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): SimulationReport {
+    if (this.scheduler !== null) return this.replayScheduled(this.scheduler, requests, onProgress);
     const pageSize = this.config.geometry.pageSize;
     const user = this.ftl.userPages;
     const timing = this.device.timing;
@@ -635,7 +675,116 @@ export class SsdSimulator {
       this.intervalLatency.recordInBucket(bucket, latency);
       if (req.isTrim) this.trimLatency.recordInBucket(bucket, latency);
       else if (req.isRead) this.readLatency.recordInBucket(bucket, latency);
+      else if (latency > this.writeMax) this.writeMax = latency;
       if (onProgress && (r & 0xfff) === 0xfff) onProgress(r + 1, requests.length);
+    }
+    return this.report();
+  }
+
+  /**
+   * {@link replay} through the transaction scheduler: the same host model (queue slots, open or
+   * closed loop, page transactions, the latencies by kind), with each request's operations queued
+   * on their dies and a request complete when its last transaction is.
+   */
+  private replayScheduled(scheduler: TransactionScheduler, requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): SimulationReport {
+    const pageSize = this.config.geometry.pageSize;
+    const user = this.ftl.userPages;
+    const clock = this.device.timing as NandClock;
+    const origin = requests.length > 0 ? requests[0]!.arrivalNs : 0;
+    const base = Math.max(clock.elapsed, clock.now);
+    const closed = this.replayLoop === 'closed';
+    const flashReadUnmapped = this.unmappedReads === 'flash-read';
+    const depth = this.queueDepth;
+    const partial = this.config.partialPageTransfers === true;
+    // Completion times of requests done but still holding their slot (freed once the host looks).
+    const doneTimes = new Float64Array(depth);
+    let doneCount = 0;
+    let inFlight = 0;
+    const arrivals = new Float64Array(requests.length);
+    const kinds = new Uint8Array(requests.length); // 0 write, 1 read, 2 TRIM
+    scheduler.onComplete = (r, completion) => {
+      doneCount = heapPush(doneTimes, doneCount, completion);
+      const latency = completion - arrivals[r]!;
+      const bucket = this.latency.bucketOf(latency);
+      this.latency.recordInBucket(bucket, latency);
+      this.intervalLatency.recordInBucket(bucket, latency);
+      if (kinds[r] === 1) this.readLatency.recordInBucket(bucket, latency);
+      else if (kinds[r] === 2) this.trimLatency.recordInBucket(bucket, latency);
+      else if (latency > this.writeMax) this.writeMax = latency;
+    };
+    let previousIssue = base;
+    scheduler.advance(base);
+    clock.sink = scheduler;
+    try {
+      for (let r = 0; r < requests.length; r++) {
+        const req = requests[r]!;
+        if (!Number.isSafeInteger((req.sector + req.sectors) * SECTOR_BYTES) || !(req.sectors >= 1)) {
+          throw new SsdError('TRACE_PARSE', `request of line ${req.line}: sector ${req.sector} + ${req.sectors} is not a range below 2^53 bytes`);
+        }
+        let arrival = closed ? previousIssue : base + Math.max(0, req.arrivalNs - origin);
+        let issue = arrival > previousIssue ? arrival : previousIssue;
+        if (this.backgroundGcIdleNs > 0 && issue - previousIssue > this.backgroundGcIdleNs) {
+          // An idle gap: GC units queued at its start, while their work ends before the next issue.
+          scheduler.operationClass = CLASS_WRITE;
+          for (let k = 0; k < 64; k++) {
+            if (this.ftl.backgroundGc(1) === 0) break;
+            while (scheduler.nextStart() < issue) scheduler.step();
+            if (clock.elapsed >= issue) break;
+          }
+        }
+        scheduler.advance(issue);
+        while (doneCount > 0 && doneTimes[0]! <= issue) {
+          doneCount = heapPop(doneTimes, doneCount);
+          inFlight--;
+        }
+        if (inFlight === depth) {
+          // Every slot taken: run the dies until the earliest completion is known, then take its slot.
+          while (doneCount === 0 || doneTimes[0]! > scheduler.nextStart()) scheduler.step();
+          const free = doneTimes[0]!;
+          doneCount = heapPop(doneTimes, doneCount);
+          inFlight--;
+          if (free > issue) issue = free;
+          if (closed) arrival = issue;
+          scheduler.advance(issue);
+        }
+        previousIssue = issue;
+        clock.issueAt(issue);
+        arrivals[r] = arrival;
+        kinds[r] = req.isTrim ? 2 : req.isRead ? 1 : 0;
+        inFlight++;
+        scheduler.open(r);
+        scheduler.operationClass = req.isRead ? CLASS_READ : CLASS_WRITE;
+        const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
+        const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
+        for (let p = first; req.isTrim && p <= last; ) {
+          const lba = p % user;
+          const count = Math.min(last - p + 1, user - lba);
+          this.ftl.trim(lba, count);
+          p += count;
+        }
+        const firstByte = req.sector * SECTOR_BYTES;
+        const endByte = (req.sector + req.sectors) * SECTOR_BYTES;
+        for (let p = req.isTrim ? last + 1 : first; p <= last; p++) {
+          const lba = p % user;
+          // The bytes of this page the request touches: what its transfer moves.
+          if (partial) scheduler.transferBytes = Math.min(endByte, (p + 1) * pageSize) - Math.max(firstByte, p * pageSize);
+          if (req.isRead) {
+            if (this.ftl.read(lba) === 'unmapped' && flashReadUnmapped) this.chargeUnmappedRead(lba);
+          } else {
+            this.ftl.write(lba);
+            if (this.snapshotEvery > 0 && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
+              this.recordPoint();
+            }
+          }
+        }
+        scheduler.transferBytes = 0;
+        scheduler.seal(r);
+        this.hostOps++;
+        if (onProgress && (r & 0xfff) === 0xfff) onProgress(r + 1, requests.length);
+      }
+      scheduler.drain();
+    } finally {
+      clock.sink = null;
     }
     return this.report();
   }
@@ -643,8 +792,10 @@ export class SsdSimulator {
   /**
    * The writes' latencies: every host operation is recorded in `latency` (the kernel loop records
    * its writes there alone), reads and TRIMs also in their own histograms, so the writes' buckets,
-   * count and sum are the difference. The largest write is exact when it is the largest latency of
-   * all; otherwise it is the top of the highest write bucket (within 9 %), capped at that.
+   * count and sum are the difference. The largest write is exact when every write since the
+   * measurement started came from replay (recorded there by kind) or when it is the largest latency
+   * of all; otherwise it is the top of the highest write bucket (within 9 %), capped at that — the
+   * same rule whether run() took the kernel loop or the TypeScript one.
    */
   writeLatency(): LatencyHistogram {
     const all = this.latency.bucketCounts();
@@ -658,7 +809,7 @@ export class SsdSimulator {
     const count = this.latency.count - this.readLatency.count - this.trimLatency.count;
     const sum = this.latency.sum - this.readLatency.sum - this.trimLatency.sum;
     const allMax = this.latency.max;
-    const max = top < 0 ? 0 : allMax > this.readLatency.max && allMax > this.trimLatency.max ? allMax : Math.min(allMax, 2 ** ((top + 1) / 8));
+    const max = top < 0 ? 0 : this.writeMaxExact ? this.writeMax : allMax > this.readLatency.max && allMax > this.trimLatency.max ? allMax : Math.max(this.writeMax, Math.min(allMax, 2 ** ((top + 1) / 8)));
     return new LatencyHistogram({ buckets: all, cells: Float64Array.of(count, sum, max) });
   }
 
@@ -723,6 +874,8 @@ export class SsdSimulator {
       backgroundGcIdleNs: this.backgroundGcIdleNs,
       replayLoop: this.replayLoop,
       unmappedReads: this.unmappedReads,
+      transactionScheduling: this.transactionScheduling,
+      partialPageTransfers: this.config.partialPageTransfers === true,
       timing: { ...this.device.timing.params },
     };
   }

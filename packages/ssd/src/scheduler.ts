@@ -1,0 +1,258 @@
+/**
+ * The SSD controller's flash transaction scheduler — MQSim's TSU (src/ssd/TSU_Base.cpp,
+ * TSU_Priority_OutOfOrder.cpp) in a few lines: every flash operation the FTL issues becomes a
+ * transaction in a queue of its die (one queue per class: host reads, everything else), and each
+ * die, when it is free, starts the next transaction by the chosen policy:
+ *   - 'fifo': in issue order (what nand's eager NandClock computes directly);
+ *   - 'read-first': a waiting read goes before waiting programs and erases (MQSim's default
+ *     PRIORITY_OUT_OF_ORDER puts its read queues first). Nothing is preempted: a read waits for
+ *     the operation its die is running (program/erase suspend is not modelled).
+ * The channels are nand's: a transfer books the earliest gap of its channel's calendar
+ * (NandClock.bookChannel). It is a discrete-event simulation: the host model hands it the
+ * operations of each request at the request's issue time (the FTL decides the addresses then, as
+ * MQSim's address mapping unit does) and advances it to each issue time; a request completes when
+ * its last transaction does. The FTL and the device see no difference: the device's clock hands
+ * the operations over (NandClock.sink) instead of timing them.
+ */
+import type { NandClock, NandOperationSink, NandTimingParams } from '@flashdiff/nand';
+
+/** How a die picks its next transaction (see the file comment). */
+export type TransactionScheduling = 'fifo' | 'read-first';
+export const TRANSACTION_SCHEDULINGS: readonly TransactionScheduling[] = ['fifo', 'read-first'];
+
+/** Transaction classes: host reads, and the rest (host writes, TRIM records, GC, wear leveling). */
+export const CLASS_READ = 0;
+export const CLASS_WRITE = 1;
+
+const KIND_READ = 0;
+const KIND_PROGRAM = 1;
+const KIND_ERASE = 2;
+
+interface Transaction {
+  readonly kind: number;
+  readonly channel: number;
+  readonly bytes: number;
+  readonly issue: number;
+  /** The host request it belongs to (−1: none, background work). */
+  readonly request: number;
+  /** Hand-over order (FIFO across the two queues). */
+  readonly sequence: number;
+  next: Transaction | null;
+}
+
+export class TransactionScheduler implements NandOperationSink {
+  /** The class of the operations handed over next (set by the host model around each FTL call). */
+  operationClass = CLASS_WRITE;
+  /** The request the operations handed over next belong to (−1: none). */
+  request = -1;
+  /**
+   * Bytes the next reads and programs move on the channel instead of the device's page + spare
+   * (0: the device's): the host model sets it to the sectors a request touches in the page, as
+   * MQSim transfers only those (a partial page moves less). GC work inside the same FTL call gets
+   * it too (documented approximation).
+   */
+  transferBytes = 0;
+  /** Called once per request when its last transaction completes (or at sealing, with none). */
+  onComplete: (request: number, completion: number) => void = () => {};
+  /** Simulated time up to which every transaction start has been decided. */
+  private now = 0;
+  private readonly readFirst: boolean;
+  private readonly clock: NandClock;
+  private readonly tR: number;
+  private readonly tPROG: number;
+  private readonly tBERS: number;
+  private readonly transferPerByte: number;
+  /** Queue heads and tails, die·2 + class. */
+  private readonly heads: (Transaction | null)[];
+  private readonly tails: (Transaction | null)[];
+  private readonly dieFree: Float64Array;
+  // A binary min-heap of the dies with transactions waiting, keyed by when the next one can start.
+  private readonly heapDie: Int32Array;
+  private readonly heapKey: Float64Array;
+  private readonly heapIndex: Int32Array;
+  private heapSize = 0;
+  // Per request: transactions not yet started, completion so far, sealed (all handed over).
+  private readonly pending: number[] = [];
+  private readonly completion: number[] = [];
+  private readonly sealed: boolean[] = [];
+  private latest = 0;
+  private sequence = 0;
+
+  constructor(clock: NandClock, params: NandTimingParams, dies: number, scheduling: TransactionScheduling) {
+    this.clock = clock;
+    this.readFirst = scheduling === 'read-first';
+    this.tR = params.tR;
+    this.tPROG = params.tPROG;
+    this.tBERS = params.tBERS;
+    this.transferPerByte = params.transferPerByte;
+    this.heads = new Array<Transaction | null>(2 * dies).fill(null);
+    this.tails = new Array<Transaction | null>(2 * dies).fill(null);
+    this.dieFree = new Float64Array(dies);
+    this.heapDie = new Int32Array(dies);
+    this.heapKey = new Float64Array(dies);
+    this.heapIndex = new Int32Array(dies).fill(-1);
+    this.now = clock.now;
+  }
+
+  /** A new request issued now; the operations handed over until {@link seal} belong to it. */
+  open(request: number): void {
+    this.request = request;
+    this.pending[request] = 0;
+    this.completion[request] = this.now;
+    this.sealed[request] = false;
+  }
+
+  /** Every operation of the request has been handed over; completes it if none is pending. */
+  seal(request: number): void {
+    this.sealed[request] = true;
+    if (this.pending[request] === 0) this.onComplete(request, this.completion[request]!);
+    this.request = -1;
+  }
+
+  read(die: number, channel: number, bytes: number): void {
+    this.enqueue(die, KIND_READ, channel, bytes);
+  }
+  program(die: number, channel: number, bytes: number): void {
+    this.enqueue(die, KIND_PROGRAM, channel, bytes);
+  }
+  erase(die: number): void {
+    this.enqueue(die, KIND_ERASE, 0, 0);
+  }
+
+  private enqueue(die: number, kind: number, channel: number, bytes: number): void {
+    // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
+    const klass = kind === KIND_READ && this.operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
+    if (kind !== KIND_ERASE && this.transferBytes > 0) bytes = this.transferBytes;
+    const t: Transaction = { kind, channel, bytes, issue: this.now, request: this.request, sequence: this.sequence++, next: null };
+    const q = 2 * die + klass;
+    const tail = this.tails[q]!;
+    if (tail === null) this.heads[q] = t;
+    else tail.next = t;
+    this.tails[q] = t;
+    if (this.request >= 0) this.pending[this.request]!++;
+    this.schedule(die);
+  }
+
+  /** Issue time of the operations handed over next; runs every transaction start up to it. */
+  advance(time: number): void {
+    while (this.heapSize > 0 && this.heapKey[0]! <= time) this.step();
+    if (time > this.now) this.now = time;
+  }
+
+  /** When the next transaction starts (Infinity: none waiting). */
+  nextStart(): number {
+    return this.heapSize > 0 ? this.heapKey[0]! : Infinity;
+  }
+
+  /** Starts the next transaction of the die that can start earliest. */
+  step(): void {
+    const die = this.heapDie[0]!;
+    const start = this.heapKey[0]!;
+    this.heapRemove(0);
+    const readQueue = 2 * die + CLASS_READ;
+    const writeQueue = 2 * die + CLASS_WRITE;
+    const read = this.heads[readQueue]!;
+    const write = this.heads[writeQueue]!;
+    let q: number;
+    if (read === null) q = writeQueue;
+    else if (write === null) q = readQueue;
+    else if (this.readFirst) q = read.issue <= start ? readQueue : writeQueue;
+    else q = read.sequence < write.sequence ? readQueue : writeQueue;
+    const t = this.heads[q]!;
+    this.heads[q] = t.next;
+    if (t.next === null) this.tails[q] = null;
+    this.clock.issueAt(start);
+    const transfer = t.bytes * this.transferPerByte;
+    let busyFrom = start;
+    let done: number;
+    if (t.kind === KIND_READ) {
+      done = this.clock.bookChannel(t.channel, start + this.tR, transfer) + transfer;
+    } else if (t.kind === KIND_PROGRAM) {
+      busyFrom = this.clock.bookChannel(t.channel, start, transfer);
+      done = busyFrom + transfer + this.tPROG;
+    } else {
+      done = start + this.tBERS;
+    }
+    this.dieFree[die] = done;
+    this.clock.dieBusy[die] += done - busyFrom;
+    this.clock.noteCompletion(done);
+    if (done > this.latest) this.latest = done;
+    const r = t.request;
+    if (r >= 0) {
+      if (done > this.completion[r]!) this.completion[r] = done;
+      if (--this.pending[r]! === 0 && this.sealed[r] === true) this.onComplete(r, this.completion[r]!);
+    }
+    this.schedule(die);
+  }
+
+  /** Runs everything still waiting; returns the latest completion. */
+  drain(): number {
+    while (this.heapSize > 0) this.step();
+    return this.latest;
+  }
+
+  /** (Re)keys a die in the heap: when its next transaction can start, or out when it has none. */
+  private schedule(die: number): void {
+    const read = this.heads[2 * die + CLASS_READ]!;
+    const write = this.heads[2 * die + CLASS_WRITE]!;
+    const at = this.heapIndex[die]!;
+    if (read === null && write === null) {
+      if (at >= 0) this.heapRemove(at);
+      return;
+    }
+    const first = read === null ? write!.issue : write === null ? read.issue : Math.min(read.issue, write.issue);
+    const free = this.dieFree[die]!;
+    const key = free > first ? free : first;
+    if (at >= 0) {
+      if (this.heapKey[at] === key) return;
+      this.heapRemove(at);
+    }
+    this.heapInsert(die, key);
+  }
+
+  private heapInsert(die: number, key: number): void {
+    let i = this.heapSize++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.heapKey[parent]! <= key) break;
+      this.heapMove(parent, i);
+      i = parent;
+    }
+    this.heapDie[i] = die;
+    this.heapKey[i] = key;
+    this.heapIndex[die] = i;
+  }
+
+  private heapRemove(at: number): void {
+    const removed = this.heapDie[at]!;
+    this.heapIndex[removed] = -1;
+    const size = --this.heapSize;
+    if (at === size) return;
+    const die = this.heapDie[size]!;
+    const key = this.heapKey[size]!;
+    // Sift the last item into the hole: up while smaller than its parent, else down.
+    let i = at;
+    while (i > 0 && this.heapKey[(i - 1) >> 1]! > key) {
+      this.heapMove((i - 1) >> 1, i);
+      i = (i - 1) >> 1;
+    }
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && this.heapKey[child + 1]! < this.heapKey[child]!) child++;
+      if (this.heapKey[child]! >= key) break;
+      this.heapMove(child, i);
+      i = child;
+    }
+    this.heapDie[i] = die;
+    this.heapKey[i] = key;
+    this.heapIndex[die] = i;
+  }
+
+  private heapMove(from: number, to: number): void {
+    const die = this.heapDie[from]!;
+    this.heapDie[to] = die;
+    this.heapKey[to] = this.heapKey[from]!;
+    this.heapIndex[die] = to;
+  }
+}
