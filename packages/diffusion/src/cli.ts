@@ -16,6 +16,7 @@ import type { DiffusionModel, ModelConfig } from './models/index.ts';
 import { ONNX_OPSET, exportOnnx } from './onnx/export.ts';
 import { OnnxNoisePredictor, loadOnnxRuntime, onnxRuntimeVersion } from './onnx/ort-node.ts';
 import { SHIPPED_MODEL_GUIDANCE, SHIPPED_MODEL_NAME, shippedModelDirectory } from './node/shipped-model.ts';
+import { registerSdCommands } from './node/sd-cli.ts';
 import { registerDataCommands } from './node/data-cli.ts';
 import { runBench } from './node/bench.ts';
 import { evaluateModel } from './node/evaluate.ts';
@@ -341,6 +342,7 @@ program
   });
 
 registerDataCommands(program);
+registerSdCommands(program);
 
 try {
   await program.parseAsync(process.argv);

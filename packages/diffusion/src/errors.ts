@@ -10,6 +10,7 @@ export const DiffusionErrorCodes = [
   'CHECKPOINT_MISSING', // a checkpoint directory lacks a file it needs
   'DATA_INVALID', // an input data set (npy, png folder, labels) is malformed
   'BACKEND_UNAVAILABLE', // the requested tensor backend cannot be loaded
+  'CANCELLED', // a long operation was stopped through its AbortSignal
 ] as const;
 
 export type DiffusionErrorCode = (typeof DiffusionErrorCodes)[number];

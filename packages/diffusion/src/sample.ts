@@ -2,6 +2,7 @@ import { DiffusionError } from './errors.ts';
 import { type DiffusionModel, contextSizeOf, imageShapeOf } from './models/index.ts';
 import type { Random } from './rng.ts';
 import type { NoiseScheduler } from './schedulers/index.ts';
+import type { SamplingRun } from './schedulers/sampling-run.ts';
 import type { TensorEngine } from './tensor/engine.ts';
 
 /**
@@ -160,4 +161,86 @@ function clip(x: Float32Array): Float32Array {
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = Math.max(-1, Math.min(1, x[i]));
   return out;
+}
+
+/**
+ * The text-conditioned UNet's call for one denoising step of latent diffusion: ε̂ (or v̂) for `rows`
+ * latents (NHWC values) at timestep t, each row under its own text embedding (`conditions[row]`
+ * indexes the embeddings the caller prepared).
+ */
+export interface LatentNoisePredictor {
+  predict(latents: Float32Array, timestep: number, conditions: Int32Array, rows: number): Float32Array | Promise<Float32Array>;
+}
+
+export interface LatentSampleOptions {
+  run: SamplingRun;
+  /**
+   * The unit-variance noise (NHWC, n rows): the initial latents once scaled by run.initNoiseSigma,
+   * or (img2img, `startFrom`) the noise added to the encoded image.
+   */
+  latents: Float32Array;
+  n: number;
+  /** The text embedding row of each sample and, with guidance, of its negative prompt. */
+  conditions: Int32Array;
+  unconditions?: Int32Array;
+  /** Classifier-free guidance w > 1: ε = ε_u + w·(ε_c − ε_u) (Ho & Salimans 2022); w ≤ 1 runs the conditional model only. */
+  guidance: number;
+  random: Random;
+  /** Largest number of rows (after the guidance doubling) per model call. */
+  maxBatch?: number;
+  /** Called after every step with the new latents and the scheduler's x̂_0 estimate. */
+  onStep?: (index: number, total: number, latents: Float32Array, predictedOriginal: Float32Array) => void | Promise<void>;
+  signal?: AbortSignal;
+  /** img2img: the run starts from the encoded image's latents noised to its first timestep. */
+  startFrom?: { original: Float32Array };
+}
+
+/**
+ * The latent sampling loop, the text-to-image counterpart of `sampleImages` and, like it, the only
+ * place where a model and a scheduler meet:
+ *   z = ε·σ_init; for i: ε̂ = unet(scale(z, i), t_i, c) (guided); z = run.step(ε̂, i, z).
+ */
+export async function sampleLatents(predictor: LatentNoisePredictor, options: LatentSampleOptions): Promise<Float32Array> {
+  const { run, n, guidance, random } = options;
+  const per = options.latents.length / n;
+  if (!Number.isInteger(per) || per < 1) throw new DiffusionError('SHAPE_MISMATCH', `sampleLatents: ${options.latents.length} latent values for ${n} samples`);
+  if (!Number.isFinite(guidance)) throw new DiffusionError('INVALID_ARGUMENT', `guidance must be a number, got ${guidance}`);
+  const guided = guidance > 1;
+  if (guided && !options.unconditions) throw new DiffusionError('INVALID_ARGUMENT', 'sampleLatents: guidance needs the negative-prompt rows');
+  let x: Float32Array;
+  if (options.startFrom) x = run.addNoiseAtStart(options.startFrom.original, options.latents);
+  else {
+    x = new Float32Array(options.latents.length);
+    for (let i = 0; i < x.length; i++) x[i] = options.latents[i] * run.initNoiseSigma;
+  }
+  const maxBatch = Math.max(1, options.maxBatch ?? 8);
+  const total = run.timesteps.length;
+  for (let i = 0; i < total; i++) {
+    if (options.signal?.aborted) throw new DiffusionError('CANCELLED', 'sampling cancelled');
+    const t = run.timesteps[i];
+    const input = run.scaleModelInput(x, i);
+    // Rows: the n conditional samples, then (guided) the same latents under the negative prompts.
+    const rows = guided ? 2 * n : n;
+    const rowCondition = new Int32Array(rows);
+    rowCondition.set(options.conditions);
+    if (guided) rowCondition.set(options.unconditions as Int32Array, n);
+    const out = new Float32Array(rows * per);
+    for (let start = 0; start < rows; start += maxBatch) {
+      const b = Math.min(maxBatch, rows - start);
+      const chunk = new Float32Array(b * per);
+      for (let r = 0; r < b; r++) chunk.set(input.subarray(((start + r) % n) * per, ((start + r) % n + 1) * per), r * per);
+      out.set(await predictor.predict(chunk, t, rowCondition.subarray(start, start + b), b), start * per);
+    }
+    let eps = out.subarray(0, n * per);
+    if (guided) {
+      const guidedEps = new Float32Array(n * per);
+      for (let k = 0; k < n * per; k++) guidedEps[k] = out[n * per + k] + guidance * (out[k] - out[n * per + k]);
+      eps = guidedEps;
+    }
+    const noise = run.needsNoise(i) ? random.normalArray(n * per) : undefined;
+    const step = run.step(eps, i, x, noise);
+    x = step.prevSample;
+    if (options.onStep) await options.onStep(i, total, x, step.predOriginalSample);
+  }
+  return x;
 }

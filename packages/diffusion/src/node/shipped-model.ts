@@ -23,3 +23,12 @@ export function shippedModelDirectory(): string | null {
   const dir = fileURLToPath(new URL(`../../models/${SHIPPED_MODEL_NAME}/`, import.meta.url));
   return existsSync(join(dir, FILES.config)) && existsSync(join(dir, FILES.ema)) ? dir.replace(/\/$/, '') : null;
 }
+
+/** The shipped text-to-image model (a diffusers-layout folder, trained by `diffusion train-t2i`). */
+export const SHIPPED_T2I_MODEL_NAME = 'shapes-t2i';
+
+/** The shipped text-to-image model's folder, or null when this copy of the package does not have it. */
+export function shippedTextToImageDirectory(): string | null {
+  const dir = fileURLToPath(new URL(`../../models/${SHIPPED_T2I_MODEL_NAME}/`, import.meta.url));
+  return existsSync(join(dir, 'model_index.json')) ? dir.replace(/\/$/, '') : null;
+}

@@ -1,0 +1,280 @@
+/**
+ * The Stable Diffusion pipelines, text-to-image and image-to-image — diffusers'
+ * pipelines/stable_diffusion/pipeline_stable_diffusion.py and pipeline_stable_diffusion_img2img.py.
+ * Browser-safe: components come in as objects (pipelines/load-node.ts reads them from files).
+ *
+ *   prompt ──tokenizer──▶ ids ──CLIPTextModel──▶ c [77 × d]          (and c_∅ for the negative prompt)
+ *   z_T ~ N(0, I)·σ_init ──(UNet ε_θ(z_t, t, c) guided, scheduler step)×steps──▶ z_0   (sample.ts)
+ *   z_0 / scaling_factor ──VAE decoder──▶ image ∈ [−1, 1] ──▶ [0, 1]
+ *
+ * img2img encodes the input image instead, scales it by scaling_factor, noises it to the timestep
+ * that `strength` selects (strength 1: pure noise, 0: the image unchanged) and denoises from there.
+ *
+ * Latents cross this boundary in diffusers' NCHW order (N × 4 × h × w), so that initial noise saved
+ * by diffusers (`latents=`) gives the same image here; inside, tensors are NHWC.
+ */
+import { DiffusionError } from '../errors.ts';
+import type { AutoencoderKL } from '../models/sd/autoencoder-kl.ts';
+import type { ClipTextModel } from '../models/sd/clip-text-model.ts';
+import type { UNet2DConditionModel } from '../models/sd/unet-2d-condition.ts';
+import { Random } from '../rng.ts';
+import { type LatentNoisePredictor, sampleLatents } from '../sample.ts';
+import type { LatentScheduler } from '../schedulers/sampling-run.ts';
+import type { Tensor, TensorEngine } from '../tensor/engine.ts';
+import type { Tokenizer } from '../text/tokenizer.ts';
+import { nchwToNhwc, nhwcToNchw } from '../tensor/layout.ts';
+
+export interface StableDiffusionComponents {
+  tokenizer: Tokenizer;
+  textEncoder: ClipTextModel;
+  unet: UNet2DConditionModel;
+  vae: AutoencoderKL;
+  /** The checkpoint's own scheduler (diffusers' scheduler/scheduler_config.json). */
+  scheduler: LatentScheduler;
+}
+
+export interface StepInfo {
+  step: number;
+  total: number;
+  /** Current latents, NHWC; decode with `decodeLatents` for a preview. */
+  latents: Float32Array;
+  /** The scheduler's x̂_0 estimate at this step (a cleaner preview). */
+  predictedOriginal: Float32Array;
+}
+
+export interface GenerationOptions {
+  /** One prompt or a list; each gives `n` images. */
+  prompt: string | string[];
+  /** One for all prompts, or one per prompt; "" by default (the unconditional embedding). */
+  negativePrompt?: string | string[];
+  /** Classifier-free guidance scale w (diffusers' guidance_scale); ≤ 1 disables guidance. */
+  guidance?: number;
+  steps?: number;
+  /** Images per prompt. */
+  n?: number;
+  seed?: number;
+  /** Another scheduler with the same training schedule (e.g. DPM-Solver++ from the checkpoint's config). */
+  scheduler?: LatentScheduler;
+  /** Use the text encoder's layer N − k (diffusers' clip_skip). */
+  clipSkip?: number;
+  /** Rows per UNet call after the guidance doubling (memory bound; default 2). */
+  maxBatch?: number;
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface TextToImageOptions extends GenerationOptions {
+  width?: number;
+  height?: number;
+  /** Initial noise, N × C × h × w (NCHW, unit variance, before σ_init), N = prompts × n. */
+  latents?: Float32Array;
+}
+
+export interface ImageToImageOptions extends GenerationOptions {
+  /** The input image, H × W × 3 in [0, 1] (one image, used for every prompt and sample). */
+  image: { data: Float32Array; width: number; height: number };
+  /** How much of the schedule to run: 1 = from pure noise, 0 = return the image. */
+  strength?: number;
+}
+
+export interface GeneratedImages {
+  /** count × height × width × 3, in [0, 1] (before quantisation), prompt-major. */
+  images: Float32Array;
+  count: number;
+  width: number;
+  height: number;
+  /** The final latents, NCHW (N × C × h × w), unscaled (what the VAE decodes after ÷ scaling_factor). */
+  latents: Float32Array;
+}
+
+export class StableDiffusionPipeline {
+  constructor(
+    readonly engine: TensorEngine,
+    readonly components: StableDiffusionComponents,
+  ) {}
+
+  /** Frees the models' weights. */
+  dispose(): void {
+    for (const model of [this.components.textEncoder, this.components.unet, this.components.vae]) model.params.dispose();
+  }
+
+  /** Pixels per latent pixel (SD-1.x: 8). */
+  get vaeScaleFactor(): number {
+    return this.components.vae.scaleFactor;
+  }
+
+  /** Default output size: the UNet's sample_size × the VAE factor (SD-1.5: 512). */
+  get defaultSize(): number {
+    return this.components.unet.config.sample_size * this.vaeScaleFactor;
+  }
+
+  /** Token ids of each prompt, padded/truncated to the tokenizer's length (what the text encoder sees). */
+  tokenize(prompts: readonly string[]): Int32Array[] {
+    return this.components.tokenizer.call(prompts, { padding: 'max_length', truncation: true }).inputIds;
+  }
+
+  /** Text embeddings [prompts, L, d] (kept: the caller disposes). */
+  encodePrompts(prompts: readonly string[], clipSkip = 0): Tensor {
+    const e = this.engine;
+    return e.tidy(() => this.components.textEncoder.forward(e, this.tokenize(prompts), clipSkip).hiddenState);
+  }
+
+  async textToImage(options: TextToImageOptions): Promise<GeneratedImages> {
+    const size = this.defaultSize;
+    const width = options.width ?? size;
+    const height = options.height ?? size;
+    this.checkSize(width, height);
+    const { count, prompts } = this.promptRows(options);
+    const f = this.vaeScaleFactor;
+    const [h, w, c] = [height / f, width / f, this.components.unet.config.in_channels];
+    const random = new Random(options.seed ?? 0);
+    let noise: Float32Array;
+    if (options.latents) {
+      if (options.latents.length !== count * c * h * w) {
+        throw new DiffusionError('SHAPE_MISMATCH', `initial latents have ${options.latents.length} values, expected ${count}×${c}×${h}×${w} = ${count * c * h * w}`);
+      }
+      noise = options.latents;
+    } else noise = random.normalArray(count * c * h * w);
+    const scheduler = options.scheduler ?? this.components.scheduler;
+    const run = scheduler.begin(options.steps ?? 50);
+    const latents = await this.denoise(options, prompts, count, nchwToNhwc(noise, count, c, h, w), run, random, [h, w, c]);
+    return this.finish(latents, count, height, width, [h, w, c]);
+  }
+
+  async imageToImage(options: ImageToImageOptions): Promise<GeneratedImages> {
+    const { width, height, data } = options.image;
+    this.checkSize(width, height);
+    if (data.length !== width * height * 3) throw new DiffusionError('SHAPE_MISMATCH', `input image has ${data.length} values, expected ${width}×${height}×3`);
+    const strength = options.strength ?? 0.8;
+    if (!(strength >= 0 && strength <= 1)) throw new DiffusionError('INVALID_ARGUMENT', `strength must be in [0, 1], got ${strength}`);
+    const { count, prompts } = this.promptRows(options);
+    const f = this.vaeScaleFactor;
+    const [h, w, c] = [height / f, width / f, this.components.vae.config.latent_channels];
+    const random = new Random(options.seed ?? 0);
+    const e = this.engine;
+    const vae = this.components.vae;
+    // Encode once: z = (μ + σ·ε)·scaling_factor (diffusers samples the posterior with the generator).
+    const posterior = e.tidy(() => {
+      const x = e.addScalar(e.mulScalar(e.tensor(data, [1, height, width, 3]), 2), -1);
+      const d = vae.encode(e, x);
+      return e.concat([d.mean, d.logvar], 3);
+    });
+    const values = e.readSync(posterior).slice();
+    posterior.dispose();
+    const per = h * w * c;
+    const original = new Float32Array(count * per);
+    for (let k = 0; k < count; k++) {
+      const eps = nchwToNhwc(random.normalArray(per), 1, c, h, w);
+      for (let i = 0; i < per; i++) {
+        const mean = values[Math.floor(i / c) * 2 * c + (i % c)];
+        const logvar = values[Math.floor(i / c) * 2 * c + c + (i % c)];
+        original[k * per + i] = (mean + Math.exp(0.5 * logvar) * eps[i]) * vae.config.scaling_factor;
+      }
+    }
+    // diffusers' get_timesteps: run the last ⌊steps·strength⌋ steps.
+    const steps = options.steps ?? 50;
+    const initSteps = Math.min(Math.floor(steps * strength), steps);
+    if (initSteps === 0) return this.finish(original, count, height, width, [h, w, c]);
+    const scheduler = options.scheduler ?? this.components.scheduler;
+    const run = scheduler.begin(steps, { startIndex: steps - initSteps });
+    const noise = nchwToNhwc(random.normalArray(count * per), count, c, h, w);
+    const latents = await this.denoise(options, prompts, count, noise, run, random, [h, w, c], original);
+    return this.finish(latents, count, height, width, [h, w, c]);
+  }
+
+  /** Latents (NHWC, unscaled) → images in [0, 1], one VAE decode at a time. */
+  decodeLatents(latents: Float32Array, count: number, latentShape: [number, number, number]): Float32Array {
+    const e = this.engine;
+    const vae = this.components.vae;
+    const [h, w, c] = latentShape;
+    const f = this.vaeScaleFactor;
+    const per = h * w * c;
+    const out = new Float32Array(count * h * f * w * f * 3);
+    for (let k = 0; k < count; k++) {
+      const image = e.tidy(() => vae.decode(e, e.mulScalar(e.tensor(latents.subarray(k * per, (k + 1) * per), [1, h, w, c]), 1 / vae.config.scaling_factor)));
+      const values = e.readSync(image);
+      image.dispose();
+      const base = k * values.length;
+      for (let i = 0; i < values.length; i++) out[base + i] = Math.min(1, Math.max(0, values[i] / 2 + 0.5));
+    }
+    return out;
+  }
+
+  private checkSize(width: number, height: number): void {
+    const f = this.vaeScaleFactor;
+    for (const [name, v] of [['width', width], ['height', height]] as const) {
+      if (!Number.isInteger(v) || v < f || v % f !== 0) throw new DiffusionError('INVALID_ARGUMENT', `${name} must be a positive multiple of ${f}, got ${v}`);
+    }
+  }
+
+  private promptRows(options: GenerationOptions): { count: number; prompts: string[] } {
+    const prompts = typeof options.prompt === 'string' ? [options.prompt] : options.prompt;
+    const n = options.n ?? 1;
+    if (prompts.length === 0) throw new DiffusionError('INVALID_ARGUMENT', 'no prompt');
+    if (!Number.isInteger(n) || n < 1) throw new DiffusionError('INVALID_ARGUMENT', `n must be a positive integer, got ${n}`);
+    return { count: prompts.length * n, prompts };
+  }
+
+  private async denoise(
+    options: GenerationOptions,
+    prompts: string[],
+    count: number,
+    noise: Float32Array,
+    run: ReturnType<LatentScheduler['begin']>,
+    random: Random,
+    latentShape: [number, number, number],
+    original?: Float32Array,
+  ): Promise<Float32Array> {
+    const e = this.engine;
+    const n = options.n ?? 1;
+    const guidance = options.guidance ?? 7.5;
+    const guided = guidance > 1;
+    const negatives = options.negativePrompt === undefined ? [''] : typeof options.negativePrompt === 'string' ? [options.negativePrompt] : options.negativePrompt;
+    if (negatives.length !== 1 && negatives.length !== prompts.length) {
+      throw new DiffusionError('INVALID_ARGUMENT', `${negatives.length} negative prompts for ${prompts.length} prompts (give one, or one per prompt)`);
+    }
+    // Embedding rows: the prompts, then (guided) the negative prompts.
+    const texts = guided ? [...prompts, ...negatives] : prompts;
+    const embeddings = this.encodePrompts(texts, options.clipSkip ?? 0);
+    const [, tokens, width] = embeddings.shape;
+    const table = e.reshape(embeddings, [texts.length, tokens * width]);
+    const conditions = Int32Array.from({ length: count }, (_, k) => Math.floor(k / n));
+    const unconditions = Int32Array.from({ length: count }, (_, k) => prompts.length + (negatives.length === 1 ? 0 : Math.floor(k / n)));
+    const unet = this.components.unet;
+    const [h, w, c] = latentShape;
+    const predictor: LatentNoisePredictor = {
+      predict: (latents, timestep, rows, b) => {
+        const out = e.tidy(() => {
+          const context = e.reshape(e.gather(table, rows), [b, tokens, width]);
+          return unet.forward(e, e.tensor(latents, [b, h, w, c]), new Float32Array(b).fill(timestep), context);
+        });
+        const values = e.readSync(out).slice();
+        out.dispose();
+        return values;
+      },
+    };
+    try {
+      return await sampleLatents(predictor, {
+        run,
+        latents: noise,
+        n: count,
+        conditions,
+        unconditions: guided ? unconditions : undefined,
+        guidance,
+        random,
+        maxBatch: options.maxBatch ?? 2,
+        signal: options.signal,
+        startFrom: original ? { original } : undefined,
+        onStep: options.onStep ? (step, total, latents, predictedOriginal) => options.onStep?.({ step, total, latents, predictedOriginal }) : undefined,
+      });
+    } finally {
+      table.dispose();
+      embeddings.dispose();
+    }
+  }
+
+  private finish(latents: Float32Array, count: number, height: number, width: number, latentShape: [number, number, number]): GeneratedImages {
+    const [h, w, c] = latentShape;
+    return { images: this.decodeLatents(latents, count, latentShape), count, width, height, latents: nhwcToNchw(latents, count, h, w, c) };
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * `diffusion txt2img | img2img | tokenize` as a user runs them, on the tiny random checkpoint of
+ * fixtures/sd/pipeline-tiny (with the real CLIP tokenizer). The .npy route reproduces diffusers'
+ * image from its saved initial latent; bad input gives one line, a non-zero exit and no file.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
+import { encodeNpy, parseNpy } from '../src/data/npy.ts';
+import { decodePng, encodePng } from '../src/image/png-node.ts';
+
+const bin = fileURLToPath(new URL('../bin/diffusion.js', import.meta.url));
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'sd', 'pipeline-tiny');
+const TOKENIZER = join(import.meta.dirname, 'fixtures', 'clip-tokenizer');
+const dir = mkdtempSync(join(tmpdir(), 'diffusion-sd-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A complete diffusers folder: the fixture plus the tokenizer it leaves out. */
+const model = join(dir, 'tiny-sd');
+cpSync(FIXTURE, model, { recursive: true });
+cpSync(TOKENIZER, join(model, 'tokenizer'), { recursive: true });
+{
+  const g = openSafetensorsFile(join(FIXTURE, 'golden.safetensors'));
+  writeFileSync(join(dir, 'init.npy'), encodeNpy('<f4', [1, 4, 8, 8], g.read('latents')));
+  g.close();
+}
+const golden = JSON.parse(readFileSync(join(FIXTURE, 'golden.json'), 'utf8')) as { prompt: string; negative_prompt: string; input_ids: { prompt: number[] } };
+
+describe('diffusion txt2img / img2img / tokenize', () => {
+  test('txt2img from a saved initial latent reproduces diffusers’ image (.npy), and writes a PNG', () => {
+    const g = openSafetensorsFile(join(FIXTURE, 'golden.safetensors'));
+    const expected = g.read('image_pndm');
+    g.close();
+    const out = join(dir, 'image.npy');
+    const r = run(['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--guidance', '7.5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).files, [out]);
+    const image = parseNpy(readFileSync(out), out);
+    assert.deepEqual(image.shape, [1, 64, 64, 3]);
+    let within = 0;
+    for (let i = 0; i < expected.length; i++) if (Math.abs(image.data[i] - expected[i]) <= 2 / 255) within++;
+    assert.ok(within / expected.length >= 0.99, `${within} of ${expected.length} values within 2/255`);
+
+    const png = join(dir, 'image.png');
+    const p = run(['txt2img', '--model', model, 'a red circle', '--steps', '2', '--width', '64', '--height', '64', '--scheduler', 'euler-a', '--out', png]);
+    assert.equal(p.code, 0, p.stderr);
+    const decoded = decodePng(readFileSync(png));
+    assert.deepEqual([decoded.width, decoded.height], [64, 64]);
+  });
+
+  test('--prompts with --n writes DIR/<line>-<k>.png and a grid with one row per prompt', () => {
+    writeFileSync(join(dir, 'prompts.txt'), 'a red circle\n\na blue square\n');
+    const outDir = join(dir, 'many');
+    const grid = join(dir, 'grid.png');
+    const r = run(['txt2img', '--model', model, '--prompts', join(dir, 'prompts.txt'), '--n', '2', '--steps', '2', '--width', '32', '--height', '32', '--out-dir', outDir, '--out', grid]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const name of ['1-1.png', '1-2.png', '2-1.png', '2-2.png']) assert.ok(existsSync(join(outDir, name)), name);
+    const g = decodePng(readFileSync(grid));
+    assert.deepEqual([g.width, g.height], [2 * 32 + 3, 2 * 32 + 3]);
+  });
+
+  test('img2img writes an image of the input’s size; a size not a multiple of 8 is refused', () => {
+    const input = join(dir, 'in.png');
+    const data = new Uint8Array(64 * 64 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 37) % 256));
+    writeFileSync(input, encodePng({ width: 64, height: 64, data }));
+    const out = join(dir, 'out.png');
+    const r = run(['img2img', '--model', model, '--image', input, '--strength', '0.6', '--steps', '4', 'a cat', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const png = decodePng(readFileSync(out));
+    assert.deepEqual([png.width, png.height], [64, 64]);
+
+    const odd = join(dir, 'odd.png');
+    writeFileSync(odd, encodePng({ width: 60, height: 64, data: new Uint8Array(60 * 64 * 4).fill(255) }));
+    const bad = run(['img2img', '--model', model, '--image', odd, 'a cat', '--out', join(dir, 'never.png')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^diffusion: .*odd\.png: 60×64 pixels; width and height must be multiples of 8\n$/);
+    assert.ok(!existsSync(join(dir, 'never.png')));
+  });
+
+  test('tokenize --json prints one padded row per prompt', () => {
+    const r = run(['tokenize', '--model', model, '--json', golden.prompt, '']);
+    assert.equal(r.code, 0, r.stderr);
+    const { inputIds } = JSON.parse(r.stdout) as { inputIds: number[][] };
+    assert.deepEqual(inputIds[0], golden.input_ids.prompt);
+    assert.equal(inputIds[1].length, 77);
+    assert.deepEqual(inputIds[1].slice(0, 3), [49406, 49407, 49407]);
+  });
+
+  test('bad input: one line naming the problem, a non-zero exit, nothing written', () => {
+    const never = join(dir, 'never.png');
+    const cases: Array<[string[], number, RegExp]> = [
+      [['txt2img', '--model', model, 'x', '--width', '60', '--out', never], 2, /--width 60: must be a multiple of 8/],
+      [['txt2img', '--model', model, 'x', '--out', join(dir, 'x.jpg')], 2, /must end in \.png or \.npy/],
+      [['txt2img', '--model', model, 'x', '--steps', '0', '--out', never], 2, /--steps/],
+      [['txt2img', '--model', join(dir, 'nowhere'), 'x', '--out', never], 1, /nowhere: no such file or folder/],
+      [['txt2img', '--model', model, 'x', '--width', '32', '--height', '32', '--latents', join(dir, 'init.npy'), '--out', never], 2, /latents of shape \[1, 4, 8, 8\], expected \[1, 4, 4, 4\]/],
+    ];
+    // A malformed config and a truncated weights file.
+    const broken = join(dir, 'broken');
+    cpSync(model, broken, { recursive: true });
+    writeFileSync(join(broken, 'unet', 'config.json'), '{"block_out_channels": [8, 16], oops}');
+    cases.push([['txt2img', '--model', broken, 'x', '--out', never], 1, /broken\/unet\/config\.json/]);
+    const truncated = join(dir, 'truncated');
+    cpSync(model, truncated, { recursive: true });
+    const weights = join(truncated, 'vae', 'diffusion_pytorch_model.safetensors');
+    writeFileSync(weights, readFileSync(weights).subarray(0, 5000));
+    cases.push([['txt2img', '--model', truncated, 'x', '--out', never], 1, /truncated\/vae\/diffusion_pytorch_model\.safetensors/]);
+    const pickled = join(dir, 'model.ckpt');
+    writeFileSync(pickled, Buffer.from([0x80, 0x02, 0x7d, 0x71]));
+    cases.push([['txt2img', '--model', pickled, 'x', '--out', never], 1, /pickle.*safetensors/]);
+    for (const [args, code, message] of cases) {
+      const r = run(args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+    }
+    assert.ok(!existsSync(never));
+  });
+});
