@@ -205,6 +205,31 @@ describe('lazy safetensors file reader and streaming writer', () => {
     source.close();
   });
 
+  test('a one-pass generator is written in order, converting one tensor at a time (spooled, same bytes)', () => {
+    const produced: string[] = [];
+    function* generate(): Generator<TensorToWrite> {
+      for (const t of tensors) {
+        produced.push(t.name);
+        yield { name: t.name, shape: t.shape, data: t.data.slice() };
+      }
+    }
+    for (const dtype of ['F32', 'BF16'] as const) {
+      const fromList = tmp('list.safetensors');
+      const fromGenerator = tmp('generator.safetensors');
+      writeSafetensorsFile(fromList, tensors, { dtype, metadata: { format: 'pt' } });
+      produced.length = 0;
+      writeSafetensorsFile(fromGenerator, generate(), { dtype, metadata: { format: 'pt' } });
+      assert.deepEqual(produced, tensors.map((t) => t.name));
+      assert.deepEqual(readFileSync(fromGenerator), readFileSync(fromList));
+    }
+    function* failing(): Generator<TensorToWrite> {
+      yield tensors[0];
+      throw new Error('conversion failed');
+    }
+    assert.throws(() => writeSafetensorsFile(tmp('never.safetensors'), failing()), /conversion failed/);
+    assert.deepEqual(readdirSync(root).filter((f) => f.includes('.tmp-') || f.includes('never')), [], 'no temp, spool or target file');
+  });
+
   test('the writer is atomic: a failure leaves the old file and no temp file', () => {
     const path = tmp('atomic.safetensors');
     writeSafetensorsFile(path, [tensors[1]]);

@@ -153,68 +153,103 @@ export function tempPathBeside(path: string): string {
 
 /**
  * Write a safetensors file atomically (temp file in the same directory, fsync, rename) without
- * building it in memory: the header is made from names and shapes, then each tensor is fetched,
- * converted and written in chunks of at most 8 MB.
+ * building it in memory. An array of tensors is written in one pass: the header from the names and
+ * shapes, then each tensor fetched (a `data` function is called only then), converted and written in
+ * chunks of at most 8 MB. Any other iterable (e.g. a generator converting one tensor at a time) is
+ * consumed once, in order: its data goes to a spool file beside the target while the header is
+ * collected, then header and spool are joined — twice the disk traffic, one tensor in memory.
  */
 export function writeSafetensorsFile(path: string, tensors: Iterable<TensorToWrite>, options: WriteSafetensorsOptions = {}): void {
   const dtype = options.dtype ?? 'F32';
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new DiffusionError('INVALID_ARGUMENT', `writeSafetensorsFile: dtype must be F32, F16 or BF16, not ${String(dtype)}`);
   const size = SAFETENSORS_DTYPE_BYTES[dtype];
-  const list = [...tensors];
   const header: Record<string, unknown> = {};
   if (options.metadata && Object.keys(options.metadata).length > 0) header.__metadata__ = options.metadata;
   let offset = 0;
-  for (const t of list) {
+  const declare = (t: TensorToWrite): number => {
     if (t.name === '__metadata__' || Object.hasOwn(header, t.name)) {
       throw new DiffusionError('INVALID_ARGUMENT', `writeSafetensorsFile: tensor name "${t.name}" is ${t.name === '__metadata__' ? 'reserved' : 'used twice'}`);
     }
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new DiffusionError('INVALID_ARGUMENT', `writeSafetensorsFile: tensor "${t.name}" has a bad shape [${t.shape}]`);
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * size;
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  const headerBytes = encodeSafetensorsHeader(header);
-  const temp = tempPathBeside(path);
-  let fd: number | undefined;
-  try {
-    fd = openSync(temp, 'wx');
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + count * size] };
+    offset += count * size;
+    return count;
+  };
+  const scratch = dtype === 'F32' && isLittleEndian ? undefined : new Uint8Array(CHUNK_BYTES);
+  const writeData = (fd: number, t: TensorToWrite, count: number): void => {
+    const data = typeof t.data === 'function' ? t.data() : t.data;
+    if (data.length !== count) throw new DiffusionError('SHAPE_MISMATCH', `writeSafetensorsFile: "${t.name}" has ${data.length} values for shape [${t.shape}]`);
+    if (!scratch) {
+      writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return;
+    }
+    const view = new DataView(scratch.buffer);
+    const perChunk = Math.floor(scratch.length / size);
+    for (let start = 0; start < count; start += perChunk) {
+      const n = Math.min(perChunk, count - start);
+      for (let i = 0; i < n; i++) {
+        const v = data[start + i];
+        if (dtype === 'F32') view.setFloat32(4 * i, v, true);
+        else view.setUint16(2 * i, dtype === 'F16' ? floatToHalf(v) : floatToBfloat16(v), true);
+      }
+      writeAll(fd, scratch.subarray(0, n * size));
+    }
+  };
+  const writeHeader = (fd: number): void => {
+    const headerBytes = encodeSafetensorsHeader(header);
     const prefix = new Uint8Array(8);
     new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
     writeAll(fd, prefix);
     writeAll(fd, headerBytes);
-    const scratch = dtype === 'F32' && isLittleEndian ? undefined : new Uint8Array(Math.min(CHUNK_BYTES, Math.max(8, offset)));
-    for (const t of list) {
-      const data = typeof t.data === 'function' ? t.data() : t.data;
-      const count = t.shape.reduce((a, b) => a * b, 1);
-      if (data.length !== count) {
-        throw new DiffusionError('SHAPE_MISMATCH', `writeSafetensorsFile: "${t.name}" has ${data.length} values for shape [${t.shape}]`);
-      }
-      if (!scratch) {
-        writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        continue;
-      }
-      const view = new DataView(scratch.buffer);
-      const perChunk = Math.floor(scratch.length / size);
-      for (let start = 0; start < count; start += perChunk) {
-        const n = Math.min(perChunk, count - start);
-        for (let i = 0; i < n; i++) {
-          const v = data[start + i];
-          if (dtype === 'F32') view.setFloat32(4 * i, v, true);
-          else view.setUint16(2 * i, dtype === 'F16' ? floatToHalf(v) : floatToBfloat16(v), true);
-        }
-        writeAll(fd, scratch.subarray(0, n * size));
-      }
-    }
-    fsyncSync(fd);
+  };
+
+  const temp = tempPathBeside(path);
+  const spool = `${temp}.data`;
+  const open: number[] = [];
+  const openFile = (file: string, flags: string): number => {
+    const fd = openSync(file, flags);
+    open.push(fd);
+    return fd;
+  };
+  const closeFile = (fd: number): void => {
+    open.splice(open.indexOf(fd), 1);
     closeSync(fd);
-    fd = undefined;
+  };
+  try {
+    if (Array.isArray(tensors)) {
+      const counts = (tensors as TensorToWrite[]).map(declare);
+      const fd = openFile(temp, 'wx');
+      writeHeader(fd);
+      (tensors as TensorToWrite[]).forEach((t, i) => writeData(fd, t, counts[i]));
+      fsyncSync(fd);
+      closeFile(fd);
+    } else {
+      const data = openFile(spool, 'wx+');
+      for (const t of tensors) writeData(data, t, declare(t));
+      const fd = openFile(temp, 'wx');
+      writeHeader(fd);
+      const buffer = new Uint8Array(CHUNK_BYTES);
+      for (let at = 0; at < offset; ) {
+        const n = readSync(data, buffer, 0, Math.min(CHUNK_BYTES, offset - at), at);
+        if (n === 0) throw new DiffusionError('CHECKPOINT_CORRUPT', `${spool}: spool file shorter than written`);
+        writeAll(fd, buffer.subarray(0, n));
+        at += n;
+      }
+      closeFile(data);
+      unlinkSync(spool);
+      fsyncSync(fd);
+      closeFile(fd);
+    }
     renameSync(temp, path);
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(temp);
-    } catch {
-      // the temp file was never created
+    for (const fd of open.splice(0)) closeSync(fd);
+    for (const file of [temp, spool]) {
+      try {
+        unlinkSync(file);
+      } catch {
+        // not created
+      }
     }
     throw err;
   }
