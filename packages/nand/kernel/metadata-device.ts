@@ -125,15 +125,23 @@ export function eraseCount(block: i32): u32 {
   memory.copy(slotEnd(base, to), slotEnd(base, from), <usize>n << 3);
 }
 
-/** NandClock.book: `duration` ns of the channel at the earliest free time ≥ ready; returns that time. */
-function book(channel: i32, ready: f64, duration: f64): f64 {
+/**
+ * NandClock.book: `duration` ns of the channel at the earliest free time ≥ ready; returns that
+ * time. Inlined: a channel with one die (sharedChannels 0) is one "free at" time, the hot path of
+ * the FTL's kernel; the calendar walk is bookShared, out of line.
+ */
+@inline function book(channel: i32, ready: f64, duration: f64): f64 {
+  if (sharedChannels != 0) return bookShared(channel, ready, duration);
   const freeAt = channelFree + (<usize>channel << 3);
-  if (sharedChannels == 0) {
-    const free = load<f64>(freeAt);
-    const start = ready > free ? ready : free;
-    store<f64>(freeAt, start + duration);
-    return start;
-  }
+  const free = load<f64>(freeAt);
+  const start = ready > free ? ready : free;
+  store<f64>(freeAt, start + duration);
+  return start;
+}
+
+/** book for a channel several dies share: the calendar (NandClock.book after its one-die case). */
+function bookShared(channel: i32, ready: f64, duration: f64): f64 {
+  const freeAt = channelFree + (<usize>channel << 3);
   const base = channel * calendarSlots;
   const spanAt = calendarSpan + (<usize>channel << 3);
   const issue = load<f64>(clockCells);
