@@ -1,0 +1,111 @@
+// SSD timing against MQSim (CMU SAFARI's simulator, the field's reference), side by side: MQSim's
+// tpcc-small and wsrch-small traces replayed on MQSim's default device (ssdconfig.xml of MQSim
+// 7ec40e3: 8 channels × 4 chips × 2 dies × 2 planes × 2048 blocks × 256 pages of 8 KiB, tR 75 µs,
+// tPROG 750 µs, tBERS 3.8 ms, 333 MT/s 8-bit channels, OP 7 % of physical, CWDP allocation,
+// PRIORITY_OUT_OF_ORDER scheduling), its data cache off and its mapping table ideal (all in RAM,
+// as this simulator's page map), the device 70 % occupied so every read finds data.
+//
+// How the configuration is expressed here (docs/DESIGN.md, "Timing against MQSim", says why):
+//   - MQSim's scheduler starts a command on a chip only when the whole chip is idle and sends one
+//     die's command at a time (TSU_Base::issue_command_to_chip returns after the first die), so
+//     its two dies per chip never overlap: one die here per MQSim chip, 4 per channel, each with
+//     the 2 × 2 × 2048 blocks of its chip;
+//   - hostAllocation cwdp (MQSim's CWDP: channel = LPA mod 8, then chip); transactionScheduling
+//     read-first; partialPageTransfers (MQSim moves only the sectors a request touches);
+//   - reads of LBAs this replay never wrote cost one flash read (unmappedReads flash-read), as
+//     MQSim's 70 % initial occupancy maps them; queue depth 65535 (MQSim's IO_Queue_Depth).
+// The "defaults" rows replay the same traces with the simulator's defaults (each die in issue
+// order, round-robin allocation, 8 dies per channel: MQSim's dies as independent dies), the
+// "chips, cwdp, fifo" rows with MQSim's chips and allocation but each die in issue order.
+//
+// MQSim's figures below were measured by running MQSim 7ec40e3 (built in /tmp from its fetched
+// source; its code is not in this repository) with ssdconfig.xml as shipped except
+// Ideal_Mapping_Table true, and a trace workload with Device_Level_Data_Caching_Mode TURNED_OFF and
+// Initial_Occupancy_Percentage 70. With MQSIM_DIR=<a built MQSim checkout> and those two files as
+// $MQSIM_DIR/runs/ssd-ideal-true.xml and $MQSIM_DIR/runs/wl-<trace>.xml, this script also runs
+// MQSim and times it in the same run.
+//
+// Run: npx tsx bench/ssd-mqsim.ts
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SsdSimulator, readTraceFile } from '@flashdiff/ssd';
+import type { SimulatorConfig } from '@flashdiff/ssd';
+
+const TRACES = ['tpcc', 'wsrch'] as const;
+type TraceName = (typeof TRACES)[number];
+
+/** MQSim 7ec40e3, ideal mapping table, data cache off: request mean, read / write transaction turnaround (µs); wall s. */
+const MQSIM: Record<TraceName, { mean: number; read: number; write: number; wallSeconds: number }> = {
+  tpcc: { mean: 3310, read: 478, write: 6350, wallSeconds: 5.58 },
+  wsrch: { mean: 104, read: 101, write: 774, wallSeconds: 2.89 },
+};
+
+const timing = { tR: 75_000, tPROG: 750_000, tBERS: 3_800_000, transferPerByte: 1000 / 333 };
+const overProvisioning = 0.07 / 0.93;
+
+const VARIANTS: { name: string; config: Omit<SimulatorConfig, 'timing'> }[] = [
+  {
+    name: 'defaults',
+    config: { geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 4096, diesPerChannel: 8, channels: 8 }, ftl: { overProvisioning }, queueDepth: 65535, unmappedReads: 'flash-read', backgroundGcIdleNs: 0 },
+  },
+  {
+    name: 'MQSim chips, cwdp, fifo',
+    config: { geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 8192, diesPerChannel: 4, channels: 8 }, ftl: { overProvisioning, hostAllocation: 'cwdp' }, queueDepth: 65535, unmappedReads: 'flash-read', backgroundGcIdleNs: 0 },
+  },
+  {
+    name: 'MQSim configuration',
+    config: {
+      geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 8192, diesPerChannel: 4, channels: 8 },
+      ftl: { overProvisioning, hostAllocation: 'cwdp' },
+      queueDepth: 65535,
+      unmappedReads: 'flash-read',
+      backgroundGcIdleNs: 0,
+      transactionScheduling: 'read-first',
+      partialPageTransfers: true,
+    },
+  },
+];
+
+const fixtures = fileURLToPath(new URL('../packages/ssd/test/fixtures/traces/', import.meta.url));
+
+function pct(ours: number, theirs: number): string {
+  const d = ((ours - theirs) / theirs) * 100;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(0)} %`;
+}
+
+/** Runs MQSim on one trace when MQSIM_DIR has a binary and the run files; its figures and wall time. */
+function runMqsim(trace: TraceName): { mean: number; read: number; write: number; wallSeconds: number } | null {
+  const dir = process.env.MQSIM_DIR;
+  if (dir === undefined || !existsSync(`${dir}/MQSim`) || !existsSync(`${dir}/runs/wl-${trace}.xml`)) return null;
+  const t0 = performance.now();
+  execFileSync(`${dir}/MQSim`, ['-i', 'runs/ssd-ideal-true.xml', '-w', `runs/wl-${trace}.xml`], { cwd: dir, stdio: 'ignore' });
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const file = readdirSync(`${dir}/runs`).find((f) => f === `wl-${trace}_scenario_1.xml`);
+  if (file === undefined) return null;
+  const xml = readFileSync(`${dir}/runs/${file}`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`<${name}>([0-9.]+)<`).exec(xml)?.[1] ?? NaN);
+  return { mean: field('Device_Response_Time'), read: field('Average_Read_Transaction_Turnaround_Time'), write: field('Average_Write_Transaction_Turnaround_Time'), wallSeconds };
+}
+
+console.log('trace  | configuration             | mean µs (MQSim)         | reads µs (MQSim)       | writes µs (MQSim)        | set-up + replay s (MQSim s)');
+for (const trace of TRACES) {
+  const requests = readTraceFile(`${fixtures}mqsim-${trace}-small.trace`);
+  const measured = runMqsim(trace);
+  const m = measured ?? MQSIM[trace];
+  for (const variant of VARIANTS) {
+    const t0 = performance.now();
+    const sim = new SsdSimulator({ ...variant.config, timing });
+    sim.startMeasurement();
+    const r = sim.replay(requests);
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(
+      `${trace.padEnd(6)} | ${variant.name.padEnd(25)} | ${r.latencyUs.mean.toFixed(0).padStart(6)} (${m.mean}) ${pct(r.latencyUs.mean, m.mean).padStart(7)} | ` +
+        `${r.readLatencyUs.mean.toFixed(0).padStart(6)} (${m.read}) ${pct(r.readLatencyUs.mean, m.read).padStart(7)} | ` +
+        `${r.writeLatencyUs.mean.toFixed(0).padStart(6)} (${m.write}) ${pct(r.writeLatencyUs.mean, m.write).padStart(7)} | ` +
+        `${seconds.toFixed(2)} (${m.wallSeconds.toFixed(2)}${measured ? ' measured now' : ' recorded'}, ${(m.wallSeconds / seconds).toFixed(1)}×)`,
+    );
+  }
+}
+console.log('reads and writes here are request means; MQSim reports its reads and writes per flash transaction (its request mean covers both).');
+console.log('command: npx tsx bench/ssd-mqsim.ts' + (process.env.MQSIM_DIR ? ` (MQSIM_DIR=${process.env.MQSIM_DIR})` : ''));
