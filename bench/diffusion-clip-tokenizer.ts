@@ -22,7 +22,7 @@ const option = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const FIXTURES = join(import.meta.dirname, '..', 'packages', 'diffusion', 'test', 'fixtures');
-const dir = join(FIXTURES, 'clip-tokenizer');
+const dir = join(import.meta.dirname, '..', 'packages', 'diffusion', 'assets', 'clip-tokenizer');
 const read = (name: string) => readFileSync(join(dir, name), 'utf8');
 const golden = JSON.parse(readFileSync(join(FIXTURES, 'sd', 'clip-tokenizer-golden.json'), 'utf8')) as { prompts: Array<{ text: string; ids: number[] }> };
 const texts = golden.prompts.map((row) => row.text);

@@ -1,6 +1,6 @@
 /**
  * ClipTokenizer against transformers' slow CLIPTokenizer (fixtures/sd/clip-tokenizer-golden.json, made by
- * make_text_golden.py on the real vocabulary in fixtures/clip-tokenizer/), the shared Tokenizer suite, and the
+ * make_text_golden.py on the real vocabulary in assets/clip-tokenizer/), the shared Tokenizer suite, and the
  * folder loader's errors.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { ClipTokenizer, type ClipTokenizerFiles } from '../src/text/clip-tokeniz
 import { loadClipTokenizer } from '../src/text/clip-tokenizer-node.ts';
 import { tokenizerSuite } from './tokenizer-cases.ts';
 
-const TOKENIZER_DIR = join(import.meta.dirname, 'fixtures', 'clip-tokenizer');
+const TOKENIZER_DIR = join(import.meta.dirname, '..', 'assets', 'clip-tokenizer');
 const FILE_NAMES = ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 interface GoldenRow {

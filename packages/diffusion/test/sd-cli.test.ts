@@ -16,7 +16,7 @@ import { decodePng, encodePng } from '../src/image/png-node.ts';
 
 const bin = fileURLToPath(new URL('../bin/diffusion.js', import.meta.url));
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'sd', 'pipeline-tiny');
-const TOKENIZER = join(import.meta.dirname, 'fixtures', 'clip-tokenizer');
+const TOKENIZER = join(import.meta.dirname, '..', 'assets', 'clip-tokenizer');
 const dir = mkdtempSync(join(tmpdir(), 'diffusion-sd-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

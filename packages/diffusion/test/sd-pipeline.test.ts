@@ -19,7 +19,7 @@ import type { TensorEngine } from '../src/tensor/engine.ts';
 import { loadClipTokenizer } from '../src/text/clip-tokenizer-node.ts';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'sd', 'pipeline-tiny');
-const TOKENIZER = join(import.meta.dirname, 'fixtures', 'clip-tokenizer');
+const TOKENIZER = join(import.meta.dirname, '..', 'assets', 'clip-tokenizer');
 const json = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 /** The tiny checkpoint's parts, as the folder loader presents them. */
