@@ -16,6 +16,9 @@ import { runScenario } from './scenario/run.ts';
 import type { ScenarioReport } from './scenario/run.ts';
 import { BLKPARSE_EVENTS } from './traces/blkparse.ts';
 import { TRACE_FORMATS } from './traces/load.ts';
+import { plotFile, reportCharts, writeCharts } from './plot/plot.ts';
+import { defaultWorkers, mergeSweeps, parseShard, parseVary, planSweep, runSweep, shardPoints } from './sweep/index.ts';
+import { join } from 'node:path';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -113,7 +116,8 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--queue-depth <n>', 'closed-loop host queue depth for the latency model').argParser(positiveInt('--queue-depth')).default(32))
     .addOption(new Option('--precondition-state <state>', 'how the device is brought to its state before measuring (default sequential)').choices(PRECONDITION_STATES as unknown as string[]))
     .addOption(new Option('--occupancy <f>', 'fraction of the user capacity valid after preconditioning, in (0, 1] (default 1)').argParser(fraction('--occupancy')))
-    .addOption(new Option('--print-config', 'print the resolved scenario (YAML; JSON with --json) and exit'));
+    .addOption(new Option('--print-config', 'print the resolved scenario (YAML; JSON with --json) and exit'))
+    .addOption(new Option('--plots <dir>', 'also draw the report (interval WAF, free blocks, erase histogram, latency CDF) as SVG + PNG into this folder'));
 }
 
 /** What preconditioning did and cost, in one line. */
@@ -179,6 +183,7 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
   if (typed('sort')) over.push({ workload: { sort: true } });
   if (typed('allowEmpty')) over.push({ workload: { allowEmpty: true } });
   if (typed('blkparseEvent')) over.push({ workload: { blkparseEvent: flags.blkparseEvent } });
+  if (typed('plots')) over.push({ outputs: { plots: flags.plots } });
   return applyOverrides(base, [...extra, ...over]);
 }
 
@@ -200,6 +205,11 @@ function runWithOutputs(s: Scenario): ScenarioReport {
   bar.stop();
   if (s.outputs.json !== '') writeFileAtomic(s.outputs.json, JSON.stringify(report) + '\n');
   return report;
+}
+
+/** Draws the report's charts where the scenario says (outputs.plots). */
+async function writePlots(s: Scenario, report: ScenarioReport): Promise<void> {
+  if (s.outputs.plots !== '') await writeCharts(reportCharts(report), s.outputs.plots);
 }
 
 /** --print-config: the resolved scenario (YAML, or JSON with --json). */
@@ -229,23 +239,25 @@ export function buildProgram(): Command {
   const program = new Command('ssdsim');
   program.description('SSD FTL simulator: page mapping, GC, TRIM, wear leveling, write amplification.\n' + `OP = (physical - user) / user (MQSim uses (physical - user) / physical).`);
 
-  const run = addCommonOptions(
-    program
-      .command('run')
-      .description('run a synthetic workload (the device is filled once first unless --no-precondition)')
+  const withWorkloadOptions = (cmd: Command): Command =>
+    cmd
       .addOption(new Option('--workload <kind>', 'access pattern').choices(WORKLOAD_KINDS as string[]).default('uniform'))
       .addOption(new Option('--writes <N|Nx>', 'host page writes to measure: a count, or Nx = N × user capacity').argParser(parseWrites).default({ count: 4, times: true }, '4x'))
       .addOption(new Option('--read-ratio <f>', 'fraction of operations that are reads').argParser(fraction('--read-ratio')).default(0))
       .addOption(new Option('--hot-fraction <f>', 'hotcold: fraction of LBAs that are hot').argParser(fraction('--hot-fraction')).default(0.2))
       .addOption(new Option('--hot-access <f>', 'hotcold: fraction of accesses to hot LBAs').argParser(fraction('--hot-access')).default(0.8))
-      .addOption(new Option('--trim-ratio <f>', 'fraction of operations that are single-page TRIMs').argParser(fraction('--trim-ratio')).default(0)),
+      .addOption(new Option('--trim-ratio <f>', 'fraction of operations that are single-page TRIMs').argParser(fraction('--trim-ratio')).default(0));
+  const run = addCommonOptions(
+    withWorkloadOptions(program.command('run').description('run a scenario or a synthetic workload (the device is filled once first unless --no-precondition)')),
   );
   run.argument('[scenario]', 'scenario file (.yaml, .yml, .json) or a shipped scenario (ssd-small, ssd-4k, seed-mini, mqsim-default); flags override it');
-  run.action((file: string | undefined, _flags: Flags, cmd: Command) => {
+  run.action(async (file: string | undefined, _flags: Flags, cmd: Command) => {
     const o = cmd.opts();
     const s = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario());
     if (o.printConfig) return printConfig(s, o.json as boolean | undefined, o.out as string | undefined);
-    printReport(runWithOutputs(s), o.json as boolean | undefined, o.out as string | undefined);
+    const report = runWithOutputs(s);
+    await writePlots(s, report);
+    printReport(report, o.json as boolean | undefined, o.out as string | undefined);
   });
 
   const replay = addCommonOptions(
@@ -260,13 +272,72 @@ export function buildProgram(): Command {
       .addOption(new Option('--blkparse-event <action>', 'blkparse: the event replayed (default D, else Q, else C)').choices(BLKPARSE_EVENTS as string[]))
       .addOption(new Option('--bg-gc-idle-us <us>', 'gaps between arrivals longer than this run background GC (0: off)').argParser(nonNegativeInt('--bg-gc-idle-us')).default(1000)),
   );
-  replay.action((trace: string, _flags: Flags, cmd: Command) => {
+  replay.action(async (trace: string, _flags: Flags, cmd: Command) => {
     const o = cmd.opts();
     const file = o.scenario as string | undefined;
     const s = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario(), [{ workload: { kind: 'trace', path: trace } }]);
     if (o.printConfig) return printConfig(s, o.json as boolean | undefined, o.out as string | undefined);
-    printReport(runWithOutputs(s), o.json as boolean | undefined, o.out as string | undefined);
+    const report = runWithOutputs(s);
+    await writePlots(s, report);
+    printReport(report, o.json as boolean | undefined, o.out as string | undefined);
   });
+
+  const sweep = addCommonOptions(
+    withWorkloadOptions(
+      program
+        .command('sweep')
+        .description('run the cross product of --vary axes over a scenario on every core: one JSON per point and summary.csv in --dir')
+        .argument('[scenario]', 'scenario file or shipped scenario (flags override it, --vary overrides both)')
+        .addOption(new Option('--vary <name=v1,v2,...>', 'an axis: a short name (op, gc, gc-unit, workload, blocks, seed, ...) or a dotted scenario key; repeat for more').argParser((v: string, prev: string[] = []) => [...prev, v]))
+        .addOption(new Option('--dir <folder>', 'where points/ and summary.csv go').default('sweep'))
+        .addOption(new Option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`).argParser(positiveInt('--workers')))
+        .addOption(new Option('--shard <i/N>', 'run only the i-th of N slices of the points (1 ≤ i ≤ N), for batch systems; join with ssdsim merge')),
+    ),
+  );
+  sweep.action(async (file: string | undefined, _flags: Flags, cmd: Command) => {
+    const o = cmd.opts();
+    const base = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario());
+    const plan = planSweep(base, ((o.vary as string[] | undefined) ?? []).map(parseVary));
+    const shard = o.shard !== undefined ? parseShard(o.shard as string) : null;
+    const points = shard ? shardPoints(plan.points, shard) : [...plan.points];
+    if (o.printConfig) {
+      const text = JSON.stringify({ sweep: plan.id, points: points.map((p) => ({ index: p.index, id: p.id, values: p.values })) }, null, 2) + '\n';
+      process.stdout.write(text);
+      return;
+    }
+    const dir = o.dir as string;
+    const bar = progressBar('ssdsim sweep');
+    const started = performance.now();
+    const results = await runSweep(plan, points, dir, { ...(o.workers !== undefined ? { workers: o.workers as number } : {}), onProgress: (d, t) => bar.update(d, t) });
+    bar.stop();
+    const failed = results.filter((r) => r.error !== null);
+    const where = shard ? ` (shard ${shard.index}/${shard.count})` : '';
+    process.stdout.write(`sweep ${plan.id}: ${results.length} of ${plan.points.length} points${where} in ${((performance.now() - started) / 1000).toFixed(1)} s → ${join(dir, 'summary.csv')}\n`);
+    for (const f of failed) process.stderr.write(`ssdsim: point ${f.id} failed: ${f.error}\n`);
+    if (failed.length > 0) process.exitCode = 1;
+  });
+
+  program
+    .command('merge')
+    .description("join the folders of a sweep's shards (ssdsim sweep --shard i/N) into one: points/ and summary.csv")
+    .argument('<folders...>', 'the shards\' --dir folders')
+    .addOption(new Option('--dir <folder>', 'where the merged points/ and summary.csv go').makeOptionMandatory())
+    .addOption(new Option('--allow-partial', 'merge even when points are missing'))
+    .action((folders: string[], o: { dir: string; allowPartial?: boolean }) => {
+      const results = mergeSweeps(folders, o.dir, o.allowPartial === true);
+      process.stdout.write(`merged ${results.length} of ${results[0]!.sweep.points} points of sweep ${results[0]!.sweep.id} → ${join(o.dir, 'summary.csv')}\n`);
+    });
+
+  program
+    .command('plot')
+    .description('draw a sweep summary (WAF vs OP per GC policy, with the Lambert-W curve) or a report JSON (interval WAF, free blocks, erase histogram, latency CDF) as SVG + PNG')
+    .argument('<input>', "a sweep's summary.csv, a report written by --json --out, or a sweep point's JSON")
+    .addOption(new Option('--dir <folder>', 'where the charts go').default('plots'))
+    .addOption(new Option('--scale <factor>', 'PNG pixels per SVG unit').argParser(positiveInt('--scale')).default(1))
+    .action(async (input: string, o: { dir: string; scale: number }) => {
+      const files = await plotFile(input, o.dir, o.scale);
+      process.stdout.write(files.join('\n') + '\n');
+    });
 
   return program;
 }

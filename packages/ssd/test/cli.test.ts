@@ -182,7 +182,7 @@ describe('ssdsim: the shared CLI style (cli-kit)', () => {
   test('completion bash names the commands and the --gc choices', () => {
     const r = ssdsim('completion', 'bash');
     assert.equal(r.status, 0);
-    assert.match(r.stdout, /compgen -W 'run replay completion --help --version'/);
+    assert.match(r.stdout, /compgen -W 'run replay sweep merge plot completion --help --version'/);
     assert.match(r.stdout, /--gc\) COMPREPLY=\( \$\(compgen -W 'greedy cost-benefit fifo random'/);
   });
 });
