@@ -3,4 +3,4 @@ export { wafVsOpSpec, intervalWafSpec, freeBlocksSpec, eraseHistogramSpec, laten
 export type { VegaLiteSpec } from './specs.ts';
 export { renderChart, renderSvg, rasterise } from './render.ts';
 export type { RenderedChart } from './render.ts';
-export { plotFile, summaryCharts, reportCharts, parseCsv } from './plot.ts';
+export { plotFile, writeCharts, summaryCharts, reportCharts, parseCsv } from './plot.ts';

@@ -117,6 +117,11 @@ export async function plotFile(input: string, outDir: string, scale = 1): Promis
     }
     charts = reportCharts(value, basename(input));
   }
+  return writeCharts(charts, outDir, scale);
+}
+
+/** Renders charts into `outDir` as `<name>.svg` + `<name>.png`; returns the files written. */
+export async function writeCharts(charts: Record<string, VegaLiteSpec>, outDir: string, scale = 1): Promise<string[]> {
   const written: string[] = [];
   for (const [name, spec] of Object.entries(charts)) {
     const { svg, png } = await renderChart(spec, scale);

@@ -13,7 +13,7 @@ export const THEORY_COLOUR = '#8c564b';
 export const SERIES_COLOUR = '#ff7f0e';
 export const SECOND_COLOUR = '#1f77b4';
 
-const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 560, height: 340, background: 'white', config: { font: 'DejaVu Sans' } };
+const BASE = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 560, height: 340, background: 'white', config: { font: 'DejaVu Sans', legend: { labelLimit: 0 } } };
 
 /**
  * WAF vs OP, one line per GC policy, with the Lambert-W curve (FIFO under uniform random
