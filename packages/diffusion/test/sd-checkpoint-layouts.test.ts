@@ -373,6 +373,19 @@ describe('diffusers pipeline folders', () => {
     const disguised = tmp('disguised.safetensors');
     writeFileSync(disguised, 'PK\x03\x04rest of a zip');
     assert.throws(() => openStableDiffusionCheckpoint(disguised), isCode('CHECKPOINT_MISSING', /disguised\.safetensors: a PyTorch pickle checkpoint/));
+    // A safetensors file whose header length starts with the zip magic's bytes ("PK" = 0x4b50 = 19280)
+    // is still a safetensors file.
+    const lookalike = tmp('lookalike.safetensors');
+    const empties = Array.from({ length: 200 }, (_, i) => ({ name: `t${i}`, shape: [0], data: new Float32Array(0) }));
+    const write = (pad: number): number => {
+      writeSafetensorsFile(lookalike, empties, { metadata: { pad: 'x'.repeat(pad) } });
+      return readFileSync(lookalike).readUInt32LE(0);
+    };
+    const pad = 19280 - write(0);
+    assert.ok(pad >= 0);
+    assert.equal(write(pad), 19280);
+    assert.equal(readFileSync(lookalike).subarray(0, 2).toString('latin1'), 'PK');
+    assert.throws(() => openStableDiffusionCheckpoint(lookalike), isCode('CHECKPOINT_CORRUPT', /not a Stable Diffusion 1\.x single-file checkpoint/));
     const real = tmp('sd15-names.safetensors');
     // Every SD-1.5 single-file name with a 1-element stand-in (configs inferred from it are nonsense,
     // but the file is a real safetensors file going through the whole opening path).

@@ -205,10 +205,20 @@ export function openDiffusersPipeline(dir: string, options: OpenCheckpointOption
 /** Open an original SD-1.x `.safetensors` single file; pickles (.ckpt/.pt/.bin) are refused with a hint. */
 export function openSingleFileCheckpoint(path: string): StableDiffusionCheckpoint {
   if (!existsSync(path)) throw new DiffusionError('CHECKPOINT_MISSING', `${path}: no such file`);
-  if (PICKLE_EXTENSIONS.includes(extname(path).toLowerCase()) || looksLikePickle(path)) {
+  const refuse = (): never => {
     throw new DiffusionError('CHECKPOINT_MISSING', `${path}: a PyTorch pickle checkpoint, not safetensors; ${CONVERT_HINT}`);
+  };
+  if (PICKLE_EXTENSIONS.includes(extname(path).toLowerCase())) refuse();
+  let file: TensorSource;
+  try {
+    file = openSafetensorsFile(path);
+  } catch (err) {
+    // The magic bytes decide only once the file failed as safetensors: a valid header length can
+    // begin with the same two bytes.
+    if (err instanceof DiffusionError && err.code === 'CHECKPOINT_CORRUPT' && looksLikePickle(path)) refuse();
+    throw err;
   }
-  return singleFileCheckpoint(openSafetensorsFile(path));
+  return singleFileCheckpoint(file);
 }
 
 /** A diffusers folder or an original single file, whichever `path` is. */

@@ -39,7 +39,7 @@ export class SafetensorsFileSource implements TensorSource {
   private readonly dataStart: number;
   private scratch: Uint8Array | undefined;
 
-  /** `label` names the file in messages (default: the path). */
+  /** `source` names the file in messages (default: the path). */
   constructor(
     readonly path: string,
     readonly source = path,
