@@ -279,10 +279,13 @@ export class Yaffs2Dev {
     if (this.chunkSize < 512) throw new Yaffs2Error('EINVAL', `YAFFS2 needs chunks of at least 512 bytes (got ${this.chunkSize})`);
     this.layout = spareLayout(options.layout ?? 'mkyaffs2', g.pageSize, g.spareSize);
     this.readOnly = options.readOnly ?? false;
-    this.reservedBlocks = options.reservedBlocks ?? Math.max(1, Math.min(DEFAULT_RESERVED_BLOCKS, Math.floor(this.blockCount / 4)));
-    if (!Number.isInteger(this.reservedBlocks) || this.reservedBlocks < 0 || this.reservedBlocks >= this.blockCount) {
-      throw new Yaffs2Error('EINVAL', `reservedBlocks ${String(options.reservedBlocks)} does not fit ${this.blockCount} blocks`);
+    const reserved = options.reservedBlocks ?? Math.max(1, Math.min(DEFAULT_RESERVED_BLOCKS, Math.floor(this.blockCount / 4)));
+    if (!Number.isInteger(reserved) || reserved < 0) throw new Yaffs2Error('EINVAL', `reservedBlocks ${String(reserved)} is not a count`);
+    if (reserved >= this.blockCount && !this.readOnly) {
+      throw new Yaffs2Error('EROFS', `${this.blockCount} blocks do not leave room beyond the ${reserved} reserved for garbage collection: such an image opens read-only`);
     }
+    // A one-block image (or one smaller than the reserve) is still readable.
+    this.reservedBlocks = Math.min(reserved, this.blockCount - 1);
     this.headerTags = options.headerTags ?? 'linux';
     this.useCheckpoint = options.checkpoint ?? true;
     this.verifyWrites = options.verifyWrites ?? true;

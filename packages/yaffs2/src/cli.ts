@@ -12,7 +12,8 @@ import type { CliDefinition } from '@flashdiff/cli-kit';
 import { isNandError } from '@flashdiff/nand';
 import { YAFFS2_ERROR_CODES, Yaffs2Error } from './errors.ts';
 import type { Yaffs2ErrorCode } from './errors.ts';
-import { createImage, extractTree, importTree, openImage } from './image.ts';
+import { extractTree, importTree, makeEmptyImage, openImage } from './image.ts';
+import { editImage } from './image-edit.ts';
 import type { OpenedImage } from './image.ts';
 import type { SpareLayoutName } from './tags.ts';
 
@@ -23,6 +24,13 @@ function parseLayout(value: string): SpareLayoutName {
 function parseBlocks(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 2) throw new InvalidArgumentError(`expected an integer ≥ 2, got "${value}"`);
+  return n;
+}
+
+function parseSize(value: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(value);
+  const n = m ? Number(m[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'] : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a size in bytes (optionally K, M or G), got "${value}"`);
   return n;
 }
 
@@ -72,16 +80,17 @@ export function buildProgram(): Command {
     .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
     .option('--layout <layout>', 'spare layout: mkyaffs2 or mtd', parseLayout, 'mkyaffs2')
     .action((image: string, opts: { blocks: number; layout: SpareLayoutName }) => {
-      createImage(image, { blocks: opts.blocks, layout: opts.layout }).close();
+      makeEmptyImage(image, { blocks: opts.blocks, layout: opts.layout });
     });
 
   program
     .command('import <dir> <image>')
     .description('write a host directory tree into a new image, as mkyaffs2image does')
-    .option('--blocks <n>', 'erase blocks (default: what the tree needs plus the reserve)', parseBlocks)
+    .option('--blocks <n>', 'erase blocks (default: what the tree needs, the reserve and --free)', parseBlocks)
+    .option('--free <size>', 'room left for edits, bytes or with K/M/G (default: 10% of the tree, at least 4 blocks)', parseSize)
     .option('--layout <layout>', 'spare layout: mkyaffs2 or mtd', parseLayout, 'mkyaffs2')
-    .action((dir: string, image: string, opts: { blocks?: number; layout: SpareLayoutName }) => {
-      const r = importTree(dir, image, { blocks: opts.blocks, layout: opts.layout });
+    .action((dir: string, image: string, opts: { blocks?: number; free?: number; layout: SpareLayoutName }) => {
+      const r = importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, layout: opts.layout });
       process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
     });
 
@@ -161,35 +170,44 @@ export function buildProgram(): Command {
 
   program
     .command('put <image> <host-file> <path>')
-    .description('copy a host file into the image (replacing a file there)')
+    .description('copy a host file into the image (replacing a file there); the image is rewritten whole, atomically')
+    .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
     .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, hostFile: string, path: string, opts: { layout?: SpareLayoutName }) => {
+    .action((image: string, hostFile: string, path: string, opts: { layout?: SpareLayoutName; blocks?: number }) => {
       let data: Uint8Array;
       try {
         data = fs.readFileSync(hostFile);
       } catch (e) {
         throw new Yaffs2Error(hostCode(e), `${hostFile}: cannot read the host file`);
       }
-      withImage(image, false, opts.layout, (img) => img.fs.writeFile(path, data));
+      editImage(image, [{ kind: 'put', path, content: data }], { layout: opts.layout, blocks: opts.blocks });
     });
 
   program
     .command('rm <image> <path>')
-    .description('remove a file, symlink or empty directory')
+    .description('remove a file, symlink or empty directory; the image is rewritten whole, atomically')
     .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
     .action((image: string, path: string, opts: { layout?: SpareLayoutName }) => {
-      withImage(image, false, opts.layout, (img) => {
-        if (img.fs.lstat(path).type === 'directory') img.fs.rmdir(path);
-        else img.fs.unlink(path);
-      });
+      editImage(image, [{ kind: 'rm', path }], { layout: opts.layout });
     });
 
   program
     .command('mkdir <image> <path>')
-    .description('create a directory')
+    .description('create a directory; the image is rewritten whole, atomically')
+    .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
     .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, path: string, opts: { layout?: SpareLayoutName }) => {
-      withImage(image, false, opts.layout, (img) => img.fs.mkdir(path));
+    .action((image: string, path: string, opts: { layout?: SpareLayoutName; blocks?: number }) => {
+      editImage(image, [{ kind: 'mkdir', path }], { layout: opts.layout, blocks: opts.blocks });
+    });
+
+  program
+    .command('grow <image>')
+    .description('give the image more erase blocks (rewritten whole, atomically)')
+    .requiredOption('--blocks <n>', 'the new number of erase blocks (at least the present one)', parseBlocks)
+    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
+    .action((image: string, opts: { layout?: SpareLayoutName; blocks: number }) => {
+      const r = editImage(image, [], { layout: opts.layout, blocks: opts.blocks });
+      process.stderr.write(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
     });
 
   program
@@ -234,19 +252,22 @@ export function buildProgram(): Command {
   program
     .command('fsck <image>')
     .description('check the image; exit 0 when clean, 1 when problems were found')
-    .option('--repair', 'rewrite what can be rewritten (GC, checkpoint) and report again')
+    .option('--repair', 'rewrite the image whole from what could be read (atomically), dropping stale and damaged chunks')
     .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
     .action((image: string, opts: { repair?: boolean; layout?: SpareLayoutName }) => {
-      const problems = withImage(image, !opts.repair, opts.layout, (img) => {
+      const problems = withImage(image, true, opts.layout, (img) => {
         const found = img.fs.check();
         const lost = img.fs.readdir('/').some((e) => e.name === 'lost+found')
           ? img.fs.readdir('/lost+found').map((e) => `lost+found/${e.name}: object without a valid parent`)
           : [];
         const damaged =
           img.fs.stats.tagEccUncorrectable > 0 ? [`${img.fs.stats.tagEccUncorrectable} chunks with uncorrectable tags were skipped`] : [];
-        if (opts.repair) img.fs.gc();
         return [...found, ...lost, ...damaged];
       });
+      if (opts.repair && problems.length > 0) {
+        editImage(image, [], { layout: opts.layout });
+        process.stderr.write(`yaffs2: ${image}: rewritten from what could be read\n`);
+      }
       for (const p of problems) out(p);
       if (problems.length > 0) {
         process.stderr.write(`yaffs2: ${image}: ${problems.length} problem(s)\n`);

@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { geometryPreset, isNandError, openImageDevice } from '@flashdiff/nand';
+import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
+import { geometryPreset, isNandError, openImageDevice, sidecarPath } from '@flashdiff/nand';
 import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
 import { detectLayout, Yaffs2 } from './fs.ts';
@@ -165,6 +166,31 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
   return attach(path, device, layout, () => Yaffs2.format(device, formatOptions), false, () => padWithErased(path, imageBytes));
 }
 
+/**
+ * `yaffs2 mkfs`: a new, empty, formatted image file, written to a temporary file and renamed
+ * into place (no sidecar). Refuses a size whose blocks all go to the reserve.
+ */
+export function makeEmptyImage(path: string, options: CreateImageOptions): { freeBytes: number } {
+  if (fs.existsSync(path)) throw new Yaffs2Error('EEXIST', `${path}: exists; refusing to overwrite it`);
+  const temporary = temporaryPathFor(path);
+  try {
+    const image = createImage(temporary, { ...options, checkpoint: false });
+    const { freeBytes } = image.fs.statfs();
+    const reserved = image.fs.reservedBlocks;
+    image.close();
+    fs.rmSync(sidecarPath(temporary), { force: true });
+    if (freeBytes <= 0) {
+      throw new Yaffs2Error('EINVAL', `${path}: ${options.blocks} blocks leave no room for files beyond the ${reserved} reserved for garbage collection; use more blocks`);
+    }
+    fs.renameSync(temporary, path);
+    return { freeBytes };
+  } finally {
+    fs.rmSync(temporary, { force: true });
+    fs.rmSync(sidecarPath(temporary), { force: true });
+    releaseTemporaryPath(temporary);
+  }
+}
+
 function padWithErased(path: string, totalBytes: number): void {
   const size = fs.statSync(path).size;
   if (size >= totalBytes) return;
@@ -215,7 +241,19 @@ export interface ImportResult {
  * Hard links (same device + inode) become hard-link objects; sockets, FIFOs and device nodes
  * become special objects.
  */
-export function importTree(hostDir: string, imagePath: string, options: Partial<CreateImageOptions> = {}): ImportResult {
+export interface ImportOptions extends Partial<CreateImageOptions> {
+  /**
+   * Room left for later edits, in bytes, when `blocks` is not given. Default: 10 % of the tree's
+   * chunks, at least 4 erase blocks (mkyaffs2image leaves none: its images are full).
+   */
+  freeBytes?: number;
+}
+
+/** Free erase blocks `import` leaves when asked for no particular size. */
+export const DEFAULT_IMPORT_FREE_BLOCKS = 4;
+
+export function importTree(hostDir: string, imagePath: string, options: ImportOptions = {}): ImportResult {
+  if (fs.existsSync(imagePath)) throw new Yaffs2Error('EEXIST', `${imagePath}: exists; refusing to overwrite it`);
   let st: fs.Stats;
   try {
     st = fs.statSync(hostDir);
@@ -235,8 +273,17 @@ export function importTree(hostDir: string, imagePath: string, options: Partial<
     }
   }
   const reserved = options.reservedBlocks ?? 5;
-  const blocks = options.blocks ?? Math.max(8, Math.ceil(chunks / base.pagesPerBlock) + reserved + 3);
-  const image = createImage(imagePath, {
+  const contentBlocks = Math.ceil(chunks / base.pagesPerBlock);
+  const freeBlocks =
+    options.freeBytes !== undefined
+      ? Math.ceil(options.freeBytes / (base.pageSize * base.pagesPerBlock))
+      : Math.max(DEFAULT_IMPORT_FREE_BLOCKS, Math.ceil(contentBlocks / 10));
+  // + 1: the allocator's space check keeps one chunk beyond the reserve.
+  const blocks = options.blocks ?? contentBlocks + reserved + 1 + freeBlocks;
+  // Built in a temporary file beside the target and renamed into place: a failure (ENOSPC, a
+  // host read error, a kill) leaves no partial image; no sidecar is left (nothing to record).
+  const temporary = temporaryPathFor(imagePath);
+  const image = createImage(temporary, {
     ...options,
     blocks,
     geometry: base,
@@ -272,11 +319,21 @@ export function importTree(hostDir: string, imagePath: string, options: Partial<
         image.fs.createObject(e.imagePath, { type: 'special', ...attrs, rdev: s.rdev });
       }
     }
-  } catch (e) {
     image.close();
+    fs.rmSync(sidecarPath(temporary), { force: true });
+    fs.renameSync(temporary, imagePath);
+  } catch (e) {
+    try {
+      image.close();
+    } catch {
+      // closing a half-written temporary image: it is removed below anyway
+    }
+    fs.rmSync(temporary, { force: true });
+    fs.rmSync(sidecarPath(temporary), { force: true });
     throw e;
+  } finally {
+    releaseTemporaryPath(temporary);
   }
-  image.close();
   return { objects: entries.length, bytes, chunks, blocks };
 }
 

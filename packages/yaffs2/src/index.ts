@@ -4,3 +4,4 @@ export * from './tag-ecc.ts';
 export * from './header.ts';
 export * from './fs.ts';
 export * from './image.ts';
+export * from './image-edit.ts';
