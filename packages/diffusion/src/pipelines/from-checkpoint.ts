@@ -25,11 +25,13 @@ export interface PipelineLoadOptions {
 }
 
 export function pipelineFromCheckpoint(engine: TensorEngine, checkpoint: StableDiffusionCheckpoint, tokenizer: Tokenizer, options: PipelineLoadOptions = {}): StableDiffusionPipeline {
-  // Parameters are created with throwaway random values and then overwritten tensor by tensor.
+  // Parameters start at zero (no random draws) and are overwritten tensor by tensor, so the weights
+  // exist once in memory plus the one tensor being converted.
   const random = new Random(0);
-  const textEncoder = new ClipTextModel(engine, random, readClipTextConfig(checkpoint.textEncoder.config, checkpoint.textEncoder.configSource));
-  const unet = new UNet2DConditionModel(engine, random, readUNetConfig(checkpoint.unet.config, checkpoint.unet.configSource));
-  const vae = new AutoencoderKL(engine, random, readAutoencoderConfig(checkpoint.vae.config, checkpoint.vae.configSource));
+  const zeros = { initialise: false };
+  const textEncoder = new ClipTextModel(engine, random, readClipTextConfig(checkpoint.textEncoder.config, checkpoint.textEncoder.configSource), zeros);
+  const unet = new UNet2DConditionModel(engine, random, readUNetConfig(checkpoint.unet.config, checkpoint.unet.configSource), zeros);
+  const vae = new AutoencoderKL(engine, random, readAutoencoderConfig(checkpoint.vae.config, checkpoint.vae.configSource), zeros);
   const models = [textEncoder, unet, vae];
   try {
     if (tokenizer.vocabSize > textEncoder.config.vocab_size) {

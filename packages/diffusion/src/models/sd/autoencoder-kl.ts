@@ -14,7 +14,7 @@ import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import { ParameterStore } from '../parameters.ts';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention.ts';
 import { type ConfigSpec, boolean, intList, onlyDefault, positiveInt, positiveNumber, readConfig, stringList } from './config.ts';
-import { Conv2d, GroupNorm, Linear, ModuleBuilder } from './modules.ts';
+import { Conv2d, GroupNorm, Linear, ModuleBuilder, type ModelInitOptions } from './modules.ts';
 import { Downsample2D, ResnetBlock2D, Upsample2D } from './resnet.ts';
 
 export interface AutoencoderKLConfig {
@@ -202,8 +202,9 @@ export class AutoencoderKL {
     engine: TensorEngine,
     random: Random,
     readonly config: AutoencoderKLConfig,
+    init: ModelInitOptions = {},
   ) {
-    this.builder = new ModuleBuilder(new ParameterStore(engine, random));
+    this.builder = new ModuleBuilder(new ParameterStore(engine, random), init);
     const b = this.builder;
     const latent = config.latent_channels;
     this.encoder = new Encoder(b, config);

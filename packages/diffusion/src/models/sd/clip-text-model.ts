@@ -16,7 +16,7 @@ import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import { ParameterStore } from '../parameters.ts';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention.ts';
 import { type ConfigSpec, oneOf, positiveInt, positiveNumber, readConfig } from './config.ts';
-import { Embedding, LayerNorm, Linear, ModuleBuilder } from './modules.ts';
+import { Embedding, LayerNorm, Linear, ModuleBuilder, type ModelInitOptions } from './modules.ts';
 
 export interface ClipTextConfig {
   vocab_size: number;
@@ -127,8 +127,9 @@ export class ClipTextModel {
     engine: TensorEngine,
     random: Random,
     readonly config: ClipTextConfig,
+    init: ModelInitOptions = {},
   ) {
-    this.builder = new ModuleBuilder(new ParameterStore(engine, random));
+    this.builder = new ModuleBuilder(new ParameterStore(engine, random), init);
     const b = this.builder;
     this.tokenEmbedding = new Embedding(b, 'text_model.embeddings.token_embedding', config.vocab_size, config.hidden_size);
     this.positionEmbedding = new Embedding(b, 'text_model.embeddings.position_embedding', config.max_position_embeddings, config.hidden_size);

@@ -18,13 +18,25 @@ import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 
 export type TorchLayout = 'conv' | 'linear' | 'plain';
 
+/** How a model's parameters start: random (to train) or zeros (about to be overwritten by a checkpoint). */
+export interface ModelInitOptions {
+  /** false: every parameter starts at zero, skipping the random draws (loading SD-1.5's 1.07 G values). */
+  initialise?: boolean;
+}
+
 /** A ParameterStore plus each parameter's PyTorch layout: what every block is built with. */
 export class ModuleBuilder {
   readonly layouts = new Map<string, TorchLayout>();
-  constructor(readonly store: ParameterStore) {}
+  private readonly initialise: boolean;
+  constructor(
+    readonly store: ParameterStore,
+    options: ModelInitOptions = {},
+  ) {
+    this.initialise = options.initialise ?? true;
+  }
 
   create(name: string, shape: number[], init: Parameters<ParameterStore['create']>[2], layout: TorchLayout): void {
-    this.store.create(name, shape, init);
+    this.store.create(name, shape, this.initialise ? init : { kind: 'zeros' });
     this.layouts.set(name, layout);
   }
 

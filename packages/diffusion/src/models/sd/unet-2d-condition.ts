@@ -30,7 +30,7 @@ import {
   readConfig,
   stringList,
 } from './config.ts';
-import { Conv2d, GroupNorm, Linear, ModuleBuilder } from './modules.ts';
+import { Conv2d, GroupNorm, Linear, ModuleBuilder, type ModelInitOptions } from './modules.ts';
 import { DOWN_BLOCK_TYPES, DownBlock2D, MID_BLOCK_TYPES, UNetMidBlock2DCrossAttn, UP_BLOCK_TYPES, UpBlock2D } from './unet-2d-blocks.ts';
 
 export interface UNet2DConditionConfig {
@@ -179,8 +179,9 @@ export class UNet2DConditionModel {
     engine: TensorEngine,
     random: Random,
     readonly config: UNet2DConditionConfig,
+    init: ModelInitOptions = {},
   ) {
-    this.builder = new ModuleBuilder(new ParameterStore(engine, random));
+    this.builder = new ModuleBuilder(new ParameterStore(engine, random), init);
     const b = this.builder;
     const c = config;
     const channels = c.block_out_channels;
