@@ -9,3 +9,12 @@ export * from './traces/index.ts';
 export * from './metrics.ts';
 export * from './simulator.ts';
 export { lambertW0, lambertWaf } from './theory.ts';
+export * from './precondition.ts';
+export { loadScenario, parseScenarioText, resolveScenario, shippedScenarioNames, SHIPPED_SCENARIO_DIR } from './scenario/load.ts';
+export { defaultScenario, validateScenarioValue, PRECONDITION_STATES, SCENARIO_SCHEMA } from './scenario/schema.ts';
+export type { Scenario, PositionMap } from './scenario/schema.ts';
+export { applyOverrides, overrideFor, parseScenarioValue, scenarioKey, SCENARIO_ALIASES } from './scenario/overrides.ts';
+export { runScenario, resolveWrites, DEFAULT_TIME_SERIES_POINTS } from './scenario/run.ts';
+export type { ScenarioReport, ScenarioRunOptions } from './scenario/run.ts';
+export * from './sweep/index.ts';
+// Plots (Vega, resvg) load from '@flashdiff/ssd/plot', so importing the simulator does not load them.
