@@ -7,6 +7,7 @@
 // Where shared WebAssembly memory is unavailable (a browser page that is not cross-origin
 // isolated), TableMemory.create() returns null and the tables go into plain ArrayBuffers.
 
+import { kernelUnavailable } from './kernel-module.ts';
 export type TableView = Int32Array | Uint32Array | Uint8Array | Float64Array;
 
 /** One table: element size, length and initial value. */
@@ -71,11 +72,11 @@ export class TableMemory {
 
   /** A new, empty table memory; null where shared WebAssembly memory is unavailable. */
   static create(): TableMemory | null {
-    if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') return null;
+    if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') return kernelUnavailable('table memory', 'no shared WebAssembly memory here');
     try {
       return new TableMemory(new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true }));
-    } catch {
-      return null;
+    } catch (e) {
+      return kernelUnavailable('table memory', e);
     }
   }
 

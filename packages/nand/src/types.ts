@@ -273,6 +273,8 @@ export const NAND_ERROR_CODES = [
   'UNKNOWN_PRESET',
   'IMAGE_IO',
   'IMAGE_CORRUPT',
+  // FLASHDIFF_REQUIRE_KERNEL=1 and a WebAssembly kernel failed to compile, link or get its memory.
+  'KERNEL_UNAVAILABLE',
 ] as const;
 export type NandErrorCode = (typeof NAND_ERROR_CODES)[number];
 
