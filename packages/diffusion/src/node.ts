@@ -14,6 +14,8 @@ export * from './node/eval-t2i.ts';
 export * from './node/fashion-classifier.ts';
 export * from './node/data-cli.ts';
 export * from './node/bench.ts';
+export * from './node/sd-bench.ts';
+export * from './pipelines/load-node.ts';
 export * from './node/shipped-model.ts';
 export * from './onnx/ort-node.ts';
 export * from './text/clip-tokenizer-node.ts';

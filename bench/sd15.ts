@@ -1,0 +1,57 @@
+/**
+ * Stable Diffusion 1.5 at its real sizes on random weights, this package against PyTorch + diffusers
+ * in ONE run: a UNet step at 512×512 (latent 2×4×64×64 with classifier-free guidance, 77×768 text),
+ * a VAE decode to 512×512 and the text encoder on 2 prompts; best of --iters, and each process's
+ * peak RSS. The reference (bench/sd15_reference.py) runs where `python3 -c "import diffusers,
+ * transformers"` works (set PYTHON and PYTHONPATH for it); otherwise only our figures print.
+ *
+ * Run: npx tsx bench/sd15.ts [--backend native] [--iters 2] [--no-torch] [--json]
+ * Goal (issue 14): each figure ≤ 1.0× PyTorch's, peak RSS of a 512×512 txt2img ≤ 6 GiB.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { type BackendName, initBackend, runSd15Bench } from '@flashdiff/diffusion/node';
+
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;
+};
+const iters = Number(option('iters', '2'));
+if (!Number.isInteger(iters) || iters < 1) {
+  console.error(`--iters: expected a positive integer, got ${option('iters', '2')}`);
+  process.exit(2);
+}
+const json = argv.includes('--json');
+const log = (line: string) => {
+  if (!json) console.error(line);
+};
+
+const engine = await initBackend(option('backend', 'native') as BackendName);
+const ours = runSd15Bench(engine, iters, log);
+
+let reference: Record<string, number | string> | null = null;
+let why = '--no-torch';
+if (!argv.includes('--no-torch')) {
+  const python = process.env.PYTHON ?? '/usr/bin/python3';
+  const probe = spawnSync(python, ['-c', 'import diffusers, transformers'], { encoding: 'utf8' });
+  if (probe.status !== 0) why = `${python} cannot import diffusers and transformers (set PYTHON / PYTHONPATH)`;
+  else {
+    log('PyTorch reference (diffusers) …');
+    const r = spawnSync(python, [join(import.meta.dirname, 'sd15_reference.py'), '--iters', String(iters), '--threads', '2'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (r.status === 0) reference = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, number | string>;
+    else why = `reference failed: ${r.stderr.trim().split('\n').pop()}`;
+  }
+}
+
+const keys = ['unetStepMs', 'vaeDecodeMs', 'textEncoderMs', 'peakRssMb'] as const;
+const ratios = reference ? Object.fromEntries(keys.map((k) => [k, Math.round(((ours[k] as number) / (reference[k] as number)) * 100) / 100])) : null;
+if (json) console.log(JSON.stringify({ ...ours, reference, ratios }));
+else {
+  console.log(`figure            ${ours.backend.padEnd(14)} PyTorch        ratio`);
+  for (const k of keys) {
+    const ref = reference ? String(reference[k]) : '—';
+    console.log(`${k.padEnd(17)} ${String(ours[k]).padEnd(14)} ${ref.padEnd(14)} ${ratios ? `${ratios[k]}×` : ''}`);
+  }
+  if (!reference) console.log(`(no PyTorch figures: ${why})`);
+}

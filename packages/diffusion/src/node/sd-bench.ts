@@ -1,0 +1,111 @@
+/**
+ * Node-only: timings of Stable Diffusion 1.5's three models at their real sizes, on random weights
+ * (no checkpoint can be downloaded here): one UNet step at 512×512 (latent 2×4×64×64, the
+ * classifier-free-guidance batch, 77×768 text), one VAE decode to 512×512 and the text encoder on
+ * 2 prompts. Used by `diffusion bench --sd15` and bench/sd15.ts (which adds PyTorch side by side).
+ * Peak RSS is the process's, weights included (SD-1.5 in float32: 1.07 G values, 4.3 GB).
+ */
+import { SD15_TEXT_ENCODER_CONFIG, SD15_UNET_CONFIG, SD15_VAE_CONFIG } from '../checkpoint/sd-pipeline.ts';
+import { AutoencoderKL, readAutoencoderConfig } from '../models/sd/autoencoder-kl.ts';
+import { ClipTextModel, readClipTextConfig } from '../models/sd/clip-text-model.ts';
+import { UNet2DConditionModel, readUNetConfig } from '../models/sd/unet-2d-condition.ts';
+import type { SdModel } from '../models/sd/weights.ts';
+import { Random } from '../rng.ts';
+import type { TensorEngine } from '../tensor/engine.ts';
+
+export interface Sd15BenchReport {
+  backend: string;
+  /** Best of `iters` runs, milliseconds. */
+  unetStepMs: number;
+  vaeDecodeMs: number;
+  textEncoderMs: number;
+  /** Peak resident set size of the whole process so far, MiB. */
+  peakRssMb: number;
+  iters: number;
+}
+
+/**
+ * Fill every parameter with U(−b, b), b = 1/√fanIn-like (the last dimension's), from a cheap seeded
+ * generator: 1 G xoshiro draws would dominate the benchmark's start-up, and timings do not depend on
+ * the weights' distribution beyond their scale.
+ */
+function fillRandom(e: TensorEngine, model: SdModel, seed: number): void {
+  const store = model.builder.store;
+  let state = seed >>> 0 || 1;
+  for (const name of store.names()) {
+    const shape = store.shapeOf(name);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(size);
+    // 1-D parameters are norm scales (γ = 1) and biases (0); matrices and filters get U(±1/√fanIn).
+    if (shape.length === 1) values.fill(name.endsWith('.weight') ? 1 : 0);
+    else {
+      const bound = 1 / Math.sqrt(size / shape[shape.length - 1]);
+      for (let i = 0; i < size; i++) {
+        // xorshift32: fast, seeded; uniform in [−bound, bound).
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        values[i] = ((state >>> 0) / 4294967296 - 0.5) * 2 * bound;
+      }
+    }
+    const t = e.tensor(values, shape);
+    store.get(name).assign(t);
+    t.dispose();
+  }
+}
+
+const timeIt = (fn: () => void): number => {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+};
+
+export function runSd15Bench(e: TensorEngine, iters = 2, log: (line: string) => void = () => {}): Sd15BenchReport {
+  const random = new Random(0);
+  const zeros = { initialise: false };
+  const best = (label: string, fn: () => void): number => {
+    let min = Infinity;
+    for (let i = 0; i < iters; i++) {
+      const ms = timeIt(fn);
+      log(`${label}: ${(ms / 1000).toFixed(2)} s`);
+      min = Math.min(min, ms);
+    }
+    return Math.round(min);
+  };
+
+  const text = new ClipTextModel(e, random, readClipTextConfig(SD15_TEXT_ENCODER_CONFIG), zeros);
+  fillRandom(e, text, 1);
+  const ids = [Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 12 ? 320 + i : 49407)), Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : 49407))];
+  const textEncoderMs = best('text encoder, 2 prompts', () => {
+    const out = e.tidy(() => text.forward(e, ids).hiddenState);
+    e.readSync(out);
+    out.dispose();
+  });
+  text.params.dispose();
+
+  const unet = new UNet2DConditionModel(e, random, readUNetConfig(SD15_UNET_CONFIG), zeros);
+  fillRandom(e, unet, 2);
+  const latents = e.tensor(random.normalArray(2 * 64 * 64 * 4), [2, 64, 64, 4]);
+  const context = e.tensor(random.normalArray(2 * 77 * 768), [2, 77, 768]);
+  const unetStepMs = best('UNet step, 2×4×64×64', () => {
+    const out = e.tidy(() => unet.forward(e, latents, [500, 500], context));
+    e.readSync(out);
+    out.dispose();
+  });
+  latents.dispose();
+  context.dispose();
+  unet.params.dispose();
+
+  const vae = new AutoencoderKL(e, random, readAutoencoderConfig(SD15_VAE_CONFIG), zeros);
+  fillRandom(e, vae, 3);
+  const z = e.tensor(random.normalArray(64 * 64 * 4), [1, 64, 64, 4]);
+  const vaeDecodeMs = best('VAE decode to 512×512', () => {
+    const out = e.tidy(() => vae.decode(e, z));
+    e.readSync(out);
+    out.dispose();
+  });
+  z.dispose();
+  vae.params.dispose();
+
+  return { backend: e.name, unetStepMs, vaeDecodeMs, textEncoderMs, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), iters };
+}
