@@ -104,6 +104,7 @@ export function eraseCount(block: i32): u32 {
 // ------------------------------------------------------------------ the clock (timing.ts NandClock)
 
 /** NandClock.finish: the die is busy from `start` to `done`. */
+// Mirrors: packages/nand/src/timing.ts#NandClock.finish kernel:ba00b147 source:ce61f3d4
 @inline function finish(die: i32, start: f64, done: f64): void {
   store<f64>(dieFreeAt(die), done);
   const busy = dieBusy + (<usize>die << 3);
@@ -130,6 +131,7 @@ export function eraseCount(block: i32): u32 {
  * time. Inlined: a channel with one die (sharedChannels 0) is one "free at" time, the hot path of
  * the FTL's kernel; the calendar walk is bookShared, out of line.
  */
+// Mirrors: packages/nand/src/timing.ts#NandClock.book kernel:982a7475 source:d7878591
 @inline function book(channel: i32, ready: f64, duration: f64): f64 {
   if (sharedChannels != 0) return bookShared(channel, ready, duration);
   const freeAt = channelFree + (<usize>channel << 3);
@@ -140,6 +142,7 @@ export function eraseCount(block: i32): u32 {
 }
 
 /** book for a channel several dies share: the calendar (NandClock.book after its one-die case). */
+// Mirrors: packages/nand/src/timing.ts#NandClock.book kernel:1030583b source:d7878591
 function bookShared(channel: i32, ready: f64, duration: f64): f64 {
   const freeAt = channelFree + (<usize>channel << 3);
   const base = channel * calendarSlots;
@@ -203,6 +206,7 @@ function bookShared(channel: i32, ready: f64, duration: f64): f64 {
 }
 
 /** NandClock.program: the channel moves the page in, then the die programs it. */
+// Mirrors: packages/nand/src/timing.ts#NandClock.program kernel:c25e9a78 source:8958edad
 function clockProgram(die: i32): void {
   const channel = load<i32>(channelOfDie + (<usize>die << 2));
   const free = load<f64>(dieFreeAt(die));
@@ -212,6 +216,7 @@ function clockProgram(die: i32): void {
 }
 
 /** NandClock.read: the die senses the page, then the channel moves it out. */
+// Mirrors: packages/nand/src/timing.ts#NandClock.read kernel:32b11ad4 source:4533532d
 function clockRead(die: i32): void {
   const channel = load<i32>(channelOfDie + (<usize>die << 2));
   const free = load<f64>(dieFreeAt(die));
@@ -221,6 +226,7 @@ function clockRead(die: i32): void {
 }
 
 /** SimulatedNandDevice.readPage with no buffers (readsReady): the read is charged and counted. */
+// Mirrors: packages/nand/src/device.ts#SimulatedNandDevice.readPage kernel:6f500d6b source:31a555fd
 export function read(page: i32): i32 {
   if (load<i32>(flagCells, 8) == 0) return 4;
   if (<u32>page >= <u32>pageCount) return 1;
@@ -250,6 +256,7 @@ export function read(page: i32): i32 {
 }
 
 /** MetadataNandDevice.programSpareWords: programs `page` with spare head words w0…w3. */
+// Mirrors: packages/nand/src/device.ts#MetadataNandDevice.programSpareWords kernel:ea551a5c source:5a32c549
 export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
   if (load<i32>(flagCells) == 0) return 4;
   if (<u32>page >= <u32>pageCount) return 1;
@@ -267,6 +274,7 @@ export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
  * spare head words of page k at words + 16k. The clock takes the closed form of NandClock.copybackRun.
  * Returns 5 when the run would leave the target's block (nothing done).
  */
+// Mirrors: packages/nand/src/device.ts#MetadataNandDevice.copybackRun kernel:e238591c source:ddcdd321
 export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: usize): i32 {
   if (load<i32>(flagCells) == 0) return 4;
   if (<u32>target >= <u32>pageCount || <u32>sourceBlock >= <u32>blockCount) return 1;
@@ -292,6 +300,7 @@ export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: us
 }
 
 /** NandClock.copybackRun: `count` reads then programs on one die, closed form from the second. */
+// Mirrors: packages/nand/src/timing.ts#NandClock.copybackRun kernel:353eca25 source:ed70a402
 function clockCopybackRun(die: i32, count: i32): void {
   if (sharedChannels != 0) {
     for (let i = 0; i < count; i++) {
@@ -360,6 +369,7 @@ function clockCopybackRun(die: i32, count: i32): void {
  * SimulatedNandDevice.eraseBlock with nothing armed (erasesReady): the clock, the counters, the
  * store's page states, the device's programmed bytes and next page, the erase count.
  */
+// Mirrors: packages/nand/src/device.ts#SimulatedNandDevice.eraseBlock packages/nand/src/device.ts#MetadataNandDevice.eraseBlock kernel:7d8cdec0 source:4e14f921
 export function erase(block: i32): i32 {
   if (load<i32>(flagCells, 4) == 0) return 4;
   if (<u32>block >= <u32>blockCount) return 1;

@@ -148,6 +148,7 @@ let lastSequenceTerm: u32 = 0;
 
 // ------------------------------------------------------------------ greedy buckets (ftl.ts bucketMove / bucketInsert)
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.bucketMove kernel:1b031630 source:8e497adb
 function bucketMove(u: i32, pool: i32, from: i32, to: i32): void {
   const base = pool * bucketWidth;
   const after = i32At(bucketNext, u);
@@ -163,6 +164,7 @@ function bucketMove(u: i32, pool: i32, from: i32, to: i32): void {
   if (to < i32At(bucketMin, pool)) setI32(bucketMin, pool, to);
 }
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.bucketInsert kernel:cecad895 source:697ec0bf
 function bucketInsert(u: i32, pool: i32): void {
   const v = i32At(blockValid, u);
   const h = pool * bucketWidth + v;
@@ -176,6 +178,7 @@ function bucketInsert(u: i32, pool: i32): void {
 
 // ------------------------------------------------------------------ valid-page bookkeeping (block mode)
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.setValid kernel:9b5d3a35 source:cafc607c
 function setValid(ppa: i32): void {
   const w = validBits + (<usize>(ppa >>> 5) << 2);
   store<u32>(w, load<u32>(w) | (1 << (ppa & 31)));
@@ -187,6 +190,7 @@ function setValid(ppa: i32): void {
   if (load<u8>(unitState + <usize>b) == BLOCK_FULL) bucketMove(b, die, v, v + 1);
 }
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.setInvalid kernel:e21c7361 source:6441e194
 function setInvalid(ppa: i32): void {
   const w = validBits + (<usize>(ppa >>> 5) << 2);
   const bits = load<u32>(w);
@@ -281,6 +285,7 @@ function setValidRange(first: i32, end: i32): void {
   }
 }
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.bucketRemove kernel:0b70611d source:9f2998f3
 function bucketRemove(u: i32, pool: i32, v: i32): void {
   const next = i32At(bucketNext, u);
   const prev = i32At(bucketPrev, u);
@@ -309,6 +314,7 @@ function bucketRemove(u: i32, pool: i32, v: i32): void {
 // ------------------------------------------------------------------ victims and free units (ftl.ts selectVictim … freeUnit)
 
 /** Greedy: the head of the lowest non-empty valid-count list (bucketMin moves up to it). */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.selectVictim kernel:d7b56d28 source:92616455
 function selectVictim(pool: i32): i32 {
   const base = pool * bucketWidth;
   for (let v = i32At(bucketMin, pool); v < bucketWidth; v++) {
@@ -322,11 +328,13 @@ function selectVictim(pool: i32): i32 {
   return -1;
 }
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.leastValidUnit kernel:8a13e32a source:b59b0600
 function leastValidUnit(pool: i32): i32 {
   const u = selectVictim(pool);
   return u >= 0 && i32At(blockValid, u) < i32At(unitCapacity, u) ? u : -1;
 }
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.freeCapacity kernel:d405ff32 source:c312af17
 function freeCapacity(pool: i32): i32 {
   const base = pool * unitsPerPool;
   let pages = 0;
@@ -339,6 +347,7 @@ function freeCapacity(pool: i32): i32 {
   return load<f64>(heapKey + (<usize>u << 3));
 }
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.siftUp kernel:0ce7d3ce source:b5279fab
 function siftUp(base: i32, i: i32, u: i32): void {
   const key = keyOf(u);
   while (i > 0) {
@@ -352,6 +361,7 @@ function siftUp(base: i32, i: i32, u: i32): void {
 }
 
 /** heapRemoveAt(pool, 0): the free unit with the smallest key. */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.takeFreeUnit kernel:4ca3d8f3 source:d4826fbe
 function takeFreeUnit(pool: i32): i32 {
   const base = pool * unitsPerPool;
   const top = i32At(heap, base);
@@ -375,6 +385,7 @@ function takeFreeUnit(pool: i32): i32 {
   return top;
 }
 
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.freeUnit kernel:5e259655 source:9453ac16
 function freeUnit(u: i32, pool: i32): void {
   store<u8>(unitState + <usize>u, BLOCK_FREE);
   if (load<u8>(blockState + <usize>u) != BLOCK_BAD) store<u8>(blockState + <usize>u, BLOCK_FREE);
@@ -393,6 +404,7 @@ function freeUnit(u: i32, pool: i32): void {
 }
 
 /** openUnit in block mode: the stream's slot on `pool` gets the youngest free block (the caller checked freeCount). */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.openUnit kernel:6ee86ab3 source:6800c771
 function openUnit(slots: usize, pool: i32): i32 {
   const u = takeFreeUnit(pool);
   store<u8>(unitState + <usize>u, BLOCK_OPEN);
@@ -405,6 +417,7 @@ function openUnit(slots: usize, pool: i32): i32 {
 }
 
 /** afterProgram + closeUnit: block `b` of a stream used its last data page. */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.closeUnit kernel:60b438bf source:b1d40e4f
 function closeBlock(slots: usize, b: i32): void {
   store<u8>(blockState + <usize>b, BLOCK_FULL);
   const die = dieOf(b);
@@ -434,6 +447,7 @@ function closeBlock(slots: usize, b: i32): void {
 // ------------------------------------------------------------------ GC (ftl.ts collect, relocateBlockFast, placeMoved, eraseUnit)
 
 /** placeMoved for the GC stream with no room for a run: the read, then the page placed as place() does. */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.placeMoved kernel:0d3b4216 source:cb6e2abd
 function placeMoved(pool: i32, source: i32, lba: i32): i32 {
   let open = i32At(gcSlot, pool);
   if (open < 0 || i32At(writePointer, open) + 1 >= dataPages) {
@@ -459,6 +473,7 @@ function placeMoved(pool: i32, source: i32, lba: i32): i32 {
  * relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in
  * moveSources[0 … n): all n are moved. The victim's VPBM bits are left for eraseVictim.
  */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.relocateBlockFast kernel:0ebe841a source:e9546c89
 function relocate(b: i32, pool: i32, n: i32): void {
   for (let i = 0; i < n; ) {
     const open = i32At(gcSlot, pool);
@@ -494,6 +509,7 @@ function relocate(b: i32, pool: i32, n: i32): void {
 }
 
 /** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.eraseUnit kernel:d9e26f5f source:52f3db2c
 function eraseVictim(u: i32, pool: i32): void {
   must(erase(u));
   bump(4, 1);
@@ -522,6 +538,7 @@ function eraseVictim(u: i32, pool: i32): void {
  * collect(pool, −1, gcStream): 1 when a unit was collected, 0 when collect() would return false,
  * −1 when this one needs ftl.ts (a TRIM record among the victim's valid pages; nothing changed).
  */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.collect packages/ssd/src/ftl.ts#Ftl.foregroundGc kernel:0f2a955a source:7eeffcc5
 function collect(pool: i32): i32 {
   let victim = selectVictim(pool);
   if (victim < 0) return 0;
@@ -555,6 +572,7 @@ function collect(pool: i32): i32 {
 // ------------------------------------------------------------------ the host write (ftl.ts write, nextHostDie, placeHost)
 
 /** nextHostDie's two passes; −1 where ftl.ts decides (a die that needs leastValidUnit's scan, or none). */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.nextHostDie kernel:cf8f0562 source:e0781630
 function nextHostDie(): i32 {
   let cursor = load<i32>(stateCells);
   for (let pass = 0; pass < 2; pass++) {
@@ -576,6 +594,7 @@ function nextHostDie(): i32 {
  * whole write (nothing changed); −2 − die when ftl.ts must go on with die `die` (chosen, the host
  * cursor moved, and whole GC units may have run).
  */
+// Mirrors: packages/ssd/src/ftl.ts#Ftl.write packages/ssd/src/ftl.ts#Ftl.writeAfterKernel packages/ssd/src/ftl.ts#Ftl.placeHost kernel:849aebef source:9f690746
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return -1;
   // The old mapping is read first: a random L2P access that misses the cache overlaps the work

@@ -143,6 +143,7 @@ export function bindSimulator(
  * the same mantissa with a zero exponent; the bucket is 8e + the largest k with edge[k] ≤ m
  * (edges 2^(k/8) from simulator.ts, the same doubles), capped at 511.
  */
+// Mirrors: packages/ssd/src/metrics.ts#LatencyHistogram.bucketOf kernel:532d99b6 source:905c8812
 @inline function bucketOf(ns: f64, block: usize): i32 {
   const v = ns < 1 ? 1.0 : ns;
   const bits = reinterpret<u64>(v);
@@ -159,6 +160,7 @@ export function bindSimulator(
  * LatencyHistogram.recordInBucket into both histograms of the block, but for the counts: counts of
  * whole numbers add exactly in any order, so simulate() adds its batch's count once at the end.
  */
+// Mirrors: packages/ssd/src/metrics.ts#LatencyHistogram.recordInBucket kernel:c35005a3 source:84ffcb95
 @inline function record(block: usize, bucket: i32, ns: f64): void {
   const at = block + (<usize>bucket << 3);
   store<f64>(at, load<f64>(at, LATENCY) + 1, LATENCY);
@@ -178,6 +180,7 @@ export function bindSimulator(
  * issue time t, or −1 when write() handed the write back (it was issued: its issue time and code
  * are left in the cells for simulator.ts to finish it).
  */
+// Mirrors: packages/ssd/src/simulator.ts#SsdSimulator.issue packages/ssd/src/simulator.ts#SsdSimulator.complete packages/ssd/src/simulator.ts#SsdSimulator.write kernel:82597cf3 source:fc6314cb
 @inline function timedWrite(lba: i32, completedAt: usize, lastIssue: f64, block: usize): f64 {
   const clock = clockCells;
   const completed = load<f64>(completedAt);
@@ -214,6 +217,7 @@ export function bindSimulator(
  * LBAs fillFrom, fillFrom + 1, … instead of the workload's draws, and the workload is not touched.
  * The host writes completed are left in the batch cells (WRITES_DONE).
  */
+// Mirrors: packages/ssd/src/simulator.ts#SsdSimulator.run packages/ssd/src/simulator.ts#SsdSimulator.precondition kernel:4f3e921d source:8ddeb2e0
 export function simulate(limit: i32, fillFrom: i32): i32 {
   if (fillFrom < 0 && workloadKind == KIND_UNIFORM && !mixed) return uniformWrites(limit);
   // What the loop steps, in locals (stored back below); the rarer parameters stay in globals.
