@@ -37,6 +37,15 @@ describe('ssdsim workflows', () => {
     assert.match(text.stdout, /TRIM commands 1, pages trimmed 2/);
   });
 
+  test('--trim-ratio: synthetic TRIMs reach the FTL and the report counts the trimmed pages', () => {
+    const r = ssdsim('run', ...SMALL, '--writes', '1x', '--trim-ratio', '0.2', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.ok(report.counters.hostTrimCommands > 0);
+    assert.ok(report.counters.hostTrimmedPages > 0 && report.counters.hostTrimmedPages <= report.counters.hostTrimCommands);
+    assert.equal(report.config.workload.trimRatio, 0.2);
+  });
+
   test('replay robustness: empty, backwards, huge LBA — one line each; --allow-empty and --sort', () => {
     const empty = join(dir, 'empty.trace');
     writeFileSync(empty, '# nothing\n');
