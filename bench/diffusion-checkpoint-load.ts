@@ -13,6 +13,10 @@
  * Run: npx tsx bench/diffusion-checkpoint-load.ts [--size-mb 200] [--json]
  *      npx tsx bench/diffusion-checkpoint-load.ts --file sd15.safetensors   (a real file, lazy only:
  *        every tensor read, converted to fp32 and dropped; peak = the largest tensor's copies)
+ *      npx tsx bench/diffusion-checkpoint-load.ts --sd15   (minutes, ~2 GB of disk: an fp16 single file
+ *        with every tensor of SD-1.5 at its real shape, test/fixtures/sd15-state-dict-shapes.json.gz,
+ *        loaded by loadStableDiffusion into the real models in a fresh process: peak RSS against the
+ *        fp32 weights)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -20,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ParameterStore, Random, conv2dMapping, decodeSafetensors, linearMapping, loadParameters, type ParameterMapping } from '@flashdiff/diffusion';
-import { initBackend, openSafetensorsFile, writeSafetensorsFile } from '@flashdiff/diffusion/node';
+import { gunzipSync } from 'node:zlib';
+import { initBackend, loadStableDiffusion, openSafetensorsFile, writeSafetensorsFile } from '@flashdiff/diffusion/node';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -100,8 +105,66 @@ async function realFile(file: string): Promise<void> {
   console.log(`  RSS ${before.toFixed(0)} MB before, peak ${peakRssMb().toFixed(0)} MB; largest tensor ${((largest * 4) / MB).toFixed(0)} MB as fp32; bytes read ${(source.bytesRead / MB).toFixed(0)} MB of ${(statSync(file).size / MB).toFixed(0)} MB`);
 }
 
+/** The child of --sd15: the whole pipeline from the single file, RSS sampled at every tensor. */
+async function childSd15(file: string): Promise<void> {
+  const engine = await initBackend('cpu');
+  const start = performance.now();
+  let modelsBuiltMb = 0;
+  let sampled = 0;
+  loadStableDiffusion(engine, file, {
+    onTensor: () => {
+      const rss = rssMb();
+      if (!modelsBuiltMb) modelsBuiltMb = rss;
+      sampled = Math.max(sampled, rss);
+    },
+  });
+  const seconds = (performance.now() - start) / 1000;
+  console.log(JSON.stringify({ modelsBuiltMb, sampledPeakMb: sampled, rssAfterMb: rssMb(), maxRssMb: peakRssMb(), seconds }));
+}
+
+async function sd15(): Promise<void> {
+  type Entry = { single_file_name: string; single_file_shape: number[] };
+  const fixture = new URL('../packages/diffusion/test/fixtures/sd15-state-dict-shapes.json.gz', import.meta.url);
+  const shapes = JSON.parse(gunzipSync(readFileSync(fixture)).toString('utf8')) as Record<string, { tensors: Entry[] }>;
+  const entries = ['unet', 'vae', 'text_encoder'].flatMap((c) => shapes[c].tensors.map((t) => ({ name: t.single_file_name, shape: t.single_file_shape })));
+  // Extras real SD-1.x files carry, which the loader must skip.
+  entries.push({ name: 'cond_stage_model.transformer.text_model.embeddings.position_ids', shape: [1, 77] }, { name: 'alphas_cumprod', shape: [1000] });
+  const values = entries.reduce((sum, e) => sum + e.shape.reduce((a, b) => a * b, 1), 0);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-sd15-'));
+  try {
+    const file = join(dir, 'sd15-shapes.fp16.safetensors');
+    const random = new Random(2);
+    const writeStart = performance.now();
+    writeSafetensorsFile(
+      file,
+      entries.map((e) => ({
+        ...e,
+        data: () => {
+          const data = new Float32Array(e.shape.reduce((a, b) => a * b, 1));
+          const v = (random.uniform() - 0.5) * 0.04; // one value per tensor: writing stays I/O-bound
+          return data.fill(v);
+        },
+      })),
+      { dtype: 'F16', metadata: { format: 'pt' } },
+    );
+    const writeSeconds = (performance.now() - writeStart) / 1000;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child-sd15', file], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
+    const r = JSON.parse(run.stdout.trim().split('\n').pop() as string) as Record<string, number>;
+    const weightsMb = (values * 4) / MB;
+    console.log(`SD-1.5-shaped fp16 single file: ${entries.length} tensors, ${(statSync(file).size / MB).toFixed(0)} MB (written in ${writeSeconds.toFixed(0)} s); fp32 weights ${weightsMb.toFixed(0)} MB; tfjs cpu engine`);
+    console.log(`loadStableDiffusion: ${r.seconds.toFixed(1)} s; RSS with the models built (parameters not yet written) ${r.modelsBuiltMb.toFixed(0)} MB`);
+    console.log(`peak RSS ${r.maxRssMb.toFixed(0)} MB (sampled per tensor ${r.sampledPeakMb.toFixed(0)} MB) = fp32 weights + ${(r.maxRssMb - weightsMb).toFixed(0)} MB (runtime and the tensor in flight);`);
+    console.log(`goal: ≤ weights + one extra copy = ${(2 * weightsMb).toFixed(0)} MB → peak / that bound ${(r.maxRssMb / (2 * weightsMb)).toFixed(2)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (argv[0] === '--child') return child(argv[1], argv[2], Number(argv[3]));
+  if (argv[0] === '--child-sd15') return childSd15(argv[1]);
+  if (argv.includes('--sd15')) return sd15();
   if (argv.includes('--file')) return realFile(option('file', ''));
   const sizeMb = Number(option('size-mb', '200'));
   if (!(sizeMb > 0)) {
