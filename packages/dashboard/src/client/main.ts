@@ -7,6 +7,7 @@ import { errorText, mountMessageArea, showMessage } from './messages.ts';
 import { createSsdView } from './views/ssd.ts';
 import { createYaffsView } from './views/yaffs2.ts';
 import { createDiffusionView } from './views/diffusion.ts';
+import { createT2iView } from './views/t2i.ts';
 
 // Anything that escapes a handler becomes a message on the page, never a blank page.
 window.addEventListener('error', (e) => showMessage(`unexpected error: ${e.message}`));
@@ -23,6 +24,7 @@ const TABS: readonly Tab[] = [
   { id: 'ssd', title: 'SSD', create: createSsdView, capability: 'ssd' },
   { id: 'yaffs2', title: 'YAFFS2', create: createYaffsView, capability: 'yaffs2' },
   { id: 'diffusion', title: 'Diffusion', create: createDiffusionView, capability: 'diffusion' },
+  { id: 't2i', title: 'Text to image', create: createT2iView, capability: 'diffusion' },
 ];
 
 /** A view that could not be built shows why instead of leaving the tab empty. */

@@ -10,3 +10,13 @@ export function defaultCheckpointDirectory(): string {
   if (fromEnvironment) return fromEnvironment;
   return join(fileURLToPath(new URL('../../../../', import.meta.url)), 'out', 'checkpoints');
 }
+
+/**
+ * Default folder of text-to-image models (diffusers folders, SD-1.x .safetensors files):
+ * <repo>/out/models. FLASHDIFF_MODELS or --models overrides it.
+ */
+export function defaultModelDirectory(): string {
+  const fromEnvironment = process.env.FLASHDIFF_MODELS;
+  if (fromEnvironment) return fromEnvironment;
+  return join(fileURLToPath(new URL('../../../../', import.meta.url)), 'out', 'models');
+}

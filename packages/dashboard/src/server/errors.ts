@@ -6,10 +6,16 @@ export const DASHBOARD_ERROR_STATUS = {
   FORBIDDEN: 403,
   /** No such route, job, image, file or checkpoint. */
   NOT_FOUND: 404,
+  /** The path exists, under other methods. */
+  METHOD_NOT_ALLOWED: 405,
+  /** A request body stopped arriving before it was complete. */
+  TIMEOUT: 408,
   /** The request is valid but conflicts with the current state (e.g. a finished job). */
   CONFLICT: 409,
-  /** An upload is larger than the server accepts. */
+  /** An upload is larger than the server accepts, or there are too many uploads at once. */
   TOO_LARGE: 413,
+  /** The server's disk is full: nothing was kept of the request. */
+  NO_SPACE: 507,
   /** A package API the request needs is not available (yet). */
   UNAVAILABLE: 501,
   /** The package under the request failed; the message is the package's own. */

@@ -59,31 +59,75 @@ export function sendBytes(
 
 export { SECURITY_HEADERS };
 
-/** Reads a whole request body, refusing more than `limit` bytes (413). */
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+/** A request body that stops arriving for this long is abandoned (408). */
+export const BODY_IDLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Feeds a request body to `onChunk` as it arrives (awaiting it: backpressure), refusing more
+ * than `limit` bytes (413) and a body that sends nothing for `idleMs` (408). Returns the size.
+ * On an error the rest of the body is not read and the connection is closed after the answer.
+ */
+export async function receiveBody(
+  req: IncomingMessage,
+  res: ServerResponse | undefined,
+  onChunk: (chunk: Buffer) => Promise<void> | void,
+  limit = MAX_BODY_BYTES,
+  idleMs = BODY_IDLE_TIMEOUT_MS,
+): Promise<number> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new DashboardError('TOO_LARGE', `request body of ${declared} bytes is over the ${limit}-byte limit`);
+  try {
+    if (Number.isFinite(declared) && declared > limit) {
+      throw new DashboardError('TOO_LARGE', `request body of ${declared} bytes is over the ${limit}-byte limit`);
+    }
+    const chunks = req[Symbol.asyncIterator]();
+    let size = 0;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DashboardError('TIMEOUT', `request body: nothing arrived for ${idleMs / 1000} s`)), idleMs);
+      });
+      let next: IteratorResult<unknown>;
+      try {
+        next = await Promise.race([chunks.next(), idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) return size;
+      const buffer = next.value as Buffer;
+      size += buffer.length;
+      if (size > limit) throw new DashboardError('TOO_LARGE', `request body is over the ${limit}-byte limit`);
+      await onChunk(buffer);
+    }
+  } catch (e) {
+    // The unread rest of the body would otherwise keep the connection busy.
+    if (res && !res.headersSent) res.setHeader('Connection', 'close');
+    throw e;
   }
+}
+
+/** Reads a whole (small) request body into memory, with receiveBody's limits. */
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES, res?: ServerResponse): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) throw new DashboardError('TOO_LARGE', `request body is over the ${limit}-byte limit`);
-    chunks.push(buffer);
-  }
+  await receiveBody(req, res, (chunk) => {
+    chunks.push(chunk);
+  }, limit);
   return Buffer.concat(chunks);
 }
 
+/** The media type of a Content-Type header, without parameters, lower case ("application/json"). */
+export function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
 /** Reads and parses a JSON object body (400 on anything else). */
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJson(req: IncomingMessage, res?: ServerResponse): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/json')) {
+  // Compared exactly (parameters such as charset aside): "application/jsonp" is not JSON.
+  if (mediaType(type) !== 'application/json') {
     // Requiring JSON also keeps plain HTML forms (which cannot send it) out.
     throw new DashboardError('BAD_REQUEST', `expected Content-Type application/json, got '${type || 'none'}'`);
   }
-  const body = await readBody(req, MAX_JSON_BYTES);
+  const body = await readBody(req, MAX_JSON_BYTES, res);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8') || '{}');

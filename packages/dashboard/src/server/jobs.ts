@@ -11,6 +11,7 @@ const WORKER_MODULES: Record<JobKind, URL> = {
   'ssd-run': new URL('./workers/ssd-run.ts', import.meta.url),
   'diffusion-train': new URL('./workers/diffusion-train.ts', import.meta.url),
   'diffusion-sample': new URL('./workers/diffusion-sample.ts', import.meta.url),
+  't2i-generate': new URL('./workers/t2i-generate.ts', import.meta.url),
 };
 
 /** Jobs running at once; the machine this runs on may have two cores. */

@@ -9,9 +9,10 @@ const DEFAULT_PORT = 5178;
 
 function usage(): string {
   return [
-    'usage: npm start -- [--port N] [--checkpoints DIR]',
+    'usage: npm start -- [--port N] [--checkpoints DIR] [--models DIR]',
     '  --port N           TCP port on 127.0.0.1 (default PORT or 5178; 0 picks a free port)',
     '  --checkpoints DIR  folder whose sub-folders are diffusion checkpoints (default out/checkpoints)',
+    '  --models DIR       folder of text-to-image models: diffusers folders, SD-1.x .safetensors files (default out/models)',
     '  --rebuild          rebuild the client even when it looks up to date',
   ].join('\n');
 }
@@ -29,6 +30,7 @@ function parsePort(text: string, where: string): number {
 async function main(argv: readonly string[]): Promise<void> {
   let port = process.env.PORT !== undefined && process.env.PORT !== '' ? parsePort(process.env.PORT, 'PORT') : DEFAULT_PORT;
   let checkpointDirectory: string | undefined;
+  let modelDirectory: string | undefined;
   let rebuild = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -40,6 +42,7 @@ async function main(argv: readonly string[]): Promise<void> {
     if (arg === '--port') port = parsePort(value(), '--port');
     else if (arg.startsWith('--port=')) port = parsePort(arg.slice(7), '--port');
     else if (arg === '--checkpoints') checkpointDirectory = value();
+    else if (arg === '--models') modelDirectory = value();
     else if (arg === '--rebuild') rebuild = true;
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(`${usage()}\n`);
@@ -53,7 +56,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   let server;
   try {
-    server = await startDashboardServer({ port, ...(checkpointDirectory !== undefined ? { checkpointDirectory } : {}) });
+    server = await startDashboardServer({ port, ...(checkpointDirectory !== undefined ? { checkpointDirectory } : {}), ...(modelDirectory !== undefined ? { modelDirectory } : {}) });
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'EADDRINUSE') fail(`port ${port} on 127.0.0.1 is in use; pick another with --port N`, 1);

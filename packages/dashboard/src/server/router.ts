@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DashboardError } from './errors.ts';
 
 export interface RouteContext<S> {
   readonly req: IncomingMessage;
@@ -37,22 +38,30 @@ export class Router<S> {
     return this;
   }
 
-  /** Finds the route; `methodMismatch` is true when the path exists under another method. */
-  match(method: string, pathname: string): { handler: RouteHandler<S>; params: Record<string, string> } | { methodMismatch: boolean } {
-    let methodMismatch = false;
+  /**
+   * Finds the route; `methodMismatch` is true when the path exists under another method, and
+   * `allowed` lists those methods (the 405 answer's Allow header). A parameter with bad
+   * %-encoding is the client's error: BAD_REQUEST (400), not a server fault.
+   */
+  match(method: string, pathname: string): { handler: RouteHandler<S>; params: Record<string, string> } | { methodMismatch: boolean; allowed: string[] } {
+    const allowed: string[] = [];
     for (const route of this.routes) {
       const m = route.pattern.exec(pathname);
       if (!m) continue;
       if (route.method !== method) {
-        methodMismatch = true;
+        allowed.push(route.method);
         continue;
       }
       const params: Record<string, string> = {};
       route.keys.forEach((key, i) => {
-        params[key] = decodeURIComponent(m[i + 1] ?? '');
+        try {
+          params[key] = decodeURIComponent(m[i + 1] ?? '');
+        } catch {
+          throw new DashboardError('BAD_REQUEST', `${pathname}: malformed %-encoding in '${key}'`);
+        }
       });
       return { handler: route.handler, params };
     }
-    return { methodMismatch };
+    return { methodMismatch: allowed.length > 0, allowed };
   }
 }

@@ -11,9 +11,10 @@ import { probeCapabilities } from './capabilities.ts';
 import { registerSsdRoutes } from './routes-ssd.ts';
 import { registerYaffsRoutes, YaffsSessions } from './routes-yaffs2.ts';
 import { registerDiffusionRoutes } from './routes-diffusion.ts';
+import { registerT2iRoutes } from './routes-t2i.ts';
 import { DEFAULT_BUILD_DIR } from './client-build.ts';
-import { shippedModelDirectory } from '@flashdiff/diffusion/shipped-model';
-import { defaultCheckpointDirectory } from './checkpoints.ts';
+import { shippedModelDirectory, shippedTextToImageDirectory } from '@flashdiff/diffusion/shipped-model';
+import { defaultCheckpointDirectory, defaultModelDirectory } from './checkpoints.ts';
 
 /** Everything one server instance owns. */
 export interface DashboardState {
@@ -24,6 +25,10 @@ export interface DashboardState {
   readonly checkpointDirectory: string;
   /** The trained model shipped with @flashdiff/diffusion, offered before the folder's checkpoints (null: none). */
   readonly shippedCheckpoint: string | null;
+  /** The folder whose diffusers folders and .safetensors files are offered as text-to-image models. */
+  readonly modelDirectory: string;
+  /** The text-to-image model shipped with @flashdiff/diffusion (null: none). */
+  readonly shippedT2iModel: string | null;
 }
 
 export interface DashboardServerOptions {
@@ -34,6 +39,9 @@ export interface DashboardServerOptions {
   readonly checkpointDirectory?: string;
   /** Default: the package's shipped model when present; null leaves it out. */
   readonly shippedCheckpoint?: string | null;
+  readonly modelDirectory?: string;
+  /** Default: the package's shipped text-to-image model when present; null leaves it out. */
+  readonly shippedT2iModel?: string | null;
 }
 
 export interface DashboardServer {
@@ -79,6 +87,7 @@ function buildRouter(): Router<DashboardState> {
   registerSsdRoutes(router);
   registerYaffsRoutes(router);
   registerDiffusionRoutes(router);
+  registerT2iRoutes(router);
   return router;
 }
 
@@ -99,7 +108,10 @@ async function handle(
       await found.handler({ req, res, url, params: found.params, state });
       return;
     }
-    if (found.methodMismatch) throw new DashboardError('BAD_REQUEST', `${req.method} is not allowed on ${url.pathname}`);
+    if (found.methodMismatch) {
+      res.setHeader('Allow', found.allowed.join(', '));
+      throw new DashboardError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname} (${found.allowed.join(', ')})`);
+    }
     throw new DashboardError('NOT_FOUND', `no API route ${url.pathname}`);
   }
   if (!(await serveStatic(req, res, buildDir))) throw new DashboardError('NOT_FOUND', `no file ${url.pathname}`);
@@ -114,6 +126,8 @@ export async function startDashboardServer(options: DashboardServerOptions = {})
     yaffs: new YaffsSessions(),
     checkpointDirectory: options.checkpointDirectory ?? defaultCheckpointDirectory(),
     shippedCheckpoint: options.shippedCheckpoint !== undefined ? options.shippedCheckpoint : shippedModelDirectory(),
+    modelDirectory: options.modelDirectory ?? defaultModelDirectory(),
+    shippedT2iModel: options.shippedT2iModel !== undefined ? options.shippedT2iModel : shippedTextToImageDirectory(),
   };
   const router = buildRouter();
   let policy = loopbackPolicy(options.port ?? 0);

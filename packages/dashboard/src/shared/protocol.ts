@@ -5,7 +5,7 @@
  */
 
 /** Kinds of long-running jobs; each runs in its own worker thread on the server. */
-export type JobKind = 'ssd-run' | 'diffusion-train' | 'diffusion-sample';
+export type JobKind = 'ssd-run' | 'diffusion-train' | 'diffusion-sample' | 't2i-generate';
 
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -219,4 +219,40 @@ export interface DiffusionFrame {
   readonly height: number;
   readonly channels: 1 | 3;
   readonly pixels: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text to image
+
+/** A Stable Diffusion checkpoint the text-to-image view offers: a diffusers folder or an SD-1.x .safetensors file. */
+export interface T2iModelInfo {
+  readonly name: string;
+  readonly path: string;
+  readonly layout: 'diffusers' | 'single-file';
+  /** The model that ships with @flashdiff/diffusion (offered first, chosen by default). */
+  readonly shipped: boolean;
+  readonly description: string;
+  /** Output side the UNet was trained for (sample_size × the VAE's factor); null when unknown (single files: 512). */
+  readonly defaultSize: number | null;
+  /** Settings the model's folder recommends (its flashdiff.json), else SD's usual ones. */
+  readonly defaults: { readonly steps: number; readonly guidance: number; readonly scheduler: string };
+  readonly examplePrompts: readonly string[];
+}
+
+export const T2I_SCHEDULERS = ['default', 'pndm', 'ddim', 'euler', 'euler-a', 'dpm++2m'] as const;
+
+export interface T2iGenerateRequest {
+  readonly model: string;
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly steps: number;
+  readonly guidance: number;
+  /** 'default': the checkpoint's own scheduler. */
+  readonly scheduler: (typeof T2I_SCHEDULERS)[number];
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly count: number;
+  /** Decode the scheduler's x̂_0 for a preview frame every this many steps. */
+  readonly previewEvery: number;
 }
