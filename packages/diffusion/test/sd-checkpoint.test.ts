@@ -250,7 +250,7 @@ describe('loadParameters: PyTorch-layout tensors into a ParameterStore', () => {
   };
 
   test('the converters move each element where PyTorch keeps it (conv OIHW ↔ HWIO, linear [out,in] ↔ [in,out])', () => {
-    const [o, i, kh, kw] = [4, 3, 2, 5];
+    const [o, i, kh, kw] = [70, 40, 2, 3]; // past one 32×32 tile in both channel dimensions
     const torch = Float32Array.from({ length: o * i * kh * kw }, (_, n) => n);
     const ours = conv2dOIHWtoHWIO(torch, [o, i, kh, kw]);
     for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {

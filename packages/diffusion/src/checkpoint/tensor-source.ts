@@ -74,16 +74,31 @@ export const identityLayout: TensorConverter = (data) => data;
 /** Conv weight [out, in, kh, kw] (PyTorch OIHW) → [kh, kw, in, out] (ours, HWIO; see models/layers.ts Conv2d). */
 export const conv2dOIHWtoHWIO: TensorConverter = (data, torchShape) => {
   const [o, i, kh, kw] = torchShape;
+  return permuteConv(data, o, i, kh * kw, true);
+};
+
+/**
+ * For each kernel position p, the [o, i] slice (stride kh·kw in OIHW) is transposed to [i, o]
+ * (contiguous in HWIO), in 32×32 tiles so both sides stay in cache (a 1280×1280×3×3 conv is 59 MB).
+ */
+function permuteConv(data: Float32Array, o: number, i: number, hw: number, toHWIO: boolean): Float32Array {
   const out = new Float32Array(data.length);
-  for (let oc = 0; oc < o; oc++) {
-    for (let ic = 0; ic < i; ic++) {
-      for (let y = 0; y < kh; y++) {
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * i + ic) * o + oc] = data[((oc * i + ic) * kh + y) * kw + x];
+  const tile = 32;
+  for (let o0 = 0; o0 < o; o0 += tile) {
+    const o1 = Math.min(o, o0 + tile);
+    for (let i0 = 0; i0 < i; i0 += tile) {
+      const i1 = Math.min(i, i0 + tile);
+      for (let p = 0; p < hw; p++) {
+        for (let ic = i0; ic < i1; ic++) {
+          const hwio = (p * i + ic) * o;
+          if (toHWIO) for (let oc = o0; oc < o1; oc++) out[hwio + oc] = data[(oc * i + ic) * hw + p];
+          else for (let oc = o0; oc < o1; oc++) out[(oc * i + ic) * hw + p] = data[hwio + oc];
+        }
       }
     }
   }
   return out;
-};
+}
 
 /** Linear weight [out, in] (PyTorch) → [in, out] (ours, Dense: y = x·W). A blocked transpose. */
 export const linearOutInToInOut: TensorConverter = (data, torchShape) => {
@@ -103,15 +118,7 @@ export const linearOutInToInOut: TensorConverter = (data, torchShape) => {
 /** Conv weight [kh, kw, in, out] (ours) → [out, in, kh, kw] (PyTorch); `torchShape` is the result's shape. */
 export const conv2dHWIOtoOIHW: TensorConverter = (data, torchShape) => {
   const [o, i, kh, kw] = torchShape;
-  const out = new Float32Array(data.length);
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      for (let ic = 0; ic < i; ic++) {
-        for (let oc = 0; oc < o; oc++) out[((oc * i + ic) * kh + y) * kw + x] = data[((y * kw + x) * i + ic) * o + oc];
-      }
-    }
-  }
-  return out;
+  return permuteConv(data, o, i, kh * kw, false);
 };
 
 /** Linear weight [in, out] (ours) → [out, in] (PyTorch); `torchShape` is [out, in]. */
