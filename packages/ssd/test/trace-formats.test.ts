@@ -2,10 +2,12 @@
 // robustness rules (empty, out of order, huge addresses, requests larger than the device).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  SsdSimulator, detectTraceFormat, fitToDevice, formatFlashdiffTrace, isSsdError, loadTrace, parseBlkparse, parseMsrCsv, parseTraceText, tracePageWrites,
+  SsdSimulator, detectTraceFormat, fitToDevice, readLines, formatFlashdiffTrace, isSsdError, loadTrace, parseBlkparse, parseMsrCsv, parseTraceText, tracePageWrites,
 } from '../src/index.ts';
 import type { SsdErrorCode, TraceRequest } from '../src/index.ts';
 
@@ -106,6 +108,20 @@ describe('format detection and the shared rules', () => {
       assert.equal(loadTrace(fixture(file)).format, format, file);
     }
     assert.equal(detectTraceFormat('timestamp, hostname,disknumber,type,offset,size,responsetime\n'), 'msr');
+  });
+  test('files are read in pieces: lines across piece boundaries, CRLF and UTF-8 intact; same requests as from the text', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssd-lines-'));
+    try {
+      const path = join(dir, 'l.txt');
+      const text = 'ab\r\ncdé€f\n\n# ünïcode ✓\r\nlast';
+      writeFileSync(path, text);
+      for (const chunk of [1, 2, 3, 7, 64]) assert.deepEqual([...readLines(path, chunk)], ['ab', 'cdé€f', '', '# ünïcode ✓', 'last'], `chunk ${chunk}`);
+      for (const file of ['msr-sample.csv', 'blkparse-sample.txt', 'flashdiff-sample.trace', 'mqsim-tpcc-small.trace']) {
+        assert.deepEqual(loadTrace(fixture(file)).requests, parseTraceText(readFileSync(fixture(file), 'utf8'), fixture(file)).requests, file);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   test('an unknown format asks for --format; a forced format parses as that format', () => {
     throwsCode(() => parseTraceText('\n{"not": "a trace"}\n', 't.json'), 'TRACE_PARSE', 't.json:2:', '--format');

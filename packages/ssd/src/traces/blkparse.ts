@@ -10,6 +10,7 @@
  */
 import type { TraceRequest } from '../trace.ts';
 import { checkRange, lines, parseError, request } from './common.ts';
+import type { TraceInput } from './common.ts';
 
 export type BlkparseEvent = 'Q' | 'D' | 'C';
 export const BLKPARSE_EVENTS: readonly BlkparseEvent[] = ['Q', 'D', 'C'];
@@ -25,11 +26,11 @@ export interface BlkparseResult {
 }
 
 /** Parses blkparse text; `event` forces the action replayed. */
-export function parseBlkparse(text: string, fileName = '<trace>', event?: BlkparseEvent): BlkparseResult {
+export function parseBlkparse(text: TraceInput, fileName = '<trace>', event?: BlkparseEvent): BlkparseResult {
   const byEvent: Record<BlkparseEvent, TraceRequest[]> = { Q: [], D: [], C: [] };
-  const all = lines(text);
-  for (let i = 0; i < all.length; i++) {
-    const raw = all[i]!;
+  let i = -1;
+  for (const raw of lines(text)) {
+    i++;
     if (raw.trim() === '') continue;
     if (SUMMARY.test(raw)) break;
     const where = `${fileName}:${i + 1}`;

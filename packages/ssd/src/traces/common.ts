@@ -33,7 +33,9 @@ export function request(arrivalNs: number, device: number, sector: number, secto
   return kind === 'trim' ? { ...r, isTrim: true } : r;
 }
 
-/** Splits text into lines without copying it twice (\n or \r\n). */
-export function lines(text: string): string[] {
-  return text.split(/\r?\n/);
+/** The lines of a trace: its text split at \n or \r\n, or lines already read (see load.ts readLines). */
+export type TraceInput = string | Iterable<string>;
+
+export function lines(input: TraceInput): Iterable<string> {
+  return typeof input === 'string' ? input.split(/\r?\n/) : input;
 }

@@ -5,6 +5,7 @@
  */
 import type { TraceRequest } from '../trace.ts';
 import { checkRange, lines, parseError, request } from './common.ts';
+import type { TraceInput } from './common.ts';
 
 const NAMES = ['arrival time', 'device', 'lba', 'size', 'type'];
 
@@ -12,11 +13,12 @@ const NAMES = ['arrival time', 'device', 'lba', 'size', 'type'];
  * Parses DiskSim ASCII. Blank lines and lines starting with '#' are skipped. A malformed line
  * throws SsdError TRACE_PARSE naming `fileName:line`.
  */
-export function parseDiskSim(text: string, fileName = '<trace>'): TraceRequest[] {
+export function parseDiskSim(text: TraceInput, fileName = '<trace>'): TraceRequest[] {
   const out: TraceRequest[] = [];
-  const all = lines(text);
-  for (let i = 0; i < all.length; i++) {
-    const raw = all[i]!.trim();
+  let i = -1;
+  for (const line of lines(text)) {
+    i++;
+    const raw = line.trim();
     if (raw === '' || raw.startsWith('#')) continue;
     const where = `${fileName}:${i + 1}`;
     const fields = raw.split(/\s+/);

@@ -7,16 +7,23 @@
  */
 import type { TraceRequest } from '../trace.ts';
 import { checkRange, lines, parseError, request } from './common.ts';
+import type { TraceInput } from './common.ts';
 
 export const FLASHDIFF_HEADER = '# flashdiff-trace v1';
 
-export function parseFlashdiffTrace(text: string, fileName = '<trace>'): TraceRequest[] {
-  const all = lines(text);
-  const first = all.findIndex((l) => l.trim() !== '');
-  if (first < 0 || all[first]!.trim() !== FLASHDIFF_HEADER) parseError(`${fileName}:${first + 1}`, `a flashdiff trace starts with '${FLASHDIFF_HEADER}'`);
+export function parseFlashdiffTrace(text: TraceInput, fileName = '<trace>'): TraceRequest[] {
   const out: TraceRequest[] = [];
-  for (let i = first + 1; i < all.length; i++) {
-    const raw = all[i]!.trim();
+  let header = false;
+  let i = -1;
+  for (const line of lines(text)) {
+    i++;
+    const raw = line.trim();
+    if (!header) {
+      if (raw === '') continue;
+      if (raw !== FLASHDIFF_HEADER) parseError(`${fileName}:${i + 1}`, `a flashdiff trace starts with '${FLASHDIFF_HEADER}'`);
+      header = true;
+      continue;
+    }
     if (raw === '' || raw.startsWith('#')) continue;
     const where = `${fileName}:${i + 1}`;
     const f = raw.split(/\s+/);
@@ -29,6 +36,7 @@ export function parseFlashdiffTrace(text: string, fileName = '<trace>'): TraceRe
     checkRange(where, Number(lba), Number(size), lba, size);
     out.push(request(Number(t), 0, Number(lba), Number(size), kind, i + 1));
   }
+  if (!header) parseError(`${fileName}:1`, `a flashdiff trace starts with '${FLASHDIFF_HEADER}'`);
   return out;
 }
 

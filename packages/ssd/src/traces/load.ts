@@ -4,12 +4,13 @@
  * that go backwards are an error naming the line (or the trace is sorted), and requests longer
  * than the device are split into device-sized pieces ({@link fitToDevice}).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { SsdError } from '../errors.ts';
 import type { TraceRequest } from '../trace.ts';
 import { BLKPARSE_LINE, parseBlkparse } from './blkparse.ts';
 import type { BlkparseEvent } from './blkparse.ts';
 import { SECTOR } from './common.ts';
+import type { TraceInput } from './common.ts';
 import { parseDiskSim } from './disksim.ts';
 import { FLASHDIFF_HEADER, parseFlashdiffTrace } from './flashdiff.ts';
 import { isMsrHeader, parseMsrCsv } from './msr.ts';
@@ -69,17 +70,21 @@ export function detectTraceFormat(text: string, fileName = '<trace>'): TraceForm
 
 /** Parses trace text (format detected unless given) and applies the ordering and emptiness rules. */
 export function parseTraceText(text: string, fileName = '<trace>', options: TraceLoadOptions = {}): LoadedTrace {
-  const format = options.format === undefined || options.format === 'auto' ? detectTraceFormat(text, fileName) : options.format;
+  return parseTraceLines(text, text.slice(0, 64 * 1024), fileName, options);
+}
+
+function parseTraceLines(input: TraceInput, head: string, fileName: string, options: TraceLoadOptions): LoadedTrace {
+  const format = options.format === undefined || options.format === 'auto' ? detectTraceFormat(head, fileName) : options.format;
   if (!TRACE_FORMATS.includes(format)) throw new SsdError('INVALID_CONFIG', `trace format '${String(format)}' is not one of ${TRACE_FORMATS.join(', ')}`);
   let requests: TraceRequest[];
   let blkparseEvent: BlkparseEvent | undefined;
   if (format === 'blkparse') {
-    const r = parseBlkparse(text, fileName, options.blkparseEvent);
+    const r = parseBlkparse(input, fileName, options.blkparseEvent);
     requests = r.requests;
     blkparseEvent = r.event;
-  } else if (format === 'msr') requests = parseMsrCsv(text, fileName);
-  else if (format === 'flashdiff') requests = parseFlashdiffTrace(text, fileName);
-  else requests = parseDiskSim(text, fileName);
+  } else if (format === 'msr') requests = parseMsrCsv(input, fileName);
+  else if (format === 'flashdiff') requests = parseFlashdiffTrace(input, fileName);
+  else requests = parseDiskSim(input, fileName);
   const warnings: string[] = [];
   if (requests.length === 0) {
     if (!options.allowEmpty) throw new SsdError('TRACE_EMPTY', `${fileName}: the trace has no requests (pass --allow-empty to replay it anyway)`);
@@ -105,15 +110,66 @@ export function parseTraceText(text: string, fileName = '<trace>', options: Trac
   return { requests, format, sorted, warnings, ...(blkparseEvent !== undefined ? { blkparseEvent } : {}) };
 }
 
-/** Reads a trace file (TRACE_IO when it cannot be read) and parses it with {@link parseTraceText}. */
-export function loadTrace(path: string, options: TraceLoadOptions = {}): LoadedTrace {
-  let text: string;
+function traceIoError(path: string, e: unknown): SsdError {
+  return new SsdError('TRACE_IO', `${path}: cannot read the trace (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+}
+
+/**
+ * The lines of a file, read in 1 MiB pieces: a trace of several GB never becomes one string
+ * (V8 caps a string at 512 MiB); only its requests are kept.
+ */
+export function* readLines(path: string, chunkBytes = 1 << 20): Generator<string> {
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (e) {
-    throw new SsdError('TRACE_IO', `${path}: cannot read the trace (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw traceIoError(path, e);
   }
-  return parseTraceText(text, path, options);
+  try {
+    const buffer = Buffer.allocUnsafe(chunkBytes);
+    const decoder = new TextDecoder('utf-8');
+    let rest = '';
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buffer, 0, chunkBytes, null);
+      } catch (e) {
+        throw traceIoError(path, e);
+      }
+      if (n === 0) break;
+      const parts = (rest + decoder.decode(buffer.subarray(0, n), { stream: true })).split('\n');
+      rest = parts.pop()!;
+      for (const p of parts) yield p.endsWith('\r') ? p.slice(0, -1) : p;
+    }
+    rest += decoder.decode();
+    yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The first `bytes` of a file as text (for format detection). */
+function readHead(path: string, bytes = 64 * 1024): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw traceIoError(path, e);
+  }
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const n = readSync(fd, buffer, 0, bytes, 0);
+    return buffer.subarray(0, n).toString('utf8');
+  } catch (e) {
+    throw traceIoError(path, e);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a trace file line by line (TRACE_IO when it cannot be read) and parses it like {@link parseTraceText}. */
+export function loadTrace(path: string, options: TraceLoadOptions = {}): LoadedTrace {
+  return parseTraceLines(readLines(path), readHead(path), path, options);
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { TraceRequest } from '../trace.ts';
 import { MAX_BYTE_ADDRESS, SECTOR, checkRange, lines, parseError, request } from './common.ts';
+import type { TraceInput } from './common.ts';
 
 export const MSR_HEADER = 'Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime';
 
@@ -20,12 +21,13 @@ export function isMsrHeader(line: string): boolean {
  * computed in BigInt: a FILETIME of ~1.3·10^17 is beyond a double's exact range). Byte ranges
  * that are not sector-aligned are widened to whole sectors.
  */
-export function parseMsrCsv(text: string, fileName = '<trace>'): TraceRequest[] {
+export function parseMsrCsv(text: TraceInput, fileName = '<trace>'): TraceRequest[] {
   const parsed: { ticks: bigint; device: number; sector: number; sectors: number; read: boolean; line: number }[] = [];
-  const all = lines(text);
   let min: bigint | null = null;
-  for (let i = 0; i < all.length; i++) {
-    const raw = all[i]!.trim();
+  let i = -1;
+  for (const line of lines(text)) {
+    i++;
+    const raw = line.trim();
     if (raw === '' || raw.startsWith('#')) continue;
     if (parsed.length === 0 && isMsrHeader(raw)) continue;
     const where = `${fileName}:${i + 1}`;
