@@ -54,6 +54,10 @@ export type HeaderTagsStyle = 'linux' | 'mkyaffs2';
 export interface Yaffs2Options {
   /** Spare layout; default 'mkyaffs2'. {@link detectLayout} finds it on an existing image. */
   layout?: SpareLayoutName;
+  /** Tags and headers stored big-endian (upstream's stored_endian 2); default little-endian. */
+  bigEndian?: boolean;
+  /** Packed tags carry their 12-byte ECC (default true; upstream's no_tags_ecc is false). */
+  tagEcc?: boolean;
   /** Blocks kept back for GC and header rewrites (Linux: 5). Default min(5, ¼ of the blocks). */
   reservedBlocks?: number;
   /** How header tags are written: 'linux' (extra info packed in tags, the default) or 'mkyaffs2'. */
@@ -277,7 +281,10 @@ export class Yaffs2Dev {
     this.blockCount = g.blocksPerDie * g.diesPerChannel * g.channels;
     if (this.pagesPerBlock > 0xffff) throw new Yaffs2Error('EINVAL', 'more than 65535 pages per block');
     if (this.chunkSize < 512) throw new Yaffs2Error('EINVAL', `YAFFS2 needs chunks of at least 512 bytes (got ${this.chunkSize})`);
-    this.layout = spareLayout(options.layout ?? 'mkyaffs2', g.pageSize, g.spareSize);
+    this.layout = spareLayout(options.layout ?? 'mkyaffs2', g.pageSize, g.spareSize, {
+      bigEndian: options.bigEndian ?? false,
+      tagEcc: options.tagEcc ?? true,
+    });
     this.readOnly = options.readOnly ?? false;
     const reserved = options.reservedBlocks ?? Math.max(1, Math.min(DEFAULT_RESERVED_BLOCKS, Math.floor(this.blockCount / 4)));
     if (!Number.isInteger(reserved) || reserved < 0) throw new Yaffs2Error('EINVAL', `reservedBlocks ${String(reserved)} is not a count`);

@@ -117,7 +117,7 @@ export function writeCheckpoint(dev: Yaffs2Dev): void {
     offset += n;
     spare.fill(0xff);
     const nextHint = blocks[blockIndex + 1] ?? 0;
-    packTags(spare, dev.layout.tagsOffset, SEQUENCE_CHECKPOINT_DATA, nextHint, c + 1, dev.chunkSize, null);
+    packTags(spare, dev.layout.tagsOffset, SEQUENCE_CHECKPOINT_DATA, nextHint, c + 1, dev.chunkSize, null, dev.layout);
     encodeDataEcc(dev, chunk, spare);
     try {
       dev.device.programPage(block * dev.pagesPerBlock + inBlock, chunk, spare);

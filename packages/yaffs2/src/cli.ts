@@ -9,13 +9,15 @@ import * as fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { CliError, applyCliStyle, packageVersion, runCli as runStyledCli, writeFileAtomic } from '@flashdiff/cli-kit';
 import type { CliDefinition } from '@flashdiff/cli-kit';
-import { isNandError } from '@flashdiff/nand';
+import { geometryPreset, isNandError } from '@flashdiff/nand';
+import type { NandGeometry } from '@flashdiff/nand';
 import { YAFFS2_ERROR_CODES, Yaffs2Error } from './errors.ts';
 import type { Yaffs2ErrorCode } from './errors.ts';
 import { extractTree, importTree, makeEmptyImage, openImage } from './image.ts';
 import { editImage } from './image-edit.ts';
 import type { OpenedImage } from './image.ts';
 import type { SpareLayoutName } from './tags.ts';
+import type { ImageFormat } from './detect.ts';
 
 function parseLayout(value: string): SpareLayoutName {
   if (value !== 'mkyaffs2' && value !== 'mtd') throw new InvalidArgumentError(`expected mkyaffs2 or mtd, got "${value}"`);
@@ -34,8 +36,66 @@ function parseSize(value: string): number {
   return n;
 }
 
-function withImage<T>(image: string, readOnly: boolean, layout: SpareLayoutName | undefined, f: (img: OpenedImage) => T): T {
-  const img = openImage(image, { readOnly, layout });
+/** Format flags of commands on an existing image: each one given forces that property, the rest are detected. */
+interface FormatOptions {
+  layout?: SpareLayoutName;
+  pageSize?: number;
+  spareSize?: number;
+  pagesPerBlock?: number;
+  endian?: boolean;
+  tagEcc?: boolean;
+}
+
+/** Format flags of commands that create an image (defaults: mkyaffs2image's format). */
+interface CreateFormatOptions {
+  layout: SpareLayoutName;
+  pageSize: number;
+  spareSize?: number;
+  pagesPerBlock: number;
+  endian: boolean;
+  tagEcc: boolean;
+}
+
+function detectFormat(opts: FormatOptions): Partial<ImageFormat> {
+  return {
+    layout: opts.layout,
+    pageSize: opts.pageSize,
+    spareSize: opts.spareSize,
+    pagesPerBlock: opts.pagesPerBlock,
+    bigEndian: opts.endian,
+    tagEcc: opts.tagEcc,
+  };
+}
+
+function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layout: SpareLayoutName; bigEndian: boolean; tagEcc: boolean } {
+  const spareSize = opts.spareSize ?? (opts.pageSize / 2048) * 64;
+  const geometry = { ...geometryPreset('yaffs2-2k'), pageSize: opts.pageSize, spareSize, pagesPerBlock: opts.pagesPerBlock };
+  return { geometry, layout: opts.layout, bigEndian: opts.endian, tagEcc: opts.tagEcc };
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+function parsePageSize(value: string): number {
+  const n = parseCount(value);
+  if (![512, 2048, 4096, 8192, 16384].includes(n)) throw new InvalidArgumentError(`expected 2048, 4096, 8192 or 16384, got "${value}"`);
+  if (n === 512) throw new InvalidArgumentError('512-byte pages are YAFFS1, which this tool does not read');
+  return n;
+}
+/** --endian little|big → bigEndian. */
+function parseEndian(value: string): boolean {
+  if (value !== 'little' && value !== 'big') throw new InvalidArgumentError(`expected little or big, got "${value}"`);
+  return value === 'big';
+}
+function parseOnOff(value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new InvalidArgumentError(`expected on or off, got "${value}"`);
+  return value === 'on';
+}
+
+function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: (img: OpenedImage) => T): T {
+  const img = openImage(image, { readOnly, ...detectFormat(opts) });
   let result: T;
   try {
     result = f(img);
@@ -78,9 +138,14 @@ export function buildProgram(): Command {
     .command('mkfs <image>')
     .description('create an empty YAFFS2 image of N blocks')
     .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 or mtd', parseLayout, 'mkyaffs2')
-    .action((image: string, opts: { blocks: number; layout: SpareLayoutName }) => {
-      makeEmptyImage(image, { blocks: opts.blocks, layout: opts.layout });
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker)', parseLayout, 'mkyaffs2')
+    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048, 4096, 8192 or 16384', parsePageSize, 2048)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block', parseCount, 64)
+    .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC', parseOnOff, true)
+    .action((image: string, opts: { blocks: number } & CreateFormatOptions) => {
+      makeEmptyImage(image, { blocks: opts.blocks, ...createFormat(opts) });
     });
 
   program
@@ -88,18 +153,28 @@ export function buildProgram(): Command {
     .description('write a host directory tree into a new image, as mkyaffs2image does')
     .option('--blocks <n>', 'erase blocks (default: what the tree needs, the reserve and --free)', parseBlocks)
     .option('--free <size>', 'room left for edits, bytes or with K/M/G (default: 10% of the tree, at least 4 blocks)', parseSize)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 or mtd', parseLayout, 'mkyaffs2')
-    .action((dir: string, image: string, opts: { blocks?: number; free?: number; layout: SpareLayoutName }) => {
-      const r = importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, layout: opts.layout });
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker)', parseLayout, 'mkyaffs2')
+    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048, 4096, 8192 or 16384', parsePageSize, 2048)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block', parseCount, 64)
+    .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC', parseOnOff, true)
+    .action((dir: string, image: string, opts: { blocks?: number; free?: number } & CreateFormatOptions) => {
+      const r = importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts) });
       process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
     });
 
   program
     .command('extract <image> <dir>')
     .description('recreate the image tree under a new (or empty) host directory')
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, dir: string, opts: { layout?: SpareLayoutName }) => {
-      withImage(image, true, opts.layout, (img) => extractTree(img.fs, dir));
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, dir: string, opts: FormatOptions) => {
+      withImage(image, true, opts, (img) => extractTree(img.fs, dir));
     });
 
   program
@@ -107,9 +182,14 @@ export function buildProgram(): Command {
     .description('list a directory')
     .option('-l', 'long listing')
     .option('-R', 'recursive')
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; layout?: SpareLayoutName }) => {
-      withImage(image, true, opts.layout, (img) => {
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean } & FormatOptions) => {
+      withImage(image, true, opts, (img) => {
         const start = path ?? '/';
         const st = img.fs.lstat(start);
         if (st.type !== 'directory') {
@@ -151,18 +231,28 @@ export function buildProgram(): Command {
   program
     .command('cat <image> <path>')
     .description('write a file to stdout')
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, path: string, opts: { layout?: SpareLayoutName }) => {
-      const data = withImage(image, true, opts.layout, (img) => img.fs.readFile(path));
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, path: string, opts: FormatOptions) => {
+      const data = withImage(image, true, opts, (img) => img.fs.readFile(path));
       fs.writeSync(1, data);
     });
 
   program
     .command('get <image> <path> <host-file>')
     .description('copy a file out of the image (refuses to overwrite a host file)')
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, path: string, hostFile: string, opts: { layout?: SpareLayoutName }) => {
-      const data = withImage(image, true, opts.layout, (img) => img.fs.readFile(path));
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, path: string, hostFile: string, opts: FormatOptions) => {
+      const data = withImage(image, true, opts, (img) => img.fs.readFile(path));
       if (fs.existsSync(hostFile)) throw new Yaffs2Error('EEXIST', `${hostFile}: exists on the host; not overwritten`);
       // Whole or not at all: a failed write (ENOSPC, Ctrl-C) leaves no partial host file.
       writeFileAtomic(hostFile, data);
@@ -172,41 +262,61 @@ export function buildProgram(): Command {
     .command('put <image> <host-file> <path>')
     .description('copy a host file into the image (replacing a file there); the image is rewritten whole, atomically')
     .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, hostFile: string, path: string, opts: { layout?: SpareLayoutName; blocks?: number }) => {
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, hostFile: string, path: string, opts: { blocks?: number } & FormatOptions) => {
       let data: Uint8Array;
       try {
         data = fs.readFileSync(hostFile);
       } catch (e) {
         throw new Yaffs2Error(hostCode(e), `${hostFile}: cannot read the host file`);
       }
-      editImage(image, [{ kind: 'put', path, content: data }], { layout: opts.layout, blocks: opts.blocks });
+      editImage(image, [{ kind: 'put', path, content: data }], { ...detectFormat(opts), blocks: opts.blocks });
     });
 
   program
     .command('rm <image> <path>')
     .description('remove a file, symlink or empty directory; the image is rewritten whole, atomically')
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, path: string, opts: { layout?: SpareLayoutName }) => {
-      editImage(image, [{ kind: 'rm', path }], { layout: opts.layout });
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, path: string, opts: FormatOptions) => {
+      editImage(image, [{ kind: 'rm', path }], detectFormat(opts));
     });
 
   program
     .command('mkdir <image> <path>')
     .description('create a directory; the image is rewritten whole, atomically')
     .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, path: string, opts: { layout?: SpareLayoutName; blocks?: number }) => {
-      editImage(image, [{ kind: 'mkdir', path }], { layout: opts.layout, blocks: opts.blocks });
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, path: string, opts: { blocks?: number } & FormatOptions) => {
+      editImage(image, [{ kind: 'mkdir', path }], { ...detectFormat(opts), blocks: opts.blocks });
     });
 
   program
     .command('grow <image>')
     .description('give the image more erase blocks (rewritten whole, atomically)')
     .requiredOption('--blocks <n>', 'the new number of erase blocks (at least the present one)', parseBlocks)
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, opts: { layout?: SpareLayoutName; blocks: number }) => {
-      const r = editImage(image, [], { layout: opts.layout, blocks: opts.blocks });
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, opts: { blocks: number } & FormatOptions) => {
+      const r = editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks });
       process.stderr.write(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
     });
 
@@ -214,9 +324,14 @@ export function buildProgram(): Command {
     .command('info <image>')
     .description('geometry, layout, objects, free space, blocks by state, erase counts')
     .option('--json', 'machine-readable output')
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, opts: { json?: boolean; layout?: SpareLayoutName }) => {
-      withImage(image, true, opts.layout, (img) => {
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, opts: { json?: boolean } & FormatOptions) => {
+      withImage(image, true, opts, (img) => {
         const g = img.device.geometry;
         const info = img.fs.info();
         const statfs = img.fs.statfs();
@@ -224,6 +339,15 @@ export function buildProgram(): Command {
           image,
           geometry: { pageSize: g.pageSize, spareSize: g.spareSize, pagesPerBlock: g.pagesPerBlock, blocks: img.fs.blockCount },
           layout: img.layout,
+          format: {
+            bigEndian: img.format.bigEndian,
+            tagEcc: img.format.tagEcc,
+            confidence: img.format.confidence,
+            plausibleChunks: img.format.plausible,
+            examinedChunks: img.format.examined,
+            nextBestFormat: img.format.runnerUp,
+            notes: img.format.notes,
+          },
           mountedFrom: img.fs.stats.mountedFrom,
           objects: { total: info.objects, files: info.files, directories: info.directories, symlinks: info.symlinks, hardlinks: info.hardlinks },
           space: { totalBytes: statfs.totalBytes, freeBytes: statfs.freeBytes, freeChunks: statfs.freeChunks, reservedBlocks: statfs.reservedBlocks },
@@ -241,7 +365,8 @@ export function buildProgram(): Command {
         }
         out(`image        ${image}`);
         out(`geometry     ${g.pageSize}+${g.spareSize} bytes/page, ${g.pagesPerBlock} pages/block, ${img.fs.blockCount} blocks`);
-        out(`layout       ${img.layout} (mounted from ${report.mountedFrom})`);
+        out(`layout       ${img.layout}, ${img.format.bigEndian ? 'big' : 'little'}-endian, tag ECC ${img.format.tagEcc ? 'on' : 'off'} (mounted from ${report.mountedFrom})`);
+        out(`detected     ${img.format.confidence} confidence: ${img.format.notes.join('; ')}`);
         out(`objects      ${info.objects} (${info.files} files, ${info.directories} dirs, ${info.symlinks} symlinks, ${info.hardlinks} hard links)`);
         out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);
         out(`blocks       ${Object.entries(info.blocksByState).map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -253,9 +378,14 @@ export function buildProgram(): Command {
     .command('fsck <image>')
     .description('check the image; exit 0 when clean, 1 when problems were found')
     .option('--repair', 'rewrite the image whole from what could be read (atomically), dropping stale and damaged chunks')
-    .option('--layout <layout>', 'spare layout (default: detect)', parseLayout)
-    .action((image: string, opts: { repair?: boolean; layout?: SpareLayoutName }) => {
-      const problems = withImage(image, true, opts.layout, (img) => {
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .action((image: string, opts: { repair?: boolean } & FormatOptions) => {
+      const problems = withImage(image, true, opts, (img) => {
         const found = img.fs.check();
         const lost = img.fs.readdir('/').some((e) => e.name === 'lost+found')
           ? img.fs.readdir('/lost+found').map((e) => `lost+found/${e.name}: object without a valid parent`)
@@ -265,7 +395,7 @@ export function buildProgram(): Command {
         return [...found, ...lost, ...damaged];
       });
       if (opts.repair && problems.length > 0) {
-        editImage(image, [], { layout: opts.layout });
+        editImage(image, [], detectFormat(opts));
         process.stderr.write(`yaffs2: ${image}: rewritten from what could be read\n`);
       }
       for (const p of problems) out(p);

@@ -16,6 +16,7 @@
  *   @496 u32 file size, high word (0xFFFFFFFF = "not set": the size is the low word)
  *   @500 u32 reserved  @504 s32 shadows_obj (> 0: this header replaces that object)
  *   @508 u32 is_shrink (1: written when the file shrank)
+ * Big-endian images (upstream's stored_endian 2) store every one of these words big-endian.
  */
 import { Yaffs2Error } from './errors.ts';
 import type { ObjectTypeValue } from './tags.ts';
@@ -53,13 +54,23 @@ export function decodeName(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
+let bigEndianFields = false;
+
 function putU32(b: Uint8Array, o: number, v: number): void {
+  if (bigEndianFields) {
+    b[o] = (v >>> 24) & 0xff;
+    b[o + 1] = (v >>> 16) & 0xff;
+    b[o + 2] = (v >>> 8) & 0xff;
+    b[o + 3] = v & 0xff;
+    return;
+  }
   b[o] = v & 0xff;
   b[o + 1] = (v >>> 8) & 0xff;
   b[o + 2] = (v >>> 16) & 0xff;
   b[o + 3] = (v >>> 24) & 0xff;
 }
 function getU32(b: Uint8Array, o: number): number {
+  if (bigEndianFields) return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
@@ -73,7 +84,16 @@ function cString(b: Uint8Array, offset: number, max: number): Uint8Array {
  * Writes a header into `chunk` (the whole chunk is first set to 0xFF). Fields a type does not
  * use are left as mkyaffs2image leaves them.
  */
-export function encodeHeader(h: ObjectHeader, chunk: Uint8Array): void {
+export function encodeHeader(h: ObjectHeader, chunk: Uint8Array, bigEndian = false): void {
+  bigEndianFields = bigEndian;
+  try {
+    encodeFields(h, chunk);
+  } finally {
+    bigEndianFields = false;
+  }
+}
+
+function encodeFields(h: ObjectHeader, chunk: Uint8Array): void {
   if (h.name.length > MAX_NAME_BYTES) throw new Yaffs2Error('ENAMETOOLONG', `name of ${h.name.length} bytes (max ${MAX_NAME_BYTES})`);
   if (h.alias.length > MAX_ALIAS_BYTES) {
     throw new Yaffs2Error('ENAMETOOLONG', `symlink target of ${h.alias.length} bytes (max ${MAX_ALIAS_BYTES})`);
@@ -105,7 +125,17 @@ export function encodeHeader(h: ObjectHeader, chunk: Uint8Array): void {
   putU32(chunk, 508, h.isShrink ? 1 : 0);
 }
 
-export function decodeHeader(chunk: Uint8Array): ObjectHeader {
+/** Reads a header; `bigEndian`: every u32 (and the u16 checksum) is stored big-endian (upstream's stored_endian 2). */
+export function decodeHeader(chunk: Uint8Array, bigEndian = false): ObjectHeader {
+  bigEndianFields = bigEndian;
+  try {
+    return decodeFields(chunk);
+  } finally {
+    bigEndianFields = false;
+  }
+}
+
+function decodeFields(chunk: Uint8Array): ObjectHeader {
   const low = getU32(chunk, 292);
   const high = getU32(chunk, 496);
   // yaffs_oh_to_size: an unset high word (0xFFFFFFFF, as mkyaffs2image leaves it) means 32-bit.

@@ -19,6 +19,7 @@ import type { Yaffs2 } from './fs.ts';
 import { createImage, openImage } from './image.ts';
 import type { OpenedImage } from './image.ts';
 import type { SpareLayoutName } from './tags.ts';
+import type { ImageFormat } from './detect.ts';
 
 /** One change to an image's tree. Paths are absolute image paths. */
 export type TreeEdit =
@@ -26,8 +27,8 @@ export type TreeEdit =
   | { kind: 'rm'; path: string }
   | { kind: 'mkdir'; path: string; mode?: number };
 
-export interface EditImageOptions {
-  /** Spare layout of the existing image (default: detected); the new image keeps it. */
+export interface EditImageOptions extends Partial<Omit<ImageFormat, 'layout'>> {
+  /** Spare layout of the existing image (default: detected); the new image keeps it, and the rest of its format. */
   layout?: SpareLayoutName;
   /** Erase blocks of the new image (default: as many as the old one); never fewer. */
   blocks?: number;
@@ -106,7 +107,15 @@ export function blocksToHold(contentBlocks: number): number {
  */
 export function editImage(imagePath: string, edits: TreeEdit[], options: EditImageOptions = {}): EditImageResult {
   const now = options.now ?? ((): number => Math.floor(Date.now() / 1000));
-  const source = openImage(imagePath, { readOnly: true, layout: options.layout });
+  const source = openImage(imagePath, {
+    readOnly: true,
+    layout: options.layout,
+    pageSize: options.pageSize,
+    spareSize: options.spareSize,
+    pagesPerBlock: options.pagesPerBlock,
+    bigEndian: options.bigEndian,
+    tagEcc: options.tagEcc,
+  });
   let sourceClosed = false;
   const closeSource = (): void => {
     if (!sourceClosed) source.close();
@@ -131,7 +140,8 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     const temporary = temporaryPathFor(imagePath);
     let result: EditImageResult;
     try {
-      result = writePlan(temporary, plan, { geometry, blocks, layout, imagePath, blocksNeeded });
+      const { bigEndian, tagEcc } = source.format;
+      result = writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, imagePath, blocksNeeded });
       closeSource();
       fs.rmSync(sidecarPath(temporary), { force: true });
       fs.renameSync(temporary, imagePath);
@@ -261,9 +271,25 @@ function planEdits(source: OpenedImage, edits: TreeEdit[], now: () => number): P
 function writePlan(
   temporary: string,
   plan: Planned[],
-  target: { geometry: OpenedImage['device']['geometry']; blocks: number; layout: SpareLayoutName; imagePath: string; blocksNeeded: number },
+  target: {
+    geometry: OpenedImage['device']['geometry'];
+    blocks: number;
+    layout: SpareLayoutName;
+    bigEndian: boolean;
+    tagEcc: boolean;
+    imagePath: string;
+    blocksNeeded: number;
+  },
 ): EditImageResult {
-  const image = createImage(temporary, { blocks: target.blocks, geometry: target.geometry, layout: target.layout, checkpoint: false, headerTags: 'mkyaffs2' });
+  const image = createImage(temporary, {
+    blocks: target.blocks,
+    geometry: target.geometry,
+    layout: target.layout,
+    bigEndian: target.bigEndian,
+    tagEcc: target.tagEcc,
+    checkpoint: false,
+    headerTags: 'mkyaffs2',
+  });
   try {
     const pathOfFile = new Map<number, string>();
     for (const p of plan) {

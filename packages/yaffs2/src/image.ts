@@ -8,16 +8,26 @@ import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
 import { geometryPreset, isNandError, openImageDevice, sidecarPath } from '@flashdiff/nand';
 import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
-import { detectLayout, Yaffs2 } from './fs.ts';
+import { Yaffs2 } from './fs.ts';
+import { detectImageFormat } from './detect.ts';
+import type { DetectedFormat } from './detect.ts';
 import type { Yaffs2Options } from './fs.ts';
 import { spareLayout } from './tags.ts';
 import type { SpareLayoutName } from './tags.ts';
 
 export interface OpenImageOptions {
-  /** Base geometry (page, spare, pages per block); default the 'yaffs2-2k' preset (2048 + 64, 64 pages). */
+  /** Forces page size, spare size and pages per block; default: detected (see detect.ts). */
   geometry?: NandGeometry;
+  /** Forces single properties of the format; the others are detected. */
+  pageSize?: number;
+  spareSize?: number;
+  pagesPerBlock?: number;
   /** Spare layout; default: detected from the first written chunks. */
   layout?: SpareLayoutName;
+  /** Tags and headers big-endian; default: detected. */
+  bigEndian?: boolean;
+  /** Tags carry tag ECC; default: detected. */
+  tagEcc?: boolean;
   readOnly?: boolean;
   checkpoint?: boolean;
   headerTags?: Yaffs2Options['headerTags'];
@@ -28,6 +38,8 @@ export interface OpenedImage {
   fs: Yaffs2;
   device: SimulatedNand;
   layout: SpareLayoutName;
+  /** The image's format and how it was found (for a created image: as given, 'forced'). */
+  format: DetectedFormat;
   /** Unmounts (when writable: headers, checkpoint) and closes the device. */
   close(): void;
 }
@@ -63,21 +75,20 @@ function wrapNand<T>(what: string, f: () => T): T {
 
 /** Opens an existing image and mounts it. */
 export function openImage(path: string, options: OpenImageOptions = {}): OpenedImage {
-  const geometry = imageGeometry(path, options.geometry);
+  imageGeometry(path); // a clear ENOENT / EINVAL / empty-image error before detection
+  const format = detectImageFormat(path, {
+    pageSize: options.pageSize ?? options.geometry?.pageSize,
+    spareSize: options.spareSize ?? options.geometry?.spareSize,
+    pagesPerBlock: options.pagesPerBlock ?? options.geometry?.pagesPerBlock,
+    layout: options.layout,
+    bigEndian: options.bigEndian,
+    tagEcc: options.tagEcc,
+  });
+  const base = { ...geometryPreset('yaffs2-2k'), pageSize: format.pageSize, spareSize: format.spareSize, pagesPerBlock: format.pagesPerBlock };
+  const geometry = imageGeometry(path, base);
   const readOnly = options.readOnly ?? false;
-  // Detect with the marker-less view first (reads only).
-  let layout = options.layout;
-  if (!layout) {
-    const probe = wrapNand(path, () => openImageDevice(path, { geometry, readOnly: true, ecc: null, badBlockMarker: null }));
-    try {
-      const found = wrapNand(path, () => detectLayout(probe));
-      if (found === null) throw new Yaffs2Error('UNKNOWN_LAYOUT', `${path}: no YAFFS2 tags found under either spare layout (mkyaffs2, mtd)`);
-      layout = found === 'blank' ? 'mkyaffs2' : found;
-    } finally {
-      probe.close();
-    }
-  }
-  const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize);
+  const layout = format.layout;
+  const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize, format);
   const device = wrapNand(path, () =>
     openImageDevice(path, {
       geometry,
@@ -86,8 +97,16 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
       badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
     }),
   );
-  const mountOptions = { layout, readOnly, checkpoint: options.checkpoint, headerTags: options.headerTags, now: options.now };
-  return attach(path, device, layout, () => Yaffs2.mount(device, mountOptions), readOnly);
+  const mountOptions = {
+    layout,
+    bigEndian: format.bigEndian,
+    tagEcc: format.tagEcc,
+    readOnly,
+    checkpoint: options.checkpoint,
+    headerTags: options.headerTags,
+    now: options.now,
+  };
+  return attach(path, device, format, () => Yaffs2.mount(device, mountOptions), readOnly);
 }
 
 /**
@@ -98,7 +117,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
 function attach(
   path: string,
   device: SimulatedNand,
-  layout: SpareLayoutName,
+  format: DetectedFormat,
   mount: () => Yaffs2,
   readOnly: boolean,
   afterClose?: () => void,
@@ -113,7 +132,8 @@ function attach(
   return {
     fs: yfs,
     device,
-    layout,
+    layout: format.layout,
+    format,
     close(): void {
       try {
         if (!readOnly) wrapNand(path, () => yfs.unmount());
@@ -129,6 +149,10 @@ export interface CreateImageOptions {
   blocks: number;
   layout?: SpareLayoutName;
   geometry?: NandGeometry;
+  /** Tags and headers big-endian (default little-endian). */
+  bigEndian?: boolean;
+  /** Tags with tag ECC (default true). */
+  tagEcc?: boolean;
   checkpoint?: boolean;
   headerTags?: Yaffs2Options['headerTags'];
   now?: () => number;
@@ -144,7 +168,8 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
   const base = options.geometry ?? geometryPreset('yaffs2-2k');
   const geometry = { ...base, blocksPerDie: options.blocks, diesPerChannel: 1, channels: 1 };
   const layout = options.layout ?? 'mkyaffs2';
-  const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize);
+  const tagFormat = { bigEndian: options.bigEndian ?? false, tagEcc: options.tagEcc ?? true };
+  const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize, tagFormat);
   const device = wrapNand(path, () =>
     openImageDevice(path, {
       geometry,
@@ -155,6 +180,7 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
   );
   const formatOptions = {
     layout,
+    ...tagFormat,
     checkpoint: options.checkpoint,
     headerTags: options.headerTags,
     now: options.now,
@@ -163,7 +189,20 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
   // The store grows the file only as far as pages are programmed; on close, pad it with 0xFF
   // (erased) to the whole device, as mkyaffs2image pads its last block, so it reopens with every block.
   const imageBytes = geometry.blocksPerDie * (geometry.pageSize + geometry.spareSize) * geometry.pagesPerBlock;
-  return attach(path, device, layout, () => Yaffs2.format(device, formatOptions), false, () => padWithErased(path, imageBytes));
+  const format: DetectedFormat = {
+    pageSize: geometry.pageSize,
+    spareSize: geometry.spareSize,
+    pagesPerBlock: geometry.pagesPerBlock,
+    layout,
+    ...tagFormat,
+    blank: true,
+    examined: 0,
+    plausible: 0,
+    runnerUp: 0,
+    confidence: 'forced',
+    notes: ['created with this format'],
+  };
+  return attach(path, device, format, () => Yaffs2.format(device, formatOptions), false, () => padWithErased(path, imageBytes));
 }
 
 /**

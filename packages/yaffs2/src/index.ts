@@ -5,3 +5,4 @@ export * from './header.ts';
 export * from './fs.ts';
 export * from './image.ts';
 export * from './image-edit.ts';
+export * from './detect.ts';

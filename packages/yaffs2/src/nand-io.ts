@@ -15,7 +15,7 @@ import { ensureWritable } from './objects.ts';
 
 /** Reads `tags` from a page spare with the given layout; no data read. */
 export function readTagsFromSpare(spare: Uint8Array, layout: SpareLayout, out: ChunkTags): ChunkTags {
-  return unpackTags(spare, layout.tagsOffset, out);
+  return unpackTags(spare, layout.tagsOffset, out, layout);
 }
 
 /**
@@ -139,7 +139,7 @@ export function writeNewChunk(
     const page = allocChunk(dev, useReserve);
     const block = blockOf(dev, page);
     spare.fill(0xff);
-    packTags(spare, dev.layout.tagsOffset, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra);
+    packTags(spare, dev.layout.tagsOffset, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra, dev.layout);
     encodeDataEcc(dev, data, spare);
     dev.stats.chunkWrites++;
     try {

@@ -184,13 +184,13 @@ export function scan(dev: Yaffs2Dev): void {
             if (shrinkFromTags) s.shrinkSize = Math.min(s.shrinkSize, tags.extraFileSizeOrEquiv);
           } else {
             if (!readChunk(dev, page, data, dev.tagsScratch)) continue;
-            const h = decodeHeader(data);
+            const h = decodeHeader(data, dev.layout.bigEndian);
             if (h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
           }
           continue;
         }
         if (!readChunk(dev, page, data, dev.tagsScratch)) continue;
-        const h = decodeHeader(data);
+        const h = decodeHeader(data, dev.layout.bigEndian);
         const type = tags.extraAvailable ? tags.extraObjectType : h.type;
         if (type < ObjectType.file || type > ObjectType.special || h.type !== type) continue;
         if (id === OBJECT_ID_ROOT || id === OBJECT_ID_LOST_AND_FOUND) {

@@ -28,7 +28,21 @@ export const EXTRA_OBJECT_TYPE_SHIFT = 28;
 export type SpareLayoutName = 'mkyaffs2' | 'mtd';
 export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd'];
 
-export interface SpareLayout {
+/**
+ * How the packed tags (and object headers) are encoded: byte order of every u32 (upstream's
+ * `stored_endian`; the tag ECC's own parity words stay in the writer's CPU order, little-endian
+ * on every image seen so far) and whether the 12 tag-ECC bytes follow the 16 tag bytes
+ * (upstream's `no_tags_ecc` leaves them out: 16 bytes, the rest of the spare 0xFF).
+ */
+export interface TagFormat {
+  readonly bigEndian: boolean;
+  readonly tagEcc: boolean;
+}
+
+/** mkyaffs2image's and Linux-on-x86's encoding: little-endian, tag ECC on. */
+export const DEFAULT_TAG_FORMAT: TagFormat = Object.freeze({ bigEndian: false, tagEcc: true });
+
+export interface SpareLayout extends TagFormat {
   readonly name: SpareLayoutName;
   /** First spare byte of the packed tags. */
   readonly tagsOffset: number;
@@ -45,22 +59,24 @@ export interface SpareLayout {
  *   free bytes 2–39 hold the tags, ECC bytes at the end (40–63 on a 64-byte spare) hold
  *   3 Hamming bytes per 256 data bytes.
  */
-export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: number): SpareLayout {
+export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: number, format: TagFormat = DEFAULT_TAG_FORMAT): SpareLayout {
+  const { bigEndian, tagEcc } = format;
+  const tagsSize = tagEcc ? PACKED_TAGS_SIZE : TAGS_ONLY_SIZE;
   if (name === 'mkyaffs2') {
-    if (spareSize < PACKED_TAGS_SIZE) {
-      throw new Yaffs2Error('EINVAL', `a ${spareSize}-byte spare cannot hold the 28-byte YAFFS2 packed tags`);
+    if (spareSize < tagsSize) {
+      throw new Yaffs2Error('EINVAL', `a ${spareSize}-byte spare cannot hold the ${tagsSize}-byte YAFFS2 packed tags`);
     }
-    return { name, tagsOffset: 0, dataEccOffset: null, badBlockMarkerOffset: null };
+    return { name, tagsOffset: 0, dataEccOffset: null, badBlockMarkerOffset: null, bigEndian, tagEcc };
   }
   const eccBytes = (pageSize / 256) * 3;
   const eccOffset = spareSize - eccBytes;
-  if (!Number.isInteger(eccBytes) || eccOffset < 2 + PACKED_TAGS_SIZE) {
+  if (!Number.isInteger(eccBytes) || eccOffset < 2 + tagsSize) {
     throw new Yaffs2Error(
       'EINVAL',
-      `the mtd layout needs 2 + 28 tag bytes + ${eccBytes} ECC bytes in the spare; it has ${spareSize}`,
+      `the mtd layout needs 2 + ${tagsSize} tag bytes + ${eccBytes} ECC bytes in the spare; it has ${spareSize}`,
     );
   }
-  return { name, tagsOffset: 2, dataEccOffset: eccOffset, badBlockMarkerOffset: 0 };
+  return { name, tagsOffset: 2, dataEccOffset: eccOffset, badBlockMarkerOffset: 0, bigEndian, tagEcc };
 }
 
 /** Object types as stored in headers (enum yaffs_obj_type). */
@@ -121,13 +137,21 @@ export interface ExtraHeaderInfo {
   fileSizeOrEquiv: number;
 }
 
-function putU32(b: Uint8Array, o: number, v: number): void {
+function putU32(b: Uint8Array, o: number, v: number, bigEndian = false): void {
+  if (bigEndian) {
+    b[o] = (v >>> 24) & 0xff;
+    b[o + 1] = (v >>> 16) & 0xff;
+    b[o + 2] = (v >>> 8) & 0xff;
+    b[o + 3] = v & 0xff;
+    return;
+  }
   b[o] = v & 0xff;
   b[o + 1] = (v >>> 8) & 0xff;
   b[o + 2] = (v >>> 16) & 0xff;
   b[o + 3] = (v >>> 24) & 0xff;
 }
-function getU32(b: Uint8Array, o: number): number {
+function getU32(b: Uint8Array, o: number, bigEndian = false): number {
+  if (bigEndian) return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
@@ -143,7 +167,9 @@ export function packTags(
   chunkId: number,
   byteCount: number,
   extra: ExtraHeaderInfo | null,
+  format: TagFormat = DEFAULT_TAG_FORMAT,
 ): void {
+  const be = format.bigEndian;
   let obj = objectId >>> 0;
   let chunk = chunkId >>> 0;
   let bytes = byteCount >>> 0;
@@ -154,10 +180,11 @@ export function packTags(
     obj = ((obj & 0x0fffffff) | (extra.objectType << EXTRA_OBJECT_TYPE_SHIFT)) >>> 0;
     bytes = extra.fileSizeOrEquiv >>> 0;
   }
-  putU32(spare, offset, sequenceNumber >>> 0);
-  putU32(spare, offset + 4, obj);
-  putU32(spare, offset + 8, chunk);
-  putU32(spare, offset + 12, bytes);
+  putU32(spare, offset, sequenceNumber >>> 0, be);
+  putU32(spare, offset + 4, obj, be);
+  putU32(spare, offset + 8, chunk, be);
+  putU32(spare, offset + 12, bytes, be);
+  if (!format.tagEcc) return;
   const ecc = calcTagEcc(spare, offset, TAGS_ONLY_SIZE);
   spare[offset + 16] = ecc.colParity;
   spare[offset + 17] = 0;
@@ -172,7 +199,8 @@ export function packTags(
  * Repairs happen in `spare` itself. An erased page (sequence number 0xFFFFFFFF) is reported
  * as `erased` without an ECC check, as upstream does.
  */
-export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags): ChunkTags {
+export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags, format: TagFormat = DEFAULT_TAG_FORMAT): ChunkTags {
+  const be = format.bigEndian;
   out.extraAvailable = false;
   out.extraParentId = 0;
   out.extraIsShrink = false;
@@ -188,17 +216,21 @@ export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags): C
     out.byteCount = 0;
     return out;
   }
-  const result = correctTagEcc(spare, offset, TAGS_ONLY_SIZE, {
-    colParity: spare[offset + 16]!,
-    lineParity: getU32(spare, offset + 20),
-    lineParityPrime: getU32(spare, offset + 24),
-  });
-  out.eccResult = result === 0 ? 'ok' : result === 1 ? 'fixed' : 'unfixed';
+  if (format.tagEcc) {
+    const result = correctTagEcc(spare, offset, TAGS_ONLY_SIZE, {
+      colParity: spare[offset + 16]!,
+      lineParity: getU32(spare, offset + 20),
+      lineParityPrime: getU32(spare, offset + 24),
+    });
+    out.eccResult = result === 0 ? 'ok' : result === 1 ? 'fixed' : 'unfixed';
+  } else {
+    out.eccResult = 'ok';
+  }
   out.erased = false;
-  out.sequenceNumber = getU32(spare, offset);
-  out.objectId = getU32(spare, offset + 4);
-  out.chunkId = getU32(spare, offset + 8);
-  out.byteCount = getU32(spare, offset + 12);
+  out.sequenceNumber = getU32(spare, offset, be);
+  out.objectId = getU32(spare, offset + 4, be);
+  out.chunkId = getU32(spare, offset + 8, be);
+  out.byteCount = getU32(spare, offset + 12, be);
   if (out.chunkId & EXTRA_HEADER_INFO_FLAG) {
     const raw = out.chunkId;
     out.extraAvailable = true;

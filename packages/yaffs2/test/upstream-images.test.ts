@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { openImage } from '../src/index.ts';
+import { isYaffs2Error, openImage } from '../src/index.ts';
 import type { Yaffs2 } from '../src/index.ts';
 
 let work = '';
@@ -83,25 +83,60 @@ describe('images written by the real YAFFS2', () => {
     });
   }
 
-  test('upstream-churn.img: sixty O_TRUNC rewrites and truncations through GC on a 10-block device', () => {
-    const img = openImage(unpack('upstream-churn.img'), { readOnly: true });
-    try {
-      const expected = new Map<string, Uint8Array>();
-      for (let i = 0; i < 60; i++) {
-        const p = `/f${i % 6}`;
-        expected.set(p, fill(20000 + ((i * 977) % 30000), i));
-        if (i % 5 === 4) expected.set(p, expected.get(p)!.slice(0, (i * 331) % 9000));
+  for (const name of ['upstream-churn.img', 'upstream-churn-8k-128.img']) {
+    test(`${name}: sixty O_TRUNC rewrites and truncations through GC`, () => {
+      const img = openImage(unpack(name), { readOnly: true });
+      try {
+        const expected = new Map<string, Uint8Array>();
+        for (let i = 0; i < 60; i++) {
+          const p = `/f${i % 6}`;
+          expected.set(p, fill(20000 + ((i * 977) % 30000), i));
+          if (i % 5 === 4) expected.set(p, expected.get(p)!.slice(0, (i * 331) % 9000));
+        }
+        expected.delete('/f0');
+        assert.deepEqual(
+          img.fs.readdir('/').map((e) => `/${e.name}`),
+          [...expected.keys()].sort(),
+        );
+        for (const [p, want] of expected) assert.deepEqual(img.fs.readFile(p), want, p);
+        assert.deepEqual(img.fs.check(), []);
+        if (name.includes('8k')) {
+          assert.deepEqual([img.format.pageSize, img.format.spareSize, img.format.pagesPerBlock], [8192, 448, 128]);
+          assert.match(img.format.notes.join('\n'), /change only at multiples of 128 pages/);
+        }
+      } finally {
+        img.close();
       }
-      expected.delete('/f0');
-      assert.deepEqual(
-        img.fs.readdir('/').map((e) => `/${e.name}`),
-        [...expected.keys()].sort(),
-      );
-      for (const [p, want] of expected) assert.deepEqual(img.fs.readFile(p), want, p);
-      assert.deepEqual(img.fs.check(), []);
-    } finally {
-      img.close();
-    }
+    });
+  }
+
+  // Every other geometry and encoding upstream writes, found from the image alone.
+  const variants: [string, { pageSize: number; spareSize: number; bigEndian: boolean; tagEcc: boolean }][] = [
+    ['upstream-edits-4k.img', { pageSize: 4096, spareSize: 128, bigEndian: false, tagEcc: true }],
+    ['upstream-edits-be.img', { pageSize: 2048, spareSize: 64, bigEndian: true, tagEcc: true }],
+    ['upstream-edits-noecc.img', { pageSize: 2048, spareSize: 64, bigEndian: false, tagEcc: false }],
+    ['upstream-edits-16k.img', { pageSize: 16384, spareSize: 1280, bigEndian: true, tagEcc: false }],
+  ];
+  for (const [name, want] of variants) {
+    test(`${name}: ${want.pageSize}+${want.spareSize}, ${want.bigEndian ? 'big' : 'little'}-endian, tag ECC ${want.tagEcc ? 'on' : 'off'}, detected and read`, () => {
+      const img = openImage(unpack(name), { readOnly: true });
+      try {
+        const f = img.format;
+        assert.deepEqual({ pageSize: f.pageSize, spareSize: f.spareSize, bigEndian: f.bigEndian, tagEcc: f.tagEcc }, want);
+        assert.equal(f.layout, 'mkyaffs2');
+        assert.equal(f.confidence, 'high');
+        checkEdits(img.fs, name);
+      } finally {
+        img.close();
+      }
+    });
+  }
+
+  test('a format forced wrong is refused, not misread', () => {
+    assert.throws(
+      () => openImage(unpack('upstream-edits-be.img'), { readOnly: true, bigEndian: false }),
+      (e: unknown) => isYaffs2Error(e, 'UNKNOWN_LAYOUT'),
+    );
   });
 
   test('fsck reports a chunk kept past a file size', () => {

@@ -1,0 +1,221 @@
+/**
+ * Finds an image's format from its bytes alone: page and spare size, pages per block, where the
+ * tags sit in the spare (byte 0, as mkyaffs2image and yaffs2utils write them, or the MTD free
+ * bytes after the bad-block marker), their byte order and whether they carry tag ECC.
+ * Upstream counterparts: unyaffs's `-d` layout detection and yaffshiv's brute-force search; the
+ * plausibility rules are upstream's scan rules (yaffs2_scan_chunk's "bad tags" test).
+ *
+ * Every candidate format reads the first programmed records of the image; a record counts as
+ * plausible when its tags pass their ECC (or, without tag ECC, leave the 12 ECC bytes erased),
+ * name a sequence number YAFFS2 hands out (or the checkpoint's), an object id below 2^18, and a
+ * chunk that fits: a header whose data starts with an object type, or a data chunk of at most
+ * one page. The candidate with the most plausible records wins; pages per block then follow
+ * from where the sequence number changes (each block is written under a sequence number of
+ * its own), defaulting to 64 when nothing tells (mkyaffs2image writes one number everywhere).
+ */
+import * as fs from 'node:fs';
+import { HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, OBJECT_ID_LIMIT, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
+import { Yaffs2Error } from './errors.ts';
+import { emptyTags, PACKED_TAGS_SIZE, spareLayout, unpackTags } from './tags.ts';
+import type { ChunkTags, SpareLayout, SpareLayoutName } from './tags.ts';
+
+/** Everything that fixes how an image's bytes are read. */
+export interface ImageFormat {
+  pageSize: number;
+  spareSize: number;
+  pagesPerBlock: number;
+  layout: SpareLayoutName;
+  bigEndian: boolean;
+  tagEcc: boolean;
+}
+
+export interface DetectedFormat extends ImageFormat {
+  /** No programmed page was found: a blank (all 0xFF) image; the format is the default one. */
+  blank: boolean;
+  /** Programmed records the winning format read, and how many of them were plausible. */
+  examined: number;
+  plausible: number;
+  /** Plausible records of the best other candidate (a wide margin means a sure answer). */
+  runnerUp: number;
+  /** 'forced' (all given), 'high', 'medium', 'low'. */
+  confidence: 'forced' | 'high' | 'medium' | 'low';
+  /** One line per property on how it was found. */
+  notes: string[];
+}
+
+/** Page + spare sizes met on NAND parts YAFFS2 runs on (datasheet OOB sizes of SLC and MLC parts). */
+export const PAGE_GEOMETRIES: readonly (readonly [number, number])[] = [
+  [2048, 64],
+  [2048, 128],
+  [4096, 128],
+  [4096, 224],
+  [4096, 256],
+  [8192, 256],
+  [8192, 448],
+  [8192, 512],
+  [16384, 512],
+  [16384, 1280],
+];
+export const PAGES_PER_BLOCK_CANDIDATES: readonly number[] = [32, 64, 128, 256, 512];
+export const DEFAULT_PAGES_PER_BLOCK = 64;
+
+/** Bytes of the image read for detection. */
+const SAMPLE_BYTES = 16 << 20;
+/** Programmed records examined per candidate. */
+const RECORDS_EXAMINED = 64;
+
+function allErased(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0xff) return false;
+  return true;
+}
+
+function u32(bytes: Uint8Array, at: number, bigEndian: boolean): number {
+  return bigEndian
+    ? ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+    : (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+/** Upstream's scan test for usable tags, plus a header check: is this record YAFFS2 in `layout`? */
+function plausible(sample: Uint8Array, recordStart: number, pageSize: number, layout: SpareLayout, tags: ChunkTags): boolean {
+  const spareStart = recordStart + pageSize;
+  const spare = sample.slice(spareStart, spareStart + layout.tagsOffset + PACKED_TAGS_SIZE);
+  if (!layout.tagEcc && !allErased(spare, layout.tagsOffset + 16, layout.tagsOffset + PACKED_TAGS_SIZE)) return false;
+  if (layout.badBlockMarkerOffset !== null && sample[spareStart + layout.badBlockMarkerOffset] !== 0xff) return false;
+  unpackTags(spare, layout.tagsOffset, tags, layout);
+  if (tags.erased || tags.eccResult === 'unfixed') return false;
+  const seq = tags.sequenceNumber;
+  if (seq === SEQUENCE_CHECKPOINT_DATA) return tags.chunkId >= 1 && tags.byteCount === pageSize;
+  if (seq < LOWEST_SEQUENCE_NUMBER || seq > HIGHEST_SEQUENCE_NUMBER) return false;
+  if (tags.objectId < 1 || tags.objectId >= OBJECT_ID_LIMIT) return false;
+  if (tags.chunkId === 0) {
+    const type = u32(sample, recordStart, layout.bigEndian);
+    if (type < 1 || type > 5) return false;
+    return !tags.extraAvailable || tags.extraObjectType === type;
+  }
+  // YAFFS_MAX_CHUNK_ID and a byte count that fits the page (0 for a chunk written empty).
+  return tags.chunkId <= 0xfffff && tags.byteCount <= pageSize;
+}
+
+interface Candidate extends ImageFormat {
+  examined: number;
+  plausible: number;
+}
+
+/**
+ * Detects the format of the image at `path`; properties given in `force` are taken as they are
+ * (and only the others searched). Throws UNKNOWN_LAYOUT when no candidate reads a single
+ * plausible record.
+ */
+export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}): DetectedFormat {
+  let size: number;
+  let sample: Uint8Array;
+  try {
+    size = fs.statSync(path).size;
+    const fd = fs.openSync(path, 'r');
+    try {
+      sample = new Uint8Array(Math.min(size, SAMPLE_BYTES));
+      fs.readSync(fd, sample, 0, sample.length, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    throw new Yaffs2Error('ENOENT', `${path}: cannot read the image (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const geometries = PAGE_GEOMETRIES.filter(([p, s]) => (force.pageSize ?? p) === p && (force.spareSize ?? s) === s);
+  if (force.pageSize !== undefined && force.spareSize !== undefined && geometries.length === 0) {
+    geometries.push([force.pageSize, force.spareSize]);
+  }
+  const layouts: SpareLayoutName[] = force.layout ? [force.layout] : ['mkyaffs2', 'mtd'];
+  const endians = force.bigEndian !== undefined ? [force.bigEndian] : [false, true];
+  const eccs = force.tagEcc !== undefined ? [force.tagEcc] : [true, false];
+  const tags = emptyTags();
+  const candidates: Candidate[] = [];
+  let anyProgrammed = false;
+  for (const [pageSize, spareSize] of geometries) {
+    const record = pageSize + spareSize;
+    for (const layoutName of layouts) {
+      for (const bigEndian of endians) {
+        for (const tagEcc of eccs) {
+          let layout: SpareLayout;
+          try {
+            layout = spareLayout(layoutName, pageSize, spareSize, { bigEndian, tagEcc });
+          } catch {
+            continue;
+          }
+          let examined = 0;
+          let good = 0;
+          for (let at = 0; at + record <= sample.length && examined < RECORDS_EXAMINED; at += record) {
+            if (allErased(sample, at + pageSize, at + record)) continue;
+            anyProgrammed = true;
+            examined++;
+            if (plausible(sample, at, pageSize, layout, tags)) good++;
+          }
+          candidates.push({ pageSize, spareSize, pagesPerBlock: 0, layout: layoutName, bigEndian, tagEcc, examined, plausible: good });
+        }
+      }
+    }
+  }
+  const defaults = {
+    pageSize: force.pageSize ?? 2048,
+    spareSize: force.spareSize ?? 64,
+    pagesPerBlock: force.pagesPerBlock ?? DEFAULT_PAGES_PER_BLOCK,
+    layout: force.layout ?? ('mkyaffs2' as SpareLayoutName),
+    bigEndian: force.bigEndian ?? false,
+    tagEcc: force.tagEcc ?? true,
+  };
+  if (!anyProgrammed) {
+    return { ...defaults, blank: true, examined: 0, plausible: 0, runnerUp: 0, confidence: 'low', notes: ['no programmed page: a blank image, default format'] };
+  }
+  // Most plausible records; then the higher share; then the usual choices (candidates are listed in that order).
+  const ranked = [...candidates].sort((a, b) => b.plausible - a.plausible || b.plausible / Math.max(1, b.examined) - a.plausible / Math.max(1, a.examined));
+  const best = ranked[0]!;
+  if (best.plausible === 0) {
+    throw new Yaffs2Error('UNKNOWN_LAYOUT', `${path}: no page size, spare layout, byte order or tag ECC setting reads YAFFS2 tags here (give --page-size, --spare-size, --layout, --endian, --no-tag-ecc to force one)`);
+  }
+  const runnerUp = ranked.find((c) => c !== best && (c.pageSize !== best.pageSize || c.spareSize !== best.spareSize || c.layout !== best.layout || c.bigEndian !== best.bigEndian || c.tagEcc !== best.tagEcc))?.plausible ?? 0;
+  const ppb = force.pagesPerBlock !== undefined ? { pages: force.pagesPerBlock, why: 'given' } : detectPagesPerBlock(sample, size, best);
+  const share = best.plausible / best.examined;
+  const allForced = ['pageSize', 'spareSize', 'pagesPerBlock', 'layout', 'bigEndian', 'tagEcc'].every((k) => force[k as keyof ImageFormat] !== undefined);
+  const confidence = allForced ? 'forced' : share >= 0.9 && best.plausible >= 4 && runnerUp <= best.plausible / 2 ? 'high' : share >= 0.5 && runnerUp < best.plausible ? 'medium' : 'low';
+  const how = (key: keyof ImageFormat, text: string): string => (force[key] !== undefined ? `${text} (forced)` : text);
+  const notes = [
+    how('pageSize', `${best.pageSize}+${best.spareSize} bytes per page: ${best.plausible} of ${best.examined} programmed records read as YAFFS2 (next best format ${runnerUp})`),
+    how('pagesPerBlock', `${ppb.pages} pages per block: ${ppb.why}`),
+    how('layout', best.layout === 'mkyaffs2' ? 'tags at spare byte 0 (mkyaffs2image, yaffs2utils)' : 'tags in the MTD free bytes after the bad-block marker, data ECC at the end of the spare'),
+    how('bigEndian', best.bigEndian ? 'big-endian tags and headers' : 'little-endian tags and headers'),
+    how('tagEcc', best.tagEcc ? 'tags carry tag ECC (28 bytes)' : 'tags without tag ECC (16 bytes)'),
+  ];
+  return { ...best, pagesPerBlock: ppb.pages, blank: false, runnerUp, confidence, notes };
+}
+
+/** Pages per block from where sequence numbers change, or after an erased stretch (blocks are programmed from their first page). */
+function detectPagesPerBlock(sample: Uint8Array, fileSize: number, format: ImageFormat): { pages: number; why: string } {
+  const record = format.pageSize + format.spareSize;
+  const layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
+  const tags = emptyTags();
+  const starts: number[] = [];
+  let previous: number | null = null; // sequence number of the previous record; null: erased
+  const records = Math.floor(sample.length / record);
+  for (let i = 0; i < records; i++) {
+    const at = i * record;
+    if (allErased(sample, at + format.pageSize, at + record)) {
+      previous = null;
+      continue;
+    }
+    const spare = sample.slice(at + format.pageSize, at + record);
+    unpackTags(spare, layout.tagsOffset, tags, layout);
+    const seq = tags.erased || tags.eccResult === 'unfixed' ? -1 : tags.sequenceNumber;
+    if (i > 0 && seq >= 0 && seq !== previous) starts.push(i);
+    previous = seq;
+  }
+  const consistent = PAGES_PER_BLOCK_CANDIDATES.filter((p) => starts.every((s) => s % p === 0));
+  if (starts.length === 0 || consistent.length === 0) {
+    const fits = fileSize % (DEFAULT_PAGES_PER_BLOCK * record) === 0 ? 'the file is whole blocks of it' : 'the file is not a whole number of such blocks';
+    return {
+      pages: DEFAULT_PAGES_PER_BLOCK,
+      why: starts.length === 0 ? `assumed (one sequence number throughout, as mkyaffs2image writes; ${fits})` : `assumed (sequence numbers change at no common block size)`,
+    };
+  }
+  const pages = consistent[consistent.length - 1]!;
+  return { pages, why: `sequence numbers change only at multiples of ${pages} pages (${starts.length} changes seen)` };
+}
