@@ -12,6 +12,7 @@
 //     the 2 × 2 × 2048 blocks of its chip;
 //   - hostAllocation cwdp (MQSim's CWDP: channel = LPA mod 8, then chip); transactionScheduling
 //     read-first; partialPageTransfers (MQSim moves only the sectors a request touches);
+//     partialPageWrites read-modify-write (MQSim's update reads);
 //   - reads of LBAs this replay never wrote cost one flash read (unmappedReads flash-read), as
 //     MQSim's 70 % initial occupancy maps them; queue depth 65535 (MQSim's IO_Queue_Depth).
 // The "defaults" rows replay the same traces with the simulator's defaults (each die in issue
@@ -63,6 +64,7 @@ const VARIANTS: { name: string; config: Omit<SimulatorConfig, 'timing'> }[] = [
       backgroundGcIdleNs: 0,
       transactionScheduling: 'read-first',
       partialPageTransfers: true,
+      partialPageWrites: 'read-modify-write',
     },
   },
 ];

@@ -38,7 +38,20 @@ interface Transaction {
   /** Hand-over order (FIFO across the two queues). */
   readonly sequence: number;
   next: Transaction | null;
+  /** Transactions held until this one has run (a read-modify-write's program after its read). */
+  dependents: HeldTransaction[] | null;
 }
+
+interface HeldTransaction {
+  readonly die: number;
+  readonly kind: number;
+  readonly channel: number;
+  readonly bytes: number;
+  readonly request: number;
+}
+
+/** A transaction handed over, for {@link TransactionScheduler.holdAfter}. */
+export type TransactionHandle = object;
 
 export class TransactionScheduler implements NandOperationSink {
   /** The class of the operations handed over next (set by the host model around each FTL call). */
@@ -52,6 +65,13 @@ export class TransactionScheduler implements NandOperationSink {
    * it too (documented approximation).
    */
   transferBytes = 0;
+  /**
+   * While set, the operations handed over wait until this transaction has run, then join their
+   * dies' queues (MQSim holds a partial-page write until its update read is done).
+   */
+  holdAfter: TransactionHandle | null = null;
+  /** The transaction handed over last (to hold others after it). */
+  lastTransaction: TransactionHandle | null = null;
   /** Called once per request when its last transaction completes (or at sealing, with none). */
   onComplete: (request: number, completion: number) => void = () => {};
   /** Simulated time up to which every transaction start has been decided. */
@@ -120,16 +140,26 @@ export class TransactionScheduler implements NandOperationSink {
   }
 
   private enqueue(die: number, kind: number, channel: number, bytes: number): void {
-    // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
-    const klass = kind === KIND_READ && this.operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
     if (kind !== KIND_ERASE && this.transferBytes > 0) bytes = this.transferBytes;
-    const t: Transaction = { kind, channel, bytes, issue: this.now, request: this.request, sequence: this.sequence++, next: null };
+    if (this.request >= 0) this.pending[this.request]!++;
+    const hold = this.holdAfter as Transaction | null;
+    if (hold !== null) {
+      (hold.dependents ??= []).push({ die, kind, channel, bytes, request: this.request });
+      return;
+    }
+    this.queue(die, kind, channel, bytes, this.now, this.request, this.operationClass);
+  }
+
+  private queue(die: number, kind: number, channel: number, bytes: number, issue: number, request: number, operationClass: number): void {
+    // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
+    const klass = kind === KIND_READ && operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
+    const t: Transaction = { kind, channel, bytes, issue, request, sequence: this.sequence++, next: null, dependents: null };
+    this.lastTransaction = t;
     const q = 2 * die + klass;
     const tail = this.tails[q]!;
     if (tail === null) this.heads[q] = t;
     else tail.next = t;
     this.tails[q] = t;
-    if (this.request >= 0) this.pending[this.request]!++;
     this.schedule(die);
   }
 
@@ -156,7 +186,9 @@ export class TransactionScheduler implements NandOperationSink {
     let q: number;
     if (read === null) q = writeQueue;
     else if (write === null) q = readQueue;
-    else if (this.readFirst) q = read.issue <= start ? readQueue : writeQueue;
+    else if (read.issue > start) q = writeQueue; // a held program released later than the read's turn
+    else if (write.issue > start) q = readQueue;
+    else if (this.readFirst) q = readQueue;
     else q = read.sequence < write.sequence ? readQueue : writeQueue;
     const t = this.heads[q]!;
     this.heads[q] = t.next;
@@ -177,6 +209,11 @@ export class TransactionScheduler implements NandOperationSink {
     this.clock.dieBusy[die] += done - busyFrom;
     this.clock.noteCompletion(done);
     if (done > this.latest) this.latest = done;
+    if (t.dependents !== null) {
+      // Their turn comes when this one is done: into their dies' queues, issued then.
+      for (const h of t.dependents) this.queue(h.die, h.kind, h.channel, h.bytes, done, h.request, CLASS_WRITE);
+      t.dependents = null;
+    }
     const r = t.request;
     if (r >= 0) {
       if (done > this.completion[r]!) this.completion[r] = done;

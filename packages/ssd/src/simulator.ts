@@ -62,7 +62,16 @@ export interface SimulatorConfig {
    * request touches (MQSim's behaviour), not the whole page and spare (default false).
    */
   readonly partialPageTransfers?: boolean;
+  /**
+   * Replay: a write covering part of a page that holds data — 'overwrite' (default) programs the
+   * page as if whole; 'read-modify-write' first reads the old page (one flash read, counted in
+   * nandPageReads and readModifyWriteReads). With a transaction scheduler the program waits for
+   * that read (as MQSim's update read); with the eager clock both are issued together.
+   */
+  readonly partialPageWrites?: PartialPageWrites;
 }
+
+export type PartialPageWrites = 'overwrite' | 'read-modify-write';
 
 export type ReplayLoop = 'open' | 'closed';
 export type UnmappedReads = 'free' | 'flash-read';
@@ -131,6 +140,8 @@ export interface SimulationReport {
   writeLatencyUs: LatencySummary;
   /** Flash reads charged for reads of never-written LBAs (unmappedReads 'flash-read'). */
   unmappedFlashReads: number;
+  /** Old pages read before partial-page writes (partialPageWrites 'read-modify-write'). */
+  readModifyWriteReads: number;
   counters: FtlCounters;
   timeSeries: TimeSeriesPoint[];
   config: Record<string, unknown>;
@@ -201,6 +212,8 @@ export class SsdSimulator {
   readonly replayLoop: ReplayLoop;
   readonly unmappedReads: UnmappedReads;
   private unmappedFlashReads = 0;
+  private readModifyWriteReads = 0;
+  readonly partialPageWrites: PartialPageWrites;
   /** The largest write latency of the replays since the measurement started. */
   private writeMax = 0;
   /** Whether every write since the measurement started came from replay (writeMax is then exact). */
@@ -274,6 +287,10 @@ export class SsdSimulator {
     this.unmappedReads = config.unmappedReads ?? 'free';
     if (this.unmappedReads !== 'free' && this.unmappedReads !== 'flash-read') {
       throw new SsdError('INVALID_CONFIG', `unmappedReads must be 'free' or 'flash-read', got '${String(this.unmappedReads)}'`);
+    }
+    this.partialPageWrites = config.partialPageWrites ?? 'overwrite';
+    if (this.partialPageWrites !== 'overwrite' && this.partialPageWrites !== 'read-modify-write') {
+      throw new SsdError('INVALID_CONFIG', `partialPageWrites must be 'overwrite' or 'read-modify-write', got '${String(this.partialPageWrites)}'`);
     }
     this.snapshotEvery = config.snapshotEvery ?? 0;
     this.backgroundGcIdleNs = config.backgroundGcIdleNs ?? 1_000_000;
@@ -368,6 +385,7 @@ export class SsdSimulator {
     this.readLatency.reset();
     this.trimLatency.reset();
     this.unmappedFlashReads = 0;
+    this.readModifyWriteReads = 0;
     this.writeMax = 0;
     this.writeMaxExact = true;
     this.intervalLatency.reset();
@@ -610,6 +628,7 @@ export class SsdSimulator {
     const base = Math.max(timing.elapsed, timing.now);
     const closed = this.replayLoop === 'closed';
     const flashReadUnmapped = this.unmappedReads === 'flash-read';
+    const rmw = this.partialPageWrites === 'read-modify-write';
     // The completion times of the outstanding requests: a binary min-heap of at most queueDepth.
     const depth = this.queueDepth;
     const outstanding = new Float64Array(depth);
@@ -645,6 +664,8 @@ export class SsdSimulator {
       const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
       const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
       let done = issue;
+      const firstByte = req.sector * SECTOR_BYTES;
+      const endByte = (req.sector + req.sectors) * SECTOR_BYTES;
       // TRIM (blkparse discards, flashdiff traces): the range in pieces that do not wrap the device.
       for (let p = first; req.isTrim && p <= last; ) {
         const lba = p % user;
@@ -660,6 +681,14 @@ export class SsdSimulator {
           if (this.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
           else if (flashReadUnmapped) done = Math.max(done, this.chargeUnmappedRead(lba));
         } else {
+          if (rmw && (p * pageSize < firstByte || (p + 1) * pageSize > endByte)) {
+            const old = this.ftl.physicalPage(lba);
+            if (old >= 0) {
+              this.device.readPage(old);
+              this.readModifyWriteReads++;
+              done = Math.max(done, timing.lastCompletion);
+            }
+          }
           this.ftl.write(lba);
           done = Math.max(done, timing.lastCompletion);
           if (this.snapshotEvery > 0 && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
@@ -696,6 +725,7 @@ export class SsdSimulator {
     const flashReadUnmapped = this.unmappedReads === 'flash-read';
     const depth = this.queueDepth;
     const partial = this.config.partialPageTransfers === true;
+    const rmw = this.partialPageWrites === 'read-modify-write';
     // Completion times of requests done but still holding their slot (freed once the host looks).
     const doneTimes = new Float64Array(depth);
     let doneCount = 0;
@@ -767,11 +797,24 @@ export class SsdSimulator {
         for (let p = req.isTrim ? last + 1 : first; p <= last; p++) {
           const lba = p % user;
           // The bytes of this page the request touches: what its transfer moves.
-          if (partial) scheduler.transferBytes = Math.min(endByte, (p + 1) * pageSize) - Math.max(firstByte, p * pageSize);
+          const touched = Math.min(endByte, (p + 1) * pageSize) - Math.max(firstByte, p * pageSize);
+          if (partial) scheduler.transferBytes = touched;
           if (req.isRead) {
             if (this.ftl.read(lba) === 'unmapped' && flashReadUnmapped) this.chargeUnmappedRead(lba);
           } else {
+            const old = rmw && touched < pageSize ? this.ftl.physicalPage(lba) : -1;
+            if (old >= 0) {
+              // The update read (the sectors the write leaves), then the program held until it is done.
+              scheduler.operationClass = CLASS_READ;
+              if (partial) scheduler.transferBytes = pageSize - touched;
+              this.device.readPage(old);
+              this.readModifyWriteReads++;
+              scheduler.holdAfter = scheduler.lastTransaction;
+              scheduler.operationClass = CLASS_WRITE;
+              if (partial) scheduler.transferBytes = touched;
+            }
             this.ftl.write(lba);
+            scheduler.holdAfter = null;
             if (this.snapshotEvery > 0 && (this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery === 0) {
               this.recordPoint();
             }
@@ -876,6 +919,7 @@ export class SsdSimulator {
       unmappedReads: this.unmappedReads,
       transactionScheduling: this.transactionScheduling,
       partialPageTransfers: this.config.partialPageTransfers === true,
+      partialPageWrites: this.partialPageWrites,
       timing: { ...this.device.timing.params },
     };
   }
@@ -920,6 +964,7 @@ export class SsdSimulator {
       readLatencyUs: summarize(this.readLatency),
       writeLatencyUs: summarize(this.writeLatency()),
       unmappedFlashReads: this.unmappedFlashReads,
+      readModifyWriteReads: this.readModifyWriteReads,
       counters: { ...c },
       timeSeries: this.timeSeries.slice(),
       config: { ...this.describeConfig(), ...extraConfig },

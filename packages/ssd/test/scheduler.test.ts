@@ -68,7 +68,27 @@ describe('transaction scheduler', () => {
     assert.equal(r.writeLatencyUs.max, (4096 * 3 + 750_000) / 1000);
   });
 
+  test('read-modify-write: a partial write of a page with data reads it first and programs after the read', () => {
+    const trace = [request(1, 0, 0, false), { arrivalNs: 10_000_000, device: 0, sector: 8, sectors: 8, isRead: false, line: 2 }];
+    const overwrite = simulator({ transactionScheduling: 'read-first' }).replay(trace);
+    assert.equal(overwrite.readModifyWriteReads, 0);
+    assert.equal(overwrite.writeLatencyUs.max, PROGRAM / 1000);
+    const rmw = simulator({ transactionScheduling: 'read-first', partialPageWrites: 'read-modify-write' }).replay(trace);
+    assert.equal(rmw.readModifyWriteReads, 1);
+    assert.equal(rmw.nandPageReads, 1);
+    assert.equal(rmw.writeLatencyUs.max, (READ + PROGRAM) / 1000);
+    assert.equal(rmw.config.partialPageWrites, 'read-modify-write');
+    // Partial transfers: the read moves the half the write leaves, the program the half it brings.
+    const partial = simulator({ transactionScheduling: 'read-first', partialPageWrites: 'read-modify-write', partialPageTransfers: true }).replay(trace);
+    assert.equal(partial.writeLatencyUs.max, (75_000 + 4096 * 3 + 4096 * 3 + 750_000) / 1000);
+    // The eager clock charges the read too (issued with the program, not before it).
+    const eager = simulator({ partialPageWrites: 'read-modify-write' }).replay(trace);
+    assert.equal(eager.readModifyWriteReads, 1);
+    assert.equal(eager.nandPageReads, 1);
+  });
+
   test('an unknown transactionScheduling is INVALID_CONFIG', () => {
     assert.throws(() => simulator({ transactionScheduling: 'lifo' as 'fifo' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /transactionScheduling/.test(e.message));
+    assert.throws(() => simulator({ partialPageWrites: 'merge' as 'overwrite' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /partialPageWrites/.test(e.message));
   });
 });
