@@ -1,0 +1,345 @@
+/**
+ * `diffusion train-vae | train-clip | train-unet | eval-t2i` — the text-to-image training stages of
+ * issue 15 and their evaluation. Registered on the main program by src/cli.ts; errors propagate to
+ * its handler (one line; exit 2 for bad flags and data, 1 otherwise). Progress on stderr (TTY);
+ * each command ends with one JSON line on stdout.
+ *
+ *   diffusion train-vae  --out runs/vae                               → runs/vae/vae/
+ *   diffusion train-clip --out runs/clip                              → runs/clip/text_encoder/, tokenizer/
+ *   diffusion train-unet --vae runs/vae --clip runs/clip --out runs/unet → runs/unet/pipeline/ (diffusers folder)
+ *   diffusion eval-t2i   --model runs/unet/pipeline --out eval.json
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { writeFileAtomic } from '@flashdiff/cli-kit';
+import { BACKENDS, type BackendName, initBackend } from '../backend-node.ts';
+import { saveDiffusersPipeline } from '../checkpoint/diffusers-folder.ts';
+import { openSafetensorsFile, writeSafetensorsFile } from '../checkpoint/safetensors-file.ts';
+import { shapesSample } from '../data/shapes.ts';
+import { DiffusionError } from '../errors.ts';
+import { imagesToGrid } from '../image/grid.ts';
+import { encodePng } from '../image/png-node.ts';
+import { AutoencoderKL, readAutoencoderConfig } from '../models/sd/autoencoder-kl.ts';
+import { ClipTextModel, readClipTextConfig } from '../models/sd/clip-text-model.ts';
+import { loadModelWeights, torchStateDict } from '../models/sd/weights.ts';
+import { bundledClipTokenizerDirectory, loadStableDiffusion } from '../pipelines/load-node.ts';
+import { Random } from '../rng.ts';
+import { LATENT_SCHEDULER_KINDS, type LatentSchedulerKind } from '../schedulers/latent-config.ts';
+import type { TensorEngine } from '../tensor/engine.ts';
+import { loadClipTokenizer } from '../text/clip-tokenizer-node.ts';
+import { learnBpe } from '../train/t2i/bpe.ts';
+import { ClipTrainer, type ClipStageOptions, DEFAULT_CLIP_OPTIONS } from '../train/t2i/clip-trainer.ts';
+import type { StageTrainingConfig } from '../train/t2i/common.ts';
+import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer, type UNetStageOptions } from '../train/t2i/unet-trainer.ts';
+import { DEFAULT_VAE_OPTIONS, VaeTrainer, type VaeStageOptions } from '../train/t2i/vae-trainer.ts';
+import { evaluateTextToImage } from './eval-t2i.ts';
+import { shippedTextToImageDirectory } from './shipped-model.ts';
+import { type StageState, readStageState, runStage } from './t2i-stage-run.ts';
+
+const integer = (min: number) => (value: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer ≥ ${min}`);
+  return n;
+};
+const positive = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0');
+  return n;
+};
+const unit = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('must be a number in [0, 1)');
+  return n;
+};
+
+interface StageFlags {
+  out: string;
+  resume?: boolean;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  warmup?: number;
+  emaDecay?: number;
+  seed?: number;
+  dataSeed?: number;
+  saveEvery: number;
+  evalEvery: number;
+  timeLimit?: number;
+  maxSteps?: number;
+  progress: boolean;
+  backend: BackendName;
+}
+
+function stageOptions(command: Command): Command {
+  return command
+    .requiredOption('--out <dir>', 'run folder (state/, log.jsonl and the diffusers-layout outputs)')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--steps <n>', 'total optimisation steps', integer(1))
+    .option('--batch-size <n>', 'images per step', integer(2))
+    .option('--lr <rate>', 'Adam learning rate', positive)
+    .option('--warmup <n>', 'linear warm-up steps', integer(0))
+    .option('--ema-decay <d>', 'EMA decay per step (0: none)', unit)
+    .option('--seed <n>', 'seed of initialisation and noise', integer(0))
+    .option('--data-seed <n>', 'seed of the Shapes stream', integer(0))
+    .option('--save-every <n>', 'checkpoint every n steps', integer(1), 100)
+    .option('--eval-every <n>', 'evaluate every n steps (0: at the end only)', integer(0), 0)
+    .option('--time-limit <minutes>', 'stop (resumably) after this many minutes', positive)
+    .option('--max-steps <n>', 'stop (resumably) after this many steps in this session', integer(1))
+    .option('--no-progress', 'no progress bar')
+    .addOption(new Option('--backend <name>', 'tensor backend').choices(BACKENDS).default('auto'));
+}
+
+function trainingFlags(o: StageFlags): Partial<StageTrainingConfig> {
+  return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed };
+}
+
+/** Fresh run: the flags over the stage defaults. Resume: the saved configuration, a larger --steps extends it. */
+function resolveRun<T>(o: StageFlags, stage: StageState['stage'], fresh: T): { state: StageState | null; training: Partial<StageTrainingConfig>; options: T } {
+  if (!o.resume) return { state: null, training: trainingFlags(o), options: fresh };
+  const state = readStageState(o.out, stage);
+  const steps = o.steps !== undefined ? Math.max(o.steps, state.training.steps) : state.training.steps;
+  return { state, training: { ...state.training, steps }, options: state.options as T };
+}
+
+function peakRssMiB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** `<dir>/vae/`: diffusers' AutoencoderKL folder (config.json with the measured scaling_factor). */
+export function writeVaeFolder(dir: string, trainer: VaeTrainer, scalingFactor: number): void {
+  const folder = join(dir, 'vae');
+  mkdirSync(folder, { recursive: true });
+  writeSafetensorsFile(join(folder, 'diffusion_pytorch_model.safetensors'), torchStateDict(trainer.shipped), { metadata: { format: 'pt' } });
+  writeFileSync(join(folder, 'config.json'), JSON.stringify({ _class_name: 'AutoencoderKL', _diffusers_version: '0.27.2', ...trainer.diffusersConfig(scalingFactor) }, null, 2) + '\n');
+}
+
+/** Captions the BPE vocabulary is learnt from: the first 20,000 of the training stream. */
+const BPE_CAPTIONS = 20_000;
+
+/**
+ * `<dir>/tokenizer/`: a BPE vocabulary learnt from the training captions, or OpenAI CLIP's (the
+ * bundled files) — both with model_max_length 16, the text encoder's context.
+ */
+export function writeTokenizerFolder(dir: string, kind: 'bpe' | 'clip', dataSeed: number, modelMaxLength = 16): string {
+  const folder = join(dir, 'tokenizer');
+  mkdirSync(folder, { recursive: true });
+  const captions = Array.from({ length: BPE_CAPTIONS }, (_, i) => shapesSample(dataSeed, i).scene.caption);
+  const learnt = learnBpe(captions, { modelMaxLength });
+  if (kind === 'bpe') {
+    for (const [name, text] of Object.entries(learnt.files)) writeFileSync(join(folder, name), text);
+  } else {
+    const bundled = bundledClipTokenizerDirectory();
+    for (const name of ['vocab.json', 'merges.txt', 'special_tokens_map.json']) copyFileSync(join(bundled, name), join(folder, name));
+    writeFileSync(join(folder, 'tokenizer_config.json'), learnt.files['tokenizer_config.json']);
+  }
+  return folder;
+}
+
+/** `<dir>/text_encoder/`: transformers' CLIPTextModel folder. */
+export function writeTextEncoderFolder(dir: string, trainer: ClipTrainer): void {
+  const folder = join(dir, 'text_encoder');
+  mkdirSync(folder, { recursive: true });
+  writeSafetensorsFile(join(folder, 'model.safetensors'), torchStateDict(trainer.text), { metadata: { format: 'pt' } });
+  writeFileSync(join(folder, 'config.json'), JSON.stringify(trainer.diffusersConfig(), null, 2) + '\n');
+}
+
+function readJson(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new DiffusionError('CHECKPOINT_MISSING', `${path}: missing`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new DiffusionError('CHECKPOINT_CORRUPT', `${path}: not JSON (${(err as Error).message})`);
+  }
+}
+
+/** The frozen stage-1 VAE of a train-vae run folder (`<dir>/vae/`). */
+export function loadVaeFolder(engine: TensorEngine, runDir: string): AutoencoderKL {
+  const folder = join(runDir, 'vae');
+  const vae = new AutoencoderKL(engine, new Random(0), readAutoencoderConfig(readJson(join(folder, 'config.json')), join(folder, 'config.json')));
+  const file = openSafetensorsFile(join(folder, 'diffusion_pytorch_model.safetensors'));
+  try {
+    loadModelWeights(vae, file);
+  } finally {
+    file.close();
+  }
+  return vae;
+}
+
+/** The frozen stage-2 text encoder of a train-clip run folder (`<dir>/text_encoder/`). */
+export function loadTextEncoderFolder(engine: TensorEngine, runDir: string): ClipTextModel {
+  const folder = join(runDir, 'text_encoder');
+  const model = new ClipTextModel(engine, new Random(0), readClipTextConfig(readJson(join(folder, 'config.json')), join(folder, 'config.json')));
+  const file = openSafetensorsFile(join(folder, 'model.safetensors'));
+  try {
+    loadModelWeights(model, file);
+  } finally {
+    file.close();
+  }
+  return model;
+}
+
+/** `<dir>`: the whole diffusers pipeline folder (what loadStableDiffusion and diffusers' from_pretrained read). */
+export function writePipelineFolder(dir: string, trainer: UNetTrainer, tokenizerDir: string): void {
+  const { vae, textEncoder } = trainer.frozen;
+  saveDiffusersPipeline(dir, {
+    textEncoder: { config: readJson(join(tokenizerDir, '..', 'text_encoder', 'config.json')), tensors: torchStateDict(textEncoder) },
+    unet: { config: { ...trainer.modelConfig }, tensors: torchStateDict(trainer.shipped) },
+    vae: { config: { ...vae.config }, tensors: torchStateDict(vae) },
+    scheduler: { className: String(trainer.schedulerConfig._class_name), config: Object.fromEntries(Object.entries(trainer.schedulerConfig).filter(([k]) => k !== '_class_name')) },
+    tokenizerDir,
+  });
+}
+
+/** Prompts of the sample grid (one row each) in the shipped model's README. */
+export const GRID_PROMPTS = [
+  'a small red circle',
+  'a large green square',
+  'a blue triangle',
+  'a yellow circle',
+  'a small red circle above a blue square',
+  'a green triangle to the left of a cyan circle',
+  'a magenta square below a yellow triangle',
+  'a large cyan square',
+];
+
+export function registerTextToImageTrainingCommands(program: Command): void {
+  program
+    .command('eval-t2i')
+    .description('evaluate a text-to-image model on Shapes prompts (detector: every attribute right, per prompt kind; Fréchet distance on detector features)')
+    .option('--model <dir>', 'diffusers folder (default: the shipped text-to-image model)')
+    .option('--steps <n>', 'sampling steps', integer(1), 20)
+    .option('--guidance <w>', 'classifier-free guidance scale', positive, 4)
+    .addOption(new Option('--scheduler <kind>', "sampler (default: the model's own)").choices(LATENT_SCHEDULER_KINDS))
+    .option('--samples-per-prompt <n>', 'images per Shapes prompt', integer(1), 2)
+    .option('--two-object-prompts <n>', 'two-object prompts per kind (held-in, held-out)', integer(0), 45)
+    .option('--seed <n>', 'seed of prompts and noise', integer(0), 0)
+    .option('--batch-size <n>', 'prompts per pipeline call', integer(1), 64)
+    .option('--out <file.json>', 'write the evaluation JSON here (stdout gets it either way)')
+    .option('--grid <file.png>', 'also write a grid of the sample-grid prompts (one row each, 8 seeds)')
+    .addOption(new Option('--backend <name>', 'tensor backend').choices(BACKENDS).default('auto'))
+    .action(
+      async (o: { model?: string; steps: number; guidance: number; scheduler?: LatentSchedulerKind; samplesPerPrompt: number; twoObjectPrompts: number; seed: number; batchSize: number; out?: string; grid?: string; backend: BackendName }) => {
+        const model = o.model ?? shippedTextToImageDirectory();
+        if (model === null) throw new DiffusionError('INVALID_ARGUMENT', 'no --model given, and this copy of the package has no shipped text-to-image model');
+        const engine = await initBackend(o.backend);
+        const pipeline = loadStableDiffusion(engine, model, { scheduler: o.scheduler });
+        try {
+          const started = performance.now();
+          const generate = async (prompts: string[], seed: number): Promise<Float32Array[]> => {
+            const result = await pipeline.textToImage({ prompt: prompts, n: 1, seed, steps: o.steps, guidance: o.guidance, maxBatch: 256 });
+            const per = result.width * result.height * 3;
+            return Array.from({ length: result.count }, (_, i) => result.images.slice(i * per, (i + 1) * per));
+          };
+          const report = await evaluateTextToImage({
+            generate,
+            seed: o.seed,
+            samplesPerPrompt: o.samplesPerPrompt,
+            twoObjectPrompts: o.twoObjectPrompts,
+            batchSize: o.batchSize,
+            log: (line) => {
+              if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
+            },
+          });
+          if (process.stderr.isTTY) process.stderr.write('\n');
+          const full = { model, sampler: { scheduler: o.scheduler ?? 'model default', steps: o.steps, guidance: o.guidance }, seconds: (performance.now() - started) / 1000, backend: engine.name, ...report };
+          if (o.grid !== undefined) {
+            const result = await pipeline.textToImage({ prompt: GRID_PROMPTS, n: 8, seed: o.seed, steps: o.steps, guidance: o.guidance, maxBatch: 256 });
+            writeFileAtomic(o.grid, encodePng(imagesToGrid(result.images, result.count, result.height, result.width, 3, 8)));
+          }
+          const text = JSON.stringify(full, null, 2) + '\n';
+          if (o.out !== undefined) writeFileAtomic(o.out, text);
+          process.stdout.write(text);
+        } finally {
+          pipeline.dispose();
+        }
+      },
+    );
+
+  stageOptions(program.command('train-unet').description('stage 3: the UNet2DConditionModel in the frozen VAE latent space, cross-attending to the frozen text encoder'))
+    .option('--vae <dir>', 'train-vae run folder (its vae/ is used, frozen)')
+    .option('--clip <dir>', 'train-clip run folder (its text_encoder/ and tokenizer/ are used, frozen)')
+    .option('--caption-dropout <p>', 'share of captions replaced by the empty prompt', unit)
+    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number }) => {
+      const engine = await initBackend(o.backend);
+      const run = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}) });
+      const vaeDir = o.vae ?? run.options.vae;
+      const clipDir = o.clip ?? run.options.clip;
+      if (vaeDir === undefined || clipDir === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'train-unet needs --vae DIR and --clip DIR (the train-vae and train-clip run folders)');
+      mkdirSync(o.out, { recursive: true });
+      const vae = loadVaeFolder(engine, vaeDir);
+      const textEncoder = loadTextEncoderFolder(engine, clipDir);
+      const tokenizerDir = join(clipDir, 'tokenizer');
+      const trainer = new UNetTrainer(engine, { vae, textEncoder, tokenizer: loadClipTokenizer(tokenizerDir) }, run.training, { ...run.options, vae: vaeDir, clip: clipDir }, { ...SHAPES_SCHEDULER_CONFIG });
+      try {
+        const result = runStage(trainer, {
+          out: o.out,
+          resumeFrom: run.state,
+          stageOptions: { ...run.options, vae: vaeDir, clip: clipDir } as unknown as Record<string, unknown>,
+          saveEvery: o.saveEvery,
+          evalEvery: o.evalEvery,
+          timeLimitSeconds: o.timeLimit !== undefined ? o.timeLimit * 60 : undefined,
+          maxSteps: o.maxSteps,
+          progress: o.progress,
+          publish: (t) => writePipelineFolder(join(o.out, 'pipeline'), t as UNetTrainer, tokenizerDir),
+        });
+        process.stdout.write(JSON.stringify({ stage: 'unet', out: join(o.out, 'pipeline'), ...result, peakRssMiB: peakRssMiB(), backend: engine.name }) + '\n');
+      } finally {
+        trainer.dispose();
+        vae.params.dispose();
+        textEncoder.params.dispose();
+      }
+    });
+
+  stageOptions(program.command('train-clip').description('stage 2: CLIP (the CLIPTextModel + a small image encoder) trained contrastively on Shapes captions'))
+    .addOption(new Option('--tokenizer <kind>', 'vocabulary: bpe (learnt from the captions) or clip (OpenAI CLIP)').choices(['bpe', 'clip']))
+    .action(async (o: StageFlags & { tokenizer?: 'bpe' | 'clip' }) => {
+      const engine = await initBackend(o.backend);
+      const run = resolveRun<ClipStageOptions>(o, 'clip', { ...DEFAULT_CLIP_OPTIONS, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
+      mkdirSync(o.out, { recursive: true });
+      const tokenizerDir = o.resume && existsSync(join(o.out, 'tokenizer', 'vocab.json')) ? join(o.out, 'tokenizer') : writeTokenizerFolder(o.out, run.options.tokenizer, run.training.dataSeed ?? 0);
+      const trainer = new ClipTrainer(engine, loadClipTokenizer(tokenizerDir), run.training, run.options);
+      try {
+        const result = runStage(trainer, {
+          out: o.out,
+          resumeFrom: run.state,
+          stageOptions: run.options as unknown as Record<string, unknown>,
+          saveEvery: o.saveEvery,
+          evalEvery: o.evalEvery,
+          timeLimitSeconds: o.timeLimit !== undefined ? o.timeLimit * 60 : undefined,
+          maxSteps: o.maxSteps,
+          progress: o.progress,
+          publish: (t) => writeTextEncoderFolder(o.out, t as ClipTrainer),
+        });
+        process.stdout.write(JSON.stringify({ stage: 'clip', out: o.out, ...result, peakRssMiB: peakRssMiB(), backend: engine.name }) + '\n');
+      } finally {
+        trainer.dispose();
+      }
+    });
+
+  stageOptions(program.command('train-vae').description('stage 1 of text-to-image training: the AutoencoderKL on Shapes (32×32×3 → 8×8×4)'))
+    .option('--kl-weight <w>', 'weight of the KL term', positive)
+    .action(async (o: StageFlags & { klWeight?: number }) => {
+      const engine = await initBackend(o.backend);
+      const run = resolveRun<VaeStageOptions>(o, 'vae', { ...DEFAULT_VAE_OPTIONS, ...(o.klWeight !== undefined ? { klWeight: o.klWeight } : {}) });
+      mkdirSync(o.out, { recursive: true });
+      const trainer = new VaeTrainer(engine, run.training, run.options);
+      try {
+        const result = runStage(trainer, {
+          out: o.out,
+          resumeFrom: run.state,
+          stageOptions: run.options as unknown as Record<string, unknown>,
+          saveEvery: o.saveEvery,
+          evalEvery: o.evalEvery,
+          timeLimitSeconds: o.timeLimit !== undefined ? o.timeLimit * 60 : undefined,
+          maxSteps: o.maxSteps,
+          progress: o.progress,
+          publish: (t, evaluation) => writeVaeFolder(o.out, t as VaeTrainer, evaluation?.scalingFactor ?? 1),
+        });
+        process.stdout.write(JSON.stringify({ stage: 'vae', out: join(o.out, 'vae'), ...result, peakRssMiB: peakRssMiB(), backend: engine.name }) + '\n');
+      } finally {
+        trainer.dispose();
+      }
+    });
+}
+

@@ -1,0 +1,162 @@
+/**
+ * What the three text-to-image training stages (VAE, CLIP, UNet — issue 15) share: their training
+ * hyper-parameters, the Shapes batches they draw, and one optimiser group (Adam after global-norm
+ * clipping, plus an optional EMA copy of the weights) over a model's ParameterStore.
+ *
+ * Data: batch k of a run is samples k·B … k·B + B − 1 of the procedural Shapes stream
+ * (data/shapes.ts `shapesSample(dataSeed, index, split)`), so the data never repeats, needs no
+ * cache, and a resumed run sees exactly the batches it would have seen. Every random draw of a
+ * step (noise, timesteps, caption dropout) comes from the stage's own seeded `Random`, whose state
+ * is saved with each checkpoint: a resumed run continues bit for bit.
+ *
+ * Browser-safe (no Node imports). No upstream counterpart as a file: diffusers' train_text_to_image.py
+ * and OpenAI CLIP's training recipe are where the loop shapes come from.
+ */
+import { shapesSample, type ShapesSplit } from '../../data/shapes.ts';
+import { DiffusionError, checkKnownKeys } from '../../errors.ts';
+import type { NamedArray, ParameterStore } from '../../models/parameters.ts';
+import type { RandomState } from '../../rng.ts';
+import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
+import { Adam, learningRateAt, updateEma } from '../optimizer.ts';
+
+/** Hyper-parameters of one stage (plain data, saved in the stage's state.json). */
+export interface StageTrainingConfig {
+  /** Total optimisation steps of the run. */
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  /** Linear warm-up; the rate is constant afterwards (runs are extended by raising `steps`). */
+  warmupSteps: number;
+  /** EMA decay per step (0: no EMA copy; the live weights are saved). */
+  emaDecay: number;
+  gradClipNorm: number;
+  /** Seed of the stage's Random (init, noise, timesteps, dropout). */
+  seed: number;
+  /** Seed of the Shapes stream the batches come from. */
+  dataSeed: number;
+}
+
+export const DEFAULT_STAGE_TRAINING: StageTrainingConfig = {
+  steps: 1000,
+  batchSize: 32,
+  learningRate: 1e-3,
+  warmupSteps: 50,
+  emaDecay: 0.999,
+  gradClipNorm: 1,
+  seed: 0,
+  dataSeed: 0,
+};
+
+export function normaliseStageConfig(config: Partial<StageTrainingConfig>, defaults: StageTrainingConfig = DEFAULT_STAGE_TRAINING): StageTrainingConfig {
+  checkKnownKeys('training', config, Object.keys(DEFAULT_STAGE_TRAINING));
+  const c = { ...defaults, ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) } as StageTrainingConfig;
+  const bad = (why: string): never => {
+    throw new DiffusionError('INVALID_CONFIG', `training: ${why}`);
+  };
+  if (!Number.isSafeInteger(c.steps) || c.steps < 1) bad(`steps must be a positive integer, got ${c.steps}`);
+  if (!Number.isSafeInteger(c.batchSize) || c.batchSize < 2) bad(`batchSize must be an integer ≥ 2, got ${c.batchSize}`);
+  if (!(c.learningRate > 0)) bad(`learningRate must be > 0, got ${c.learningRate}`);
+  if (!Number.isSafeInteger(c.warmupSteps) || c.warmupSteps < 0) bad('warmupSteps must be an integer ≥ 0');
+  if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad('emaDecay must be in [0, 1)');
+  if (!(c.gradClipNorm >= 0)) bad('gradClipNorm must be ≥ 0');
+  if (!Number.isSafeInteger(c.seed) || !Number.isSafeInteger(c.dataSeed)) bad('seeds must be integers');
+  return c;
+}
+
+export interface ShapesBatch {
+  /** [count, 32, 32, 3] NHWC in [−1, 1]. */
+  images: Float32Array;
+  captions: string[];
+}
+
+/** Samples start … start + count − 1 of a Shapes split, as the models take them. */
+export function shapesBatch(dataSeed: number, start: number, count: number, split: ShapesSplit = 'train'): ShapesBatch {
+  const images = new Float32Array(count * 32 * 32 * 3);
+  const captions: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { scene, image } = shapesSample(dataSeed, start + i, split);
+    for (let j = 0; j < image.length; j++) images[i * image.length + j] = image[j] / 127.5 - 1;
+    captions.push(scene.caption);
+  }
+  return { images, captions };
+}
+
+/**
+ * Adam over one ParameterStore, with an optional EMA store of the same names. The EMA decay is
+ * warmed up as min(d, (1 + step)/(10 + step)), as the pixel-space trainer does.
+ */
+export class OptimizerGroup {
+  readonly adam: Adam;
+  constructor(
+    private readonly engine: TensorEngine,
+    readonly params: ParameterStore,
+    readonly ema: ParameterStore | null,
+    private readonly config: StageTrainingConfig,
+  ) {
+    this.adam = new Adam(engine, params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, gradClipNorm: config.gradClipNorm });
+    if (ema) ema.importValues(params.exportValues());
+  }
+
+  trainable(): Tensor[] {
+    return this.params.names('trainable').map((n) => this.params.get(n));
+  }
+
+  /** One update with these gradients (disposed); returns the pre-clip gradient norm. */
+  apply(grads: Tensor[], step: number): number {
+    const c = this.config;
+    const norm = this.adam.apply(grads, learningRateAt(c.learningRate, 'constant', step, c.steps, c.warmupSteps));
+    if (this.ema && c.emaDecay > 0) updateEma(this.engine, this.ema, this.params, Math.min(c.emaDecay, (1 + step) / (10 + step)));
+    return norm;
+  }
+
+  /** The weights to ship: the EMA copy when there is one. */
+  get shipped(): ParameterStore {
+    return this.ema && this.config.emaDecay > 0 ? this.ema : this.params;
+  }
+
+  exportFiles(prefix: string): Record<string, Map<string, NamedArray>> {
+    const out: Record<string, Map<string, NamedArray>> = { [`${prefix}model`]: this.params.exportValues(), [`${prefix}optimizer`]: this.adam.exportState() };
+    if (this.ema) out[`${prefix}ema`] = this.ema.exportValues();
+    return out;
+  }
+
+  importFiles(prefix: string, files: Record<string, Map<string, NamedArray>>, optimizerSteps: number, source: string): void {
+    const need = (name: string): Map<string, NamedArray> => {
+      const f = files[name];
+      if (!f) throw new DiffusionError('CHECKPOINT_MISSING', `${source}: no ${name}.safetensors`);
+      return f;
+    };
+    this.params.importValues(need(`${prefix}model`), `${source}/${prefix}model.safetensors`);
+    this.adam.importState(need(`${prefix}optimizer`), optimizerSteps, `${source}/${prefix}optimizer.safetensors`);
+    if (this.ema) this.ema.importValues(need(`${prefix}ema`), `${source}/${prefix}ema.safetensors`);
+  }
+
+  dispose(): void {
+    this.adam.dispose();
+  }
+}
+
+/** What the Node runner needs of a stage: one step at a time, its state as files, its evaluation. */
+export interface StageTrainer {
+  readonly stage: 'vae' | 'clip' | 'unet';
+  readonly config: StageTrainingConfig;
+  /** Steps done. */
+  step: number;
+  /** One optimisation step; returns the figures for the loss log (always `loss`). */
+  trainStep(): Record<string, number>;
+  /** Held-out figures (PSNR, retrieval accuracy, …). */
+  evaluate(): Record<string, number>;
+  /** Weights, EMA and optimiser moments as named safetensors files, plus the RNG state. */
+  exportState(): { files: Record<string, Map<string, NamedArray>>; random: RandomState; optimizerSteps: number };
+  importState(files: Record<string, Map<string, NamedArray>>, random: RandomState, optimizerSteps: number, step: number, source: string): void;
+  dispose(): void;
+}
+
+/** mean(|x|) written with the seam's relu: |x| = relu(x) + relu(−x). */
+export function meanAbs(e: TensorEngine, x: Tensor): Tensor {
+  return e.mean(e.add(e.relu(x), e.relu(e.mulScalar(x, -1))));
+}
+
+export function checkFinite(loss: number, step: number, stage: string): void {
+  if (!Number.isFinite(loss)) throw new DiffusionError('INVALID_ARGUMENT', `${stage} training diverged: loss is ${loss} at step ${step}`);
+}

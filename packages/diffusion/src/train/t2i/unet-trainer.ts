@@ -1,0 +1,222 @@
+/**
+ * Stage 3 of issue 15: the UNet2DConditionModel (models/sd/unet-2d-condition.ts) trained in the
+ * latent space of the frozen stage-1 VAE, cross-attending to the frozen stage-2 text encoder's
+ * last hidden state — latent diffusion (Rombach et al. 2022, eq. 2) with DDPM's ε-objective
+ * (Ho et al. 2020, Algorithm 1):
+ *
+ *   z_0 = scaling_factor · (μ + σ·ε_q),  (μ, σ) = VAE.encode(x)        (a posterior sample, as SD trains)
+ *   t ~ U{0 … T−1},  ε ~ N(0, I),  z_t = √ᾱ_t·z_0 + √(1−ᾱ_t)·ε
+ *   c = text_encoder(caption), the caption replaced by "" with probability p (10 %: classifier-free guidance)
+ *   L = mean((ε_θ(z_t, t, c) − ε)²)
+ *
+ * ᾱ comes from the pipeline's own scheduler config (SD's scaled_linear β 0.00085 → 0.012, T = 1000),
+ * so the samplers of schedulers/ run on the schedule the model was trained on. Reported: the loss on
+ * a fixed held-out batch (test split, fixed t and ε), comparable across checkpoints. Upstream
+ * counterpart: diffusers' examples/text_to_image/train_text_to_image.py.
+ */
+import { DiffusionError } from '../../errors.ts';
+import type { NamedArray } from '../../models/parameters.ts';
+import type { AutoencoderKL } from '../../models/sd/autoencoder-kl.ts';
+import type { ClipTextModel } from '../../models/sd/clip-text-model.ts';
+import { type UNet2DConditionConfig, UNet2DConditionModel, readUNetConfig } from '../../models/sd/unet-2d-condition.ts';
+import { Random, type RandomState } from '../../rng.ts';
+import { trainingSchedule } from '../../schedulers/latent-schedule.ts';
+import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
+import type { Tokenizer } from '../../text/tokenizer.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch } from './common.ts';
+
+/** diffusers' scheduler_config.json the pipeline ships with: DPM-Solver++ 2M on SD's training schedule. */
+export const SHAPES_SCHEDULER_CONFIG = {
+  _class_name: 'DPMSolverMultistepScheduler',
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  trained_betas: null,
+  prediction_type: 'epsilon',
+  algorithm_type: 'dpmsolver++',
+  solver_order: 2,
+  solver_type: 'midpoint',
+  lower_order_final: true,
+  thresholding: false,
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+  use_karras_sigmas: false,
+} as const;
+
+export interface UNetStageOptions {
+  /** diffusers UNet2DConditionModel config (cross_attention_dim and in_channels are checked against the frozen models). */
+  model: Record<string, unknown>;
+  /** Probability of training on the empty prompt. */
+  captionDropout: number;
+  /** Held-out batch for the validation loss. */
+  evalImages: number;
+  /** Folders of the frozen stages (recorded for the log; the runner loads them). */
+  vae?: string;
+  clip?: string;
+}
+
+export const SHAPES_UNET_CONFIG = {
+  sample_size: 8,
+  in_channels: 4,
+  out_channels: 4,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'],
+  up_block_types: ['CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  block_out_channels: [32, 64],
+  layers_per_block: 1,
+  cross_attention_dim: 64,
+  attention_head_dim: 4,
+  norm_num_groups: 8,
+} as const;
+
+export const DEFAULT_UNET_OPTIONS: UNetStageOptions = { model: { ...SHAPES_UNET_CONFIG }, captionDropout: 0.1, evalImages: 64 };
+
+export const UNET_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 2000, batchSize: 32, learningRate: 1e-3, warmupSteps: 50, emaDecay: 0.995, gradClipNorm: 1, seed: 0, dataSeed: 0 };
+
+export class UNetTrainer implements StageTrainer {
+  readonly stage = 'unet';
+  readonly config: StageTrainingConfig;
+  readonly modelConfig: UNet2DConditionConfig;
+  readonly unet: UNet2DConditionModel;
+  readonly ema: UNet2DConditionModel;
+  readonly random: Random;
+  private readonly group: OptimizerGroup;
+  private readonly alphasCumprod: Float64Array;
+  step = 0;
+
+  constructor(
+    private readonly engine: TensorEngine,
+    readonly frozen: { vae: AutoencoderKL; textEncoder: ClipTextModel; tokenizer: Tokenizer },
+    config: Partial<StageTrainingConfig>,
+    readonly options: UNetStageOptions = DEFAULT_UNET_OPTIONS,
+    readonly schedulerConfig: Record<string, unknown> = { ...SHAPES_SCHEDULER_CONFIG },
+  ) {
+    this.config = normaliseStageConfig(config, UNET_TRAINING_DEFAULTS);
+    this.modelConfig = readUNetConfig(options.model, 'unet config');
+    const { vae, textEncoder } = frozen;
+    if (this.modelConfig.cross_attention_dim !== textEncoder.config.hidden_size) {
+      throw new DiffusionError('INVALID_CONFIG', `unet cross_attention_dim ${this.modelConfig.cross_attention_dim} differs from the text encoder's hidden_size ${textEncoder.config.hidden_size}`);
+    }
+    if (this.modelConfig.in_channels !== vae.config.latent_channels || this.modelConfig.sample_size * vae.scaleFactor !== vae.config.sample_size) {
+      throw new DiffusionError('INVALID_CONFIG', `unet in_channels ${this.modelConfig.in_channels} / sample_size ${this.modelConfig.sample_size} do not match the VAE's ${vae.config.latent_channels} latent channels at ${vae.config.sample_size}/${vae.scaleFactor}`);
+    }
+    if (!(options.captionDropout >= 0 && options.captionDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', 'captionDropout must be in [0, 1]');
+    const s = schedulerConfig as { num_train_timesteps: number; beta_schedule: 'scaled_linear'; beta_start: number; beta_end: number };
+    this.alphasCumprod = trainingSchedule(s.num_train_timesteps, s.beta_schedule, s.beta_start, s.beta_end).alphasCumprod;
+    this.random = new Random(this.config.seed);
+    this.unet = new UNet2DConditionModel(engine, this.random, this.modelConfig);
+    this.ema = new UNet2DConditionModel(engine, new Random(0), this.modelConfig);
+    this.group = new OptimizerGroup(engine, this.unet.params, this.ema.params, this.config);
+  }
+
+  get shipped(): UNet2DConditionModel {
+    return this.config.emaDecay > 0 ? this.ema : this.unet;
+  }
+
+  /** Frozen text embeddings [n, L, d] (kept). */
+  encodeText(captions: readonly string[]): Tensor {
+    const e = this.engine;
+    const ids = this.frozen.tokenizer.call(captions, { padding: 'max_length', truncation: true }).inputIds;
+    return e.tidy(() => this.frozen.textEncoder.forward(e, ids).hiddenState);
+  }
+
+  /** Scaled posterior samples of the frozen VAE, [n, h, w, c] values (kept tensor). */
+  encodeImages(images: Float32Array, n: number, random: Random): Tensor {
+    const e = this.engine;
+    const vae = this.frozen.vae;
+    const size = vae.config.sample_size;
+    return e.tidy(() => {
+      const d = vae.encode(e, e.tensor(images, [n, size, size, 3]));
+      const noise = e.tensor(random.normalArray(d.mean.size), d.mean.shape);
+      return e.mulScalar(e.add(d.mean, e.mul(e.exp(e.mulScalar(d.logvar, 0.5)), noise)), vae.config.scaling_factor);
+    });
+  }
+
+  /** z_t and ε for per-sample timesteps (q(z_t | z_0), DDPM eq. 4). */
+  private noised(z0: Float32Array, n: number, timesteps: Float32Array, random: Random): { zt: Float32Array; noise: Float32Array } {
+    const noise = random.normalArray(z0.length);
+    const per = z0.length / n;
+    const zt = new Float32Array(z0.length);
+    for (let i = 0; i < n; i++) {
+      const a = this.alphasCumprod[timesteps[i]];
+      const sa = Math.sqrt(a);
+      const sb = Math.sqrt(1 - a);
+      for (let j = i * per; j < (i + 1) * per; j++) zt[j] = sa * z0[j] + sb * noise[j];
+    }
+    return { zt, noise };
+  }
+
+  private loss(model: UNet2DConditionModel, zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor): Tensor {
+    const e = this.engine;
+    return e.mean(e.square(e.sub(model.forward(e, zt, timesteps, context), noise)));
+  }
+
+  trainStep(): Record<string, number> {
+    const e = this.engine;
+    const b = this.config.batchSize;
+    const { images, captions } = shapesBatch(this.config.dataSeed, this.step * b, b);
+    const dropped = captions.map((c) => (this.random.uniform() < this.options.captionDropout ? '' : c));
+    const z0T = this.encodeImages(images, b, this.random);
+    const z0 = e.readSync(z0T);
+    const shape = z0T.shape;
+    z0T.dispose();
+    const T = this.alphasCumprod.length;
+    const timesteps = new Float32Array(b);
+    for (let i = 0; i < b; i++) timesteps[i] = this.random.int(T);
+    const { zt, noise } = this.noised(z0, b, timesteps, this.random);
+    const context = this.encodeText(dropped);
+    const ztT = e.tensor(zt, shape);
+    const noiseT = e.tensor(noise, shape);
+    const { value, grads } = e.valueAndGrads(() => this.loss(this.unet, ztT, timesteps, context, noiseT), this.group.trainable() as never);
+    const loss = e.readSync(value)[0];
+    for (const t of [value, context, ztT, noiseT]) t.dispose();
+    if (!Number.isFinite(loss)) grads.forEach((g) => g.dispose());
+    checkFinite(loss, this.step, 'unet');
+    const gradNorm = this.group.apply(grads, this.step);
+    this.step += 1;
+    return { loss, gradNorm };
+  }
+
+  /** ε-loss of the shipped weights on a fixed held-out batch: test-split images, fixed t, ε and posterior noise. */
+  evaluate(): Record<string, number> {
+    const e = this.engine;
+    const n = this.options.evalImages;
+    const random = new Random(this.config.seed + 99);
+    const { images, captions } = shapesBatch(this.config.dataSeed + 1, 0, n, 'test');
+    const z0T = this.encodeImages(images, n, random);
+    const z0 = e.readSync(z0T);
+    const shape = z0T.shape;
+    z0T.dispose();
+    const timesteps = new Float32Array(n);
+    for (let i = 0; i < n; i++) timesteps[i] = Math.floor(((i + 0.5) / n) * this.alphasCumprod.length);
+    const { zt, noise } = this.noised(z0, n, timesteps, random);
+    const context = this.encodeText(captions);
+    const emptyContext = this.encodeText(captions.map(() => ''));
+    const [withText, withoutText] = [context, emptyContext].map((c) => {
+      const v = e.tidy(() => this.loss(this.shipped, e.tensor(zt, shape), timesteps, c, e.tensor(noise, shape)));
+      const out = e.readSync(v)[0];
+      v.dispose();
+      return out;
+    });
+    context.dispose();
+    emptyContext.dispose();
+    // The gap between the unconditional and conditional losses is what the text contributes.
+    return { validationLoss: withText, unconditionalValidationLoss: withoutText };
+  }
+
+  exportState(): { files: Record<string, Map<string, NamedArray>>; random: RandomState; optimizerSteps: number } {
+    return { files: this.group.exportFiles(''), random: this.random.state(), optimizerSteps: this.group.adam.stepCount };
+  }
+
+  importState(files: Record<string, Map<string, NamedArray>>, random: RandomState, optimizerSteps: number, step: number, source: string): void {
+    this.group.importFiles('', files, optimizerSteps, source);
+    this.random.restore(random);
+    this.step = step;
+  }
+
+  dispose(): void {
+    this.group.dispose();
+    this.unet.params.dispose();
+    this.ema.params.dispose();
+  }
+}
