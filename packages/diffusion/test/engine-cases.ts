@@ -232,6 +232,29 @@ export function describeEngineCases(label: string, init: () => Promise<TensorEng
       assert.ok(maxAbsDiff(got.grads[2], dBeta) < 1e-4);
     });
 
+    test('softmax over the last axis: values and gradients, also with −3.4e38 masked entries', () => {
+      const random = new Random(23);
+      const [rows, c] = [6, 7];
+      const x = random.normalArray(rows * c).map((v, i) => (i % 5 === 4 ? -3.4028234663852886e38 : 4 * v));
+      const r = random.normalArray(rows * c);
+      const got = valueAndInputGrads((a) => e.softmax(a), [{ values: x, shape: [2, 3, c] }], r);
+      const y = new Float64Array(rows * c);
+      const dx = new Float64Array(rows * c);
+      for (let row = 0; row < rows; row++) {
+        const at = (k: number) => row * c + k;
+        let max = -Infinity;
+        for (let k = 0; k < c; k++) max = Math.max(max, x[at(k)]);
+        let sum = 0;
+        for (let k = 0; k < c; k++) sum += Math.exp(x[at(k)] - max);
+        for (let k = 0; k < c; k++) y[at(k)] = Math.exp(x[at(k)] - max) / sum;
+        let dot = 0;
+        for (let k = 0; k < c; k++) dot += r[at(k)] * y[at(k)];
+        for (let k = 0; k < c; k++) dx[at(k)] = y[at(k)] * (r[at(k)] - dot);
+      }
+      assert.ok(maxAbsDiff(got.y, y) < 1e-6, `forward ${maxAbsDiff(got.y, y)}`);
+      assert.ok(maxAbsDiff(got.grads[0], dx) < 1e-5, `dx ${maxAbsDiff(got.grads[0], dx)}`);
+    });
+
     test('slice, gather, pad2d and resizeNearest: values and gradients', () => {
       const random = new Random(22);
       const x = random.normalArray(2 * 3 * 4);
