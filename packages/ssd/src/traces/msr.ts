@@ -22,8 +22,11 @@ export function isMsrHeader(line: string): boolean {
  * that are not sector-aligned are widened to whole sectors.
  */
 export function parseMsrCsv(text: TraceInput, fileName = '<trace>'): TraceRequest[] {
-  const parsed: { ticks: bigint; device: number; sector: number; sectors: number; read: boolean; line: number }[] = [];
-  let min: bigint | null = null;
+  // Timestamps as two exact doubles, ticks = high · 10^9 + low: FILETIMEs (~1.3·10^17) are beyond a
+  // double's exact range, and BigInt per line costs more than the rest of the line.
+  const parsed: { high: number; low: number; device: number; sector: number; sectors: number; read: boolean; line: number }[] = [];
+  let minHigh = Infinity;
+  let minLow = Infinity;
   let i = -1;
   for (const line of lines(text)) {
     i++;
@@ -31,25 +34,45 @@ export function parseMsrCsv(text: TraceInput, fileName = '<trace>'): TraceReques
     if (raw === '' || raw.startsWith('#')) continue;
     if (parsed.length === 0 && isMsrHeader(raw)) continue;
     const where = `${fileName}:${i + 1}`;
-    const f = raw.split(',').map((s) => s.trim());
+    const f = raw.split(',');
     if (f.length !== 7) parseError(where, `expected 7 comma-separated columns (${MSR_HEADER}), found ${f.length}`);
-    const [ts, , disk, type, offset, size] = f as [string, string, string, string, string, string, string];
-    if (!/^\d+$/.test(ts)) parseError(where, `Timestamp '${ts}' is not a non-negative integer (100 ns ticks)`);
-    if (!/^\d+$/.test(disk)) parseError(where, `DiskNumber '${disk}' is not a non-negative integer`);
-    const t = type.toLowerCase();
-    if (t !== 'read' && t !== 'write') parseError(where, `Type must be Read or Write, got '${type}'`);
-    if (!/^\d+$/.test(offset)) parseError(where, `Offset '${offset}' is not a non-negative integer (bytes)`);
-    if (!/^\d+$/.test(size) || BigInt(size) === 0n) parseError(where, `Size '${size}' is not a positive integer (bytes)`);
-    const start = BigInt(offset);
-    const end = start + BigInt(size);
-    if (BigInt(size) > BigInt(MAX_BYTE_ADDRESS)) parseError(where, `Size '${size}' overflows: more than 2^53 bytes`);
-    if (end > BigInt(MAX_BYTE_ADDRESS)) parseError(where, `Offset '${offset}' + Size '${size}' ends beyond 2^53 bytes`);
-    const sector = Number(start / BigInt(SECTOR));
-    const sectors = Number((end + BigInt(SECTOR - 1)) / BigInt(SECTOR)) - sector;
+    const ts = f[0]!.trim();
+    const disk = f[2]!.trim();
+    const type = f[3]!.trim();
+    const offset = f[4]!.trim();
+    const size = f[5]!.trim();
+    if (!DIGITS.test(ts)) parseError(where, `Timestamp '${ts}' is not a non-negative integer (100 ns ticks)`);
+    if (!DIGITS.test(disk)) parseError(where, `DiskNumber '${disk}' is not a non-negative integer`);
+    const read = type === 'Read' || type.toLowerCase() === 'read';
+    if (!read && type !== 'Write' && type.toLowerCase() !== 'write') parseError(where, `Type must be Read or Write, got '${type}'`);
+    if (!DIGITS.test(offset)) parseError(where, `Offset '${offset}' is not a non-negative integer (bytes)`);
+    if (!DIGITS.test(size) || /^0+$/.test(size)) parseError(where, `Size '${size}' is not a positive integer (bytes)`);
+    // Up to 15 digits a byte count is an exact double (< 2^53); longer ones go through BigInt.
+    let sector: number;
+    let sectors: number;
+    if (offset.length <= 15 && size.length <= 15 && Number(offset) + Number(size) <= MAX_BYTE_ADDRESS) {
+      const start = Number(offset);
+      const end = start + Number(size);
+      sector = Math.floor(start / SECTOR);
+      sectors = Math.ceil(end / SECTOR) - sector;
+    } else {
+      const start = BigInt(offset);
+      const end = start + BigInt(size);
+      if (BigInt(size) > BigInt(MAX_BYTE_ADDRESS)) parseError(where, `Size '${size}' overflows: more than 2^53 bytes`);
+      if (end > BigInt(MAX_BYTE_ADDRESS)) parseError(where, `Offset '${offset}' + Size '${size}' ends beyond 2^53 bytes`);
+      sector = Number(start / BigInt(SECTOR));
+      sectors = Number((end + BigInt(SECTOR - 1)) / BigInt(SECTOR)) - sector;
+    }
     checkRange(where, sector, sectors, offset, size);
-    const ticks = BigInt(ts);
-    if (min === null || ticks < min) min = ticks;
-    parsed.push({ ticks, device: Number(disk), sector, sectors, read: t === 'read', line: i + 1 });
+    const high = ts.length > 9 ? Number(ts.slice(0, -9)) : 0;
+    const low = Number(ts.length > 9 ? ts.slice(-9) : ts);
+    if (high < minHigh || (high === minHigh && low < minLow)) {
+      minHigh = high;
+      minLow = low;
+    }
+    parsed.push({ high, low, device: Number(disk), sector, sectors, read, line: i + 1 });
   }
-  return parsed.map((p) => request(Number((p.ticks - min!) * 100n), p.device, p.sector, p.sectors, p.read ? 'read' : 'write', p.line));
+  return parsed.map((p) => request(((p.high - minHigh) * 1e9 + (p.low - minLow)) * 100, p.device, p.sector, p.sectors, p.read ? 'read' : 'write', p.line));
 }
+
+const DIGITS = /^\d+$/;
