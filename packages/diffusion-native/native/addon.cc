@@ -220,6 +220,8 @@ napi_value Init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   registerElementwise(env, exports);
+  registerLayout(env, exports);
+  registerGroupNorm(env, exports);
   return exports;
 }
 

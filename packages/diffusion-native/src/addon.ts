@@ -54,6 +54,36 @@ export interface NativeAddon {
     channels: number,
     epsilon: number,
   ): void;
+  /** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] for i < dims (rank 1–8, native/layout.cc). */
+  copyStrided(src: Float32Array, srcOffset: number, dst: Float32Array, dstOffset: number, dims: Int32Array, srcStrides: Int32Array, dstStrides: Int32Array): void;
+  /** tfjs's Step: 1 where x > 0, alpha elsewhere, NaN stays NaN. */
+  step(x: Float32Array, out: Float32Array, alpha: number): void;
+  /** GroupNorm over x viewed as [rows, pixels, groups, channels/groups]; mean and rstd (1/√(σ² + ε)) per (row, group). */
+  groupNormForward(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    groups: number,
+    channels: number,
+    epsilon: number,
+  ): void;
+  groupNormBackward(
+    x: Float32Array,
+    dy: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dGamma: Float32Array,
+    dBeta: Float32Array,
+    rows: number,
+    groups: number,
+    channels: number,
+  ): void;
   pool2d(op: number, x: Float32Array, y: Float32Array, geometry: ConvGeometry): void;
   pool2dGrad(op: number, x: Float32Array, dy: Float32Array, dx: Float32Array, geometry: ConvGeometry): void;
 }

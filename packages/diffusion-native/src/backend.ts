@@ -2,7 +2,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type * as TF from '@tensorflow/tfjs';
 import { CONV_ROUTES, type ConvRoute, type NativeAddon } from './addon.ts';
 import { isOwned, markEscaped, releaseBuffer, takeBuffer } from './pool.ts';
-import { broadcastShape, copyRegion, foldBroadcast, foldReduce, tileInto } from './shapes.ts';
+import { broadcastShape, foldBroadcast, foldReduce, regionCopy, type StridedCopy, tileInto, transposeCopy } from './shapes.ts';
 
 /**
  * The tfjs backend 'native': tfjs-backend-cpu's MathBackendCPU (tensors live in JS typed arrays) with
@@ -86,6 +86,9 @@ export const GELU_GRAD_KERNEL = 'FlashdiffGeluGrad';
 /** Training-mode batch norm over all axes but the last: outputs [y, mean, variance]; and its gradient [dx, dγ, dβ]. */
 export const BATCH_NORM_TRAIN_KERNEL = 'FlashdiffBatchNormTrain';
 export const BATCH_NORM_TRAIN_GRAD_KERNEL = 'FlashdiffBatchNormTrainGrad';
+/** GroupNorm (and LayerNorm: one group, one pixel per row): outputs [y, mean, rstd]; and its gradient [dx, dγ, dβ]. */
+export const GROUP_NORM_KERNEL = 'FlashdiffGroupNorm';
+export const GROUP_NORM_GRAD_KERNEL = 'FlashdiffGroupNormGrad';
 
 function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: KernelFunc) => TensorInfo | TensorInfo[]> {
   const { tf, addon } = ctx;
@@ -324,8 +327,12 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     },
   };
 
-  // Layout kernels: contiguous runs are copied with TypedArray.set instead of tfjs cpu's
-  // per-element index arithmetic (concat's gradient slices channels out of [N,H,W,C] tensors).
+  // Layout kernels: one native strided copy (native/layout.cc, OpenMP) instead of tfjs cpu's
+  // per-element index arithmetic in JS (concat's gradient slices channels out of [N,H,W,C] tensors;
+  // the transposed convolutions and attention reshuffle axes).
+  const copy = (src: Float32Array, dst: Float32Array, c: StridedCopy): void => {
+    addon.copyStrided(src, c.srcOffset, dst, c.dstOffset, c.dims, c.srcStrides, c.dstStrides);
+  };
   table.Slice = (p, fb) => {
     const x = (p.inputs as { x: TensorInfo }).x;
     const attrs = p.attrs as Attrs;
@@ -333,7 +340,7 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     const backend = p.backend as MathBackendCPU;
     const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as TF.Tensor, attrs.begin as number[], attrs.size as number[]);
     const out = takeBuffer(sizeOf(size));
-    if (out.length > 0) copyRegion(values(backend, x), x.shape, begin, out, size, size.map(() => 0), size);
+    if (out.length > 0) copy(values(backend, x), out, regionCopy(x.shape, begin, size, size.map(() => 0), size));
     return backend.makeTensorInfo(size, 'float32', out);
   };
   table.SplitV = (p, fb) => {
@@ -349,7 +356,7 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
       const size = [...x.shape];
       size[axis] = s;
       const out = takeBuffer(sizeOf(size));
-      if (out.length > 0) copyRegion(src, x.shape, begin, out, size, size.map(() => 0), size);
+      if (out.length > 0) copy(src, out, regionCopy(x.shape, begin, size, size.map(() => 0), size));
       begin[axis] += s;
       return backend.makeTensorInfo(size, 'float32', out);
     });
@@ -370,9 +377,23 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     const out = takeBuffer(sizeOf(outShape));
     const dstBegin = outShape.map(() => 0);
     for (const t of inputs) {
-      copyRegion(values(backend, t), t.shape, t.shape.map(() => 0), out, outShape, dstBegin, t.shape);
+      copy(values(backend, t), out, regionCopy(t.shape, t.shape.map(() => 0), outShape, dstBegin, t.shape));
       dstBegin[axis] += t.shape[axis];
     }
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  };
+  // Constant padding (pad2d before a 'valid' stride-2 convolution): fill, then the input into the interior.
+  table.PadV2 = (p, fb) => {
+    const x = (p.inputs as { x: TensorInfo }).x;
+    const attrs = p.attrs as Attrs;
+    const paddings = attrs.paddings as Array<[number, number]>;
+    if (!allFloat(x) || x.shape.length === 0 || sizeOf(x.shape) === 0 || paddings.length !== x.shape.length) return fb(p);
+    if (paddings.some(([before, after]) => before < 0 || after < 0)) return fb(p);
+    const backend = p.backend as MathBackendCPU;
+    const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+    const out = takeBuffer(sizeOf(outShape));
+    out.fill((attrs.constantValue as number) ?? 0);
+    copy(values(backend, x), out, regionCopy(x.shape, x.shape.map(() => 0), outShape, paddings.map(([before]) => before), x.shape));
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
   table.Tile = (p, fb) => {
@@ -385,17 +406,14 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     if (out.length > 0) tileInto(values(backend, x), x.shape, reps, out);
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
-  // Transpose: tfjs-backend-cpu computes a full index per element; profiling the ContextUnet
-  // step showed it as the largest kernel (~35 % of kernel time). This walks the input with
-  // precomputed strides instead.
   table.Transpose = (p, fb) => {
     const x = (p.inputs as { x: TensorInfo }).x;
     const perm = (p.attrs as Attrs).perm as number[];
-    if (!allFloat(x) || x.shape.length === 0 || perm.length !== x.shape.length || sizeOf(x.shape) === 0) return fb(p);
+    if (!allFloat(x) || x.shape.length === 0 || x.shape.length > 8 || perm.length !== x.shape.length || sizeOf(x.shape) === 0) return fb(p);
     const backend = p.backend as MathBackendCPU;
     const outShape = perm.map((axis) => x.shape[axis]);
     const out = takeBuffer(sizeOf(outShape));
-    transposeInto(values(backend, x), x.shape, perm, out);
+    copy(values(backend, x), out, transposeCopy(x.shape, perm));
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
   // Step (relu's gradient mask): 1 where x > 0, alpha elsewhere, NaN stays NaN.
@@ -406,10 +424,7 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     const backend = p.backend as MathBackendCPU;
     const src = values(backend, x);
     const out = takeBuffer(src.length);
-    for (let i = 0; i < src.length; i++) {
-      const v = src[i];
-      out[i] = v > 0 ? 1 : v !== v ? v : alpha;
-    }
+    addon.step(src, out, alpha);
     return backend.makeTensorInfo(x.shape, 'float32', out);
   };
 
@@ -531,40 +546,33 @@ export function installNativeBackend(tf: Tf, addon: NativeAddon): void {
       (attrs as Attrs).epsilon as number);
     return [cpu.makeTensorInfo(x.shape, 'float32', dx), cpu.makeTensorInfo([channels], 'float32', dGamma), cpu.makeTensorInfo([channels], 'float32', dBeta)];
   };
+  // GroupNorm / LayerNorm: x viewed as [rows, pixels, groups, channels/groups] (attrs rows, groups).
+  const groupNorm: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+    const cpu = backend as MathBackendCPU;
+    const { rows, groups, epsilon } = attrs as { rows: number; groups: number; epsilon: number };
+    const channels = x.shape[x.shape.length - 1];
+    const y = takeBuffer(sizeOf(x.shape));
+    const mean = new Float32Array(rows * groups);
+    const rstd = new Float32Array(rows * groups);
+    addon.groupNormForward(values(cpu, x), values(cpu, gamma), values(cpu, beta), y, mean, rstd, rows, groups, channels, epsilon);
+    return [cpu.makeTensorInfo(x.shape, 'float32', y), cpu.makeTensorInfo([rows * groups], 'float32', mean), cpu.makeTensorInfo([rows * groups], 'float32', rstd)];
+  };
+  const groupNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x, dy, mean, rstd, gamma } = inputs as Record<string, TensorInfo>;
+    const cpu = backend as MathBackendCPU;
+    const { rows, groups } = attrs as { rows: number; groups: number };
+    const channels = x.shape[x.shape.length - 1];
+    const dx = takeBuffer(sizeOf(x.shape));
+    const dGamma = new Float32Array(channels);
+    const dBeta = new Float32Array(channels);
+    addon.groupNormBackward(values(cpu, x), values(cpu, dy), values(cpu, mean), values(cpu, rstd), values(cpu, gamma), dx, dGamma, dBeta, rows, groups, channels);
+    return [cpu.makeTensorInfo(x.shape, 'float32', dx), cpu.makeTensorInfo(gamma.shape, 'float32', dGamma), cpu.makeTensorInfo(gamma.shape, 'float32', dBeta)];
+  };
+  tf.registerKernel({ kernelName: GROUP_NORM_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GROUP_NORM_KERNEL, groupNorm) });
+  tf.registerKernel({ kernelName: GROUP_NORM_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GROUP_NORM_GRAD_KERNEL, groupNormGrad) });
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(BATCH_NORM_TRAIN_KERNEL, batchNormTrain) });
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(BATCH_NORM_TRAIN_GRAD_KERNEL, batchNormTrainGrad) });
   tf.registerKernel({ kernelName: GELU_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GELU_KERNEL, gelu) });
   tf.registerKernel({ kernelName: GELU_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GELU_GRAD_KERNEL, geluGrad) });
-}
-
-/**
- * out = src permuted: output axis i is input axis perm[i]. The output is written in row-major
- * order; an odometer over the outer output axes keeps the matching input offset, so the inner
- * loop is one strided read per element.
- */
-function transposeInto(src: Float32Array, shape: readonly number[], perm: readonly number[], out: Float32Array): void {
-  const rank = shape.length;
-  const inputStrides = new Array<number>(rank);
-  for (let i = rank - 1, stride = 1; i >= 0; i--) {
-    inputStrides[i] = stride;
-    stride *= shape[i];
-  }
-  const outShape = perm.map((axis) => shape[axis]);
-  const stride = perm.map((axis) => inputStrides[axis]);
-  const inner = outShape[rank - 1];
-  const innerStride = stride[rank - 1];
-  const outer = out.length / inner;
-  const index = new Array<number>(rank).fill(0);
-  let base = 0;
-  let w = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let k = 0, r = base; k < inner; k++, r += innerStride) out[w++] = src[r];
-    for (let d = rank - 2; d >= 0; d--) {
-      index[d]++;
-      base += stride[d];
-      if (index[d] < outShape[d]) break;
-      base -= stride[d] * outShape[d];
-      index[d] = 0;
-    }
-  }
 }

@@ -11,7 +11,7 @@ import { installNativeBackend, NATIVE_BACKEND_NAME } from './backend.ts';
  *   if (await registerNativeBackend(tf)) await tf.setBackend('native');
  */
 export { NATIVE_BACKEND_NAME, setConvRoute, getConvRoute, setKernelProfiling, kernelProfile } from './backend.ts';
-export { batchNormTraining, gelu } from './ops.ts';
+export { batchNormTraining, gelu, groupNorm, layerNorm } from './ops.ts';
 export type { ConvRoute };
 
 export class NativeBackendError extends Error {

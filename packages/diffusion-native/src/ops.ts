@@ -1,5 +1,13 @@
 import type * as TF from '@tensorflow/tfjs';
-import { BATCH_NORM_TRAIN_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL, NATIVE_BACKEND_NAME } from './backend.ts';
+import {
+  BATCH_NORM_TRAIN_GRAD_KERNEL,
+  BATCH_NORM_TRAIN_KERNEL,
+  GELU_GRAD_KERNEL,
+  GELU_KERNEL,
+  GROUP_NORM_GRAD_KERNEL,
+  GROUP_NORM_KERNEL,
+  NATIVE_BACKEND_NAME,
+} from './backend.ts';
 
 /**
  * Fused ops the native backend offers beyond tfjs's kernel set. Each one works on every backend:
@@ -81,4 +89,63 @@ export function batchNormTraining(
   keptMean.dispose();
   keptVariance.dispose();
   return { y, mean: outMean, variance: outVariance };
+}
+
+/**
+ * The native GroupNorm kernel over x viewed as [rows, pixels, groups, channels/groups], with its
+ * gradient in x, γ, β (one addon call each way instead of tf.moments' ~25 forward and backward
+ * kernels). The statistics it saves for the backward are (mean, 1/√(σ² + ε)) per (row, group).
+ */
+function nativeGroupNorm(tf: Tf, x: TF.Tensor, gamma: TF.Tensor, beta: TF.Tensor, rows: number, groups: number, epsilon: number): TF.Tensor {
+  const channels = x.shape[x.shape.length - 1];
+  const attrs = { rows, groups, epsilon };
+  const forwardFunc = (xs: TF.Tensor, g: TF.Tensor, b: TF.Tensor, save: TF.GradSaveFunc) => {
+    const [y, mean, rstd] = tf.engine().runKernel(GROUP_NORM_KERNEL, { x: xs, gamma: g, beta: b }, attrs) as TF.Tensor[];
+    save([xs, g, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy: TF.Tensor, saved: TF.Tensor[]) => {
+        const [sx, sg, sm, sr] = saved;
+        return tf.engine().runKernel(GROUP_NORM_GRAD_KERNEL, { x: sx, dy, mean: sm, rstd: sr, gamma: sg }, attrs) as TF.Tensor[];
+      },
+    };
+  };
+  const forward = tf.customGrad(forwardFunc as unknown as Parameters<Tf['customGrad']>[0]);
+  return tf.tidy(() => forward(x, tf.reshape(gamma, [channels]), tf.reshape(beta, [channels])));
+}
+
+function nativeUsable(tf: Tf, x: TF.Tensor, gamma: TF.Tensor, beta: TF.Tensor): boolean {
+  const channels = x.shape[x.shape.length - 1];
+  return tf.getBackend() === NATIVE_BACKEND_NAME && x.dtype === 'float32' && x.size > 0 && gamma.size === channels && beta.size === channels;
+}
+
+/**
+ * GroupNorm (Wu & He 2018) of NHWC x: per sample, each of `groups` channel groups is normalised over
+ * H, W and its channels (biased variance), then y = x̂·γ + β per channel — PyTorch's nn.GroupNorm.
+ */
+export function groupNorm(tf: Tf, x: TF.Tensor, groups: number, gamma: TF.Tensor, beta: TF.Tensor, epsilon: number): TF.Tensor {
+  const channels = x.shape[x.shape.length - 1];
+  if (x.rank === 4 && channels % groups === 0 && nativeUsable(tf, x, gamma, beta)) {
+    return nativeGroupNorm(tf, x, gamma, beta, x.shape[0], groups, epsilon);
+  }
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const grouped = tf.reshape(x, [n, h, w, groups, c / groups]);
+    const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
+    const normalised = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon)));
+    return tf.add(tf.mul(tf.reshape(normalised, [n, h, w, c]), tf.reshape(gamma, [c])), tf.reshape(beta, [c]));
+  });
+}
+
+/** LayerNorm (Ba et al. 2016) over the last axis: (x − μ)/√(σ² + ε)·γ + β, biased variance — PyTorch's nn.LayerNorm(C). */
+export function layerNorm(tf: Tf, x: TF.Tensor, gamma: TF.Tensor, beta: TF.Tensor, epsilon: number): TF.Tensor {
+  const channels = x.shape[x.shape.length - 1];
+  if (x.rank >= 1 && nativeUsable(tf, x, gamma, beta)) {
+    return nativeGroupNorm(tf, x, gamma, beta, x.size / channels, 1, epsilon);
+  }
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, [x.rank - 1], true);
+    const normalised = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
+    return tf.add(tf.mul(normalised, tf.reshape(gamma, [channels])), tf.reshape(beta, [channels]));
+  });
 }

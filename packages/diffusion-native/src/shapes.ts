@@ -97,7 +97,7 @@ export function foldReduce(shape: readonly number[], axes: readonly number[]): R
 }
 
 /** Element strides of a row-major array of this shape (the last dimension's is 1). */
-function rowMajorStrides(shape: readonly number[]): number[] {
+export function rowMajorStrides(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length);
   let stride = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -182,4 +182,76 @@ export function tileInto(src: Float32Array, shape: readonly number[], reps: read
     for (let r = 1; r < reps[dim]; r++) dst.copyWithin(dstOffset + r * block, dstOffset, dstOffset + block);
   };
   fill(0, 0, 0);
+}
+
+/**
+ * The addon's strided copy (native/layout.cc): dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ
+ * i·srcStrides] for every index i < dims. Size-1 dimensions vanish and a dimension merges into the
+ * next when both arrays step over it as one longer run, so a channel slice of [N,H,W,C] is
+ * [N·H·W, c] and a whole-array copy one run.
+ */
+export interface StridedCopy {
+  srcOffset: number;
+  dstOffset: number;
+  dims: Int32Array;
+  srcStrides: Int32Array;
+  dstStrides: Int32Array;
+}
+
+export function stridedCopy(
+  dims: readonly number[],
+  srcOffset: number,
+  srcStrides: readonly number[],
+  dstOffset: number,
+  dstStrides: readonly number[],
+): StridedCopy {
+  const d: number[] = [];
+  const ss: number[] = [];
+  const ds: number[] = [];
+  for (let i = 0; i < dims.length; i++) {
+    if (dims[i] === 1) continue;
+    const last = d.length - 1;
+    // The previous (outer) dimension folds into this one when it steps exactly over this one's run.
+    if (last >= 0 && ss[last] === srcStrides[i] * dims[i] && ds[last] === dstStrides[i] * dims[i]) {
+      d[last] *= dims[i];
+      ss[last] = srcStrides[i];
+      ds[last] = dstStrides[i];
+    } else {
+      d.push(dims[i]);
+      ss.push(srcStrides[i]);
+      ds.push(dstStrides[i]);
+    }
+  }
+  if (d.length === 0) {
+    d.push(1);
+    ss.push(1);
+    ds.push(1);
+  }
+  return { srcOffset, dstOffset, dims: Int32Array.from(d), srcStrides: Int32Array.from(ss), dstStrides: Int32Array.from(ds) };
+}
+
+/** The box `size` at `srcBegin` of a row-major `srcShape` array, to `dstBegin` of a row-major `dstShape` one. */
+export function regionCopy(
+  srcShape: readonly number[],
+  srcBegin: readonly number[],
+  dstShape: readonly number[],
+  dstBegin: readonly number[],
+  size: readonly number[],
+): StridedCopy {
+  const srcStrides = rowMajorStrides(srcShape);
+  const dstStrides = rowMajorStrides(dstShape);
+  let srcOffset = 0;
+  let dstOffset = 0;
+  for (let i = 0; i < size.length; i++) {
+    srcOffset += srcBegin[i] * srcStrides[i];
+    dstOffset += dstBegin[i] * dstStrides[i];
+  }
+  return stridedCopy(size, srcOffset, srcStrides, dstOffset, dstStrides);
+}
+
+/** Transpose of a row-major `shape` array by `perm` (output axis i is input axis perm[i]) into a contiguous output. */
+export function transposeCopy(shape: readonly number[], perm: readonly number[]): StridedCopy {
+  const inputStrides = rowMajorStrides(shape);
+  const outShape = perm.map((axis) => shape[axis]);
+  return stridedCopy(outShape, 0, perm.map((axis) => inputStrides[axis]), 0, rowMajorStrides(outShape));
 }

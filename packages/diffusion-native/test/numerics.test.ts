@@ -6,7 +6,7 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining, gelu } from '../src/index.ts';
+import { batchNormTraining, gelu, groupNorm, layerNorm } from '../src/index.ts';
 import { BACKEND_CASES, prepareBackend, requireNative, type BackendCase } from './backends.ts';
 import {
   broadcastIndex,
@@ -425,6 +425,106 @@ function suite(c: BackendCase): void {
       close(dx, dxRef, 'x gradient', 1e-5, 2e-3);
       close(dgamma, dGamma, 'γ gradient');
       close(dbeta, dBeta, 'β gradient');
+    });
+
+    /**
+     * Float64 GroupNorm over x viewed as [rows, pixels, groups, k]: y, and the gradients of x, γ, β
+     * for the loss Σ y·g (x̂ = (x − μ)·r; dx = r·(g·γ − mean(g·γ) − x̂·mean(g·γ·x̂)) per (row, group)).
+     */
+    const groupNormRef = (xv: ArrayLike<number>, gmv: ArrayLike<number>, btv: ArrayLike<number>, gv: ArrayLike<number>, rows: number, groups: number, channels: number) => {
+      const pixels = xv.length / rows / channels;
+      const k = channels / groups;
+      const count = pixels * k;
+      const y = new Float64Array(xv.length);
+      const dx = new Float64Array(xv.length);
+      const dGamma = new Float64Array(channels);
+      const dBeta = new Float64Array(channels);
+      for (let n = 0; n < rows; n++) {
+        for (let g = 0; g < groups; g++) {
+          const at = (p: number, j: number): number => (n * pixels + p) * channels + g * k + j;
+          let mean = 0;
+          for (let p = 0; p < pixels; p++) for (let j = 0; j < k; j++) mean += xv[at(p, j)] / count;
+          let variance = 0;
+          for (let p = 0; p < pixels; p++) for (let j = 0; j < k; j++) variance += (xv[at(p, j)] - mean) ** 2 / count;
+          const r = 1 / Math.sqrt(variance + 1e-5);
+          let meanA = 0;
+          let meanB = 0;
+          for (let p = 0; p < pixels; p++) {
+            for (let j = 0; j < k; j++) {
+              const i = at(p, j);
+              const c = g * k + j;
+              const xhat = (xv[i] - mean) * r;
+              y[i] = xhat * gmv[c] + btv[c];
+              dBeta[c] += gv[i];
+              dGamma[c] += gv[i] * xhat;
+              meanA += (gv[i] * gmv[c]) / count;
+              meanB += (gv[i] * gmv[c] * xhat) / count;
+            }
+          }
+          for (let p = 0; p < pixels; p++) {
+            for (let j = 0; j < k; j++) {
+              const i = at(p, j);
+              const xhat = (xv[i] - mean) * r;
+              dx[i] = r * (gv[i] * gmv[g * k + j] - meanA - xhat * meanB);
+            }
+          }
+        }
+      }
+      return { y, dx, dGamma, dBeta };
+    };
+
+    check('groupNorm (NHWC, 4 groups) and layerNorm (last axis): y and gradients of x, γ, β', () => {
+      const cases = [
+        { what: 'groupNorm', shape: [3, 4, 5, 8], groups: 4, rows: 3, run: (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => groupNorm(tf, p, 4, q, r, 1e-5) },
+        { what: 'layerNorm', shape: [2, 7, 12], groups: 1, rows: 14, run: (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => layerNorm(tf, p, q, r, 1e-5) },
+      ];
+      for (const [index, k] of cases.entries()) {
+        const channels = k.shape[k.shape.length - 1];
+        // An offset mean (3) checks that the variance is not E[x²] − μ² in float32.
+        const x = tf.add(tensor(k.shape, 130 + index, 2), 3);
+        const gamma = tf.add(tensor([channels], 140 + index, 0.5), 1);
+        const beta = tensor([channels], 150 + index);
+        const g = tensor(k.shape, 160 + index);
+        const ref = groupNormRef(x.dataSync(), gamma.dataSync(), beta.dataSync(), g.dataSync(), k.rows, k.groups, channels);
+        close(k.run(x, gamma, beta), ref.y, `${k.what} y`);
+        const [dx, dgamma, dbeta] = tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(k.run(p, q, r), g)))([x, gamma, beta]);
+        close(dx, ref.dx, `${k.what} x gradient`, 1e-5, 2e-3);
+        close(dgamma, ref.dGamma, `${k.what} γ gradient`);
+        close(dbeta, ref.dBeta, `${k.what} β gradient`);
+      }
+    });
+
+    check('layout kernels: transpose (rank 6), pad, split, slice at an offset', () => {
+      const shape = [2, 3, 2, 4, 2, 3];
+      const x = tensor(shape, 170);
+      const xv = x.dataSync();
+      const strides = [144, 48, 24, 6, 3, 1];
+      const perm = [0, 3, 1, 4, 2, 5];
+      const outShape = perm.map((a) => shape[a]);
+      const expected = new Float64Array(x.size);
+      for (let o = 0; o < x.size; o++) {
+        let rest = o;
+        let src = 0;
+        for (let d = 5; d >= 0; d--) {
+          src += (rest % outShape[d]) * strides[perm[d]];
+          rest = Math.floor(rest / outShape[d]);
+        }
+        expected[o] = xv[src];
+      }
+      close(tf.transpose(x, perm), expected, 'transpose');
+      const img = tensor([2, 3, 4, 5], 171);
+      const iv = img.dataSync();
+      const padded = tf.pad(img, [[0, 0], [1, 2], [0, 1], [0, 0]], 0.5);
+      const pv = Array.from({ length: 2 * 6 * 5 * 5 }, (_, i) => {
+        const [n, y, xx, c] = [Math.floor(i / 150), Math.floor(i / 25) % 6, Math.floor(i / 5) % 5, i % 5];
+        return y >= 1 && y < 4 && xx < 4 ? iv[((n * 3 + y - 1) * 4 + xx) * 5 + c] : 0.5;
+      });
+      close(padded, pv, 'pad');
+      const [left, right] = tf.split(img, [2, 3], 3);
+      close(left, Array.from({ length: 48 }, (_, i) => iv[Math.floor(i / 2) * 5 + (i % 2)]), 'split (first)');
+      close(right, Array.from({ length: 72 }, (_, i) => iv[Math.floor(i / 3) * 5 + 2 + (i % 3)]), 'split (second)');
+      const sliced = tf.slice(img, [1, 1, 2, 0], [1, 2, 2, 5]);
+      close(sliced, Array.from({ length: 20 }, (_, i) => iv[((3 + Math.floor(i / 10) + 1) * 4 + 2 + (Math.floor(i / 5) % 2)) * 5 + (i % 5)]), 'slice');
     });
 
     check('small conv net (conv, batch norm, GELU, max pool, 1×1 conv, transposed conv): loss and every parameter gradient', () => {
