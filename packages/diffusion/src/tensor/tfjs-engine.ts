@@ -20,6 +20,10 @@ const SQRT1_2 = Math.SQRT1_2;
 export interface TfjsFusedOps {
   gelu(tfModule: typeof tf, x: tf.Tensor): tf.Tensor;
   batchNormTraining(tfModule: typeof tf, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
+  /** GroupNorm of NHWC x (the formula of groupNorm below), forward and backward fused. */
+  groupNorm?(tfModule: typeof tf, x: tf.Tensor, groups: number, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor;
+  /** LayerNorm over the last axis (the formula of layerNorm below), forward and backward fused. */
+  layerNorm?(tfModule: typeof tf, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor;
 }
 
 export interface TfjsEngineOptions {
@@ -261,6 +265,7 @@ export class TfjsEngine implements TensorEngine {
   }
 
   groupNorm(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+    if (this.fusedOps?.groupNorm) return W(this.fusedOps.groupNorm(tf, T(x), groups, T(gamma), T(beta), epsilon));
     return W(
       tf.tidy(() => {
         const [n, h, w, c] = x.shape;
@@ -273,6 +278,7 @@ export class TfjsEngine implements TensorEngine {
     );
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): Tensor {
+    if (this.fusedOps?.layerNorm) return W(this.fusedOps.layerNorm(tf, T(x), T(gamma), T(beta), epsilon));
     return W(
       tf.tidy(() => {
         const last = x.shape.length - 1;
