@@ -407,18 +407,23 @@ export class CaptionDataset {
    */
   toImageDataset(options: { limit?: number; grey?: boolean } = {}): ImageDataset {
     const count = Math.min(this.count, options.limit ?? Infinity);
-    const { height, width, channels } = this.header;
-    const indices = Int32Array.from({ length: count }, (_, i) => i);
-    const full = this.readImages(indices);
-    let images = full;
-    let outChannels = channels;
-    if (options.grey && channels > 1) {
-      outChannels = 1;
-      images = new Float32Array(count * height * width);
-      for (let p = 0; p < images.length; p++) {
-        let sum = 0;
-        for (let c = 0; c < channels; c++) sum += full[p * channels + c];
-        images[p] = sum / channels;
+    const { height, width, channels, chunkImages } = this.header;
+    const outChannels = options.grey ? 1 : channels;
+    const pixels = height * width;
+    const images = new Float32Array(count * pixels * outChannels);
+    // A chunk at a time, so that only the result (not a full-colour float copy) is ever whole.
+    for (let start = 0; start < count; start += chunkImages) {
+      const n = Math.min(chunkImages, count - start);
+      const bytes = this.readImagesUint8(Int32Array.from({ length: n }, (_, i) => start + i));
+      const out = images.subarray(start * pixels * outChannels, (start + n) * pixels * outChannels);
+      if (outChannels === channels) {
+        for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 127.5 - 1;
+      } else {
+        for (let p = 0; p < n * pixels; p++) {
+          let sum = 0;
+          for (let c = 0; c < channels; c++) sum += bytes[p * channels + c];
+          out[p] = sum / channels / 127.5 - 1;
+        }
       }
     }
     const labelled = this.header.classNames.length > 0;
