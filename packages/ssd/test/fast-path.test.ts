@@ -20,8 +20,8 @@ interface Run {
 }
 
 /** Sequential fill, then `rounds` × user capacity of uniform random writes with TRIM and reads mixed in. */
-function run(fast: boolean, options: Partial<FtlOptions>, seed: number, rounds: number, faults?: FaultOptions, firstSequence = 1): Run {
-  const device = createNandDevice({ geometry, metadataOnly: true, forceGeneric: !fast, ...(faults ? { faults } : {}) });
+function run(fast: boolean, options: Partial<FtlOptions>, seed: number, rounds: number, faults?: FaultOptions, firstSequence = 1, g: NandGeometry = geometry): Run {
+  const device = createNandDevice({ geometry: g, metadataOnly: true, forceGeneric: !fast, ...(faults ? { faults } : {}) });
   const result: Run = { ftl: undefined as unknown as Ftl, device, runs: 0 };
   if (fast) {
     assert.equal(typeof device.copybackRun, 'function', 'the metadata-only device offers the fast path');
@@ -56,6 +56,7 @@ function run(fast: boolean, options: Partial<FtlOptions>, seed: number, rounds: 
 }
 
 function assertSame(fast: Run, general: Run, label: string): void {
+  const geometry = fast.device.geometry;
   const a = fast.ftl;
   const b = general.ftl;
   assert.deepEqual(a.counters, b.counters, `${label}: FTL counters`);
@@ -141,6 +142,16 @@ describe('FTL metadata fast path = general path', () => {
       general.ftl.recover();
       assert.deepEqual(fast.ftl.l2p, general.ftl.l2p, `${name}: L2P after recovery`);
     });
+  });
+
+  test('pages per block and blocks per die not powers of two (12 and 20, 3 dies per channel): the kernel looks dies and blocks up, same outcome', () => {
+    // The kernels shift where the counts are powers of two and look up (or divide) elsewhere.
+    const odd: NandGeometry = { pageSize: 2048, spareSize: 64, pagesPerBlock: 12, blocksPerDie: 20, diesPerChannel: 3, channels: 2 };
+    const fast = run(true, {}, 41, 6, undefined, 1, odd);
+    const general = run(false, {}, 41, 6, undefined, 1, odd);
+    assert.equal(fast.ftl.wasmKernelActive, true);
+    assert.ok(fast.ftl.counters.gcRuns > 50, `GC ran (${fast.ftl.counters.gcRuns})`);
+    assertSame(fast, general, 'odd geometry');
   });
 
   test('sequence numbers crossing 2^32: the kernel steps the CRC term across the wrap as crc32.ts does', () => {
