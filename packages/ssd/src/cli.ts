@@ -226,6 +226,8 @@ const DEFINITION: CliDefinition = {
     'ssdsim run --preset ssd-small --op 0.2 --gc greedy --workload uniform --writes 20x',
     'ssdsim run --preset ssd-small --workload hotcold --gc cost-benefit --json --out report.json',
     'ssdsim replay trace.ascii --preset ssd-small --blocks 32',
+    'ssdsim run my-scenario.yaml --gc fifo --plots plots',
+    'ssdsim sweep my-scenario.yaml --vary op=0.07,0.125,0.2,0.28 --vary gc=greedy,fifo --dir sweep && ssdsim plot sweep/summary.csv',
     'source <(ssdsim completion bash)',
   ],
   classify(e) {
