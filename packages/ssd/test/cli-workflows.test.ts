@@ -64,6 +64,16 @@ describe('ssdsim workflows', () => {
     oneLineError(ssdsim('replay', fixture('ssdsim-example.ascii'), ...SMALL, '--format', 'msr'), 1, ':1:', '7 comma-separated');
   });
 
+  test('replay --scenario: the device from the file, the trace from the command line', () => {
+    const scenario = join(dir, 'dev.yaml');
+    writeFileSync(scenario, 'device:\n  preset: seed-mini\n  ftl: { gcPolicy: fifo }\nprecondition: { state: none }\n');
+    const r = ssdsim('replay', fixture('flashdiff-sample.trace'), '--scenario', scenario, '--op', '0.25', '--print-config', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.deepEqual([s.device.preset, s.device.ftl.gcPolicy, s.device.ftl.overProvisioning, s.precondition.state, s.workload.kind], ['seed-mini', 'fifo', 0.25, 'none', 'trace']);
+    assert.equal(s.workload.path, fixture('flashdiff-sample.trace'));
+  });
+
   test('run a scenario with outputs: JSON report and plots', () => {
     const scenario = join(dir, 's.yaml');
     writeFileSync(scenario, `device:\n  preset: ssd-small\n  geometry: { channels: 2, diesPerChannel: 1, blocksPerDie: 16, pagesPerBlock: 16 }\nprecondition: { state: random, occupancy: 0.8 }\nworkload: { kind: uniform, writes: 2x }\noutputs: { json: out/report.json, plots: out/plots }\n`);
