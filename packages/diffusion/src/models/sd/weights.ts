@@ -10,10 +10,9 @@ import {
   type LoadParametersOptions,
   type ParameterMapping,
   type TensorSource,
-  conv2dMapping,
-  identityMapping,
-  linearMapping,
   loadParameters,
+  mappingFromLayouts,
+  torchTensorsFromStore,
 } from '../../checkpoint/tensor-source.ts';
 import type { ModuleBuilder } from './modules.ts';
 
@@ -23,13 +22,7 @@ export interface SdModel {
 
 /** Every parameter of the model with the source tensor it comes from (the same name). */
 export function parameterMappings(builder: ModuleBuilder): ParameterMapping[] {
-  return builder.store.names('all').map((name) => {
-    const shape = builder.store.shapeOf(name);
-    const layout = builder.layouts.get(name) ?? 'plain';
-    if (layout === 'conv') return conv2dMapping(name, shape);
-    if (layout === 'linear') return linearMapping(name, shape);
-    return identityMapping(name, shape);
-  });
+  return mappingFromLayouts(builder.store, builder.layouts);
 }
 
 /**
@@ -53,21 +46,5 @@ export interface TorchTensor {
 
 /** The model's parameters in PyTorch layouts, one at a time (for a streaming safetensors writer). */
 export function* torchStateDict(model: SdModel): Generator<TorchTensor> {
-  const { store, layouts } = model.builder;
-  for (const name of store.names('all')) {
-    const shape = store.shapeOf(name);
-    const data = store.engine.readSync(store.get(name));
-    const layout = layouts.get(name) ?? 'plain';
-    if (layout === 'conv') {
-      const [kh, kw, i, o] = shape;
-      const out = new Float32Array(data.length);
-      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ic = 0; ic < i; ic++) for (let oc = 0; oc < o; oc++) out[((oc * i + ic) * kh + y) * kw + x] = data[((y * kw + x) * i + ic) * o + oc];
-      yield { name, shape: [o, i, kh, kw], data: out };
-    } else if (layout === 'linear') {
-      const [rows, cols] = shape;
-      const out = new Float32Array(data.length);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-      yield { name, shape: [cols, rows], data: out };
-    } else yield { name, shape: shape.slice(), data: data.slice() };
-  }
+  for (const t of torchTensorsFromStore(model.builder.store, parameterMappings(model.builder))) yield { name: t.name, shape: t.shape, data: t.data() };
 }
