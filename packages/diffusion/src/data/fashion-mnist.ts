@@ -27,8 +27,8 @@ export type FashionMnistSplit = (typeof FASHION_MNIST_SPLITS)[number];
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 /** The noun phrase each caption uses for a class. */
 export const FASHION_MNIST_NOUNS = ['a t-shirt', 'a pair of trousers', 'a pullover', 'a dress', 'a coat', 'a sandal', 'a shirt', 'a sneaker', 'a bag', 'an ankle boot'] as const;
-/** Caption templates; `{}` is the class's noun phrase. */
-export const FASHION_CAPTION_TEMPLATES = ['{}', 'a photo of {}', 'a picture of {}', 'a black and white photo of {}', '{} on a black background', 'a small image of {}'] as const;
+/** Caption templates; `{}` is the class's noun phrase. None uses a Shapes word (no "small", "large", colours or shapes), so one text encoder can serve both sets. */
+export const FASHION_CAPTION_TEMPLATES = ['{}', 'a photo of {}', 'a picture of {}', 'a black and white photo of {}', '{} on a black background', 'an image of {}'] as const;
 
 const FILES: Record<FashionMnistSplit, { images: string; labels: string }> = {
   train: { images: 'train-images-idx3-ubyte.gz', labels: 'train-labels-idx1-ubyte.gz' },
