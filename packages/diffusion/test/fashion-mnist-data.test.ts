@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { initBackend } from '../src/backend-node.ts';
 import { openCaptionDataset, writeCaptionDataset } from '../src/data/caption-dataset.ts';
+import { COLOUR_NAMES, SHAPE_NAMES, SIZE_NAMES } from '../src/data/shapes.ts';
 import {
   FASHION_CAPTION_TEMPLATES,
   FASHION_MNIST_CLASSES,
@@ -86,6 +87,11 @@ describe('Fashion-MNIST with captions', () => {
       for (let t = 0; t < FASHION_CAPTION_TEMPLATES.length; t++) assert.equal(fashionClassFromPrompt(fashionCaption(label, t)), label, fashionCaption(label, t));
     }
     assert.equal(fashionCaption(9, 1), 'a photo of an ankle boot');
+    // No Shapes word in any Fashion caption, so one text encoder can serve both sets.
+    const shapesWords = new Set<string>([...COLOUR_NAMES, ...SHAPE_NAMES, ...SIZE_NAMES]);
+    for (let label = 0; label < 10; label++) {
+      for (let t = 0; t < FASHION_CAPTION_TEMPLATES.length; t++) assert.ok(fashionCaption(label, t).split(' ').every((w) => !shapesWords.has(w)), fashionCaption(label, t));
+    }
     assert.equal(fashionClassFromPrompt('a sneaker'), 7);
     assert.equal(fashionClassFromPrompt('a red circle'), null);
     assert.deepEqual(fashionEvaluationPrompts().map((p) => p.label), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
