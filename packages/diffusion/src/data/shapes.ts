@@ -19,7 +19,9 @@
  * Choices the issue leaves open, fixed here: every bounding box is square (width = height = side);
  * objects keep a 1-pixel margin from the image border and a gap of ≥ 2 px between their bounding
  * boxes (so a 3×3 blur never joins them); a training scene has one object with probability 1/2
- * and omits the size word in 30 % of one-object captions. Centroids are the mean pixel index
+ * and omits the size word in 30 % of one-object captions. Two large objects must fit side by side
+ * within 30 px with the gap (sides summing to ≤ 28), so such pairs are 13+13, 13+14, 13+15 or 14+14
+ * (draws that cannot be placed are redrawn). Centroids are the mean pixel index
  * (x, y) of an object's filled pixels; y grows downwards, so "above" means a smaller y.
  */
 import { DiffusionError } from '../errors.ts';
