@@ -24,12 +24,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { checkpointDirectory?: string; width?: number; height?: number } = {}): Promise<Harness> {
+export async function startHarness(options: { checkpointDirectory?: string; modelDirectory?: string; width?: number; height?: number } = {}): Promise<Harness> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`chromium is missing at ${CHROMIUM_PATH}: install it (apt-get install chromium; .ci/run does) — the browser test cannot run without it`);
   }
   await ensureClientBuilt();
-  const server = await startDashboardServer({ port: 0, ...(options.checkpointDirectory ? { checkpointDirectory: options.checkpointDirectory } : {}) });
+  const server = await startDashboardServer({
+    port: 0,
+    ...(options.checkpointDirectory ? { checkpointDirectory: options.checkpointDirectory } : {}),
+    ...(options.modelDirectory ? { modelDirectory: options.modelDirectory, shippedT2iModel: null } : {}),
+  });
   const profile = mkdtempSync(join(tmpdir(), 'flashdiff-chromium-'));
   let context: BrowserContext;
   try {

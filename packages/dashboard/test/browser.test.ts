@@ -51,9 +51,9 @@ describe('dashboard in chromium', { timeout: 180_000 }, () => {
     rmSync(checkpoints, { recursive: true, force: true });
   });
 
-  test('the page loads with its three tabs and no script errors', async () => {
+  test('the page loads with its four tabs and no script errors', async () => {
     const tabs = await harness.page.$$eval('nav.tabs .tab', (els) => els.map((e) => e.textContent));
-    assert.deepEqual(tabs, ['SSD', 'YAFFS2', 'Diffusion']);
+    assert.deepEqual(tabs, ['SSD', 'YAFFS2', 'Diffusion', 'Text to image']);
     assert.deepEqual(harness.pageErrors, []);
   });
 
