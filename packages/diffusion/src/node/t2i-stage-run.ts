@@ -10,7 +10,7 @@
  * lines a resumed run will write again) and continues with the saved RNG state, so a run stopped
  * and resumed gives the same weights as one that never stopped.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { progressBar, writeFilesAtomic } from '@flashdiff/cli-kit';
 import { decodeSafetensors, encodeSafetensors } from '../checkpoint/safetensors.ts';
@@ -93,6 +93,7 @@ export interface StageRunResult {
 
 export function runStage(trainer: StageTrainer, options: StageRunOptions): StageRunResult {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  mkdirSync(options.out, { recursive: true });
   const logPath = join(options.out, 'log.jsonl');
   let previousSeconds = 0;
   let evaluation: Record<string, number> | null = null;

@@ -63,6 +63,7 @@ interface StageFlags {
   emaDecay?: number;
   seed?: number;
   dataSeed?: number;
+  datasetSize?: number;
   saveEvery: number;
   evalEvery: number;
   timeLimit?: number;
@@ -82,6 +83,7 @@ function stageOptions(command: Command): Command {
     .option('--ema-decay <d>', 'EMA decay per step (0: none)', unit)
     .option('--seed <n>', 'seed of initialisation and noise', integer(0))
     .option('--data-seed <n>', 'seed of the Shapes stream', integer(0))
+    .option('--dataset-size <n>', 'train on the first n samples of the stream, cycled (default 0: never repeat)', integer(0))
     .option('--save-every <n>', 'checkpoint every n steps', integer(1), 100)
     .option('--eval-every <n>', 'evaluate every n steps (0: at the end only)', integer(0), 0)
     .option('--time-limit <minutes>', 'stop (resumably) after this many minutes', positive)
@@ -91,7 +93,7 @@ function stageOptions(command: Command): Command {
 }
 
 function trainingFlags(o: StageFlags): Partial<StageTrainingConfig> {
-  return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed };
+  return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed, datasetSize: o.datasetSize };
 }
 
 /** Fresh run: the flags over the stage defaults. Resume: the saved configuration, a larger --steps extends it. */

@@ -23,7 +23,7 @@ import { Conv2d, GroupNorm, Linear, ModuleBuilder } from '../../models/sd/module
 import { Random, type RandomState } from '../../rng.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch, trainingBatch } from './common.ts';
 
 export interface ClipStageOptions {
   /** transformers CLIPTextConfig fields (vocab_size and the special ids are set from the tokenizer). */
@@ -46,7 +46,7 @@ export const DEFAULT_CLIP_OPTIONS: ClipStageOptions = {
   tokenizer: 'bpe',
 };
 
-export const CLIP_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 64, learningRate: 1e-3, warmupSteps: 30, emaDecay: 0, gradClipNorm: 1, seed: 0, dataSeed: 0 };
+export const CLIP_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 64, learningRate: 1e-3, warmupSteps: 30, emaDecay: 0, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0 };
 
 const MAX_LOGIT_SCALE = Math.log(100);
 
@@ -152,7 +152,7 @@ export class ClipTrainer implements StageTrainer {
   trainStep(): Record<string, number> {
     const e = this.engine;
     const b = this.config.batchSize;
-    const { images, captions } = shapesBatch(this.config.dataSeed, this.step * b, b);
+    const { images, captions } = trainingBatch(this.config, this.step);
     const x = e.tensor(images, [b, 32, 32, 3]);
     const targets = e.tensor(contrastiveTargets(captions), [b, b]);
     const textVars = this.textGroup.trainable();

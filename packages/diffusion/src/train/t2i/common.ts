@@ -34,6 +34,8 @@ export interface StageTrainingConfig {
   seed: number;
   /** Seed of the Shapes stream the batches come from. */
   dataSeed: number;
+  /** 0: a stream that never repeats; n > 0: a fixed training set of the stream's first n samples, cycled. */
+  datasetSize: number;
 }
 
 export const DEFAULT_STAGE_TRAINING: StageTrainingConfig = {
@@ -45,6 +47,7 @@ export const DEFAULT_STAGE_TRAINING: StageTrainingConfig = {
   gradClipNorm: 1,
   seed: 0,
   dataSeed: 0,
+  datasetSize: 0,
 };
 
 export function normaliseStageConfig(config: Partial<StageTrainingConfig>, defaults: StageTrainingConfig = DEFAULT_STAGE_TRAINING): StageTrainingConfig {
@@ -60,6 +63,7 @@ export function normaliseStageConfig(config: Partial<StageTrainingConfig>, defau
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad('emaDecay must be in [0, 1)');
   if (!(c.gradClipNorm >= 0)) bad('gradClipNorm must be ≥ 0');
   if (!Number.isSafeInteger(c.seed) || !Number.isSafeInteger(c.dataSeed)) bad('seeds must be integers');
+  if (!Number.isSafeInteger(c.datasetSize) || c.datasetSize < 0) bad('datasetSize must be an integer ≥ 0');
   return c;
 }
 
@@ -69,16 +73,21 @@ export interface ShapesBatch {
   captions: string[];
 }
 
-/** Samples start … start + count − 1 of a Shapes split, as the models take them. */
-export function shapesBatch(dataSeed: number, start: number, count: number, split: ShapesSplit = 'train'): ShapesBatch {
+/** Samples start … start + count − 1 of a Shapes split (modulo `datasetSize` when > 0), as the models take them. */
+export function shapesBatch(dataSeed: number, start: number, count: number, split: ShapesSplit = 'train', datasetSize = 0): ShapesBatch {
   const images = new Float32Array(count * 32 * 32 * 3);
   const captions: string[] = [];
   for (let i = 0; i < count; i++) {
-    const { scene, image } = shapesSample(dataSeed, start + i, split);
+    const { scene, image } = shapesSample(dataSeed, datasetSize > 0 ? (start + i) % datasetSize : start + i, split);
     for (let j = 0; j < image.length; j++) images[i * image.length + j] = image[j] / 127.5 - 1;
     captions.push(scene.caption);
   }
   return { images, captions };
+}
+
+/** Training batch `step` of a stage. */
+export function trainingBatch(config: StageTrainingConfig, step: number): ShapesBatch {
+  return shapesBatch(config.dataSeed, step * config.batchSize, config.batchSize, 'train', config.datasetSize);
 }
 
 /**

@@ -23,7 +23,7 @@ import { Random, type RandomState } from '../../rng.ts';
 import { trainingSchedule } from '../../schedulers/latent-schedule.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch, trainingBatch } from './common.ts';
 
 /** diffusers' scheduler_config.json the pipeline ships with: DPM-Solver++ 2M on SD's training schedule. */
 export const SHAPES_SCHEDULER_CONFIG = {
@@ -71,7 +71,7 @@ export const SHAPES_UNET_CONFIG = {
 
 export const DEFAULT_UNET_OPTIONS: UNetStageOptions = { model: { ...SHAPES_UNET_CONFIG }, captionDropout: 0.1, evalImages: 64 };
 
-export const UNET_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 2000, batchSize: 32, learningRate: 1e-3, warmupSteps: 50, emaDecay: 0.995, gradClipNorm: 1, seed: 0, dataSeed: 0 };
+export const UNET_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 2000, batchSize: 32, learningRate: 1e-3, warmupSteps: 50, emaDecay: 0.995, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0 };
 
 export class UNetTrainer implements StageTrainer {
   readonly stage = 'unet';
@@ -154,7 +154,7 @@ export class UNetTrainer implements StageTrainer {
   trainStep(): Record<string, number> {
     const e = this.engine;
     const b = this.config.batchSize;
-    const { images, captions } = shapesBatch(this.config.dataSeed, this.step * b, b);
+    const { images, captions } = trainingBatch(this.config, this.step);
     const dropped = captions.map((c) => (this.random.uniform() < this.options.captionDropout ? '' : c));
     const z0T = this.encodeImages(images, b, this.random);
     const z0 = e.readSync(z0T);

@@ -16,7 +16,7 @@ import type { NamedArray } from '../../models/parameters.ts';
 import { Random, type RandomState } from '../../rng.ts';
 import type { ShapesSplit } from '../../data/shapes.ts';
 import type { TensorEngine } from '../../tensor/engine.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, meanAbs, normaliseStageConfig, shapesBatch } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, meanAbs, normaliseStageConfig, shapesBatch, trainingBatch } from './common.ts';
 
 /** A small diffusers AutoencoderKL config for 32×32 RGB → 8×8×4 (three blocks: two downsamplings). */
 export const SHAPES_VAE_CONFIG = {
@@ -45,7 +45,7 @@ export interface VaeStageOptions {
 
 export const DEFAULT_VAE_OPTIONS: VaeStageOptions = { model: { ...SHAPES_VAE_CONFIG }, klWeight: 1e-4, evalImages: 128 };
 
-export const VAE_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20, emaDecay: 0.99, gradClipNorm: 1, seed: 0, dataSeed: 0 };
+export const VAE_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20, emaDecay: 0.99, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0 };
 
 export class VaeTrainer implements StageTrainer {
   readonly stage = 'vae';
@@ -78,7 +78,7 @@ export class VaeTrainer implements StageTrainer {
   trainStep(): Record<string, number> {
     const e = this.engine;
     const b = this.config.batchSize;
-    const { images } = shapesBatch(this.config.dataSeed, this.step * b, b);
+    const { images } = trainingBatch(this.config, this.step);
     const f = this.vae.scaleFactor;
     const size = this.modelConfig.sample_size;
     const latentShape = [b, size / f, size / f, this.modelConfig.latent_channels];

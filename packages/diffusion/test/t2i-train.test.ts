@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Command } from 'commander';
+import { initBackend } from '../src/backend-node.ts';
+import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
+import { shapesSample } from '../src/data/shapes.ts';
+import { loadStableDiffusion } from '../src/pipelines/load-node.ts';
+import { StableDiffusionPipeline } from '../src/pipelines/stable-diffusion.ts';
+import { latentSchedulerFromDiffusers } from '../src/schedulers/sampling-run.ts';
+import type { TensorEngine } from '../src/tensor/engine.ts';
+import { ClipTokenizer } from '../src/text/clip-tokenizer.ts';
+import { loadClipTokenizer } from '../src/text/clip-tokenizer-node.ts';
+import { learnBpe } from '../src/train/t2i/bpe.ts';
+import { ClipTrainer, DEFAULT_CLIP_OPTIONS, contrastiveTargets } from '../src/train/t2i/clip-trainer.ts';
+import type { StageTrainer } from '../src/train/t2i/common.ts';
+import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer } from '../src/train/t2i/unet-trainer.ts';
+import { DEFAULT_VAE_OPTIONS, VaeTrainer } from '../src/train/t2i/vae-trainer.ts';
+import { readStageState, runStage } from '../src/node/t2i-stage-run.ts';
+import {
+  loadTextEncoderFolder,
+  loadVaeFolder,
+  registerTextToImageTrainingCommands,
+  writePipelineFolder,
+  writeTextEncoderFolder,
+  writeTokenizerFolder,
+  writeVaeFolder,
+} from '../src/node/t2i-train-cli.ts';
+import { maxAbsDiff } from './helpers.ts';
+
+/** Tiny configs: seconds, not minutes, on two cores. */
+const TINY_VAE = { ...DEFAULT_VAE_OPTIONS, model: { ...DEFAULT_VAE_OPTIONS.model, block_out_channels: [4, 4, 8], norm_num_groups: 2 }, evalImages: 8 };
+const TINY_CLIP = {
+  ...DEFAULT_CLIP_OPTIONS,
+  text: { hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 16, hidden_act: 'quick_gelu', projection_dim: 8 },
+  visionChannels: [4, 4, 8, 8],
+  projectionDim: 8,
+  evalPairs: 8,
+};
+const TINY_UNET = {
+  ...DEFAULT_UNET_OPTIONS,
+  model: { ...DEFAULT_UNET_OPTIONS.model, block_out_channels: [8, 8], cross_attention_dim: 8, attention_head_dim: 2, norm_num_groups: 4 },
+  evalImages: 4,
+};
+const TRAIN = { batchSize: 4, learningRate: 3e-3, warmupSteps: 0, emaDecay: 0.9, seed: 3, dataSeed: 5 };
+
+let e: TensorEngine;
+let dir: string;
+before(async () => {
+  e = await initBackend('auto');
+  dir = mkdtempSync(join(tmpdir(), 't2i-train-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function tokenizerFolder(): string {
+  const out = join(dir, 'tok');
+  return writeTokenizerFolder(out, 'bpe', 5);
+}
+
+/** Mean loss of the first and last `k` of `n` steps. */
+function lossTrend(trainer: StageTrainer, n: number, k = 2): { first: number; last: number } {
+  const losses: number[] = [];
+  for (let i = 0; i < n; i++) losses.push(trainer.trainStep().loss);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { first: mean(losses.slice(0, k)), last: mean(losses.slice(-k)) };
+}
+
+function stateBytes(out: string, name: string): Buffer {
+  return readFileSync(join(out, 'state', `${name}.safetensors`));
+}
+
+/** Runs `steps` straight and as two sessions (split after `split`) and checks the state files are identical. */
+function checkResume(make: () => StageTrainer, steps: number, split: number, files: string[], tag: string): void {
+  const straight = join(dir, `${tag}-straight`);
+  const parts = join(dir, `${tag}-parts`);
+  const opts = { stageOptions: {}, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} };
+  let t = make();
+  runStage(t, { ...opts, out: straight, resumeFrom: null });
+  t.dispose();
+  t = make();
+  const first = runStage(t, { ...opts, out: parts, resumeFrom: null, maxSteps: split });
+  t.dispose();
+  assert.equal(first.finished, false);
+  assert.equal(readStageState(parts, t.stage).step, split);
+  t = make();
+  const second = runStage(t, { ...opts, out: parts, resumeFrom: readStageState(parts, t.stage) });
+  t.dispose();
+  assert.equal(second.step, steps);
+  for (const name of files) assert.ok(stateBytes(straight, name).equals(stateBytes(parts, name)), `${tag}: ${name} differs after resume`);
+  const log = (out: string): string[] =>
+    readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; loss?: number })
+      .filter((l) => l.loss !== undefined)
+      .map((l) => `${l.step}:${l.loss}`);
+  assert.deepEqual(log(parts), log(straight), `${tag}: loss logs differ`);
+}
+
+describe('learnt BPE vocabulary', () => {
+  test('every caption word becomes one token; the files load in ClipTokenizer; deterministic', () => {
+    const captions = Array.from({ length: 400 }, (_, i) => shapesSample(1, i).scene.caption);
+    const a = learnBpe(captions);
+    assert.deepEqual(learnBpe(captions).files, a.files);
+    const tok = ClipTokenizer.fromFiles({ vocab: a.files['vocab.json'], merges: a.files['merges.txt'], config: a.files['tokenizer_config.json'] });
+    assert.equal(tok.modelMaxLength, 16);
+    assert.ok(tok.vocabSize < 700, `vocab ${tok.vocabSize}`);
+    for (const c of captions.slice(0, 50)) {
+      const ids = tok.encode(c);
+      assert.equal(ids.length, c.split(' ').length + 2, c);
+      assert.equal(tok.decode(ids, { skipSpecialTokens: true }), c);
+    }
+    // A word the captions never had still tokenizes (byte fallback), into several pieces.
+    assert.ok(tok.encode('zebra').length > 3);
+  });
+
+  test('contrastive targets share mass between duplicate captions', () => {
+    assert.deepEqual([...contrastiveTargets(['a', 'b', 'a'])], [0.5, 0, 0.5, 0, 1, 0, 0.5, 0, 0.5]);
+  });
+});
+
+describe('text-to-image trainers', () => {
+  test('VAE: loss falls on a fixed batch; resume is bit-for-bit; PSNR and scaling factor are reported', () => {
+    const trend = lossTrend(new VaeTrainer(e, { ...TRAIN, steps: 10, datasetSize: 4 }, TINY_VAE), 10);
+    assert.ok(trend.last < 0.8 * trend.first, JSON.stringify(trend));
+    checkResume(() => new VaeTrainer(e, { ...TRAIN, steps: 4 }, TINY_VAE), 4, 2, ['model', 'ema', 'optimizer'], 'vae');
+    const t = new VaeTrainer(e, { ...TRAIN, steps: 1 }, TINY_VAE);
+    const ev = t.evaluate();
+    t.dispose();
+    assert.ok(ev.psnrTest > 0 && ev.psnrTest < 60 && Number.isFinite(ev.psnrHeldOut), JSON.stringify(ev));
+    assert.ok(ev.scalingFactor > 0, JSON.stringify(ev));
+  });
+
+  test('CLIP: loss falls on a fixed batch; resume is bit-for-bit', () => {
+    const tokenizer = loadClipTokenizer(tokenizerFolder());
+    const trainer = new ClipTrainer(e, tokenizer, { ...TRAIN, steps: 12, datasetSize: 8, batchSize: 8 }, TINY_CLIP);
+    const trend = lossTrend(trainer, 12);
+    trainer.dispose();
+    assert.ok(trend.last < 0.8 * trend.first, JSON.stringify(trend));
+    checkResume(() => new ClipTrainer(e, tokenizer, { ...TRAIN, steps: 4 }, TINY_CLIP), 4, 1, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip');
+  });
+
+  describe('UNet and the diffusers folder', () => {
+    let vaeTrainer: VaeTrainer;
+    let clipTrainer: ClipTrainer;
+    let tokenizerDir: string;
+    before(() => {
+      tokenizerDir = tokenizerFolder();
+      vaeTrainer = new VaeTrainer(e, { ...TRAIN, steps: 1 }, TINY_VAE);
+      vaeTrainer.trainStep();
+      writeVaeFolder(join(dir, 'vae-run'), vaeTrainer, 0.7);
+      clipTrainer = new ClipTrainer(e, loadClipTokenizer(tokenizerDir), { ...TRAIN, steps: 1 }, TINY_CLIP);
+      clipTrainer.trainStep();
+      writeTextEncoderFolder(join(dir, 'clip-run'), clipTrainer);
+      writeTokenizerFolder(join(dir, 'clip-run'), 'bpe', 5);
+    });
+    after(() => {
+      vaeTrainer.dispose();
+      clipTrainer.dispose();
+    });
+    const frozen = () => ({ vae: loadVaeFolder(e, join(dir, 'vae-run')), textEncoder: loadTextEncoderFolder(e, join(dir, 'clip-run')), tokenizer: loadClipTokenizer(join(dir, 'clip-run', 'tokenizer')) });
+
+    test('UNet: loss falls on a fixed batch; resume is bit-for-bit', () => {
+      const models = frozen();
+      assert.equal(models.vae.config.scaling_factor, 0.7);
+      const trend = lossTrend(new UNetTrainer(e, models, { ...TRAIN, steps: 12, datasetSize: 4, learningRate: 5e-3 }, { ...TINY_UNET, captionDropout: 0 }), 12, 3);
+      assert.ok(trend.last < trend.first, JSON.stringify(trend));
+      checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, TINY_UNET), 4, 3, ['model', 'ema', 'optimizer'], 'unet');
+      models.vae.params.dispose();
+      models.textEncoder.params.dispose();
+    });
+
+    test('the saved folder loads with loadStableDiffusion and gives the same images; names and configs are diffusers\'', async () => {
+      const models = frozen();
+      const trainer = new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, TINY_UNET);
+      trainer.trainStep();
+      const folder = join(dir, 'pipeline');
+      writePipelineFolder(folder, trainer, join(dir, 'clip-run', 'tokenizer'));
+      const inMemory = new StableDiffusionPipeline(e, { ...models, unet: trainer.shipped, scheduler: latentSchedulerFromDiffusers({ ...SHAPES_SCHEDULER_CONFIG }) });
+      const loaded = loadStableDiffusion(e, folder);
+      const options = { prompt: ['a small red circle', 'a blue square above a green triangle'], steps: 3, guidance: 3, seed: 7 };
+      const a = await inMemory.textToImage(options);
+      const b = await loaded.textToImage(options);
+      assert.equal(a.width, 32);
+      assert.ok(maxAbsDiff(a.images, b.images) < 1e-6, `max diff ${maxAbsDiff(a.images, b.images)}`);
+      loaded.dispose();
+
+      // Config keys: every key of diffusers' / transformers' own files (the fixtures) and no others.
+      const keys = (path: string): string[] => Object.keys(JSON.parse(readFileSync(path, 'utf8')) as object).filter((k) => !k.startsWith('_')).sort();
+      const fixtures = new URL('./fixtures/sd/', import.meta.url).pathname;
+      assert.deepEqual(keys(join(folder, 'unet', 'config.json')), keys(join(fixtures, 'unet-tiny', 'config.json')));
+      const vaeKeys = keys(join(folder, 'vae', 'config.json'));
+      for (const k of keys(join(fixtures, 'vae-tiny', 'config.json'))) assert.ok(vaeKeys.includes(k), `vae config lacks ${k}`);
+      const textKeys = keys(join(folder, 'text_encoder', 'config.json'));
+      for (const k of keys(join(fixtures, 'clip-text-quick-gelu', 'config.json')).filter((k) => !['dtype', 'transformers_version'].includes(k))) assert.ok(textKeys.includes(k), `text_encoder config lacks ${k}`);
+      const index = JSON.parse(readFileSync(join(folder, 'model_index.json'), 'utf8')) as Record<string, unknown>;
+      assert.deepEqual(index.unet, ['diffusers', 'UNet2DConditionModel']);
+      assert.deepEqual(index.tokenizer, ['transformers', 'CLIPTokenizer']);
+      // State-dict names: diffusers' and transformers' module paths, PyTorch layouts.
+      const names = (path: string): string[] => {
+        const f = openSafetensorsFile(path);
+        const out = f.names();
+        f.close();
+        return out;
+      };
+      const unetNames = names(join(folder, 'unet', 'diffusion_pytorch_model.safetensors'));
+      for (const n of ['conv_in.weight', 'time_embedding.linear_1.weight', 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight', 'mid_block.attentions.0.proj_in.weight', 'up_blocks.1.resnets.0.conv_shortcut.weight', 'conv_out.bias']) {
+        assert.ok(unetNames.includes(n), `unet lacks ${n}`);
+      }
+      const vaeNames = names(join(folder, 'vae', 'diffusion_pytorch_model.safetensors'));
+      for (const n of ['encoder.conv_in.weight', 'encoder.mid_block.attentions.0.to_q.weight', 'quant_conv.weight', 'post_quant_conv.weight', 'decoder.up_blocks.2.resnets.1.conv2.weight']) assert.ok(vaeNames.includes(n), `vae lacks ${n}`);
+      const textNames = names(join(folder, 'text_encoder', 'model.safetensors'));
+      for (const n of ['text_model.embeddings.token_embedding.weight', 'text_model.encoder.layers.0.self_attn.q_proj.weight', 'text_model.final_layer_norm.bias']) assert.ok(textNames.includes(n), `text_encoder lacks ${n}`);
+      trainer.dispose();
+      models.vae.params.dispose();
+      models.textEncoder.params.dispose();
+    });
+
+    test('eval-t2i runs the real pipeline and writes the report (a stand-in model: the numbers are not judged)', async () => {
+      const program = new Command('diffusion').exitOverride();
+      registerTextToImageTrainingCommands(program);
+      const out = join(dir, 'eval.json');
+      const write = process.stdout.write;
+      process.stdout.write = (() => true) as typeof process.stdout.write;
+      try {
+        await program.parseAsync(['eval-t2i', '--model', join(dir, 'pipeline'), '--steps', '1', '--samples-per-prompt', '1', '--two-object-prompts', '2', '--batch-size', '128', '--out', out, '--backend', 'auto'], { from: 'user' });
+      } finally {
+        process.stdout.write = write;
+      }
+      const report = JSON.parse(readFileSync(out, 'utf8')) as { shapes: { kinds: Record<string, { samples: number; fullyCorrect: number }>; frechet: { distance: number } }; sampler: { steps: number } };
+      assert.equal(report.shapes.kinds['single-object'].samples, 45);
+      assert.equal(report.shapes.kinds['two-object'].samples, 2);
+      assert.equal(report.shapes.kinds['held-out'].samples, 9 + 2);
+      assert.ok(Number.isFinite(report.shapes.frechet.distance));
+      assert.equal(report.sampler.steps, 1);
+    });
+  });
+});
