@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { POLICY_COLOURS, SERIES_COLOUR, THEORY_COLOUR, cdfFromHistogram, eraseHistogramSpec, plotFile, renderChart, wafVsOpSpec } from '../src/plot/index.ts';
+import { POLICY_COLOURS, SECOND_COLOUR, SERIES_COLOUR, THEORY_COLOUR, cdfFromHistogram, eraseHistogramSpec, plotFile, renderChart, reportCharts, wafVsOpSpec } from '../src/plot/index.ts';
 
 function rgb(hex: string): [number, number, number] {
   return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
@@ -61,6 +61,23 @@ describe('plots', () => {
     const h1 = height(bars.filter((p) => p[0] < mid - 3));
     const h2 = height(bars.filter((p) => p[0] > mid + 3));
     assert.ok(Math.abs(h2 / h1 - 4) < 0.15, `${h1} ${h2}`);
+  });
+
+  test('latency CDFs: reads and writes apart when the report has both, the reads left of slower writes', async () => {
+    const report = {
+      timeSeries: [],
+      erase: { histogram: { binStart: 0, binWidth: 1, counts: [1] } },
+      latencyHistogram: { bucketsPerOctave: 8, buckets: [[100, 5], [140, 5]] },
+      readLatencyHistogram: { bucketsPerOctave: 8, buckets: [[100, 5]] },
+      writeLatencyHistogram: { bucketsPerOctave: 8, buckets: [[140, 5]] },
+    };
+    const spec = reportCharts(report)['latency-cdf']!;
+    const { png } = await renderChart(spec);
+    const reads = pixelsOf(png, SERIES_COLOUR).at;
+    const writes = pixelsOf(png, SECOND_COLOUR).at;
+    const meanX = (pts: [number, number][]) => pts.reduce((t, p) => t + p[0], 0) / pts.length;
+    assert.ok(reads.length > 50 && writes.length > 50);
+    assert.ok(meanX(reads) < meanX(writes) - 50, `${meanX(reads)} ${meanX(writes)}`);
   });
 
   test('latency CDF points from a histogram', () => {

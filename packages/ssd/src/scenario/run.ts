@@ -10,7 +10,8 @@ import type { FtlOptions } from '../config.ts';
 import { preconditionSimulator } from '../precondition.ts';
 import type { PreconditionReport } from '../precondition.ts';
 import { SsdSimulator } from '../simulator.ts';
-import type { SimulationReport } from '../simulator.ts';
+import type { SimulationReport, SimulatorConfig } from '../simulator.ts';
+import type { LatencyHistogram } from '../metrics.ts';
 import { fitToDevice, loadTrace, tracePageWrites } from '../traces/load.ts';
 import type { TraceFormat } from '../traces/load.ts';
 import type { BlkparseEvent } from '../traces/blkparse.ts';
@@ -41,13 +42,41 @@ export interface ScenarioReport extends SimulationReport {
    * non-empty bucket; bucket b holds latencies in [2^(b/8), 2^((b+1)/8)) ns (metrics.ts
    * LatencyHistogram). The plots draw the latency CDF from it.
    */
-  latencyHistogram: { bucketsPerOctave: number; buckets: [number, number][] };
+  latencyHistogram: SparseHistogram;
+  /** The same for reads alone and for writes alone (the plots draw one CDF each). */
+  readLatencyHistogram: SparseHistogram;
+  writeLatencyHistogram: SparseHistogram;
+}
+
+/** A latency histogram's non-empty buckets (metrics.ts LatencyHistogram: 8 per power of two of ns). */
+export interface SparseHistogram {
+  bucketsPerOctave: number;
+  buckets: [number, number][];
+}
+
+function sparse(h: LatencyHistogram): SparseHistogram {
+  const buckets: [number, number][] = [];
+  h.bucketCounts().forEach((count, bucket) => {
+    if (count > 0) buckets.push([bucket, count]);
+  });
+  return { bucketsPerOctave: 8, buckets };
 }
 
 export interface ScenarioRunOptions {
   onProgress?: (phase: 'precondition' | 'measure', done: number, total: number) => void;
   /** Warnings (an empty trace allowed, a trace sorted, requests split) go here. */
   onWarning?: (message: string) => void;
+}
+
+function hostModel(s: Scenario): Partial<SimulatorConfig> {
+  const d = s.device;
+  return {
+    ...(d.replayLoop !== undefined ? { replayLoop: d.replayLoop as SimulatorConfig['replayLoop'] } : {}),
+    ...(d.unmappedReads !== undefined ? { unmappedReads: d.unmappedReads as SimulatorConfig['unmappedReads'] } : {}),
+    ...(d.transactionScheduling !== undefined ? { transactionScheduling: d.transactionScheduling as SimulatorConfig['transactionScheduling'] } : {}),
+    ...(d.partialPageTransfers !== undefined ? { partialPageTransfers: d.partialPageTransfers } : {}),
+    ...(d.partialPageWrites !== undefined ? { partialPageWrites: d.partialPageWrites as SimulatorConfig['partialPageWrites'] } : {}),
+  };
 }
 
 /** Runs a scenario and returns its report (config.scenario holds the scenario itself). */
@@ -96,6 +125,8 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
     queueDepth: s.device.queueDepth,
     snapshotEvery,
     backgroundGcIdleNs: s.device.backgroundGcIdleUs * 1000,
+    // The host and controller model's options (issue 17), passed only when the scenario sets them.
+    ...hostModel(s),
   });
   const p = s.precondition;
   const pre = preconditionSimulator(
@@ -110,11 +141,13 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
   );
   const onMeasure = (d: number, t: number) => options.onProgress?.('measure', d, t);
   const base = isTrace ? sim.replay(requests, onMeasure) : sim.run(measuredWrites, onMeasure);
-  const buckets: [number, number][] = [];
-  sim.latency.bucketCounts().forEach((count, bucket) => {
-    if (count > 0) buckets.push([bucket, count]);
-  });
-  const report: ScenarioReport = { ...base, precondition: p.state === 'none' ? null : pre, latencyHistogram: { bucketsPerOctave: 8, buckets } };
+  const report: ScenarioReport = {
+    ...base,
+    precondition: p.state === 'none' ? null : pre,
+    latencyHistogram: sparse(sim.latency),
+    readLatencyHistogram: sparse(sim.readLatency),
+    writeLatencyHistogram: sparse(sim.writeLatency()),
+  };
   const command = isTrace ? 'replay' : 'run';
   report.config = {
     ...report.config,

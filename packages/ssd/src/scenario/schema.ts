@@ -7,7 +7,8 @@
  * workload.xml pair (Execution_Parameter_Set), here as one JSON/YAML file.
  */
 import { PRESET_NAMES } from '@flashdiff/nand';
-import { GC_POLICIES, GC_UNITS, VALIDITY_METHODS } from '../config.ts';
+import { GC_POLICIES, GC_UNITS, HOST_ALLOCATIONS, VALIDITY_METHODS } from '../config.ts';
+import { TRANSACTION_SCHEDULINGS } from '../scheduler.ts';
 import { SsdError } from '../errors.ts';
 import { BLKPARSE_EVENTS } from '../traces/blkparse.ts';
 import { TRACE_FORMATS } from '../traces/load.ts';
@@ -33,6 +34,12 @@ export interface Scenario {
     queueDepth: number;
     /** Trace replay: an idle gap longer than this (µs) runs background GC; 0: never. */
     backgroundGcIdleUs: number;
+    /** The host and controller model (simulator.ts SimulatorConfig): absent = the simulator's default. */
+    replayLoop?: string;
+    unmappedReads?: string;
+    transactionScheduling?: string;
+    partialPageTransfers?: boolean;
+    partialPageWrites?: string;
   };
   precondition: {
     state: PreconditionState;
@@ -107,10 +114,16 @@ export const SCENARIO_SCHEMA: Node = {
             staticWearLevelingThreshold: int(0),
             seed: { t: 'number', integer: true },
             wasmKernel: { t: 'boolean' },
+            hostAllocation: { t: 'string', values: HOST_ALLOCATIONS },
           },
         },
         queueDepth: int(1),
         backgroundGcIdleUs: int(0),
+        replayLoop: { t: 'string', values: ['open', 'closed'] },
+        unmappedReads: { t: 'string', values: ['free', 'flash-read'] },
+        transactionScheduling: { t: 'string', values: ['eager', ...TRANSACTION_SCHEDULINGS] },
+        partialPageTransfers: { t: 'boolean' },
+        partialPageWrites: { t: 'string', values: ['overwrite', 'read-modify-write'] },
       },
     },
     precondition: {
