@@ -18,6 +18,7 @@ import { OnnxNoisePredictor, loadOnnxRuntime, onnxRuntimeVersion } from './onnx/
 import { SHIPPED_MODEL_GUIDANCE, SHIPPED_MODEL_NAME, shippedModelDirectory } from './node/shipped-model.ts';
 import { registerSdCommands } from './node/sd-cli.ts';
 import { registerDataCommands } from './node/data-cli.ts';
+import { registerTextToImageTrainingCommands } from './node/t2i-train-cli.ts';
 import { runBench } from './node/bench.ts';
 import { evaluateModel } from './node/evaluate.ts';
 import { runTraining } from './node/train-run.ts';
@@ -343,6 +344,7 @@ program
 
 registerDataCommands(program);
 registerSdCommands(program);
+registerTextToImageTrainingCommands(program);
 
 try {
   await program.parseAsync(process.argv);
