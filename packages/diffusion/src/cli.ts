@@ -1,11 +1,14 @@
 /**
  * `diffusion train|sample|eval|bench|export-onnx` — Node-only command line.
- * Exit codes: 0 ok; 2 usage errors, bad flags and unreadable/malformed data; 1 other failures
- * (a corrupt checkpoint: one line naming the file). Progress goes to stderr; results to stdout.
+ * The shared CLI style (@flashdiff/cli-kit): exit codes 0 ok; 2 usage errors, bad flags and
+ * unreadable/malformed data; 1 other failures (a corrupt checkpoint: one line naming the file);
+ * `--json` prints one JSON object on stdout and nothing else there; progress goes to stderr (a
+ * bar only on a terminal); output files are written atomically; Ctrl-C leaves no partial file.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CliError, applyCliStyle, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
+import type { CliDefinition } from '@flashdiff/cli-kit';
 import { BACKENDS, type BackendName, initBackend } from './backend-node.ts';
 import { loadModel } from './checkpoint/checkpoint-node.ts';
 import { loadDataset } from './data/load-node.ts';
@@ -98,9 +101,9 @@ async function openForSampling(
   };
 }
 
-function fail(message: string, code: number): never {
-  process.stderr.write(`diffusion: ${message}\n`);
-  process.exit(code);
+/** A usage error (exit 2), printed by runCli as one line. */
+function fail(message: string, _code: 2): never {
+  throw new CliError('USAGE', message);
 }
 
 function exitCodeFor(err: DiffusionError): number {
@@ -109,12 +112,7 @@ function exitCodeFor(err: DiffusionError): number {
 }
 
 const program = new Command();
-program
-  .name('diffusion')
-  .description('DDPM training, DDPM/DDIM sampling and evaluation on TensorFlow.js')
-  .exitOverride()
-  .configureOutput({ outputError: (str, write) => write(`diffusion: ${str.replace(/^error: /, '').trim()}\n`) })
-  .showSuggestionAfterError(false);
+program.name('diffusion').description('DDPM training, DDPM/DDIM sampling and evaluation on TensorFlow.js');
 
 program
   .command('train')
@@ -147,6 +145,7 @@ program
   .requiredOption('--out <dir>', 'checkpoint directory')
   .option('--resume', 'continue the run saved in --out', false)
   .option('--no-progress', 'no progress bar')
+  .option('--json', 'print the result as one JSON object on stdout', false)
   .addOption(backendOption())
   .action(async (o) => {
     if (!o.resume && o.epochs === undefined) throw new InvalidArgumentError('--epochs is required (unless --resume)');
@@ -178,8 +177,11 @@ program
       progress: o.progress,
       maxSteps: o.maxSteps,
     });
+    const summary = { out: o.out, epoch: result.config.state.epoch, step: result.config.state.step, loss: result.lastLoss, trainingSeconds: Math.round(result.config.trainingSeconds) };
     process.stdout.write(
-      JSON.stringify({ out: o.out, epoch: result.config.state.epoch, step: result.config.state.step, loss: result.lastLoss, trainingSeconds: Math.round(result.config.trainingSeconds) }) + '\n',
+      o.json
+        ? JSON.stringify(summary) + '\n'
+        : `checkpoint ${summary.out}: epoch ${summary.epoch}, step ${summary.step}, loss ${summary.loss.toFixed(4)}, ${summary.trainingSeconds} s of training\n`,
     );
   });
 
@@ -202,6 +204,7 @@ program
   .option('--strip <file.png>', 'also write the denoising progression (one row per image, up to 8)')
   .option('--frames <n>', 'frames in the strip', int(2), 8)
   .option('--weights <which>', 'ema | model', 'ema')
+  .option('--json', 'print the result as one JSON object on stdout', false)
   .addOption(samplingBackendOption())
   .action(async (o) => {
     if (o.class !== undefined && o.mix !== undefined) throw new InvalidArgumentError('--class and --mix are exclusive');
@@ -235,6 +238,7 @@ program
     const frameCount: number = Math.min(o.frames, steps);
     const frameSteps = o.strip ? Array.from({ length: frameCount - 1 }, (_, i) => Math.round((i * (steps - 1)) / (frameCount - 1))) : undefined;
     const t0 = performance.now();
+    const bar = progressBar('sampling');
     const result = await sampleImages(engine, model, {
       scheduler,
       steps,
@@ -243,25 +247,28 @@ program
       guidance,
       random: new Random(o.seed),
       frameSteps,
-      onStep: (i, total) => {
-        if (process.stderr.isTTY) process.stderr.write(`\rstep ${i + 1}/${total}`);
+      onStep: async (i, total) => {
+        bar.update(i + 1, total);
+        // A turn of the event loop per step: Ctrl-C's handler can run between steps.
+        await new Promise((resolve) => setImmediate(resolve));
       },
     });
-    if (process.stderr.isTTY) process.stderr.write('\n');
+    bar.stop();
     const { height, width, channels } = result;
-    mkdirSync(dirname(o.out), { recursive: true });
-    writeFileSync(o.out, encodePng(imagesToGrid(result.images, n, height, width, channels, columns)));
+    writeFileAtomic(o.out, encodePng(imagesToGrid(result.images, n, height, width, channels, columns)));
     if (o.strip) {
       const rows = Math.min(n, 8);
       const per = height * width * channels;
       const tiles = [...result.frames.map((f) => f.images), result.images];
       const strip = new Float32Array(rows * tiles.length * per);
       for (let r = 0; r < rows; r++) tiles.forEach((img, c) => strip.set(img.subarray(r * per, (r + 1) * per), (r * tiles.length + c) * per));
-      mkdirSync(dirname(o.strip), { recursive: true });
-      writeFileSync(o.strip, encodePng(imagesToGrid(strip, rows * tiles.length, height, width, channels, tiles.length)));
+      writeFileAtomic(o.strip, encodePng(imagesToGrid(strip, rows * tiles.length, height, width, channels, tiles.length)));
     }
+    const summary = { out: o.out, checkpoint, strip: o.strip ?? null, n, sampler: o.sampler, steps, guidance, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 };
     process.stdout.write(
-      JSON.stringify({ out: o.out, checkpoint, strip: o.strip ?? null, n, sampler: o.sampler, steps, guidance, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 }) + '\n',
+      o.json
+        ? JSON.stringify(summary) + '\n'
+        : `${summary.out}: ${n} images, ${summary.sampler} ${steps} steps, guidance ${guidance}, ${backend}, ${summary.seconds} s${summary.strip ? `; strip ${summary.strip}` : ''}\n`,
     );
     await close();
   });
@@ -329,31 +336,37 @@ program
   .requiredOption('--checkpoint <dir>', 'checkpoint directory')
   .addOption(new Option('--weights <which>', 'which weights').choices(['ema', 'model']).default('ema'))
   .requiredOption('--out <file.onnx>', 'output file')
+  .option('--json', 'print the result as one JSON object on stdout', false)
   .action(async (o) => {
     // Weights only need reading: wasm (always available, no addon).
     const engine = await initBackend('wasm');
     const { model, config } = loadModel(engine, o.checkpoint, o.weights as 'ema' | 'model');
     const bytes = exportOnnx(model, { docString: `${o.checkpoint} (${o.weights} weights, step ${config.state.step})` });
     model.params.dispose();
-    mkdirSync(dirname(o.out), { recursive: true });
-    const tmp = `${o.out}.tmp-${process.pid}`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, o.out);
-    process.stdout.write(JSON.stringify({ out: o.out, bytes: bytes.length, opset: ONNX_OPSET, model: config.model.kind, weights: o.weights, step: config.state.step }) + '\n');
+    writeFileAtomic(o.out, bytes);
+    const summary = { out: o.out, bytes: bytes.length, opset: ONNX_OPSET, model: config.model.kind, weights: o.weights, step: config.state.step };
+    process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `${o.out}: ${bytes.length} bytes, ONNX opset ${ONNX_OPSET}, ${summary.model} (${o.weights} weights, step ${summary.step})\n`);
   });
 
 registerDataCommands(program);
 registerSdCommands(program);
 registerTextToImageTrainingCommands(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
-    process.exit(2); // commander already printed its one-line message
-  }
-  if (err instanceof InvalidArgumentError) fail(err.message, 2);
-  if (err instanceof DiffusionError) fail(err.message, exitCodeFor(err));
-  fail(`unexpected error: ${(err as Error)?.message ?? String(err)}`, 1);
-}
+const DEFINITION: CliDefinition = {
+  tool: 'diffusion',
+  version: packageVersion(import.meta.url),
+  examples: [
+    'diffusion sample --class all --n 100 --out grid.png',
+    'diffusion train --data mnist --n-feat 32 --epochs 60 --lr 2e-3 --lr-schedule cosine --out ckpt/mnist32',
+    'diffusion eval --checkpoint ckpt/mnist32 --data mnist --n 500 --json',
+    'diffusion export-onnx --checkpoint ckpt/mnist32 --out mnist32.onnx',
+    'source <(diffusion completion bash)',
+  ],
+  classify: (e) => (e instanceof DiffusionError ? { status: exitCodeFor(e) as 1 | 2, message: e.message } : undefined),
+  // Training and sampling await between steps: Ctrl-C removes temporary files and exits 130.
+  interruptible: true,
+};
+
+const status = await runCli(applyCliStyle(program, DEFINITION), DEFINITION, process.argv.slice(2));
+// A failure may leave a backend's handles open: end now rather than wait on them.
+if (status !== 0) process.exit(status);

@@ -57,10 +57,10 @@ describe('diffusion CLI', () => {
     const straight = join(dir, 'straight');
     const resumed = join(dir, 'resumed');
     assert.equal(run(['train', ...common, '--epochs', '2', '--out', straight]).code, 0);
-    const first = run(['train', ...common, '--epochs', '1', '--out', resumed]);
+    const first = run(['train', ...common, '--epochs', '1', '--out', resumed, '--json']);
     assert.equal(first.code, 0, first.stderr);
     assert.equal(JSON.parse(first.stdout).epoch, 1);
-    const second = run(['train', '--data', data.images, '--labels', data.labels, '--epochs', '2', '--out', resumed, '--resume', '--no-progress', '--sample-every', '0']);
+    const second = run(['train', '--data', data.images, '--labels', data.labels, '--epochs', '2', '--out', resumed, '--resume', '--no-progress', '--sample-every', '0', '--json']);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(JSON.parse(second.stdout).epoch, 2);
     for (const file of ['model.safetensors', 'ema.safetensors', 'optimizer.safetensors']) {
@@ -75,24 +75,29 @@ describe('diffusion CLI', () => {
     const r = run(['sample', '--checkpoint', ckpt, '--sampler', 'ddim', '--steps', '10', '--class', '1', '--guidance', '2', '--n', '4', '--seed', '1', '--out', grid, '--strip', strip, '--frames', '4']);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(readFileSync(grid).subarray(1, 4).toString() === 'PNG' && existsSync(strip));
-    const mix = run(['sample', '--checkpoint', ckpt, '--sampler', 'ddpm', '--mix', '0:0.6,1:1', '--n', '2', '--out', join(dir, 'mix.png')]);
+    const mix = run(['sample', '--checkpoint', ckpt, '--sampler', 'ddpm', '--mix', '0:0.6,1:1', '--n', '2', '--out', join(dir, 'mix.png'), '--json']);
     assert.equal(mix.code, 0, mix.stderr);
     assert.equal(JSON.parse(mix.stdout).steps, 50);
     const wrongClass = run(['sample', '--checkpoint', ckpt, '--class', '7', '--out', join(dir, 'w.png')]);
     assert.equal(wrongClass.code, 2);
+    assert.equal(wrongClass.stderr, 'diffusion: --class 7: expected 0..1 or "all"\n');
+    // Without --json: one human line on stdout, nothing machine-shaped.
+    const human = run(['sample', '--checkpoint', ckpt, '--steps', '2', '--n', '1', '--out', join(dir, 'h.png')]);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /^.*h\.png: 1 images, ddim 2 steps, guidance 1, \S+, [\d.]+ s\n$/);
   });
 
   test('sample without --checkpoint uses the shipped model', () => {
     const shipped = shippedModelDirectory();
     assert.ok(shipped, 'packages/diffusion/models/mnist-16 holds config.json and ema.safetensors');
     const grid = join(dir, 'shipped.png');
-    const r = run(['sample', '--class', 'all', '--n', '10', '--steps', '4', '--seed', '2', '--out', grid]);
+    const r = run(['sample', '--class', 'all', '--n', '10', '--steps', '4', '--seed', '2', '--out', grid, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { checkpoint: string; n: number; guidance: number };
     assert.equal(report.checkpoint, shipped);
     assert.equal(report.n, 10);
     assert.equal(report.guidance, SHIPPED_MODEL_GUIDANCE, 'the shipped model samples with its evaluated guidance by default');
-    const told = run(['sample', '--class', '3', '--n', '1', '--steps', '2', '--guidance', '2', '--out', join(dir, 'told.png')]);
+    const told = run(['sample', '--class', '3', '--n', '1', '--steps', '2', '--guidance', '2', '--out', join(dir, 'told.png'), '--json']);
     assert.equal(told.code, 0, told.stderr);
     assert.equal((JSON.parse(told.stdout) as { guidance: number }).guidance, 2);
     // One 16×16 tile per class, one column, 1-pixel gaps: the PNG's IHDR width and height.

@@ -1,5 +1,10 @@
-/** Node-only checkpoint directory I/O (atomic writes: temp file, then rename). */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+/**
+ * Node-only checkpoint directory I/O. A checkpoint is written as one step (@flashdiff/cli-kit's
+ * writeFilesAtomic): the four files go to temporaries, then are renamed in, config.json last; a
+ * failure (ENOSPC, Ctrl-C) leaves the previous checkpoint whole.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFilesAtomic } from '@flashdiff/cli-kit';
 import { join } from 'node:path';
 import { DiffusionError } from '../errors.ts';
 import type { DiffusionModel } from '../models/index.ts';
@@ -10,24 +15,19 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 
 export const FILES = { config: 'config.json', model: 'model.safetensors', ema: 'ema.safetensors', optimizer: 'optimizer.safetensors' } as const;
 
-function writeAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
-}
-
 export function saveCheckpoint(
   dir: string,
   config: CheckpointConfig,
   weights: { model: Map<string, NamedArray>; ema: Map<string, NamedArray>; optimizer: Map<string, NamedArray> },
 ): void {
-  mkdirSync(dir, { recursive: true });
   const meta = { format: config.format, step: String(config.state.step) };
-  writeAtomic(join(dir, FILES.model), encodeSafetensors(weights.model, meta));
-  writeAtomic(join(dir, FILES.ema), encodeSafetensors(weights.ema, meta));
-  writeAtomic(join(dir, FILES.optimizer), encodeSafetensors(weights.optimizer, meta));
   // config.json last: a checkpoint whose config names step k has all of step k's weights.
-  writeAtomic(join(dir, FILES.config), JSON.stringify(config, null, 2) + '\n');
+  writeFilesAtomic([
+    [join(dir, FILES.model), encodeSafetensors(weights.model, meta)],
+    [join(dir, FILES.ema), encodeSafetensors(weights.ema, meta)],
+    [join(dir, FILES.optimizer), encodeSafetensors(weights.optimizer, meta)],
+    [join(dir, FILES.config), JSON.stringify(config, null, 2) + '\n'],
+  ]);
 }
 
 function readFile(dir: string, name: string): Uint8Array {

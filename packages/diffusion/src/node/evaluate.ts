@@ -1,5 +1,6 @@
 /** Node-only: evaluation — conditional accuracy and Fréchet distance on the project's classifier features. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '@flashdiff/cli-kit';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../checkpoint/safetensors.ts';
 import type { ImageDataset } from '../data/dataset.ts';
@@ -76,8 +77,7 @@ export function loadOrTrainClassifier(engine: TensorEngine, d: ImageDataset, cac
   const train = subset(d, classifierSplit(d).train, `${d.name} (classifier training part)`);
   log(`training the evaluation classifier on ${train.count} of ${d.count} ${d.name} images (${epochs} epochs)…`);
   const c = trainClassifier(engine, train, { epochs, batchSize: 100, learningRate: 2e-3, seed: 7, maxShift: 1, onEpoch: (ep, loss) => log(`  classifier epoch ${ep + 1}: loss ${loss.toFixed(4)}`) });
-  mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(file, encodeSafetensors(c.params.exportValues(), { data: key, epochs: String(epochs), split: 'held-out-10', augment: 'shift-1' }));
+  writeFileAtomic(file, encodeSafetensors(c.params.exportValues(), { data: key, epochs: String(epochs), split: 'held-out-10', augment: 'shift-1' }));
   return c;
 }
 

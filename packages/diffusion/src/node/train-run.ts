@@ -1,6 +1,6 @@
 /** Node-only: a full training run — epochs, checkpoints, progress bar, sample grids, --resume. */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@flashdiff/cli-kit';
 import cliProgress from 'cli-progress';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointConfig, type DataInfo } from '../checkpoint/checkpoint.ts';
 import { FILES, readCheckpointConfig, readSafetensorsFile, saveCheckpoint } from '../checkpoint/checkpoint-node.ts';
@@ -110,13 +110,12 @@ export async function runTraining(engine: TensorEngine, data: ImageDataset, opti
     let lastLoss = NaN;
     let sessionSteps = 0;
     const maxSteps = options.maxSteps ?? Infinity;
-    const bar = options.progress
+    // The bar only on a terminal; the per-epoch log line below goes to stderr either way.
+    const bar = options.progress && process.stderr.isTTY
       ? new cliProgress.SingleBar(
           {
             stream: process.stderr,
             format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} loss {loss} | {rate} steps/s | eta {eta_formatted}',
-            noTTYOutput: true,
-            notTTYSchedule: 10000,
             hideCursor: false,
           },
           cliProgress.Presets.shades_classic,
@@ -140,6 +139,8 @@ export async function runTraining(engine: TensorEngine, data: ImageDataset, opti
         epochSteps += 1;
         const rate = epochSteps / ((performance.now() - epochStart) / 1000);
         bar?.update(epochSteps, { loss: loss.toFixed(4), rate: rate.toFixed(2) });
+        // A turn of the event loop per step: Ctrl-C's handler (the CLI's) can run between steps.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       bar?.stop();
       if (epochSteps < batchesPerEpoch) break; // stopped by maxSteps mid-epoch: do not count the epoch
@@ -173,6 +174,5 @@ async function writeSampleGrid(engine: TensorEngine, trainer: DiffusionTrainer, 
     guidance: 1,
     random: new Random(1234),
   });
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, encodePng(imagesToGrid(result.images, n, result.height, result.width, result.channels, perRow)));
+  writeFileAtomic(path, encodePng(imagesToGrid(result.images, n, result.height, result.width, result.channels, perRow)));
 }
