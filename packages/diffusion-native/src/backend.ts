@@ -450,6 +450,17 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
 /** Per-kernel wall time, collected when profiling is on (npx tsx bench/diffusion-contextunet.ts --backends native --profile). */
 const profile = new Map<string, { calls: number; ms: number }>();
 let profiling = false;
+/**
+ * The profile's clock: wall time, or with FLASHDIFF_PROFILE_CLOCK=cpu the process's CPU time (all
+ * threads), which a machine shared with other work inflates far less than wall time.
+ */
+const clock: () => number =
+  process.env.FLASHDIFF_PROFILE_CLOCK === 'cpu'
+    ? () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      }
+    : () => performance.now();
 export function setKernelProfiling(on: boolean): void {
   profiling = on;
   if (on) profile.clear();
@@ -468,13 +479,18 @@ export function getConvRoute(): ConvRoute {
 
 /**
  * A cpu kernel may return views of (or share) its inputs' buffers (slice returns subarrays); when
- * such a buffer came from the pool it must not be recycled while the view lives.
+ * such a buffer came from the pool it must not be recycled while the view lives. An output that
+ * is an input's own dataId (Reshape, Identity, ExpandDims: tfjs counts the references and frees
+ * the values once) needs no guard: marking those escaped dropped most of a training step's
+ * activations out of the pool.
  */
 function guardViews(kernel: KernelFunc): KernelFunc {
   return (params) => {
     const out = kernel(params);
     const backend = params.backend as MathBackendCPU;
+    const inputs = Object.values(params.inputs as Record<string, TensorInfo | undefined>);
     for (const t of Array.isArray(out) ? out : [out]) {
+      if (inputs.some((input) => input?.dataId === t.dataId)) continue;
       const values = backend.data.has(t.dataId) ? backend.data.get(t.dataId).values : undefined;
       if (isOwned(values)) markEscaped(values);
     }
@@ -492,7 +508,7 @@ export function installNativeBackend(tf: Tf, addon: NativeAddon): void {
   const overrides = kernels(ctx);
   const timed = (name: string, fn: KernelFunc): KernelFunc => (params) => {
     if (!profiling) return fn(params);
-    const t0 = performance.now();
+    const t0 = clock();
     const out = fn(params);
     const first = Array.isArray(out) ? out[0] : out;
     const size = first ? sizeOf(first.shape) : 0;
@@ -500,7 +516,7 @@ export function installNativeBackend(tf: Tf, addon: NativeAddon): void {
     const key = `${name}${size >= 1 << 20 ? ' [L]' : size >= 1 << 14 ? ' [M]' : ' [S]'}`;
     const entry = profile.get(key) ?? { calls: 0, ms: 0 };
     entry.calls += 1;
-    entry.ms += performance.now() - t0;
+    entry.ms += clock() - t0;
     profile.set(key, entry);
     return out;
   };

@@ -8,7 +8,18 @@
  * returns subarrays); those buffers are marked escaped and left to the garbage collector.
  */
 const MIN_POOLED_LENGTH = 1 << 14;
-const MAX_POOLED_BYTES = 256 * 1024 * 1024;
+/**
+ * How much freed memory the pool keeps. It must hold a whole training step's activations: with the
+ * earlier 256 MiB, the batch-100 ContextUnet step (~650 MB of activations, all freed at its end)
+ * dropped ~1,350 buffers per step and allocated ~500 MB afresh in the next (page faults, zeroing,
+ * garbage collections). FLASHDIFF_NATIVE_POOL_MB overrides it (0 turns recycling off).
+ */
+const MAX_POOLED_BYTES = poolLimitBytes(process.env.FLASHDIFF_NATIVE_POOL_MB);
+
+function poolLimitBytes(setting: string | undefined): number {
+  const mb = setting === undefined || setting.trim() === '' ? 1024 : Number(setting);
+  return Number.isFinite(mb) && mb >= 0 ? mb * 1024 * 1024 : 1024 * 1024 * 1024;
+}
 
 const free = new Map<number, Float32Array[]>();
 const owned = new WeakSet<ArrayBufferLike>();

@@ -6,6 +6,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from '../src/addon.ts';
+import { pooledBufferBytes } from '../src/pool.ts';
 import { NativeBackendError, nativeBackendAvailable, nativeBackendUnavailableReason, registerNativeBackend, setNativeThreads } from '../src/index.ts';
 import { broadcastShape, copyRegion, foldBroadcast, foldReduce, tileInto } from '../src/shapes.ts';
 import { requireNative } from './backends.ts';
@@ -165,6 +166,25 @@ describe('native backend', () => {
     tf.dispose([a, b, ...others]);
   });
 
+  test('a buffer that was reshaped returns to the pool once every reference is gone, and is reused correctly', async (t) => {
+    if (!(await nativeOrSkip(t))) return;
+    const size = 3 * 64 * 1024 + 7; // a length no other test uses
+    const a = tf.tensor(seededValues(size, 7), [size]);
+    const neg = tf.neg(a);
+    const reshaped = tf.reshape(neg, [1, size]);
+    const before = pooledBufferBytes();
+    neg.dispose();
+    assert.equal(pooledBufferBytes(), before, 'still referenced by the reshape: not recycled yet');
+    reshaped.dispose();
+    assert.equal(pooledBufferBytes(), before + size * 4, 'recycled after its last reference');
+    const again = tf.exp(a);
+    assert.equal(pooledBufferBytes(), before, 'the next same-length output takes it');
+    const av = a.dataSync();
+    const ev = again.dataSync();
+    assert.ok(ev.every((v, i) => Math.abs(v - Math.exp(av[i])) <= 1e-6 * Math.max(1, Math.exp(av[i]))));
+    tf.dispose([a, again]);
+  });
+
   test('the addon rejects wrong arguments with a TypeError instead of reading out of bounds', (t) => {
     const addon = loadAddon();
     if (!addon) {
@@ -177,6 +197,12 @@ describe('native backend', () => {
     assert.throws(() => addon.unary(0, new Float32Array(10), new Float32Array(5)), TypeError);
     assert.throws(() => addon.binary(0, new Float32Array(4), new Float32Array(4), new Float32Array(8), Int32Array.from([1, 1, 1, 8]), Int32Array.from([0, 0, 0, 1]), Int32Array.from([0, 0, 0, 1])), TypeError);
     assert.throws(() => addon.matMul(new Float32Array(4), new Float32Array(4), new Float32Array(4), 1, 2, 2, 3, 0, 0, 0, 0), TypeError);
+    const dims = Int32Array.from([2, 3]);
+    assert.throws(() => addon.copyStrided(new Float32Array(6), 1, new Float32Array(6), 0, dims, Int32Array.from([3, 1]), Int32Array.from([3, 1])), TypeError);
+    assert.throws(() => addon.copyStrided(new Float32Array(6), 0, new Float32Array(6), 0, dims, Int32Array.from([3, -1]), Int32Array.from([3, 1])), TypeError);
+    const f = (n: number): Float32Array => new Float32Array(n);
+    assert.throws(() => addon.groupNormForward(f(24), f(4), f(4), f(24), f(4), f(4), 2, 3, 4, 1e-5), TypeError); // 4 channels in 3 groups
+    assert.throws(() => addon.groupNormBackward(f(24), f(12), f(4), f(4), f(4), f(24), f(4), f(4), 2, 2, 4), TypeError); // short dy
   });
 
   test('setNativeThreads validates its argument', async (t) => {
