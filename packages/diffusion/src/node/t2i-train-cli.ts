@@ -321,9 +321,10 @@ export function registerTextToImageTrainingCommands(program: Command): void {
 
   stageOptions(program.command('train-vae').description('stage 1 of text-to-image training: the AutoencoderKL on Shapes (32×32×3 → 8×8×4)'))
     .option('--kl-weight <w>', 'weight of the KL term', positive)
-    .action(async (o: StageFlags & { klWeight?: number }) => {
+    .option('--l1-weight <w>', 'weight of an L1 term beside the squared error (default 0)', positive)
+    .action(async (o: StageFlags & { klWeight?: number; l1Weight?: number }) => {
       const engine = await initBackend(o.backend);
-      const run = resolveRun<VaeStageOptions>(o, 'vae', { ...DEFAULT_VAE_OPTIONS, ...(o.klWeight !== undefined ? { klWeight: o.klWeight } : {}) });
+      const run = resolveRun<VaeStageOptions>(o, 'vae', { ...DEFAULT_VAE_OPTIONS, ...(o.klWeight !== undefined ? { klWeight: o.klWeight } : {}), ...(o.l1Weight !== undefined ? { l1Weight: o.l1Weight } : {}) });
       mkdirSync(o.out, { recursive: true });
       const trainer = new VaeTrainer(engine, run.training, run.options);
       try {
