@@ -6,13 +6,15 @@
  * img2img, batching, cancellation and the errors a caller can provoke.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { initBackend } from '../src/backend-node.ts';
 import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
 import type { StableDiffusionCheckpoint } from '../src/checkpoint/sd-pipeline.ts';
 import { pipelineFromCheckpoint } from '../src/pipelines/from-checkpoint.ts';
+import { loadStableDiffusion } from '../src/pipelines/load-node.ts';
 import type { StableDiffusionPipeline } from '../src/pipelines/stable-diffusion.ts';
 import { latentSchedulerFromDiffusers } from '../src/schedulers/sampling-run.ts';
 import type { TensorEngine } from '../src/tensor/engine.ts';
@@ -155,5 +157,27 @@ describe('pipeline behaviour', () => {
       pipe.textToImage({ prompt: 'x', width: 64, height: 64, steps: 4, signal: controller.signal, onStep: ({ step }) => void (step === 1 && controller.abort()) }),
       (err: Error & { code?: string }) => err.code === 'CANCELLED',
     );
+  });
+});
+
+describe('loading a diffusers folder', () => {
+  test('a scheduler_config.json with Python’s -Infinity (DPM-Solver’s lambda_min_clipped) loads, and generates', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sd-folder-'));
+    try {
+      const model = join(dir, 'model');
+      cpSync(DIR, model, { recursive: true });
+      cpSync(TOKENIZER, join(model, 'tokenizer'), { recursive: true });
+      const scheduler = readFileSync(join(DIR, 'scheduler', 'scheduler_config.json'), 'utf8').replace('"PNDMScheduler"', '"DPMSolverMultistepScheduler"').replace(/\n}\s*$/, ',\n  "lambda_min_clipped": -Infinity\n}\n');
+      writeFileSync(join(model, 'scheduler', 'scheduler_config.json'), scheduler);
+      const folderPipe = loadStableDiffusion(e, model);
+      try {
+        const result = await folderPipe.textToImage({ prompt: 'a red circle', steps: 3, width: 32, height: 32 });
+        assert.equal(result.images.length, 32 * 32 * 3);
+      } finally {
+        folderPipe.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,6 +10,7 @@
  * Weights may be the `.fp16.safetensors` variant. PyTorch pickles (.bin/.ckpt/.pt) are never
  * unpickled (loading one can run arbitrary code): the user is told to convert them to safetensors.
  */
+import { parseDiffusersJson } from '../schedulers/latent-config.ts';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { DiffusionError } from '../errors.ts';
@@ -40,7 +41,8 @@ export interface OpenCheckpointOptions {
 /** Parse JSON; a syntax error is CHECKPOINT_CORRUPT naming the file, the line and column. */
 export function parseJsonFile(text: string, path: string): unknown {
   try {
-    return JSON.parse(text);
+    // Python's json writes -Infinity / Infinity / NaN (e.g. DPM-Solver's lambda_min_clipped).
+    return parseDiffusersJson(text);
   } catch (err) {
     const message = (err as Error).message;
     const m = /at position (\d+)/.exec(message);
