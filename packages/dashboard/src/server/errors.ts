@@ -14,7 +14,7 @@ export const DASHBOARD_ERROR_STATUS = {
   CONFLICT: 409,
   /** An upload is larger than the server accepts, or there are too many uploads at once. */
   TOO_LARGE: 413,
-  /** The server's disk is full: nothing was kept of the request. */
+  /** The server's disk, or the image written to, is full: nothing of the request was kept. */
   NO_SPACE: 507,
   /** A package API the request needs is not available (yet). */
   UNAVAILABLE: 501,

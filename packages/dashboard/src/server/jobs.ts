@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import type { JobEvent, JobKind, JobState } from '../shared/protocol.ts';
+import type { JobEvent, JobKind, JobState, JobSummary } from '../shared/protocol.ts';
 import { DashboardError } from './errors.ts';
 import { SECURITY_HEADERS } from './http-util.ts';
 import type { WorkerToMain } from './worker-protocol.ts';
+import { requestContext } from './page-sessions.ts';
 
 /** The worker module that runs each kind of job. */
 const WORKER_MODULES: Record<JobKind, URL> = {
@@ -62,6 +63,9 @@ export class Job {
   constructor(
     readonly kind: JobKind,
     readonly params: unknown,
+    /** The page session that started it (cancelled with it unless `background`). */
+    readonly owner: string | undefined = undefined,
+    readonly background = false,
   ) {}
 
   start(module: URL): void {
@@ -192,13 +196,18 @@ export class Job {
     res.on('close', () => this.subscribers.delete(res));
   }
 
-  describe(): { id: string; kind: JobKind; state: JobState; error?: string; files: string[] } {
+  describe(): JobSummary {
+    const progress = this.latestProgress?.type === 'progress' ? this.latestProgress.progress : undefined;
     return {
       id: this.id,
       kind: this.kind,
       state: this.state,
       ...(this.error !== undefined ? { error: this.error } : {}),
       files: [...this.files.keys()],
+      startedAt: this.startedAt,
+      background: this.background,
+      ...(this.owner !== undefined ? { owner: this.owner } : {}),
+      ...(progress ? { progress } : {}),
     };
   }
 }
@@ -212,7 +221,8 @@ export class JobManager {
     if (running >= MAX_RUNNING_JOBS) {
       throw new DashboardError('CONFLICT', `${running} jobs are already running; cancel one or wait for it`);
     }
-    const job = new Job(kind, params);
+    const context = requestContext.getStore();
+    const job = new Job(kind, params, context?.session, context?.background ?? false);
     this.jobs.set(job.id, job);
     job.start(WORKER_MODULES[kind]);
     job.onFinished(() => this.prune());
@@ -227,6 +237,13 @@ export class JobManager {
 
   list(): Job[] {
     return [...this.jobs.values()];
+  }
+
+  /** Cancels the running jobs a page session started, except background ones; returns them. */
+  cancelOrphans(session: string): Job[] {
+    const orphans = [...this.jobs.values()].filter((j) => j.state === 'running' && j.owner === session && !j.background);
+    for (const job of orphans) job.cancel();
+    return orphans;
   }
 
   private prune(): void {

@@ -4,7 +4,8 @@
  * which the page lists, reads, writes and deletes through the package's file-system calls.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { sidecarPath } from '@flashdiff/nand';
 import { join } from 'node:path';
 import { createImage, isYaffs2Error, openImage, SPARE_LAYOUT_NAMES } from '@flashdiff/yaffs2';
 import type { OpenedImage, SpareLayoutName } from '@flashdiff/yaffs2';
@@ -23,7 +24,8 @@ interface YaffsSession {
   readonly id: string;
   readonly name: string;
   readonly path: string;
-  readonly image: OpenedImage;
+  /** Replaced when a failed write is rolled back (the image is re-mounted from the copy). */
+  image: OpenedImage;
 }
 
 /** Maps the file system's errno-like codes onto HTTP statuses the page can explain. */
@@ -35,6 +37,8 @@ function yaffsError(e: unknown): unknown {
     case 'EEXIST':
     case 'ENOTEMPTY':
       return new DashboardError('CONFLICT', e.message, { cause: e });
+    case 'ENOSPC':
+      return new DashboardError('NO_SPACE', `${e.message} (the image is unchanged)`, { cause: e });
     case 'EINVAL':
     case 'ENAMETOOLONG':
     case 'EISDIR':
@@ -51,6 +55,55 @@ function run<T>(f: () => T): T {
     return f();
   } catch (e) {
     throw yaffsError(e);
+  }
+}
+
+/**
+ * Runs a write so that a failure (ENOSPC inside the image, an I/O error) leaves the image as it
+ * was: the synced image file (and its sidecar, if any) is copied first; on failure the image is
+ * closed, the copy put back and mounted again. A write through the file system may already have
+ * programmed pages and truncated the old file before it ran out of space, so undoing it in the
+ * file system is not enough.
+ */
+function padWithErased(path: string, size: number): void {
+  const have = statSync(path).size;
+  if (have >= size) return;
+  const fd = openSync(path, 'r+');
+  try {
+    const erased = Buffer.alloc(Math.min(1 << 20, size - have), 0xff);
+    for (let at = have; at < size; at += erased.length) writeSync(fd, erased, 0, Math.min(erased.length, size - at), at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function writeAtomically<T>(session: YaffsSession, f: () => T): T {
+  run(() => session.image.fs.sync());
+  const backup = `${session.path}.before-write`;
+  const sidecar = sidecarPath(session.path);
+  const hasSidecar = existsSync(sidecar);
+  copyFileSync(session.path, backup);
+  if (hasSidecar) copyFileSync(sidecar, `${backup}.sidecar`);
+  try {
+    const result = run(f);
+    rmSync(backup, { force: true });
+    rmSync(`${backup}.sidecar`, { force: true });
+    return result;
+  } catch (e) {
+    const g = session.image.device.geometry;
+    try {
+      session.image.close();
+    } catch {
+      // the copy replaces whatever closing wrote
+    }
+    renameSync(backup, session.path);
+    if (hasSidecar) renameSync(`${backup}.sidecar`, sidecar);
+    else rmSync(sidecar, { force: true });
+    // The file holds the blocks written so far; openImage sizes the device by the file, so the
+    // rest is added as erased bytes (as the download pads it) before mounting again.
+    padWithErased(session.path, g.channels * g.diesPerChannel * g.blocksPerDie * g.pagesPerBlock * (g.pageSize + g.spareSize));
+    session.image = run(() => openImage(session.path));
+    throw e;
   }
 }
 
@@ -176,8 +229,9 @@ export function registerYaffsRoutes(router: Router<DashboardState>): void {
   router.add('PUT', '/api/yaffs2/images/:id/file', async ({ req, res, url, params, state }) => {
     const session = state.yaffs.get(params.id!);
     const path = imagePath(url.searchParams.get('path'));
-    const bytes = await readBody(req);
-    run(() => session.image.fs.writeFile(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+    const bytes = await readBody(req, undefined, res);
+    // An upload that does not fit (ENOSPC) leaves the image exactly as it was.
+    writeAtomically(session, () => session.image.fs.writeFile(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
     sendJson(res, 201, { path, size: bytes.byteLength });
   });
   router.add('DELETE', '/api/yaffs2/images/:id/file', ({ res, url, params, state }) => {
@@ -190,7 +244,7 @@ export function registerYaffsRoutes(router: Router<DashboardState>): void {
   });
   router.add('POST', '/api/yaffs2/images/:id/mkdir', async ({ req, res, params, state }) => {
     const fs = state.yaffs.get(params.id!).image.fs;
-    const path = imagePath(field.string(await readJson(req), 'path'));
+    const path = imagePath(field.string(await readJson(req, res), 'path'));
     run(() => fs.mkdir(path));
     sendJson(res, 201, { path });
   });

@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DashboardError } from './errors.ts';
-import { readBody, readJson, sendBytes, sendError, sendJson } from './http-util.ts';
+import { readJson, sendBytes, sendError, sendJson } from './http-util.ts';
 import { JobManager } from './jobs.ts';
 import { Router } from './router.ts';
 import { checkRequestOrigin, loopbackPolicy, type OriginPolicy } from './security.ts';
 import { serveStatic } from './static-files.ts';
 import { UploadStore } from './uploads.ts';
+import { PageSessions, contextOf, requestContext, sessionIdOf } from './page-sessions.ts';
 import { probeCapabilities } from './capabilities.ts';
 import { registerSsdRoutes } from './routes-ssd.ts';
 import { registerYaffsRoutes, YaffsSessions } from './routes-yaffs2.ts';
@@ -20,6 +21,7 @@ import { defaultCheckpointDirectory, defaultModelDirectory } from './checkpoints
 export interface DashboardState {
   readonly jobs: JobManager;
   readonly uploads: UploadStore;
+  readonly sessions: PageSessions;
   readonly yaffs: YaffsSessions;
   /** The folder whose sub-folders are offered as diffusion checkpoints. */
   readonly checkpointDirectory: string;
@@ -42,6 +44,8 @@ export interface DashboardServerOptions {
   readonly modelDirectory?: string;
   /** Default: the package's shipped text-to-image model when present; null leaves it out. */
   readonly shippedT2iModel?: string | null;
+  /** How long a page may be gone before its jobs are cancelled (default ORPHAN_GRACE_MS). */
+  readonly orphanGraceMs?: number;
 }
 
 export interface DashboardServer {
@@ -57,12 +61,20 @@ function buildRouter(): Router<DashboardState> {
   router.add('GET', '/api/health', ({ res }) => sendJson(res, 200, { ok: true }));
   router.add('GET', '/api/capabilities', async ({ res }) => sendJson(res, 200, await probeCapabilities()));
 
-  // Uploads: the raw body is the file; ?name= is its original name (a label only).
+  // Uploads: the raw body is the file, streamed to disk; ?name= is its original name (a label
+  // only); ?session= the page session it belongs to (deleted when that session ends).
   router.add('POST', '/api/uploads', async ({ req, res, url, state }) => {
-    const bytes = await readBody(req);
-    const upload = state.uploads.add(url.searchParams.get('name') ?? 'upload', bytes);
+    const session = sessionIdOf(url.searchParams.get('session')) ?? requestContext.getStore()?.session;
+    const upload = await state.uploads.receive(req, res, url.searchParams.get('name') ?? 'upload', session);
     sendJson(res, 201, { id: upload.id, name: upload.name, size: upload.size });
   });
+  router.add('DELETE', '/api/uploads/:id', ({ res, params, state }) => {
+    if (!state.uploads.delete(params.id!)) throw new DashboardError('NOT_FOUND', `no upload '${params.id}'`);
+    sendJson(res, 200, { deleted: params.id });
+  });
+
+  // Page sessions: the page holds this stream open; when it goes away its jobs are cancelled.
+  router.add('GET', '/api/sessions/:id/presence', ({ res, params, state }) => state.sessions.attach(sessionIdOf(params.id!)!, res));
 
   // Jobs: started by the feature routes; observed and cancelled here.
   router.add('GET', '/api/jobs', ({ res, state }) => sendJson(res, 200, state.jobs.list().map((j) => j.describe())));
@@ -105,7 +117,7 @@ async function handle(
   if (url.pathname.startsWith('/api/')) {
     const found = router.match(req.method ?? 'GET', url.pathname);
     if ('handler' in found) {
-      await found.handler({ req, res, url, params: found.params, state });
+      await requestContext.run(contextOf(req), () => found.handler({ req, res, url, params: found.params, state }));
       return;
     }
     if (found.methodMismatch) {
@@ -123,6 +135,10 @@ export async function startDashboardServer(options: DashboardServerOptions = {})
   const state: DashboardState = {
     jobs: new JobManager(),
     uploads: new UploadStore(),
+    sessions: new PageSessions((session) => {
+      state.jobs.cancelOrphans(session);
+      state.uploads.deleteSession(session);
+    }, options.orphanGraceMs),
     yaffs: new YaffsSessions(),
     checkpointDirectory: options.checkpointDirectory ?? defaultCheckpointDirectory(),
     shippedCheckpoint: options.shippedCheckpoint !== undefined ? options.shippedCheckpoint : shippedModelDirectory(),
@@ -150,6 +166,7 @@ export async function startDashboardServer(options: DashboardServerOptions = {})
     async close() {
       await state.jobs.closeAll();
       state.yaffs.closeAll();
+      state.sessions.close();
       state.uploads.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -24,6 +24,22 @@ export type JobEvent =
   | { readonly type: 'log'; readonly message: string }
   | { readonly type: 'state'; readonly state: JobState; readonly error?: string };
 
+/** One job in GET /api/jobs (the page's job list). */
+export interface JobSummary {
+  readonly id: string;
+  readonly kind: JobKind;
+  readonly state: JobState;
+  readonly error?: string;
+  readonly files: string[];
+  /** Milliseconds since the epoch. */
+  readonly startedAt: number;
+  /** Started to outlive its page (not cancelled when the page goes away). */
+  readonly background: boolean;
+  /** The page session that started it. */
+  readonly owner?: string;
+  readonly progress?: ProgressEvent;
+}
+
 export interface JobCreated {
   readonly id: string;
   readonly kind: JobKind;
