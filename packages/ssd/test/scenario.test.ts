@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isSsdError } from '../src/index.ts';
+import { DEFAULT_FTL_OPTIONS, isSsdError } from '../src/index.ts';
+import { schemaAt } from '../src/scenario/schema.ts';
 import { loadScenario, shippedScenarioNames } from '../src/scenario/load.ts';
 import { applyOverrides, overrideFor, parseScenarioValue, scenarioKey } from '../src/scenario/overrides.ts';
 import { runScenario } from '../src/scenario/run.ts';
@@ -69,6 +70,9 @@ describe('scenario schema', () => {
     assert.ok(Math.abs((m.device.ftl.overProvisioning as number) - 0.07 / 0.93) < 1e-6);
     assert.deepEqual(m.device.timing, { tR: 75000, tPROG: 750000, tBERS: 3800000, transferPerByte: 3.003 });
     assert.deepEqual([m.device.ftl.hostAllocation, m.device.transactionScheduling, m.device.unmappedReads, m.device.partialPageWrites], ['cwdp', 'read-first', 'flash-read', 'read-modify-write']);
+  });
+  test('every FTL option is a scenario key (device.ftl.*)', () => {
+    for (const key of Object.keys(DEFAULT_FTL_OPTIONS)) assert.ok(schemaAt(`device.ftl.${key}`), key);
   });
   test('a trace path is relative to the scenario file', () => {
     withFile('t.yaml', 'workload:\n  kind: trace\n  path: traces/x.trace\n', (path) => {

@@ -7,7 +7,7 @@
  * workload.xml pair (Execution_Parameter_Set), here as one JSON/YAML file.
  */
 import { PRESET_NAMES } from '@flashdiff/nand';
-import { GC_POLICIES, GC_UNITS, HOST_ALLOCATIONS, VALIDITY_METHODS } from '../config.ts';
+import { DEFAULT_FTL_OPTIONS, GC_POLICIES, GC_UNITS, HOST_ALLOCATIONS, VALIDITY_METHODS } from '../config.ts';
 import { TRANSACTION_SCHEDULINGS } from '../scheduler.ts';
 import { SsdError } from '../errors.ts';
 import { BLKPARSE_EVENTS } from '../traces/blkparse.ts';
@@ -83,6 +83,17 @@ type Node =
   | { t: 'writes' };
 
 const int = (min: number): Node => ({ t: 'number', integer: true, min });
+
+/** A schema node for every FtlOptions field, from the type of its default. */
+function ftlFieldsFromDefaults(): Record<string, Node> {
+  const out: Record<string, Node> = {};
+  for (const [key, value] of Object.entries(DEFAULT_FTL_OPTIONS)) {
+    if (typeof value === 'number') out[key] = Number.isInteger(value) ? { t: 'number', integer: true } : { t: 'number' };
+    else if (typeof value === 'boolean') out[key] = { t: 'boolean' };
+    else if (typeof value === 'string') out[key] = { t: 'string' };
+  }
+  return out;
+}
 const ratio: Node = { t: 'number', min: 0, max: 1 };
 const writes: Node = { t: 'writes' };
 
@@ -103,6 +114,9 @@ export const SCENARIO_SCHEMA: Node = {
         ftl: {
           t: 'object',
           fields: {
+            // FTL options this list does not name are still accepted, typed by their default
+            // (ftlFieldsFromDefaults), so a new FtlOptions field needs no change here.
+            ...ftlFieldsFromDefaults(),
             overProvisioning: { t: 'number', above: 0, max: 100 },
             gcPolicy: { t: 'string', values: GC_POLICIES },
             gcUnit: { t: 'string', values: GC_UNITS },
