@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { applyOverrides } from '../src/scenario/overrides.ts';
 import { defaultScenario } from '../src/scenario/schema.ts';
 import { runScenario } from '../src/scenario/run.ts';
@@ -72,6 +73,24 @@ describe('sweep', () => {
       assert.equal(csv.length, 7);
       assert.match(csv[0]!, /^index,id,vary:op,vary:gc,op,gc,workload,userPages,waf,/);
       assert.ok(csv[5]!.startsWith('4,4_op=0.3_gc=fifo,0.3,fifo,0.3,fifo,uniform,'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a failing point is recorded with its error; the others run', async () => {
+    const dir = tempDir();
+    try {
+      const good = fileURLToPath(new URL('./fixtures/traces/flashdiff-sample.trace', import.meta.url));
+      const traceBase = applyOverrides(base, [{ workload: { kind: 'trace', path: good } }]);
+      const plan = planSweep(traceBase, [parseVary(`workload.path=${good},${join(dir, 'missing.trace')}`)]);
+      const results = await runSweep(plan, plan.points, dir, { workers: 2 });
+      assert.equal(results[0]!.error, null);
+      assert.equal(results[0]!.report!.hostPageWrites, 17);
+      assert.equal(results[1]!.report, null);
+      assert.match(results[1]!.error!, /missing\.trace: cannot read the trace \(ENOENT\)/);
+      const csv = readFileSync(join(dir, 'summary.csv'), 'utf8').trim().split('\n');
+      assert.ok(csv[2]!.endsWith('(ENOENT)"') || csv[2]!.endsWith('(ENOENT)'), csv[2]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
