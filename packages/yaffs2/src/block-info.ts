@@ -15,6 +15,8 @@ export const OBJECT_ID_UNLINKED = 3;
 export const OBJECT_ID_DELETED = 4;
 /** mkyaffs2image numbers user objects from YAFFS_NOBJECT_BUCKETS + 1. */
 export const FIRST_USER_OBJECT_ID = 257;
+/** Chunks of upstream's block summaries (YAFFS_OBJECTID_SUMMARY): an index, not an object. */
+export const OBJECT_ID_SUMMARY = 0x10;
 /** YAFFS_MAX_OBJECT_ID + 1 (YAFFS_OBJECT_SPACE). */
 export const OBJECT_ID_LIMIT = 0x40000;
 export const LOWEST_SEQUENCE_NUMBER = 0x1000;
@@ -267,6 +269,11 @@ export class Yaffs2Dev {
    * a writable mount programs them (see scan.ts linkTree).
    */
   pendingPromotions: { file: YObject; link: YObject }[] = [];
+  /**
+   * What the mount could not read or had to change, one line each (bad tags, unreadable or
+   * inconsistent headers, objects dropped or moved to lost+found). Empty on a clean image.
+   */
+  scanProblems: string[] = [];
 
   readonly pageBuffer: Uint8Array;
   readonly spareBuffer: Uint8Array;

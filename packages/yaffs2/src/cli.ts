@@ -15,6 +15,7 @@ import { YAFFS2_ERROR_CODES, Yaffs2Error } from './errors.ts';
 import type { Yaffs2ErrorCode } from './errors.ts';
 import { extractTree, importTree, makeEmptyImage, openImage } from './image.ts';
 import { editImage } from './image-edit.ts';
+import type { EditImageResult } from './image-edit.ts';
 import type { OpenedImage } from './image.ts';
 import type { SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
@@ -108,6 +109,28 @@ function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: 
   return result;
 }
 
+/**
+ * Nothing silent: after a read command did its work, one line on stderr if the mount met
+ * anything it could not read (the first problem and the count; `fsck` lists them all), and
+ * exit status 1 unless --ignore-errors.
+ */
+/** An edit rewrote an image that did not read cleanly: say what was left behind. */
+function reportEditedProblems(image: string, result: EditImageResult): EditImageResult {
+  const p = result.sourceProblems;
+  if (p.length > 0) {
+    process.stderr.write(`yaffs2: ${image}: warning: rewritten from what could be read: ${p[0]}${p.length > 1 ? ` and ${p.length - 1} more` : ''}\n`);
+  }
+  return result;
+}
+
+function reportMountProblems(image: string, img: OpenedImage, opts: { ignoreErrors?: boolean }): void {
+  const problems = img.fs.mountProblems;
+  if (problems.length === 0) return;
+  const more = problems.length > 1 ? ` and ${problems.length - 1} more (yaffs2 fsck lists them)` : '';
+  process.stderr.write(`yaffs2: ${image}: warning: ${problems[0]}${more}${opts.ignoreErrors ? '' : '; --ignore-errors to exit 0'}\n`);
+  if (!opts.ignoreErrors) process.exitCode = 1;
+}
+
 function modeString(type: string, mode: number): string {
   const t = type === 'directory' ? 'd' : type === 'symlink' ? 'l' : type === 'special' ? 's' : '-';
   const bits = 'rwxrwxrwx';
@@ -173,8 +196,12 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .action((image: string, dir: string, opts: FormatOptions) => {
-      withImage(image, true, opts, (img) => extractTree(img.fs, dir));
+    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+    .action((image: string, dir: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
+      withImage(image, true, opts, (img) => {
+        extractTree(img.fs, dir);
+        reportMountProblems(image, img, opts);
+      });
     });
 
   program
@@ -188,7 +215,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean } & FormatOptions) => {
+    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; ignoreErrors?: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
         const start = path ?? '/';
         const st = img.fs.lstat(start);
@@ -225,6 +253,7 @@ export function buildProgram(): Command {
           }
         };
         list(start, 0);
+        reportMountProblems(image, img, opts);
       });
     });
 
@@ -237,8 +266,13 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .action((image: string, path: string, opts: FormatOptions) => {
-      const data = withImage(image, true, opts, (img) => img.fs.readFile(path));
+    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+    .action((image: string, path: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
+      const data = withImage(image, true, opts, (img) => {
+        const bytes = img.fs.readFile(path);
+        reportMountProblems(image, img, opts);
+        return bytes;
+      });
       fs.writeSync(1, data);
     });
 
@@ -251,8 +285,13 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .action((image: string, path: string, hostFile: string, opts: FormatOptions) => {
-      const data = withImage(image, true, opts, (img) => img.fs.readFile(path));
+    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+    .action((image: string, path: string, hostFile: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
+      const data = withImage(image, true, opts, (img) => {
+        const bytes = img.fs.readFile(path);
+        reportMountProblems(image, img, opts);
+        return bytes;
+      });
       if (fs.existsSync(hostFile)) throw new Yaffs2Error('EEXIST', `${hostFile}: exists on the host; not overwritten`);
       // Whole or not at all: a failed write (ENOSPC, Ctrl-C) leaves no partial host file.
       writeFileAtomic(hostFile, data);
@@ -275,7 +314,7 @@ export function buildProgram(): Command {
       } catch (e) {
         throw new Yaffs2Error(hostCode(e), `${hostFile}: cannot read the host file`);
       }
-      editImage(image, [{ kind: 'put', path, content: data }], { ...detectFormat(opts), blocks: opts.blocks });
+      reportEditedProblems(image, editImage(image, [{ kind: 'put', path, content: data }], { ...detectFormat(opts), blocks: opts.blocks }));
     });
 
   program
@@ -288,7 +327,7 @@ export function buildProgram(): Command {
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
     .action((image: string, path: string, opts: FormatOptions) => {
-      editImage(image, [{ kind: 'rm', path }], detectFormat(opts));
+      reportEditedProblems(image, editImage(image, [{ kind: 'rm', path }], detectFormat(opts)));
     });
 
   program
@@ -302,7 +341,7 @@ export function buildProgram(): Command {
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
     .action((image: string, path: string, opts: { blocks?: number } & FormatOptions) => {
-      editImage(image, [{ kind: 'mkdir', path }], { ...detectFormat(opts), blocks: opts.blocks });
+      reportEditedProblems(image, editImage(image, [{ kind: 'mkdir', path }], { ...detectFormat(opts), blocks: opts.blocks }));
     });
 
   program
@@ -316,7 +355,7 @@ export function buildProgram(): Command {
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
     .action((image: string, opts: { blocks: number } & FormatOptions) => {
-      const r = editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks });
+      const r = reportEditedProblems(image, editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks }));
       process.stderr.write(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
     });
 
@@ -330,7 +369,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .action((image: string, opts: { json?: boolean } & FormatOptions) => {
+    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+    .action((image: string, opts: { json?: boolean; ignoreErrors?: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
         const g = img.device.geometry;
         const info = img.fs.info();
@@ -360,7 +400,8 @@ export function buildProgram(): Command {
           },
         };
         if (opts.json) {
-          out(JSON.stringify(report, null, 2));
+          out(JSON.stringify({ ...report, problems: img.fs.mountProblems }, null, 2));
+          reportMountProblems(image, img, opts);
           return;
         }
         out(`image        ${image}`);
@@ -371,6 +412,8 @@ export function buildProgram(): Command {
         out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);
         out(`blocks       ${Object.entries(info.blocksByState).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         out(`erase counts min ${info.eraseCounts.min}, max ${info.eraseCounts.max}, mean ${info.eraseCounts.mean.toFixed(2)}`);
+        out(`problems     ${img.fs.mountProblems.length}`);
+        reportMountProblems(image, img, opts);
       });
     });
 
@@ -386,21 +429,18 @@ export function buildProgram(): Command {
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
     .action((image: string, opts: { repair?: boolean } & FormatOptions) => {
       const problems = withImage(image, true, opts, (img) => {
-        const found = img.fs.check();
-        const lost = img.fs.readdir('/').some((e) => e.name === 'lost+found')
-          ? img.fs.readdir('/lost+found').map((e) => `lost+found/${e.name}: object without a valid parent`)
-          : [];
-        const damaged =
-          img.fs.stats.tagEccUncorrectable > 0 ? [`${img.fs.stats.tagEccUncorrectable} chunks with uncorrectable tags were skipped`] : [];
-        return [...found, ...lost, ...damaged];
+        // A scan mount reports what it could not read; a checkpoint mount read no chunks, so
+        // objects it holds in lost+found are listed instead.
+        const mount = [...img.fs.mountProblems];
+        if (img.fs.stats.mountedFrom !== 'scan' && img.fs.readdir('/').some((e) => e.name === 'lost+found')) {
+          for (const e of img.fs.readdir('/lost+found')) mount.push(`lost+found/${e.name}: object without a valid parent`);
+        }
+        return [...mount, ...img.fs.check()];
       });
-      if (opts.repair && problems.length > 0) {
-        editImage(image, [], detectFormat(opts));
-        process.stderr.write(`yaffs2: ${image}: rewritten from what could be read\n`);
-      }
       for (const p of problems) out(p);
       if (problems.length > 0) {
-        process.stderr.write(`yaffs2: ${image}: ${problems.length} problem(s)\n`);
+        if (opts.repair) editImage(image, [], detectFormat(opts));
+        process.stderr.write(`yaffs2: ${image}: ${problems.length} problem(s)${opts.repair ? '; rewritten from what could be read' : ''}\n`);
         process.exitCode = 1;
       } else {
         out(`${image}: clean`);

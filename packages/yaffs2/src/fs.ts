@@ -614,6 +614,20 @@ export class Yaffs2 {
     return this.dev.mounted;
   }
 
+  /**
+   * What the mount could not read or had to change, one line each: unreadable or inconsistent
+   * tags and headers, chunks skipped, objects dropped or moved to lost+found. Empty when the
+   * image read cleanly (and after a checkpoint mount, which reads no chunks).
+   */
+  get mountProblems(): readonly string[] {
+    return this.dev.scanProblems;
+  }
+
+  /** Puts a problem found outside the file system (by whoever opened the device) first in {@link mountProblems}. */
+  noteMountProblem(line: string): void {
+    this.dev.scanProblems.unshift(line);
+  }
+
   // ================================================================== consistency check
 
   /**

@@ -40,6 +40,8 @@ export interface EditImageResult {
   blocks: number;
   objects: number;
   freeBytes: number;
+  /** What the old image's mount could not read (the new image holds what could be). */
+  sourceProblems: readonly string[];
 }
 
 type CreateSpec = Parameters<Yaffs2['createObject']>[1];
@@ -141,7 +143,7 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     let result: EditImageResult;
     try {
       const { bigEndian, tagEcc } = source.format;
-      result = writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, imagePath, blocksNeeded });
+      result = { ...writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, imagePath, blocksNeeded }), sourceProblems: [...source.fs.mountProblems] };
       closeSource();
       fs.rmSync(sidecarPath(temporary), { force: true });
       fs.renameSync(temporary, imagePath);
@@ -280,7 +282,7 @@ function writePlan(
     imagePath: string;
     blocksNeeded: number;
   },
-): EditImageResult {
+): Omit<EditImageResult, 'sourceProblems'> {
   const image = createImage(temporary, {
     blocks: target.blocks,
     geometry: target.geometry,

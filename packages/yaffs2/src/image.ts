@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
-import { geometryPreset, isNandError, openImageDevice, sidecarPath } from '@flashdiff/nand';
+import { createNandDevice, geometryPreset, isNandError, openImageDevice, sidecarPath } from '@flashdiff/nand';
 import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
 import { Yaffs2 } from './fs.ts';
@@ -89,14 +89,8 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
   const readOnly = options.readOnly ?? false;
   const layout = format.layout;
   const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize, format);
-  const device = wrapNand(path, () =>
-    openImageDevice(path, {
-      geometry,
-      readOnly,
-      ecc: null,
-      badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
-    }),
-  );
+  const record = geometry.pageSize + geometry.spareSize;
+  const size = fs.statSync(path).size;
   const mountOptions = {
     layout,
     bigEndian: format.bigEndian,
@@ -106,7 +100,54 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     headerTags: options.headerTags,
     now: options.now,
   };
+  if (size % record !== 0) {
+    // Torn inside a page: salvage what is there (read-only), the torn page read as erased past
+    // the end of the file; a writer would have to invent the missing bytes, so it is refused.
+    if (!readOnly) throw new Yaffs2Error('CORRUPT_IMAGE', `${path}: ends ${size % record} bytes into a ${record}-byte page record; it opens read-only (the CLI's edits rewrite it whole from what can be read)`);
+    const device = loadTornImage(path, geometry, spare.badBlockMarkerOffset, size);
+    const opened = attach(path, device, format, () => Yaffs2.mount(device, mountOptions), true);
+    opened.fs.noteMountProblem(
+      `the image ends ${size % record} bytes into page ${Math.floor(size / record)} (of ${record} bytes); the rest of that page reads as erased`,
+    );
+    return opened;
+  }
+  const device = wrapNand(path, () =>
+    openImageDevice(path, {
+      geometry,
+      readOnly,
+      ecc: null,
+      badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
+    }),
+  );
   return attach(path, device, format, () => Yaffs2.mount(device, mountOptions), readOnly);
+}
+
+/** A read-only copy in memory of an image torn inside a page record (the tail padded with 0xFF). */
+function loadTornImage(path: string, geometry: NandGeometry, badBlockMarkerOffset: number | null, size: number): SimulatedNand {
+  const device = createNandDevice({ geometry, ecc: null, badBlockMarker: badBlockMarkerOffset === null ? null : { spareOffset: badBlockMarkerOffset } });
+  const record = geometry.pageSize + geometry.spareSize;
+  const buffer = new Uint8Array(record * 256);
+  const fd = fs.openSync(path, 'r');
+  try {
+    for (let first = 0; first * record < size; first += 256) {
+      buffer.fill(0xff);
+      fs.readSync(fd, buffer, 0, buffer.length, first * record);
+      for (let i = 0; i < 256 && (first + i) * record < size; i++) {
+        const at = i * record;
+        let erased = true;
+        for (let j = at; j < at + record; j++) {
+          if (buffer[j] !== 0xff) {
+            erased = false;
+            break;
+          }
+        }
+        if (!erased) device.programPage(first + i, buffer.subarray(at, at + geometry.pageSize), buffer.subarray(at + geometry.pageSize, at + record));
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return device;
 }
 
 /**

@@ -7,7 +7,7 @@ import { decodeHeader, decodeName, encodeName } from './header.ts';
 import type { ObjectHeader } from './header.ts';
 import { emptyTags, ObjectType, spareLayout } from './tags.ts';
 import type { SpareLayout, SpareLayoutName } from './tags.ts';
-import { BlockState, HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, markLive, OBJECT_ID_DELETED, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, OBJECT_ID_UNLINKED, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
+import { BlockState, HIGHEST_SEQUENCE_NUMBER, OBJECT_ID_SUMMARY, LOWEST_SEQUENCE_NUMBER, markLive, OBJECT_ID_DELETED, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, OBJECT_ID_UNLINKED, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import type { Yaffs2Dev, YObject } from './block-info.ts';
 import { deleteChunk, readChunk, readTagsFromSpare, strike } from './nand-io.ts';
 import { getObject } from './objects.ts';
@@ -95,6 +95,13 @@ export function scan(dev: Yaffs2Dev): void {
   const spare = new Uint8Array(dev.device.geometry.spareSize);
   const tags = emptyTags();
   const order: number[] = [];
+  dev.scanProblems = [];
+  const problem = (line: string): void => {
+    dev.scanProblems.push(line);
+  };
+  let badTags = 0;
+  let foreignSequence = 0;
+  let badIds = 0;
   let maxSequence = LOWEST_SEQUENCE_NUMBER - 1;
   for (let b = 0; b < dev.blockCount; b++) {
     if (dev.device.isBad(b)) {
@@ -139,6 +146,7 @@ export function scan(dev: Yaffs2Dev): void {
       order.push(b);
     } else {
       dev.blockSequence[b] = 0; // garbage only: reclaimed by GC
+      problem(sequence < 0 ? `block ${b}: programmed, but no page has readable tags; its contents are ignored` : `block ${b}: sequence number ${sequence} is outside YAFFS2's range; its contents are ignored`);
     }
   }
   // Newest first; equal numbers (every block of a mkyaffs2image image has 0x1000): the later
@@ -166,15 +174,23 @@ export function scan(dev: Yaffs2Dev): void {
       if (tags.erased) continue;
       if (tags.eccResult === 'unfixed') {
         dev.stats.tagEccUncorrectable++;
+        badTags++;
         continue;
       }
       if (tags.eccResult === 'fixed') {
         dev.stats.tagEccCorrected++;
         strike(dev, b);
       }
-      if (tags.sequenceNumber !== dev.blockSequence[b]) continue; // not from this block's life
+      if (tags.sequenceNumber !== dev.blockSequence[b]) {
+        foreignSequence++; // not from this block's life (upstream ignores these too)
+        continue;
+      }
       const id = tags.objectId;
-      if (id < 1 || id >= OBJECT_ID_LIMIT || id === OBJECT_ID_UNLINKED || id === OBJECT_ID_DELETED) continue;
+      if (id === OBJECT_ID_SUMMARY) continue; // upstream's block summary: an index of the tags we read anyway
+      if (id < 1 || id >= OBJECT_ID_LIMIT || id === OBJECT_ID_UNLINKED || id === OBJECT_ID_DELETED) {
+        badIds++;
+        continue;
+      }
       if (tags.chunkId === 0) {
         const s = getScan(id);
         const shrinkFromTags = tags.extraAvailable && tags.extraIsShrink;
@@ -189,10 +205,16 @@ export function scan(dev: Yaffs2Dev): void {
           }
           continue;
         }
-        if (!readChunk(dev, page, data, dev.tagsScratch)) continue;
+        if (!readChunk(dev, page, data, dev.tagsScratch)) {
+          problem(`object ${id}: header at page ${page} is unreadable (ECC); an older one is used if there is one`);
+          continue;
+        }
         const h = decodeHeader(data, dev.layout.bigEndian);
         const type = tags.extraAvailable ? tags.extraObjectType : h.type;
-        if (type < ObjectType.file || type > ObjectType.special || h.type !== type) continue;
+        if (type < ObjectType.file || type > ObjectType.special || h.type !== type) {
+          problem(`object ${id}: header at page ${page} has object type ${h.type}${tags.extraAvailable ? ` (tags say ${type})` : ''}; skipped`);
+          continue;
+        }
         if (id === OBJECT_ID_ROOT || id === OBJECT_ID_LOST_AND_FOUND) {
           // A written root/lost+found header (Linux writes one after chmod): take its attributes.
           s.header = h;
@@ -240,6 +262,14 @@ export function scan(dev: Yaffs2Dev): void {
     }
   }
 
+  if (badTags > 0) problem(`${badTags} chunk(s) with uncorrectable tags skipped`);
+  if (foreignSequence > 0) problem(`${foreignSequence} chunk(s) with a sequence number other than their block's skipped`);
+  if (badIds > 0) problem(`${badIds} chunk(s) naming no valid object id skipped`);
+  for (const s of scanObjects.values()) {
+    if (!s.header && !s.deleted && s.chunks.size > 0 && s.id !== OBJECT_ID_ROOT && s.id !== OBJECT_ID_LOST_AND_FOUND) {
+      problem(`object ${s.id}: ${s.chunks.size} data chunk(s) but no readable header; dropped`);
+    }
+  }
   // Build objects.
   const t0 = 0;
   for (const s of scanObjects.values()) {
@@ -297,6 +327,7 @@ export function scan(dev: Yaffs2Dev): void {
       o.mode = 0;
     }
     if (o.name.length === 0 || nameString.includes('/') || nameString === '.' || nameString === '..') {
+      dev.scanProblems.push(`object ${o.id}: unusable name ${JSON.stringify(nameString)}; moved to lost+found as obj${o.id}`);
       o.name = encodeName(`obj${o.id}`);
       o.nameString = `obj${o.id}`;
       o.parentId = OBJECT_ID_LOST_AND_FOUND;
@@ -325,7 +356,8 @@ export function scan(dev: Yaffs2Dev): void {
 export function linkTree(dev: Yaffs2Dev, age: Map<number, number>): void {
   const lostAndFound = getObject(dev, OBJECT_ID_LOST_AND_FOUND);
   const limit = dev.objects.size + 2;
-  const toLost = (o: YObject): void => {
+  const toLost = (o: YObject, why: string): void => {
+    dev.scanProblems.push(`object ${o.id} (${JSON.stringify(o.nameString)}): ${why}; moved to lost+found`);
     o.parentId = OBJECT_ID_LOST_AND_FOUND;
     let name = `obj${o.id}`;
     if (lostAndFound.children!.has(name)) name = `obj${o.id}-${lostAndFound.children!.size}`;
@@ -340,6 +372,7 @@ export function linkTree(dev: Yaffs2Dev, age: Map<number, number>): void {
     if (o.type !== ObjectType.hardlink) continue;
     const t = dev.objects.get(o.equivId);
     if (!t || t.type !== ObjectType.file) {
+      dev.scanProblems.push(`hard link ${o.id} (${JSON.stringify(o.nameString)}): its file, object ${o.equivId}, is ${t ? 'not a regular file' : 'missing'}; dropped`);
       deleteChunk(dev, o.headerPage);
       dev.objects.delete(id);
       continue;
@@ -364,7 +397,7 @@ export function linkTree(dev: Yaffs2Dev, age: Map<number, number>): void {
       ok = cur !== undefined && cur.id === OBJECT_ID_ROOT;
     }
     if (!ok) {
-      toLost(o);
+      toLost(o, parent === undefined ? `parent ${o.parentId} is missing` : parent.type !== ObjectType.directory ? `parent ${o.parentId} is not a directory` : `parent ${o.parentId} is in a loop`);
       return;
     }
     if (!parent!.children!.has(o.nameString)) {
@@ -385,7 +418,7 @@ export function linkTree(dev: Yaffs2Dev, age: Map<number, number>): void {
       place(o);
       return;
     }
-    toLost(o);
+    toLost(o, `another object holds its name in directory ${o.parentId}`);
   };
   for (const id of ids) {
     const o = dev.objects.get(id);
