@@ -110,6 +110,10 @@ export function loadAddon(): NativeAddon | null {
   // barrier into a wait for a descheduled thread (measured on this 2-core machine under load:
   // training step 11.5 s spinning vs 4.9 s passive). FLASHDIFF users may still set it themselves.
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  // The same for OpenBLAS's own (pthread) workers, which otherwise spin ~2^28 cycles (~0.1 s) after
+  // every sgemm: 4 is its minimum. ContextUnet training step at 2 threads on the loaded 2-core
+  // machine: 1,178–1,185 ms CPU time per step spinning vs 1,102–1,118 ms.
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
   try {
     const require = createRequire(import.meta.url);
     cached = { addon: require(path) as NativeAddon, reason: '' };
