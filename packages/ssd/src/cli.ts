@@ -314,7 +314,13 @@ export function buildProgram(): Command {
     bar.stop();
     const failed = results.filter((r) => r.error !== null);
     const where = shard ? ` (shard ${shard.index}/${shard.count})` : '';
-    process.stdout.write(`sweep ${plan.id}: ${results.length} of ${plan.points.length} points${where} in ${((performance.now() - started) / 1000).toFixed(1)} s → ${join(dir, 'summary.csv')}\n`);
+    const seconds = (performance.now() - started) / 1000;
+    if (o.json) {
+      const summary = { sweep: plan.id, points: plan.points.length, ran: results.length, shard, seconds, summary: join(dir, 'summary.csv'), failed: failed.map((f) => ({ id: f.id, error: f.error })) };
+      process.stdout.write(JSON.stringify(summary) + '\n');
+    } else {
+      process.stdout.write(`sweep ${plan.id}: ${results.length} of ${plan.points.length} points${where} in ${seconds.toFixed(1)} s → ${join(dir, 'summary.csv')}\n`);
+    }
     for (const f of failed) process.stderr.write(`ssdsim: point ${f.id} failed: ${f.error}\n`);
     if (failed.length > 0) process.exitCode = 1;
   });

@@ -91,7 +91,11 @@ describe('ssdsim workflows', () => {
     const whole = ssdsim(...args, '--workers', '2', '--dir', join(dir, 'whole'));
     assert.equal(whole.status, 0, whole.stderr);
     assert.match(whole.stdout, /4 of 4 points/);
-    for (const i of [1, 2]) assert.equal(ssdsim(...args, '--workers', '1', '--shard', `${i}/2`, '--dir', join(dir, `s${i}`)).status, 0);
+    for (const i of [1, 2]) {
+      const shard = ssdsim(...args, '--workers', '1', '--shard', `${i}/2`, '--dir', join(dir, `s${i}`), '--json');
+      assert.equal(shard.status, 0, shard.stderr);
+      assert.deepEqual(JSON.parse(shard.stdout).shard, { index: i, count: 2 });
+    }
     assert.equal(readdirSync(join(dir, 's1', 'points')).length, 2);
     const merged = ssdsim('merge', join(dir, 's1'), join(dir, 's2'), '--dir', join(dir, 'merged'));
     assert.equal(merged.status, 0, merged.stderr);
