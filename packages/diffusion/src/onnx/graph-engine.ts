@@ -64,10 +64,17 @@ export class GraphTensor implements Variable {
 export interface OnnxGraphEngineOptions {
   /** Carry NCHW through the trace (default true); false wraps each NCHW op in Transposes. */
   carryLayout?: boolean;
+  /**
+   * Constants and variables keep the caller's arrays instead of copying them (the caller promises
+   * not to change them while the graph is alive): exporting SD-1.5's UNet then holds its 3.4 GB of
+   * weights once.
+   */
+  aliasValues?: boolean;
 }
 
 export class OnnxGraphEngine implements TensorEngine {
   readonly name = 'onnx-trace';
+  readonly symbolic = true;
   readonly nodes: OnnxNode[] = [];
   private readonly inputs: Array<{ info: OnnxValueInfo; tensor: GraphTensor }> = [];
   private readonly outputs: OnnxValueInfo[] = [];
@@ -76,12 +83,14 @@ export class OnnxGraphEngine implements TensorEngine {
   private readonly names = new Set<string>();
   private readonly layoutCache = new WeakMap<GraphTensor, GraphTensor>();
   private readonly carryLayout: boolean;
+  private readonly aliasValues: boolean;
   private counter = 0;
   created = 0;
   released = 0;
 
   constructor(options: OnnxGraphEngineOptions = {}) {
     this.carryLayout = options.carryLayout ?? true;
+    this.aliasValues = options.aliasValues ?? false;
   }
 
   // ---- graph plumbing ----
@@ -228,7 +237,7 @@ export class OnnxGraphEngine implements TensorEngine {
 
   tensor(values: Float32Array, shape: readonly number[]): Tensor {
     if (values.length !== product(shape)) throw new DiffusionError('SHAPE_MISMATCH', `onnx export: ${values.length} values for shape [${shape}]`);
-    return this.constant(values.slice(), shape);
+    return this.constant(this.aliasValues ? values : values.slice(), shape);
   }
   scalar(value: number): Tensor {
     return this.constant(Float32Array.of(value), []);
@@ -240,7 +249,7 @@ export class OnnxGraphEngine implements TensorEngine {
   variable(initial: Tensor, name: string, _trainable?: boolean): Variable {
     const g = initial as GraphTensor;
     if (!g.value) unsupported(`variable "${name}" from a computed tensor`);
-    return this.constant(g.value.slice(), g.shape, g.layout, name);
+    return this.constant(this.aliasValues ? g.value : g.value.slice(), g.shape, g.layout, name);
   }
   readSync(_x: Tensor): Float32Array {
     return unsupported('readSync');

@@ -33,6 +33,11 @@ export interface OnnxInitializer {
   dims: number[];
   /** FLOAT data as Float32Array, INT64 data as BigInt64Array; both go into raw_data (little-endian). */
   data: Float32Array | BigInt64Array;
+  /**
+   * Stored outside the model (ONNX's external data, needed past protobuf's 2 GB limit): the bytes
+   * are at `offset`, `length` long, in the file `location` beside the model; `data` is not written.
+   */
+  external?: { location: string; offset: number; length: number };
 }
 
 /** A graph input or output: float tensor whose dims are numbers or symbolic names ("N"). */
@@ -99,6 +104,13 @@ export function encodeInitializer(t: OnnxInitializer): ProtoWriter {
   for (const d of t.dims) w.varint(1, d);
   w.varint(2, t.data instanceof Float32Array ? ONNX_FLOAT : ONNX_INT64);
   w.string(8, t.name);
+  if (t.external) {
+    // external_data = 13 (StringStringEntryProto: key = 1, value = 2), data_location = 14 (EXTERNAL = 1).
+    for (const [key, value] of [['location', t.external.location], ['offset', String(t.external.offset)], ['length', String(t.external.length)]]) {
+      w.message(13, new ProtoWriter().string(1, key).string(2, value));
+    }
+    return w.varint(14, 1);
+  }
   // Typed arrays are little-endian on every platform Node runs on (x64, arm64).
   w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return w;

@@ -16,7 +16,7 @@
 import { DiffusionError } from '../errors.ts';
 import type { AutoencoderKL } from '../models/sd/autoencoder-kl.ts';
 import type { ClipTextModel } from '../models/sd/clip-text-model.ts';
-import type { UNet2DConditionModel } from '../models/sd/unet-2d-condition.ts';
+import { type UNet2DConditionModel, timestepEmbedding } from '../models/sd/unet-2d-condition.ts';
 import { Random } from '../rng.ts';
 import { type LatentNoisePredictor, sampleLatents } from '../sample.ts';
 import type { LatentScheduler } from '../schedulers/sampling-run.ts';
@@ -31,6 +31,19 @@ export interface StableDiffusionComponents {
   vae: AutoencoderKL;
   /** The checkpoint's own scheduler (diffusers' scheduler/scheduler_config.json). */
   scheduler: LatentScheduler;
+}
+
+/**
+ * Runs the UNet somewhere other than the tfjs engine (onnx/sd-unet-ort.ts: an onnxruntime session
+ * on the exported graph) for one latent size. Inputs are host arrays: latents NHWC (rows × h × w × c),
+ * the sinusoidal timestep embedding (rows × block_out_channels[0]) and the text embeddings
+ * (rows × tokens × dim); the result is ε̂ (or v̂), NHWC.
+ */
+export interface UNetRunner {
+  readonly height: number;
+  readonly width: number;
+  run(latents: Float32Array, rows: number, timestepEmbedding: Float32Array, context: Float32Array): Promise<Float32Array>;
+  dispose?(): Promise<void> | void;
 }
 
 export interface StepInfo {
@@ -88,14 +101,33 @@ export interface GeneratedImages {
 }
 
 export class StableDiffusionPipeline {
+  private unetRunner: UNetRunner | null = null;
+  private unetReleased = false;
+
   constructor(
     readonly engine: TensorEngine,
     readonly components: StableDiffusionComponents,
   ) {}
 
-  /** Frees the models' weights. */
+  /**
+   * Route the UNet's calls to `runner` (for its latent size). With `releaseTfjsWeights` the tfjs
+   * copy of the UNet's weights is freed: the pipeline then generates at the runner's size only.
+   */
+  useUNetRunner(runner: UNetRunner, options: { releaseTfjsWeights?: boolean } = {}): void {
+    void this.unetRunner?.dispose?.();
+    this.unetRunner = runner;
+    if (options.releaseTfjsWeights && !this.unetReleased) {
+      this.components.unet.params.dispose();
+      this.unetReleased = true;
+    }
+  }
+
+  /** Frees the models' weights (and the UNet runner's session). */
   dispose(): void {
-    for (const model of [this.components.textEncoder, this.components.unet, this.components.vae]) model.params.dispose();
+    void this.unetRunner?.dispose?.();
+    this.unetRunner = null;
+    for (const model of [this.components.textEncoder, this.components.vae]) model.params.dispose();
+    if (!this.unetReleased) this.components.unet.params.dispose();
   }
 
   /** Pixels per latent pixel (SD-1.x: 8). */
@@ -242,8 +274,21 @@ export class StableDiffusionPipeline {
     const unconditions = Int32Array.from({ length: count }, (_, k) => prompts.length + (negatives.length === 1 ? 0 : Math.floor(k / n)));
     const unet = this.components.unet;
     const [h, w, c] = latentShape;
+    const runner = this.unetRunner;
+    if (runner && (runner.height !== h || runner.width !== w)) {
+      if (this.unetReleased) throw new DiffusionError('INVALID_ARGUMENT', `this pipeline's UNet runs for ${runner.width * this.vaeScaleFactor}×${runner.height * this.vaeScaleFactor} images only, not ${w * this.vaeScaleFactor}×${h * this.vaeScaleFactor}`);
+    }
+    const useRunner = runner !== null && runner.height === h && runner.width === w;
+    const hostTable = useRunner ? e.readSync(table) : null;
     const predictor: LatentNoisePredictor = {
       predict: (latents, timestep, rows, b) => {
+        if (useRunner) {
+          const context = new Float32Array(b * tokens * width);
+          for (let r = 0; r < b; r++) context.set((hostTable as Float32Array).subarray(rows[r] * tokens * width, (rows[r] + 1) * tokens * width), r * tokens * width);
+          const c0 = unet.config.block_out_channels[0];
+          const embedding = timestepEmbedding(new Float32Array(b).fill(timestep), c0, unet.config.flip_sin_to_cos, unet.config.freq_shift);
+          return (runner as UNetRunner).run(latents, b, embedding, context);
+        }
         const out = e.tidy(() => {
           const context = e.reshape(e.gather(table, rows), [b, tokens, width]);
           return unet.forward(e, e.tensor(latents, [b, h, w, c]), new Float32Array(b).fill(timestep), context);

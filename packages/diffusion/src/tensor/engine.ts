@@ -28,6 +28,11 @@ export type Padding = 'same' | 'valid';
 export interface TensorEngine {
   /** Short name for reports: "tfjs-wasm", "tfjs-cpu", "tfjs-tensorflow", … */
   readonly name: string;
+  /**
+   * True for engines whose tensors carry shapes but no values (the ONNX tracer): models then skip
+   * value-dependent shortcuts such as processing attention heads in slices.
+   */
+  readonly symbolic?: boolean;
 
   // ---- memory and host transfer ----
   tensor(values: Float32Array, shape: readonly number[]): Tensor;

@@ -31,7 +31,7 @@ export function scaledDotProductAttention(e: TensorEngine, q: Tensor, k: Tensor,
     return e.matMul(e.softmax(scores), vs);
   };
   const perSlice = Math.max(1, Math.floor(MAX_SCORES_PER_SLICE / (n * m)));
-  if (perSlice >= bh) return one(q, k, v);
+  if (perSlice >= bh || e.symbolic) return one(q, k, v);
   const parts: Tensor[] = [];
   for (let start = 0; start < bh; start += perSlice) {
     const count = Math.min(perSlice, bh - start);

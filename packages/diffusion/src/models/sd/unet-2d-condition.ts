@@ -252,8 +252,18 @@ export class UNet2DConditionModel {
       throw new DiffusionError('SHAPE_MISMATCH', `unet: encoder hidden states [${context.shape}], expected [${n}, tokens, ${this.config.cross_attention_dim}]`);
     }
     const c = this.config;
-    let x = c.center_input_sample ? e.addScalar(e.mulScalar(sample, 2), -1) : sample;
     const embedding = e.tensor(timestepEmbedding(timesteps, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift), [n, c.block_out_channels[0]]);
+    return this.forwardEmbedded(e, sample, embedding, context);
+  }
+
+  /**
+   * `forward` from the sinusoidal timestep embedding [N, block_out_channels[0]] (`timestepEmbedding`)
+   * instead of the timesteps: the form the ONNX export traces, since the embedding is computed on
+   * the host in either case.
+   */
+  forwardEmbedded(e: TensorEngine, sample: Tensor, embedding: Tensor, context: Tensor): Tensor {
+    const c = this.config;
+    let x = c.center_input_sample ? e.addScalar(e.mulScalar(sample, 2), -1) : sample;
     const temb = this.timeLinear2.apply(e, e.silu(this.timeLinear1.apply(e, embedding)));
 
     x = this.convIn.apply(e, x);

@@ -1,0 +1,84 @@
+/**
+ * Node-only: the Stable Diffusion UNet exported to ONNX by tracing its own `forwardEmbedded` on
+ * the OnnxGraphEngine (the one model definition; see export.ts for the contextUnet's), for the
+ * sampling route on onnxruntime-node.
+ *
+ * Graph interface (batch N symbolic, the latent size fixed at export):
+ *   x        float [N, h, w, in_channels]          latents, NHWC like the seam
+ *   temb     float [N, block_out_channels[0]]       the sinusoidal timestep embedding (timestepEmbedding)
+ *   context  float [N, tokens, cross_attention_dim] text embeddings
+ *   eps      float [N, h, w, out_channels]
+ *
+ * Weights go to an external data file beside the model (ONNX's external data: SD-1.5's 3.4 GB is past
+ * protobuf's 2 GB limit), written one initializer at a time. The traced model aliases the tfjs
+ * weights (no copy); only convolution filters are re-laid out (HWIO → OIHW) on the way.
+ */
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { UNet2DConditionModel } from '../models/sd/unet-2d-condition.ts';
+import { Random } from '../rng.ts';
+import { ONNX_IR_VERSION, ONNX_OPSET } from './export.ts';
+import { type GraphTensor, OnnxGraphEngine, TRACE_BATCH } from './graph-engine.ts';
+import { encodeModel } from './onnx-proto.ts';
+
+export interface UNetOnnxExportOptions {
+  /** Latent height and width (image size / 8 for SD). */
+  height: number;
+  width: number;
+  /** Text tokens per prompt (77 for CLIP). */
+  tokens: number;
+  /** The .onnx file to write; the weights go to `<path>.data`. */
+  path: string;
+}
+
+export interface UNetOnnxExport {
+  modelPath: string;
+  dataPath: string;
+  /** Bytes of weights written to the data file. */
+  dataBytes: number;
+  nodes: number;
+}
+
+export function exportUNetOnnx(unet: UNet2DConditionModel, options: UNetOnnxExportOptions): UNetOnnxExport {
+  const engine = new OnnxGraphEngine({ aliasValues: true });
+  // Zero-initialised (untouched pages cost no memory), then every parameter aliases the trained array.
+  const traced = new UNet2DConditionModel(engine, new Random(0), unet.config, { initialise: false });
+  const source = unet.params;
+  for (const name of traced.params.names()) (traced.params.get(name) as unknown as GraphTensor).value = source.engine.readSync(source.get(name));
+  const c = unet.config;
+  const x = engine.input('x', [TRACE_BATCH, options.height, options.width, c.in_channels]);
+  const temb = engine.input('temb', [TRACE_BATCH, c.block_out_channels[0]]);
+  const context = engine.input('context', [TRACE_BATCH, options.tokens, c.cross_attention_dim]);
+  engine.output('eps', traced.forwardEmbedded(engine, x, temb, context));
+  const graph = engine.graph('unet2d_condition');
+
+  mkdirSync(dirname(options.path), { recursive: true });
+  const dataPath = `${options.path}.data`;
+  const temporaryData = `${dataPath}.tmp-${process.pid}`;
+  const fd = openSync(temporaryData, 'w');
+  let offset = 0;
+  try {
+    for (const t of graph.initializers) {
+      if (t.data.byteLength < 1024) continue; // small constants (shapes, scalars) stay inline
+      const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+      t.external = { location: basename(dataPath), offset, length: bytes.length };
+      offset += bytes.length;
+      // Keep offsets 64-byte aligned (ORT may map the file).
+      offset = Math.ceil(offset / 64) * 64;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const model = encodeModel({ irVersion: ONNX_IR_VERSION, opsetVersion: ONNX_OPSET, producerName: '@flashdiff/diffusion', producerVersion: '0.1.0', graph });
+  const temporaryModel = `${options.path}.tmp-${process.pid}`;
+  const mfd = openSync(temporaryModel, 'w');
+  try {
+    for (let done = 0; done < model.length; ) done += writeSync(mfd, model, done, model.length - done);
+  } finally {
+    closeSync(mfd);
+  }
+  renameSync(temporaryData, dataPath);
+  renameSync(temporaryModel, options.path);
+  return { modelPath: options.path, dataPath, dataBytes: offset, nodes: graph.nodes.length };
+}

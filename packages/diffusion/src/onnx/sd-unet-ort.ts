@@ -1,0 +1,83 @@
+/**
+ * Node-only: Stable Diffusion's UNet on onnxruntime-node — the sampling route for speed. The UNet
+ * is exported once per latent size (export-sd.ts) into a folder, an ORT session opens it, and the
+ * pipeline's UNet calls go to the session (`StableDiffusionPipeline.useUNetRunner`). The text
+ * encoder and the VAE stay on the tfjs engine. With `releaseTfjsWeights`, the tfjs copy of the UNet's
+ * weights is freed once the session holds its own, so the weights are in memory once.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DiffusionError } from '../errors.ts';
+import type { StableDiffusionPipeline, UNetRunner } from '../pipelines/stable-diffusion.ts';
+import { exportUNetOnnx } from './export-sd.ts';
+import { loadOnnxRuntime } from './ort-node.ts';
+
+interface OrtTensor {
+  readonly data: unknown;
+}
+interface OrtSession {
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+interface OrtWithPath {
+  InferenceSession: { create(path: string, options?: Record<string, unknown>): Promise<OrtSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+}
+
+export interface OnnxUNetOptions {
+  /** Latent size the session serves (image size / the VAE factor). */
+  height: number;
+  width: number;
+  /** Folder for the exported model (default: a temporary folder removed on dispose). */
+  directory?: string;
+  threads?: number;
+  /** Free the tfjs UNet weights after the session opened (default true). */
+  releaseTfjsWeights?: boolean;
+}
+
+/** Export the pipeline's UNet, open an ORT session on it and route the pipeline's UNet calls there. */
+export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUNetOptions): Promise<{ exportSeconds: number; sessionSeconds: number; dataBytes: number }> {
+  const ort = (await loadOnnxRuntime()) as unknown as OrtWithPath;
+  const unet = pipe.components.unet;
+  const owned = options.directory === undefined;
+  const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'flashdiff-unet-onnx-'));
+  const tokens = pipe.components.textEncoder.config.max_position_embeddings;
+  let t0 = performance.now();
+  const exported = exportUNetOnnx(unet, { height: options.height, width: options.width, tokens, path: join(directory, `unet-${options.height}x${options.width}.onnx`) });
+  const exportSeconds = (performance.now() - t0) / 1000;
+  t0 = performance.now();
+  let session: OrtSession;
+  try {
+    session = await ort.InferenceSession.create(exported.modelPath, {
+      intraOpNumThreads: options.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+  } catch (err) {
+    if (owned) rmSync(directory, { recursive: true, force: true });
+    throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported UNet (${(err as Error).message.split('\n')[0]})`);
+  }
+  const sessionSeconds = (performance.now() - t0) / 1000;
+  // ORT has read the weights into its own buffers: the files are no longer needed.
+  if (owned) rmSync(directory, { recursive: true, force: true });
+  const { in_channels: channels, block_out_channels: blocks, cross_attention_dim: dim } = unet.config;
+  const runner: UNetRunner = {
+    height: options.height,
+    width: options.width,
+    async run(latents, rows, timestepEmbedding, context) {
+      const out = await session.run({
+        x: new ort.Tensor('float32', latents, [rows, options.height, options.width, channels]),
+        temb: new ort.Tensor('float32', timestepEmbedding, [rows, blocks[0]]),
+        context: new ort.Tensor('float32', context, [rows, tokens, dim]),
+      });
+      return out[session.outputNames[0]].data as Float32Array;
+    },
+    dispose: () => session.release(),
+  };
+  pipe.useUNetRunner(runner, { releaseTfjsWeights: options.releaseTfjsWeights ?? true });
+  return { exportSeconds, sessionSeconds, dataBytes: exported.dataBytes };
+}
