@@ -247,7 +247,8 @@ export function registerTextToImageTrainingCommands(program: Command): void {
           const full = { model, sampler: { scheduler: o.scheduler ?? 'model default', steps: o.steps, guidance: o.guidance }, seconds: (performance.now() - started) / 1000, backend: engine.name, ...report };
           if (o.grid !== undefined) {
             const result = await pipeline.textToImage({ prompt: GRID_PROMPTS, n: 8, seed: o.seed, steps: o.steps, guidance: o.guidance, maxBatch: 256 });
-            writeFileAtomic(o.grid, encodePng(imagesToGrid(result.images, result.count, result.height, result.width, 3, 8)));
+            // The pipeline gives [0, 1]; the grid takes [−1, 1].
+            writeFileAtomic(o.grid, encodePng(imagesToGrid(result.images.map((v) => 2 * v - 1), result.count, result.height, result.width, 3, 8)));
           }
           const text = JSON.stringify(full, null, 2) + '\n';
           if (o.out !== undefined) writeFileAtomic(o.out, text);

@@ -45,11 +45,18 @@ export interface VaeStageOptions {
   klWeight: number;
   /** w_L1 (default 0). */
   l1Weight: number;
+  /**
+   * Starting ln σ² of the posterior (quant_conv's bias on the log-variance half; default −6, σ = 0.05).
+   * PyTorch's default initialisation leaves ln σ² ≈ 0, so z = μ + ε is mostly noise; with the small
+   * KL weight σ shrinks only slowly, and the first Shapes run decoded grey blobs without colour
+   * after 900 steps (σ still 0.92). Null keeps the default initialisation.
+   */
+  initialLogvar: number | null;
   /** Held-out images for PSNR and held-in images for the scaling factor (default 256). */
   evalImages: number;
 }
 
-export const DEFAULT_VAE_OPTIONS: VaeStageOptions = { model: { ...SHAPES_VAE_CONFIG }, klWeight: 1e-4, l1Weight: 0, evalImages: 128 };
+export const DEFAULT_VAE_OPTIONS: VaeStageOptions = { model: { ...SHAPES_VAE_CONFIG }, klWeight: 1e-4, l1Weight: 0, initialLogvar: -6, evalImages: 128 };
 
 export const VAE_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20, emaDecay: 0.99, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0 };
 
@@ -72,6 +79,14 @@ export class VaeTrainer implements StageTrainer {
     this.modelConfig = readAutoencoderConfig(options.model, 'vae config');
     this.random = new Random(this.config.seed);
     this.vae = new AutoencoderKL(engine, this.random, this.modelConfig);
+    if (options.initialLogvar !== null && options.initialLogvar !== undefined) {
+      const bias = this.vae.params.get('quant_conv.bias');
+      const values = engine.readSync(bias).slice();
+      values.fill(options.initialLogvar, this.modelConfig.latent_channels);
+      const t = engine.tensor(values, bias.shape);
+      bias.assign(t);
+      t.dispose();
+    }
     this.ema = new AutoencoderKL(engine, new Random(0), this.modelConfig);
     this.group = new OptimizerGroup(engine, this.vae.params, this.ema.params, this.config);
   }
