@@ -14,6 +14,18 @@ export class ApiError extends Error {
 
 type Body = unknown;
 
+/**
+ * This page's session id, sent with every request: the server cancels the jobs a page started
+ * (and deletes its uploads) when the page has been gone for a few seconds, unless a job was
+ * started as a background job (see openPresence).
+ */
+export const PAGE_SESSION: string = crypto.randomUUID();
+
+/** Holds the page's presence stream open: its closing (tab closed, reload) tells the server the page went away. */
+export function openPresence(): EventSource {
+  return new EventSource(`api/sessions/${PAGE_SESSION}/presence`);
+}
+
 async function parseError(response: Response): Promise<ApiError> {
   let code = `HTTP_${response.status}`;
   let message = `${response.status} ${response.statusText}`;
@@ -29,10 +41,15 @@ async function parseError(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message);
 }
 
-async function send(method: string, path: string, body?: Body, query?: Record<string, string>): Promise<Response> {
+export interface SendOptions {
+  /** Start the job as a background job: it keeps running when this page is closed. */
+  readonly background?: boolean;
+}
+
+async function send(method: string, path: string, body?: Body, query?: Record<string, string>, options: SendOptions = {}): Promise<Response> {
   const url = new URL(path, window.location.href);
   for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
-  const init: RequestInit = { method, headers: {} };
+  const init: RequestInit = { method, headers: { 'X-Flashdiff-Session': PAGE_SESSION, ...(options.background ? { 'X-Flashdiff-Background': '1' } : {}) } };
   if (body instanceof Blob || body instanceof ArrayBuffer || body instanceof Uint8Array) {
     init.body = body as BodyInit;
     (init.headers as Record<string, string>)['Content-Type'] = 'application/octet-stream';
@@ -51,8 +68,8 @@ async function send(method: string, path: string, body?: Body, query?: Record<st
 }
 
 /** Calls a JSON API route. */
-export async function api<T>(method: string, path: string, body?: Body, query?: Record<string, string>): Promise<T> {
-  const response = await send(method, path, body, query);
+export async function api<T>(method: string, path: string, body?: Body, query?: Record<string, string>, options?: SendOptions): Promise<T> {
+  const response = await send(method, path, body, query, options);
   return (await response.json()) as T;
 }
 

@@ -1,7 +1,8 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import type { Capabilities } from '../shared/protocol.ts';
-import { api } from './api.ts';
+import { PAGE_SESSION, api, openPresence } from './api.ts';
+import { createJobList } from './widgets/job-list.ts';
 import { h } from './dom.ts';
 import { errorText, mountMessageArea, showMessage } from './messages.ts';
 import { createSsdView } from './views/ssd.ts';
@@ -40,12 +41,17 @@ async function start(): Promise<void> {
   const header = h(
     'header',
     { class: 'top' },
-    h('div', { class: 'brand' }, h('strong', {}, 'flashdiff'), h('span', {}, 'NAND flash · SSD FTL · YAFFS2 · diffusion')),
+    h('div', { class: 'brand' }, h('h1', {}, 'flashdiff'), h('span', {}, 'NAND flash · SSD FTL · YAFFS2 · diffusion')),
     tabBar,
   );
   const main = h('main', {});
   app.append(header);
   mountMessageArea(app);
+  // Every view shows the job list (above the view, so Cancel is in sight); the presence stream
+  // lets the server cancel this page's jobs when the page goes away.
+  document.body.dataset.session = PAGE_SESSION;
+  openPresence();
+  app.append(createJobList());
   app.append(main);
 
   let capabilities: Capabilities;
@@ -61,6 +67,8 @@ async function start(): Promise<void> {
   const show = (id: string): void => {
     for (const [tabId, button] of buttons) {
       button.setAttribute('aria-selected', String(tabId === id));
+      // One tab stop for the tab list; arrow keys move between tabs (WAI-ARIA tabs pattern).
+      button.tabIndex = tabId === id ? 0 : -1;
       button.classList.toggle('active', tabId === id);
     }
     for (const [tabId, view] of views) view.hidden = tabId !== id;
@@ -78,11 +86,27 @@ async function start(): Promise<void> {
     view.id = `view-${tab.id}`;
     views.set(tab.id, view);
     main.append(view);
-    const button = h('button', { role: 'tab', class: 'tab', id: `tab-${tab.id}`, onclick: () => show(tab.id) }, tab.title);
+    view.setAttribute('role', 'tabpanel');
+    view.setAttribute('aria-labelledby', `tab-${tab.id}`);
+    const button = h('button', { role: 'tab', class: 'tab', id: `tab-${tab.id}`, 'aria-controls': `view-${tab.id}`, onclick: () => show(tab.id) }, tab.title);
     if (capability !== true) button.classList.add('tab-unavailable');
     buttons.set(tab.id, button);
     tabBar.append(button);
   }
+  tabBar.addEventListener('keydown', (e) => {
+    const ids = TABS.map((t) => t.id);
+    const current = ids.findIndex((id) => buttons.get(id)?.getAttribute('aria-selected') === 'true');
+    const next =
+      e.key === 'ArrowRight' ? (current + 1) % ids.length
+      : e.key === 'ArrowLeft' ? (current - 1 + ids.length) % ids.length
+      : e.key === 'Home' ? 0
+      : e.key === 'End' ? ids.length - 1
+      : -1;
+    if (next < 0) return;
+    e.preventDefault();
+    show(ids[next]!);
+    buttons.get(ids[next]!)?.focus();
+  });
   const initial = window.location.hash.slice(1);
   show(TABS.some((t) => t.id === initial) ? initial : 'ssd');
 }

@@ -197,6 +197,8 @@ export interface CheckpointInfo {
   /** The trained model that ships with @flashdiff/diffusion (offered first, chosen by default). */
   readonly shipped: boolean;
   readonly description: string;
+  /** The guidance scale to offer for this model (the shipped model's evaluated 1.4; else 1, none). */
+  readonly guidance: number;
 }
 
 export interface DiffusionSampleRequest {

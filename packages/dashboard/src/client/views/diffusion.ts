@@ -27,6 +27,7 @@ export function createDiffusionView(): HTMLElement {
   const trainFeatures = numberInput('nFeat', 32, { min: 4, step: 4 });
   const trainButton = h('button', { type: 'button', class: 'secondary', 'data-testid': 'diffusion-train' }, 'Train on MNIST');
   const trainProgress = new ProgressView();
+  const trainBackground = h('input', { type: 'checkbox', name: 'background' });
 
   // --- sampling
   const sampler = select('sampler', [['ddim', 'DDIM'], ['ddpm', 'DDPM (all steps)']], 'ddim');
@@ -39,7 +40,8 @@ export function createDiffusionView(): HTMLElement {
   const count = numberInput('count', 16, { min: 1, max: 64, step: 1 });
   const seed = numberInput('seed', 1, { step: 1 });
   const frameEvery = numberInput('frameEvery', 1, { min: 1, step: 1 });
-  const sampleButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'diffusion-sample' }, 'Sample');
+  // The form's submit button: Enter in a sampling field samples (implicit submission clicks it).
+  const sampleButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 'diffusion-sample' }, 'Sample');
   const sampleProgress = new ProgressView();
   const classField = field('Class', classLabel);
   const mixField = field('Mix', mix, 'class:weight, e.g. 3:1,7:0.6');
@@ -49,6 +51,15 @@ export function createDiffusionView(): HTMLElement {
   };
   classMode.addEventListener('change', syncClassMode);
   syncClassMode();
+  // DDPM runs all T steps and has no η: its fields are disabled, not silently ignored.
+  const syncSampler = (): void => {
+    eta.disabled = sampler.value === 'ddpm';
+    steps.disabled = sampler.value === 'ddpm';
+  };
+  sampler.addEventListener('change', syncSampler);
+  syncSampler();
+  let guidanceTouched = false;
+  guidance.addEventListener('input', () => (guidanceTouched = true));
 
   const controls = h(
     'form',
@@ -70,6 +81,7 @@ export function createDiffusionView(): HTMLElement {
       h('summary', {}, 'Train a small model on MNIST'),
       field('Name', trainName),
       h('div', { class: 'grid2' }, field('Epochs', trainEpochs), field('Images', trainImages), field('Batch', trainBatch), field('Learning rate', trainLr), field('Timesteps T', trainTimesteps), field('Features', trainFeatures)),
+      field('Keep training when this page is closed', trainBackground, 'a background job: otherwise closing or reloading the page cancels it'),
       h('div', { class: 'buttons' }, trainButton),
       trainProgress.element,
     ),
@@ -98,6 +110,8 @@ export function createDiffusionView(): HTMLElement {
     const c = checkpoints.find((x) => x.path === checkpointSelect.value);
     checkpointInfo.textContent = c ? `${c.model}, ${c.imageSize}×${c.imageSize}×${c.channels}, ${c.classes} classes. ${c.shipped ? 'The trained model shipped with @flashdiff/diffusion: ' : ''}${c.description}` : '';
     if (c) classLabel.max = String(Math.max(0, c.classes - 1));
+    // Each model's own default guidance (the shipped model's evaluated 1.4) until the user sets one.
+    if (c && !guidanceTouched) guidance.value = String(c.guidance);
   };
   const loadCheckpoints = async (select?: string): Promise<void> => {
     const listing = await api<{ directory: string; checkpoints: CheckpointInfo[] }>('GET', 'api/diffusion/checkpoints');
@@ -159,7 +173,7 @@ export function createDiffusionView(): HTMLElement {
       const request = {
         checkpoint: checkpointSelect.value,
         sampler: sampler.value,
-        steps: Number(steps.value),
+        ...(sampler.value === 'ddim' ? { steps: Number(steps.value) } : {}),
         eta: Number(eta.value),
         classLabel: classMode.value === 'class' ? Number(classLabel.value) : null,
         ...(classMode.value === 'mix' ? { mix: mixWeights } : {}),
@@ -209,7 +223,7 @@ export function createDiffusionView(): HTMLElement {
         nFeat: Number(trainFeatures.value),
         seed: Number(seed.value),
       };
-      const job = await api<JobCreated>('POST', 'api/diffusion/train', request);
+      const job = await api<JobCreated>('POST', 'api/diffusion/train', request, undefined, { background: trainBackground.checked });
       trainButton.disabled = true;
       trainProgress.start(job.id);
       trainLog.textContent = '';

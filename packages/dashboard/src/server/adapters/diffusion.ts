@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { parseCheckpointConfig } from '@flashdiff/diffusion';
-import { SHIPPED_MODEL_NAME } from '@flashdiff/diffusion/shipped-model';
+import { SHIPPED_MODEL_GUIDANCE, SHIPPED_MODEL_NAME } from '@flashdiff/diffusion/shipped-model';
 import type { CheckpointConfig, DataInfo, DiffusionModel, DiffusionTrainer, ImageDataset, ModelConfig, RgbaImage, TensorEngine } from '@flashdiff/diffusion';
 import type { CheckpointInfo, DiffusionSampleRequest, DiffusionTrainRequest } from '../../shared/protocol.ts';
 import { DashboardError } from '../errors.ts';
@@ -78,6 +78,7 @@ function describeCheckpoint(name: string, path: string, shipped: boolean): Check
       channels: m.inChannels,
       model: m.kind,
       shipped,
+      guidance: shipped ? SHIPPED_MODEL_GUIDANCE : 1,
       description:
         `trained on ${config.data.name}, epoch ${config.state.epoch}, step ${config.state.step}, ` +
         `T = ${config.schedule.numTrainTimesteps} (${config.schedule.betaSchedule}), ${Math.round(config.trainingSeconds)} s of training`,
@@ -123,7 +124,8 @@ export function planSample(body: Record<string, unknown>, directory: string, shi
   const request: DiffusionSampleRequest = {
     checkpoint: checkpointPath,
     sampler,
-    steps: field.integer(body, 'steps', sampler === 'ddim' ? 25 : 1000, 1, 10_000),
+    // DDPM without steps runs all T steps (the worker caps the count at T).
+    steps: field.integer(body, 'steps', sampler === 'ddim' ? 25 : 10_000, 1, 10_000),
     eta: field.number(body, 'eta', 0, 0, 1),
     classLabel: classValue as number | null,
     ...(mix !== undefined ? { mix } : {}),
