@@ -91,7 +91,10 @@ export interface Stat {
 }
 
 export interface DirEntry {
+  /** The name as text (UTF-8; other bytes spelled `\xHH`, see header.ts decodeName). */
   name: string;
+  /** The name's bytes as stored. */
+  nameBytes: Uint8Array;
   id: number;
   type: FileType;
 }

@@ -13,7 +13,7 @@ import { geometryPreset, isNandError } from '@flashdiff/nand';
 import type { NandGeometry } from '@flashdiff/nand';
 import { YAFFS2_ERROR_CODES, Yaffs2Error } from './errors.ts';
 import type { Yaffs2ErrorCode } from './errors.ts';
-import { extractTree, importTree, makeEmptyImage, openImage } from './image.ts';
+import { deviceNumbers, extractTree, importTree, makeEmptyImage, openImage } from './image.ts';
 import { editImage } from './image-edit.ts';
 import type { EditImageResult } from './image-edit.ts';
 import type { OpenedImage } from './image.ts';
@@ -131,8 +131,16 @@ function reportMountProblems(image: string, img: OpenedImage, opts: { ignoreErro
   if (!opts.ignoreErrors) process.exitCode = 1;
 }
 
+/** ls -l's type letter: the mode's file type (device, FIFO, socket), else the object type. */
+function typeLetter(type: string, mode: number): string {
+  if (type === 'directory') return 'd';
+  if (type === 'symlink') return 'l';
+  if (type !== 'special') return '-';
+  return { 0o020000: 'c', 0o060000: 'b', 0o010000: 'p', 0o140000: 's' }[mode & 0o170000] ?? '?';
+}
+
 function modeString(type: string, mode: number): string {
-  const t = type === 'directory' ? 'd' : type === 'symlink' ? 'l' : type === 'special' ? 's' : '-';
+  const t = typeLetter(type, mode);
   const bits = 'rwxrwxrwx';
   let out = t;
   for (let i = 0; i < 9; i++) out += mode & (1 << (8 - i)) ? bits[i] : '-';
@@ -199,7 +207,11 @@ export function buildProgram(): Command {
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
     .action((image: string, dir: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
-        extractTree(img.fs, dir);
+        const r = extractTree(img.fs, dir);
+        if (r.skipped.length > 0) {
+          const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
+          process.stderr.write(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
+        }
         reportMountProblems(image, img, opts);
       });
     });
@@ -235,7 +247,10 @@ export function buildProgram(): Command {
               const s = img.fs.lstat(p);
               const link = s.type === 'symlink' ? ` -> ${img.fs.readlink(p)}` : '';
               const time = new Date(s.mtime * 1000).toISOString().slice(0, 16).replace('T', ' ');
-              out(`${modeString(s.type, s.mode)} ${String(s.nlink).padStart(2)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${String(s.size).padStart(10)} ${time} ${e.name}${link}`);
+              const letter = typeLetter(s.type, s.mode);
+              const dev = deviceNumbers(s.rdev);
+              const size = letter === 'c' || letter === 'b' ? `${dev.major}, ${dev.minor}` : String(s.size);
+              out(`${modeString(s.type, s.mode)} ${String(s.nlink).padStart(2)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${size.padStart(10)} ${time} ${e.name}${link}`);
             } else {
               out(e.name);
             }

@@ -168,7 +168,7 @@ export class Yaffs2 {
       if (!o) continue;
       if (id === OBJECT_ID_LOST_AND_FOUND && o.children!.size === 0) continue; // shown only when it holds something
       const t = o.type === ObjectType.hardlink ? this.dev.objects.get(o.equivId) : o;
-      out.push({ name, id, type: typeName(t ? t.type : o.type) });
+      out.push({ name, nameBytes: o.name.slice(), id, type: typeName(t ? t.type : o.type) });
     }
     out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return out;
@@ -371,6 +371,12 @@ export class Yaffs2 {
     const o = newObject(this.dev, ObjectType.symlink, dir, name, S_IFLNK | 0o777);
     o.alias = alias;
     addObject(this.dev, o, dir);
+  }
+
+  /** A symbolic link's target as stored (raw bytes). */
+  readlinkBytes(path: string): Uint8Array {
+    this.readlink(path);
+    return resolve(this.dev, path, false).alias.slice();
   }
 
   readlink(path: string): string {

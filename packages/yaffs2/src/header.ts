@@ -45,13 +45,51 @@ export interface ObjectHeader {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: false });
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictDecoder.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Names are raw bytes on flash (Linux and mkyaffs2image write whatever the host had). A name
+ * that is valid UTF-8 is its text; any other is spelled with its bytes ≥ 0x80 and backslashes
+ * as `\xHH` escapes — lossless both ways: {@link encodeName} turns such a spelling back into the
+ * same bytes (and only when those bytes are not UTF-8, so a UTF-8 name that happens to contain
+ * `\x41` stays as written).
+ */
+export function decodeName(bytes: Uint8Array): string {
+  if (isUtf8(bytes)) return strictDecoder.decode(bytes);
+  let out = '';
+  for (const b of bytes) out += b >= 0x80 || b === 0x5c ? `\\x${b.toString(16).padStart(2, '0')}` : String.fromCharCode(b);
+  return out;
+}
 
 export function encodeName(name: string): Uint8Array {
+  if (/\\x[0-9a-f]{2}/.test(name)) {
+    const bytes: number[] = [];
+    let ok = true;
+    for (let i = 0; i < name.length; i++) {
+      const m = /^\\x([0-9a-f]{2})/.exec(name.slice(i, i + 4));
+      if (m) {
+        bytes.push(parseInt(m[1]!, 16));
+        i += 3;
+      } else if (name.charCodeAt(i) < 0x80) {
+        bytes.push(name.charCodeAt(i));
+      } else {
+        ok = false;
+        break;
+      }
+    }
+    const raw = Uint8Array.from(bytes);
+    if (ok && !isUtf8(raw)) return raw;
+  }
   return encoder.encode(name);
-}
-export function decodeName(bytes: Uint8Array): string {
-  return decoder.decode(bytes);
 }
 
 let bigEndianFields = false;

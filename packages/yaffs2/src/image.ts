@@ -4,10 +4,12 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
 import { createNandDevice, geometryPreset, isNandError, openImageDevice, sidecarPath } from '@flashdiff/nand';
 import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
+import { decodeName } from './header.ts';
 import { Yaffs2 } from './fs.ts';
 import { detectImageFormat } from './detect.ts';
 import type { DetectedFormat } from './detect.ts';
@@ -284,7 +286,8 @@ function padWithErased(path: string, totalBytes: number): void {
 }
 
 interface HostEntry {
-  hostPath: string;
+  /** Raw bytes (host names need not be UTF-8). */
+  hostPath: Buffer;
   imagePath: string;
   stat: fs.Stats;
 }
@@ -292,18 +295,18 @@ interface HostEntry {
 /** Walks a host tree depth-first, a directory before its contents, names sorted (deterministic images). */
 function walkHostTree(root: string): HostEntry[] {
   const out: HostEntry[] = [];
-  const visit = (hostDir: string, imageDir: string, depth: number): void => {
-    if (depth > 256) throw new Yaffs2Error('ELOOP', `${hostDir}: directory tree deeper than 256`);
-    const names = fs.readdirSync(hostDir).sort();
+  const visit = (hostDir: Buffer, imageDir: string, depth: number): void => {
+    if (depth > 256) throw new Yaffs2Error('ELOOP', `${hostDir.toString()}: directory tree deeper than 256`);
+    const names = fs.readdirSync(hostDir, { encoding: 'buffer' }).sort(Buffer.compare);
     for (const name of names) {
-      const hostPath = nodePath.join(hostDir, name);
+      const hostPath = Buffer.concat([hostDir, Buffer.from('/'), name]);
       const st = fs.lstatSync(hostPath);
-      const imagePath = `${imageDir}/${name}`;
+      const imagePath = `${imageDir}/${decodeName(name)}`;
       out.push({ hostPath, imagePath, stat: st });
       if (st.isDirectory()) visit(hostPath, imagePath, depth + 1);
     }
   };
-  visit(root, '', 0);
+  visit(Buffer.from(root), '', 0);
   return out;
 }
 
@@ -394,7 +397,7 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
       else if (s.isFile()) {
         image.fs.createObject(e.imagePath, { type: 'file', ...attrs, content: fs.readFileSync(e.hostPath) });
       } else if (s.isSymbolicLink()) {
-        image.fs.createObject(e.imagePath, { type: 'symlink', ...attrs, target: fs.readlinkSync(e.hostPath) });
+        image.fs.createObject(e.imagePath, { type: 'symlink', ...attrs, target: decodeName(fs.readlinkSync(e.hostPath, { encoding: 'buffer' })) });
       } else {
         image.fs.createObject(e.imagePath, { type: 'special', ...attrs, rdev: s.rdev });
       }
@@ -422,13 +425,34 @@ export interface ExtractResult {
   directories: number;
   symlinks: number;
   hardlinks: number;
+  /** Device nodes and FIFOs created (as root). */
+  specials: number;
   bytes: number;
+  /** Objects not created, with why: device nodes without root, sockets (a socket is a live endpoint, not a file). */
+  skipped: string[];
+}
+
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFSOCK = 0o140000;
+
+/** Linux's 32-bit device number (new_decode_dev): major = bits 8-19, minor = bits 0-7 and 20-31. */
+export function deviceNumbers(rdev: number): { major: number; minor: number } {
+  return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
+}
+
+function childPath(dir: Buffer, name: Uint8Array): Buffer {
+  return Buffer.concat([dir, Buffer.from('/'), name]);
 }
 
 /**
  * `yaffs2 extract`: recreates the image's tree under `hostDir` (which must be missing or
- * empty): contents, symlink targets, hard links, modes and times. Names are checked so that
- * nothing is written outside `hostDir`.
+ * empty): contents, symlink targets and names byte for byte (names need not be UTF-8), hard
+ * links as links, modes and times; as root also owners, device nodes (mknod) and FIFOs.
+ * Without root, device nodes are listed in `skipped`; sockets always are. Names are checked so
+ * that nothing is written outside `hostDir`.
  */
 export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
   if (fs.existsSync(hostDir)) {
@@ -437,16 +461,23 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
   } else {
     fs.mkdirSync(hostDir, { recursive: true });
   }
-  const result: ExtractResult = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
-  const extractedById = new Map<number, string>();
-  const deferredLinks: { hostPath: string; imagePath: string }[] = [];
-  const dirTimes: { hostPath: string; atime: number; mtime: number; mode: number }[] = [];
-  const visit = (imageDir: string, hostDirPath: string, depth: number): void => {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const result: ExtractResult = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: [] };
+  const extractedById = new Map<number, Buffer>();
+  const deferredLinks: { hostPath: Buffer; imagePath: string }[] = [];
+  const dirTimes: { hostPath: Buffer; atime: number; mtime: number; mode: number; uid: number; gid: number }[] = [];
+  const own = (hostPath: Buffer, uid: number, gid: number): void => {
+    if (isRoot) fs.lchownSync(hostPath, uid, gid);
+  };
+  let scratch = 0;
+  const visit = (imageDir: string, hostDirPath: Buffer, depth: number): void => {
     if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${imageDir}: directory tree deeper than 1024`);
     for (const entry of yfs.readdir(imageDir)) {
-      if (entry.name === '' || entry.name === '.' || entry.name === '..' || entry.name.includes('/')) continue;
+      const raw = entry.nameBytes;
+      // Never outside hostDir: no empty, ".", ".." or slash-bearing names.
+      if (raw.length === 0 || raw.includes(0x2f) || (raw.length === 1 && raw[0] === 0x2e) || (raw.length === 2 && raw[0] === 0x2e && raw[1] === 0x2e)) continue;
       const imagePath = imageDir === '/' ? `/${entry.name}` : `${imageDir}/${entry.name}`;
-      const hostPath = nodePath.join(hostDirPath, entry.name);
+      const hostPath = childPath(hostDirPath, raw);
       const st = yfs.lstat(imagePath);
       if (st.type === 'file' && extractedById.has(st.id)) {
         deferredLinks.push({ hostPath, imagePath });
@@ -457,11 +488,12 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
           fs.mkdirSync(hostPath, { mode: 0o700 });
           result.directories++;
           visit(imagePath, hostPath, depth + 1);
-          dirTimes.push({ hostPath, atime: st.atime, mtime: st.mtime, mode: st.mode & 0o7777 });
+          dirTimes.push({ hostPath, atime: st.atime, mtime: st.mtime, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
           break;
         case 'file': {
           const data = yfs.readFile(imagePath);
           fs.writeFileSync(hostPath, data, { flag: 'wx', mode: 0o600 });
+          own(hostPath, st.uid, st.gid);
           fs.chmodSync(hostPath, st.mode & 0o7777);
           fs.utimesSync(hostPath, st.atime, st.mtime);
           extractedById.set(st.id, hostPath);
@@ -470,7 +502,8 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
           break;
         }
         case 'symlink':
-          fs.symlinkSync(yfs.readlink(imagePath), hostPath);
+          fs.symlinkSync(Buffer.from(yfs.readlinkBytes(imagePath)), hostPath);
+          own(hostPath, st.uid, st.gid);
           try {
             fs.lutimesSync(hostPath, st.atime, st.mtime);
           } catch {
@@ -478,13 +511,35 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
           }
           result.symlinks++;
           break;
-        default:
-          // Device nodes, FIFOs and sockets need privileges to recreate; skipped.
-          break;
+        default: {
+          const kind = st.mode & S_IFMT;
+          const { major, minor } = deviceNumbers(st.rdev);
+          if (kind === S_IFSOCK || (kind !== S_IFIFO && kind !== S_IFCHR && kind !== S_IFBLK)) {
+            result.skipped.push(`${imagePath}: ${kind === S_IFSOCK ? 'a socket' : `special file of mode ${st.mode.toString(8)}`} (not created)`);
+            break;
+          }
+          if (kind !== S_IFIFO && !isRoot) {
+            result.skipped.push(`${imagePath}: ${kind === S_IFCHR ? 'character' : 'block'} device ${major},${minor} (needs root)`);
+            break;
+          }
+          // mknod(1)/mkfifo(1) take text paths: make the node under a plain name, then rename it.
+          const plain = nodePath.join(hostDir, `.yaffs2-node-${process.pid}-${scratch++}`);
+          const args = kind === S_IFIFO ? ['mkfifo', '-m', '600', plain] : ['mknod', '-m', '600', plain, kind === S_IFCHR ? 'c' : 'b', String(major), String(minor)];
+          const made = spawnSync(args[0]!, args.slice(1), { stdio: 'pipe', encoding: 'utf8' });
+          if (made.status !== 0) {
+            result.skipped.push(`${imagePath}: ${args[0]} failed (${(made.stderr || String(made.error ?? '')).trim().split('\n')[0]})`);
+            break;
+          }
+          fs.renameSync(plain, hostPath);
+          own(hostPath, st.uid, st.gid);
+          fs.chmodSync(hostPath, st.mode & 0o7777);
+          fs.utimesSync(hostPath, st.atime, st.mtime);
+          result.specials++;
+        }
       }
     }
   };
-  visit('/', hostDir, 0);
+  visit('/', Buffer.from(hostDir), 0);
   for (const { hostPath, imagePath } of deferredLinks) {
     const st = yfs.lstat(imagePath);
     const first = extractedById.get(st.id)!;
@@ -492,6 +547,7 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
     result.hardlinks++;
   }
   for (const d of dirTimes.reverse()) {
+    own(d.hostPath, d.uid, d.gid);
     fs.chmodSync(d.hostPath, d.mode);
     fs.utimesSync(d.hostPath, d.atime, d.mtime);
   }
