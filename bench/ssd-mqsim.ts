@@ -65,6 +65,8 @@ const VARIANTS: { name: string; config: Omit<SimulatorConfig, 'timing'> }[] = [
       transactionScheduling: 'read-first',
       partialPageTransfers: true,
       partialPageWrites: 'read-modify-write',
+      // MQSim's CMD_Suspension_Support ERASE (no erase happens in these two traces).
+      suspend: { operations: 'erase', latencyNs: 20_000, minimumRemainingNs: 700_000 },
     },
   },
 ];

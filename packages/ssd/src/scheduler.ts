@@ -5,8 +5,12 @@
  * die, when it is free, starts the next transaction by the chosen policy:
  *   - 'fifo': in issue order (what nand's eager NandClock computes directly);
  *   - 'read-first': a waiting read goes before waiting programs and erases (MQSim's default
- *     PRIORITY_OUT_OF_ORDER puts its read queues first). Nothing is preempted: a read waits for
- *     the operation its die is running (program/erase suspend is not modelled).
+ *     PRIORITY_OUT_OF_ORDER puts its read queues first). Without suspension nothing is preempted:
+ *     a read waits for the operation its die is running.
+ * Program/erase suspend ({@link SuspendOptions}): a host read arriving while its die runs a
+ * program (or erase) with more than a threshold left, and no other read waiting there, suspends
+ * it: the read runs after the suspend latency, and the suspended operation resumes after it,
+ * finishing later by the time it lost (one suspension at a time per die, as in MQSim).
  * The channels are nand's: a transfer books the earliest gap of its channel's calendar
  * (NandClock.bookChannel). It is a discrete-event simulation: the host model hands it the
  * operations of each request at the request's issue time (the FTL decides the addresses then, as
@@ -19,6 +23,16 @@ import type { NandClock, NandOperationSink, NandTimingParams } from '@flashdiff/
 /** How a die picks its next transaction (see the file comment). */
 export type TransactionScheduling = 'fifo' | 'read-first';
 export const TRANSACTION_SCHEDULINGS: readonly TransactionScheduling[] = ['fifo', 'read-first'];
+
+/** Program/erase suspend for host reads (see the file comment). */
+export interface SuspendOptions {
+  /** Which operations a host read may suspend. */
+  readonly operations: 'program' | 'erase' | 'program-erase';
+  /** Time from the suspend command until the die senses the read (ns; default 20 µs). */
+  readonly latencyNs?: number;
+  /** Suspend only an operation with at least this much left (ns; default 100 µs). */
+  readonly minimumRemainingNs?: number;
+}
 
 /** Transaction classes: host reads, and the rest (host writes, TRIM records, GC, wear leveling). */
 export const CLASS_READ = 0;
@@ -76,6 +90,21 @@ export class TransactionScheduler implements NandOperationSink {
   onComplete: (request: number, completion: number) => void = () => {};
   /** Simulated time up to which every transaction start has been decided. */
   private now = 0;
+  /** Host reads that suspended a program or erase. */
+  suspensions = 0;
+  private readonly suspendPrograms: boolean;
+  private readonly suspendErases: boolean;
+  private readonly suspendLatency: number;
+  private readonly suspendMinimum: number;
+  // The operation each die runs (started last): its kind and request; the die's suspension ends.
+  private readonly runKind: Int8Array;
+  private readonly runRequest: Int32Array;
+  private readonly suspendedUntil: Float64Array;
+  // Requests whose transactions have all started, by completion: a binary min-heap (lazy: an
+  // entry older than its request's completion, moved by a suspension, is skipped).
+  private finishTime: number[] = [];
+  private finishRequest: number[] = [];
+  private readonly finished: boolean[] = [];
   private readonly readFirst: boolean;
   private readonly clock: NandClock;
   private readonly tR: number;
@@ -98,8 +127,15 @@ export class TransactionScheduler implements NandOperationSink {
   private latest = 0;
   private sequence = 0;
 
-  constructor(clock: NandClock, params: NandTimingParams, dies: number, scheduling: TransactionScheduling) {
+  constructor(clock: NandClock, params: NandTimingParams, dies: number, scheduling: TransactionScheduling, suspend: SuspendOptions | null = null) {
     this.clock = clock;
+    this.suspendPrograms = suspend !== null && suspend.operations !== 'erase';
+    this.suspendErases = suspend !== null && suspend.operations !== 'program';
+    this.suspendLatency = suspend?.latencyNs ?? 20_000;
+    this.suspendMinimum = suspend?.minimumRemainingNs ?? 100_000;
+    this.runKind = new Int8Array(dies).fill(-1);
+    this.runRequest = new Int32Array(dies).fill(-1);
+    this.suspendedUntil = new Float64Array(dies);
     this.readFirst = scheduling === 'read-first';
     this.tR = params.tR;
     this.tPROG = params.tPROG;
@@ -120,12 +156,13 @@ export class TransactionScheduler implements NandOperationSink {
     this.pending[request] = 0;
     this.completion[request] = this.now;
     this.sealed[request] = false;
+    this.finished[request] = false;
   }
 
   /** Every operation of the request has been handed over; completes it if none is pending. */
   seal(request: number): void {
     this.sealed[request] = true;
-    if (this.pending[request] === 0) this.onComplete(request, this.completion[request]!);
+    if (this.pending[request] === 0) this.finishAt(request);
     this.request = -1;
   }
 
@@ -147,6 +184,7 @@ export class TransactionScheduler implements NandOperationSink {
       (hold.dependents ??= []).push({ die, kind, channel, bytes, request: this.request });
       return;
     }
+    if (kind === KIND_READ && this.operationClass === CLASS_READ && this.trySuspend(die, channel, bytes)) return;
     this.queue(die, kind, channel, bytes, this.now, this.request, this.operationClass);
   }
 
@@ -163,9 +201,47 @@ export class TransactionScheduler implements NandOperationSink {
     this.schedule(die);
   }
 
-  /** Issue time of the operations handed over next; runs every transaction start up to it. */
+  /**
+   * A host read on a die running a program or erase it may suspend: runs the read now (after the
+   * suspend latency) and pushes the suspended operation's end back by the time taken. Returns
+   * whether it did.
+   */
+  private trySuspend(die: number, channel: number, bytes: number): boolean {
+    const kind = this.runKind[die]!;
+    if (!((kind === KIND_PROGRAM && this.suspendPrograms) || (kind === KIND_ERASE && this.suspendErases))) return false;
+    const now = this.now;
+    const end = this.dieFree[die]!;
+    if (end - now < this.suspendMinimum || this.suspendedUntil[die]! > now || this.heads[2 * die + CLASS_READ] !== null) return false;
+    this.clock.issueAt(now);
+    const transfer = bytes * this.transferPerByte;
+    const done = this.clock.bookChannel(channel, now + this.suspendLatency + this.tR, transfer) + transfer;
+    const resumedEnd = end + (done - now);
+    this.dieFree[die] = resumedEnd;
+    this.suspendedUntil[die] = resumedEnd;
+    this.clock.dieBusy[die] += done - now;
+    this.clock.noteCompletion(done);
+    this.clock.noteCompletion(resumedEnd);
+    if (resumedEnd > this.latest) this.latest = resumedEnd;
+    this.suspensions++;
+    this.lastTransaction = null; // run already: nothing to hold others after
+    // The suspended operation's request ends later; the read's is this read's (counted pending above).
+    const suspended = this.runRequest[die]!;
+    if (suspended >= 0 && !this.finished[suspended] && resumedEnd > this.completion[suspended]!) {
+      this.completion[suspended] = resumedEnd;
+      if (this.pending[suspended] === 0 && this.sealed[suspended] === true) this.finishAt(suspended);
+    }
+    const r = this.request;
+    if (r >= 0) {
+      if (done > this.completion[r]!) this.completion[r] = done;
+      if (--this.pending[r]! === 0 && this.sealed[r] === true) this.finishAt(r);
+    }
+    this.schedule(die);
+    return true;
+  }
+
+  /** Issue time of the operations handed over next; runs every event (starts, completions) up to it. */
   advance(time: number): void {
-    while (this.heapSize > 0 && this.heapKey[0]! <= time) this.step();
+    while (this.nextEvent() <= time) this.step();
     if (time > this.now) this.now = time;
   }
 
@@ -174,8 +250,67 @@ export class TransactionScheduler implements NandOperationSink {
     return this.heapSize > 0 ? this.heapKey[0]! : Infinity;
   }
 
-  /** Starts the next transaction of the die that can start earliest. */
+  /** The next event: a transaction start or a request completion (Infinity: none). */
+  nextEvent(): number {
+    const start = this.heapSize > 0 ? this.heapKey[0]! : Infinity;
+    const finish = this.finishTime.length > 0 ? this.finishTime[0]! : Infinity;
+    return start < finish ? start : finish;
+  }
+
+  /** A request whose transactions have all started completes at its completion time (queued). */
+  private finishAt(request: number): void {
+    const time = this.completion[request]!;
+    const times = this.finishTime;
+    const requests = this.finishRequest;
+    let i = times.length;
+    times.push(time);
+    requests.push(request);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (times[parent]! <= time) break;
+      times[i] = times[parent]!;
+      requests[i] = requests[parent]!;
+      i = parent;
+    }
+    times[i] = time;
+    requests[i] = request;
+  }
+
+  /** Completes the request with the earliest completion (reports it unless the entry is stale). */
+  private finishNext(): void {
+    const times = this.finishTime;
+    const requests = this.finishRequest;
+    const time = times[0]!;
+    const request = requests[0]!;
+    const lastTime = times.pop()!;
+    const lastRequest = requests.pop()!;
+    const size = times.length;
+    if (size > 0) {
+      let i = 0;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= size) break;
+        if (child + 1 < size && times[child + 1]! < times[child]!) child++;
+        if (times[child]! >= lastTime) break;
+        times[i] = times[child]!;
+        requests[i] = requests[child]!;
+        i = child;
+      }
+      times[i] = lastTime;
+      requests[i] = lastRequest;
+    }
+    if (this.finished[request] === true || time !== this.completion[request]) return;
+    this.finished[request] = true;
+    if (time > this.now) this.now = time;
+    this.onComplete(request, time);
+  }
+
+  /** Runs the next event: the earliest transaction start or request completion. */
   step(): void {
+    if (this.finishTime.length > 0 && (this.heapSize === 0 || this.finishTime[0]! <= this.heapKey[0]!)) {
+      this.finishNext();
+      return;
+    }
     const die = this.heapDie[0]!;
     const start = this.heapKey[0]!;
     this.heapRemove(0);
@@ -206,6 +341,8 @@ export class TransactionScheduler implements NandOperationSink {
       done = start + this.tBERS;
     }
     this.dieFree[die] = done;
+    this.runKind[die] = t.kind;
+    this.runRequest[die] = t.request;
     this.clock.dieBusy[die] += done - busyFrom;
     this.clock.noteCompletion(done);
     if (done > this.latest) this.latest = done;
@@ -217,14 +354,14 @@ export class TransactionScheduler implements NandOperationSink {
     const r = t.request;
     if (r >= 0) {
       if (done > this.completion[r]!) this.completion[r] = done;
-      if (--this.pending[r]! === 0 && this.sealed[r] === true) this.onComplete(r, this.completion[r]!);
+      if (--this.pending[r]! === 0 && this.sealed[r] === true) this.finishAt(r);
     }
     this.schedule(die);
   }
 
   /** Runs everything still waiting; returns the latest completion. */
   drain(): number {
-    while (this.heapSize > 0) this.step();
+    while (this.heapSize > 0 || this.finishTime.length > 0) this.step();
     return this.latest;
   }
 

@@ -8,7 +8,7 @@ import type { BlockMapSnapshot, FtlCounters, FtlKernel } from './ftl.ts';
 import { LatencyHistogram, eraseStats } from './metrics.ts';
 import type { EraseStats } from './metrics.ts';
 import { CLASS_READ, CLASS_WRITE, TRANSACTION_SCHEDULINGS, TransactionScheduler } from './scheduler.ts';
-import type { TransactionScheduling } from './scheduler.ts';
+import type { SuspendOptions, TransactionScheduling } from './scheduler.ts';
 import { SECTOR_BYTES } from './trace.ts';
 import type { TraceRequest } from './trace.ts';
 import { DEFAULT_WORKLOAD, OP_READ, OP_TRIM, OP_WRITE, Workload } from './workload.ts';
@@ -69,6 +69,8 @@ export interface SimulatorConfig {
    * that read (as MQSim's update read); with the eager clock both are issued together.
    */
   readonly partialPageWrites?: PartialPageWrites;
+  /** With a transaction scheduler: host reads suspend programs and/or erases (scheduler.ts SuspendOptions; default none). */
+  readonly suspend?: SuspendOptions;
 }
 
 export type PartialPageWrites = 'overwrite' | 'read-modify-write';
@@ -142,6 +144,8 @@ export interface SimulationReport {
   unmappedFlashReads: number;
   /** Old pages read before partial-page writes (partialPageWrites 'read-modify-write'). */
   readModifyWriteReads: number;
+  /** Host reads that suspended a program or erase (the scheduler's suspend option). */
+  suspensions: number;
   counters: FtlCounters;
   timeSeries: TimeSeriesPoint[];
   config: Record<string, unknown>;
@@ -272,7 +276,13 @@ export class SsdSimulator {
       const clock = this.device.timing;
       if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'transactionScheduling needs the NAND device\'s own clock');
       const g = config.geometry;
-      this.scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, this.transactionScheduling as TransactionScheduling);
+      const suspend = config.suspend ?? null;
+      if (suspend !== null && !['program', 'erase', 'program-erase'].includes(suspend.operations)) {
+        throw new SsdError('INVALID_CONFIG', `suspend.operations must be program, erase or program-erase, got '${String(suspend.operations)}'`);
+      }
+      this.scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, this.transactionScheduling as TransactionScheduling, suspend);
+    } else if (config.suspend !== undefined) {
+      throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
     }
     this.ftl = new Ftl(this.device, config.ftl);
     this.workload = new Workload(this.ftl.userPages, config.workload);
@@ -386,6 +396,7 @@ export class SsdSimulator {
     this.trimLatency.reset();
     this.unmappedFlashReads = 0;
     this.readModifyWriteReads = 0;
+    if (this.scheduler !== null) this.scheduler.suspensions = 0;
     this.writeMax = 0;
     this.writeMaxExact = true;
     this.intervalLatency.reset();
@@ -758,7 +769,7 @@ export class SsdSimulator {
           scheduler.operationClass = CLASS_WRITE;
           for (let k = 0; k < 64; k++) {
             if (this.ftl.backgroundGc(1) === 0) break;
-            while (scheduler.nextStart() < issue) scheduler.step();
+            while (scheduler.nextEvent() < issue) scheduler.step();
             if (clock.elapsed >= issue) break;
           }
         }
@@ -769,7 +780,11 @@ export class SsdSimulator {
         }
         if (inFlight === depth) {
           // Every slot taken: run the dies until the earliest completion is known, then take its slot.
-          while (doneCount === 0 || doneTimes[0]! > scheduler.nextStart()) scheduler.step();
+          // Completions come in time order: the first one reported is the earliest.
+          while (doneCount === 0) {
+            if (scheduler.nextEvent() === Infinity) throw new SsdError('INVALID_CONFIG', 'internal: a full queue with nothing outstanding');
+            scheduler.step();
+          }
           const free = doneTimes[0]!;
           doneCount = heapPop(doneTimes, doneCount);
           inFlight--;
@@ -807,6 +822,7 @@ export class SsdSimulator {
               // The update read (the sectors the write leaves), then the program held until it is done.
               scheduler.operationClass = CLASS_READ;
               if (partial) scheduler.transferBytes = pageSize - touched;
+              scheduler.lastTransaction = null;
               this.device.readPage(old);
               this.readModifyWriteReads++;
               scheduler.holdAfter = scheduler.lastTransaction;
@@ -920,6 +936,7 @@ export class SsdSimulator {
       transactionScheduling: this.transactionScheduling,
       partialPageTransfers: this.config.partialPageTransfers === true,
       partialPageWrites: this.partialPageWrites,
+      suspend: this.config.suspend ?? null,
       timing: { ...this.device.timing.params },
     };
   }
@@ -965,6 +982,7 @@ export class SsdSimulator {
       writeLatencyUs: summarize(this.writeLatency()),
       unmappedFlashReads: this.unmappedFlashReads,
       readModifyWriteReads: this.readModifyWriteReads,
+      suspensions: this.scheduler?.suspensions ?? 0,
       counters: { ...c },
       timeSeries: this.timeSeries.slice(),
       config: { ...this.describeConfig(), ...extraConfig },

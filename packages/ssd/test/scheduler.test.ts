@@ -87,6 +87,26 @@ describe('transaction scheduler', () => {
     assert.equal(eager.nandPageReads, 1);
   });
 
+  test('program suspend: a host read arriving mid-program runs after the suspend latency; the program ends later by as much', () => {
+    // A program on die 0 from 0 to PROGRAM; a read of another die-0 page arrives at 100 µs.
+    const trace = [request(1, 0, 0, false), request(2, 100_000, 4, true)];
+    const plain = simulator({ transactionScheduling: 'read-first', unmappedReads: 'flash-read' }).replay(trace);
+    assert.equal(plain.readLatencyUs.max, (PROGRAM - 100_000 + READ) / 1000);
+    assert.equal(plain.suspensions, 0);
+    const suspended = simulator({ transactionScheduling: 'read-first', unmappedReads: 'flash-read', suspend: { operations: 'program', latencyNs: 20_000 } }).replay(trace);
+    const read = 20_000 + READ;
+    assert.equal(suspended.suspensions, 1);
+    assert.equal(suspended.readLatencyUs.max, read / 1000);
+    assert.equal(suspended.writeLatencyUs.max, (PROGRAM + read) / 1000);
+    // Too little of the program left (under minimumRemainingNs): no suspension.
+    const late = simulator({ transactionScheduling: 'read-first', unmappedReads: 'flash-read', suspend: { operations: 'program', minimumRemainingNs: 700_000 } }).replay(trace);
+    assert.equal(late.suspensions, 0);
+    // Erase suspension only: a program is not suspended.
+    const eraseOnly = simulator({ transactionScheduling: 'read-first', unmappedReads: 'flash-read', suspend: { operations: 'erase' } }).replay(trace);
+    assert.equal(eraseOnly.suspensions, 0);
+    assert.throws(() => simulator({ suspend: { operations: 'program' } }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /suspend/.test(e.message));
+  });
+
   test('an unknown transactionScheduling is INVALID_CONFIG', () => {
     assert.throws(() => simulator({ transactionScheduling: 'lifo' as 'fifo' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /transactionScheduling/.test(e.message));
     assert.throws(() => simulator({ partialPageWrites: 'merge' as 'overwrite' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /partialPageWrites/.test(e.message));
