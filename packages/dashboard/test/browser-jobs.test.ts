@@ -88,6 +88,18 @@ describe('dashboard jobs in a browser', { timeout: 180_000 }, () => {
     harness.server.state.jobs.get(background).cancel();
   });
 
+  test('SSD: after Cancel the Report panel says cancelled, not "Running…"', async () => {
+    const page = await harness.context.newPage();
+    await page.goto(`${harness.server.url}#ssd`);
+    await page.click('[data-testid=ssd-step-start]');
+    const row = page.locator('tr[data-state="running"] button.job-cancel');
+    await row.first().waitFor();
+    await row.first().click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=ssd-report]')?.textContent?.includes('Cancelled: no report.'), undefined, { timeout: 30_000 });
+    assert.doesNotMatch((await page.textContent('[data-testid=ssd-report]')) ?? '', /Running…|Stepping/);
+    await page.close();
+  });
+
   test('YAFFS2: an upload that hits ENOSPC inside the image leaves the image unchanged', async () => {
     const page = await harness.context.newPage();
     await page.goto(`${harness.server.url}#yaffs2`);

@@ -125,7 +125,8 @@ export function followJob(id: string, handlers: JobHandlers): () => void {
       (job) => {
         if (job.state !== 'running') end(job.state, job.error);
       },
-      (err: unknown) => end('failed', `lost the job's event stream: ${(err as Error).message}`),
+      // A server that does not answer is lost, not a cancelled job: say so.
+      (err: unknown) => end('failed', err instanceof ApiError && err.code === 'NETWORK' ? 'lost the dashboard server (is npm start still running?); the job’s state is unknown' : `lost the job's event stream: ${(err as Error).message}`),
     );
   };
   return () => {

@@ -179,6 +179,7 @@ export function createSsdView(): HTMLElement {
     const job = await api<JobCreated>('POST', 'api/ssd/runs', request);
     stopFollowing?.();
     jobId = job.id;
+    let gotReport = false;
     chart.reset();
     report.replaceChildren(h('p', { class: 'muted' }, stepped ? 'Stepping: press "Step 1 write".' : 'Running…'));
     setRunning(true, stepped);
@@ -197,11 +198,16 @@ export function createSsdView(): HTMLElement {
           `(${formatNumber(frame.gcMovedPages)} pages moved)` +
           (frame.lastEvent ? ` — ${frame.lastEvent}` : '');
       },
-      onResult: (r) => report.replaceChildren(renderReport(r as Record<string, unknown>)),
+      onResult: (r) => {
+        gotReport = true;
+        report.replaceChildren(renderReport(r as Record<string, unknown>));
+      },
       onLog: (m) => showMessage(m, 'info', messages),
       onEnd: (state, error) => {
         progress.end(state, error);
         setRunning(false, false);
+        // The Report panel never keeps saying "Running…" once the run is over without a report.
+        if (!gotReport) report.replaceChildren(h('p', { class: 'muted' }, state === 'cancelled' ? 'Cancelled: no report.' : `No report: ${error ?? state}.`));
         if (state === 'failed') showMessage(`SSD run failed: ${error ?? 'unknown error'}`, 'error', messages);
       },
     });
