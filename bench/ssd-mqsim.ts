@@ -30,6 +30,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { MQSIM_TIMING } from '@flashdiff/nand';
 import { SsdSimulator, readTraceFile } from '@flashdiff/ssd';
 import type { SimulatorConfig } from '@flashdiff/ssd';
 
@@ -42,7 +43,7 @@ const MQSIM: Record<TraceName, { mean: number; read: number; write: number; wall
   wsrch: { mean: 104, read: 101, write: 774, wallSeconds: 2.89 },
 };
 
-const timing = { tR: 75_000, tPROG: 750_000, tBERS: 3_800_000, transferPerByte: 1000 / 333 };
+const timing = MQSIM_TIMING;
 const overProvisioning = 0.07 / 0.93;
 
 const VARIANTS: { name: string; config: Omit<SimulatorConfig, 'timing'> }[] = [

@@ -28,6 +28,24 @@ export const DEFAULT_TIMING: Readonly<NandTimingParams> = Object.freeze({
   transferPerByte: 2.5,
 });
 
+/**
+ * MQSim's default flash timing (ssdconfig.xml of MQSim 7ec40e3: Page_Read_Latency 75 µs,
+ * Page_Program_Latency 750 µs, Block_Erase_Latency 3.8 ms, Channel_Transfer_Rate 333 MT/s on an
+ * 8-bit channel: 1000 / 333 ns per byte), for configurations that compare with it.
+ */
+export const MQSIM_TIMING: Readonly<NandTimingParams> = Object.freeze({
+  tR: 75_000,
+  tPROG: 750_000,
+  tBERS: 3_800_000,
+  transferPerByte: 1000 / 333,
+});
+
+/** Timing presets by name. */
+export const TIMING_PRESETS: Readonly<Record<'default' | 'mqsim', Readonly<NandTimingParams>>> = Object.freeze({
+  default: DEFAULT_TIMING,
+  mqsim: MQSIM_TIMING,
+});
+
 /** Where a {@link NandClock} keeps its state (for a clock whose tables live in a TableMemory). */
 export interface NandClockTables {
   readonly dieBusy: Float64Array;

@@ -141,3 +141,16 @@ describe('channel calendar: the bus is held only for transfers', () => {
     assert.deepEqual(Array.from(fast.timing.dieBusy), Array.from(general.timing.dieBusy));
   });
 });
+
+describe('timing presets', () => {
+  test("MQSim's defaults: 75 µs read, 750 µs program, 3.8 ms erase, 333 MT/s on 8 bits", async () => {
+    const { MQSIM_TIMING, TIMING_PRESETS } = await import('../src/index.ts');
+    assert.deepEqual({ ...MQSIM_TIMING }, { tR: 75_000, tPROG: 750_000, tBERS: 3_800_000, transferPerByte: 1000 / 333 });
+    assert.equal(TIMING_PRESETS.mqsim, MQSIM_TIMING);
+    assert.equal(TIMING_PRESETS.default, DEFAULT_TIMING);
+    // An 8 KiB page and its 448-byte spare move in 8640 × 1000 / 333 ns ≈ 25.9 µs.
+    const nand = createNandDevice({ geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 4, blocksPerDie: 2, diesPerChannel: 1, channels: 1 }, timing: MQSIM_TIMING });
+    nand.readPage(0);
+    assert.equal(nand.timing.lastCompletion, 75_000 + (8192 + 448) * (1000 / 333));
+  });
+});
