@@ -5,7 +5,9 @@
  * peak RSS. The reference (bench/sd15_reference.py) runs where `python3 -c "import diffusers,
  * transformers"` works (set PYTHON and PYTHONPATH for it); otherwise only our figures print.
  *
- * Run: npx tsx bench/sd15.ts [--backend native] [--iters 2] [--no-torch] [--json]
+ * Run: npx tsx bench/sd15.ts [--backend native] [--unet tfjs|onnx] [--iters 2] [--no-torch] [--json]
+ *   --unet onnx: the UNet step on onnxruntime-node (the graph exported from the same model; its
+ *   one-off export and session times are printed too); the text encoder and VAE stay on tfjs.
  * Goal (issue 14): each figure ≤ 1.0× PyTorch's, peak RSS of a 512×512 txt2img ≤ 6 GiB.
  */
 import { spawnSync } from 'node:child_process';
@@ -28,7 +30,12 @@ const log = (line: string) => {
 };
 
 const engine = await initBackend(option('backend', 'native') as BackendName);
-const ours = runSd15Bench(engine, iters, log);
+const route = option('unet', 'tfjs');
+if (route !== 'tfjs' && route !== 'onnx') {
+  console.error(`--unet: expected tfjs or onnx, got ${route}`);
+  process.exit(2);
+}
+const ours = await runSd15Bench(engine, iters, log, route);
 
 let reference: Record<string, number | string> | null = null;
 let why = '--no-torch';
@@ -48,10 +55,11 @@ const keys = ['unetStepMs', 'vaeDecodeMs', 'textEncoderMs', 'peakRssMb'] as cons
 const ratios = reference ? Object.fromEntries(keys.map((k) => [k, Math.round(((ours[k] as number) / (reference[k] as number)) * 100) / 100])) : null;
 if (json) console.log(JSON.stringify({ ...ours, reference, ratios }));
 else {
-  console.log(`figure            ${ours.backend.padEnd(14)} PyTorch        ratio`);
+  console.log(`figure            ${`${ours.backend}/${ours.unetRoute}`.padEnd(14)} PyTorch        ratio`);
   for (const k of keys) {
     const ref = reference ? String(reference[k]) : '—';
     console.log(`${k.padEnd(17)} ${String(ours[k]).padEnd(14)} ${ref.padEnd(14)} ${ratios ? `${ratios[k]}×` : ''}`);
   }
+  if (ours.unetExportSeconds !== undefined) console.log(`(UNet export ${ours.unetExportSeconds.toFixed(1)} s, ORT session ${ours.unetSessionSeconds?.toFixed(1)} s, once per model and size)`);
   if (!reference) console.log(`(no PyTorch figures: ${why})`);
 }

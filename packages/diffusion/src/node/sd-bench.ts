@@ -5,16 +5,26 @@
  * 2 prompts. Used by `diffusion bench --sd15` and bench/sd15.ts (which adds PyTorch side by side).
  * Peak RSS is the process's, weights included (SD-1.5 in float32: 1.07 G values, 4.3 GB).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SD15_TEXT_ENCODER_CONFIG, SD15_UNET_CONFIG, SD15_VAE_CONFIG } from '../checkpoint/sd-pipeline.ts';
 import { AutoencoderKL, readAutoencoderConfig } from '../models/sd/autoencoder-kl.ts';
 import { ClipTextModel, readClipTextConfig } from '../models/sd/clip-text-model.ts';
-import { UNet2DConditionModel, readUNetConfig } from '../models/sd/unet-2d-condition.ts';
+import { UNet2DConditionModel, readUNetConfig, timestepEmbedding } from '../models/sd/unet-2d-condition.ts';
+import { exportUNetOnnx } from '../onnx/export-sd.ts';
+import { openOnnxSession } from '../onnx/sd-unet-ort.ts';
 import type { SdModel } from '../models/sd/weights.ts';
 import { Random } from '../rng.ts';
 import type { TensorEngine } from '../tensor/engine.ts';
 
 export interface Sd15BenchReport {
   backend: string;
+  /** Where the UNet step ran: the tfjs engine, or onnxruntime on the exported graph. */
+  unetRoute: 'tfjs' | 'onnx';
+  /** onnx route: seconds to export the UNet and to open its ORT session (once per model and size). */
+  unetExportSeconds?: number;
+  unetSessionSeconds?: number;
   /** Best of `iters` runs, milliseconds. */
   unetStepMs: number;
   vaeDecodeMs: number;
@@ -60,7 +70,7 @@ const timeIt = (fn: () => void): number => {
   return performance.now() - t0;
 };
 
-export function runSd15Bench(e: TensorEngine, iters = 2, log: (line: string) => void = () => {}): Sd15BenchReport {
+export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: string) => void = () => {}, unetRoute: 'tfjs' | 'onnx' = 'tfjs'): Promise<Sd15BenchReport> {
   const random = new Random(0);
   const zeros = { initialise: false };
   const best = (label: string, fn: () => void): number => {
@@ -85,16 +95,49 @@ export function runSd15Bench(e: TensorEngine, iters = 2, log: (line: string) => 
 
   const unet = new UNet2DConditionModel(e, random, readUNetConfig(SD15_UNET_CONFIG), zeros);
   fillRandom(e, unet, 2);
-  const latents = e.tensor(random.normalArray(2 * 64 * 64 * 4), [2, 64, 64, 4]);
-  const context = e.tensor(random.normalArray(2 * 77 * 768), [2, 77, 768]);
-  const unetStepMs = best('UNet step, 2×4×64×64', () => {
-    const out = e.tidy(() => unet.forward(e, latents, [500, 500], context));
-    e.readSync(out);
-    out.dispose();
-  });
-  latents.dispose();
-  context.dispose();
-  unet.params.dispose();
+  const latents = random.normalArray(2 * 64 * 64 * 4);
+  const contextValues = random.normalArray(2 * 77 * 768);
+  let unetStepMs: number;
+  let onnxTimes: { unetExportSeconds: number; unetSessionSeconds: number } | undefined;
+  if (unetRoute === 'onnx') {
+    const directory = mkdtempSync(join(tmpdir(), 'flashdiff-sd15-onnx-'));
+    try {
+      log('exporting the UNet to ONNX …');
+      let t0 = performance.now();
+      const exported = exportUNetOnnx(unet, { height: 64, width: 64, tokens: 77, path: join(directory, 'unet.onnx') });
+      const unetExportSeconds = (performance.now() - t0) / 1000;
+      unet.params.dispose();
+      t0 = performance.now();
+      const session = await openOnnxSession(exported.modelPath);
+      const unetSessionSeconds = (performance.now() - t0) / 1000;
+      onnxTimes = { unetExportSeconds, unetSessionSeconds };
+      rmSync(directory, { recursive: true, force: true });
+      const embedding = timestepEmbedding([500, 500], 320, true, 0);
+      let min = Infinity;
+      for (let i = 0; i < iters; i++) {
+        const t = performance.now();
+        await session.run({ x: [latents, [2, 64, 64, 4]], temb: [embedding, [2, 320]], context: [contextValues, [2, 77, 768]] });
+        const ms = performance.now() - t;
+        log(`UNet step (onnxruntime), 2×4×64×64: ${(ms / 1000).toFixed(2)} s`);
+        min = Math.min(min, ms);
+      }
+      unetStepMs = Math.round(min);
+      await session.release();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  } else {
+    const x = e.tensor(latents, [2, 64, 64, 4]);
+    const context = e.tensor(contextValues, [2, 77, 768]);
+    unetStepMs = best('UNet step, 2×4×64×64', () => {
+      const out = e.tidy(() => unet.forward(e, x, [500, 500], context));
+      e.readSync(out);
+      out.dispose();
+    });
+    x.dispose();
+    context.dispose();
+    unet.params.dispose();
+  }
 
   const vae = new AutoencoderKL(e, random, readAutoencoderConfig(SD15_VAE_CONFIG), zeros);
   fillRandom(e, vae, 3);
@@ -107,5 +150,5 @@ export function runSd15Bench(e: TensorEngine, iters = 2, log: (line: string) => 
   z.dispose();
   vae.params.dispose();
 
-  return { backend: e.name, unetStepMs, vaeDecodeMs, textEncoderMs, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), iters };
+  return { backend: e.name, unetRoute, ...onnxTimes, unetStepMs, vaeDecodeMs, textEncoderMs, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), iters };
 }

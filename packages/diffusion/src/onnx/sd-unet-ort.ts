@@ -26,6 +26,26 @@ interface OrtWithPath {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
 }
 
+/** A session on an exported model file, fed host arrays: { input: [values, dims] } → the first output. */
+export interface HostSession {
+  run(inputs: Record<string, [Float32Array, number[]]>): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export async function openOnnxSession(modelPath: string, threads = availableParallelism()): Promise<HostSession> {
+  const ort = (await loadOnnxRuntime()) as unknown as OrtWithPath;
+  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  return {
+    async run(inputs) {
+      const feeds: Record<string, OrtTensor> = {};
+      for (const [name, [values, dims]] of Object.entries(inputs)) feeds[name] = new ort.Tensor('float32', values, dims);
+      const out = await session.run(feeds);
+      return out[session.outputNames[0]].data as Float32Array;
+    },
+    release: () => session.release(),
+  };
+}
+
 export interface OnnxUNetOptions {
   /** Latent size the session serves (image size / the VAE factor). */
   height: number;
@@ -39,7 +59,6 @@ export interface OnnxUNetOptions {
 
 /** Export the pipeline's UNet, open an ORT session on it and route the pipeline's UNet calls there. */
 export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUNetOptions): Promise<{ exportSeconds: number; sessionSeconds: number; dataBytes: number }> {
-  const ort = (await loadOnnxRuntime()) as unknown as OrtWithPath;
   const unet = pipe.components.unet;
   const owned = options.directory === undefined;
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'flashdiff-unet-onnx-'));
@@ -47,19 +66,17 @@ export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUN
   let t0 = performance.now();
   const exported = exportUNetOnnx(unet, { height: options.height, width: options.width, tokens, path: join(directory, `unet-${options.height}x${options.width}.onnx`) });
   const exportSeconds = (performance.now() - t0) / 1000;
+  // Free the tfjs weights before ORT reads its own copy, so the weights are never in memory twice.
+  const release = options.releaseTfjsWeights ?? true;
+  if (release) pipe.releaseUNetWeights();
   t0 = performance.now();
-  let session: OrtSession;
+  let session: HostSession;
   try {
-    session = await ort.InferenceSession.create(exported.modelPath, {
-      intraOpNumThreads: options.threads ?? availableParallelism(),
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-    });
+    session = await openOnnxSession(exported.modelPath, options.threads);
   } catch (err) {
     if (owned) rmSync(directory, { recursive: true, force: true });
-    throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported UNet (${(err as Error).message.split('\n')[0]})`);
+    const state = release ? '; the pipeline has no UNet left: load it again' : '';
+    throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported UNet (${(err as Error).message.split('\n')[0]})${state}`);
   }
   const sessionSeconds = (performance.now() - t0) / 1000;
   // ORT has read the weights into its own buffers: the files are no longer needed.
@@ -68,16 +85,14 @@ export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUN
   const runner: UNetRunner = {
     height: options.height,
     width: options.width,
-    async run(latents, rows, timestepEmbedding, context) {
-      const out = await session.run({
-        x: new ort.Tensor('float32', latents, [rows, options.height, options.width, channels]),
-        temb: new ort.Tensor('float32', timestepEmbedding, [rows, blocks[0]]),
-        context: new ort.Tensor('float32', context, [rows, tokens, dim]),
-      });
-      return out[session.outputNames[0]].data as Float32Array;
-    },
+    run: (latents, rows, timestepEmbedding, context) =>
+      session.run({
+        x: [latents, [rows, options.height, options.width, channels]],
+        temb: [timestepEmbedding, [rows, blocks[0]]],
+        context: [context, [rows, tokens, dim]],
+      }),
     dispose: () => session.release(),
   };
-  pipe.useUNetRunner(runner, { releaseTfjsWeights: options.releaseTfjsWeights ?? true });
+  pipe.useUNetRunner(runner);
   return { exportSeconds, sessionSeconds, dataBytes: exported.dataBytes };
 }

@@ -109,17 +109,17 @@ export class StableDiffusionPipeline {
     readonly components: StableDiffusionComponents,
   ) {}
 
-  /**
-   * Route the UNet's calls to `runner` (for its latent size). With `releaseTfjsWeights` the tfjs
-   * copy of the UNet's weights is freed: the pipeline then generates at the runner's size only.
-   */
-  useUNetRunner(runner: UNetRunner, options: { releaseTfjsWeights?: boolean } = {}): void {
+  /** Route the UNet's calls to `runner` (for its latent size; other sizes use the tfjs UNet while it exists). */
+  useUNetRunner(runner: UNetRunner): void {
     void this.unetRunner?.dispose?.();
     this.unetRunner = runner;
-    if (options.releaseTfjsWeights && !this.unetReleased) {
-      this.components.unet.params.dispose();
-      this.unetReleased = true;
-    }
+  }
+
+  /** Free the tfjs copy of the UNet's weights (a runner serves the UNet from now on, at its size only). */
+  releaseUNetWeights(): void {
+    if (this.unetReleased) return;
+    this.components.unet.params.dispose();
+    this.unetReleased = true;
   }
 
   /** Frees the models' weights (and the UNet runner's session). */
@@ -275,10 +275,11 @@ export class StableDiffusionPipeline {
     const unet = this.components.unet;
     const [h, w, c] = latentShape;
     const runner = this.unetRunner;
-    if (runner && (runner.height !== h || runner.width !== w)) {
-      if (this.unetReleased) throw new DiffusionError('INVALID_ARGUMENT', `this pipeline's UNet runs for ${runner.width * this.vaeScaleFactor}×${runner.height * this.vaeScaleFactor} images only, not ${w * this.vaeScaleFactor}×${h * this.vaeScaleFactor}`);
-    }
     const useRunner = runner !== null && runner.height === h && runner.width === w;
+    if (!useRunner && this.unetReleased) {
+      const served = runner ? `runs for ${runner.width * this.vaeScaleFactor}×${runner.height * this.vaeScaleFactor} images only` : 'has been released';
+      throw new DiffusionError('INVALID_ARGUMENT', `this pipeline's UNet ${served}, not ${w * this.vaeScaleFactor}×${h * this.vaeScaleFactor}`);
+    }
     const hostTable = useRunner ? e.readSync(table) : null;
     const predictor: LatentNoisePredictor = {
       predict: (latents, timestep, rows, b) => {
