@@ -99,6 +99,22 @@ function checkResume(make: () => StageTrainer, steps: number, split: number, fil
   assert.deepEqual(log(parts), log(straight), `${tag}: loss logs differ`);
 }
 
+describe('engine gradients the trainers rely on', () => {
+  test("upsampleNearest's gradient is the sum over each f×f block (tfjs's own resize gradient was wrong)", () => {
+    const x = e.variable(e.tensor(Float32Array.from({ length: 2 * 3 * 3 * 2 }, (_, i) => Math.sin(i)), [2, 3, 3, 2]), 'x', true);
+    const w = Float32Array.from({ length: 2 * 6 * 6 * 2 }, (_, i) => Math.cos(0.7 * i));
+    const wT = e.tensor(w, [2, 6, 6, 2]);
+    const { value, grads } = e.valueAndGrads(() => e.sum(e.mul(e.upsampleNearest(x, 2), wT)), [x]);
+    const g = e.readSync(grads[0]);
+    for (let n = 0; n < 2; n++) for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let c = 0; c < 2; c++) {
+      let expected = 0;
+      for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) expected += w[((n * 6 + 2 * i + a) * 6 + 2 * j + b) * 2 + c];
+      assert.ok(Math.abs(g[((n * 3 + i) * 3 + j) * 2 + c] - expected) < 1e-5, `(${n}, ${i}, ${j}, ${c})`);
+    }
+    for (const t of [x, wT, value, ...grads]) t.dispose();
+  });
+});
+
 describe('learnt BPE vocabulary', () => {
   test('every caption word becomes one token; the files load in ClipTokenizer; deterministic', () => {
     const captions = Array.from({ length: 400 }, (_, i) => shapesSample(1, i).scene.caption);

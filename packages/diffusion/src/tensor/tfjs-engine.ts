@@ -230,8 +230,15 @@ export class TfjsEngine implements TensorEngine {
     return W(tf.avgPool(T(x) as tf.Tensor4D, size, size, 'valid'));
   }
   upsampleNearest(x: Tensor, factor: number): Tensor {
-    const [, h, w] = x.shape;
-    return W(tf.image.resizeNearestNeighbor(T(x) as tf.Tensor4D, [h * factor, w * factor]));
+    const [n, h, w, c] = x.shape;
+    // tfjs's ResizeNearestNeighborGrad is wrong here (finite differences disagree by O(1) on a
+    // 2×4×4×4 input; it silently broke training through every upsampler), so the integer-factor
+    // case gets its exact adjoint: each input pixel's gradient is the sum of its f×f output block.
+    const op = tf.customGrad(((input: tf.Tensor) => ({
+      value: tf.image.resizeNearestNeighbor(input as tf.Tensor4D, [h * factor, w * factor]),
+      gradFunc: (dy: tf.Tensor) => [tf.sum(tf.reshape(dy, [n, h, factor, w, factor, c]), [2, 4])],
+    })) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return W(op(T(x)) as tf.Tensor);
   }
   resizeNearest(x: Tensor, height: number, width: number): Tensor {
     // alignCorners false, halfPixelCenters false: src = ⌊dst · in/out⌋, PyTorch's legacy 'nearest'.
