@@ -114,9 +114,10 @@ describe('edits rewrite the image whole', () => {
     fs.writeFileSync(big, Buffer.alloc(8 << 20, 0x33));
     for (const delayMs of [150, 400, 900]) {
       const child = spawn(process.execPath, [bin, 'put', image, big, `/k${delayMs}`], { cwd: work, stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
       await new Promise((r) => setTimeout(r, delayMs));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       const now = fs.readFileSync(image);
       if (!now.equals(before)) {
         const img = openImage(image, { readOnly: true });
