@@ -272,6 +272,8 @@ export class Yaffs2Dev {
    * a writable mount programs them (see scan.ts linkTree).
    */
   pendingPromotions: { file: YObject; link: YObject }[] = [];
+  /** Some block may be in the checkpoint state (set wherever one is; cleared once they are erased). */
+  checkpointBlocksPresent = false;
   /**
    * What the mount could not read or had to change, one line each (bad tags, unreadable or
    * inconsistent headers, objects dropped or moved to lost+found). Empty on a clean image.

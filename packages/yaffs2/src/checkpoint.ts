@@ -101,6 +101,7 @@ export function writeCheckpoint(dev: Yaffs2Dev): void {
     if (inBlock === 0) {
       if (dev.blockEraseBeforeUse[block] && !eraseBlockNow(dev, block)) return;
       dev.blockState[block] = BlockState.checkpoint;
+      dev.checkpointBlocksPresent = true;
     }
     chunk.fill(0);
     const view = new DataView(chunk.buffer);
@@ -271,6 +272,7 @@ export function applyCheckpoint(dev: Yaffs2Dev, stream: Uint8Array, checkpointBl
     parent!.children!.set(o.nameString, id);
   }
   for (const b of checkpointBlocks) dev.blockState[b] = BlockState.checkpoint;
+  if (checkpointBlocks.length > 0) dev.checkpointBlocksPresent = true;
   if (dev.allocBlock >= 0 && dev.blockState[dev.allocBlock] !== BlockState.allocating) dev.allocBlock = -1;
   dev.checkpointValid = true;
   return true;

@@ -291,6 +291,7 @@ function writePlan(
     tagEcc: target.tagEcc,
     checkpoint: false,
     headerTags: 'mkyaffs2',
+    verifyWrites: false,
   });
   try {
     const pathOfFile = new Map<number, string>();

@@ -200,6 +200,8 @@ export interface CreateImageOptions {
   headerTags?: Yaffs2Options['headerTags'];
   now?: () => number;
   reservedBlocks?: number;
+  /** Read back every programmed page (default true; an image file being built whole need not). */
+  verifyWrites?: boolean;
 }
 
 /** Creates a new image file (refusing to overwrite one) and formats it. */
@@ -228,6 +230,7 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
     headerTags: options.headerTags,
     now: options.now,
     reservedBlocks: options.reservedBlocks,
+    verifyWrites: options.verifyWrites,
   };
   // The store grows the file only as far as pages are programmed; on close, pad it with 0xFF
   // (erased) to the whole device, as mkyaffs2image pads its last block, so it reopens with every block.
@@ -373,6 +376,9 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
     reservedBlocks: reserved,
     checkpoint: false,
     headerTags: 'mkyaffs2',
+    // A file being written whole, then renamed into place: a read-back of each page would
+    // only re-read the page cache.
+    verifyWrites: false,
   });
   try {
     const seen = new Map<string, string>();

@@ -79,6 +79,9 @@ export function ensureWritable(dev: Yaffs2Dev): void {
   assertMounted(dev);
   if (dev.readOnly) throw new Yaffs2Error('EROFS', 'mounted read-only');
   dev.checkpointValid = false;
+  // Every write comes here: skip the walk over the blocks when none holds a checkpoint.
+  if (!dev.checkpointBlocksPresent) return;
+  dev.checkpointBlocksPresent = false;
   let invalidated = false;
   for (let b = 0; b < dev.blockCount; b++) {
     if (dev.blockState[b] === BlockState.checkpoint) {

@@ -137,6 +137,7 @@ export function scan(dev: Yaffs2Dev): void {
     dev.blockWritten[b] = ppb;
     if (sequence === SEQUENCE_CHECKPOINT_DATA) {
       dev.blockState[b] = BlockState.checkpoint;
+      dev.checkpointBlocksPresent = true;
       continue;
     }
     dev.blockState[b] = BlockState.full;
