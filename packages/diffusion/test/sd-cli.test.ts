@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
 import { encodeNpy, parseNpy } from '../src/data/npy.ts';
 import { decodePng, encodePng } from '../src/image/png-node.ts';
+import { onnxRuntimeVersion } from '../src/onnx/ort-node.ts';
+
+const skipOrt = (await onnxRuntimeVersion()) === null && process.env.FLASHDIFF_REQUIRE_ONNX !== '1' ? 'onnxruntime-node is not installed; set FLASHDIFF_REQUIRE_ONNX=1 to fail instead' : false;
 
 const bin = fileURLToPath(new URL('../bin/diffusion.js', import.meta.url));
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'sd', 'pipeline-tiny');
@@ -50,6 +53,18 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     let within = 0;
     for (let i = 0; i < expected.length; i++) if (Math.abs(image.data[i] - expected[i]) <= 2 / 255) within++;
     assert.ok(within / expected.length >= 0.99, `${within} of ${expected.length} values within 2/255`);
+
+    // The same through the UNet on onnxruntime (--backend onnx).
+    const viaOrt = join(dir, 'image-ort.npy');
+    if (!skipOrt) {
+      const o = run(['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--backend', 'onnx', '--out', viaOrt]);
+      assert.equal(o.code, 0, o.stderr);
+      assert.match(JSON.parse(o.stdout).backend, /^onnxruntime/);
+      const ort = parseNpy(readFileSync(viaOrt), viaOrt);
+      let close = 0;
+      for (let i = 0; i < expected.length; i++) if (Math.abs(ort.data[i] - expected[i]) <= 2 / 255) close++;
+      assert.ok(close / expected.length >= 0.99, `onnx route: ${close} of ${expected.length} values within 2/255`);
+    }
 
     const png = join(dir, 'image.png');
     const p = run(['txt2img', '--model', model, 'a red circle', '--steps', '2', '--width', '64', '--height', '64', '--scheduler', 'euler-a', '--out', png]);

@@ -15,6 +15,8 @@ import { encodeNpy, parseNpy } from '../data/npy.ts';
 import { DiffusionError } from '../errors.ts';
 import { imagesToGrid } from '../image/grid.ts';
 import { decodePng, encodePng } from '../image/png-node.ts';
+import { loadOnnxRuntime } from '../onnx/ort-node.ts';
+import { useOnnxUNet } from '../onnx/sd-unet-ort.ts';
 import { bundledClipTokenizerDirectory, loadStableDiffusion } from '../pipelines/load-node.ts';
 import type { GeneratedImages, StableDiffusionPipeline, StepInfo } from '../pipelines/stable-diffusion.ts';
 import { LATENT_SCHEDULER_KINDS, type LatentSchedulerKind } from '../schedulers/latent-config.ts';
@@ -70,7 +72,7 @@ interface CommonOptions {
   n: number;
   clipSkip: number;
   tokenizer?: string;
-  backend: BackendName;
+  backend: BackendName | 'onnx';
   out?: string;
   outDir?: string;
   prompts?: string;
@@ -90,7 +92,11 @@ function addCommonOptions(command: Command, defaultSteps: number): Command {
     .option('--prompts <file.txt>', 'one prompt per line (instead of the prompt argument)')
     .option('--out <file>', 'output: .png (a grid when several images: one row per prompt) or .npy (N×H×W×3 floats in [0, 1])')
     .option('--out-dir <dir>', 'also write DIR/<line>-<k>.png for each prompt line and image')
-    .addOption(new Option('--backend <name>', 'tensor backend').choices(BACKENDS).default('auto'));
+    .addOption(
+      new Option('--backend <name>', 'tensor backend (onnx: the UNet runs in onnxruntime-node on the graph exported from the same model, the rest on auto)')
+        .choices([...BACKENDS, 'onnx'])
+        .default('auto'),
+    );
 }
 
 function promptsOf(prompt: string | undefined, file: string | undefined): string[] {
@@ -138,9 +144,17 @@ function writeOutputs(o: CommonOptions, prompts: string[], result: GeneratedImag
 
 async function openPipeline(o: CommonOptions): Promise<{ pipe: StableDiffusionPipeline; model: string; backend: string }> {
   const model = modelPath(o.model);
-  const engine = await initBackend(o.backend);
+  if (o.backend === 'onnx') await loadOnnxRuntime(); // fail fast, before loading weights
+  const engine = await initBackend(o.backend === 'onnx' ? 'auto' : o.backend);
   const pipe = loadStableDiffusion(engine, model, { scheduler: o.scheduler, tokenizer: o.tokenizer });
-  return { pipe, model, backend: engine.name };
+  return { pipe, model, backend: o.backend === 'onnx' ? `onnxruntime (UNet) + ${engine.name}` : engine.name };
+}
+
+/** --backend onnx: export the UNet for this image size and run it in onnxruntime-node. */
+async function routeUNet(o: CommonOptions, pipe: StableDiffusionPipeline, width: number, height: number): Promise<void> {
+  if (o.backend !== 'onnx') return;
+  const f = pipe.vaeScaleFactor;
+  await useOnnxUNet(pipe, { height: height / f, width: width / f });
 }
 
 /** N×4×h×w float32 from a .npy (diffusers' `latents=`). */
@@ -180,6 +194,7 @@ export function registerSdCommands(program: Command): void {
       for (const [name, v] of [['--width', width], ['--height', height]] as const) {
         if (v % f !== 0) throw usage(`${name} ${v}: must be a multiple of ${f}`);
       }
+      await routeUNet(o, pipe, width, height);
       const latents = o.latents !== undefined ? readLatents(o.latents, [prompts.length * o.n, pipe.components.unet.config.in_channels, height / f, width / f]) : undefined;
       const progress = stepReporter();
       const result = await pipe.textToImage({ prompt: prompts, negativePrompt: o.negative, steps: o.steps, guidance: o.guidance, seed: o.seed, n: o.n, width, height, latents, clipSkip: o.clipSkip, onStep: progress.onStep });
@@ -215,6 +230,7 @@ export function registerSdCommands(program: Command): void {
       if (png.width % f !== 0 || png.height % f !== 0) throw new DiffusionError('DATA_INVALID', `${o.image}: ${png.width}×${png.height} pixels; width and height must be multiples of ${f}`);
       const data = new Float32Array(png.width * png.height * 3);
       for (let i = 0; i < png.width * png.height; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = png.data[i * 4 + c] / 255;
+      await routeUNet(o, pipe, png.width, png.height);
       const progress = stepReporter();
       const result = await pipe.imageToImage({
         prompt: prompts,
