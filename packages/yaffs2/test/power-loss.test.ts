@@ -34,6 +34,8 @@ function snapshot(fs: Yaffs2): Snapshot {
 }
 
 const BLOCKS = 10;
+/** Seeded random cut points of the large scenario: 40 in `npm test`, more under `npm run test:torture`. */
+const RANDOM_CUTS = Number(process.env.YAFFS2_TORTURE_CUTS ?? 40);
 
 /** Runs the steps (each followed by sync) on a fresh device; returns snapshots after each step. */
 function runScenario(steps: Step[], device: SimulatedNand, cutAt: number): { completed: number; fs: Yaffs2 | null; cut: boolean } {
@@ -143,7 +145,7 @@ describe('power loss', () => {
     assert.ok(cuts > 20, `only ${cuts} cut points`);
   });
 
-  test('large scenario with GC: power cut at 40 seeded random points', () => {
+  test('large scenario with GC: power cut at seeded random points and inside every rename', () => {
     const r = prng(7);
     const steps: Step[] = [];
     for (let i = 0; i < 40; i++) {
@@ -185,7 +187,7 @@ describe('power loss', () => {
     const pick = prng(99);
     let renameCuts = 0;
     const cuts = harness(steps, (total, stepOps) => {
-      const points = Array.from({ length: 40 }, () => 1 + Math.floor(pick() * (total - 1)));
+      const points = Array.from({ length: RANDOM_CUTS }, () => 1 + Math.floor(pick() * (total - 1)));
       // Every operation inside every rename as well (a rename is a handful of programs).
       steps.forEach((step, i) => {
         if (!step.atomic) return;
@@ -194,7 +196,7 @@ describe('power loss', () => {
       });
       return points;
     });
-    assert.equal(cuts, 40 + renameCuts);
+    assert.equal(cuts, RANDOM_CUTS + renameCuts);
     assert.ok(renameCuts >= 10, `only ${renameCuts} cut points inside renames`);
   });
 });
