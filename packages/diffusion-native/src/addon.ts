@@ -56,6 +56,8 @@ export interface NativeAddon {
   ): void;
   /** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] for i < dims (rank 1–8, native/layout.cc). */
   copyStrided(src: Float32Array, srcOffset: number, dst: Float32Array, dstOffset: number, dims: Int32Array, srcStrides: Int32Array, dstStrides: Int32Array): void;
+  /** Softmax of each row of n values (the last axis). */
+  softmax(x: Float32Array, out: Float32Array, n: number): void;
   /** tfjs's Step: 1 where x > 0, alpha elsewhere, NaN stays NaN. */
   step(x: Float32Array, out: Float32Array, alpha: number): void;
   /** GroupNorm over x viewed as [rows, pixels, groups, channels/groups]; mean and rstd (1/√(σ² + ε)) per (row, group). */

@@ -416,6 +416,18 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     copy(values(backend, x), out, transposeCopy(x.shape, perm));
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
+  // Softmax over the last axis (attention weights); tfjs-core composes its gradient from Multiply, Sum, Sub.
+  table.Softmax = (p, fb) => {
+    const x = (p.inputs as { logits: TensorInfo }).logits;
+    const dim = (p.attrs as Attrs).dim as number[] | number;
+    const axis = Array.isArray(dim) ? dim[0] : dim;
+    const rank = x.shape.length;
+    if (!allFloat(x) || rank === 0 || sizeOf(x.shape) === 0 || (axis !== -1 && axis !== rank - 1)) return fb(p);
+    const backend = p.backend as MathBackendCPU;
+    const out = takeBuffer(sizeOf(x.shape));
+    addon.softmax(values(backend, x), out, x.shape[rank - 1]);
+    return backend.makeTensorInfo(x.shape, 'float32', out);
+  };
   // Step (relu's gradient mask): 1 where x > 0, alpha elsewhere, NaN stays NaN.
   table.Step = (p, fb) => {
     const x = (p.inputs as { x: TensorInfo }).x;

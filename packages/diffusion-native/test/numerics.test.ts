@@ -494,6 +494,33 @@ function suite(c: BackendCase): void {
       }
     });
 
+    check('softmax over the last axis: values and gradient', () => {
+      const shape = [3, 4, 9];
+      const n = 9;
+      const x = tensor(shape, 180, 4);
+      const g = tensor(shape, 181);
+      const xv = x.dataSync();
+      const gv = g.dataSync();
+      const y = new Float64Array(x.size);
+      const dx = new Float64Array(x.size);
+      for (let r = 0; r < x.size / n; r++) {
+        const row = Array.from(xv.subarray(r * n, (r + 1) * n));
+        const max = Math.max(...row);
+        const e = row.map((v) => Math.exp(v - max));
+        const total = e.reduce((a, b) => a + b, 0);
+        let dot = 0;
+        for (let j = 0; j < n; j++) {
+          y[r * n + j] = e[j] / total;
+          dot += gv[r * n + j] * y[r * n + j];
+        }
+        // ∂(Σ g·y)/∂x_j = y_j·(g_j − Σ g·y)
+        for (let j = 0; j < n; j++) dx[r * n + j] = y[r * n + j] * (gv[r * n + j] - dot);
+      }
+      close(tf.softmax(x), y, 'softmax');
+      const [grad] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.softmax(a), g)))([x]);
+      close(grad, dx, 'softmax gradient');
+    });
+
     check('layout kernels: transpose (rank 6), pad, split, slice at an offset', () => {
       const shape = [2, 3, 2, 4, 2, 3];
       const x = tensor(shape, 170);
