@@ -108,61 +108,6 @@ export function rowMajorStrides(shape: readonly number[]): number[] {
 }
 
 /**
- * Copies the box `size` starting at `srcBegin` of a row-major `src` into `dst` at `dstBegin`. The
- * trailing dimensions that both arrays hold whole merge into one contiguous run per copy.
- */
-export function copyRegion(
-  src: Float32Array,
-  srcShape: readonly number[],
-  srcBegin: readonly number[],
-  dst: Float32Array,
-  dstShape: readonly number[],
-  dstBegin: readonly number[],
-  size: readonly number[],
-): void {
-  const rank = size.length;
-  if (rank === 0) {
-    dst[0] = src[0];
-    return;
-  }
-  const srcStrides = rowMajorStrides(srcShape);
-  const dstStrides = rowMajorStrides(dstShape);
-  // k: the outermost dimension of the contiguous run.
-  let k = rank - 1;
-  while (k > 0 && size[k] === srcShape[k] && size[k] === dstShape[k]) k--;
-  const run = size[k] * srcStrides[k];
-  let srcBase = 0;
-  let dstBase = 0;
-  for (let i = 0; i < rank; i++) {
-    srcBase += srcBegin[i] * srcStrides[i];
-    dstBase += dstBegin[i] * dstStrides[i];
-  }
-  const index = new Array<number>(k).fill(0);
-  while (true) {
-    let so = srcBase;
-    let dOff = dstBase;
-    for (let i = 0; i < k; i++) {
-      so += index[i] * srcStrides[i];
-      dOff += index[i] * dstStrides[i];
-    }
-    if (run < 32) {
-      for (let j = 0; j < run; j++) dst[dOff + j] = src[so + j];
-    } else {
-      dst.set(src.subarray(so, so + run), dOff);
-    }
-    // Odometer over dimensions 0..k−1.
-    let i = k - 1;
-    while (i >= 0) {
-      index[i]++;
-      if (index[i] < size[i]) break;
-      index[i] = 0;
-      i--;
-    }
-    if (i < 0) break;
-  }
-}
-
-/**
  * tf.tile on a row-major array: dimension by dimension from the innermost, the block built for
  * one index is replicated `reps[d]` times with copyWithin (contiguous memmoves, no index maths).
  */

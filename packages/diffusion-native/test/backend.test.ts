@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from '../src/addon.ts';
 import { pooledBufferBytes } from '../src/pool.ts';
 import { NativeBackendError, nativeBackendAvailable, nativeBackendUnavailableReason, registerNativeBackend, setNativeThreads } from '../src/index.ts';
-import { broadcastShape, copyRegion, foldBroadcast, foldReduce, tileInto } from '../src/shapes.ts';
+import { broadcastShape, foldBroadcast, foldReduce, regionCopy, type StridedCopy, tileInto, transposeCopy } from '../src/shapes.ts';
 import { requireNative } from './backends.ts';
 import { broadcastIndex, seededValues } from './reference.ts';
 
@@ -65,16 +65,47 @@ describe('shape folding (pure JS)', () => {
     assert.equal(foldReduce([2, 3, 4, 5, 6], [0, 2, 4]), null);
   });
 
-  test('copyRegion and tileInto match index-by-index definitions', () => {
+  /** What the addon's copyStrided does, element by element (native/layout.cc). */
+  const applyCopy = (src: Float32Array, dst: Float32Array, c: StridedCopy): void => {
+    const total = c.dims.reduce((a, b) => a * b, 1);
+    for (let i = 0; i < total; i++) {
+      let rest = i;
+      let s = c.srcOffset;
+      let d = c.dstOffset;
+      for (let k = c.dims.length - 1; k >= 0; k--) {
+        const index = rest % c.dims[k];
+        rest = Math.floor(rest / c.dims[k]);
+        s += index * c.srcStrides[k];
+        d += index * c.dstStrides[k];
+      }
+      dst[d] = src[s];
+    }
+  };
+
+  test('strided copies (slice, concat placement, transpose) and tileInto match index-by-index definitions', () => {
     const shape = [3, 4, 5];
     const src = seededValues(60, 7);
-    const begin = [1, 1, 2];
     const size = [2, 3, 2];
     const dst = new Float32Array(12);
-    copyRegion(src, shape, begin, dst, size, [0, 0, 0], size);
+    applyCopy(src, dst, regionCopy(shape, [1, 1, 2], size, [0, 0, 0], size));
     for (let i = 0; i < 12; i++) {
       const [a, b, c] = [Math.floor(i / 6), Math.floor(i / 2) % 3, i % 2];
       assert.equal(dst[i], src[((a + 1) * 4 + b + 1) * 5 + c + 2]);
+    }
+    // A channel block of [3,4,5] into channels 2..6 of [3,4,8]: the two outer axes merge into one.
+    const placed = regionCopy(shape, [0, 0, 0], [3, 4, 8], [0, 0, 2], shape);
+    assert.deepEqual([Array.from(placed.dims), Array.from(placed.srcStrides), Array.from(placed.dstStrides), placed.dstOffset], [[12, 5], [5, 1], [8, 1], 2]);
+    const wide = new Float32Array(96);
+    applyCopy(src, wide, placed);
+    for (let i = 0; i < 96; i++) assert.equal(wide[i], i % 8 >= 2 && i % 8 < 7 ? src[Math.floor(i / 8) * 5 + (i % 8) - 2] : 0);
+    // A whole-array copy is one run.
+    assert.deepEqual(Array.from(regionCopy(shape, [0, 0, 0], shape, [0, 0, 0], shape).dims), [60]);
+    const perm = [2, 0, 1];
+    const transposed = new Float32Array(60);
+    applyCopy(src, transposed, transposeCopy(shape, perm));
+    for (let i = 0; i < 60; i++) {
+      const [c, a, b] = [Math.floor(i / 12), Math.floor(i / 4) % 3, i % 4];
+      assert.equal(transposed[i], src[(a * 4 + b) * 5 + c]);
     }
     const reps = [2, 1, 3];
     const tiled = new Float32Array(60 * 6);
