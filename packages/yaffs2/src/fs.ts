@@ -417,6 +417,11 @@ export class Yaffs2 {
       ctime?: number;
       rdev?: number;
       content?: Uint8Array;
+      /**
+       * The contents, read a chunk at a time instead of `content` (files larger than memory):
+       * `read` fills `into` from `position` and returns the bytes it put there.
+       */
+      source?: { size: number; read(position: number, into: Uint8Array): number };
       target?: string;
       linkTo?: string;
     },
@@ -434,7 +439,15 @@ export class Yaffs2 {
     }[spec.type];
     const defaultMode = { file: S_IFREG | 0o644, directory: S_IFDIR | 0o755, symlink: S_IFLNK | 0o777, hardlink: 0, special: 0 }[spec.type];
     const content = spec.content ?? new Uint8Array(0);
-    const chunksNeeded = 1 + Math.ceil(content.length / this.dev.chunkSize);
+    const source = spec.source ?? {
+      size: content.length,
+      read: (position: number, into: Uint8Array): number => {
+        const n = Math.min(into.length, content.length - position);
+        into.set(content.subarray(position, position + n));
+        return n;
+      },
+    };
+    const chunksNeeded = 1 + Math.ceil(source.size / this.dev.chunkSize);
     if (!hasSpaceFor(this.dev, chunksNeeded)) throw new Yaffs2Error('ENOSPC', `${path}: needs ${chunksNeeded} chunks`);
     const o = newObject(this.dev, typeCode, dir, name, spec.mode ?? defaultMode);
     if (spec.uid !== undefined) o.uid = spec.uid >>> 0;
@@ -452,16 +465,17 @@ export class Yaffs2 {
       if (linkTarget.type !== ObjectType.file) throw new Yaffs2Error('EPERM', `${path}: only regular files can be hard-linked`);
       o.equivId = linkTarget.id;
     } else if (spec.type === 'file') {
-      o.size = content.length;
+      o.size = source.size;
     }
     addObject(this.dev, o, dir);
     linkTarget?.links!.add(o.id);
-    if (spec.type === 'file' && content.length > 0) {
+    if (spec.type === 'file' && source.size > 0) {
       const cs = this.dev.chunkSize;
       const buf = new Uint8Array(cs);
-      for (let k = 1, at = 0; at < content.length; k++, at += cs) {
-        const n = Math.min(cs, content.length - at);
-        buf.set(content.subarray(at, at + n));
+      for (let k = 1, at = 0; at < source.size; k++, at += cs) {
+        const want = Math.min(cs, source.size - at);
+        const n = source.read(at, buf.subarray(0, want));
+        if (n !== want) throw new Yaffs2Error('EIO', `${path}: the contents ended at ${at + n} of ${source.size} bytes (changed while being read?)`);
         if (n < cs) buf.fill(0xff, n);
         const page = writeNewChunk(this.dev, buf, o.id, k, n, null, false);
         setChunk(this.dev, o, k, page);

@@ -401,7 +401,18 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
       if (!s.isDirectory()) seen.set(key, e.imagePath);
       if (s.isDirectory()) image.fs.createObject(e.imagePath, { type: 'directory', ...attrs });
       else if (s.isFile()) {
-        image.fs.createObject(e.imagePath, { type: 'file', ...attrs, content: fs.readFileSync(e.hostPath) });
+        // Streamed a chunk at a time: files larger than memory (and than 2 GiB) import.
+        const fd = fs.openSync(e.hostPath, 'r');
+        try {
+          const size = fs.fstatSync(fd).size;
+          image.fs.createObject(e.imagePath, {
+            type: 'file',
+            ...attrs,
+            source: { size, read: (position, into) => fs.readSync(fd, into, 0, into.length, position) },
+          });
+        } finally {
+          fs.closeSync(fd);
+        }
       } else if (s.isSymbolicLink()) {
         image.fs.createObject(e.imagePath, { type: 'symlink', ...attrs, target: decodeName(fs.readlinkSync(e.hostPath, { encoding: 'buffer' })) });
       } else {
@@ -497,14 +508,30 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
           dirTimes.push({ hostPath, atime: st.atime, mtime: st.mtime, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
           break;
         case 'file': {
-          const data = yfs.readFile(imagePath);
-          fs.writeFileSync(hostPath, data, { flag: 'wx', mode: 0o600 });
+          // Streamed 1 MiB at a time (files larger than memory).
+          const out = fs.openSync(hostPath, 'wx', 0o600);
+          let written = 0;
+          try {
+            const handle = yfs.open(imagePath);
+            try {
+              for (;;) {
+                const piece = yfs.read(handle, written, 1 << 20);
+                if (piece.length === 0) break;
+                fs.writeSync(out, piece);
+                written += piece.length;
+              }
+            } finally {
+              yfs.close(handle);
+            }
+          } finally {
+            fs.closeSync(out);
+          }
           own(hostPath, st.uid, st.gid);
           fs.chmodSync(hostPath, st.mode & 0o7777);
           fs.utimesSync(hostPath, st.atime, st.mtime);
           extractedById.set(st.id, hostPath);
           result.files++;
-          result.bytes += data.length;
+          result.bytes += written;
           break;
         }
         case 'symlink':

@@ -74,4 +74,31 @@ describe('every geometry and encoding, written and detected', () => {
       }
     });
   }
+
+  test('a file given as a source is written a chunk at a time (no whole-file buffer)', () => {
+    const image = path.join(work, 'streamed.img');
+    const img = createImage(image, { blocks: 40, checkpoint: false, headerTags: 'mkyaffs2' });
+    const size = 3 * 1024 * 1024 + 5;
+    const byteAt = (i: number): number => (i * 31 + (i >>> 11)) & 0xff;
+    let largestRead = 0;
+    img.fs.createObject('/big', {
+      type: 'file',
+      source: {
+        size,
+        read: (position, into) => {
+          largestRead = Math.max(largestRead, into.length);
+          for (let i = 0; i < into.length; i++) into[i] = byteAt(position + i);
+          return into.length;
+        },
+      },
+    });
+    img.close();
+    assert.equal(largestRead, 2048);
+    const back = openImage(image, { readOnly: true });
+    const data = back.fs.readFile('/big');
+    back.close();
+    assert.equal(data.length, size);
+    for (let i = 0; i < size; i += 4093) assert.equal(data[i], byteAt(i), `byte ${i}`);
+    assert.equal(data[size - 1], byteAt(size - 1));
+  });
 });
