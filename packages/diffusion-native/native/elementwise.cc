@@ -21,7 +21,7 @@ namespace flashdiff {
 
 namespace {
 
-constexpr int64_t kParallelThreshold = 1 << 15;  // below this, threads cost more than they save
+constexpr int64_t kParallelThreshold = 1 << 18;  // below this, threads cost more than they save
 
 struct View4 {
   int64_t dims[4];

@@ -46,7 +46,7 @@ napi_value GroupNormForward(napi_env env, napi_callback_info info) {
     float* rstd = c.f32(5, sh.n * sh.g);
     const int64_t items = sh.n * sh.g;
     const double count = double(sh.s * sh.k);
-    const int threads = int64_t(size) >= (1 << 15) ? omp_get_max_threads() : 1;
+    const int threads = int64_t(size) >= (1 << 18) ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(threads)
     {
       std::vector<float> scale(sh.k), shift(sh.k);
@@ -111,7 +111,7 @@ napi_value GroupNormBackward(napi_env env, napi_callback_info info) {
     float* dBeta = c.f32(7, sh.c);
     const int64_t items = sh.n * sh.g;
     const double count = double(sh.s * sh.k);
-    const int threads = int64_t(size) >= (1 << 15) ? omp_get_max_threads() : 1;
+    const int threads = int64_t(size) >= (1 << 18) ? omp_get_max_threads() : 1;
     // Per-thread float64 partials of dγ and dβ, summed after the parallel region.
     std::vector<double> partial(size_t(threads) * 2 * sh.c, 0.0);
 #pragma omp parallel num_threads(threads)

@@ -19,7 +19,7 @@ namespace flashdiff {
 namespace {
 
 constexpr int kMaxRank = 8;
-constexpr int64_t kParallelThreshold = 1 << 15;  // elements; below this one thread is faster
+constexpr int64_t kParallelThreshold = 1 << 18;  // elements; below this one thread is faster
 
 // copyStrided(src, srcOffset, dst, dstOffset, dims, srcStrides, dstStrides):
 // dst[dstOffset + Σ i_d·dstStride_d] = src[srcOffset + Σ i_d·srcStride_d] for every index i < dims.

@@ -477,6 +477,8 @@ function suite(c: BackendCase): void {
       const cases = [
         { what: 'groupNorm', shape: [3, 4, 5, 8], groups: 4, rows: 3, run: (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => groupNorm(tf, p, 4, q, r, 1e-5) },
         { what: 'layerNorm', shape: [2, 7, 12], groups: 1, rows: 14, run: (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => layerNorm(tf, p, q, r, 1e-5) },
+        // Large enough (> 2^18 elements) for the native kernels' multi-threaded paths.
+        { what: 'groupNorm (large)', shape: [2, 32, 32, 160], groups: 8, rows: 2, run: (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => groupNorm(tf, p, 8, q, r, 1e-5) },
       ];
       for (const [index, k] of cases.entries()) {
         const channels = k.shape[k.shape.length - 1];
@@ -539,6 +541,16 @@ function suite(c: BackendCase): void {
         expected[o] = xv[src];
       }
       close(tf.transpose(x, perm), expected, 'transpose');
+      // Large enough (> 2^18 elements) that the native copy splits the rows over threads.
+      const big = tensor([4, 64, 33, 40], 172);
+      const bv = big.dataSync();
+      const swapped = tf.transpose(big, [0, 2, 1, 3]).dataSync();
+      let mismatches = 0;
+      for (let o = 0; o < big.size; o++) {
+        const [n, h, w, c] = [Math.floor(o / (33 * 64 * 40)), Math.floor(o / (64 * 40)) % 33, Math.floor(o / 40) % 64, o % 40];
+        if (swapped[o] !== bv[((n * 64 + w) * 33 + h) * 40 + c]) mismatches++;
+      }
+      assert.equal(mismatches, 0, 'large transpose');
       const img = tensor([2, 3, 4, 5], 171);
       const iv = img.dataSync();
       const padded = tf.pad(img, [[0, 0], [1, 2], [0, 1], [0, 0]], 0.5);
