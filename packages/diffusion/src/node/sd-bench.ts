@@ -12,7 +12,7 @@ import { SD15_TEXT_ENCODER_CONFIG, SD15_UNET_CONFIG, SD15_VAE_CONFIG } from '../
 import { AutoencoderKL, readAutoencoderConfig } from '../models/sd/autoencoder-kl.ts';
 import { ClipTextModel, readClipTextConfig } from '../models/sd/clip-text-model.ts';
 import { UNet2DConditionModel, readUNetConfig, timestepEmbedding } from '../models/sd/unet-2d-condition.ts';
-import { exportUNetOnnx } from '../onnx/export-sd.ts';
+import { exportUNetOnnx, exportVaeDecoderOnnx } from '../onnx/export-sd.ts';
 import { openOnnxSession } from '../onnx/sd-unet-ort.ts';
 import type { SdModel } from '../models/sd/weights.ts';
 import { Random } from '../rng.ts';
@@ -20,7 +20,7 @@ import type { TensorEngine } from '../tensor/engine.ts';
 
 export interface Sd15BenchReport {
   backend: string;
-  /** Where the UNet step ran: the tfjs engine, or onnxruntime on the exported graph. */
+  /** Where the UNet step and the VAE decode ran: the tfjs engine, or onnxruntime on the exported graphs. */
   unetRoute: 'tfjs' | 'onnx';
   /** onnx route: seconds to export the UNet and to open its ORT session (once per model and size). */
   unetExportSeconds?: number;
@@ -141,14 +141,38 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
 
   const vae = new AutoencoderKL(e, random, readAutoencoderConfig(SD15_VAE_CONFIG), zeros);
   fillRandom(e, vae, 3);
-  const z = e.tensor(random.normalArray(64 * 64 * 4), [1, 64, 64, 4]);
-  const vaeDecodeMs = best('VAE decode to 512×512', () => {
-    const out = e.tidy(() => vae.decode(e, z));
-    e.readSync(out);
-    out.dispose();
-  });
-  z.dispose();
-  vae.params.dispose();
+  const zValues = random.normalArray(64 * 64 * 4);
+  let vaeDecodeMs: number;
+  if (unetRoute === 'onnx') {
+    const directory = mkdtempSync(join(tmpdir(), 'flashdiff-sd15-vae-onnx-'));
+    try {
+      const exported = exportVaeDecoderOnnx(vae, { height: 64, width: 64, path: join(directory, 'vae-decoder.onnx') });
+      vae.params.dispose();
+      const session = await openOnnxSession(exported.modelPath);
+      rmSync(directory, { recursive: true, force: true });
+      let min = Infinity;
+      for (let i = 0; i < iters; i++) {
+        const t = performance.now();
+        await session.run({ z: [zValues, [1, 64, 64, 4]] });
+        const ms = performance.now() - t;
+        log(`VAE decode (onnxruntime) to 512×512: ${(ms / 1000).toFixed(2)} s`);
+        min = Math.min(min, ms);
+      }
+      vaeDecodeMs = Math.round(min);
+      await session.release();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  } else {
+    const z = e.tensor(zValues, [1, 64, 64, 4]);
+    vaeDecodeMs = best('VAE decode to 512×512', () => {
+      const out = e.tidy(() => vae.decode(e, z));
+      e.readSync(out);
+      out.dispose();
+    });
+    z.dispose();
+    vae.params.dispose();
+  }
 
   return { backend: e.name, unetRoute, ...onnxTimes, unetStepMs, vaeDecodeMs, textEncoderMs, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), iters };
 }

@@ -1,7 +1,7 @@
 /**
- * Node-only: the Stable Diffusion UNet exported to ONNX by tracing its own `forwardEmbedded` on
- * the OnnxGraphEngine (the one model definition; see export.ts for the contextUnet's), for the
- * sampling route on onnxruntime-node.
+ * Node-only: the Stable Diffusion UNet (its own `forwardEmbedded`) and VAE decoder exported to
+ * ONNX by tracing them on the OnnxGraphEngine (the one model definition; see export.ts for the
+ * ContextUnet's), for the sampling route on onnxruntime-node.
  *
  * Graph interface (batch N symbolic, the latent size fixed at export):
  *   x        float [N, h, w, in_channels]          latents, NHWC like the seam
@@ -15,6 +15,8 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import type { ParameterStore } from '../models/parameters.ts';
+import { AutoencoderKL } from '../models/sd/autoencoder-kl.ts';
 import { UNet2DConditionModel } from '../models/sd/unet-2d-condition.ts';
 import { Random } from '../rng.ts';
 import { ONNX_IR_VERSION, ONNX_OPSET } from './export.ts';
@@ -39,21 +41,13 @@ export interface UNetOnnxExport {
   nodes: number;
 }
 
-export function exportUNetOnnx(unet: UNet2DConditionModel, options: UNetOnnxExportOptions): UNetOnnxExport {
+/** Trace `build` on a value-aliasing graph engine and write the model with its weights as external data. */
+function exportTraced(name: string, path: string, build: (engine: OnnxGraphEngine) => void): UNetOnnxExport {
   const engine = new OnnxGraphEngine({ aliasValues: true });
-  // Zero-initialised (untouched pages cost no memory), then every parameter aliases the trained array.
-  const traced = new UNet2DConditionModel(engine, new Random(0), unet.config, { initialise: false });
-  const source = unet.params;
-  for (const name of traced.params.names()) (traced.params.get(name) as unknown as GraphTensor).value = source.engine.readSync(source.get(name));
-  const c = unet.config;
-  const x = engine.input('x', [TRACE_BATCH, options.height, options.width, c.in_channels]);
-  const temb = engine.input('temb', [TRACE_BATCH, c.block_out_channels[0]]);
-  const context = engine.input('context', [TRACE_BATCH, options.tokens, c.cross_attention_dim]);
-  engine.output('eps', traced.forwardEmbedded(engine, x, temb, context));
-  const graph = engine.graph('unet2d_condition');
-
-  mkdirSync(dirname(options.path), { recursive: true });
-  const dataPath = `${options.path}.data`;
+  build(engine);
+  const graph = engine.graph(name);
+  mkdirSync(dirname(path), { recursive: true });
+  const dataPath = `${path}.data`;
   const temporaryData = `${dataPath}.tmp-${process.pid}`;
   const fd = openSync(temporaryData, 'w');
   let offset = 0;
@@ -71,7 +65,7 @@ export function exportUNetOnnx(unet: UNet2DConditionModel, options: UNetOnnxExpo
     closeSync(fd);
   }
   const model = encodeModel({ irVersion: ONNX_IR_VERSION, opsetVersion: ONNX_OPSET, producerName: '@flashdiff/diffusion', producerVersion: '0.1.0', graph });
-  const temporaryModel = `${options.path}.tmp-${process.pid}`;
+  const temporaryModel = `${path}.tmp-${process.pid}`;
   const mfd = openSync(temporaryModel, 'w');
   try {
     for (let done = 0; done < model.length; ) done += writeSync(mfd, model, done, model.length - done);
@@ -79,6 +73,37 @@ export function exportUNetOnnx(unet: UNet2DConditionModel, options: UNetOnnxExpo
     closeSync(mfd);
   }
   renameSync(temporaryData, dataPath);
-  renameSync(temporaryModel, options.path);
-  return { modelPath: options.path, dataPath, dataBytes: offset, nodes: graph.nodes.length };
+  renameSync(temporaryModel, path);
+  return { modelPath: path, dataPath, dataBytes: offset, nodes: graph.nodes.length };
+}
+
+/** Every parameter of `traced` aliases the trained array of the same name in `source` (no copy). */
+function aliasWeights(traced: ParameterStore, source: ParameterStore): void {
+  for (const name of traced.names()) (traced.get(name) as unknown as GraphTensor).value = source.engine.readSync(source.get(name));
+}
+
+export function exportUNetOnnx(unet: UNet2DConditionModel, options: UNetOnnxExportOptions): UNetOnnxExport {
+  return exportTraced('unet2d_condition', options.path, (engine) => {
+    // Zero-initialised (untouched pages cost no memory), then every parameter aliases the trained array.
+    const traced = new UNet2DConditionModel(engine, new Random(0), unet.config, { initialise: false });
+    aliasWeights(traced.params, unet.params);
+    const c = unet.config;
+    const x = engine.input('x', [TRACE_BATCH, options.height, options.width, c.in_channels]);
+    const temb = engine.input('temb', [TRACE_BATCH, c.block_out_channels[0]]);
+    const context = engine.input('context', [TRACE_BATCH, options.tokens, c.cross_attention_dim]);
+    engine.output('eps', traced.forwardEmbedded(engine, x, temb, context));
+  });
+}
+
+/**
+ * The VAE's decoder path (post_quant_conv + decoder), latent [N, h, w, c] (unscaled) → image
+ * [N, h·f, w·f, 3] in about [−1, 1].
+ */
+export function exportVaeDecoderOnnx(vae: AutoencoderKL, options: { height: number; width: number; path: string }): UNetOnnxExport {
+  return exportTraced('vae_decoder', options.path, (engine) => {
+    const traced = new AutoencoderKL(engine, new Random(0), vae.config, { initialise: false });
+    aliasWeights(traced.params, vae.params);
+    const z = engine.input('z', [TRACE_BATCH, options.height, options.width, vae.config.latent_channels]);
+    engine.output('image', traced.decode(engine, z));
+  });
 }

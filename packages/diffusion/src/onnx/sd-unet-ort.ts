@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiffusionError } from '../errors.ts';
 import type { StableDiffusionPipeline, UNetRunner } from '../pipelines/stable-diffusion.ts';
-import { exportUNetOnnx } from './export-sd.ts';
+import { exportUNetOnnx, exportVaeDecoderOnnx } from './export-sd.ts';
 import { loadOnnxRuntime } from './ort-node.ts';
 
 interface OrtTensor {
@@ -95,4 +95,35 @@ export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUN
   };
   pipe.useUNetRunner(runner);
   return { exportSeconds, sessionSeconds, dataBytes: exported.dataBytes };
+}
+
+/**
+ * Export the pipeline's VAE decoder for one latent size, open an ORT session on it and route the
+ * pipeline's decodes there (the tfjs VAE stays: img2img's encoder and other sizes use it).
+ */
+export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: { height: number; width: number; threads?: number }): Promise<{ exportSeconds: number; sessionSeconds: number }> {
+  const directory = mkdtempSync(join(tmpdir(), 'flashdiff-vae-onnx-'));
+  try {
+    let t0 = performance.now();
+    const exported = exportVaeDecoderOnnx(pipe.components.vae, { height: options.height, width: options.width, path: join(directory, 'vae-decoder.onnx') });
+    const exportSeconds = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    let session: HostSession;
+    try {
+      session = await openOnnxSession(exported.modelPath, options.threads);
+    } catch (err) {
+      throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported VAE decoder (${(err as Error).message.split('\n')[0]})`);
+    }
+    const sessionSeconds = (performance.now() - t0) / 1000;
+    const channels = pipe.components.vae.config.latent_channels;
+    pipe.useVaeDecoderRunner({
+      height: options.height,
+      width: options.width,
+      run: (latents, rows) => session.run({ z: [latents, [rows, options.height, options.width, channels]] }),
+      dispose: () => session.release(),
+    });
+    return { exportSeconds, sessionSeconds };
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 }

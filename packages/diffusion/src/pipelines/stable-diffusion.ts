@@ -46,6 +46,14 @@ export interface UNetRunner {
   dispose?(): Promise<void> | void;
 }
 
+/** Runs the VAE decoder elsewhere (onnxruntime) for one latent size: unscaled latents NHWC → image NHWC in about [−1, 1]. */
+export interface VaeDecoderRunner {
+  readonly height: number;
+  readonly width: number;
+  run(latents: Float32Array, rows: number): Promise<Float32Array>;
+  dispose?(): Promise<void> | void;
+}
+
 export interface StepInfo {
   step: number;
   total: number;
@@ -102,6 +110,7 @@ export interface GeneratedImages {
 
 export class StableDiffusionPipeline {
   private unetRunner: UNetRunner | null = null;
+  private decoderRunner: VaeDecoderRunner | null = null;
   private unetReleased = false;
 
   constructor(
@@ -115,6 +124,12 @@ export class StableDiffusionPipeline {
     this.unetRunner = runner;
   }
 
+  /** Route VAE decodes of the runner's latent size to it (the encoder, img2img, stays on tfjs). */
+  useVaeDecoderRunner(runner: VaeDecoderRunner): void {
+    void this.decoderRunner?.dispose?.();
+    this.decoderRunner = runner;
+  }
+
   /** Free the tfjs copy of the UNet's weights (a runner serves the UNet from now on, at its size only). */
   releaseUNetWeights(): void {
     if (this.unetReleased) return;
@@ -125,7 +140,9 @@ export class StableDiffusionPipeline {
   /** Frees the models' weights (and the UNet runner's session). */
   dispose(): void {
     void this.unetRunner?.dispose?.();
+    void this.decoderRunner?.dispose?.();
     this.unetRunner = null;
+    this.decoderRunner = null;
     for (const model of [this.components.textEncoder, this.components.vae]) model.params.dispose();
     if (!this.unetReleased) this.components.unet.params.dispose();
   }
@@ -215,17 +232,26 @@ export class StableDiffusionPipeline {
   }
 
   /** Latents (NHWC, unscaled) → images in [0, 1], one VAE decode at a time. */
-  decodeLatents(latents: Float32Array, count: number, latentShape: [number, number, number]): Float32Array {
+  async decodeLatents(latents: Float32Array, count: number, latentShape: [number, number, number]): Promise<Float32Array> {
     const e = this.engine;
     const vae = this.components.vae;
     const [h, w, c] = latentShape;
     const f = this.vaeScaleFactor;
     const per = h * w * c;
     const out = new Float32Array(count * h * f * w * f * 3);
+    const runner = this.decoderRunner !== null && this.decoderRunner.height === h && this.decoderRunner.width === w ? this.decoderRunner : null;
     for (let k = 0; k < count; k++) {
-      const image = e.tidy(() => vae.decode(e, e.mulScalar(e.tensor(latents.subarray(k * per, (k + 1) * per), [1, h, w, c]), 1 / vae.config.scaling_factor)));
-      const values = e.readSync(image);
-      image.dispose();
+      const z = latents.subarray(k * per, (k + 1) * per);
+      let values: Float32Array;
+      if (runner) {
+        const scaled = new Float32Array(per);
+        for (let i = 0; i < per; i++) scaled[i] = z[i] / vae.config.scaling_factor;
+        values = await runner.run(scaled, 1);
+      } else {
+        const image = e.tidy(() => vae.decode(e, e.mulScalar(e.tensor(z, [1, h, w, c]), 1 / vae.config.scaling_factor)));
+        values = e.readSync(image);
+        image.dispose();
+      }
       const base = k * values.length;
       for (let i = 0; i < values.length; i++) out[base + i] = Math.min(1, Math.max(0, values[i] / 2 + 0.5));
     }
@@ -319,8 +345,8 @@ export class StableDiffusionPipeline {
     }
   }
 
-  private finish(latents: Float32Array, count: number, height: number, width: number, latentShape: [number, number, number]): GeneratedImages {
+  private async finish(latents: Float32Array, count: number, height: number, width: number, latentShape: [number, number, number]): Promise<GeneratedImages> {
     const [h, w, c] = latentShape;
-    return { images: this.decodeLatents(latents, count, latentShape), count, width, height, latents: nhwcToNchw(latents, count, h, w, c) };
+    return { images: await this.decodeLatents(latents, count, latentShape), count, width, height, latents: nhwcToNchw(latents, count, h, w, c) };
   }
 }

@@ -44,7 +44,7 @@ runWorkerJob<T2iGenerateRequest>(async (job) => {
         const seconds = (Date.now() - started) / 1000;
         job.progress(step + 1, total, `step ${step + 1} / ${total} · ${(seconds / (step + 1)).toFixed(2)} s/step`);
         if ((step + 1) % request.previewEvery === 0 && step + 1 < total) {
-          const preview = grid(pipe.decodeLatents(predictedOriginal, request.count, latentShape), request.count, request.height, request.width);
+          const preview = grid(await pipe.decodeLatents(predictedOriginal, request.count, latentShape), request.count, request.height, request.width);
           const frame: DiffusionFrame = {
             step: step + 1,
             totalSteps: total,
