@@ -32,14 +32,22 @@ dnnl::stream& cpuStream() {
   return stream;
 }
 
-// oneDNN chooses the activations' layout (its blocked nChw8c on AVX2) and the cached reorders
-// convert to and from tfjs's NHWC around each call: measured faster than asking its kernels to work
-// on NHWC directly (bench/native-kernels.ts; e.g. all convolutions of a batch-32 forward pass 91 ms
-// blocked vs 110 ms NHWC). FLASHDIFF_DNNL_ACTIVATIONS=nhwc keeps NHWC throughout.
+// Where the activations live while oneDNN convolves them. Blocked: oneDNN picks its layout
+// (nChw8c on AVX2, nChw16c on AVX-512) and cached reorders convert from and to tfjs's NHWC around
+// each call. NHWC: no reorders; on AVX-512 oneDNN 2.6 then runs brgconv forward kernels.
+// Measured (bench/native-kernels.ts; ContextUnet training step): on an AVX2 machine blocked was
+// faster (all convolutions of a batch-32 forward 91 ms blocked vs 110 ms NHWC); on this project's
+// AVX-512/AMX Xeon NHWC is (training step at 2 threads, CPU time 948–1,012 ms vs 1,065–1,127 ms,
+// interleaved). So NHWC where oneDNN runs AVX-512 kernels, blocked below;
+// FLASHDIFF_DNNL_ACTIVATIONS=nhwc|blocked overrides.
 bool blockedActivations() {
   static const bool blocked = [] {
     const char* v = std::getenv("FLASHDIFF_DNNL_ACTIVATIONS");
-    return !(v != nullptr && std::string(v) == "nhwc");
+    if (v != nullptr && std::string(v) == "nhwc") return false;
+    if (v != nullptr && std::string(v) == "blocked") return true;
+    const unsigned isa = unsigned(dnnl::get_effective_cpu_isa());
+    const unsigned avx512 = unsigned(dnnl_cpu_isa_avx512_core);
+    return (isa & avx512) != avx512;
   }();
   return blocked;
 }
