@@ -3,7 +3,7 @@
  * on the convolutions of the reference ContextUnet (16×16×3, n_feat 64): all convolutions of a
  * batch-32 forward pass, and forward + backward (input and filter gradients) at batch 100.
  * Run: npx tsx bench/native-kernels.ts [--repeats 5] [--routes blas,onednn]
- * FLASHDIFF_DNNL_ACTIVATIONS=nhwc makes oneDNN work on NHWC activations (default: its blocked layout + reorders).
+ * FLASHDIFF_DNNL_ACTIVATIONS=nhwc|blocked picks oneDNN's activation layout (default: NHWC on AVX-512, blocked + reorders below).
  */
 import { CONV_ROUTES, type ConvRoute, loadAddon, addonUnavailableReason } from '../packages/diffusion-native/src/addon.ts';
 
