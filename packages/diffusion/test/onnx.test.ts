@@ -290,7 +290,7 @@ describe('diffusion export-onnx and --backend onnx', { skip: skipOrt }, () => {
     assert.equal(trained.code, 0, trained.stderr);
 
     const file = join(dir, 'model.onnx');
-    const exported = run(['export-onnx', '--checkpoint', ckpt, '--out', file]);
+    const exported = run(['export-onnx', '--checkpoint', ckpt, '--out', file, '--json']);
     assert.equal(exported.code, 0, exported.stderr);
     assert.equal(JSON.parse(exported.stdout).bytes, readFileSync(file).length);
     const ort = await loadOnnxRuntime();
@@ -298,7 +298,7 @@ describe('diffusion export-onnx and --backend onnx', { skip: skipOrt }, () => {
     assert.deepEqual([...session.inputNames].sort(), ['context', 't', 'x']);
     await session.release();
 
-    const common = ['sample', '--checkpoint', ckpt, '--steps', '4', '--class', '1', '--guidance', '2', '--n', '4', '--seed', '2'];
+    const common = ['sample', '--checkpoint', ckpt, '--steps', '4', '--class', '1', '--guidance', '2', '--n', '4', '--seed', '2', '--json'];
     const viaCpu = run([...common, '--backend', 'cpu', '--out', join(dir, 'cpu.png')]);
     const viaOnnx = run([...common, '--backend', 'onnx', '--out', join(dir, 'onnx.png')]);
     assert.equal(viaCpu.code, 0, viaCpu.stderr);
