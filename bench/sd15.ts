@@ -6,9 +6,8 @@
  * transformers"` works (set PYTHON and PYTHONPATH for it); otherwise only our figures print.
  *
  * Run: npx tsx bench/sd15.ts [--backend native] [--unet tfjs|onnx] [--iters 2] [--no-torch] [--json]
- *   --unet onnx: the UNet step and the VAE decode on onnxruntime-node (graphs exported from the
- *   same models; the UNet's one-off export and session times are printed too); the text encoder
- *   stays on tfjs.
+ *   --unet onnx: the three models on onnxruntime-node (graphs exported from the same models; the
+ *   UNet's one-off export and session times are printed too), what `txt2img --backend onnx` runs.
  * Goal (issue 14): each figure ≤ 1.0× PyTorch's, peak RSS of a 512×512 txt2img ≤ 6 GiB.
  */
 import { spawnSync } from 'node:child_process';

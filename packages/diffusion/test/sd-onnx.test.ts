@@ -18,7 +18,7 @@ import { UNet2DConditionModel, readUNetConfig, timestepEmbedding } from '../src/
 import { loadModelWeights } from '../src/models/sd/weights.ts';
 import { exportUNetOnnx } from '../src/onnx/export-sd.ts';
 import { loadOnnxRuntime, onnxRuntimeVersion } from '../src/onnx/ort-node.ts';
-import { useOnnxUNet, useOnnxVaeDecoder } from '../src/onnx/sd-unet-ort.ts';
+import { useOnnxTextEncoder, useOnnxUNet, useOnnxVaeDecoder } from '../src/onnx/sd-unet-ort.ts';
 import { loadStableDiffusion } from '../src/pipelines/load-node.ts';
 import { Random } from '../src/rng.ts';
 import type { TensorEngine } from '../src/tensor/engine.ts';
@@ -77,7 +77,7 @@ describe('the SD UNet on onnxruntime', { skip }, () => {
     unet.params.dispose();
   });
 
-  test('the tiny pipeline through the ORT UNet and VAE decoder reproduces diffusers’ image; other sizes are refused once the tfjs UNet is gone', async () => {
+  test('the tiny pipeline through the ORT UNet, VAE decoder and text encoder reproduces diffusers’ image; other sizes are refused once the tfjs UNet is gone', async () => {
     const model = join(dir, 'tiny-sd');
     cpSync(join(FIXTURES, 'pipeline-tiny'), model, { recursive: true });
     cpSync(TOKENIZER, join(model, 'tokenizer'), { recursive: true });
@@ -85,6 +85,7 @@ describe('the SD UNet on onnxruntime', { skip }, () => {
     try {
       await useOnnxUNet(pipe, { height: 8, width: 8 });
       await useOnnxVaeDecoder(pipe, { height: 8, width: 8 });
+      await useOnnxTextEncoder(pipe);
       const g = openSafetensorsFile(join(FIXTURES, 'pipeline-tiny', 'golden.safetensors'));
       const golden = JSON.parse(readFileSync(join(FIXTURES, 'pipeline-tiny', 'golden.json'), 'utf8')) as { prompt: string; negative_prompt: string };
       const result = await pipe.textToImage({ prompt: golden.prompt, negativePrompt: golden.negative_prompt, guidance: 7.5, steps: 5, width: 64, height: 64, latents: g.read('latents') });

@@ -16,7 +16,7 @@ import { DiffusionError } from '../errors.ts';
 import { imagesToGrid } from '../image/grid.ts';
 import { decodePng, encodePng } from '../image/png-node.ts';
 import { loadOnnxRuntime } from '../onnx/ort-node.ts';
-import { useOnnxUNet, useOnnxVaeDecoder } from '../onnx/sd-unet-ort.ts';
+import { useOnnxTextEncoder, useOnnxUNet, useOnnxVaeDecoder } from '../onnx/sd-unet-ort.ts';
 import { bundledClipTokenizerDirectory, loadStableDiffusion } from '../pipelines/load-node.ts';
 import type { GeneratedImages, StableDiffusionPipeline, StepInfo } from '../pipelines/stable-diffusion.ts';
 import { LATENT_SCHEDULER_KINDS, type LatentSchedulerKind } from '../schedulers/latent-config.ts';
@@ -93,7 +93,7 @@ function addCommonOptions(command: Command, defaultSteps: number): Command {
     .option('--out <file>', 'output: .png (a grid when several images: one row per prompt) or .npy (N×H×W×3 floats in [0, 1])')
     .option('--out-dir <dir>', 'also write DIR/<line>-<k>.png for each prompt line and image')
     .addOption(
-      new Option('--backend <name>', 'tensor backend (onnx: the UNet and the VAE decoder run in onnxruntime-node on graphs exported from the same models, the text encoder on auto)')
+      new Option('--backend <name>', 'tensor backend (onnx: the UNet, the VAE decoder and the text encoder run in onnxruntime-node on graphs exported from the same models; the rest on auto)')
         .choices([...BACKENDS, 'onnx'])
         .default('auto'),
     );
@@ -147,7 +147,7 @@ async function openPipeline(o: CommonOptions): Promise<{ pipe: StableDiffusionPi
   if (o.backend === 'onnx') await loadOnnxRuntime(); // fail fast, before loading weights
   const engine = await initBackend(o.backend === 'onnx' ? 'auto' : o.backend);
   const pipe = loadStableDiffusion(engine, model, { scheduler: o.scheduler, tokenizer: o.tokenizer });
-  return { pipe, model, backend: o.backend === 'onnx' ? `onnxruntime (UNet, VAE decoder) + ${engine.name}` : engine.name };
+  return { pipe, model, backend: o.backend === 'onnx' ? `onnxruntime (UNet, VAE decoder, text encoder) + ${engine.name}` : engine.name };
 }
 
 /** --backend onnx: export the UNet and the VAE decoder for this image size and run them in onnxruntime-node. */
@@ -156,6 +156,7 @@ async function routeUNet(o: CommonOptions, pipe: StableDiffusionPipeline, width:
   const f = pipe.vaeScaleFactor;
   await useOnnxUNet(pipe, { height: height / f, width: width / f });
   await useOnnxVaeDecoder(pipe, { height: height / f, width: width / f });
+  await useOnnxTextEncoder(pipe, { clipSkip: o.clipSkip });
 }
 
 /** N×4×h×w float32 from a .npy (diffusers' `latents=`). */

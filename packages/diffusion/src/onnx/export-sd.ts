@@ -17,6 +17,7 @@ import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { ParameterStore } from '../models/parameters.ts';
 import { AutoencoderKL } from '../models/sd/autoencoder-kl.ts';
+import { ClipTextModel } from '../models/sd/clip-text-model.ts';
 import { UNet2DConditionModel } from '../models/sd/unet-2d-condition.ts';
 import { Random } from '../rng.ts';
 import { ONNX_IR_VERSION, ONNX_OPSET } from './export.ts';
@@ -105,5 +106,15 @@ export function exportVaeDecoderOnnx(vae: AutoencoderKL, options: { height: numb
     aliasWeights(traced.params, vae.params);
     const z = engine.input('z', [TRACE_BATCH, options.height, options.width, vae.config.latent_channels]);
     engine.output('image', traced.decode(engine, z));
+  });
+}
+
+/** The CLIP text encoder from token embeddings [N, tokens, hidden] to the hidden state the UNet attends to. */
+export function exportTextEncoderOnnx(clip: ClipTextModel, options: { tokens: number; clipSkip: number; path: string }): UNetOnnxExport {
+  return exportTraced('clip_text_encoder', options.path, (engine) => {
+    const traced = new ClipTextModel(engine, new Random(0), clip.config, { initialise: false });
+    aliasWeights(traced.params, clip.params);
+    const tokens = engine.input('tokens', [TRACE_BATCH, options.tokens, clip.config.hidden_size]);
+    engine.output('hidden_state', traced.hiddenStateFromTokenEmbeddings(engine, tokens, options.clipSkip));
   });
 }

@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiffusionError } from '../errors.ts';
 import type { StableDiffusionPipeline, UNetRunner } from '../pipelines/stable-diffusion.ts';
-import { exportUNetOnnx, exportVaeDecoderOnnx } from './export-sd.ts';
+import { exportTextEncoderOnnx, exportUNetOnnx, exportVaeDecoderOnnx } from './export-sd.ts';
 import { loadOnnxRuntime } from './ort-node.ts';
 
 interface OrtTensor {
@@ -123,6 +123,34 @@ export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: 
       dispose: () => session.release(),
     });
     return { exportSeconds, sessionSeconds };
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+/** Export the text encoder (for one clip skip), open an ORT session on it and route the pipeline's text encoding there. */
+export async function useOnnxTextEncoder(pipe: StableDiffusionPipeline, options: { clipSkip?: number; threads?: number } = {}): Promise<void> {
+  const directory = mkdtempSync(join(tmpdir(), 'flashdiff-clip-onnx-'));
+  try {
+    const clip = pipe.components.textEncoder;
+    const tokens = clip.config.max_position_embeddings;
+    const clipSkip = options.clipSkip ?? 0;
+    const exported = exportTextEncoderOnnx(clip, { tokens, clipSkip, path: join(directory, 'text-encoder.onnx') });
+    let session: HostSession;
+    try {
+      session = await openOnnxSession(exported.modelPath, options.threads);
+    } catch (err) {
+      throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported text encoder (${(err as Error).message.split('\n')[0]})`);
+    }
+    const hidden = clip.config.hidden_size;
+    pipe.useTextEncoderRunner({
+      clipSkip,
+      run: (tokenEmbeddings, rows, length) => {
+        if (length !== tokens) throw new DiffusionError('SHAPE_MISMATCH', `text encoder (onnx): ${length} tokens per prompt, exported for ${tokens}`);
+        return session.run({ tokens: [tokenEmbeddings, [rows, tokens, hidden]] });
+      },
+      dispose: () => session.release(),
+    });
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

@@ -46,6 +46,16 @@ export interface UNetRunner {
   dispose?(): Promise<void> | void;
 }
 
+/**
+ * Runs the text encoder elsewhere (onnxruntime) for one clip skip: token embeddings (rows × tokens ×
+ * hidden, the rows of the token table) → the hidden state the UNet attends to, same shape.
+ */
+export interface TextEncoderRunner {
+  readonly clipSkip: number;
+  run(tokenEmbeddings: Float32Array, rows: number, tokens: number): Promise<Float32Array>;
+  dispose?(): Promise<void> | void;
+}
+
 /** Runs the VAE decoder elsewhere (onnxruntime) for one latent size: unscaled latents NHWC → image NHWC in about [−1, 1]. */
 export interface VaeDecoderRunner {
   readonly height: number;
@@ -111,6 +121,7 @@ export interface GeneratedImages {
 export class StableDiffusionPipeline {
   private unetRunner: UNetRunner | null = null;
   private decoderRunner: VaeDecoderRunner | null = null;
+  private textRunner: TextEncoderRunner | null = null;
   private unetReleased = false;
 
   constructor(
@@ -122,6 +133,12 @@ export class StableDiffusionPipeline {
   useUNetRunner(runner: UNetRunner): void {
     void this.unetRunner?.dispose?.();
     this.unetRunner = runner;
+  }
+
+  /** Route text encoding with the runner's clip skip to it. */
+  useTextEncoderRunner(runner: TextEncoderRunner): void {
+    void this.textRunner?.dispose?.();
+    this.textRunner = runner;
   }
 
   /** Route VAE decodes of the runner's latent size to it (the encoder, img2img, stays on tfjs). */
@@ -141,8 +158,10 @@ export class StableDiffusionPipeline {
   dispose(): void {
     void this.unetRunner?.dispose?.();
     void this.decoderRunner?.dispose?.();
+    void this.textRunner?.dispose?.();
     this.unetRunner = null;
     this.decoderRunner = null;
+    this.textRunner = null;
     for (const model of [this.components.textEncoder, this.components.vae]) model.params.dispose();
     if (!this.unetReleased) this.components.unet.params.dispose();
   }
@@ -166,6 +185,25 @@ export class StableDiffusionPipeline {
   encodePrompts(prompts: readonly string[], clipSkip = 0): Tensor {
     const e = this.engine;
     return e.tidy(() => this.components.textEncoder.forward(e, this.tokenize(prompts), clipSkip).hiddenState);
+  }
+
+  /** Text embeddings as host values [prompts × tokens × width], through the text runner when one serves this clip skip. */
+  async encodeText(prompts: readonly string[], clipSkip = 0): Promise<{ values: Float32Array; tokens: number; width: number }> {
+    const e = this.engine;
+    const encoder = this.components.textEncoder;
+    const ids = this.tokenize(prompts);
+    const tokens = ids[0]?.length ?? 0;
+    const width = encoder.config.hidden_size;
+    if (this.textRunner && this.textRunner.clipSkip === clipSkip) {
+      const table = e.readSync(encoder.tokenEmbeddingTable);
+      const lookup = new Float32Array(prompts.length * tokens * width);
+      ids.forEach((row, p) => row.forEach((id, i) => lookup.set(table.subarray(id * width, (id + 1) * width), (p * tokens + i) * width)));
+      return { values: await this.textRunner.run(lookup, prompts.length, tokens), tokens, width };
+    }
+    const embeddings = this.encodePrompts(prompts, clipSkip);
+    const values = e.readSync(embeddings).slice();
+    embeddings.dispose();
+    return { values, tokens, width };
   }
 
   async textToImage(options: TextToImageOptions): Promise<GeneratedImages> {
@@ -293,9 +331,9 @@ export class StableDiffusionPipeline {
     }
     // Embedding rows: the prompts, then (guided) the negative prompts.
     const texts = guided ? [...prompts, ...negatives] : prompts;
-    const embeddings = this.encodePrompts(texts, options.clipSkip ?? 0);
-    const [, tokens, width] = embeddings.shape;
-    const table = e.reshape(embeddings, [texts.length, tokens * width]);
+    const text = await this.encodeText(texts, options.clipSkip ?? 0);
+    const { tokens, width } = text;
+    const table = e.tensor(text.values, [texts.length, tokens * width]);
     const conditions = Int32Array.from({ length: count }, (_, k) => Math.floor(k / n));
     const unconditions = Int32Array.from({ length: count }, (_, k) => prompts.length + (negatives.length === 1 ? 0 : Math.floor(k / n)));
     const unet = this.components.unet;
@@ -306,12 +344,12 @@ export class StableDiffusionPipeline {
       const served = runner ? `runs for ${runner.width * this.vaeScaleFactor}×${runner.height * this.vaeScaleFactor} images only` : 'has been released';
       throw new DiffusionError('INVALID_ARGUMENT', `this pipeline's UNet ${served}, not ${w * this.vaeScaleFactor}×${h * this.vaeScaleFactor}`);
     }
-    const hostTable = useRunner ? e.readSync(table) : null;
+    const hostTable = text.values;
     const predictor: LatentNoisePredictor = {
       predict: (latents, timestep, rows, b) => {
         if (useRunner) {
           const context = new Float32Array(b * tokens * width);
-          for (let r = 0; r < b; r++) context.set((hostTable as Float32Array).subarray(rows[r] * tokens * width, (rows[r] + 1) * tokens * width), r * tokens * width);
+          for (let r = 0; r < b; r++) context.set(hostTable.subarray(rows[r] * tokens * width, (rows[r] + 1) * tokens * width), r * tokens * width);
           const c0 = unet.config.block_out_channels[0];
           const embedding = timestepEmbedding(new Float32Array(b).fill(timestep), c0, unet.config.flip_sin_to_cos, unet.config.freq_shift);
           return (runner as UNetRunner).run(latents, b, embedding, context);
@@ -341,7 +379,6 @@ export class StableDiffusionPipeline {
       });
     } finally {
       table.dispose();
-      embeddings.dispose();
     }
   }
 

@@ -162,15 +162,8 @@ export class ClipTextModel {
       }
       flat.set(row, b * length);
     });
-    const positions = Int32Array.from({ length }, (_, i) => i);
     const tokens = e.reshape(this.tokenEmbedding.apply(e, flat), [batch, length, c.hidden_size]);
-    let x = e.add(tokens, this.positionEmbedding.apply(e, positions));
-
-    const mask = new Float32Array(length * length);
-    for (let i = 0; i < length; i++) for (let j = i + 1; j < length; j++) mask[i * length + j] = MASKED;
-    const causalMask = e.tensor(mask, [length, length]);
-    for (let i = 0; i < c.num_hidden_layers - clipSkip; i++) x = this.layers[i].apply(e, x, causalMask);
-    const hiddenState = this.finalNorm.apply(e, x);
+    const { x, causalMask, hiddenState } = this.encode(e, tokens, clipSkip);
 
     // The end-of-text position: the first eos_token_id, or (legacy configs with eos_token_id 2) the
     // largest id, which in CLIP's vocabulary is <|endoftext|> (transformers' two rules).
@@ -188,6 +181,31 @@ export class ClipTextModel {
     const final = clipSkip === 0 ? hiddenState : this.finalNorm.apply(e, this.runRest(e, x, causalMask, clipSkip));
     const pooled = e.gather(e.reshape(final, [batch * length, c.hidden_size]), eosAt);
     return { hiddenState, pooled };
+  }
+
+  /**
+   * The hidden state from token embeddings [B, L, hidden] (rows of text_model.embeddings.
+   * token_embedding): what the ONNX export traces, the lookup being done on the host.
+   */
+  hiddenStateFromTokenEmbeddings(e: TensorEngine, tokens: Tensor, clipSkip = 0): Tensor {
+    return this.encode(e, tokens, clipSkip).hiddenState;
+  }
+
+  /** The token embedding table [vocab, hidden] (host lookups for the ONNX route). */
+  get tokenEmbeddingTable(): Tensor {
+    return this.builder.store.get('text_model.embeddings.token_embedding.weight');
+  }
+
+  /** Positions, the causal mask, the first N − clipSkip layers and the final LayerNorm. */
+  private encode(e: TensorEngine, tokens: Tensor, clipSkip: number): { x: Tensor; causalMask: Tensor; hiddenState: Tensor } {
+    const length = tokens.shape[1];
+    const positions = Int32Array.from({ length }, (_, i) => i);
+    let x = e.add(tokens, this.positionEmbedding.apply(e, positions));
+    const mask = new Float32Array(length * length);
+    for (let i = 0; i < length; i++) for (let j = i + 1; j < length; j++) mask[i * length + j] = MASKED;
+    const causalMask = e.tensor(mask, [length, length]);
+    for (let i = 0; i < this.config.num_hidden_layers - clipSkip; i++) x = this.layers[i].apply(e, x, causalMask);
+    return { x, causalMask, hiddenState: this.finalNorm.apply(e, x) };
   }
 
   /** The layers a clip skip left out (the pooled output always comes from the last layer). */
