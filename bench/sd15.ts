@@ -2,17 +2,16 @@
  * Stable Diffusion 1.5 at its real sizes on random weights, this package against PyTorch + diffusers
  * in ONE run: a UNet step at 512×512 (latent 2×4×64×64 with classifier-free guidance, 77×768 text),
  * a VAE decode to 512×512 and the text encoder on 2 prompts; best of --iters, and each process's
- * peak RSS. The reference (bench/sd15_reference.py) runs where `python3 -c "import diffusers,
+ * peak RSS. The reference (packages/diffusion/reference/sd15_reference.py) runs where `python3 -c "import diffusers,
  * transformers"` works (set PYTHON and PYTHONPATH for it); otherwise only our figures print.
+ * The same figures come from `npx diffusion bench --sd15 [--onnx] --json`.
  *
  * Run: npx tsx bench/sd15.ts [--backend native] [--unet tfjs|onnx] [--iters 2] [--no-torch] [--json]
  *   --unet onnx: the three models on onnxruntime-node (graphs exported from the same models; the
  *   UNet's one-off export and session times are printed too), what `txt2img --backend onnx` runs.
  * Goal (issue 14): each figure ≤ 1.0× PyTorch's, peak RSS of a 512×512 txt2img ≤ 6 GiB.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { type BackendName, initBackend, runSd15Bench } from '@flashdiff/diffusion/node';
+import { type BackendName, initBackend, runSd15Bench, runSd15Reference, sd15Ratios } from '@flashdiff/diffusion/node';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -37,22 +36,15 @@ if (route !== 'tfjs' && route !== 'onnx') {
 }
 const ours = await runSd15Bench(engine, iters, log, route);
 
-let reference: Record<string, number | string> | null = null;
+let reference: ReturnType<typeof runSd15Reference>['reference'] = null;
 let why = '--no-torch';
 if (!argv.includes('--no-torch')) {
-  const python = process.env.PYTHON ?? '/usr/bin/python3';
-  const probe = spawnSync(python, ['-c', 'import diffusers, transformers'], { encoding: 'utf8' });
-  if (probe.status !== 0) why = `${python} cannot import diffusers and transformers (set PYTHON / PYTHONPATH)`;
-  else {
-    log('PyTorch reference (diffusers) …');
-    const r = spawnSync(python, [join(import.meta.dirname, 'sd15_reference.py'), '--iters', String(iters), '--threads', '2'], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    if (r.status === 0) reference = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, number | string>;
-    else why = `reference failed: ${r.stderr.trim().split('\n').pop()}`;
-  }
+  log('PyTorch reference (diffusers) …');
+  ({ reference, why } = runSd15Reference(iters));
 }
 
 const keys = ['unetStepMs', 'vaeDecodeMs', 'textEncoderMs', 'peakRssMb'] as const;
-const ratios = reference ? Object.fromEntries(keys.map((k) => [k, Math.round(((ours[k] as number) / (reference[k] as number)) * 100) / 100])) : null;
+const ratios = reference ? sd15Ratios(ours, reference) : null;
 if (json) console.log(JSON.stringify({ ...ours, reference, ratios }));
 else {
   console.log(`figure            ${`${ours.backend}/${ours.unetRoute}`.padEnd(14)} PyTorch        ratio`);

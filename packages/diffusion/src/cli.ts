@@ -23,6 +23,7 @@ import { registerSdCommands } from './node/sd-cli.ts';
 import { registerDataCommands } from './node/data-cli.ts';
 import { registerTextToImageTrainingCommands } from './node/t2i-train-cli.ts';
 import { runBench } from './node/bench.ts';
+import { runSd15Bench, runSd15Reference, sd15Ratios } from './node/sd-bench.ts';
 import { evaluateModel } from './node/evaluate.ts';
 import { runTraining } from './node/train-run.ts';
 import { Random } from './rng.ts';
@@ -315,13 +316,28 @@ program
 
 program
   .command('bench')
-  .description('time the reference ContextUnet (3×16×16, n_feat 64, 5 classes): train step at batch 100, forward at batch 32')
-  .option('--iters <n>', 'timed training steps (forward passes: at least 10)', int(1), 3)
+  .description('time the reference ContextUnet (3×16×16, n_feat 64, 5 classes): train step at batch 100, forward at batch 32; with --sd15, Stable Diffusion 1.5 at 512×512')
+  .option('--iters <n>', 'timed training steps (forward passes: at least 10); --sd15: runs of each model', int(1), 3)
+  .option('--sd15', "SD-1.5's UNet step (2×4×64×64, 77×768 text), VAE decode to 512×512 and text encoder (2 prompts) on random weights, with PyTorch + diffusers side by side when python3 imports them", false)
+  .option('--onnx', '--sd15: run the three models in onnxruntime-node (what txt2img --backend onnx does)', false)
   .option('--json', 'print one JSON object', false)
   .addOption(backendOption())
   .action(async (o) => {
     const engine = await initBackend(o.backend as BackendName);
-    const report = await runBench(engine, o.iters, Math.max(10, o.iters), (line) => process.stderr.write(line + '\n'));
+    const log = (line: string) => process.stderr.write(line + '\n');
+    if (o.sd15) {
+      const ours = await runSd15Bench(engine, o.iters, log, o.onnx ? 'onnx' : 'tfjs');
+      const { reference, why } = runSd15Reference(o.iters);
+      const ratios = reference ? sd15Ratios(ours, reference) : null;
+      if (o.json) process.stdout.write(JSON.stringify({ ...ours, reference, ratios, ...(reference ? {} : { referenceMissing: why }) }) + '\n');
+      else {
+        process.stdout.write(`${ours.backend}/${ours.unetRoute}: UNet step ${ours.unetStepMs} ms, VAE decode ${ours.vaeDecodeMs} ms, text encoder ${ours.textEncoderMs} ms, peak RSS ${ours.peakRssMb} MB\n`);
+        if (reference && ratios) process.stdout.write(`PyTorch ${reference.torch}: ${reference.unetStepMs} / ${reference.vaeDecodeMs} / ${reference.textEncoderMs} ms, ${reference.peakRssMb} MB; ratios ${ratios.unetStepMs}× / ${ratios.vaeDecodeMs}× / ${ratios.textEncoderMs}× / ${ratios.peakRssMb}×\n`);
+        else process.stdout.write(`no PyTorch figures: ${why}\n`);
+      }
+      return;
+    }
+    const report = await runBench(engine, o.iters, Math.max(10, o.iters), log);
     if (o.json) process.stdout.write(JSON.stringify(report) + '\n');
     else {
       const ref = report.issueReference;

@@ -5,7 +5,9 @@
  * 2 prompts. Used by `diffusion bench --sd15` and bench/sd15.ts (which adds PyTorch side by side).
  * Peak RSS is the process's, weights included (SD-1.5 in float32: 1.07 G values, 4.3 GB).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SD15_TEXT_ENCODER_CONFIG, SD15_UNET_CONFIG, SD15_VAE_CONFIG } from '../checkpoint/sd-pipeline.ts';
@@ -200,4 +202,25 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
   }
 
   return { backend: e.name, unetRoute, ...onnxTimes, unetStepMs, vaeDecodeMs, textEncoderMs, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), iters };
+}
+
+export type Sd15Figures = Pick<Sd15BenchReport, 'unetStepMs' | 'vaeDecodeMs' | 'textEncoderMs' | 'peakRssMb'>;
+
+/**
+ * The same figures from PyTorch + diffusers (reference/sd15_reference.py, the library classes on
+ * random weights), where `python -c "import diffusers, transformers"` works; otherwise why not.
+ */
+export function runSd15Reference(iters: number, python = process.env.PYTHON ?? '/usr/bin/python3'): { reference: (Sd15Figures & { torch: string }) | null; why: string } {
+  const probe = spawnSync(python, ['-c', 'import diffusers, transformers'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { reference: null, why: `${python} cannot import diffusers and transformers (set PYTHON / PYTHONPATH)` };
+  const script = fileURLToPath(new URL('../../reference/sd15_reference.py', import.meta.url));
+  const r = spawnSync(python, [script, '--iters', String(iters), '--threads', '2'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) return { reference: null, why: `the reference failed: ${r.stderr.trim().split('\n').pop() ?? ''}` };
+  return { reference: JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sd15Figures & { torch: string }, why: '' };
+}
+
+/** ours ÷ reference for each figure (≤ 1: as fast or faster, as small or smaller). */
+export function sd15Ratios(ours: Sd15Figures, reference: Sd15Figures): Sd15Figures {
+  const ratio = (k: keyof Sd15Figures) => Math.round((ours[k] / reference[k]) * 100) / 100;
+  return { unetStepMs: ratio('unetStepMs'), vaeDecodeMs: ratio('vaeDecodeMs'), textEncoderMs: ratio('textEncoderMs'), peakRssMb: ratio('peakRssMb') };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference for bench/sd15.ts: Stable Diffusion 1.5's UNet, VAE decoder and text encoder
+"""PyTorch reference for `diffusion bench --sd15` and bench/sd15.ts: Stable Diffusion 1.5's UNet, VAE decoder and text encoder
 at their real sizes on random weights, timed as the TypeScript benchmark times them (best of N wall
 times, float32, inference mode, 2 threads):
 
@@ -11,7 +11,7 @@ It builds the models with diffusers' UNet2DConditionModel / AutoencoderKL and tr
 CLIPTextModel from the SD-1.5 configs below (the library classes, random init). It needs an
 environment where `import diffusers, transformers` works; it prints one JSON object.
 
-Run:  python3 bench/sd15_reference.py [--iters 2] [--threads 2]
+Run:  python3 packages/diffusion/reference/sd15_reference.py [--iters 2] [--threads 2]
 """
 import argparse
 import json
