@@ -54,8 +54,11 @@ function exportTraced(name: string, path: string, build: (engine: OnnxGraphEngin
   let offset = 0;
   try {
     for (const t of graph.initializers) {
-      if (t.data.byteLength < 1024) continue; // small constants (shapes, scalars) stay inline
-      const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      const elements = t.dims.reduce((x, y) => x * y, 1);
+      if (elements < 256) continue; // small constants (shapes, scalars) stay inline
+      // A lazily re-laid-out filter is made here, written, and dropped.
+      const data = typeof t.data === 'function' ? t.data() : t.data;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
       t.external = { location: basename(dataPath), offset, length: bytes.length };
       offset += bytes.length;

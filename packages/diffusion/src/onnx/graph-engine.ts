@@ -46,6 +46,11 @@ export class GraphTensor implements Variable {
     readonly layout: Layout,
     /** Constants and variables: values in physical order; null for computed tensors. */
     public value: Float32Array | null,
+    /**
+     * A constant whose values are made only when the initializer is written (a re-laid-out filter
+     * of an aliased weight), so an export never holds every re-laid-out copy at once.
+     */
+    readonly lazyValue: (() => Float32Array) | null = null,
   ) {}
   get size(): number {
     return product(this.shape);
@@ -114,7 +119,7 @@ export class OnnxGraphEngine implements TensorEngine {
   /** An input's ONNX name; constants are registered as initializers on first use. */
   private use(t: Tensor): string {
     const g = t as GraphTensor;
-    if (g.value) this.usedConstants.set(g.onnxName, g);
+    if (g.value || g.lazyValue) this.usedConstants.set(g.onnxName, g);
     return g.onnxName;
   }
 
@@ -222,7 +227,7 @@ export class OnnxGraphEngine implements TensorEngine {
   graph(name: string): OnnxGraph {
     const read = new Set(this.nodes.flatMap((n) => n.inputs));
     const initializers: OnnxInitializer[] = [];
-    for (const t of this.usedConstants.values()) initializers.push({ name: t.onnxName, dims: this.physicalShape(t), data: t.value as Float32Array });
+    for (const t of this.usedConstants.values()) initializers.push({ name: t.onnxName, dims: this.physicalShape(t), data: t.value ?? (t.lazyValue as () => Float32Array) });
     initializers.push(...this.int64Constants.values());
     return {
       name,
@@ -449,9 +454,18 @@ export class OnnxGraphEngine implements TensorEngine {
     const f = filter as GraphTensor;
     const [kh, kw, a, b] = f.shape;
     if (!f.value) return this.use(this.emit('Transpose', [f.onnxName], [b, a, kh, kw], 'nhwc', [{ name: 'perm', kind: 'ints', value: [3, 2, 0, 1] }]));
-    const out = new Float32Array(f.value.length);
-    for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let i = 0; i < a; i++) for (let o = 0; o < b; o++) out[((o * a + i) * kh + y) * kw + x] = f.value[((y * kw + x) * a + i) * b + o];
-    return this.use(this.constant(out, [b, a, kh, kw], 'nhwc', `${f.onnxName}_oihw`));
+    const source = f.value;
+    const relayout = (): Float32Array => {
+      const out = new Float32Array(source.length);
+      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let i = 0; i < a; i++) for (let o = 0; o < b; o++) out[((o * a + i) * kh + y) * kw + x] = source[((y * kw + x) * a + i) * b + o];
+      return out;
+    };
+    const name = this.uniqueName(`${f.onnxName}_oihw`);
+    if (this.aliasValues) {
+      this.created += 1;
+      return this.use(new GraphTensor(this, [b, a, kh, kw], name, 'nhwc', null, relayout));
+    }
+    return this.use(this.make([b, a, kh, kw], name, 'nhwc', relayout()));
   }
 
   conv2d(x: Tensor, filter: Tensor, stride: number, padding: Padding, bias?: Tensor): Tensor {

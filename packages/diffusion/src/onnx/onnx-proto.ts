@@ -31,8 +31,11 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  /** FLOAT data as Float32Array, INT64 data as BigInt64Array; both go into raw_data (little-endian). */
-  data: Float32Array | BigInt64Array;
+  /**
+   * FLOAT data as Float32Array, INT64 data as BigInt64Array; both go into raw_data (little-endian).
+   * A function makes FLOAT data when it is written (and it is dropped after).
+   */
+  data: Float32Array | BigInt64Array | (() => Float32Array);
   /**
    * Stored outside the model (ONNX's external data, needed past protobuf's 2 GB limit): the bytes
    * are at `offset`, `length` long, in the file `location` beside the model; `data` is not written.
@@ -102,7 +105,7 @@ export function encodeInitializer(t: OnnxInitializer): ProtoWriter {
   // TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9 (fixed-width little-endian values).
   const w = new ProtoWriter();
   for (const d of t.dims) w.varint(1, d);
-  w.varint(2, t.data instanceof Float32Array ? ONNX_FLOAT : ONNX_INT64);
+  w.varint(2, t.data instanceof BigInt64Array ? ONNX_INT64 : ONNX_FLOAT);
   w.string(8, t.name);
   if (t.external) {
     // external_data = 13 (StringStringEntryProto: key = 1, value = 2), data_location = 14 (EXTERNAL = 1).
@@ -112,7 +115,8 @@ export function encodeInitializer(t: OnnxInitializer): ProtoWriter {
     return w.varint(14, 1);
   }
   // Typed arrays are little-endian on every platform Node runs on (x64, arm64).
-  w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  const data = typeof t.data === 'function' ? t.data() : t.data;
+  w.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return w;
 }
 
