@@ -45,7 +45,7 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     const expected = g.read('image_pndm');
     g.close();
     const out = join(dir, 'image.npy');
-    const r = run(['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--guidance', '7.5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--out', out]);
+    const r = run(['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--guidance', '7.5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--out', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).files, [out]);
     const image = parseNpy(readFileSync(out), out);
@@ -57,7 +57,7 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     // The same through the UNet on onnxruntime (--backend onnx).
     const viaOrt = join(dir, 'image-ort.npy');
     if (!skipOrt) {
-      const o = run(['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--backend', 'onnx', '--out', viaOrt]);
+      const o = run(['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--backend', 'onnx', '--out', viaOrt, '--json']);
       assert.equal(o.code, 0, o.stderr);
       assert.match(JSON.parse(o.stdout).backend, /^onnxruntime/);
       const ort = parseNpy(readFileSync(viaOrt), viaOrt);
@@ -69,6 +69,7 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     const png = join(dir, 'image.png');
     const p = run(['txt2img', '--model', model, 'a red circle', '--steps', '2', '--width', '64', '--height', '64', '--scheduler', 'euler-a', '--out', png]);
     assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, /^wrote .*image\.png in [\d.]+ s \(/);
     const decoded = decodePng(readFileSync(png));
     assert.deepEqual([decoded.width, decoded.height], [64, 64]);
   });

@@ -62,7 +62,14 @@ function stepReporter(): { onStep: (info: StepInfo) => void; done: () => void } 
   };
 }
 
+/** The result: one JSON object with --json (nothing else on stdout), else one line for a person. */
+function report(o: CommonOptions, result: { files: string[]; backend: string; seconds: number } & Record<string, unknown>): void {
+  if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
+  else process.stdout.write(`wrote ${result.files.join(', ')} in ${result.seconds} s (${result.backend})\n`);
+}
+
 interface CommonOptions {
+  json: boolean;
   model?: string;
   negative?: string;
   steps: number;
@@ -92,6 +99,7 @@ function addCommonOptions(command: Command, defaultSteps: number): Command {
     .option('--prompts <file.txt>', 'one prompt per line (instead of the prompt argument)')
     .option('--out <file>', 'output: .png (a grid when several images: one row per prompt) or .npy (N×H×W×3 floats in [0, 1])')
     .option('--out-dir <dir>', 'also write DIR/<line>-<k>.png for each prompt line and image')
+    .option('--json', 'print the result as one JSON object on stdout', false)
     .addOption(
       new Option('--backend <name>', 'tensor backend (onnx: the UNet, the VAE decoder and the text encoder run in onnxruntime-node on graphs exported from the same models; the rest on auto)')
         .choices([...BACKENDS, 'onnx'])
@@ -202,7 +210,7 @@ export function registerSdCommands(program: Command): void {
       const result = await pipe.textToImage({ prompt: prompts, negativePrompt: o.negative, steps: o.steps, guidance: o.guidance, seed: o.seed, n: o.n, width, height, latents, clipSkip: o.clipSkip, onStep: progress.onStep });
       progress.done();
       const files = writeOutputs(o, prompts, result);
-      process.stdout.write(JSON.stringify({ files, model, prompts: prompts.length, n: o.n, width, height, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 }) + '\n');
+      report(o, { files, model, prompts: prompts.length, n: o.n, width, height, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 });
     } finally {
       pipe.dispose();
     }
@@ -248,7 +256,7 @@ export function registerSdCommands(program: Command): void {
       });
       progress.done();
       const files = writeOutputs(o, prompts, result);
-      process.stdout.write(JSON.stringify({ files, model, image: basename(o.image), strength: o.strength, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 }) + '\n');
+      report(o, { files, model, image: basename(o.image), strength: o.strength, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 });
     } finally {
       pipe.dispose();
     }
