@@ -206,8 +206,8 @@ function bookShared(channel: i32, ready: f64, duration: f64): f64 {
 }
 
 /** NandClock.program: the channel moves the page in, then the die programs it. */
-// Mirrors: packages/nand/src/timing.ts#NandClock.program kernel:c25e9a78 source:8958edad
-function clockProgram(die: i32): void {
+// Mirrors: packages/nand/src/timing.ts#NandClock.program kernel:c86e6d14 source:8958edad
+@inline function clockProgram(die: i32): void {
   const channel = load<i32>(channelOfDie + (<usize>die << 2));
   const free = load<f64>(dieFreeAt(die));
   const issue = load<f64>(clockCells);
@@ -216,8 +216,8 @@ function clockProgram(die: i32): void {
 }
 
 /** NandClock.read: the die senses the page, then the channel moves it out. */
-// Mirrors: packages/nand/src/timing.ts#NandClock.read kernel:32b11ad4 source:4533532d
-function clockRead(die: i32): void {
+// Mirrors: packages/nand/src/timing.ts#NandClock.read kernel:be79804f source:4533532d
+@inline function clockRead(die: i32): void {
   const channel = load<i32>(channelOfDie + (<usize>die << 2));
   const free = load<f64>(dieFreeAt(die));
   const issue = load<f64>(clockCells);
