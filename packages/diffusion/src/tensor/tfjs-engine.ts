@@ -41,13 +41,14 @@ export class TfjsEngine implements TensorEngine {
   readonly name: string;
   private readonly fusedOps: TfjsFusedOps | undefined;
   private readonly backendConvGradients: boolean;
-  private readonly wasmSoftmax: boolean;
+  private readonly ownSoftmax: boolean;
   constructor(name = `tfjs-${tf.getBackend()}`, options: TfjsEngineOptions = {}) {
     this.name = name;
     this.fusedOps = options.fusedOps;
     this.backendConvGradients = options.backendConvGradients ?? false;
-    // tfjs-backend-wasm has a native Softmax kernel of its own; cpu-family backends do not.
-    this.wasmSoftmax = tf.getBackend() === 'wasm';
+    // tfjs-backend-wasm and @flashdiff/diffusion-native have Softmax kernels of their own (native's:
+    // 48 ms for 8×1024², against 190 ms composed below); tfjs-backend-cpu's is plain JavaScript.
+    this.ownSoftmax = tf.getBackend() === 'wasm' || tf.getBackend() === 'native';
   }
 
   tensor(values: Float32Array, shape: readonly number[]): Tensor {
@@ -248,11 +249,11 @@ export class TfjsEngine implements TensorEngine {
     return W(tf.pad(T(x), [[0, 0], [top, bottom], [left, right], [0, 0]]));
   }
   softmax(x: Tensor): Tensor {
-    // tfjs-backend-cpu's Softmax kernel (which 'native' inherits) runs its reductions in plain
-    // JavaScript: 150 ms for CLIP's 24×77×77 scores, 9 s for 8×1024² (bench: 16 ms and 0.16 s this
-    // way). The same formula from kernels the backend accelerates, softmax(x) = e^(x − max x)/Σ e^(x − max x),
-    // with the softmax's own gradient dx = y ⊙ (dy − Σ dy ⊙ y), so nothing flows through the max.
-    if (this.wasmSoftmax) return W(tf.softmax(T(x)));
+    // tfjs-backend-cpu's Softmax kernel runs its reductions in plain JavaScript: 150 ms for CLIP's
+    // 24×77×77 scores, 9 s for 8×1024² (16 ms and 0.16 s this way). The same formula from kernels a
+    // backend may accelerate, softmax(x) = e^(x − max x)/Σ e^(x − max x), with the softmax's own
+    // gradient dx = y ⊙ (dy − Σ dy ⊙ y), so nothing flows through the max.
+    if (this.ownSoftmax) return W(tf.softmax(T(x)));
     const op = tf.customGrad(((logits: tf.Tensor, save: tf.GradSaveFunc) => {
       const shifted = tf.exp(tf.sub(logits, tf.max(logits, -1, true)));
       const y = tf.div(shifted, tf.sum(shifted, -1, true));
