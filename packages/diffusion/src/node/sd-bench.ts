@@ -66,19 +66,17 @@ function fillRandom(e: TensorEngine, model: SdModel, seed: number): void {
   }
 }
 
-const timeIt = (fn: () => void): number => {
-  const t0 = performance.now();
-  fn();
-  return performance.now() - t0;
-};
 
 export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: string) => void = () => {}, unetRoute: 'tfjs' | 'onnx' = 'tfjs'): Promise<Sd15BenchReport> {
   const random = new Random(0);
   const zeros = { initialise: false };
-  const best = (label: string, fn: () => void): number => {
+  /** The best of `iters` wall times of `fn`, each logged. */
+  const best = async (label: string, fn: () => unknown): Promise<number> => {
     let min = Infinity;
     for (let i = 0; i < iters; i++) {
-      const ms = timeIt(fn);
+      const t0 = performance.now();
+      await fn();
+      const ms = performance.now() - t0;
       log(`${label}: ${(ms / 1000).toFixed(2)} s`);
       min = Math.min(min, ms);
     }
@@ -95,24 +93,18 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
       const exported = exportTextEncoderOnnx(text, { tokens: 77, clipSkip: 0, path: join(directory, 'text-encoder.onnx') });
       const session = await openOnnxSession(exported.modelPath);
       const table = e.readSync(text.tokenEmbeddingTable);
-      let min = Infinity;
-      for (let i = 0; i < iters; i++) {
-        const t = performance.now();
+      textEncoderMs = await best('text encoder (onnxruntime), 2 prompts', () => {
         // The host lookup of the token rows is part of the text encoder's time.
         const lookup = new Float32Array(2 * 77 * 768);
         ids.forEach((row, p) => row.forEach((id, k) => lookup.set(table.subarray(id * 768, (id + 1) * 768), (p * 77 + k) * 768)));
-        await session.run({ tokens: [lookup, [2, 77, 768]] });
-        const ms = performance.now() - t;
-        log(`text encoder (onnxruntime), 2 prompts: ${(ms / 1000).toFixed(2)} s`);
-        min = Math.min(min, ms);
-      }
-      textEncoderMs = Math.round(min);
+        return session.run({ tokens: [lookup, [2, 77, 768]] });
+      });
       await session.release();
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
   } else {
-    textEncoderMs = best('text encoder, 2 prompts', () => {
+    textEncoderMs = await best('text encoder, 2 prompts', () => {
       const out = e.tidy(() => text.forward(e, ids).hiddenState);
       e.readSync(out);
       out.dispose();
@@ -140,15 +132,7 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
       onnxTimes = { unetExportSeconds, unetSessionSeconds };
       rmSync(directory, { recursive: true, force: true });
       const embedding = timestepEmbedding([500, 500], 320, true, 0);
-      let min = Infinity;
-      for (let i = 0; i < iters; i++) {
-        const t = performance.now();
-        await session.run({ x: [latents, [2, 64, 64, 4]], temb: [embedding, [2, 320]], context: [contextValues, [2, 77, 768]] });
-        const ms = performance.now() - t;
-        log(`UNet step (onnxruntime), 2×4×64×64: ${(ms / 1000).toFixed(2)} s`);
-        min = Math.min(min, ms);
-      }
-      unetStepMs = Math.round(min);
+      unetStepMs = await best('UNet step (onnxruntime), 2×4×64×64', () => session.run({ x: [latents, [2, 64, 64, 4]], temb: [embedding, [2, 320]], context: [contextValues, [2, 77, 768]] }));
       await session.release();
     } finally {
       rmSync(directory, { recursive: true, force: true });
@@ -156,7 +140,7 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
   } else {
     const x = e.tensor(latents, [2, 64, 64, 4]);
     const context = e.tensor(contextValues, [2, 77, 768]);
-    unetStepMs = best('UNet step, 2×4×64×64', () => {
+    unetStepMs = await best('UNet step, 2×4×64×64', () => {
       const out = e.tidy(() => unet.forward(e, x, [500, 500], context));
       e.readSync(out);
       out.dispose();
@@ -177,22 +161,14 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
       vae.params.dispose();
       const session = await openOnnxSession(exported.modelPath);
       rmSync(directory, { recursive: true, force: true });
-      let min = Infinity;
-      for (let i = 0; i < iters; i++) {
-        const t = performance.now();
-        await session.run({ z: [zValues, [1, 64, 64, 4]] });
-        const ms = performance.now() - t;
-        log(`VAE decode (onnxruntime) to 512×512: ${(ms / 1000).toFixed(2)} s`);
-        min = Math.min(min, ms);
-      }
-      vaeDecodeMs = Math.round(min);
+      vaeDecodeMs = await best('VAE decode (onnxruntime) to 512×512', () => session.run({ z: [zValues, [1, 64, 64, 4]] }));
       await session.release();
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
   } else {
     const z = e.tensor(zValues, [1, 64, 64, 4]);
-    vaeDecodeMs = best('VAE decode to 512×512', () => {
+    vaeDecodeMs = await best('VAE decode to 512×512', () => {
       const out = e.tidy(() => vae.decode(e, z));
       e.readSync(out);
       out.dispose();
