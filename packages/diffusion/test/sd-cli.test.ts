@@ -103,6 +103,18 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     assert.ok(!existsSync(join(dir, 'never.png')));
   });
 
+  test('without --model, txt2img uses the shipped text-to-image model with its recommended settings', () => {
+    const out = join(dir, 'shipped.png');
+    const r = run(['txt2img', 'a small red circle above a blue square', '--out', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { model: string; steps: number; guidance: number; width: number };
+    assert.match(result.model, /models\/shapes-t2i$/);
+    // models/shapes-t2i/flashdiff.json: DPM-Solver++ 20 steps at guidance 4, where its evaluation peaks.
+    assert.deepEqual([result.steps, result.guidance, result.width], [20, 4, 32]);
+    const png = decodePng(readFileSync(out));
+    assert.deepEqual([png.width, png.height], [32, 32]);
+  });
+
   test('tokenize --json prints one padded row per prompt', () => {
     const r = run(['tokenize', '--model', model, '--json', golden.prompt, '']);
     assert.equal(r.code, 0, r.stderr);

@@ -68,12 +68,29 @@ function report(o: CommonOptions, result: { files: string[]; backend: string; se
   else process.stdout.write(`wrote ${result.files.join(', ')} in ${result.seconds} s (${result.backend})\n`);
 }
 
+/**
+ * A model folder's recommended settings (flashdiff.json, written for the project's own models):
+ * used where --steps / --guidance are not given.
+ */
+function recommended(model: string, defaultSteps: number): { steps: number; guidance: number } {
+  let extra: Record<string, unknown> = {};
+  try {
+    extra = JSON.parse(readFileSync(join(model, 'flashdiff.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    extra = {};
+  }
+  return {
+    steps: typeof extra.steps === 'number' && Number.isInteger(extra.steps) && extra.steps > 0 ? extra.steps : defaultSteps,
+    guidance: typeof extra.guidance === 'number' && Number.isFinite(extra.guidance) ? extra.guidance : 7.5,
+  };
+}
+
 interface CommonOptions {
   json: boolean;
   model?: string;
   negative?: string;
-  steps: number;
-  guidance: number;
+  steps?: number;
+  guidance?: number;
   scheduler?: LatentSchedulerKind;
   seed: number;
   n: number;
@@ -89,8 +106,8 @@ function addCommonOptions(command: Command, defaultSteps: number): Command {
   return command
     .option('--model <path>', 'a diffusers folder or an SD-1.x .safetensors file (default: the shipped text-to-image model)')
     .option('--negative <text>', 'negative prompt (default: the empty prompt)')
-    .option('--steps <n>', 'inference steps', integer(1, 1000), defaultSteps)
-    .option('--guidance <w>', 'classifier-free guidance scale (≤ 1: none)', number(0, 100), 7.5)
+    .option('--steps <n>', `inference steps (default: the model's flashdiff.json, else ${defaultSteps})`, integer(1, 1000))
+    .option('--guidance <w>', "classifier-free guidance scale (≤ 1: none; default: the model's flashdiff.json, else 7.5)", number(0, 100))
     .addOption(new Option('--scheduler <kind>', "sampler (default: the checkpoint's own)").choices(LATENT_SCHEDULER_KINDS))
     .option('--seed <n>', 'seed of the initial noise', integer(0), 0)
     .option('--n <n>', 'images per prompt', integer(1, 64), 1)
@@ -152,6 +169,9 @@ function writeOutputs(o: CommonOptions, prompts: string[], result: GeneratedImag
 
 async function openPipeline(o: CommonOptions): Promise<{ pipe: StableDiffusionPipeline; model: string; backend: string }> {
   const model = modelPath(o.model);
+  const settings = recommended(model, 25);
+  o.steps ??= settings.steps;
+  o.guidance ??= settings.guidance;
   if (o.backend === 'onnx') await loadOnnxRuntime(); // fail fast, before loading weights
   const engine = await initBackend(o.backend === 'onnx' ? 'auto' : o.backend);
   const pipe = loadStableDiffusion(engine, model, { scheduler: o.scheduler, tokenizer: o.tokenizer });
