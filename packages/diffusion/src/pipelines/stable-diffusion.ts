@@ -12,6 +12,9 @@
  *
  * Latents cross this boundary in diffusers' NCHW order (N × 4 × h × w), so that initial noise saved
  * by diffusers (`latents=`) gives the same image here; inside, tensors are NHWC.
+ *
+ * Each of the three models can run elsewhere through a runner (onnx/sd-unet-ort.ts: onnxruntime
+ * sessions on graphs traced from these same models); the loop and the schedulers do not change.
  */
 import { DiffusionError } from '../errors.ts';
 import type { AutoencoderKL } from '../models/sd/autoencoder-kl.ts';
