@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '@flashdiff/cli-kit';
 import { BACKENDS, type BackendName, initBackend } from '../backend-node.ts';
-import { saveDiffusersPipeline } from '../checkpoint/diffusers-folder.ts';
+import { parseJsonFile, saveDiffusersPipeline } from '../checkpoint/diffusers-folder.ts';
 import { openSafetensorsFile, writeSafetensorsFile } from '../checkpoint/safetensors-file.ts';
 import { shapesSample } from '../data/shapes.ts';
 import { DiffusionError } from '../errors.ts';
@@ -22,7 +22,7 @@ import { imagesToGrid } from '../image/grid.ts';
 import { encodePng } from '../image/png-node.ts';
 import { AutoencoderKL, readAutoencoderConfig } from '../models/sd/autoencoder-kl.ts';
 import { ClipTextModel, readClipTextConfig } from '../models/sd/clip-text-model.ts';
-import { loadModelWeights, torchStateDict } from '../models/sd/weights.ts';
+import { type SdModel, loadModelWeights, torchStateDict } from '../models/sd/weights.ts';
 import { bundledClipTokenizerDirectory, loadStableDiffusion } from '../pipelines/load-node.ts';
 import { Random } from '../rng.ts';
 import { LATENT_SCHEDULER_KINDS, type LatentSchedulerKind } from '../schedulers/latent-config.ts';
@@ -148,37 +148,35 @@ export function writeTextEncoderFolder(dir: string, trainer: ClipTrainer): void 
 
 function readJson(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new DiffusionError('CHECKPOINT_MISSING', `${path}: missing`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new DiffusionError('CHECKPOINT_CORRUPT', `${path}: not JSON (${(err as Error).message})`);
-  }
+  const value = parseJsonFile(readFileSync(path, 'utf8'), path);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DiffusionError('CHECKPOINT_CORRUPT', `${path}: not a JSON object`);
+  return value as Record<string, unknown>;
 }
 
-/** The frozen stage-1 VAE of a train-vae run folder (`<dir>/vae/`). */
-export function loadVaeFolder(engine: TensorEngine, runDir: string): AutoencoderKL {
-  const folder = join(runDir, 'vae');
-  const vae = new AutoencoderKL(engine, new Random(0), readAutoencoderConfig(readJson(join(folder, 'config.json')), join(folder, 'config.json')));
-  const file = openSafetensorsFile(join(folder, 'diffusion_pytorch_model.safetensors'));
-  try {
-    loadModelWeights(vae, file);
-  } finally {
-    file.close();
-  }
-  return vae;
-}
-
-/** The frozen stage-2 text encoder of a train-clip run folder (`<dir>/text_encoder/`). */
-export function loadTextEncoderFolder(engine: TensorEngine, runDir: string): ClipTextModel {
-  const folder = join(runDir, 'text_encoder');
-  const model = new ClipTextModel(engine, new Random(0), readClipTextConfig(readJson(join(folder, 'config.json')), join(folder, 'config.json')));
-  const file = openSafetensorsFile(join(folder, 'model.safetensors'));
+/**
+ * A frozen model of an earlier stage's run folder: built from `<folder>/config.json` at zero (its
+ * weights are about to be overwritten) and loaded from `<folder>/<weights>`.
+ */
+function loadFolderModel<M extends SdModel>(folder: string, weights: string, build: (config: Record<string, unknown>, source: string) => M): M {
+  const configPath = join(folder, 'config.json');
+  const model = build(readJson(configPath), configPath);
+  const file = openSafetensorsFile(join(folder, weights));
   try {
     loadModelWeights(model, file);
   } finally {
     file.close();
   }
   return model;
+}
+
+/** The frozen stage-1 VAE of a train-vae run folder (`<dir>/vae/`). */
+export function loadVaeFolder(engine: TensorEngine, runDir: string): AutoencoderKL {
+  return loadFolderModel(join(runDir, 'vae'), 'diffusion_pytorch_model.safetensors', (config, source) => new AutoencoderKL(engine, new Random(0), readAutoencoderConfig(config, source), { initialise: false }));
+}
+
+/** The frozen stage-2 text encoder of a train-clip run folder (`<dir>/text_encoder/`). */
+export function loadTextEncoderFolder(engine: TensorEngine, runDir: string): ClipTextModel {
+  return loadFolderModel(join(runDir, 'text_encoder'), 'model.safetensors', (config, source) => new ClipTextModel(engine, new Random(0), readClipTextConfig(config, source), { initialise: false }));
 }
 
 /** `<dir>`: the whole diffusers pipeline folder (what loadStableDiffusion and diffusers' from_pretrained read). */
