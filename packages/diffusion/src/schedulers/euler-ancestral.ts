@@ -12,26 +12,18 @@
  */
 import { DiffusionError } from '../errors.ts';
 import type { StepResult } from './scheduler.ts';
-import type { LatentScheduler, SamplingRun } from './sampling-run.ts';
+import type { SamplingRun } from './sampling-run.ts';
 import type { LatentSchedulerConfig } from './latent-config.ts';
-import { type TrainingSchedule, checkRunStep, trainingSchedule } from './latent-schedule.ts';
-import { SigmaRun, eulerSigmas, sigmaAddNoise } from './euler-discrete.ts';
+import { checkRunStep } from './latent-schedule.ts';
+import { SigmaRun, SigmaScheduler } from './euler-discrete.ts';
 
-export class EulerAncestralScheduler implements LatentScheduler {
-  readonly config: LatentSchedulerConfig;
-  readonly schedule: TrainingSchedule;
-
+export class EulerAncestralScheduler extends SigmaScheduler {
   constructor(config: LatentSchedulerConfig) {
-    this.config = config;
-    this.schedule = trainingSchedule(config.numTrainTimesteps, config.betaSchedule, config.betaStart, config.betaEnd);
+    super(config, 'Euler ancestral');
   }
 
-  begin(numInferenceSteps: number, options: { startIndex?: number } = {}): SamplingRun {
-    return new EulerAncestralRun(this.config, eulerSigmas(this.config, this.schedule, numInferenceSteps), options.startIndex);
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return sigmaAddNoise('Euler ancestral', this.schedule, original, noise, timestep);
+  protected run(full: { timesteps: number[]; sigmas: number[] }, startIndex: number | undefined): SamplingRun {
+    return new EulerAncestralRun(this.config, full, startIndex);
   }
 }
 

@@ -114,21 +114,38 @@ export abstract class SigmaRun implements SamplingRun {
   }
 }
 
-export class EulerDiscreteScheduler implements LatentScheduler {
+/** The σ-space samplers' scheduler side: the training schedule, σ-space noising, one run kind. */
+export abstract class SigmaScheduler implements LatentScheduler {
   readonly config: LatentSchedulerConfig;
   readonly schedule: TrainingSchedule;
 
-  constructor(config: LatentSchedulerConfig) {
+  constructor(
+    config: LatentSchedulerConfig,
+    /** For messages: "Euler", "Euler ancestral". */
+    private readonly label: string,
+  ) {
     this.config = config;
     this.schedule = trainingSchedule(config.numTrainTimesteps, config.betaSchedule, config.betaStart, config.betaEnd);
   }
 
+  protected abstract run(full: { timesteps: number[]; sigmas: number[] }, startIndex: number | undefined): SamplingRun;
+
   begin(numInferenceSteps: number, options: { startIndex?: number } = {}): SamplingRun {
-    return new EulerRun(this.config, eulerSigmas(this.config, this.schedule, numInferenceSteps), options.startIndex);
+    return this.run(eulerSigmas(this.config, this.schedule, numInferenceSteps), options.startIndex);
   }
 
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return sigmaAddNoise('Euler', this.schedule, original, noise, timestep);
+    return sigmaAddNoise(this.label, this.schedule, original, noise, timestep);
+  }
+}
+
+export class EulerDiscreteScheduler extends SigmaScheduler {
+  constructor(config: LatentSchedulerConfig) {
+    super(config, 'Euler');
+  }
+
+  protected run(full: { timesteps: number[]; sigmas: number[] }, startIndex: number | undefined): SamplingRun {
+    return new EulerRun(this.config, full, startIndex);
   }
 }
 
