@@ -279,6 +279,8 @@ export class CaptionDataset {
   private readonly imageBytes: number;
   private readonly cache = new Map<number, Uint8Array>();
   private cacheLimit = 16;
+  /** The epoch order streamBatch read last (an epoch's permutation is reused for all its batches). */
+  private streamOrder: { seed: number; epoch: number; windowChunks: number; order: Int32Array } | null = null;
 
   constructor(readonly path: string) {
     if (!existsSync(path)) invalid(path, 'no such file (write the data set with `diffusion data shapes|fashion-mnist --out DIR`)');
@@ -398,6 +400,38 @@ export class CaptionDataset {
       const indices = order.slice(start, end);
       const records = Array.from(indices, (k) => this.records[k]);
       yield { indices, images: this.readImages(indices), captions: records.map((r) => r.caption), records };
+    }
+  }
+
+  /**
+   * Samples start … start + count − 1 of the endless stream of this split's shuffled epochs, one
+   * after another (sample s is epochOrder(seed, ⌊s / N⌋)[s mod N] for N images): what a training
+   * run reads as batch k = samples k·B … k·B + B − 1, so that a resumed run reads the same batches
+   * without replaying the ones before. A batch may straddle two epochs.
+   */
+  streamBatch(seed: number, start: number, count: number, windowChunks = 8): { indices: Int32Array; images: Float32Array; captions: string[] } {
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 1) throw new DiffusionError('INVALID_ARGUMENT', `${this.path}: stream samples ${start}+${count} are not a range of whole numbers`);
+    this.cacheLimit = Math.max(this.cacheLimit, 2 * windowChunks + 2);
+    const indices = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const s = start + i;
+      const epoch = Math.floor(s / this.count);
+      if (this.streamOrder?.seed !== seed || this.streamOrder.epoch !== epoch || this.streamOrder.windowChunks !== windowChunks) {
+        this.streamOrder = { seed, epoch, windowChunks, order: this.epochOrder(seed, epoch, windowChunks) };
+      }
+      indices[i] = this.streamOrder.order[s - epoch * this.count];
+    }
+    return { indices, images: this.readImages(indices), captions: Array.from(indices, (k) => this.records[k].caption) };
+  }
+
+  /** Read every chunk once and check its CRC-32 (without caching it): a corrupt file fails here, not mid-run. */
+  verify(): void {
+    const chunks = this.header.chunkCrc32.length;
+    for (let c = 0; c < chunks; c++) {
+      if (!this.cache.has(c)) {
+        this.chunkBytes(c);
+        this.cache.delete(c);
+      }
     }
   }
 

@@ -11,15 +11,50 @@
  * and resumed gives the same weights as one that never stopped.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { progressBar, writeFilesAtomic } from '@flashdiff/cli-kit';
 import { decodeSafetensors, encodeSafetensors } from '../checkpoint/safetensors.ts';
 import { DiffusionError } from '../errors.ts';
 import type { NamedArray } from '../models/parameters.ts';
 import type { RandomState } from '../rng.ts';
-import type { StageTrainer, StageTrainingConfig } from '../train/t2i/common.ts';
+import type { StageTrainer, StageTrainingConfig, TrainingData } from '../train/t2i/common.ts';
+import { CaptionDataset } from '../data/caption-dataset.ts';
 
 export const STAGE_STATE_FORMAT = 'flashdiff-t2i-stage';
+
+/** `--data`: a cache folder means its train split (`<dir>/train.bin`); a `.bin` path is taken as it is. Absolute, as state.json records it. */
+export function trainingCachePath(pathOrDir: string): string {
+  return resolve(pathOrDir.endsWith('.bin') ? pathOrDir : join(pathOrDir, 'train.bin'));
+}
+
+/**
+ * Open the data-set cache a stage's configuration names, checked whole before the first step (its
+ * header, sizes, captions' and every chunk's CRC-32): a missing, truncated or corrupt cache is one
+ * DATA_INVALID error naming the file, not a failure in the middle of a run.
+ */
+export function openTrainingCache(path: string): TrainingData & { close(): void; count: number; split: string } {
+  const dataset = new CaptionDataset(path);
+  try {
+    dataset.verify();
+  } catch (err) {
+    dataset.close();
+    throw err;
+  }
+  const { height, width, channels, split } = dataset.header;
+  return {
+    source: path,
+    height,
+    width,
+    channels,
+    count: dataset.count,
+    split,
+    batch: (seed, start, count) => {
+      const { images, captions } = dataset.streamBatch(seed, start, count);
+      return { images, captions };
+    },
+    close: () => dataset.close(),
+  };
+}
 
 export interface StageState {
   format: typeof STAGE_STATE_FORMAT;

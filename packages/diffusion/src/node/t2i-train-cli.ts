@@ -30,12 +30,12 @@ import type { TensorEngine } from '../tensor/engine.ts';
 import { loadClipTokenizer } from '../text/clip-tokenizer-node.ts';
 import { learnBpe } from '../train/t2i/bpe.ts';
 import { ClipTrainer, type ClipStageOptions, DEFAULT_CLIP_OPTIONS } from '../train/t2i/clip-trainer.ts';
-import type { StageTrainingConfig } from '../train/t2i/common.ts';
+import type { StageTrainer, StageTrainingConfig } from '../train/t2i/common.ts';
 import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer, type UNetStageOptions } from '../train/t2i/unet-trainer.ts';
 import { DEFAULT_VAE_OPTIONS, VaeTrainer, type VaeStageOptions } from '../train/t2i/vae-trainer.ts';
 import { evaluateTextToImage } from './eval-t2i.ts';
 import { shippedTextToImageDirectory } from './shipped-model.ts';
-import { type StageState, readStageState, runStage } from './t2i-stage-run.ts';
+import { type StageState, openTrainingCache, readStageState, runStage, trainingCachePath } from './t2i-stage-run.ts';
 
 const integer = (min: number) => (value: string): number => {
   const n = Number(value);
@@ -64,6 +64,7 @@ interface StageFlags {
   seed?: number;
   dataSeed?: number;
   datasetSize?: number;
+  data?: string;
   saveEvery: number;
   evalEvery: number;
   timeLimit?: number;
@@ -84,6 +85,7 @@ function stageOptions(command: Command): Command {
     .option('--seed <n>', 'seed of initialisation and noise', integer(0))
     .option('--data-seed <n>', 'seed of the Shapes stream', integer(0))
     .option('--dataset-size <n>', 'train on the first n samples of the stream, cycled (default 0: never repeat)', integer(0))
+    .option('--data <cache>', 'read the training batches from a data-set cache (`diffusion data shapes|fashion-mnist --out DIR`: DIR or DIR/train.bin), shuffled per epoch by --data-seed, instead of the Shapes generator')
     .option('--save-every <n>', 'checkpoint every n steps', integer(1), 100)
     .option('--eval-every <n>', 'evaluate every n steps (0: at the end only)', integer(0), 0)
     .option('--time-limit <minutes>', 'stop (resumably) after this many minutes', positive)
@@ -93,7 +95,7 @@ function stageOptions(command: Command): Command {
 }
 
 function trainingFlags(o: StageFlags): Partial<StageTrainingConfig> {
-  return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed, datasetSize: o.datasetSize };
+  return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed, datasetSize: o.datasetSize, data: o.data !== undefined ? trainingCachePath(o.data) : undefined };
 }
 
 /** Fresh run: the flags over the stage defaults. Resume: the saved configuration, a larger --steps extends it. */
@@ -101,7 +103,30 @@ function resolveRun<T>(o: StageFlags, stage: StageState['stage'], fresh: T): { s
   if (!o.resume) return { state: null, training: trainingFlags(o), options: fresh };
   const state = readStageState(o.out, stage);
   const steps = o.steps !== undefined ? Math.max(o.steps, state.training.steps) : state.training.steps;
+  // Runs saved before the data field read from the generator (data: null).
+  const saved = state.training.data ?? null;
+  if (o.data !== undefined && trainingCachePath(o.data) !== saved) {
+    throw new DiffusionError('INVALID_ARGUMENT', `--data ${o.data}: the run in ${o.out} reads ${saved ?? 'the Shapes generator'}; a resumed run keeps its data (leave --data out)`);
+  }
   return { state, training: { ...state.training, steps }, options: state.options as T };
+}
+
+/**
+ * Run `body` with the stage's training data attached: the cache the configuration names, opened
+ * and checked whole first (and closed after), or the Shapes generator.
+ */
+async function withTrainingData<R>(training: Partial<StageTrainingConfig>, trainer: StageTrainer, body: () => R | Promise<R>): Promise<R> {
+  const path = training.data ?? null;
+  if (path === null) return body();
+  const data = openTrainingCache(path);
+  process.stderr.write(`training data: ${path} (${data.split} split, ${data.count} images)\n`);
+  trainer.trainingData = data;
+  try {
+    return await body();
+  } finally {
+    trainer.trainingData = null;
+    data.close();
+  }
 }
 
 function peakRssMiB(): number {
@@ -273,7 +298,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
       const tokenizerDir = join(clipDir, 'tokenizer');
       const trainer = new UNetTrainer(engine, { vae, textEncoder, tokenizer: loadClipTokenizer(tokenizerDir) }, run.training, { ...run.options, vae: vaeDir, clip: clipDir }, { ...SHAPES_SCHEDULER_CONFIG });
       try {
-        const result = runStage(trainer, {
+        const result = await withTrainingData(run.training, trainer, () => runStage(trainer, {
           out: o.out,
           resumeFrom: run.state,
           stageOptions: { ...run.options, vae: vaeDir, clip: clipDir } as unknown as Record<string, unknown>,
@@ -283,7 +308,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
           maxSteps: o.maxSteps,
           progress: o.progress,
           publish: (t) => writePipelineFolder(join(o.out, 'pipeline'), t as UNetTrainer, tokenizerDir),
-        });
+        }));
         process.stdout.write(JSON.stringify({ stage: 'unet', out: join(o.out, 'pipeline'), ...result, peakRssMiB: peakRssMiB(), backend: engine.name }) + '\n');
       } finally {
         trainer.dispose();
@@ -301,7 +326,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
       const tokenizerDir = o.resume && existsSync(join(o.out, 'tokenizer', 'vocab.json')) ? join(o.out, 'tokenizer') : writeTokenizerFolder(o.out, run.options.tokenizer, run.training.dataSeed ?? 0);
       const trainer = new ClipTrainer(engine, loadClipTokenizer(tokenizerDir), run.training, run.options);
       try {
-        const result = runStage(trainer, {
+        const result = await withTrainingData(run.training, trainer, () => runStage(trainer, {
           out: o.out,
           resumeFrom: run.state,
           stageOptions: run.options as unknown as Record<string, unknown>,
@@ -311,7 +336,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
           maxSteps: o.maxSteps,
           progress: o.progress,
           publish: (t) => writeTextEncoderFolder(o.out, t as ClipTrainer),
-        });
+        }));
         process.stdout.write(JSON.stringify({ stage: 'clip', out: o.out, ...result, peakRssMiB: peakRssMiB(), backend: engine.name }) + '\n');
       } finally {
         trainer.dispose();
@@ -327,7 +352,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
       mkdirSync(o.out, { recursive: true });
       const trainer = new VaeTrainer(engine, run.training, run.options);
       try {
-        const result = runStage(trainer, {
+        const result = await withTrainingData(run.training, trainer, () => runStage(trainer, {
           out: o.out,
           resumeFrom: run.state,
           stageOptions: run.options as unknown as Record<string, unknown>,
@@ -337,7 +362,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
           maxSteps: o.maxSteps,
           progress: o.progress,
           publish: (t, evaluation) => writeVaeFolder(o.out, t as VaeTrainer, evaluation?.scalingFactor ?? 1),
-        });
+        }));
         process.stdout.write(JSON.stringify({ stage: 'vae', out: join(o.out, 'vae'), ...result, peakRssMiB: peakRssMiB(), backend: engine.name }) + '\n');
       } finally {
         trainer.dispose();

@@ -23,7 +23,7 @@ import { Conv2d, GroupNorm, Linear, ModuleBuilder } from '../../models/sd/module
 import { Random, type RandomState } from '../../rng.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch, trainingBatch } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 export interface ClipStageOptions {
   /** transformers CLIPTextConfig fields (vocab_size and the special ids are set from the tokenizer). */
@@ -46,7 +46,7 @@ export const DEFAULT_CLIP_OPTIONS: ClipStageOptions = {
   tokenizer: 'bpe',
 };
 
-export const CLIP_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 64, learningRate: 1e-3, warmupSteps: 30, emaDecay: 0, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0 };
+export const CLIP_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 64, learningRate: 1e-3, warmupSteps: 30, emaDecay: 0, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
 
 const MAX_LOGIT_SCALE = Math.log(100);
 
@@ -100,6 +100,8 @@ export class ClipTrainer implements StageTrainer {
   private readonly textGroup: OptimizerGroup;
   private readonly headGroup: OptimizerGroup;
   step = 0;
+  /** The cache `config.data` names, opened by the runner (null: the Shapes generator). */
+  trainingData: TrainingData | null = null;
 
   constructor(
     private readonly engine: TensorEngine,
@@ -152,7 +154,8 @@ export class ClipTrainer implements StageTrainer {
   trainStep(): Record<string, number> {
     const e = this.engine;
     const b = this.config.batchSize;
-    const { images, captions } = trainingBatch(this.config, this.step);
+    checkTrainingData(this.trainingData, 32, 32, 3, 'CLIP image encoder');
+    const { images, captions } = trainingBatch(this.config, this.step, this.trainingData);
     const x = e.tensor(images, [b, 32, 32, 3]);
     const targets = e.tensor(contrastiveTargets(captions), [b, b]);
     const textVars = this.textGroup.trainable();

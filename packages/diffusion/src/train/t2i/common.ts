@@ -5,7 +5,10 @@
  *
  * Data: batch k of a run is samples k·B … k·B + B − 1 of the procedural Shapes stream
  * (data/shapes.ts `shapesSample(dataSeed, index, split)`), so the data never repeats, needs no
- * cache, and a resumed run sees exactly the batches it would have seen. Every random draw of a
+ * cache, and a resumed run sees exactly the batches it would have seen. With `data` (a cache
+ * written by `diffusion data shapes|fashion-mnist`, opened by the Node runner and handed to the
+ * trainer as its `trainingData`), batch k is samples k·B … k·B + B − 1 of that cache's endless
+ * stream of shuffled epochs (CaptionDataset.streamBatch, seeded by dataSeed): as reproducible. Every random draw of a
  * step (noise, timesteps, caption dropout) comes from the stage's own seeded `Random`, whose state
  * is saved with each checkpoint: a resumed run continues bit for bit.
  *
@@ -36,6 +39,11 @@ export interface StageTrainingConfig {
   dataSeed: number;
   /** 0: a stream that never repeats; n > 0: a fixed training set of the stream's first n samples, cycled. */
   datasetSize: number;
+  /**
+   * The training split of a data-set cache (its `.bin` path) the batches come from instead of the
+   * Shapes generator; null (the default, and what runs saved before this field read as): the generator.
+   */
+  data: string | null;
 }
 
 export const DEFAULT_STAGE_TRAINING: StageTrainingConfig = {
@@ -48,6 +56,7 @@ export const DEFAULT_STAGE_TRAINING: StageTrainingConfig = {
   seed: 0,
   dataSeed: 0,
   datasetSize: 0,
+  data: null,
 };
 
 export function normaliseStageConfig(config: Partial<StageTrainingConfig>, defaults: StageTrainingConfig = DEFAULT_STAGE_TRAINING): StageTrainingConfig {
@@ -64,6 +73,8 @@ export function normaliseStageConfig(config: Partial<StageTrainingConfig>, defau
   if (!(c.gradClipNorm >= 0)) bad('gradClipNorm must be ≥ 0');
   if (!Number.isSafeInteger(c.seed) || !Number.isSafeInteger(c.dataSeed)) bad('seeds must be integers');
   if (!Number.isSafeInteger(c.datasetSize) || c.datasetSize < 0) bad('datasetSize must be an integer ≥ 0');
+  if (c.data !== null && (typeof c.data !== 'string' || c.data === '')) bad('data must be a cache path or null');
+  if (c.data !== null && c.datasetSize > 0) bad('datasetSize applies to the Shapes generator, not to a data cache (give one or the other)');
   return c;
 }
 
@@ -85,9 +96,35 @@ export function shapesBatch(dataSeed: number, start: number, count: number, spli
   return { images, captions };
 }
 
-/** Training batch `step` of a stage. */
-export function trainingBatch(config: StageTrainingConfig, step: number): ShapesBatch {
-  return shapesBatch(config.dataSeed, step * config.batchSize, config.batchSize, 'train', config.datasetSize);
+/**
+ * Where training batches come from when not from the generator: samples start … start + count − 1
+ * of a fixed, seeded stream (a data-set cache's shuffled epochs, one after another).
+ */
+export interface TrainingData {
+  /** What the batches are read from (the cache path), as `StageTrainingConfig.data` names it. */
+  readonly source: string;
+  /** Image side and channels of every sample. */
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  batch(seed: number, start: number, count: number): ShapesBatch;
+}
+
+/** Training batch `step` of a stage: from `data` when the config names a cache, else the Shapes generator. */
+export function trainingBatch(config: StageTrainingConfig, step: number, data: TrainingData | null = null): ShapesBatch {
+  if (config.data === null) {
+    if (data !== null) throw new DiffusionError('INVALID_ARGUMENT', `training: data ${data.source} is open but the configuration names the Shapes generator`);
+    return shapesBatch(config.dataSeed, step * config.batchSize, config.batchSize, 'train', config.datasetSize);
+  }
+  if (data === null || data.source !== config.data) throw new DiffusionError('INVALID_ARGUMENT', `training: the configuration reads ${config.data}, which is not open (${data === null ? 'no data cache given' : `${data.source} is`})`);
+  return data.batch(config.dataSeed, step * config.batchSize, config.batchSize);
+}
+
+/** A stage's check that a cache's images are what its model takes (32×32 RGB for Shapes' models). */
+export function checkTrainingData(data: TrainingData | null, height: number, width: number, channels: number, stage: string): void {
+  if (data && (data.height !== height || data.width !== width || data.channels !== channels)) {
+    throw new DiffusionError('DATA_INVALID', `${data.source}: ${data.height}×${data.width}×${data.channels} images, but the ${stage} takes ${height}×${width}×${channels}`);
+  }
 }
 
 /**
@@ -149,6 +186,8 @@ export class OptimizerGroup {
 export interface StageTrainer {
   readonly stage: 'vae' | 'clip' | 'unet';
   readonly config: StageTrainingConfig;
+  /** The open cache that `config.data` names (null: the generator); set before the first step. */
+  trainingData: TrainingData | null;
   /** Steps done. */
   step: number;
   /** One optimisation step; returns the figures for the loss log (always `loss`). */

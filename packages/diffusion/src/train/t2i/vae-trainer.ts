@@ -20,7 +20,7 @@ import type { NamedArray } from '../../models/parameters.ts';
 import { Random, type RandomState } from '../../rng.ts';
 import type { ShapesSplit } from '../../data/shapes.ts';
 import type { TensorEngine } from '../../tensor/engine.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, meanAbs, normaliseStageConfig, shapesBatch, trainingBatch } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, meanAbs, normaliseStageConfig, shapesBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 /** A small diffusers AutoencoderKL config for 32×32 RGB → 8×8×4 (three blocks: two downsamplings). */
 export const SHAPES_VAE_CONFIG = {
@@ -58,7 +58,7 @@ export interface VaeStageOptions {
 
 export const DEFAULT_VAE_OPTIONS: VaeStageOptions = { model: { ...SHAPES_VAE_CONFIG }, klWeight: 1e-4, l1Weight: 0, initialLogvar: -6, evalImages: 128 };
 
-export const VAE_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20, emaDecay: 0.99, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0 };
+export const VAE_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20, emaDecay: 0.99, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
 
 export class VaeTrainer implements StageTrainer {
   readonly stage = 'vae';
@@ -69,6 +69,8 @@ export class VaeTrainer implements StageTrainer {
   readonly random: Random;
   private readonly group: OptimizerGroup;
   step = 0;
+  /** The cache `config.data` names, opened by the runner (null: the Shapes generator). */
+  trainingData: TrainingData | null = null;
 
   constructor(
     private readonly engine: TensorEngine,
@@ -97,9 +99,19 @@ export class VaeTrainer implements StageTrainer {
   }
 
   trainStep(): Record<string, number> {
+    const size = this.modelConfig.sample_size;
+    checkTrainingData(this.trainingData, size, size, this.modelConfig.in_channels, 'VAE');
+    return this.trainOn(trainingBatch(this.config, this.step, this.trainingData).images);
+  }
+
+  /**
+   * One step on these images ([batchSize, size, size, 3] NHWC in [−1, 1]): the posterior noise from
+   * the stage's Random, the loss above, its gradients, clipping, Adam and the EMA update.
+   * bench/diffusion-t2i-train.ts times exactly this against diffusers' AutoencoderKL.
+   */
+  trainOn(images: Float32Array): Record<string, number> {
     const e = this.engine;
     const b = this.config.batchSize;
-    const { images } = trainingBatch(this.config, this.step);
     const f = this.vae.scaleFactor;
     const size = this.modelConfig.sample_size;
     const latentShape = [b, size / f, size / f, this.modelConfig.latent_channels];

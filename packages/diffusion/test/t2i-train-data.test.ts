@@ -1,0 +1,191 @@
+/**
+ * The text-to-image trainers reading a data-set cache (`--data`, issue 15) instead of the Shapes
+ * generator: the stream of shuffled epochs, bit-for-bit resume from a cache, the generator kept as
+ * the default (and what runs saved before the option read as), and one clear error for a missing,
+ * corrupt or wrongly shaped cache, before any step is taken.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Command } from 'commander';
+import { initBackend } from '../src/backend-node.ts';
+import { type CaptionRecord, openCaptionDataset, splitPath, writeCaptionDataset } from '../src/data/caption-dataset.ts';
+import { shapesSample } from '../src/data/shapes.ts';
+import { DiffusionError } from '../src/errors.ts';
+import { openTrainingCache, readStageState, runStage, trainingCachePath } from '../src/node/t2i-stage-run.ts';
+import { registerTextToImageTrainingCommands } from '../src/node/t2i-train-cli.ts';
+import type { TensorEngine } from '../src/tensor/engine.ts';
+import { normaliseStageConfig, shapesBatch, trainingBatch } from '../src/train/t2i/common.ts';
+import { DEFAULT_VAE_OPTIONS, VaeTrainer } from '../src/train/t2i/vae-trainer.ts';
+
+const TINY_VAE = { ...DEFAULT_VAE_OPTIONS, model: { ...DEFAULT_VAE_OPTIONS.model, block_out_channels: [4, 4, 8], norm_num_groups: 2 }, evalImages: 4 };
+const TRAIN = { batchSize: 4, learningRate: 3e-3, warmupSteps: 0, emaDecay: 0.9, seed: 3, dataSeed: 5 };
+/** 22 images in chunks of 4: the last chunk is short, and batches of 4 straddle epochs. */
+const COUNT = 22;
+
+let e: TensorEngine;
+let dir: string;
+let cache: string;
+
+function writeShapesCache(out: string, count: number, size = 32, seed = 9): string {
+  const samples = function* (): Generator<{ image: Uint8Array; record: CaptionRecord }> {
+    for (let i = 0; i < count; i++) {
+      const { scene, image } = shapesSample(seed, i, 'train');
+      yield { image: size === 32 ? image : image.subarray(0, size * size * 3), record: { caption: scene.caption } };
+    }
+  };
+  writeCaptionDataset(splitPath(out, 'train'), { name: 'shapes', split: 'train', count, height: size, width: size, channels: 3, source: `test, seed ${seed}`, chunkImages: 4 }, samples());
+  return out;
+}
+
+before(async () => {
+  e = await initBackend('auto');
+  dir = mkdtempSync(join(tmpdir(), 't2i-data-'));
+  cache = writeShapesCache(join(dir, 'shapes'), COUNT);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('CaptionDataset.streamBatch', () => {
+  test('each epoch is a permutation of the split; batches straddle epochs; the same seed gives the same stream', () => {
+    const dataset = openCaptionDataset(cache);
+    try {
+      const stream = dataset.streamBatch(5, 0, 3 * COUNT).indices;
+      for (let epoch = 0; epoch < 3; epoch++) {
+        const part = Array.from(stream.subarray(epoch * COUNT, (epoch + 1) * COUNT));
+        assert.deepEqual(part.slice().sort((a, b) => a - b), Array.from({ length: COUNT }, (_, i) => i), `epoch ${epoch} is a permutation`);
+        assert.deepEqual(part, Array.from(dataset.epochOrder(5, epoch)), `epoch ${epoch} is epochOrder(seed, epoch)`);
+      }
+      assert.notDeepEqual(Array.from(stream.subarray(0, COUNT)), Array.from(stream.subarray(COUNT, 2 * COUNT)), 'epochs are shuffled differently');
+      // A batch read on its own (as a resumed run reads it) equals that slice of the stream.
+      const straddling = dataset.streamBatch(5, 20, 4);
+      assert.deepEqual(Array.from(straddling.indices), Array.from(stream.subarray(20, 24)));
+      assert.deepEqual(straddling.captions, Array.from(straddling.indices, (k) => dataset.records[k].caption));
+      assert.deepEqual(Array.from(straddling.images), Array.from(dataset.readImages(straddling.indices)));
+      assert.notDeepEqual(Array.from(dataset.streamBatch(6, 0, COUNT).indices), Array.from(stream.subarray(0, COUNT)), 'another seed, another order');
+    } finally {
+      dataset.close();
+    }
+  });
+});
+
+describe('training batches from a cache', () => {
+  test('without data the batches are the generator’s, as before; runs saved before the option read as the generator', () => {
+    const config = normaliseStageConfig({ ...TRAIN, steps: 10 });
+    assert.equal(config.data, null);
+    const batch = trainingBatch(config, 3);
+    const expected = shapesBatch(TRAIN.dataSeed, 12, 4);
+    assert.deepEqual(batch.captions, expected.captions);
+    assert.deepEqual(Array.from(batch.images), Array.from(expected.images));
+  });
+
+  test('with data, batch k is samples k·B … k·B + B − 1 of the cache’s stream (images in [−1, 1] and captions)', () => {
+    const path = trainingCachePath(cache);
+    const data = openTrainingCache(path);
+    const dataset = openCaptionDataset(path);
+    try {
+      const config = normaliseStageConfig({ ...TRAIN, steps: 10, data: path });
+      for (const step of [0, 5, 9]) {
+        const batch = trainingBatch(config, step, data);
+        const expected = dataset.streamBatch(TRAIN.dataSeed, step * 4, 4);
+        assert.deepEqual(batch.captions, expected.captions);
+        assert.deepEqual(Array.from(batch.images), Array.from(expected.images));
+      }
+      assert.throws(() => trainingBatch(config, 0, null), /not open \(no data cache given\)/);
+      assert.throws(() => trainingBatch(normaliseStageConfig({ ...TRAIN, steps: 10 }), 0, data), /configuration names the Shapes generator/);
+      assert.throws(() => normaliseStageConfig({ ...TRAIN, steps: 10, data: path, datasetSize: 8 }), /datasetSize applies to the Shapes generator/);
+    } finally {
+      data.close();
+      dataset.close();
+    }
+  });
+
+  test('VAE from a cache: stopped and resumed gives the same weights, optimiser and log as a straight run, and not the generator’s', () => {
+    const path = trainingCachePath(cache);
+    const opts = { stageOptions: {}, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} };
+    const run = (out: string, data: string | null, maxSteps?: number, resume = false): void => {
+      const trainer = new VaeTrainer(e, { ...TRAIN, steps: 5, data }, TINY_VAE);
+      const opened = data === null ? null : openTrainingCache(data);
+      trainer.trainingData = opened;
+      try {
+        runStage(trainer, { ...opts, out, resumeFrom: resume ? readStageState(out, 'vae') : null, maxSteps });
+      } finally {
+        opened?.close();
+        trainer.dispose();
+      }
+    };
+    const straight = join(dir, 'vae-straight');
+    const parts = join(dir, 'vae-parts');
+    const generator = join(dir, 'vae-generator');
+    run(straight, path);
+    run(parts, path, 2);
+    assert.equal(readStageState(parts, 'vae').step, 2);
+    run(parts, path, undefined, true);
+    run(generator, null);
+    const bytes = (out: string, name: string): Buffer => readFileSync(join(out, 'state', `${name}.safetensors`));
+    for (const name of ['model', 'ema', 'optimizer']) assert.ok(bytes(straight, name).equals(bytes(parts, name)), `${name} differs after resume`);
+    assert.ok(!bytes(straight, 'model').equals(bytes(generator, 'model')), 'the cache run trained on the generator’s batches');
+    const losses = (out: string): string[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss?: number }).filter((l) => l.loss !== undefined).map((l) => `${l.step}:${l.loss}`);
+    assert.deepEqual(losses(parts), losses(straight));
+    assert.equal(readStageState(straight, 'vae').training.data, path, 'state.json records the cache');
+  });
+});
+
+describe('train-vae --data errors (one DATA_INVALID / INVALID_ARGUMENT naming the file; no step taken)', () => {
+  const cli = async (args: string[]): Promise<void> => {
+    const program = new Command('diffusion').exitOverride();
+    registerTextToImageTrainingCommands(program);
+    await program.parseAsync(args, { from: 'user' });
+  };
+  const rejects = async (args: string[], code: string, pattern: RegExp, out: string): Promise<void> => {
+    await assert.rejects(cli(args), (err: unknown) => {
+      assert.ok(err instanceof DiffusionError, String(err));
+      assert.equal(err.code, code);
+      assert.match(err.message, pattern);
+      return true;
+    });
+    assert.ok(!existsSync(join(out, 'state')), 'no checkpoint written');
+  };
+
+  test('a missing cache', async () => {
+    const out = join(dir, 'run-missing');
+    await rejects(['train-vae', '--out', out, '--data', join(dir, 'nowhere'), '--steps', '2', '--no-progress', '--backend', 'auto'], 'DATA_INVALID', /nowhere\/train\.bin: no such file/, out);
+  });
+
+  test('a corrupt chunk is found before the first step', async () => {
+    const broken = writeShapesCache(join(dir, 'broken'), COUNT);
+    const bin = splitPath(broken, 'train');
+    const bytes = readFileSync(bin);
+    const header = openCaptionDataset(bin);
+    const offset = header.header.imageOffset + 20 * 32 * 32 * 3 + 100; // image 20, in the last chunk
+    header.close();
+    bytes[offset] ^= 0x40;
+    writeFileSync(bin, bytes);
+    // Opening reads every chunk: the error comes before any batch is drawn.
+    assert.throws(() => openTrainingCache(bin), /chunk 5 \(images 20–21\) fails its CRC-32 check/);
+    openCaptionDataset(bin).close(); // the header and captions alone are fine
+    const out = join(dir, 'run-corrupt');
+    await rejects(['train-vae', '--out', out, '--data', bin, '--steps', '2', '--no-progress', '--backend', 'auto'], 'DATA_INVALID', /train\.bin: chunk 5 \(images 20–21\) fails its CRC-32 check \(corrupt\)/, out);
+  });
+
+  test('images of another size than the model takes', async () => {
+    const small = writeShapesCache(join(dir, 'small'), 4, 16);
+    const out = join(dir, 'run-small');
+    await rejects(['train-vae', '--out', out, '--data', small, '--steps', '2', '--no-progress', '--backend', 'auto'], 'DATA_INVALID', /16×16×3 images, but the VAE takes 32×32×3/, out);
+  });
+
+  test('--resume with another --data than the run was started with', async () => {
+    const out = join(dir, 'run-generator');
+    const path = trainingCachePath(cache);
+    // A run on the generator (a tiny stand-in state, as an earlier version of the CLI saved it: no data field).
+    const trainer = new VaeTrainer(e, { ...TRAIN, steps: 1 }, TINY_VAE);
+    runStage(trainer, { out, resumeFrom: null, stageOptions: TINY_VAE as unknown as Record<string, unknown>, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} });
+    trainer.dispose();
+    const statePath = join(out, 'state', 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { training: Record<string, unknown> };
+    delete state.training.data;
+    writeFileSync(statePath, JSON.stringify(state));
+    await assert.rejects(cli(['train-vae', '--out', out, '--resume', '--data', path, '--steps', '2', '--no-progress', '--backend', 'auto']), /the run in .* reads the Shapes generator; a resumed run keeps its data/);
+  });
+});
