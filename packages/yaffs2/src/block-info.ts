@@ -306,7 +306,8 @@ export class Yaffs2Dev {
     // A one-block image (or one smaller than the reserve) is still readable.
     this.reservedBlocks = Math.min(reserved, this.blockCount - 1);
     this.headerTags = options.headerTags ?? 'linux';
-    this.useCheckpoint = options.checkpoint ?? true;
+    // YAFFS1 has no checkpoint (it always scans).
+    this.useCheckpoint = this.layout.name === 'yaffs1' ? false : (options.checkpoint ?? true);
     this.verifyWrites = options.verifyWrites ?? true;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     const n = this.blockCount;

@@ -21,7 +21,7 @@ import type { SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
 
 function parseLayout(value: string): SpareLayoutName {
-  if (value !== 'mkyaffs2' && value !== 'mtd') throw new InvalidArgumentError(`expected mkyaffs2 or mtd, got "${value}"`);
+  if (value !== 'mkyaffs2' && value !== 'mtd' && value !== 'yaffs1') throw new InvalidArgumentError(`expected mkyaffs2, mtd or yaffs1, got "${value}"`);
   return value;
 }
 function parseBlocks(value: string): number {
@@ -49,10 +49,10 @@ interface FormatOptions {
 
 /** Format flags of commands that create an image (defaults: mkyaffs2image's format). */
 interface CreateFormatOptions {
-  layout: SpareLayoutName;
-  pageSize: number;
+  layout?: SpareLayoutName;
+  pageSize?: number;
   spareSize?: number;
-  pagesPerBlock: number;
+  pagesPerBlock?: number;
   endian: boolean;
   tagEcc: boolean;
 }
@@ -69,9 +69,14 @@ function detectFormat(opts: FormatOptions): Partial<ImageFormat> {
 }
 
 function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layout: SpareLayoutName; bigEndian: boolean; tagEcc: boolean } {
-  const spareSize = opts.spareSize ?? (opts.pageSize / 2048) * 64;
-  const geometry = { ...geometryPreset('yaffs2-2k'), pageSize: opts.pageSize, spareSize, pagesPerBlock: opts.pagesPerBlock };
-  return { geometry, layout: opts.layout, bigEndian: opts.endian, tagEcc: opts.tagEcc };
+  // YAFFS1 (--layout yaffs1 or --page-size 512): 512 + 16-byte pages, 32 to a block.
+  const yaffs1 = opts.layout === 'yaffs1' || opts.pageSize === 512;
+  const layout = opts.layout ?? (yaffs1 ? 'yaffs1' : 'mkyaffs2');
+  const pageSize = opts.pageSize ?? (yaffs1 ? 512 : 2048);
+  const spareSize = opts.spareSize ?? (yaffs1 ? 16 : (pageSize / 2048) * 64);
+  const pagesPerBlock = opts.pagesPerBlock ?? (yaffs1 ? 32 : 64);
+  const geometry = { ...geometryPreset('yaffs2-2k'), pageSize, spareSize, pagesPerBlock };
+  return { geometry, layout, bigEndian: opts.endian, tagEcc: opts.tagEcc };
 }
 
 function parseCount(value: string): number {
@@ -81,8 +86,7 @@ function parseCount(value: string): number {
 }
 function parsePageSize(value: string): number {
   const n = parseCount(value);
-  if (![512, 2048, 4096, 8192, 16384].includes(n)) throw new InvalidArgumentError(`expected 2048, 4096, 8192 or 16384, got "${value}"`);
-  if (n === 512) throw new InvalidArgumentError('512-byte pages are YAFFS1, which this tool does not read');
+  if (![512, 2048, 4096, 8192, 16384].includes(n)) throw new InvalidArgumentError(`expected 512 (YAFFS1), 2048, 4096, 8192 or 16384, got "${value}"`);
   return n;
 }
 /** --endian little|big → bigEndian. */
@@ -169,10 +173,10 @@ export function buildProgram(): Command {
     .command('mkfs <image>')
     .description('create an empty YAFFS2 image of N blocks')
     .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker)', parseLayout, 'mkyaffs2')
-    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048, 4096, 8192 or 16384', parsePageSize, 2048)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block', parseCount, 64)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) or yaffs1 (512 + 16-byte pages)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC', parseOnOff, true)
     .action((image: string, opts: { blocks: number } & CreateFormatOptions) => {
@@ -184,10 +188,10 @@ export function buildProgram(): Command {
     .description('write a host directory tree into a new image, as mkyaffs2image does')
     .option('--blocks <n>', 'erase blocks (default: what the tree needs, the reserve and --free)', parseBlocks)
     .option('--free <size>', 'room left for edits, bytes or with K/M/G (default: 10% of the tree, at least 4 blocks)', parseSize)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker)', parseLayout, 'mkyaffs2')
-    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048, 4096, 8192 or 16384', parsePageSize, 2048)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block', parseCount, 64)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) or yaffs1 (512 + 16-byte pages)', parseLayout)
+    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
+    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
+    .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC', parseOnOff, true)
     .action((dir: string, image: string, opts: { blocks?: number; free?: number } & CreateFormatOptions) => {
@@ -198,7 +202,7 @@ export function buildProgram(): Command {
   program
     .command('extract <image> <dir>')
     .description('recreate the image tree under a new (or empty) host directory')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -221,7 +225,7 @@ export function buildProgram(): Command {
     .description('list a directory')
     .option('-l', 'long listing')
     .option('-R', 'recursive')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -275,7 +279,7 @@ export function buildProgram(): Command {
   program
     .command('cat <image> <path>')
     .description('write a file to stdout')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -294,7 +298,7 @@ export function buildProgram(): Command {
   program
     .command('get <image> <path> <host-file>')
     .description('copy a file out of the image (refuses to overwrite a host file)')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -316,7 +320,7 @@ export function buildProgram(): Command {
     .command('put <image> <host-file> <path>')
     .description('copy a host file into the image (replacing a file there); the image is rewritten whole, atomically')
     .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -335,7 +339,7 @@ export function buildProgram(): Command {
   program
     .command('rm <image> <path>')
     .description('remove a file, symlink or empty directory; the image is rewritten whole, atomically')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -349,7 +353,7 @@ export function buildProgram(): Command {
     .command('mkdir <image> <path>')
     .description('create a directory; the image is rewritten whole, atomically')
     .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -363,7 +367,7 @@ export function buildProgram(): Command {
     .command('grow <image>')
     .description('give the image more erase blocks (rewritten whole, atomically)')
     .requiredOption('--blocks <n>', 'the new number of erase blocks (at least the present one)', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -378,7 +382,7 @@ export function buildProgram(): Command {
     .command('info <image>')
     .description('geometry, layout, objects, free space, blocks by state, erase counts')
     .option('--json', 'machine-readable output')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -436,7 +440,7 @@ export function buildProgram(): Command {
     .command('fsck <image>')
     .description('check the image; exit 0 when clean, 1 when problems were found')
     .option('--repair', 'rewrite the image whole from what could be read (atomically), dropping stale and damaged chunks')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0) or mtd (tags after the bad-block marker) (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)

@@ -16,7 +16,8 @@
 import * as fs from 'node:fs';
 import { HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, OBJECT_ID_LIMIT, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import { Yaffs2Error } from './errors.ts';
-import { emptyTags, PACKED_TAGS_SIZE, spareLayout, unpackTags } from './tags.ts';
+import { emptyTags, PACKED_TAGS_SIZE, readTags, spareLayout, unpackTags } from './tags.ts';
+import { YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_PAGE_SIZE, YAFFS1_PAGES_PER_BLOCK, YAFFS1_SPARE_SIZE } from './tags1.ts';
 import type { ChunkTags, SpareLayout, SpareLayoutName } from './tags.ts';
 
 /** Everything that fixes how an image's bytes are read. */
@@ -55,9 +56,17 @@ export const PAGE_GEOMETRIES: readonly (readonly [number, number])[] = [
   [8192, 512],
   [16384, 512],
   [16384, 1280],
+  // YAFFS1 (last: on a tie the YAFFS2 geometries above win).
+  [512, 16],
 ];
 export const PAGES_PER_BLOCK_CANDIDATES: readonly number[] = [32, 64, 128, 256, 512];
 export const DEFAULT_PAGES_PER_BLOCK = 64;
+
+const LAYOUT_NOTES: Record<SpareLayoutName, string> = {
+  mkyaffs2: 'tags at spare byte 0 (mkyaffs2image, yaffs2utils)',
+  mtd: 'tags in the MTD free bytes after the bad-block marker, data ECC at the end of the spare',
+  yaffs1: "YAFFS1: tags and data ECC in the 16-byte spare's yaffs_spare layout (mkyaffsimage, Linux YAFFS1)",
+};
 
 /** Bytes of the image read for detection. */
 const SAMPLE_BYTES = 16 << 20;
@@ -78,6 +87,7 @@ function u32(bytes: Uint8Array, at: number, bigEndian: boolean): number {
 /** Upstream's scan test for usable tags, plus a header check: is this record YAFFS2 in `layout`? */
 function plausible(sample: Uint8Array, recordStart: number, pageSize: number, layout: SpareLayout, tags: ChunkTags): boolean {
   const spareStart = recordStart + pageSize;
+  if (layout.name === 'yaffs1') return plausibleYaffs1(sample, recordStart, layout, tags);
   const spare = sample.slice(spareStart, spareStart + layout.tagsOffset + PACKED_TAGS_SIZE);
   if (!layout.tagEcc && !allErased(spare, layout.tagsOffset + 16, layout.tagsOffset + PACKED_TAGS_SIZE)) return false;
   if (layout.badBlockMarkerOffset !== null && sample[spareStart + layout.badBlockMarkerOffset] !== 0xff) return false;
@@ -94,6 +104,25 @@ function plausible(sample: Uint8Array, recordStart: number, pageSize: number, la
   }
   // YAFFS_MAX_CHUNK_ID and a byte count that fits the page (0 for a chunk written empty).
   return tags.chunkId <= 0xfffff && tags.byteCount <= pageSize;
+}
+
+/** yaffs1_scan's view of a 512 + 16-byte record: tag ECC passes, ids in range, a header starts with an object type. */
+function plausibleYaffs1(sample: Uint8Array, recordStart: number, layout: SpareLayout, tags: ChunkTags): boolean {
+  const spare = sample.slice(recordStart + YAFFS1_PAGE_SIZE, recordStart + YAFFS1_PAGE_SIZE + YAFFS1_SPARE_SIZE);
+  // The block status byte is 0xFF in a good block; the byte count's two high bits are 3 on
+  // 512-byte chunks (upstream and mkyaffsimage both store them so).
+  if (spare[YAFFS1_BLOCK_STATUS_OFFSET] !== 0xff) return false;
+  if ((layout.bigEndian ? spare[12]! & 3 : spare[12]! >> 6) !== 3) return false;
+  readTags(spare, layout, tags);
+  // The 12-bit tag ECC "corrects" 1 in 64 random patterns: only clean tags count here.
+  if (tags.erased || tags.eccResult !== 'ok') return false;
+  // A deleted chunk's tags are still its own: it counts when they read.
+  if (tags.objectId < 1) return false;
+  if (tags.chunkId === 0) {
+    const type = u32(sample, recordStart, layout.bigEndian);
+    return type >= 1 && type <= 5;
+  }
+  return tags.byteCount <= YAFFS1_PAGE_SIZE;
 }
 
 interface Candidate extends ImageFormat {
@@ -125,7 +154,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
   if (force.pageSize !== undefined && force.spareSize !== undefined && geometries.length === 0) {
     geometries.push([force.pageSize, force.spareSize]);
   }
-  const layouts: SpareLayoutName[] = force.layout ? [force.layout] : ['mkyaffs2', 'mtd'];
+  const layouts: SpareLayoutName[] = force.layout ? [force.layout] : ['mkyaffs2', 'mtd', 'yaffs1'];
   const endians = force.bigEndian !== undefined ? [force.bigEndian] : [false, true];
   const eccs = force.tagEcc !== undefined ? [force.tagEcc] : [true, false];
   const tags = emptyTags();
@@ -155,11 +184,12 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
       }
     }
   }
+  const yaffs1 = force.layout === 'yaffs1' || force.pageSize === YAFFS1_PAGE_SIZE;
   const defaults = {
-    pageSize: force.pageSize ?? 2048,
-    spareSize: force.spareSize ?? 64,
-    pagesPerBlock: force.pagesPerBlock ?? DEFAULT_PAGES_PER_BLOCK,
-    layout: force.layout ?? ('mkyaffs2' as SpareLayoutName),
+    pageSize: force.pageSize ?? (yaffs1 ? YAFFS1_PAGE_SIZE : 2048),
+    spareSize: force.spareSize ?? (yaffs1 ? YAFFS1_SPARE_SIZE : 64),
+    pagesPerBlock: force.pagesPerBlock ?? (yaffs1 ? YAFFS1_PAGES_PER_BLOCK : DEFAULT_PAGES_PER_BLOCK),
+    layout: force.layout ?? ((yaffs1 ? 'yaffs1' : 'mkyaffs2') as SpareLayoutName),
     bigEndian: force.bigEndian ?? false,
     tagEcc: force.tagEcc ?? true,
   };
@@ -173,17 +203,22 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     throw new Yaffs2Error('UNKNOWN_LAYOUT', `${path}: no page size, spare layout, byte order or tag ECC setting reads YAFFS2 tags here (give --page-size, --spare-size, --layout, --endian, --no-tag-ecc to force one)`);
   }
   const runnerUp = ranked.find((c) => c !== best && (c.pageSize !== best.pageSize || c.spareSize !== best.spareSize || c.layout !== best.layout || c.bigEndian !== best.bigEndian || c.tagEcc !== best.tagEcc))?.plausible ?? 0;
-  const ppb = force.pagesPerBlock !== undefined ? { pages: force.pagesPerBlock, why: 'given' } : detectPagesPerBlock(sample, size, best);
+  const ppb =
+    force.pagesPerBlock !== undefined
+      ? { pages: force.pagesPerBlock, why: 'given' }
+      : best.layout === 'yaffs1'
+        ? { pages: YAFFS1_PAGES_PER_BLOCK, why: "YAFFS1's 16 KiB blocks (its tags carry no sequence number to tell blocks apart; the block size does not change how the image reads)" }
+        : detectPagesPerBlock(sample, size, best);
   const share = best.plausible / best.examined;
   const allForced = ['pageSize', 'spareSize', 'pagesPerBlock', 'layout', 'bigEndian', 'tagEcc'].every((k) => force[k as keyof ImageFormat] !== undefined);
   const confidence = allForced ? 'forced' : share >= 0.9 && best.plausible >= 4 && runnerUp <= best.plausible / 2 ? 'high' : share >= 0.5 && runnerUp < best.plausible ? 'medium' : 'low';
   const how = (key: keyof ImageFormat, text: string): string => (force[key] !== undefined ? `${text} (forced)` : text);
   const notes = [
-    how('pageSize', `${best.pageSize}+${best.spareSize} bytes per page: ${best.plausible} of ${best.examined} programmed records read as YAFFS2 (next best format ${runnerUp})`),
+    how('pageSize', `${best.pageSize}+${best.spareSize} bytes per page: ${best.plausible} of ${best.examined} programmed records read as YAFFS (next best format ${runnerUp})`),
     how('pagesPerBlock', `${ppb.pages} pages per block: ${ppb.why}`),
-    how('layout', best.layout === 'mkyaffs2' ? 'tags at spare byte 0 (mkyaffs2image, yaffs2utils)' : 'tags in the MTD free bytes after the bad-block marker, data ECC at the end of the spare'),
+    how('layout', LAYOUT_NOTES[best.layout]),
     how('bigEndian', best.bigEndian ? 'big-endian tags and headers' : 'little-endian tags and headers'),
-    how('tagEcc', best.tagEcc ? 'tags carry tag ECC (28 bytes)' : 'tags without tag ECC (16 bytes)'),
+    how('tagEcc', best.layout === 'yaffs1' ? 'YAFFS1 tags carry their 12-bit tag ECC' : best.tagEcc ? 'tags carry tag ECC (28 bytes)' : 'tags without tag ECC (16 bytes)'),
   ];
   return { ...best, pagesPerBlock: ppb.pages, blank: false, runnerUp, confidence, notes };
 }

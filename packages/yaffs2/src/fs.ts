@@ -116,6 +116,9 @@ export class Yaffs2 {
    * for what cannot be a YAFFS2 image; damaged chunks are skipped and counted.
    */
   static mount(device: NandDevice, options: Yaffs2Options = {}): Yaffs2 {
+    if (options.layout === 'yaffs1' && !options.readOnly) {
+      throw new Yaffs2Error('EROFS', 'YAFFS1 images mount read-only here (an edit rewrites the image whole: editImage, or the CLI)');
+    }
     const fs = new Yaffs2(device, options);
     if (fs.dev.useCheckpoint && tryLoadCheckpoint(fs.dev)) {
       fs.dev.stats.mountedFrom = 'checkpoint';

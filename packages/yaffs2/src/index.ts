@@ -6,3 +6,4 @@ export * from './fs.ts';
 export * from './image.ts';
 export * from './image-edit.ts';
 export * from './detect.ts';
+export * from './tags1.ts';

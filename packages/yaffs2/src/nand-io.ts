@@ -5,7 +5,7 @@
  */
 import { hammingEcc, isNandError } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
-import { PACKED_TAGS_SIZE, packTags, unpackTags } from './tags.ts';
+import { PACKED_TAGS_SIZE, readTags, writeTags } from './tags.ts';
 import type { ChunkTags, ExtraHeaderInfo, SpareLayout } from './tags.ts';
 import { blockOf, BlockState, ECC_STRIKES_BEFORE_RETIRE, MAX_WRITE_ATTEMPTS } from './block-info.ts';
 import type { Yaffs2Dev } from './block-info.ts';
@@ -15,7 +15,7 @@ import { ensureWritable } from './objects.ts';
 
 /** Reads `tags` from a page spare with the given layout; no data read. */
 export function readTagsFromSpare(spare: Uint8Array, layout: SpareLayout, out: ChunkTags): ChunkTags {
-  return unpackTags(spare, layout.tagsOffset, out, layout);
+  return readTags(spare, layout, out);
 }
 
 /**
@@ -23,19 +23,17 @@ export function readTagsFromSpare(spare: Uint8Array, layout: SpareLayout, out: C
  * (yaffs_ecc_calc / nand_calculate_ecc), written into the spare at the layout's offset.
  */
 export function encodeDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Array): void {
-  const at = dev.layout.dataEccOffset;
-  if (at === null) return;
-  for (let s = 0; s < dev.chunkSize / 256; s++) hammingEcc.encode(data, s * 256, spare, at + s * 3);
+  const sectors = dev.layout.dataEccSectors;
+  for (let s = 0; s < sectors.length; s++) hammingEcc.encode(data, s * 256, spare, sectors[s]!);
 }
 
 /** Checks and repairs `data` against the layout's data ECC in `spare`; counts corrected bits and uncorrectable sectors. */
 export function correctDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Array): { corrected: number; uncorrectable: number } {
-  const at = dev.layout.dataEccOffset;
+  const sectors = dev.layout.dataEccSectors;
   let corrected = 0;
   let uncorrectable = 0;
-  if (at === null) return { corrected, uncorrectable };
-  for (let s = 0; s < dev.chunkSize / 256; s++) {
-    const r = hammingEcc.correct(data, s * 256, spare, at + s * 3);
+  for (let s = 0; s < sectors.length; s++) {
+    const r = hammingEcc.correct(data, s * 256, spare, sectors[s]!);
     if (r > 0) corrected += r;
     else if (r < 0) uncorrectable++;
   }
@@ -139,7 +137,7 @@ export function writeNewChunk(
     const page = allocChunk(dev, useReserve);
     const block = blockOf(dev, page);
     spare.fill(0xff);
-    packTags(spare, dev.layout.tagsOffset, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra, dev.layout);
+    writeTags(spare, dev.layout, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra);
     encodeDataEcc(dev, data, spare);
     dev.stats.chunkWrites++;
     try {
@@ -172,7 +170,8 @@ export function writeNewChunk(
 export function verifyChunk(dev: Yaffs2Dev, page: number, data: Uint8Array, spare: Uint8Array): boolean {
   dev.device.readPage(page, dev.device.metadataOnly ? undefined : dev.verifyData, dev.verifySpare);
   const t = dev.layout.tagsOffset;
-  for (let i = t; i < t + PACKED_TAGS_SIZE; i++) if (dev.verifySpare[i] !== spare[i]) return false;
+  const end = Math.min(spare.length, t + PACKED_TAGS_SIZE);
+  for (let i = t; i < end; i++) if (dev.verifySpare[i] !== spare[i]) return false;
   if (!dev.device.metadataOnly) {
     const a = dev.verifyData;
     for (let i = 0; i < data.length; i++) if (a[i] !== data[i]) return false;
@@ -183,6 +182,11 @@ export function verifyChunk(dev: Yaffs2Dev, page: number, data: Uint8Array, spar
 /** yaffs_chunk_del: the chunk no longer holds live data. */
 export function deleteChunk(dev: Yaffs2Dev, page: number): void {
   if (page < 0 || dev.chunkLive[page] === 0) return;
+  if (dev.layout.name === 'yaffs1' && !dev.readOnly) {
+    // YAFFS1 marks a dead chunk by programming its page status to 0 again, a second program
+    // of the page that this NAND model refuses: YAFFS1 images are written once, in order.
+    throw new Yaffs2Error('EROFS', 'YAFFS1 images are written whole (import, or an edit that rewrites the image); they cannot be changed in place');
+  }
   dev.chunkLive[page] = 0;
   const block = blockOf(dev, page);
   dev.blockLive[block]!--;

@@ -22,9 +22,9 @@ export function detectLayout(device: NandDevice): SpareLayoutName | 'blank' | nu
   const total = g.blocksPerDie * g.diesPerChannel * g.channels * g.pagesPerBlock;
   const spare = new Uint8Array(g.spareSize);
   const tags = emptyTags();
-  const score: Record<SpareLayoutName, number> = { mkyaffs2: 0, mtd: 0 };
+  const score: Record<SpareLayoutName, number> = { mkyaffs2: 0, mtd: 0, yaffs1: 0 };
   let seen = 0;
-  const names: SpareLayoutName[] = ['mkyaffs2', 'mtd'];
+  const names: SpareLayoutName[] = ['mkyaffs2', 'mtd', 'yaffs1'];
   for (let page = 0; page < total && seen < 8; page++) {
     const block = Math.floor(page / g.pagesPerBlock);
     if (page % g.pagesPerBlock === 0 && device.isBad(block)) {
@@ -63,8 +63,8 @@ export function detectLayout(device: NandDevice): SpareLayoutName | 'blank' | nu
     }
   }
   if (seen === 0) return 'blank';
-  if (score.mkyaffs2 === 0 && score.mtd === 0) return null;
-  return score.mtd > score.mkyaffs2 ? 'mtd' : 'mkyaffs2';
+  const best = names.reduce((a, b) => (score[b] > score[a] ? b : a));
+  return score[best] === 0 ? null : best;
 }
 
 interface ScanObject {
@@ -103,6 +103,17 @@ export function scan(dev: Yaffs2Dev): void {
   let foreignSequence = 0;
   let badIds = 0;
   let maxSequence = LOWEST_SEQUENCE_NUMBER - 1;
+  const yaffs1 = dev.layout.name === 'yaffs1';
+  const otherTags = emptyTags();
+  // YAFFS1 has no sequence numbers: of two live copies of a header or data chunk (a power cut
+  // between writing the new one and marking the old one deleted), the later one wins only when
+  // its 2-bit serial number is the earlier one's + 1 (yaffs1_scan, yaffs_put_chunk_in_file).
+  // The scan meets the later copy first, so the earlier one takes over when that does not hold.
+  const earlierWins = (earlierSerial: number, laterPage: number): boolean => {
+    dev.device.readPage(laterPage, undefined, spare);
+    readTagsFromSpare(spare, dev.layout, otherTags);
+    return ((earlierSerial + 1) & 3) !== otherTags.serialNumber;
+  };
   for (let b = 0; b < dev.blockCount; b++) {
     if (dev.device.isBad(b)) {
       dev.blockState[b] = BlockState.dead;
@@ -182,6 +193,10 @@ export function scan(dev: Yaffs2Dev): void {
         dev.stats.tagEccCorrected++;
         strike(dev, b);
       }
+      if (tags.deleted) {
+        // YAFFS1: marked dead by its page status; yaffs1_scan skips these (free once GC erases them).
+        continue;
+      }
       if (tags.sequenceNumber !== dev.blockSequence[b]) {
         foreignSequence++; // not from this block's life (upstream ignores these too)
         continue;
@@ -195,6 +210,13 @@ export function scan(dev: Yaffs2Dev): void {
       if (tags.chunkId === 0) {
         const s = getScan(id);
         const shrinkFromTags = tags.extraAvailable && tags.extraIsShrink;
+        if (yaffs1 && s.header && earlierWins(tags.serialNumber, s.headerPage)) {
+          s.header = null;
+          s.shrinkSize = Infinity;
+          // (the spare buffer was reused: read this page's tags again)
+          dev.device.readPage(page, undefined, spare);
+          readTagsFromSpare(spare, dev.layout, tags);
+        }
         if (s.header || s.deleted) {
           // An older header: only its shrink mark matters (older chunks past its size are gone).
           if (shrinkFromTags || tags.extraAvailable) {
@@ -251,7 +273,13 @@ export function scan(dev: Yaffs2Dev): void {
         const s = getScan(id);
         if (s.deleted) continue;
         const k = tags.chunkId;
-        if (k > 0x7fffffff || s.chunks.has(k)) continue;
+        if (k > 0x7fffffff) continue;
+        if (s.chunks.has(k)) {
+          if (!yaffs1 || !earlierWins(tags.serialNumber, s.chunks.get(k)!)) continue;
+          dev.device.readPage(page, undefined, spare);
+          readTagsFromSpare(spare, dev.layout, tags);
+          s.chunks.delete(k);
+        }
         const start = (k - 1) * cs;
         if (start >= s.shrinkSize) continue;
         const endPos = Math.min(start + Math.min(tags.byteCount, cs), s.shrinkSize);

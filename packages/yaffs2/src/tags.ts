@@ -14,6 +14,7 @@
  */
 import { calcTagEcc, correctTagEcc } from './tag-ecc.ts';
 import { Yaffs2Error } from './errors.ts';
+import { packTags1, unpackTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_DATA_ECC_OFFSETS, YAFFS1_PAGE_SIZE, YAFFS1_SPARE_SIZE } from './tags1.ts';
 
 export const PACKED_TAGS_SIZE = 28;
 export const TAGS_ONLY_SIZE = 16;
@@ -24,9 +25,12 @@ export const EXTRA_SHADOWS_FLAG = 0x20000000;
 export const ALL_EXTRA_FLAGS = 0xf0000000;
 export const EXTRA_OBJECT_TYPE_SHIFT = 28;
 
-/** Where YAFFS keeps its tags (and data ECC) in the spare area. */
-export type SpareLayoutName = 'mkyaffs2' | 'mtd';
-export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd'];
+/**
+ * Where YAFFS keeps its tags (and data ECC) in the spare area: two YAFFS2 layouts, and YAFFS1's
+ * `struct yaffs_spare` on 512 + 16-byte pages (tags1.ts).
+ */
+export type SpareLayoutName = 'mkyaffs2' | 'mtd' | 'yaffs1';
+export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd', 'yaffs1'];
 
 /**
  * How the packed tags (and object headers) are encoded: byte order of every u32 (upstream's
@@ -48,6 +52,8 @@ export interface SpareLayout extends TagFormat {
   readonly tagsOffset: number;
   /** First spare byte of the data ECC (3 bytes per 256 data bytes), or null: no data ECC. */
   readonly dataEccOffset: number | null;
+  /** Spare offset of each 256-byte sector's 3 data-ECC bytes (empty: no data ECC). */
+  readonly dataEccSectors: readonly number[];
   /** Spare byte that carries the factory bad-block marker, or null (mkyaffs2image images). */
   readonly badBlockMarkerOffset: number | null;
 }
@@ -61,12 +67,22 @@ export interface SpareLayout extends TagFormat {
  */
 export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: number, format: TagFormat = DEFAULT_TAG_FORMAT): SpareLayout {
   const { bigEndian, tagEcc } = format;
+  if (name === 'yaffs1') {
+    if (pageSize !== YAFFS1_PAGE_SIZE || spareSize !== YAFFS1_SPARE_SIZE) {
+      throw new Yaffs2Error('EINVAL', `YAFFS1 tags need 512 + 16-byte pages (got ${pageSize} + ${spareSize})`);
+    }
+    if (!tagEcc) throw new Yaffs2Error('EINVAL', 'YAFFS1 tags always carry their 12-bit tag ECC');
+    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: YAFFS1_DATA_ECC_OFFSETS, badBlockMarkerOffset: YAFFS1_BLOCK_STATUS_OFFSET, bigEndian, tagEcc };
+  }
+  if (pageSize === YAFFS1_PAGE_SIZE) {
+    throw new Yaffs2Error('EINVAL', `512-byte pages are YAFFS1's: use the yaffs1 layout (YAFFS2 tags do not fit a ${spareSize}-byte spare beside its ECC)`);
+  }
   const tagsSize = tagEcc ? PACKED_TAGS_SIZE : TAGS_ONLY_SIZE;
   if (name === 'mkyaffs2') {
     if (spareSize < tagsSize) {
       throw new Yaffs2Error('EINVAL', `a ${spareSize}-byte spare cannot hold the ${tagsSize}-byte YAFFS2 packed tags`);
     }
-    return { name, tagsOffset: 0, dataEccOffset: null, badBlockMarkerOffset: null, bigEndian, tagEcc };
+    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: [], badBlockMarkerOffset: null, bigEndian, tagEcc };
   }
   const eccBytes = (pageSize / 256) * 3;
   const eccOffset = spareSize - eccBytes;
@@ -76,7 +92,8 @@ export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: 
       `the mtd layout needs 2 + ${tagsSize} tag bytes + ${eccBytes} ECC bytes in the spare; it has ${spareSize}`,
     );
   }
-  return { name, tagsOffset: 2, dataEccOffset: eccOffset, badBlockMarkerOffset: 0, bigEndian, tagEcc };
+  const dataEccSectors = Array.from({ length: pageSize / 256 }, (_, s) => eccOffset + 3 * s);
+  return { name, tagsOffset: 2, dataEccOffset: eccOffset, dataEccSectors, badBlockMarkerOffset: 0, bigEndian, tagEcc };
 }
 
 /** Object types as stored in headers (enum yaffs_obj_type). */
@@ -95,6 +112,10 @@ export type TagEccResult = 'ok' | 'fixed' | 'unfixed';
 /** Tags as read back: the four fields after tag ECC, plus the Linux "extra" header info. */
 export interface ChunkTags {
   erased: boolean;
+  /** YAFFS1: the page status marks the chunk deleted (never set for YAFFS2, which has no such mark). */
+  deleted: boolean;
+  /** YAFFS1's 2-bit serial number (which of two copies is newer); 0 for YAFFS2. */
+  serialNumber: number;
   eccResult: TagEccResult;
   sequenceNumber: number;
   objectId: number;
@@ -113,6 +134,8 @@ export interface ChunkTags {
 export function emptyTags(): ChunkTags {
   return {
     erased: true,
+    deleted: false,
+    serialNumber: 0,
     eccResult: 'ok',
     sequenceNumber: 0xffffffff,
     objectId: 0,
@@ -201,6 +224,8 @@ export function packTags(
  */
 export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags, format: TagFormat = DEFAULT_TAG_FORMAT): ChunkTags {
   const be = format.bigEndian;
+  out.deleted = false;
+  out.serialNumber = 0;
   out.extraAvailable = false;
   out.extraParentId = 0;
   out.extraIsShrink = false;
@@ -244,4 +269,30 @@ export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags, fo
     out.byteCount = 0;
   }
   return out;
+}
+
+/** Reads the tags of a page's spare in `layout` (YAFFS2 packed tags, or YAFFS1's spare tags). */
+export function readTags(spare: Uint8Array, layout: SpareLayout, out: ChunkTags): ChunkTags {
+  if (layout.name === 'yaffs1') return unpackTags1(spare, out, layout.bigEndian);
+  return unpackTags(spare, layout.tagsOffset, out, layout);
+}
+
+/**
+ * Writes a chunk's tags into `spare` (filled with 0xFF by the caller) in `layout`. YAFFS1 has
+ * no sequence number or header info in its tags: those are dropped (its headers carry all).
+ */
+export function writeTags(
+  spare: Uint8Array,
+  layout: SpareLayout,
+  sequenceNumber: number,
+  objectId: number,
+  chunkId: number,
+  byteCount: number,
+  extra: ExtraHeaderInfo | null,
+): void {
+  if (layout.name === 'yaffs1') {
+    packTags1(spare, objectId, chunkId, byteCount, 0, layout.bigEndian);
+    return;
+  }
+  packTags(spare, layout.tagsOffset, sequenceNumber, objectId, chunkId, byteCount, extra, layout);
 }

@@ -1,15 +1,17 @@
 import { createNandDevice, geometryPreset } from '@flashdiff/nand';
 import type { FaultOptions, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2 } from '../src/index.ts';
-import type { Yaffs2Options } from '../src/index.ts';
+import type { SpareLayoutName, Yaffs2Options } from '../src/index.ts';
 
 /** A small 2k-page device (64 pages per block) without on-device ECC: YAFFS does its own. */
-export function smallDevice(blocks: number, layout: 'mkyaffs2' | 'mtd' = 'mkyaffs2', faults?: FaultOptions): SimulatedNand {
-  const geometry = { ...geometryPreset('yaffs2-2k'), blocksPerDie: blocks, diesPerChannel: 1, channels: 1 };
+export function smallDevice(blocks: number, layout: SpareLayoutName = 'mkyaffs2', faults?: FaultOptions): SimulatedNand {
+  // YAFFS1: 512 + 16-byte pages, 32 to a block, block status at spare byte 5.
+  const page = layout === 'yaffs1' ? { pageSize: 512, spareSize: 16, pagesPerBlock: 32 } : {};
+  const geometry = { ...geometryPreset('yaffs2-2k'), ...page, blocksPerDie: blocks, diesPerChannel: 1, channels: 1 };
   return createNandDevice({
     geometry,
     ecc: null,
-    badBlockMarker: layout === 'mtd' ? { spareOffset: 0 } : null,
+    badBlockMarker: layout === 'mtd' ? { spareOffset: 0 } : layout === 'yaffs1' ? { spareOffset: 5 } : null,
     faults,
   });
 }

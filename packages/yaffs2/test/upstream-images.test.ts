@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { isYaffs2Error, openImage } from '../src/index.ts';
 import type { Yaffs2 } from '../src/index.ts';
+import { churnExpected, editsExpected } from './upstream-scenarios.ts';
 
 let work = '';
 before(() => {
@@ -19,33 +20,10 @@ before(() => {
 });
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-/** The driver's contents: byte i of a write with `seed` (realops.c's fill()). */
-function fill(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 7 + seed * 13 + (i >> 8)) & 0xff;
-  return out;
-}
-
 function unpack(name: string): string {
   const image = path.join(work, name);
   fs.writeFileSync(image, zlib.gunzipSync(fs.readFileSync(new URL(`./fixtures/upstream/${name}.gz`, import.meta.url))));
   return image;
-}
-
-/** What the "edits" scenario leaves, path → content (see the README's list of operations). */
-function editsExpected(): Map<string, Uint8Array> {
-  const grow = new Uint8Array(3200);
-  grow.set(fill(5000, 4).subarray(0, 100));
-  grow.set(fill(200, 5), 3000);
-  return new Map([
-    ['/d/trunc', fill(10000, 1).subarray(0, 3000)],
-    ['/d/otrunc', fill(5000, 3)],
-    ['/d/grow', grow],
-    ['/h/target', fill(3000, 8)],
-    ['/h/link', fill(4000, 7)],
-    ['/h/plain', fill(1500, 10)],
-    ['/big', fill(40000, 12)],
-  ]);
 }
 
 function checkEdits(yfs: Yaffs2, label: string): void {
@@ -87,13 +65,7 @@ describe('images written by the real YAFFS2', () => {
     test(`${name}: sixty O_TRUNC rewrites and truncations through GC`, () => {
       const img = openImage(unpack(name), { readOnly: true });
       try {
-        const expected = new Map<string, Uint8Array>();
-        for (let i = 0; i < 60; i++) {
-          const p = `/f${i % 6}`;
-          expected.set(p, fill(20000 + ((i * 977) % 30000), i));
-          if (i % 5 === 4) expected.set(p, expected.get(p)!.slice(0, (i * 331) % 9000));
-        }
-        expected.delete('/f0');
+        const expected = churnExpected();
         assert.deepEqual(
           img.fs.readdir('/').map((e) => `/${e.name}`),
           [...expected.keys()].sort(),
