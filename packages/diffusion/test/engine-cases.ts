@@ -302,6 +302,51 @@ export function describeEngineCases(label: string, init: () => Promise<TensorEng
       }
     });
 
+    test("resizeNearest's gradient at non-integer scales agrees with finite differences (tfjs's own resize gradient was wrong)", () => {
+      const random = new Random(23);
+      // Up (non-integer), down (some inputs copied nowhere: zero gradient) and mixed, NHWC.
+      const cases: Array<{ shape: number[]; out: [number, number] }> = [
+        { shape: [2, 3, 5, 2], out: [5, 7] },
+        { shape: [1, 5, 4, 3], out: [3, 3] },
+        { shape: [1, 4, 3, 2], out: [6, 2] },
+      ];
+      for (const { shape, out } of cases) {
+        const [n, h, w, c] = shape;
+        const x = random.normalArray(n * h * w * c);
+        const r = random.normalArray(n * out[0] * out[1] * c);
+        const before = e.numTensors();
+        const got = valueAndInputGrads((a) => e.resizeNearest(a, out[0], out[1]), [{ values: x, shape }], r);
+        assert.equal(e.numTensors(), before, 'no tensors left behind by the gradient');
+        // L(x) = Σ resize(x)·r, in float64 from the engine's forward; central differences per input.
+        const loss = (values: Float32Array): number => {
+          const y = e.tidy(() => e.resizeNearest(e.tensor(values, shape), out[0], out[1]));
+          const v = e.readSync(y);
+          y.dispose();
+          let sum = 0;
+          for (let i = 0; i < v.length; i++) sum += v[i] * r[i];
+          return sum;
+        };
+        const delta = 0.25;
+        const numeric = new Float64Array(x.length);
+        for (let k = 0; k < x.length; k++) {
+          const plus = x.slice();
+          const minus = x.slice();
+          plus[k] += delta;
+          minus[k] -= delta;
+          numeric[k] = (loss(plus) - loss(minus)) / (2 * delta);
+        }
+        const where = `${shape.join('×')} → ${out.join('×')}`;
+        assert.ok(maxAbsDiff(got.grads[0], numeric) < 1e-4, `${where}: analytic vs finite differences ${maxAbsDiff(got.grads[0], numeric)}`);
+        // The adjoint by counting: each output pixel sends its r to its source ⌊dst · in/out⌋.
+        const adjoint = new Float64Array(x.length);
+        for (let b = 0; b < n; b++) for (let i = 0; i < out[0]; i++) for (let j = 0; j < out[1]; j++) for (let k = 0; k < c; k++) {
+          adjoint[((b * h + Math.floor((i * h) / out[0])) * w + Math.floor((j * w) / out[1])) * c + k] += r[((b * out[0] + i) * out[1] + j) * c + k];
+        }
+        assert.ok(maxAbsDiff(got.grads[0], adjoint) < 1e-5, `${where}: analytic vs the counted adjoint`);
+        if (out[0] < h) assert.ok(adjoint.some((v) => v === 0), `${where}: a downscale leaves rows with no gradient`);
+      }
+    });
+
     test('gelu is the exact (erf) GELU and silu is x·σ(x)', () => {
       const x = Float32Array.of(-2, -1, 0, 1, 2);
       const g = e.tidy(() => e.gelu(e.tensor(x, [5])));

@@ -242,8 +242,31 @@ export class TfjsEngine implements TensorEngine {
     return W(op(T(x)) as tf.Tensor);
   }
   resizeNearest(x: Tensor, height: number, width: number): Tensor {
+    const [n, h, w, c] = x.shape;
     // alignCorners false, halfPixelCenters false: src = ⌊dst · in/out⌋, PyTorch's legacy 'nearest'.
-    return W(tf.image.resizeNearestNeighbor(T(x) as tf.Tensor4D, [height, width]));
+    // The forward is tfjs's; its ResizeNearestNeighborGrad is the one upsampleNearest had to replace
+    // (wrong against finite differences), so the gradient is the exact adjoint: with the one-hot
+    // selections R [height, h] (R[i, ⌊i·h/height⌋] = 1) and C [width, w], y = R·x·Cᵀ per image and
+    // channel, so dx = Rᵀ·dy·C — each input pixel gets the sum of dy over the outputs that copy it.
+    // Two matMuls on [rows, n·cols·c] views, which every backend runs.
+    const selection = (out: number, size: number): tf.Tensor2D => {
+      const m = new Float32Array(size * out);
+      for (let i = 0; i < out; i++) m[Math.min(size - 1, Math.floor((i * size) / out)) * out + i] = 1;
+      return tf.tensor2d(m, [size, out]); // Rᵀ: [in, out]
+    };
+    const op = tf.customGrad(((input: tf.Tensor) => ({
+      value: tf.image.resizeNearestNeighbor(input as tf.Tensor4D, [height, width]),
+      gradFunc: (dy: tf.Tensor) => {
+        const rowsT = selection(height, h);
+        const colsT = selection(width, w);
+        // [height, n·width·c] → Rᵀ· → [h, n, width, c]
+        const byRow = tf.matMul(rowsT, tf.reshape(tf.transpose(tf.reshape(dy, [n, height, width * c]), [1, 0, 2]), [height, n * width * c]));
+        // [width, h·n·c] → Cᵀ· → [w, h, n, c] → [n, h, w, c]
+        const byCol = tf.matMul(colsT, tf.reshape(tf.transpose(tf.reshape(byRow, [h, n, width, c]), [2, 0, 1, 3]), [width, h * n * c]));
+        return [tf.transpose(tf.reshape(byCol, [w, h, n, c]), [2, 1, 0, 3])];
+      },
+    })) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return W(op(T(x)) as tf.Tensor);
   }
   pad2d(x: Tensor, top: number, bottom: number, left: number, right: number): Tensor {
     return W(tf.pad(T(x), [[0, 0], [top, bottom], [left, right], [0, 0]]));
