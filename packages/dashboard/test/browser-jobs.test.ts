@@ -2,17 +2,65 @@
  * The job list and orphan cancellation in a real browser (Debian's chromium via playwright-core):
  * a job the page starts appears in the list with a Cancel button that cancels it; after a reload
  * (within the grace period) the job still runs; when the tab is closed it is cancelled; the page
- * has an h1 and keyboard-navigable tabs; a file too big for a YAFFS2 image is refused with the
- * image unchanged. Fails (never skips) without chromium.
+ * has an h1 and keyboard-navigable tabs; each view's Cancel for its running job is in sight at
+ * 1400×900 without scrolling; every control has an accessible name in chromium's accessibility
+ * tree; a file too big for a YAFFS2 image is refused with the image unchanged. Fails (never skips) without chromium.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ORPHAN_GRACE_MS } from '../src/server/page-sessions.ts';
-import { startHarness } from './browser-harness.ts';
+import { SCREENSHOT_DIR, startHarness } from './browser-harness.ts';
 import type { Harness } from './browser-harness.ts';
+import type { CDPSession } from 'playwright-core';
 
 let harness: Harness;
+let checkpoints: string;
+
+/** The roles of controls that need an accessible name. */
+const CONTROL_ROLES = new Set(['button', 'textbox', 'spinbutton', 'combobox', 'checkbox', 'radio', 'slider', 'searchbox', 'switch', 'tab', 'menuitem', 'listbox']);
+
+interface AxNode {
+  ignored: boolean;
+  role?: { value: unknown };
+  name?: { value: unknown };
+  backendDOMNodeId?: number;
+}
+
+/** Each rendered input, select, textarea and button under `scope`, by the name chromium's accessibility tree gives it. */
+async function unnamedControls(cdp: CDPSession, scope: string): Promise<{ audited: number; unnamed: string[] }> {
+  const { root } = (await cdp.send('DOM.getDocument', { depth: 0 })) as { root: { nodeId: number } };
+  const { nodeIds } = (await cdp.send('DOM.querySelectorAll', { nodeId: root.nodeId, selector: `${scope} :is(input:not([type=hidden]), select, textarea, button)` })) as { nodeIds: number[] };
+  let audited = 0;
+  const unnamed: string[] = [];
+  for (const nodeId of nodeIds) {
+    const { nodes } = (await cdp.send('Accessibility.getPartialAXTree', { nodeId, fetchRelatives: false })) as { nodes: AxNode[] };
+    const ax = nodes[0];
+    if (!ax || ax.ignored) continue; // not rendered (a field of a hidden mode)
+    audited++;
+    if (String(ax.name?.value ?? '').trim() === '') {
+      const { node } = (await cdp.send('DOM.describeNode', { nodeId })) as { node: { nodeName: string; attributes?: string[] } };
+      unnamed.push(`<${node.nodeName.toLowerCase()} ${(node.attributes ?? []).join(' ')}>`);
+    }
+  }
+  return { audited, unnamed };
+}
+
+/** The element is on screen at 1400×900 with the page scrolled to the top, and nothing covers it. */
+async function assertInSight(selector: string): Promise<void> {
+  await harness.page.evaluate(() => window.scrollTo(0, 0));
+  const at = await harness.page.$eval(selector, (el) => {
+    const b = el.getBoundingClientRect();
+    const top = document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);
+    return { x: b.x, y: b.y, width: b.width, height: b.height, scrollY: window.scrollY, viewport: [window.innerWidth, window.innerHeight], onTop: top !== null && (top === el || el.contains(top)) };
+  });
+  assert.deepEqual(at.viewport, [1400, 900]);
+  assert.equal(at.scrollY, 0);
+  assert.ok(at.width > 0 && at.x >= 0 && at.y >= 0 && at.x + at.width <= 1400 && at.y + at.height <= 900, `${selector} is outside the 1400×900 viewport: ${JSON.stringify(at)}`);
+  assert.ok(at.onTop, `${selector} is covered by something else`);
+}
 
 const steppedRun = {
   preset: 'seed-mini', overProvisioning: 0.2, gcPolicy: 'greedy', gcUnit: 'superblock', dynamicWearLeveling: true, staticWearLeveling: false,
@@ -43,11 +91,15 @@ async function waitFor(what: string, f: () => boolean | Promise<boolean>, ms = 3
 
 describe('dashboard jobs in a browser', { timeout: 180_000 }, () => {
   before(async () => {
-    harness = await startHarness({ width: 1400, height: 900 });
+    checkpoints = mkdtempSync(join(tmpdir(), 'dashboard-jobs-checkpoints-'));
+    harness = await startHarness({ width: 1400, height: 900, checkpointDirectory: checkpoints });
     await harness.page.goto(harness.server.url);
     await harness.page.waitForSelector('section.job-list');
   });
-  after(async () => harness?.close());
+  after(async () => {
+    await harness?.close();
+    rmSync(checkpoints, { recursive: true, force: true });
+  });
 
   test('the page has one h1 and tabs that the arrow keys move between', async () => {
     assert.equal(await harness.page.locator('h1').count(), 1);
@@ -70,6 +122,94 @@ describe('dashboard jobs in a browser', { timeout: 180_000 }, () => {
     await cancel.click();
     await harness.page.locator(`tr[data-job="${id}"][data-state="cancelled"]`).waitFor({ timeout: 30_000 });
     assert.equal(stateOf(id), 'cancelled');
+  });
+
+  test('each view’s Cancel for its running job is in sight at 1400×900 without scrolling, and cancels it', async () => {
+    const { page } = harness;
+    // SSD: a stepped run (it waits for steps, so it runs until cancelled).
+    await page.click('#tab-ssd');
+    await page.click('[data-testid=ssd-step-start]');
+    const ssdCancel = '#view-ssd .actions .progress button:has-text("Cancel"):not([disabled])';
+    await page.waitForSelector(ssdCancel);
+    await assertInSight(ssdCancel);
+    await page.click(ssdCancel);
+    await page.waitForSelector('[data-testid=ssd-step-start]:not([disabled])', { timeout: 30_000 });
+
+    // Diffusion sampling: DDPM through all the shipped model's steps, 64 images: long enough to catch running.
+    await page.click('#tab-diffusion');
+    await page.waitForSelector('[data-testid=diffusion-checkpoint] option', { state: 'attached' });
+    await page.selectOption('select[name=sampler]', 'ddpm');
+    await page.fill('input[name=count]', '64');
+    await page.click('[data-testid=diffusion-sample]');
+    const sampleCancel = '#view-diffusion .actions .action-job:has-text("Sampling") button:has-text("Cancel"):not([disabled])';
+    await page.waitForSelector(sampleCancel, { timeout: 30_000 });
+    await assertInSight(sampleCancel);
+    await page.click(sampleCancel);
+    await page.waitForSelector('[data-testid=diffusion-sample]:not([disabled])', { timeout: 30_000 });
+
+    // Diffusion training (its settings sit at the bottom of the form): 200 steps, cancelled after a few,
+    // with the loss curve drawn per step meanwhile.
+    await page.click('#view-diffusion details.train summary');
+    await page.fill('input[name=trainName]', 'cancel-me');
+    await page.fill('input[name=trainImages]', '2000');
+    await page.fill('input[name=batch]', '10');
+    await page.fill('input[name=nFeat]', '8');
+    await page.fill('input[name=timesteps]', '20');
+    await page.click('[data-testid=diffusion-train]');
+    const trainCancel = '#view-diffusion .actions .action-job:has-text("Training") button:has-text("Cancel"):not([disabled])';
+    await page.waitForSelector(trainCancel, { timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid=chart-training-loss]')?.closest('.chart')?.getAttribute('data-points') ?? 0) >= 3, undefined, { timeout: 60_000 });
+    await assertInSight(trainCancel);
+    const texts = await page.$$eval('[data-testid=chart-training-loss] svg text', (els) => els.map((e) => e.textContent));
+    assert.ok(texts.includes('training step (batches)') && texts.includes('loss (MSE of the predicted noise)'), JSON.stringify(texts));
+    await page.click(trainCancel);
+    await page.waitForSelector('[data-testid=diffusion-train]:not([disabled])', { timeout: 30_000 });
+    await page.click('[data-testid=chart-training-loss] ~ details.chart-data summary');
+    const rows = await page.$$eval('[data-testid=chart-training-loss-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => Number(td.textContent))));
+    assert.ok(rows.length >= 3, `${rows.length} steps in the loss table`);
+    assert.deepEqual(rows.map((r) => r[0]), rows.map((_, i) => i + 1), 'one row per step, from step 1');
+    assert.ok(rows.every((r) => Number.isFinite(r[1]) && r[1]! > 0));
+
+    // Text to image: its Cancel (same progress widget) in sight on an idle view.
+    await page.click('#tab-t2i');
+    await assertInSight('#view-t2i .progress button:has-text("Cancel")');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'cancel-in-sight.png') });
+  });
+
+  test('every input has a label and every button an accessible name, on every view (chromium’s accessibility tree)', async () => {
+    const { page } = harness;
+    const cdp = await harness.context.newCDPSession(page);
+    await cdp.send('Accessibility.enable');
+    for (const tab of ['ssd', 'yaffs2', 'diffusion', 't2i']) {
+      await page.click(`#tab-${tab}`);
+      if (tab === 'ssd') await page.waitForSelector('select[name=preset] option', { state: 'attached' });
+      if (tab === 'yaffs2') {
+        // An image open, so the file table and its buttons are there too.
+        await page.fill('input[name=blocks]', '16');
+        await page.click('[data-testid=yaffs-create]');
+        await page.waitForSelector('[data-testid=yaffs-files] tbody tr');
+      }
+      // Every disclosure open: the training settings and the data tables are audited too.
+      await page.$$eval(`#view-${tab} details`, (all) => all.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+      const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as { nodes: AxNode[] };
+      const controls = nodes.filter((n) => !n.ignored && CONTROL_ROLES.has(String(n.role?.value)));
+      const nameless = controls.filter((n) => String(n.name?.value ?? '').trim() === '');
+      const described = await Promise.all(
+        nameless.map(async (n) => {
+          const { node } = (await cdp.send('DOM.describeNode', { backendNodeId: n.backendDOMNodeId! })) as { node: { nodeName: string; attributes?: string[] } };
+          return `${n.role?.value} <${node.nodeName.toLowerCase()} ${(node.attributes ?? []).join(' ')}>`;
+        }),
+      );
+      assert.deepEqual(described, [], `${tab}: controls without an accessible name`);
+      const { audited, unnamed } = await unnamedControls(cdp, `#view-${tab}`);
+      assert.deepEqual(unnamed, [], `${tab}: inputs or buttons without an accessible name`);
+      assert.ok(audited >= (tab === 'yaffs2' ? 6 : 10), `${tab}: only ${audited} controls audited`);
+    }
+    // The audit finds what it looks for: an input with no label is reported.
+    await page.$eval('#view-t2i', (view) => view.append(Object.assign(document.createElement('input'), { id: 'unlabelled-probe' })));
+    assert.match((await unnamedControls(cdp, '#view-t2i')).unnamed.join(' '), /unlabelled-probe/);
+    await page.$eval('#unlabelled-probe', (probe) => probe.remove());
+    await cdp.detach();
   });
 
   test('a reloaded page’s job is cancelled after the grace period; a background job outlives its closed tab', async () => {

@@ -99,6 +99,60 @@ describe('dashboard in chromium', { timeout: 180_000 }, () => {
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'ssd-run.png'), fullPage: true });
   });
 
+  test('SSD: the plots of that run — axis titles with units, a data table of the same numbers, values on hover', async () => {
+    const { page } = harness;
+    const axes: Record<string, string[]> = {
+      'chart-interval-waf': ['host page writes (measured)', 'write amplification', 'interval WAF', 'cumulative WAF'],
+      'chart-free-blocks': ['host page writes (measured)', 'free blocks'],
+      'chart-erase-histogram': ['erase count', 'blocks'],
+      'chart-latency-cdf': ['latency (µs, log scale)', 'fraction of operations ≤ latency', 'writes'],
+    };
+    const tables: Record<string, string[][]> = {};
+    for (const [id, titles] of Object.entries(axes)) {
+      // Vega's SVG (the CLI's chart spec), with its texts and an accessible description.
+      await page.waitForSelector(`[data-testid=${id}] svg`);
+      const texts = await page.$$eval(`[data-testid=${id}] svg text`, (els) => els.map((e) => e.textContent ?? ''));
+      for (const title of titles) assert.ok(texts.includes(title), `${id}: '${title}' is drawn (${JSON.stringify(texts.filter((t) => t.length > 5))})`);
+      assert.ok(await page.$(`[data-testid=${id}] svg [aria-label], [data-testid=${id}] svg[aria-label]`), `${id}: the SVG carries aria labels`);
+      await page.click(`[data-testid=${id}] ~ details.chart-data summary`);
+      tables[id] = await page.$$eval(`[data-testid=${id}-table] tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      assert.ok(tables[id]!.length > 0, `${id}: its data table has rows`);
+      // The hover readout names the values under the pointer.
+      await page.hover(`[data-testid=${id}] svg`);
+      const readout = (await page.textContent(`[data-testid=${id}-readout]`))?.trim() ?? '';
+      assert.ok(readout.length > 5, `${id}: a value shown on hover`);
+    }
+    const number = (text: string): number => Number(text.replace(/,/g, ''));
+    // Interval WAF: the table's last cumulative WAF is the report's WAF; the series spans the run.
+    const reportWaf = Number(await page.textContent('[data-testid=ssd-report] .metric:first-child .metric-value'));
+    const lastWaf = tables['chart-interval-waf']!.at(-1)!;
+    assert.equal(number(lastWaf[0]!), 720, 'the last point is the run’s end: 4 × 180 user pages');
+    assert.ok(Math.abs(number(lastWaf[2]!) - reportWaf) < 0.001, `cumulative WAF ${lastWaf[2]} vs the report's ${reportWaf}`);
+    const intervalWafs = tables['chart-interval-waf']!.map((r) => number(r[1]!));
+    assert.ok(intervalWafs.every((w) => w >= 1), `every interval WAF ≥ 1: ${intervalWafs.join(' ')}`);
+    // Free blocks: the last row is what the status line says.
+    const status = (await page.textContent('[data-testid=ssd-status]')) ?? '';
+    assert.equal(tables['chart-free-blocks']!.at(-1)![1], /free blocks (\d+)/.exec(status)![1]);
+    // The erase-count histogram (server side, @flashdiff/ssd eraseStats) bins the heatmap's per-block counts.
+    await page.click('[data-testid=erase-heatmap] ~ details.chart-data summary');
+    const perBlock = await page.$$eval('[data-testid=erase-heatmap-table] tbody tr', (rows) => rows.map((r) => Number(r.querySelectorAll('td')[2]!.textContent)));
+    assert.equal(perBlock.length, 24);
+    for (const [range, count] of tables['chart-erase-histogram']!) {
+      const [from, to] = range!.split('–').map(Number) as [number, number?];
+      assert.equal(perBlock.filter((e) => e >= from && e <= (to ?? from)).length, Number(count), `blocks with erase count ${range}`);
+    }
+    assert.equal(tables['chart-erase-histogram']!.reduce((n, r) => n + Number(r[1]), 0), 24);
+    await page.hover('[data-testid=erase-heatmap]', { position: { x: 56, y: 8 } });
+    assert.equal(await page.textContent('[data-testid=erase-heatmap-readout]'), `die 0, block 0: ${perBlock[0]} erases`);
+    // Latency: writes only (the workload writes), the CDF climbing to 1.
+    const cdf = tables['chart-latency-cdf']!;
+    assert.ok(cdf.every((r) => r[0] === 'writes'));
+    assert.equal(Number(cdf.at(-1)![2]), 1);
+    const fractions = cdf.map((r) => Number(r[2]));
+    assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]!), 'the CDF never falls');
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'ssd-plots.png'), fullPage: true });
+  });
+
   test('SSD: a bad setting is answered by a message on the page', async () => {
     const { page } = harness;
     await page.fill('input[name=overProvisioning]', '0');

@@ -13,7 +13,7 @@ import { SHIPPED_MODEL_NAME, shippedModelDirectory } from '@flashdiff/diffusion/
 import { startDashboardServer } from '../src/server/server.ts';
 import type { DashboardServer } from '../src/server/server.ts';
 import { clientBuildIsStale } from '../src/server/client-build.ts';
-import type { JobEvent, SsdFrame, YaffsBlockInfo, YaffsEntry, YaffsImageInfo } from '../src/shared/protocol.ts';
+import type { DiffusionTrainFrame, JobEvent, SsdFrame, YaffsBlockInfo, YaffsEntry, YaffsImageInfo } from '../src/shared/protocol.ts';
 import { PAGE_INVALID, PAGE_VALID } from '../src/shared/protocol.ts';
 import type { IncomingMessage } from 'node:http';
 
@@ -182,6 +182,15 @@ describe('dashboard server', { timeout: 120_000 }, () => {
     assert.equal(states.filter((s) => s === PAGE_INVALID).length, 0);
     const valid = new Uint16Array(new Uint8Array(Buffer.from(last.validPerBlock, 'base64')).buffer);
     assert.equal(valid.reduce((a, b) => a + b, 0), 50);
+    // The plots' numbers: the time series from 0 to the end (no GC: NAND = host writes), the erase
+    // histogram over all 24 blocks (none erased yet), one write latency per host write, no reads.
+    assert.equal(last.series.host[0], 0);
+    assert.equal(last.series.host.at(-1), 50);
+    assert.deepEqual(last.series.nand, last.series.host);
+    assert.ok(last.series.host.every((h, i) => i === 0 || h > last.series.host[i - 1]!), 'samples ascend');
+    assert.deepEqual(last.eraseHistogram, { binStart: 0, binWidth: 1, counts: [24] });
+    assert.equal(last.writeLatency.buckets.reduce((n, [, c]) => n + c, 0), 50);
+    assert.deepEqual(last.readLatency.buckets, []);
     const result = events.find((e) => e.type === 'result');
     assert.ok(result && result.type === 'result');
     const report = result.result as { waf: number; hostPageWrites: number; gcRuns: number };
@@ -317,6 +326,15 @@ describe('dashboard server', { timeout: 120_000 }, () => {
     assert.equal(finalState(events).state, 'done', JSON.stringify(events.filter((e) => e.type === 'state')));
     const steps = events.filter((e) => e.type === 'progress' && e.progress.total === 2).map((e) => (e.type === 'progress' ? e.progress.done : 0));
     assert.ok(steps.includes(2), `per-step progress up to 2 of 2: ${JSON.stringify(steps)}`);
+    // The loss curve's frames carry every step's loss so far; the last one matches the progress line.
+    const lossFrame = events.filter((e) => e.type === 'frame').at(-1);
+    assert.ok(lossFrame && lossFrame.type === 'frame', 'the training job streams loss frames');
+    const curve = lossFrame.frame as DiffusionTrainFrame;
+    assert.deepEqual([curve.totalSteps, curve.steps], [2, [1, 2]]);
+    assert.ok(curve.losses.every((l) => Number.isFinite(l) && l > 0), JSON.stringify(curve.losses));
+    const lastProgress = events.filter((e) => e.type === 'progress').at(-1);
+    assert.ok(lastProgress && lastProgress.type === 'progress');
+    assert.match(lastProgress.progress.message, new RegExp(`loss ${curve.losses[1]!.toFixed(4)}`));
     const listing = await call<{ checkpoints: { name: string; classes: number; imageSize: number }[] }>('GET', 'api/diffusion/checkpoints');
     const entry = listing.body.checkpoints.find((c) => c.name === 'tiny-mnist');
     assert.ok(entry, 'the new checkpoint is listed');

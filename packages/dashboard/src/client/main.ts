@@ -1,4 +1,3 @@
-import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import type { Capabilities } from '../shared/protocol.ts';
 import { PAGE_SESSION, api, openPresence } from './api.ts';

@@ -148,8 +148,29 @@ export interface SsdFrame {
   /** Human-readable line about the last thing that happened (stepping mode). */
   readonly lastEvent?: string;
   readonly paused: boolean;
-  /** Time-series points taken since the previous frame (host page writes, WAF, free blocks). */
-  readonly points?: readonly { readonly host: number; readonly waf: number; readonly free: number }[];
+  /**
+   * The whole time series so far (bounded: older samples thinned, shared/series.ts), measured
+   * from the run's start: cumulative host and NAND page writes and free blocks at each sample.
+   * Whole rather than incremental, so a frame dropped for a slow reader loses no point.
+   */
+  readonly series: SsdSeries;
+  /** Erase-count histogram of the good blocks (@flashdiff/ssd eraseStats, 16 bins as in the report). */
+  readonly eraseHistogram: { readonly binStart: number; readonly binWidth: number; readonly counts: readonly number[] };
+  /** Latency histograms of the measured host reads and writes so far (sparse, 8 buckets per octave of ns). */
+  readonly readLatency: SparseHistogram;
+  readonly writeLatency: SparseHistogram;
+}
+
+export interface SsdSeries {
+  readonly host: readonly number[];
+  readonly nand: readonly number[];
+  readonly free: readonly number[];
+}
+
+/** A latency histogram's non-empty buckets: bucket b holds [2^(b/k), 2^((b+1)/k)) ns, k = bucketsPerOctave. */
+export interface SparseHistogram {
+  readonly bucketsPerOctave: number;
+  readonly buckets: readonly (readonly [number, number])[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,6 +258,13 @@ export interface DiffusionFrame {
   readonly height: number;
   readonly channels: 1 | 3;
   readonly pixels: string;
+}
+
+/** What a training job streams after each step: the loss of every step so far (bounded, thinned when long). */
+export interface DiffusionTrainFrame {
+  readonly totalSteps: number;
+  readonly steps: readonly number[];
+  readonly losses: readonly number[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-import type { CheckpointInfo, DiffusionFrame, JobCreated } from '../../shared/protocol.ts';
+import type { CheckpointInfo, DiffusionFrame, DiffusionTrainFrame, JobCreated } from '../../shared/protocol.ts';
 import { api, apiBytes, base64ToBytes, followJob, saveBlob } from '../api.ts';
 import { field, h, keyValueTable, numberInput, panel, select } from '../dom.ts';
 import { errorText, ProgressView, showMessage } from '../messages.ts';
+import { lossCurveChart } from '../charts.ts';
+import { Chart } from '../widgets/chart.ts';
 
 /** The diffusion view: pick or train a checkpoint, sample with DDPM/DDIM, watch the denoising. */
 export function createDiffusionView(): HTMLElement {
@@ -13,7 +15,7 @@ export function createDiffusionView(): HTMLElement {
 
   // --- checkpoint
   const checkpointSelect = h('select', { name: 'checkpoint', 'data-testid': 'diffusion-checkpoint' });
-  const refreshButton = h('button', { type: 'button', class: 'link' }, 'refresh');
+  const refreshButton = h('button', { type: 'button', class: 'link', 'aria-label': 'refresh the checkpoint list' }, 'refresh');
   const checkpointInfo = h('div', { class: 'muted' });
   const checkpointFolder = h('div', { class: 'field-hint' });
 
@@ -61,9 +63,18 @@ export function createDiffusionView(): HTMLElement {
   let guidanceTouched = false;
   guidance.addEventListener('input', () => (guidanceTouched = true));
 
+  // Each job's progress and Cancel sit at the top, in sight while the settings scroll (style.css .actions).
+  const trainStatus = h('div', { class: 'action-job', hidden: true }, h('span', { class: 'action-label' }, 'Training'), trainProgress.element);
   const controls = h(
     'form',
-    { class: 'controls', onsubmit: (e: Event) => e.preventDefault() },
+    { class: 'controls', 'aria-label': 'diffusion settings', onsubmit: (e: Event) => e.preventDefault() },
+    h(
+      'div',
+      { class: 'actions', 'data-testid': 'diffusion-actions' },
+      h('div', { class: 'buttons' }, sampleButton),
+      h('div', { class: 'action-job' }, h('span', { class: 'action-label' }, 'Sampling'), sampleProgress.element),
+      trainStatus,
+    ),
     h('h2', {}, 'Checkpoint'),
     field('Checkpoint', h('div', { class: 'row' }, checkpointSelect, refreshButton)),
     checkpointFolder,
@@ -75,24 +86,22 @@ export function createDiffusionView(): HTMLElement {
     mixField,
     h('div', { class: 'grid2' }, field('Images', count), field('Seed', seed)),
     field('Send a frame every', frameEvery, 'denoising steps'),
-    h('div', { class: 'buttons' }, sampleButton),
-    sampleProgress.element,
     h('details', { class: 'train' },
       h('summary', {}, 'Train a small model on MNIST'),
       field('Name', trainName),
       h('div', { class: 'grid2' }, field('Epochs', trainEpochs), field('Images', trainImages), field('Batch', trainBatch), field('Learning rate', trainLr), field('Timesteps T', trainTimesteps), field('Features', trainFeatures)),
       field('Keep training when this page is closed', trainBackground, 'a background job: otherwise closing or reloading the page cancels it'),
       h('div', { class: 'buttons' }, trainButton),
-      trainProgress.element,
     ),
   );
 
-  const frameCanvas = h('canvas', { class: 'frame', 'data-testid': 'diffusion-frame' });
+  const frameCanvas = h('canvas', { class: 'frame', 'data-testid': 'diffusion-frame', role: 'img', 'aria-label': 'denoising frame (none yet)' });
   const frameCaption = h('div', { class: 'caption' }, 'Frames appear here as the sampler denoises (noise → image).');
   const downloadButton = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-testid': 'diffusion-download' }, 'Download grid PNG');
   const strip = h('div', { class: 'strip', 'data-testid': 'diffusion-strip' });
   const resultInfo = h('div', {});
   const trainLog = h('pre', { class: 'log' }, 'No training run yet. Open "Train a small model on MNIST" on the left.');
+  const lossChart = new Chart('chart-training-loss', 'training loss per step', 'The loss of each training step is drawn here while a model trains.');
   view.append(
     controls,
     h(
@@ -101,7 +110,7 @@ export function createDiffusionView(): HTMLElement {
       messages,
       panel('Denoising', frameCanvas, frameCaption, h('div', { class: 'buttons' }, downloadButton), resultInfo),
       panel('Progression', h('p', { class: 'muted' }, 'The samples x_t at a few steps of the run, from the noisiest (left) to the final images (right).'), strip),
-      panel('Training log', trainLog),
+      panel('Training', lossChart.element, trainLog),
     ),
   );
 
@@ -145,6 +154,7 @@ export function createDiffusionView(): HTMLElement {
     frameCanvas.style.height = `${frame.height * scale}px`;
     frameCanvas.getContext('2d')!.putImageData(image, 0, 0);
     frameCaption.textContent = `x after step ${frame.step} of ${frame.totalSteps} (the step from t = ${frame.timestep})${frame.step === frame.totalSteps ? ': the samples' : ''}`;
+    frameCanvas.setAttribute('aria-label', `sampled images, ${frameCaption.textContent}`);
     // Keep up to 8 thumbnails for the progression strip.
     const thumbs = strip.children.length;
     const every = Math.max(1, Math.ceil(frame.totalSteps / 8));
@@ -154,6 +164,8 @@ export function createDiffusionView(): HTMLElement {
       thumb.height = frame.height;
       thumb.getContext('2d')!.putImageData(image, 0, 0);
       thumb.title = `step ${frame.step}, t = ${frame.timestep}`;
+      thumb.setAttribute('role', 'img');
+      thumb.setAttribute('aria-label', `the samples after step ${frame.step} (t = ${frame.timestep})`);
       strip.append(h('figure', {}, thumb, h('figcaption', {}, `t=${frame.timestep}`)));
     }
   };
@@ -225,10 +237,17 @@ export function createDiffusionView(): HTMLElement {
       };
       const job = await api<JobCreated>('POST', 'api/diffusion/train', request, undefined, { background: trainBackground.checked });
       trainButton.disabled = true;
+      trainStatus.hidden = false;
       trainProgress.start(job.id);
       trainLog.textContent = '';
+      lossChart.reset();
       followJob(job.id, {
         onProgress: (p) => trainProgress.update(p),
+        onFrame: (f) => {
+          const frame = f as DiffusionTrainFrame;
+          const data = lossCurveChart(frame.steps, frame.losses, frame.totalSteps);
+          if (data) lossChart.update(data);
+        },
         onLog: (m) => {
           trainLog.textContent += `${m}\n`;
         },

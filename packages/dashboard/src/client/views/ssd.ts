@@ -3,14 +3,16 @@ import { api, base64ToUint32, followJob } from '../api.ts';
 import { checkbox, field, formatNumber, h, keyValueTable, numberInput, panel, select } from '../dom.ts';
 import { errorText, ProgressView, showMessage } from '../messages.ts';
 import { BlockMap } from '../widgets/block-map.ts';
+import { eraseHistogramChart, freeBlocksChart, intervalWafChart, latencyCdfChart } from '../charts.ts';
+import { Chart } from '../widgets/chart.ts';
 import { Heatmap } from '../widgets/heatmap.ts';
-import { SeriesChart } from '../widgets/series-chart.ts';
 
 /** The SSD simulator view: configure, run live or step, and watch the FTL. */
 export function createSsdView(): HTMLElement {
   const view = h('div', { class: 'layout' });
   const messages = h('div', { class: 'view-messages' });
-  const form = h('form', { class: 'controls', onsubmit: (e: Event) => e.preventDefault() });
+  // Enter in a field clicks the submit button (Run), whose click handler starts the run.
+  const form = h('form', { class: 'controls', 'aria-label': 'SSD run settings', onsubmit: (e: Event) => e.preventDefault() });
   const presetSelect = select('preset', []);
   const presetHint = h('span', { class: 'field-hint' });
   const geometryInputs = {
@@ -36,12 +38,13 @@ export function createSsdView(): HTMLElement {
     ['10000', '10,000 writes / s'],
   ], '0');
   const traceInput = h('input', { type: 'file', name: 'trace', accept: '.trace,.ascii,.txt,*/*' });
-  const traceClear = h('button', { type: 'button', class: 'link' }, 'clear');
+  const traceClear = h('button', { type: 'button', class: 'link', 'aria-label': 'clear the trace file' }, 'clear');
   traceClear.addEventListener('click', () => {
     traceInput.value = '';
   });
 
-  const runButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'ssd-run' }, 'Run');
+  // The form's submit button: Enter in a field runs (implicit submission clicks it).
+  const runButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 'ssd-run' }, 'Run');
   const stepStartButton = h('button', { type: 'button', class: 'secondary', 'data-testid': 'ssd-step-start' }, 'Start stepping');
   const stepButton = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-testid': 'ssd-step' }, 'Step 1 write');
   const step10Button = h('button', { type: 'button', class: 'secondary', disabled: true }, 'Step 10');
@@ -49,6 +52,15 @@ export function createSsdView(): HTMLElement {
   const progress = new ProgressView();
 
   form.append(
+    // Run, the step controls and the running job's progress and Cancel first, kept in sight
+    // while the settings below scroll (style.css .actions).
+    h(
+      'div',
+      { class: 'actions', 'data-testid': 'ssd-actions' },
+      h('div', { class: 'buttons' }, runButton, stepStartButton),
+      h('div', { class: 'buttons' }, stepButton, step10Button, pauseButton),
+      progress.element,
+    ),
     h('h2', {}, 'Drive'),
     field('Preset', presetSelect),
     presetHint,
@@ -62,17 +74,17 @@ export function createSsdView(): HTMLElement {
     precondition.element,
     h('div', { class: 'grid2' }, field('Seed', seed), field('Run speed', speed)),
     field('…or replay a DiskSim trace', h('div', { class: 'row' }, traceInput, traceClear), 'ASCII: time device lba sectors read-flag'),
-    h('div', { class: 'buttons' }, runButton, stepStartButton),
-    h('div', { class: 'buttons' }, stepButton, step10Button, pauseButton),
-    progress.element,
   );
 
   const blockMap = new BlockMap();
-  const heatmap = new Heatmap('erases');
-  const chart = new SeriesChart('host page writes', [
-    { label: 'WAF', color: '#d6336c', axis: 'left', digits: 3 },
-    { label: 'free blocks', color: '#1c7ed6', axis: 'right', digits: 0 },
-  ], { left: 'write amplification', right: 'free blocks' });
+  const heatmap = new Heatmap('erases', 'erase count of each block');
+  // The charts `ssdsim plot` writes, from the same specs (@flashdiff/ssd/plot/specs), live.
+  const waitingText = 'Drawn as the run goes.';
+  const wafChart = new Chart('chart-interval-waf', 'interval and cumulative WAF over the measured host page writes', waitingText);
+  const freeChart = new Chart('chart-free-blocks', 'free blocks over the measured host page writes', waitingText);
+  const eraseChart = new Chart('chart-erase-histogram', 'erase-count histogram of the good blocks', waitingText);
+  const latencyChart = new Chart('chart-latency-cdf', 'read and write latency CDFs', 'Drawn once host operations complete.');
+  const charts = [wafChart, freeChart, eraseChart, latencyChart];
   const status = h('div', { class: 'status-line', 'data-testid': 'ssd-status' }, 'Choose a drive and a workload, then Run — or Start stepping to replay the seed one host write at a time.');
   const report = h('div', { class: 'report', 'data-testid': 'ssd-report' }, h('p', { class: 'muted' }, 'The final report appears here when a run ends.'));
 
@@ -81,7 +93,9 @@ export function createSsdView(): HTMLElement {
     { class: 'content' },
     messages,
     panel('Block map', status, blockMap.element),
-    h('div', { class: 'two-up' }, panel('Erase counts per block', heatmap.element), panel('WAF and free blocks over time', chart.element)),
+    h('div', { class: 'two-up' }, panel('WAF over time', wafChart.element), panel('Free blocks over time', freeChart.element)),
+    h('div', { class: 'two-up' }, panel('Erase counts per block', heatmap.element), panel('Erase-count histogram', eraseChart.element)),
+    panel('Latency CDFs', latencyChart.element),
     panel('Report', report),
   );
   view.append(form, content);
@@ -180,7 +194,7 @@ export function createSsdView(): HTMLElement {
     stopFollowing?.();
     jobId = job.id;
     let gotReport = false;
-    chart.reset();
+    for (const chart of charts) chart.reset();
     report.replaceChildren(h('p', { class: 'muted' }, stepped ? 'Stepping: press "Step 1 write".' : 'Running…'));
     setRunning(true, stepped);
     progress.start(job.id, stepped ? 'stepping' : 'starting…');
@@ -190,8 +204,13 @@ export function createSsdView(): HTMLElement {
         const frame = f as SsdFrame;
         blockMap.draw(frame);
         heatmap.draw(base64ToUint32(frame.eraseCounts), frame.dies, frame.blocksPerDie);
-        if (frame.points) for (const point of frame.points) if (point.host > 0) chart.push(point.host, [point.waf, point.free]);
-        if (frame.hostPageWrites > 0) chart.push(frame.hostPageWrites, [frame.waf, frame.freeBlocks]);
+        const draw = (chart: Chart, data: ReturnType<typeof intervalWafChart>): void => {
+          if (data) chart.update(data);
+        };
+        draw(wafChart, intervalWafChart(frame.series));
+        draw(freeChart, freeBlocksChart(frame.series));
+        draw(eraseChart, eraseHistogramChart(frame.eraseHistogram));
+        draw(latencyChart, latencyCdfChart(frame.readLatency, frame.writeLatency));
         status.textContent =
           `host writes ${formatNumber(frame.hostPageWrites)} · NAND writes ${formatNumber(frame.nandPageWrites)} · ` +
           `WAF ${frame.waf.toFixed(3)} · free blocks ${frame.freeBlocks} · GC runs ${formatNumber(frame.gcRuns)} ` +

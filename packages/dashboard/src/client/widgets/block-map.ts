@@ -16,9 +16,11 @@ export class BlockMap {
   readonly canvas: HTMLCanvasElement;
   private readonly caption: HTMLElement;
   private lastFrame: SsdFrame | undefined;
+  private readonly details: HTMLDetailsElement;
+  private readonly tableHost: HTMLElement;
 
   constructor() {
-    this.canvas = h('canvas', { class: 'block-map', 'data-testid': 'block-map' });
+    this.canvas = h('canvas', { class: 'block-map', 'data-testid': 'block-map', role: 'img', 'aria-label': 'block map: nothing drawn yet' });
     this.caption = h('div', { class: 'caption' });
     const legend = h(
       'div',
@@ -33,14 +35,44 @@ export class BlockMap {
       ).map(([label, color]) => h('span', { class: 'legend-item' }, h('i', { style: `background:${rgb(color)}` }), label)),
       h('span', { class: 'legend-item' }, h('i', { class: 'outline', style: `border-color:${rgb(GC_HIGHLIGHT)}` }), 'last GC victim'),
     );
-    this.element = h('div', { class: 'block-map-wrap' }, legend, this.canvas, this.caption);
+    // The text alternative: each block's pages by state, built when the disclosure opens.
+    this.tableHost = h('div', { class: 'chart-table' });
+    this.details = h('details', { class: 'chart-data' }, h('summary', {}, 'Data table: pages of each block by state'), this.tableHost);
+    this.details.addEventListener('toggle', () => this.renderTable());
+    this.element = h('div', { class: 'block-map-wrap' }, legend, this.canvas, this.caption, this.details);
     new ResizeObserver(() => {
       if (this.lastFrame) this.draw(this.lastFrame);
     }).observe(this.element);
   }
 
+  private renderTable(): void {
+    const frame = this.lastFrame;
+    if (!this.details.open || !frame) return;
+    const valid = base64ToUint16(frame.validPerBlock);
+    const invalid = base64ToUint16(frame.invalidPerBlock);
+    const gc = new Set(frame.gcBlocks);
+    const rows: HTMLElement[] = [];
+    for (let b = 0; b < frame.blocks; b++) {
+      const free = frame.pagesPerBlock - valid[b]! - invalid[b]!;
+      rows.push(
+        h('tr', {}, h('td', { class: 'num' }, Math.floor(b / frame.blocksPerDie)), h('td', { class: 'num' }, b % frame.blocksPerDie), h('td', { class: 'num' }, valid[b]!), h('td', { class: 'num' }, invalid[b]!), h('td', { class: 'num' }, Math.max(0, free)), h('td', {}, gc.has(b) ? 'last GC victim' : '')),
+      );
+    }
+    this.tableHost.replaceChildren(
+      h(
+        'table',
+        { class: 'data-table', 'data-testid': 'block-map-table' },
+        h('caption', {}, 'Pages of each block by state'),
+        h('thead', {}, h('tr', {}, ...['die', 'block', 'valid pages', 'invalid pages', 'other pages (free, metadata)', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, ...rows),
+      ),
+    );
+  }
+
   draw(frame: SsdFrame): void {
     this.lastFrame = frame;
+    this.canvas.setAttribute('aria-label', `block map: ${frame.dies} dies × ${frame.blocksPerDie} blocks of ${frame.pagesPerBlock} pages; the data table below gives each block's pages by state`);
+    if (this.details.open) this.renderTable();
     const width = Math.max(320, this.element.clientWidth || 640);
     const dies = frame.dies;
     const perDie = frame.blocksPerDie;

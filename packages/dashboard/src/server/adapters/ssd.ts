@@ -7,7 +7,9 @@ import type { NandGeometry } from '@flashdiff/nand';
 import {
   BLOCK_BAD,
   BLOCK_FREE,
+  eraseStats,
   GC_POLICIES,
+  LatencyHistogram,
   GC_UNITS,
   PAGE_INVALID as SSD_PAGE_INVALID,
   PAGE_META as SSD_PAGE_META,
@@ -18,7 +20,7 @@ import {
 } from '@flashdiff/ssd';
 import type { FtlOptions, SimulatorConfig, SsdSimulator, WorkloadKind } from '@flashdiff/ssd';
 import { PAGE_BAD, PAGE_FREE, PAGE_INVALID, PAGE_META, PAGE_VALID } from '../../shared/protocol.ts';
-import type { SsdFrame, SsdOptionsInfo, SsdPresetInfo, SsdRunRequest } from '../../shared/protocol.ts';
+import type { SparseHistogram, SsdFrame, SsdOptionsInfo, SsdPresetInfo, SsdRunRequest, SsdSeries } from '../../shared/protocol.ts';
 import { DashboardError } from '../errors.ts';
 import { field } from '../http-util.ts';
 
@@ -144,7 +146,7 @@ function base64(view: ArrayBufferView): string {
 export function ssdFrame(
   sim: SsdSimulator,
   measuredFrom: { host: number; nand: number },
-  extra: { lastEvent?: string; paused: boolean; points?: SsdFrame['points'] },
+  extra: { lastEvent?: string; paused: boolean; series: SsdSeries },
 ): SsdFrame {
   const snapshot = sim.snapshot();
   const g = snapshot.geometry;
@@ -201,16 +203,27 @@ export function ssdFrame(
     ...(pageLbas !== undefined ? { pageLbas } : {}),
     ...(extra.lastEvent !== undefined ? { lastEvent: extra.lastEvent } : {}),
     paused: extra.paused,
-    ...(extra.points && extra.points.length > 0 ? { points: extra.points } : {}),
+    series: extra.series,
+    // The same histogram the report carries (16 bins over the good blocks' erase counts).
+    eraseHistogram: eraseStats(snapshot.eraseCount, (b) => snapshot.blockState[b] === BLOCK_BAD).histogram,
+    readLatency: sparse(sim.readLatency),
+    writeLatency: sparse(sim.writeLatency()),
   };
 }
 
-/** One point of the WAF / free-blocks series, measured from `measuredFrom`. */
-export function ssdPoint(sim: SsdSimulator, measuredFrom: { host: number; nand: number }): { host: number; waf: number; free: number } {
-  const host = sim.ftl.counters.hostPageWrites - measuredFrom.host;
-  const nand = sim.device.stats.pagePrograms - measuredFrom.nand;
+/** A latency histogram's non-empty buckets (the report's SparseHistogram, scenario/run.ts). */
+function sparse(histogram: LatencyHistogram): SparseHistogram {
+  const buckets: [number, number][] = [];
+  histogram.bucketCounts().forEach((count, bucket) => {
+    if (count > 0) buckets.push([bucket, count]);
+  });
+  return { bucketsPerOctave: LatencyHistogram.OCTAVE_EDGES.length, buckets };
+}
+
+/** One sample of the time series, measured from `measuredFrom`: cumulative host and NAND page writes, free blocks. */
+export function ssdSample(sim: SsdSimulator, measuredFrom: { host: number; nand: number }): { host: number; nand: number; free: number } {
   let free = 0;
   const states = sim.ftl.blockState;
   for (let b = 0; b < states.length; b++) if (states[b] === BLOCK_FREE) free++;
-  return { host, waf: host > 0 ? nand / host : 0, free };
+  return { host: sim.ftl.counters.hostPageWrites - measuredFrom.host, nand: sim.device.stats.pagePrograms - measuredFrom.nand, free };
 }

@@ -2,13 +2,16 @@
  * Worker thread of a small MNIST training run from the page: the package's DDPM trainer
  * (DiffusionTrainer.trainStep: L_simple, Adam, EMA, context dropout) over the package's MNIST
  * loader, with a progress event per step and a checkpoint (the package's saveTrainingCheckpoint)
- * after every epoch. A cancel stops between steps; the last epoch's checkpoint
+ * after every epoch, and a frame per step with the loss of every step so far (the page's loss
+ * curve). A cancel stops between steps; the last epoch's checkpoint
  * stays as it was.
  */
 import { createModel, DiffusionTrainer, gatherBatch } from '@flashdiff/diffusion';
 import type { ModelConfig, ScheduleConfig } from '@flashdiff/diffusion';
 import { loadDiffusionNodeApi } from '../adapters/diffusion.ts';
 import type { TrainPlan } from '../adapters/diffusion.ts';
+import type { DiffusionTrainFrame } from '../../shared/protocol.ts';
+import { BoundedSeries } from '../../shared/series.ts';
 import { runWorkerJob } from '../worker-protocol.ts';
 
 /** MNIST at 16 × 16 (area-averaged by the package): small enough to train on two cores. */
@@ -36,6 +39,8 @@ runWorkerJob<TrainPlan>(async (job) => {
   const totalSteps = batchesPerEpoch * request.epochs;
   const started = performance.now();
   job.log(`training a ContextUnet (n_feat ${request.nFeat}) on ${data.count} MNIST digits at ${IMAGE_SIZE}×${IMAGE_SIZE}, ${request.epochs} epoch(s) × ${batchesPerEpoch} steps → ${outPath}`);
+  // Every step's loss (thinned past 2000 steps), sent whole with each frame: none is lost to a dropped frame.
+  const losses = new BoundedSeries(['step', 'loss'] as const, 2000);
   let saved = false;
   try {
     for (let epoch = 0; epoch < request.epochs; epoch++) {
@@ -50,6 +55,8 @@ runWorkerJob<TrainPlan>(async (job) => {
         const batch = gatherBatch(data, indices);
         loss = trainer.trainStep(batch.images, batch.labels, indices.length, totalSteps).loss;
         const step = epoch * batchesPerEpoch + start / request.batchSize + 1;
+        losses.push({ step, loss });
+        job.frame({ totalSteps, steps: losses.columns.step, losses: losses.columns.loss } satisfies DiffusionTrainFrame);
         const rate = step / ((performance.now() - started) / 1000);
         job.progress(step, totalSteps, `epoch ${epoch + 1}/${request.epochs} · step ${step}/${totalSteps} · loss ${loss.toFixed(4)} · ${rate.toFixed(2)} steps/s`);
         await job.yieldToEvents();

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseTrace, SsdSimulator } from '@flashdiff/ssd';
 import type { SimulationReport } from '@flashdiff/ssd';
 import type { SsdControl } from '../../shared/protocol.ts';
-import { ssdFrame, ssdPoint } from '../adapters/ssd.ts';
+import { BoundedSeries } from '../../shared/series.ts';
+import { ssdFrame, ssdSample } from '../adapters/ssd.ts';
 import type { SsdRunPlan } from '../adapters/ssd.ts';
 import { JobCancelled, runWorkerJob } from '../worker-protocol.ts';
 
@@ -52,11 +53,15 @@ runWorkerJob<SsdRunPlan>(async (job) => {
     });
   } else sim.startMeasurement();
   const baseline = { host: sim.ftl.counters.hostPageWrites, nand: sim.device.stats.pagePrograms };
-  // Chart points gathered between frames (about 300 per run), sent with the next frame.
-  let points: { host: number; waf: number; free: number }[] = [];
+  // The time series (about 300 samples per free run; thinned past 600), sent whole with each frame.
+  const series = new BoundedSeries(['host', 'nand', 'free'] as const);
+  const sample = (): void => {
+    const s = ssdSample(sim, baseline);
+    if (series.length === 0 || s.host > series.last('host')!) series.push(s);
+  };
+  sample();
   const frame = (lastEvent?: string): void => {
-    job.frame(ssdFrame(sim, baseline, { paused, points, ...(lastEvent !== undefined ? { lastEvent } : {}) }));
-    points = [];
+    job.frame(ssdFrame(sim, baseline, { paused, series: series.columns, ...(lastEvent !== undefined ? { lastEvent } : {}) }));
   };
   frame(plan.request.precondition ? 'preconditioned: every LBA written once' : 'empty drive');
 
@@ -73,7 +78,7 @@ runWorkerJob<SsdRunPlan>(async (job) => {
         checkCancel();
       }
       sim.replay(requests.slice(i, i + slice));
-      points.push(ssdPoint(sim, baseline));
+      sample();
       const done = Math.min(requests.length, i + slice);
       if (Date.now() - lastFrame >= FRAME_INTERVAL_MS || done === requests.length) {
         lastFrame = Date.now();
@@ -110,7 +115,7 @@ runWorkerJob<SsdRunPlan>(async (job) => {
         const erased = sim.device.stats.blockErases - erasesBefore;
         event = `garbage collection (${gcRuns} run${gcRuns > 1 ? 's' : ''}): moved ${moved} valid page${moved === 1 ? '' : 's'}, erased ${erased} block${erased === 1 ? '' : 's'}; then ${event}`;
       }
-      points.push(ssdPoint(sim, baseline));
+      sample();
       if (pendingSteps === 0 || done === target) {
         frame(event);
         job.progress(done, target, `stepped ${done} / ${target} host writes`);
@@ -123,7 +128,9 @@ runWorkerJob<SsdRunPlan>(async (job) => {
     const target = plan.writes;
     let done = 0;
     let lastFrame = Date.now();
-    const pointEvery = Math.max(1, Math.floor(target / 300));
+    // About 300 samples, each interval at least a block of writes (an interval WAF over a few
+    // writes says only whether GC happened to run in it).
+    const pointEvery = Math.max(1, Math.floor(target / 300), g.pagesPerBlock);
     let nextPoint = pointEvery;
     // Pacing (writesPerSecond > 0): the write budget grows with wall time; paused time is not counted.
     const pace = plan.request.writesPerSecond;
@@ -158,7 +165,7 @@ runWorkerJob<SsdRunPlan>(async (job) => {
         sim.step(n);
         done += sim.ftl.counters.hostPageWrites - before;
         if (done >= nextPoint) {
-          points.push(ssdPoint(sim, baseline));
+          sample();
           nextPoint += pointEvery;
         }
       }
@@ -172,6 +179,8 @@ runWorkerJob<SsdRunPlan>(async (job) => {
     report = sim.report();
     report.config = { ...report.config, command: 'run', writes: target, precondition: plan.request.precondition };
   }
+  // The last sample: the run's end (a partial interval, which the page's interval WAF merges).
+  sample();
   frame('finished');
   // The time series is drawn from frames; drop it from the report to keep the message small.
   const { timeSeries: _timeSeries, ...summary } = report;
