@@ -16,7 +16,11 @@ import { initBackend } from '../src/backend-node.ts';
 import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
 import { UNet2DConditionModel, readUNetConfig, timestepEmbedding } from '../src/models/sd/unet-2d-condition.ts';
 import { loadModelWeights } from '../src/models/sd/weights.ts';
+import { scaledDotProductAttention } from '../src/models/sd/attention.ts';
+import { ONNX_IR_VERSION, ONNX_OPSET } from '../src/onnx/export.ts';
 import { exportUNetOnnx } from '../src/onnx/export-sd.ts';
+import { OnnxGraphEngine, TRACE_BATCH } from '../src/onnx/graph-engine.ts';
+import { encodeModel } from '../src/onnx/onnx-proto.ts';
 import { loadOnnxRuntime, onnxRuntimeVersion } from '../src/onnx/ort-node.ts';
 import { useOnnxTextEncoder, useOnnxUNet, useOnnxVaeDecoder } from '../src/onnx/sd-unet-ort.ts';
 import { loadStableDiffusion } from '../src/pipelines/load-node.ts';
@@ -77,6 +81,44 @@ describe('the SD UNet on onnxruntime', { skip }, () => {
     unet.params.dispose();
   });
 
+  test('long attention is traced in query-row slices (masked too) and gives the unsliced result', async () => {
+    const ort = (await loadOnnxRuntime()) as unknown as {
+      InferenceSession: { create(model: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }> };
+      Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
+    };
+    // 2048 queries × 2048 keys is past the traced graph's 2^21 scores per head: two slices of 1024 rows.
+    const n = 2048;
+    const d = 4;
+    const rows = 3;
+    const g = new OnnxGraphEngine();
+    const [q, k, v] = ['q', 'k', 'v'].map((name) => g.input(name, [TRACE_BATCH, n, d]));
+    const mask = g.input('mask', [n, n]);
+    g.output('out', scaledDotProductAttention(g, q, k, v, 0.5, mask));
+    const graph = g.graph('attention');
+    assert.equal(graph.nodes.filter((node) => node.opType === 'Slice').length, 4, 'q and the mask, two slices each');
+    assert.equal(graph.nodes.filter((node) => node.opType === 'Softmax').length, 2);
+    const random = new Random(5);
+    const [qv, kv, vv] = [0, 1, 2].map(() => random.normalArray(rows * n * d));
+    // A causal mask, so that a slice taking the wrong mask rows would show.
+    const maskValues = new Float32Array(n * n).map((_, i) => (i % n > Math.floor(i / n) ? -1e9 : 0));
+    const session = await ort.InferenceSession.create(encodeModel({ irVersion: ONNX_IR_VERSION, opsetVersion: ONNX_OPSET, producerName: 'test', producerVersion: '0', graph }));
+    const out = await session.run({
+      q: new ort.Tensor('float32', qv, [rows, n, d]),
+      k: new ort.Tensor('float32', kv, [rows, n, d]),
+      v: new ort.Tensor('float32', vv, [rows, n, d]),
+      mask: new ort.Tensor('float32', maskValues, [n, n]),
+    });
+    await session.release();
+    const got = Object.values(out)[0]!.data;
+    const expected = e.tidy(() => scaledDotProductAttention(e, e.tensor(qv, [rows, n, d]), e.tensor(kv, [rows, n, d]), e.tensor(vv, [rows, n, d]), 0.5, e.tensor(maskValues, [n, n])));
+    const want = e.readSync(expected).slice();
+    expected.dispose();
+    assert.equal(got.length, want.length);
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    assert.ok(diff < 1e-4, `max difference ${diff}`);
+  });
+
   test('the tiny pipeline through the ORT UNet, VAE decoder and text encoder reproduces diffusers’ image; other sizes are refused once the tfjs UNet is gone', async () => {
     const model = join(dir, 'tiny-sd');
     cpSync(join(FIXTURES, 'pipeline-tiny'), model, { recursive: true });
@@ -95,6 +137,16 @@ describe('the SD UNet on onnxruntime', { skip }, () => {
       for (let i = 0; i < expected.length; i++) if (Math.abs(result.images[i]! - expected[i]!) <= 2 / 255) within++;
       assert.ok(within / expected.length >= 0.99, `${within} of ${expected.length} within 2/255`);
       await assert.rejects(pipe.textToImage({ prompt: 'x', steps: 2, width: 32, height: 32 }), /UNet runs for 64×64 images only, not 32×32/);
+      // The tfjs text encoder and VAE decoder were freed too (but the token table and the VAE encoder).
+      const textParams = pipe.components.textEncoder.params.names();
+      assert.deepEqual(textParams, ['text_model.embeddings.token_embedding.weight']);
+      const vaeParams = pipe.components.vae.params.names();
+      assert.ok(vaeParams.length > 0 && vaeParams.every((name) => name.startsWith('encoder.') || name.startsWith('quant_conv.')), vaeParams.join(', '));
+      await assert.rejects(pipe.encodeText(['x'], 1), /text encoder runs with clip skip 0 only, not 1/);
+      await assert.rejects(pipe.decodeLatents(new Float32Array(4 * 4 * 4), 1, [4, 4, 4]), /VAE decoder runs for 64×64 images only, not 32×32/);
+      // img2img still encodes on tfjs and decodes through the runner.
+      const again = await pipe.imageToImage({ prompt: 'x', steps: 4, strength: 0.5, image: { data: result.images, height: 64, width: 64 } });
+      assert.equal(again.images.length, 64 * 64 * 3);
     } finally {
       pipe.dispose();
     }

@@ -97,4 +97,16 @@ export class ParameterStore {
     for (const e of this.entries.values()) e.variable.dispose();
     this.entries.clear();
   }
+
+  /** Free the parameters whose names `release` accepts (e.g. a half of a model that now runs elsewhere); returns how many. */
+  disposeWhere(release: (name: string) => boolean): number {
+    let freed = 0;
+    for (const [name, e] of this.entries) {
+      if (!release(name)) continue;
+      e.variable.dispose();
+      this.entries.delete(name);
+      freed += 1;
+    }
+    return freed;
+  }
 }

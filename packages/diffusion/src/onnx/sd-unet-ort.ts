@@ -2,8 +2,9 @@
  * Node-only: Stable Diffusion's UNet on onnxruntime-node — the sampling route for speed. The UNet
  * is exported once per latent size (export-sd.ts) into a folder, an ORT session opens it, and the
  * pipeline's UNet calls go to the session (`StableDiffusionPipeline.useUNetRunner`). The text
- * encoder and the VAE stay on the tfjs engine. With `releaseTfjsWeights`, the tfjs copy of the UNet's
- * weights is freed once the session holds its own, so the weights are in memory once.
+ * encoder and the VAE decoder go the same way. With `releaseTfjsWeights` (the default), each tfjs copy
+ * is freed once its session holds its own (the UNet's before the session reads its file), so the
+ * weights are in memory once; the VAE encoder (img2img) and CLIP's token table stay on tfjs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -32,9 +33,21 @@ export interface HostSession {
   release(): Promise<void>;
 }
 
-export async function openOnnxSession(modelPath: string, threads = availableParallelism()): Promise<HostSession> {
+/**
+ * `memoryArena: false` (the default) turns off ORT's CPU arena: an arena keeps its high-water mark
+ * for the session's life, so the UNet's, the VAE decoder's and the text encoder's peaks would add
+ * up; without it each run's intermediates are freed when the run ends.
+ */
+export async function openOnnxSession(modelPath: string, threads = availableParallelism(), options: { memoryArena?: boolean } = {}): Promise<HostSession> {
   const ort = (await loadOnnxRuntime()) as unknown as OrtWithPath;
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: options.memoryArena ?? false,
+    logSeverityLevel: 3,
+  });
   return {
     async run(inputs) {
       const feeds: Record<string, OrtTensor> = {};
@@ -53,8 +66,18 @@ export interface OnnxUNetOptions {
   /** Folder for the exported model (default: a temporary folder removed on dispose). */
   directory?: string;
   threads?: number;
-  /** Free the tfjs UNet weights after the session opened (default true). */
+  /** Free the tfjs UNet weights before the session reads its own (default true). */
   releaseTfjsWeights?: boolean;
+  /** Keep ORT's CPU memory arena (default false: see openOnnxSession). */
+  memoryArena?: boolean;
+}
+
+/** Options of the VAE decoder's and the text encoder's sessions. */
+export interface OnnxComponentOptions {
+  threads?: number;
+  /** Free the tfjs weights this session replaces once it is open (default true). */
+  releaseTfjsWeights?: boolean;
+  memoryArena?: boolean;
 }
 
 /** Export the pipeline's UNet, open an ORT session on it and route the pipeline's UNet calls there. */
@@ -72,7 +95,7 @@ export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUN
   t0 = performance.now();
   let session: HostSession;
   try {
-    session = await openOnnxSession(exported.modelPath, options.threads);
+    session = await openOnnxSession(exported.modelPath, options.threads, options);
   } catch (err) {
     if (owned) rmSync(directory, { recursive: true, force: true });
     const state = release ? '; the pipeline has no UNet left: load it again' : '';
@@ -101,7 +124,7 @@ export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUN
  * Export the pipeline's VAE decoder for one latent size, open an ORT session on it and route the
  * pipeline's decodes there (the tfjs VAE stays: img2img's encoder and other sizes use it).
  */
-export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: { height: number; width: number; threads?: number }): Promise<{ exportSeconds: number; sessionSeconds: number }> {
+export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: OnnxComponentOptions & { height: number; width: number }): Promise<{ exportSeconds: number; sessionSeconds: number }> {
   const directory = mkdtempSync(join(tmpdir(), 'flashdiff-vae-onnx-'));
   try {
     let t0 = performance.now();
@@ -110,7 +133,7 @@ export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: 
     t0 = performance.now();
     let session: HostSession;
     try {
-      session = await openOnnxSession(exported.modelPath, options.threads);
+      session = await openOnnxSession(exported.modelPath, options.threads, options);
     } catch (err) {
       throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported VAE decoder (${(err as Error).message.split('\n')[0]})`);
     }
@@ -122,6 +145,7 @@ export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: 
       run: (latents, rows) => session.run({ z: [latents, [rows, options.height, options.width, channels]] }),
       dispose: () => session.release(),
     });
+    if (options.releaseTfjsWeights ?? true) pipe.releaseVaeDecoderWeights();
     return { exportSeconds, sessionSeconds };
   } finally {
     rmSync(directory, { recursive: true, force: true });
@@ -129,7 +153,7 @@ export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: 
 }
 
 /** Export the text encoder (for one clip skip), open an ORT session on it and route the pipeline's text encoding there. */
-export async function useOnnxTextEncoder(pipe: StableDiffusionPipeline, options: { clipSkip?: number; threads?: number } = {}): Promise<void> {
+export async function useOnnxTextEncoder(pipe: StableDiffusionPipeline, options: OnnxComponentOptions & { clipSkip?: number } = {}): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'flashdiff-clip-onnx-'));
   try {
     const clip = pipe.components.textEncoder;
@@ -138,7 +162,7 @@ export async function useOnnxTextEncoder(pipe: StableDiffusionPipeline, options:
     const exported = exportTextEncoderOnnx(clip, { tokens, clipSkip, path: join(directory, 'text-encoder.onnx') });
     let session: HostSession;
     try {
-      session = await openOnnxSession(exported.modelPath, options.threads);
+      session = await openOnnxSession(exported.modelPath, options.threads, options);
     } catch (err) {
       throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported text encoder (${(err as Error).message.split('\n')[0]})`);
     }
@@ -151,6 +175,7 @@ export async function useOnnxTextEncoder(pipe: StableDiffusionPipeline, options:
       },
       dispose: () => session.release(),
     });
+    if (options.releaseTfjsWeights ?? true) pipe.releaseTextEncoderWeights();
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

@@ -18,7 +18,7 @@
  */
 import { DiffusionError } from '../errors.ts';
 import type { AutoencoderKL } from '../models/sd/autoencoder-kl.ts';
-import type { ClipTextModel } from '../models/sd/clip-text-model.ts';
+import { CLIP_TOKEN_TABLE, type ClipTextModel } from '../models/sd/clip-text-model.ts';
 import { type UNet2DConditionModel, timestepEmbedding } from '../models/sd/unet-2d-condition.ts';
 import { Random } from '../rng.ts';
 import { type LatentNoisePredictor, sampleLatents } from '../sample.ts';
@@ -126,6 +126,9 @@ export class StableDiffusionPipeline {
   private decoderRunner: VaeDecoderRunner | null = null;
   private textRunner: TextEncoderRunner | null = null;
   private unetReleased = false;
+  /** The clip skip whose text runner replaced the tfjs text encoder (its weights but the token table freed). */
+  private textReleasedFor: number | null = null;
+  private decoderReleased = false;
 
   constructor(
     readonly engine: TensorEngine,
@@ -155,6 +158,25 @@ export class StableDiffusionPipeline {
     if (this.unetReleased) return;
     this.components.unet.params.dispose();
     this.unetReleased = true;
+  }
+
+  /**
+   * Free the tfjs text encoder's weights but its token table (the host lookup that feeds the text
+   * runner): from now on prompts are encoded only through the runner, at its clip skip.
+   */
+  releaseTextEncoderWeights(): void {
+    if (this.textRunner === null) throw new DiffusionError('INVALID_ARGUMENT', 'releaseTextEncoderWeights: no text encoder runner serves this pipeline');
+    if (this.textReleasedFor !== null) return;
+    this.components.textEncoder.params.disposeWhere((name) => name !== CLIP_TOKEN_TABLE);
+    this.textReleasedFor = this.textRunner.clipSkip;
+  }
+
+  /** Free the tfjs VAE decoder's weights (post_quant_conv, decoder.*); the encoder stays for img2img. */
+  releaseVaeDecoderWeights(): void {
+    if (this.decoderRunner === null) throw new DiffusionError('INVALID_ARGUMENT', 'releaseVaeDecoderWeights: no VAE decoder runner serves this pipeline');
+    if (this.decoderReleased) return;
+    this.components.vae.params.disposeWhere((name) => name.startsWith('decoder.') || name.startsWith('post_quant_conv.'));
+    this.decoderReleased = true;
   }
 
   /** Frees the models' weights (and the UNet runner's session). */
@@ -203,6 +225,7 @@ export class StableDiffusionPipeline {
       ids.forEach((row, p) => row.forEach((id, i) => lookup.set(table.subarray(id * width, (id + 1) * width), (p * tokens + i) * width)));
       return { values: await this.textRunner.run(lookup, prompts.length, tokens), tokens, width };
     }
+    if (this.textReleasedFor !== null) throw new DiffusionError('INVALID_ARGUMENT', `this pipeline's text encoder runs with clip skip ${this.textReleasedFor} only, not ${clipSkip}`);
     const embeddings = this.encodePrompts(prompts, clipSkip);
     const values = e.readSync(embeddings).slice();
     embeddings.dispose();
@@ -281,6 +304,10 @@ export class StableDiffusionPipeline {
     const per = h * w * c;
     const out = new Float32Array(count * h * f * w * f * 3);
     const runner = this.decoderRunner !== null && this.decoderRunner.height === h && this.decoderRunner.width === w ? this.decoderRunner : null;
+    if (runner === null && this.decoderReleased) {
+      const served = this.decoderRunner as VaeDecoderRunner;
+      throw new DiffusionError('INVALID_ARGUMENT', `this pipeline's VAE decoder runs for ${served.width * f}×${served.height * f} images only, not ${w * f}×${h * f}`);
+    }
     for (let k = 0; k < count; k++) {
       const z = latents.subarray(k * per, (k + 1) * per);
       let values: Float32Array;

@@ -19,19 +19,37 @@ import { GroupNorm, LayerNorm, Linear, type ModuleBuilder, Conv2d } from './modu
 const MAX_SCORES_PER_SLICE = 1 << 27;
 
 /**
+ * In a traced graph the batch·heads dimension is symbolic, so slices run along the query rows
+ * instead (exact: softmax is per row): at most this many scores per head per slice. SD-1.5 at
+ * 512×512 (4096 queries and keys) gets 8 slices of 512 rows, 128 MiB of scores each at batch 2
+ * with guidance, instead of 1 GiB at once.
+ */
+const MAX_SYMBOLIC_SCORES_PER_HEAD = 1 << 21;
+
+/**
  * softmax(q·kᵀ·scale + mask)·v over B·h independent heads. q [BH, N, d], k and v [BH, M, d],
  * mask [N, M] (additive) or undefined.
  */
 export function scaledDotProductAttention(e: TensorEngine, q: Tensor, k: Tensor, v: Tensor, scale: number, mask?: Tensor): Tensor {
   const [bh, n] = q.shape;
   const m = k.shape[1];
-  const one = (qs: Tensor, ks: Tensor, vs: Tensor): Tensor => {
+  const one = (qs: Tensor, ks: Tensor, vs: Tensor, ms = mask): Tensor => {
     let scores = e.matMul(e.mulScalar(qs, scale), ks, false, true);
-    if (mask) scores = e.add(scores, mask);
+    if (ms) scores = e.add(scores, ms);
     return e.matMul(e.softmax(scores), vs);
   };
+  if (e.symbolic) {
+    const rows = Math.max(1, Math.floor(MAX_SYMBOLIC_SCORES_PER_HEAD / m));
+    if (rows >= n) return one(q, k, v);
+    const parts: Tensor[] = [];
+    for (let start = 0; start < n; start += rows) {
+      const count = Math.min(rows, n - start);
+      parts.push(one(e.slice(q, [0, start, 0], [-1, count, -1]), k, v, mask && e.slice(mask, [start, 0], [count, -1])));
+    }
+    return e.concat(parts, 1);
+  }
   const perSlice = Math.max(1, Math.floor(MAX_SCORES_PER_SLICE / (n * m)));
-  if (perSlice >= bh || e.symbolic) return one(q, k, v);
+  if (perSlice >= bh) return one(q, k, v);
   const parts: Tensor[] = [];
   for (let start = 0; start < bh; start += perSlice) {
     const count = Math.min(perSlice, bh - start);

@@ -117,6 +117,9 @@ export interface ClipTextOutput {
   pooled: Tensor;
 }
 
+/** The token embedding table's parameter name (transformers' layout): the host lookup of the ONNX route reads it. */
+export const CLIP_TOKEN_TABLE = 'text_model.embeddings.token_embedding.weight';
+
 export class ClipTextModel {
   readonly builder: ModuleBuilder;
   private readonly tokenEmbedding: Embedding;
@@ -193,7 +196,7 @@ export class ClipTextModel {
 
   /** The token embedding table [vocab, hidden] (host lookups for the ONNX route). */
   get tokenEmbeddingTable(): Tensor {
-    return this.builder.store.get('text_model.embeddings.token_embedding.weight');
+    return this.builder.store.get(CLIP_TOKEN_TABLE);
   }
 
   /** Positions, the causal mask, the first N − clipSkip layers and the final LayerNorm. */
