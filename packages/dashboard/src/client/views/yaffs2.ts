@@ -49,7 +49,7 @@ export function createYaffsView(): HTMLElement {
   const downloadImageButton = h('button', { type: 'button', class: 'secondary', disabled: true }, 'Download image');
   const toolbar = h('div', { class: 'toolbar' }, uploadInput, uploadButton, mkdirName, mkdirButton, h('span', { class: 'spacer' }), downloadImageButton);
 
-  const blockCanvas = h('canvas', { class: 'yaffs-blocks', 'data-testid': 'yaffs-blocks' });
+  const blockCanvas = h('canvas', { class: 'yaffs-blocks', 'data-testid': 'yaffs-blocks', role: 'img', 'aria-label': "the image's blocks coloured by state; the table 'Every block' below lists each one" });
   const blockSummary = h('div', { class: 'block-summary' });
   const blockDetail = h('div', { class: 'muted block-detail' }, 'Point at a block to see its sequence number and erase count.');
   const legend = h(
