@@ -1,7 +1,7 @@
 /**
  * The simulator's charts as Vega-Lite specifications (vega.github.io/vega-lite): plain JSON built
  * from report and sweep data, so the same spec renders here (render.ts: Vega's SVG renderer, no
- * browser) and in a browser with vega-embed (the dashboard's live plots). Colours are fixed per
+ * browser) and in a browser with Vega (the dashboard's live plots, via @flashdiff/ssd/plot/specs). Colours are fixed per
  * GC policy so the same policy looks the same on every chart (and pixel tests can find it).
  */
 import { lambertWaf } from '../theory.ts';
