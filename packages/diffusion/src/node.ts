@@ -17,5 +17,6 @@ export * from './node/bench.ts';
 export * from './node/sd-bench.ts';
 export * from './pipelines/load-node.ts';
 export * from './node/shipped-model.ts';
+export * from './node/model-settings.ts';
 export * from './onnx/ort-node.ts';
 export * from './text/clip-tokenizer-node.ts';

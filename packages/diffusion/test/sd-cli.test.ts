@@ -115,6 +115,23 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     assert.deepEqual([png.width, png.height], [32, 32]);
   });
 
+  test('a model folder’s settings card fills in what the command line leaves out; a malformed card is one line, nothing written', () => {
+    const carded = join(dir, 'carded');
+    cpSync(model, carded, { recursive: true });
+    writeFileSync(join(carded, 'flashdiff.json'), JSON.stringify({ steps: 3, guidance: 2, scheduler: 'ddim' }));
+    const ok = run(['txt2img', '--model', carded, 'a cat', '--out', join(dir, 'carded.png'), '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const result = JSON.parse(ok.stdout) as { steps: number; guidance: number };
+    assert.deepEqual([result.steps, result.guidance], [3, 2]);
+    const given = run(['txt2img', '--model', carded, 'a cat', '--steps', '2', '--guidance', '1', '--out', join(dir, 'carded2.png'), '--json']);
+    assert.deepEqual([(JSON.parse(given.stdout) as { steps: number }).steps, (JSON.parse(given.stdout) as { guidance: number }).guidance], [2, 1]);
+    writeFileSync(join(carded, 'flashdiff.json'), '{"steps": "many"}');
+    const bad = run(['txt2img', '--model', carded, 'a cat', '--out', join(dir, 'never-carded.png')]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /^diffusion: .*carded\/flashdiff\.json: "steps" must be an integer in \[1, 1000\], got "many"\n$/);
+    assert.ok(!existsSync(join(dir, 'never-carded.png')));
+  });
+
   test('tokenize --json prints one padded row per prompt', () => {
     const r = run(['tokenize', '--model', model, '--json', golden.prompt, '']);
     assert.equal(r.code, 0, r.stderr);

@@ -5,7 +5,7 @@
  * TTY (step i/n and seconds per step). Every output file is written to a temporary file beside it
  * and renamed, after all images are made, so a failure or Ctrl-C leaves earlier files untouched.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '@flashdiff/cli-kit';
@@ -21,6 +21,7 @@ import { bundledClipTokenizerDirectory, loadStableDiffusion } from '../pipelines
 import type { GeneratedImages, StableDiffusionPipeline, StepInfo } from '../pipelines/stable-diffusion.ts';
 import { LATENT_SCHEDULER_KINDS, type LatentSchedulerKind } from '../schedulers/latent-config.ts';
 import { loadClipTokenizer } from '../text/clip-tokenizer-node.ts';
+import { readModelSettings } from './model-settings.ts';
 import { shippedTextToImageDirectory } from './shipped-model.ts';
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string): number => {
@@ -66,23 +67,6 @@ function stepReporter(): { onStep: (info: StepInfo) => void; done: () => void } 
 function report(o: CommonOptions, result: { files: string[]; backend: string; seconds: number } & Record<string, unknown>): void {
   if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
   else process.stdout.write(`wrote ${result.files.join(', ')} in ${result.seconds} s (${result.backend})\n`);
-}
-
-/**
- * A model folder's recommended settings (flashdiff.json, written for the project's own models):
- * used where --steps / --guidance are not given.
- */
-function recommended(model: string, defaultSteps: number): { steps: number; guidance: number } {
-  let extra: Record<string, unknown> = {};
-  try {
-    extra = JSON.parse(readFileSync(join(model, 'flashdiff.json'), 'utf8')) as Record<string, unknown>;
-  } catch {
-    extra = {};
-  }
-  return {
-    steps: typeof extra.steps === 'number' && Number.isInteger(extra.steps) && extra.steps > 0 ? extra.steps : defaultSteps,
-    guidance: typeof extra.guidance === 'number' && Number.isFinite(extra.guidance) ? extra.guidance : 7.5,
-  };
 }
 
 interface CommonOptions {
@@ -169,9 +153,11 @@ function writeOutputs(o: CommonOptions, prompts: string[], result: GeneratedImag
 
 async function openPipeline(o: CommonOptions): Promise<{ pipe: StableDiffusionPipeline; model: string; backend: string }> {
   const model = modelPath(o.model);
-  const settings = recommended(model, 25);
-  o.steps ??= settings.steps;
-  o.guidance ??= settings.guidance;
+  // The folder's settings card (flashdiff.json, written for the project's own models) fills what the command line leaves out.
+  const settings = existsSync(model) && statSync(model).isDirectory() ? readModelSettings(model) : null;
+  o.steps ??= settings?.steps ?? 25;
+  o.guidance ??= settings?.guidance ?? 7.5;
+  if (o.scheduler === undefined && settings?.scheduler !== undefined && settings.scheduler !== 'default') o.scheduler = settings.scheduler;
   if (o.backend === 'onnx') await loadOnnxRuntime(); // fail fast, before loading weights
   const engine = await initBackend(o.backend === 'onnx' ? 'auto' : o.backend);
   const pipe = loadStableDiffusion(engine, model, { scheduler: o.scheduler, tokenizer: o.tokenizer });

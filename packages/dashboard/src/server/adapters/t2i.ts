@@ -6,12 +6,13 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
+import { type ModelSettings, readModelSettings } from '@flashdiff/diffusion/model-settings';
 import type { T2iGenerateRequest, T2iModelInfo } from '../../shared/protocol.ts';
 import { T2I_SCHEDULERS } from '../../shared/protocol.ts';
 import { DashboardError } from '../errors.ts';
 import { field } from '../http-util.ts';
 
-const SD_DEFAULTS = { steps: 25, guidance: 7.5, scheduler: 'default' };
+const SD_DEFAULTS = { steps: 25, guidance: 7.5, scheduler: 'default' as const };
 
 function readJsonObject(path: string): Record<string, unknown> | null {
   try {
@@ -31,15 +32,23 @@ function describeFolder(name: string, path: string, shipped: boolean): T2iModelI
   const sampleSize = typeof unet?.sample_size === 'number' ? unet.sample_size : null;
   const levels = Array.isArray(vae?.block_out_channels) ? vae.block_out_channels.length : null;
   const defaultSize = sampleSize !== null && levels !== null ? sampleSize * 2 ** (levels - 1) : null;
-  // flashdiff.json (written by the project's trainers): recommended settings and example prompts.
-  const extra = readJsonObject(join(path, 'flashdiff.json')) ?? {};
+  // The settings card (flashdiff.json), read by the same reader as `diffusion txt2img`; a malformed
+  // card is shown as the model's problem rather than hiding the model.
+  let card: ModelSettings | null = null;
+  let problem: string | null = null;
+  try {
+    card = readModelSettings(path);
+  } catch (err) {
+    problem = (err as Error).message;
+  }
   const defaults = {
-    steps: typeof extra.steps === 'number' ? extra.steps : SD_DEFAULTS.steps,
-    guidance: typeof extra.guidance === 'number' ? extra.guidance : SD_DEFAULTS.guidance,
-    scheduler: typeof extra.scheduler === 'string' && (T2I_SCHEDULERS as readonly string[]).includes(extra.scheduler) ? extra.scheduler : SD_DEFAULTS.scheduler,
+    steps: card?.steps ?? SD_DEFAULTS.steps,
+    guidance: card?.guidance ?? SD_DEFAULTS.guidance,
+    scheduler: card?.scheduler ?? SD_DEFAULTS.scheduler,
   };
-  const examplePrompts = Array.isArray(extra.examplePrompts) ? extra.examplePrompts.filter((p): p is string => typeof p === 'string') : [];
-  const description = typeof extra.description === 'string' ? extra.description : `${String(index._class_name ?? 'pipeline')}, diffusers folder${defaultSize ? `, ${defaultSize}×${defaultSize}` : ''}`;
+  const examplePrompts = card?.examplePrompts ?? [];
+  const generic = `${String(index._class_name ?? 'pipeline')}, diffusers folder${defaultSize ? `, ${defaultSize}×${defaultSize}` : ''}`;
+  const description = problem !== null ? `${generic} (settings ignored: ${problem})` : (card?.description ?? generic);
   return { name, path, layout: 'diffusers', shipped, description, defaultSize, defaults, examplePrompts };
 }
 
