@@ -1,15 +1,15 @@
 // AssemblyScript source of the metadata-only fast device's WebAssembly kernel (compiled by
 // scripts/build-kernels.ts into src/metadata-kernel-wasm.ts; not part of the TypeScript program).
 //
-// It runs the fast methods of device.ts's MetadataNandDevice — a program from four spare words,
-// a copyback run, and an erase — on the device's tables, which createNandDevice lays out in a
-// TableMemory (src/tables.ts) that this module imports. The TypeScript device reads and writes the
+// It runs the fast methods of src/device/metadata-device.ts's MetadataNandDevice — a program from
+// four spare words, a copyback run, and an erase — on the device's tables, which createNandDevice
+// lays out in a TableMemory (src/tables.ts) that this module imports. The TypeScript device reads and writes the
 // same tables as typed arrays. The SSD FTL's kernel compiles this file into its own module (an
 // import at build time) and calls these functions directly over the same memory.
 //
 // Scalars the TypeScript device keeps as plain fields (its counters and operation count) are
 // counted here in cells and folded into those fields when the device's stats are read.
-// Every function checks what device.ts checks and returns a status instead of throwing:
+// Every function checks what src/device/ checks and returns a status instead of throwing:
 // 0 done, 1 page or block out of range, 2 bad block, 3 program order (already programmed),
 // 4 not now (power off, a power cut or a fault armed, a read-only store: the caller takes the
 // TypeScript path, which raises the same errors as before).
@@ -41,8 +41,8 @@
 /** Counter cells (f64): page reads, page programs, block erases, operations. */
 @external("device", "counterCells") declare const counterCells: usize;
 /**
- * Flag cells (i32): [0] fast programs allowed (device.ts generalOnly false), [1] fast erases
- * allowed, [2] plain reads allowed (power on, no bit errors to inject).
+ * Flag cells (i32): [0] fast programs allowed (src/device/simulated-device.ts generalOnly false),
+ * [1] fast erases allowed, [2] plain reads allowed (power on, no bit errors to inject).
  */
 @external("device", "flagCells") declare const flagCells: usize;
 @external("device", "pageCount") declare const pageCount: i32;
@@ -226,7 +226,7 @@ function bookShared(channel: i32, ready: f64, duration: f64): f64 {
 }
 
 /** SimulatedNandDevice.readPage with no buffers (readsReady): the read is charged and counted. */
-// Mirrors: packages/nand/src/device.ts#SimulatedNandDevice.readPage kernel:6f500d6b source:31a555fd
+// Mirrors: packages/nand/src/device/simulated-device.ts#SimulatedNandDevice.readPage kernel:6f500d6b source:31a555fd
 export function read(page: i32): i32 {
   if (load<i32>(flagCells, 8) == 0) return 4;
   if (<u32>page >= <u32>pageCount) return 1;
@@ -256,7 +256,7 @@ export function read(page: i32): i32 {
 }
 
 /** MetadataNandDevice.programSpareWords: programs `page` with spare head words w0…w3. */
-// Mirrors: packages/nand/src/device.ts#MetadataNandDevice.programSpareWords kernel:ea551a5c source:5a32c549
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords kernel:ea551a5c source:5a32c549
 export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
   if (load<i32>(flagCells) == 0) return 4;
   if (<u32>page >= <u32>pageCount) return 1;
@@ -274,7 +274,7 @@ export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
  * spare head words of page k at words + 16k. The clock takes the closed form of NandClock.copybackRun.
  * Returns 5 when the run would leave the target's block (nothing done).
  */
-// Mirrors: packages/nand/src/device.ts#MetadataNandDevice.copybackRun kernel:e238591c source:ddcdd321
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.copybackRun kernel:e238591c source:ddcdd321
 export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: usize): i32 {
   if (load<i32>(flagCells) == 0) return 4;
   if (<u32>target >= <u32>pageCount || <u32>sourceBlock >= <u32>blockCount) return 1;
@@ -369,7 +369,7 @@ function clockCopybackRun(die: i32, count: i32): void {
  * SimulatedNandDevice.eraseBlock with nothing armed (erasesReady): the clock, the counters, the
  * store's page states, the device's programmed bytes and next page, the erase count.
  */
-// Mirrors: packages/nand/src/device.ts#SimulatedNandDevice.eraseBlock packages/nand/src/device.ts#MetadataNandDevice.eraseBlock kernel:7d8cdec0 source:4e14f921
+// Mirrors: packages/nand/src/device/simulated-device.ts#SimulatedNandDevice.eraseBlock packages/nand/src/device/metadata-device.ts#MetadataNandDevice.eraseBlock kernel:7d8cdec0 source:f12dd6bd
 export function erase(block: i32): i32 {
   if (load<i32>(flagCells, 4) == 0) return 4;
   if (<u32>block >= <u32>blockCount) return 1;

@@ -11,8 +11,8 @@
  */
 import * as fs from 'node:fs';
 import { describeGeometry, recordSize, sameGeometry, totalBlocks, totalPages, validateGeometry } from './geometry.ts';
-import { createNandDevice } from './device.ts';
-import type { NandDeviceOptions, SimulatedNand } from './device.ts';
+import { createNandDevice } from './device/index.ts';
+import type { NandDeviceOptions, SimulatedNand } from './device/index.ts';
 import type { NandStore } from './store.ts';
 import { NandError } from './types.ts';
 import type { NandGeometry } from './types.ts';
