@@ -132,6 +132,32 @@ describe('training batches from a cache', () => {
   });
 });
 
+describe('train-clip --data', () => {
+  test('learns its BPE vocabulary from the cache’s captions and trains on the cache', async () => {
+    const out = join(dir, 'clip-run');
+    const words = join(dir, 'words');
+    const samples = function* (): Generator<{ image: Uint8Array; record: CaptionRecord }> {
+      for (let i = 0; i < 8; i++) yield { image: shapesSample(1, i, 'train').image, record: { caption: i % 2 ? 'a photo of a sneaker' : 'an ankle boot' } };
+    };
+    writeCaptionDataset(splitPath(words, 'train'), { name: 'words', split: 'train', count: 8, height: 32, width: 32, channels: 3, source: 'test' }, samples());
+    const program = new Command('diffusion').exitOverride();
+    registerTextToImageTrainingCommands(program);
+    const stdout = process.stdout.write;
+    let printed = '';
+    process.stdout.write = ((chunk: string) => ((printed += chunk), true)) as typeof process.stdout.write;
+    try {
+      await program.parseAsync(['train-clip', '--out', out, '--data', words, '--steps', '1', '--batch-size', '4', '--no-progress', '--backend', 'auto'], { from: 'user' });
+    } finally {
+      process.stdout.write = stdout;
+    }
+    assert.equal((JSON.parse(printed) as { step: number }).step, 1);
+    const vocab = JSON.parse(readFileSync(join(out, 'tokenizer', 'vocab.json'), 'utf8')) as Record<string, number>;
+    for (const word of ['sneaker</w>', 'ankle</w>', 'boot</w>']) assert.ok(word in vocab, `${word} is one token`);
+    assert.ok(!('circle</w>' in vocab), 'no Shapes words: the generator’s captions were not used');
+    assert.equal(readStageState(out, 'clip').training.data, trainingCachePath(words));
+  });
+});
+
 describe('train-vae --data errors (one DATA_INVALID / INVALID_ARGUMENT naming the file; no step taken)', () => {
   const cli = async (args: string[]): Promise<void> => {
     const program = new Command('diffusion').exitOverride();

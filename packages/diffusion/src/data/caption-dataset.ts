@@ -410,8 +410,14 @@ export class CaptionDataset {
    * without replaying the ones before. A batch may straddle two epochs.
    */
   streamBatch(seed: number, start: number, count: number, windowChunks = 8): { indices: Int32Array; images: Float32Array; captions: string[] } {
-    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 1) throw new DiffusionError('INVALID_ARGUMENT', `${this.path}: stream samples ${start}+${count} are not a range of whole numbers`);
     this.cacheLimit = Math.max(this.cacheLimit, 2 * windowChunks + 2);
+    const indices = this.streamIndices(seed, start, count, windowChunks);
+    return { indices, images: this.readImages(indices), captions: Array.from(indices, (k) => this.records[k].caption) };
+  }
+
+  /** The image indices of stream samples start … start + count − 1 (see streamBatch), reading no images. */
+  streamIndices(seed: number, start: number, count: number, windowChunks = 8): Int32Array {
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 1) throw new DiffusionError('INVALID_ARGUMENT', `${this.path}: stream samples ${start}+${count} are not a range of whole numbers`);
     const indices = new Int32Array(count);
     for (let i = 0; i < count; i++) {
       const s = start + i;
@@ -421,7 +427,7 @@ export class CaptionDataset {
       }
       indices[i] = this.streamOrder.order[s - epoch * this.count];
     }
-    return { indices, images: this.readImages(indices), captions: Array.from(indices, (k) => this.records[k].caption) };
+    return indices;
   }
 
   /** Read every chunk once and check its CRC-32 (without caching it): a corrupt file fails here, not mid-run. */

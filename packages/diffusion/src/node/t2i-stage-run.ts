@@ -32,7 +32,7 @@ export function trainingCachePath(pathOrDir: string): string {
  * header, sizes, captions' and every chunk's CRC-32): a missing, truncated or corrupt cache is one
  * DATA_INVALID error naming the file, not a failure in the middle of a run.
  */
-export function openTrainingCache(path: string): TrainingData & { close(): void; count: number; split: string } {
+export function openTrainingCache(path: string): TrainingData & { close(): void; count: number; split: string; captions(seed: number, count: number): string[] } {
   const dataset = new CaptionDataset(path);
   try {
     dataset.verify();
@@ -52,6 +52,8 @@ export function openTrainingCache(path: string): TrainingData & { close(): void;
       const { images, captions } = dataset.streamBatch(seed, start, count);
       return { images, captions };
     },
+    /** The captions of the stream's first `count` samples (no images read): what a learnt vocabulary is built from. */
+    captions: (seed, count) => Array.from(dataset.streamIndices(seed, 0, count), (k) => dataset.records[k].caption),
     close: () => dataset.close(),
   };
 }

@@ -146,12 +146,13 @@ const BPE_CAPTIONS = 20_000;
 
 /**
  * `<dir>/tokenizer/`: a BPE vocabulary learnt from the training captions, or OpenAI CLIP's (the
- * bundled files) — both with model_max_length 16, the text encoder's context.
+ * bundled files) — both with model_max_length 16, the text encoder's context. The captions are the
+ * first 20,000 of the Shapes stream, or of `trainingCaptions` (a data cache's stream) when given.
  */
-export function writeTokenizerFolder(dir: string, kind: 'bpe' | 'clip', dataSeed: number, modelMaxLength = 16): string {
+export function writeTokenizerFolder(dir: string, kind: 'bpe' | 'clip', dataSeed: number, modelMaxLength = 16, trainingCaptions?: (count: number) => string[]): string {
   const folder = join(dir, 'tokenizer');
   mkdirSync(folder, { recursive: true });
-  const captions = Array.from({ length: BPE_CAPTIONS }, (_, i) => shapesSample(dataSeed, i).scene.caption);
+  const captions = trainingCaptions ? trainingCaptions(BPE_CAPTIONS) : Array.from({ length: BPE_CAPTIONS }, (_, i) => shapesSample(dataSeed, i).scene.caption);
   const learnt = learnBpe(captions, { modelMaxLength });
   if (kind === 'bpe') {
     for (const [name, text] of Object.entries(learnt.files)) writeFileSync(join(folder, name), text);
@@ -323,7 +324,17 @@ export function registerTextToImageTrainingCommands(program: Command): void {
       const engine = await initBackend(o.backend);
       const run = resolveRun<ClipStageOptions>(o, 'clip', { ...DEFAULT_CLIP_OPTIONS, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
       mkdirSync(o.out, { recursive: true });
-      const tokenizerDir = o.resume && existsSync(join(o.out, 'tokenizer', 'vocab.json')) ? join(o.out, 'tokenizer') : writeTokenizerFolder(o.out, run.options.tokenizer, run.training.dataSeed ?? 0);
+      const dataSeed = run.training.dataSeed ?? 0;
+      const fromCache = (count: number): string[] => {
+        const cache = openTrainingCache(run.training.data as string);
+        try {
+          return cache.captions(dataSeed, Math.min(count, cache.count));
+        } finally {
+          cache.close();
+        }
+      };
+      const tokenizerDir =
+        o.resume && existsSync(join(o.out, 'tokenizer', 'vocab.json')) ? join(o.out, 'tokenizer') : writeTokenizerFolder(o.out, run.options.tokenizer, dataSeed, 16, run.training.data ? fromCache : undefined);
       const trainer = new ClipTrainer(engine, loadClipTokenizer(tokenizerDir), run.training, run.options);
       try {
         const result = await withTrainingData(run.training, trainer, () => runStage(trainer, {
