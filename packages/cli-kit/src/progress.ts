@@ -11,11 +11,18 @@ export interface Progress {
 
 const SILENT: Progress = { update() {}, stop() {} };
 
+/**
+ * cli-progress's time format, except for an ETA not known yet: before any progress its ETA is the
+ * string 'NULL' (or 'INF' at zero rate), which the default format cuts to two characters ("ETA LLs").
+ */
+const formatTime: cliProgress.TimeFormatter = (t, options, roundToMultipleOf) =>
+  typeof t === 'number' && Number.isFinite(t) ? cliProgress.Format.TimeFormat(t, options, roundToMultipleOf) : '--';
+
 export function progressBar(label: string, options: { enabled?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
   const stream = options.stream ?? process.stderr;
   if (options.enabled === false || !stream.isTTY) return SILENT;
   const bar = new cliProgress.SingleBar(
-    { stream, format: `${label} [{bar}] {percentage}% {value}/{total} ETA {eta_formatted}`, hideCursor: true, etaBuffer: 50 },
+    { stream, format: `${label} [{bar}] {percentage}% {value}/{total} ETA {eta_formatted}`, hideCursor: true, etaBuffer: 50, formatTime },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
