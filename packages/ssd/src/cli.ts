@@ -17,7 +17,7 @@ import type { ScenarioReport } from './scenario/run.ts';
 import { BLKPARSE_EVENTS } from './traces/blkparse.ts';
 import { TRACE_FORMATS } from './traces/load.ts';
 import { plotFile, reportCharts, writeCharts } from './plot/plot.ts';
-import { defaultWorkers, mergeSweeps, parseShard, parseVary, planSweep, runSweep, shardPoints } from './sweep/index.ts';
+import { defaultWorkers, mergeSweeps, parseShard, parseVary, planSweep, runSweep, shardPoints, sweepProgress } from './sweep/index.ts';
 import { join } from 'node:path';
 
 function positiveInt(name: string) {
@@ -191,18 +191,23 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
 function runWithOutputs(s: Scenario): ScenarioReport {
   let bar = progressBar('ssdsim precondition');
   let phase = 'precondition';
-  const report = runScenario(s, {
-    onProgress: (p, d, t) => {
-      if (p !== phase) {
-        bar.stop();
-        bar = progressBar(`ssdsim ${p}`);
-        phase = p;
-      }
-      bar.update(d, t);
-    },
-    onWarning: (m) => process.stderr.write(`ssdsim: warning: ${m}\n`),
-  });
-  bar.stop();
+  let report: ScenarioReport;
+  try {
+    report = runScenario(s, {
+      onProgress: (p, d, t) => {
+        if (p !== phase) {
+          bar.stop();
+          bar = progressBar(`ssdsim ${p}`);
+          phase = p;
+        }
+        bar.update(d, t);
+      },
+      onWarning: (m) => process.stderr.write(`ssdsim: warning: ${m}\n`),
+    });
+  } finally {
+    // Also on an error: a drawn bar's redraw timer would keep the process alive.
+    bar.stop();
+  }
   if (s.outputs.json !== '') writeFileAtomic(s.outputs.json, JSON.stringify(report) + '\n');
   return report;
 }
@@ -308,10 +313,14 @@ export function buildProgram(): Command {
       return;
     }
     const dir = o.dir as string;
-    const bar = progressBar('ssdsim sweep');
     const started = performance.now();
-    const results = await runSweep(plan, points, dir, { ...(o.workers !== undefined ? { workers: o.workers as number } : {}), onProgress: (d, t) => bar.update(d, t) });
-    bar.stop();
+    const bar = sweepProgress(points.length);
+    let results;
+    try {
+      results = await runSweep(plan, points, dir, { ...(o.workers !== undefined ? { workers: o.workers as number } : {}), onProgress: (d, t) => bar.update(d, t) });
+    } finally {
+      bar.stop(); // also on an error: the bar's redraw timer would keep the process alive
+    }
     const failed = results.filter((r) => r.error !== null);
     const where = shard ? ` (shard ${shard.index}/${shard.count})` : '';
     const seconds = (performance.now() - started) / 1000;

@@ -5,3 +5,5 @@ export { runSweep, defaultWorkers } from './run.ts';
 export type { SweepRunOptions } from './run.ts';
 export { mergeSweeps, readPoints, summaryCsv } from './results.ts';
 export type { PointResult } from './results.ts';
+export { sweepProgress } from './progress.ts';
+export type { SweepProgressOptions } from './progress.ts';

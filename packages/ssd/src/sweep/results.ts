@@ -72,20 +72,22 @@ function csvCell(v: unknown): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** summary.csv for these results (sorted by index; axis columns first, named as typed). */
-export function summaryCsv(results: readonly PointResult[]): string {
+/**
+ * summary.csv for these results (sorted by index; axis columns first, named as typed). `axes`
+ * names the columns when there are no results to take them from (an empty shard).
+ */
+export function summaryCsv(results: readonly PointResult[], axes: readonly string[] = results[0]?.sweep.axes.map((a) => a.name) ?? []): string {
   const sorted = [...results].sort((a, b) => a.index - b.index);
-  const axes = sorted[0]?.sweep.axes.map((a) => a.name) ?? [];
   const header = ['index', 'id', ...axes.map((a) => `vary:${a}`), ...COLUMNS.map(([c]) => c)];
   const rows = sorted.map((r) => [r.index, r.id, ...axes.map((a) => r.values[a]), ...COLUMNS.map(([, f]) => f(r))].map(csvCell).join(','));
   return [header.join(','), ...rows].join('\n') + '\n';
 }
 
-export function writeSummary(dir: string, results: readonly PointResult[]): void {
-  writeFileAtomic(join(dir, 'summary.csv'), summaryCsv(results));
+export function writeSummary(dir: string, results: readonly PointResult[], axes?: readonly string[]): void {
+  writeFileAtomic(join(dir, 'summary.csv'), summaryCsv(results, axes));
 }
 
-/** Reads every point of a sweep folder. */
+/** Reads every point of a sweep folder (none for an empty shard's). */
 export function readPoints(dir: string): PointResult[] {
   let files: string[];
   try {

@@ -2,7 +2,9 @@
  * Running a sweep's points on worker threads (one per core by default), each point's JSON written
  * as soon as it finishes, the summary at the end. One worker (or one point) runs in this thread.
  */
+import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SsdError } from '../errors.ts';
 import { runScenario } from '../scenario/run.ts';
@@ -22,10 +24,19 @@ export function defaultWorkers(): number {
   return availableParallelism();
 }
 
-/** Runs `points` (all of the plan's, or a shard's) and writes their files under `outDir`. */
+/**
+ * Runs `points` (all of the plan's, or a shard's) and writes their files under `outDir`. The
+ * folder gets its points/ even when the shard is empty (more shards than points, as a batch
+ * array sized for a bigger sweep gives), so `ssdsim merge sweep-*` takes every shard's folder.
+ */
 export async function runSweep(plan: SweepPlan, points: readonly SweepPoint[], outDir: string, options: SweepRunOptions = {}): Promise<PointResult[]> {
   const workers = Math.max(1, Math.min(options.workers ?? defaultWorkers(), points.length));
   if (!Number.isInteger(workers)) throw new SsdError('INVALID_CONFIG', `workers must be a positive integer, got ${options.workers}`);
+  try {
+    mkdirSync(join(outDir, 'points'), { recursive: true });
+  } catch (e) {
+    throw new SsdError('INVALID_CONFIG', `${outDir}: cannot create the sweep folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
   const results: PointResult[] = [];
   const finish = (point: SweepPoint, report: ScenarioReport | null, error: string | null, wall: number) => {
     const r = pointResult(plan, point, report, error, wall);
@@ -81,6 +92,6 @@ export async function runSweep(plan: SweepPlan, points: readonly SweepPoint[], o
     });
   }
   results.sort((a, b) => a.index - b.index);
-  writeSummary(outDir, results);
+  writeSummary(outDir, results, plan.axes.map((a) => a.name));
   return results;
 }
