@@ -57,13 +57,21 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     // The same through the UNet on onnxruntime (--backend onnx).
     const viaOrt = join(dir, 'image-ort.npy');
     if (!skipOrt) {
-      const o = run(['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--backend', 'onnx', '--out', viaOrt, '--json']);
+      const ortArgs = (out: string) => ['txt2img', '--model', model, golden.prompt, '--negative', golden.negative_prompt, '--steps', '5', '--width', '64', '--height', '64', '--latents', join(dir, 'init.npy'), '--backend', 'onnx', '--onnx-cache', join(dir, 'cache'), '--out', out, '--json'];
+      const o = run(ortArgs(viaOrt));
       assert.equal(o.code, 0, o.stderr);
-      assert.match(JSON.parse(o.stdout).backend, /^onnxruntime/);
+      const first = JSON.parse(o.stdout) as { backend: string; onnx: { cached: boolean; exportSeconds: number } };
+      assert.match(first.backend, /^onnxruntime/);
+      assert.equal(first.onnx.cached, false);
       const ort = parseNpy(readFileSync(viaOrt), viaOrt);
       let close = 0;
       for (let i = 0; i < expected.length; i++) if (Math.abs(ort.data[i] - expected[i]) <= 2 / 255) close++;
       assert.ok(close / expected.length >= 0.99, `onnx route: ${close} of ${expected.length} values within 2/255`);
+      // The second run opens the cached graphs: no export, the same image.
+      const again = run(ortArgs(join(dir, 'image-ort-2.npy')));
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual((JSON.parse(again.stdout) as typeof first).onnx, { exportSeconds: 0, cached: true });
+      assert.deepEqual(readFileSync(join(dir, 'image-ort-2.npy')), readFileSync(viaOrt));
     }
 
     const png = join(dir, 'image.png');

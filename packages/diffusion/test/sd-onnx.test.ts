@@ -8,7 +8,7 @@
  * FLASHDIFF_REQUIRE_ONNX=1 (CI), where they run and fail loudly.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,7 +22,7 @@ import { exportUNetOnnx } from '../src/onnx/export-sd.ts';
 import { OnnxGraphEngine, TRACE_BATCH } from '../src/onnx/graph-engine.ts';
 import { encodeModel } from '../src/onnx/onnx-proto.ts';
 import { loadOnnxRuntime, onnxRuntimeVersion } from '../src/onnx/ort-node.ts';
-import { useOnnxTextEncoder, useOnnxUNet, useOnnxVaeDecoder } from '../src/onnx/sd-unet-ort.ts';
+import { checkpointIdentity, useOnnxTextEncoder, useOnnxUNet, useOnnxVaeDecoder } from '../src/onnx/sd-unet-ort.ts';
 import { loadStableDiffusion } from '../src/pipelines/load-node.ts';
 import { Random } from '../src/rng.ts';
 import type { TensorEngine } from '../src/tensor/engine.ts';
@@ -117,6 +117,41 @@ describe('the SD UNet on onnxruntime', { skip }, () => {
     let diff = 0;
     for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
     assert.ok(diff < 1e-4, `max difference ${diff}`);
+  });
+
+  test('exports are cached by component, size and weights: a second pipeline opens them without exporting and gives the same image', async () => {
+    const model = join(dir, 'tiny-sd-cached');
+    cpSync(join(FIXTURES, 'pipeline-tiny'), model, { recursive: true });
+    cpSync(TOKENIZER, join(model, 'tokenizer'), { recursive: true });
+    const cacheDirectory = join(dir, 'onnx-cache');
+    const generate = async (weights: string) => {
+      const pipe = loadStableDiffusion(e, model);
+      try {
+        const cache = { directory: cacheDirectory, weights };
+        const timings = [await useOnnxUNet(pipe, { height: 8, width: 8, cache }), await useOnnxVaeDecoder(pipe, { height: 8, width: 8, cache }), await useOnnxTextEncoder(pipe, { cache })];
+        const { images } = await pipe.textToImage({ prompt: 'a red circle', guidance: 7.5, steps: 3, width: 64, height: 64, seed: 1 });
+        return { cached: timings.map((t) => t.cached), images };
+      } finally {
+        pipe.dispose();
+      }
+    };
+    const identity = checkpointIdentity(model);
+    // A half-written export of another process (or a killed one) is never taken for an entry.
+    mkdirSync(join(cacheDirectory, 'unet-0123.partial-1'), { recursive: true });
+    const first = await generate(identity);
+    assert.deepEqual(first.cached, [false, false, false]);
+    const entries = readdirSync(cacheDirectory).filter((name) => !name.includes('.partial-')).sort();
+    assert.deepEqual(entries.map((name) => name.replace(/-[0-9a-f]{32}$/, '')), ['text-encoder', 'unet', 'vae-decoder']);
+    const second = await generate(identity);
+    assert.deepEqual(second.cached, [true, true, true]);
+    assert.deepEqual(second.images, first.images);
+    // Rewriting a weight file changes the identity: the cache misses.
+    const unetWeights = join(model, 'unet', 'diffusion_pytorch_model.safetensors');
+    const later = new Date(Date.now() + 5000);
+    utimesSync(unetWeights, later, later);
+    assert.notEqual(checkpointIdentity(model), identity);
+    const third = await generate(checkpointIdentity(model));
+    assert.deepEqual(third.cached, [false, false, false]);
   });
 
   test('the tiny pipeline through the ORT UNet, VAE decoder and text encoder reproduces diffusers’ image; other sizes are refused once the tfjs UNet is gone', async () => {

@@ -6,6 +6,7 @@
  * and renamed, after all images are made, so a failure or Ctrl-C leaves earlier files untouched.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '@flashdiff/cli-kit';
@@ -16,7 +17,7 @@ import { DiffusionError } from '../errors.ts';
 import { imagesToGrid } from '../image/grid.ts';
 import { decodePng, encodePng } from '../image/png-node.ts';
 import { loadOnnxRuntime } from '../onnx/ort-node.ts';
-import { useOnnxTextEncoder, useOnnxUNet, useOnnxVaeDecoder } from '../onnx/sd-unet-ort.ts';
+import { checkpointIdentity, useOnnxTextEncoder, useOnnxUNet, useOnnxVaeDecoder } from '../onnx/sd-unet-ort.ts';
 import { bundledClipTokenizerDirectory, loadStableDiffusion } from '../pipelines/load-node.ts';
 import type { GeneratedImages, StableDiffusionPipeline, StepInfo } from '../pipelines/stable-diffusion.ts';
 import { LATENT_SCHEDULER_KINDS, type LatentSchedulerKind } from '../schedulers/latent-config.ts';
@@ -81,6 +82,8 @@ interface CommonOptions {
   clipSkip: number;
   tokenizer?: string;
   backend: BackendName | 'onnx';
+  /** --onnx-cache DIR, or false for --no-onnx-cache. */
+  onnxCache?: string | false;
   out?: string;
   outDir?: string;
   prompts?: string;
@@ -105,7 +108,15 @@ function addCommonOptions(command: Command, defaultSteps: number): Command {
       new Option('--backend <name>', 'tensor backend (onnx: the UNet, the VAE decoder and the text encoder run in onnxruntime-node on graphs exported from the same models; the rest on auto)')
         .choices([...BACKENDS, 'onnx'])
         .default('auto'),
-    );
+    )
+    .option('--onnx-cache <dir>', 'with --backend onnx: keep exported graphs here and reuse them (default: $FLASHDIFF_CACHE_DIR, else $XDG_CACHE_HOME/flashdiff, else ~/.cache/flashdiff; SD-1.5 takes 3.4 GB per image size)')
+    .option('--no-onnx-cache', 'with --backend onnx: export into a temporary folder every run');
+}
+
+/** The default cache folder of exported graphs. */
+function defaultCacheDirectory(): string {
+  if (process.env.FLASHDIFF_CACHE_DIR) return process.env.FLASHDIFF_CACHE_DIR;
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'flashdiff');
 }
 
 function promptsOf(prompt: string | undefined, file: string | undefined): string[] {
@@ -164,13 +175,19 @@ async function openPipeline(o: CommonOptions): Promise<{ pipe: StableDiffusionPi
   return { pipe, model, backend: o.backend === 'onnx' ? `onnxruntime (UNet, VAE decoder, text encoder) + ${engine.name}` : engine.name };
 }
 
-/** --backend onnx: export the UNet and the VAE decoder for this image size and run them in onnxruntime-node. */
-async function routeUNet(o: CommonOptions, pipe: StableDiffusionPipeline, width: number, height: number): Promise<void> {
-  if (o.backend !== 'onnx') return;
+/**
+ * --backend onnx: export the UNet, the VAE decoder and the text encoder for this image size (or
+ * reuse the cached exports) and run them in onnxruntime-node; what the JSON report says of it.
+ */
+async function routeToOnnx(o: CommonOptions, model: string, pipe: StableDiffusionPipeline, width: number, height: number): Promise<{ onnx?: { exportSeconds: number; cached: boolean } }> {
+  if (o.backend !== 'onnx') return {};
   const f = pipe.vaeScaleFactor;
-  await useOnnxUNet(pipe, { height: height / f, width: width / f });
-  await useOnnxVaeDecoder(pipe, { height: height / f, width: width / f });
-  await useOnnxTextEncoder(pipe, { clipSkip: o.clipSkip });
+  const cache = o.onnxCache === false ? undefined : { directory: join(o.onnxCache ?? defaultCacheDirectory(), 'onnx'), weights: checkpointIdentity(model) };
+  const size = { height: height / f, width: width / f };
+  const unet = await useOnnxUNet(pipe, { ...size, cache });
+  const vae = await useOnnxVaeDecoder(pipe, { ...size, cache });
+  const text = await useOnnxTextEncoder(pipe, { clipSkip: o.clipSkip, cache });
+  return { onnx: { exportSeconds: Math.round((unet.exportSeconds + vae.exportSeconds + text.exportSeconds) * 10) / 10, cached: unet.cached && vae.cached && text.cached } };
 }
 
 /** N×4×h×w float32 from a .npy (diffusers' `latents=`). */
@@ -210,13 +227,13 @@ export function registerSdCommands(program: Command): void {
       for (const [name, v] of [['--width', width], ['--height', height]] as const) {
         if (v % f !== 0) throw usage(`${name} ${v}: must be a multiple of ${f}`);
       }
-      await routeUNet(o, pipe, width, height);
+      const route = await routeToOnnx(o, model, pipe, width, height);
       const latents = o.latents !== undefined ? readLatents(o.latents, [prompts.length * o.n, pipe.components.unet.config.in_channels, height / f, width / f]) : undefined;
       const progress = stepReporter();
       const result = await pipe.textToImage({ prompt: prompts, negativePrompt: o.negative, steps: o.steps, guidance: o.guidance, seed: o.seed, n: o.n, width, height, latents, clipSkip: o.clipSkip, onStep: progress.onStep });
       progress.done();
       const files = writeOutputs(o, prompts, result);
-      report(o, { files, model, prompts: prompts.length, n: o.n, width, height, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 });
+      report(o, { files, model, prompts: prompts.length, n: o.n, width, height, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, ...route, seconds: Math.round((performance.now() - t0) / 100) / 10 });
     } finally {
       pipe.dispose();
     }
@@ -246,7 +263,7 @@ export function registerSdCommands(program: Command): void {
       if (png.width % f !== 0 || png.height % f !== 0) throw new DiffusionError('DATA_INVALID', `${o.image}: ${png.width}×${png.height} pixels; width and height must be multiples of ${f}`);
       const data = new Float32Array(png.width * png.height * 3);
       for (let i = 0; i < png.width * png.height; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = png.data[i * 4 + c] / 255;
-      await routeUNet(o, pipe, png.width, png.height);
+      const route = await routeToOnnx(o, model, pipe, png.width, png.height);
       const progress = stepReporter();
       const result = await pipe.imageToImage({
         prompt: prompts,
@@ -262,7 +279,7 @@ export function registerSdCommands(program: Command): void {
       });
       progress.done();
       const files = writeOutputs(o, prompts, result);
-      report(o, { files, model, image: basename(o.image), strength: o.strength, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 });
+      report(o, { files, model, image: basename(o.image), strength: o.strength, steps: o.steps, guidance: o.guidance, seed: o.seed, backend, ...route, seconds: Math.round((performance.now() - t0) / 100) / 10 });
     } finally {
       pipe.dispose();
     }
