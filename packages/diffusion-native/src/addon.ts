@@ -35,6 +35,8 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   info(): { threads: number; dnnl: boolean };
   dnnlForwardImpl(geometry: ConvGeometry): string;
+  /** glibc's malloc_trim(0); absent from addons built before it existed. */
+  trimMemory?(): boolean;
   /** Elementwise kernels (native/elementwise.cc); broadcasting is a 4-D view with per-operand strides. */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array, aStrides: Int32Array, bStrides: Int32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;

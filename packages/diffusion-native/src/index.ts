@@ -55,4 +55,13 @@ export function setNativeThreads(threads: number): void {
   addon.setThreads(threads);
 }
 
+/**
+ * Give the C heap's free pages back to the system (glibc's malloc_trim): after large tfjs tensors
+ * are freed (a model that now runs in onnxruntime), so that the next large allocation does not
+ * raise the resident set above what is live. False when nothing was released or the addon is absent.
+ */
+export function trimMemory(): boolean {
+  return loadAddon()?.trimMemory?.() ?? false;
+}
+
 export { NATIVE_BACKEND_NAME as BACKEND_NAME };
