@@ -1,5 +1,5 @@
 /**
- * Node-only: timings of Stable Diffusion 1.5's three models at their real sizes, on random weights
+ * Node-only: timings of Stable Diffusion 1.5's three models at their real sizes (or of any configs given), on random weights
  * (no checkpoint can be downloaded here): one UNet step at 512×512 (latent 2×4×64×64, the
  * classifier-free-guidance batch, 77×768 text), one VAE decode to 512×512 and the text encoder on
  * 2 prompts. Used by `diffusion bench --sd15` and bench/sd15.ts (which adds PyTorch side by side).
@@ -67,7 +67,24 @@ function fillRandom(e: TensorEngine, model: SdModel, seed: number): void {
 }
 
 
-export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: string) => void = () => {}, unetRoute: 'tfjs' | 'onnx' = 'tfjs'): Promise<Sd15BenchReport> {
+/** The models the benchmark builds: SD-1.5's by default; the tests give tiny ones (diffusers' and transformers' config.json objects). */
+export interface SdBenchModels {
+  textEncoder: Record<string, unknown>;
+  unet: Record<string, unknown>;
+  vae: Record<string, unknown>;
+  /** Latent height and width (SD-1.5: 64, for 512×512 images). */
+  latentSize: number;
+}
+
+export const SD15_BENCH_MODELS: SdBenchModels = { textEncoder: SD15_TEXT_ENCODER_CONFIG, unet: SD15_UNET_CONFIG, vae: SD15_VAE_CONFIG, latentSize: 64 };
+
+export async function runSd15Bench(
+  e: TensorEngine,
+  iters = 2,
+  log: (line: string) => void = () => {},
+  unetRoute: 'tfjs' | 'onnx' = 'tfjs',
+  models: SdBenchModels = SD15_BENCH_MODELS,
+): Promise<Sd15BenchReport> {
   const random = new Random(0);
   const zeros = { initialise: false };
   /** The best of `iters` wall times of `fn`, each logged. */
@@ -83,21 +100,24 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
     return Math.round(min);
   };
 
-  const text = new ClipTextModel(e, random, readClipTextConfig(SD15_TEXT_ENCODER_CONFIG), zeros);
+  const textConfig = readClipTextConfig(models.textEncoder);
+  const text = new ClipTextModel(e, random, textConfig, zeros);
   fillRandom(e, text, 1);
-  const ids = [Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : i < 12 ? 320 + i : 49407)), Int32Array.from({ length: 77 }, (_, i) => (i === 0 ? 49406 : 49407))];
+  const { max_position_embeddings: tokens, hidden_size: hidden, bos_token_id: bos, eos_token_id: eos } = textConfig;
+  // Two prompts: eleven word tokens, and the empty prompt (the guidance row).
+  const ids = [Int32Array.from({ length: tokens }, (_, i) => (i === 0 ? bos : i < 12 ? 320 + i : eos)), Int32Array.from({ length: tokens }, (_, i) => (i === 0 ? bos : eos))];
   let textEncoderMs: number;
   if (unetRoute === 'onnx') {
     const directory = mkdtempSync(join(tmpdir(), 'flashdiff-sd15-clip-onnx-'));
     try {
-      const exported = exportTextEncoderOnnx(text, { tokens: 77, clipSkip: 0, path: join(directory, 'text-encoder.onnx') });
+      const exported = exportTextEncoderOnnx(text, { tokens, clipSkip: 0, path: join(directory, 'text-encoder.onnx') });
       const session = await openOnnxSession(exported.modelPath);
       const table = e.readSync(text.tokenEmbeddingTable);
       textEncoderMs = await best('text encoder (onnxruntime), 2 prompts', () => {
         // The host lookup of the token rows is part of the text encoder's time.
-        const lookup = new Float32Array(2 * 77 * 768);
-        ids.forEach((row, p) => row.forEach((id, k) => lookup.set(table.subarray(id * 768, (id + 1) * 768), (p * 77 + k) * 768)));
-        return session.run({ tokens: [lookup, [2, 77, 768]] });
+        const lookup = new Float32Array(2 * tokens * hidden);
+        ids.forEach((row, p) => row.forEach((id, k) => lookup.set(table.subarray(id * hidden, (id + 1) * hidden), (p * tokens + k) * hidden)));
+        return session.run({ tokens: [lookup, [2, tokens, hidden]] });
       });
       await session.release();
     } finally {
@@ -112,10 +132,15 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
   }
   text.params.dispose();
 
-  const unet = new UNet2DConditionModel(e, random, readUNetConfig(SD15_UNET_CONFIG), zeros);
+  const unetConfig = readUNetConfig(models.unet);
+  const unet = new UNet2DConditionModel(e, random, unetConfig, zeros);
   fillRandom(e, unet, 2);
-  const latents = random.normalArray(2 * 64 * 64 * 4);
-  const contextValues = random.normalArray(2 * 77 * 768);
+  const size = models.latentSize;
+  const channels = unetConfig.in_channels;
+  const context = unetConfig.cross_attention_dim;
+  const shape = `2×${channels}×${size}×${size}`;
+  const latents = random.normalArray(2 * size * size * channels);
+  const contextValues = random.normalArray(2 * tokens * context);
   let unetStepMs: number;
   let onnxTimes: { unetExportSeconds: number; unetSessionSeconds: number } | undefined;
   if (unetRoute === 'onnx') {
@@ -123,7 +148,7 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
     try {
       log('exporting the UNet to ONNX …');
       let t0 = performance.now();
-      const exported = exportUNetOnnx(unet, { height: 64, width: 64, tokens: 77, path: join(directory, 'unet.onnx') });
+      const exported = exportUNetOnnx(unet, { height: size, width: size, tokens, path: join(directory, 'unet.onnx') });
       const unetExportSeconds = (performance.now() - t0) / 1000;
       unet.params.dispose();
       t0 = performance.now();
@@ -131,44 +156,48 @@ export async function runSd15Bench(e: TensorEngine, iters = 2, log: (line: strin
       const unetSessionSeconds = (performance.now() - t0) / 1000;
       onnxTimes = { unetExportSeconds, unetSessionSeconds };
       rmSync(directory, { recursive: true, force: true });
-      const embedding = timestepEmbedding([500, 500], 320, true, 0);
-      unetStepMs = await best('UNet step (onnxruntime), 2×4×64×64', () => session.run({ x: [latents, [2, 64, 64, 4]], temb: [embedding, [2, 320]], context: [contextValues, [2, 77, 768]] }));
+      const c0 = unetConfig.block_out_channels[0];
+      const embedding = timestepEmbedding([500, 500], c0, unetConfig.flip_sin_to_cos, unetConfig.freq_shift);
+      unetStepMs = await best(`UNet step (onnxruntime), ${shape}`, () => session.run({ x: [latents, [2, size, size, channels]], temb: [embedding, [2, c0]], context: [contextValues, [2, tokens, context]] }));
       await session.release();
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
   } else {
-    const x = e.tensor(latents, [2, 64, 64, 4]);
-    const context = e.tensor(contextValues, [2, 77, 768]);
-    unetStepMs = await best('UNet step, 2×4×64×64', () => {
-      const out = e.tidy(() => unet.forward(e, x, [500, 500], context));
+    const x = e.tensor(latents, [2, size, size, channels]);
+    const text = e.tensor(contextValues, [2, tokens, context]);
+    unetStepMs = await best(`UNet step, ${shape}`, () => {
+      const out = e.tidy(() => unet.forward(e, x, [500, 500], text));
       e.readSync(out);
       out.dispose();
     });
     x.dispose();
-    context.dispose();
+    text.dispose();
     unet.params.dispose();
   }
 
-  const vae = new AutoencoderKL(e, random, readAutoencoderConfig(SD15_VAE_CONFIG), zeros);
+  const vaeConfig = readAutoencoderConfig(models.vae);
+  const vae = new AutoencoderKL(e, random, vaeConfig, zeros);
   fillRandom(e, vae, 3);
-  const zValues = random.normalArray(64 * 64 * 4);
+  const latentChannels = vaeConfig.latent_channels;
+  const imageSize = size * vae.scaleFactor;
+  const zValues = random.normalArray(size * size * latentChannels);
   let vaeDecodeMs: number;
   if (unetRoute === 'onnx') {
     const directory = mkdtempSync(join(tmpdir(), 'flashdiff-sd15-vae-onnx-'));
     try {
-      const exported = exportVaeDecoderOnnx(vae, { height: 64, width: 64, path: join(directory, 'vae-decoder.onnx') });
+      const exported = exportVaeDecoderOnnx(vae, { height: size, width: size, path: join(directory, 'vae-decoder.onnx') });
       vae.params.dispose();
       const session = await openOnnxSession(exported.modelPath);
       rmSync(directory, { recursive: true, force: true });
-      vaeDecodeMs = await best('VAE decode (onnxruntime) to 512×512', () => session.run({ z: [zValues, [1, 64, 64, 4]] }));
+      vaeDecodeMs = await best(`VAE decode (onnxruntime) to ${imageSize}×${imageSize}`, () => session.run({ z: [zValues, [1, size, size, latentChannels]] }));
       await session.release();
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
   } else {
-    const z = e.tensor(zValues, [1, 64, 64, 4]);
-    vaeDecodeMs = await best('VAE decode to 512×512', () => {
+    const z = e.tensor(zValues, [1, size, size, latentChannels]);
+    vaeDecodeMs = await best(`VAE decode to ${imageSize}×${imageSize}`, () => {
       const out = e.tidy(() => vae.decode(e, z));
       e.readSync(out);
       out.dispose();
