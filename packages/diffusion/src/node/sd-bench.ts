@@ -41,7 +41,7 @@ export interface Sd15BenchReport {
  * generator: 1 G xoshiro draws would dominate the benchmark's start-up, and timings do not depend on
  * the weights' distribution beyond their scale.
  */
-function fillRandom(e: TensorEngine, model: SdModel, seed: number): void {
+export function fillRandomWeights(e: TensorEngine, model: SdModel, seed: number): void {
   const store = model.builder.store;
   let state = seed >>> 0 || 1;
   for (const name of store.names()) {
@@ -102,7 +102,7 @@ export async function runSd15Bench(
 
   const textConfig = readClipTextConfig(models.textEncoder);
   const text = new ClipTextModel(e, random, textConfig, zeros);
-  fillRandom(e, text, 1);
+  fillRandomWeights(e, text, 1);
   const { max_position_embeddings: tokens, hidden_size: hidden, bos_token_id: bos, eos_token_id: eos } = textConfig;
   // Two prompts: eleven word tokens, and the empty prompt (the guidance row).
   const ids = [Int32Array.from({ length: tokens }, (_, i) => (i === 0 ? bos : i < 12 ? 320 + i : eos)), Int32Array.from({ length: tokens }, (_, i) => (i === 0 ? bos : eos))];
@@ -134,7 +134,7 @@ export async function runSd15Bench(
 
   const unetConfig = readUNetConfig(models.unet);
   const unet = new UNet2DConditionModel(e, random, unetConfig, zeros);
-  fillRandom(e, unet, 2);
+  fillRandomWeights(e, unet, 2);
   const size = models.latentSize;
   const channels = unetConfig.in_channels;
   const context = unetConfig.cross_attention_dim;
@@ -178,7 +178,7 @@ export async function runSd15Bench(
 
   const vaeConfig = readAutoencoderConfig(models.vae);
   const vae = new AutoencoderKL(e, random, vaeConfig, zeros);
-  fillRandom(e, vae, 3);
+  fillRandomWeights(e, vae, 3);
   const latentChannels = vaeConfig.latent_channels;
   const imageSize = size * vae.scaleFactor;
   const zValues = random.normalArray(size * size * latentChannels);
