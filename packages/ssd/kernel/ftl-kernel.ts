@@ -148,7 +148,7 @@ let lastSequenceTerm: u32 = 0;
 
 // ------------------------------------------------------------------ greedy buckets (ftl.ts bucketMove / bucketInsert)
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.bucketMove kernel:1b031630 source:8e497adb
+// Mirrors: packages/ssd/src/ftl/victim.ts#bucketMove kernel:1b031630 source:84eadf34
 function bucketMove(u: i32, pool: i32, from: i32, to: i32): void {
   const base = pool * bucketWidth;
   const after = i32At(bucketNext, u);
@@ -164,7 +164,7 @@ function bucketMove(u: i32, pool: i32, from: i32, to: i32): void {
   if (to < i32At(bucketMin, pool)) setI32(bucketMin, pool, to);
 }
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.bucketInsert kernel:cecad895 source:697ec0bf
+// Mirrors: packages/ssd/src/ftl/victim.ts#bucketInsert kernel:cecad895 source:57d98909
 function bucketInsert(u: i32, pool: i32): void {
   const v = i32At(blockValid, u);
   const h = pool * bucketWidth + v;
@@ -178,7 +178,7 @@ function bucketInsert(u: i32, pool: i32): void {
 
 // ------------------------------------------------------------------ valid-page bookkeeping (block mode)
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.setValid kernel:9b5d3a35 source:cafc607c
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#setValid kernel:9b5d3a35 source:7e7991bf
 function setValid(ppa: i32): void {
   const w = validBits + (<usize>(ppa >>> 5) << 2);
   store<u32>(w, load<u32>(w) | (1 << (ppa & 31)));
@@ -190,7 +190,7 @@ function setValid(ppa: i32): void {
   if (load<u8>(unitState + <usize>b) == BLOCK_FULL) bucketMove(b, die, v, v + 1);
 }
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.setInvalid kernel:e21c7361 source:6441e194
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#setInvalid kernel:e21c7361 source:8eca62ad
 function setInvalid(ppa: i32): void {
   const w = validBits + (<usize>(ppa >>> 5) << 2);
   const bits = load<u32>(w);
@@ -285,7 +285,7 @@ function setValidRange(first: i32, end: i32): void {
   }
 }
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.bucketRemove kernel:0b70611d source:9f2998f3
+// Mirrors: packages/ssd/src/ftl/victim.ts#bucketRemove kernel:0b70611d source:fa675e7c
 function bucketRemove(u: i32, pool: i32, v: i32): void {
   const next = i32At(bucketNext, u);
   const prev = i32At(bucketPrev, u);
@@ -314,7 +314,7 @@ function bucketRemove(u: i32, pool: i32, v: i32): void {
 // ------------------------------------------------------------------ victims and free units (ftl.ts selectVictim … freeUnit)
 
 /** Greedy: the head of the lowest non-empty valid-count list (bucketMin moves up to it). */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.selectVictim kernel:d7b56d28 source:92616455
+// Mirrors: packages/ssd/src/ftl/victim.ts#selectVictim kernel:d7b56d28 source:d9e8a8e2
 function selectVictim(pool: i32): i32 {
   const base = pool * bucketWidth;
   for (let v = i32At(bucketMin, pool); v < bucketWidth; v++) {
@@ -328,13 +328,13 @@ function selectVictim(pool: i32): i32 {
   return -1;
 }
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.leastValidUnit kernel:8a13e32a source:b59b0600
+// Mirrors: packages/ssd/src/ftl/victim.ts#leastValidUnit kernel:8a13e32a source:15a5c780
 function leastValidUnit(pool: i32): i32 {
   const u = selectVictim(pool);
   return u >= 0 && i32At(blockValid, u) < i32At(unitCapacity, u) ? u : -1;
 }
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.freeCapacity kernel:d405ff32 source:c312af17
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeCapacity kernel:d405ff32 source:f384a3b7
 function freeCapacity(pool: i32): i32 {
   const base = pool * unitsPerPool;
   let pages = 0;
@@ -347,7 +347,7 @@ function freeCapacity(pool: i32): i32 {
   return load<f64>(heapKey + (<usize>u << 3));
 }
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.siftUp kernel:0ce7d3ce source:b5279fab
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#siftUp kernel:0ce7d3ce source:0317b8c7
 function siftUp(base: i32, i: i32, u: i32): void {
   const key = keyOf(u);
   while (i > 0) {
@@ -361,7 +361,7 @@ function siftUp(base: i32, i: i32, u: i32): void {
 }
 
 /** heapRemoveAt(pool, 0): the free unit with the smallest key. */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.takeFreeUnit kernel:4ca3d8f3 source:d4826fbe
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#takeFreeUnit kernel:4ca3d8f3 source:ea61723d
 function takeFreeUnit(pool: i32): i32 {
   const base = pool * unitsPerPool;
   const top = i32At(heap, base);
@@ -385,7 +385,7 @@ function takeFreeUnit(pool: i32): i32 {
   return top;
 }
 
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.freeUnit kernel:5e259655 source:9453ac16
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeUnit kernel:5e259655 source:cc0e1d82
 function freeUnit(u: i32, pool: i32): void {
   store<u8>(unitState + <usize>u, BLOCK_FREE);
   if (load<u8>(blockState + <usize>u) != BLOCK_BAD) store<u8>(blockState + <usize>u, BLOCK_FREE);
@@ -404,7 +404,7 @@ function freeUnit(u: i32, pool: i32): void {
 }
 
 /** openUnit in block mode: the stream's slot on `pool` gets the youngest free block (the caller checked freeCount). */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.openUnit kernel:6ee86ab3 source:6800c771
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:6ee86ab3 source:d43c02a3
 function openUnit(slots: usize, pool: i32): i32 {
   const u = takeFreeUnit(pool);
   store<u8>(unitState + <usize>u, BLOCK_OPEN);
@@ -417,7 +417,7 @@ function openUnit(slots: usize, pool: i32): i32 {
 }
 
 /** afterProgram + closeUnit: block `b` of a stream used its last data page. */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.closeUnit kernel:60b438bf source:b1d40e4f
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#closeUnit kernel:60b438bf source:b1bead1b
 function closeBlock(slots: usize, b: i32): void {
   store<u8>(blockState + <usize>b, BLOCK_FULL);
   const die = dieOf(b);
@@ -447,7 +447,7 @@ function closeBlock(slots: usize, b: i32): void {
 // ------------------------------------------------------------------ GC (ftl.ts collect, relocateBlockFast, placeMoved, eraseUnit)
 
 /** placeMoved for the GC stream with no room for a run: the read, then the page placed as place() does. */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.placeMoved kernel:0d3b4216 source:cb6e2abd
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#placeMoved kernel:0d3b4216 source:e6a94fc9
 function placeMoved(pool: i32, source: i32, lba: i32): i32 {
   let open = i32At(gcSlot, pool);
   if (open < 0 || i32At(writePointer, open) + 1 >= dataPages) {
@@ -473,7 +473,7 @@ function placeMoved(pool: i32, source: i32, lba: i32): i32 {
  * relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in
  * moveSources[0 … n): all n are moved. The victim's VPBM bits are left for eraseVictim.
  */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.relocateBlockFast kernel:0ebe841a source:e9546c89
+// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:0ebe841a source:c7aecd08
 function relocate(b: i32, pool: i32, n: i32): void {
   for (let i = 0; i < n; ) {
     const open = i32At(gcSlot, pool);
@@ -509,7 +509,7 @@ function relocate(b: i32, pool: i32, n: i32): void {
 }
 
 /** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.eraseUnit kernel:d9e26f5f source:52f3db2c
+// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit kernel:d9e26f5f source:babb04f9
 function eraseVictim(u: i32, pool: i32): void {
   must(erase(u));
   bump(4, 1);
@@ -538,7 +538,7 @@ function eraseVictim(u: i32, pool: i32): void {
  * collect(pool, −1, gcStream): 1 when a unit was collected, 0 when collect() would return false,
  * −1 when this one needs ftl.ts (a TRIM record among the victim's valid pages; nothing changed).
  */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.collect packages/ssd/src/ftl.ts#Ftl.foregroundGc kernel:0f2a955a source:7eeffcc5
+// Mirrors: packages/ssd/src/ftl/gc.ts#collect packages/ssd/src/ftl/gc.ts#foregroundGc kernel:0f2a955a source:522163d8
 function collect(pool: i32): i32 {
   let victim = selectVictim(pool);
   if (victim < 0) return 0;
@@ -572,7 +572,7 @@ function collect(pool: i32): i32 {
 // ------------------------------------------------------------------ the host write (ftl.ts write, nextHostDie, placeHost)
 
 /** nextHostDie's two passes; −1 where ftl.ts decides (a die that needs leastValidUnit's scan, or none). */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.nextHostDie kernel:cf8f0562 source:e0781630
+// Mirrors: packages/ssd/src/ftl/mapping.ts#nextHostDie kernel:cf8f0562 source:aa87f038
 function nextHostDie(): i32 {
   let cursor = load<i32>(stateCells);
   for (let pass = 0; pass < 2; pass++) {
@@ -594,7 +594,7 @@ function nextHostDie(): i32 {
  * whole write (nothing changed); −2 − die when ftl.ts must go on with die `die` (chosen, the host
  * cursor moved, and whole GC units may have run).
  */
-// Mirrors: packages/ssd/src/ftl.ts#Ftl.write packages/ssd/src/ftl.ts#Ftl.writeAfterKernel packages/ssd/src/ftl.ts#Ftl.placeHost kernel:849aebef source:9f690746
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:849aebef source:77217cba
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return -1;
   // The old mapping is read first: a random L2P access that misses the cache overlaps the work

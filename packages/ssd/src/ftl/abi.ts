@@ -1,0 +1,51 @@
+// The FTL's ABI: the numbers the TypeScript FTL (src/ftl/) and its WebAssembly kernel (kernel/ftl/,
+// AssemblyScript) must agree on, defined once here and imported by both sides (the kernel imports
+// this file as AssemblyScript: plain integer constants only, no types, nothing else). The tables
+// themselves are named in state.ts's KERNEL_TABLES and the kernel's @external("ftl", …)
+// declarations; a name on one side only fails the kernel's link (test/simulator-kernel.test.ts).
+// MQSim counterpart: none (MQSim is one C++ program); the way its Flash_Block_Manager and
+// Address_Mapping_Unit share NVM_Transaction_Flash and Block_Pool_Slot_Type definitions.
+
+/** Block / unit states (BlockMapSnapshot.blockState, the blockState and unitState tables). */
+export const BLOCK_FREE = 0;
+export const BLOCK_OPEN = 1;
+export const BLOCK_FULL = 2;
+export const BLOCK_VICTIM = 3;
+export const BLOCK_BAD = 4;
+
+/** Page states in BlockMapSnapshot.pageState (TypeScript only: the kernel draws no snapshot). */
+export const PAGE_ERASED = 0;
+export const PAGE_VALID = 1;
+export const PAGE_INVALID = 2;
+export const PAGE_META = 3;
+
+/** Reverse-map (p2l table) markers for pages that hold no host LBA. */
+export const P2L_NONE = -1;
+export const P2L_TRIM = -2;
+export const P2L_SUMMARY = -3;
+
+/** Cells of the f64 table scalarCells: the next page's sequence number, the free-pool insertion stamp. */
+export const SCALAR_NEXT_SEQUENCE = 0;
+export const SCALAR_INSERTION_STAMP = 1;
+export const SCALAR_CELLS = 2;
+
+/** Cells of the i32 table stateCells: the host die cursor, the unit GC collected last (−1: none). */
+export const STATE_HOST_CURSOR = 0;
+export const STATE_LAST_VICTIM = 1;
+export const STATE_CELLS = 2;
+
+/** Cells of the f64 table counterCells: the kernel's counts, folded into Ftl.counters on reading. */
+export const COUNTER_HOST_PAGE_WRITES = 0;
+export const COUNTER_GC_RUNS = 1;
+export const COUNTER_GC_MOVED_PAGES = 2;
+export const COUNTER_GC_PAGE_READS = 3;
+export const COUNTER_ERASES = 4;
+export const COUNTER_CELLS = 5;
+
+/**
+ * The kernel's write(lba) returns the page written (≥ 0); KERNEL_WRITE_DECLINED when TypeScript
+ * must do the whole write (nothing changed); KERNEL_WRITE_DIE_BASE − die when TypeScript must go on
+ * with that die (chosen, and whole GC units may have run).
+ */
+export const KERNEL_WRITE_DECLINED = -1;
+export const KERNEL_WRITE_DIE_BASE = -2;

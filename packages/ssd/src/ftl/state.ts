@@ -1,0 +1,471 @@
+// The FTL's one state object, FtlState: its geometry and options, the tables (L2P, P2L, VPBM, VPC,
+// block and unit states, write pointers, free-pool heaps, greedy buckets), the write streams, the
+// scalars the kernel also steps, and the counters. The functions of the other src/ftl/ files work
+// on it; Ftl (src/ftl.ts) is the public facade over it. Also here: the unit/member topology helpers
+// (which blocks make a GC unit, which pool a unit is in) that every unit uses.
+// MQSim counterpart: the members of FTL, Address_Mapping_Unit_Page_Level (its Domain's mapping
+// tables) and Flash_Block_Manager_Base (PlaneBookKeepingType, Block_Pool_Slot_Type), which MQSim
+// spreads over those classes and which live here in one object the functions share.
+import { allocateTables, float64Table, instantiateKernel, int32Table, uint32Table, uint8Table } from '@flashdiff/nand';
+import type { MetadataKernelLayout, NandDevice, NandGeometry } from '@flashdiff/nand';
+import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from '../config.ts';
+import type { FtlOptions } from '../config.ts';
+import { SsdError } from '../errors.ts';
+import { crc32FirstWordTerm, crc32KernelTables } from '../crc32.ts';
+import { FTL_KERNEL_WASM_BASE64 } from '../ftl-kernel-wasm.ts';
+import { KIND_DATA, LITTLE_ENDIAN_HOST, METADATA_BYTES, metadataOffset, spareWord0 } from '../spare.ts';
+import type { PageMetadata } from '../spare.ts';
+import {
+  BLOCK_BAD, COUNTER_CELLS, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, COUNTER_HOST_PAGE_WRITES, P2L_NONE,
+  SCALAR_CELLS, SCALAR_INSERTION_STAMP, SCALAR_NEXT_SEQUENCE, STATE_CELLS, STATE_HOST_CURSOR, STATE_LAST_VICTIM,
+} from './abi.ts';
+
+/** The tables whose addresses the kernel imports as globals (kernel/ftl/state.ts's @external("ftl", …) declarations). */
+const KERNEL_TABLES = [
+  'l2p', 'p2l', 'validBits', 'blockValid', 'poolValid', 'unitState', 'blockState', 'writePointer', 'blockMinSeq', 'unitStamp',
+  'bucketHead', 'bucketNext', 'bucketPrev', 'bucketMin', 'dieOfBlock', 'hostSlot', 'gcSlot', 'moveSources', 'moveWords', 'crcSlice',
+  'unitCapacity', 'freeCount', 'poolCapacity', 'heap', 'heapKey', 'heapSize', 'dieOrder', 'scalarCells', 'stateCells', 'counterCells',
+];
+
+/**
+ * The exports of the FTL's WebAssembly module (entry kernel/simulator-kernel.ts, which re-exports
+ * kernel/ftl/mapping.ts's write). Internal: SsdSimulator drives its run loop through it.
+ */
+export interface FtlKernel {
+  /** The page written; −1: nothing done; −2 − die: go on with that die (see the kernel's write). */
+  write(lba: number): number;
+  /**
+   * Gives the simulator kernel the addresses of SsdSimulator's tables and the workload's
+   * parameters (kernel/simulator-kernel.ts bindSimulator; kind: 0 seq, 1 uniform, 2 hotcold).
+   */
+  bindSimulator(
+    completions: number, queueDepth: number, timeCells: number, batchCells: number, workloadCells: number, histograms: number,
+    kind: number, userPages: number, hotPages: number, readRatio: number, trimRatio: number, hotAccessFraction: number,
+  ): void;
+  /**
+   * Runs host operations until `limit` host writes completed or one needs TypeScript; returns
+   * why it stopped (kernel/simulator-kernel.ts simulate). fillFrom ≥ 0: writes LBAs fillFrom, fillFrom + 1, …
+   * (preconditioning) instead of drawing from the workload.
+   */
+  simulate(limit: number, fillFrom: number): number;
+}
+
+/** log2(n) where n is a power of two, else −1: the shift that replaces a division by n (or a table lookup). */
+export function exactLog2(n: number): number {
+  const log = Math.log2(n);
+  return Number.isInteger(log) ? log : -1;
+}
+
+/** Counters of what the FTL did (NAND-level counts live in the device's stats). */
+export interface FtlCounters {
+  hostPageWrites: number;
+  hostPageReads: number;
+  hostTrimCommands: number;
+  hostTrimmedPages: number;
+  gcRuns: number;
+  gcMovedPages: number;
+  /** Page reads GC issued to find and fetch valid data (method-dependent). */
+  gcPageReads: number;
+  /** Collections done by copying through the controller's RAM into the victim itself. */
+  inPlaceGcRuns: number;
+  backgroundGcRuns: number;
+  wearLevelingRuns: number;
+  wearLevelingMovedPages: number;
+  /** TRIM records and P2L summaries programmed. */
+  metadataPagePrograms: number;
+  /** Pages moved out of blocks retired after a program failure. */
+  retirementMovedPages: number;
+  programFailures: number;
+  eraseFailures: number;
+  retiredBlocks: number;
+  erases: number;
+  recoveries: number;
+}
+
+export function zeroCounters(): FtlCounters {
+  return {
+    hostPageWrites: 0, hostPageReads: 0, hostTrimCommands: 0, hostTrimmedPages: 0, gcRuns: 0, gcMovedPages: 0,
+    gcPageReads: 0, inPlaceGcRuns: 0, backgroundGcRuns: 0, wearLevelingRuns: 0, wearLevelingMovedPages: 0,
+    metadataPagePrograms: 0, retirementMovedPages: 0, programFailures: 0, eraseFailures: 0, retiredBlocks: 0,
+    erases: 0, recoveries: 0,
+  };
+}
+
+/** One write stream: its open unit(s) and its stripe cursor. */
+export class Stream {
+  /** Open block per die (−1: none). */
+  readonly slot: Int32Array;
+  /** Superblock mode: the open unit (−1: none). */
+  unit = -1;
+  cursor = 0;
+  constructor(
+    dies: number,
+    readonly preferOldBlocks: boolean,
+    slot?: Int32Array,
+  ) {
+    this.slot = slot ?? new Int32Array(dies).fill(-1);
+  }
+}
+
+/**
+ * The state of one page-mapped FTL over one NandDevice (see Ftl for the design). Built with its
+ * tables allocated (in the device's kernel memory when the kernel runs) and the kernel started;
+ * Ftl's constructor then formats it (free-pool.ts format).
+ */
+export class FtlState {
+  readonly device: NandDevice;
+  readonly geometry: NandGeometry;
+  readonly options: FtlOptions;
+  /** Logical pages the host sees. */
+  readonly userPages: number;
+  readonly pagesPerBlock: number;
+  readonly dataPages: number;
+  readonly blocksPerDie: number;
+  readonly dies: number;
+  readonly totalBlocks: number;
+  readonly totalPages: number;
+  readonly unitCount: number;
+  readonly poolCount: number;
+  /**
+   * The hot paths test this and the other boolean flags (greedy, fastMeta, summaries, withData,
+   * poweredOff) as `=== true`: V8 does not track a field's boolean type, so a bare `if (flag)`
+   * compiles to the generic truthiness test, about ten instructions instead of one compare.
+   */
+  readonly blockMode: boolean;
+  /** Dies in channel-first order: consecutive writes go to different channels. */
+  readonly dieOrder: Int32Array;
+
+  readonly l2p: Int32Array;
+  readonly p2l: Int32Array;
+  readonly validBits: Uint32Array;
+  readonly blockValid: Int32Array;
+  /** VPC per GC unit. In block mode a unit is a block: the same array as {@link blockValid}. */
+  readonly unitValid: Int32Array;
+  readonly unitCapacity: Int32Array;
+  readonly blockState: Uint8Array;
+  readonly unitState: Uint8Array;
+  readonly writePointer: Int32Array;
+  /** Sequence number of the first data page programmed in the block since its erase. */
+  readonly blockMinSeq: Float64Array;
+  /** Sequence counter value when the unit was closed (FIFO order, cost-benefit age). */
+  readonly unitStamp: Float64Array;
+  readonly freeCount: Int32Array;
+  /** Valid pages per die and good data pages per die (block mode's host steering). */
+  readonly poolValid: Int32Array;
+  readonly poolCapacity: Int32Array;
+
+  /** What the FTL counted; the kernel's counts are folded in on reading (see {@link counterCells}). */
+  readonly counterValues: FtlCounters = zeroCounters();
+  get counters(): FtlCounters {
+    const cells = this.counterCells;
+    if (cells[0] !== 0 || cells[1] !== 0 || cells[2] !== 0 || cells[3] !== 0 || cells[4] !== 0) {
+      const c = this.counterValues;
+      c.hostPageWrites += cells[COUNTER_HOST_PAGE_WRITES]!;
+      c.gcRuns += cells[COUNTER_GC_RUNS]!;
+      c.gcMovedPages += cells[COUNTER_GC_MOVED_PAGES]!;
+      c.gcPageReads += cells[COUNTER_GC_PAGE_READS]!;
+      c.erases += cells[COUNTER_ERASES]!;
+      cells.fill(0);
+    }
+    return this.counterValues;
+  }
+
+  // The scalars the kernel also steps live in cells of the tables block.
+  /** The unit GC collected last (−1: none yet). */
+  get lastVictimUnit(): number {
+    return this.stateCells[STATE_LAST_VICTIM]!;
+  }
+  set lastVictimUnit(u: number) {
+    this.stateCells[STATE_LAST_VICTIM] = u;
+  }
+  /** The next page's sequence number. */
+  get nextSequence(): number {
+    return this.scalarCells[SCALAR_NEXT_SEQUENCE]!;
+  }
+  set nextSequence(value: number) {
+    this.scalarCells[SCALAR_NEXT_SEQUENCE] = value;
+  }
+  get insertionStamp(): number {
+    return this.scalarCells[SCALAR_INSERTION_STAMP]!;
+  }
+  set insertionStamp(value: number) {
+    this.scalarCells[SCALAR_INSERTION_STAMP] = value;
+  }
+  get hostCursor(): number {
+    return this.stateCells[STATE_HOST_CURSOR]!;
+  }
+  set hostCursor(value: number) {
+    this.stateCells[STATE_HOST_CURSOR] = value;
+  }
+
+  readonly withData: boolean;
+  /** log2(pagesPerBlock) when it is a power of two, else −1: page → block by a shift, not a division. */
+  readonly pageShift: number;
+  /** Die (= pool in block mode) and GC unit of each block, looked up instead of divided out. */
+  readonly dieOfBlock: Int32Array;
+  readonly unitOfBlockTable: Int32Array;
+  readonly metaOffset: number;
+  readonly spare: Uint8Array;
+  /** The metadata bytes of `spare` as words, when they can be written that way (see encodeSpareWords); else null. */
+  readonly spareWords: Uint32Array | null;
+  readonly readSpare: Uint8Array;
+  readonly pageBuffer: Uint8Array;
+  readonly zeroPage: Uint8Array;
+  readonly summaryReadBuffer: Uint8Array;
+  readonly summaryWriteBuffer: Uint8Array;
+  readonly meta: PageMetadata = { valid: false, kind: 0, lba: 0, sequence: 0, count: 0 };
+  readonly hostStream: Stream;
+  readonly gcStream: Stream;
+  readonly coldStream: Stream;
+  // Free pools: one binary min-heap per pool (a die in block mode, the device in superblock mode).
+  readonly heap: Int32Array;
+  readonly heapKey: Float64Array;
+  readonly heapSize: Int32Array;
+  readonly unitsPerPool: number;
+  // Greedy buckets: doubly linked lists of FULL units per (pool, valid count).
+  readonly bucketHead: Int32Array;
+  readonly bucketNext: Int32Array;
+  readonly bucketPrev: Int32Array;
+  readonly bucketMin: Int32Array;
+  readonly bucketWidth: number;
+  readonly greedy: boolean;
+  // FIFO: closed units in closing order per pool, validated lazily against unitStamp.
+  readonly fifo: number[][];
+  readonly fifoHead: Int32Array;
+  rngState: number;
+  erasesSinceWearCheck = 0;
+  /**
+   * The device offers the metadata fast path (programSpareWords + copyback, see NandDevice) and the
+   * metadata lies at spare offset 0: pages are programmed from four words (no spare buffer) and GC
+   * moves data pages by copyback. Decided once here; the device itself keeps every fault and power
+   * cut on its general path, so the FTL's behaviour is the same either way.
+   */
+  readonly fastMeta: boolean;
+  /** Spare word 0 of a data page (marker, kind 1, count 1): the same for every host/GC data page. */
+  readonly dataWord0 = spareWord0(KIND_DATA, 1) | 0;
+  /** options.gcThreshold, and nextHostDie's reserve (gcThreshold + 2) · dataPages, as plain fields. */
+  readonly gcThreshold: number;
+  readonly hostReserve: number;
+  /** validityMethod p2l: each block ends with a P2L summary page (written when its data pages are full). */
+  readonly summaries: boolean;
+  /** hostAllocation 'cwdp': host writes go to the die their LBA stripes to. */
+  readonly staticAllocation: boolean;
+  /** relocateBlockFast's scratch: a victim block's valid pages, and the spare words of a run. */
+  readonly moveSources: Int32Array;
+  readonly moveWords: Uint32Array;
+  /**
+   * The WebAssembly kernel (kernel/ftl/, entry kernel/ftl/mapping.ts write) that does what mapping.ts write does in
+   * the configurations it covers, over these same tables; null where it does not run (see
+   * FtlOptions.wasmKernel).
+   */
+  readonly kernel: FtlKernel | null;
+  /** f64 cells: the next sequence number, the free-pool insertion stamp. */
+  readonly scalarCells: Float64Array;
+  /** i32 cells: the host die cursor, the last victim unit. */
+  readonly stateCells: Int32Array;
+  /** The kernel's counts (host page writes, GC runs, GC moved pages, GC page reads, erases), folded into counters on reading. */
+  readonly counterCells: Float64Array;
+  /** Bytes of this FTL's tables (in the device's table memory when the kernel runs). */
+  readonly tableBytes: number;
+  /** Whether write() runs in the WebAssembly kernel (see FtlOptions.wasmKernel for when it can). */
+  get wasmKernelActive(): boolean {
+    return this.kernel !== null;
+  }
+  /**
+   * The kernel's exports for calling its write() directly (SsdSimulator's kernel loop), or null
+   * while that would not be the same as write(): no kernel, or the FTL waits for recover().
+   * A write() that returns a code < 0 is finished by {@link finishKernelWrite}. Internal.
+   */
+  get directKernel(): FtlKernel | null {
+    return this.poweredOff ? null : this.kernel;
+  }
+  poweredOff = false;
+  /**
+   * Bumped by every in-place collection and block retirement (the moves outside foreground GC
+   * that can relocate a host write's old page): write() compares it instead of two counters.
+   */
+  relocations = 0;
+
+  constructor(device: NandDevice, options: Partial<FtlOptions> = {}) {
+    this.device = device;
+    this.geometry = device.geometry;
+    this.options = resolveFtlOptions(options);
+    const g = this.geometry;
+    this.pagesPerBlock = g.pagesPerBlock;
+    if (this.options.validityMethod === 'p2l' && g.pagesPerBlock < 2) {
+      throw new SsdError('INVALID_CONFIG', 'validityMethod p2l needs at least 2 pages per block');
+    }
+    this.dataPages = dataPagesPerBlock(g, this.options.validityMethod);
+    this.blocksPerDie = g.blocksPerDie;
+    this.dies = g.channels * g.diesPerChannel;
+    this.totalBlocks = this.dies * g.blocksPerDie;
+    this.totalPages = this.totalBlocks * g.pagesPerBlock;
+    this.blockMode = this.options.gcUnit === 'block';
+    this.unitCount = this.blockMode ? this.totalBlocks : g.blocksPerDie;
+    this.poolCount = this.blockMode ? this.dies : 1;
+    this.unitsPerPool = g.blocksPerDie;
+    this.userPages = userPagesFor(g, this.options.overProvisioning, this.options.validityMethod);
+    if (this.userPages < 1) throw new SsdError('INVALID_CONFIG', 'user capacity is zero pages');
+    this.metaOffset = metadataOffset(g);
+    this.withData = !device.metadataOnly;
+
+    this.pageShift = exactLog2(g.pagesPerBlock);
+    this.fastMeta = !this.withData && this.metaOffset === 0 && device.programSpareWords !== undefined && device.copyback !== undefined && device.copybackRun !== undefined;
+    this.bucketWidth = (this.blockMode ? 1 : this.dies) * this.dataPages + 1;
+    this.greedy = this.options.gcPolicy === 'greedy';
+    // The kernel takes the configurations its write() covers, on a device that offers its own
+    // kernel's memory (the metadata fast device): the FTL's tables are then appended to that memory.
+    const o = this.options;
+    const layout = device.metadataKernel ?? null;
+    const kernelFits = o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && o.hostAllocation === 'round-robin';
+    const spec = {
+      l2p: int32Table(this.userPages, -1),
+      p2l: int32Table(this.totalPages, P2L_NONE),
+      validBits: uint32Table(Math.ceil(this.totalPages / 32)),
+      blockValid: int32Table(this.totalBlocks),
+      poolValid: int32Table(this.dies),
+      unitState: uint8Table(this.unitCount),
+      blockState: uint8Table(this.totalBlocks),
+      writePointer: int32Table(this.totalBlocks),
+      blockMinSeq: float64Table(this.totalBlocks, Infinity),
+      unitStamp: float64Table(this.unitCount),
+      bucketHead: int32Table(this.poolCount * this.bucketWidth, -1),
+      bucketNext: int32Table(this.unitCount, -1),
+      bucketPrev: int32Table(this.unitCount, -1),
+      bucketMin: int32Table(this.poolCount),
+      dieOfBlock: int32Table(this.totalBlocks),
+      hostSlot: int32Table(this.dies, -1),
+      gcSlot: int32Table(this.dies, -1),
+      moveSources: int32Table(this.fastMeta ? g.pagesPerBlock : 0),
+      moveWords: uint32Table(this.fastMeta ? 4 * g.pagesPerBlock : 0),
+      crcSlice: int32Table(kernelFits ? 8 * 256 + 32 : 0),
+      unitCapacity: int32Table(this.unitCount),
+      freeCount: int32Table(this.poolCount),
+      poolCapacity: int32Table(this.dies, 0x3fffffff),
+      heap: int32Table(this.poolCount * this.unitsPerPool),
+      heapKey: float64Table(this.unitCount),
+      heapSize: int32Table(this.poolCount),
+      dieOrder: int32Table(this.dies),
+      scalarCells: float64Table(SCALAR_CELLS),
+      stateCells: int32Table(STATE_CELLS),
+      counterCells: float64Table(COUNTER_CELLS),
+    };
+    const tables = allocateTables(spec, kernelFits ? layout.memory : null);
+    const t = tables.views;
+    this.tableBytes = tables.bytes;
+    this.scalarCells = t.scalarCells;
+    this.stateCells = t.stateCells;
+    this.counterCells = t.counterCells;
+    this.nextSequence = 1;
+    this.lastVictimUnit = -1;
+    this.dieOfBlock = t.dieOfBlock;
+    this.unitOfBlockTable = new Int32Array(this.totalBlocks);
+    for (let b = 0; b < this.totalBlocks; b++) {
+      this.dieOfBlock[b] = Math.floor(b / g.blocksPerDie);
+      this.unitOfBlockTable[b] = this.blockMode ? b : b % g.blocksPerDie;
+    }
+    this.dieOrder = t.dieOrder;
+    for (let k = 0; k < this.dies; k++) {
+      this.dieOrder[k] = (k % g.channels) * g.diesPerChannel + Math.floor(k / g.channels);
+    }
+    this.l2p = t.l2p;
+    this.p2l = t.p2l;
+    this.validBits = t.validBits;
+    this.blockValid = t.blockValid;
+    // One count per block in block mode: each page's validity changes one counter, not two.
+    this.unitValid = this.blockMode ? this.blockValid : new Int32Array(this.unitCount);
+    this.unitCapacity = t.unitCapacity;
+    this.blockState = t.blockState;
+    this.unitState = t.unitState;
+    this.writePointer = t.writePointer;
+    this.blockMinSeq = t.blockMinSeq;
+    this.unitStamp = t.unitStamp;
+    this.freeCount = t.freeCount;
+    this.poolValid = t.poolValid;
+    this.poolCapacity = t.poolCapacity;
+    this.spare = new Uint8Array(this.metaOffset + METADATA_BYTES).fill(0xff);
+    this.spareWords = !this.withData && LITTLE_ENDIAN_HOST && this.metaOffset % 4 === 0 ? new Uint32Array(this.spare.buffer, this.metaOffset, METADATA_BYTES / 4) : null;
+    this.readSpare = new Uint8Array(this.metaOffset + METADATA_BYTES);
+    this.pageBuffer = new Uint8Array(g.pageSize);
+    this.zeroPage = new Uint8Array(g.pageSize);
+    this.summaryReadBuffer = new Uint8Array(g.pageSize);
+    this.summaryWriteBuffer = new Uint8Array(g.pageSize);
+    this.hostStream = new Stream(this.dies, false, t.hostSlot);
+    this.gcStream = new Stream(this.dies, false, t.gcSlot);
+    this.coldStream = new Stream(this.dies, true);
+    this.heap = t.heap;
+    this.heapKey = t.heapKey;
+    this.heapSize = t.heapSize;
+    this.bucketHead = t.bucketHead;
+    this.bucketNext = t.bucketNext;
+    this.bucketPrev = t.bucketPrev;
+    this.bucketMin = t.bucketMin;
+    this.fifo = Array.from({ length: this.poolCount }, () => []);
+    this.fifoHead = new Int32Array(this.poolCount);
+    this.rngState = this.options.seed | 0 || 0x9e3779b9;
+    this.moveSources = t.moveSources;
+    this.moveWords = t.moveWords;
+    this.kernel = kernelFits && tables.inMemory ? this.startKernel(layout, tables.offsets, t.crcSlice) : null;
+    this.gcThreshold = this.options.gcThreshold;
+    this.summaries = this.options.validityMethod === 'p2l';
+    this.staticAllocation = this.options.hostAllocation === 'cwdp';
+    this.hostReserve = (this.options.gcThreshold + 2) * this.dataPages;
+  }
+
+  /** Starts the kernel over the device's memory, with the tables' addresses and the parameters as its "ftl" globals. */
+  private startKernel(layout: MetadataKernelLayout, at: Readonly<Record<string, number>>, crcSlice: Int32Array): FtlKernel | null {
+    crcSlice.set(crc32KernelTables());
+    const globals: Record<string, number> = {
+      pageShift: this.pageShift,
+      pagesPerBlock: this.pagesPerBlock,
+      dieShift: exactLog2(this.blocksPerDie),
+      dataPages: this.dataPages,
+      bucketWidth: this.bucketWidth,
+      dies: this.dies,
+      unitsPerPool: this.unitsPerPool,
+      gcThreshold: this.options.gcThreshold,
+      hostReserve: (this.options.gcThreshold + 2) * this.dataPages,
+      dynamicWearLeveling: this.options.dynamicWearLeveling ? 1 : 0,
+      dataWord0: this.dataWord0,
+      firstTerm: crc32FirstWordTerm(this.dataWord0),
+    };
+    for (const name of KERNEL_TABLES) globals[name] = at[name]!;
+    return instantiateKernel<FtlKernel>(FTL_KERNEL_WASM_BASE64, layout.memory.memory, { device: layout.globals, ftl: globals });
+  }
+}
+
+// ---------------------------------------------------------------- units, members, pools
+
+export function goodMembers(st: FtlState, u: number): number {
+  if (st.blockMode) return st.blockState[u] === BLOCK_BAD ? 0 : 1;
+  let n = 0;
+  for (let d = 0; d < st.dies; d++) if (st.blockState[d * st.blocksPerDie + u] !== BLOCK_BAD) n++;
+  return n;
+}
+
+/** GC unit of a block. */
+export function unitOfBlock(st: FtlState, block: number): number {
+  return st.unitOfBlockTable[block]!;
+}
+
+/** Free pool (die, or 0 in superblock mode) of a unit. */
+export function poolOfUnit(st: FtlState, u: number): number {
+  // In block mode a unit is a block and its pool is its die.
+  return st.blockMode ? st.dieOfBlock[u]! : 0;
+}
+
+export function memberCount(st: FtlState): number {
+  return st.blockMode ? 1 : st.dies;
+}
+
+export function memberBlock(st: FtlState, u: number, k: number): number {
+  return st.blockMode ? u : k * st.blocksPerDie + u;
+}
+
+export function blockOfPage(st: FtlState, ppa: number): number {
+  return st.pageShift >= 0 ? ppa >>> st.pageShift : (ppa / st.pagesPerBlock) | 0;
+}
+
+export function isValid(st: FtlState, ppa: number): boolean {
+  return (st.validBits[ppa >>> 5]! & (1 << (ppa & 31))) !== 0;
+}
