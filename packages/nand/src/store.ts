@@ -70,6 +70,25 @@ export interface RamStoreTables {
 /** Leading spare bytes a metadata-only {@link RamStore} keeps densely per block (the FTL's 16). */
 export const SPARE_HEAD_BYTES = 16;
 
+/**
+ * Most bytes one typed array holds in Node 20 (V8's limit): a metadata-only RamStore keeps the
+ * spare heads of every page in one array, so it holds at most this / 16 = 2^28 pages (4 TiB of
+ * 16 KiB pages, 1 TiB of 4 KiB pages).
+ */
+export const MAX_TYPED_ARRAY_BYTES = 2 ** 32;
+
+/** Throws INVALID_GEOMETRY when a metadata-only RamStore's head area (`headBytes` a page) cannot be one typed array. */
+export function checkMetadataHeadArea(geometry: NandGeometry, headBytes: number = Math.min(SPARE_HEAD_BYTES, geometry.spareSize)): void {
+  const pages = totalPages(geometry);
+  if (pages * headBytes > MAX_TYPED_ARRAY_BYTES) {
+    throw new NandError(
+      'INVALID_GEOMETRY',
+      `a metadata-only RAM store keeps ${headBytes} spare bytes of every page in one array: ${pages} pages need ${pages * headBytes} bytes, ` +
+        `more than the ${MAX_TYPED_ARRAY_BYTES} one array holds (at most ${Math.floor(MAX_TYPED_ARRAY_BYTES / headBytes)} pages; use larger pages or fewer blocks)`,
+    );
+  }
+}
+
 /** Copies `length` bytes; short runs by a loop (subarray()+set() allocate a view and call into C++). */
 function copyBytes(target: Uint8Array, targetStart: number, source: Uint8Array, sourceStart: number, length: number): void {
   if (length <= 16) {
@@ -167,6 +186,7 @@ export class RamStore implements NandStore {
       this.tailOffset = geometry.pageSize + geometry.spareSize;
     }
     const blockCount = totalBlocks(geometry);
+    if (this.metadataOnly && tables === undefined) checkMetadataHeadArea(geometry, this.headBytes);
     if (tables !== undefined && !(this.metadataOnly && this.headBytes === SPARE_HEAD_BYTES)) {
       throw new NandError('INVALID_GEOMETRY', 'RamStore tables are for a metadata-only store with a spare of at least 16 bytes');
     }
@@ -176,7 +196,7 @@ export class RamStore implements NandStore {
     this.pageStateWords = wordsOver(this.pageState);
     this.blocks = new Array<Uint8Array | undefined>(blockCount).fill(undefined);
     this.headArea = tables?.headArea ?? (this.metadataOnly ? new Uint8Array(totalPages(geometry) * this.headBytes) : null);
-    this.headWords = this.headArea !== null && this.headBytes === SPARE_HEAD_BYTES ? new Uint32Array(this.headArea.buffer, this.headArea.byteOffset, this.headArea.length >>> 2) : null;
+    this.headWords = this.headArea !== null && this.headBytes === SPARE_HEAD_BYTES ? new Uint32Array(this.headArea.buffer, this.headArea.byteOffset, this.headArea.length / 4) : null;
     this.allocated = this.headArea === null ? 0 : this.headArea.byteLength;
   }
 

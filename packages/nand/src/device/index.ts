@@ -6,7 +6,7 @@
  */
 import { allocateTables, TableMemory } from '../tables.ts';
 import { validateGeometry } from '../geometry.ts';
-import { RamStore, SPARE_HEAD_BYTES } from '../store.ts';
+import { RamStore, SPARE_HEAD_BYTES, checkMetadataHeadArea } from '../store.ts';
 import { MetadataNandDevice, metadataDeviceTables } from './metadata-device.ts';
 import type { NandDeviceOptions } from './options.ts';
 import { SimulatedNandDevice } from './simulated-device.ts';
@@ -30,6 +30,7 @@ export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
     if (options.store === undefined && options.metadataOnly === true) {
       // The store's and the device's tables together, in a TableMemory where one can be made.
       const geometry = validateGeometry(options.geometry);
+      checkMetadataHeadArea(geometry);
       const memory = TableMemory.create();
       const block = allocateTables(metadataDeviceTables(geometry), memory);
       const t = block.views;
