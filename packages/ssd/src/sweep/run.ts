@@ -1,6 +1,11 @@
 /**
- * Running a sweep's points on worker threads (one per core by default), each point's JSON written
- * as soon as it finishes, the summary at the end. One worker (or one point) runs in this thread.
+ * Running a sweep's points on every core, each point's JSON written as soon as it finishes, the
+ * summary at the end. With N workers, this thread is one of them and N − 1 worker threads are the
+ * others: a worker thread needs seconds to start (it registers tsx, then loads and compiles the
+ * simulator's modules and WebAssembly), and this thread runs points meanwhile instead of waiting,
+ * so a sweep of a few points is not slower on 2 workers than on 1. A thread gets points only once
+ * it says it is ready, then two at a time (the next one queued while it runs one, since this
+ * thread answers its messages only between its own points). One worker runs everything here.
  */
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -14,7 +19,7 @@ import { pointResult, writePoint, writeSummary } from './results.ts';
 import type { PointResult } from './results.ts';
 
 export interface SweepRunOptions {
-  /** Worker threads (default: the machine's available parallelism). */
+  /** Points run at once: this thread and workers − 1 worker threads (default: the machine's available parallelism). */
   workers?: number;
   /** Called after each point: points done, points in this run. */
   onProgress?: (done: number, total: number) => void;
@@ -56,39 +61,66 @@ export async function runSweep(plan: SweepPlan, points: readonly SweepPoint[], o
   } else {
     await new Promise<void>((resolve, reject) => {
       let next = 0;
-      let running = 0;
+      let settled = false;
       const pool: Worker[] = [];
+      const inFlight = new Map<Worker, number>();
+      const byIndex = new Map(points.map((p) => [p.index, p]));
       const stop = (e?: Error) => {
+        if (settled) return;
+        settled = true;
         for (const w of pool) void w.terminate();
         if (e) reject(e);
         else resolve();
       };
-      const feed = (w: Worker) => {
-        if (next >= points.length) {
-          if (running === 0) stop();
-          return;
-        }
-        const point = points[next++]!;
-        running++;
-        w.postMessage({ index: point.index, scenario: point.scenario });
+      const checkDone = () => {
+        if (results.length === points.length) stop();
       };
-      const byIndex = new Map(points.map((p) => [p.index, p]));
-      for (let i = 0; i < workers; i++) {
+      /** Keeps a ready worker thread two points deep. */
+      const feed = (w: Worker) => {
+        while (!settled && (inFlight.get(w) ?? 0) < 2 && next < points.length) {
+          const point = points[next++]!;
+          inFlight.set(w, (inFlight.get(w) ?? 0) + 1);
+          w.postMessage({ index: point.index, scenario: point.scenario });
+        }
+      };
+      /** This thread's share: one point, then back to the event loop for the threads' messages. */
+      const runHere = () => {
+        if (settled) return;
+        if (next >= points.length) return checkDone();
+        const point = points[next++]!;
+        const started = performance.now();
+        let report: ScenarioReport | null = null;
+        let error: string | null = null;
+        try {
+          report = runScenario(point.scenario);
+        } catch (e) {
+          error = e instanceof Error ? e.message : String(e);
+        }
+        try {
+          finish(point, report, error, (performance.now() - started) / 1000);
+        } catch (e) {
+          return stop(e as Error);
+        }
+        setImmediate(runHere);
+      };
+      for (let i = 0; i < workers - 1; i++) {
         const w = new Worker(new URL('./worker-entry.js', import.meta.url));
         pool.push(w);
-        w.on('message', (m: { index: number; report: ScenarioReport | null; error: string | null; wallSeconds: number }) => {
-          running--;
+        w.on('message', (m: { ready: true } | { index: number; report: ScenarioReport | null; error: string | null; wallSeconds: number }) => {
+          if (settled) return;
+          if ('ready' in m) return feed(w);
+          inFlight.set(w, inFlight.get(w)! - 1);
           try {
             finish(byIndex.get(m.index)!, m.report, m.error, m.wallSeconds);
           } catch (e) {
-            stop(e as Error);
-            return;
+            return stop(e as Error);
           }
           feed(w);
+          checkDone();
         });
         w.on('error', (e) => stop(new SsdError('INVALID_CONFIG', `sweep worker failed: ${e.message}`)));
-        feed(w);
       }
+      setImmediate(runHere);
     });
   }
   results.sort((a, b) => a.index - b.index);

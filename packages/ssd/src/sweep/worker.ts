@@ -1,6 +1,7 @@
 /**
- * A sweep worker thread: runs the scenarios it is sent, one at a time, and posts each report
- * back (or the error's message). Loaded through worker-entry.js, which registers tsx first.
+ * A sweep worker thread: says it is ready once its modules are loaded, then runs the scenarios it
+ * is sent, one at a time, and posts each report back (or the error's message). Loaded through
+ * worker-entry.js, which registers tsx first.
  */
 import { parentPort } from 'node:worker_threads';
 import { runScenario } from '../scenario/run.ts';
@@ -15,3 +16,5 @@ parentPort!.on('message', (m: { index: number; scenario: Scenario }) => {
     parentPort!.postMessage({ index: m.index, report: null, error: e instanceof Error ? e.message : String(e), wallSeconds: (performance.now() - started) / 1000 });
   }
 });
+
+parentPort!.postMessage({ ready: true });
