@@ -1,6 +1,6 @@
 // Keeps the WebAssembly kernels and the TypeScript they mirror honest, the way diffusers'
 // utils/check_copies.py keeps its copied code honest: every kernel function that re-implements
-// TypeScript code (packages/*/kernel/*.ts, AssemblyScript) carries, on the line right above its
+// TypeScript code (packages/*/kernel/**/*.ts, AssemblyScript) carries, on the line right above its
 // `function`, a marker naming what it mirrors and a fingerprint of both sides:
 //
 //   // Mirrors: packages/nand/src/timing.ts#NandClock.program kernel:1a2b3c4d source:5e6f7a8b
@@ -68,16 +68,17 @@ export function declarationText(path: string, name: string, read: ReadText = rea
   return found;
 }
 
+/** Every .ts file under packages/<package>/kernel/, its subfolders (kernel/ftl/ …) included. */
 function kernelFiles(): string[] {
   const files: string[] = [];
   for (const pkg of readdirSync(`${root}packages`)) {
     let entries: string[];
     try {
-      entries = readdirSync(`${root}packages/${pkg}/kernel`);
+      entries = readdirSync(`${root}packages/${pkg}/kernel`, { recursive: true, encoding: 'utf8' });
     } catch {
       continue;
     }
-    for (const f of entries) if (f.endsWith('.ts')) files.push(`packages/${pkg}/kernel/${f}`);
+    for (const f of entries) if (f.endsWith('.ts')) files.push(`packages/${pkg}/kernel/${f.split('\\').join('/')}`);
   }
   return files.sort();
 }

@@ -23,7 +23,7 @@ describe('check-mirrors', () => {
   });
 
   test('a change to the kernel side alone is named', () => {
-    const kernel = 'packages/ssd/kernel/ftl-kernel.ts';
+    const kernel = 'packages/ssd/kernel/ftl/mapping.ts';
     const edited = (path: string): string => (path === kernel ? read(path).replace(/(function nextHostDie\(\): i32 \{\n)/, '$1  const unused = 0;\n') : read(path));
     const stale = staleMirrors(findMirrors(edited, [kernel]));
     assert.deepEqual(stale.map((s) => [s.mirror.kernelFunction, s.moved]), [['nextHostDie', 'the kernel side']]);

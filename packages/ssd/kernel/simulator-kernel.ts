@@ -1,7 +1,7 @@
 // AssemblyScript source of the entry of the FTL's WebAssembly module (compiled by
 // scripts/build-kernels.ts into src/ftl-kernel-wasm.ts; not part of the TypeScript program).
 //
-// It re-exports ftl-kernel.ts's write() and adds simulate(): SsdSimulator's per-operation loop
+// It re-exports kernel/ftl/mapping.ts's write() and adds simulate(): SsdSimulator's per-operation loop
 // (simulator.ts run / precondition, step, write, issue, complete; workload.ts Workload.next and
 // Xoshiro128; metrics.ts LatencyHistogram.bucketOf and recordInBucket) for runs of host writes,
 // so that a simulated write costs no call out of WebAssembly. It draws each operation as the
@@ -22,9 +22,9 @@
 //
 // Addresses are byte offsets into the memory; every table is aligned to its element size.
 
-import { write } from './ftl-kernel';
+import { write } from './ftl/mapping';
 
-export { write } from './ftl-kernel';
+export { write } from './ftl/mapping';
 
 /** NandClock's cells (f64): issue time, last completion, latest completion (nand's kernel imports them too). */
 @external("device", "clockCells") declare const clockCells: usize;

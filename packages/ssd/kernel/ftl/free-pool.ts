@@ -1,0 +1,76 @@
+// The FTL kernel's free pools (AssemblyScript, part of the FTL kernel; see kernel/ftl/mapping.ts):
+// the per-die min-heap of free blocks. Counterpart of src/ftl/free-pool.ts (MQSim:
+// Flash_Block_Manager_Base's free block pool).
+
+import { eraseCount } from '../../../nand/kernel/metadata-device';
+import { BLOCK_BAD, BLOCK_FREE, SCALAR_INSERTION_STAMP } from '../../src/ftl/abi';
+import { blockState, dynamicWearLeveling, freeCount, heap, heapKey, heapSize, i32At, scalarCells, setI32, unitCapacity, unitsPerPool, unitState } from './state';
+
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeCapacity kernel:2742e6ec source:f384a3b7
+export function freeCapacity(pool: i32): i32 {
+  const base = pool * unitsPerPool;
+  let pages = 0;
+  const size = i32At(heapSize, pool);
+  for (let i = 0; i < size; i++) pages += i32At(unitCapacity, i32At(heap, base + i));
+  return pages;
+}
+
+@inline export function keyOf(u: i32): f64 {
+  return load<f64>(heapKey + (<usize>u << 3));
+}
+
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#siftUp kernel:18c7d910 source:0317b8c7
+export function siftUp(base: i32, i: i32, u: i32): void {
+  const key = keyOf(u);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const pu = i32At(heap, base + parent);
+    if (keyOf(pu) <= key) break;
+    setI32(heap, base + i, pu);
+    i = parent;
+  }
+  setI32(heap, base + i, u);
+}
+
+/** heapRemoveAt(pool, 0): the free unit with the smallest key. */
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#takeFreeUnit kernel:dfb4aa6e source:ea61723d
+export function takeFreeUnit(pool: i32): i32 {
+  const base = pool * unitsPerPool;
+  const top = i32At(heap, base);
+  const size = i32At(heapSize, pool) - 1;
+  setI32(heapSize, pool, size);
+  setI32(freeCount, pool, i32At(freeCount, pool) - 1);
+  if (size == 0) return top;
+  const last = i32At(heap, base + size);
+  const lastKey = keyOf(last);
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    const c = r < size && keyOf(i32At(heap, base + r)) < keyOf(i32At(heap, base + l)) ? r : l;
+    if (keyOf(i32At(heap, base + c)) >= lastKey) break;
+    setI32(heap, base + i, i32At(heap, base + c));
+    i = c;
+  }
+  siftUp(base, i, last);
+  return top;
+}
+
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeUnit kernel:4048a15b source:cc0e1d82
+export function freeUnit(u: i32, pool: i32): void {
+  store<u8>(unitState + <usize>u, BLOCK_FREE);
+  if (load<u8>(blockState + <usize>u) != BLOCK_BAD) store<u8>(blockState + <usize>u, BLOCK_FREE);
+  let key: f64;
+  if (dynamicWearLeveling != 0) {
+    key = <f64>eraseCount(u);
+  } else {
+    key = load<f64>(scalarCells, SCALAR_INSERTION_STAMP << 3);
+    store<f64>(scalarCells, key + 1, SCALAR_INSERTION_STAMP << 3);
+  }
+  store<f64>(heapKey + (<usize>u << 3), key);
+  const size = i32At(heapSize, pool);
+  setI32(heapSize, pool, size + 1);
+  siftUp(pool * unitsPerPool, size, u);
+  setI32(freeCount, pool, i32At(freeCount, pool) + 1);
+}

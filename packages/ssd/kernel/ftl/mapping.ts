@@ -1,0 +1,89 @@
+// The FTL kernel's host write (AssemblyScript; compiled with kernel/simulator-kernel.ts by
+// scripts/build-kernels.ts into src/ftl-kernel-wasm.ts; not part of the TypeScript program).
+// Counterpart of src/ftl/mapping.ts (MQSim: Address_Mapping_Unit_Page_Level); the kernel's files
+// under kernel/ftl/ mirror src/ftl/'s, file for file.
+//
+// write() is Ftl.write for the common case of the metadata fast path: block mode, greedy GC, the
+// bitmap validity method, no P2L summaries, no static wear leveling, nothing armed on the device.
+// It covers the die choice, foreground GC (greedy victim, the relocation of its valid pages in
+// copyback runs, the erase, the free-pool heap) and the host page, with the same decisions, page
+// order, sequence numbers and device operations as src/ftl/ (nextHostDie, foregroundGc, collect,
+// relocateBlockFast, placeMoved, place, eraseUnit, freeUnit, write).
+//
+// It works on the FTL's tables, which Ftl appends to the NAND device's shared table memory and
+// also reads and writes as typed arrays, and drives the device through nand's own kernel source
+// (kernel/metadata-device.ts, compiled into this module): nothing is copied between the two, and
+// the device's rules stay nand's. Whenever something needs src/ftl/ (a TRIM record in a victim, a die
+// that must collect in place, a stream with no free unit), write() returns before changing
+// anything, or after complete GC units with the die it chose, and src/ftl/ goes on from there.
+
+import { erasesReady, programsReady, readsReady } from '../../../nand/kernel/metadata-device';
+import { COUNTER_HOST_PAGE_WRITES, KERNEL_WRITE_DECLINED, KERNEL_WRITE_DIE_BASE, STATE_HOST_CURSOR } from '../../src/ftl/abi';
+import { blockValid, bump, dataPages, dieOrder, dies, freeCount, gcThreshold, hostReserve, hostSlot, i32At, l2p, nextSequence, poolCapacity, poolValid, setI32, stateCells, unitsPerPool, validBits, writePointer } from './state';
+import { leastValidUnit } from './victim';
+import { closeBlock, openUnit, programNext, setInvalid, setValid } from './block-manager';
+import { collect } from './gc';
+
+// ------------------------------------------------------------------ the host write (src/ftl/mapping.ts write, nextHostDie; block-manager.ts placeHost)
+
+/** nextHostDie's two passes; −1 where src/ftl/ decides (a die that needs leastValidUnit's scan, or none). */
+// Mirrors: packages/ssd/src/ftl/mapping.ts#nextHostDie kernel:8ae4164e source:aa87f038
+export function nextHostDie(): i32 {
+  let cursor = load<i32>(stateCells, STATE_HOST_CURSOR << 2);
+  for (let pass = 0; pass < 2; pass++) {
+    for (let tries = 0; tries < dies; tries++) {
+      const die = i32At(dieOrder, cursor);
+      if (++cursor == dies) cursor = 0;
+      if (pass == 0 && i32At(poolCapacity, die) - i32At(poolValid, die) < hostReserve) continue;
+      if (i32At(hostSlot, die) >= 0 || i32At(freeCount, die) > 0 || leastValidUnit(die) >= 0) {
+        store<i32>(stateCells, cursor, STATE_HOST_CURSOR << 2);
+        return die;
+      }
+    }
+  }
+  return -1;
+}
+
+/**
+ * Writes host page `lba` (src/ftl/ checked it). Returns the page written; KERNEL_WRITE_DECLINED
+ * (−1) when src/ftl/ must do the whole write (nothing changed); KERNEL_WRITE_DIE_BASE − die
+ * (−2 − die) when it must go on with die `die` (chosen, the host cursor moved, and whole GC units
+ * may have run).
+ */
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:20b87fbf source:77217cba
+export function write(lba: i32): i32 {
+  if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return KERNEL_WRITE_DECLINED;
+  // The old mapping is read first: a random L2P access that misses the cache overlaps the work
+  // below. Only a collection can move the page in between; then it is read again.
+  let old = i32At(l2p, lba);
+  const die = nextHostDie();
+  if (die < 0) return KERNEL_WRITE_DECLINED;
+  let guard = unitsPerPool + 4;
+  while (i32At(freeCount, die) < gcThreshold && guard-- > 0) {
+    const collected = collect(die);
+    if (collected == 0) break;
+    if (collected < 0) return KERNEL_WRITE_DIE_BASE - die;
+    old = i32At(l2p, lba);
+  }
+  let open = i32At(hostSlot, die);
+  if (open < 0) {
+    if (i32At(freeCount, die) == 0) return KERNEL_WRITE_DIE_BASE - die; // collect in place: src/ftl/
+    open = openUnit(hostSlot, die);
+  }
+  const ppa = programNext(open, lba, nextSequence());
+  const closing = i32At(writePointer, open) >= dataPages;
+  if (closing) closeBlock(hostSlot, open);
+  if (old >= 0) setInvalid(old);
+  setI32(l2p, lba, ppa);
+  if (closing) {
+    setValid(ppa);
+  } else {
+    // setValid for a page of a block still open (on `die`): no greedy list to move it in.
+    const w = validBits + (<usize>(ppa >>> 5) << 2);
+    store<u32>(w, load<u32>(w) | (1 << (ppa & 31)));
+    setI32(poolValid, die, i32At(poolValid, die) + 1);
+    setI32(blockValid, open, i32At(blockValid, open) + 1);
+  }
+  bump(COUNTER_HOST_PAGE_WRITES, 1);
+  return ppa;
+}
