@@ -19,8 +19,8 @@
  *
  * Run: npx tsx bench/diffusion-t2i-train.ts [--models unet,vae] [--backends native,wasm]
  *        [--iters 3] [--warmup 2] [--threads 2] [--no-torch] [--torch-omp-spin] [--json]
- *   backends: native, wasm, cpu, tensorflow (tfjs engines). --threads: PyTorch's threads (default 2,
- *   the machine the figures are for). PyTorch runs where `/usr/bin/python3 -c "import diffusers"`
+ *   backends: native, wasm, cpu, tensorflow (tfjs engines). --threads: PyTorch's threads and the
+ *   native addon's (FLASHDIFF_NATIVE_THREADS of our worker; default 2, the machine the figures are for). PyTorch runs where `/usr/bin/python3 -c "import diffusers"`
  *   works: set PYTHON and PYTHONPATH (diffusers 0.27.2 from source; see packages/diffusion/reference/).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -225,7 +225,10 @@ async function main(): Promise<void> {
       log(`${backend}: starting our ${model} worker (${warmup} warm-up steps) …`);
       let ours: Server;
       try {
-        ours = await startServer(process.execPath, [...process.execArgv, self, '--worker', '--model', model, '--backend', backend, '--warmup', String(warmup)], (r) => String(r.engine));
+        ours = await startServer(process.execPath, [...process.execArgv, self, '--worker', '--model', model, '--backend', backend, '--warmup', String(warmup)], (r) => String(r.engine), {
+          ...process.env,
+          FLASHDIFF_NATIVE_THREADS: String(threads),
+        });
       } catch (error) {
         console.log(`${backend}: unavailable (${(error as Error).message.split('\n').slice(-1)[0]})`);
         continue;
@@ -284,11 +287,11 @@ async function main(): Promise<void> {
   const loadEnd = loadavg();
   const command = `npx tsx bench/diffusion-t2i-train.ts ${argv.join(' ')}`.trim();
   if (json) {
-    console.log(JSON.stringify({ command, pytorch: torchLabel, iters, warmup, cores: availableParallelism(), loadAverage: { start: loadStart, end: loadEnd }, rows }));
+    console.log(JSON.stringify({ command, pytorch: torchLabel, threads, iters, warmup, cores: availableParallelism(), loadAverage: { start: loadStart, end: loadEnd }, rows }));
     return;
   }
   const fmt = (v: number | null, digits = 0): string => (v === null ? '—' : v.toFixed(digits));
-  console.log(`\nOne training step (forward, loss, backward, clip, Adam, EMA), median of ${iters} interleaved steps after ${warmup} warm-up; reference: ${torchLabel}`);
+  console.log(`\nOne training step (forward, loss, backward, clip, Adam, EMA), median of ${iters} interleaved steps after ${warmup} warm-up; ours with ${threads} native thread(s); reference: ${torchLabel}`);
   console.log(`${'model'.padEnd(26)} ${'backend'.padEnd(18)} ${'ours ms'.padStart(8)} ${'torch ms'.padStart(9)} ${'ratio'.padStart(7)} ${'CPU ms ours/torch'.padStart(18)} ${'RSS ours'.padStart(9)} ${'RSS torch'.padStart(10)}  params ours/torch   load 1-min start→end`);
   for (const r of rows) {
     const label = `${MODELS[r.model].label} b${r.batch}`;
