@@ -108,6 +108,8 @@ describe('dashboard in chromium', { timeout: 180_000 }, () => {
       'chart-latency-cdf': ['latency (µs, log scale)', 'fraction of operations ≤ latency', 'writes'],
     };
     const tables: Record<string, string[][]> = {};
+    // The run is over: every chart has drawn its last frame (redraws are throttled to 4 a second).
+    await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`[data-testid=${id}]`)?.closest('.chart')?.getAttribute('data-state') === 'drawn'), Object.keys(axes));
     for (const [id, titles] of Object.entries(axes)) {
       // Vega's SVG (the CLI's chart spec), with its texts and an accessible description.
       await page.waitForSelector(`[data-testid=${id}] svg`);

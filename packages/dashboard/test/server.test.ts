@@ -90,7 +90,8 @@ const seedMiniRun = {
   stepped: false,
 };
 
-describe('dashboard server', { timeout: 120_000 }, () => {
+// About 40 s on a quiet machine; the limit leaves room for a loaded one.
+describe('dashboard server', { timeout: 300_000 }, () => {
   before(async () => {
     buildDir = mkdtempSync(join(tmpdir(), 'dashboard-build-'));
     writeFileSync(join(buildDir, 'index.html'), '<!doctype html><title>test page</title>');

@@ -48,6 +48,7 @@ export class Chart {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastDraw = 0;
   private drawing: Promise<void> = Promise.resolve();
+  private generation = 0;
 
   constructor(
     private readonly testId: string,
@@ -76,6 +77,11 @@ export class Chart {
 
   /** Shows "nothing yet" (a new run) and drops the drawing. */
   reset(emptyText?: string): void {
+    // A draw of the previous run still in flight is dropped when it lands (the generation moved on).
+    this.generation++;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.element.dataset.state = 'empty';
     this.latest = undefined;
     this.drawn = undefined;
     this.view?.finalize();
@@ -94,6 +100,8 @@ export class Chart {
   }
 
   private schedule(): void {
+    // 'pending' until the latest data is drawn (tests wait for 'drawn' once a run has ended).
+    this.element.dataset.state = 'pending';
     if (this.timer !== undefined) return;
     const wait = Math.max(0, MIN_REDRAW_MS - (Date.now() - this.lastDraw));
     this.timer = setTimeout(() => {
@@ -110,6 +118,7 @@ export class Chart {
   }
 
   private async draw(data: ChartData): Promise<void> {
+    const generation = this.generation;
     const { data: inline, ...rest } = data.spec as { data?: { values?: unknown[] } } & VegaLiteSpec;
     const values = inline?.values ?? [];
     this.lastWidth = this.width();
@@ -123,9 +132,12 @@ export class Chart {
       this.view = new View(runtime, { expr: expressionInterpreter, renderer: 'svg', container: this.plot, hover: false });
       this.viewKey = key;
     }
-    this.view.data(DATA_NAME, values as object[]);
-    await this.view.runAsync();
+    const view = this.view;
+    view.data(DATA_NAME, values as object[]);
+    await view.runAsync();
+    if (generation !== this.generation) return;
     this.drawn = data;
+    if (data === this.latest && this.timer === undefined) this.element.dataset.state = 'drawn';
     this.note.hidden = true;
     this.element.dataset.points = String(values.length);
     if (this.details.open) this.renderTable();
