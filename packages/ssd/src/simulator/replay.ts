@@ -1,0 +1,291 @@
+/**
+ * Trace replay through the host interface: an NVMe-style submission queue of queueDepth slots,
+ * requests issued at their arrival times (the open loop) or as soon as a slot frees (the closed
+ * loop), each split into page transactions on the FTL; the completion times of the outstanding
+ * requests kept in a binary min-heap (the request queue). Two drivers: the eager clock (each die in
+ * issue order, as the FTL issues the operations) and the controller's transaction scheduler
+ * (scheduler.ts). Upstream counterparts: MQSim's Host_Interface_NVMe (submission and completion
+ * queues, requests split into transactions) driven by IO_Flow_Trace_Based (arrival times from the
+ * trace), and the queue-depth-limited issue of its IO_Flow_Synthetic. The simulator
+ * (../simulator.ts) hands these functions a {@link ReplayHost}: the FTL, the device and the
+ * counters they record into.
+ */
+import type { NandClock, NandGeometry, SimulatedNand } from '@flashdiff/nand';
+import { SsdError } from '../errors.ts';
+import type { Ftl } from '../ftl.ts';
+import { CLASS_READ, CLASS_WRITE } from '../scheduler.ts';
+import type { TransactionScheduler } from '../scheduler.ts';
+import { SECTOR_BYTES } from '../trace.ts';
+import type { TraceRequest } from '../trace.ts';
+import type { PartialPageWrites, ReplayLoop, UnmappedReads } from './config.ts';
+
+/** A request's kind, as the latency histograms are chosen by. */
+export const REQUEST_WRITE = 0;
+export const REQUEST_READ = 1;
+export const REQUEST_TRIM = 2;
+
+/** What a replay reads from the simulator and records into it. */
+export interface ReplayHost {
+  readonly ftl: Ftl;
+  readonly device: SimulatedNand;
+  readonly geometry: NandGeometry;
+  /** Submission-queue slots: requests outstanding at once. */
+  readonly queueDepth: number;
+  readonly replayLoop: ReplayLoop;
+  readonly unmappedReads: UnmappedReads;
+  readonly partialPageWrites: PartialPageWrites;
+  /** With a transaction scheduler: a page transfer moves only the bytes the request touches. */
+  readonly partialPageTransfers: boolean;
+  /** An idle gap between issues longer than this (ns) runs background GC (0: never). */
+  readonly backgroundGcIdleNs: number;
+  /** Records a request's latency (ns) by kind (REQUEST_*): every request's histogram, the interval's, its kind's. */
+  recordLatency(kind: number, latency: number): void;
+  /** unmappedReads 'flash-read': charges the page read of a never-written LBA; returns its completion time. */
+  chargeUnmappedRead(lba: number): number;
+  /** Counts an old page read before a partial-page write. */
+  readModifyWriteRead(): void;
+  /** Counts a request issued (the host operations of the throughput figures). */
+  requestIssued(): void;
+  /** After each host page write: a time-series point every snapshotEvery measured writes. */
+  afterHostWrite(): void;
+}
+
+/**
+ * Replays block-trace requests through a host interface model (NVMe-style): a submission queue
+ * of queueDepth slots; a request is issued at its arrival time (replayLoop 'open') or as soon as
+ * the trace reaches it ('closed'), and no earlier than a slot is free — the earliest completion
+ * among the queueDepth requests outstanding. Issued, its byte range is split into page
+ * transactions, all issued at once (the dies and channels then run them in parallel); page
+ * numbers map into the device modulo the user capacity. Request latency = completion of its last
+ * page − arrival (closed loop: the time it entered the queue), recorded by kind (reads, writes,
+ * TRIMs). A gap between issues longer than backgroundGcIdleNs runs background GC (up to the next
+ * issue). Trace times are shifted to start at the device's current clock.
+ */
+export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): void {
+  const pageSize = host.geometry.pageSize;
+  const user = host.ftl.userPages;
+  const timing = host.device.timing;
+  const origin = requests.length > 0 ? requests[0]!.arrivalNs : 0;
+  const base = Math.max(timing.elapsed, timing.now);
+  const closed = host.replayLoop === 'closed';
+  const flashReadUnmapped = host.unmappedReads === 'flash-read';
+  const rmw = host.partialPageWrites === 'read-modify-write';
+  // The completion times of the outstanding requests: a binary min-heap of at most queueDepth.
+  const depth = host.queueDepth;
+  const outstanding = new Float64Array(depth);
+  let queued = 0;
+  let previousIssue = base;
+  for (let r = 0; r < requests.length; r++) {
+    const req = requests[r]!;
+    // Beyond 2^53 bytes p++ stops advancing and the loops below never end (the trace parsers
+    // reject such lines; this guards requests built by hand).
+    if (!Number.isSafeInteger((req.sector + req.sectors) * SECTOR_BYTES) || !(req.sectors >= 1)) {
+      throw new SsdError('TRACE_PARSE', `request of line ${req.line}: sector ${req.sector} + ${req.sectors} is not a range below 2^53 bytes`);
+    }
+    let arrival = closed ? previousIssue : base + Math.max(0, req.arrivalNs - origin);
+    let issue = arrival;
+    if (queued === depth) {
+      // Every slot taken: wait for the earliest completion, then free its slot.
+      const free = outstanding[0]!;
+      if (free > issue) issue = free;
+      if (closed) arrival = issue;
+      queued = heapPop(outstanding, queued);
+    }
+    // Issue times never go backwards: arrivals are in trace order and a slot frees no earlier
+    // than the previous one did (each completion comes after its own issue).
+    if (issue < previousIssue) issue = previousIssue;
+    if (host.backgroundGcIdleNs > 0 && issue - previousIssue > host.backgroundGcIdleNs) {
+      timing.issueAt(previousIssue);
+      for (let k = 0; k < 64 && timing.elapsed < issue; k++) {
+        if (host.ftl.backgroundGc(1) === 0) break;
+      }
+    }
+    previousIssue = issue;
+    timing.issueAt(issue);
+    const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
+    const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
+    let done = issue;
+    const firstByte = req.sector * SECTOR_BYTES;
+    const endByte = (req.sector + req.sectors) * SECTOR_BYTES;
+    // TRIM (blkparse discards, flashdiff traces): the range in pieces that do not wrap the device.
+    for (let p = first; req.isTrim && p <= last; ) {
+      const lba = p % user;
+      const count = Math.min(last - p + 1, user - lba);
+      const programs = host.device.stats.pagePrograms;
+      host.ftl.trim(lba, count);
+      if (host.device.stats.pagePrograms !== programs) done = Math.max(done, timing.lastCompletion);
+      p += count;
+    }
+    for (let p = req.isTrim ? last + 1 : first; p <= last; p++) {
+      const lba = p % user;
+      if (req.isRead) {
+        if (host.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
+        else if (flashReadUnmapped) done = Math.max(done, host.chargeUnmappedRead(lba));
+      } else {
+        if (rmw && (p * pageSize < firstByte || (p + 1) * pageSize > endByte)) {
+          const old = host.ftl.physicalPage(lba);
+          if (old >= 0) {
+            host.device.readPage(old);
+            host.readModifyWriteRead();
+            done = Math.max(done, timing.lastCompletion);
+          }
+        }
+        host.ftl.write(lba);
+        done = Math.max(done, timing.lastCompletion);
+        host.afterHostWrite();
+      }
+    }
+    queued = heapPush(outstanding, queued, done);
+    host.requestIssued();
+    const latency = done - arrival;
+    host.recordLatency(req.isTrim ? REQUEST_TRIM : req.isRead ? REQUEST_READ : REQUEST_WRITE, latency);
+    if (onProgress && (r & 0xfff) === 0xfff) onProgress(r + 1, requests.length);
+  }
+}
+
+/**
+ * {@link replayTrace} through the transaction scheduler: the same host model (queue slots, open or
+ * closed loop, page transactions, the latencies by kind), with each request's operations queued
+ * on their dies and a request complete when its last transaction is.
+ */
+export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionScheduler, requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): void {
+  const pageSize = host.geometry.pageSize;
+  const user = host.ftl.userPages;
+  const clock = host.device.timing as NandClock;
+  const origin = requests.length > 0 ? requests[0]!.arrivalNs : 0;
+  const base = Math.max(clock.elapsed, clock.now);
+  const closed = host.replayLoop === 'closed';
+  const flashReadUnmapped = host.unmappedReads === 'flash-read';
+  const depth = host.queueDepth;
+  const partial = host.partialPageTransfers;
+  const rmw = host.partialPageWrites === 'read-modify-write';
+  // Completion times of requests done but still holding their slot (freed once the host looks).
+  const doneTimes = new Float64Array(depth);
+  let doneCount = 0;
+  let inFlight = 0;
+  const arrivals = new Float64Array(requests.length);
+  const kinds = new Uint8Array(requests.length); // REQUEST_WRITE, REQUEST_READ, REQUEST_TRIM
+  scheduler.onComplete = (r, completion) => {
+    doneCount = heapPush(doneTimes, doneCount, completion);
+    host.recordLatency(kinds[r]!, completion - arrivals[r]!);
+  };
+  let previousIssue = base;
+  scheduler.advance(base);
+  clock.sink = scheduler;
+  try {
+    for (let r = 0; r < requests.length; r++) {
+      const req = requests[r]!;
+      if (!Number.isSafeInteger((req.sector + req.sectors) * SECTOR_BYTES) || !(req.sectors >= 1)) {
+        throw new SsdError('TRACE_PARSE', `request of line ${req.line}: sector ${req.sector} + ${req.sectors} is not a range below 2^53 bytes`);
+      }
+      let arrival = closed ? previousIssue : base + Math.max(0, req.arrivalNs - origin);
+      let issue = arrival > previousIssue ? arrival : previousIssue;
+      if (host.backgroundGcIdleNs > 0 && issue - previousIssue > host.backgroundGcIdleNs) {
+        // An idle gap: GC units queued at its start, while their work ends before the next issue.
+        scheduler.operationClass = CLASS_WRITE;
+        for (let k = 0; k < 64; k++) {
+          if (host.ftl.backgroundGc(1) === 0) break;
+          while (scheduler.nextEvent() < issue) scheduler.step();
+          if (clock.elapsed >= issue) break;
+        }
+      }
+      scheduler.advance(issue);
+      while (doneCount > 0 && doneTimes[0]! <= issue) {
+        doneCount = heapPop(doneTimes, doneCount);
+        inFlight--;
+      }
+      if (inFlight === depth) {
+        // Every slot taken: run the dies until the earliest completion is known, then take its slot.
+        // Completions come in time order: the first one reported is the earliest.
+        while (doneCount === 0) {
+          if (scheduler.nextEvent() === Infinity) throw new SsdError('INVALID_CONFIG', 'internal: a full queue with nothing outstanding');
+          scheduler.step();
+        }
+        const free = doneTimes[0]!;
+        doneCount = heapPop(doneTimes, doneCount);
+        inFlight--;
+        if (free > issue) issue = free;
+        if (closed) arrival = issue;
+        scheduler.advance(issue);
+      }
+      previousIssue = issue;
+      clock.issueAt(issue);
+      arrivals[r] = arrival;
+      kinds[r] = req.isTrim ? REQUEST_TRIM : req.isRead ? REQUEST_READ : REQUEST_WRITE;
+      inFlight++;
+      scheduler.open(r);
+      scheduler.operationClass = req.isRead ? CLASS_READ : CLASS_WRITE;
+      const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
+      const last = Math.floor(((req.sector + req.sectors) * SECTOR_BYTES - 1) / pageSize);
+      for (let p = first; req.isTrim && p <= last; ) {
+        const lba = p % user;
+        const count = Math.min(last - p + 1, user - lba);
+        host.ftl.trim(lba, count);
+        p += count;
+      }
+      const firstByte = req.sector * SECTOR_BYTES;
+      const endByte = (req.sector + req.sectors) * SECTOR_BYTES;
+      for (let p = req.isTrim ? last + 1 : first; p <= last; p++) {
+        const lba = p % user;
+        // The bytes of this page the request touches: what its transfer moves.
+        const touched = Math.min(endByte, (p + 1) * pageSize) - Math.max(firstByte, p * pageSize);
+        if (partial) scheduler.transferBytes = touched;
+        if (req.isRead) {
+          if (host.ftl.read(lba) === 'unmapped' && flashReadUnmapped) host.chargeUnmappedRead(lba);
+        } else {
+          const old = rmw && touched < pageSize ? host.ftl.physicalPage(lba) : -1;
+          if (old >= 0) {
+            // The update read (the sectors the write leaves), then the program held until it is done.
+            scheduler.operationClass = CLASS_READ;
+            if (partial) scheduler.transferBytes = pageSize - touched;
+            scheduler.lastTransaction = null;
+            host.device.readPage(old);
+            host.readModifyWriteRead();
+            scheduler.holdAfter = scheduler.lastTransaction;
+            scheduler.operationClass = CLASS_WRITE;
+            if (partial) scheduler.transferBytes = touched;
+          }
+          host.ftl.write(lba);
+          scheduler.holdAfter = null;
+          host.afterHostWrite();
+        }
+      }
+      scheduler.transferBytes = 0;
+      scheduler.seal(r);
+      host.requestIssued();
+      if (onProgress && (r & 0xfff) === 0xfff) onProgress(r + 1, requests.length);
+    }
+    scheduler.drain();
+  } finally {
+    clock.sink = null;
+  }
+}
+
+/** Pushes `value` on a binary min-heap of `size` items in `heap`; returns the new size. */
+function heapPush(heap: Float64Array, size: number, value: number): number {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]! <= value) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = value;
+  return size + 1;
+}
+
+/** Removes the smallest item (heap[0]) of a binary min-heap of `size` items; returns the new size. */
+function heapPop(heap: Float64Array, size: number): number {
+  const last = heap[--size]!;
+  let i = 0;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && heap[child + 1]! < heap[child]!) child++;
+    if (heap[child]! >= last) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  if (size > 0) heap[i] = last;
+  return size;
+}
