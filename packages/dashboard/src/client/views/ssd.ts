@@ -85,7 +85,7 @@ export function createSsdView(): HTMLElement {
   const eraseChart = new Chart('chart-erase-histogram', 'erase-count histogram of the good blocks', waitingText);
   const latencyChart = new Chart('chart-latency-cdf', 'read and write latency CDFs', 'Drawn once host operations complete.');
   const charts = [wafChart, freeChart, eraseChart, latencyChart];
-  const status = h('div', { class: 'status-line', 'data-testid': 'ssd-status' }, 'Choose a drive and a workload, then Run — or Start stepping to replay the seed one host write at a time.');
+  const status = h('div', { class: 'status-line', 'data-testid': 'ssd-status' }, 'Choose a drive and a workload, then Run — or Start stepping to follow the mini SSD one host write at a time.');
   const report = h('div', { class: 'report', 'data-testid': 'ssd-report' }, h('p', { class: 'muted' }, 'The final report appears here when a run ends.'));
 
   const content = h(

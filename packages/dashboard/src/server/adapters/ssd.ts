@@ -32,7 +32,7 @@ const MAX_TOTAL_PAGES = 1 << 24;
 const MAX_LABELLED_PAGES = 1024;
 
 const PRESET_DESCRIPTIONS: Record<string, string> = {
-  'seed-mini': "the seed's mini SSD: 4 dies × 6 blocks × 9 pages",
+  'seed-mini': 'the mini SSD of the introductory SSD article: 4 dies × 6 blocks × 9 pages',
   'ssd-small': '4 ch × 2 dies × 256 blocks × 64 pages of 4 KiB (512 MiB)',
   'ssd-4k': '8 ch × 512 blocks × 64 pages of 4 KiB (1 GiB)',
   'yaffs2-2k': '1024 blocks × 64 pages of 2 KiB (128 MiB)',
