@@ -5,8 +5,8 @@
 import type { NandDevice } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
 import { encodeName } from './header.ts';
-import { emptyTags, ObjectType, spareLayout } from './tags.ts';
-import type { SpareLayout, SpareLayoutName } from './tags.ts';
+import { emptyTags, INBAND_TAGS_SIZE, ObjectType, spareLayout } from './tags.ts';
+import type { DataEccOrder, SpareLayout, SpareLayoutName } from './tags.ts';
 
 // ------------------------------------------------------------------ constants (yaffs_guts.h)
 export const OBJECT_ID_ROOT = 1;
@@ -60,6 +60,10 @@ export interface Yaffs2Options {
   bigEndian?: boolean;
   /** Packed tags carry their 12-byte ECC (default true; upstream's no_tags_ecc is false). */
   tagEcc?: boolean;
+  /** Tags in the last 16 bytes of each page (upstream's inband_tags; no tag ECC); default false. */
+  inbandTags?: boolean;
+  /** Data ECC byte order in the mtd layout (default 'smartmedia', yaffs_ecc_calc's). */
+  dataEcc?: DataEccOrder;
   /** Blocks kept back for GC and header rewrites (Linux: 5). Default min(5, ¼ of the blocks). */
   reservedBlocks?: number;
   /** How header tags are written: 'linux' (extra info packed in tags, the default) or 'mkyaffs2'. */
@@ -283,20 +287,25 @@ export class Yaffs2Dev {
   readonly pageBuffer: Uint8Array;
   readonly spareBuffer: Uint8Array;
   readonly verifyData: Uint8Array;
+  /** Inband tags: a whole page (data area + tags) as read or programmed. */
+  readonly inbandPage: Uint8Array;
   readonly verifySpare: Uint8Array;
   readonly tagsScratch = emptyTags();
   constructor(device: NandDevice, options: Yaffs2Options) {
     const g = device.geometry;
     this.device = device;
-    this.chunkSize = g.pageSize;
+    this.layout = spareLayout(options.layout ?? 'mkyaffs2', g.pageSize, g.spareSize, {
+      bigEndian: options.bigEndian ?? false,
+      tagEcc: options.inbandTags ? false : (options.tagEcc ?? true),
+      inbandTags: options.inbandTags ?? false,
+      dataEcc: options.dataEcc,
+    });
+    // Inband tags take the last 16 bytes of each page (upstream's data_bytes_per_chunk).
+    this.chunkSize = g.pageSize - (this.layout.inbandTags ? INBAND_TAGS_SIZE : 0);
     this.pagesPerBlock = g.pagesPerBlock;
     this.blockCount = g.blocksPerDie * g.diesPerChannel * g.channels;
     if (this.pagesPerBlock > 0xffff) throw new Yaffs2Error('EINVAL', 'more than 65535 pages per block');
     if (this.chunkSize < 512) throw new Yaffs2Error('EINVAL', `YAFFS2 needs chunks of at least 512 bytes (got ${this.chunkSize})`);
-    this.layout = spareLayout(options.layout ?? 'mkyaffs2', g.pageSize, g.spareSize, {
-      bigEndian: options.bigEndian ?? false,
-      tagEcc: options.tagEcc ?? true,
-    });
     this.readOnly = options.readOnly ?? false;
     const reserved = options.reservedBlocks ?? Math.max(1, Math.min(DEFAULT_RESERVED_BLOCKS, Math.floor(this.blockCount / 4)));
     if (!Number.isInteger(reserved) || reserved < 0) throw new Yaffs2Error('EINVAL', `reservedBlocks ${String(reserved)} is not a count`);
@@ -307,7 +316,8 @@ export class Yaffs2Dev {
     this.reservedBlocks = Math.min(reserved, this.blockCount - 1);
     this.headerTags = options.headerTags ?? 'linux';
     // YAFFS1 has no checkpoint (it always scans).
-    this.useCheckpoint = this.layout.name === 'yaffs1' ? false : (options.checkpoint ?? true);
+    // Inband-tag images mount by scan here (no checkpoint is written or read).
+    this.useCheckpoint = this.layout.name === 'yaffs1' || this.layout.inbandTags ? false : (options.checkpoint ?? true);
     this.verifyWrites = options.verifyWrites ?? true;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     const n = this.blockCount;
@@ -322,7 +332,8 @@ export class Yaffs2Dev {
     this.chunkLive = new Uint8Array(n * this.pagesPerBlock);
     this.pageBuffer = new Uint8Array(this.chunkSize);
     this.spareBuffer = new Uint8Array(g.spareSize);
-    this.verifyData = new Uint8Array(this.chunkSize);
+    this.verifyData = new Uint8Array(g.pageSize);
+    this.inbandPage = new Uint8Array(this.layout.inbandTags ? g.pageSize : 0);
     this.verifySpare = new Uint8Array(g.spareSize);
     this.stats = {
       mountedFrom: 'scan',

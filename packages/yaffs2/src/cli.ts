@@ -17,7 +17,8 @@ import { deviceNumbers, extractTree, importTree, makeEmptyImage, openImage } fro
 import { editImage } from './image-edit.ts';
 import type { EditImageResult } from './image-edit.ts';
 import type { OpenedImage } from './image.ts';
-import type { SpareLayoutName } from './tags.ts';
+import { DATA_ECC_ORDERS } from './tags.ts';
+import type { DataEccOrder, SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
 
 function parseLayout(value: string): SpareLayoutName {
@@ -45,6 +46,8 @@ interface FormatOptions {
   pagesPerBlock?: number;
   endian?: boolean;
   tagEcc?: boolean;
+  inbandTags?: boolean;
+  dataEcc?: DataEccOrder;
 }
 
 /** Format flags of commands that create an image (defaults: mkyaffs2image's format). */
@@ -54,7 +57,9 @@ interface CreateFormatOptions {
   spareSize?: number;
   pagesPerBlock?: number;
   endian: boolean;
-  tagEcc: boolean;
+  tagEcc?: boolean;
+  inbandTags?: boolean;
+  dataEcc?: DataEccOrder;
 }
 
 function detectFormat(opts: FormatOptions): Partial<ImageFormat> {
@@ -65,10 +70,12 @@ function detectFormat(opts: FormatOptions): Partial<ImageFormat> {
     pagesPerBlock: opts.pagesPerBlock,
     bigEndian: opts.endian,
     tagEcc: opts.tagEcc,
+    inbandTags: opts.inbandTags,
+    dataEcc: opts.dataEcc,
   };
 }
 
-function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layout: SpareLayoutName; bigEndian: boolean; tagEcc: boolean } {
+function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layout: SpareLayoutName; bigEndian: boolean; tagEcc: boolean; inbandTags: boolean; dataEcc?: DataEccOrder } {
   // YAFFS1 (--layout yaffs1 or --page-size 512): 512 + 16-byte pages, 32 to a block.
   const yaffs1 = opts.layout === 'yaffs1' || opts.pageSize === 512;
   const layout = opts.layout ?? (yaffs1 ? 'yaffs1' : 'mkyaffs2');
@@ -76,7 +83,8 @@ function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layo
   const spareSize = opts.spareSize ?? (yaffs1 ? 16 : (pageSize / 2048) * 64);
   const pagesPerBlock = opts.pagesPerBlock ?? (yaffs1 ? 32 : 64);
   const geometry = { ...geometryPreset('yaffs2-2k'), pageSize, spareSize, pagesPerBlock };
-  return { geometry, layout, bigEndian: opts.endian, tagEcc: opts.tagEcc };
+  const inbandTags = opts.inbandTags ?? false;
+  return { geometry, layout, bigEndian: opts.endian, tagEcc: opts.tagEcc ?? !inbandTags, inbandTags, dataEcc: opts.dataEcc };
 }
 
 function parseCount(value: string): number {
@@ -88,6 +96,10 @@ function parsePageSize(value: string): number {
   const n = parseCount(value);
   if (![512, 2048, 4096, 8192, 16384].includes(n)) throw new InvalidArgumentError(`expected 512 (YAFFS1), 2048, 4096, 8192 or 16384, got "${value}"`);
   return n;
+}
+function parseDataEcc(value: string): DataEccOrder {
+  if (!(DATA_ECC_ORDERS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected smartmedia, linux or none, got "${value}"`);
+  return value as DataEccOrder;
 }
 /** --endian little|big → bigEndian. */
 function parseEndian(value: string): boolean {
@@ -178,7 +190,9 @@ export function buildProgram(): Command {
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC', parseOnOff, true)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
+    .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
+    .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
     .action((image: string, opts: { blocks: number } & CreateFormatOptions) => {
       makeEmptyImage(image, { blocks: opts.blocks, ...createFormat(opts) });
     });
@@ -193,7 +207,9 @@ export function buildProgram(): Command {
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC', parseOnOff, true)
+    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
+    .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
+    .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
     .action((dir: string, image: string, opts: { blocks?: number; free?: number } & CreateFormatOptions) => {
       const r = importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts) });
       process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
@@ -208,6 +224,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
     .action((image: string, dir: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
@@ -231,6 +249,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
     .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; ignoreErrors?: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
@@ -285,6 +305,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
     .action((image: string, path: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
       const data = withImage(image, true, opts, (img) => {
@@ -304,6 +326,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
     .action((image: string, path: string, hostFile: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
       const data = withImage(image, true, opts, (img) => {
@@ -326,6 +350,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .action((image: string, hostFile: string, path: string, opts: { blocks?: number } & FormatOptions) => {
       let data: Uint8Array;
       try {
@@ -345,6 +371,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .action((image: string, path: string, opts: FormatOptions) => {
       reportEditedProblems(image, editImage(image, [{ kind: 'rm', path }], detectFormat(opts)));
     });
@@ -359,6 +387,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .action((image: string, path: string, opts: { blocks?: number } & FormatOptions) => {
       reportEditedProblems(image, editImage(image, [{ kind: 'mkdir', path }], { ...detectFormat(opts), blocks: opts.blocks }));
     });
@@ -373,6 +403,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .action((image: string, opts: { blocks: number } & FormatOptions) => {
       const r = reportEditedProblems(image, editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks }));
       process.stderr.write(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
@@ -388,6 +420,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
     .action((image: string, opts: { json?: boolean; ignoreErrors?: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
@@ -401,6 +435,8 @@ export function buildProgram(): Command {
           format: {
             bigEndian: img.format.bigEndian,
             tagEcc: img.format.tagEcc,
+            inbandTags: img.format.inbandTags,
+            dataEcc: img.format.dataEcc,
             confidence: img.format.confidence,
             plausibleChunks: img.format.plausible,
             examinedChunks: img.format.examined,
@@ -425,7 +461,7 @@ export function buildProgram(): Command {
         }
         out(`image        ${image}`);
         out(`geometry     ${g.pageSize}+${g.spareSize} bytes/page, ${g.pagesPerBlock} pages/block, ${img.fs.blockCount} blocks`);
-        out(`layout       ${img.layout}, ${img.format.bigEndian ? 'big' : 'little'}-endian, tag ECC ${img.format.tagEcc ? 'on' : 'off'} (mounted from ${report.mountedFrom})`);
+        out(`layout       ${img.layout}, ${img.format.bigEndian ? 'big' : 'little'}-endian, ${img.format.inbandTags ? 'inband tags' : `tag ECC ${img.format.tagEcc ? 'on' : 'off'}`}${img.format.layout === 'mtd' ? `, data ECC ${img.format.dataEcc}` : ''} (mounted from ${report.mountedFrom})`);
         out(`detected     ${img.format.confidence} confidence: ${img.format.notes.join('; ')}`);
         out(`objects      ${info.objects} (${info.files} files, ${info.directories} dirs, ${info.symlinks} symlinks, ${info.hardlinks} hard links)`);
         out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);
@@ -446,6 +482,8 @@ export function buildProgram(): Command {
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
     .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .action((image: string, opts: { repair?: boolean } & FormatOptions) => {
       const problems = withImage(image, true, opts, (img) => {
         // A scan mount reports what it could not read; a checkpoint mount read no chunks, so

@@ -16,9 +16,10 @@
 import * as fs from 'node:fs';
 import { HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, OBJECT_ID_LIMIT, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import { Yaffs2Error } from './errors.ts';
-import { emptyTags, PACKED_TAGS_SIZE, readTags, spareLayout, unpackTags } from './tags.ts';
+import { emptyTags, INBAND_TAGS_SIZE, PACKED_TAGS_SIZE, readTags, spareLayout, unpackTags } from './tags.ts';
 import { YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_PAGE_SIZE, YAFFS1_PAGES_PER_BLOCK, YAFFS1_SPARE_SIZE } from './tags1.ts';
-import type { ChunkTags, SpareLayout, SpareLayoutName } from './tags.ts';
+import type { ChunkTags, DataEccOrder, SpareLayout, SpareLayoutName } from './tags.ts';
+import { hammingEcc } from '@flashdiff/nand';
 
 /** Everything that fixes how an image's bytes are read. */
 export interface ImageFormat {
@@ -28,6 +29,10 @@ export interface ImageFormat {
   layout: SpareLayoutName;
   bigEndian: boolean;
   tagEcc: boolean;
+  /** Tags in the last 16 bytes of each page (upstream's inband_tags; then tagEcc is false). */
+  inbandTags: boolean;
+  /** Byte order of the data ECC ('none' when the layout has none or it is all 0xFF). */
+  dataEcc: DataEccOrder;
 }
 
 export interface DetectedFormat extends ImageFormat {
@@ -85,16 +90,30 @@ function u32(bytes: Uint8Array, at: number, bigEndian: boolean): number {
 }
 
 /** Upstream's scan test for usable tags, plus a header check: is this record YAFFS2 in `layout`? */
-function plausible(sample: Uint8Array, recordStart: number, pageSize: number, layout: SpareLayout, tags: ChunkTags): boolean {
+function plausible(sample: Uint8Array, recordStart: number, pageSize: number, spareSize: number, layout: SpareLayout, tags: ChunkTags): boolean {
   const spareStart = recordStart + pageSize;
   if (layout.name === 'yaffs1') return plausibleYaffs1(sample, recordStart, layout, tags);
+  if (layout.inbandTags) {
+    // The spare tells the two layouts apart: MTD's data ECC in it, or nothing at all.
+    const eccAt = layout.dataEccOffset;
+    const tellsApart = eccAt === null ? allErased(sample, spareStart, spareStart + spareSize) : !allErased(sample, spareStart + eccAt, spareStart + eccAt + layout.dataEccSectors.length * 3);
+    if (!tellsApart) return false;
+    if (layout.badBlockMarkerOffset !== null && sample[spareStart + layout.badBlockMarkerOffset] !== 0xff) return false;
+    unpackTags(sample.slice(spareStart - INBAND_TAGS_SIZE, spareStart), 0, tags, layout);
+    return plausibleTags(sample, recordStart, pageSize - INBAND_TAGS_SIZE, layout, tags);
+  }
   const spare = sample.slice(spareStart, spareStart + layout.tagsOffset + PACKED_TAGS_SIZE);
   if (!layout.tagEcc && !allErased(spare, layout.tagsOffset + 16, layout.tagsOffset + PACKED_TAGS_SIZE)) return false;
   if (layout.badBlockMarkerOffset !== null && sample[spareStart + layout.badBlockMarkerOffset] !== 0xff) return false;
   unpackTags(spare, layout.tagsOffset, tags, layout);
+  return plausibleTags(sample, recordStart, pageSize, layout, tags);
+}
+
+/** yaffs2_scan_chunk's test of unpacked tags: a sequence number YAFFS2 hands out, ids in range, a chunk that fits. */
+function plausibleTags(sample: Uint8Array, recordStart: number, chunkSize: number, layout: SpareLayout, tags: ChunkTags): boolean {
   if (tags.erased || tags.eccResult === 'unfixed') return false;
   const seq = tags.sequenceNumber;
-  if (seq === SEQUENCE_CHECKPOINT_DATA) return tags.chunkId >= 1 && tags.byteCount === pageSize;
+  if (seq === SEQUENCE_CHECKPOINT_DATA) return tags.chunkId >= 1 && tags.byteCount === chunkSize;
   if (seq < LOWEST_SEQUENCE_NUMBER || seq > HIGHEST_SEQUENCE_NUMBER) return false;
   if (tags.objectId < 1 || tags.objectId >= OBJECT_ID_LIMIT) return false;
   if (tags.chunkId === 0) {
@@ -103,7 +122,7 @@ function plausible(sample: Uint8Array, recordStart: number, pageSize: number, la
     return !tags.extraAvailable || tags.extraObjectType === type;
   }
   // YAFFS_MAX_CHUNK_ID and a byte count that fits the page (0 for a chunk written empty).
-  return tags.chunkId <= 0xfffff && tags.byteCount <= pageSize;
+  return tags.chunkId <= 0xfffff && tags.byteCount <= chunkSize;
 }
 
 /** yaffs1_scan's view of a 512 + 16-byte record: tag ECC passes, ids in range, a header starts with an object type. */
@@ -156,7 +175,10 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
   }
   const layouts: SpareLayoutName[] = force.layout ? [force.layout] : ['mkyaffs2', 'mtd', 'yaffs1'];
   const endians = force.bigEndian !== undefined ? [force.bigEndian] : [false, true];
-  const eccs = force.tagEcc !== undefined ? [force.tagEcc] : [true, false];
+  // (tag ECC, inband tags): inband tags carry no tag ECC.
+  const tagModes = ([[true, false], [false, false], [false, true]] as const).filter(
+    ([ecc, inband]) => (force.tagEcc === undefined || force.tagEcc === ecc) && (force.inbandTags === undefined || force.inbandTags === inband),
+  );
   const tags = emptyTags();
   const candidates: Candidate[] = [];
   let anyProgrammed = false;
@@ -164,22 +186,23 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     const record = pageSize + spareSize;
     for (const layoutName of layouts) {
       for (const bigEndian of endians) {
-        for (const tagEcc of eccs) {
+        for (const [tagEcc, inbandTags] of tagModes) {
           let layout: SpareLayout;
           try {
-            layout = spareLayout(layoutName, pageSize, spareSize, { bigEndian, tagEcc });
+            layout = spareLayout(layoutName, pageSize, spareSize, { bigEndian, tagEcc, inbandTags });
           } catch {
             continue;
           }
           let examined = 0;
           let good = 0;
           for (let at = 0; at + record <= sample.length && examined < RECORDS_EXAMINED; at += record) {
-            if (allErased(sample, at + pageSize, at + record)) continue;
+            // Inband tags leave the spare erased (or holding only MTD's data ECC): the tags tell.
+            if (allErased(sample, at + pageSize, at + record) && (!inbandTags || allErased(sample, at + pageSize - INBAND_TAGS_SIZE, at + pageSize))) continue;
             anyProgrammed = true;
             examined++;
-            if (plausible(sample, at, pageSize, layout, tags)) good++;
+            if (plausible(sample, at, pageSize, spareSize, layout, tags)) good++;
           }
-          candidates.push({ pageSize, spareSize, pagesPerBlock: 0, layout: layoutName, bigEndian, tagEcc, examined, plausible: good });
+          candidates.push({ pageSize, spareSize, pagesPerBlock: 0, layout: layoutName, bigEndian, tagEcc, inbandTags, dataEcc: layout.dataEcc, examined, plausible: good });
         }
       }
     }
@@ -191,7 +214,9 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     pagesPerBlock: force.pagesPerBlock ?? (yaffs1 ? YAFFS1_PAGES_PER_BLOCK : DEFAULT_PAGES_PER_BLOCK),
     layout: force.layout ?? ((yaffs1 ? 'yaffs1' : 'mkyaffs2') as SpareLayoutName),
     bigEndian: force.bigEndian ?? false,
-    tagEcc: force.tagEcc ?? true,
+    tagEcc: force.tagEcc ?? !force.inbandTags,
+    inbandTags: force.inbandTags ?? false,
+    dataEcc: force.dataEcc ?? ((force.layout === 'mtd' ? 'smartmedia' : yaffs1 ? 'smartmedia' : 'none') as DataEccOrder),
   };
   if (!anyProgrammed) {
     return { ...defaults, blank: true, examined: 0, plausible: 0, runnerUp: 0, confidence: 'low', notes: ['no programmed page: a blank image, default format'] };
@@ -202,13 +227,20 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
   if (best.plausible === 0) {
     throw new Yaffs2Error('UNKNOWN_LAYOUT', `${path}: no page size, spare layout, byte order or tag ECC setting reads YAFFS2 tags here (give --page-size, --spare-size, --layout, --endian, --no-tag-ecc to force one)`);
   }
-  const runnerUp = ranked.find((c) => c !== best && (c.pageSize !== best.pageSize || c.spareSize !== best.spareSize || c.layout !== best.layout || c.bigEndian !== best.bigEndian || c.tagEcc !== best.tagEcc))?.plausible ?? 0;
+  const runnerUp =
+    ranked.find(
+      (c) =>
+        c !== best &&
+        (c.pageSize !== best.pageSize || c.spareSize !== best.spareSize || c.layout !== best.layout || c.bigEndian !== best.bigEndian || c.tagEcc !== best.tagEcc || c.inbandTags !== best.inbandTags),
+    )?.plausible ?? 0;
   const ppb =
     force.pagesPerBlock !== undefined
       ? { pages: force.pagesPerBlock, why: 'given' }
       : best.layout === 'yaffs1'
         ? { pages: YAFFS1_PAGES_PER_BLOCK, why: "YAFFS1's 16 KiB blocks (its tags carry no sequence number to tell blocks apart; the block size does not change how the image reads)" }
         : detectPagesPerBlock(sample, size, best);
+  const ecc = best.layout === 'mtd' ? (force.dataEcc !== undefined ? { order: force.dataEcc, why: 'given' } : detectDataEcc(sample, best)) : null;
+  if (ecc) best.dataEcc = ecc.order;
   const share = best.plausible / best.examined;
   const allForced = ['pageSize', 'spareSize', 'pagesPerBlock', 'layout', 'bigEndian', 'tagEcc'].every((k) => force[k as keyof ImageFormat] !== undefined);
   const confidence = allForced ? 'forced' : share >= 0.9 && best.plausible >= 4 && runnerUp <= best.plausible / 2 ? 'high' : share >= 0.5 && runnerUp < best.plausible ? 'medium' : 'low';
@@ -218,9 +250,57 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     how('pagesPerBlock', `${ppb.pages} pages per block: ${ppb.why}`),
     how('layout', LAYOUT_NOTES[best.layout]),
     how('bigEndian', best.bigEndian ? 'big-endian tags and headers' : 'little-endian tags and headers'),
-    how('tagEcc', best.layout === 'yaffs1' ? 'YAFFS1 tags carry their 12-bit tag ECC' : best.tagEcc ? 'tags carry tag ECC (28 bytes)' : 'tags without tag ECC (16 bytes)'),
+    how(
+      best.inbandTags ? 'inbandTags' : 'tagEcc',
+      best.layout === 'yaffs1'
+        ? 'YAFFS1 tags carry their 12-bit tag ECC'
+        : best.inbandTags
+          ? `inband tags: the last ${INBAND_TAGS_SIZE} bytes of each page (no tag ECC; ${best.pageSize - INBAND_TAGS_SIZE}-byte chunks)`
+          : best.tagEcc
+            ? 'tags carry tag ECC (28 bytes)'
+            : 'tags without tag ECC (16 bytes)',
+    ),
   ];
+  if (ecc) notes.push(how('dataEcc', `data ECC ${ecc.order === 'none' ? 'absent (all 0xFF): not checked' : `in ${ecc.order === 'linux' ? "Linux nand_ecc.c's" : "SmartMedia (yaffs_ecc_calc's)"} byte order`}: ${ecc.why}`));
   return { ...best, pagesPerBlock: ppb.pages, blank: false, runnerUp, confidence, notes };
+}
+
+/**
+ * The data ECC's byte order in the mtd layout: every 256-byte sector of the examined records is
+ * encoded in SmartMedia order and compared with what is stored, as is and with its two
+ * line-parity bytes swapped (Linux nand_ecc.c's default). Sectors whose code reads the same
+ * both ways tell nothing. Stored codes all 0xFF mean no data ECC was written.
+ */
+function detectDataEcc(sample: Uint8Array, format: ImageFormat): { order: DataEccOrder; why: string } {
+  const record = format.pageSize + format.spareSize;
+  const layout = spareLayout('mtd', format.pageSize, format.spareSize, { ...format, dataEcc: 'smartmedia' });
+  const code = new Uint8Array(3);
+  let smartMedia = 0;
+  let linux = 0;
+  let erased = 0;
+  let neither = 0;
+  let records = 0;
+  for (let at = 0; at + record <= sample.length && records < RECORDS_EXAMINED; at += record) {
+    const spare = at + format.pageSize;
+    if (allErased(sample, spare, at + record) && allErased(sample, at, spare)) continue;
+    records++;
+    for (let s = 0; s < layout.dataEccSectors.length; s++) {
+      const stored = spare + layout.dataEccSectors[s]!;
+      hammingEcc.encode(sample, at + s * 256, code, 0);
+      const a = sample[stored]!;
+      const b = sample[stored + 1]!;
+      const c = sample[stored + 2]!;
+      if (a === 0xff && b === 0xff && c === 0xff && !(code[0] === 0xff && code[1] === 0xff && code[2] === 0xff)) erased++;
+      else if (code[0] === code[1]) continue;
+      else if (a === code[0] && b === code[1] && c === code[2]) smartMedia++;
+      else if (a === code[1] && b === code[0] && c === code[2]) linux++;
+      else neither++;
+    }
+  }
+  const counts = `${smartMedia} sectors match SmartMedia order, ${linux} Linux order, ${erased} are blank, ${neither} neither`;
+  if (linux > smartMedia && linux >= erased) return { order: 'linux', why: counts };
+  if (erased > smartMedia && erased > linux) return { order: 'none', why: counts };
+  return { order: 'smartmedia', why: smartMedia > 0 ? counts : `assumed (${counts})` };
 }
 
 /** Pages per block from where sequence numbers change, or after an erased stretch (blocks are programmed from their first page). */
@@ -233,12 +313,19 @@ function detectPagesPerBlock(sample: Uint8Array, fileSize: number, format: Image
   const records = Math.floor(sample.length / record);
   for (let i = 0; i < records; i++) {
     const at = i * record;
-    if (allErased(sample, at + format.pageSize, at + record)) {
+    if (format.inbandTags) {
+      unpackTags(sample.slice(at + format.pageSize - INBAND_TAGS_SIZE, at + format.pageSize), 0, tags, layout);
+    } else {
+      if (allErased(sample, at + format.pageSize, at + record)) {
+        previous = null;
+        continue;
+      }
+      unpackTags(sample.slice(at + format.pageSize, at + record), layout.tagsOffset, tags, layout);
+    }
+    if (tags.erased) {
       previous = null;
       continue;
     }
-    const spare = sample.slice(at + format.pageSize, at + record);
-    unpackTags(spare, layout.tagsOffset, tags, layout);
     const seq = tags.erased || tags.eccResult === 'unfixed' ? -1 : tags.sequenceNumber;
     if (i > 0 && seq >= 0 && seq !== previous) starts.push(i);
     previous = seq;

@@ -12,7 +12,8 @@
  *   @300 alias[160], NUL-terminated (symlink target; YAFFS_MAX_ALIAS_LENGTH 159)
  *   @460 u32 rdev
  *   @464/@472/@480 win ctime/atime/mtime (2 × u32 each; unused here, left 0xFF)
- *   @488 u32 inband shadowed obj id  @492 u32 inband is-shrink (unused here, left 0xFF)
+ *   @488 u32 inband shadowed obj id  @492 u32 inband is-shrink (inband-tag images: the marks
+ *        upstream reads there; otherwise left 0xFF)
  *   @496 u32 file size, high word (0xFFFFFFFF = "not set": the size is the low word)
  *   @500 u32 reserved  @504 s32 shadows_obj (> 0: this header replaces that object)
  *   @508 u32 is_shrink (1: written when the file shrank)
@@ -122,10 +123,15 @@ function cString(b: Uint8Array, offset: number, max: number): Uint8Array {
  * Writes a header into `chunk` (the whole chunk is first set to 0xFF). Fields a type does not
  * use are left as mkyaffs2image leaves them.
  */
-export function encodeHeader(h: ObjectHeader, chunk: Uint8Array, bigEndian = false): void {
+export function encodeHeader(h: ObjectHeader, chunk: Uint8Array, bigEndian = false, inbandTags = false): void {
   bigEndianFields = bigEndian;
   try {
     encodeFields(h, chunk);
+    if (inbandTags) {
+      // Inband-tag images keep the shadow and shrink marks at @488/@492 too (upstream reads them there).
+      putU32(chunk, 488, h.shadows > 0 ? h.shadows : 0);
+      putU32(chunk, 492, h.isShrink ? 1 : 0);
+    }
   } finally {
     bigEndianFields = false;
   }
@@ -164,10 +170,17 @@ function encodeFields(h: ObjectHeader, chunk: Uint8Array): void {
 }
 
 /** Reads a header; `bigEndian`: every u32 (and the u16 checksum) is stored big-endian (upstream's stored_endian 2). */
-export function decodeHeader(chunk: Uint8Array, bigEndian = false): ObjectHeader {
+export function decodeHeader(chunk: Uint8Array, bigEndian = false, inbandTags = false): ObjectHeader {
   bigEndianFields = bigEndian;
   try {
-    return decodeFields(chunk);
+    const h = decodeFields(chunk);
+    if (inbandTags) {
+      // yaffs2_scan_chunk with inband tags takes the marks from inband_shadowed_obj_id / inband_is_shrink.
+      const shadows = getU32(chunk, 488) | 0;
+      h.shadows = shadows > 0 ? shadows : 0;
+      h.isShrink = getU32(chunk, 492) === 1;
+    }
+    return h;
   } finally {
     bigEndianFields = false;
   }

@@ -18,7 +18,7 @@ import { Yaffs2Error, isYaffs2Error } from './errors.ts';
 import type { Yaffs2 } from './fs.ts';
 import { createImage, openImage } from './image.ts';
 import type { OpenedImage } from './image.ts';
-import type { SpareLayoutName } from './tags.ts';
+import type { DataEccOrder, SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
 
 /** One change to an image's tree. Paths are absolute image paths. */
@@ -117,6 +117,8 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     pagesPerBlock: options.pagesPerBlock,
     bigEndian: options.bigEndian,
     tagEcc: options.tagEcc,
+    inbandTags: options.inbandTags,
+    dataEcc: options.dataEcc,
   });
   let sourceClosed = false;
   const closeSource = (): void => {
@@ -130,7 +132,7 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     if (!Number.isInteger(blocks) || blocks < source.fs.blockCount) {
       throw new Yaffs2Error('EINVAL', `${imagePath}: --blocks ${String(options.blocks)} is fewer than the image's ${source.fs.blockCount} blocks (images only grow)`);
     }
-    const chunks = chunksNeeded(plan, geometry.pageSize);
+    const chunks = chunksNeeded(plan, source.fs.chunkSize);
     const blocksNeeded = blocksToHold(Math.ceil(chunks / geometry.pagesPerBlock));
     if (blocksNeeded > blocks) {
       throw new Yaffs2Error(
@@ -142,8 +144,8 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     const temporary = temporaryPathFor(imagePath);
     let result: EditImageResult;
     try {
-      const { bigEndian, tagEcc } = source.format;
-      result = { ...writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, imagePath, blocksNeeded }), sourceProblems: [...source.fs.mountProblems] };
+      const { bigEndian, tagEcc, inbandTags, dataEcc } = source.format;
+      result = { ...writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, inbandTags, dataEcc, imagePath, blocksNeeded }), sourceProblems: [...source.fs.mountProblems] };
       closeSource();
       fs.rmSync(sidecarPath(temporary), { force: true });
       fs.renameSync(temporary, imagePath);
@@ -279,6 +281,8 @@ function writePlan(
     layout: SpareLayoutName;
     bigEndian: boolean;
     tagEcc: boolean;
+    inbandTags: boolean;
+    dataEcc: DataEccOrder;
     imagePath: string;
     blocksNeeded: number;
   },
@@ -289,6 +293,8 @@ function writePlan(
     layout: target.layout,
     bigEndian: target.bigEndian,
     tagEcc: target.tagEcc,
+    inbandTags: target.inbandTags,
+    dataEcc: target.dataEcc,
     checkpoint: false,
     headerTags: 'mkyaffs2',
     verifyWrites: false,

@@ -14,8 +14,8 @@ import { Yaffs2 } from './fs.ts';
 import { detectImageFormat } from './detect.ts';
 import type { DetectedFormat } from './detect.ts';
 import type { Yaffs2Options } from './fs.ts';
-import { spareLayout } from './tags.ts';
-import type { SpareLayoutName } from './tags.ts';
+import { INBAND_TAGS_SIZE, spareLayout } from './tags.ts';
+import type { DataEccOrder, SpareLayoutName } from './tags.ts';
 
 export interface OpenImageOptions {
   /** Forces page size, spare size and pages per block; default: detected (see detect.ts). */
@@ -30,6 +30,10 @@ export interface OpenImageOptions {
   bigEndian?: boolean;
   /** Tags carry tag ECC; default: detected. */
   tagEcc?: boolean;
+  /** Tags in the last 16 bytes of each page (upstream's inband_tags); default: detected. */
+  inbandTags?: boolean;
+  /** Data ECC byte order (mtd layout); default: detected. */
+  dataEcc?: DataEccOrder;
   readOnly?: boolean;
   checkpoint?: boolean;
   headerTags?: Yaffs2Options['headerTags'];
@@ -85,6 +89,8 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     layout: options.layout,
     bigEndian: options.bigEndian,
     tagEcc: options.tagEcc,
+    inbandTags: options.inbandTags,
+    dataEcc: options.dataEcc,
   });
   const base = { ...geometryPreset('yaffs2-2k'), pageSize: format.pageSize, spareSize: format.spareSize, pagesPerBlock: format.pagesPerBlock };
   const geometry = imageGeometry(path, base);
@@ -97,6 +103,8 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     layout,
     bigEndian: format.bigEndian,
     tagEcc: format.tagEcc,
+    inbandTags: format.inbandTags,
+    dataEcc: format.dataEcc,
     readOnly,
     checkpoint: options.checkpoint,
     headerTags: options.headerTags,
@@ -194,8 +202,12 @@ export interface CreateImageOptions {
   geometry?: NandGeometry;
   /** Tags and headers big-endian (default little-endian). */
   bigEndian?: boolean;
-  /** Tags with tag ECC (default true). */
+  /** Tags with tag ECC (default true; false with inband tags). */
   tagEcc?: boolean;
+  /** Tags in the last 16 bytes of each page, none in the spare (upstream's inband_tags). */
+  inbandTags?: boolean;
+  /** Data ECC byte order of the mtd layout (default 'smartmedia'). */
+  dataEcc?: DataEccOrder;
   checkpoint?: boolean;
   headerTags?: Yaffs2Options['headerTags'];
   now?: () => number;
@@ -213,7 +225,9 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
   const base = options.geometry ?? geometryPreset('yaffs2-2k');
   const geometry = { ...base, blocksPerDie: options.blocks, diesPerChannel: 1, channels: 1 };
   const layout = options.layout ?? 'mkyaffs2';
-  const tagFormat = { bigEndian: options.bigEndian ?? false, tagEcc: options.tagEcc ?? true };
+  const inbandTags = options.inbandTags ?? false;
+  const dataEcc: DataEccOrder = layout === 'mtd' ? (options.dataEcc ?? 'smartmedia') : layout === 'yaffs1' ? 'smartmedia' : 'none';
+  const tagFormat = { bigEndian: options.bigEndian ?? false, tagEcc: options.tagEcc ?? !inbandTags, inbandTags, dataEcc };
   const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize, tagFormat);
   const device = wrapNand(path, () =>
     openImageDevice(path, {
@@ -349,12 +363,13 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
   if (!st.isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
   const entries = walkHostTree(hostDir);
   const base = options.geometry ?? geometryPreset('yaffs2-2k');
+  const chunkBytes = base.pageSize - (options.inbandTags ? INBAND_TAGS_SIZE : 0);
   let chunks = 0;
   let bytes = 0;
   for (const e of entries) {
     chunks++;
     if (e.stat.isFile()) {
-      chunks += Math.ceil(e.stat.size / base.pageSize);
+      chunks += Math.ceil(e.stat.size / chunkBytes);
       bytes += e.stat.size;
     }
   }
@@ -362,7 +377,7 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
   const contentBlocks = Math.ceil(chunks / base.pagesPerBlock);
   const freeBlocks =
     options.freeBytes !== undefined
-      ? Math.ceil(options.freeBytes / (base.pageSize * base.pagesPerBlock))
+      ? Math.ceil(options.freeBytes / (chunkBytes * base.pagesPerBlock))
       : Math.max(DEFAULT_IMPORT_FREE_BLOCKS, Math.ceil(contentBlocks / 10));
   // + 1: the allocator's space check keeps one chunk beyond the reserve.
   const blocks = options.blocks ?? contentBlocks + reserved + 1 + freeBlocks;

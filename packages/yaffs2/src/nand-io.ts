@@ -5,7 +5,7 @@
  */
 import { hammingEcc, isNandError } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
-import { PACKED_TAGS_SIZE, readTags, writeTags } from './tags.ts';
+import { PACKED_TAGS_SIZE, packTags, readTags, unpackTags, writeTags } from './tags.ts';
 import type { ChunkTags, ExtraHeaderInfo, SpareLayout } from './tags.ts';
 import { blockOf, BlockState, ECC_STRIKES_BEFORE_RETIRE, MAX_WRITE_ATTEMPTS } from './block-info.ts';
 import type { Yaffs2Dev } from './block-info.ts';
@@ -24,16 +24,40 @@ export function readTagsFromSpare(spare: Uint8Array, layout: SpareLayout, out: C
  */
 export function encodeDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Array): void {
   const sectors = dev.layout.dataEccSectors;
-  for (let s = 0; s < sectors.length; s++) hammingEcc.encode(data, s * 256, spare, sectors[s]!);
+  const linux = dev.layout.dataEcc === 'linux';
+  for (let s = 0; s < sectors.length; s++) {
+    const at = sectors[s]!;
+    hammingEcc.encode(data, s * 256, spare, at);
+    if (linux) swapLineParityBytes(spare, at);
+  }
 }
+
+/** Linux nand_ecc.c's default order ↔ SmartMedia's: the two line-parity bytes trade places. */
+function swapLineParityBytes(code: Uint8Array, at: number): void {
+  const b = code[at]!;
+  code[at] = code[at + 1]!;
+  code[at + 1] = b;
+}
+
+const smartMediaCode = new Uint8Array(3);
 
 /** Checks and repairs `data` against the layout's data ECC in `spare`; counts corrected bits and uncorrectable sectors. */
 export function correctDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Array): { corrected: number; uncorrectable: number } {
   const sectors = dev.layout.dataEccSectors;
   let corrected = 0;
   let uncorrectable = 0;
+  const linux = dev.layout.dataEcc === 'linux';
   for (let s = 0; s < sectors.length; s++) {
-    const r = hammingEcc.correct(data, s * 256, spare, sectors[s]!);
+    let code = spare;
+    let at = sectors[s]!;
+    if (linux) {
+      smartMediaCode[0] = spare[at + 1]!;
+      smartMediaCode[1] = spare[at]!;
+      smartMediaCode[2] = spare[at + 2]!;
+      code = smartMediaCode;
+      at = 0;
+    }
+    const r = hammingEcc.correct(data, s * 256, code, at);
     if (r > 0) corrected += r;
     else if (r < 0) uncorrectable++;
   }
@@ -46,10 +70,49 @@ export function correctDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Arr
  * for retirement and returns false.
  */
 export function readChunk(dev: Yaffs2Dev, page: number, data: Uint8Array | null, tags: ChunkTags): boolean {
+  if (dev.layout.inbandTags) return readInbandChunk(dev, page, data, tags);
   dev.stats.chunkReads++;
   const spare = dev.spareBuffer;
   dev.device.readPage(page, data ?? undefined, spare);
   readTagsFromSpare(spare, dev.layout, tags);
+  return checkChunkRead(dev, page, data, spare, tags);
+}
+
+/**
+ * Inband tags (yaffs_tags_marshall_read with inband_tags): the whole page is read, its data ECC
+ * (over data area and tags alike, as MTD computes it) checked, then the 16 tag bytes at the end
+ * unpacked; `data` gets the data area.
+ */
+function readInbandChunk(dev: Yaffs2Dev, page: number, data: Uint8Array | null, tags: ChunkTags): boolean {
+  dev.stats.chunkReads++;
+  const spare = dev.spareBuffer;
+  const whole = dev.inbandPage;
+  dev.device.readPage(page, whole, spare);
+  unpackTags(whole, dev.chunkSize, tags, dev.layout);
+  const ok = checkChunkRead(dev, page, whole, spare, tags);
+  // The data ECC may have repaired a tag byte: read the tags again.
+  if (!tags.erased) unpackTags(whole, dev.chunkSize, tags, dev.layout);
+  if (data) data.set(whole.subarray(0, dev.chunkSize));
+  return ok;
+}
+
+/** Only the tags of a page (the scan): the spare, or with inband tags the whole page. */
+export function readPageTags(dev: Yaffs2Dev, page: number, spare: Uint8Array, tags: ChunkTags): ChunkTags {
+  if (dev.layout.inbandTags) {
+    dev.device.readPage(page, dev.inbandPage, spare);
+    unpackTags(dev.inbandPage, dev.chunkSize, tags, dev.layout);
+    // On MTD the page's data ECC covers the tags: read them as the driver would hand them up
+    // (the correction is counted when the chunk's data is read).
+    if (!tags.erased && dev.layout.dataEccSectors.length > 0 && correctDataEcc(dev, dev.inbandPage, spare).corrected > 0) {
+      unpackTags(dev.inbandPage, dev.chunkSize, tags, dev.layout);
+    }
+    return tags;
+  }
+  dev.device.readPage(page, undefined, spare);
+  return readTagsFromSpare(spare, dev.layout, tags);
+}
+
+function checkChunkRead(dev: Yaffs2Dev, page: number, data: Uint8Array | null, spare: Uint8Array, tags: ChunkTags): boolean {
   const block = blockOf(dev, page);
   let ok = true;
   if (tags.eccResult === 'fixed') {
@@ -133,15 +196,20 @@ export function writeNewChunk(
 ): number {
   ensureWritable(dev);
   const spare = new Uint8Array(dev.device.geometry.spareSize).fill(0xff);
+  const inband = dev.layout.inbandTags;
+  // Inband tags: the data area, then the 16 tag bytes, make the page (yaffs_tags_marshall_write).
+  const programmed = inband ? new Uint8Array(dev.device.geometry.pageSize) : data;
+  if (inband) programmed.set(data.subarray(0, dev.chunkSize));
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const page = allocChunk(dev, useReserve);
     const block = blockOf(dev, page);
     spare.fill(0xff);
-    writeTags(spare, dev.layout, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra);
-    encodeDataEcc(dev, data, spare);
+    if (inband) packTags(programmed, dev.chunkSize, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra, dev.layout);
+    else writeTags(spare, dev.layout, dev.blockSequence[block]!, objectId, chunkId, byteCount, extra);
+    encodeDataEcc(dev, programmed, spare);
     dev.stats.chunkWrites++;
     try {
-      dev.device.programPage(page, data, spare);
+      dev.device.programPage(page, programmed, spare);
     } catch (e) {
       if (isNandError(e, 'PROGRAM_FAILED')) {
         dev.stats.programFailures++;
@@ -152,7 +220,7 @@ export function writeNewChunk(
       }
       throw e;
     }
-    if (dev.verifyWrites && !verifyChunk(dev, page, data, spare)) {
+    if (dev.verifyWrites && !verifyChunk(dev, page, programmed, spare)) {
       dev.stats.verifyFailures++;
       dev.stats.writeRetries++;
       markForRetirement(dev, block);

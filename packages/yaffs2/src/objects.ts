@@ -60,6 +60,7 @@ export function writeHeader(dev: Yaffs2Dev, o: YObject, isShrink: boolean, shado
     },
     chunk,
     dev.layout.bigEndian,
+    dev.layout.inbandTags,
   );
   const extra = extraFor(dev, o, isShrink, shadows);
   const page = writeNewChunk(dev, chunk, o.id, 0, extra ? 0 : MKYAFFS2_HEADER_BYTE_COUNT, extra, true);

@@ -9,7 +9,7 @@ import { emptyTags, ObjectType, spareLayout } from './tags.ts';
 import type { SpareLayout, SpareLayoutName } from './tags.ts';
 import { BlockState, HIGHEST_SEQUENCE_NUMBER, OBJECT_ID_SUMMARY, LOWEST_SEQUENCE_NUMBER, markLive, OBJECT_ID_DELETED, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, OBJECT_ID_UNLINKED, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import type { Yaffs2Dev, YObject } from './block-info.ts';
-import { deleteChunk, readChunk, readTagsFromSpare, strike } from './nand-io.ts';
+import { deleteChunk, readChunk, readPageTags, readTagsFromSpare, strike } from './nand-io.ts';
 import { getObject } from './objects.ts';
 
 /**
@@ -110,8 +110,7 @@ export function scan(dev: Yaffs2Dev): void {
   // its 2-bit serial number is the earlier one's + 1 (yaffs1_scan, yaffs_put_chunk_in_file).
   // The scan meets the later copy first, so the earlier one takes over when that does not hold.
   const earlierWins = (earlierSerial: number, laterPage: number): boolean => {
-    dev.device.readPage(laterPage, undefined, spare);
-    readTagsFromSpare(spare, dev.layout, otherTags);
+    readPageTags(dev, laterPage, spare, otherTags);
     return ((earlierSerial + 1) & 3) !== otherTags.serialNumber;
   };
   for (let b = 0; b < dev.blockCount; b++) {
@@ -123,6 +122,16 @@ export function scan(dev: Yaffs2Dev): void {
     let sequence = -1;
     let anyProgrammed = false;
     for (let i = 0; i < ppb; i++) {
+      if (dev.layout.inbandTags) {
+        // Tags in the page: programmed when they are (the spare may be all 0xFF either way).
+        readPageTags(dev, b * ppb + i, spare, tags);
+        let erased = tags.erased;
+        for (let j = 0; erased && j < spare.length; j++) if (spare[j] !== 0xff) erased = false;
+        if (erased) continue;
+        anyProgrammed = true;
+        if (sequence < 0 && !tags.erased && tags.eccResult !== 'unfixed') sequence = tags.sequenceNumber;
+        continue;
+      }
       dev.device.readPage(b * ppb + i, undefined, spare);
       let erased = true;
       for (let j = 0; j < spare.length; j++) {
@@ -181,8 +190,7 @@ export function scan(dev: Yaffs2Dev): void {
   for (const b of order) {
     for (let i = ppb - 1; i >= 0; i--) {
       const page = b * ppb + i;
-      dev.device.readPage(page, undefined, spare);
-      readTagsFromSpare(spare, dev.layout, tags);
+      readPageTags(dev, page, spare, tags);
       if (tags.erased) continue;
       if (tags.eccResult === 'unfixed') {
         dev.stats.tagEccUncorrectable++;
@@ -214,8 +222,7 @@ export function scan(dev: Yaffs2Dev): void {
           s.header = null;
           s.shrinkSize = Infinity;
           // (the spare buffer was reused: read this page's tags again)
-          dev.device.readPage(page, undefined, spare);
-          readTagsFromSpare(spare, dev.layout, tags);
+          readPageTags(dev, page, spare, tags);
         }
         if (s.header || s.deleted) {
           // An older header: only its shrink mark matters (older chunks past its size are gone).
@@ -223,7 +230,7 @@ export function scan(dev: Yaffs2Dev): void {
             if (shrinkFromTags) s.shrinkSize = Math.min(s.shrinkSize, tags.extraFileSizeOrEquiv);
           } else {
             if (!readChunk(dev, page, data, dev.tagsScratch)) continue;
-            const h = decodeHeader(data, dev.layout.bigEndian);
+            const h = decodeHeader(data, dev.layout.bigEndian, dev.layout.inbandTags);
             if (h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
           }
           continue;
@@ -232,7 +239,7 @@ export function scan(dev: Yaffs2Dev): void {
           problem(`object ${id}: header at page ${page} is unreadable (ECC); an older one is used if there is one`);
           continue;
         }
-        const h = decodeHeader(data, dev.layout.bigEndian);
+        const h = decodeHeader(data, dev.layout.bigEndian, dev.layout.inbandTags);
         const type = tags.extraAvailable ? tags.extraObjectType : h.type;
         if (type < ObjectType.file || type > ObjectType.special || h.type !== type) {
           problem(`object ${id}: header at page ${page} has object type ${h.type}${tags.extraAvailable ? ` (tags say ${type})` : ''}; skipped`);
@@ -276,8 +283,7 @@ export function scan(dev: Yaffs2Dev): void {
         if (k > 0x7fffffff) continue;
         if (s.chunks.has(k)) {
           if (!yaffs1 || !earlierWins(tags.serialNumber, s.chunks.get(k)!)) continue;
-          dev.device.readPage(page, undefined, spare);
-          readTagsFromSpare(spare, dev.layout, tags);
+          readPageTags(dev, page, spare, tags);
           s.chunks.delete(k);
         }
         const start = (k - 1) * cs;

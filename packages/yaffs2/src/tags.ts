@@ -41,13 +41,35 @@ export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd'
 export interface TagFormat {
   readonly bigEndian: boolean;
   readonly tagEcc: boolean;
+  /**
+   * Upstream's `inband_tags`: the 16 tag bytes (packed tags 2 without ECC) take the last 16
+   * bytes of every page, whose data area shrinks by as much; the spare holds no tags.
+   */
+  readonly inbandTags?: boolean;
+  /** Byte order of the data ECC in the `mtd` layout (default 'smartmedia'); see {@link DataEccOrder}. */
+  readonly dataEcc?: DataEccOrder;
 }
+
+/**
+ * How the 3 Hamming bytes per 256 data bytes are stored: 'smartmedia' — yaffs_ecc_calc's order
+ * (and Linux nand_ecc.c built with CONFIG_MTD_NAND_ECC_SMC): line parities of byte-index bits
+ * 0-3 first; 'linux' — Linux nand_ecc.c's default: the two line-parity bytes swapped; 'none' —
+ * no data ECC written (all 0xFF), nothing checked.
+ */
+export type DataEccOrder = 'smartmedia' | 'linux' | 'none';
+export const DATA_ECC_ORDERS: readonly DataEccOrder[] = ['smartmedia', 'linux', 'none'];
+
+/** Bytes of a page that inband tags take (sizeof(struct yaffs_packed_tags2_tags_only)). */
+export const INBAND_TAGS_SIZE = TAGS_ONLY_SIZE;
 
 /** mkyaffs2image's and Linux-on-x86's encoding: little-endian, tag ECC on. */
 export const DEFAULT_TAG_FORMAT: TagFormat = Object.freeze({ bigEndian: false, tagEcc: true });
 
 export interface SpareLayout extends TagFormat {
   readonly name: SpareLayoutName;
+  readonly inbandTags: boolean;
+  /** Data ECC byte order ('none' wherever the layout has no data ECC). */
+  readonly dataEcc: DataEccOrder;
   /** First spare byte of the packed tags. */
   readonly tagsOffset: number;
   /** First spare byte of the data ECC (3 bytes per 256 data bytes), or null: no data ECC. */
@@ -72,17 +94,21 @@ export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: 
       throw new Yaffs2Error('EINVAL', `YAFFS1 tags need 512 + 16-byte pages (got ${pageSize} + ${spareSize})`);
     }
     if (!tagEcc) throw new Yaffs2Error('EINVAL', 'YAFFS1 tags always carry their 12-bit tag ECC');
-    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: YAFFS1_DATA_ECC_OFFSETS, badBlockMarkerOffset: YAFFS1_BLOCK_STATUS_OFFSET, bigEndian, tagEcc };
+    if (format.inbandTags) throw new Yaffs2Error('EINVAL', 'inband tags are YAFFS2 only (upstream refuses them with YAFFS1)');
+    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: YAFFS1_DATA_ECC_OFFSETS, badBlockMarkerOffset: YAFFS1_BLOCK_STATUS_OFFSET, bigEndian, tagEcc, inbandTags: false, dataEcc: 'smartmedia' };
   }
   if (pageSize === YAFFS1_PAGE_SIZE) {
     throw new Yaffs2Error('EINVAL', `512-byte pages are YAFFS1's: use the yaffs1 layout (YAFFS2 tags do not fit a ${spareSize}-byte spare beside its ECC)`);
   }
-  const tagsSize = tagEcc ? PACKED_TAGS_SIZE : TAGS_ONLY_SIZE;
+  const inbandTags = format.inbandTags ?? false;
+  // Inband tags: none in the spare (and no tag ECC: upstream packs tags only).
+  const tagsSize = inbandTags ? 0 : tagEcc ? PACKED_TAGS_SIZE : TAGS_ONLY_SIZE;
+  if (inbandTags && tagEcc) throw new Yaffs2Error('EINVAL', 'inband tags carry no tag ECC (upstream packs the 16 tag bytes only)');
   if (name === 'mkyaffs2') {
     if (spareSize < tagsSize) {
       throw new Yaffs2Error('EINVAL', `a ${spareSize}-byte spare cannot hold the ${tagsSize}-byte YAFFS2 packed tags`);
     }
-    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: [], badBlockMarkerOffset: null, bigEndian, tagEcc };
+    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: [], badBlockMarkerOffset: null, bigEndian, tagEcc, inbandTags, dataEcc: 'none' };
   }
   const eccBytes = (pageSize / 256) * 3;
   const eccOffset = spareSize - eccBytes;
@@ -92,8 +118,9 @@ export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: 
       `the mtd layout needs 2 + ${tagsSize} tag bytes + ${eccBytes} ECC bytes in the spare; it has ${spareSize}`,
     );
   }
-  const dataEccSectors = Array.from({ length: pageSize / 256 }, (_, s) => eccOffset + 3 * s);
-  return { name, tagsOffset: 2, dataEccOffset: eccOffset, dataEccSectors, badBlockMarkerOffset: 0, bigEndian, tagEcc };
+  const dataEcc = format.dataEcc ?? 'smartmedia';
+  const dataEccSectors = dataEcc === 'none' ? [] : Array.from({ length: pageSize / 256 }, (_, s) => eccOffset + 3 * s);
+  return { name, tagsOffset: 2, dataEccOffset: eccOffset, dataEccSectors, badBlockMarkerOffset: 0, bigEndian, tagEcc, inbandTags, dataEcc };
 }
 
 /** Object types as stored in headers (enum yaffs_obj_type). */
