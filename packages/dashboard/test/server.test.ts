@@ -252,6 +252,10 @@ describe('dashboard server', { timeout: 300_000 }, () => {
     assert.ok(result && result.type === 'result');
     // 8 sectors of 512 B = one 4 KiB page per write request: 3 writes.
     assert.equal((result.result as { hostPageWrites: number }).hostPageWrites, 3);
+    // The latency CDFs' numbers: one read request and three write requests.
+    const last = frames(events).at(-1)!;
+    const operations = (h: SsdFrame['readLatency']): number => h.buckets.reduce((n, [, c]) => n + c, 0);
+    assert.deepEqual([operations(last.readLatency), operations(last.writeLatency)], [1, 3]);
     const bad = await call<{ id: string }>('POST', 'api/uploads?name=broken.trace', new TextEncoder().encode('0 0 0 8 0\n1 2 3\n'));
     const failed = await followJob((await call<{ id: string }>('POST', 'api/ssd/runs', { ...seedMiniRun, traceUpload: bad.body.id })).body.id);
     const state = finalState(failed);
