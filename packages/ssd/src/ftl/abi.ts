@@ -1,8 +1,9 @@
 // The FTL's ABI: the numbers the TypeScript FTL (src/ftl/) and its WebAssembly kernel (kernel/ftl/,
 // AssemblyScript) must agree on, defined once here and imported by both sides (the kernel imports
 // this file as AssemblyScript: plain integer constants only, no types, nothing else). The tables
-// themselves are named in state.ts's KERNEL_TABLES and the kernel's @external("ftl", …)
-// declarations; a name on one side only fails the kernel's link (test/simulator-kernel.test.ts).
+// themselves and the parameters are named in state.ts's KERNEL_TABLES / KERNEL_PARAMETERS and the
+// kernel's @external("ftl", …) declarations; test/ftl-abi.test.ts checks that the compiled kernel
+// imports exactly those names and that no kernel file redefines a constant of this one.
 // MQSim counterpart: none (MQSim is one C++ program); the way its Flash_Block_Manager and
 // Address_Mapping_Unit share NVM_Transaction_Flash and Block_Pool_Slot_Type definitions.
 

@@ -21,11 +21,17 @@ import {
 } from './abi.ts';
 
 /** The tables whose addresses the kernel imports as globals (kernel/ftl/state.ts's @external("ftl", …) declarations). */
-const KERNEL_TABLES = [
+export const KERNEL_TABLES = [
   'l2p', 'p2l', 'validBits', 'blockValid', 'poolValid', 'unitState', 'blockState', 'writePointer', 'blockMinSeq', 'unitStamp',
   'bucketHead', 'bucketNext', 'bucketPrev', 'bucketMin', 'dieOfBlock', 'hostSlot', 'gcSlot', 'moveSources', 'moveWords', 'crcSlice',
   'unitCapacity', 'freeCount', 'poolCapacity', 'heap', 'heapKey', 'heapSize', 'dieOrder', 'scalarCells', 'stateCells', 'counterCells',
-];
+] as const;
+
+/** The parameters the kernel imports as "ftl" globals beside the tables' addresses (startKernel sets each). */
+export const KERNEL_PARAMETERS = [
+  'pageShift', 'pagesPerBlock', 'dieShift', 'dataPages', 'bucketWidth', 'dies', 'unitsPerPool', 'gcThreshold', 'hostReserve',
+  'dynamicWearLeveling', 'dataWord0', 'firstTerm',
+] as const;
 
 /**
  * The exports of the FTL's WebAssembly module (entry kernel/simulator-kernel.ts, which re-exports
@@ -415,7 +421,8 @@ export class FtlState {
   /** Starts the kernel over the device's memory, with the tables' addresses and the parameters as its "ftl" globals. */
   private startKernel(layout: MetadataKernelLayout, at: Readonly<Record<string, number>>, crcSlice: Int32Array): FtlKernel | null {
     crcSlice.set(crc32KernelTables());
-    const globals: Record<string, number> = {
+    // Typed by KERNEL_PARAMETERS: a parameter missing here, or one not in that list, does not compile.
+    const parameters: Record<(typeof KERNEL_PARAMETERS)[number], number> = {
       pageShift: this.pageShift,
       pagesPerBlock: this.pagesPerBlock,
       dieShift: exactLog2(this.blocksPerDie),
@@ -429,6 +436,7 @@ export class FtlState {
       dataWord0: this.dataWord0,
       firstTerm: crc32FirstWordTerm(this.dataWord0),
     };
+    const globals: Record<string, number> = { ...parameters };
     for (const name of KERNEL_TABLES) globals[name] = at[name]!;
     return instantiateKernel<FtlKernel>(FTL_KERNEL_WASM_BASE64, layout.memory.memory, { device: layout.globals, ftl: globals });
   }
