@@ -22,7 +22,6 @@ export interface FaultControl {
   readonly powerIsOn: boolean;
 }
 
-
 // Independent random streams, so enabling one fault kind does not shift another's draws.
 export const STREAM_FACTORY = 0;
 export const STREAM_FAILURES = 1;
