@@ -50,7 +50,7 @@ export function nextHostDie(): i32 {
  * (−2 − die) when it must go on with die `die` (chosen, the host cursor moved, and whole GC units
  * may have run).
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:20b87fbf source:77217cba
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:20b87fbf source:c3a66970
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return KERNEL_WRITE_DECLINED;
   // The old mapping is read first: a random L2P access that misses the cache overlaps the work

@@ -166,15 +166,34 @@ export function writeSummary(st: FtlState, b: number): boolean {
 }
 
 /**
+ * {@link place}'s `sequence` for a page that is the newest version of its LBA or range (a host
+ * write, a TRIM record, a GC copy of data): place() takes the next sequence number itself.
+ */
+export const FRESH_SEQUENCE = -1;
+
+/**
  * Allocates, programs and accounts one page; on PROGRAM_FAILED retires the block (moving its
  * valid pages) and retries elsewhere with the same metadata. Returns the page written.
+ * `sequence`: the page's sequence number (a TRIM record moved by GC keeps its own), or
+ * FRESH_SEQUENCE. A fresh page takes the next number on entry, and the next one again when a
+ * collection in place (allocation found no free unit) or a block retirement ran before it was
+ * programmed: those program the pages they move with newer numbers, and recovery keeps, for each
+ * LBA, the copy with the highest number, so this page (the host's newest write of its LBA, or a
+ * TRIM record of LBAs that were just moved) must come after them.
  */
 export function place(st: FtlState, s: Stream, die: number, kind: number, lba: number, sequence: number, count: number, data: Uint8Array | null): number {
+  const fresh = sequence === FRESH_SEQUENCE;
+  if (fresh) sequence = st.nextSequence++;
+  let relocations = st.relocations;
   for (;;) {
     // Fast path: the stream already has an open block on this die (block mode).
     const open = st.blockMode ? s.slot[die]! : -1;
     const ppa = open >= 0 ? open * st.pagesPerBlock + st.writePointer[open]!++ : allocate(st, s, die);
     const b = open >= 0 ? open : blockOfPage(st, ppa);
+    if (fresh && st.relocations !== relocations) {
+      sequence = st.nextSequence++;
+      relocations = st.relocations;
+    }
     try {
       if (st.fastMeta) {
         // Words as signed 32-bit integers: never boxed on the way into the device.
@@ -214,7 +233,7 @@ export function placeMoved(st: FtlState, s: Stream, die: number, source: number,
     // No open block, or this page closes it (a P2L summary or a closed unit follows): the general order.
     st.device.readPage(source);
     st.counterValues.gcPageReads++;
-    return place(st, s, die, KIND_DATA, lba, st.nextSequence++, 1, null);
+    return place(st, s, die, KIND_DATA, lba, FRESH_SEQUENCE, 1, null);
   }
   st.counterValues.gcPageReads++;
   const sequence = st.nextSequence++;
@@ -224,7 +243,7 @@ export function placeMoved(st: FtlState, s: Stream, die: number, source: number,
     st.device.copyback!(source, ppa, w0, lba | 0, sequence | 0, crc32Words3Int32(w0, lba | 0, sequence | 0));
   } catch (e) {
     // The read was done: retry the program alone, as place's retry loop does.
-    return retryFailedProgram(st, e, s, die, lba, sequence, open);
+    return retryFailedProgram(st, e, s, die, lba, open);
   }
   st.p2l[ppa] = lba;
   if (sequence < st.blockMinSeq[open]!) st.blockMinSeq[open] = sequence;
@@ -233,14 +252,14 @@ export function placeMoved(st: FtlState, s: Stream, die: number, source: number,
 
 /**
  * After a fast-path program of data page `lba` into `open` threw: a PROGRAM_FAILED retires the
- * block (moving its valid pages) and the page goes through place(), which allocates anew;
- * anything else propagates.
+ * block (moving its valid pages) and the page goes through place(), which allocates anew with a
+ * sequence number newer than the moved pages' (as place's own retry does); anything else propagates.
  */
-export function retryFailedProgram(st: FtlState, e: unknown, s: Stream, die: number, lba: number, sequence: number, open: number): number {
+export function retryFailedProgram(st: FtlState, e: unknown, s: Stream, die: number, lba: number, open: number): number {
   if (!isNandError(e, 'PROGRAM_FAILED')) throw e;
   st.counterValues.programFailures++;
   retireBlock(st, open);
-  return place(st, s, die, KIND_DATA, lba, sequence, 1, null);
+  return place(st, s, die, KIND_DATA, lba, FRESH_SEQUENCE, 1, null);
 }
 
 /**
@@ -252,9 +271,9 @@ export function retryFailedProgram(st: FtlState, e: unknown, s: Stream, die: num
 export function placeHost(st: FtlState, die: number, lba: number): number {
   const s = st.hostStream;
   const open = st.blockMode === true ? s.slot[die]! : -1;
-  const sequence = st.nextSequence++;
   // No open block (allocation may collect), or a last page followed by a P2L summary: place().
-  if (open < 0 || (st.summaries === true && st.writePointer[open]! + 1 >= st.dataPages)) return place(st, s, die, KIND_DATA, lba, sequence, 1, null);
+  if (open < 0 || (st.summaries === true && st.writePointer[open]! + 1 >= st.dataPages)) return place(st, s, die, KIND_DATA, lba, FRESH_SEQUENCE, 1, null);
+  const sequence = st.nextSequence++;
   const ppa = open * st.pagesPerBlock + st.writePointer[open]!++;
   const w0 = st.dataWord0;
   const w1 = lba | 0;
@@ -262,7 +281,7 @@ export function placeHost(st: FtlState, die: number, lba: number): number {
   try {
     st.device.programSpareWords!(ppa, w0, w1, w2, crc32Words3Int32(w0, w1, w2));
   } catch (e) {
-    return retryFailedProgram(st, e, s, die, lba, sequence, open);
+    return retryFailedProgram(st, e, s, die, lba, open);
   }
   st.p2l[ppa] = lba;
   if (sequence < st.blockMinSeq[open]!) st.blockMinSeq[open] = sequence;

@@ -14,7 +14,7 @@ import { goodMembers, isValid, memberBlock, memberCount, poolOfUnit } from './st
 import type { FtlState, Stream } from './state.ts';
 import { freeCapacity, freeUnit, heapRemoveAt, updatePoolCapacity } from './free-pool.ts';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim.ts';
-import { afterProgram, place, placeMoved, resetBlock, setInvalid, setValid, streamRoom } from './block-manager.ts';
+import { afterProgram, FRESH_SEQUENCE, place, placeMoved, resetBlock, setInvalid, setValid, streamRoom } from './block-manager.ts';
 import { checkPower, guard } from './mapping.ts';
 import { markBlockBad } from './bad-blocks.ts';
 import { staticWearLevel } from './wear-leveling.ts';
@@ -319,7 +319,7 @@ export function relocatePage(st: FtlState, ppa: number, s: Stream, pool: number,
     return 1;
   }
   // Data: a fresh sequence number (the copy is the newest version of its LBA).
-  const to = place(st, s, pool, KIND_DATA, p2l, st.nextSequence++, 1, data);
+  const to = place(st, s, pool, KIND_DATA, p2l, FRESH_SEQUENCE, 1, data);
   setInvalid(st, ppa);
   st.l2p[p2l] = to;
   setValid(st, to);
@@ -436,7 +436,7 @@ export function collectInPlace(st: FtlState, s: Stream, pool: number): void {
     st.counterValues.metadataPagePrograms++;
   }
   for (let i = 0; i < lbas.length; i++) {
-    const to = place(st, s, pool, KIND_DATA, lbas[i]!, st.nextSequence++, 1, st.withData ? payloads[i]! : null);
+    const to = place(st, s, pool, KIND_DATA, lbas[i]!, FRESH_SEQUENCE, 1, st.withData ? payloads[i]! : null);
     st.l2p[lbas[i]!] = to;
     setValid(st, to);
     st.counterValues.gcMovedPages++;

@@ -11,7 +11,7 @@ import { decodeSpare, KIND_DATA, KIND_TRIM, MAX_TRIM_RECORD_PAGES } from '../spa
 import { KERNEL_WRITE_DIE_BASE } from './abi.ts';
 import type { FtlState } from './state.ts';
 import { leastValidUnit } from './victim.ts';
-import { place, placeHost, setInvalid, setValid } from './block-manager.ts';
+import { FRESH_SEQUENCE, place, placeHost, setInvalid, setValid } from './block-manager.ts';
 import { foregroundGc } from './gc.ts';
 
 /** What {@link Ftl.read} reports. */
@@ -78,7 +78,7 @@ export function writeAfterKernel(st: FtlState, lba: number, kernelDie: number, p
     const collected = st.freeCount[die]! < st.gcThreshold;
     if (collected) foregroundGc(st, die);
     const moves = st.relocations;
-    const ppa = st.fastMeta === true ? placeHost(st, die, lba) : place(st, st.hostStream, die, KIND_DATA, lba, st.nextSequence++, 1, payload);
+    const ppa = st.fastMeta === true ? placeHost(st, die, lba) : place(st, st.hostStream, die, KIND_DATA, lba, FRESH_SEQUENCE, 1, payload);
     const old = collected || moves !== st.relocations ? st.l2p[lba]! : early;
     if (old >= 0) setInvalid(st, old);
     st.l2p[lba] = ppa;
@@ -141,7 +141,7 @@ export function trimRange(st: FtlState, lba: number, count: number): void {
   const die = st.blockMode ? nextHostDie(st) : 0;
   if (st.freeCount[die]! < st.options.gcThreshold) foregroundGc(st, die);
   const data = st.withData ? st.zeroPage : null;
-  const ppa = place(st, st.hostStream, die, KIND_TRIM, lba, st.nextSequence++, count, data);
+  const ppa = place(st, st.hostStream, die, KIND_TRIM, lba, FRESH_SEQUENCE, count, data);
   setValid(st, ppa);
   st.counterValues.metadataPagePrograms++;
   for (let i = lba; i < lba + count; i++) {
