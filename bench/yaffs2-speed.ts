@@ -9,6 +9,7 @@
  * build it from upstream's utils/ (see packages/yaffs2/test/fixtures/README.md) and pass its path
  * with --mkyaffs2image (or MKYAFFS2IMAGE=); without it the import row compares nothing.
  *
+ * The CLI bundle is rebuilt first; CPU times (user + system, GNU time) print beside wall times.
  * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--mkyaffs2image /tmp/mkyaffs2image]
  */
 import { spawnSync } from 'node:child_process';
@@ -37,23 +38,47 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** Best wall time of 3 runs, in seconds; `before` runs untimed before each (clean-up). */
+/** CPU seconds (user + system) of the last timed run, from GNU time when it is installed. */
+const gnuTime = '/usr/bin/time';
+let cpuOfLast = NaN;
+
+/**
+ * Best wall time of 3 runs, in seconds; `before` runs untimed before each (clean-up). Also the
+ * least CPU time (user + system) of the 3 into {@link cpuOfLast}: on a loaded machine wall times
+ * mostly measure the wait for a core, CPU times much less so.
+ */
 function time(label: string, command: string, args: string[], before: () => void): number {
   let best = Infinity;
+  let cpu = Infinity;
+  const cpuFile = path.join(work, 'cpu.txt');
+  const viaTime = fs.existsSync(gnuTime);
   for (let run = 0; run < 3; run++) {
     before();
     const t0 = performance.now();
-    const r = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const r = viaTime
+      ? spawnSync(gnuTime, ['-f', '%U %S', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+      : spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     const s = (performance.now() - t0) / 1000;
     if (r.status !== 0) throw new Error(`${label}: ${command} exited ${r.status}: ${r.stderr}`);
     best = Math.min(best, s);
+    if (viaTime) {
+      const [user, system] = fs.readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number);
+      cpu = Math.min(cpu, user! + system!);
+    }
   }
+  cpuOfLast = cpu;
   return best;
 }
+const cpuText = (): string => (Number.isFinite(cpuOfLast) ? `cpu ${cpuOfLast.toFixed(2)} s` : 'cpu n/a');
 
 function available(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v "${command}"`]).status === 0;
 }
+
+// Time the compiled CLI: bin/yaffs2.js runs the bundle only when it is newer than every source
+// (packages/yaffs2, nand, cli-kit), else the sources through tsx (about 0.4 s more per start).
+const built = spawnSync('npm', ['run', 'build', '-w', 'packages/yaffs2'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'pipe', encoding: 'utf8' });
+if (built.status !== 0) throw new Error(`npm run build -w packages/yaffs2 failed: ${built.stderr}`);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-speed-'));
 try {
@@ -81,24 +106,33 @@ try {
   console.log(`tree: ${files} files, ${mb.toFixed(1)} MiB; best of 3 whole-process wall times`);
   const startUp = time('start-up', process.execPath, [cli, '--version'], () => {});
   console.log(`start-up  yaffs2 --version                 ${startUp.toFixed(3)} s`);
+  const startCpu = cpuOfLast;
+  console.log(`          (${cpuText()})`);
   const importOurs = time('import', process.execPath, [cli, 'import', tree, ours], rm(ours));
+  const importOursCpu = cpuOfLast;
   let reference = ours;
   if (mkyaffs2image && fs.existsSync(mkyaffs2image)) {
     const importTheirs = time('mkyaffs2image', mkyaffs2image, [tree, theirs], rm(theirs));
+    const importTheirsCpu = cpuOfLast;
     reference = theirs;
     console.log(`import    yaffs2 ${importOurs.toFixed(2)} s (${(mb / importOurs).toFixed(0)} MiB/s)   mkyaffs2image ${importTheirs.toFixed(2)} s   ratio ${(importOurs / importTheirs).toFixed(2)}× (target ≤ 2)`);
+    console.log(`          cpu: yaffs2 ${importOursCpu.toFixed(2)} s (start-up ${startCpu.toFixed(2)} s)   mkyaffs2image ${importTheirsCpu.toFixed(2)} s   ratio ${(importOursCpu / importTheirsCpu).toFixed(2)}×`);
   } else {
     console.log(`import    yaffs2 ${importOurs.toFixed(2)} s (${(mb / importOurs).toFixed(0)} MiB/s)   mkyaffs2image: not given (--mkyaffs2image PATH)`);
   }
   const out1 = path.join(work, 'out1');
   const out2 = path.join(work, 'out2');
   const extractOurs = time('extract', process.execPath, [cli, 'extract', reference, out1], rm(out1));
+  const extractOursCpu = cpuOfLast;
   if (available('unyaffs')) {
     const extractTheirs = time('unyaffs', 'unyaffs', [reference, out2], rm(out2));
+    const extractTheirsCpu = cpuOfLast;
     console.log(`extract   yaffs2 ${extractOurs.toFixed(2)} s (${(mb / extractOurs).toFixed(0)} MiB/s)   unyaffs ${extractTheirs.toFixed(2)} s   ratio ${(extractOurs / extractTheirs).toFixed(2)}× (target ≤ 2)`);
+    console.log(`          cpu: yaffs2 ${extractOursCpu.toFixed(2)} s   unyaffs ${extractTheirsCpu.toFixed(2)} s   ratio ${(extractOursCpu / extractTheirsCpu).toFixed(2)}×`);
   } else {
     console.log(`extract   yaffs2 ${extractOurs.toFixed(2)} s   unyaffs: not installed`);
   }
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });

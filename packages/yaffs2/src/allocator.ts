@@ -15,8 +15,12 @@ export function erasedBlockCount(dev: Yaffs2Dev): number {
 }
 
 export function usableBlockCount(dev: Yaffs2Dev): number {
+  const cache = dev.usableCache;
+  if (cache.epoch === dev.deadEpoch) return cache.blocks;
   let n = 0;
   for (let b = 0; b < dev.blockCount; b++) if (dev.blockState[b] !== BlockState.dead) n++;
+  cache.epoch = dev.deadEpoch;
+  cache.blocks = n;
   return n;
 }
 

@@ -276,6 +276,12 @@ export class Yaffs2Dev {
    * a writable mount programs them (see scan.ts linkTree).
    */
   pendingPromotions: { file: YObject; link: YObject }[] = [];
+  /**
+   * Bumped whenever a block may have become dead (retired, found bad, restored from a
+   * checkpoint): {@link usableBlockCount} recounts only then, not on every chunk written.
+   */
+  deadEpoch = 0;
+  usableCache = { epoch: -1, blocks: 0 };
   /** Some block may be in the checkpoint state (set wherever one is; cleared once they are erased). */
   checkpointBlocksPresent = false;
   /**

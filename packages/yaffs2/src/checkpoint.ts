@@ -196,6 +196,7 @@ export function applyCheckpoint(dev: Yaffs2Dev, stream: Uint8Array, checkpointBl
   dev.allocPage = r.u32();
   for (let b = 0; b < dev.blockCount; b++) {
     dev.blockState[b] = r.u8();
+    dev.deadEpoch++;
     dev.blockSequence[b] = r.u32();
     dev.blockWritten[b] = r.u16();
     const flags = r.u8();

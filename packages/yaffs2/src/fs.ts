@@ -103,6 +103,7 @@ export class Yaffs2 {
     for (let b = 0; b < fs.dev.blockCount; b++) {
       if (device.isBad(b)) {
         fs.dev.blockState[b] = BlockState.dead;
+        fs.dev.deadEpoch++;
         continue;
       }
       eraseBlockNow(fs.dev, b);

@@ -1,10 +1,9 @@
 /**
- * YAFFS2 image files: opening one (geometry from the file size, layout detected), `import` of a
- * host directory tree in mkyaffs2image's order, and `extract` of an image to a host directory.
+ * YAFFS2 image files: opening one (geometry from the file size, layout detected), creating one,
+ * and `import` of a host directory tree in mkyaffs2image's order (upstream: utils/mkyaffs2image.c);
+ * `extract` is extract.ts.
  */
 import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
 import { createNandDevice, geometryPreset, isNandError, openImageDevice, sidecarPath } from '@flashdiff/nand';
 import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
@@ -12,6 +11,7 @@ import { Yaffs2Error } from './errors.ts';
 import { decodeName } from './header.ts';
 import { Yaffs2 } from './fs.ts';
 import { detectImageFormat } from './detect.ts';
+import { withReadWindows } from './read-windows.ts';
 import type { DetectedFormat } from './detect.ts';
 import type { Yaffs2Options } from './fs.ts';
 import { INBAND_TAGS_SIZE, spareLayout } from './tags.ts';
@@ -129,7 +129,17 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
       badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
     }),
   );
-  return attach(path, device, format, () => Yaffs2.mount(device, mountOptions), readOnly);
+  if (!readOnly) return attach(path, device, format, () => Yaffs2.mount(device, mountOptions), readOnly);
+  // Read-only: pages come from 1 MiB windows of the file (one system call each, not two per page).
+  let windows: ReturnType<typeof withReadWindows>;
+  try {
+    windows = withReadWindows(device, path);
+  } catch (e) {
+    device.close();
+    throw new Yaffs2Error('ENOENT', `${path}: cannot read the image (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const reader = windows.device;
+  return attach(path, reader, format, () => Yaffs2.mount(reader, mountOptions), readOnly, () => windows.close());
 }
 
 /** A read-only copy in memory of an image torn inside a page record (the tail padded with 0xFF). */
@@ -397,6 +407,7 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
   });
   try {
     const seen = new Map<string, string>();
+    const hostWindow = Buffer.allocUnsafe(1 << 20);
     for (const e of entries) {
       const s = e.stat;
       const attrs = {
@@ -416,15 +427,29 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
       if (!s.isDirectory()) seen.set(key, e.imagePath);
       if (s.isDirectory()) image.fs.createObject(e.imagePath, { type: 'directory', ...attrs });
       else if (s.isFile()) {
-        // Streamed a chunk at a time: files larger than memory (and than 2 GiB) import.
+        // Streamed through a 1 MiB window (files larger than memory, and than 2 GiB, import),
+        // filled by one read each time instead of one read per chunk.
         const fd = fs.openSync(e.hostPath, 'r');
         try {
           const size = fs.fstatSync(fd).size;
-          image.fs.createObject(e.imagePath, {
-            type: 'file',
-            ...attrs,
-            source: { size, read: (position, into) => fs.readSync(fd, into, 0, into.length, position) },
-          });
+          let windowStart = 0;
+          let windowLength = 0;
+          const read = (position: number, into: Uint8Array): number => {
+            if (position < windowStart || position + into.length > windowStart + windowLength) {
+              windowStart = position;
+              windowLength = 0;
+              for (;;) {
+                const n = fs.readSync(fd, hostWindow, windowLength, hostWindow.length - windowLength, position + windowLength);
+                if (n === 0) break;
+                windowLength += n;
+                if (windowLength === hostWindow.length) break;
+              }
+            }
+            const n = Math.max(0, Math.min(into.length, windowStart + windowLength - position));
+            into.set(hostWindow.subarray(position - windowStart, position - windowStart + n));
+            return n;
+          };
+          image.fs.createObject(e.imagePath, { type: 'file', ...attrs, source: { size, read } });
         } finally {
           fs.closeSync(fd);
         }
@@ -450,154 +475,4 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
     releaseTemporaryPath(temporary);
   }
   return { objects: entries.length, bytes, chunks, blocks };
-}
-
-export interface ExtractResult {
-  files: number;
-  directories: number;
-  symlinks: number;
-  hardlinks: number;
-  /** Device nodes and FIFOs created (as root). */
-  specials: number;
-  bytes: number;
-  /** Objects not created, with why: device nodes without root, sockets (a socket is a live endpoint, not a file). */
-  skipped: string[];
-}
-
-const S_IFMT = 0o170000;
-const S_IFIFO = 0o010000;
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFSOCK = 0o140000;
-
-/** Linux's 32-bit device number (new_decode_dev): major = bits 8-19, minor = bits 0-7 and 20-31. */
-export function deviceNumbers(rdev: number): { major: number; minor: number } {
-  return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
-}
-
-function childPath(dir: Buffer, name: Uint8Array): Buffer {
-  return Buffer.concat([dir, Buffer.from('/'), name]);
-}
-
-/**
- * `yaffs2 extract`: recreates the image's tree under `hostDir` (which must be missing or
- * empty): contents, symlink targets and names byte for byte (names need not be UTF-8), hard
- * links as links, modes and times; as root also owners, device nodes (mknod) and FIFOs.
- * Without root, device nodes are listed in `skipped`; sockets always are. Names are checked so
- * that nothing is written outside `hostDir`.
- */
-export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
-  if (fs.existsSync(hostDir)) {
-    if (!fs.statSync(hostDir).isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
-    if (fs.readdirSync(hostDir).length > 0) throw new Yaffs2Error('ENOTEMPTY', `${hostDir}: not empty`);
-  } else {
-    fs.mkdirSync(hostDir, { recursive: true });
-  }
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const result: ExtractResult = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: [] };
-  const extractedById = new Map<number, Buffer>();
-  const deferredLinks: { hostPath: Buffer; imagePath: string }[] = [];
-  const dirTimes: { hostPath: Buffer; atime: number; mtime: number; mode: number; uid: number; gid: number }[] = [];
-  const own = (hostPath: Buffer, uid: number, gid: number): void => {
-    if (isRoot) fs.lchownSync(hostPath, uid, gid);
-  };
-  let scratch = 0;
-  const visit = (imageDir: string, hostDirPath: Buffer, depth: number): void => {
-    if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${imageDir}: directory tree deeper than 1024`);
-    for (const entry of yfs.readdir(imageDir)) {
-      const raw = entry.nameBytes;
-      // Never outside hostDir: no empty, ".", ".." or slash-bearing names.
-      if (raw.length === 0 || raw.includes(0x2f) || (raw.length === 1 && raw[0] === 0x2e) || (raw.length === 2 && raw[0] === 0x2e && raw[1] === 0x2e)) continue;
-      const imagePath = imageDir === '/' ? `/${entry.name}` : `${imageDir}/${entry.name}`;
-      const hostPath = childPath(hostDirPath, raw);
-      const st = yfs.lstat(imagePath);
-      if (st.type === 'file' && extractedById.has(st.id)) {
-        deferredLinks.push({ hostPath, imagePath });
-        continue;
-      }
-      switch (st.type) {
-        case 'directory':
-          fs.mkdirSync(hostPath, { mode: 0o700 });
-          result.directories++;
-          visit(imagePath, hostPath, depth + 1);
-          dirTimes.push({ hostPath, atime: st.atime, mtime: st.mtime, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
-          break;
-        case 'file': {
-          // Streamed 1 MiB at a time (files larger than memory).
-          const out = fs.openSync(hostPath, 'wx', 0o600);
-          let written = 0;
-          try {
-            const handle = yfs.open(imagePath);
-            try {
-              for (;;) {
-                const piece = yfs.read(handle, written, 1 << 20);
-                if (piece.length === 0) break;
-                fs.writeSync(out, piece);
-                written += piece.length;
-              }
-            } finally {
-              yfs.close(handle);
-            }
-          } finally {
-            fs.closeSync(out);
-          }
-          own(hostPath, st.uid, st.gid);
-          fs.chmodSync(hostPath, st.mode & 0o7777);
-          fs.utimesSync(hostPath, st.atime, st.mtime);
-          extractedById.set(st.id, hostPath);
-          result.files++;
-          result.bytes += written;
-          break;
-        }
-        case 'symlink':
-          fs.symlinkSync(Buffer.from(yfs.readlinkBytes(imagePath)), hostPath);
-          own(hostPath, st.uid, st.gid);
-          try {
-            fs.lutimesSync(hostPath, st.atime, st.mtime);
-          } catch {
-            // lutimes is not everywhere; the link itself is what matters
-          }
-          result.symlinks++;
-          break;
-        default: {
-          const kind = st.mode & S_IFMT;
-          const { major, minor } = deviceNumbers(st.rdev);
-          if (kind === S_IFSOCK || (kind !== S_IFIFO && kind !== S_IFCHR && kind !== S_IFBLK)) {
-            result.skipped.push(`${imagePath}: ${kind === S_IFSOCK ? 'a socket' : `special file of mode ${st.mode.toString(8)}`} (not created)`);
-            break;
-          }
-          if (kind !== S_IFIFO && !isRoot) {
-            result.skipped.push(`${imagePath}: ${kind === S_IFCHR ? 'character' : 'block'} device ${major},${minor} (needs root)`);
-            break;
-          }
-          // mknod(1)/mkfifo(1) take text paths: make the node under a plain name, then rename it.
-          const plain = nodePath.join(hostDir, `.yaffs2-node-${process.pid}-${scratch++}`);
-          const args = kind === S_IFIFO ? ['mkfifo', '-m', '600', plain] : ['mknod', '-m', '600', plain, kind === S_IFCHR ? 'c' : 'b', String(major), String(minor)];
-          const made = spawnSync(args[0]!, args.slice(1), { stdio: 'pipe', encoding: 'utf8' });
-          if (made.status !== 0) {
-            result.skipped.push(`${imagePath}: ${args[0]} failed (${(made.stderr || String(made.error ?? '')).trim().split('\n')[0]})`);
-            break;
-          }
-          fs.renameSync(plain, hostPath);
-          own(hostPath, st.uid, st.gid);
-          fs.chmodSync(hostPath, st.mode & 0o7777);
-          fs.utimesSync(hostPath, st.atime, st.mtime);
-          result.specials++;
-        }
-      }
-    }
-  };
-  visit('/', Buffer.from(hostDir), 0);
-  for (const { hostPath, imagePath } of deferredLinks) {
-    const st = yfs.lstat(imagePath);
-    const first = extractedById.get(st.id)!;
-    fs.linkSync(first, hostPath);
-    result.hardlinks++;
-  }
-  for (const d of dirTimes.reverse()) {
-    own(d.hostPath, d.uid, d.gid);
-    fs.chmodSync(d.hostPath, d.mode);
-    fs.utimesSync(d.hostPath, d.atime, d.mtime);
-  }
-  return result;
 }

@@ -4,6 +4,7 @@ export * from './tag-ecc.ts';
 export * from './header.ts';
 export * from './fs.ts';
 export * from './image.ts';
+export * from './extract.ts';
 export * from './image-edit.ts';
 export * from './detect.ts';
 export * from './tags1.ts';

@@ -173,6 +173,7 @@ export function eraseBlockNow(dev: Yaffs2Dev, block: number): boolean {
 export function retireBlockNow(dev: Yaffs2Dev, block: number): void {
   dev.device.markBad(block);
   dev.blockState[block] = BlockState.dead;
+  dev.deadEpoch++;
   dev.blockLive[block] = 0;
   dev.blockNeedsRetiring[block] = 0;
   dev.stats.blocksRetired++;

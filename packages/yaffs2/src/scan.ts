@@ -116,6 +116,7 @@ export function scan(dev: Yaffs2Dev): void {
   for (let b = 0; b < dev.blockCount; b++) {
     if (dev.device.isBad(b)) {
       dev.blockState[b] = BlockState.dead;
+      dev.deadEpoch++;
       continue;
     }
     // Classify by the first page that is not fully erased.

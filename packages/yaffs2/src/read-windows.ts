@@ -1,0 +1,74 @@
+/**
+ * Large-window reads of an image file opened read-only (extract, ls, info, fsck): the NAND
+ * device's image store reads each page's data and spare with a system call of its own, so a
+ * mount scan and an extract make two or three per page; here one read fills a window of
+ * records (1 MiB or more) and pages are copied out of it (the device's read counters and timing
+ * model are not run for these reads; nothing read-only reports them).
+ * Upstream counterpart: none in YAFFS itself; unyaffs reads its image in large sequential reads.
+ */
+import * as fs from 'node:fs';
+import type { ReadResult, SimulatedNand } from '@flashdiff/nand';
+
+/** What readPage reports (no ECC at this level; callers here use the bytes only). */
+const READ: ReadResult = Object.freeze({ ecc: 'unchecked', correctedBits: 0, uncorrectableSectors: 0, erased: false });
+const READ_ERASED: ReadResult = Object.freeze({ ecc: 'unchecked', correctedBits: 0, uncorrectableSectors: 0, erased: true });
+
+/** Records read per window: at least 1 MiB. */
+function windowRecords(record: number): number {
+  return Math.max(64, Math.ceil((1 << 20) / record));
+}
+
+/**
+ * The device with readPage served from windows of `path` (which must be the device's image,
+ * opened read-only and not written while this is in use). `close()` releases the file.
+ */
+export function withReadWindows(device: SimulatedNand, path: string): { device: SimulatedNand; close(): void } {
+  const { pageSize, spareSize } = device.geometry;
+  const record = pageSize + spareSize;
+  const perWindow = windowRecords(record);
+  const window = Buffer.alloc(perWindow * record);
+  const fd = fs.openSync(path, 'r');
+  const fileSize = fs.fstatSync(fd).size;
+  let first = -1; // first page held in the window
+  const fill = (page: number): void => {
+    first = page - (page % perWindow);
+    const position = first * record;
+    const want = Math.min(window.length, Math.max(0, fileSize - position));
+    let done = 0;
+    while (done < want) {
+      const n = fs.readSync(fd, window, done, want - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    if (done < window.length) window.fill(0xff, done);
+  };
+  const readPage = (page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult => {
+    if (data === undefined && spare === undefined) return device.readPage(page);
+    if (first < 0 || page < first || page >= first + perWindow) fill(page);
+    const at = (page - first) * record;
+    if (data !== undefined) data.set(window.subarray(at, at + Math.min(data.length, pageSize)));
+    if (spare !== undefined) spare.set(window.subarray(at + pageSize, at + pageSize + Math.min(spare.length, spareSize)));
+    return erasedRecord(at) ? READ_ERASED : READ;
+  };
+  const erased = Buffer.alloc(record, 0xff);
+  const erasedRecord = (at: number): boolean => window.subarray(at, at + record).equals(erased);
+  // Every other member is the device's own (methods bound once, not on every call).
+  const bound = new Map<string | symbol, unknown>([['readPage', readPage]]);
+  const wrapped = new Proxy(device, {
+    get(target, key): unknown {
+      let value = bound.get(key);
+      if (value !== undefined) return value;
+      value = Reflect.get(target, key) as unknown;
+      if (typeof value !== 'function') return value;
+      value = (value as (...args: unknown[]) => unknown).bind(target);
+      bound.set(key, value);
+      return value;
+    },
+  });
+  return {
+    device: wrapped,
+    close(): void {
+      fs.closeSync(fd);
+    },
+  };
+}
