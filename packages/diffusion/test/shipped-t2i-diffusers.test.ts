@@ -26,7 +26,7 @@ test('diffusers’ pipeline and ours give the same image from the shipped model 
   const expected = parseNpy(readFileSync(join(FIXTURE, 'image.npy')), 'image.npy');
   const pipe = loadStableDiffusion(await initBackend('auto'), model);
   try {
-    const result = await pipe.textToImage({ prompt: golden.prompt, steps: golden.steps, guidance: golden.guidance, latents: latents.data });
+    const result = await pipe.textToImage({ prompt: golden.prompt, steps: golden.steps, guidance: golden.guidance, latents: Float32Array.from(latents.data) });
     assert.deepEqual([result.count, result.height, result.width], expected.shape.slice(0, 3));
     let worst = 0;
     for (let i = 0; i < expected.data.length; i++) worst = Math.max(worst, Math.abs(result.images[i]! - expected.data[i]!));
