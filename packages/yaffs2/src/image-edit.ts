@@ -298,6 +298,7 @@ function writePlan(
     checkpoint: false,
     headerTags: 'mkyaffs2',
     verifyWrites: false,
+    writeBehind: true,
   });
   try {
     const pathOfFile = new Map<number, string>();

@@ -12,6 +12,7 @@ import { decodeName } from './header.ts';
 import { Yaffs2 } from './fs.ts';
 import { detectImageFormat } from './detect.ts';
 import { withReadWindows } from './read-windows.ts';
+import { withWriteBehind } from './write-behind.ts';
 import type { DetectedFormat } from './detect.ts';
 import type { Yaffs2Options } from './fs.ts';
 import { INBAND_TAGS_SIZE, spareLayout } from './tags.ts';
@@ -224,6 +225,11 @@ export interface CreateImageOptions {
   reservedBlocks?: number;
   /** Read back every programmed page (default true; an image file being built whole need not). */
   verifyWrites?: boolean;
+  /**
+   * The image is being built whole, front to back, and closed (import, edits that rewrite an
+   * image): programs reach the file in 1 MiB writes (write-behind.ts) instead of one per page.
+   */
+  writeBehind?: boolean;
 }
 
 /** Creates a new image file (refusing to overwrite one) and formats it. */
@@ -272,7 +278,8 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
     confidence: 'forced',
     notes: ['created with this format'],
   };
-  return attach(path, device, format, () => Yaffs2.format(device, formatOptions), false, () => padWithErased(path, imageBytes));
+  const target = options.writeBehind ? withWriteBehind(device, path) : device;
+  return attach(path, target, format, () => Yaffs2.format(target, formatOptions), false, () => padWithErased(path, imageBytes));
 }
 
 /**
@@ -402,8 +409,9 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
     checkpoint: false,
     headerTags: 'mkyaffs2',
     // A file being written whole, then renamed into place: a read-back of each page would
-    // only re-read the page cache.
+    // only re-read the page cache; its pages go out in large writes.
     verifyWrites: false,
+    writeBehind: true,
   });
   try {
     const seen = new Map<string, string>();
