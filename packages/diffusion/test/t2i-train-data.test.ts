@@ -201,6 +201,19 @@ describe('train-vae --data errors (one DATA_INVALID / INVALID_ARGUMENT naming th
     await rejects(['train-vae', '--out', out, '--data', small, '--steps', '2', '--no-progress', '--backend', 'auto'], 'DATA_INVALID', /16×16×3 images, but the VAE takes 32×32×3/, out);
   });
 
+  test('--resume --lr lowers the learning rate from the resumed step on and saves it with the run', async () => {
+    const out = join(dir, 'run-lr');
+    const trainer = new VaeTrainer(e, { ...TRAIN, steps: 1 }, TINY_VAE);
+    runStage(trainer, { out, resumeFrom: null, stageOptions: TINY_VAE as unknown as Record<string, unknown>, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} });
+    trainer.dispose();
+    const statePath = join(out, 'state', 'state.json');
+    const saved = (JSON.parse(readFileSync(statePath, 'utf8')) as { training: { learningRate: number } }).training.learningRate;
+    await cli(['train-vae', '--out', out, '--resume', '--lr', String(saved / 4), '--steps', '2', '--no-progress', '--backend', 'auto']);
+    const after = JSON.parse(readFileSync(statePath, 'utf8')) as { step: number; training: { learningRate: number } };
+    assert.equal(after.step, 2);
+    assert.equal(after.training.learningRate, saved / 4);
+  });
+
   test('--resume with another --data than the run was started with', async () => {
     const out = join(dir, 'run-generator');
     const path = trainingCachePath(cache);

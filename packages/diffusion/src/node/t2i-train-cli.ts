@@ -79,7 +79,7 @@ function stageOptions(command: Command): Command {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--steps <n>', 'total optimisation steps', integer(1))
     .option('--batch-size <n>', 'images per step', integer(2))
-    .option('--lr <rate>', 'Adam learning rate', positive)
+    .option('--lr <rate>', 'Adam learning rate (with --resume: the new rate from the resumed step on)', positive)
     .option('--warmup <n>', 'linear warm-up steps', integer(0))
     .option('--ema-decay <d>', 'EMA decay per step (0: none)', unit)
     .option('--seed <n>', 'seed of initialisation and noise', integer(0))
@@ -98,7 +98,11 @@ function trainingFlags(o: StageFlags): Partial<StageTrainingConfig> {
   return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed, datasetSize: o.datasetSize, data: o.data !== undefined ? trainingCachePath(o.data) : undefined };
 }
 
-/** Fresh run: the flags over the stage defaults. Resume: the saved configuration, a larger --steps extends it. */
+/**
+ * Fresh run: the flags over the stage defaults. Resume: the saved configuration; a larger --steps
+ * extends it and --lr replaces the learning rate from the resumed step on (a manual step decay,
+ * saved with the run so that a later resume keeps it).
+ */
 function resolveRun<T>(o: StageFlags, stage: StageState['stage'], fresh: T): { state: StageState | null; training: Partial<StageTrainingConfig>; options: T } {
   if (!o.resume) return { state: null, training: trainingFlags(o), options: fresh };
   const state = readStageState(o.out, stage);
@@ -108,7 +112,7 @@ function resolveRun<T>(o: StageFlags, stage: StageState['stage'], fresh: T): { s
   if (o.data !== undefined && trainingCachePath(o.data) !== saved) {
     throw new DiffusionError('INVALID_ARGUMENT', `--data ${o.data}: the run in ${o.out} reads ${saved ?? 'the Shapes generator'}; a resumed run keeps its data (leave --data out)`);
   }
-  return { state, training: { ...state.training, steps }, options: state.options as T };
+  return { state, training: { ...state.training, steps, learningRate: o.lr ?? state.training.learningRate }, options: state.options as T };
 }
 
 /**
