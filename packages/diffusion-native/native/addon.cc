@@ -3,6 +3,9 @@
 // crosses the boundary by copy. Arguments are checked here: a wrong type or a short array throws a
 // JS TypeError/RangeError instead of reading out of bounds.
 #include <node_api.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <omp.h>
 
 #include <cstdint>
@@ -195,6 +198,19 @@ napi_value GetInfo(napi_env env, napi_callback_info) {
   return obj;
 }
 
+// trimMemory(): hand the C heap's free pages back to the system (glibc's malloc_trim). Freed
+// ArrayBuffers (tfjs weights once a model runs elsewhere) go back to malloc, not to the system, and
+// stay in the process's resident set where they are fragmented; true when anything was released.
+napi_value TrimMemory(napi_env env, napi_callback_info) {
+  bool released = false;
+#ifdef __GLIBC__
+  released = malloc_trim(0) != 0;
+#endif
+  napi_value result;
+  napi_get_boolean(env, released, &result);
+  return result;
+}
+
 // dnnlForwardImpl(geom): which oneDNN implementation serves this forward convolution.
 napi_value DnnlForwardImpl(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -217,6 +233,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, GetInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dnnlForwardImpl", nullptr, DnnlForwardImpl, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"trimMemory", nullptr, TrimMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   registerElementwise(env, exports);
