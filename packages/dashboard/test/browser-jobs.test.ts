@@ -165,6 +165,8 @@ describe('dashboard jobs in a browser', { timeout: 480_000 }, () => {
     await page.click(trainCancel);
     await page.waitForSelector('[data-testid=diffusion-train]:not([disabled])', { timeout: 30_000 });
     await page.click('[data-testid=chart-training-loss] ~ details.chart-data summary');
+    // The table is built on the disclosure's 'toggle' event, which the browser fires after the click.
+    await page.waitForSelector('[data-testid=chart-training-loss-table] tbody tr', { state: 'attached' });
     const rows = await page.$$eval('[data-testid=chart-training-loss-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => Number(td.textContent))));
     assert.ok(rows.length >= 3, `${rows.length} steps in the loss table`);
     assert.deepEqual(rows.map((r) => r[0]), rows.map((_, i) => i + 1), 'one row per step, from step 1');

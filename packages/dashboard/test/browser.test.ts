@@ -118,6 +118,8 @@ describe('dashboard in chromium', { timeout: 360_000 }, () => {
       for (const title of titles) assert.ok(texts.includes(title), `${id}: '${title}' is drawn (${JSON.stringify(texts.filter((t) => t.length > 5))})`);
       assert.ok(await page.$(`[data-testid=${id}] svg [aria-label], [data-testid=${id}] svg[aria-label]`), `${id}: the SVG carries aria labels`);
       await page.click(`[data-testid=${id}] ~ details.chart-data summary`);
+      // The table is built on the disclosure's 'toggle' event, which the browser fires after the click.
+      await page.waitForSelector(`[data-testid=${id}-table] tbody tr`, { state: 'attached' });
       tables[id] = await page.$$eval(`[data-testid=${id}-table] tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
       assert.ok(tables[id]!.length > 0, `${id}: its data table has rows`);
       // The hover readout names the values under the pointer.
@@ -138,6 +140,7 @@ describe('dashboard in chromium', { timeout: 360_000 }, () => {
     assert.equal(tables['chart-free-blocks']!.at(-1)![1], /free blocks (\d+)/.exec(status)![1]);
     // The erase-count histogram (server side, @flashdiff/ssd eraseStats) bins the heatmap's per-block counts.
     await page.click('[data-testid=erase-heatmap] ~ details.chart-data summary');
+    await page.waitForSelector('[data-testid=erase-heatmap-table] tbody tr', { state: 'attached' });
     const perBlock = await page.$$eval('[data-testid=erase-heatmap-table] tbody tr', (rows) => rows.map((r) => Number(r.querySelectorAll('td')[2]!.textContent)));
     assert.equal(perBlock.length, 24);
     for (const [range, count] of tables['chart-erase-histogram']!) {
