@@ -34,7 +34,7 @@ import {
   readUNetConfig,
   torchStateDict,
 } from '@flashdiff/diffusion';
-import { bundledClipTokenizerDirectory, fillRandomWeights, initBackend, saveDiffusersPipeline } from '@flashdiff/diffusion/node';
+import { bundledClipTokenizerDirectory, fillRandomWeights, initBackend, referenceUnavailable, saveDiffusersPipeline } from '@flashdiff/diffusion/node';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -107,9 +107,8 @@ let reference: { seconds: number; peakRssMb: number; samplingSeconds: number; lo
 let why = '--no-torch';
 if (!argv.includes('--no-torch')) {
   const python = process.env.PYTHON ?? '/usr/bin/python3';
-  const probe = spawnSync(python, ['-c', 'import diffusers, transformers'], { encoding: 'utf8' });
-  if (probe.status !== 0) why = `${python} cannot import diffusers and transformers (set PYTHON / PYTHONPATH)`;
-  else {
+  why = referenceUnavailable(python);
+  if (why === '') {
     const script = fileURLToPath(new URL('../packages/diffusion/reference/sd15_txt2img_reference.py', import.meta.url));
     const r = timed('diffusers (PyTorch)', [python, script, '--model', model, '--steps', String(steps), '--threads', '2']);
     reference = { ...(JSON.parse(r.stdout) as { samplingSeconds: number; loadSeconds: number }), seconds: r.seconds, peakRssMb: r.peakRssMb };

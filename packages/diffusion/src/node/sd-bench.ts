@@ -216,12 +216,18 @@ export type Sd15Figures = Pick<Sd15BenchReport, 'unetStepMs' | 'vaeDecodeMs' | '
  * random weights), where `python -c "import diffusers, transformers"` works; otherwise why not.
  */
 export function runSd15Reference(iters: number, python = process.env.PYTHON ?? '/usr/bin/python3'): { reference: (Sd15Figures & { torch: string }) | null; why: string } {
-  const probe = spawnSync(python, ['-c', 'import diffusers, transformers'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { reference: null, why: `${python} cannot import diffusers and transformers (set PYTHON / PYTHONPATH)` };
+  const why = referenceUnavailable(python);
+  if (why !== '') return { reference: null, why };
   const script = fileURLToPath(new URL('../../reference/sd15_reference.py', import.meta.url));
   const r = spawnSync(python, [script, '--iters', String(iters), '--threads', '2'], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) return { reference: null, why: `the reference failed: ${r.stderr.trim().split('\n').pop() ?? ''}` };
   return { reference: JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sd15Figures & { torch: string }, why: '' };
+}
+
+/** Why `python` cannot run the diffusers references ('' when `import diffusers, transformers` works). */
+export function referenceUnavailable(python: string): string {
+  const probe = spawnSync(python, ['-c', 'import diffusers, transformers'], { encoding: 'utf8' });
+  return probe.status === 0 ? '' : `${python} cannot import diffusers and transformers (set PYTHON / PYTHONPATH)`;
 }
 
 /** ours ÷ reference for each figure (≤ 1: as fast or faster, as small or smaller). */

@@ -167,14 +167,17 @@ function exportedGraph(component: string, spec: unknown, file: string, options: 
   return { modelPath: join(entry, file), cached: false, exportSeconds: seconds(), done };
 }
 
-async function openExported(what: string, modelPath: string, options: OnnxComponentOptions, afterward = ''): Promise<{ session: HostSession; sessionSeconds: number }> {
+/** Open an ORT session on `graph`; a temporary export is removed afterwards either way (ORT holds its own copy of the weights). */
+async function openExported(what: string, graph: { modelPath: string; done: () => void }, options: OnnxComponentOptions, afterward = ''): Promise<{ session: HostSession; sessionSeconds: number }> {
   const t0 = performance.now();
   try {
-    const session = await openOnnxSession(modelPath, options.threads, options);
+    const session = await openOnnxSession(graph.modelPath, options.threads, options);
     return { session, sessionSeconds: (performance.now() - t0) / 1000 };
   } catch (err) {
-    const cached = options.cache !== undefined ? ` (cached at ${dirname(modelPath)}: delete that folder to export again)` : '';
+    const cached = options.cache !== undefined ? ` (cached at ${dirname(graph.modelPath)}: delete that folder to export again)` : '';
     throw new DiffusionError('BACKEND_UNAVAILABLE', `onnxruntime could not open the exported ${what}${cached}: ${(err as Error).message.split('\n')[0]}${afterward}`);
+  } finally {
+    graph.done();
   }
 }
 
@@ -192,15 +195,9 @@ export async function useOnnxUNet(pipe: StableDiffusionPipeline, options: OnnxUN
     pipe.releaseUNetWeights();
     await releaseFreedMemory();
   }
-  let opened: { session: HostSession; sessionSeconds: number };
-  try {
-    // The arena by default: with sliced attention it holds about 0.4 GiB, and without it each of the
-    // run's allocations takes fresh pages (SD-1.5's step measured 9.5–10.2 s without, 7.5–8.3 s with).
-    opened = await openExported('UNet', graph.modelPath, { ...options, memoryArena: options.memoryArena ?? true }, release ? '; the pipeline has no UNet left: load it again' : '');
-  } finally {
-    // ORT has read the weights into its own buffers: a temporary export is no longer needed.
-    graph.done();
-  }
+  // The arena by default: with sliced attention it holds about 0.4 GiB, and without it each of the
+  // run's allocations takes fresh pages (SD-1.5's step measured 9.5–10.2 s without, 7.5–8.3 s with).
+  const opened = await openExported('UNet', graph, { ...options, memoryArena: options.memoryArena ?? true }, release ? '; the pipeline has no UNet left: load it again' : '');
   // Session creation frees its staging copies (the weights as read, before re-layout).
   await releaseFreedMemory();
   const { session } = opened;
@@ -229,12 +226,7 @@ export async function useOnnxVaeDecoder(pipe: StableDiffusionPipeline, options: 
   const graph = exportedGraph('vae-decoder', { config: vae.config, height, width }, 'vae-decoder.onnx', options, (path) => {
     exportVaeDecoderOnnx(vae, { height, width, path });
   });
-  let opened: { session: HostSession; sessionSeconds: number };
-  try {
-    opened = await openExported('VAE decoder', graph.modelPath, options);
-  } finally {
-    graph.done();
-  }
+  const opened = await openExported('VAE decoder', graph, options);
   const { session } = opened;
   const channels = vae.config.latent_channels;
   pipe.useVaeDecoderRunner({
@@ -258,12 +250,7 @@ export async function useOnnxTextEncoder(pipe: StableDiffusionPipeline, options:
   const graph = exportedGraph('text-encoder', { config: clip.config, tokens, clipSkip }, 'text-encoder.onnx', options, (path) => {
     exportTextEncoderOnnx(clip, { tokens, clipSkip, path });
   });
-  let opened: { session: HostSession; sessionSeconds: number };
-  try {
-    opened = await openExported('text encoder', graph.modelPath, options);
-  } finally {
-    graph.done();
-  }
+  const opened = await openExported('text encoder', graph, options);
   const { session } = opened;
   const hidden = clip.config.hidden_size;
   pipe.useTextEncoderRunner({
