@@ -10,6 +10,7 @@
       "cflags_cc!": ["-fno-exceptions", "-O2"],
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-fexceptions", "-Wall", "-Wno-unused-parameter"],
       "libraries": ["-lopenblas", "-fopenmp"],
+      "ldflags": ["-Wl,-z,nodelete"],
       "conditions": [
         ["have_dnnl==1", { "defines": ["FLASHDIFF_HAVE_DNNL=1"], "libraries": ["-ldnnl"] }],
         ["target_arch=='x64'", { "cflags_cc": ["-mprefer-vector-width=512"] }]
