@@ -17,7 +17,7 @@ import { DiffusionError } from '../src/errors.ts';
 import { openTrainingCache, readStageState, runStage, trainingCachePath } from '../src/node/t2i-stage-run.ts';
 import { registerTextToImageTrainingCommands } from '../src/node/t2i-train-cli.ts';
 import type { TensorEngine } from '../src/tensor/engine.ts';
-import { normaliseStageConfig, shapesBatch, trainingBatch } from '../src/train/t2i/common.ts';
+import { evaluationBatch, normaliseStageConfig, shapesBatch, trainingBatch } from '../src/train/t2i/common.ts';
 import { DEFAULT_VAE_OPTIONS, VaeTrainer } from '../src/train/t2i/vae-trainer.ts';
 
 const TINY_VAE = { ...DEFAULT_VAE_OPTIONS, model: { ...DEFAULT_VAE_OPTIONS.model, block_out_channels: [4, 4, 8], norm_num_groups: 2 }, evalImages: 4 };
@@ -129,6 +129,54 @@ describe('training batches from a cache', () => {
     const losses = (out: string): string[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss?: number }).filter((l) => l.loss !== undefined).map((l) => `${l.step}:${l.loss}`);
     assert.deepEqual(losses(parts), losses(straight));
     assert.equal(readStageState(straight, 'vae').training.data, path, 'state.json records the cache');
+  });
+});
+
+describe('evaluation from a cache', () => {
+  test('reads the cache’s test split (train’s own stream for the scaling factor); no Shapes held-out figures', () => {
+    const both = join(dir, 'with-test');
+    writeShapesCache(both, 12);
+    const testSamples = function* (): Generator<{ image: Uint8Array; record: CaptionRecord }> {
+      for (let i = 0; i < 8; i++) yield { image: shapesSample(77, i, 'test').image, record: { caption: shapesSample(77, i, 'test').scene.caption } };
+    };
+    writeCaptionDataset(splitPath(both, 'test'), { name: 'shapes', split: 'test', count: 8, height: 32, width: 32, channels: 3, source: 'test split' }, testSamples());
+    const path = trainingCachePath(both);
+    const data = openTrainingCache(path);
+    const testSet = openCaptionDataset(splitPath(both, 'test'));
+    const trainSet = openCaptionDataset(path);
+    try {
+      assert.equal(data.heldOut?.source, splitPath(both, 'test'));
+      const config = normaliseStageConfig({ ...TRAIN, steps: 10, data: path });
+      const test = evaluationBatch(config, data, 'test', 6, 5)!;
+      assert.deepEqual(test.captions, testSet.streamBatch(6, 0, 5).captions);
+      assert.deepEqual(Array.from(test.images), Array.from(testSet.streamBatch(6, 0, 5).images));
+      assert.deepEqual(evaluationBatch(config, data, 'train', 7, 5)!.captions, trainSet.streamBatch(7, 0, 5).captions);
+      assert.equal(evaluationBatch(config, data, 'held-out', 6, 5), null);
+      // Without a cache: the generator’s splits, as before.
+      const generator = normaliseStageConfig({ ...TRAIN, steps: 10 });
+      assert.deepEqual(evaluationBatch(generator, null, 'held-out', 6, 3)!.captions, shapesBatch(6, 0, 3, 'held-out').captions);
+      const trainer = new VaeTrainer(e, { ...TRAIN, steps: 1, data: path }, TINY_VAE);
+      trainer.trainingData = data;
+      try {
+        const figures = trainer.evaluate();
+        assert.deepEqual(Object.keys(figures).sort(), ['psnrTest', 'scalingFactor']);
+        assert.ok(Number.isFinite(figures.psnrTest) && figures.scalingFactor! > 0);
+      } finally {
+        trainer.dispose();
+      }
+    } finally {
+      data.close();
+      testSet.close();
+      trainSet.close();
+    }
+  });
+
+  test('a test split whose images differ in size from the training split is refused when opened', () => {
+    const mixed = join(dir, 'mixed');
+    writeShapesCache(mixed, 8);
+    writeShapesCache(join(dir, 'mixed-small'), 4, 16);
+    for (const ext of ['bin', 'jsonl']) writeFileSync(join(mixed, `test.${ext}`), readFileSync(join(dir, 'mixed-small', `train.${ext}`)));
+    assert.throws(() => openTrainingCache(trainingCachePath(mixed)), (err: unknown) => err instanceof DiffusionError && err.code === 'DATA_INVALID' && /test\.bin: 16×16×3 images, but .*train\.bin has 32×32×3/.test(err.message));
   });
 });
 

@@ -11,7 +11,7 @@
  * and resumed gives the same weights as one that never stopped.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { progressBar, writeFilesAtomic } from '@flashdiff/cli-kit';
 import { decodeSafetensors, encodeSafetensors } from '../checkpoint/safetensors.ts';
 import { DiffusionError } from '../errors.ts';
@@ -33,14 +33,29 @@ export function trainingCachePath(pathOrDir: string): string {
  * DATA_INVALID error naming the file, not a failure in the middle of a run.
  */
 export function openTrainingCache(path: string): TrainingData & { close(): void; count: number; split: string; captions(seed: number, count: number): string[] } {
-  const dataset = new CaptionDataset(path);
-  try {
-    dataset.verify();
-  } catch (err) {
-    dataset.close();
-    throw err;
-  }
+  const dataset = openVerified(path);
   const { height, width, channels, split } = dataset.header;
+  // Evaluation reads the same data set's test split when `diffusion data` wrote one beside it.
+  const testPath = join(dirname(path), 'test.bin');
+  let test: CaptionDataset | null = null;
+  if (basename(path) === 'train.bin' && existsSync(testPath)) {
+    try {
+      test = openVerified(testPath);
+    } catch (err) {
+      dataset.close();
+      throw err;
+    }
+    const t = test.header;
+    if (t.height !== height || t.width !== width || t.channels !== channels) {
+      dataset.close();
+      test.close();
+      throw new DiffusionError('DATA_INVALID', `${testPath}: ${t.height}×${t.width}×${t.channels} images, but ${path} has ${height}×${width}×${channels}`);
+    }
+  }
+  const batchOf = (d: CaptionDataset) => (seed: number, start: number, count: number) => {
+    const { images, captions } = d.streamBatch(seed, start, count);
+    return { images, captions };
+  };
   return {
     source: path,
     height,
@@ -48,14 +63,26 @@ export function openTrainingCache(path: string): TrainingData & { close(): void;
     channels,
     count: dataset.count,
     split,
-    batch: (seed, start, count) => {
-      const { images, captions } = dataset.streamBatch(seed, start, count);
-      return { images, captions };
-    },
+    batch: batchOf(dataset),
+    heldOut: test === null ? null : { source: testPath, batch: batchOf(test) },
     /** The captions of the stream's first `count` samples (no images read): what a learnt vocabulary is built from. */
     captions: (seed, count) => Array.from(dataset.streamIndices(seed, 0, count), (k) => dataset.records[k].caption),
-    close: () => dataset.close(),
+    close: () => {
+      dataset.close();
+      test?.close();
+    },
   };
+}
+
+function openVerified(path: string): CaptionDataset {
+  const dataset = new CaptionDataset(path);
+  try {
+    dataset.verify();
+  } catch (err) {
+    dataset.close();
+    throw err;
+  }
+  return dataset;
 }
 
 export interface StageState {

@@ -23,7 +23,7 @@ import { Conv2d, GroupNorm, Linear, ModuleBuilder } from '../../models/sd/module
 import { Random, type RandomState } from '../../rng.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 export interface ClipStageOptions {
   /** transformers CLIPTextConfig fields (vocab_size and the special ids are set from the tokenizer). */
@@ -186,9 +186,11 @@ export class ClipTrainer implements StageTrainer {
   }
 
   /** Top-1 retrieval accuracy both ways over `count` fresh pairs of a split (a duplicate caption counts as a hit). */
-  retrieval(split: ShapesSplit, count: number): { imageToText: number; textToImage: number } {
+  retrieval(split: ShapesSplit, count: number): { imageToText: number; textToImage: number } | null {
     const e = this.engine;
-    const { images, captions } = shapesBatch(this.config.dataSeed + 1, 0, count, split);
+    const batch = evaluationBatch(this.config, this.trainingData, split, this.config.dataSeed + 1, count);
+    if (batch === null) return null;
+    const { images, captions } = batch;
     const sim = e.tidy(() => {
       const chunks: Tensor[] = [];
       for (let s = 0; s < count; s += 100) {
@@ -218,7 +220,10 @@ export class ClipTrainer implements StageTrainer {
     const n = this.options.evalPairs;
     const test = this.retrieval('test', n);
     const held = this.retrieval('held-out', n);
-    return { imageToTextTest: test.imageToText, textToImageTest: test.textToImage, imageToTextHeldOut: held.imageToText, textToImageHeldOut: held.textToImage };
+    return {
+      ...(test ? { imageToTextTest: test.imageToText, textToImageTest: test.textToImage } : {}),
+      ...(held ? { imageToTextHeldOut: held.imageToText, textToImageHeldOut: held.textToImage } : {}),
+    };
   }
 
   /** transformers' CLIPTextModel config.json for the trained text tower. */

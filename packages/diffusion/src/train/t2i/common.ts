@@ -108,6 +108,25 @@ export interface TrainingData {
   readonly width: number;
   readonly channels: number;
   batch(seed: number, start: number, count: number): ShapesBatch;
+  /**
+   * The same data set's held-out split (the cache's sibling test.bin), which evaluation draws from
+   * instead of the Shapes generator's test split; null when the cache has none.
+   */
+  readonly heldOut: { readonly source: string; batch(seed: number, start: number, count: number): ShapesBatch } | null;
+}
+
+/**
+ * Evaluation samples of a stage (data seed + 1 or + 2, so never a training batch): a Shapes split
+ * from the generator; or, when training reads a cache, its held-out split for 'test' and its own
+ * stream for 'train'. Shapes' 'held-out' colour–shape split has no counterpart in a cache (null),
+ * nor has 'test' in a cache without a test split.
+ */
+export function evaluationBatch(config: StageTrainingConfig, data: TrainingData | null, split: ShapesSplit, seed: number, count: number): ShapesBatch | null {
+  if (config.data === null) return shapesBatch(seed, 0, count, split);
+  if (data === null) throw new DiffusionError('INVALID_ARGUMENT', `evaluation: the configuration reads ${config.data}, which is not open`);
+  if (split === 'train') return data.batch(seed, 0, count);
+  if (split === 'test' && data.heldOut !== null) return data.heldOut.batch(seed, 0, count);
+  return null;
 }
 
 /** Training batch `step` of a stage: from `data` when the config names a cache, else the Shapes generator. */

@@ -23,7 +23,7 @@ import { Random, type RandomState } from '../../rng.ts';
 import { trainingSchedule } from '../../schedulers/latent-schedule.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, shapesBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 /** diffusers' scheduler_config.json the pipeline ships with: DPM-Solver++ 2M on SD's training schedule. */
 export const SHAPES_SCHEDULER_CONFIG = {
@@ -200,7 +200,8 @@ export class UNetTrainer implements StageTrainer {
     const e = this.engine;
     const n = this.options.evalImages;
     const random = new Random(this.config.seed + 99);
-    const { images, captions } = shapesBatch(this.config.dataSeed + 1, 0, n, 'test');
+    // A cache without a test split is evaluated on its own stream at another seed.
+    const { images, captions } = evaluationBatch(this.config, this.trainingData, 'test', this.config.dataSeed + 1, n) ?? evaluationBatch(this.config, this.trainingData, 'train', this.config.dataSeed + 1, n)!;
     const z0T = this.encodeImages(images, n, random);
     const z0 = e.readSync(z0T);
     const shape = z0T.shape;

@@ -20,7 +20,7 @@ import type { NamedArray } from '../../models/parameters.ts';
 import { Random, type RandomState } from '../../rng.ts';
 import type { ShapesSplit } from '../../data/shapes.ts';
 import type { TensorEngine } from '../../tensor/engine.ts';
-import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, meanAbs, normaliseStageConfig, shapesBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
+import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, meanAbs, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 /** A small diffusers AutoencoderKL config for 32×32 RGB → 8×8×4 (three blocks: two downsamplings). */
 export const SHAPES_VAE_CONFIG = {
@@ -160,7 +160,9 @@ export class VaeTrainer implements StageTrainer {
 
   /** Mean per-image PSNR (dB) of the shipped weights on `count` images of a split (data seed + 1: unseen in training). */
   psnr(split: ShapesSplit, count: number): number {
-    const { images } = shapesBatch(this.config.dataSeed + 1, 0, count, split);
+    const batch = evaluationBatch(this.config, this.trainingData, split, this.config.dataSeed + 1, count);
+    if (batch === null) return Number.NaN;
+    const { images } = batch;
     const rec = this.reconstruct(images, count);
     const per = rec.length / count;
     let total = 0;
@@ -183,7 +185,7 @@ export class VaeTrainer implements StageTrainer {
     const e = this.engine;
     const model = this.shipped;
     const random = new Random(this.config.seed + 7);
-    const { images } = shapesBatch(this.config.dataSeed + 2, 0, count, 'train');
+    const { images } = evaluationBatch(this.config, this.trainingData, 'train', this.config.dataSeed + 2, count)!;
     const size = this.modelConfig.sample_size;
     const per = size * size * 3;
     let sum = 0;
@@ -212,7 +214,9 @@ export class VaeTrainer implements StageTrainer {
 
   evaluate(): Record<string, number> {
     const n = this.options.evalImages;
-    return { psnrTest: this.psnr('test', n), psnrHeldOut: this.psnr('held-out', n), scalingFactor: this.scalingFactor(n) };
+    // A data cache has no held-out colour–shape split, and may lack a test split: those figures are left out.
+    const figures = { psnrTest: this.psnr('test', n), psnrHeldOut: this.psnr('held-out', n), scalingFactor: this.scalingFactor(n) };
+    return Object.fromEntries(Object.entries(figures).filter(([, v]) => !Number.isNaN(v)));
   }
 
   /** The diffusers config to save, with the measured scaling factor. */
