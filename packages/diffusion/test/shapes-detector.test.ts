@@ -134,24 +134,24 @@ describe('eval-t2i', () => {
       fashion: { classify, samplesPerClass: 2 },
     });
     for (const kind of ['single-object', 'two-object', 'held-out'] as const) {
-      const r = report.shapes.kinds[kind];
+      const r = report.shapes!.kinds[kind];
       assert.equal(r.fullyCorrect, 1, `${kind}: ${JSON.stringify(r)}`);
       assert.equal(r.samples, 3 * prompts.filter((p) => p.kind === kind).length);
     }
-    assert.equal(report.shapes.kinds['two-object'].relation, 1);
-    assert.equal(report.shapes.kinds['two-object'].size, null);
-    assert.equal(report.shapes.kinds['single-object'].relation, null);
+    assert.equal(report.shapes!.kinds['two-object'].relation, 1);
+    assert.equal(report.shapes!.kinds['two-object'].size, null);
+    assert.equal(report.shapes!.kinds['single-object'].relation, null);
     assert.equal(report.fashion?.classAccuracy, 1);
     assert.equal(report.fashion?.samples, 20);
-    assert.ok(report.shapes.frechet.distance < 3 * report.shapes.frechet.realVsReal + 0.05, JSON.stringify(report.shapes.frechet));
+    assert.ok(report.shapes!.frechet.distance < 3 * report.shapes!.frechet.realVsReal + 0.05, JSON.stringify(report.shapes!.frechet));
   });
 
   test('noise scores ~0 %; a wrong image count is an error', async () => {
     const random = new Random(2);
     const noise = () => Float32Array.from({ length: 3072 }, () => random.uniform());
     const report = await evaluateTextToImage({ prompts, samplesPerPrompt: 3, generate: async (ps) => ps.map(noise), fashion: { classify, samplesPerClass: 2 } });
-    for (const kind of ['single-object', 'two-object', 'held-out'] as const) assert.equal(report.shapes.kinds[kind].fullyCorrect, 0);
-    assert.ok(report.shapes.frechet.distance > 10 * report.shapes.frechet.realVsReal, JSON.stringify(report.shapes.frechet));
+    for (const kind of ['single-object', 'two-object', 'held-out'] as const) assert.equal(report.shapes!.kinds[kind].fullyCorrect, 0);
+    assert.ok(report.shapes!.frechet.distance > 10 * report.shapes!.frechet.realVsReal, JSON.stringify(report.shapes!.frechet));
     assert.ok((report.fashion?.classAccuracy ?? 1) <= 0.3);
     await assert.rejects(evaluateTextToImage({ prompts, generate: async (ps) => ps.slice(1).map(noise) }), /returned 27 images for 28 prompts/);
   });

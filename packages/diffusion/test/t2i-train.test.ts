@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
+import { PNG } from 'pngjs';
 import { initBackend } from '../src/backend-node.ts';
 import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
+import { type CaptionRecord, openCaptionDataset, splitPath, writeCaptionDataset } from '../src/data/caption-dataset.ts';
+import { FASHION_MNIST_CLASSES, fashionCaption } from '../src/data/fashion-mnist.ts';
 import { shapesSample } from '../src/data/shapes.ts';
+import { trainFashionClassifier } from '../src/node/fashion-classifier.ts';
 import { loadStableDiffusion } from '../src/pipelines/load-node.ts';
 import { StableDiffusionPipeline } from '../src/pipelines/stable-diffusion.ts';
 import { latentSchedulerFromDiffusers } from '../src/schedulers/sampling-run.ts';
@@ -251,6 +255,49 @@ describe('text-to-image trainers', () => {
       assert.equal(report.shapes.kinds['held-out'].samples, 9 + 2);
       assert.ok(Number.isFinite(report.shapes.frechet.distance));
       assert.equal(report.sampler.steps, 1);
+    });
+
+    test('eval-t2i --no-shapes --fashion-classifier: class prompts only, their grid; nothing to evaluate is an error', async () => {
+      // A classifier trained for one epoch on 20 labelled images: enough to exercise the path.
+      const labelled = join(dir, 'labelled');
+      const samples = function* (split: number): Generator<{ image: Uint8Array; record: CaptionRecord }> {
+        for (let i = 0; i < 20; i++) yield { image: shapesSample(split, i, 'train').image, record: { caption: fashionCaption(i % 10, 0), label: i % 10 } };
+      };
+      for (const [k, split] of (['train', 'test'] as const).entries()) {
+        writeCaptionDataset(splitPath(labelled, split), { name: 'fashion-mnist', split, count: 20, height: 32, width: 32, channels: 3, classNames: [...FASHION_MNIST_CLASSES], source: 'test' }, samples(k));
+      }
+      const classifierFile = join(dir, 'classifier.safetensors');
+      const [train, testSplit] = [openCaptionDataset(labelled, 'train'), openCaptionDataset(labelled, 'test')];
+      try {
+        trainFashionClassifier(e, train, testSplit, { epochs: 1, out: classifierFile });
+      } finally {
+        train.close();
+        testSplit.close();
+      }
+      const cli = async (args: string[]): Promise<void> => {
+        const program = new Command('diffusion').exitOverride();
+        registerTextToImageTrainingCommands(program);
+        const write = process.stdout.write;
+        process.stdout.write = (() => true) as typeof process.stdout.write;
+        try {
+          await program.parseAsync(['eval-t2i', '--model', join(dir, 'pipeline'), '--steps', '1', '--backend', 'auto', ...args], { from: 'user' });
+        } finally {
+          process.stdout.write = write;
+        }
+      };
+      const out = join(dir, 'eval-fashion.json');
+      const grid = join(dir, 'grid-fashion.png');
+      await cli(['--no-shapes', '--fashion-classifier', classifierFile, '--fashion-samples-per-class', '2', '--out', out, '--grid', grid]);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as { shapes?: unknown; fashion: { samples: number; classAccuracy: number; perClass: number[]; classifierTestAccuracy: number } };
+      assert.equal(report.shapes, undefined);
+      assert.equal(report.fashion.samples, 20);
+      assert.equal(report.fashion.perClass.length, 10);
+      assert.ok(report.fashion.classAccuracy >= 0 && report.fashion.classAccuracy <= 1);
+      assert.ok(Number.isFinite(report.fashion.classifierTestAccuracy));
+      const png = PNG.sync.read(readFileSync(grid));
+      assert.equal(png.height, 10 * 32 + 11, 'one row per class prompt (1-pixel gaps)');
+      await assert.rejects(cli(['--no-shapes']), /--no-shapes leaves nothing to evaluate/);
+      await assert.rejects(cli(['--fashion-classifier', join(dir, 'none.safetensors')]), /none\.safetensors: no such file/);
     });
   });
 });

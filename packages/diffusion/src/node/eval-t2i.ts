@@ -39,6 +39,8 @@ export interface TextToImageEvalOptions {
   prompts?: Array<{ prompt: string; kind: PromptKind }>;
   /** Prompts per generate call (default 64). */
   batchSize?: number;
+  /** false: skip the Shapes evaluation (a model trained on Fashion-MNIST only). */
+  shapes?: boolean;
   /** Fashion-MNIST: omit to skip. */
   fashion?: {
     /** Predicted class per image (N×32×32×3 in [0, 1]). */
@@ -66,7 +68,7 @@ export interface AttributeRates {
 
 export interface TextToImageEvalReport {
   seed: number;
-  shapes: {
+  shapes?: {
     samplesPerPrompt: number;
     kinds: Record<PromptKind, AttributeRates>;
     frechet: { distance: number; realVsReal: number; featureDim: number; samples: number };
@@ -116,9 +118,17 @@ function featureMatrix(images: Float32Array[]): Float32Array {
 
 export async function evaluateTextToImage(options: TextToImageEvalOptions): Promise<TextToImageEvalReport> {
   const seed = options.seed ?? 0;
-  const samplesPerPrompt = options.samplesPerPrompt ?? 4;
   const batchSize = options.batchSize ?? 64;
   const log = options.log ?? (() => {});
+  if (options.shapes === false && !options.fashion) throw new DiffusionError('INVALID_ARGUMENT', 'evaluateTextToImage: nothing to evaluate (Shapes skipped and no Fashion-MNIST classifier)');
+  const report: TextToImageEvalReport = { seed };
+  if (options.shapes !== false) report.shapes = await evaluateShapes(options, seed, batchSize, log);
+  if (options.fashion) report.fashion = await evaluateFashion(options.fashion, options.generate, seed, batchSize, log);
+  return report;
+}
+
+async function evaluateShapes(options: TextToImageEvalOptions, seed: number, batchSize: number, log: (line: string) => void): Promise<NonNullable<TextToImageEvalReport['shapes']>> {
+  const samplesPerPrompt = options.samplesPerPrompt ?? 4;
   const promptList = options.prompts ?? shapesEvaluationPrompts(seed, options.twoObjectPrompts ?? 45);
   if (promptList.length === 0 || samplesPerPrompt < 1) throw new DiffusionError('INVALID_ARGUMENT', 'evaluateTextToImage: need at least one prompt and one sample per prompt');
   const expanded = promptList.flatMap((p) => Array.from({ length: samplesPerPrompt }, () => p));
@@ -149,36 +159,32 @@ export async function evaluateTextToImage(options: TextToImageEvalOptions): Prom
     frechet = { distance: frechetDistance(reference, fitGaussian(generated, n, SHAPES_FEATURE_DIM)), realVsReal: frechetDistance(reference, fitGaussian(realB, n, SHAPES_FEATURE_DIM)), featureDim: SHAPES_FEATURE_DIM, samples: n };
   }
 
-  const report: TextToImageEvalReport = {
-    seed,
-    shapes: {
-      samplesPerPrompt,
-      kinds: {
-        'single-object': rates(byKind['single-object'], promptsOfKind('single-object')),
-        'two-object': rates(byKind['two-object'], promptsOfKind('two-object')),
-        'held-out': rates(byKind['held-out'], promptsOfKind('held-out')),
-      },
-      frechet,
-      perPrompt: [...perPrompt].map(([prompt, e]) => ({ prompt, kind: e.kind, fullyCorrect: e.correct / e.total })),
+  return {
+    samplesPerPrompt,
+    kinds: {
+      'single-object': rates(byKind['single-object'], promptsOfKind('single-object')),
+      'two-object': rates(byKind['two-object'], promptsOfKind('two-object')),
+      'held-out': rates(byKind['held-out'], promptsOfKind('held-out')),
     },
+    frechet,
+    perPrompt: [...perPrompt].map(([prompt, e]) => ({ prompt, kind: e.kind, fullyCorrect: e.correct / e.total })),
   };
+}
 
-  if (options.fashion) {
-    const perClassSamples = options.fashion.samplesPerClass ?? 20;
-    const classPrompts = fashionEvaluationPrompts().flatMap((p) => Array.from({ length: perClassSamples }, () => p));
-    const fashionImages = await generateAll(options.generate, classPrompts.map((p) => p.prompt), seed + 1_000_003, batchSize, log, 'fashion samples');
-    const stacked = new Float32Array(fashionImages.length * IMAGE_VALUES);
-    fashionImages.forEach((img, i) => stacked.set(img, i * IMAGE_VALUES));
-    const predictions = await options.fashion.classify(stacked, fashionImages.length);
-    const perClass = new Array<number>(10).fill(0);
-    let correct = 0;
-    classPrompts.forEach((p, i) => {
-      if (predictions[i] === p.label) {
-        correct += 1;
-        perClass[p.label] += 1 / perClassSamples;
-      }
-    });
-    report.fashion = { samples: classPrompts.length, classAccuracy: correct / classPrompts.length, perClass, ...(options.fashion.classifierTestAccuracy !== undefined ? { classifierTestAccuracy: options.fashion.classifierTestAccuracy } : {}) };
-  }
-  return report;
+async function evaluateFashion(fashion: NonNullable<TextToImageEvalOptions['fashion']>, generate: TextToImageGenerate, seed: number, batchSize: number, log: (line: string) => void): Promise<NonNullable<TextToImageEvalReport['fashion']>> {
+  const perClassSamples = fashion.samplesPerClass ?? 20;
+  const classPrompts = fashionEvaluationPrompts().flatMap((p) => Array.from({ length: perClassSamples }, () => p));
+  const fashionImages = await generateAll(generate, classPrompts.map((p) => p.prompt), seed + 1_000_003, batchSize, log, 'fashion samples');
+  const stacked = new Float32Array(fashionImages.length * IMAGE_VALUES);
+  fashionImages.forEach((img, i) => stacked.set(img, i * IMAGE_VALUES));
+  const predictions = await fashion.classify(stacked, fashionImages.length);
+  const perClass = new Array<number>(10).fill(0);
+  let correct = 0;
+  classPrompts.forEach((p, i) => {
+    if (predictions[i] === p.label) {
+      correct += 1;
+      perClass[p.label] += 1 / perClassSamples;
+    }
+  });
+  return { samples: classPrompts.length, classAccuracy: correct / classPrompts.length, perClass, ...(fashion.classifierTestAccuracy !== undefined ? { classifierTestAccuracy: fashion.classifierTestAccuracy } : {}) };
 }

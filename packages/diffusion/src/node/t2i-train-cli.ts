@@ -16,6 +16,7 @@ import { writeFileAtomic } from '@flashdiff/cli-kit';
 import { BACKENDS, type BackendName, initBackend } from '../backend-node.ts';
 import { parseJsonFile, saveDiffusersPipeline } from '../checkpoint/diffusers-folder.ts';
 import { openSafetensorsFile, writeSafetensorsFile } from '../checkpoint/safetensors-file.ts';
+import { fashionEvaluationPrompts } from '../data/fashion-mnist.ts';
 import { shapesSample } from '../data/shapes.ts';
 import { DiffusionError } from '../errors.ts';
 import { imagesToGrid } from '../image/grid.ts';
@@ -34,6 +35,7 @@ import type { StageTrainer, StageTrainingConfig } from '../train/t2i/common.ts';
 import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer, type UNetStageOptions } from '../train/t2i/unet-trainer.ts';
 import { DEFAULT_VAE_OPTIONS, VaeTrainer, type VaeStageOptions } from '../train/t2i/vae-trainer.ts';
 import { evaluateTextToImage } from './eval-t2i.ts';
+import { classifyFashion, loadFashionClassifier } from './fashion-classifier.ts';
 import { shippedTextToImageDirectory } from './shipped-model.ts';
 import { type StageState, openTrainingCache, readStageState, runStage, trainingCachePath } from './t2i-stage-run.ts';
 
@@ -236,7 +238,7 @@ export const GRID_PROMPTS = [
 export function registerTextToImageTrainingCommands(program: Command): void {
   program
     .command('eval-t2i')
-    .description('evaluate a text-to-image model on Shapes prompts (detector: every attribute right, per prompt kind; Fréchet distance on detector features)')
+    .description('evaluate a text-to-image model on Shapes prompts (detector: every attribute right, per prompt kind; Fréchet distance on detector features) and, with --fashion-classifier, on Fashion-MNIST class prompts')
     .option('--model <dir>', 'diffusers folder (default: the shipped text-to-image model)')
     .option('--steps <n>', 'sampling steps', integer(1), 20)
     .option('--guidance <w>', 'classifier-free guidance scale', positive, 4)
@@ -245,14 +247,20 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .option('--two-object-prompts <n>', 'two-object prompts per kind (held-in, held-out)', integer(0), 45)
     .option('--seed <n>', 'seed of prompts and noise', integer(0), 0)
     .option('--batch-size <n>', 'prompts per pipeline call', integer(1), 64)
+    .option('--no-shapes', 'skip the Shapes evaluation (a model trained on Fashion-MNIST only)')
+    .option('--fashion-classifier <file>', 'also evaluate Fashion-MNIST class prompts with this classifier (`diffusion data fashion-classifier`)')
+    .option('--fashion-samples-per-class <n>', 'images per Fashion-MNIST class prompt', integer(1), 20)
     .option('--out <file.json>', 'write the evaluation JSON here (stdout gets it either way)')
-    .option('--grid <file.png>', 'also write a grid of the sample-grid prompts (one row each, 8 seeds)')
+    .option('--grid <file.png>', 'also write a grid of the sample-grid prompts (one row each, 8 seeds; the ten class prompts with --no-shapes)')
     .addOption(new Option('--backend <name>', 'tensor backend').choices(BACKENDS).default('auto'))
     .action(
-      async (o: { model?: string; steps: number; guidance: number; scheduler?: LatentSchedulerKind; samplesPerPrompt: number; twoObjectPrompts: number; seed: number; batchSize: number; out?: string; grid?: string; backend: BackendName }) => {
+      async (o: { model?: string; steps: number; guidance: number; scheduler?: LatentSchedulerKind; samplesPerPrompt: number; twoObjectPrompts: number; seed: number; batchSize: number; shapes: boolean; fashionClassifier?: string; fashionSamplesPerClass: number; out?: string; grid?: string; backend: BackendName }) => {
+        if (!o.shapes && o.fashionClassifier === undefined) throw new DiffusionError('INVALID_ARGUMENT', '--no-shapes leaves nothing to evaluate: give --fashion-classifier FILE');
         const model = o.model ?? shippedTextToImageDirectory();
         if (model === null) throw new DiffusionError('INVALID_ARGUMENT', 'no --model given, and this copy of the package has no shipped text-to-image model');
         const engine = await initBackend(o.backend);
+        // Loaded before the pipeline: a wrong classifier file fails before any sampling.
+        const fashion = o.fashionClassifier === undefined ? null : loadFashionClassifier(engine, o.fashionClassifier);
         const pipeline = loadStableDiffusion(engine, model, { scheduler: o.scheduler });
         try {
           const started = performance.now();
@@ -267,6 +275,10 @@ export function registerTextToImageTrainingCommands(program: Command): void {
             samplesPerPrompt: o.samplesPerPrompt,
             twoObjectPrompts: o.twoObjectPrompts,
             batchSize: o.batchSize,
+            shapes: o.shapes,
+            ...(fashion
+              ? { fashion: { classify: (images: Float32Array, count: number) => classifyFashion(engine, fashion.classifier, images, count), samplesPerClass: o.fashionSamplesPerClass, classifierTestAccuracy: fashion.testAccuracy } }
+              : {}),
             log: (line) => {
               if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
             },
@@ -274,7 +286,8 @@ export function registerTextToImageTrainingCommands(program: Command): void {
           if (process.stderr.isTTY) process.stderr.write('\n');
           const full = { model, sampler: { scheduler: o.scheduler ?? 'model default', steps: o.steps, guidance: o.guidance }, seconds: (performance.now() - started) / 1000, backend: engine.name, ...report };
           if (o.grid !== undefined) {
-            const result = await pipeline.textToImage({ prompt: GRID_PROMPTS, n: 8, seed: o.seed, steps: o.steps, guidance: o.guidance, maxBatch: 256 });
+            const prompts = o.shapes ? GRID_PROMPTS : fashionEvaluationPrompts().map((p) => p.prompt);
+            const result = await pipeline.textToImage({ prompt: prompts, n: 8, seed: o.seed, steps: o.steps, guidance: o.guidance, maxBatch: 256 });
             // The pipeline gives [0, 1]; the grid takes [−1, 1].
             writeFileAtomic(o.grid, encodePng(imagesToGrid(result.images.map((v) => 2 * v - 1), result.count, result.height, result.width, 3, 8)));
           }
@@ -283,6 +296,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
           process.stdout.write(text);
         } finally {
           pipeline.dispose();
+          fashion?.classifier.params.dispose();
         }
       },
     );
