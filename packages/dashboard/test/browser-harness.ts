@@ -32,7 +32,7 @@ export async function startHarness(options: { checkpointDirectory?: string; mode
   const server = await startDashboardServer({
     port: 0,
     ...(options.checkpointDirectory ? { checkpointDirectory: options.checkpointDirectory } : {}),
-    ...(options.modelDirectory ? { modelDirectory: options.modelDirectory, shippedT2iModel: null } : {}),
+    ...(options.modelDirectory ? { modelDirectory: options.modelDirectory, shippedT2iModels: [] } : {}),
   });
   const profile = mkdtempSync(join(tmpdir(), 'flashdiff-chromium-'));
   let context: BrowserContext;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodePng } from '@flashdiff/diffusion/node';
+import { listT2iModels, resolveT2iModel } from '../src/server/adapters/t2i.ts';
 import { startDashboardServer } from '../src/server/server.ts';
 import type { DashboardServer } from '../src/server/server.ts';
 import type { DiffusionFrame, JobEvent, T2iModelInfo } from '../src/shared/protocol.ts';
@@ -60,7 +61,7 @@ before(async () => {
   writeFileSync(join(tiny, 'flashdiff.json'), JSON.stringify({ steps: 3, guidance: 5, scheduler: 'dpm++2m', examplePrompts: ['a red circle'], description: 'tiny random test model' }));
   mkdirSync(join(models, 'not-a-model'));
   writeFileSync(join(models, 'notes.txt'), 'ignored');
-  server = await startDashboardServer({ port: 0, buildDir: join(root, 'build'), modelDirectory: models, shippedT2iModel: null });
+  server = await startDashboardServer({ port: 0, buildDir: join(root, 'build'), modelDirectory: models, shippedT2iModels: [] });
 });
 after(async () => {
   await server?.close();
@@ -77,6 +78,20 @@ describe('text-to-image routes', () => {
     assert.equal(m!.defaultSize, 64);
     assert.deepEqual(m!.defaults, { steps: 3, guidance: 5, scheduler: 'dpm++2m' });
     assert.deepEqual(m!.examplePrompts, ['a red circle']);
+  });
+
+  test('shipped models come first, in the order given, and are accepted as chosen', () => {
+    const shipped = ['shapes-t2i', 'fashion-t2i'].map((name) => {
+      const folder = join(root, 'package-models', name);
+      cpSync(join(root, 'models', 'tiny-sd'), folder, { recursive: true });
+      return folder;
+    });
+    const models = listT2iModels(join(root, 'models'), shipped);
+    assert.deepEqual(models.map((m) => m.name), ['shapes-t2i (shipped)', 'fashion-t2i (shipped)', 'tiny-sd']);
+    assert.deepEqual(models.map((m) => m.shipped), [true, true, false]);
+    for (const folder of shipped) assert.equal(resolveT2iModel(join(root, 'models'), folder, shipped), folder);
+    // A shipped folder not on the list is outside the models folder: refused.
+    assert.throws(() => resolveT2iModel(join(root, 'models'), shipped[1]!, shipped.slice(0, 1)), /is not inside/);
   });
 
   test('a generation streams previews and ends with the PNG', async () => {

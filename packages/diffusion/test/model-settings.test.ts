@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { readModelSettings } from '../src/node/model-settings.ts';
-import { shippedTextToImageDirectory } from '../src/node/shipped-model.ts';
+import { SHIPPED_T2I_MODEL_NAMES, resolveTextToImageModel, shippedTextToImageDirectories, shippedTextToImageDirectory } from '../src/node/shipped-model.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'model-settings-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,12 +31,26 @@ describe('readModelSettings', () => {
     assert.deepEqual(readModelSettings(card('{"guidance": 0}')), { guidance: 0 });
   });
 
-  test('the shipped model’s card is valid and recommends its evaluated settings', () => {
-    const shipped = shippedTextToImageDirectory();
-    assert.ok(shipped !== null);
-    const settings = readModelSettings(shipped);
-    assert.ok(settings !== null && Number.isInteger(settings.steps) && typeof settings.guidance === 'number');
-    assert.ok((settings.examplePrompts ?? []).length > 0);
+  test('every shipped model’s card is valid and recommends its evaluated settings', () => {
+    const shipped = shippedTextToImageDirectories();
+    assert.equal(shipped[0], shippedTextToImageDirectory(), 'the default comes first');
+    assert.ok(shipped.length >= 1);
+    for (const folder of shipped) {
+      const settings = readModelSettings(folder);
+      assert.ok(settings !== null && Number.isInteger(settings.steps) && typeof settings.guidance === 'number', folder);
+      assert.ok((settings.examplePrompts ?? []).length > 0, folder);
+    }
+  });
+
+  test('--model: a path that exists, else a shipped model’s name, else the path as given', () => {
+    assert.equal(resolveTextToImageModel(undefined), shippedTextToImageDirectory());
+    for (const name of SHIPPED_T2I_MODEL_NAMES) {
+      const folder = shippedTextToImageDirectory(name);
+      if (folder !== null) assert.equal(resolveTextToImageModel(name), folder);
+    }
+    const local = card('{}');
+    assert.equal(resolveTextToImageModel(local), local);
+    assert.equal(resolveTextToImageModel(join(dir, 'missing-model')), join(dir, 'missing-model'));
   });
 
   test('bad cards name the file and the field', () => {

@@ -14,7 +14,7 @@ import { registerYaffsRoutes, YaffsSessions } from './routes-yaffs2.ts';
 import { registerDiffusionRoutes } from './routes-diffusion.ts';
 import { registerT2iRoutes } from './routes-t2i.ts';
 import { DEFAULT_BUILD_DIR } from './client-build.ts';
-import { shippedModelDirectory, shippedTextToImageDirectory } from '@flashdiff/diffusion/shipped-model';
+import { shippedModelDirectory, shippedTextToImageDirectories } from '@flashdiff/diffusion/shipped-model';
 import { defaultCheckpointDirectory, defaultModelDirectory } from './checkpoints.ts';
 
 /** Everything one server instance owns. */
@@ -29,8 +29,8 @@ export interface DashboardState {
   readonly shippedCheckpoint: string | null;
   /** The folder whose diffusers folders and .safetensors files are offered as text-to-image models. */
   readonly modelDirectory: string;
-  /** The text-to-image model shipped with @flashdiff/diffusion (null: none). */
-  readonly shippedT2iModel: string | null;
+  /** The text-to-image models shipped with @flashdiff/diffusion, the default first (offered first). */
+  readonly shippedT2iModels: readonly string[];
 }
 
 export interface DashboardServerOptions {
@@ -42,8 +42,8 @@ export interface DashboardServerOptions {
   /** Default: the package's shipped model when present; null leaves it out. */
   readonly shippedCheckpoint?: string | null;
   readonly modelDirectory?: string;
-  /** Default: the package's shipped text-to-image model when present; null leaves it out. */
-  readonly shippedT2iModel?: string | null;
+  /** Default: the package's shipped text-to-image models that are present; [] leaves them out. */
+  readonly shippedT2iModels?: readonly string[];
   /** How long a page may be gone before its jobs are cancelled (default ORPHAN_GRACE_MS). */
   readonly orphanGraceMs?: number;
 }
@@ -143,7 +143,7 @@ export async function startDashboardServer(options: DashboardServerOptions = {})
     checkpointDirectory: options.checkpointDirectory ?? defaultCheckpointDirectory(),
     shippedCheckpoint: options.shippedCheckpoint !== undefined ? options.shippedCheckpoint : shippedModelDirectory(),
     modelDirectory: options.modelDirectory ?? defaultModelDirectory(),
-    shippedT2iModel: options.shippedT2iModel !== undefined ? options.shippedT2iModel : shippedTextToImageDirectory(),
+    shippedT2iModels: options.shippedT2iModels ?? shippedTextToImageDirectories(),
   };
   const router = buildRouter();
   let policy = loopbackPolicy(options.port ?? 0);

@@ -23,7 +23,7 @@ import type { GeneratedImages, StableDiffusionPipeline, StepInfo } from '../pipe
 import { LATENT_SCHEDULER_KINDS, type LatentSchedulerKind } from '../schedulers/latent-config.ts';
 import { loadClipTokenizer } from '../text/clip-tokenizer-node.ts';
 import { readModelSettings } from './model-settings.ts';
-import { shippedTextToImageDirectory } from './shipped-model.ts';
+import { resolveTextToImageModel } from './shipped-model.ts';
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string): number => {
   const n = Number(value);
@@ -39,12 +39,11 @@ const number = (min: number, max: number) => (value: string): number => {
   return n;
 };
 
-/** The model to use: --model, else the shipped text-to-image model. */
+/** The model to use: --model (a path, or a shipped model's name), else the default shipped model. */
 function modelPath(given: string | undefined): string {
-  if (given !== undefined) return given;
-  const shipped = shippedTextToImageDirectory();
-  if (shipped === null) throw usage('no --model given, and this copy of the package has no shipped text-to-image model');
-  return shipped;
+  const model = resolveTextToImageModel(given);
+  if (model === null) throw usage('no --model given, and this copy of the package has no shipped text-to-image model');
+  return model;
 }
 
 /** Progress on a TTY: "step 3/25  1.84 s/step". */
@@ -91,7 +90,7 @@ interface CommonOptions {
 
 function addCommonOptions(command: Command, defaultSteps: number): Command {
   return command
-    .option('--model <path>', 'a diffusers folder or an SD-1.x .safetensors file (default: the shipped text-to-image model)')
+    .option('--model <path>', 'a diffusers folder, an SD-1.x .safetensors file, or a shipped model: shapes-t2i (the default), fashion-t2i')
     .option('--negative <text>', 'negative prompt (default: the empty prompt)')
     .option('--steps <n>', `inference steps (default: the model's flashdiff.json, else ${defaultSteps})`, integer(1, 1000))
     .option('--guidance <w>', "classifier-free guidance scale (≤ 1: none; default: the model's flashdiff.json, else 7.5)", number(0, 100))

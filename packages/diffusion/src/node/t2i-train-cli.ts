@@ -36,7 +36,7 @@ import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer, type UNetSt
 import { DEFAULT_VAE_OPTIONS, VaeTrainer, type VaeStageOptions } from '../train/t2i/vae-trainer.ts';
 import { evaluateTextToImage } from './eval-t2i.ts';
 import { classifyFashion, loadFashionClassifier } from './fashion-classifier.ts';
-import { shippedTextToImageDirectory } from './shipped-model.ts';
+import { resolveTextToImageModel } from './shipped-model.ts';
 import { type StageState, openTrainingCache, readStageState, runStage, trainingCachePath } from './t2i-stage-run.ts';
 
 const integer = (min: number) => (value: string): number => {
@@ -239,7 +239,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
   program
     .command('eval-t2i')
     .description('evaluate a text-to-image model on Shapes prompts (detector: every attribute right, per prompt kind; Fréchet distance on detector features) and, with --fashion-classifier, on Fashion-MNIST class prompts')
-    .option('--model <dir>', 'diffusers folder (default: the shipped text-to-image model)')
+    .option('--model <dir>', 'diffusers folder, or a shipped model: shapes-t2i (the default), fashion-t2i')
     .option('--steps <n>', 'sampling steps', integer(1), 20)
     .option('--guidance <w>', 'classifier-free guidance scale', positive, 4)
     .addOption(new Option('--scheduler <kind>', "sampler (default: the model's own)").choices(LATENT_SCHEDULER_KINDS))
@@ -256,7 +256,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .action(
       async (o: { model?: string; steps: number; guidance: number; scheduler?: LatentSchedulerKind; samplesPerPrompt: number; twoObjectPrompts: number; seed: number; batchSize: number; shapes: boolean; fashionClassifier?: string; fashionSamplesPerClass: number; out?: string; grid?: string; backend: BackendName }) => {
         if (!o.shapes && o.fashionClassifier === undefined) throw new DiffusionError('INVALID_ARGUMENT', '--no-shapes leaves nothing to evaluate: give --fashion-classifier FILE');
-        const model = o.model ?? shippedTextToImageDirectory();
+        const model = resolveTextToImageModel(o.model);
         if (model === null) throw new DiffusionError('INVALID_ARGUMENT', 'no --model given, and this copy of the package has no shipped text-to-image model');
         const engine = await initBackend(o.backend);
         // Loaded before the pipeline: a wrong classifier file fails before any sampling.

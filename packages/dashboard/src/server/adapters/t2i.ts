@@ -52,10 +52,10 @@ function describeFolder(name: string, path: string, shipped: boolean): T2iModelI
   return { name, path, layout: 'diffusers', shipped, description, defaultSize, defaults, examplePrompts };
 }
 
-export function listT2iModels(directory: string, shipped: string | null): T2iModelInfo[] {
+export function listT2iModels(directory: string, shipped: readonly string[]): T2iModelInfo[] {
   const out: T2iModelInfo[] = [];
-  if (shipped !== null) {
-    const info = describeFolder(`${basename(shipped)} (shipped)`, shipped, true);
+  for (const folder of shipped) {
+    const info = describeFolder(`${basename(folder)} (shipped)`, folder, true);
     if (info) out.push(info);
   }
   if (!existsSync(directory)) return out;
@@ -77,9 +77,10 @@ export function listT2iModels(directory: string, shipped: string | null): T2iMod
   return out;
 }
 
-/** The model chosen on the page: the shipped one, or an entry directly inside the models folder. */
-export function resolveT2iModel(directory: string, chosen: string, shipped: string | null): string {
-  if (shipped !== null && resolve(chosen) === resolve(shipped)) return shipped;
+/** The model chosen on the page: a shipped one, or an entry directly inside the models folder. */
+export function resolveT2iModel(directory: string, chosen: string, shipped: readonly string[]): string {
+  const match = shipped.find((folder) => resolve(chosen) === resolve(folder));
+  if (match !== undefined) return match;
   const root = resolve(directory);
   const path = resolve(root, chosen);
   if (!path.startsWith(root + sep)) throw new DashboardError('BAD_REQUEST', `model: '${chosen}' is not inside ${root}`);
@@ -87,7 +88,7 @@ export function resolveT2iModel(directory: string, chosen: string, shipped: stri
   return path;
 }
 
-export function planT2iGenerate(body: Record<string, unknown>, directory: string, shipped: string | null): T2iGenerateRequest {
+export function planT2iGenerate(body: Record<string, unknown>, directory: string, shipped: readonly string[]): T2iGenerateRequest {
   const model = resolveT2iModel(directory, field.string(body, 'model'), shipped);
   const prompt = field.string(body, 'prompt');
   if (prompt.length > 2000) throw new DashboardError('BAD_REQUEST', `prompt: ${prompt.length} characters, at most 2000`);
