@@ -18,7 +18,7 @@ import { SsdError } from './errors.ts';
 import { FtlState, isValid, poolOfUnit, unitOfBlock } from './ftl/state.ts';
 import type { FtlCounters, FtlKernel } from './ftl/state.ts';
 import { format } from './ftl/free-pool.ts';
-import { finishKernelWrite, physicalPage, read, trim, write } from './ftl/mapping.ts';
+import { checkPower, finishKernelWrite, physicalPage, read, trim, write } from './ftl/mapping.ts';
 import type { FtlReadResult } from './ftl/mapping.ts';
 import { selectVictim } from './ftl/victim.ts';
 import { backgroundGc, collectOnce } from './ftl/gc.ts';
@@ -163,6 +163,27 @@ export class Ftl {
   /** Writes one logical page (data of pageSize bytes when the device stores data; zeros if omitted). */
   write(lba: number, data?: Uint8Array): void {
     write(this.state, lba, data);
+  }
+  /**
+   * Writes back a page the simulator's DRAM data cache held (cache/data-cache.ts): the same
+   * program as write(), counted as a cache write-back (counters.cacheWriteBacks) instead of a host
+   * page write, since the host's write was counted when the cache took it ({@link countCachedHostWrite}).
+   */
+  writeBack(lba: number, data?: Uint8Array): void {
+    write(this.state, lba, data);
+    const c = this.state.counterValues;
+    c.hostPageWrites--;
+    c.cacheWriteBacks++;
+  }
+  /** Counts a host page write the DRAM data cache took (it reaches flash later, by {@link writeBack}). */
+  countCachedHostWrite(): void {
+    checkPower(this.state);
+    this.state.counterValues.hostPageWrites++;
+  }
+  /** Counts a host page read the DRAM data cache served. */
+  countCachedHostRead(): void {
+    checkPower(this.state);
+    this.state.counterValues.hostPageReads++;
   }
   /**
    * Finishes host write `lba` whose kernel write(lba), called through {@link directKernel},

@@ -30,6 +30,7 @@ import {
 import type { KernelLoopStats, LoopTables } from './simulator/kernel-batch.ts';
 import { REQUEST_READ, REQUEST_TRIM, replayTrace, replayTraceScheduled } from './simulator/replay.ts';
 import type { ReplayHost } from './simulator/replay.ts';
+import { DataCache, resolveDataCacheOptions } from './cache/data-cache.ts';
 import { describeSimulator, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
 import type { Baseline, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
 
@@ -67,6 +68,12 @@ export class SsdSimulator {
   readonly queueDepth: number;
   readonly snapshotEvery: number;
   readonly backgroundGcIdleNs: number;
+  /**
+   * The DRAM write-back data cache (cache/data-cache.ts), or null (SimulatorConfig.dataCache
+   * absent, the default). With a cache the run loop stays in TypeScript (the kernel loop has no
+   * cache): see {@link kernelLoopActive}.
+   */
+  readonly dataCache: DataCache | null;
   private readonly config: SimulatorConfig;
   /** The run loop's tables (kernel-batch.ts), shared with the kernel when it runs. */
   private readonly tables: LoopTables;
@@ -116,6 +123,10 @@ export class SsdSimulator {
     } else if (config.suspend !== undefined) {
       throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
     }
+    if (config.dataCache !== undefined && scheduled) {
+      throw new SsdError('INVALID_CONFIG', "dataCache needs transactionScheduling 'eager' (the transaction scheduler has no cache model yet)");
+    }
+    this.dataCache = config.dataCache !== undefined ? new DataCache(resolveDataCacheOptions(config.dataCache, config.geometry.pageSize)) : null;
     this.ftl = new Ftl(this.device, config.ftl);
     this.workload = new Workload(this.ftl.userPages, config.workload);
     const host = resolveHostOptions(config);
@@ -132,7 +143,9 @@ export class SsdSimulator {
     this.batchCells = tables.batchCells;
     this.latency = tables.latency;
     this.intervalLatency = tables.intervalLatency;
-    this.kernel = tables.kernel;
+    // The kernel loop writes straight to the FTL: with a data cache every operation goes through
+    // the TypeScript loop (the FTL's own kernel still runs the writes that reach it).
+    this.kernel = this.dataCache !== null ? null : tables.kernel;
     this.baseline = this.takeBaseline();
   }
 
@@ -189,6 +202,7 @@ export class SsdSimulator {
     this.unmappedFlashReads = 0;
     this.readModifyWriteReads = 0;
     if (this.scheduler !== null) this.scheduler.suspensions = 0;
+    this.dataCache?.startMeasurement();
     this.writeMax = 0;
     this.writeMaxExact = true;
     this.intervalLatency.reset();
@@ -242,6 +256,10 @@ export class SsdSimulator {
 
   /** One host page write (timed). */
   write(lba: number, data?: Uint8Array): void {
+    if (this.dataCache !== null) {
+      this.cachedWrite(lba, data);
+      return;
+    }
     const t = this.issue();
     this.ftl.write(lba, data);
     this.complete(t, true);
@@ -259,6 +277,19 @@ export class SsdSimulator {
   /** One host page read (timed); trimmed / never-written pages read as zeros. */
   read(lba: number, out?: Uint8Array): void {
     const t = this.issue();
+    const cache = this.dataCache;
+    if (cache !== null && cache.lookupRead(lba)) {
+      // A hit: the page comes from DRAM, the flash is not touched.
+      this.ftl.countCachedHostRead();
+      const cached = cache.payload(lba);
+      if (out !== undefined && cached !== null) out.set(cached);
+      this.completeAt(t, cache.dramAccess(t, this.config.geometry.pageSize), this.readLatency);
+      return;
+    }
+    if (cache !== null && cache.options.readAllocate) {
+      this.completeAt(t, this.readAllocate(lba, t, out), this.readLatency);
+      return;
+    }
     let mapped = this.ftl.read(lba, out) === 'mapped';
     if (!mapped && this.unmappedReads === 'flash-read') {
       this.chargeUnmappedRead(lba);
@@ -271,8 +302,98 @@ export class SsdSimulator {
   trim(lba: number, count = 1): void {
     const t = this.issue();
     const before = this.device.stats.pagePrograms;
+    // Cached copies of the range are dropped, dirty or not: the TRIM supersedes them.
+    this.dataCache?.invalidate(lba, count);
     this.ftl.trim(lba, count);
     this.complete(t, this.device.stats.pagePrograms !== before, this.trimLatency);
+  }
+
+  // ------------------------------------------------------------------ the DRAM data cache
+
+  /**
+   * A host page write with the data cache: the page goes to DRAM and the write completes when it
+   * is there; when every slot is taken the least recently used page leaves first, and a dirty one
+   * is written back to flash before the host write completes (the write waits for the room).
+   */
+  private cachedWrite(lba: number, data?: Uint8Array): void {
+    const t = this.issue();
+    this.ftl.countCachedHostWrite();
+    const done = this.cachePut(lba, t, true, data ?? null);
+    this.completeAt(t, done, null);
+    this.writeMaxExact = false;
+    this.afterWrite();
+  }
+
+  /**
+   * Puts a page in the cache at time t (evicting first when full) and returns when it is there:
+   * the DRAM access, or the eviction's write-back when that ends later. Also replay's.
+   */
+  private cachePut(lba: number, t: number, dirty: boolean, data: Uint8Array | null): number {
+    const cache = this.dataCache!;
+    let done = t;
+    if (cache.mustEvict(lba)) {
+      const victim = cache.evict();
+      if (victim.dirty) {
+        this.device.timing.issueAt(t);
+        this.ftl.writeBack(victim.lba, victim.data ?? undefined);
+        done = Math.max(done, this.device.timing.lastCompletion);
+      }
+    }
+    cache.put(lba, dirty, data);
+    return Math.max(done, cache.dramAccess(t, this.config.geometry.pageSize));
+  }
+
+  /** readAllocate: a read miss goes to flash (as without a cache), then the page is cached clean. Returns its completion. */
+  private readAllocate(lba: number, t: number, out?: Uint8Array): number {
+    const buffer = out ?? (this.device.metadataOnly ? undefined : new Uint8Array(this.config.geometry.pageSize));
+    let done = t;
+    if (this.ftl.read(lba, buffer) === 'mapped') done = Math.max(done, this.device.timing.lastCompletion);
+    else if (this.unmappedReads === 'flash-read') done = Math.max(done, this.chargeUnmappedRead(lba));
+    return Math.max(done, this.cachePut(lba, done, false, buffer ?? null));
+  }
+
+  /** Completes the operation issued at `issuedAt` at `done` (complete() with the time given). */
+  private completeAt(issuedAt: number, done: number, kind: LatencyHistogram | null): void {
+    this.completions[this.queueSlot] = done;
+    if (++this.queueSlot === this.queueDepth) this.queueSlot = 0;
+    this.hostOps++;
+    const latency = done - issuedAt;
+    const bucket = this.latency.bucketOf(latency);
+    this.latency.recordInBucket(bucket, latency);
+    this.intervalLatency.recordInBucket(bucket, latency);
+    if (kind !== null) kind.recordInBucket(bucket, latency);
+  }
+
+  /**
+   * Writes dirty cached pages back to flash, oldest write first, starting at time `from`: all of
+   * them, or (until given) those that start while the device clock is before `until` — replay's
+   * flush in an idle gap. Counts one flush when it wrote a page. Returns the pages written.
+   */
+  flushDataCache(from = this.device.timing.elapsed, until = Infinity): number {
+    const cache = this.dataCache;
+    if (cache === null || cache.dirtyPages === 0) return 0;
+    const timing = this.device.timing;
+    timing.issueAt(from);
+    let written = 0;
+    while (cache.dirtyPages > 0 && (until === Infinity || timing.elapsed < until)) {
+      const lba = cache.oldestDirty();
+      this.ftl.writeBack(lba, cache.payload(lba) ?? undefined);
+      cache.markFlushed(lba);
+      written++;
+    }
+    if (written > 0) cache.stats.flushes++;
+    if (until === Infinity && this.lastIssue < timing.lastCompletion) this.lastIssue = timing.lastCompletion;
+    return written;
+  }
+
+  /**
+   * After SsdError POWER_LOSS: the DRAM data cache loses its contents (its dirty pages were never
+   * on flash: counted in the report's dataCache.lostDirtyPages), then the FTL rebuilds its map
+   * from the spares (Ftl.recover).
+   */
+  recover(): void {
+    this.dataCache?.powerLoss();
+    this.ftl.recover();
   }
 
   /** Applies the next `count` workload operations. */
@@ -426,6 +547,24 @@ export class SsdSimulator {
       partialPageWrites: this.partialPageWrites,
       partialPageTransfers: this.config.partialPageTransfers === true,
       backgroundGcIdleNs: this.backgroundGcIdleNs,
+      cache: this.dataCache === null ? null : {
+        flushIdleNs: this.dataCache.options.flushIdleUs * 1000,
+        write: (lba, t) => {
+          this.ftl.countCachedHostWrite();
+          return this.cachePut(lba, t, true, null);
+        },
+        read: (lba, t) => {
+          const cache = this.dataCache!;
+          if (cache.lookupRead(lba)) {
+            this.ftl.countCachedHostRead();
+            return cache.dramAccess(t, this.config.geometry.pageSize);
+          }
+          return cache.options.readAllocate ? this.readAllocate(lba, t) : -1;
+        },
+        has: (lba) => this.dataCache!.has(lba),
+        invalidate: (lba, count) => this.dataCache!.invalidate(lba, count),
+        flush: (from, until) => this.flushDataCache(from, until),
+      },
       recordLatency: (kind, latency) => this.recordRequest(kind, latency),
       chargeUnmappedRead: (lba) => this.chargeUnmappedRead(lba),
       readModifyWriteRead: () => {
@@ -506,6 +645,7 @@ export class SsdSimulator {
       unmappedFlashReads: this.unmappedFlashReads,
       readModifyWriteReads: this.readModifyWriteReads,
       suspensions: this.scheduler?.suspensions ?? 0,
+      dataCache: this.dataCache?.report() ?? null,
       timeSeries: this.timeSeries,
       config: { ...this.describeConfig(), ...extraConfig },
     });

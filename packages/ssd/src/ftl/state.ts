@@ -86,6 +86,11 @@ export interface FtlCounters {
   retiredBlocks: number;
   erases: number;
   recoveries: number;
+  /** Pages the simulator's DRAM data cache wrote back (programs, not host page writes). */
+  cacheWriteBacks: number;
+  /** Translation-page reads and programs of the cached mapping table (ftl/cached-mapping.ts; GC moves included). */
+  translationPageReads: number;
+  translationPagePrograms: number;
 }
 
 export function zeroCounters(): FtlCounters {
@@ -93,7 +98,7 @@ export function zeroCounters(): FtlCounters {
     hostPageWrites: 0, hostPageReads: 0, hostTrimCommands: 0, hostTrimmedPages: 0, gcRuns: 0, gcMovedPages: 0,
     gcPageReads: 0, inPlaceGcRuns: 0, backgroundGcRuns: 0, wearLevelingRuns: 0, wearLevelingMovedPages: 0,
     metadataPagePrograms: 0, retirementMovedPages: 0, programFailures: 0, eraseFailures: 0, retiredBlocks: 0,
-    erases: 0, recoveries: 0,
+    erases: 0, recoveries: 0, cacheWriteBacks: 0, translationPageReads: 0, translationPagePrograms: 0,
   };
 }
 

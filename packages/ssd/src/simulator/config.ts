@@ -11,6 +11,7 @@ import { SsdError } from '../errors.ts';
 import { TRANSACTION_SCHEDULINGS } from '../scheduler.ts';
 import type { SuspendOptions, TransactionScheduling } from '../scheduler.ts';
 import type { WorkloadOptions } from '../workload.ts';
+import type { DataCacheOptions } from '../cache/data-cache.ts';
 
 /** Everything a simulation needs; only `geometry` is required. */
 export interface SimulatorConfig {
@@ -69,6 +70,14 @@ export interface SimulatorConfig {
   readonly partialPageWrites?: PartialPageWrites;
   /** With a transaction scheduler: host reads suspend programs and/or erases (scheduler.ts SuspendOptions; default none). */
   readonly suspend?: SuspendOptions;
+  /**
+   * A DRAM write-back data cache between the host and the FTL (cache/data-cache.ts; absent: none,
+   * the default): host writes complete in DRAM, the least recently used page is written back when
+   * the cache is full, idle gaps of a replay flush dirty pages, host reads of cached pages are
+   * served from DRAM. Eager timing only (not with a transaction scheduler); the run loop then
+   * stays in TypeScript.
+   */
+  readonly dataCache?: DataCacheOptions;
 }
 
 export type PartialPageWrites = 'overwrite' | 'read-modify-write';

@@ -24,6 +24,21 @@ export const REQUEST_WRITE = 0;
 export const REQUEST_READ = 1;
 export const REQUEST_TRIM = 2;
 
+/** The DRAM data cache as replay drives it (the simulator's, see ../cache/data-cache.ts). */
+export interface ReplayCache {
+  /** An idle gap between issues longer than this (ns) flushes dirty pages (0: never). */
+  readonly flushIdleNs: number;
+  /** A host page write into the cache at time t; returns when it is done (an eviction's write-back included). */
+  write(lba: number, t: number): number;
+  /** A host page read at t: its completion when the cache served it (or read it in), −1 on a miss to read from flash. */
+  read(lba: number, t: number): number;
+  has(lba: number): boolean;
+  /** Drops a trimmed range. */
+  invalidate(lba: number, count: number): void;
+  /** Writes dirty pages back from time `from` while the device is before `until`. */
+  flush(from: number, until: number): number;
+}
+
 /** What a replay reads from the simulator and records into it. */
 export interface ReplayHost {
   readonly ftl: Ftl;
@@ -38,6 +53,8 @@ export interface ReplayHost {
   readonly partialPageTransfers: boolean;
   /** An idle gap between issues longer than this (ns) runs background GC (0: never). */
   readonly backgroundGcIdleNs: number;
+  /** The DRAM data cache (null: none); eager replay only. */
+  readonly cache: ReplayCache | null;
   /** Records a request's latency (ns) by kind (REQUEST_*): every request's histogram, the interval's, its kind's. */
   recordLatency(kind: number, latency: number): void;
   /** unmappedReads 'flash-read': charges the page read of a never-written LBA; returns its completion time. */
@@ -100,6 +117,8 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
         if (host.ftl.backgroundGc(1) === 0) break;
       }
     }
+    const cache = host.cache;
+    if (cache !== null && cache.flushIdleNs > 0 && issue - previousIssue > cache.flushIdleNs) cache.flush(previousIssue, issue);
     previousIssue = issue;
     timing.issueAt(issue);
     const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
@@ -112,17 +131,26 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
       const lba = p % user;
       const count = Math.min(last - p + 1, user - lba);
       const programs = host.device.stats.pagePrograms;
+      cache?.invalidate(lba, count);
       host.ftl.trim(lba, count);
       if (host.device.stats.pagePrograms !== programs) done = Math.max(done, timing.lastCompletion);
       p += count;
     }
     for (let p = req.isTrim ? last + 1 : first; p <= last; p++) {
       const lba = p % user;
+      if (cache !== null && req.isRead) {
+        const served = cache.read(lba, issue);
+        if (served >= 0) {
+          done = Math.max(done, served);
+          continue;
+        }
+      }
       if (req.isRead) {
         if (host.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
         else if (flashReadUnmapped) done = Math.max(done, host.chargeUnmappedRead(lba));
       } else {
-        if (rmw && (p * pageSize < firstByte || (p + 1) * pageSize > endByte)) {
+        // A cached page is updated in DRAM: no read of the old page.
+        if (rmw && (p * pageSize < firstByte || (p + 1) * pageSize > endByte) && (cache === null || !cache.has(lba))) {
           const old = host.ftl.physicalPage(lba);
           if (old >= 0) {
             host.device.readPage(old);
@@ -130,8 +158,13 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
             done = Math.max(done, timing.lastCompletion);
           }
         }
-        host.ftl.write(lba);
-        done = Math.max(done, timing.lastCompletion);
+        if (cache !== null) {
+          timing.issueAt(issue);
+          done = Math.max(done, cache.write(lba, issue));
+        } else {
+          host.ftl.write(lba);
+          done = Math.max(done, timing.lastCompletion);
+        }
         host.afterHostWrite();
       }
     }

@@ -13,6 +13,7 @@ import { BLOCK_BAD } from '../ftl.ts';
 import { DEFAULT_WORKLOAD } from '../workload.ts';
 import type { SsdSimulator } from '../simulator.ts';
 import type { SimulatorConfig } from './config.ts';
+import type { DataCacheReport } from '../cache/data-cache.ts';
 
 /** Latency summary of one kind of request (µs). */
 export interface LatencySummary {
@@ -82,6 +83,8 @@ export interface SimulationReport {
   readModifyWriteReads: number;
   /** Host reads that suspended a program or erase (the scheduler's suspend option). */
   suspensions: number;
+  /** The DRAM data cache over the measured window (SimulatorConfig.dataCache; null: none). */
+  dataCache: DataCacheReport | null;
   counters: FtlCounters;
   timeSeries: TimeSeriesPoint[];
   config: Record<string, unknown>;
@@ -186,6 +189,7 @@ export function describeSimulator(simulator: SsdSimulator, config: SimulatorConf
     partialPageTransfers: config.partialPageTransfers === true,
     partialPageWrites: simulator.partialPageWrites,
     suspend: config.suspend ?? null,
+    dataCache: simulator.dataCache?.options ?? null,
     timing: { ...simulator.device.timing.params },
   };
 }
@@ -206,6 +210,7 @@ export interface ReportInputs {
   readonly unmappedFlashReads: number;
   readonly readModifyWriteReads: number;
   readonly suspensions: number;
+  readonly dataCache: DataCacheReport | null;
   readonly timeSeries: readonly TimeSeriesPoint[];
   readonly config: Record<string, unknown>;
 }
@@ -250,6 +255,7 @@ export function simulationReport(r: ReportInputs): SimulationReport {
     unmappedFlashReads: r.unmappedFlashReads,
     readModifyWriteReads: r.readModifyWriteReads,
     suspensions: r.suspensions,
+    dataCache: r.dataCache,
     counters: { ...c },
     timeSeries: r.timeSeries.slice(),
     config: r.config,
