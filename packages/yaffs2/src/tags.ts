@@ -13,6 +13,7 @@
  *   @20 u32 tag ECC line parity, @24 u32 tag ECC line parity prime (see tag-ecc.ts).
  */
 import { calcTagEcc, correctTagEcc } from './tag-ecc.ts';
+import type { TagEcc } from './tag-ecc.ts';
 import { Yaffs2Error } from './errors.ts';
 import { packTags1, unpackTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_DATA_ECC_OFFSETS, YAFFS1_PAGE_SIZE, YAFFS1_SPARE_SIZE } from './tags1.ts';
 
@@ -34,8 +35,7 @@ export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd'
 
 /**
  * How the packed tags (and object headers) are encoded: byte order of every u32 (upstream's
- * `stored_endian`; the tag ECC's own parity words stay in the writer's CPU order, little-endian
- * on every image seen so far) and whether the 12 tag-ECC bytes follow the 16 tag bytes
+ * `stored_endian`) and whether the 12 tag-ECC bytes follow the 16 tag bytes
  * (upstream's `no_tags_ecc` leaves them out: 16 bytes, the rest of the spare 0xFF).
  */
 export interface TagFormat {
@@ -240,8 +240,37 @@ export function packTags(
   spare[offset + 17] = 0;
   spare[offset + 18] = 0;
   spare[offset + 19] = 0;
-  putU32(spare, offset + 20, ecc.lineParity);
-  putU32(spare, offset + 24, ecc.lineParityPrime);
+  // struct yaffs_ecc_other's two u32 line parities in the image's byte order, as a big-endian
+  // CPU running Linux YAFFS2 stores them (and yaffs2utils' `mkyaffs2 -e`, whose unyaffs2 -e
+  // rejects them otherwise). See {@link unpackTags} for upstream's stored_endian variant.
+  putU32(spare, offset + 20, ecc.lineParity, be);
+  putU32(spare, offset + 24, ecc.lineParityPrime, be);
+}
+
+/**
+ * yaffs_ecc_correct_other on the tags at `spare[offset]`, repairing in place: 0 clean,
+ * 1 fixed, −1 not fixable. Big-endian tags may carry their line parities in either byte order:
+ * big-endian (a big-endian CPU, yaffs2utils) or little-endian (upstream's `stored_endian` on a
+ * little-endian host: yaffs_endian.c swaps the 16 tag bytes, not struct yaffs_ecc_other). The
+ * order that leaves the tags clean (else correctable) wins.
+ */
+function checkTagEcc(spare: Uint8Array, offset: number, bigEndian: boolean): number {
+  const stored = (be: boolean): TagEcc => ({
+    colParity: spare[offset + 16]!,
+    lineParity: getU32(spare, offset + 20, be),
+    lineParityPrime: getU32(spare, offset + 24, be),
+  });
+  if (!bigEndian) return correctTagEcc(spare, offset, TAGS_ONLY_SIZE, stored(false));
+  const fresh = calcTagEcc(spare, offset, TAGS_ONLY_SIZE);
+  const native = stored(true);
+  const swapped = stored(false);
+  const clean = (s: TagEcc): boolean =>
+    s.colParity === fresh.colParity && s.lineParity === fresh.lineParity && s.lineParityPrime === fresh.lineParityPrime;
+  if (clean(native) || clean(swapped)) return 0;
+  // One bit off: correctTagEcc changes nothing when it cannot correct, so the native order goes
+  // first and the other one second (a wrong order practically never passes as a one-bit error).
+  const result = correctTagEcc(spare, offset, TAGS_ONLY_SIZE, native);
+  return result >= 0 ? result : correctTagEcc(spare, offset, TAGS_ONLY_SIZE, swapped);
 }
 
 /**
@@ -269,11 +298,7 @@ export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags, fo
     return out;
   }
   if (format.tagEcc) {
-    const result = correctTagEcc(spare, offset, TAGS_ONLY_SIZE, {
-      colParity: spare[offset + 16]!,
-      lineParity: getU32(spare, offset + 20),
-      lineParityPrime: getU32(spare, offset + 24),
-    });
+    const result = checkTagEcc(spare, offset, be);
     out.eccResult = result === 0 ? 'ok' : result === 1 ? 'fixed' : 'unfixed';
   } else {
     out.eccResult = 'ok';
