@@ -71,6 +71,15 @@ export interface FtlOptions {
   readonly wasmKernel: boolean;
   /** Which die a host write goes to (see {@link HostAllocation}; `cwdp` needs block units). */
   readonly hostAllocation: HostAllocation;
+  /**
+   * The demand-paged cached mapping table (DFTL, ftl/cached-mapping.ts): this many L2P entries in
+   * RAM, the rest in translation pages on flash, read on a miss and written back when a dirty
+   * entry is evicted (counted in WAF and latency). 0 (default) with mappingCacheBytes 0: the whole
+   * table in RAM, no translation pages. The WebAssembly kernel does not run with it.
+   */
+  readonly mappingCacheEntries: number;
+  /** The cached mapping table's size in bytes instead (MQSim's CMT_Capacity; entry size as MQSim computes it). */
+  readonly mappingCacheBytes: number;
 }
 
 export const DEFAULT_FTL_OPTIONS: FtlOptions = {
@@ -86,6 +95,8 @@ export const DEFAULT_FTL_OPTIONS: FtlOptions = {
   seed: 1,
   wasmKernel: true,
   hostAllocation: 'round-robin',
+  mappingCacheEntries: 0,
+  mappingCacheBytes: 0,
 };
 
 /** Fills defaults and validates. Throws SsdError INVALID_CONFIG naming the bad field. */
@@ -102,11 +113,12 @@ export function resolveFtlOptions(options: Partial<FtlOptions> = {}): FtlOptions
   if (!VALIDITY_METHODS.includes(o.validityMethod)) {
     bad('validityMethod', `unknown method '${o.validityMethod}' (${VALIDITY_METHODS.join('|')})`);
   }
-  for (const field of ['gcThreshold', 'backgroundGcTarget', 'staticWearLevelingThreshold'] as const) {
+  for (const field of ['gcThreshold', 'backgroundGcTarget', 'staticWearLevelingThreshold', 'mappingCacheEntries', 'mappingCacheBytes'] as const) {
     if (!Number.isInteger(o[field]) || o[field] < 0) bad(field, `must be a non-negative integer, got ${o[field]}`);
   }
   if (!HOST_ALLOCATIONS.includes(o.hostAllocation)) bad('hostAllocation', `unknown scheme '${String(o.hostAllocation)}' (${HOST_ALLOCATIONS.join('|')})`);
   if (o.hostAllocation !== 'round-robin' && o.gcUnit !== 'block') bad('hostAllocation', `'${o.hostAllocation}' places writes per die and needs gcUnit 'block'`);
+  if (o.mappingCacheEntries > 0 && o.mappingCacheBytes > 0) bad('mappingCacheEntries', 'give the mapping cache size in entries or in bytes, not both');
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
   for (const field of ['dynamicWearLeveling', 'staticWearLeveling', 'wasmKernel'] as const) {
     if (typeof o[field] !== 'boolean') bad(field, `must be true or false, got ${String(o[field])}`);

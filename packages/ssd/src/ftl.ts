@@ -11,6 +11,7 @@
 //   ftl/wear-leveling.ts  static wear leveling (GC_and_WL_Unit_Page_Level's static WL)
 //   ftl/recovery.ts       the mount / power-loss scan
 //   ftl/inspect.ts        snapshot and consistency check
+//   ftl/cached-mapping.ts the demand-paged cached mapping table (DFTL; Address_Mapping_Unit's CMT and GTD)
 // The kernel (kernel/ftl/) has the same layout, file for file where it has a counterpart.
 import type { NandDevice, NandGeometry } from '@flashdiff/nand';
 import type { FtlOptions } from './config.ts';
@@ -18,7 +19,9 @@ import { SsdError } from './errors.ts';
 import { FtlState, isValid, poolOfUnit, unitOfBlock } from './ftl/state.ts';
 import type { FtlCounters, FtlKernel } from './ftl/state.ts';
 import { format } from './ftl/free-pool.ts';
-import { checkPower, finishKernelWrite, physicalPage, read, trim, write } from './ftl/mapping.ts';
+import { checkLba, checkPower, finishKernelWrite, guard, physicalPage, read, trim, write } from './ftl/mapping.ts';
+import { accessMapping, createMappingCache, flushPendingTranslations } from './ftl/cached-mapping.ts';
+import type { MappingCacheReport } from './ftl/cached-mapping.ts';
 import type { FtlReadResult } from './ftl/mapping.ts';
 import { selectVictim } from './ftl/victim.ts';
 import { backgroundGc, collectOnce } from './ftl/gc.ts';
@@ -31,6 +34,7 @@ export { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, PAGE_ERASE
 export type { FtlCounters, FtlKernel } from './ftl/state.ts';
 export type { FtlReadResult } from './ftl/mapping.ts';
 export type { BlockMapSnapshot } from './ftl/inspect.ts';
+export type { MappingCacheReport } from './ftl/cached-mapping.ts';
 
 /**
  * A page-mapped FTL over one NandDevice (the seed's design): L2P map, valid page count (VPC) per
@@ -109,6 +113,7 @@ export class Ftl {
     this.freeCount = st.freeCount;
     this.tableBytes = st.tableBytes;
 
+    st.cmt = createMappingCache(st.geometry, st.userPages, st.options.mappingCacheEntries, st.options.mappingCacheBytes);
     format(st);
     const spareUnits = st.freeCount.reduce((a, b) => a + b, 0);
     const goodPages = st.unitCapacity.reduce((a, b) => a + b, 0);
@@ -162,7 +167,46 @@ export class Ftl {
 
   /** Writes one logical page (data of pageSize bytes when the device stores data; zeros if omitted). */
   write(lba: number, data?: Uint8Array): void {
-    write(this.state, lba, data);
+    const st = this.state;
+    if (st.cmt === null) {
+      write(st, lba, data);
+      return;
+    }
+    this.mapped(lba, 1, true);
+    write(st, lba, data);
+    this.afterMappingChanges();
+  }
+  /**
+   * With a cached mapping table: the mapping accesses before a host operation on [lba, lba + count)
+   * (write: the entries become dirty), a miss reading a translation page, an eviction writing one back.
+   */
+  private mapped(lba: number, count: number, dirty: boolean): void {
+    const st = this.state;
+    checkPower(st);
+    checkLba(st, lba, count);
+    try {
+      for (let x = lba; x < lba + count; x++) accessMapping(st, x, dirty);
+    } catch (e) {
+      guard(st, e);
+    }
+  }
+  /** With a cached mapping table: DFTL's batch update of the translation pages GC or TRIM changed. */
+  private afterMappingChanges(): void {
+    const st = this.state;
+    if (st.cmt === null || st.cmt.pending.size === 0) return;
+    try {
+      flushPendingTranslations(st);
+    } catch (e) {
+      guard(st, e);
+    }
+  }
+  /** The cached mapping table's counts since {@link startMappingCacheMeasurement} (null: the full table in RAM). */
+  mappingCacheReport(): MappingCacheReport | null {
+    return this.state.cmt?.report() ?? null;
+  }
+  /** Starts the cached mapping table's measured window. */
+  startMappingCacheMeasurement(): void {
+    this.state.cmt?.startMeasurement();
   }
   /**
    * Writes back a page the simulator's DRAM data cache held (cache/data-cache.ts): the same
@@ -170,7 +214,7 @@ export class Ftl {
    * page write, since the host's write was counted when the cache took it ({@link countCachedHostWrite}).
    */
   writeBack(lba: number, data?: Uint8Array): void {
-    write(this.state, lba, data);
+    this.write(lba, data);
     const c = this.state.counterValues;
     c.hostPageWrites--;
     c.cacheWriteBacks++;
@@ -197,6 +241,7 @@ export class Ftl {
    * as zeros. Throws READ_FAILED when the ECC gives up or the page fails its CRC.
    */
   read(lba: number, out?: Uint8Array): FtlReadResult {
+    if (this.state.cmt !== null) this.mapped(lba, 1, false);
     return read(this.state, lba, out);
   }
   /**
@@ -205,7 +250,20 @@ export class Ftl {
    * programmed first in the host stream; recovery replays it by sequence number. Never runs GC.
    */
   trim(lba: number, count = 1): void {
-    trim(this.state, lba, count);
+    const st = this.state;
+    const cmt = st.cmt;
+    if (cmt === null) {
+      trim(st, lba, count);
+      return;
+    }
+    checkPower(st);
+    checkLba(st, lba, count);
+    // The entries TRIM unmaps change like a GC move's: dirty when cached, else a batch update.
+    const mapped: number[] = [];
+    for (let x = lba; x < lba + count; x++) if (st.l2p[x]! >= 0) mapped.push(x);
+    trim(st, lba, count);
+    for (const x of mapped) cmt.mappingChanged(x);
+    this.afterMappingChanges();
   }
   /** Physical page of a logical page (−1 when unmapped). */
   physicalPage(lba: number): number {
@@ -221,11 +279,15 @@ export class Ftl {
    * units or no victim frees space. Returns the number of units collected.
    */
   backgroundGc(maxUnits = Infinity): number {
-    return backgroundGc(this.state, maxUnits);
+    const done = backgroundGc(this.state, maxUnits);
+    this.afterMappingChanges();
+    return done;
   }
   /** Runs one GC in a pool now (the victim per policy). Returns false when nothing can be gained. */
   collectOnce(pool = 0): boolean {
-    return collectOnce(this.state, pool);
+    const done = collectOnce(this.state, pool);
+    this.afterMappingChanges();
+    return done;
   }
   /** Erase-count spread over good blocks. */
   eraseSpread(): { min: number; max: number } {

@@ -203,6 +203,7 @@ export class SsdSimulator {
     this.readModifyWriteReads = 0;
     if (this.scheduler !== null) this.scheduler.suspensions = 0;
     this.dataCache?.startMeasurement();
+    this.ftl.startMappingCacheMeasurement();
     this.writeMax = 0;
     this.writeMaxExact = true;
     this.intervalLatency.reset();

@@ -19,6 +19,8 @@ import { SsdError } from './errors.ts';
 export const KIND_DATA = 1;
 export const KIND_TRIM = 2;
 export const KIND_SUMMARY = 3;
+/** A translation page of the cached mapping table (ftl/cached-mapping.ts); the LBA field holds its page number. */
+export const KIND_TRANSLATION = 4;
 export const METADATA_BYTES = 16;
 /** Largest range one TRIM record covers. */
 export const MAX_TRIM_RECORD_PAGES = 0xffff;
@@ -99,7 +101,7 @@ export function decodeSpare(spare: Uint8Array, offset: number, data: Uint8Array 
   if (data !== null) crc = crc32Continue(data, crc);
   out.valid =
     spare[offset] === 0xff &&
-    (kind === KIND_DATA || kind === KIND_TRIM || kind === KIND_SUMMARY) &&
+    (kind === KIND_DATA || kind === KIND_TRIM || kind === KIND_SUMMARY || kind === KIND_TRANSLATION) &&
     crc === readU32(spare, offset + 12);
   return out;
 }

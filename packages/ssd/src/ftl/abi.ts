@@ -24,6 +24,8 @@ export const PAGE_META = 3;
 export const P2L_NONE = -1;
 export const P2L_TRIM = -2;
 export const P2L_SUMMARY = -3;
+/** Translation page t of the cached mapping table: P2L_TRANSLATION_BASE − t (TypeScript only; the kernel never runs with that table). */
+export const P2L_TRANSLATION_BASE = -4;
 
 /** Cells of the f64 table scalarCells: the next page's sequence number, the free-pool insertion stamp. */
 export const SCALAR_NEXT_SEQUENCE = 0;

@@ -8,8 +8,8 @@
 // Program_transaction_serviced, the open Data_wf / GC_wf blocks per stream).
 import { isNandError } from '@flashdiff/nand';
 import { crc32Words3Int32 } from '../crc32.ts';
-import { encodeSpare, encodeSpareWords, KIND_DATA, KIND_SUMMARY, spareWord0, writeU32 } from '../spare.ts';
-import { BLOCK_BAD, BLOCK_FULL, BLOCK_OPEN, P2L_NONE, P2L_SUMMARY, P2L_TRIM } from './abi.ts';
+import { encodeSpare, encodeSpareWords, KIND_DATA, KIND_SUMMARY, KIND_TRANSLATION, spareWord0, writeU32 } from '../spare.ts';
+import { BLOCK_BAD, BLOCK_FULL, BLOCK_OPEN, P2L_NONE, P2L_SUMMARY, P2L_TRANSLATION_BASE, P2L_TRIM } from './abi.ts';
 import { blockOfPage, memberBlock, memberCount, poolOfUnit } from './state.ts';
 import type { FtlState, Stream } from './state.ts';
 import { takeFreeUnit } from './free-pool.ts';
@@ -210,7 +210,7 @@ export function place(st: FtlState, s: Stream, die: number, kind: number, lba: n
       retireBlock(st, b);
       continue;
     }
-    st.p2l[ppa] = kind === KIND_DATA ? lba : P2L_TRIM;
+    st.p2l[ppa] = kind === KIND_DATA ? lba : kind === KIND_TRANSLATION ? P2L_TRANSLATION_BASE - lba : P2L_TRIM;
     if (kind === KIND_DATA && sequence < st.blockMinSeq[b]!) st.blockMinSeq[b] = sequence;
     if (st.writePointer[b]! < st.dataPages) return ppa;
     afterProgram(st, s, b);

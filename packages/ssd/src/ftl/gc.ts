@@ -8,8 +8,8 @@
 import { isNandError } from '@flashdiff/nand';
 import { SsdError } from '../errors.ts';
 import { crc32Words3Int32 } from '../crc32.ts';
-import { decodeSpare, KIND_DATA, KIND_TRIM, readU32 } from '../spare.ts';
-import { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, P2L_TRIM } from './abi.ts';
+import { decodeSpare, KIND_DATA, KIND_TRANSLATION, KIND_TRIM, readU32 } from '../spare.ts';
+import { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, P2L_TRANSLATION_BASE, P2L_TRIM } from './abi.ts';
 import { goodMembers, isValid, memberBlock, memberCount, poolOfUnit } from './state.ts';
 import type { FtlState, Stream } from './state.ts';
 import { freeCapacity, freeUnit, heapRemoveAt, updatePoolCapacity } from './free-pool.ts';
@@ -125,7 +125,8 @@ export function relocateBlock(st: FtlState, b: number, s: Stream, pool: number):
   const written = Math.min(st.writePointer[b]!, st.dataPages);
   const method = st.options.validityMethod;
   let moved = 0;
-  if (method === 'bitmap' && st.fastMeta) return relocateBlockFast(st, b, s, pool);
+  // The copyback runs update L2P without telling a cached mapping table: with one, page by page.
+  if (method === 'bitmap' && st.fastMeta && st.cmt === null) return relocateBlockFast(st, b, s, pool);
   if (method === 'bitmap') {
     // Walk the set bits of the VPBM a word at a time (re-read after each move, which clears
     // the moved page's bit): the same pages in the same order as testing every page.
@@ -152,6 +153,11 @@ export function relocateBlock(st: FtlState, b: number, s: Stream, pool: number):
     const fromFlash = st.withData && decodeSpare(st.readSpare, st.metaOffset, summary, st.meta).valid;
     for (let i = 0; i < written; i++) {
       const ppa = first + i;
+      if (st.p2l[ppa]! <= P2L_TRANSLATION_BASE) {
+        // A translation page (the summary has no code for it): valid while the VPBM says so.
+        if (isValid(st, ppa)) moved += relocatePage(st, ppa, s, pool, true);
+        continue;
+      }
       // The summary on flash is authoritative; a metadata-only device keeps no data bytes, so the
       // same table is taken from RAM (the read above is still charged).
       const raw = fromFlash ? readU32(summary, 4 * i) : st.p2l[ppa]! >= 0 ? st.p2l[ppa]! : st.p2l[ppa] === P2L_TRIM ? 0xfffffffe : 0xffffffff;
@@ -171,7 +177,7 @@ export function relocateBlock(st: FtlState, b: number, s: Stream, pool: number):
     const meta = decodeSpare(st.readSpare, st.metaOffset, st.withData ? st.pageBuffer : null, st.meta);
     let valid = false;
     if (meta.valid && meta.kind === KIND_DATA) valid = meta.lba < st.userPages && st.l2p[meta.lba] === ppa;
-    else if (meta.valid && meta.kind === KIND_TRIM) valid = isValid(st, ppa);
+    else if (meta.valid && (meta.kind === KIND_TRIM || meta.kind === KIND_TRANSLATION)) valid = isValid(st, ppa);
     else valid = isValid(st, ppa); // a page whose spare reads wrong: fall back to the bitmap
     if (valid) moved += relocatePage(st, ppa, s, pool, false);
   }
@@ -318,11 +324,21 @@ export function relocatePage(st: FtlState, ppa: number, s: Stream, pool: number,
     st.counterValues.metadataPagePrograms++;
     return 1;
   }
+  if (p2l <= P2L_TRANSLATION_BASE) {
+    // A translation page of the cached mapping table: moved as it is, the GTD follows it.
+    const tvpn = P2L_TRANSLATION_BASE - p2l;
+    const to = place(st, s, pool, KIND_TRANSLATION, tvpn, FRESH_SEQUENCE, 1, data);
+    setInvalid(st, ppa);
+    setValid(st, to);
+    st.cmt!.gtd[tvpn] = to;
+    return 1;
+  }
   // Data: a fresh sequence number (the copy is the newest version of its LBA).
   const to = place(st, s, pool, KIND_DATA, p2l, FRESH_SEQUENCE, 1, data);
   setInvalid(st, ppa);
   st.l2p[p2l] = to;
   setValid(st, to);
+  if (st.cmt !== null) st.cmt.mappingChanged(p2l);
   return 1;
 }
 
@@ -385,6 +401,7 @@ export function collectInPlace(st: FtlState, s: Stream, pool: number): void {
   const lbas: number[] = [];
   const payloads: Uint8Array[] = [];
   const trims: number[] = [];
+  const translations: number[] = [];
   const m = memberCount(st);
   for (let k = 0; k < m; k++) {
     const b = memberBlock(st, victim, k);
@@ -400,6 +417,8 @@ export function collectInPlace(st: FtlState, s: Stream, pool: number): void {
       if (st.p2l[ppa] === P2L_TRIM) {
         const meta = decodeSpare(st.readSpare, st.metaOffset, data ?? null, st.meta);
         if (meta.valid) trims.push(meta.lba, meta.count, meta.sequence);
+      } else if (st.p2l[ppa]! <= P2L_TRANSLATION_BASE) {
+        translations.push(P2L_TRANSLATION_BASE - st.p2l[ppa]!);
       } else {
         lbas.push(st.p2l[ppa]!);
         if (data) payloads.push(data);
@@ -435,10 +454,17 @@ export function collectInPlace(st: FtlState, s: Stream, pool: number): void {
     setValid(st, to);
     st.counterValues.metadataPagePrograms++;
   }
+  for (const tvpn of translations) {
+    const to = place(st, s, pool, KIND_TRANSLATION, tvpn, FRESH_SEQUENCE, 1, st.withData ? st.zeroPage : null);
+    setValid(st, to);
+    st.cmt!.gtd[tvpn] = to;
+    st.counterValues.gcMovedPages++;
+  }
   for (let i = 0; i < lbas.length; i++) {
     const to = place(st, s, pool, KIND_DATA, lbas[i]!, FRESH_SEQUENCE, 1, st.withData ? payloads[i]! : null);
     st.l2p[lbas[i]!] = to;
     setValid(st, to);
     st.counterValues.gcMovedPages++;
+    if (st.cmt !== null) st.cmt.mappingChanged(lbas[i]!);
   }
 }

@@ -3,8 +3,8 @@
 // in sequence order).
 // MQSim counterpart: none (MQSim never loses power; its preconditioning builds the mapping
 // directly); the scan of yaffs2's yaffs2_scan_backwards, which orders by sequence number too.
-import { decodeSpare, KIND_DATA, KIND_TRIM } from '../spare.ts';
-import { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, P2L_NONE, P2L_SUMMARY, P2L_TRIM } from './abi.ts';
+import { decodeSpare, KIND_DATA, KIND_TRANSLATION, KIND_TRIM } from '../spare.ts';
+import { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, P2L_NONE, P2L_SUMMARY, P2L_TRANSLATION_BASE, P2L_TRIM } from './abi.ts';
 import { goodMembers, memberBlock, memberCount, poolOfUnit, unitOfBlock } from './state.ts';
 import type { FtlState } from './state.ts';
 import { freeUnit, updatePoolCapacity } from './free-pool.ts';
@@ -41,6 +41,10 @@ export function recover(st: FtlState): void {
     s.cursor = 0;
   }
   const trimRecords: number[] = [];
+  // The cached mapping table (RAM) is gone; the newest copy of each translation page is found below.
+  const cmt = st.cmt;
+  cmt?.clear();
+  const translationSeq = cmt !== null ? new Float64Array(cmt.translationPages).fill(-1) : null;
   let maxSeq = 0;
   const data = st.withData ? st.pageBuffer : undefined;
   for (let b = 0; b < st.totalBlocks; b++) {
@@ -65,6 +69,12 @@ export function recover(st: FtlState): void {
         if (meta.sequence > bestSeq[meta.lba]!) {
           bestSeq[meta.lba] = meta.sequence;
           st.l2p[meta.lba] = ppa;
+        }
+      } else if (meta.kind === KIND_TRANSLATION) {
+        st.p2l[ppa] = P2L_TRANSLATION_BASE - meta.lba;
+        if (cmt !== null && meta.lba < cmt.translationPages && meta.sequence > translationSeq![meta.lba]!) {
+          translationSeq![meta.lba] = meta.sequence;
+          cmt.gtd[meta.lba] = ppa;
         }
       } else if (meta.kind === KIND_TRIM) {
         st.p2l[ppa] = P2L_TRIM;
@@ -95,6 +105,16 @@ export function recover(st: FtlState): void {
   st.nextSequence = maxSeq + 1;
   for (let x = 0; x < st.userPages; x++) {
     const ppa = st.l2p[x]!;
+    if (ppa < 0) continue;
+    st.validBits[ppa >>> 5]! |= 1 << (ppa & 31);
+    const b = (ppa / st.pagesPerBlock) | 0;
+    st.blockValid[b]!++;
+    st.poolValid[(b / st.blocksPerDie) | 0]!++;
+    if (!st.blockMode) st.unitValid[unitOfBlock(st, b)]!++;
+  }
+  // The newest copy of each translation page is valid (the older ones are garbage).
+  for (let t = 0; cmt !== null && t < cmt.translationPages; t++) {
+    const ppa = cmt.gtd[t]!;
     if (ppa < 0) continue;
     st.validBits[ppa >>> 5]! |= 1 << (ppa & 31);
     const b = (ppa / st.pagesPerBlock) | 0;

@@ -12,6 +12,7 @@ import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from '../config.ts
 import type { FtlOptions } from '../config.ts';
 import { SsdError } from '../errors.ts';
 import { crc32FirstWordTerm, crc32KernelTables } from '../crc32.ts';
+import type { MappingCache } from './cached-mapping.ts';
 import { FTL_KERNEL_WASM_BASE64 } from '../ftl-kernel-wasm.ts';
 import { KIND_DATA, LITTLE_ENDIAN_HOST, METADATA_BYTES, metadataOffset, spareWord0 } from '../spare.ts';
 import type { PageMetadata } from '../spare.ts';
@@ -88,7 +89,7 @@ export interface FtlCounters {
   recoveries: number;
   /** Pages the simulator's DRAM data cache wrote back (programs, not host page writes). */
   cacheWriteBacks: number;
-  /** Translation-page reads and programs of the cached mapping table (ftl/cached-mapping.ts; GC moves included). */
+  /** Translation-page reads and programs of the cached mapping table (ftl/cached-mapping.ts; GC moves of translation pages are in gcMovedPages). */
   translationPageReads: number;
   translationPagePrograms: number;
 }
@@ -291,6 +292,8 @@ export class FtlState {
     return this.poweredOff ? null : this.kernel;
   }
   poweredOff = false;
+  /** The cached mapping table (ftl/cached-mapping.ts; null: the full L2P in RAM). Set by Ftl's constructor. */
+  cmt: MappingCache | null = null;
   /**
    * Bumped by every in-place collection and block retirement (the moves outside foreground GC
    * that can relocate a host write's old page): write() compares it instead of two counters.
@@ -328,7 +331,7 @@ export class FtlState {
     // kernel's memory (the metadata fast device): the FTL's tables are then appended to that memory.
     const o = this.options;
     const layout = device.metadataKernel ?? null;
-    const kernelFits = o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && o.hostAllocation === 'round-robin';
+    const kernelFits = o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0 && o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && o.hostAllocation === 'round-robin';
     const spec = {
       l2p: int32Table(this.userPages, -1),
       p2l: int32Table(this.totalPages, P2L_NONE),

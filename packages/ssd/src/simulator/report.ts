@@ -14,6 +14,7 @@ import { DEFAULT_WORKLOAD } from '../workload.ts';
 import type { SsdSimulator } from '../simulator.ts';
 import type { SimulatorConfig } from './config.ts';
 import type { DataCacheReport } from '../cache/data-cache.ts';
+import type { MappingCacheReport } from '../ftl/cached-mapping.ts';
 
 /** Latency summary of one kind of request (µs). */
 export interface LatencySummary {
@@ -85,6 +86,8 @@ export interface SimulationReport {
   suspensions: number;
   /** The DRAM data cache over the measured window (SimulatorConfig.dataCache; null: none). */
   dataCache: DataCacheReport | null;
+  /** The cached mapping table over the measured window (FtlOptions.mappingCacheEntries / Bytes; null: the full table in RAM). */
+  mappingCache: MappingCacheReport | null;
   counters: FtlCounters;
   timeSeries: TimeSeriesPoint[];
   config: Record<string, unknown>;
@@ -256,6 +259,7 @@ export function simulationReport(r: ReportInputs): SimulationReport {
     readModifyWriteReads: r.readModifyWriteReads,
     suspensions: r.suspensions,
     dataCache: r.dataCache,
+    mappingCache: r.ftl.mappingCacheReport(),
     counters: { ...c },
     timeSeries: r.timeSeries.slice(),
     config: r.config,
