@@ -67,4 +67,21 @@ describe('Text to image in chromium', { timeout: 180_000 }, () => {
     await page.screenshot({ path: join(SCREENSHOT_DIR, 't2i.png') });
     assert.deepEqual(harness.pageErrors, []);
   });
+
+  test('Enter in the prompt generates; Shift+Enter breaks the line', async () => {
+    const page = harness.page;
+    const generations = (): number => harness.server.state.jobs.list().filter((j) => j.kind === 't2i-generate').length;
+    const before = generations();
+    await page.fill('[data-testid="t2i-prompt"]', 'a green');
+    await page.press('[data-testid="t2i-prompt"]', 'Shift+Enter');
+    await page.type('[data-testid="t2i-prompt"]', 'triangle');
+    assert.equal(await page.inputValue('[data-testid="t2i-prompt"]'), 'a green\ntriangle');
+    assert.equal(generations(), before, 'Shift+Enter does not generate');
+    await page.press('[data-testid="t2i-prompt"]', 'Enter');
+    assert.equal(await page.inputValue('[data-testid="t2i-prompt"]'), 'a green\ntriangle', 'Enter adds no line');
+    await page.waitForFunction(() => document.querySelector('[data-testid="t2i-caption"]')?.textContent?.includes('triangle'), undefined, { timeout: 120_000 });
+    await page.waitForSelector('[data-testid="t2i-download"]:not([disabled])', { timeout: 120_000 });
+    assert.equal(generations(), before + 1);
+    assert.deepEqual(harness.pageErrors, []);
+  });
 });

@@ -27,9 +27,15 @@ export function createDiffusionView(): HTMLElement {
   const trainLr = numberInput('lr', 0.001, { min: 0, step: 'any' });
   const trainTimesteps = numberInput('timesteps', 500, { min: 10, step: 1 });
   const trainFeatures = numberInput('nFeat', 32, { min: 4, step: 4 });
-  const trainButton = h('button', { type: 'button', class: 'secondary', 'data-testid': 'diffusion-train' }, 'Train on MNIST');
   const trainProgress = new ProgressView();
   const trainBackground = h('input', { type: 'checkbox', name: 'background' });
+  // The training settings sit inside the sampling form (a disclosure at its end) but belong to a
+  // form of their own through the form attribute (forms cannot nest): Enter in a training field
+  // clicks Train, Enter in a sampling field clicks Sample (HTML implicit submission).
+  const trainFormId = 'diffusion-train-form';
+  const trainForm = h('form', { id: trainFormId, hidden: true, 'aria-label': 'diffusion training settings', onsubmit: (e: Event) => e.preventDefault() });
+  const trainButton = h('button', { type: 'submit', form: trainFormId, class: 'secondary', 'data-testid': 'diffusion-train' }, 'Train on MNIST');
+  for (const input of [trainName, trainEpochs, trainImages, trainBatch, trainLr, trainTimesteps, trainFeatures, trainBackground]) input.setAttribute('form', trainFormId);
 
   // --- sampling
   const sampler = select('sampler', [['ddim', 'DDIM'], ['ddpm', 'DDPM (all steps)']], 'ddim');
@@ -104,6 +110,7 @@ export function createDiffusionView(): HTMLElement {
   const lossChart = new Chart('chart-training-loss', 'training loss per step', 'The loss of each training step is drawn here while a model trains.');
   view.append(
     controls,
+    trainForm,
     h(
       'div',
       { class: 'content' },
@@ -118,7 +125,11 @@ export function createDiffusionView(): HTMLElement {
   const describeCheckpoint = (): void => {
     const c = checkpoints.find((x) => x.path === checkpointSelect.value);
     checkpointInfo.textContent = c ? `${c.model}, ${c.imageSize}×${c.imageSize}×${c.channels}, ${c.classes} classes. ${c.shipped ? 'The trained model shipped with @flashdiff/diffusion: ' : ''}${c.description}` : '';
-    if (c) classLabel.max = String(Math.max(0, c.classes - 1));
+    if (c) {
+      // A class the chosen model does not have would only fail at sampling: keep it in range.
+      classLabel.max = String(Math.max(0, c.classes - 1));
+      if (Number(classLabel.value) > c.classes - 1) classLabel.value = classLabel.max;
+    }
     // Each model's own default guidance (the shipped model's evaluated 1.4) until the user sets one.
     if (c && !guidanceTouched) guidance.value = String(c.guidance);
   };

@@ -32,6 +32,14 @@ export function createT2iView(): HTMLElement {
   const count = numberInput('count', 1, { min: 1, max: 16, step: 1 });
   const previewEvery = numberInput('previewEvery', 2, { min: 1, step: 1 });
   const generateButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 't2i-generate' }, 'Generate');
+  // Enter in the prompt generates, as in the one-line fields (a textarea only wraps the long
+  // prompt; CLIP reads one line); Shift+Enter still breaks the line. Clicking the button, not
+  // submitting the form, so Enter does nothing while the button is disabled (a job runs).
+  prompt.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || e.shiftKey || e.ctrlKey || e.altKey || e.metaKey || e.isComposing) return;
+    e.preventDefault();
+    generateButton.click();
+  });
   const progress = new ProgressView();
 
   const controls = h(
@@ -48,7 +56,7 @@ export function createT2iView(): HTMLElement {
     modelFolder,
     modelInfo,
     h('h2', {}, 'Prompt'),
-    field('Prompt', prompt, 'what the picture should show'),
+    field('Prompt', prompt, 'what the picture should show (Enter generates; Shift+Enter breaks the line)'),
     examples,
     field('Negative prompt', negative, 'what it should not show (empty: unconditional)'),
     h('div', { class: 'buttons' }, generateButton),

@@ -17,13 +17,14 @@ export function createYaffsView(): HTMLElement {
     ['mkyaffs2', 'mkyaffs2image'],
     ['mtd', 'Linux MTD'],
   ]);
-  const createButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'yaffs-create' }, 'Create empty image');
+  // The settings form's submit button: Enter in Blocks creates the image (implicit submission clicks it).
+  const createButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 'yaffs-create' }, 'Create empty image');
   const imageInput = h('input', { type: 'file', name: 'image', 'data-testid': 'yaffs-open-file' });
   const openButton = h('button', { type: 'button', class: 'secondary' }, 'Open image');
   const info = h('div', { class: 'image-info' }, h('p', { class: 'muted' }, 'No image open.'));
   const controls = h(
     'form',
-    { class: 'controls', onsubmit: (e: Event) => e.preventDefault() },
+    { class: 'controls', 'aria-label': 'YAFFS2 image settings', onsubmit: (e: Event) => e.preventDefault() },
     h('h2', {}, 'New image'),
     h('div', { class: 'grid2' }, field('Blocks', blocks, '64 pages × 2 KiB each'), field('Spare layout', layout, 'tags at spare 0, or in OOB bytes 2–39')),
     h('div', { class: 'buttons' }, createButton),
@@ -45,9 +46,10 @@ export function createYaffsView(): HTMLElement {
   const uploadInput = h('input', { type: 'file', multiple: true, 'data-testid': 'yaffs-upload' });
   const uploadButton = h('button', { type: 'button', class: 'secondary', disabled: true }, 'Upload here');
   const mkdirName = h('input', { type: 'text', placeholder: 'new folder name', 'data-testid': 'yaffs-mkdir-name' });
-  const mkdirButton = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-testid': 'yaffs-mkdir' }, 'Make folder');
+  // The toolbar is a form whose one submit button is Make folder: Enter in the folder name makes it.
+  const mkdirButton = h('button', { type: 'submit', class: 'secondary', disabled: true, 'data-testid': 'yaffs-mkdir' }, 'Make folder');
   const downloadImageButton = h('button', { type: 'button', class: 'secondary', disabled: true }, 'Download image');
-  const toolbar = h('div', { class: 'toolbar' }, uploadInput, uploadButton, mkdirName, mkdirButton, h('span', { class: 'spacer' }), downloadImageButton);
+  const toolbar = h('form', { class: 'toolbar', 'aria-label': 'change this folder', onsubmit: (e: Event) => e.preventDefault() }, uploadInput, uploadButton, mkdirName, mkdirButton, h('span', { class: 'spacer' }), downloadImageButton);
 
   const blockCanvas = h('canvas', { class: 'yaffs-blocks', 'data-testid': 'yaffs-blocks', role: 'img', 'aria-label': "the image's blocks coloured by state; the table 'Every block' below lists each one" });
   const blockSummary = h('div', { class: 'block-summary' });
