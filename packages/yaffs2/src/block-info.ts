@@ -5,7 +5,7 @@
 import type { NandDevice } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
 import { encodeName } from './header.ts';
-import { emptyTags, INBAND_TAGS_SIZE, ObjectType, spareLayout } from './tags.ts';
+import { emptyTags, INBAND_TAGS_SIZE, isYaffs1Layout, ObjectType, spareLayout } from './tags.ts';
 import type { DataEccOrder, SpareLayout, SpareLayoutName } from './tags.ts';
 
 // ------------------------------------------------------------------ constants (yaffs_guts.h)
@@ -323,7 +323,7 @@ export class Yaffs2Dev {
     this.headerTags = options.headerTags ?? 'linux';
     // YAFFS1 has no checkpoint (it always scans).
     // Inband-tag images mount by scan here (no checkpoint is written or read).
-    this.useCheckpoint = this.layout.name === 'yaffs1' || this.layout.inbandTags ? false : (options.checkpoint ?? true);
+    this.useCheckpoint = isYaffs1Layout(this.layout.name) || this.layout.inbandTags ? false : (options.checkpoint ?? true);
     this.verifyWrites = options.verifyWrites ?? true;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     const n = this.blockCount;

@@ -23,7 +23,7 @@ import type { DataEccOrder, SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
 
 function parseLayout(value: string): SpareLayoutName {
-  if (value !== 'mkyaffs2' && value !== 'mtd' && value !== 'yaffs1') throw new InvalidArgumentError(`expected mkyaffs2, mtd or yaffs1, got "${value}"`);
+  if (value !== 'mkyaffs2' && value !== 'mtd' && value !== 'yaffs1' && value !== 'yaffs1-mtd') throw new InvalidArgumentError(`expected mkyaffs2, mtd, yaffs1 or yaffs1-mtd, got "${value}"`);
   return value;
 }
 function parseBlocks(value: string): number {
@@ -78,7 +78,7 @@ function detectFormat(opts: FormatOptions): Partial<ImageFormat> {
 
 function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layout: SpareLayoutName; bigEndian: boolean; tagEcc: boolean; inbandTags: boolean; dataEcc?: DataEccOrder } {
   // YAFFS1 (--layout yaffs1 or --page-size 512): 512 + 16-byte pages, 32 to a block.
-  const yaffs1 = opts.layout === 'yaffs1' || opts.pageSize === 512;
+  const yaffs1 = opts.layout === 'yaffs1' || opts.layout === 'yaffs1-mtd' || opts.pageSize === 512;
   const layout = opts.layout ?? (yaffs1 ? 'yaffs1' : 'mkyaffs2');
   const pageSize = opts.pageSize ?? (yaffs1 ? 512 : 2048);
   const spareSize = opts.spareSize ?? (yaffs1 ? 16 : (pageSize / 2048) * 64);
@@ -186,7 +186,7 @@ export function buildProgram(): Command {
     .command('mkfs <image>')
     .description('create an empty YAFFS2 image of N blocks')
     .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) or yaffs1 (512 + 16-byte pages)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
@@ -203,7 +203,7 @@ export function buildProgram(): Command {
     .description('write a host directory tree into a new image, as mkyaffs2image does')
     .option('--blocks <n>', 'erase blocks (default: what the tree needs, the reserve and --free)', parseBlocks)
     .option('--free <size>', 'room left for edits, bytes or with K/M/G (default: 10% of the tree, at least 4 blocks)', parseSize)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) or yaffs1 (512 + 16-byte pages)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
@@ -219,7 +219,7 @@ export function buildProgram(): Command {
   program
     .command('extract <image> <dir>')
     .description('recreate the image tree under a new (or empty) host directory')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -244,7 +244,7 @@ export function buildProgram(): Command {
     .description('list a directory')
     .option('-l', 'long listing')
     .option('-R', 'recursive')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -300,7 +300,7 @@ export function buildProgram(): Command {
   program
     .command('cat <image> <path>')
     .description('write a file to stdout')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -321,7 +321,7 @@ export function buildProgram(): Command {
   program
     .command('get <image> <path> <host-file>')
     .description('copy a file out of the image (refuses to overwrite a host file)')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -345,7 +345,7 @@ export function buildProgram(): Command {
     .command('put <image> <host-file> <path>')
     .description('copy a host file into the image (replacing a file there); the image is rewritten whole, atomically')
     .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -366,7 +366,7 @@ export function buildProgram(): Command {
   program
     .command('rm <image> <path>')
     .description('remove a file, symlink or empty directory; the image is rewritten whole, atomically')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -382,7 +382,7 @@ export function buildProgram(): Command {
     .command('mkdir <image> <path>')
     .description('create a directory; the image is rewritten whole, atomically')
     .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -398,7 +398,7 @@ export function buildProgram(): Command {
     .command('grow <image>')
     .description('give the image more erase blocks (rewritten whole, atomically)')
     .requiredOption('--blocks <n>', 'the new number of erase blocks (at least the present one)', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -415,7 +415,7 @@ export function buildProgram(): Command {
     .command('info <image>')
     .description('geometry, layout, objects, free space, blocks by state, erase counts')
     .option('--json', 'machine-readable output')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
@@ -477,7 +477,7 @@ export function buildProgram(): Command {
     .command('fsck <image>')
     .description('check the image; exit 0 when clean, 1 when problems were found')
     .option('--repair', 'rewrite the image whole from what could be read (atomically), dropping stale and damaged chunks')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) or yaffs1 (default: detect)', parseLayout)
+    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
     .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)

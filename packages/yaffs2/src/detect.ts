@@ -16,8 +16,8 @@
 import * as fs from 'node:fs';
 import { HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, OBJECT_ID_LIMIT, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import { Yaffs2Error } from './errors.ts';
-import { emptyTags, INBAND_TAGS_SIZE, PACKED_TAGS_SIZE, readTags, spareLayout, unpackTags } from './tags.ts';
-import { YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_PAGE_SIZE, YAFFS1_PAGES_PER_BLOCK, YAFFS1_SPARE_SIZE } from './tags1.ts';
+import { emptyTags, INBAND_TAGS_SIZE, isYaffs1Layout, PACKED_TAGS_SIZE, readTags, spareLayout, unpackTags } from './tags.ts';
+import { unpackPackedTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_PAGE_SIZE, YAFFS1_PAGES_PER_BLOCK, YAFFS1_SPARE_SIZE } from './tags1.ts';
 import type { ChunkTags, DataEccOrder, SpareLayout, SpareLayoutName } from './tags.ts';
 import { hammingEcc } from '@flashdiff/nand';
 
@@ -71,6 +71,7 @@ const LAYOUT_NOTES: Record<SpareLayoutName, string> = {
   mkyaffs2: 'tags at spare byte 0 (mkyaffs2image, yaffs2utils)',
   mtd: 'tags in the MTD free bytes after the bad-block marker, data ECC at the end of the spare',
   yaffs1: "YAFFS1: tags and data ECC in the 16-byte spare's yaffs_spare layout (mkyaffsimage, Linux YAFFS1)",
+  'yaffs1-mtd': 'YAFFS1 through Linux MTD: packed tags 1 in the OOB free bytes 8-15 (yaffs_mtdif1.c, yaffs2utils mkyaffs2 -p 512)',
 };
 
 /** Bytes of the image read for detection. */
@@ -92,7 +93,7 @@ function u32(bytes: Uint8Array, at: number, bigEndian: boolean): number {
 /** Upstream's scan test for usable tags, plus a header check: is this record YAFFS2 in `layout`? */
 function plausible(sample: Uint8Array, recordStart: number, pageSize: number, spareSize: number, layout: SpareLayout, tags: ChunkTags): boolean {
   const spareStart = recordStart + pageSize;
-  if (layout.name === 'yaffs1') return plausibleYaffs1(sample, recordStart, layout, tags);
+  if (isYaffs1Layout(layout.name)) return plausibleYaffs1(sample, recordStart, layout, tags);
   if (layout.inbandTags) {
     // The spare tells the two layouts apart: MTD's data ECC in it, or nothing at all.
     const eccAt = layout.dataEccOffset;
@@ -131,7 +132,10 @@ function plausibleYaffs1(sample: Uint8Array, recordStart: number, layout: SpareL
   // The block status byte is 0xFF in a good block; the byte count's two high bits are 3 on
   // 512-byte chunks (upstream and mkyaffsimage both store them so).
   if (spare[YAFFS1_BLOCK_STATUS_OFFSET] !== 0xff) return false;
-  if ((layout.bigEndian ? spare[12]! & 3 : spare[12]! >> 6) !== 3) return false;
+  if (layout.name === 'yaffs1-mtd') {
+    // Packed tags 1: the unused bit after the not-deleted bit is 0 (yaffs_pack_tags1).
+    if ((layout.bigEndian ? spare[15]! & 1 : spare[15]! >> 7) !== 0) return false;
+  } else if ((layout.bigEndian ? spare[12]! & 3 : spare[12]! >> 6) !== 3) return false;
   readTags(spare, layout, tags);
   // The 12-bit tag ECC "corrects" 1 in 64 random patterns: only clean tags count here.
   if (tags.erased || tags.eccResult !== 'ok') return false;
@@ -173,7 +177,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
   if (force.pageSize !== undefined && force.spareSize !== undefined && geometries.length === 0) {
     geometries.push([force.pageSize, force.spareSize]);
   }
-  const layouts: SpareLayoutName[] = force.layout ? [force.layout] : ['mkyaffs2', 'mtd', 'yaffs1'];
+  const layouts: SpareLayoutName[] = force.layout ? [force.layout] : ['mkyaffs2', 'mtd', 'yaffs1', 'yaffs1-mtd'];
   const endians = force.bigEndian !== undefined ? [force.bigEndian] : [false, true];
   // (tag ECC, inband tags): inband tags carry no tag ECC.
   const tagModes = ([[true, false], [false, false], [false, true]] as const).filter(
@@ -207,7 +211,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
       }
     }
   }
-  const yaffs1 = force.layout === 'yaffs1' || force.pageSize === YAFFS1_PAGE_SIZE;
+  const yaffs1 = (force.layout !== undefined && isYaffs1Layout(force.layout)) || force.pageSize === YAFFS1_PAGE_SIZE;
   const defaults = {
     pageSize: force.pageSize ?? (yaffs1 ? YAFFS1_PAGE_SIZE : 2048),
     spareSize: force.spareSize ?? (yaffs1 ? YAFFS1_SPARE_SIZE : 64),
@@ -216,7 +220,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     bigEndian: force.bigEndian ?? false,
     tagEcc: force.tagEcc ?? !force.inbandTags,
     inbandTags: force.inbandTags ?? false,
-    dataEcc: force.dataEcc ?? ((force.layout === 'mtd' ? 'smartmedia' : yaffs1 ? 'smartmedia' : 'none') as DataEccOrder),
+    dataEcc: force.dataEcc ?? ((force.layout === 'mtd' || force.layout === 'yaffs1' ? 'smartmedia' : yaffs1 && force.layout === undefined ? 'smartmedia' : 'none') as DataEccOrder),
   };
   if (!anyProgrammed) {
     return { ...defaults, blank: true, examined: 0, plausible: 0, runnerUp: 0, confidence: 'low', notes: ['no programmed page: a blank image, default format'] };
@@ -236,7 +240,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
   const ppb =
     force.pagesPerBlock !== undefined
       ? { pages: force.pagesPerBlock, why: 'given' }
-      : best.layout === 'yaffs1'
+      : isYaffs1Layout(best.layout)
         ? { pages: YAFFS1_PAGES_PER_BLOCK, why: "YAFFS1's 16 KiB blocks (its tags carry no sequence number to tell blocks apart; the block size does not change how the image reads)" }
         : detectPagesPerBlock(sample, size, best);
   const ecc = best.layout === 'mtd' ? (force.dataEcc !== undefined ? { order: force.dataEcc, why: 'given' } : detectDataEcc(sample, best)) : null;
@@ -252,7 +256,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     how('bigEndian', best.bigEndian ? 'big-endian tags and headers' : 'little-endian tags and headers'),
     how(
       best.inbandTags ? 'inbandTags' : 'tagEcc',
-      best.layout === 'yaffs1'
+      isYaffs1Layout(best.layout)
         ? 'YAFFS1 tags carry their 12-bit tag ECC'
         : best.inbandTags
           ? `inband tags: the last ${INBAND_TAGS_SIZE} bytes of each page (no tag ECC; ${best.pageSize - INBAND_TAGS_SIZE}-byte chunks)`
@@ -261,8 +265,29 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
             : 'tags without tag ECC (16 bytes)',
     ),
   ];
+  if (best.layout === 'yaffs1-mtd') {
+    const cleared = countClearedNotDeleted(sample, best.bigEndian);
+    notes.push(
+      cleared > 0
+        ? `${cleared} chunks have the not-deleted bit clear under a tag ECC computed so, as yaffs2utils' mkyaffs2 -p 512 writes every chunk (Linux would read them as deleted): read as live`
+        : 'the not-deleted bit is read as Linux writes it',
+    );
+  }
   if (ecc) notes.push(how('dataEcc', `data ECC ${ecc.order === 'none' ? 'absent (all 0xFF): not checked' : `in ${ecc.order === 'linux' ? "Linux nand_ecc.c's" : "SmartMedia (yaffs_ecc_calc's)"} byte order`}: ${ecc.why}`));
   return { ...best, pagesPerBlock: ppb.pages, blank: false, runnerUp, confidence, notes };
+}
+
+/** Records whose packed tags 1 carry yaffs2utils' cleared not-deleted bit (see unpackPackedTags1). */
+function countClearedNotDeleted(sample: Uint8Array, bigEndian: boolean): number {
+  const record = YAFFS1_PAGE_SIZE + YAFFS1_SPARE_SIZE;
+  const tags = emptyTags();
+  const reading = { notDeletedBitCleared: false };
+  let n = 0;
+  for (let at = 0; at + record <= sample.length; at += record) {
+    unpackPackedTags1(sample.slice(at + YAFFS1_PAGE_SIZE, at + record), tags, bigEndian, reading);
+    if (reading.notDeletedBitCleared) n++;
+  }
+  return n;
 }
 
 /**

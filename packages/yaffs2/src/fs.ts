@@ -22,7 +22,7 @@ import { tryLoadCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { verifyFileSystem } from './verify.ts';
 import { Yaffs2Error } from './errors.ts';
 import { decodeName, encodeName, MAX_ALIAS_BYTES } from './header.ts';
-import { ObjectType } from './tags.ts';
+import { isYaffs1Layout, ObjectType } from './tags.ts';
 import type { SpareLayout, SpareLayoutName } from './tags.ts';
 
 export {
@@ -117,7 +117,7 @@ export class Yaffs2 {
    * for what cannot be a YAFFS2 image; damaged chunks are skipped and counted.
    */
   static mount(device: NandDevice, options: Yaffs2Options = {}): Yaffs2 {
-    if (options.layout === 'yaffs1' && !options.readOnly) {
+    if (options.layout !== undefined && isYaffs1Layout(options.layout) && !options.readOnly) {
       throw new Yaffs2Error('EROFS', 'YAFFS1 images mount read-only here (an edit rewrites the image whole: editImage, or the CLI)');
     }
     const fs = new Yaffs2(device, options);

@@ -5,7 +5,7 @@
  */
 import { hammingEcc, isNandError } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
-import { PACKED_TAGS_SIZE, packTags, readTags, unpackTags, writeTags } from './tags.ts';
+import { isYaffs1Layout, PACKED_TAGS_SIZE, packTags, readTags, unpackTags, writeTags } from './tags.ts';
 import type { ChunkTags, ExtraHeaderInfo, SpareLayout } from './tags.ts';
 import { blockOf, BlockState, ECC_STRIKES_BEFORE_RETIRE, MAX_WRITE_ATTEMPTS } from './block-info.ts';
 import type { Yaffs2Dev } from './block-info.ts';
@@ -251,7 +251,7 @@ export function verifyChunk(dev: Yaffs2Dev, page: number, data: Uint8Array, spar
 /** yaffs_chunk_del: the chunk no longer holds live data. */
 export function deleteChunk(dev: Yaffs2Dev, page: number): void {
   if (page < 0 || dev.chunkLive[page] === 0) return;
-  if (dev.layout.name === 'yaffs1' && !dev.readOnly) {
+  if (isYaffs1Layout(dev.layout.name) && !dev.readOnly) {
     // YAFFS1 marks a dead chunk by programming its page status to 0 again, a second program
     // of the page that this NAND model refuses: YAFFS1 images are written once, in order.
     throw new Yaffs2Error('EROFS', 'YAFFS1 images are written whole (import, or an edit that rewrites the image); they cannot be changed in place');

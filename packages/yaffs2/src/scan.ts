@@ -5,7 +5,7 @@
 import type { NandDevice } from '@flashdiff/nand';
 import { decodeHeader, decodeName, encodeName } from './header.ts';
 import type { ObjectHeader } from './header.ts';
-import { emptyTags, ObjectType, spareLayout } from './tags.ts';
+import { emptyTags, isYaffs1Layout, ObjectType, spareLayout } from './tags.ts';
 import type { SpareLayout, SpareLayoutName } from './tags.ts';
 import { BlockState, HIGHEST_SEQUENCE_NUMBER, OBJECT_ID_SUMMARY, LOWEST_SEQUENCE_NUMBER, markLive, OBJECT_ID_DELETED, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, OBJECT_ID_UNLINKED, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import type { Yaffs2Dev, YObject } from './block-info.ts';
@@ -22,9 +22,9 @@ export function detectLayout(device: NandDevice): SpareLayoutName | 'blank' | nu
   const total = g.blocksPerDie * g.diesPerChannel * g.channels * g.pagesPerBlock;
   const spare = new Uint8Array(g.spareSize);
   const tags = emptyTags();
-  const score: Record<SpareLayoutName, number> = { mkyaffs2: 0, mtd: 0, yaffs1: 0 };
+  const score: Record<SpareLayoutName, number> = { mkyaffs2: 0, mtd: 0, yaffs1: 0, 'yaffs1-mtd': 0 };
   let seen = 0;
-  const names: SpareLayoutName[] = ['mkyaffs2', 'mtd', 'yaffs1'];
+  const names: SpareLayoutName[] = ['mkyaffs2', 'mtd', 'yaffs1', 'yaffs1-mtd'];
   for (let page = 0; page < total && seen < 8; page++) {
     const block = Math.floor(page / g.pagesPerBlock);
     if (page % g.pagesPerBlock === 0 && device.isBad(block)) {
@@ -103,7 +103,7 @@ export function scan(dev: Yaffs2Dev): void {
   let foreignSequence = 0;
   let badIds = 0;
   let maxSequence = LOWEST_SEQUENCE_NUMBER - 1;
-  const yaffs1 = dev.layout.name === 'yaffs1';
+  const yaffs1 = isYaffs1Layout(dev.layout.name);
   const otherTags = emptyTags();
   // YAFFS1 has no sequence numbers: of two live copies of a header or data chunk (a power cut
   // between writing the new one and marking the old one deleted), the later one wins only when

@@ -15,7 +15,7 @@
 import { calcTagEcc, correctTagEcc } from './tag-ecc.ts';
 import type { TagEcc } from './tag-ecc.ts';
 import { Yaffs2Error } from './errors.ts';
-import { packTags1, unpackTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_DATA_ECC_OFFSETS, YAFFS1_PAGE_SIZE, YAFFS1_SPARE_SIZE } from './tags1.ts';
+import { PACKED_TAGS1_OFFSET, packPackedTags1, packTags1, unpackPackedTags1, unpackTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_DATA_ECC_OFFSETS, YAFFS1_PAGE_SIZE, YAFFS1_SPARE_SIZE } from './tags1.ts';
 
 export const PACKED_TAGS_SIZE = 28;
 export const TAGS_ONLY_SIZE = 16;
@@ -27,11 +27,17 @@ export const ALL_EXTRA_FLAGS = 0xf0000000;
 export const EXTRA_OBJECT_TYPE_SHIFT = 28;
 
 /**
- * Where YAFFS keeps its tags (and data ECC) in the spare area: two YAFFS2 layouts, and YAFFS1's
- * `struct yaffs_spare` on 512 + 16-byte pages (tags1.ts).
+ * Where YAFFS keeps its tags (and data ECC) in the spare area: two YAFFS2 layouts, and two of
+ * YAFFS1 on 512 + 16-byte pages (tags1.ts): `struct yaffs_spare` (yaffs_tagscompat.c,
+ * mkyaffsimage) and Linux MTD's packed tags 1 in the OOB free bytes (yaffs_mtdif1.c, yaffs2utils).
  */
-export type SpareLayoutName = 'mkyaffs2' | 'mtd' | 'yaffs1';
-export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd', 'yaffs1'];
+export type SpareLayoutName = 'mkyaffs2' | 'mtd' | 'yaffs1' | 'yaffs1-mtd';
+export const SPARE_LAYOUT_NAMES: readonly SpareLayoutName[] = ['mkyaffs2', 'mtd', 'yaffs1', 'yaffs1-mtd'];
+
+/** Whether a layout is one of YAFFS1's (no sequence numbers, serial numbers, deletion marks). */
+export function isYaffs1Layout(name: SpareLayoutName): boolean {
+  return name === 'yaffs1' || name === 'yaffs1-mtd';
+}
 
 /**
  * How the packed tags (and object headers) are encoded: byte order of every u32 (upstream's
@@ -89,16 +95,21 @@ export interface SpareLayout extends TagFormat {
  */
 export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: number, format: TagFormat = DEFAULT_TAG_FORMAT): SpareLayout {
   const { bigEndian, tagEcc } = format;
-  if (name === 'yaffs1') {
+  if (isYaffs1Layout(name)) {
     if (pageSize !== YAFFS1_PAGE_SIZE || spareSize !== YAFFS1_SPARE_SIZE) {
       throw new Yaffs2Error('EINVAL', `YAFFS1 tags need 512 + 16-byte pages (got ${pageSize} + ${spareSize})`);
     }
     if (!tagEcc) throw new Yaffs2Error('EINVAL', 'YAFFS1 tags always carry their 12-bit tag ECC');
     if (format.inbandTags) throw new Yaffs2Error('EINVAL', 'inband tags are YAFFS2 only (upstream refuses them with YAFFS1)');
+    if (name === 'yaffs1-mtd') {
+      // MTD's data ECC (bytes 0–2 and 3, 6, 7, Linux order) is not checked: yaffs2utils leaves
+      // it 0xFF, and the NAND controller, not YAFFS, owns it.
+      return { name, tagsOffset: PACKED_TAGS1_OFFSET, dataEccOffset: null, dataEccSectors: [], badBlockMarkerOffset: YAFFS1_BLOCK_STATUS_OFFSET, bigEndian, tagEcc, inbandTags: false, dataEcc: 'none' };
+    }
     return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: YAFFS1_DATA_ECC_OFFSETS, badBlockMarkerOffset: YAFFS1_BLOCK_STATUS_OFFSET, bigEndian, tagEcc, inbandTags: false, dataEcc: 'smartmedia' };
   }
   if (pageSize === YAFFS1_PAGE_SIZE) {
-    throw new Yaffs2Error('EINVAL', `512-byte pages are YAFFS1's: use the yaffs1 layout (YAFFS2 tags do not fit a ${spareSize}-byte spare beside its ECC)`);
+    throw new Yaffs2Error('EINVAL', `512-byte pages are YAFFS1's: use the yaffs1 or yaffs1-mtd layout (YAFFS2 tags do not fit a ${spareSize}-byte spare beside its ECC)`);
   }
   const inbandTags = format.inbandTags ?? false;
   // Inband tags: none in the spare (and no tag ECC: upstream packs tags only).
@@ -323,9 +334,10 @@ export function unpackTags(spare: Uint8Array, offset: number, out: ChunkTags, fo
   return out;
 }
 
-/** Reads the tags of a page's spare in `layout` (YAFFS2 packed tags, or YAFFS1's spare tags). */
+/** Reads the tags of a page's spare in `layout` (YAFFS2 packed tags, or YAFFS1's spare tags or packed tags 1). */
 export function readTags(spare: Uint8Array, layout: SpareLayout, out: ChunkTags): ChunkTags {
   if (layout.name === 'yaffs1') return unpackTags1(spare, out, layout.bigEndian);
+  if (layout.name === 'yaffs1-mtd') return unpackPackedTags1(spare, out, layout.bigEndian);
   return unpackTags(spare, layout.tagsOffset, out, layout);
 }
 
@@ -344,6 +356,10 @@ export function writeTags(
 ): void {
   if (layout.name === 'yaffs1') {
     packTags1(spare, objectId, chunkId, byteCount, 0, layout.bigEndian);
+    return;
+  }
+  if (layout.name === 'yaffs1-mtd') {
+    packPackedTags1(spare, objectId, chunkId, byteCount, 0, layout.bigEndian);
     return;
   }
   packTags(spare, layout.tagsOffset, sequenceNumber, objectId, chunkId, byteCount, extra, layout);

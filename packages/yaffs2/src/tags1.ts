@@ -184,3 +184,119 @@ export function unpackTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolea
 export function isYaffs1BadBlock(spare0: Uint8Array, spare1: Uint8Array): boolean {
   return popcount8(spare0[YAFFS1_BLOCK_STATUS_OFFSET]! & spare1[YAFFS1_BLOCK_STATUS_OFFSET]!) < 7;
 }
+
+/*
+ * YAFFS1 through Linux MTD (upstream yaffs_mtdif1.c, yaffs_packedtags1.c): the 64 tag bits of
+ * struct yaffs_packed_tags1 — chunk id, serial number, byte count (10 bits), object id, tag ECC
+ * as above, then a *not-deleted* bit and an unused bit where struct yaffs_tags keeps the byte
+ * count's high bits — stored as 8 contiguous bytes in MTD's free OOB bytes (nand_oob_16's
+ * 8–15, MTD_OOB_AUTO); MTD's own data ECC takes bytes 0–3, 6 and 7, the bad-block marker byte 5.
+ * The tag ECC is computed with the not-deleted bit set; Linux deletes a chunk by programming
+ * its tags again with only that bit cleared, and on reading sets it back before the ECC check.
+ */
+
+/** First spare byte of the packed tags 1 (Linux nand_oob_16's free bytes 8–15). */
+export const PACKED_TAGS1_OFFSET = 8;
+
+/** 1-based position of the not-deleted bit in the 8 stored bytes (for a tag-ECC syndrome). */
+function notDeletedPosition(bigEndian: boolean): number {
+  // Little-endian: bit 30 of word 1 → byte 7 bit 6; big-endian: bit 1 of word 1 → byte 7 bit 1.
+  return bigEndian ? 7 * 8 + 1 + 1 : 7 * 8 + 6 + 1;
+}
+
+/** The (not-deleted, unused) pair kept where struct yaffs_tags has the byte count's high bits. */
+function splitHigh(bytesHigh: number, bigEndian: boolean): { notDeleted: number; unused: number } {
+  return bigEndian ? { notDeleted: (bytesHigh >> 1) & 1, unused: bytesHigh & 1 } : { notDeleted: bytesHigh & 1, unused: (bytesHigh >> 1) & 1 };
+}
+function joinHigh(notDeleted: number, unused: number, bigEndian: boolean): number {
+  return bigEndian ? (notDeleted << 1) | unused : notDeleted | (unused << 1);
+}
+
+/**
+ * yaffs_pack_tags1 + yaffs_calc_tags_ecc for a live chunk (not-deleted 1, unused 0): the 8 tag
+ * bytes into spare bytes 8–15 of a spare the caller filled with 0xFF. Byte count: low 10 bits
+ * (a header's 0xFFFF becomes 0x3FF, as yaffs2utils writes it).
+ */
+export function packPackedTags1(spare: Uint8Array, objectId: number, chunkId: number, byteCount: number, serial: number, bigEndian: boolean): void {
+  packFields({ chunkId, serial, bytesLow: byteCount & 0x3ff, objectId, ecc: 0, bytesHigh: joinHigh(1, 0, bigEndian) }, bigEndian, scratch);
+  spare.set(scratch, PACKED_TAGS1_OFFSET);
+}
+
+/**
+ * What packed tags 1 say beyond {@link ChunkTags}: `cleared` — the not-deleted bit is clear
+ * and the tag ECC was computed so (yaffs2utils' `mkyaffs2 -p 512` writes every chunk like that,
+ * masking with big-endian bit-field masks on a little-endian build); such chunks read as live.
+ */
+export interface PackedTags1Reading {
+  notDeletedBitCleared: boolean;
+}
+
+/**
+ * nandmtd1_read_chunk_tags: the tags in spare bytes 8–15 into `out`. All 0xFF: erased. The
+ * not-deleted bit is read, set back, and the tag ECC checked (one flipped bit repaired, in
+ * `spare` too); a chunk whose ECC matches only with the bit clear was written so (yaffs2utils)
+ * and is live, reported through `reading`.
+ */
+export function unpackPackedTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolean, reading?: PackedTags1Reading): ChunkTags {
+  out.extraAvailable = false;
+  out.extraParentId = 0;
+  out.extraIsShrink = false;
+  out.extraShadows = false;
+  out.extraObjectType = 0;
+  out.extraFileSizeOrEquiv = 0;
+  if (reading) reading.notDeletedBitCleared = false;
+  let used = false;
+  for (let i = 0; i < 8; i++) {
+    if (spare[PACKED_TAGS1_OFFSET + i] !== 0xff) {
+      used = true;
+      break;
+    }
+  }
+  if (!used) {
+    out.erased = true;
+    out.deleted = false;
+    out.eccResult = 'ok';
+    out.sequenceNumber = 0xffffffff;
+    out.objectId = 0;
+    out.chunkId = 0;
+    out.byteCount = 0;
+    out.serialNumber = 0;
+    return out;
+  }
+  for (let i = 0; i < 8; i++) scratch[i] = spare[PACKED_TAGS1_OFFSET + i]!;
+  let [w0, w1] = bytesToWords(scratch, bigEndian);
+  let f = decodeWords(w0, w1, bigEndian);
+  const high = splitHigh(f.bytesHigh, bigEndian);
+  let deleted = high.notDeleted === 0;
+  const stored = f.ecc;
+  // The ECC of the tags with the ECC field zeroed and the not-deleted bit set, as Linux checks.
+  const [z0, z1] = encodeWords({ ...f, ecc: 0, bytesHigh: joinHigh(1, high.unused, bigEndian) }, bigEndian);
+  wordsToBytes(z0, z1, bigEndian, scratch);
+  const syndrome = stored ^ tagsEcc(scratch);
+  out.eccResult = 'ok';
+  if (syndrome === notDeletedPosition(bigEndian) && deleted) {
+    // The ECC was computed with the bit clear: not a deletion (Linux's leaves the ECC as it was).
+    deleted = false;
+    if (reading) reading.notDeletedBitCleared = true;
+  } else if (syndrome !== 0 && syndrome <= 64) {
+    const position = syndrome - 1;
+    for (let i = 0; i < 8; i++) scratch[i] = spare[PACKED_TAGS1_OFFSET + i]!;
+    scratch[position >> 3] = scratch[position >> 3]! ^ (1 << (position & 7));
+    [w0, w1] = bytesToWords(scratch, bigEndian);
+    f = decodeWords(w0, w1, bigEndian);
+    deleted = splitHigh(f.bytesHigh, bigEndian).notDeleted === 0;
+    packFields(f, bigEndian, scratch);
+    spare.set(scratch, PACKED_TAGS1_OFFSET);
+    out.eccResult = 'fixed';
+  } else if (syndrome !== 0) {
+    out.eccResult = 'unfixed';
+  }
+  out.erased = false;
+  out.deleted = deleted;
+  out.sequenceNumber = YAFFS1_SEQUENCE;
+  out.objectId = f.objectId;
+  out.chunkId = f.chunkId;
+  out.byteCount = f.bytesLow;
+  out.serialNumber = f.serial;
+  return out;
+}
