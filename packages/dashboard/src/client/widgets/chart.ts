@@ -7,12 +7,19 @@
  * Each chart carries its text alternative: a data table of the plotted numbers (a disclosure
  * under the chart, built when opened) and a hover readout of the values under the pointer.
  */
-import { expressionInterpreter } from 'vega-interpreter';
-import { parse, View } from 'vega';
-import type { Spec } from 'vega';
-import { compile } from 'vega-lite';
+import type { Spec, View } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
 import { formatNumber, h } from '../dom.ts';
+
+/**
+ * Vega, Vega-Lite and the interpreter are most of the page's script (about 800 of 880 kB
+ * minified): loaded on the first draw, as a chunk of their own, so the page starts without them.
+ */
+let vegaModules: Promise<[typeof import('vega'), typeof import('vega-lite'), typeof import('vega-interpreter')]> | undefined;
+function loadVega(): Promise<[typeof import('vega'), typeof import('vega-lite'), typeof import('vega-interpreter')]> {
+  vegaModules ??= Promise.all([import('vega'), import('vega-lite'), import('vega-interpreter')]);
+  return vegaModules;
+}
 
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -127,9 +134,11 @@ export class Chart {
     // The same structure (axes, scales' fixed domains, size) keeps its view; only the data changes.
     const key = JSON.stringify(spec);
     if (key !== this.viewKey || !this.view) {
+      const [{ parse, View: VegaView }, { compile }, { expressionInterpreter }] = await loadVega();
+      if (generation !== this.generation) return;
       this.view?.finalize();
       const runtime = parse(compile(spec as unknown as TopLevelSpec).spec as Spec, undefined, { ast: true });
-      this.view = new View(runtime, { expr: expressionInterpreter, renderer: 'svg', container: this.plot, hover: false });
+      this.view = new VegaView(runtime, { expr: expressionInterpreter, renderer: 'svg', container: this.plot, hover: false });
       this.viewKey = key;
     }
     const view = this.view;
