@@ -2,7 +2,9 @@
  * YAFFS2 on a {@link NandDevice}: the public POSIX-like API (upstream: yaffsfs.c over
  * yaffs_guts.c). The work is done by the modules beside it, each over the shared state
  * ({@link Yaffs2Dev}, upstream's yaffs_dev): block-info (constants, state), allocator, nand-io,
- * gc, objects (headers, paths), file-data, scan, checkpoint and verify. One chunk is one NAND page.
+ * gc, objects (headers, paths), namespace (rename, links, special files), create-object
+ * (mkyaffs2image's one-header-then-data order), file-data, scan, checkpoint, fs-info (space,
+ * block and object figures) and verify. One chunk is one NAND page.
  *
  * Durability contract: a call that returns has programmed its data chunks; object headers
  * (file size, times) of files being written are programmed on close(), fsync(), sync() and
@@ -10,20 +12,25 @@
  * headers before they return. A rename is one header program, so it is all-or-nothing.
  */
 import type { NandDevice } from '@flashdiff/nand';
-import { BLOCK_STATE_NAMES, BlockState, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Yaffs2Dev } from './block-info.ts';
+import { BlockState, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, S_IFDIR, S_IFMT, S_IFREG, Yaffs2Dev } from './block-info.ts';
 import type { BlockInfo, DirEntry, HeaderTagsStyle, OpenOptions, Stat, StatFs, Yaffs2Options, Yaffs2Stats, YObject } from './block-info.ts';
-import { checkpointBlocksRequired, erasedBlockCount, freeChunkCount, hasSpaceFor, usableBlockCount } from './allocator.ts';
-import { eraseBlockNow, writeNewChunk } from './nand-io.ts';
+import { hasSpaceFor } from './allocator.ts';
+import { eraseBlockNow } from './nand-io.ts';
 import { checkGc } from './gc.ts';
-import { addObject, assertMounted, deleteObject, ensureWritable, firstLink, getObject, newObject, promoteToLink, resolve, resolveParent, statOf, target, typeName, unlinkObject, writeHeader } from './objects.ts';
-import { readObject, setChunk, truncateObject, writeObject } from './file-data.ts';
+import { addObject, assertMounted, deleteObject, ensureWritable, getObject, newObject, resolve, resolveParent, statOf, target, typeName, unlinkObject, writeHeader } from './objects.ts';
+import { readObject, truncateObject, writeObject } from './file-data.ts';
 import { scan } from './scan.ts';
 import { tryLoadCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { verifyFileSystem } from './verify.ts';
+import { createHardLink, createSpecial, createSymlink, renameObject } from './namespace.ts';
+import { createObjectInOrder } from './create-object.ts';
+import type { CreateObjectSpec } from './create-object.ts';
+import { blockInfoOf, fileSystemInfo, statFileSystem } from './fs-info.ts';
+import type { FileSystemInfo } from './fs-info.ts';
 import { Yaffs2Error } from './errors.ts';
-import { decodeName, encodeName, MAX_ALIAS_BYTES } from './header.ts';
+import { decodeName } from './header.ts';
 import { isYaffs1Layout, ObjectType } from './tags.ts';
-import type { SpareLayout, SpareLayoutName } from './tags.ts';
+import type { SpareLayout } from './tags.ts';
 
 export {
   BLOCK_STATE_NAMES,
@@ -45,6 +52,8 @@ export {
 } from './block-info.ts';
 export type { BlockInfo, DirEntry, FileType, HeaderTagsStyle, OpenOptions, Stat, StatFs, Yaffs2Options, Yaffs2Stats } from './block-info.ts';
 export { detectLayout } from './scan.ts';
+export type { CreateObjectSpec } from './create-object.ts';
+export type { FileSystemInfo } from './fs-info.ts';
 
 interface OpenHandle {
   objectId: number;
@@ -307,74 +316,11 @@ export class Yaffs2 {
    * that header's shadows field, so a scan after a cut drops it even before its tombstone.
    */
   rename(from: string, to: string): void {
-    ensureWritable(this.dev);
-    checkGc(this.dev);
-    const o = resolve(this.dev, from, false);
-    if (o.fake) throw new Yaffs2Error('EPERM', `${from}: cannot rename`);
-    const { dir, name } = resolveParent(this.dev, to);
-    // Moving a directory into its own subtree would detach it.
-    if (o.type === ObjectType.directory) {
-      let cur: YObject | undefined = dir;
-      for (let guard = 0; cur && guard <= this.dev.objects.size; guard++) {
-        if (cur.id === o.id) throw new Yaffs2Error('EINVAL', `${to}: inside ${from}`);
-        if (cur.id === OBJECT_ID_ROOT) break;
-        cur = this.dev.objects.get(cur.parentId);
-      }
-    }
-    const existingId = dir.children!.get(name);
-    let victim: YObject | null = null;
-    let linkedTarget: YObject | null = null;
-    if (existingId !== undefined) {
-      if (existingId === o.id) return;
-      victim = getObject(this.dev, existingId);
-      // Two names of one file: rename does nothing (POSIX).
-      if (this.resolveLinks(victim) === this.resolveLinks(o)) return;
-      if (victim.type === ObjectType.directory) {
-        if (o.type !== ObjectType.directory) throw new Yaffs2Error('EISDIR', `${to}: is a directory`);
-        if (victim.children!.size > 0) throw new Yaffs2Error('ENOTEMPTY', `${to}: directory not empty`);
-      } else if (o.type === ObjectType.directory) {
-        throw new Yaffs2Error('ENOTDIR', `${to}: not a directory`);
-      }
-      if (victim.type === ObjectType.file && victim.links && victim.links.size > 0) {
-        // The target file lives on under its hard links: it cannot be shadowed (that deletes it).
-        linkedTarget = victim;
-        victim = null;
-      }
-    }
-    const oldDir = getObject(this.dev, o.parentId);
-    oldDir.children!.delete(o.nameString);
-    if (victim) dir.children!.delete(victim.nameString);
-    o.parentId = dir.id;
-    o.name = encodeName(name);
-    o.nameString = name;
-    o.ctime = this.dev.now();
-    // The commit point: one header program. A replaced target without hard links is named in
-    // its shadows field; a hard-linked one keeps an older header with the same name, and the
-    // scan gives the name to the newer header and the older file one of its links' names.
-    writeHeader(this.dev, o, false, victim ? victim.id : 0);
-    dir.children!.set(name, o.id);
-    if (linkedTarget) promoteToLink(this.dev, linkedTarget, firstLink(this.dev, linkedTarget));
-    if (victim) {
-      if (victim.type === ObjectType.hardlink) this.dev.objects.get(victim.equivId)?.links?.delete(victim.id);
-      deleteObject(this.dev, victim);
-    }
-  }
-
-  /** The file a hard link stands for, or the object itself. */
-  private resolveLinks(o: YObject): number {
-    return o.type === ObjectType.hardlink ? o.equivId : o.id;
+    renameObject(this.dev, from, to);
   }
 
   symlink(target: string, path: string): void {
-    ensureWritable(this.dev);
-    checkGc(this.dev);
-    const alias = encodeName(target);
-    if (alias.length > MAX_ALIAS_BYTES) throw new Yaffs2Error('ENAMETOOLONG', `symlink target over ${MAX_ALIAS_BYTES} bytes`);
-    const { dir, name } = resolveParent(this.dev, path);
-    if (dir.children!.has(name)) throw new Yaffs2Error('EEXIST', `${path}: exists`);
-    const o = newObject(this.dev, ObjectType.symlink, dir, name, S_IFLNK | 0o777);
-    o.alias = alias;
-    addObject(this.dev, o, dir);
+    createSymlink(this.dev, target, path);
   }
 
   /** A symbolic link's target as stored (raw bytes). */
@@ -392,16 +338,7 @@ export class Yaffs2 {
 
   /** Hard link: `newPath` becomes another name of the file at `existing`. */
   link(existing: string, newPath: string): void {
-    ensureWritable(this.dev);
-    checkGc(this.dev);
-    const t = target(this.dev, resolve(this.dev, existing, false));
-    if (t.type !== ObjectType.file) throw new Yaffs2Error('EPERM', `${existing}: only regular files can be hard-linked`);
-    const { dir, name } = resolveParent(this.dev, newPath);
-    if (dir.children!.has(name)) throw new Yaffs2Error('EEXIST', `${newPath}: exists`);
-    const o = newObject(this.dev, ObjectType.hardlink, dir, name, 0);
-    o.equivId = t.id;
-    addObject(this.dev, o, dir);
-    t.links!.add(o.id);
+    createHardLink(this.dev, existing, newPath);
   }
 
   /**
@@ -409,93 +346,13 @@ export class Yaffs2 {
    * given attributes) first, then data chunks 1…n. Used by `import`, whose images must hold
    * exactly one header per object for unyaffs.
    */
-  createObject(
-    path: string,
-    spec: {
-      type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'special';
-      mode?: number;
-      uid?: number;
-      gid?: number;
-      atime?: number;
-      mtime?: number;
-      ctime?: number;
-      rdev?: number;
-      content?: Uint8Array;
-      /**
-       * The contents, read a chunk at a time instead of `content` (files larger than memory):
-       * `read` fills `into` from `position` and returns the bytes it put there.
-       */
-      source?: { size: number; read(position: number, into: Uint8Array): number };
-      target?: string;
-      linkTo?: string;
-    },
-  ): number {
-    ensureWritable(this.dev);
-    checkGc(this.dev);
-    const { dir, name } = resolveParent(this.dev, path);
-    if (dir.children!.has(name)) throw new Yaffs2Error('EEXIST', `${path}: exists`);
-    const typeCode = {
-      file: ObjectType.file,
-      directory: ObjectType.directory,
-      symlink: ObjectType.symlink,
-      hardlink: ObjectType.hardlink,
-      special: ObjectType.special,
-    }[spec.type];
-    const defaultMode = { file: S_IFREG | 0o644, directory: S_IFDIR | 0o755, symlink: S_IFLNK | 0o777, hardlink: 0, special: 0 }[spec.type];
-    const content = spec.content ?? new Uint8Array(0);
-    const source = spec.source ?? {
-      size: content.length,
-      read: (position: number, into: Uint8Array): number => {
-        const n = Math.min(into.length, content.length - position);
-        into.set(content.subarray(position, position + n));
-        return n;
-      },
-    };
-    const chunksNeeded = 1 + Math.ceil(source.size / this.dev.chunkSize);
-    if (!hasSpaceFor(this.dev, chunksNeeded)) throw new Yaffs2Error('ENOSPC', `${path}: needs ${chunksNeeded} chunks`);
-    const o = newObject(this.dev, typeCode, dir, name, spec.mode ?? defaultMode);
-    if (spec.uid !== undefined) o.uid = spec.uid >>> 0;
-    if (spec.gid !== undefined) o.gid = spec.gid >>> 0;
-    if (spec.atime !== undefined) o.atime = spec.atime >>> 0;
-    if (spec.mtime !== undefined) o.mtime = spec.mtime >>> 0;
-    if (spec.ctime !== undefined) o.ctime = spec.ctime >>> 0;
-    if (spec.rdev !== undefined) o.rdev = spec.rdev >>> 0;
-    let linkTarget: YObject | null = null;
-    if (spec.type === 'symlink') {
-      o.alias = encodeName(spec.target ?? '');
-      if (o.alias.length > MAX_ALIAS_BYTES) throw new Yaffs2Error('ENAMETOOLONG', `${path}: symlink target over ${MAX_ALIAS_BYTES} bytes`);
-    } else if (spec.type === 'hardlink') {
-      linkTarget = target(this.dev, resolve(this.dev, spec.linkTo ?? '', false));
-      if (linkTarget.type !== ObjectType.file) throw new Yaffs2Error('EPERM', `${path}: only regular files can be hard-linked`);
-      o.equivId = linkTarget.id;
-    } else if (spec.type === 'file') {
-      o.size = source.size;
-    }
-    addObject(this.dev, o, dir);
-    linkTarget?.links!.add(o.id);
-    if (spec.type === 'file' && source.size > 0) {
-      const cs = this.dev.chunkSize;
-      const buf = new Uint8Array(cs);
-      for (let k = 1, at = 0; at < source.size; k++, at += cs) {
-        const want = Math.min(cs, source.size - at);
-        const n = source.read(at, buf.subarray(0, want));
-        if (n !== want) throw new Yaffs2Error('EIO', `${path}: the contents ended at ${at + n} of ${source.size} bytes (changed while being read?)`);
-        if (n < cs) buf.fill(0xff, n);
-        const page = writeNewChunk(this.dev, buf, o.id, k, n, null, false);
-        setChunk(this.dev, o, k, page);
-      }
-    }
-    return o.id;
+  createObject(path: string, spec: CreateObjectSpec): number {
+    return createObjectInOrder(this.dev, path, spec);
   }
 
   /** Creates a special file (device node, FIFO, socket) as mkyaffs2image does. */
   mknod(path: string, mode: number, rdev = 0): void {
-    ensureWritable(this.dev);
-    const { dir, name } = resolveParent(this.dev, path);
-    if (dir.children!.has(name)) throw new Yaffs2Error('EEXIST', `${path}: exists`);
-    const o = newObject(this.dev, ObjectType.special, dir, name, mode);
-    o.rdev = rdev;
-    addObject(this.dev, o, dir);
+    createSpecial(this.dev, path, mode, rdev);
   }
 
   /** Sets mode bits, owner and times of an object (one header program). */
@@ -527,69 +384,12 @@ export class Yaffs2 {
   }
 
   statfs(): StatFs {
-    assertMounted(this.dev);
-    const usable = usableBlockCount(this.dev);
-    const reserved = this.dev.reservedBlocks + checkpointBlocksRequired(this.dev);
-    const free = freeChunkCount(this.dev);
-    return {
-      chunkSize: this.dev.chunkSize,
-      chunksPerBlock: this.dev.pagesPerBlock,
-      totalBlocks: this.dev.blockCount,
-      usableBlocks: usable,
-      erasedBlocks: erasedBlockCount(this.dev),
-      reservedBlocks: this.dev.reservedBlocks,
-      freeChunks: free,
-      freeBytes: Math.max(0, free - reserved * this.dev.pagesPerBlock - 1) * this.dev.chunkSize,
-      totalBytes: Math.max(0, usable - reserved) * this.dev.pagesPerBlock * this.dev.chunkSize,
-    };
+    return statFileSystem(this.dev);
   }
 
   /** Block states, erase counts and object counts, for `yaffs2 info`. */
-  info(): {
-    layout: SpareLayoutName;
-    objects: number;
-    files: number;
-    directories: number;
-    symlinks: number;
-    hardlinks: number;
-    blocksByState: Record<string, number>;
-    eraseCounts: { min: number; max: number; mean: number };
-    sequenceNumber: number;
-  } {
-    const blocksByState: Record<string, number> = { empty: 0, allocating: 0, full: 0, checkpoint: 0, dead: 0 };
-    let min = Infinity;
-    let max = 0;
-    let sum = 0;
-    for (let b = 0; b < this.dev.blockCount; b++) {
-      const name = BLOCK_STATE_NAMES[this.dev.blockState[b]!] ?? 'unknown';
-      blocksByState[name] = (blocksByState[name] ?? 0) + 1;
-      const e = this.dev.device.eraseCount(b);
-      min = Math.min(min, e);
-      max = Math.max(max, e);
-      sum += e;
-    }
-    let files = 0;
-    let directories = 0;
-    let symlinks = 0;
-    let hardlinks = 0;
-    for (const o of this.dev.objects.values()) {
-      if (o.fake) continue;
-      if (o.type === ObjectType.file) files++;
-      else if (o.type === ObjectType.directory) directories++;
-      else if (o.type === ObjectType.symlink) symlinks++;
-      else if (o.type === ObjectType.hardlink) hardlinks++;
-    }
-    return {
-      layout: this.dev.layout.name,
-      objects: this.dev.objects.size - 2,
-      files,
-      directories,
-      symlinks,
-      hardlinks,
-      blocksByState,
-      eraseCounts: { min: this.dev.blockCount ? min : 0, max, mean: this.dev.blockCount ? sum / this.dev.blockCount : 0 },
-      sequenceNumber: this.dev.sequenceNumber,
-    };
+  info(): FileSystemInfo {
+    return fileSystemInfo(this.dev);
   }
 
   /**
@@ -598,18 +398,7 @@ export class Yaffs2 {
    * state of its own: a full block with live < written holds stale chunks that GC can reclaim.
    */
   blockInfo(block: number): BlockInfo {
-    if (!Number.isInteger(block) || block < 0 || block >= this.dev.blockCount) {
-      throw new Yaffs2Error('EINVAL', `block ${block} is outside 0..${this.dev.blockCount - 1}`);
-    }
-    return {
-      block,
-      state: BLOCK_STATE_NAMES[this.dev.blockState[block]!] ?? 'unknown',
-      sequence: this.dev.blockSequence[block]!,
-      pagesWritten: this.dev.blockWritten[block]!,
-      pagesLive: this.dev.blockLive[block]!,
-      eraseCount: this.dev.device.eraseCount(block),
-      bad: this.dev.device.isBad(block),
-    };
+    return blockInfoOf(this.dev, block);
   }
 
   /** Programs every pending header, then the checkpoint, then syncs the device. */
