@@ -44,6 +44,22 @@ function fraction(name: string) {
   };
 }
 
+/**
+ * A cache size: a plain count (pages for --data-cache, entries for --mapping-cache) or bytes with
+ * a unit (B, KiB, MiB, GiB). Returns which.
+ */
+function cacheSize(name: string, unit: string) {
+  return (value: string): { count: number } | { bytes: number } => {
+    const m = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(value.trim());
+    const scale = m?.[2] === undefined ? 0 : { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[m[2]]!;
+    const v = m ? Number(m[1]) : NaN;
+    if (!m || !Number.isSafeInteger(v * Math.max(scale, 1))) {
+      throw new InvalidArgumentError(`${name} must be a number of ${unit} (4096) or a size in bytes (64MiB, 512KiB, 1GiB, 8192B); 0 turns it off.`);
+    }
+    return scale === 0 ? { count: v } : { bytes: v * scale };
+  };
+}
+
 /** Page size: whole 512-byte sectors, since traces address sectors. */
 function pageSize(value: string): number {
   const v = positiveInt('--page-size')(value);
@@ -114,6 +130,10 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--no-precondition', 'skip filling the device once before measuring'))
     .addOption(new Option('--snapshot-every <n>', 'time-series point every N host page writes (default: 1% of the run)').argParser(nonNegativeInt('--snapshot-every')))
     .addOption(new Option('--queue-depth <n>', 'closed-loop host queue depth for the latency model').argParser(positiveInt('--queue-depth')).default(32))
+    .addOption(new Option('--data-cache <size>', 'DRAM write-back data cache: pages, or bytes with a unit (64MiB); default none').argParser(cacheSize('--data-cache', 'pages')))
+    .addOption(new Option('--flush-idle-us <us>', 'replay: an idle gap longer than this flushes the data cache (default 1000; 0: never)').argParser(nonNegativeInt('--flush-idle-us')))
+    .addOption(new Option('--data-cache-read-allocate', 'a read miss also brings the page into the data cache'))
+    .addOption(new Option('--mapping-cache <size>', 'DFTL cached mapping table: entries, or bytes with a unit (256KiB); default the full table in RAM').argParser(cacheSize('--mapping-cache', 'entries')))
     .addOption(new Option('--precondition-state <state>', 'how the device is brought to its state before measuring (default sequential)').choices(PRECONDITION_STATES as unknown as string[]))
     .addOption(new Option('--occupancy <f>', 'fraction of the user capacity valid after preconditioning, in (0, 1] (default 1)').argParser(fraction('--occupancy')))
     .addOption(new Option('--print-config', 'print the resolved scenario (YAML; JSON with --json) and exit'))
@@ -152,6 +172,18 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
     `erase count min ${report.erase.min} max ${report.erase.max} mean ${f(report.erase.mean, 2)} stddev ${f(report.erase.stddev, 2)}`,
     `simulated ${f(report.throughput.simulatedSeconds)} s: ${f(report.throughput.hostWriteMBps, 1)} MB/s host writes; latency µs p50 ${f(report.latencyUs.p50, 0)} p99 ${f(report.latencyUs.p99, 0)} p99.9 ${f(report.latencyUs.p999, 0)}`,
   ];
+  const dc = report.dataCache;
+  if (dc) {
+    lines.push(
+      `data cache ${dc.capacityPages} pages: read hits ${dc.readHits} of ${dc.readHits + dc.readMisses} (${f(dc.readHitRatio * 100, 1)}%), write hits ${dc.writeHits} of ${dc.writeHits + dc.writeMisses}, evictions ${dc.evictions}, write-backs ${dc.writeBacks}, flushes ${dc.flushes} (${dc.flushedPages} pages), dirty now ${dc.dirtyPages}`,
+    );
+  }
+  const mc = report.mappingCache;
+  if (mc) {
+    lines.push(
+      `mapping cache ${mc.capacityEntries} entries (${mc.entriesPerTranslationPage} per translation page, ${mc.translationPages} pages): hits ${mc.hits} of ${mc.hits + mc.misses} (${f(mc.hitRatio * 100, 1)}%), translation reads ${mc.translationReads}, writes ${mc.translationWrites} (batch updates ${mc.batchUpdates})`,
+    );
+  }
   emit(lines.join('\n') + '\n');
 }
 
@@ -184,6 +216,16 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
   if (typed('allowEmpty')) over.push({ workload: { allowEmpty: true } });
   if (typed('blkparseEvent')) over.push({ workload: { blkparseEvent: flags.blkparseEvent } });
   if (typed('plots')) over.push({ outputs: { plots: flags.plots } });
+  if (typed('dataCache')) {
+    const size = flags.dataCache as { count: number } | { bytes: number };
+    over.push({ device: { dataCache: 'count' in size ? { capacityPages: size.count, capacityBytes: 0 } : { capacityBytes: size.bytes, capacityPages: 0 } } });
+  }
+  if (typed('flushIdleUs')) over.push({ device: { dataCache: { flushIdleUs: flags.flushIdleUs } } });
+  if (typed('dataCacheReadAllocate')) over.push({ device: { dataCache: { readAllocate: true } } });
+  if (typed('mappingCache')) {
+    const size = flags.mappingCache as { count: number } | { bytes: number };
+    over.push({ device: { ftl: 'count' in size ? { mappingCacheEntries: size.count, mappingCacheBytes: 0 } : { mappingCacheBytes: size.bytes, mappingCacheEntries: 0 } } });
+  }
   return applyOverrides(base, [...extra, ...over]);
 }
 

@@ -80,6 +80,14 @@ export function resolveScenario(value: unknown, where: PositionMap, baseDir?: st
 /** Rules across keys (the schema checks each key alone). */
 export function checkScenario(s: Scenario, where: PositionMap): void {
   const at = (p: string) => where.positions.get(p) ?? where.file;
+  const cache = s.device.dataCache;
+  if (cache !== undefined && (cache.capacityPages ?? 0) > 0 && (cache.capacityBytes ?? 0) > 0) {
+    throw new SsdError('INVALID_CONFIG', `${at('device.dataCache.capacityBytes')}: device.dataCache: give capacityPages or capacityBytes, not both`);
+  }
+  const ftl = s.device.ftl;
+  if (typeof ftl.mappingCacheEntries === 'number' && typeof ftl.mappingCacheBytes === 'number' && ftl.mappingCacheEntries > 0 && ftl.mappingCacheBytes > 0) {
+    throw new SsdError('INVALID_CONFIG', `${at('device.ftl.mappingCacheBytes')}: device.ftl: give mappingCacheEntries or mappingCacheBytes, not both`);
+  }
   if (s.workload.kind === 'trace' && s.workload.path === '') {
     throw new SsdError('INVALID_CONFIG', `${at('workload.kind')}: workload.path: a trace workload needs the trace's path`);
   }

@@ -35,6 +35,11 @@ export const SCENARIO_ALIASES: Readonly<Record<string, string>> = {
   trace: 'workload.path',
   format: 'workload.format',
   'snapshot-every': 'outputs.snapshotEvery',
+  'data-cache': 'device.dataCache.capacityPages',
+  'data-cache-bytes': 'device.dataCache.capacityBytes',
+  'flush-idle-us': 'device.dataCache.flushIdleUs',
+  'mapping-cache': 'device.ftl.mappingCacheEntries',
+  'mapping-cache-bytes': 'device.ftl.mappingCacheBytes',
 };
 
 /** The dotted key of a short name or dotted key; INVALID_CONFIG for neither. */

@@ -76,7 +76,17 @@ function hostModel(s: Scenario): Partial<SimulatorConfig> {
     ...(d.transactionScheduling !== undefined ? { transactionScheduling: d.transactionScheduling as SimulatorConfig['transactionScheduling'] } : {}),
     ...(d.partialPageTransfers !== undefined ? { partialPageTransfers: d.partialPageTransfers } : {}),
     ...(d.partialPageWrites !== undefined ? { partialPageWrites: d.partialPageWrites as SimulatorConfig['partialPageWrites'] } : {}),
+    ...dataCacheOf(s),
   };
+}
+
+/** device.dataCache as the simulator's option: none when absent or its capacity is 0 (a sweep's "off" point). */
+function dataCacheOf(s: Scenario): Partial<SimulatorConfig> {
+  const c = s.device.dataCache;
+  if (c === undefined) return {};
+  const { capacityPages = 0, capacityBytes = 0, ...rest } = c;
+  if (capacityPages === 0 && capacityBytes === 0) return {};
+  return { dataCache: { ...rest, ...(capacityPages > 0 ? { capacityPages } : { capacityBytes }) } };
 }
 
 /** Runs a scenario and returns its report (config.scenario holds the scenario itself). */

@@ -40,6 +40,8 @@ export interface Scenario {
     transactionScheduling?: string;
     partialPageTransfers?: boolean;
     partialPageWrites?: string;
+    /** The DRAM write-back data cache (SimulatorConfig.dataCache); absent, or capacity 0: none. */
+    dataCache?: { capacityPages?: number; capacityBytes?: number; dramLatencyNs?: number; dramNsPerByte?: number; flushIdleUs?: number; readAllocate?: boolean };
   };
   precondition: {
     state: PreconditionState;
@@ -138,6 +140,18 @@ export const SCENARIO_SCHEMA: Node = {
         transactionScheduling: { t: 'string', values: ['eager', ...TRANSACTION_SCHEDULINGS] },
         partialPageTransfers: { t: 'boolean' },
         partialPageWrites: { t: 'string', values: ['overwrite', 'read-modify-write'] },
+        dataCache: {
+          t: 'object',
+          fields: {
+            // 0 (either): no cache, so a sweep can vary the size from none upwards.
+            capacityPages: int(0),
+            capacityBytes: int(0),
+            dramLatencyNs: { t: 'number', min: 0 },
+            dramNsPerByte: { t: 'number', min: 0 },
+            flushIdleUs: { t: 'number', min: 0 },
+            readAllocate: { t: 'boolean' },
+          },
+        },
       },
     },
     precondition: {
@@ -202,12 +216,13 @@ function editDistance(a: string, b: string): number {
 const WRITES = /^\d+(\.\d+)?x$/;
 
 /**
- * Issue 18 asks scenarios to describe the device's caches, but the simulator has none yet (the
- * DFTL mapping-table cache and the DRAM write cache are issue 17's): their keys come with them. Until
- * then a key that looks like one is refused like any unknown key, saying why.
+ * The device's two caches (issue 17) have these keys: device.dataCache.* (the DRAM write-back data
+ * cache) and device.ftl.mappingCacheEntries / mappingCacheBytes (the DFTL cached mapping table). An
+ * unknown key that looks like a cache key is refused like any other unknown key, naming them.
  */
 const CACHE_KEY = /cache|dram|dftl|cmt/i;
-const NO_CACHES = 'the simulator has no caches yet (no DFTL mapping-table cache, no DRAM write cache), so no cache key is accepted';
+export const CACHE_KEYS_HINT =
+  'the caches are device.dataCache (capacityPages or capacityBytes, dramLatencyNs, dramNsPerByte, flushIdleUs, readAllocate) and device.ftl.mappingCacheEntries or device.ftl.mappingCacheBytes';
 
 /**
  * Checks `value` against the schema; throws SsdError INVALID_CONFIG naming the first bad key:
@@ -228,7 +243,7 @@ export function validateScenarioValue(value: unknown, where: PositionMap, node: 
         const field = node.fields[key];
         if (field === undefined) {
           const near = known.filter((k) => editDistance(k, key) <= 2);
-          const cache = CACHE_KEY.test(key) ? `; ${NO_CACHES}` : '';
+          const cache = CACHE_KEY.test(key) ? `; ${CACHE_KEYS_HINT}` : '';
           return fail(p, `unknown key '${key}'${near.length ? ` (did you mean '${near[0]}'?)` : ''}${cache}; known keys here: ${known.join(', ')}`);
         }
         validateScenarioValue(v, where, field, p);
