@@ -9,8 +9,8 @@ import { DataCache, resolveDataCacheOptions } from '../src/cache/data-cache.ts';
 
 const geometry = { pageSize: 4096, spareSize: 64, pagesPerBlock: 16, blocksPerDie: 16, diesPerChannel: 1, channels: 2 };
 const timing = { tR: 50_000, tPROG: 500_000, tBERS: 3_000_000, transferPerByte: 1 };
-/** One 4 KiB page in DRAM with the defaults: tRCD + tCL = 26 ns, then 4096 × 0.15625 ns. */
-const DRAM_PAGE = 26 + 4096 * 0.15625;
+/** One 4 KiB page in DRAM with the defaults (MQSim's): tRCD + tCL = 26 ns, then 4096 / 1 / 2 bursts of 1000 / 100 ns. */
+const DRAM_PAGE = 26 + (4096 / 2) * 10;
 
 function simulator(extra: Partial<SimulatorConfig> = {}): SsdSimulator {
   const sim = new SsdSimulator({ geometry, timing, queueDepth: 1, backgroundGcIdleNs: 0, ...extra });
@@ -102,7 +102,8 @@ describe('DRAM data cache', () => {
     // Three writes at once, then a read of one of them (a hit), then 1 ms idle: a flush.
     const r = sim.replay([req(1, 0, 10, false), req(2, 0, 11, false), req(3, 0, 12, false), req(4, 10_000, 11, true), req(5, 2_000_000, 13, false)]);
     assert.equal(r.dataCache!.readHits, 1);
-    assert.equal(r.readLatencyUs.mean, DRAM_PAGE / 1000);
+    // One DRAM channel: the read at 10 µs waits for the three page writes' accesses before its own.
+    assert.equal(r.readLatencyUs.mean, (4 * DRAM_PAGE - 10_000) / 1000);
     assert.equal(r.dataCache!.flushes, 1);
     assert.equal(r.dataCache!.flushedPages, 3);
     assert.equal(r.dataCache!.dirtyPages, 1, 'the last write is still in DRAM');

@@ -7,7 +7,8 @@
 // flush; this file only keeps the state.
 // MQSim counterpart: Data_Cache_Manager_Flash_Advanced with its Data_Cache_Flash (the LRU slots,
 // write-back on eviction) and Data_Cache_Manager_Base's estimate_dram_access_time (tRCD + tCL +
-// bytes / burst / 2 × the DDR burst time, one access at a time on the DRAM channel).
+// bytes / burst / 2 × the burst time 1000 / data rate ns, one access at a time on the DRAM
+// channel, as its memory_channel_is_busy queue serves them).
 import { SsdError } from '../errors.ts';
 
 /** The data cache's options (SimulatorConfig.dataCache). Give the size in pages or in bytes. */
@@ -21,8 +22,10 @@ export interface DataCacheOptions {
    */
   readonly dramLatencyNs?: number;
   /**
-   * Transfer time per byte, ns (default 0.15625: MQSim's default DDR at 800 MT/s moves 4-byte
-   * bursts in two transfers of 1.25 ns, i.e. 8 bytes per 1.25 ns). An 8 KiB page: 26 + 1280 ns.
+   * Transfer time per byte, ns (default 5). MQSim's estimate_dram_access_time charges
+   * bytes / burst size / 2 bursts of 1000 / data rate (MT/s) ns each; its default ssdconfig.xml
+   * (Data_Cache_DRAM_Data_Rate 100, Data_Cache_DRAM_Data_Busrt_Size 1) gives 10 / 2 = 5 ns per
+   * byte: an 8 KiB page takes 26 + 40,960 ns. A page is taken to fit one DRAM row (8 KiB there).
    */
   readonly dramNsPerByte?: number;
   /**
@@ -86,7 +89,7 @@ export function resolveDataCacheOptions(o: DataCacheOptions, pageSize: number): 
   }
   if (capacityPages > 1 << 28) bad('capacityPages', `at most ${1 << 28} pages, got ${capacityPages}`);
   const dramLatencyNs = o.dramLatencyNs ?? 26;
-  const dramNsPerByte = o.dramNsPerByte ?? 0.15625;
+  const dramNsPerByte = o.dramNsPerByte ?? 5;
   const flushIdleUs = o.flushIdleUs ?? 1000;
   for (const [field, v] of [['dramLatencyNs', dramLatencyNs], ['dramNsPerByte', dramNsPerByte], ['flushIdleUs', flushIdleUs]] as const) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(field, `must be a non-negative number, got ${String(v)}`);
