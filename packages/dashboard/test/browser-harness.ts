@@ -14,6 +14,15 @@ import type { DashboardServer } from '../src/server/server.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOT_DIR = fileURLToPath(new URL('../screenshots/', import.meta.url));
+/** Headless, no sandbox (root in CI), nothing fetched from outside. */
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Fails (the test never skips) when chromium is not installed. */
+export function requireChromium(): void {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`chromium is missing at ${CHROMIUM_PATH}: install it (apt-get install chromium; .ci/run does) — the browser test cannot run without it`);
+  }
+}
 
 export interface Harness {
   readonly server: DashboardServer;
@@ -25,9 +34,7 @@ export interface Harness {
 }
 
 export async function startHarness(options: { checkpointDirectory?: string; modelDirectory?: string; width?: number; height?: number } = {}): Promise<Harness> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`chromium is missing at ${CHROMIUM_PATH}: install it (apt-get install chromium; .ci/run does) — the browser test cannot run without it`);
-  }
+  requireChromium();
   await ensureClientBuilt();
   const server = await startDashboardServer({
     port: 0,
@@ -41,7 +48,7 @@ export async function startHarness(options: { checkpointDirectory?: string; mode
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: CHROMIUM_ARGS,
       viewport: { width: options.width ?? 1400, height: options.height ?? 1000 },
       acceptDownloads: true,
     });
