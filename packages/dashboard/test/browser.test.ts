@@ -44,6 +44,16 @@ describe('dashboard in chromium', { timeout: 360_000 }, () => {
     checkpoints = mkdtempSync(join(tmpdir(), 'dashboard-checkpoints-'));
     await makeTinyCheckpoint(checkpoints);
     harness = await startHarness({ checkpointDirectory: checkpoints });
+    // The canvases' own texts (the heatmap's axis labels) are recorded as they are drawn.
+    await harness.page.addInitScript(() => {
+      const texts: string[] = [];
+      (window as unknown as { canvasTexts: string[] }).canvasTexts = texts;
+      const fillText = CanvasRenderingContext2D.prototype.fillText;
+      CanvasRenderingContext2D.prototype.fillText = function (text: string, ...rest: [number, number, number?]) {
+        texts.push(String(text));
+        return fillText.call(this, text, ...rest);
+      };
+    });
     await harness.page.goto(harness.server.url);
     await harness.page.waitForSelector('#tab-ssd');
   });
@@ -150,6 +160,18 @@ describe('dashboard in chromium', { timeout: 360_000 }, () => {
     assert.equal(tables['chart-erase-histogram']!.reduce((n, r) => n + Number(r[1]), 0), 24);
     await page.hover('[data-testid=erase-heatmap]', { position: { x: 56, y: 8 } });
     assert.equal(await page.textContent('[data-testid=erase-heatmap-readout]'), `die 0, block 0: ${perBlock[0]} erases`);
+    // The heatmap's axes: die numbers on one, blocks within the die on the other, both titled.
+    const canvasTexts = await page.evaluate(() => (window as unknown as { canvasTexts: string[] }).canvasTexts);
+    for (const text of ['die', 'block within the die', '0', '3', '5']) assert.ok(canvasTexts.includes(text), `the heatmap draws '${text}'`);
+    // The block map's text alternative: every block's pages by state; the valid pages are the
+    // 180 user pages (the drive was filled first), one block is the last GC victim.
+    await page.click('[data-testid=block-map] ~ details.chart-data summary');
+    await page.waitForSelector('[data-testid=block-map-table] tbody tr', { state: 'attached' });
+    const blockRows = await page.$$eval('[data-testid=block-map-table] tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    assert.equal(blockRows.length, 24);
+    assert.equal(blockRows.reduce((n, r) => n + Number(r[2]), 0), 180, 'valid pages over all blocks');
+    assert.ok(blockRows.every((r) => Number(r[2]) + Number(r[3]) + Number(r[4]) === 9), 'each block: 9 pages');
+    assert.ok(blockRows.some((r) => r[5] === 'last GC victim'));
     // Latency: writes only (the workload writes), the CDF climbing to 1.
     const cdf = tables['chart-latency-cdf']!;
     assert.ok(cdf.every((r) => r[0] === 'writes'));
