@@ -200,6 +200,17 @@ export class Ftl {
       guard(st, e);
     }
   }
+  /**
+   * With a cached mapping table: called right after a translation-page read for a host access, so
+   * a transaction scheduler can hold the data operation until it is done (replay.ts sets it);
+   * null (default): the eager clock issues what follows at that read's completion. Internal.
+   */
+  get afterTranslationRead(): (() => void) | null {
+    return this.state.afterTranslationRead;
+  }
+  set afterTranslationRead(hook: (() => void) | null) {
+    this.state.afterTranslationRead = hook;
+  }
   /** The cached mapping table's counts since {@link startMappingCacheMeasurement} (null: the full table in RAM). */
   mappingCacheReport(): MappingCacheReport | null {
     return this.state.cmt?.report() ?? null;

@@ -159,6 +159,14 @@ export class TransactionScheduler implements NandOperationSink {
     this.finished[request] = false;
   }
 
+  /**
+   * The request completes no earlier than t, whatever its transactions (a DRAM access of the data
+   * cache: a request served from DRAM has no transaction at all). Call before {@link seal}.
+   */
+  completeNoEarlierThan(request: number, t: number): void {
+    if (t > this.completion[request]!) this.completion[request] = t;
+  }
+
   /** Every operation of the request has been handed over; completes it if none is pending. */
   seal(request: number): void {
     this.sealed[request] = true;

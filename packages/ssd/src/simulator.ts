@@ -123,9 +123,6 @@ export class SsdSimulator {
     } else if (config.suspend !== undefined) {
       throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
     }
-    if (config.dataCache !== undefined && scheduled) {
-      throw new SsdError('INVALID_CONFIG', "dataCache needs transactionScheduling 'eager' (the transaction scheduler has no cache model yet)");
-    }
     this.dataCache = config.dataCache !== undefined ? new DataCache(resolveDataCacheOptions(config.dataCache, config.geometry.pageSize)) : null;
     this.ftl = new Ftl(this.device, config.ftl);
     this.workload = new Workload(this.ftl.userPages, config.workload);
@@ -335,9 +332,11 @@ export class SsdSimulator {
     if (cache.mustEvict(lba)) {
       const victim = cache.evict();
       if (victim.dirty) {
-        this.device.timing.issueAt(t);
+        // With the transaction scheduler the write-back is a transaction of the current request,
+        // which completes with it; the eager clock gives its end here.
+        if (this.scheduler === null) this.device.timing.issueAt(t);
         this.ftl.writeBack(victim.lba, victim.data ?? undefined);
-        done = Math.max(done, this.device.timing.lastCompletion);
+        if (this.scheduler === null) done = Math.max(done, this.device.timing.lastCompletion);
       }
     }
     cache.put(lba, dirty, data);
@@ -371,19 +370,25 @@ export class SsdSimulator {
    * flush in an idle gap. Counts one flush when it wrote a page. Returns the pages written.
    */
   flushDataCache(from = this.device.timing.elapsed, until = Infinity): number {
-    const cache = this.dataCache;
-    if (cache === null || cache.dirtyPages === 0) return 0;
+    if (this.dataCache === null) return 0;
     const timing = this.device.timing;
     timing.issueAt(from);
+    const written = this.writeBackWhile(() => until === Infinity || timing.elapsed < until);
+    if (until === Infinity && this.lastIssue < timing.lastCompletion) this.lastIssue = timing.lastCompletion;
+    return written;
+  }
+
+  /** Writes dirty pages back, oldest first, while keepGoing() (asked before each); one flush when it wrote any. */
+  private writeBackWhile(keepGoing: () => boolean): number {
+    const cache = this.dataCache!;
     let written = 0;
-    while (cache.dirtyPages > 0 && (until === Infinity || timing.elapsed < until)) {
+    while (cache.dirtyPages > 0 && keepGoing()) {
       const lba = cache.oldestDirty();
       this.ftl.writeBack(lba, cache.payload(lba) ?? undefined);
       cache.markFlushed(lba);
       written++;
     }
     if (written > 0) cache.stats.flushes++;
-    if (until === Infinity && this.lastIssue < timing.lastCompletion) this.lastIssue = timing.lastCompletion;
     return written;
   }
 
@@ -550,21 +555,21 @@ export class SsdSimulator {
       backgroundGcIdleNs: this.backgroundGcIdleNs,
       cache: this.dataCache === null ? null : {
         flushIdleNs: this.dataCache.options.flushIdleUs * 1000,
+        readAllocate: this.dataCache.options.readAllocate,
         write: (lba, t) => {
           this.ftl.countCachedHostWrite();
           return this.cachePut(lba, t, true, null);
         },
         read: (lba, t) => {
           const cache = this.dataCache!;
-          if (cache.lookupRead(lba)) {
-            this.ftl.countCachedHostRead();
-            return cache.dramAccess(t, this.config.geometry.pageSize);
-          }
-          return cache.options.readAllocate ? this.readAllocate(lba, t) : -1;
+          if (!cache.lookupRead(lba)) return -1;
+          this.ftl.countCachedHostRead();
+          return cache.dramAccess(t, this.config.geometry.pageSize);
         },
+        allocate: (lba, t) => this.cachePut(lba, t, false, null),
         has: (lba) => this.dataCache!.has(lba),
         invalidate: (lba, count) => this.dataCache!.invalidate(lba, count),
-        flush: (from, until) => this.flushDataCache(from, until),
+        flush: (keepGoing) => this.writeBackWhile(keepGoing),
       },
       recordLatency: (kind, latency) => this.recordRequest(kind, latency),
       chargeUnmappedRead: (lba) => this.chargeUnmappedRead(lba),

@@ -92,6 +92,23 @@ describe('cached mapping table (DFTL)', () => {
     assert.throws(() => new Ftl(createNandDevice({ geometry }), { mappingCacheEntries: 4, mappingCacheBytes: 64 }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG'));
   });
 
+  for (const transactionScheduling of ['eager', 'read-first'] as const) {
+    test(`a read miss waits for its translation-page read (${transactionScheduling})`, () => {
+      const timing = { tR: 50_000, tPROG: 500_000, tBERS: 3_000_000, transferPerByte: 1 };
+      const sim = new SsdSimulator({ geometry, timing, ftl: { mappingCacheEntries: 2 }, transactionScheduling, backgroundGcIdleNs: 0 });
+      sim.startMeasurement();
+      const req = (line: number, arrivalNs: number, page: number, isRead: boolean) => ({ arrivalNs, device: 0, sector: page, sectors: 1, isRead, line });
+      // 0 and 1 share translation page 0; writing 256 evicts 0 (dirty): page 0 is programmed with
+      // both entries, 1 stays cached clean. A second later, reading 0 misses: 1 leaves (clean, no
+      // write), translation page 0 is read, then the data page.
+      const r = sim.replay([req(1, 0, 0, false), req(2, 0, 1, false), req(3, 0, 256, false), req(4, 1_000_000_000, 0, true)]);
+      assert.equal(r.mappingCache!.translationWrites, 1);
+      assert.equal(r.mappingCache!.translationReads, 1);
+      const read = timing.tR + (512 + 32) * timing.transferPerByte;
+      assert.equal(r.readLatencyUs.mean, (2 * read) / 1000);
+    });
+  }
+
   for (const options of [
     { name: 'block / bitmap', o: { mappingCacheEntries: 8 } },
     { name: 'superblock / scan', o: { mappingCacheEntries: 8, gcUnit: 'superblock' as const, validityMethod: 'scan' as const } },

@@ -88,7 +88,6 @@ describe('DRAM data cache', () => {
     invalid({ dataCache: { capacityPages: 2, capacityBytes: 8192 } }, /capacityPages/);
     invalid({ dataCache: { capacityBytes: 100 } }, /capacityBytes/);
     invalid({ dataCache: { capacityPages: 4, dramLatencyNs: -1 } }, /dramLatencyNs/);
-    invalid({ dataCache: { capacityPages: 4 }, transactionScheduling: 'read-first' }, /eager/);
   });
 
   test('TRIM drops cached pages; replay flushes in idle gaps longer than flushIdleUs', () => {
@@ -110,6 +109,34 @@ describe('DRAM data cache', () => {
     assert.equal(r.nandPageWrites, 3);
     const busy = simulator({ dataCache: { capacityPages: 8, flushIdleUs: 0 } }).replay([req(1, 0, 10, false), req(2, 5_000_000, 11, false)]);
     assert.equal(busy.dataCache!.flushes, 0, 'flushIdleUs 0: never');
+  });
+});
+
+describe('data cache under the transaction scheduler', () => {
+  const req = (line: number, arrivalNs: number, page: number, isRead: boolean): TraceRequest => ({ arrivalNs, device: 0, sector: page * 8, sectors: 8, isRead, line });
+  test('hits complete after their DRAM access; a write to a full cache completes with its write-back', () => {
+    const sim = simulator({ transactionScheduling: 'read-first', dataCache: { capacityPages: 1, flushIdleUs: 0 } });
+    // A write (DRAM), a read of it (a hit) 1 ms later, a write of another page 1 ms later (evicts the first: a program).
+    const r = sim.replay([req(1, 0, 10, false), req(2, 1_000_000, 10, true), req(3, 2_000_000, 11, false)]);
+    assert.equal(r.dataCache!.readHits, 1);
+    assert.equal(r.dataCache!.writeBacks, 1);
+    assert.equal(r.readLatencyUs.mean, DRAM_PAGE / 1000);
+    assert.equal(r.writeLatencyUs.count, 2);
+    // (DRAM_PAGE + the write-back's transfer and tPROG) / 2 writes.
+    assert.equal(r.writeLatencyUs.mean, (DRAM_PAGE + 4096 + 64 + 500_000) / 2 / 1000);
+    assert.equal(r.nandPageWrites, 1);
+  });
+
+  test('idle gaps flush dirty pages while the gap lasts; eager and scheduled agree on a quiet trace', () => {
+    const trace = [req(1, 0, 1, false), req(2, 0, 2, false), req(3, 0, 3, false), req(4, 5_000_000, 4, false), req(5, 5_010_000, 1, true)];
+    const eager = simulator({ dataCache: { capacityPages: 8, flushIdleUs: 100 } }).replay(trace);
+    const fifo = simulator({ transactionScheduling: 'fifo', dataCache: { capacityPages: 8, flushIdleUs: 100 } }).replay(trace);
+    for (const r of [eager, fifo]) {
+      assert.equal(r.dataCache!.flushes, 1);
+      assert.equal(r.dataCache!.flushedPages, 3);
+      assert.equal(r.dataCache!.readHits, 1, 'a flushed page stays cached (clean)');
+    }
+    assert.equal(fifo.latencyUs.mean, eager.latencyUs.mean);
   });
 });
 

@@ -276,7 +276,8 @@ export function accessMapping(st: FtlState, lpa: number, write: boolean): void {
     st.device.readPage(at);
     cmt.stats.translationReads++;
     st.counterValues.translationPageReads++;
-    st.device.timing.issueAt(st.device.timing.lastCompletion);
+    if (st.afterTranslationRead !== null) st.afterTranslationRead();
+    else st.device.timing.issueAt(st.device.timing.lastCompletion);
   }
   cmt.insert(lpa, write);
 }

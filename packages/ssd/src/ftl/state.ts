@@ -295,6 +295,12 @@ export class FtlState {
   /** The cached mapping table (ftl/cached-mapping.ts; null: the full L2P in RAM). Set by Ftl's constructor. */
   cmt: MappingCache | null = null;
   /**
+   * Called right after the cached mapping table read a translation page for a host access (the
+   * transaction scheduler holds what follows until that read is done); null: the eager clock's
+   * issue time moves to the read's completion instead.
+   */
+  afterTranslationRead: (() => void) | null = null;
+  /**
    * Bumped by every in-place collection and block retirement (the moves outside foreground GC
    * that can relocate a host write's old page): write() compares it instead of two counters.
    */

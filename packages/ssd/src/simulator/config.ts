@@ -74,8 +74,9 @@ export interface SimulatorConfig {
    * A DRAM write-back data cache between the host and the FTL (cache/data-cache.ts; absent: none,
    * the default): host writes complete in DRAM, the least recently used page is written back when
    * the cache is full, idle gaps of a replay flush dirty pages, host reads of cached pages are
-   * served from DRAM. Eager timing only (not with a transaction scheduler); the run loop then
-   * stays in TypeScript.
+   * served from DRAM. With a transaction scheduler, DRAM accesses bound a request's completion and
+   * write-backs are transactions of the request that caused them. The run loop then stays in
+   * TypeScript.
    */
   readonly dataCache?: DataCacheOptions;
 }

@@ -28,15 +28,23 @@ export const REQUEST_TRIM = 2;
 export interface ReplayCache {
   /** An idle gap between issues longer than this (ns) flushes dirty pages (0: never). */
   readonly flushIdleNs: number;
-  /** A host page write into the cache at time t; returns when it is done (an eviction's write-back included). */
+  /** A read miss brings the page in (clean) after it was read from flash. */
+  readonly readAllocate: boolean;
+  /**
+   * A host page write into the cache at time t; returns when its DRAM access ends. When the cache
+   * is full the least recently used page leaves first, a dirty one written back (eager clock: the
+   * result includes that program's end; with the scheduler it is a transaction of the request).
+   */
   write(lba: number, t: number): number;
-  /** A host page read at t: its completion when the cache served it (or read it in), −1 on a miss to read from flash. */
+  /** A host page read at t: the end of its DRAM access on a hit, −1 on a miss (read it from flash). */
   read(lba: number, t: number): number;
+  /** readAllocate: puts a page just read from flash in the cache at t (clean; evicting as write does); returns the DRAM access's end. */
+  allocate(lba: number, t: number): number;
   has(lba: number): boolean;
   /** Drops a trimmed range. */
   invalidate(lba: number, count: number): void;
-  /** Writes dirty pages back from time `from` while the device is before `until`. */
-  flush(from: number, until: number): number;
+  /** Writes dirty pages back, oldest first, one at a time while keepGoing() says so after each; returns the pages written. */
+  flush(keepGoing: () => boolean): number;
 }
 
 /** What a replay reads from the simulator and records into it. */
@@ -53,7 +61,7 @@ export interface ReplayHost {
   readonly partialPageTransfers: boolean;
   /** An idle gap between issues longer than this (ns) runs background GC (0: never). */
   readonly backgroundGcIdleNs: number;
-  /** The DRAM data cache (null: none); eager replay only. */
+  /** The DRAM data cache (null: none). */
   readonly cache: ReplayCache | null;
   /** Records a request's latency (ns) by kind (REQUEST_*): every request's histogram, the interval's, its kind's. */
   recordLatency(kind: number, latency: number): void;
@@ -118,7 +126,10 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
       }
     }
     const cache = host.cache;
-    if (cache !== null && cache.flushIdleNs > 0 && issue - previousIssue > cache.flushIdleNs) cache.flush(previousIssue, issue);
+    if (cache !== null && cache.flushIdleNs > 0 && issue - previousIssue > cache.flushIdleNs) {
+      timing.issueAt(previousIssue);
+      cache.flush(() => timing.elapsed < issue);
+    }
     previousIssue = issue;
     timing.issueAt(issue);
     const first = Math.floor((req.sector * SECTOR_BYTES) / pageSize);
@@ -148,6 +159,7 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
       if (req.isRead) {
         if (host.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
         else if (flashReadUnmapped) done = Math.max(done, host.chargeUnmappedRead(lba));
+        if (cache !== null && cache.readAllocate) done = Math.max(done, cache.allocate(lba, issue));
       } else {
         // A cached page is updated in DRAM: no read of the old page.
         if (rmw && (p * pageSize < firstByte || (p + 1) * pageSize > endByte) && (cache === null || !cache.has(lba))) {
@@ -205,6 +217,12 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
   let previousIssue = base;
   scheduler.advance(base);
   clock.sink = scheduler;
+  const cache = host.cache;
+  // A translation-page read of the cached mapping table: the FTL's next operations for this page
+  // (the data transfer needs the address) wait until it is done.
+  host.ftl.afterTranslationRead = () => {
+    scheduler.holdAfter = scheduler.lastTransaction;
+  };
   try {
     for (let r = 0; r < requests.length; r++) {
       const req = requests[r]!;
@@ -221,6 +239,14 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
           while (scheduler.nextEvent() < issue) scheduler.step();
           if (clock.elapsed >= issue) break;
         }
+      }
+      if (cache !== null && cache.flushIdleNs > 0 && issue - previousIssue > cache.flushIdleNs) {
+        // The same for the data cache's dirty pages: one write-back at a time while the gap lasts.
+        scheduler.operationClass = CLASS_WRITE;
+        cache.flush(() => {
+          while (scheduler.nextEvent() < issue) scheduler.step();
+          return clock.elapsed < issue;
+        });
       }
       scheduler.advance(issue);
       while (doneCount > 0 && doneTimes[0]! <= issue) {
@@ -253,6 +279,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
       for (let p = first; req.isTrim && p <= last; ) {
         const lba = p % user;
         const count = Math.min(last - p + 1, user - lba);
+        cache?.invalidate(lba, count);
         host.ftl.trim(lba, count);
         p += count;
       }
@@ -264,7 +291,30 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
         const touched = Math.min(endByte, (p + 1) * pageSize) - Math.max(firstByte, p * pageSize);
         if (partial) scheduler.transferBytes = touched;
         if (req.isRead) {
+          const served = cache !== null ? cache.read(lba, issue) : -1;
+          if (served >= 0) {
+            // From DRAM: no transaction; the request ends no earlier than the access.
+            scheduler.completeNoEarlierThan(r, served);
+            continue;
+          }
           if (host.ftl.read(lba) === 'unmapped' && flashReadUnmapped) host.chargeUnmappedRead(lba);
+          scheduler.holdAfter = null;
+          if (cache !== null && cache.readAllocate) scheduler.completeNoEarlierThan(r, cache.allocate(lba, issue));
+        } else if (cache !== null) {
+          // Into DRAM; an eviction's write-back is a transaction of this request. A partial page
+          // that is not cached still reads its old copy (a transaction of the request, not held).
+          const old = rmw && touched < pageSize && !cache.has(lba) ? host.ftl.physicalPage(lba) : -1;
+          if (old >= 0) {
+            scheduler.operationClass = CLASS_READ;
+            if (partial) scheduler.transferBytes = pageSize - touched;
+            host.device.readPage(old);
+            host.readModifyWriteRead();
+            if (partial) scheduler.transferBytes = touched;
+          }
+          scheduler.operationClass = CLASS_WRITE;
+          scheduler.completeNoEarlierThan(r, cache.write(lba, issue));
+          scheduler.holdAfter = null;
+          host.afterHostWrite();
         } else {
           const old = rmw && touched < pageSize ? host.ftl.physicalPage(lba) : -1;
           if (old >= 0) {
@@ -291,6 +341,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
     scheduler.drain();
   } finally {
     clock.sink = null;
+    host.ftl.afterTranslationRead = null;
   }
 }
 
