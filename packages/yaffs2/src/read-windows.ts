@@ -19,16 +19,24 @@ function windowRecords(record: number): number {
 }
 
 /**
+ * Images up to this size are read whole, once: a mount scan reads every block's first page,
+ * then the chunks newest block first, and an extract the data again, so 1 MiB windows read a
+ * 50 MiB image three times over; larger images (bigger than memory, say) keep the windows.
+ */
+export const WHOLE_IMAGE_BYTES = 256 << 20;
+
+/**
  * The device with readPage served from windows of `path` (which must be the device's image,
  * opened read-only and not written while this is in use). `close()` releases the file.
  */
 export function withReadWindows(device: SimulatedNand, path: string): { device: SimulatedNand; close(): void } {
   const { pageSize, spareSize } = device.geometry;
   const record = pageSize + spareSize;
-  const perWindow = windowRecords(record);
-  const window = Buffer.alloc(perWindow * record);
   const fd = fs.openSync(path, 'r');
   const fileSize = fs.fstatSync(fd).size;
+  const perWindow = fileSize <= WHOLE_IMAGE_BYTES ? Math.max(1, Math.ceil(fileSize / record)) : windowRecords(record);
+  // A plain Uint8Array: its subarray() is much cheaper than a Buffer's (no FastBuffer per page).
+  const window = new Uint8Array(perWindow * record);
   let first = -1; // first page held in the window
   const fill = (page: number): void => {
     first = page - (page % perWindow);
@@ -50,8 +58,12 @@ export function withReadWindows(device: SimulatedNand, path: string): { device: 
     if (spare !== undefined) spare.set(window.subarray(at + pageSize, at + pageSize + Math.min(spare.length, spareSize)));
     return erasedRecord(at) ? READ_ERASED : READ;
   };
+  // Erased: every byte 0xFF. Programmed records almost always differ in their first data or
+  // spare byte, so those two go first; the rest is compared without allocating.
   const erased = Buffer.alloc(record, 0xff);
-  const erasedRecord = (at: number): boolean => window.subarray(at, at + record).equals(erased);
+  const windowBytes = Buffer.from(window.buffer, window.byteOffset, window.byteLength);
+  const erasedRecord = (at: number): boolean =>
+    window[at] === 0xff && window[at + pageSize] === 0xff && windowBytes.compare(erased, 0, record, at, at + record) === 0;
   // Every other member is the device's own (methods bound once, not on every call).
   const bound = new Map<string | symbol, unknown>([['readPage', readPage]]);
   const wrapped = new Proxy(device, {
