@@ -4,8 +4,8 @@
  *   import   — `yaffs2 import tree a.img`      vs `mkyaffs2image tree b.img`
  *   extract  — `yaffs2 extract b.img out1`     vs `unyaffs b.img out2` (the same image)
  *   start-up — `yaffs2 --version`              (the CLI's fixed cost)
- * over a seeded tree of about 50 MB in a few hundred files. Each command runs 3 times; the best
- * wall time counts. unyaffs is Debian's (apt-get install unyaffs); mkyaffs2image is not packaged:
+ * over a seeded tree of about 50 MB in a few hundred files. Each pair runs 5 times, ours and
+ * theirs alternating (so a change of load hits both alike); the best wall and CPU times count. unyaffs is Debian's (apt-get install unyaffs); mkyaffs2image is not packaged:
  * build it from upstream's utils/ (see packages/yaffs2/test/fixtures/README.md) and pass its path
  * with --mkyaffs2image (or MKYAFFS2IMAGE=); without it the import row compares nothing.
  *
@@ -40,36 +40,57 @@ function mulberry32(seed: number): () => number {
 
 /** CPU seconds (user + system) of the last timed run, from GNU time when it is installed. */
 const gnuTime = '/usr/bin/time';
-let cpuOfLast = NaN;
 
-/**
- * Best wall time of 3 runs, in seconds; `before` runs untimed before each (clean-up). Also the
- * least CPU time (user + system) of the 3 into {@link cpuOfLast}: on a loaded machine wall times
- * mostly measure the wait for a core, CPU times much less so.
- */
-function time(label: string, command: string, args: string[], before: () => void): number {
-  let best = Infinity;
-  let cpu = Infinity;
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+/** One whole-process run: wall seconds, and CPU seconds (user + system) where GNU time is installed. */
+function runOnce(label: string, command: string, args: string[]): Timing {
   const cpuFile = path.join(work, 'cpu.txt');
   const viaTime = fs.existsSync(gnuTime);
-  for (let run = 0; run < 3; run++) {
-    before();
-    const t0 = performance.now();
-    const r = viaTime
-      ? spawnSync(gnuTime, ['-f', '%U %S', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
-      : spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-    const s = (performance.now() - t0) / 1000;
-    if (r.status !== 0) throw new Error(`${label}: ${command} exited ${r.status}: ${r.stderr}`);
-    best = Math.min(best, s);
-    if (viaTime) {
-      const [user, system] = fs.readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number);
-      cpu = Math.min(cpu, user! + system!);
-    }
+  const t0 = performance.now();
+  const r = viaTime
+    ? spawnSync(gnuTime, ['-f', '%U %S', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+    : spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${label}: ${command} exited ${r.status}: ${r.stderr}`);
+  let cpu = NaN;
+  if (viaTime) {
+    const [user, system] = fs.readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number);
+    cpu = user! + system!;
   }
-  cpuOfLast = cpu;
+  return { wall, cpu };
+}
+
+interface Command {
+  label: string;
+  command: string;
+  args: string[];
+  /** Runs untimed before each run (clean-up). */
+  before: () => void;
+}
+
+/**
+ * Best wall and CPU times of {@link RUNS} runs of each command, the commands alternating run by
+ * run: on a loaded machine wall times mostly measure the wait for a core (CPU times much less
+ * so), and alternating gives both sides the same share of it.
+ */
+const RUNS = 5;
+function timeSideBySide(...commands: Command[]): Timing[] {
+  const best = commands.map(() => ({ wall: Infinity, cpu: Infinity }));
+  for (let run = 0; run < RUNS; run++) {
+    commands.forEach((c, i) => {
+      c.before();
+      const t = runOnce(c.label, c.command, c.args);
+      best[i]!.wall = Math.min(best[i]!.wall, t.wall);
+      best[i]!.cpu = Math.min(best[i]!.cpu, t.cpu);
+    });
+  }
   return best;
 }
-const cpuText = (): string => (Number.isFinite(cpuOfLast) ? `cpu ${cpuOfLast.toFixed(2)} s` : 'cpu n/a');
+const cpuText = (t: Timing): string => (Number.isFinite(t.cpu) ? `cpu ${t.cpu.toFixed(2)} s` : 'cpu n/a');
 
 function available(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v "${command}"`]).status === 0;
@@ -103,34 +124,31 @@ try {
   const rm = (...paths: string[]) => () => {
     for (const p of paths) fs.rmSync(p, { recursive: true, force: true });
   };
-  console.log(`tree: ${files} files, ${mb.toFixed(1)} MiB; best of 3 whole-process wall times`);
-  const startUp = time('start-up', process.execPath, [cli, '--version'], () => {});
-  console.log(`start-up  yaffs2 --version                 ${startUp.toFixed(3)} s`);
-  const startCpu = cpuOfLast;
-  console.log(`          (${cpuText()})`);
-  const importOurs = time('import', process.execPath, [cli, 'import', tree, ours], rm(ours));
-  const importOursCpu = cpuOfLast;
+  console.log(`tree: ${files} files, ${mb.toFixed(1)} MiB; best of ${RUNS} whole-process runs, ours and theirs alternating`);
+  const none = (): void => {};
+  const [startUp] = timeSideBySide({ label: 'start-up', command: process.execPath, args: [cli, '--version'], before: none });
+  console.log(`start-up  yaffs2 --version                 ${startUp!.wall.toFixed(3)} s (${cpuText(startUp!)})`);
+  const importOurs: Command = { label: 'import', command: process.execPath, args: [cli, 'import', tree, ours], before: rm(ours) };
   let reference = ours;
   if (mkyaffs2image && fs.existsSync(mkyaffs2image)) {
-    const importTheirs = time('mkyaffs2image', mkyaffs2image, [tree, theirs], rm(theirs));
-    const importTheirsCpu = cpuOfLast;
+    const [a, b] = timeSideBySide(importOurs, { label: 'mkyaffs2image', command: mkyaffs2image, args: [tree, theirs], before: rm(theirs) });
     reference = theirs;
-    console.log(`import    yaffs2 ${importOurs.toFixed(2)} s (${(mb / importOurs).toFixed(0)} MiB/s)   mkyaffs2image ${importTheirs.toFixed(2)} s   ratio ${(importOurs / importTheirs).toFixed(2)}× (target ≤ 2)`);
-    console.log(`          cpu: yaffs2 ${importOursCpu.toFixed(2)} s (start-up ${startCpu.toFixed(2)} s)   mkyaffs2image ${importTheirsCpu.toFixed(2)} s   ratio ${(importOursCpu / importTheirsCpu).toFixed(2)}×`);
+    console.log(`import    yaffs2 ${a!.wall.toFixed(2)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   mkyaffs2image ${b!.wall.toFixed(2)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
+    console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(2)} s (start-up ${startUp!.cpu.toFixed(2)} s)   mkyaffs2image ${b!.cpu.toFixed(2)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
   } else {
-    console.log(`import    yaffs2 ${importOurs.toFixed(2)} s (${(mb / importOurs).toFixed(0)} MiB/s)   mkyaffs2image: not given (--mkyaffs2image PATH)`);
+    const [a] = timeSideBySide(importOurs);
+    console.log(`import    yaffs2 ${a!.wall.toFixed(2)} s (${(mb / a!.wall).toFixed(0)} MiB/s, ${cpuText(a!)})   mkyaffs2image: not given (--mkyaffs2image PATH)`);
   }
   const out1 = path.join(work, 'out1');
   const out2 = path.join(work, 'out2');
-  const extractOurs = time('extract', process.execPath, [cli, 'extract', reference, out1], rm(out1));
-  const extractOursCpu = cpuOfLast;
+  const extractOurs: Command = { label: 'extract', command: process.execPath, args: [cli, 'extract', reference, out1], before: rm(out1) };
   if (available('unyaffs')) {
-    const extractTheirs = time('unyaffs', 'unyaffs', [reference, out2], rm(out2));
-    const extractTheirsCpu = cpuOfLast;
-    console.log(`extract   yaffs2 ${extractOurs.toFixed(2)} s (${(mb / extractOurs).toFixed(0)} MiB/s)   unyaffs ${extractTheirs.toFixed(2)} s   ratio ${(extractOurs / extractTheirs).toFixed(2)}× (target ≤ 2)`);
-    console.log(`          cpu: yaffs2 ${extractOursCpu.toFixed(2)} s   unyaffs ${extractTheirsCpu.toFixed(2)} s   ratio ${(extractOursCpu / extractTheirsCpu).toFixed(2)}×`);
+    const [a, b] = timeSideBySide(extractOurs, { label: 'unyaffs', command: 'unyaffs', args: [reference, out2], before: rm(out2) });
+    console.log(`extract   yaffs2 ${a!.wall.toFixed(2)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   unyaffs ${b!.wall.toFixed(2)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
+    console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(2)} s   unyaffs ${b!.cpu.toFixed(2)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
   } else {
-    console.log(`extract   yaffs2 ${extractOurs.toFixed(2)} s   unyaffs: not installed`);
+    const [a] = timeSideBySide(extractOurs);
+    console.log(`extract   yaffs2 ${a!.wall.toFixed(2)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}`);
