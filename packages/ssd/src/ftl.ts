@@ -21,7 +21,7 @@ import type { FtlCounters, FtlKernel } from './ftl/state.ts';
 import { format } from './ftl/free-pool.ts';
 import { checkLba, checkPower, finishKernelWrite, guard, physicalPage, read, trim, write } from './ftl/mapping.ts';
 import { accessMapping, createMappingCache, flushPendingTranslations } from './ftl/cached-mapping.ts';
-import type { MappingCacheReport } from './ftl/cached-mapping.ts';
+import type { MappingCacheReport, TranslationReadTiming } from './ftl/cached-mapping.ts';
 import type { FtlReadResult } from './ftl/mapping.ts';
 import { selectVictim } from './ftl/victim.ts';
 import { backgroundGc, collectOnce } from './ftl/gc.ts';
@@ -201,15 +201,16 @@ export class Ftl {
     }
   }
   /**
-   * With a cached mapping table: called right after a translation-page read for a host access, so
-   * a transaction scheduler can hold the data operation until it is done (replay.ts sets it);
-   * null (default): the eager clock issues what follows at that read's completion. Internal.
+   * With a cached mapping table: how a transaction scheduler times translation-page reads for host
+   * accesses (replay.ts sets it); null (default): the eager clock issues what follows at each
+   * read's completion. Internal.
    */
-  get afterTranslationRead(): (() => void) | null {
-    return this.state.afterTranslationRead;
+  set translationTiming(timing: TranslationReadTiming | null) {
+    this.state.translationTiming = timing;
   }
-  set afterTranslationRead(hook: (() => void) | null) {
-    this.state.afterTranslationRead = hook;
+  /** See FtlState.presumeTranslationPages (the simulator sets it with unmappedReads 'flash-read'). Internal. */
+  set presumeTranslationPages(on: boolean) {
+    this.state.presumeTranslationPages = on;
   }
   /** The cached mapping table's counts since {@link startMappingCacheMeasurement} (null: the full table in RAM). */
   mappingCacheReport(): MappingCacheReport | null {

@@ -54,6 +54,8 @@ interface Transaction {
   next: Transaction | null;
   /** Transactions held until this one has run (a read-modify-write's program after its read). */
   dependents: HeldTransaction[] | null;
+  /** When it completes, once started (−1 before). */
+  done: number;
 }
 
 interface HeldTransaction {
@@ -62,6 +64,8 @@ interface HeldTransaction {
   readonly channel: number;
   readonly bytes: number;
   readonly request: number;
+  /** Its class when handed over (a held host read keeps its priority). */
+  readonly operationClass: number;
 }
 
 /** A transaction handed over, for {@link TransactionScheduler.holdAfter}. */
@@ -86,6 +90,11 @@ export class TransactionScheduler implements NandOperationSink {
   holdAfter: TransactionHandle | null = null;
   /** The transaction handed over last (to hold others after it). */
   lastTransaction: TransactionHandle | null = null;
+  /**
+   * The operations handed over next are issued no earlier than this (ns; 0: now): they wait for
+   * something already running, e.g. a translation-page read another request started.
+   */
+  notBefore = 0;
   /** Called once per request when its last transaction completes (or at sealing, with none). */
   onComplete: (request: number, completion: number) => void = () => {};
   /** Simulated time up to which every transaction start has been decided. */
@@ -167,6 +176,16 @@ export class TransactionScheduler implements NandOperationSink {
     if (t > this.completion[request]!) this.completion[request] = t;
   }
 
+  /** When a transaction handed over completes: −1 while it has not started. */
+  doneTime(handle: TransactionHandle): number {
+    return (handle as Transaction).done;
+  }
+
+  /** Simulated time up to which every transaction start has been decided. */
+  get time(): number {
+    return this.now;
+  }
+
   /** Every operation of the request has been handed over; completes it if none is pending. */
   seal(request: number): void {
     this.sealed[request] = true;
@@ -189,17 +208,18 @@ export class TransactionScheduler implements NandOperationSink {
     if (this.request >= 0) this.pending[this.request]!++;
     const hold = this.holdAfter as Transaction | null;
     if (hold !== null) {
-      (hold.dependents ??= []).push({ die, kind, channel, bytes, request: this.request });
+      (hold.dependents ??= []).push({ die, kind, channel, bytes, request: this.request, operationClass: this.operationClass });
       return;
     }
-    if (kind === KIND_READ && this.operationClass === CLASS_READ && this.trySuspend(die, channel, bytes)) return;
-    this.queue(die, kind, channel, bytes, this.now, this.request, this.operationClass);
+    const issue = this.notBefore > this.now ? this.notBefore : this.now;
+    if (issue === this.now && kind === KIND_READ && this.operationClass === CLASS_READ && this.trySuspend(die, channel, bytes)) return;
+    this.queue(die, kind, channel, bytes, issue, this.request, this.operationClass);
   }
 
   private queue(die: number, kind: number, channel: number, bytes: number, issue: number, request: number, operationClass: number): void {
     // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
     const klass = kind === KIND_READ && operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
-    const t: Transaction = { kind, channel, bytes, issue, request, sequence: this.sequence++, next: null, dependents: null };
+    const t: Transaction = { kind, channel, bytes, issue, request, sequence: this.sequence++, next: null, dependents: null, done: -1 };
     this.lastTransaction = t;
     const q = 2 * die + klass;
     const tail = this.tails[q]!;
@@ -348,6 +368,7 @@ export class TransactionScheduler implements NandOperationSink {
     } else {
       done = start + this.tBERS;
     }
+    t.done = done;
     this.dieFree[die] = done;
     this.runKind[die] = t.kind;
     this.runRequest[die] = t.request;
@@ -356,7 +377,7 @@ export class TransactionScheduler implements NandOperationSink {
     if (done > this.latest) this.latest = done;
     if (t.dependents !== null) {
       // Their turn comes when this one is done: into their dies' queues, issued then.
-      for (const h of t.dependents) this.queue(h.die, h.kind, h.channel, h.bytes, done, h.request, CLASS_WRITE);
+      for (const h of t.dependents) this.queue(h.die, h.kind, h.channel, h.bytes, done, h.request, h.operationClass);
       t.dependents = null;
     }
     const r = t.request;

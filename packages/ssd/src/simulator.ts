@@ -130,6 +130,8 @@ export class SsdSimulator {
     this.queueDepth = host.queueDepth;
     this.replayLoop = host.replayLoop;
     this.unmappedReads = host.unmappedReads;
+    // A device taken as holding data from before has its translation pages on flash too.
+    this.ftl.presumeTranslationPages = host.unmappedReads === 'flash-read';
     this.partialPageWrites = host.partialPageWrites;
     this.snapshotEvery = host.snapshotEvery;
     this.backgroundGcIdleNs = host.backgroundGcIdleNs;

@@ -48,7 +48,7 @@ describe('cached mapping table (DFTL)', () => {
     const r = ftl.mappingCacheReport()!;
     assert.deepEqual(
       { ...r },
-      { capacityEntries: 2, entriesPerTranslationPage: 256, translationPages: Math.ceil(ftl.userPages / 256), entryBytes: 3, hits: 2, misses: 5, hitRatio: 2 / 7, translationReads: 2, translationWrites: 3, evictions: 3, dirtyEvictions: 3, batchUpdates: 0 },
+      { capacityEntries: 2, entriesPerTranslationPage: 256, translationPages: Math.ceil(ftl.userPages / 256), entryBytes: 3, hits: 2, misses: 5, hitRatio: 2 / 7, translationReads: 2, translationWrites: 3, evictions: 3, dirtyEvictions: 3, batchUpdates: 0, coalescedMisses: 0 },
     );
     assert.equal(ftl.counters.translationPagePrograms, 3);
     assert.equal(ftl.counters.translationPageReads, 2);

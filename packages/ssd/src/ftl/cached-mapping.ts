@@ -42,6 +42,21 @@ export interface MappingCacheReport {
   dirtyEvictions: number;
   /** Translation writes for entries GC or TRIM changed while not cached (DFTL's batch update). */
   batchUpdates: number;
+  /** Misses on a translation page whose read was still in flight: they wait for it instead of reading it again. */
+  coalescedMisses: number;
+}
+
+/**
+ * How a transaction scheduler times the translation-page reads of host accesses (the simulator's
+ * replay sets it on the FTL; without it the eager clock's issue time moves to each read's end).
+ */
+export interface TranslationReadTiming {
+  /** Just before a translation-page read for a host access. */
+  beforeRead(): void;
+  /** Right after it: what follows for this access waits for it; it is remembered as tvpn's read in flight. */
+  afterRead(tvpn: number): void;
+  /** A miss on tvpn: when its read is still in flight, makes what follows wait for it and returns true. */
+  join(tvpn: number): boolean;
 }
 
 /**
@@ -86,7 +101,9 @@ export class MappingCache {
   private used = 0;
   /** Translation pages with entries that GC or TRIM changed while not cached: written after the operation. */
   readonly pending = new Set<number>();
-  readonly stats = { hits: 0, misses: 0, translationReads: 0, translationWrites: 0, evictions: 0, dirtyEvictions: 0, batchUpdates: 0 };
+  readonly stats = { hits: 0, misses: 0, translationReads: 0, translationWrites: 0, evictions: 0, dirtyEvictions: 0, batchUpdates: 0, coalescedMisses: 0 };
+  /** Eager clock: when the last read of each translation page for a host access completes. */
+  readonly readDone: Float64Array;
   private baseline = { ...this.stats };
 
   constructor(capacity: number, entriesPerPage: number, userPages: number, entryBytes: number) {
@@ -95,6 +112,7 @@ export class MappingCache {
     this.translationPages = Math.ceil(userPages / entriesPerPage);
     this.entryBytes = entryBytes;
     this.gtd = new Int32Array(this.translationPages).fill(NONE);
+    this.readDone = new Float64Array(this.translationPages);
     this.epoch = new Int32Array(this.translationPages);
     this.slotLpa = new Int32Array(capacity).fill(NONE);
     this.slotEpoch = new Int32Array(capacity).fill(NONE);
@@ -226,6 +244,7 @@ export class MappingCache {
       evictions: d('evictions'),
       dirtyEvictions: d('dirtyEvictions'),
       batchUpdates: d('batchUpdates'),
+      coalescedMisses: d('coalescedMisses'),
     };
   }
 
@@ -271,15 +290,42 @@ export function accessMapping(st: FtlState, lpa: number, write: boolean): void {
     if (tvpn >= 0) writeTranslationPage(st, tvpn);
   }
   const tvpn = (lpa / cmt.entriesPerPage) | 0;
+  const hooks = st.translationTiming;
+  const timing = st.device.timing;
+  // A read of this translation page already in flight (MQSim's ArrivingMappingEntries): wait for it.
+  const inFlight = hooks !== null ? hooks.join(tvpn) : cmt.readDone[tvpn]! > timing.now;
+  if (inFlight) {
+    if (hooks === null) timing.issueAt(cmt.readDone[tvpn]!);
+    cmt.stats.coalescedMisses++;
+  } else if (cmt.gtd[tvpn]! >= 0 || st.presumeTranslationPages) {
+    hooks?.beforeRead();
+    readTranslationPage(st, tvpn);
+    if (hooks !== null) hooks.afterRead(tvpn);
+    else {
+      cmt.readDone[tvpn] = timing.lastCompletion;
+      timing.issueAt(timing.lastCompletion);
+    }
+  }
+  cmt.insert(lpa, write);
+}
+
+/**
+ * Reads translation page tvpn: its page, or (never written, presumeTranslationPages) a read charged
+ * on the die channel-first striping of the page number gives it.
+ */
+function readTranslationPage(st: FtlState, tvpn: number): void {
+  const cmt = st.cmt!;
   const at = cmt.gtd[tvpn]!;
   if (at >= 0) {
     st.device.readPage(at);
-    cmt.stats.translationReads++;
-    st.counterValues.translationPageReads++;
-    if (st.afterTranslationRead !== null) st.afterTranslationRead();
-    else st.device.timing.issueAt(st.device.timing.lastCompletion);
+  } else {
+    const g = st.geometry;
+    const channel = tvpn % g.channels;
+    const die = channel * g.diesPerChannel + (Math.floor(tvpn / g.channels) % g.diesPerChannel);
+    st.device.timing.read(die, channel, g.pageSize + g.spareSize);
   }
-  cmt.insert(lpa, write);
+  cmt.stats.translationReads++;
+  st.counterValues.translationPageReads++;
 }
 
 /**
@@ -289,12 +335,7 @@ export function accessMapping(st: FtlState, lpa: number, write: boolean): void {
  */
 export function writeTranslationPage(st: FtlState, tvpn: number): void {
   const cmt = st.cmt!;
-  const old = cmt.gtd[tvpn]!;
-  if (old >= 0) {
-    st.device.readPage(old);
-    cmt.stats.translationReads++;
-    st.counterValues.translationPageReads++;
-  }
+  if (cmt.gtd[tvpn]! >= 0 || st.presumeTranslationPages) readTranslationPage(st, tvpn);
   const die = st.blockMode ? nextHostDie(st) : 0;
   if (st.freeCount[die]! < st.options.gcThreshold) foregroundGc(st, die);
   const to = place(st, st.hostStream, die, KIND_TRANSLATION, tvpn, FRESH_SEQUENCE, 1, st.withData ? st.zeroPage : null);

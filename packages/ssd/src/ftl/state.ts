@@ -12,7 +12,7 @@ import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from '../config.ts
 import type { FtlOptions } from '../config.ts';
 import { SsdError } from '../errors.ts';
 import { crc32FirstWordTerm, crc32KernelTables } from '../crc32.ts';
-import type { MappingCache } from './cached-mapping.ts';
+import type { MappingCache, TranslationReadTiming } from './cached-mapping.ts';
 import { FTL_KERNEL_WASM_BASE64 } from '../ftl-kernel-wasm.ts';
 import { KIND_DATA, LITTLE_ENDIAN_HOST, METADATA_BYTES, metadataOffset, spareWord0 } from '../spare.ts';
 import type { PageMetadata } from '../spare.ts';
@@ -295,11 +295,18 @@ export class FtlState {
   /** The cached mapping table (ftl/cached-mapping.ts; null: the full L2P in RAM). Set by Ftl's constructor. */
   cmt: MappingCache | null = null;
   /**
-   * Called right after the cached mapping table read a translation page for a host access (the
-   * transaction scheduler holds what follows until that read is done); null: the eager clock's
-   * issue time moves to the read's completion instead.
+   * How a transaction scheduler times the cached mapping table's translation-page reads for host
+   * accesses (ftl/cached-mapping.ts TranslationReadTiming); null: the eager clock's issue time
+   * moves to each read's completion.
    */
-  afterTranslationRead: (() => void) | null = null;
+  translationTiming: TranslationReadTiming | null = null;
+  /**
+   * Translation pages never written are taken as present on flash (a device that holds data from
+   * before: the simulator's unmappedReads 'flash-read'): reading one costs a flash read on the die
+   * channel-first striping gives it, without a page behind it. False: such a page holds no mapping
+   * and costs nothing.
+   */
+  presumeTranslationPages = false;
   /**
    * Bumped by every in-place collection and block retirement (the moves outside foreground GC
    * that can relocate a host write's old page): write() compares it instead of two counters.

@@ -14,7 +14,7 @@ import type { NandClock, NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { SsdError } from '../errors.ts';
 import type { Ftl } from '../ftl.ts';
 import { CLASS_READ, CLASS_WRITE } from '../scheduler.ts';
-import type { TransactionScheduler } from '../scheduler.ts';
+import type { TransactionHandle, TransactionScheduler } from '../scheduler.ts';
 import { SECTOR_BYTES } from '../trace.ts';
 import type { TraceRequest } from '../trace.ts';
 import type { PartialPageWrites, ReplayLoop, UnmappedReads } from './config.ts';
@@ -218,10 +218,36 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
   scheduler.advance(base);
   clock.sink = scheduler;
   const cache = host.cache;
-  // A translation-page read of the cached mapping table: the FTL's next operations for this page
-  // (the data transfer needs the address) wait until it is done.
-  host.ftl.afterTranslationRead = () => {
-    scheduler.holdAfter = scheduler.lastTransaction;
+  // Translation-page reads of the cached mapping table: what follows for the page (the data
+  // transfer needs the address) waits until the read is done; a miss on a translation page whose
+  // read is in flight waits for that read (MQSim's ArrivingMappingEntries); with partial-page
+  // transfers a translation read moves one sector (MQSim reads SECTOR_SIZE_IN_BYTE).
+  const translationReads = new Map<number, TransactionHandle>();
+  let pageTransfer = 0;
+  host.ftl.translationTiming = {
+    beforeRead: () => {
+      scheduler.lastTransaction = null;
+      if (partial) scheduler.transferBytes = SECTOR_BYTES;
+    },
+    afterRead: (tvpn) => {
+      if (partial) scheduler.transferBytes = pageTransfer;
+      const read = scheduler.lastTransaction;
+      if (read === null) return; // held or run by a suspension: nothing to wait for
+      scheduler.holdAfter = read;
+      translationReads.set(tvpn, read);
+    },
+    join: (tvpn) => {
+      const read = translationReads.get(tvpn);
+      if (read === undefined) return false;
+      const done = scheduler.doneTime(read);
+      if (done < 0) scheduler.holdAfter = read;
+      else if (done > scheduler.time) scheduler.notBefore = Math.max(scheduler.notBefore, done);
+      else {
+        translationReads.delete(tvpn);
+        return false;
+      }
+      return true;
+    },
   };
   try {
     for (let r = 0; r < requests.length; r++) {
@@ -289,7 +315,9 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
         const lba = p % user;
         // The bytes of this page the request touches: what its transfer moves.
         const touched = Math.min(endByte, (p + 1) * pageSize) - Math.max(firstByte, p * pageSize);
+        pageTransfer = touched;
         if (partial) scheduler.transferBytes = touched;
+        scheduler.notBefore = 0;
         if (req.isRead) {
           const served = cache !== null ? cache.read(lba, issue) : -1;
           if (served >= 0) {
@@ -334,6 +362,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
         }
       }
       scheduler.transferBytes = 0;
+      scheduler.notBefore = 0;
       scheduler.seal(r);
       host.requestIssued();
       if (onProgress && (r & 0xfff) === 0xfff) onProgress(r + 1, requests.length);
@@ -341,7 +370,8 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
     scheduler.drain();
   } finally {
     clock.sink = null;
-    host.ftl.afterTranslationRead = null;
+    scheduler.notBefore = 0;
+    host.ftl.translationTiming = null;
   }
 }
 
