@@ -109,6 +109,22 @@ describe('cached mapping table (DFTL)', () => {
     });
   }
 
+  test('misses on a translation page whose read is in flight wait for it instead of reading it again (scheduler)', () => {
+    const timing = { tR: 50_000, tPROG: 500_000, tBERS: 3_000_000, transferPerByte: 1 };
+    // unmappedReads flash-read: translation pages never written are present (a device full of data).
+    const sim = new SsdSimulator({ geometry, timing, ftl: { mappingCacheEntries: 8 }, transactionScheduling: 'read-first', unmappedReads: 'flash-read', backgroundGcIdleNs: 0 });
+    sim.startMeasurement();
+    const req = (line: number, arrivalNs: number, page: number) => ({ arrivalNs, device: 0, sector: page, sectors: 1, isRead: true, line });
+    // LPAs 0, 1, 2 share translation page 0; 300 is on page 1. All four arrive at once.
+    const r = sim.replay([req(1, 0, 0), req(2, 0, 1), req(3, 0, 2), req(4, 0, 300)]);
+    const m = r.mappingCache!;
+    assert.equal(m.misses, 4);
+    assert.equal(m.translationReads, 2, 'one read per translation page');
+    assert.equal(m.coalescedMisses, 2);
+    // Each request: its translation read (or the one in flight), then its data read (never written: charged on its die).
+    assert.ok(r.readLatencyUs.max * 1000 >= 2 * (timing.tR + 544), `${r.readLatencyUs.max} µs`);
+  });
+
   for (const options of [
     { name: 'block / bitmap', o: { mappingCacheEntries: 8 } },
     { name: 'superblock / scan', o: { mappingCacheEntries: 8, gcUnit: 'superblock' as const, validityMethod: 'scan' as const } },
