@@ -147,4 +147,41 @@ describe('YAFFS2 image writes', () => {
     // And the session still works.
     assert.equal((await call('PUT', `api/yaffs2/images/${id}/file?path=/more.txt`, 'more', { 'Content-Type': 'application/octet-stream' })).status, 201);
   });
+
+  test('a file streams to disk before it goes into the image: nothing in the image until the body is whole', async () => {
+    const created = await call('POST', 'api/yaffs2/images', JSON.stringify({ blocks: 64 }), { 'Content-Type': 'application/json' });
+    const id = (created.json as unknown as YaffsImageInfo).id;
+    const uploadsBefore = server.state.uploads.count;
+    // 2.5 MiB + 100 bytes: several write windows and a last, partial chunk.
+    const content = Buffer.alloc(5 * (1 << 19) + 100);
+    for (let i = 0; i < content.length; i++) content[i] = (i * 31 + (i >> 11)) & 0xff;
+    const half = 1 << 20;
+    const answer = new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => {
+        socket.write(`PUT /api/yaffs2/images/${id}/file?path=/big.bin HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${content.length}\r\nConnection: close\r\n\r\n`);
+        socket.write(content.subarray(0, half));
+      });
+      let text = '';
+      socket.on('data', (d) => (text += d));
+      socket.on('close', () => resolve(text.split('\r\n')[0] ?? ''));
+      socket.on('error', reject);
+      // Half the body is on the server's disk (a partial upload), none of it in the image yet.
+      const partial = async (): Promise<void> => {
+        const deadline = Date.now() + 30_000;
+        while (!readdirSync(server.state.uploads.directory).some((f) => f.endsWith('.part'))) {
+          if (Date.now() > deadline) throw new Error('no partial upload on disk');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const listing = await call('GET', `api/yaffs2/images/${id}/list?path=/`);
+        assert.deepEqual(listing.json, []);
+        socket.write(content.subarray(half));
+      };
+      partial().catch(reject);
+    });
+    assert.equal(await answer, 'HTTP/1.1 201 Created');
+    const back = await fetch(new URL(`api/yaffs2/images/${id}/file?path=/big.bin`, server.url)).then((r) => r.arrayBuffer());
+    assert.ok(Buffer.from(back).equals(content), 'the file reads back byte for byte');
+    assert.equal(server.state.uploads.count, uploadsBefore, 'the staging upload is deleted');
+    assert.deepEqual(readdirSync(server.state.uploads.directory).filter((f) => f.includes('.upload')), []);
+  });
 });

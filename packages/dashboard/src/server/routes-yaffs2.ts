@@ -4,7 +4,7 @@
  * which the page lists, reads, writes and deletes through the package's file-system calls.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { sidecarPath } from '@flashdiff/nand';
 import { join } from 'node:path';
 import { createImage, isYaffs2Error, openImage, SPARE_LAYOUT_NAMES } from '@flashdiff/yaffs2';
@@ -12,7 +12,7 @@ import type { OpenedImage, SpareLayoutName } from '@flashdiff/yaffs2';
 import type { YaffsEntry, YaffsImageInfo } from '../shared/protocol.ts';
 import { yaffsBlocks } from './adapters/yaffs2.ts';
 import { DashboardError } from './errors.ts';
-import { field, readBody, readJson, sendBytes, sendJson } from './http-util.ts';
+import { field, readJson, sendBytes, sendJson } from './http-util.ts';
 import type { Router } from './router.ts';
 import type { DashboardState } from './server.ts';
 
@@ -144,6 +144,35 @@ export class YaffsSessions {
   }
 }
 
+/** Bytes read from the host file per write into the image (rounded down to whole chunks). */
+const WRITE_WINDOW_BYTES = 1 << 20;
+
+/**
+ * Copies a host file into the image as `path` (created or truncated), a window of whole chunks at
+ * a time: never held whole in memory, and no chunk programmed twice (a window that ended inside
+ * a chunk would make the next write rewrite it).
+ */
+function writeFromHostFile(fs: OpenedImage['fs'], path: string, hostPath: string, size: number): void {
+  const window = Math.max(1, Math.floor(WRITE_WINDOW_BYTES / fs.chunkSize)) * fs.chunkSize;
+  const buffer = Buffer.alloc(Math.max(1, Math.min(window, size)));
+  const host = openSync(hostPath, 'r');
+  try {
+    const fd = fs.open(path, { create: true, truncate: true, mode: 0o644 });
+    try {
+      for (let at = 0; at < size; ) {
+        const n = readSync(host, buffer, 0, Math.min(buffer.length, size - at), at);
+        if (n === 0) throw new DashboardError('OPERATION_FAILED', `${path}: the upload ended at byte ${at} of ${size}`);
+        fs.write(fd, buffer.subarray(0, n), at);
+        at += n;
+      }
+    } finally {
+      fs.close(fd);
+    }
+  } finally {
+    closeSync(host);
+  }
+}
+
 function describe(session: YaffsSession): YaffsImageInfo {
   const fs = session.image.fs;
   const statfs = run(() => fs.statfs());
@@ -229,10 +258,16 @@ export function registerYaffsRoutes(router: Router<DashboardState>): void {
   router.add('PUT', '/api/yaffs2/images/:id/file', async ({ req, res, url, params, state }) => {
     const session = state.yaffs.get(params.id!);
     const path = imagePath(url.searchParams.get('path'));
-    const bytes = await readBody(req, undefined, res);
-    // An upload that does not fit (ENOSPC) leaves the image exactly as it was.
-    writeAtomically(session, () => session.image.fs.writeFile(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
-    sendJson(res, 201, { path, size: bytes.byteLength });
+    // The body streams to a file on disk first (never whole in memory; a stalled or too large
+    // body, or a full server disk, leaves the image untouched), then goes into the image in
+    // windows; one that does not fit (ENOSPC) leaves the image exactly as it was.
+    const upload = await state.uploads.receive(req, res, path.split('/').pop() || 'file');
+    try {
+      writeAtomically(session, () => writeFromHostFile(session.image.fs, path, upload.path, upload.size));
+    } finally {
+      state.uploads.delete(upload.id);
+    }
+    sendJson(res, 201, { path, size: upload.size });
   });
   router.add('DELETE', '/api/yaffs2/images/:id/file', ({ res, url, params, state }) => {
     const fs = state.yaffs.get(params.id!).image.fs;
