@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDashboardServer } from '../src/server/server.ts';
 import type { DashboardServer } from '../src/server/server.ts';
+import { MAX_BODY_BYTES } from '../src/server/http-util.ts';
 import { MAX_UPLOADS } from '../src/server/uploads.ts';
 import type { YaffsImageInfo } from '../src/shared/protocol.ts';
 
@@ -102,6 +103,13 @@ describe('uploads', () => {
       for (const id of ids) assert.equal((await call('DELETE', `api/uploads/${id}`)).status, 200);
     }
     assert.equal((await call('DELETE', `api/uploads/${ids[0]}`)).status, 404);
+  });
+
+  test('an upload over the size limit is refused at once (413) and keeps nothing', async () => {
+    const before = readdirSync(server.state.uploads.directory).length;
+    const status = await stalledRequest('/api/uploads?name=huge.bin', MAX_BODY_BYTES + 1, 'x'.repeat(1000));
+    assert.equal(status, 'HTTP/1.1 413 Payload Too Large');
+    assert.equal(readdirSync(server.state.uploads.directory).length, before);
   });
 
   test('an upload that hits a full disk (injected ENOSPC) keeps nothing: 507', async () => {
