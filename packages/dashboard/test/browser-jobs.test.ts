@@ -233,10 +233,13 @@ describe('dashboard jobs in a browser', { timeout: 480_000 }, () => {
   test('SSD: after Cancel the Report panel says cancelled, not "Running…"', async () => {
     const page = await harness.context.newPage();
     await page.goto(`${harness.server.url}#ssd`);
+    await page.waitForSelector('select[name=preset] option', { state: 'attached' });
+    const earlier = new Set(harness.server.state.jobs.list().map((j) => j.id));
     await page.click('[data-testid=ssd-step-start]');
-    const row = page.locator('tr[data-state="running"] button.job-cancel');
-    await row.first().waitFor();
-    await row.first().click();
+    // This page's job, not one an earlier test cancelled that is still stopping.
+    let id: string | undefined;
+    await waitFor('the stepped run to start', () => (id = harness.server.state.jobs.list().find((j) => !earlier.has(j.id))?.id) !== undefined);
+    await page.locator(`tr[data-job="${id}"][data-state="running"] button.job-cancel`).click();
     await page.waitForFunction(() => document.querySelector('[data-testid=ssd-report]')?.textContent?.includes('Cancelled: no report.'), undefined, { timeout: 30_000 });
     assert.doesNotMatch((await page.textContent('[data-testid=ssd-report]')) ?? '', /Running…|Stepping/);
     await page.close();
