@@ -172,6 +172,10 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
     `erase count min ${report.erase.min} max ${report.erase.max} mean ${f(report.erase.mean, 2)} stddev ${f(report.erase.stddev, 2)}`,
     `simulated ${f(report.throughput.simulatedSeconds)} s: ${f(report.throughput.hostWriteMBps, 1)} MB/s host writes; latency µs p50 ${f(report.latencyUs.p50, 0)} p99 ${f(report.latencyUs.p99, 0)} p99.9 ${f(report.latencyUs.p999, 0)}`,
   ];
+  const engine = report.config.engine as { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } | undefined;
+  if (engine && (report.dataCache || report.mappingCache) && engine.typescriptBecause.length > 0) {
+    lines.push(`WebAssembly kernel: FTL ${engine.ftlKernel ? 'yes' : 'no'}, run loop ${engine.runLoopKernel ? 'yes' : 'no'} (TypeScript because of ${engine.typescriptBecause.join('; ')})`);
+  }
   const dc = report.dataCache;
   if (dc) {
     lines.push(

@@ -231,6 +231,10 @@ export class Ftl {
     c.hostPageWrites--;
     c.cacheWriteBacks++;
   }
+  /** Throws SsdError POWER_LOSS while the FTL waits for recover() (a host command's first check). */
+  assertPowered(): void {
+    checkPower(this.state);
+  }
   /** Counts a host page write the DRAM data cache took (it reaches flash later, by {@link writeBack}). */
   countCachedHostWrite(): void {
     checkPower(this.state);

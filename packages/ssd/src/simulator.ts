@@ -13,7 +13,7 @@
 import { NandClock, createNandDevice, validateGeometry } from '@flashdiff/nand';
 import type { SimulatedNand } from '@flashdiff/nand';
 import { resolveFtlOptions } from './config.ts';
-import { SsdError } from './errors.ts';
+import { SsdError, isSsdError } from './errors.ts';
 import { Ftl } from './ftl.ts';
 import type { BlockMapSnapshot, FtlKernel } from './ftl.ts';
 import { LatencyHistogram } from './metrics.ts';
@@ -317,8 +317,9 @@ export class SsdSimulator {
    */
   private cachedWrite(lba: number, data?: Uint8Array): void {
     const t = this.issue();
-    this.ftl.countCachedHostWrite();
+    this.ftl.assertPowered();
     const done = this.cachePut(lba, t, true, data ?? null);
+    this.ftl.countCachedHostWrite();
     this.completeAt(t, done, null);
     this.writeMaxExact = false;
     this.afterWrite();
@@ -337,7 +338,13 @@ export class SsdSimulator {
         // With the transaction scheduler the write-back is a transaction of the current request,
         // which completes with it; the eager clock gives its end here.
         if (this.scheduler === null) this.device.timing.issueAt(t);
-        this.ftl.writeBack(victim.lba, victim.data ?? undefined);
+        try {
+          this.ftl.writeBack(victim.lba, victim.data ?? undefined);
+        } catch (e) {
+          // Power went during the write-back: the evicted page never reached flash.
+          if (isSsdError(e, 'POWER_LOSS')) cache.stats.lostDirtyPages++;
+          throw e;
+        }
         if (this.scheduler === null) done = Math.max(done, this.device.timing.lastCompletion);
       }
     }
@@ -559,8 +566,10 @@ export class SsdSimulator {
         flushIdleNs: this.dataCache.options.flushIdleUs * 1000,
         readAllocate: this.dataCache.options.readAllocate,
         write: (lba, t) => {
+          this.ftl.assertPowered();
+          const done = this.cachePut(lba, t, true, null);
           this.ftl.countCachedHostWrite();
-          return this.cachePut(lba, t, true, null);
+          return done;
         },
         read: (lba, t) => {
           const cache = this.dataCache!;
@@ -626,6 +635,21 @@ export class SsdSimulator {
   /** The block map for drawing (see {@link Ftl.snapshot}). */
   snapshot(): BlockMapSnapshot {
     return this.ftl.snapshot();
+  }
+
+  /**
+   * Where the work runs: the FTL's write() in the WebAssembly kernel or not, the run loop
+   * (run(), precondition()) in the kernel or not, and why TypeScript where it is (reports echo it).
+   */
+  engine(): { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } {
+    const because: string[] = [];
+    if (this.ftl.mappingCacheReport() !== null) because.push('the cached mapping table (the kernel has none)');
+    if (this.dataCache !== null) because.push('the data cache (the kernel loop writes straight to the FTL)');
+    if (this.scheduler !== null) because.push('transaction scheduling (every operation goes through the scheduler)');
+    if (because.length === 0 && !this.ftl.wasmKernelActive) {
+      because.push(this.ftl.options.wasmKernel ? 'options, device or memory outside the kernel (see FtlOptions.wasmKernel)' : 'wasmKernel false');
+    }
+    return { ftlKernel: this.ftl.wasmKernelActive, runLoopKernel: this.kernel !== null, typescriptBecause: because };
   }
 
   /** The resolved configuration, as echoed in reports. */

@@ -78,6 +78,8 @@ describe('cached mapping table (DFTL)', () => {
     const full = run(0);
     const tiny = run(16);
     assert.equal(full.mappingCache, null);
+    assert.equal((tiny.config.engine as { ftlKernel: boolean }).ftlKernel, false);
+    assert.deepEqual((tiny.config.engine as { typescriptBecause: string[] }).typescriptBecause, ['the cached mapping table (the kernel has none)']);
     assert.equal(full.counters.translationPagePrograms, 0);
     const m = tiny.mappingCache!;
     assert.ok(m.misses > m.hits, `random over ${tiny.config.userPages} pages with 16 entries misses mostly (${m.hits} hits, ${m.misses} misses)`);

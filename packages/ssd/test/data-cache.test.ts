@@ -72,6 +72,8 @@ describe('DRAM data cache', () => {
     const cached = new SsdSimulator({ geometry, timing, workload: { kind: 'uniform', seed: 3 }, dataCache: { capacityBytes: 64 * 4096 } });
     const r = cached.run(2000);
     assert.equal(cached.kernelLoop.batches, 0);
+    assert.deepEqual(r.config.engine, { ftlKernel: true, runLoopKernel: false, typescriptBecause: ['the data cache (the kernel loop writes straight to the FTL)'] });
+    assert.deepEqual(rPlain.config.engine, { ftlKernel: true, runLoopKernel: true, typescriptBecause: [] });
     assert.equal(r.hostPageWrites, 2000);
     assert.equal(r.dataCache!.capacityPages, 64);
     assert.equal(r.dataCache!.writeHits + r.dataCache!.writeMisses, 2000);
@@ -198,6 +200,24 @@ describe('data cache shadow model and power loss', () => {
     for (const [lba, v] of expect) {
       sim.read(lba, out);
       assert.deepEqual(out, page(v), `LBA ${lba} after the cut`);
+    }
+  });
+
+  test('a power cut during an eviction write-back loses that page and the write waiting for its slot', () => {
+    const sim = simulator({ metadataOnly: false, dataCache: { capacityPages: 2 } });
+    const page = (v: number) => new Uint8Array(4096).fill(v);
+    sim.write(0, page(1));
+    sim.write(1, page(1));
+    sim.device.faults.cutPowerAfter(1);
+    assert.throws(() => sim.write(2, page(1)), (e: unknown) => isSsdError(e, 'POWER_LOSS')); // evicts 0: its program is cut
+    sim.recover();
+    const r = sim.report();
+    assert.equal(r.dataCache!.lostDirtyPages, 2, 'page 0 (being written back) and page 1 (in DRAM)');
+    assert.equal(r.hostPageWrites, 2, 'the failed write is not counted');
+    const out = new Uint8Array(4096);
+    for (const lba of [0, 1, 2]) {
+      sim.read(lba, out);
+      assert.deepEqual(out, page(0), `LBA ${lba} never reached flash`);
     }
   });
 });

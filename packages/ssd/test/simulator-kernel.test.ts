@@ -66,7 +66,9 @@ function simulate(config: Config, wasmKernel: boolean, rounds: number, parts = 1
 function withoutKernelFlag(report: SimulationReport): SimulationReport {
   const ftl = { ...(report.config.ftl as Record<string, unknown>) };
   delete ftl.wasmKernel;
-  return { ...report, config: { ...report.config, ftl } };
+  const config: Record<string, unknown> = { ...report.config, ftl };
+  delete config.engine;
+  return { ...report, config };
 }
 
 /** The private interval histogram (its percentiles are in the time series, its bins are not). */

@@ -193,6 +193,7 @@ export function describeSimulator(simulator: SsdSimulator, config: SimulatorConf
     partialPageWrites: simulator.partialPageWrites,
     suspend: config.suspend ?? null,
     dataCache: simulator.dataCache?.options ?? null,
+    engine: simulator.engine(),
     timing: { ...simulator.device.timing.params },
   };
 }
