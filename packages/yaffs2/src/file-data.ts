@@ -63,8 +63,13 @@ export function readObject(dev: Yaffs2Dev, o: YObject, position: number, length:
     const k = Math.floor(at / cs) + 1;
     const inChunk = at - (k - 1) * cs;
     const n = Math.min(cs - inChunk, end - at);
-    readFileChunk(dev, o, k, buf);
-    out.set(buf.subarray(inChunk, inChunk + n), at - position);
+    if (n === cs) {
+      // A whole chunk: straight into the result (no copy through the page buffer).
+      readFileChunk(dev, o, k, out.subarray(at - position, at - position + cs));
+    } else {
+      readFileChunk(dev, o, k, buf);
+      out.set(buf.subarray(inChunk, inChunk + n), at - position);
+    }
     at += n;
   }
   return out;

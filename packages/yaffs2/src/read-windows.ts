@@ -19,24 +19,17 @@ function windowRecords(record: number): number {
 }
 
 /**
- * Images up to this size are read whole, once: a mount scan reads every block's first page,
- * then the chunks newest block first, and an extract the data again, so 1 MiB windows read a
- * 50 MiB image three times over; larger images (bigger than memory, say) keep the windows.
- */
-export const WHOLE_IMAGE_BYTES = 256 << 20;
-
-/**
  * The device with readPage served from windows of `path` (which must be the device's image,
  * opened read-only and not written while this is in use). `close()` releases the file.
  */
 export function withReadWindows(device: SimulatedNand, path: string): { device: SimulatedNand; close(): void } {
   const { pageSize, spareSize } = device.geometry;
   const record = pageSize + spareSize;
+  const perWindow = windowRecords(record);
+  // A plain Uint8Array: its subarray() is cheaper than a Buffer's (no FastBuffer per page).
+  const window = new Uint8Array(perWindow * record);
   const fd = fs.openSync(path, 'r');
   const fileSize = fs.fstatSync(fd).size;
-  const perWindow = fileSize <= WHOLE_IMAGE_BYTES ? Math.max(1, Math.ceil(fileSize / record)) : windowRecords(record);
-  // A plain Uint8Array: its subarray() is much cheaper than a Buffer's (no FastBuffer per page).
-  const window = new Uint8Array(perWindow * record);
   let first = -1; // first page held in the window
   const fill = (page: number): void => {
     first = page - (page % perWindow);
