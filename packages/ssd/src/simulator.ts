@@ -329,7 +329,7 @@ export class SsdSimulator {
    * Puts a page in the cache at time t (evicting first when full) and returns when it is there:
    * the DRAM access, or the eviction's write-back when that ends later. Also replay's.
    */
-  private cachePut(lba: number, t: number, dirty: boolean, data: Uint8Array | null): number {
+  private cachePut(lba: number, t: number, dirty: boolean, data: Uint8Array | null, bytes = this.config.geometry.pageSize): number {
     const cache = this.dataCache!;
     let done = t;
     if (cache.mustEvict(lba)) {
@@ -349,7 +349,7 @@ export class SsdSimulator {
       }
     }
     cache.put(lba, dirty, data);
-    return Math.max(done, cache.dramAccess(t, this.config.geometry.pageSize));
+    return Math.max(done, cache.dramAccess(t, bytes));
   }
 
   /** readAllocate: a read miss goes to flash (as without a cache), then the page is cached clean. Returns its completion. */
@@ -565,19 +565,19 @@ export class SsdSimulator {
       cache: this.dataCache === null ? null : {
         flushIdleNs: this.dataCache.options.flushIdleUs * 1000,
         readAllocate: this.dataCache.options.readAllocate,
-        write: (lba, t) => {
+        write: (lba, t, bytes) => {
           this.ftl.assertPowered();
-          const done = this.cachePut(lba, t, true, null);
+          const done = this.cachePut(lba, t, true, null, bytes);
           this.ftl.countCachedHostWrite();
           return done;
         },
-        read: (lba, t) => {
+        read: (lba, t, bytes) => {
           const cache = this.dataCache!;
           if (!cache.lookupRead(lba)) return -1;
           this.ftl.countCachedHostRead();
-          return cache.dramAccess(t, this.config.geometry.pageSize);
+          return cache.dramAccess(t, bytes);
         },
-        allocate: (lba, t) => this.cachePut(lba, t, false, null),
+        allocate: (lba, t, bytes) => this.cachePut(lba, t, false, null, bytes),
         has: (lba) => this.dataCache!.has(lba),
         invalidate: (lba, count) => this.dataCache!.invalidate(lba, count),
         flush: (keepGoing) => this.writeBackWhile(keepGoing),

@@ -111,6 +111,10 @@ describe('DRAM data cache', () => {
     assert.equal(r.nandPageWrites, 3);
     const busy = simulator({ dataCache: { capacityPages: 8, flushIdleUs: 0 } }).replay([req(1, 0, 10, false), req(2, 5_000_000, 11, false)]);
     assert.equal(busy.dataCache!.flushes, 0, 'flushIdleUs 0: never');
+    // A DRAM access moves the sectors the request touches: one 512-byte sector of a cached page.
+    const partial = simulator({ dataCache: { capacityPages: 8, flushIdleUs: 0 } });
+    const one = partial.replay([req(1, 0, 10, false), { arrivalNs: 1_000_000, device: 0, sector: 10 * 8 + 3, sectors: 1, isRead: true, line: 2 }]);
+    assert.equal(one.readLatencyUs.mean, (26 + (512 / 2) * 10) / 1000);
   });
 });
 

@@ -31,15 +31,16 @@ export interface ReplayCache {
   /** A read miss brings the page in (clean) after it was read from flash. */
   readonly readAllocate: boolean;
   /**
-   * A host page write into the cache at time t; returns when its DRAM access ends. When the cache
-   * is full the least recently used page leaves first, a dirty one written back (eager clock: the
-   * result includes that program's end; with the scheduler it is a transaction of the request).
+   * A host page write into the cache at time t, moving `bytes` (the sectors the request touches, as
+   * MQSim's DRAM transfers); returns when its DRAM access ends. When the cache is full the least
+   * recently used page leaves first, a dirty one written back (eager clock: the result includes
+   * that program's end; with the scheduler it is a transaction of the request).
    */
-  write(lba: number, t: number): number;
-  /** A host page read at t: the end of its DRAM access on a hit, −1 on a miss (read it from flash). */
-  read(lba: number, t: number): number;
+  write(lba: number, t: number, bytes: number): number;
+  /** A host page read at t of `bytes`: the end of its DRAM access on a hit, −1 on a miss (read it from flash). */
+  read(lba: number, t: number, bytes: number): number;
   /** readAllocate: puts a page just read from flash in the cache at t (clean; evicting as write does); returns the DRAM access's end. */
-  allocate(lba: number, t: number): number;
+  allocate(lba: number, t: number, bytes: number): number;
   has(lba: number): boolean;
   /** Drops a trimmed range. */
   invalidate(lba: number, count: number): void;
@@ -149,8 +150,10 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
     }
     for (let p = req.isTrim ? last + 1 : first; p <= last; p++) {
       const lba = p % user;
+      // The bytes of this page the request touches (what a DRAM access moves).
+      const touched = Math.min(endByte, (p + 1) * pageSize) - Math.max(firstByte, p * pageSize);
       if (cache !== null && req.isRead) {
-        const served = cache.read(lba, issue);
+        const served = cache.read(lba, issue, touched);
         if (served >= 0) {
           done = Math.max(done, served);
           continue;
@@ -159,7 +162,7 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
       if (req.isRead) {
         if (host.ftl.read(lba) === 'mapped') done = Math.max(done, timing.lastCompletion);
         else if (flashReadUnmapped) done = Math.max(done, host.chargeUnmappedRead(lba));
-        if (cache !== null && cache.readAllocate) done = Math.max(done, cache.allocate(lba, issue));
+        if (cache !== null && cache.readAllocate) done = Math.max(done, cache.allocate(lba, issue, touched));
       } else {
         // A cached page is updated in DRAM: no read of the old page.
         if (rmw && (p * pageSize < firstByte || (p + 1) * pageSize > endByte) && (cache === null || !cache.has(lba))) {
@@ -172,7 +175,7 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
         }
         if (cache !== null) {
           timing.issueAt(issue);
-          done = Math.max(done, cache.write(lba, issue));
+          done = Math.max(done, cache.write(lba, issue, touched));
         } else {
           host.ftl.write(lba);
           done = Math.max(done, timing.lastCompletion);
@@ -319,7 +322,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
         if (partial) scheduler.transferBytes = touched;
         scheduler.notBefore = 0;
         if (req.isRead) {
-          const served = cache !== null ? cache.read(lba, issue) : -1;
+          const served = cache !== null ? cache.read(lba, issue, touched) : -1;
           if (served >= 0) {
             // From DRAM: no transaction; the request ends no earlier than the access.
             scheduler.completeNoEarlierThan(r, served);
@@ -327,7 +330,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
           }
           if (host.ftl.read(lba) === 'unmapped' && flashReadUnmapped) host.chargeUnmappedRead(lba);
           scheduler.holdAfter = null;
-          if (cache !== null && cache.readAllocate) scheduler.completeNoEarlierThan(r, cache.allocate(lba, issue));
+          if (cache !== null && cache.readAllocate) scheduler.completeNoEarlierThan(r, cache.allocate(lba, issue, touched));
         } else if (cache !== null) {
           // Into DRAM; an eviction's write-back is a transaction of this request. A partial page
           // that is not cached still reads its old copy (a transaction of the request, not held).
@@ -340,7 +343,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
             if (partial) scheduler.transferBytes = touched;
           }
           scheduler.operationClass = CLASS_WRITE;
-          scheduler.completeNoEarlierThan(r, cache.write(lba, issue));
+          scheduler.completeNoEarlierThan(r, cache.write(lba, issue, touched));
           scheduler.holdAfter = null;
           host.afterHostWrite();
         } else {
