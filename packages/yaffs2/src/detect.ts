@@ -135,7 +135,11 @@ function plausibleYaffs1(sample: Uint8Array, recordStart: number, layout: SpareL
   if (layout.name === 'yaffs1-mtd') {
     // Packed tags 1: the unused bit after the not-deleted bit is 0 (yaffs_pack_tags1).
     if ((layout.bigEndian ? spare[15]! & 1 : spare[15]! >> 7) !== 0) return false;
-  } else if ((layout.bigEndian ? spare[12]! & 3 : spare[12]! >> 6) !== 3) return false;
+  } else if (layout.bigEndian ? (spare[12]! & 3) !== 3 && spare[6]! >> 6 !== 3 : spare[12]! >> 6 !== 3) {
+    // Big-endian: a big-endian CPU's bit fields put them at the bottom of tag byte 7, upstream's
+    // stored_endian (little-endian fields, words swapped) at the top of tag byte 4.
+    return false;
+  }
   readTags(spare, layout, tags);
   // The 12-bit tag ECC "corrects" 1 in 64 random patterns: only clean tags count here.
   if (tags.erased || tags.eccResult !== 'ok') return false;

@@ -97,6 +97,27 @@ function tagsEcc(bytes: Uint8Array): number {
 }
 
 const scratch = new Uint8Array(8);
+const stored8 = new Uint8Array(8);
+
+/** The 8 tag bytes with each 4-byte word reversed (upstream's stored_endian swap). */
+function swapWords(b: Uint8Array): Uint8Array {
+  return Uint8Array.of(b[3]!, b[2]!, b[1]!, b[0]!, b[7]!, b[6]!, b[5]!, b[4]!);
+}
+
+/** A syndrome that names one flipped bit (yaffs_check_tags_ecc: 1..64). */
+function correctable(syndrome: number): boolean {
+  return syndrome !== 0 && syndrome <= 64;
+}
+
+/** Fields of 8 tag bytes read with `bigEndian` fields and words, and their tag-ECC syndrome. */
+function checkTags1(bytes: Uint8Array, bigEndian: boolean): { fields: Fields; syndrome: number } {
+  const [w0, w1] = bytesToWords(bytes, bigEndian);
+  const fields = decodeWords(w0, w1, bigEndian);
+  const [z0, z1] = encodeWords({ ...fields, ecc: 0 }, bigEndian);
+  const zeroed = new Uint8Array(8);
+  wordsToBytes(z0, z1, bigEndian, zeroed);
+  return { fields, syndrome: fields.ecc ^ tagsEcc(zeroed) };
+}
 
 /** Fields → 8 stored tag bytes with their ECC, into `out`. */
 function packFields(f: Fields, bigEndian: boolean, out: Uint8Array): void {
@@ -147,24 +168,36 @@ export function unpackTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolea
     out.serialNumber = 0;
     return out;
   }
-  for (let i = 0; i < 8; i++) scratch[i] = spare[YAFFS1_TAG_BYTE_OFFSETS[i]!]!;
-  let [w0, w1] = bytesToWords(scratch, bigEndian);
-  let f = decodeWords(w0, w1, bigEndian);
-  const stored = f.ecc;
-  const [z0, z1] = encodeWords({ ...f, ecc: 0 }, bigEndian);
-  wordsToBytes(z0, z1, bigEndian, scratch);
-  const syndrome = stored ^ tagsEcc(scratch);
+  for (let i = 0; i < 8; i++) stored8[i] = spare[YAFFS1_TAG_BYTE_OFFSETS[i]!]!;
+  // Big-endian images come two ways: a big-endian CPU's (fields from bit 31, the ECC over the
+  // stored bytes) and upstream's stored_endian on a little-endian host (yaffs_tagscompat.c
+  // swaps the two words of the little-endian bit fields after computing the ECC over them).
+  // The one whose ECC checks clean wins; else the native one is corrected, then the other.
+  let swapped = false;
+  let check = checkTags1(stored8, bigEndian);
+  if (bigEndian && check.syndrome !== 0) {
+    const other = checkTags1(swapWords(stored8), false);
+    if (other.syndrome === 0 || (!correctable(check.syndrome) && correctable(other.syndrome))) {
+      check = other;
+      swapped = true;
+    }
+  }
+  let f = check.fields;
+  const syndrome = check.syndrome;
+  const fieldsBigEndian = bigEndian && !swapped;
   out.eccResult = 'ok';
-  if (syndrome !== 0 && syndrome <= 64) {
-    // One flipped bit at position `syndrome` (1-based) of the stored bytes: flip it back. A
-    // position inside the ECC field itself only means the ECC was hit (upstream recomputes it).
+  if (correctable(syndrome)) {
+    // One flipped bit at position `syndrome` (1-based) of the bytes the ECC was computed over:
+    // flip it back. A position inside the ECC field itself only means the ECC was hit
+    // (upstream recomputes it).
     const position = syndrome - 1;
-    for (let i = 0; i < 8; i++) scratch[i] = spare[YAFFS1_TAG_BYTE_OFFSETS[i]!]!;
-    scratch[position >> 3] = scratch[position >> 3]! ^ (1 << (position & 7));
-    [w0, w1] = bytesToWords(scratch, bigEndian);
-    f = decodeWords(w0, w1, bigEndian);
-    packFields(f, bigEndian, scratch);
-    for (let i = 0; i < 8; i++) spare[YAFFS1_TAG_BYTE_OFFSETS[i]!] = scratch[i]!;
+    const bytes = swapped ? swapWords(stored8) : Uint8Array.from(stored8);
+    bytes[position >> 3] = bytes[position >> 3]! ^ (1 << (position & 7));
+    const [w0, w1] = bytesToWords(bytes, fieldsBigEndian);
+    f = decodeWords(w0, w1, fieldsBigEndian);
+    packFields(f, fieldsBigEndian, scratch);
+    const repaired = swapped ? swapWords(scratch) : scratch;
+    for (let i = 0; i < 8; i++) spare[YAFFS1_TAG_BYTE_OFFSETS[i]!] = repaired[i]!;
     out.eccResult = 'fixed';
   } else if (syndrome !== 0) {
     out.eccResult = 'unfixed';

@@ -180,6 +180,36 @@ describe('YAFFS1 images', () => {
     }
   });
 
+  test("upstream's stored_endian on a little-endian host (words of little-endian bit fields swapped): detected big-endian, read exactly, fsck clean", () => {
+    for (const [name, expected] of [['upstream-yaffs1-edits-stored-be.img', editsExpected()], ['upstream-yaffs1-churn-stored-be.img', churnExpected()]] as const) {
+      const img = openImage(unpack(name), { readOnly: true });
+      try {
+        assert.deepEqual([img.format.layout, img.format.bigEndian, img.format.confidence], ['yaffs1', true, 'high'], name);
+        for (const [p, want] of expected) assert.deepEqual(img.fs.readFile(p), want, `${name} ${p}`);
+        assert.deepEqual(img.fs.mountProblems, [], name);
+        assert.deepEqual(img.fs.check(), [], name);
+      } finally {
+        img.close();
+      }
+    }
+  });
+
+  test('stored_endian tags: the words of the little-endian layout swapped; one flipped bit is corrected', () => {
+    const image = fixture('upstream-yaffs1-edits-stored-be.img');
+    const spare = Uint8Array.from(image.subarray(PAGE, RECORD));
+    // The root directory's first child header: tag bytes 00 10 00 00 | C1 88 01 01 = the
+    // little-endian layout's words 0x00100000 (chunk 0, serial 1) and 0xC1880101 (object 257,
+    // byte count high bits 3) stored big-endian.
+    assert.equal(hex(Uint8Array.from(YAFFS1_TAG_BYTE_OFFSETS.map((o) => spare[o]!))), '00100000c1880101');
+    const clean = unpackTags1(spare.slice(), emptyTags(), true);
+    assert.deepEqual([clean.objectId, clean.chunkId, clean.serialNumber, clean.eccResult], [257, 0, 1, 'ok']);
+    const hit = spare.slice();
+    hit[1] = hit[1]! ^ 0x04; // a chunk-id bit
+    const fixed = unpackTags1(hit, emptyTags(), true);
+    assert.deepEqual([fixed.objectId, fixed.chunkId, fixed.serialNumber, fixed.eccResult], [257, 0, 1, 'fixed']);
+    assert.deepEqual(hit, spare);
+  });
+
   for (const bigEndian of [false, true]) {
     test(`import → detect → extract round trip, ${bigEndian ? 'big' : 'little'}-endian; an edit keeps the format`, () => {
       const image = path.join(work, `ours-${bigEndian ? 'be' : 'le'}.img`);
