@@ -6,7 +6,7 @@
  * `ls -R img | head` ends quietly.
  */
 import * as fs from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CliError, applyCliStyle, packageVersion, runCli as runStyledCli, writeFileAtomic } from '@flashdiff/cli-kit';
 import type { CliDefinition } from '@flashdiff/cli-kit';
 import { geometryPreset, isNandError } from '@flashdiff/nand';
@@ -190,7 +190,7 @@ export function buildProgram(): Command {
     .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
+    .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
     .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
     .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
@@ -207,7 +207,7 @@ export function buildProgram(): Command {
     .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
     .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
     .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big', parseEndian, false)
+    .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
     .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
     .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
