@@ -104,7 +104,10 @@ describe('diffusion CLI style', () => {
       }
       await new Promise((r) => setTimeout(r, 300));
       child.kill('SIGINT');
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running 60 s after SIGINT'), 60_000))]);
+      // The timer is cleared once the child exits: a pending 60 s timer would keep this test
+      // process alive that long after the test passed.
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('still running 60 s after SIGINT'), 60_000)))]).finally(() => clearTimeout(timer));
       assert.equal(code, 130, stderr);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
