@@ -70,6 +70,15 @@ export function validateGeometry(g: NandGeometry): NandGeometry {
   if (totalPages(g) > MAX_TOTAL_PAGES) {
     throw new NandError('INVALID_GEOMETRY', `geometry has ${totalPages(g)} pages; at most ${MAX_TOTAL_PAGES} are supported`);
   }
+  const planes = (g as unknown as Record<string, unknown>).planesPerDie;
+  if (planes !== undefined) {
+    if (typeof planes !== 'number' || !Number.isSafeInteger(planes) || planes <= 0) {
+      throw new NandError('INVALID_GEOMETRY', `geometry.planesPerDie must be a positive integer (got ${String(planes)})`);
+    }
+    if (g.blocksPerDie % planes !== 0) {
+      throw new NandError('INVALID_GEOMETRY', `geometry.planesPerDie ${planes} must divide geometry.blocksPerDie ${g.blocksPerDie} (every plane holds the same number of blocks)`);
+    }
+  }
   if (g.pagesPerBlock > 65535) {
     throw new NandError('INVALID_GEOMETRY', `geometry.pagesPerBlock ${g.pagesPerBlock} exceeds 65535`);
   }
@@ -103,6 +112,16 @@ export function dieOfBlock(g: NandGeometry, block: number): number {
   return Math.floor(block / g.blocksPerDie);
 }
 
+/** Planes per die (1 when the geometry does not say). */
+export function planesPerDie(g: NandGeometry): number {
+  return g.planesPerDie ?? 1;
+}
+
+/** Plane of a block within its die: the low bits of the block address, b mod planesPerDie. */
+export function planeOfBlock(g: NandGeometry, block: number): number {
+  return (block % g.blocksPerDie) % planesPerDie(g);
+}
+
 /** Channel a die sits on (dies are numbered channel-major). */
 export function channelOfDie(g: NandGeometry, die: number): number {
   return Math.floor(die / g.diesPerChannel);
@@ -119,9 +138,11 @@ export function firstPageOfBlock(g: NandGeometry, block: number): number {
 }
 
 export function sameGeometry(a: NandGeometry, b: NandGeometry): boolean {
-  return GEOMETRY_FIELDS.every((f) => a[f] === b[f]);
+  return GEOMETRY_FIELDS.every((f) => a[f] === b[f]) && planesPerDie(a) === planesPerDie(b);
 }
 
 export function describeGeometry(g: NandGeometry): string {
-  return `${g.channels} ch × ${g.diesPerChannel} die × ${g.blocksPerDie} blocks × ${g.pagesPerBlock} pages × (${g.pageSize}+${g.spareSize}) bytes`;
+  // One plane per die (the default) is left unsaid: descriptions stay as they were before planes.
+  const planes = planesPerDie(g) > 1 ? ` (${planesPerDie(g)} planes)` : '';
+  return `${g.channels} ch × ${g.diesPerChannel} die × ${g.blocksPerDie} blocks${planes} × ${g.pagesPerBlock} pages × (${g.pageSize}+${g.spareSize}) bytes`;
 }

@@ -8,6 +8,9 @@
  * - Dies are numbered channel-major: die d sits on channel ⌊d / diesPerChannel⌋.
  * - Pages are numbered globally: page p = block · pagesPerBlock + pageInBlock.
  *   (A YAFFS "chunk" is one page.)
+ * - Planes: block b of a die lies in plane b mod planesPerDie (the plane is the low bits of the
+ *   block address, as on real parts); a die runs one command at a time, and its planes work in
+ *   parallel only through multi-plane commands (NandClock.programMultiPlane and friends).
  */
 
 /** Shape of a NAND array. All counts are positive integers. */
@@ -18,8 +21,13 @@ export interface NandGeometry {
   readonly spareSize: number;
   /** Pages per erase block (64 on yaffs2-2k parts). */
   readonly pagesPerBlock: number;
-  /** Erase blocks on one die (one LUN). */
+  /** Erase blocks on one die (one LUN), over all its planes. */
   readonly blocksPerDie: number;
+  /**
+   * Planes per die (default 1): block b of a die is in plane b mod planesPerDie, and blocksPerDie
+   * must be a multiple of it (every plane has the same number of blocks).
+   */
+  readonly planesPerDie?: number;
   /** Dies sharing one channel (bus). Operations on different dies overlap in time. */
   readonly diesPerChannel: number;
   /** Independent channels. Data transfers on different channels overlap in time. */
