@@ -66,6 +66,8 @@ const YAFFS2UTILS: Variant[] = [
   { file: 'yaffs2utils-mtd-2k.img', pageSize: 2048, spareSize: 64, bigEndian: false, made: 'mkyaffs2 tree img' },
   { file: 'yaffs2utils-mtd-2k-be.img', pageSize: 2048, spareSize: 64, bigEndian: true, made: 'mkyaffs2 -e tree img' },
   { file: 'yaffs2utils-mtd-4k.img', pageSize: 4096, spareSize: 128, bigEndian: false, made: 'mkyaffs2 -p 4096 tree img' },
+  { file: 'yaffs2utils-mtd-8k.img', pageSize: 8192, spareSize: 256, bigEndian: false, made: 'mkyaffs2 -p 8192 tree img' },
+  { file: 'yaffs2utils-mtd-16k.img', pageSize: 16384, spareSize: 512, bigEndian: false, made: 'mkyaffs2 -p 16384 tree img' },
 ];
 
 describe('yaffs2utils 0.2.9 images (mkyaffs2: tags in the Linux MTD free bytes from spare byte 2)', () => {
@@ -110,7 +112,7 @@ describe('yaffs2utils 0.2.9 images (mkyaffs2: tags in the Linux MTD free bytes f
         assert.deepEqual(ours, spare, `page ${at / record}`);
         pages++;
       }
-      assert.ok(pages > 60, `${pages} pages checked`);
+      assert.ok(pages >= 20, `${pages} pages checked`);
     });
   }
 
