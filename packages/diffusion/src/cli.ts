@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CliError, applyCliStyle, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
+import { CliError, applyCliStyle, packageVersion, progressBar, runCli, writeFileAtomic, writeFilesAtomic } from '@flashdiff/cli-kit';
 import type { CliDefinition } from '@flashdiff/cli-kit';
 import { BACKENDS, type BackendName, initBackend } from './backend-node.ts';
 import { loadModel } from './checkpoint/checkpoint-node.ts';
@@ -256,15 +256,17 @@ program
     });
     bar.stop();
     const { height, width, channels } = result;
-    writeFileAtomic(o.out, encodePng(imagesToGrid(result.images, n, height, width, channels, columns)));
+    const files: Array<[string, Uint8Array]> = [[o.out, encodePng(imagesToGrid(result.images, n, height, width, channels, columns))]];
     if (o.strip) {
       const rows = Math.min(n, 8);
       const per = height * width * channels;
       const tiles = [...result.frames.map((f) => f.images), result.images];
       const strip = new Float32Array(rows * tiles.length * per);
       for (let r = 0; r < rows; r++) tiles.forEach((img, c) => strip.set(img.subarray(r * per, (r + 1) * per), (r * tiles.length + c) * per));
-      writeFileAtomic(o.strip, encodePng(imagesToGrid(strip, rows * tiles.length, height, width, channels, tiles.length)));
+      files.push([o.strip, encodePng(imagesToGrid(strip, rows * tiles.length, height, width, channels, tiles.length))]);
     }
+    // The grid and the strip as one step: a strip that cannot be written leaves the previous grid too.
+    writeFilesAtomic(files);
     const summary = { out: o.out, checkpoint, strip: o.strip ?? null, n, sampler: o.sampler, steps, guidance, backend, seconds: Math.round((performance.now() - t0) / 100) / 10 };
     process.stdout.write(
       o.json
