@@ -8,3 +8,4 @@ export * from './image-store.ts';
 export { splitmix32 } from './random.ts';
 export * from './tables.ts';
 export { instantiateKernel } from './kernel-module.ts';
+export * from './multi-plane.ts';

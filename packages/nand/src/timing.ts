@@ -264,6 +264,66 @@ export class NandClock implements NandTimingModel {
     return this.finish(die, start, start + this.tBERS);
   }
 
+  /**
+   * Charges a multi-plane read of `planes` pages (one per plane) on one die: the die senses them
+   * all in one tR, then the channel moves them out one after the other (each in the earliest gap
+   * of the channel at or after the previous one ends). The die is held until the last is out.
+   * With planes = 1 it is {@link read}. Returns the completion time (of the last transfer).
+   */
+  readMultiPlane(die: number, channel: number, bytes: number, planes: number): number {
+    const dieFree = this.dieFree[die]!;
+    const start = this.issueTime > dieFree ? this.issueTime : dieFree;
+    const transfer = bytes * this.transferPerByte;
+    let end = start + this.tR;
+    for (let k = 0; k < planes; k++) end = this.book(channel, end, transfer) + transfer;
+    return this.finish(die, start, end);
+  }
+
+  /**
+   * Charges a multi-plane program of `planes` pages (one per plane) on one die: the channel moves
+   * the pages in one after the other from when the die is free, then the die programs them all
+   * in one tPROG (ONFI 80h…11h, 80h…10h; MQSim's NVM_PHY_ONFI_NVDDR2 sums the transfers and adds
+   * one command latency). With planes = 1 it is {@link program}. Returns the completion time.
+   */
+  programMultiPlane(die: number, channel: number, bytes: number, planes: number): number {
+    const dieFree = this.dieFree[die]!;
+    const transfer = bytes * this.transferPerByte;
+    const start = this.book(channel, this.issueTime > dieFree ? this.issueTime : dieFree, transfer);
+    let end = start + transfer;
+    for (let k = 1; k < planes; k++) end = this.book(channel, end, transfer) + transfer;
+    return this.finish(die, start, end + this.tPROG);
+  }
+
+  /** Charges a multi-plane erase of one block in each of `planes` planes: one tBERS. Returns the completion time. */
+  eraseMultiPlane(die: number, planes: number): number {
+    if (!(planes >= 1)) throw new RangeError(`planes must be at least 1 (got ${planes})`);
+    const dieFree = this.dieFree[die]!;
+    const start = this.issueTime > dieFree ? this.issueTime : dieFree;
+    return this.finish(die, start, start + this.tBERS);
+  }
+
+  /**
+   * Adds one more plane's page to the multi-plane command `die` ran last (a {@link MultiPlaneGrouping}
+   * decides that it may): a read's page goes out on the channel after the last one (the die was
+   * free at that transfer's end); a program's goes in after the last one and the one tPROG moves
+   * behind it; an erase costs nothing more. The die's busy time grows by what its completion
+   * moved. Returns the command's new completion time.
+   */
+  extendMultiPlane(kind: 'read' | 'program' | 'erase', die: number, channel: number, bytes: number): number {
+    const previous = this.dieFree[die]!;
+    let done = previous;
+    if (kind !== 'erase') {
+      const transfer = bytes * this.transferPerByte;
+      const tail = kind === 'program' ? this.tPROG : 0;
+      done = this.book(channel, previous - tail, transfer) + transfer + tail;
+    }
+    this.dieFree[die] = done;
+    this.dieBusy[die] += done - previous;
+    this.last = done;
+    if (done > this.latest) this.latest = done;
+    return done;
+  }
+
   reset(): void {
     this.dieBusy.fill(0);
     this.dieFree.fill(0);

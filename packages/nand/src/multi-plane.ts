@@ -1,0 +1,100 @@
+/**
+ * Multi-plane command grouping for a {@link NandClock}: installed as the clock's sink, it times
+ * each page operation itself, and an operation that arrives at the same issue time as the
+ * command its die ran last, of the same kind, on a plane that command does not hold yet, joins
+ * it as one more plane (NandClock.extendMultiPlane) instead of waiting for the die: k programs on
+ * k planes of a die cost k transfers and one tPROG, k reads one tR and k transfers, k erases one
+ * tBERS. Whoever issues the operations says which plane each is on (setPlanes) before handing it
+ * over, since the clock's operations carry only the die.
+ *
+ * MQSim counterpart: TSU_Base::issue_command_to_chip, which gathers the ready transactions of one
+ * die's queue that target distinct planes (its planeVector) into one command. MQSim also asks
+ * for the same page number in every plane; this grouping does not (see docs/DESIGN.md).
+ */
+import type { NandClock, NandOperationSink } from './timing.ts';
+
+const NONE = 0;
+const READ = 1;
+const PROGRAM = 2;
+const ERASE = 3;
+
+export class MultiPlaneGrouping implements NandOperationSink {
+  /** Commands that held more than one plane, and the page operations they held in all. */
+  multiPlaneCommands = 0;
+  multiPlaneOperations = 0;
+  private readPlane = 0;
+  private programPlane = 0;
+  /** Per die: the kind of the command it ran last, its planes (bits), when it was issued, when it ends. */
+  private readonly kind: Uint8Array;
+  private readonly planeMask: Uint32Array;
+  private readonly planeCount: Uint8Array;
+  private readonly issued: Float64Array;
+  private readonly done: Float64Array;
+
+  constructor(
+    private readonly clock: NandClock,
+    readonly planesPerDie: number,
+    dies: number,
+  ) {
+    if (!Number.isInteger(planesPerDie) || planesPerDie < 1 || planesPerDie > 32) {
+      throw new RangeError(`planesPerDie must be an integer in 1…32 (got ${planesPerDie})`);
+    }
+    this.kind = new Uint8Array(dies);
+    this.planeMask = new Uint32Array(dies);
+    this.planeCount = new Uint8Array(dies);
+    this.issued = new Float64Array(dies);
+    this.done = new Float64Array(dies);
+  }
+
+  /** The planes of the next operations: reads (and a copyback's read) on `read`, programs and erases on `program`. */
+  setPlanes(read: number, program: number): void {
+    this.readPlane = read;
+    this.programPlane = program;
+  }
+
+  read(die: number, channel: number, bytes: number): void {
+    this.operate(READ, die, channel, bytes, this.readPlane);
+  }
+
+  program(die: number, channel: number, bytes: number): void {
+    this.operate(PROGRAM, die, channel, bytes, this.programPlane);
+  }
+
+  erase(die: number): void {
+    this.operate(ERASE, die, 0, 0, this.programPlane);
+  }
+
+  /** Forgets every open command (after the clock was reset). */
+  reset(): void {
+    this.kind.fill(NONE);
+    this.multiPlaneCommands = 0;
+    this.multiPlaneOperations = 0;
+  }
+
+  private operate(kind: number, die: number, channel: number, bytes: number, plane: number): void {
+    const clock = this.clock;
+    const bit = 1 << plane;
+    const joins =
+      this.kind[die] === kind && this.issued[die] === clock.now && clock.dieFreeAt(die) === this.done[die] &&
+      (this.planeMask[die]! & bit) === 0;
+    let done: number;
+    if (joins) {
+      done = clock.extendMultiPlane(kind === READ ? 'read' : kind === PROGRAM ? 'program' : 'erase', die, channel, bytes);
+      this.planeMask[die]! |= bit;
+      const count = ++this.planeCount[die]!;
+      if (count === 2) {
+        this.multiPlaneCommands++;
+        this.multiPlaneOperations += 2;
+      } else {
+        this.multiPlaneOperations++;
+      }
+    } else {
+      done = kind === READ ? clock.readMultiPlane(die, channel, bytes, 1) : kind === PROGRAM ? clock.programMultiPlane(die, channel, bytes, 1) : clock.eraseMultiPlane(die, 1);
+      this.kind[die] = kind;
+      this.planeMask[die] = bit;
+      this.planeCount[die] = 1;
+      this.issued[die] = clock.now;
+    }
+    this.done[die] = done;
+  }
+}
