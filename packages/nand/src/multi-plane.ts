@@ -1,8 +1,10 @@
 /**
  * Multi-plane command grouping for a {@link NandClock}: installed as the clock's sink, it times
- * each page operation itself, and an operation that arrives at the same issue time as the
- * command its die ran last, of the same kind, on a plane that command does not hold yet, joins
- * it as one more plane (NandClock.extendMultiPlane) instead of waiting for the die: k programs on
+ * each page operation itself, and an operation issued no later than the moment the command its
+ * die ran last was dispatched (that command waited for the die, or started at this very issue
+ * time: the two would have sat in the die's queue together), of the same kind, on a plane that
+ * command does not hold yet, joins it as one more plane (NandClock.extendMultiPlane) instead of
+ * waiting for the die: k programs on
  * k planes of a die cost k transfers and one tPROG, k reads one tR and k transfers, k erases one
  * tBERS. Whoever issues the operations says which plane each is on (setPlanes) before handing it
  * over, since the clock's operations carry only the die.
@@ -24,11 +26,11 @@ export class MultiPlaneGrouping implements NandOperationSink {
   multiPlaneOperations = 0;
   private readPlane = 0;
   private programPlane = 0;
-  /** Per die: the kind of the command it ran last, its planes (bits), when it was issued, when it ends. */
+  /** Per die: the kind of the command it ran last, its planes (bits), when it was dispatched, when it ends. */
   private readonly kind: Uint8Array;
   private readonly planeMask: Uint32Array;
   private readonly planeCount: Uint8Array;
-  private readonly issued: Float64Array;
+  private readonly dispatched: Float64Array;
   private readonly done: Float64Array;
 
   constructor(
@@ -42,7 +44,7 @@ export class MultiPlaneGrouping implements NandOperationSink {
     this.kind = new Uint8Array(dies);
     this.planeMask = new Uint32Array(dies);
     this.planeCount = new Uint8Array(dies);
-    this.issued = new Float64Array(dies);
+    this.dispatched = new Float64Array(dies);
     this.done = new Float64Array(dies);
   }
 
@@ -75,7 +77,7 @@ export class MultiPlaneGrouping implements NandOperationSink {
     const clock = this.clock;
     const bit = 1 << plane;
     const joins =
-      this.kind[die] === kind && this.issued[die] === clock.now && clock.dieFreeAt(die) === this.done[die] &&
+      this.kind[die] === kind && clock.now <= this.dispatched[die]! && clock.dieFreeAt(die) === this.done[die] &&
       (this.planeMask[die]! & bit) === 0;
     let done: number;
     if (joins) {
@@ -89,11 +91,12 @@ export class MultiPlaneGrouping implements NandOperationSink {
         this.multiPlaneOperations++;
       }
     } else {
+      const free = clock.dieFreeAt(die);
+      this.dispatched[die] = clock.now > free ? clock.now : free;
       done = kind === READ ? clock.readMultiPlane(die, channel, bytes, 1) : kind === PROGRAM ? clock.programMultiPlane(die, channel, bytes, 1) : clock.eraseMultiPlane(die, 1);
       this.kind[die] = kind;
       this.planeMask[die] = bit;
       this.planeCount[die] = 1;
-      this.issued[die] = clock.now;
     }
     this.done[die] = done;
   }

@@ -94,6 +94,20 @@ describe('MultiPlaneGrouping', () => {
     assert.equal(g.multiPlaneCommands, 0);
   });
 
+  test('operations queued behind a busy die join into one command when it is free (as MQSim\'s TSU gathers them)', () => {
+    const { c, g } = grouped();
+    g.setPlanes(0, 0);
+    c.program(0, 0, BYTES); // 0 … 605,280
+    c.issueAt(1000);
+    c.program(0, 0, BYTES); // waits: dispatched at 605,280
+    g.setPlanes(0, 1);
+    c.issueAt(2000);
+    c.program(0, 0, BYTES); // arrived before that dispatch: joins it
+    assert.equal(c.lastCompletion, 605_280 + 2 * T + 600_000); // 1,215,840
+    assert.equal(c.dieBusy[0], 605_280 + 2 * T + 600_000);
+    assert.deepEqual([g.multiPlaneCommands, g.multiPlaneOperations], [1, 2]);
+  });
+
   test('reads on two planes at one issue time: one tR, two transfers; erases: one tBERS', () => {
     const { c, g } = grouped();
     g.setPlanes(0, 0);
