@@ -58,6 +58,8 @@ export interface Yaffs2Options {
   layout?: SpareLayoutName;
   /** Tags and headers stored big-endian (upstream's stored_endian 2); default little-endian. */
   bigEndian?: boolean;
+  /** Big-endian tags with tag ECC: write the ECC's line parities little-endian (see TagFormat). */
+  littleEndianParity?: boolean;
   /** Packed tags carry their 12-byte ECC (default true; upstream's no_tags_ecc is false). */
   tagEcc?: boolean;
   /** Tags in the last 16 bytes of each page (upstream's inband_tags; no tag ECC); default false. */
@@ -305,6 +307,7 @@ export class Yaffs2Dev {
       tagEcc: options.inbandTags ? false : (options.tagEcc ?? true),
       inbandTags: options.inbandTags ?? false,
       dataEcc: options.dataEcc,
+      littleEndianParity: options.littleEndianParity,
     });
     // Inband tags take the last 16 bytes of each page (upstream's data_bytes_per_chunk).
     this.chunkSize = g.pageSize - (this.layout.inbandTags ? INBAND_TAGS_SIZE : 0);

@@ -61,6 +61,7 @@ interface CreateFormatOptions {
   tagEcc?: boolean;
   inbandTags?: boolean;
   dataEcc?: DataEccOrder;
+  tagEccParity?: boolean;
 }
 
 function detectFormat(opts: FormatOptions): Partial<ImageFormat> {
@@ -76,7 +77,15 @@ function detectFormat(opts: FormatOptions): Partial<ImageFormat> {
   };
 }
 
-function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layout: SpareLayoutName; bigEndian: boolean; tagEcc: boolean; inbandTags: boolean; dataEcc?: DataEccOrder } {
+function createFormat(opts: CreateFormatOptions): {
+  geometry: NandGeometry;
+  layout: SpareLayoutName;
+  bigEndian: boolean;
+  tagEcc: boolean;
+  inbandTags: boolean;
+  dataEcc?: DataEccOrder;
+  littleEndianParity?: boolean;
+} {
   // YAFFS1 (--layout yaffs1 or --page-size 512): 512 + 16-byte pages, 32 to a block.
   const yaffs1 = opts.layout === 'yaffs1' || opts.layout === 'yaffs1-mtd' || opts.pageSize === 512;
   const layout = opts.layout ?? (yaffs1 ? 'yaffs1' : 'mkyaffs2');
@@ -85,7 +94,7 @@ function createFormat(opts: CreateFormatOptions): { geometry: NandGeometry; layo
   const pagesPerBlock = opts.pagesPerBlock ?? (yaffs1 ? 32 : 64);
   const geometry = { ...geometryPreset('yaffs2-2k'), pageSize, spareSize, pagesPerBlock };
   const inbandTags = opts.inbandTags ?? false;
-  return { geometry, layout, bigEndian: opts.endian, tagEcc: opts.tagEcc ?? !inbandTags, inbandTags, dataEcc: opts.dataEcc };
+  return { geometry, layout, bigEndian: opts.endian, tagEcc: opts.tagEcc ?? !inbandTags, inbandTags, dataEcc: opts.dataEcc, littleEndianParity: opts.tagEccParity };
 }
 
 function parseCount(value: string): number {
@@ -101,6 +110,11 @@ function parsePageSize(value: string): number {
 function parseDataEcc(value: string): DataEccOrder {
   if (!(DATA_ECC_ORDERS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected smartmedia, linux or none, got "${value}"`);
   return value as DataEccOrder;
+}
+/** --tag-ecc-parity image|little → littleEndianParity. */
+function parseParityOrder(value: string): boolean {
+  if (value !== 'image' && value !== 'little') throw new InvalidArgumentError(`expected image or little, got "${value}"`);
+  return value === 'little';
 }
 /** --endian little|big → bigEndian. */
 function parseEndian(value: string): boolean {
@@ -194,6 +208,7 @@ export function buildProgram(): Command {
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
     .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
     .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
+    .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
     .action((image: string, opts: { blocks: number } & CreateFormatOptions) => {
       makeEmptyImage(image, { blocks: opts.blocks, ...createFormat(opts) });
     });
@@ -211,6 +226,7 @@ export function buildProgram(): Command {
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
     .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
     .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
+    .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
     .action((dir: string, image: string, opts: { blocks?: number; free?: number } & CreateFormatOptions) => {
       const r = importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts) });
       process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
@@ -438,6 +454,7 @@ export function buildProgram(): Command {
             tagEcc: img.format.tagEcc,
             inbandTags: img.format.inbandTags,
             dataEcc: img.format.dataEcc,
+            littleEndianParity: img.format.littleEndianParity,
             confidence: img.format.confidence,
             plausibleChunks: img.format.plausible,
             examinedChunks: img.format.examined,
@@ -462,7 +479,7 @@ export function buildProgram(): Command {
         }
         out(`image        ${image}`);
         out(`geometry     ${g.pageSize}+${g.spareSize} bytes/page, ${g.pagesPerBlock} pages/block, ${img.fs.blockCount} blocks`);
-        out(`layout       ${img.layout}, ${img.format.bigEndian ? 'big' : 'little'}-endian, ${img.format.inbandTags ? 'inband tags' : `tag ECC ${img.format.tagEcc ? 'on' : 'off'}`}${img.format.layout === 'mtd' ? `, data ECC ${img.format.dataEcc}` : ''} (mounted from ${report.mountedFrom})`);
+        out(`layout       ${img.layout}, ${img.format.bigEndian ? 'big' : 'little'}-endian, ${img.format.inbandTags ? 'inband tags' : `tag ECC ${img.format.tagEcc ? 'on' : 'off'}`}${img.format.layout === 'mtd' ? `, data ECC ${img.format.dataEcc}` : ''}${img.format.bigEndian && img.format.tagEcc && !img.format.inbandTags && img.format.littleEndianParity ? ', tag-ECC parities little-endian' : ''} (mounted from ${report.mountedFrom})`);
         out(`detected     ${img.format.confidence} confidence: ${img.format.notes.join('; ')}`);
         out(`objects      ${info.objects} (${info.files} files, ${info.directories} dirs, ${info.symlinks} symlinks, ${info.hardlinks} hard links)`);
         out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);

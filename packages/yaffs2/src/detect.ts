@@ -16,6 +16,7 @@
 import * as fs from 'node:fs';
 import { HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, OBJECT_ID_LIMIT, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import { Yaffs2Error } from './errors.ts';
+import { calcTagEcc } from './tag-ecc.ts';
 import { emptyTags, INBAND_TAGS_SIZE, isYaffs1Layout, PACKED_TAGS_SIZE, readTags, spareLayout, unpackTags } from './tags.ts';
 import { unpackPackedTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_PAGE_SIZE, YAFFS1_PAGES_PER_BLOCK, YAFFS1_SPARE_SIZE } from './tags1.ts';
 import type { ChunkTags, DataEccOrder, SpareLayout, SpareLayoutName } from './tags.ts';
@@ -33,6 +34,8 @@ export interface ImageFormat {
   inbandTags: boolean;
   /** Byte order of the data ECC ('none' when the layout has none or it is all 0xFF). */
   dataEcc: DataEccOrder;
+  /** Big-endian tag ECC with its line parities little-endian (upstream's stored_endian on x86). */
+  littleEndianParity: boolean;
 }
 
 export interface DetectedFormat extends ImageFormat {
@@ -210,7 +213,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
             examined++;
             if (plausible(sample, at, pageSize, spareSize, layout, tags)) good++;
           }
-          candidates.push({ pageSize, spareSize, pagesPerBlock: 0, layout: layoutName, bigEndian, tagEcc, inbandTags, dataEcc: layout.dataEcc, examined, plausible: good });
+          candidates.push({ pageSize, spareSize, pagesPerBlock: 0, layout: layoutName, bigEndian, tagEcc, inbandTags, dataEcc: layout.dataEcc, littleEndianParity: false, examined, plausible: good });
         }
       }
     }
@@ -224,6 +227,7 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     bigEndian: force.bigEndian ?? false,
     tagEcc: force.tagEcc ?? !force.inbandTags,
     inbandTags: force.inbandTags ?? false,
+    littleEndianParity: force.littleEndianParity ?? false,
     dataEcc: force.dataEcc ?? ((force.layout === 'mtd' || force.layout === 'yaffs1' ? 'smartmedia' : yaffs1 && force.layout === undefined ? 'smartmedia' : 'none') as DataEccOrder),
   };
   if (!anyProgrammed) {
@@ -249,6 +253,13 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
         : detectPagesPerBlock(sample, size, best);
   const ecc = best.layout === 'mtd' ? (force.dataEcc !== undefined ? { order: force.dataEcc, why: 'given' } : detectDataEcc(sample, best)) : null;
   if (ecc) best.dataEcc = ecc.order;
+  const parity =
+    best.bigEndian && best.tagEcc && !best.inbandTags && !isYaffs1Layout(best.layout)
+      ? force.littleEndianParity !== undefined
+        ? { little: force.littleEndianParity, why: 'given' }
+        : detectParityOrder(sample, best)
+      : null;
+  if (parity) best.littleEndianParity = parity.little;
   const share = best.plausible / best.examined;
   const allForced = ['pageSize', 'spareSize', 'pagesPerBlock', 'layout', 'bigEndian', 'tagEcc'].every((k) => force[k as keyof ImageFormat] !== undefined);
   const confidence = allForced ? 'forced' : share >= 0.9 && best.plausible >= 4 && runnerUp <= best.plausible / 2 ? 'high' : share >= 0.5 && runnerUp < best.plausible ? 'medium' : 'low';
@@ -269,6 +280,14 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
             : 'tags without tag ECC (16 bytes)',
     ),
   ];
+  if (parity) {
+    notes.push(
+      how(
+        'littleEndianParity',
+        `tag-ECC line parities ${parity.little ? "little-endian (upstream's stored_endian on a little-endian host)" : "big-endian (a big-endian CPU's, yaffs2utils')"}: ${parity.why}`,
+      ),
+    );
+  }
   if (best.layout === 'yaffs1-mtd') {
     const cleared = countClearedNotDeleted(sample, best.bigEndian);
     notes.push(
@@ -279,6 +298,30 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
   }
   if (ecc) notes.push(how('dataEcc', `data ECC ${ecc.order === 'none' ? 'absent (all 0xFF): not checked' : `in ${ecc.order === 'linux' ? "Linux nand_ecc.c's" : "SmartMedia (yaffs_ecc_calc's)"} byte order`}: ${ecc.why}`));
   return { ...best, pagesPerBlock: ppb.pages, blank: false, runnerUp, confidence, notes };
+}
+
+/**
+ * Which byte order the tag ECC's line parities of a big-endian image use: the examined records'
+ * stored parities are compared with fresh ones read both ways. Records whose parities read the
+ * same either way tell nothing.
+ */
+function detectParityOrder(sample: Uint8Array, format: ImageFormat): { little: boolean; why: string } {
+  const record = format.pageSize + format.spareSize;
+  const layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
+  let big = 0;
+  let little = 0;
+  let records = 0;
+  for (let at = 0; at + record <= sample.length && records < RECORDS_EXAMINED; at += record) {
+    const t = at + format.pageSize + layout.tagsOffset;
+    if (u32(sample, t, false) === 0xffffffff) continue;
+    records++;
+    const fresh = calcTagEcc(sample, t, 16);
+    const asBig = u32(sample, t + 20, true) === fresh.lineParity && u32(sample, t + 24, true) === fresh.lineParityPrime;
+    const asLittle = u32(sample, t + 20, false) === fresh.lineParity && u32(sample, t + 24, false) === fresh.lineParityPrime;
+    if (asBig && !asLittle) big++;
+    else if (asLittle && !asBig) little++;
+  }
+  return { little: little > big, why: `${big} records check with big-endian parities, ${little} with little-endian${big === little ? ' (assumed big-endian)' : ''}` };
 }
 
 /** Records whose packed tags 1 carry yaffs2utils' cleared not-deleted bit (see unpackPackedTags1). */

@@ -119,6 +119,7 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     tagEcc: options.tagEcc,
     inbandTags: options.inbandTags,
     dataEcc: options.dataEcc,
+    littleEndianParity: options.littleEndianParity,
   });
   let sourceClosed = false;
   const closeSource = (): void => {
@@ -144,8 +145,8 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     const temporary = temporaryPathFor(imagePath);
     let result: EditImageResult;
     try {
-      const { bigEndian, tagEcc, inbandTags, dataEcc } = source.format;
-      result = { ...writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, inbandTags, dataEcc, imagePath, blocksNeeded }), sourceProblems: [...source.fs.mountProblems] };
+      const { bigEndian, tagEcc, inbandTags, dataEcc, littleEndianParity } = source.format;
+      result = { ...writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, inbandTags, dataEcc, littleEndianParity, imagePath, blocksNeeded }), sourceProblems: [...source.fs.mountProblems] };
       closeSource();
       fs.rmSync(sidecarPath(temporary), { force: true });
       fs.renameSync(temporary, imagePath);
@@ -283,6 +284,7 @@ function writePlan(
     tagEcc: boolean;
     inbandTags: boolean;
     dataEcc: DataEccOrder;
+    littleEndianParity: boolean;
     imagePath: string;
     blocksNeeded: number;
   },
@@ -295,6 +297,7 @@ function writePlan(
     tagEcc: target.tagEcc,
     inbandTags: target.inbandTags,
     dataEcc: target.dataEcc,
+    littleEndianParity: target.littleEndianParity,
     checkpoint: false,
     headerTags: 'mkyaffs2',
     verifyWrites: false,

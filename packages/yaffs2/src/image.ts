@@ -35,6 +35,8 @@ export interface OpenImageOptions {
   inbandTags?: boolean;
   /** Data ECC byte order (mtd layout); default: detected. */
   dataEcc?: DataEccOrder;
+  /** Big-endian tag ECC's line parities little-endian (see TagFormat); default: detected. */
+  littleEndianParity?: boolean;
   readOnly?: boolean;
   checkpoint?: boolean;
   headerTags?: Yaffs2Options['headerTags'];
@@ -92,6 +94,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     tagEcc: options.tagEcc,
     inbandTags: options.inbandTags,
     dataEcc: options.dataEcc,
+    littleEndianParity: options.littleEndianParity,
   });
   const base = { ...geometryPreset('yaffs2-2k'), pageSize: format.pageSize, spareSize: format.spareSize, pagesPerBlock: format.pagesPerBlock };
   const geometry = imageGeometry(path, base);
@@ -106,6 +109,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     tagEcc: format.tagEcc,
     inbandTags: format.inbandTags,
     dataEcc: format.dataEcc,
+    littleEndianParity: format.littleEndianParity,
     readOnly,
     checkpoint: options.checkpoint,
     headerTags: options.headerTags,
@@ -219,6 +223,8 @@ export interface CreateImageOptions {
   inbandTags?: boolean;
   /** Data ECC byte order of the mtd layout (default 'smartmedia'). */
   dataEcc?: DataEccOrder;
+  /** Big-endian tags with tag ECC: line parities little-endian (default: big-endian; see TagFormat). */
+  littleEndianParity?: boolean;
   checkpoint?: boolean;
   headerTags?: Yaffs2Options['headerTags'];
   now?: () => number;
@@ -243,7 +249,7 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
   const layout = options.layout ?? 'mkyaffs2';
   const inbandTags = options.inbandTags ?? false;
   const dataEcc: DataEccOrder = layout === 'mtd' ? (options.dataEcc ?? 'smartmedia') : layout === 'yaffs1' ? 'smartmedia' : 'none';
-  const tagFormat = { bigEndian: options.bigEndian ?? false, tagEcc: options.tagEcc ?? !inbandTags, inbandTags, dataEcc };
+  const tagFormat = { bigEndian: options.bigEndian ?? false, tagEcc: options.tagEcc ?? !inbandTags, inbandTags, dataEcc, littleEndianParity: options.littleEndianParity ?? false };
   const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize, tagFormat);
   const device = wrapNand(path, () =>
     openImageDevice(path, {

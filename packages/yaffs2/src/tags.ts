@@ -54,6 +54,13 @@ export interface TagFormat {
   readonly inbandTags?: boolean;
   /** Byte order of the data ECC in the `mtd` layout (default 'smartmedia'); see {@link DataEccOrder}. */
   readonly dataEcc?: DataEccOrder;
+  /**
+   * Big-endian tags with tag ECC: the ECC's two line-parity words stored little-endian, as
+   * upstream's stored_endian on a little-endian host writes them (yaffs direct on x86). Default
+   * false: in the image's byte order, as a big-endian CPU running Linux and yaffs2utils write
+   * them. Reading takes either; this chooses what is written.
+   */
+  readonly littleEndianParity?: boolean;
 }
 
 /**
@@ -112,6 +119,7 @@ export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: 
     throw new Yaffs2Error('EINVAL', `512-byte pages are YAFFS1's: use the yaffs1 or yaffs1-mtd layout (YAFFS2 tags do not fit a ${spareSize}-byte spare beside its ECC)`);
   }
   const inbandTags = format.inbandTags ?? false;
+  const littleEndianParity = format.littleEndianParity ?? false;
   // Inband tags: none in the spare (and no tag ECC: upstream packs tags only).
   const tagsSize = inbandTags ? 0 : tagEcc ? PACKED_TAGS_SIZE : TAGS_ONLY_SIZE;
   if (inbandTags && tagEcc) throw new Yaffs2Error('EINVAL', 'inband tags carry no tag ECC (upstream packs the 16 tag bytes only)');
@@ -119,7 +127,7 @@ export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: 
     if (spareSize < tagsSize) {
       throw new Yaffs2Error('EINVAL', `a ${spareSize}-byte spare cannot hold the ${tagsSize}-byte YAFFS2 packed tags`);
     }
-    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: [], badBlockMarkerOffset: null, bigEndian, tagEcc, inbandTags, dataEcc: 'none' };
+    return { name, tagsOffset: 0, dataEccOffset: null, dataEccSectors: [], badBlockMarkerOffset: null, bigEndian, tagEcc, inbandTags, dataEcc: 'none', littleEndianParity };
   }
   const eccBytes = (pageSize / 256) * 3;
   const eccOffset = spareSize - eccBytes;
@@ -131,7 +139,7 @@ export function spareLayout(name: SpareLayoutName, pageSize: number, spareSize: 
   }
   const dataEcc = format.dataEcc ?? 'smartmedia';
   const dataEccSectors = dataEcc === 'none' ? [] : Array.from({ length: pageSize / 256 }, (_, s) => eccOffset + 3 * s);
-  return { name, tagsOffset: 2, dataEccOffset: eccOffset, dataEccSectors, badBlockMarkerOffset: 0, bigEndian, tagEcc, inbandTags, dataEcc };
+  return { name, tagsOffset: 2, dataEccOffset: eccOffset, dataEccSectors, badBlockMarkerOffset: 0, bigEndian, tagEcc, inbandTags, dataEcc, littleEndianParity };
 }
 
 /** Object types as stored in headers (enum yaffs_obj_type). */
@@ -254,8 +262,9 @@ export function packTags(
   // struct yaffs_ecc_other's two u32 line parities in the image's byte order, as a big-endian
   // CPU running Linux YAFFS2 stores them (and yaffs2utils' `mkyaffs2 -e`, whose unyaffs2 -e
   // rejects them otherwise). See {@link unpackTags} for upstream's stored_endian variant.
-  putU32(spare, offset + 20, ecc.lineParity, be);
-  putU32(spare, offset + 24, ecc.lineParityPrime, be);
+  const parityBigEndian = be && !format.littleEndianParity;
+  putU32(spare, offset + 20, ecc.lineParity, parityBigEndian);
+  putU32(spare, offset + 24, ecc.lineParityPrime, parityBigEndian);
 }
 
 /**

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { calcTagEcc, emptyTags, extractTree, importTree, openImage, packTags, unpackTags } from '../src/index.ts';
+import { calcTagEcc, editImage, emptyTags, extractTree, importTree, openImage, packTags, unpackTags } from '../src/index.ts';
 import { FIXTURE_TIME, makeFixtureTree } from './fixtures/fixture-tree.ts';
 
 let work = '';
@@ -149,5 +149,54 @@ describe('yaffs2utils 0.2.9 images (mkyaffs2: tags in the Linux MTD free bytes f
       checked++;
     }
     assert.ok(checked > 30 && differ > 0, `${checked} pages, ${differ} where the byte order shows`);
+  });
+
+  test("--tag-ecc-parity little (upstream yaffs direct's stored_endian on x86): written little-endian, detected, kept by an edit; the two kinds of big-endian image are told apart", () => {
+    const parities = (file: string, littleEndian: boolean): { checked: number; matching: number } => {
+      const bytes = fs.readFileSync(file);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let checked = 0;
+      let matching = 0;
+      for (let page = 0; page < 64; page++) {
+        const spare = page * 2112 + 2048;
+        if (view.getUint32(spare) === 0xffffffff) continue;
+        const ecc = calcTagEcc(bytes, spare, 16);
+        if (view.getUint32(spare + 20, littleEndian) === ecc.lineParity && view.getUint32(spare + 24, littleEndian) === ecc.lineParityPrime) matching++;
+        checked++;
+      }
+      return { checked, matching };
+    };
+    const image = path.join(work, 'ours-be-little.img');
+    importTree(path.join(work, 'tree'), image, { bigEndian: true, littleEndianParity: true });
+    const written = parities(image, true);
+    assert.ok(written.checked > 30 && written.matching === written.checked, JSON.stringify(written));
+    let img = openImage(image, { readOnly: true });
+    try {
+      assert.deepEqual([img.format.bigEndian, img.format.littleEndianParity], [true, true]);
+    } finally {
+      img.close();
+    }
+    editImage(image, [{ kind: 'rm', path: '/size-0' }]);
+    const edited = parities(image, true);
+    assert.ok(edited.checked > 30 && edited.matching === edited.checked, JSON.stringify(edited));
+    img = openImage(image, { readOnly: true });
+    try {
+      assert.deepEqual([img.format.littleEndianParity, img.fs.check()], [true, []]);
+    } finally {
+      img.close();
+    }
+    // The real YAFFS2's stored_endian image and mkyaffs2 -e's.
+    const upstream = path.join(work, 'upstream-edits-be.img');
+    fs.writeFileSync(upstream, zlib.gunzipSync(fs.readFileSync(new URL('./fixtures/upstream/upstream-edits-be.img.gz', import.meta.url))));
+    const theirs = path.join(work, 'y2u-be.img');
+    fs.writeFileSync(theirs, fixture('yaffs2utils-mtd-2k-be.img'));
+    for (const [file, little] of [[upstream, true], [theirs, false]] as const) {
+      const opened = openImage(file, { readOnly: true });
+      try {
+        assert.equal(opened.format.littleEndianParity, little, file);
+      } finally {
+        opened.close();
+      }
+    }
   });
 });
