@@ -109,6 +109,27 @@ function isEpipe(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'EPIPE';
 }
 
+let interruptHandled = false;
+
+/**
+ * From now on Ctrl-C (SIGINT) and SIGTERM remove temporary files, print `<tool>: interrupted` and
+ * exit 130/143. runCli calls it for interruptible tools; a command whose own work awaits, in a
+ * tool that is not interruptible as a whole (`ssdsim plot`), calls it in its action. Without it
+ * the signal's default action ends the process at once and an atomic write in flight leaves its
+ * temporary file behind.
+ */
+export function exitOnInterrupt(tool: string): void {
+  if (interruptHandled) return;
+  interruptHandled = true;
+  for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      removeTemporaryFiles();
+      process.stderr.write(`\n${tool}: interrupted\n`);
+      process.exit(status);
+    });
+  }
+}
+
 /** Run `program` (styled by applyCliStyle) on `argv` (user arguments); returns the exit status. */
 export async function runCli(program: Command, def: CliDefinition, argv: string[]): Promise<number> {
   const fail = (status: number, message: string): number => {
@@ -116,15 +137,7 @@ export async function runCli(program: Command, def: CliDefinition, argv: string[
     return status;
   };
   if (!process.stdout.listeners('error').includes(onStdoutError)) process.stdout.on('error', onStdoutError);
-  if (def.interruptible) {
-    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-      process.once(signal, () => {
-        removeTemporaryFiles();
-        process.stderr.write(`\n${def.tool}: interrupted\n`);
-        process.exit(status);
-      });
-    }
-  }
+  if (def.interruptible) exitOnInterrupt(def.tool);
   if (argv.length === 0) {
     process.stderr.write(program.helpInformation());
     return 2;

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { applyCliStyle, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
+import { applyCliStyle, exitOnInterrupt, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
 import type { CliDefinition } from '@flashdiff/cli-kit';
 import { NandError, PRESET_NAMES } from '@flashdiff/nand';
 import { stringify as toYaml } from 'yaml';
@@ -398,6 +398,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--dir <folder>', 'where the charts go').default('plots'))
     .addOption(new Option('--scale <factor>', 'PNG pixels per SVG unit').argParser(positiveInt('--scale')).default(1))
     .action(async (input: string, o: { dir: string; scale: number }) => {
+      // Rendering awaits, so a handler can run: Ctrl-C removes temporaries, says so, exit 130.
+      exitOnInterrupt(DEFINITION.tool);
       const files = await plotFile(input, o.dir, o.scale);
       process.stdout.write(files.join('\n') + '\n');
     });

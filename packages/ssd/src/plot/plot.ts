@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeFileAtomic } from '@flashdiff/cli-kit';
+import { writeFilesAtomic } from '@flashdiff/cli-kit';
 import { SsdError } from '../errors.ts';
 import type { TimeSeriesPoint } from '../simulator.ts';
 import { renderChart } from './render.ts';
@@ -120,14 +120,17 @@ export async function plotFile(input: string, outDir: string, scale = 1): Promis
   return writeCharts(charts, outDir, scale);
 }
 
-/** Renders charts into `outDir` as `<name>.svg` + `<name>.png`; returns the files written. */
+/**
+ * Renders charts into `outDir` as `<name>.svg` + `<name>.png`; returns the files written. All are
+ * rendered first and then written as one atomic step: a failure (ENOSPC, a directory in the way)
+ * or Ctrl-C leaves the folder's previous charts as they were, never a mix of old and new.
+ */
 export async function writeCharts(charts: Record<string, VegaLiteSpec>, outDir: string, scale = 1): Promise<string[]> {
-  const written: string[] = [];
+  const files: Array<[string, Uint8Array | string]> = [];
   for (const [name, spec] of Object.entries(charts)) {
     const { svg, png } = await renderChart(spec, scale);
-    writeFileAtomic(join(outDir, `${name}.svg`), svg);
-    writeFileAtomic(join(outDir, `${name}.png`), png);
-    written.push(join(outDir, `${name}.svg`), join(outDir, `${name}.png`));
+    files.push([join(outDir, `${name}.svg`), svg], [join(outDir, `${name}.png`), png]);
   }
-  return written;
+  writeFilesAtomic(files);
+  return files.map(([path]) => path);
 }
