@@ -264,6 +264,11 @@ describe('dashboard server', { timeout: 300_000 }, () => {
   });
 
   test('YAFFS2: create, write, list, read back, delete, and reopen the downloaded image', async () => {
+    for (const layout of ['yaffs1', 'yaffs1-mtd', 'nand']) {
+      const refused = await call<{ error: { message: string } }>('POST', 'api/yaffs2/images', { blocks: 16, layout });
+      assert.equal(refused.status, 400, layout);
+      assert.match(refused.body.error.message, /layout.*mkyaffs2, mtd/, layout);
+    }
     const created = await call<YaffsImageInfo>('POST', 'api/yaffs2/images', { blocks: 16, layout: 'mkyaffs2' });
     assert.equal(created.status, 201);
     const id = created.body.id;

@@ -211,12 +211,18 @@ function list(session: YaffsSession, dir: string): YaffsEntry[] {
     .sort((a, b) => (a.type === 'directory') === (b.type === 'directory') ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1);
 }
 
+/**
+ * The spare layouts a new image may take: the view creates 2 KiB-page YAFFS2 images, and YAFFS1's
+ * layouts (512-byte pages) would only fail inside createImage.
+ */
+const NEW_IMAGE_LAYOUTS: readonly SpareLayoutName[] = SPARE_LAYOUT_NAMES.filter((name) => !name.startsWith('yaffs1'));
+
 export function registerYaffsRoutes(router: Router<DashboardState>): void {
   // Create an empty image.
   router.add('POST', '/api/yaffs2/images', async ({ req, res, state }) => {
     const body = await readJson(req);
     const blocks = field.integer(body, 'blocks', 64, 4, MAX_BLOCKS);
-    const layout = field.oneOf<SpareLayoutName>(body, 'layout', SPARE_LAYOUT_NAMES, 'mkyaffs2');
+    const layout = field.oneOf<SpareLayoutName>(body, 'layout', NEW_IMAGE_LAYOUTS, 'mkyaffs2');
     const path = join(state.uploads.directory, `yaffs-${randomUUID()}.img`);
     const image = run(() => createImage(path, { blocks, layout }));
     const session = state.yaffs.add(`new-${blocks}-blocks.yaffs2`, path, image);
