@@ -24,16 +24,28 @@ export type ValidityMethod = 'bitmap' | 'scan' | 'p2l';
 export const VALIDITY_METHODS: readonly ValidityMethod[] = ['bitmap', 'scan', 'p2l'];
 
 /**
- * Which die a host write goes to (block mode):
+ * Which die (and plane) a host write goes to (block mode):
  * - `round-robin`: the next die in channel-first order, whatever the LBA (dynamic allocation: the
- *   writes of a burst spread over every die).
- * - `cwdp`: static, by LBA, channel first: channel = lba mod channels, then the die within the
- *   channel = ⌊lba / channels⌋ mod dies per channel — MQSim's CWDP plane allocation (channel,
- *   way, die, plane) on a geometry with one plane per die and one die per way. A die with no room
- *   left falls back to round robin.
+ *   writes of a burst spread over every die; with planes, the next plane of the FTL's plane
+ *   order, planes.ts).
+ * - a static plane allocation scheme by LBA, named as MQSim names them (Address_Mapping_Unit_Page_
+ *   Level): the four letters C (channel), W (way: the die within the channel here), D (die within
+ *   a way: always one here) and P (plane) in the order their index changes as the LPN counts up.
+ *   `cwdp`: channel = lpn mod C, die = ⌊lpn / C⌋ mod W, plane = ⌊lpn / (C·W)⌋ mod P; `pcwd`:
+ *   plane = lpn mod P, channel = ⌊lpn / P⌋ mod C, die = ⌊lpn / (P·C)⌋ mod W; and so on for the
+ *   24 orders. A die (plane) with no room left falls back to round robin.
  */
-export type HostAllocation = 'round-robin' | 'cwdp';
-export const HOST_ALLOCATIONS: readonly HostAllocation[] = ['round-robin', 'cwdp'];
+export type StaticAllocation = `${'c' | 'w' | 'd' | 'p'}${'c' | 'w' | 'd' | 'p'}${'c' | 'w' | 'd' | 'p'}${'c' | 'w' | 'd' | 'p'}`;
+export type HostAllocation = 'round-robin' | StaticAllocation;
+
+function permutations(letters: string): string[] {
+  if (letters.length <= 1) return [letters];
+  return [...letters].flatMap((l, i) => permutations(letters.slice(0, i) + letters.slice(i + 1)).map((rest) => l + rest));
+}
+
+/** The static schemes: every order of c, w, d, p (MQSim's 24 names, lower case). */
+export const STATIC_ALLOCATIONS: readonly StaticAllocation[] = permutations('cwdp') as StaticAllocation[];
+export const HOST_ALLOCATIONS: readonly HostAllocation[] = ['round-robin', ...STATIC_ALLOCATIONS];
 
 /** FTL options. Every field has a default (see {@link DEFAULT_FTL_OPTIONS}). */
 export interface FtlOptions {
@@ -69,7 +81,7 @@ export interface FtlOptions {
    * code's, which runs when this is false or the kernel does not apply (see Ftl.wasmKernelActive).
    */
   readonly wasmKernel: boolean;
-  /** Which die a host write goes to (see {@link HostAllocation}; `cwdp` needs block units). */
+  /** Which die a host write goes to (see {@link HostAllocation}; a static scheme needs block units). */
   readonly hostAllocation: HostAllocation;
   /**
    * The demand-paged cached mapping table (DFTL, ftl/cached-mapping.ts): this many L2P entries in

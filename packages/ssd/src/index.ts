@@ -3,6 +3,7 @@ export * from './config.ts';
 export * from './spare.ts';
 export { crc32Bytes, crc32Continue } from './crc32.ts';
 export * from './ftl.ts';
+export * from './planes.ts';
 export * from './workload.ts';
 export * from './trace.ts';
 export * from './traces/index.ts';

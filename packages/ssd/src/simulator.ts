@@ -10,13 +10,14 @@
  * SSD_Device with its Host_Interface and IO_Flow_Synthetic (the closed-loop, queue-depth-limited
  * synthetic flow).
  */
-import { NandClock, createNandDevice, validateGeometry } from '@flashdiff/nand';
+import { MultiPlaneGrouping, NandClock, createNandDevice, planesPerDie, validateGeometry } from '@flashdiff/nand';
 import type { SimulatedNand } from '@flashdiff/nand';
 import { resolveFtlOptions } from './config.ts';
 import { SsdError, isSsdError } from './errors.ts';
 import { Ftl } from './ftl.ts';
 import type { BlockMapSnapshot, FtlKernel } from './ftl.ts';
 import { LatencyHistogram } from './metrics.ts';
+import { PlaneView } from './planes.ts';
 import { TransactionScheduler } from './scheduler.ts';
 import type { TransactionScheduling } from './scheduler.ts';
 import type { TraceRequest } from './trace.ts';
@@ -64,6 +65,8 @@ export class SsdSimulator {
   readonly transactionScheduling: 'eager' | TransactionScheduling;
   /** The transaction scheduler replay runs the flash operations through (null: 'eager'). */
   private readonly scheduler: TransactionScheduler | null = null;
+  /** Multi-plane command grouping (config.multiPlane with planes), or null. */
+  readonly multiPlane: MultiPlaneGrouping | null = null;
   readonly timeSeries: TimeSeriesPoint[] = [];
   readonly queueDepth: number;
   readonly snapshotEvery: number;
@@ -107,13 +110,27 @@ export class SsdSimulator {
     this.config = config;
     this.transactionScheduling = resolveTransactionScheduling(config);
     const scheduled = this.transactionScheduling !== 'eager';
+    const planes = planesPerDie(config.geometry);
+    if (config.multiPlane !== undefined && typeof config.multiPlane !== 'boolean') {
+      throw new SsdError('INVALID_CONFIG', `multiPlane must be true or false, got ${String(config.multiPlane)}`);
+    }
+    if (config.multiPlane === true && scheduled) {
+      throw new SsdError('INVALID_CONFIG', "multiPlane needs transactionScheduling 'eager' (the transaction scheduler does not form multi-plane commands)");
+    }
     this.device = createNandDevice({
       geometry: config.geometry,
       metadataOnly: config.metadataOnly ?? true,
       ...(config.faults ? { faults: config.faults } : {}),
       ...(config.timing ? { timing: config.timing } : {}),
-      ...(scheduled ? { wasmKernel: false } : {}),
+      // The kernels have no planes: with planes every operation runs in TypeScript (see engine()).
+      ...(scheduled || planes > 1 ? { wasmKernel: false } : {}),
     });
+    if (planes > 1 && config.multiPlane === true) {
+      const clock = this.device.timing;
+      if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'multiPlane needs the NAND device\'s own clock');
+      this.multiPlane = new MultiPlaneGrouping(clock, planes, config.geometry.channels * config.geometry.diesPerChannel);
+      clock.sink = this.multiPlane;
+    }
     if (scheduled) {
       const clock = this.device.timing;
       if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'transactionScheduling needs the NAND device\'s own clock');
@@ -124,7 +141,7 @@ export class SsdSimulator {
       throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
     }
     this.dataCache = config.dataCache !== undefined ? new DataCache(resolveDataCacheOptions(config.dataCache, config.geometry.pageSize)) : null;
-    this.ftl = new Ftl(this.device, config.ftl);
+    this.ftl = new Ftl(planes > 1 ? new PlaneView(this.device, this.multiPlane) : this.device, config.ftl);
     this.workload = new Workload(this.ftl.userPages, config.workload);
     const host = resolveHostOptions(config);
     this.queueDepth = host.queueDepth;
@@ -646,6 +663,7 @@ export class SsdSimulator {
     if (this.ftl.mappingCacheReport() !== null) because.push('the cached mapping table (the kernel has none)');
     if (this.dataCache !== null) because.push('the data cache (the kernel loop writes straight to the FTL)');
     if (this.scheduler !== null) because.push('transaction scheduling (every operation goes through the scheduler)');
+    if (planesPerDie(this.config.geometry) > 1) because.push('planesPerDie > 1 (the kernels have one plane per die)');
     if (because.length === 0 && !this.ftl.wasmKernelActive) {
       because.push(this.ftl.options.wasmKernel ? 'options, device or memory outside the kernel (see FtlOptions.wasmKernel)' : 'wasmKernel false');
     }

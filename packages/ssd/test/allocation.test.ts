@@ -36,7 +36,7 @@ describe('host write allocation', () => {
   });
 
   test('an unknown scheme, or cwdp with superblock units, is INVALID_CONFIG', () => {
-    assert.throws(() => resolveFtlOptions({ hostAllocation: 'pcwd' as 'cwdp' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /hostAllocation/.test(e.message));
+    assert.throws(() => resolveFtlOptions({ hostAllocation: 'pcwx' as 'cwdp' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /hostAllocation/.test(e.message));
     assert.throws(() => resolveFtlOptions({ hostAllocation: 'cwdp', gcUnit: 'superblock' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /superblock|block/.test(e.message));
   });
 });

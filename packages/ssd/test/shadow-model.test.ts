@@ -3,9 +3,9 @@
 // and runtime bad blocks, and power cuts (with recovery from the spares) are mixed in.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNandDevice } from '@flashdiff/nand';
+import { MultiPlaneGrouping, NandClock, createNandDevice } from '@flashdiff/nand';
 import type { SimulatedNand } from '@flashdiff/nand';
-import { Ftl, Xoshiro128, isSsdError } from '../src/index.ts';
+import { Ftl, PlaneView, Xoshiro128, isSsdError } from '../src/index.ts';
 import type { FtlOptions } from '../src/index.ts';
 
 // Small pages (512 + 32 spare) keep the payload cheap; 4 dies × 32 blocks × 8 pages.
@@ -37,11 +37,18 @@ interface Scenario {
   powerCuts: boolean;
   programFailureRate: number;
   eraseFailureRate: number;
+  /**
+   * Planes per die: the FTL then sees them through a PlaneView with multi-plane grouping, and each
+   * die has `planes` times the blocks, so that each plane's pool is as large as a one-plane die's
+   * (smaller pools run out and collect in place, which is not power-safe by design).
+   */
+  planes?: number;
 }
 
 function runScenario(sc: Scenario): { recoveries: number; retired: number; trims: number; gcRuns: number } {
+  const planes = sc.planes ?? 1;
   const device: SimulatedNand = createNandDevice({
-    geometry,
+    geometry: planes > 1 ? { ...geometry, planesPerDie: planes, blocksPerDie: geometry.blocksPerDie * planes } : geometry,
     faults: {
       seed: sc.seed,
       factoryBadBlocks: [5, 40, 77],
@@ -49,7 +56,14 @@ function runScenario(sc: Scenario): { recoveries: number; retired: number; trims
       eraseFailureRate: sc.eraseFailureRate,
     },
   });
-  const ftl = new Ftl(device, { overProvisioning: 0.4, gcThreshold: 3, ...sc.options });
+  let ftlDevice: SimulatedNand | PlaneView = device;
+  if (planes > 1) {
+    const clock = device.timing as NandClock;
+    const grouping = new MultiPlaneGrouping(clock, planes, geometry.channels * geometry.diesPerChannel);
+    clock.sink = grouping;
+    ftlDevice = new PlaneView(device, grouping);
+  }
+  const ftl = new Ftl(ftlDevice, { overProvisioning: 0.4, gcThreshold: 3, ...sc.options });
   const user = ftl.userPages;
   const shadow = new Int32Array(user); // 0: never written or trimmed (reads zeros)
   const random = new Xoshiro128(sc.seed);
@@ -122,6 +136,9 @@ const scenarios: Scenario[] = [
   { name: 'superblock / scan / cost-benefit', options: { gcUnit: 'superblock', validityMethod: 'scan', gcPolicy: 'cost-benefit' }, seed: 12, operations: 6000, powerCuts: true, programFailureRate: 0.001, eraseFailureRate: 0.002 },
   { name: 'block / p2l / fifo', options: { gcUnit: 'block', validityMethod: 'p2l', gcPolicy: 'fifo' }, seed: 13, operations: 6000, powerCuts: true, programFailureRate: 0.001, eraseFailureRate: 0.002 },
   { name: 'superblock / bitmap / random + static wear leveling', options: { gcUnit: 'superblock', validityMethod: 'bitmap', gcPolicy: 'random', staticWearLeveling: true, staticWearLevelingThreshold: 4 }, seed: 14, operations: 6000, powerCuts: true, programFailureRate: 0.0005, eraseFailureRate: 0.001 },
+  { name: '2 planes per die, pcwd, multi-plane grouping / bitmap / greedy', options: { gcUnit: 'block', hostAllocation: 'pcwd' }, seed: 16, operations: 6000, powerCuts: true, programFailureRate: 0.001, eraseFailureRate: 0.002, planes: 2 },
+  { name: '4 planes per die, round robin / p2l / greedy', options: { gcUnit: 'block', validityMethod: 'p2l' }, seed: 17, operations: 6000, powerCuts: true, programFailureRate: 0.001, eraseFailureRate: 0.002, planes: 4 },
+  { name: '2 planes per die / superblock / bitmap', options: { gcUnit: 'superblock' }, seed: 18, operations: 6000, powerCuts: true, programFailureRate: 0.0005, eraseFailureRate: 0.001, planes: 2 },
   { name: 'block / scan / greedy, no power cuts, no dynamic wear leveling', options: { gcUnit: 'block', validityMethod: 'scan', gcPolicy: 'greedy', dynamicWearLeveling: false }, seed: 15, operations: 6000, powerCuts: false, programFailureRate: 0.001, eraseFailureRate: 0.001 },
 ];
 

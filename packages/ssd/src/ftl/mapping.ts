@@ -1,6 +1,6 @@
 // Address mapping and the host interface: the host's page write (the kernel's hand-over, the L2P
 // update, the old copy's invalidation), read (with its metadata check), TRIM (TRIM records) and
-// the host write's die choice (channel-first round robin, or CWDP striping), with the power and
+// the host write's die choice (channel-first round robin, or a static scheme: CWDP, PCWD…), with the power and
 // range checks every host command makes.
 // MQSim counterpart: Address_Mapping_Unit_Page_Level (translate_lpa_to_ppa_and_dispatch,
 // allocate_page_in_plane_for_user_write's plane choice by the allocation scheme) and the host
@@ -154,15 +154,34 @@ export function trimRange(st: FtlState, lba: number, count: number): void {
 }
 
 /**
- * hostAllocation 'cwdp': the die of `lba` by channel-first striping (config.ts HostAllocation);
- * when that die has no room left (more than a block's pages not valid, and an open block, a free
- * one or one to collect), the next die in round robin. The room asked is less than
- * nextHostDie's reserve: a static scheme fills every die to the user share of its capacity.
+ * A static hostAllocation (config.ts HostAllocation): the die (the plane, planes.ts) of `lba` by
+ * the scheme's order of channel, way (die in the channel), die in the way (one) and plane; when
+ * that die has no room left (more than a block's pages not valid, and an open block, a free one
+ * or one to collect), the next die in round robin. The room asked is less than nextHostDie's
+ * reserve: a static scheme fills every die to the user share of its capacity.
  */
 export function staticHostDie(st: FtlState, lba: number): number {
   const g = st.geometry;
-  const channel = lba % g.channels;
-  const die = channel * g.diesPerChannel + (Math.floor(lba / g.channels) % g.diesPerChannel);
+  const planes = st.planesPerDie;
+  const ways = g.diesPerChannel / planes;
+  let rest = lba;
+  let channel = 0;
+  let way = 0;
+  let plane = 0;
+  for (let k = 0; k < 4; k++) {
+    const letter = st.allocationOrder.charCodeAt(k);
+    if (letter === 99 /* c */) {
+      channel = rest % g.channels;
+      rest = Math.floor(rest / g.channels);
+    } else if (letter === 119 /* w */) {
+      way = rest % ways;
+      rest = Math.floor(rest / ways);
+    } else if (letter === 112 /* p */) {
+      plane = rest % planes;
+      rest = Math.floor(rest / planes);
+    }
+  }
+  const die = channel * g.diesPerChannel + way * planes + plane;
   if (st.poolCapacity[die]! - st.poolValid[die]! > st.dataPages && (st.hostStream.slot[die]! >= 0 || st.freeCount[die]! > 0 || leastValidUnit(st, die) >= 0)) {
     return die;
   }

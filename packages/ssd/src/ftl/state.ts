@@ -260,8 +260,15 @@ export class FtlState {
   readonly hostReserve: number;
   /** validityMethod p2l: each block ends with a P2L summary page (written when its data pages are full). */
   readonly summaries: boolean;
-  /** hostAllocation 'cwdp': host writes go to the die their LBA stripes to. */
+  /** A static hostAllocation (cwdp, pcwd…): host writes go to the die their LBA stripes to. */
   readonly staticAllocation: boolean;
+  /** The static scheme's letters ('' for round robin; see mapping.ts staticHostDie). */
+  readonly allocationOrder: string;
+  /**
+   * Planes per real die when the device is a planes.ts PlaneView (its dies are planes: view die
+   * v is plane v mod planesPerDie of a real die); 1 otherwise.
+   */
+  readonly planesPerDie: number;
   /** relocateBlockFast's scratch: a victim block's valid pages, and the spare words of a run. */
   readonly moveSources: Int32Array;
   readonly moveWords: Uint32Array;
@@ -435,7 +442,10 @@ export class FtlState {
     this.kernel = kernelFits && tables.inMemory ? this.startKernel(layout, tables.offsets, t.crcSlice) : null;
     this.gcThreshold = this.options.gcThreshold;
     this.summaries = this.options.validityMethod === 'p2l';
-    this.staticAllocation = this.options.hostAllocation === 'cwdp';
+    this.staticAllocation = this.options.hostAllocation !== 'round-robin';
+    this.allocationOrder = this.staticAllocation ? this.options.hostAllocation : '';
+    const planes = (device as { readonly planesPerDie?: unknown }).planesPerDie;
+    this.planesPerDie = typeof planes === 'number' ? planes : 1;
     this.hostReserve = (this.options.gcThreshold + 2) * this.dataPages;
   }
 

@@ -79,6 +79,13 @@ export interface SimulatorConfig {
    * TypeScript.
    */
   readonly dataCache?: DataCacheOptions;
+  /**
+   * With planes (geometry.planesPerDie > 1): operations on distinct planes of a die that wait for
+   * it together go as one multi-plane command (nand's MultiPlaneGrouping: k programs cost k
+   * transfers and one tPROG). Default false: the planes of a die take turns. Needs the eager
+   * clock (transactionScheduling 'eager'). With one plane per die it changes nothing.
+   */
+  readonly multiPlane?: boolean;
 }
 
 export type PartialPageWrites = 'overwrite' | 'read-modify-write';

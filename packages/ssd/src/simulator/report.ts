@@ -6,6 +6,7 @@
  * the XML report written at the end of a run).
  */
 import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
+import { planesPerDie } from '@flashdiff/nand';
 import type { Ftl, FtlCounters } from '../ftl.ts';
 import { LatencyHistogram, eraseStats } from '../metrics.ts';
 import type { EraseStats } from '../metrics.ts';
@@ -195,6 +196,8 @@ export function describeSimulator(simulator: SsdSimulator, config: SimulatorConf
     dataCache: simulator.dataCache?.options ?? null,
     engine: simulator.engine(),
     timing: { ...simulator.device.timing.params },
+    // Only with planes, so one-plane reports stay as they were.
+    ...(planesPerDie(g) > 1 ? { planes: { planesPerDie: planesPerDie(g), multiPlane: simulator.multiPlane !== null, multiPlaneCommands: simulator.multiPlane?.multiPlaneCommands ?? 0, multiPlaneOperations: simulator.multiPlane?.multiPlaneOperations ?? 0 } } : {}),
   };
 }
 

@@ -1,0 +1,165 @@
+/**
+ * Planes for the FTL: a {@link PlaneView} shows the FTL a device whose "dies" are the planes of
+ * the real one, so that every per-die structure of the FTL (free pool, open block of each write
+ * stream, GC victim buckets) becomes per plane without a change to the FTL: with P planes per
+ * die, the view has diesPerChannel · P dies of blocksPerDie / P blocks. View die v is plane
+ * v mod P of real die ⌊v / P⌋ (the real dies stay channel-major), and block i of that view die is
+ * real block i · P + plane of its die (nand's rule: block b of a die is in plane b mod P). Pages
+ * keep their offset in the block. Each operation tells the device's MultiPlaneGrouping (when
+ * multi-plane commands are on) which plane it is on, so that operations on distinct planes of a
+ * die become one multi-plane command.
+ *
+ * MQSim counterpart: the plane level of Flash_Block_Manager's PlaneBookKeepingType (a free block
+ * pool and an open write frontier per plane) and the plane part of the page address.
+ */
+import { planesPerDie } from '@flashdiff/nand';
+import type { MultiPlaneGrouping, NandDevice, NandGeometry, NandStats, NandTimingModel, ReadResult } from '@flashdiff/nand';
+
+/** The geometry the FTL sees over a device with planes: one view die per plane. */
+export function planeViewGeometry(g: NandGeometry): NandGeometry {
+  const planes = planesPerDie(g);
+  return {
+    pageSize: g.pageSize,
+    spareSize: g.spareSize,
+    pagesPerBlock: g.pagesPerBlock,
+    blocksPerDie: g.blocksPerDie / planes,
+    diesPerChannel: g.diesPerChannel * planes,
+    channels: g.channels,
+  };
+}
+
+export class PlaneView implements NandDevice {
+  readonly geometry: NandGeometry;
+  /** The real device's geometry (with its planesPerDie). */
+  readonly physicalGeometry: NandGeometry;
+  readonly planesPerDie: number;
+  readonly metadataOnly: boolean;
+  readonly metadataKernel = null;
+  readonly programSpareWords?: (page: number, w0: number, w1: number, w2: number, w3: number) => void;
+  readonly copyback?: (source: number, target: number, w0: number, w1: number, w2: number, w3: number) => void;
+  readonly copybackRun?: (sources: Int32Array, from: number, count: number, target: number, words: Uint32Array) => boolean;
+  /** Real block of each view block, and its plane. */
+  private readonly realBlock: Int32Array;
+  private readonly planeOf: Uint8Array;
+  private readonly pagesPerBlock: number;
+  private runSources = new Int32Array(0);
+
+  constructor(
+    private readonly inner: NandDevice,
+    private readonly grouping: MultiPlaneGrouping | null,
+  ) {
+    this.physicalGeometry = inner.geometry;
+    this.planesPerDie = planesPerDie(inner.geometry);
+    this.geometry = planeViewGeometry(inner.geometry);
+    this.metadataOnly = inner.metadataOnly;
+    this.pagesPerBlock = inner.geometry.pagesPerBlock;
+    const g = this.geometry;
+    const blocks = g.channels * g.diesPerChannel * g.blocksPerDie;
+    this.realBlock = new Int32Array(blocks);
+    this.planeOf = new Uint8Array(blocks);
+    const P = this.planesPerDie;
+    for (let b = 0; b < blocks; b++) {
+      const viewDie = Math.floor(b / g.blocksPerDie);
+      const index = b - viewDie * g.blocksPerDie;
+      const plane = viewDie % P;
+      this.realBlock[b] = Math.floor(viewDie / P) * inner.geometry.blocksPerDie + index * P + plane;
+      this.planeOf[b] = plane;
+    }
+    if (inner.programSpareWords !== undefined) {
+      const program = inner.programSpareWords.bind(inner);
+      this.programSpareWords = (page, w0, w1, w2, w3) => program(this.page(page, -1), w0, w1, w2, w3);
+    }
+    if (inner.copyback !== undefined) {
+      const copy = inner.copyback.bind(inner);
+      this.copyback = (source, target, w0, w1, w2, w3) => {
+        const real = this.page(source, -1);
+        copy(real, this.page(target, this.plane(source)), w0, w1, w2, w3);
+      };
+    }
+    if (inner.copybackRun !== undefined) {
+      const run = inner.copybackRun.bind(inner);
+      this.copybackRun = (sources, from, count, target, words) => {
+        if (this.runSources.length < count) this.runSources = new Int32Array(Math.max(count, 2 * this.runSources.length));
+        const real = this.runSources;
+        for (let i = 0; i < count; i++) real[i] = this.realPage(sources[from + i]!);
+        // The sources of a GC run come from one victim block: its plane is the reads'.
+        return run(real, 0, count, this.page(target, count > 0 ? this.plane(sources[from]!) : 0), words);
+      };
+    }
+  }
+
+  get stats(): NandStats {
+    return this.inner.stats;
+  }
+
+  get timing(): NandTimingModel {
+    return this.inner.timing;
+  }
+
+  /** The real block of view block `block`. */
+  physicalBlock(block: number): number {
+    return this.realBlock[block]!;
+  }
+
+  /** The real page of view page `page` (−1 out of range: the real device then throws OUT_OF_RANGE). */
+  realPage(page: number): number {
+    const block = Math.floor(page / this.pagesPerBlock);
+    const real = this.realBlock[block];
+    return real === undefined ? -1 : real * this.pagesPerBlock + (page - block * this.pagesPerBlock);
+  }
+
+  readPage(page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult {
+    const real = this.realPage(page);
+    this.grouping?.setPlanes(this.plane(page), 0);
+    return this.inner.readPage(real, data, spare);
+  }
+
+  programPage(page: number, data: Uint8Array | null, spare: Uint8Array): void {
+    this.inner.programPage(this.page(page, -1), data, spare);
+  }
+
+  eraseBlock(block: number): void {
+    const real = this.block(block);
+    this.grouping?.setPlanes(0, this.planeOf[block] ?? 0);
+    this.inner.eraseBlock(real);
+  }
+
+  isBad(block: number): boolean {
+    return this.inner.isBad(this.block(block));
+  }
+
+  markBad(block: number): void {
+    this.inner.markBad(this.block(block));
+  }
+
+  eraseCount(block: number): number {
+    return this.inner.eraseCount(this.block(block));
+  }
+
+  sync(): void {
+    this.inner.sync();
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  reboot(): void {
+    this.inner.reboot();
+  }
+
+  private plane(page: number): number {
+    return this.planeOf[Math.floor(page / this.pagesPerBlock)] ?? 0;
+  }
+
+  /** A block out of range maps to −1 (the real device then throws OUT_OF_RANGE). */
+  private block(block: number): number {
+    return this.realBlock[block] ?? -1;
+  }
+
+  /** The real page of a page to program, telling the grouping its plane (and the read plane, or −1: unchanged). */
+  private page(page: number, readPlane: number): number {
+    if (this.grouping !== null) this.grouping.setPlanes(readPlane >= 0 ? readPlane : 0, this.plane(page));
+    return this.realPage(page);
+  }
+}
