@@ -3,7 +3,7 @@ import { applyCliStyle, exitOnInterrupt, packageVersion, progressBar, runCli, wr
 import type { CliDefinition } from '@flashdiff/cli-kit';
 import { NandError, PRESET_NAMES } from '@flashdiff/nand';
 import { stringify as toYaml } from 'yaml';
-import { GC_POLICIES, GC_UNITS, VALIDITY_METHODS } from './config.ts';
+import { GC_POLICIES, GC_UNITS, HOST_ALLOCATIONS, VALIDITY_METHODS } from './config.ts';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
 import type { SimulationReport } from './simulator.ts';
@@ -120,6 +120,9 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--channels <n>', 'override the preset: channels').argParser(positiveInt('--channels')))
     .addOption(new Option('--dies <n>', 'override the preset: dies per channel').argParser(positiveInt('--dies')))
     .addOption(new Option('--blocks <n>', 'override the preset: blocks per die').argParser(positiveInt('--blocks')))
+    .addOption(new Option('--planes <n>', 'override the preset: planes per die (block b of a die in plane b mod n; must divide --blocks)').argParser(positiveInt('--planes')))
+    .addOption(new Option('--multi-plane', 'with planes: operations on distinct planes of a die go as one multi-plane command (one tPROG/tR/tBERS)'))
+    .addOption(new Option('--allocation <scheme>', "host write placement: round-robin (dynamic), superblock (stripe over the same block of every die), or a static plane allocation scheme as MQSim names it (cwdp, pcwd, ... any order of c, w, d, p)").choices(['superblock', ...HOST_ALLOCATIONS]))
     .addOption(new Option('--pages-per-block <n>', 'override the preset: pages per block').argParser(positiveInt('--pages-per-block')))
     .addOption(new Option('--page-size <bytes>', 'override the preset: page size in bytes (a multiple of 512)').argParser(pageSize))
     .addOption(new Option('--wear-leveling <modes>', 'dynamic,static | dynamic | static | none').argParser(parseWearLeveling).default({ dynamic: true, static: false }, 'dynamic'))
@@ -173,7 +176,11 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
     `simulated ${f(report.throughput.simulatedSeconds)} s: ${f(report.throughput.hostWriteMBps, 1)} MB/s host writes; latency µs p50 ${f(report.latencyUs.p50, 0)} p99 ${f(report.latencyUs.p99, 0)} p99.9 ${f(report.latencyUs.p999, 0)}`,
   ];
   const engine = report.config.engine as { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } | undefined;
-  if (engine && (report.dataCache || report.mappingCache) && engine.typescriptBecause.length > 0) {
+  const planes = report.config.planes as { planesPerDie: number; multiPlane: boolean; multiPlaneCommands: number; multiPlaneOperations: number } | undefined;
+  if (planes) {
+    lines.push(`planes ${planes.planesPerDie} per die, multi-plane commands ${planes.multiPlane ? `on: ${planes.multiPlaneCommands} commands held ${planes.multiPlaneOperations} page operations` : 'off'}`);
+  }
+  if (engine && (report.dataCache || report.mappingCache || planes) && engine.typescriptBecause.length > 0) {
     lines.push(`WebAssembly kernel: FTL ${engine.ftlKernel ? 'yes' : 'no'}, run loop ${engine.runLoopKernel ? 'yes' : 'no'} (TypeScript because of ${engine.typescriptBecause.join('; ')})`);
   }
   const dc = report.dataCache;
@@ -201,7 +208,7 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
   const over: Record<string, unknown>[] = [];
   const FLAG_KEYS: Record<string, string> = {
     preset: 'preset', op: 'op', gc: 'gc', gcUnit: 'gc-unit', validBy: 'valid-by', gcThreshold: 'gc-threshold', channels: 'channels', dies: 'dies',
-    blocks: 'blocks', pagesPerBlock: 'pages-per-block', pageSize: 'page-size', staticWlThreshold: 'static-wl-threshold', queueDepth: 'queue-depth',
+    blocks: 'blocks', planes: 'planes', pagesPerBlock: 'pages-per-block', pageSize: 'page-size', staticWlThreshold: 'static-wl-threshold', queueDepth: 'queue-depth',
     snapshotEvery: 'snapshot-every', workload: 'workload', readRatio: 'read-ratio', trimRatio: 'trim-ratio', hotFraction: 'hot-fraction',
     hotAccess: 'hot-access', bgGcIdleUs: 'bg-gc-idle-us', occupancy: 'occupancy', preconditionState: 'precondition-state', format: 'format',
   };
@@ -216,6 +223,12 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
     over.push({ device: { ftl: { dynamicWearLeveling: wl.dynamic, staticWearLeveling: wl.static } } });
   }
   if (typed('precondition') && flags.precondition === false) over.push({ precondition: { state: 'none' } });
+  if (typed('multiPlane')) over.push({ device: { multiPlane: true } });
+  if (typed('allocation')) {
+    // superblock striping is the superblock GC unit with round-robin placement; the rest are hostAllocation schemes
+    const scheme = flags.allocation as string;
+    over.push({ device: { ftl: scheme === 'superblock' ? { gcUnit: 'superblock', hostAllocation: 'round-robin' } : { hostAllocation: scheme } } });
+  }
   if (typed('sort')) over.push({ workload: { sort: true } });
   if (typed('allowEmpty')) over.push({ workload: { allowEmpty: true } });
   if (typed('blkparseEvent')) over.push({ workload: { blkparseEvent: flags.blkparseEvent } });

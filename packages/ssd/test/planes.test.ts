@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNandDevice, planeOfBlock } from '@flashdiff/nand';
 import type { NandGeometry } from '@flashdiff/nand';
-import { Ftl, PlaneView, SsdSimulator, isSsdError, planeViewGeometry } from '../src/index.ts';
+import { Ftl, PlaneView, SsdSimulator, isSsdError, parseScenarioText, planeViewGeometry, resolveScenario, runScenario } from '../src/index.ts';
 import type { HostAllocation } from '../src/index.ts';
 
 // 2 channels × 2 dies × 2 planes × 16 blocks per plane × 16 pages.
@@ -102,5 +102,25 @@ describe('multi-plane writes in the simulator', () => {
       () => new SsdSimulator({ geometry: { ...base, planesPerDie: 2 }, multiPlane: true, transactionScheduling: 'fifo' }),
       (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /multiPlane/.test(e.message),
     );
+  });
+});
+
+describe('planes in scenarios', () => {
+  test('device.geometry.planesPerDie, device.multiPlane and device.ftl.hostAllocation reach the simulator', () => {
+    const text = [
+      'device:',
+      '  preset: ssd-small',
+      '  geometry: { blocksPerDie: 64, planesPerDie: 2 }',
+      '  multiPlane: true',
+      '  ftl: { hostAllocation: pcwd }',
+      'precondition: { state: none }',
+      'workload: { kind: seq, writes: 2000 }',
+    ].join('\n');
+    const { value, where } = parseScenarioText(text, 'planes.yaml');
+    const report = runScenario(resolveScenario(value, where));
+    const config = report.config as { planes: { planesPerDie: number; multiPlaneCommands: number }; ftl: { hostAllocation: string } };
+    assert.equal(config.planes.planesPerDie, 2);
+    assert.ok(config.planes.multiPlaneCommands > 0);
+    assert.equal(config.ftl.hostAllocation, 'pcwd');
   });
 });

@@ -74,6 +74,7 @@ function hostModel(s: Scenario): Partial<SimulatorConfig> {
     ...(d.replayLoop !== undefined ? { replayLoop: d.replayLoop as SimulatorConfig['replayLoop'] } : {}),
     ...(d.unmappedReads !== undefined ? { unmappedReads: d.unmappedReads as SimulatorConfig['unmappedReads'] } : {}),
     ...(d.transactionScheduling !== undefined ? { transactionScheduling: d.transactionScheduling as SimulatorConfig['transactionScheduling'] } : {}),
+    ...(d.multiPlane !== undefined ? { multiPlane: d.multiPlane } : {}),
     ...(d.partialPageTransfers !== undefined ? { partialPageTransfers: d.partialPageTransfers } : {}),
     ...(d.partialPageWrites !== undefined ? { partialPageWrites: d.partialPageWrites as SimulatorConfig['partialPageWrites'] } : {}),
     ...dataCacheOf(s),

@@ -25,7 +25,7 @@ export interface Scenario {
   device: {
     /** NAND geometry preset the geometry starts from. */
     preset: string;
-    /** Fields overriding the preset's (channels, diesPerChannel, blocksPerDie, pagesPerBlock, pageSize, spareSize). */
+    /** Fields overriding the preset's (channels, diesPerChannel, blocksPerDie, planesPerDie, pagesPerBlock, pageSize, spareSize). */
     geometry: Record<string, number>;
     /** NAND latencies in ns overriding the defaults (tR, tPROG, tBERS, transferPerByte). */
     timing: Record<string, number>;
@@ -38,6 +38,8 @@ export interface Scenario {
     replayLoop?: string;
     unmappedReads?: string;
     transactionScheduling?: string;
+    /** With planes: operations on distinct planes of a die go as multi-plane commands (SimulatorConfig.multiPlane). */
+    multiPlane?: boolean;
     partialPageTransfers?: boolean;
     partialPageWrites?: string;
     /** The DRAM write-back data cache (SimulatorConfig.dataCache); absent, or capacity 0: none. */
@@ -110,7 +112,7 @@ export const SCENARIO_SCHEMA: Node = {
         preset: { t: 'string', values: PRESET_NAMES },
         geometry: {
           t: 'object',
-          fields: { channels: int(1), diesPerChannel: int(1), blocksPerDie: int(1), pagesPerBlock: int(1), pageSize: int(512), spareSize: int(1) },
+          fields: { channels: int(1), diesPerChannel: int(1), blocksPerDie: int(1), planesPerDie: int(1), pagesPerBlock: int(1), pageSize: int(512), spareSize: int(1) },
         },
         timing: { t: 'object', fields: { tR: int(0), tPROG: int(0), tBERS: int(0), transferPerByte: { t: 'number', min: 0 } } },
         ftl: {
@@ -138,6 +140,7 @@ export const SCENARIO_SCHEMA: Node = {
         replayLoop: { t: 'string', values: ['open', 'closed'] },
         unmappedReads: { t: 'string', values: ['free', 'flash-read'] },
         transactionScheduling: { t: 'string', values: ['eager', ...TRANSACTION_SCHEDULINGS] },
+        multiPlane: { t: 'boolean' },
         partialPageTransfers: { t: 'boolean' },
         partialPageWrites: { t: 'string', values: ['overwrite', 'read-modify-write'] },
         dataCache: {
