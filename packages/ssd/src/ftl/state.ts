@@ -399,8 +399,14 @@ export class FtlState {
       this.unitOfBlockTable[b] = this.blockMode ? b : b % g.blocksPerDie;
     }
     this.dieOrder = t.dieOrder;
+    // Channel first, then the die within the channel, then (through a PlaneView) the plane: a
+    // burst reaches every real die before a second plane of one (one plane: (k mod C)·W + ⌊k / C⌋).
+    const viewPlanes = (device as { readonly planesPerDie?: unknown }).planesPerDie;
+    this.planesPerDie = typeof viewPlanes === 'number' ? viewPlanes : 1;
+    const ways = g.diesPerChannel / this.planesPerDie;
     for (let k = 0; k < this.dies; k++) {
-      this.dieOrder[k] = (k % g.channels) * g.diesPerChannel + Math.floor(k / g.channels);
+      const rest = Math.floor(k / g.channels);
+      this.dieOrder[k] = (k % g.channels) * g.diesPerChannel + (rest % ways) * this.planesPerDie + Math.floor(rest / ways);
     }
     this.l2p = t.l2p;
     this.p2l = t.p2l;
@@ -444,8 +450,6 @@ export class FtlState {
     this.summaries = this.options.validityMethod === 'p2l';
     this.staticAllocation = this.options.hostAllocation !== 'round-robin';
     this.allocationOrder = this.staticAllocation ? this.options.hostAllocation : '';
-    const planes = (device as { readonly planesPerDie?: unknown }).planesPerDie;
-    this.planesPerDie = typeof planes === 'number' ? planes : 1;
     this.hostReserve = (this.options.gcThreshold + 2) * this.dataPages;
   }
 
