@@ -64,6 +64,10 @@ describe('plane allocation schemes', () => {
       for (let lba = 0; lba < 8; lba++) ftl.write(lba);
       assert.equal(new Set([0, 1, 2, 3, 4, 5, 6, 7].map((lba) => placeOf(ftl, view, lba).join())).size, 8, `${allocation} / ${unit}`);
     }
+    // round robin: channel, die, then plane (every real die before a second plane of one)
+    const { ftl, view } = ftlOn('round-robin');
+    for (let lba = 0; lba < 8; lba++) ftl.write(lba);
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map((lba) => placeOf(ftl, view, lba)), first8.cwdp);
   });
 
   test('an unknown scheme is INVALID_CONFIG naming hostAllocation', () => {
