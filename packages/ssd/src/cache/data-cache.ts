@@ -9,6 +9,7 @@
 // write-back on eviction) and Data_Cache_Manager_Base's estimate_dram_access_time (tRCD + tCL +
 // bytes / burst / 2 × the burst time 1000 / data rate ns, one access at a time on the DRAM
 // channel, as its memory_channel_is_busy queue serves them).
+import { NO_SLOT, SlotList } from '../slot-list.ts';
 import { SsdError } from '../errors.ts';
 
 /** The data cache's options (SimulatorConfig.dataCache). Give the size in pages or in bytes. */
@@ -99,7 +100,7 @@ export function resolveDataCacheOptions(o: DataCacheOptions, pageSize: number): 
   return { capacityPages, dramLatencyNs, dramNsPerByte, flushIdleUs, readAllocate };
 }
 
-const NONE = -1;
+const NONE = NO_SLOT;
 
 /**
  * The cache's state: `capacityPages` slots, each holding one logical page, on two doubly linked
@@ -111,17 +112,13 @@ export class DataCache {
   readonly options: ResolvedDataCacheOptions;
   readonly capacityPages: number;
   private readonly slotLba: Int32Array;
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
-  private readonly dirtyPrev: Int32Array;
-  private readonly dirtyNext: Int32Array;
+  /** Every slot in use, most recently used at the head. */
+  private readonly recency: SlotList;
+  /** The dirty slots, most recently written at the head. */
+  private readonly dirtyList: SlotList;
   private readonly dirty: Uint8Array;
   private readonly payloads: (Uint8Array | null)[];
   private readonly slotOf = new Map<number, number>();
-  private head = NONE;
-  private tail = NONE;
-  private dirtyHead = NONE;
-  private dirtyTail = NONE;
   private used = 0;
   private dirtyCount = 0;
   /** When the DRAM channel is free again (ns of simulated time). */
@@ -134,10 +131,8 @@ export class DataCache {
     this.capacityPages = options.capacityPages;
     const n = options.capacityPages;
     this.slotLba = new Int32Array(n).fill(NONE);
-    this.prev = new Int32Array(n).fill(NONE);
-    this.next = new Int32Array(n).fill(NONE);
-    this.dirtyPrev = new Int32Array(n).fill(NONE);
-    this.dirtyNext = new Int32Array(n).fill(NONE);
+    this.recency = new SlotList(n);
+    this.dirtyList = new SlotList(n);
     this.dirty = new Uint8Array(n);
     this.payloads = [];
   }
@@ -177,7 +172,7 @@ export class DataCache {
       return false;
     }
     this.stats.readHits++;
-    this.touch(s);
+    this.recency.moveToHead(s);
     return true;
   }
 
@@ -197,7 +192,7 @@ export class DataCache {
    * writes a dirty one back) and its payload: { lba, dirty, data }.
    */
   evict(): { lba: number; dirty: boolean; data: Uint8Array | null } {
-    const s = this.tail;
+    const s = this.recency.tail;
     if (s === NONE) throw new Error('evict from an empty cache');
     const lba = this.slotLba[s]!;
     const wasDirty = this.dirty[s] === 1;
@@ -225,9 +220,9 @@ export class DataCache {
       // Slots are used densely: a removed slot is refilled by moving the last one into it.
       this.slotLba[s] = lba;
       this.slotOf.set(lba, s);
-      this.linkHead(s);
+      this.recency.pushHead(s);
     } else {
-      this.touch(s);
+      this.recency.moveToHead(s);
     }
     if (data !== null) {
       const copy = this.payloads[s] ?? new Uint8Array(data.length);
@@ -235,12 +230,12 @@ export class DataCache {
       this.payloads[s] = copy;
     }
     if (dirty) {
-      if (this.dirty[s] === 1) this.unlinkDirty(s);
+      if (this.dirty[s] === 1) this.dirtyList.remove(s);
       else {
         this.dirty[s] = 1;
         this.dirtyCount++;
       }
-      this.linkDirtyHead(s);
+      this.dirtyList.pushHead(s);
     }
   }
 
@@ -248,14 +243,14 @@ export class DataCache {
    * The dirty page written longest ago (a flush writes it back first), or −1 when none is dirty.
    */
   oldestDirty(): number {
-    return this.dirtyTail === NONE ? NONE : this.slotLba[this.dirtyTail]!;
+    return this.dirtyList.tail === NONE ? NONE : this.slotLba[this.dirtyList.tail]!;
   }
 
   /** Marks a dirty page clean after it was written back by a flush; counts the write-back. */
   markFlushed(lba: number): void {
     const s = this.slotOf.get(lba);
     if (s === undefined || this.dirty[s] === 0) return;
-    this.unlinkDirty(s);
+    this.dirtyList.remove(s);
     this.dirty[s] = 0;
     this.dirtyCount--;
     this.stats.writeBacks++;
@@ -286,7 +281,8 @@ export class DataCache {
     this.slotLba.fill(NONE);
     this.dirty.fill(0);
     this.payloads.length = 0;
-    this.head = this.tail = this.dirtyHead = this.dirtyTail = NONE;
+    this.recency.clear();
+    this.dirtyList.clear();
     this.used = 0;
     this.dirtyCount = 0;
   }
@@ -318,53 +314,11 @@ export class DataCache {
 
   // ------------------------------------------------------------------ lists
 
-  private touch(s: number): void {
-    if (this.head === s) return;
-    this.unlink(s);
-    this.linkHead(s);
-  }
-
-  private linkHead(s: number): void {
-    this.prev[s] = NONE;
-    this.next[s] = this.head;
-    if (this.head !== NONE) this.prev[this.head] = s;
-    this.head = s;
-    if (this.tail === NONE) this.tail = s;
-  }
-
-  private unlink(s: number): void {
-    const p = this.prev[s]!;
-    const n = this.next[s]!;
-    if (p !== NONE) this.next[p] = n;
-    else this.head = n;
-    if (n !== NONE) this.prev[n] = p;
-    else this.tail = p;
-    this.prev[s] = this.next[s] = NONE;
-  }
-
-  private linkDirtyHead(s: number): void {
-    this.dirtyPrev[s] = NONE;
-    this.dirtyNext[s] = this.dirtyHead;
-    if (this.dirtyHead !== NONE) this.dirtyPrev[this.dirtyHead] = s;
-    this.dirtyHead = s;
-    if (this.dirtyTail === NONE) this.dirtyTail = s;
-  }
-
-  private unlinkDirty(s: number): void {
-    const p = this.dirtyPrev[s]!;
-    const n = this.dirtyNext[s]!;
-    if (p !== NONE) this.dirtyNext[p] = n;
-    else this.dirtyHead = n;
-    if (n !== NONE) this.dirtyPrev[n] = p;
-    else this.dirtyTail = p;
-    this.dirtyPrev[s] = this.dirtyNext[s] = NONE;
-  }
-
   /** Removes slot s and moves the last used slot into it, so slots 0 … used − 1 stay in use. */
   private remove(s: number): void {
-    this.unlink(s);
+    this.recency.remove(s);
     if (this.dirty[s] === 1) {
-      this.unlinkDirty(s);
+      this.dirtyList.remove(s);
       this.dirty[s] = 0;
       this.dirtyCount--;
     }
@@ -381,26 +335,10 @@ export class DataCache {
     this.slotLba[to] = lba;
     this.slotOf.set(lba, to);
     this.payloads[to] = this.payloads[from] ?? null;
-    const p = this.prev[from]!;
-    const n = this.next[from]!;
-    this.prev[to] = p;
-    this.next[to] = n;
-    if (p !== NONE) this.next[p] = to;
-    else this.head = to;
-    if (n !== NONE) this.prev[n] = to;
-    else this.tail = to;
-    this.prev[from] = this.next[from] = NONE;
+    this.recency.relocate(from, to);
     this.dirty[to] = this.dirty[from]!;
     if (this.dirty[from] === 1) {
-      const dp = this.dirtyPrev[from]!;
-      const dn = this.dirtyNext[from]!;
-      this.dirtyPrev[to] = dp;
-      this.dirtyNext[to] = dn;
-      if (dp !== NONE) this.dirtyNext[dp] = to;
-      else this.dirtyHead = to;
-      if (dn !== NONE) this.dirtyPrev[dn] = to;
-      else this.dirtyTail = to;
-      this.dirtyPrev[from] = this.dirtyNext[from] = NONE;
+      this.dirtyList.relocate(from, to);
       this.dirty[from] = 0;
     }
   }

@@ -13,6 +13,7 @@
 // (request_mapping_entry, generate_flash_read_request_for_mapping_data,
 // generate_flash_writeback_request_for_mapping_data, CMT_entry_size / GTD_entry_size /
 // no_of_translation_entries_per_page), after Gupta et al., "DFTL", ASPLOS 2009.
+import { SlotList } from '../slot-list.ts';
 import { SsdError } from '../errors.ts';
 import type { NandGeometry } from '@flashdiff/nand';
 import { KIND_TRANSLATION } from '../spare.ts';
@@ -93,11 +94,9 @@ export class MappingCache {
   private readonly slotLpa: Int32Array;
   /** The translation page's epoch when the entry became dirty; −1: clean. */
   private readonly slotEpoch: Int32Array;
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
+  /** The cached entries' slots, most recently used at the head. */
+  private readonly recency: SlotList;
   private readonly slotOf = new Map<number, number>();
-  private head = NONE;
-  private tail = NONE;
   private used = 0;
   /** Translation pages with entries that GC or TRIM changed while not cached: written after the operation. */
   readonly pending = new Set<number>();
@@ -116,8 +115,7 @@ export class MappingCache {
     this.epoch = new Int32Array(this.translationPages);
     this.slotLpa = new Int32Array(capacity).fill(NONE);
     this.slotEpoch = new Int32Array(capacity).fill(NONE);
-    this.prev = new Int32Array(capacity).fill(NONE);
-    this.next = new Int32Array(capacity).fill(NONE);
+    this.recency = new SlotList(capacity);
   }
 
   get size(): number {
@@ -159,10 +157,7 @@ export class MappingCache {
       return false;
     }
     this.stats.hits++;
-    if (this.head !== s) {
-      this.unlink(s);
-      this.linkHead(s);
-    }
+    this.recency.moveToHead(s);
     if (dirty) this.slotEpoch[s] = this.epoch[(lpa / this.entriesPerPage) | 0]!;
     return true;
   }
@@ -174,10 +169,10 @@ export class MappingCache {
 
   /** Removes the least recently used entry; returns its translation page when it was dirty, else −1. */
   evict(): number {
-    const s = this.tail;
+    const s = this.recency.tail;
     const lpa = this.slotLpa[s]!;
     const dirty = this.dirtySlot(s);
-    this.unlink(s);
+    this.recency.remove(s);
     this.slotOf.delete(lpa);
     const last = --this.used;
     if (last !== s) {
@@ -186,14 +181,7 @@ export class MappingCache {
       this.slotLpa[s] = moved;
       this.slotEpoch[s] = this.slotEpoch[last]!;
       this.slotOf.set(moved, s);
-      const p = this.prev[last]!;
-      const n = this.next[last]!;
-      this.prev[s] = p;
-      this.next[s] = n;
-      if (p !== NONE) this.next[p] = s;
-      else this.head = s;
-      if (n !== NONE) this.prev[n] = s;
-      else this.tail = s;
+      this.recency.relocate(last, s);
     }
     this.slotLpa[last] = NONE;
     this.slotEpoch[last] = NONE;
@@ -209,7 +197,7 @@ export class MappingCache {
     this.slotLpa[s] = lpa;
     this.slotEpoch[s] = dirty ? this.epoch[(lpa / this.entriesPerPage) | 0]! : NONE;
     this.slotOf.set(lpa, s);
-    this.linkHead(s);
+    this.recency.pushHead(s);
   }
 
   /** After a power cut or a mount: the RAM table is empty (the GTD is rebuilt by recovery). */
@@ -217,7 +205,7 @@ export class MappingCache {
     this.slotOf.clear();
     this.slotLpa.fill(NONE);
     this.slotEpoch.fill(NONE);
-    this.head = this.tail = NONE;
+    this.recency.clear();
     this.used = 0;
     this.pending.clear();
     this.gtd.fill(NONE);
@@ -246,24 +234,6 @@ export class MappingCache {
       batchUpdates: d('batchUpdates'),
       coalescedMisses: d('coalescedMisses'),
     };
-  }
-
-  private linkHead(s: number): void {
-    this.prev[s] = NONE;
-    this.next[s] = this.head;
-    if (this.head !== NONE) this.prev[this.head] = s;
-    this.head = s;
-    if (this.tail === NONE) this.tail = s;
-  }
-
-  private unlink(s: number): void {
-    const p = this.prev[s]!;
-    const n = this.next[s]!;
-    if (p !== NONE) this.next[p] = n;
-    else this.head = n;
-    if (n !== NONE) this.prev[n] = p;
-    else this.tail = p;
-    this.prev[s] = this.next[s] = NONE;
   }
 }
 
