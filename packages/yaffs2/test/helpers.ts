@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { createNandDevice, geometryPreset } from '@flashdiff/nand';
 import type { FaultOptions, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2 } from '../src/index.ts';
@@ -42,3 +45,36 @@ export function bytes(n: number, seed: number): Uint8Array {
 }
 
 export const repoRoot = new URL('../../../', import.meta.url);
+
+/**
+ * Host trees equal: the same names, modes, file bytes and symlink targets; with `mtime` (seconds),
+ * every entry but a symlink has that modification time; with `links`, files have the same link
+ * counts.
+ */
+export function compareHostTrees(want: string, got: string, check: { mtime?: number; links?: boolean } = {}): void {
+  const list = (root: string): string[] => {
+    const out: string[] = [];
+    const walk = (d: string): void => {
+      for (const name of fs.readdirSync(d).sort()) {
+        const p = path.join(d, name);
+        out.push(path.relative(root, p));
+        if (fs.lstatSync(p).isDirectory()) walk(p);
+      }
+    };
+    walk(root);
+    return out;
+  };
+  const names = list(want);
+  assert.deepEqual(list(got), names);
+  for (const rel of names) {
+    const a = fs.lstatSync(path.join(want, rel));
+    const b = fs.lstatSync(path.join(got, rel));
+    assert.equal(b.mode, a.mode, `${rel} mode`);
+    if (a.isFile()) {
+      assert.deepEqual(fs.readFileSync(path.join(got, rel)), fs.readFileSync(path.join(want, rel)), rel);
+      if (check.links) assert.equal(b.nlink, a.nlink, `${rel} links`);
+    }
+    if (a.isSymbolicLink()) assert.equal(fs.readlinkSync(path.join(got, rel)), fs.readlinkSync(path.join(want, rel)), rel);
+    else if (check.mtime !== undefined) assert.equal(b.mtimeMs, check.mtime * 1000, `${rel} mtime`);
+  }
+}

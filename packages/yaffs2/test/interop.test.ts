@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { calcTagEcc, editImage, emptyTags, extractTree, importTree, openImage, packTags, unpackTags } from '../src/index.ts';
 import { FIXTURE_TIME, makeFixtureTree } from './fixtures/fixture-tree.ts';
+import { compareHostTrees } from './helpers.ts';
 
 let work = '';
 before(() => {
@@ -22,35 +23,6 @@ after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 function fixture(name: string): Buffer {
   return zlib.gunzipSync(fs.readFileSync(new URL(`./fixtures/yaffs2utils/${name}.gz`, import.meta.url)));
-}
-
-/** Host trees equal: names, types, file bytes, symlink targets, modes, and mtimes of files and directories. */
-function compareTrees(want: string, got: string): void {
-  const list = (root: string): string[] => {
-    const out: string[] = [];
-    const walk = (d: string): void => {
-      for (const name of fs.readdirSync(d).sort()) {
-        const p = path.join(d, name);
-        out.push(path.relative(root, p));
-        if (fs.lstatSync(p).isDirectory()) walk(p);
-      }
-    };
-    walk(root);
-    return out;
-  };
-  const names = list(want);
-  assert.deepEqual(list(got), names);
-  for (const rel of names) {
-    const a = fs.lstatSync(path.join(want, rel));
-    const b = fs.lstatSync(path.join(got, rel));
-    assert.equal(b.mode, a.mode, `${rel} mode`);
-    if (a.isFile()) {
-      assert.deepEqual(fs.readFileSync(path.join(got, rel)), fs.readFileSync(path.join(want, rel)), rel);
-      assert.equal(b.nlink, a.nlink, `${rel} links`);
-    }
-    if (a.isSymbolicLink()) assert.equal(fs.readlinkSync(path.join(got, rel)), fs.readlinkSync(path.join(want, rel)), rel);
-    else assert.equal(b.mtimeMs, FIXTURE_TIME * 1000, `${rel} mtime`);
-  }
 }
 
 interface Variant {
@@ -86,7 +58,7 @@ describe('yaffs2utils 0.2.9 images (mkyaffs2: tags in the Linux MTD free bytes f
         assert.deepEqual(img.fs.check(), []);
         const out = path.join(work, `${v.file}-out`);
         extractTree(img.fs, out);
-        compareTrees(path.join(work, 'tree'), out);
+        compareHostTrees(path.join(work, 'tree'), out, { mtime: FIXTURE_TIME, links: true });
       } finally {
         img.close();
       }

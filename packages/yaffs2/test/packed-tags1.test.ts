@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { geometryPreset } from '@flashdiff/nand';
 import { editImage, emptyTags, extractTree, importTree, isYaffs2Error, openImage, packPackedTags1, PACKED_TAGS1_OFFSET, unpackPackedTags1 } from '../src/index.ts';
 import { FIXTURE_TIME, makeFixtureTree } from './fixtures/fixture-tree.ts';
+import { compareHostTrees } from './helpers.ts';
 import { churnExpected, editsExpected, fill } from './upstream-scenarios.ts';
 
 const PAGE = 512;
@@ -31,31 +32,6 @@ function unpack(bytes: Uint8Array, name: string): string {
   const image = path.join(work, `${name}-${Math.random().toString(36).slice(2)}`);
   fs.writeFileSync(image, bytes);
   return image;
-}
-
-function compareTrees(want: string, got: string): void {
-  const list = (root: string): string[] => {
-    const out: string[] = [];
-    const walk = (d: string): void => {
-      for (const name of fs.readdirSync(d).sort()) {
-        const p = path.join(d, name);
-        out.push(path.relative(root, p));
-        if (fs.lstatSync(p).isDirectory()) walk(p);
-      }
-    };
-    walk(root);
-    return out;
-  };
-  const names = list(want);
-  assert.deepEqual(list(got), names);
-  for (const rel of names) {
-    const a = fs.lstatSync(path.join(want, rel));
-    const b = fs.lstatSync(path.join(got, rel));
-    assert.equal(b.mode, a.mode, `${rel} mode`);
-    if (a.isFile()) assert.deepEqual(fs.readFileSync(path.join(got, rel)), fs.readFileSync(path.join(want, rel)), rel);
-    if (a.isSymbolicLink()) assert.equal(fs.readlinkSync(path.join(got, rel)), fs.readlinkSync(path.join(want, rel)), rel);
-    else assert.equal(b.mtimeMs, FIXTURE_TIME * 1000, `${rel} mtime`);
-  }
 }
 
 describe('packed tags 1 (YAFFS1 through Linux MTD)', () => {
@@ -143,7 +119,7 @@ describe('packed tags 1 (YAFFS1 through Linux MTD)', () => {
       assert.deepEqual(img.fs.check(), []);
       const out = path.join(work, 'y2u-out');
       extractTree(img.fs, out);
-      compareTrees(path.join(work, 'tree'), out);
+      compareHostTrees(path.join(work, 'tree'), out, { mtime: FIXTURE_TIME });
     } finally {
       img.close();
     }
@@ -158,7 +134,7 @@ describe('packed tags 1 (YAFFS1 through Linux MTD)', () => {
       const out = path.join(work, `ours-out-${bigEndian}`);
       extractTree(img.fs, out);
       img.close();
-      compareTrees(path.join(work, 'tree'), out);
+      compareHostTrees(path.join(work, 'tree'), out, { mtime: FIXTURE_TIME });
       editImage(image, [{ kind: 'put', path: '/added', content: fill(1300, 3) }, { kind: 'rm', path: '/size-2049' }]);
       img = openImage(image, { readOnly: true });
       try {

@@ -12,6 +12,7 @@ import * as zlib from 'node:zlib';
 import { geometryPreset, hammingEcc } from '@flashdiff/nand';
 import { editImage, emptyTags, extractTree, importTree, isYaffs2Error, openImage, packTags1, unpackTags1, YAFFS1_TAG_BYTE_OFFSETS } from '../src/index.ts';
 import { makeFixtureTree } from './fixtures/fixture-tree.ts';
+import { compareHostTrees } from './helpers.ts';
 import { churnExpected, editsExpected, fill } from './upstream-scenarios.ts';
 
 const PAGE = 512;
@@ -33,31 +34,6 @@ function unpack(name: string, bytes: Uint8Array = fixture(name)): string {
   return image;
 }
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** Host trees equal: names, types, file bytes, symlink targets, modes. */
-function compareTrees(a: string, b: string): void {
-  const list = (root: string): string[] => {
-    const out: string[] = [];
-    const walk = (d: string): void => {
-      for (const name of fs.readdirSync(d).sort()) {
-        const p = path.join(d, name);
-        out.push(path.relative(root, p));
-        if (fs.lstatSync(p).isDirectory()) walk(p);
-      }
-    };
-    walk(root);
-    return out;
-  };
-  const la = list(a);
-  assert.deepEqual(list(b), la);
-  for (const rel of la) {
-    const sa = fs.lstatSync(path.join(a, rel));
-    const sb = fs.lstatSync(path.join(b, rel));
-    assert.equal(sb.mode, sa.mode, `${rel} mode`);
-    if (sa.isFile()) assert.deepEqual(fs.readFileSync(path.join(b, rel)), fs.readFileSync(path.join(a, rel)), rel);
-    if (sa.isSymbolicLink()) assert.equal(fs.readlinkSync(path.join(b, rel)), fs.readlinkSync(path.join(a, rel)), rel);
-  }
-}
 
 describe('the YAFFS1 spare (struct yaffs_spare, yaffs_tags)', () => {
   test('the root header mkyaffsimage wrote, byte by byte, as the documented layout says', () => {
@@ -146,7 +122,7 @@ describe('YAFFS1 images', () => {
         assert.deepEqual(img.fs.check(), []);
         const out = path.join(work, `out-${name}`);
         extractTree(img.fs, out);
-        compareTrees(path.join(work, 'tree'), out);
+        compareHostTrees(path.join(work, 'tree'), out);
       } finally {
         img.close();
       }
@@ -220,7 +196,7 @@ describe('YAFFS1 images', () => {
       const out = path.join(work, `ours-out-${bigEndian}`);
       extractTree(img.fs, out);
       img.close();
-      compareTrees(path.join(work, 'tree'), out);
+      compareHostTrees(path.join(work, 'tree'), out);
       editImage(image, [{ kind: 'put', path: '/added', content: fill(1300, 3) }, { kind: 'rm', path: '/size-2049' }]);
       img = openImage(image, { readOnly: true });
       try {
