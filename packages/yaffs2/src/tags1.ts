@@ -138,18 +138,36 @@ export function packTags1(spare: Uint8Array, objectId: number, chunkId: number, 
   for (let i = 0; i < 8; i++) spare[YAFFS1_TAG_BYTE_OFFSETS[i]!] = scratch[i]!;
 }
 
-/**
- * yaffs_tags_compat_rd: tags of a 16-byte spare into `out`. An all-0xFF spare is erased; a
- * page status with fewer than 7 one-bits is a deleted chunk (`deleted`, still decoded). The
- * tag ECC repairs one flipped bit of the 8 tag bytes (in `spare` too).
- */
-export function unpackTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolean): ChunkTags {
+/** YAFFS1's tags never carry YAFFS2's object-header extras. */
+function clearTagExtras(out: ChunkTags): void {
   out.extraAvailable = false;
   out.extraParentId = 0;
   out.extraIsShrink = false;
   out.extraShadows = false;
   out.extraObjectType = 0;
   out.extraFileSizeOrEquiv = 0;
+}
+
+/** An all-0xFF tag area: an erased chunk, reported without an ECC check (as upstream does). */
+function setErasedTags1(out: ChunkTags): ChunkTags {
+  out.erased = true;
+  out.deleted = false;
+  out.eccResult = 'ok';
+  out.sequenceNumber = 0xffffffff;
+  out.objectId = 0;
+  out.chunkId = 0;
+  out.byteCount = 0;
+  out.serialNumber = 0;
+  return out;
+}
+
+/**
+ * yaffs_tags_compat_rd: tags of a 16-byte spare into `out`. An all-0xFF spare is erased; a
+ * page status with fewer than 7 one-bits is a deleted chunk (`deleted`, still decoded). The
+ * tag ECC repairs one flipped bit of the 8 tag bytes (in `spare` too).
+ */
+export function unpackTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolean): ChunkTags {
+  clearTagExtras(out);
   let used = false;
   for (let i = 0; i < YAFFS1_SPARE_SIZE; i++) {
     if (spare[i] !== 0xff) {
@@ -157,17 +175,7 @@ export function unpackTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolea
       break;
     }
   }
-  if (!used) {
-    out.erased = true;
-    out.deleted = false;
-    out.eccResult = 'ok';
-    out.sequenceNumber = 0xffffffff;
-    out.objectId = 0;
-    out.chunkId = 0;
-    out.byteCount = 0;
-    out.serialNumber = 0;
-    return out;
-  }
+  if (!used) return setErasedTags1(out);
   for (let i = 0; i < 8; i++) stored8[i] = spare[YAFFS1_TAG_BYTE_OFFSETS[i]!]!;
   // Big-endian images come two ways: a big-endian CPU's (fields from bit 31, the ECC over the
   // stored bytes) and upstream's stored_endian on a little-endian host (yaffs_tagscompat.c
@@ -271,12 +279,7 @@ export interface PackedTags1Reading {
  * and is live, reported through `reading`.
  */
 export function unpackPackedTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolean, reading?: PackedTags1Reading): ChunkTags {
-  out.extraAvailable = false;
-  out.extraParentId = 0;
-  out.extraIsShrink = false;
-  out.extraShadows = false;
-  out.extraObjectType = 0;
-  out.extraFileSizeOrEquiv = 0;
+  clearTagExtras(out);
   if (reading) reading.notDeletedBitCleared = false;
   let used = false;
   for (let i = 0; i < 8; i++) {
@@ -285,17 +288,7 @@ export function unpackPackedTags1(spare: Uint8Array, out: ChunkTags, bigEndian: 
       break;
     }
   }
-  if (!used) {
-    out.erased = true;
-    out.deleted = false;
-    out.eccResult = 'ok';
-    out.sequenceNumber = 0xffffffff;
-    out.objectId = 0;
-    out.chunkId = 0;
-    out.byteCount = 0;
-    out.serialNumber = 0;
-    return out;
-  }
+  if (!used) return setErasedTags1(out);
   for (let i = 0; i < 8; i++) scratch[i] = spare[PACKED_TAGS1_OFFSET + i]!;
   let [w0, w1] = bytesToWords(scratch, bigEndian);
   let f = decodeWords(w0, w1, bigEndian);
