@@ -1,6 +1,7 @@
 // The diffusion CLI's progress bars, on a real pseudo-terminal (util-linux `script`, as
 // packages/ssd/test/sweep-progress.test.ts): `sample` draws "sampling [bar] % n/N ETA" and
-// `train` one bar per epoch, on stderr, only when stderr is a terminal; piped, `sample` writes
+// `train` one bar per epoch whose ETA is the whole run's ("--" until a step has been timed, then
+// every epoch left: epoch 1 of 2 ends with time still to go, only the last one ends at "0s"), on stderr, only when stderr is a terminal; piped, `sample` writes
 // nothing on stderr and `train` only its one log line per epoch (by design: a training log in a
 // file or CI keeps them); `--no-progress` drops the bar on a terminal too. The cursor the bars
 // hide is shown again at the end.
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { encodeNpy } from '../src/data/npy.ts';
+import { formatRunEta } from '../src/node/train-run.ts';
 import { barsDataset } from './helpers.ts';
 
 const bin = fileURLToPath(new URL('../bin/diffusion.js', import.meta.url));
@@ -76,8 +78,15 @@ describe('diffusion progress bars: terminal only', () => {
     assert.equal(tty.status, 0, tty.terminal);
     const lines = shownLines(tty.terminal);
     const bars = lines.filter((l) => /^epoch \d\/2 \|/.test(l));
-    for (const bar of bars) assert.match(bar, /^epoch [12]\/2 \|[█░]{40}\| [0-4]\/4 loss (-|\d+\.\d{4}) \| (-|[\d.]+) steps\/s \| eta \d+s$/);
+    for (const bar of bars) assert.match(bar, /^epoch [12]\/2 \|[█░]{40}\| [0-4]\/4 loss (-|\d+\.\d{4}) \| (-|[\d.]+) steps\/s \| run ETA (--|\d+s|\d+m\d+s|\d+h\d+m)$/);
     for (const epoch of [1, 2]) assert.ok(bars.some((l) => l.startsWith(`epoch ${epoch}/2 |${'█'.repeat(40)}| 4/4 loss `)), `epoch ${epoch}'s bar reaches 4/4: ${JSON.stringify(bars)}`);
+    // No ETA before a step was timed (cli-progress's {eta} read "0s" there), and only there.
+    assert.match(bars[0]!, /^epoch 1\/2 \|░{40}\| 0\/4 loss - \| - steps\/s \| run ETA --$/, 'the first bar: no ETA yet');
+    assert.deepEqual(bars.filter((l) => l.endsWith('run ETA --')), bars.filter((l) => l.startsWith('epoch 1/2 ') && / 0\/4 /.test(l)), '"--" only before the first step');
+    // The run's ETA, not the epoch's: epoch 1 done still has epoch 2 to go; the run ends at 0s.
+    const endOf = (epoch: number) => bars.filter((l) => l.startsWith(`epoch ${epoch}/2 |${'█'.repeat(40)}| 4/4 `)).at(-1)!;
+    assert.doesNotMatch(endOf(1), /run ETA (--|0s)$/, `epoch 1 of 2 done: the run's ETA is not over: ${endOf(1)}`);
+    assert.match(endOf(2), /run ETA 0s$/);
     const logLine = /^epoch [12]\/2 loss \d+\.\d{4} \([\d.]+ s\) → \S*ckpt$/;
     assert.equal(lines.filter((l) => logLine.test(l)).length, 2, 'the two per-epoch log lines');
     assert.deepEqual(lines.filter((l) => !/^epoch \d\/2 \|/.test(l) && !logLine.test(l)), [], 'nothing else on the terminal');
@@ -96,4 +105,13 @@ describe('diffusion progress bars: terminal only', () => {
     assert.doesNotMatch(pipe.stderr, CSI, 'no bar, no escape codes on a pipe');
     assert.equal((JSON.parse(pipe.stdout) as { step: number }).step, 8, 'one JSON object on stdout');
   });
+});
+
+test("formatRunEta: cli-progress's ETA format, rounded up, '--' when not known", () => {
+  assert.equal(formatRunEta(0), '0s');
+  assert.equal(formatRunEta(0.04), '1s', 'steps left never read 0s');
+  assert.equal(formatRunEta(125), '2m5s');
+  assert.equal(formatRunEta(5400), '1h30m');
+  assert.equal(formatRunEta(Infinity), '--');
+  assert.equal(formatRunEta(NaN), '--');
 });

@@ -110,17 +110,27 @@ export async function runTraining(engine: TensorEngine, data: ImageDataset, opti
     let lastLoss = NaN;
     let sessionSteps = 0;
     const maxSteps = options.maxSteps ?? Infinity;
-    // The bar only on a terminal; the per-epoch log line below goes to stderr either way.
+    // The bar only on a terminal; the per-epoch log line below goes to stderr either way. Its bar
+    // and count are the epoch's, its ETA the run's (every epoch left, checkpoints and sample grids
+    // included): cli-progress's own {eta} covers one bar, i.e. one epoch, and reads "0s" before the
+    // first step. {run_eta} is "--" until this session has timed a step.
     const bar = options.progress && process.stderr.isTTY
       ? new cliProgress.SingleBar(
           {
             stream: process.stderr,
-            format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} loss {loss} | {rate} steps/s | eta {eta_formatted}',
+            format: 'epoch {epoch}/{epochs} |{bar}| {value}/{total} loss {loss} | {rate} steps/s | run ETA {run_eta}',
             hideCursor: false,
           },
           cliProgress.Presets.shades_classic,
         )
       : null;
+    /** Steps left in the run: the epochs not finished, less this epoch's steps done, capped by maxSteps. */
+    const runEta = (stepsDoneInEpoch: number): string => {
+      if (sessionSteps === 0) return '--';
+      const stepsLeft = Math.min((config.epochs - trainer.state.epoch) * batchesPerEpoch - stepsDoneInEpoch, maxSteps - sessionSteps);
+      const stepsPerSecond = sessionSteps / ((performance.now() - started) / 1000);
+      return formatRunEta(stepsLeft / stepsPerSecond);
+    };
     const save = (): CheckpointConfig =>
       saveTrainingCheckpoint(options.out, trainer, model, modelConfig, dataInfoOf(data), previousSeconds + (performance.now() - started) / 1000);
     let saved: CheckpointConfig | null = null;
@@ -129,7 +139,7 @@ export async function runTraining(engine: TensorEngine, data: ImageDataset, opti
       const order = trainer.random.permutation(data.count);
       const epochStart = performance.now();
       let epochSteps = 0;
-      bar?.start(batchesPerEpoch, 0, { epoch: epoch + 1, epochs: config.epochs, loss: '-', rate: '-' });
+      bar?.start(batchesPerEpoch, 0, { epoch: epoch + 1, epochs: config.epochs, loss: '-', rate: '-', run_eta: runEta(0) });
       for (let start = 0; start < data.count && sessionSteps < maxSteps; start += config.batchSize) {
         const idx = order.subarray(start, Math.min(data.count, start + config.batchSize));
         const batch = gatherBatch(data, idx);
@@ -138,7 +148,7 @@ export async function runTraining(engine: TensorEngine, data: ImageDataset, opti
         sessionSteps += 1;
         epochSteps += 1;
         const rate = epochSteps / ((performance.now() - epochStart) / 1000);
-        bar?.update(epochSteps, { loss: loss.toFixed(4), rate: rate.toFixed(2) });
+        bar?.update(epochSteps, { loss: loss.toFixed(4), rate: rate.toFixed(2), run_eta: runEta(epochSteps) });
         // A turn of the event loop per step: Ctrl-C's handler (the CLI's) can run between steps.
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -157,6 +167,16 @@ export async function runTraining(engine: TensorEngine, data: ImageDataset, opti
     trainer.dispose();
     model.params.dispose();
   }
+}
+
+/**
+ * Seconds left as cli-progress formats an ETA ("7s", "2m05s", "1h30m"), rounded up so that a run
+ * with steps left never reads "0s".
+ */
+export function formatRunEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  // autopaddingChar '' is cli-progress's own default (autopadding off): "2m5s", as its {eta_formatted}.
+  return cliProgress.Format.TimeFormat(Math.ceil(seconds), { autopaddingChar: '' } as cliProgress.Options, 1);
 }
 
 /** A grid with one row per class (or 4 unconditional rows), DDIM 25 steps from the EMA weights. */
