@@ -21,11 +21,32 @@ const SHOW_CURSOR = '\x1B[?25h';
 const formatTime: cliProgress.TimeFormatter = (t, options, roundToMultipleOf) =>
   typeof t === 'number' && Number.isFinite(t) ? cliProgress.Format.TimeFormat(t, options, roundToMultipleOf) : '--';
 
-export function progressBar(label: string, options: { enabled?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
+export interface ProgressOptions {
+  /** false: no bar at all (`--no-progress`). */
+  enabled?: boolean;
+  stream?: NodeJS.WriteStream;
+  /**
+   * Draw nothing until this many milliseconds after progressBar() was called, so that a command
+   * that ends sooner leaves a terminal as quiet as a pipe (default 0: draw from the first update).
+   */
+  delayMs?: number;
+  /** 'bytes': value and total in MiB ("12.5/70.1 MiB"); default: plain counts ("3/50"). */
+  unit?: 'bytes';
+  /** Milliseconds clock (tests); default performance.now. */
+  now?: () => number;
+}
+
+const MIB = 1024 * 1024;
+
+export function progressBar(label: string, options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
   if (options.enabled === false || !stream.isTTY) return SILENT;
+  const now = options.now ?? (() => performance.now());
+  const showFrom = now() + (options.delayMs ?? 0);
+  const shown = options.unit === 'bytes' ? (n: number) => (n / MIB).toFixed(1) : (n: number) => String(n);
+  const suffix = options.unit === 'bytes' ? ' MiB' : '';
   const bar = new cliProgress.SingleBar(
-    { stream, format: `${label} [{bar}] {percentage}% {value}/{total} ETA {eta_formatted}`, hideCursor: true, etaBuffer: 50, formatTime },
+    { stream, format: `${label} [{bar}] {percentage}% {shownValue}/{shownTotal}${suffix} ETA {eta_formatted}`, hideCursor: true, etaBuffer: 50, formatTime },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -34,13 +55,15 @@ export function progressBar(label: string, options: { enabled?: boolean; stream?
   const showCursor = () => stream.write(SHOW_CURSOR);
   return {
     update(done, total) {
+      const payload = { shownValue: shown(done), shownTotal: shown(total) };
       if (!started) {
-        bar.start(total, 0);
+        if (now() < showFrom) return;
+        bar.start(total, done, payload);
         started = true;
         process.once('exit', showCursor);
       }
       bar.setTotal(total);
-      bar.update(done);
+      bar.update(done, payload);
     },
     stop() {
       if (started) {
