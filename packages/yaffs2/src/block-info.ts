@@ -78,6 +78,8 @@ export interface Yaffs2Options {
   now?: () => number;
   /** Read back every programmed chunk and compare (default true). */
   verifyWrites?: boolean;
+  /** Told as a mount scan goes, in blocks examined (see scan()): progress bars of the CLI. */
+  onScanProgress?: (done: number, total: number) => void;
 }
 
 export type FileType = 'file' | 'directory' | 'symlink' | 'special';

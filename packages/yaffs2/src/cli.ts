@@ -21,6 +21,8 @@ import type { OpenedImage } from './image.ts';
 import { DATA_ECC_ORDERS } from './tags.ts';
 import type { DataEccOrder, SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
+import { commandProgress } from './progress-bars.ts';
+import type { CommandProgress } from './progress-bars.ts';
 
 function parseLayout(value: string): SpareLayoutName {
   if (value !== 'mkyaffs2' && value !== 'mtd' && value !== 'yaffs1' && value !== 'yaffs1-mtd') throw new InvalidArgumentError(`expected mkyaffs2, mtd, yaffs1 or yaffs1-mtd, got "${value}"`);
@@ -126,8 +128,25 @@ function parseOnOff(value: string): boolean {
   return value === 'on';
 }
 
-function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: (img: OpenedImage) => T): T {
-  const img = openImage(image, { readOnly, ...detectFormat(opts) });
+const NO_PROGRESS = ['--no-progress', 'no progress bar (on a terminal one appears once the command has run for half a second)'] as const;
+
+/** The command's bars (none with --no-progress), ended when `f` returns or throws. */
+function withProgress<T>(opts: { progress?: boolean }, bytesLabel: string, f: (progress: CommandProgress) => T): T {
+  const progress = commandProgress(opts.progress !== false, bytesLabel);
+  try {
+    return f(progress);
+  } finally {
+    progress.stop();
+  }
+}
+
+function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: (img: OpenedImage) => T, progress?: CommandProgress): T {
+  let img: OpenedImage;
+  try {
+    img = openImage(image, { readOnly, ...detectFormat(opts), onScanProgress: progress?.scan });
+  } finally {
+    progress?.stop(); // the scan's bar ends before the command's output or error
+  }
   let result: T;
   try {
     result = f(img);
@@ -227,8 +246,9 @@ export function buildProgram(): Command {
     .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
     .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
     .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
-    .action((dir: string, image: string, opts: { blocks?: number; free?: number } & CreateFormatOptions) => {
-      const r = importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts) });
+    .option(...NO_PROGRESS)
+    .action((dir: string, image: string, opts: { blocks?: number; free?: number; progress: boolean } & CreateFormatOptions) => {
+      const r = withProgress(opts, 'import', (progress) => importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.bytes }));
       process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
     });
 
@@ -244,15 +264,25 @@ export function buildProgram(): Command {
     .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
     .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .action((image: string, dir: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
-      withImage(image, true, opts, (img) => {
-        const r = extractTree(img.fs, dir);
-        if (r.skipped.length > 0) {
-          const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
-          process.stderr.write(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
-        }
-        reportMountProblems(image, img, opts);
-      });
+    .option(...NO_PROGRESS)
+    .action((image: string, dir: string, opts: { ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
+      withProgress(opts, 'extract', (progress) =>
+        withImage(
+          image,
+          true,
+          opts,
+          (img) => {
+            const r = extractTree(img.fs, dir, { onProgress: progress.bytes });
+            progress.stop();
+            if (r.skipped.length > 0) {
+              const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
+              process.stderr.write(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
+            }
+            reportMountProblems(image, img, opts);
+          },
+          progress,
+        ),
+      );
     });
 
   program
@@ -269,7 +299,8 @@ export function buildProgram(): Command {
     .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
     .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; ignoreErrors?: boolean } & FormatOptions) => {
+    .option(...NO_PROGRESS)
+    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
         const start = path ?? '/';
         const st = img.fs.lstat(start);
@@ -310,7 +341,7 @@ export function buildProgram(): Command {
         };
         list(start, 0);
         reportMountProblems(image, img, opts);
-      });
+      }, commandProgress(opts.progress !== false));
     });
 
   program
@@ -440,7 +471,8 @@ export function buildProgram(): Command {
     .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
     .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .action((image: string, opts: { json?: boolean; ignoreErrors?: boolean } & FormatOptions) => {
+    .option(...NO_PROGRESS)
+    .action((image: string, opts: { json?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
       withImage(image, true, opts, (img) => {
         const g = img.device.geometry;
         const info = img.fs.info();
@@ -487,7 +519,7 @@ export function buildProgram(): Command {
         out(`erase counts min ${info.eraseCounts.min}, max ${info.eraseCounts.max}, mean ${info.eraseCounts.mean.toFixed(2)}`);
         out(`problems     ${img.fs.mountProblems.length}`);
         reportMountProblems(image, img, opts);
-      });
+      }, commandProgress(opts.progress !== false));
     });
 
   program
@@ -502,7 +534,8 @@ export function buildProgram(): Command {
     .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
     .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
     .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .action((image: string, opts: { repair?: boolean } & FormatOptions) => {
+    .option(...NO_PROGRESS)
+    .action((image: string, opts: { repair?: boolean; progress: boolean } & FormatOptions) => {
       const problems = withImage(image, true, opts, (img) => {
         // A scan mount reports what it could not read; a checkpoint mount read no chunks, so
         // objects it holds in lost+found are listed instead.
@@ -511,7 +544,7 @@ export function buildProgram(): Command {
           for (const e of img.fs.readdir('/lost+found')) mount.push(`lost+found/${e.name}: object without a valid parent`);
         }
         return [...mount, ...img.fs.check()];
-      });
+      }, commandProgress(opts.progress !== false));
       for (const p of problems) out(p);
       if (problems.length > 0) {
         if (opts.repair) editImage(image, [], detectFormat(opts));

@@ -27,6 +27,32 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFSOCK = 0o140000;
 
+/** A name extract creates: not empty, ".", ".." or slash-bearing (nothing outside hostDir). */
+function safeName(raw: Uint8Array): boolean {
+  return !(raw.length === 0 || raw.includes(0x2f) || (raw.length === 1 && raw[0] === 0x2e) || (raw.length === 2 && raw[0] === 0x2e && raw[1] === 0x2e));
+}
+
+/** The bytes of every file in the tree, a hard-linked file once: what extract writes. */
+function fileBytes(yfs: Yaffs2): number {
+  const seen = new Set<number>();
+  let total = 0;
+  const visit = (dir: string, depth: number): void => {
+    if (depth > 1024) return; // extract itself stops there, with an error
+    for (const entry of yfs.readdir(dir)) {
+      if (!safeName(entry.nameBytes)) continue; // not extracted either
+      const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`;
+      const st = yfs.lstat(path);
+      if (st.type === 'directory') visit(path, depth + 1);
+      else if (st.type === 'file' && !seen.has(st.id)) {
+        seen.add(st.id);
+        total += st.size;
+      }
+    }
+  };
+  visit('/', 0);
+  return total;
+}
+
 /** Linux's 32-bit device number (new_decode_dev): major = bits 8-19, minor = bits 0-7 and 20-31. */
 export function deviceNumbers(rdev: number): { major: number; minor: number } {
   return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
@@ -43,7 +69,9 @@ function childPath(dir: Buffer, name: Uint8Array): Buffer {
  * Without root, device nodes are listed in `skipped`; sockets always are. Names are checked so
  * that nothing is written outside `hostDir`.
  */
-export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
+export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?: (doneBytes: number, totalBytes: number) => void } = {}): ExtractResult {
+  const onProgress = options.onProgress;
+  const totalBytes = onProgress ? fileBytes(yfs) : 0;
   if (fs.existsSync(hostDir)) {
     if (!fs.statSync(hostDir).isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
     if (fs.readdirSync(hostDir).length > 0) throw new Yaffs2Error('ENOTEMPTY', `${hostDir}: not empty`);
@@ -64,7 +92,7 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
     for (const entry of yfs.readdir(imageDir)) {
       const raw = entry.nameBytes;
       // Never outside hostDir: no empty, ".", ".." or slash-bearing names.
-      if (raw.length === 0 || raw.includes(0x2f) || (raw.length === 1 && raw[0] === 0x2e) || (raw.length === 2 && raw[0] === 0x2e && raw[1] === 0x2e)) continue;
+      if (!safeName(raw)) continue;
       const imagePath = imageDir === '/' ? `/${entry.name}` : `${imageDir}/${entry.name}`;
       const hostPath = childPath(hostDirPath, raw);
       const st = yfs.lstat(imagePath);
@@ -91,6 +119,7 @@ export function extractTree(yfs: Yaffs2, hostDir: string): ExtractResult {
                 if (piece.length === 0) break;
                 fs.writeSync(out, piece);
                 written += piece.length;
+                onProgress?.(result.bytes + written, totalBytes);
               }
             } finally {
               yfs.close(handle);

@@ -134,7 +134,7 @@ export class Yaffs2 {
       fs.dev.stats.mountedFrom = 'checkpoint';
       return fs;
     }
-    scan(fs.dev);
+    scan(fs.dev, options.onScanProgress);
     fs.dev.stats.mountedFrom = 'scan';
     if (!fs.dev.readOnly) {
       // Finish renames over hard-linked files that a power cut interrupted (see linkTree).

@@ -41,6 +41,8 @@ export interface OpenImageOptions {
   checkpoint?: boolean;
   headerTags?: Yaffs2Options['headerTags'];
   now?: () => number;
+  /** Told as the mount scan goes (blocks examined; see scan()). */
+  onScanProgress?: Yaffs2Options['onScanProgress'];
 }
 
 export interface OpenedImage {
@@ -114,6 +116,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     checkpoint: options.checkpoint,
     headerTags: options.headerTags,
     now: options.now,
+    onScanProgress: options.onScanProgress,
   };
   if (size % record !== 0) {
     // Torn inside a page: salvage what is there (read-only), the torn page read as erased past
@@ -370,6 +373,8 @@ export interface ImportOptions extends Partial<CreateImageOptions> {
    * chunks, at least 4 erase blocks (mkyaffs2image leaves none: its images are full).
    */
   freeBytes?: number;
+  /** Told as the tree's file contents are read in: bytes done of all the files' bytes. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 /** Free erase blocks `import` leaves when asked for no particular size. */
@@ -407,8 +412,10 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
   // Built in a temporary file beside the target and renamed into place: a failure (ENOSPC, a
   // host read error, a kill) leaves no partial image; no sidecar is left (nothing to record).
   const temporary = temporaryPathFor(imagePath);
+  const { onProgress, ...createOptions } = options;
+  let doneBytes = 0;
   const image = createImage(temporary, {
-    ...options,
+    ...createOptions,
     blocks,
     geometry: base,
     reservedBlocks: reserved,
@@ -436,6 +443,8 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
       const earlier = !s.isDirectory() ? seen.get(key) : undefined;
       if (earlier !== undefined && s.isFile()) {
         image.fs.createObject(e.imagePath, { type: 'hardlink', linkTo: earlier });
+        doneBytes += s.size;
+        onProgress?.(doneBytes, bytes);
         continue;
       }
       if (!s.isDirectory()) seen.set(key, e.imagePath);
@@ -461,9 +470,12 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
             }
             const n = Math.max(0, Math.min(into.length, windowStart + windowLength - position));
             into.set(hostWindow.subarray(position - windowStart, position - windowStart + n));
+            onProgress?.(doneBytes + Math.min(position + n, s.size), bytes);
             return n;
           };
           image.fs.createObject(e.imagePath, { type: 'file', ...attrs, source: { size, read } });
+          doneBytes += s.size;
+          onProgress?.(doneBytes, bytes);
         } finally {
           fs.closeSync(fd);
         }

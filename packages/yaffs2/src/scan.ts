@@ -88,9 +88,11 @@ interface ScanObject {
  * (or the chunks written after it, when they reach further) and drops older chunks past it;
  * older shrink headers drop older chunks past theirs; shadowing headers delete the object they
  * replace; tombstones (parent deleted or unlinked) delete the object. Objects without any
- * header are dropped.
+ * header are dropped. `onProgress` counts blocks examined: every block once in the first pass,
+ * then each block in use again in the second (its total is twice the blocks until the first
+ * pass knows how many are in use).
  */
-export function scan(dev: Yaffs2Dev): void {
+export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) => void): void {
   const ppb = dev.pagesPerBlock;
   const spare = new Uint8Array(dev.device.geometry.spareSize);
   const tags = emptyTags();
@@ -114,6 +116,7 @@ export function scan(dev: Yaffs2Dev): void {
     return ((earlierSerial + 1) & 3) !== otherTags.serialNumber;
   };
   for (let b = 0; b < dev.blockCount; b++) {
+    onProgress?.(b, 2 * dev.blockCount);
     if (dev.device.isBad(b)) {
       dev.blockState[b] = BlockState.dead;
       dev.deadEpoch++;
@@ -188,7 +191,9 @@ export function scan(dev: Yaffs2Dev): void {
   const data = new Uint8Array(dev.chunkSize);
   const cs = dev.chunkSize;
   let ordinal = 0;
+  let examined = dev.blockCount;
   for (const b of order) {
+    onProgress?.(examined++, dev.blockCount + order.length);
     for (let i = ppb - 1; i >= 0; i--) {
       const page = b * ppb + i;
       readPageTags(dev, page, spare, tags);
@@ -297,6 +302,7 @@ export function scan(dev: Yaffs2Dev): void {
       }
     }
   }
+  onProgress?.(examined, dev.blockCount + order.length);
 
   if (badTags > 0) problem(`${badTags} chunk(s) with uncorrectable tags skipped`);
   if (foreignSequence > 0) problem(`${foreignSequence} chunk(s) with a sequence number other than their block's skipped`);
