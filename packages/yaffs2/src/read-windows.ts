@@ -8,15 +8,7 @@
  */
 import * as fs from 'node:fs';
 import type { ReadResult, SimulatedNand } from '@flashdiff/nand';
-
-/** What readPage reports (no ECC at this level; callers here use the bytes only). */
-const READ: ReadResult = Object.freeze({ ecc: 'unchecked', correctedBits: 0, uncorrectableSectors: 0, erased: false });
-const READ_ERASED: ReadResult = Object.freeze({ ecc: 'unchecked', correctedBits: 0, uncorrectableSectors: 0, erased: true });
-
-/** Records read per window: at least 1 MiB. */
-function windowRecords(record: number): number {
-  return Math.max(64, Math.ceil((1 << 20) / record));
-}
+import { UNCHECKED_READ, UNCHECKED_READ_ERASED, overrideMembers, windowRecords } from './file-device.ts';
 
 /**
  * The device with readPage served from windows of `path` (which must be the device's image,
@@ -49,7 +41,7 @@ export function withReadWindows(device: SimulatedNand, path: string): { device: 
     const at = (page - first) * record;
     if (data !== undefined) data.set(window.subarray(at, at + Math.min(data.length, pageSize)));
     if (spare !== undefined) spare.set(window.subarray(at + pageSize, at + pageSize + Math.min(spare.length, spareSize)));
-    return erasedRecord(at) ? READ_ERASED : READ;
+    return erasedRecord(at) ? UNCHECKED_READ_ERASED : UNCHECKED_READ;
   };
   // Erased: every byte 0xFF. Programmed records almost always differ in their first data or
   // spare byte, so those two go first; the rest is compared without allocating.
@@ -57,19 +49,7 @@ export function withReadWindows(device: SimulatedNand, path: string): { device: 
   const windowBytes = Buffer.from(window.buffer, window.byteOffset, window.byteLength);
   const erasedRecord = (at: number): boolean =>
     window[at] === 0xff && window[at + pageSize] === 0xff && windowBytes.compare(erased, 0, record, at, at + record) === 0;
-  // Every other member is the device's own (methods bound once, not on every call).
-  const bound = new Map<string | symbol, unknown>([['readPage', readPage]]);
-  const wrapped = new Proxy(device, {
-    get(target, key): unknown {
-      let value = bound.get(key);
-      if (value !== undefined) return value;
-      value = Reflect.get(target, key) as unknown;
-      if (typeof value !== 'function') return value;
-      value = (value as (...args: unknown[]) => unknown).bind(target);
-      bound.set(key, value);
-      return value;
-    },
-  });
+  const wrapped = overrideMembers(device, { readPage });
   return {
     device: wrapped,
     close(): void {

@@ -10,14 +10,12 @@
 import * as fs from 'node:fs';
 import type { ReadResult, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
-
-const PLAIN: ReadResult = Object.freeze({ ecc: 'unchecked', correctedBits: 0, uncorrectableSectors: 0, erased: false });
-const PLAIN_ERASED: ReadResult = Object.freeze({ ecc: 'unchecked', correctedBits: 0, uncorrectableSectors: 0, erased: true });
+import { UNCHECKED_READ, UNCHECKED_READ_ERASED, overrideMembers, windowRecords } from './file-device.ts';
 
 export function withWriteBehind(device: SimulatedNand, path: string): SimulatedNand {
   const { pageSize, spareSize, pagesPerBlock } = device.geometry;
   const record = pageSize + spareSize;
-  const perBuffer = Math.max(64, Math.ceil((1 << 20) / record));
+  const perBuffer = windowRecords(record);
   const buffer = Buffer.alloc(perBuffer * record);
   const fd = fs.openSync(path, 'r+');
   let first = -1; // first page in the buffer
@@ -48,7 +46,7 @@ export function withWriteBehind(device: SimulatedNand, path: string): SimulatedN
     if (page * record < fileLength) fs.readSync(fd, bytes, 0, record, page * record);
     if (data) data.set(bytes.subarray(0, Math.min(data.length, pageSize)));
     if (spare) spare.set(bytes.subarray(pageSize, pageSize + Math.min(spare.length, spareSize)));
-    return bytes.every((b) => b === 0xff) ? PLAIN_ERASED : PLAIN;
+    return bytes.every((b) => b === 0xff) ? UNCHECKED_READ_ERASED : UNCHECKED_READ;
   };
   const eraseBlock = (block: number): void => {
     flush();
@@ -79,16 +77,5 @@ export function withWriteBehind(device: SimulatedNand, path: string): SimulatedN
       }
     },
   };
-  const bound = new Map<string | symbol, unknown>(Object.entries(overrides));
-  return new Proxy(device, {
-    get(target, key): unknown {
-      let value = bound.get(key);
-      if (value !== undefined) return value;
-      value = Reflect.get(target, key) as unknown;
-      if (typeof value !== 'function') return value;
-      value = (value as (...args: unknown[]) => unknown).bind(target);
-      bound.set(key, value);
-      return value;
-    },
-  });
+  return overrideMembers(device, overrides);
 }
