@@ -180,7 +180,7 @@ export function bindSimulator(
  * issue time t, or −1 when write() handed the write back (it was issued: its issue time and code
  * are left in the cells for simulator.ts to finish it).
  */
-// Mirrors: packages/ssd/src/simulator.ts#SsdSimulator.issue packages/ssd/src/simulator.ts#SsdSimulator.complete packages/ssd/src/simulator.ts#SsdSimulator.write kernel:82597cf3 source:0b051f63
+// Mirrors: packages/ssd/src/simulator.ts#SsdSimulator.issue packages/ssd/src/simulator.ts#SsdSimulator.complete packages/ssd/src/simulator.ts#SsdSimulator.completeAt packages/ssd/src/simulator.ts#SsdSimulator.write kernel:82597cf3 source:9f995e8f
 @inline function timedWrite(lba: i32, completedAt: usize, lastIssue: f64, block: usize): f64 {
   const clock = clockCells;
   const completed = load<f64>(completedAt);

@@ -247,15 +247,7 @@ export class SsdSimulator {
   }
 
   private complete(issuedAt: number, touched: boolean, kind: LatencyHistogram | null = null): void {
-    const done = touched ? Math.max(issuedAt, this.device.timing.lastCompletion) : issuedAt;
-    this.completions[this.queueSlot] = done;
-    if (++this.queueSlot === this.queueDepth) this.queueSlot = 0;
-    this.hostOps++;
-    const latency = done - issuedAt;
-    const bucket = this.latency.bucketOf(latency);
-    this.latency.recordInBucket(bucket, latency);
-    this.intervalLatency.recordInBucket(bucket, latency);
-    if (kind !== null) kind.recordInBucket(bucket, latency);
+    this.completeAt(issuedAt, touched ? Math.max(issuedAt, this.device.timing.lastCompletion) : issuedAt, kind);
   }
 
   /**
