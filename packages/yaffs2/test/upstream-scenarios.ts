@@ -2,6 +2,8 @@
  * What the scenarios of fixtures/upstream/README.md leave behind (the driver that ran the real
  * YAFFS code over them is described there): shared by the YAFFS2 and YAFFS1 image tests.
  */
+import assert from 'node:assert/strict';
+import type { Yaffs2 } from '../src/index.ts';
 
 /** The driver's contents: byte i of a write with `seed` (its fill()). */
 export function fill(n: number, seed: number): Uint8Array {
@@ -36,4 +38,15 @@ export function churnExpected(): Map<string, Uint8Array> {
   }
   expected.delete('/f0');
   return expected;
+}
+
+/**
+ * A mounted image holds what the churn scenario leaves: exactly those names at the root, each with
+ * its contents, and a clean fsck.
+ */
+export function assertChurnResult(fs: Yaffs2): void {
+  const expected = churnExpected();
+  assert.deepEqual(fs.readdir('/').map((e) => `/${e.name}`), [...expected.keys()].sort());
+  for (const [p, want] of expected) assert.deepEqual(fs.readFile(p), want, p);
+  assert.deepEqual(fs.check(), []);
 }
