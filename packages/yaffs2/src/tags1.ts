@@ -161,6 +161,19 @@ function setErasedTags1(out: ChunkTags): ChunkTags {
   return out;
 }
 
+/** A written chunk's decoded tags into `out` (the ECC result is the caller's). */
+function setLiveTags1(out: ChunkTags, f: Fields, deleted: boolean): ChunkTags {
+  out.erased = false;
+  out.deleted = deleted;
+  out.sequenceNumber = YAFFS1_SEQUENCE;
+  out.objectId = f.objectId;
+  out.chunkId = f.chunkId;
+  // 512-byte chunks: only the low 10 bits count (upstream ignores the high bits below 1 KiB).
+  out.byteCount = f.bytesLow;
+  out.serialNumber = f.serial;
+  return out;
+}
+
 /**
  * yaffs_tags_compat_rd: tags of a 16-byte spare into `out`. An all-0xFF spare is erased; a
  * page status with fewer than 7 one-bits is a deleted chunk (`deleted`, still decoded). The
@@ -210,15 +223,7 @@ export function unpackTags1(spare: Uint8Array, out: ChunkTags, bigEndian: boolea
   } else if (syndrome !== 0) {
     out.eccResult = 'unfixed';
   }
-  out.erased = false;
-  out.deleted = popcount8(spare[YAFFS1_PAGE_STATUS_OFFSET]!) < 7;
-  out.sequenceNumber = YAFFS1_SEQUENCE;
-  out.objectId = f.objectId;
-  out.chunkId = f.chunkId;
-  // 512-byte chunks: only the low 10 bits count (upstream ignores the high bits below 1 KiB).
-  out.byteCount = f.bytesLow;
-  out.serialNumber = f.serial;
-  return out;
+  return setLiveTags1(out, f, popcount8(spare[YAFFS1_PAGE_STATUS_OFFSET]!) < 7);
 }
 
 /** Whether a block's first two spares mark it bad (yaffs_tags_compat_query_block). */
@@ -317,12 +322,5 @@ export function unpackPackedTags1(spare: Uint8Array, out: ChunkTags, bigEndian: 
   } else if (syndrome !== 0) {
     out.eccResult = 'unfixed';
   }
-  out.erased = false;
-  out.deleted = deleted;
-  out.sequenceNumber = YAFFS1_SEQUENCE;
-  out.objectId = f.objectId;
-  out.chunkId = f.chunkId;
-  out.byteCount = f.bytesLow;
-  out.serialNumber = f.serial;
-  return out;
+  return setLiveTags1(out, f, deleted);
 }
