@@ -6,23 +6,24 @@
  * queue slots and the run loop; the rest lives beside it in simulator/: config.ts (the options and
  * their checks), replay.ts (trace replay through the host interface: submission queue, open and
  * closed loop, the transaction scheduler), kernel-batch.ts (the run loop's batches in the FTL's
- * WebAssembly kernel) and report.ts (the report and time series). Upstream counterpart: MQSim's
+ * WebAssembly kernel), device-setup.ts (the device, multi-plane grouping and transaction scheduler
+ * built from the config), cached-io.ts (the DRAM data cache between the host operations and the
+ * FTL) and report.ts (the report and time series). Upstream counterpart: MQSim's
  * SSD_Device with its Host_Interface and IO_Flow_Synthetic (the closed-loop, queue-depth-limited
  * synthetic flow).
  */
-import { MultiPlaneGrouping, NandClock, createNandDevice, planesPerDie, validateGeometry } from '@flashdiff/nand';
-import type { SimulatedNand } from '@flashdiff/nand';
+import { planesPerDie, validateGeometry } from '@flashdiff/nand';
+import type { MultiPlaneGrouping, SimulatedNand } from '@flashdiff/nand';
 import { resolveFtlOptions } from './config.ts';
-import { SsdError, isSsdError } from './errors.ts';
+import { SsdError } from './errors.ts';
 import { Ftl } from './ftl.ts';
 import type { BlockMapSnapshot, FtlKernel } from './ftl.ts';
 import { LatencyHistogram } from './metrics.ts';
 import { PlaneView } from './planes.ts';
-import { TransactionScheduler } from './scheduler.ts';
-import type { TransactionScheduling } from './scheduler.ts';
+import type { TransactionScheduler, TransactionScheduling } from './scheduler.ts';
 import type { TraceRequest } from './trace.ts';
 import { OP_READ, OP_TRIM, OP_WRITE, Workload } from './workload.ts';
-import { resolveHostOptions, resolveSuspend, resolveTransactionScheduling } from './simulator/config.ts';
+import { resolveHostOptions, resolveTransactionScheduling } from './simulator/config.ts';
 import type { PartialPageWrites, ReplayLoop, SimulatorConfig, UnmappedReads } from './simulator/config.ts';
 import {
   BATCH_LBA, BATCH_LIMIT, BATCH_READ, BATCH_TRIM, BATCH_WRITE, FTL_CODE, HOST_OPS, LAST_ISSUE, MAX_BATCH, PENDING_ISSUE, QUEUE_SLOT, WRITES_DONE,
@@ -32,6 +33,8 @@ import type { KernelLoopStats, LoopTables } from './simulator/kernel-batch.ts';
 import { REQUEST_READ, REQUEST_TRIM, replayTrace, replayTraceScheduled } from './simulator/replay.ts';
 import type { ReplayHost } from './simulator/replay.ts';
 import { DataCache, resolveDataCacheOptions } from './cache/data-cache.ts';
+import { CachedHostIo } from './simulator/cached-io.ts';
+import { createSimulatorDevice } from './simulator/device-setup.ts';
 import { describeSimulator, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
 import type { Baseline, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
 
@@ -64,9 +67,9 @@ export class SsdSimulator {
   private writeMaxExact = true;
   readonly transactionScheduling: 'eager' | TransactionScheduling;
   /** The transaction scheduler replay runs the flash operations through (null: 'eager'). */
-  private readonly scheduler: TransactionScheduler | null = null;
+  private readonly scheduler: TransactionScheduler | null;
   /** Multi-plane command grouping (config.multiPlane with planes), or null. */
-  readonly multiPlane: MultiPlaneGrouping | null = null;
+  readonly multiPlane: MultiPlaneGrouping | null;
   readonly timeSeries: TimeSeriesPoint[] = [];
   readonly queueDepth: number;
   readonly snapshotEvery: number;
@@ -77,6 +80,8 @@ export class SsdSimulator {
    * cache): see {@link kernelLoopActive}.
    */
   readonly dataCache: DataCache | null;
+  /** The data cache between the host operations (and replay) and the FTL (simulator/cached-io.ts), or null. */
+  private readonly cachedIo: CachedHostIo | null;
   private readonly config: SimulatorConfig;
   /** The run loop's tables (kernel-batch.ts), shared with the kernel when it runs. */
   private readonly tables: LoopTables;
@@ -109,37 +114,8 @@ export class SsdSimulator {
     resolveFtlOptions(config.ftl);
     this.config = config;
     this.transactionScheduling = resolveTransactionScheduling(config);
-    const scheduled = this.transactionScheduling !== 'eager';
     const planes = planesPerDie(config.geometry);
-    if (config.multiPlane !== undefined && typeof config.multiPlane !== 'boolean') {
-      throw new SsdError('INVALID_CONFIG', `multiPlane must be true or false, got ${String(config.multiPlane)}`);
-    }
-    if (config.multiPlane === true && scheduled) {
-      throw new SsdError('INVALID_CONFIG', "multiPlane needs transactionScheduling 'eager' (the transaction scheduler does not form multi-plane commands)");
-    }
-    this.device = createNandDevice({
-      geometry: config.geometry,
-      metadataOnly: config.metadataOnly ?? true,
-      ...(config.faults ? { faults: config.faults } : {}),
-      ...(config.timing ? { timing: config.timing } : {}),
-      // The kernels have no planes: with planes every operation runs in TypeScript (see engine()).
-      ...(scheduled || planes > 1 ? { wasmKernel: false } : {}),
-    });
-    if (planes > 1 && config.multiPlane === true) {
-      const clock = this.device.timing;
-      if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'multiPlane needs the NAND device\'s own clock');
-      this.multiPlane = new MultiPlaneGrouping(clock, planes, config.geometry.channels * config.geometry.diesPerChannel);
-      clock.sink = this.multiPlane;
-    }
-    if (scheduled) {
-      const clock = this.device.timing;
-      if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'transactionScheduling needs the NAND device\'s own clock');
-      const g = config.geometry;
-      const suspend = resolveSuspend(config);
-      this.scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, this.transactionScheduling as TransactionScheduling, suspend);
-    } else if (config.suspend !== undefined) {
-      throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
-    }
+    ({ device: this.device, multiPlane: this.multiPlane, scheduler: this.scheduler } = createSimulatorDevice(config, this.transactionScheduling));
     this.dataCache = config.dataCache !== undefined ? new DataCache(resolveDataCacheOptions(config.dataCache, config.geometry.pageSize)) : null;
     this.ftl = new Ftl(planes > 1 ? new PlaneView(this.device, this.multiPlane) : this.device, config.ftl);
     this.workload = new Workload(this.ftl.userPages, config.workload);
@@ -152,6 +128,14 @@ export class SsdSimulator {
     this.partialPageWrites = host.partialPageWrites;
     this.snapshotEvery = host.snapshotEvery;
     this.backgroundGcIdleNs = host.backgroundGcIdleNs;
+    this.cachedIo = this.dataCache === null ? null : new CachedHostIo(this.dataCache, {
+      ftl: this.ftl,
+      device: this.device,
+      pageSize: config.geometry.pageSize,
+      scheduled: this.scheduler !== null,
+      unmappedFlashRead: host.unmappedReads === 'flash-read',
+      chargeUnmappedRead: (lba) => this.chargeUnmappedRead(lba),
+    });
     const tables = allocateLoopTables(this.ftl, this.device, this.workload, this.queueDepth);
     this.tables = tables;
     this.completions = tables.completions;
@@ -286,17 +270,10 @@ export class SsdSimulator {
   /** One host page read (timed); trimmed / never-written pages read as zeros. */
   read(lba: number, out?: Uint8Array): void {
     const t = this.issue();
-    const cache = this.dataCache;
-    if (cache !== null && cache.lookupRead(lba)) {
-      // A hit: the page comes from DRAM, the flash is not touched.
-      this.ftl.countCachedHostRead();
-      const cached = cache.payload(lba);
-      if (out !== undefined && cached !== null) out.set(cached);
-      this.completeAt(t, cache.dramAccess(t, this.config.geometry.pageSize), this.readLatency);
-      return;
-    }
-    if (cache !== null && cache.options.readAllocate) {
-      this.completeAt(t, this.readAllocate(lba, t, out), this.readLatency);
+    // A cache hit (or, with readAllocate, a miss read into the cache) completes there.
+    const cached = this.cachedIo !== null ? this.cachedIo.hostRead(lba, t, out) : -1;
+    if (cached >= 0) {
+      this.completeAt(t, cached, this.readLatency);
       return;
     }
     let mapped = this.ftl.read(lba, out) === 'mapped';
@@ -317,57 +294,12 @@ export class SsdSimulator {
     this.complete(t, this.device.stats.pagePrograms !== before, this.trimLatency);
   }
 
-  // ------------------------------------------------------------------ the DRAM data cache
-
-  /**
-   * A host page write with the data cache: the page goes to DRAM and the write completes when it
-   * is there; when every slot is taken the least recently used page leaves first, and a dirty one
-   * is written back to flash before the host write completes (the write waits for the room).
-   */
+  /** A host page write with the data cache (simulator/cached-io.ts): it completes when the page is in DRAM. */
   private cachedWrite(lba: number, data?: Uint8Array): void {
     const t = this.issue();
-    this.ftl.assertPowered();
-    const done = this.cachePut(lba, t, true, data ?? null);
-    this.ftl.countCachedHostWrite();
-    this.completeAt(t, done, null);
+    this.completeAt(t, this.cachedIo!.hostWrite(lba, t, data ?? null), null);
     this.writeMaxExact = false;
     this.afterWrite();
-  }
-
-  /**
-   * Puts a page in the cache at time t (evicting first when full) and returns when it is there:
-   * the DRAM access, or the eviction's write-back when that ends later. Also replay's.
-   */
-  private cachePut(lba: number, t: number, dirty: boolean, data: Uint8Array | null, bytes = this.config.geometry.pageSize): number {
-    const cache = this.dataCache!;
-    let done = t;
-    if (cache.mustEvict(lba)) {
-      const victim = cache.evict();
-      if (victim.dirty) {
-        // With the transaction scheduler the write-back is a transaction of the current request,
-        // which completes with it; the eager clock gives its end here.
-        if (this.scheduler === null) this.device.timing.issueAt(t);
-        try {
-          this.ftl.writeBack(victim.lba, victim.data ?? undefined);
-        } catch (e) {
-          // Power went during the write-back: the evicted page never reached flash.
-          if (isSsdError(e, 'POWER_LOSS')) cache.stats.lostDirtyPages++;
-          throw e;
-        }
-        if (this.scheduler === null) done = Math.max(done, this.device.timing.lastCompletion);
-      }
-    }
-    cache.put(lba, dirty, data);
-    return Math.max(done, cache.dramAccess(t, bytes));
-  }
-
-  /** readAllocate: a read miss goes to flash (as without a cache), then the page is cached clean. Returns its completion. */
-  private readAllocate(lba: number, t: number, out?: Uint8Array): number {
-    const buffer = out ?? (this.device.metadataOnly ? undefined : new Uint8Array(this.config.geometry.pageSize));
-    let done = t;
-    if (this.ftl.read(lba, buffer) === 'mapped') done = Math.max(done, this.device.timing.lastCompletion);
-    else if (this.unmappedReads === 'flash-read') done = Math.max(done, this.chargeUnmappedRead(lba));
-    return Math.max(done, this.cachePut(lba, done, false, buffer ?? null));
   }
 
   /** Completes the operation issued at `issuedAt` at `done` (complete() with the time given). */
@@ -388,25 +320,11 @@ export class SsdSimulator {
    * flush in an idle gap. Counts one flush when it wrote a page. Returns the pages written.
    */
   flushDataCache(from = this.device.timing.elapsed, until = Infinity): number {
-    if (this.dataCache === null) return 0;
+    if (this.cachedIo === null) return 0;
     const timing = this.device.timing;
     timing.issueAt(from);
-    const written = this.writeBackWhile(() => until === Infinity || timing.elapsed < until);
+    const written = this.cachedIo.writeBackWhile(() => until === Infinity || timing.elapsed < until);
     if (until === Infinity && this.lastIssue < timing.lastCompletion) this.lastIssue = timing.lastCompletion;
-    return written;
-  }
-
-  /** Writes dirty pages back, oldest first, while keepGoing() (asked before each); one flush when it wrote any. */
-  private writeBackWhile(keepGoing: () => boolean): number {
-    const cache = this.dataCache!;
-    let written = 0;
-    while (cache.dirtyPages > 0 && keepGoing()) {
-      const lba = cache.oldestDirty();
-      this.ftl.writeBack(lba, cache.payload(lba) ?? undefined);
-      cache.markFlushed(lba);
-      written++;
-    }
-    if (written > 0) cache.stats.flushes++;
     return written;
   }
 
@@ -571,26 +489,7 @@ export class SsdSimulator {
       partialPageWrites: this.partialPageWrites,
       partialPageTransfers: this.config.partialPageTransfers === true,
       backgroundGcIdleNs: this.backgroundGcIdleNs,
-      cache: this.dataCache === null ? null : {
-        flushIdleNs: this.dataCache.options.flushIdleUs * 1000,
-        readAllocate: this.dataCache.options.readAllocate,
-        write: (lba, t, bytes) => {
-          this.ftl.assertPowered();
-          const done = this.cachePut(lba, t, true, null, bytes);
-          this.ftl.countCachedHostWrite();
-          return done;
-        },
-        read: (lba, t, bytes) => {
-          const cache = this.dataCache!;
-          if (!cache.lookupRead(lba)) return -1;
-          this.ftl.countCachedHostRead();
-          return cache.dramAccess(t, bytes);
-        },
-        allocate: (lba, t, bytes) => this.cachePut(lba, t, false, null, bytes),
-        has: (lba) => this.dataCache!.has(lba),
-        invalidate: (lba, count) => this.dataCache!.invalidate(lba, count),
-        flush: (keepGoing) => this.writeBackWhile(keepGoing),
-      },
+      cache: this.cachedIo,
       recordLatency: (kind, latency) => this.recordRequest(kind, latency),
       chargeUnmappedRead: (lba) => this.chargeUnmappedRead(lba),
       readModifyWriteRead: () => {

@@ -1,0 +1,59 @@
+/**
+ * The simulated device and its controller as the simulator's constructor builds them from a
+ * {@link SimulatorConfig}: the NAND device (metadata-only by default; its WebAssembly kernel off
+ * where the kernels cannot follow: transaction scheduling, several planes per die), multi-plane
+ * command grouping on the device's clock, and the transaction scheduler, with the checks that tie
+ * these options together (INVALID_CONFIG naming the option). Upstream counterpart: MQSim's
+ * SSD_Device constructor (the NVM_PHY_ONFI channels and chips, the TSU of the chosen policy).
+ */
+import { MultiPlaneGrouping, NandClock, createNandDevice, planesPerDie } from '@flashdiff/nand';
+import type { SimulatedNand } from '@flashdiff/nand';
+import { SsdError } from '../errors.ts';
+import { TransactionScheduler } from '../scheduler.ts';
+import type { TransactionScheduling } from '../scheduler.ts';
+import { resolveSuspend } from './config.ts';
+import type { SimulatorConfig } from './config.ts';
+
+/** The device, its multi-plane grouping (or null) and its transaction scheduler (null: 'eager'). */
+export interface SimulatorDevice {
+  readonly device: SimulatedNand;
+  readonly multiPlane: MultiPlaneGrouping | null;
+  readonly scheduler: TransactionScheduler | null;
+}
+
+/** Builds the device and its controller for `config` with the transaction scheduling already resolved. */
+export function createSimulatorDevice(config: SimulatorConfig, transactionScheduling: 'eager' | TransactionScheduling): SimulatorDevice {
+  const scheduled = transactionScheduling !== 'eager';
+  const planes = planesPerDie(config.geometry);
+  if (config.multiPlane !== undefined && typeof config.multiPlane !== 'boolean') {
+    throw new SsdError('INVALID_CONFIG', `multiPlane must be true or false, got ${String(config.multiPlane)}`);
+  }
+  if (config.multiPlane === true && scheduled) {
+    throw new SsdError('INVALID_CONFIG', "multiPlane needs transactionScheduling 'eager' (the transaction scheduler does not form multi-plane commands)");
+  }
+  const device = createNandDevice({
+    geometry: config.geometry,
+    metadataOnly: config.metadataOnly ?? true,
+    ...(config.faults ? { faults: config.faults } : {}),
+    ...(config.timing ? { timing: config.timing } : {}),
+    // The kernels have no planes: with planes every operation runs in TypeScript (see SsdSimulator.engine).
+    ...(scheduled || planes > 1 ? { wasmKernel: false } : {}),
+  });
+  let multiPlane: MultiPlaneGrouping | null = null;
+  if (planes > 1 && config.multiPlane === true) {
+    const clock = device.timing;
+    if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'multiPlane needs the NAND device\'s own clock');
+    multiPlane = new MultiPlaneGrouping(clock, planes, config.geometry.channels * config.geometry.diesPerChannel);
+    clock.sink = multiPlane;
+  }
+  let scheduler: TransactionScheduler | null = null;
+  if (scheduled) {
+    const clock = device.timing;
+    if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'transactionScheduling needs the NAND device\'s own clock');
+    const g = config.geometry;
+    scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, transactionScheduling as TransactionScheduling, resolveSuspend(config));
+  } else if (config.suspend !== undefined) {
+    throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
+  }
+  return { device, multiPlane, scheduler };
+}
