@@ -13,13 +13,14 @@ import { shapesSample } from '../src/data/shapes.ts';
 import { trainFashionClassifier } from '../src/node/fashion-classifier.ts';
 import { loadStableDiffusion } from '../src/pipelines/load-node.ts';
 import { StableDiffusionPipeline } from '../src/pipelines/stable-diffusion.ts';
+import { Random } from '../src/rng.ts';
 import { latentSchedulerFromDiffusers } from '../src/schedulers/sampling-run.ts';
 import type { TensorEngine } from '../src/tensor/engine.ts';
 import { ClipTokenizer } from '../src/text/clip-tokenizer.ts';
 import { loadClipTokenizer } from '../src/text/clip-tokenizer-node.ts';
 import { learnBpe } from '../src/train/t2i/bpe.ts';
 import { ClipTrainer, DEFAULT_CLIP_OPTIONS, contrastiveTargets } from '../src/train/t2i/clip-trainer.ts';
-import type { StageTrainer } from '../src/train/t2i/common.ts';
+import { type StageTrainer, normaliseStageConfig } from '../src/train/t2i/common.ts';
 import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer } from '../src/train/t2i/unet-trainer.ts';
 import { DEFAULT_VAE_OPTIONS, VaeTrainer } from '../src/train/t2i/vae-trainer.ts';
 import { readStageState, runStage } from '../src/node/t2i-stage-run.ts';
@@ -142,6 +143,12 @@ describe('learnt BPE vocabulary', () => {
 });
 
 describe('text-to-image trainers', () => {
+  test('stage configuration: the learning-rate schedule is checked; runs saved before it read as constant', () => {
+    assert.equal(normaliseStageConfig({ steps: 10 }).lrSchedule, 'constant');
+    assert.equal(normaliseStageConfig({ steps: 10, lrSchedule: 'cosine' }).lrSchedule, 'cosine');
+    assert.throws(() => normaliseStageConfig({ steps: 10, lrSchedule: 'step' as never }), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /lrSchedule must be one of constant, linear, cosine/.test(err.message));
+  });
+
   test('VAE: loss falls on a fixed batch; resume is bit-for-bit; PSNR and scaling factor are reported', () => {
     const trend = lossTrend(new VaeTrainer(e, { ...TRAIN, steps: 10, datasetSize: 4 }, TINY_VAE), 10);
     assert.ok(trend.last < 0.8 * trend.first, JSON.stringify(trend));
@@ -188,6 +195,44 @@ describe('text-to-image trainers', () => {
       const trend = lossTrend(new UNetTrainer(e, models, { ...TRAIN, steps: 12, datasetSize: 4, learningRate: 5e-3 }, { ...TINY_UNET, captionDropout: 0 }), 12, 3);
       assert.ok(trend.last < trend.first, JSON.stringify(trend));
       checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, TINY_UNET), 4, 3, ['model', 'ema', 'optimizer'], 'unet');
+      models.vae.params.dispose();
+      models.textEncoder.params.dispose();
+    });
+
+    test('min-SNR-γ: each sample weighted by min(SNR, γ)/SNR; a cosine-scheduled, weighted run resumes bit for bit', () => {
+      const models = frozen();
+      const trainer = new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, snrGamma: 5 });
+      const timesteps = Float32Array.from([0, 100, 400, 700, 999]);
+      const weights = trainer.lossWeights(timesteps)!;
+      // SD's scaled-linear schedule, written out here: √β linear from √0.00085 to √0.012 over 1000 steps.
+      let alphaBar = 1;
+      const snr = new Map<number, number>();
+      for (let t = 0; t < 1000; t++) {
+        const beta = (Math.sqrt(0.00085) + (t / 999) * (Math.sqrt(0.012) - Math.sqrt(0.00085))) ** 2;
+        alphaBar *= 1 - beta;
+        snr.set(t, alphaBar / (1 - alphaBar));
+      }
+      // (float32 β in the trainer's schedule, double here: agreement to 10⁻⁴ relative.)
+      timesteps.forEach((t, i) => assert.ok(Math.abs(weights[i] / (Math.min(snr.get(t)!, 5) / snr.get(t)!) - 1) < 1e-4, `t=${t}: ${weights[i]}`));
+      assert.ok(weights[0] < 0.01 && weights[4] === 1, 'nearly clean steps are weighted down, noisy ones not');
+      assert.equal(new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, TINY_UNET).lossWeights(timesteps), null);
+      // The weighted loss of a batch is the weighted mean of its samples' own losses.
+      const random = new Random(11);
+      const n = timesteps.length;
+      const zt = random.normalArray(n * 8 * 8 * 4);
+      const noise = random.normalArray(zt.length);
+      const context = trainer.encodeText(['a red circle', 'a blue square', '', 'a small green triangle', 'a cyan circle above a red square']);
+      const per = zt.length / n;
+      const batchLoss = e.readSync(e.tidy(() => trainer.epsilonLoss(trainer.unet, e.tensor(zt, [n, 8, 8, 4]), timesteps, context, e.tensor(noise, [n, 8, 8, 4]), weights)))[0];
+      let expected = 0;
+      for (let i = 0; i < n; i++) {
+        const own = e.tidy(() => trainer.epsilonLoss(trainer.unet, e.tensor(zt.slice(i * per, (i + 1) * per), [1, 8, 8, 4]), timesteps.slice(i, i + 1), e.slice(context, [i, 0, 0], [1, -1, -1]), e.tensor(noise.slice(i * per, (i + 1) * per), [1, 8, 8, 4])));
+        expected += (weights[i] * e.readSync(own)[0]) / n;
+      }
+      context.dispose();
+      assert.ok(Math.abs(batchLoss - expected) < 1e-4 * expected, `${batchLoss} vs ${expected}`);
+      trainer.dispose();
+      checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4, lrSchedule: 'cosine', warmupSteps: 1 }, { ...TINY_UNET, snrGamma: 5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-snr');
       models.vae.params.dispose();
       models.textEncoder.params.dispose();
     });

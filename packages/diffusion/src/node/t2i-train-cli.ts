@@ -32,6 +32,7 @@ import { loadClipTokenizer } from '../text/clip-tokenizer-node.ts';
 import { learnBpe } from '../train/t2i/bpe.ts';
 import { ClipTrainer, type ClipStageOptions, DEFAULT_CLIP_OPTIONS } from '../train/t2i/clip-trainer.ts';
 import type { StageTrainer, StageTrainingConfig } from '../train/t2i/common.ts';
+import { LR_SCHEDULES, type LrSchedule } from '../train/optimizer.ts';
 import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer, type UNetStageOptions } from '../train/t2i/unet-trainer.ts';
 import { DEFAULT_VAE_OPTIONS, VaeTrainer, type VaeStageOptions } from '../train/t2i/vae-trainer.ts';
 import { evaluateTextToImage } from './eval-t2i.ts';
@@ -49,6 +50,11 @@ const positive = (value: string): number => {
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0');
   return n;
 };
+const nonNegative = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number ≥ 0');
+  return n;
+};
 const unit = (value: string): number => {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('must be a number in [0, 1)');
@@ -62,6 +68,7 @@ interface StageFlags {
   batchSize?: number;
   lr?: number;
   warmup?: number;
+  lrSchedule?: LrSchedule;
   emaDecay?: number;
   seed?: number;
   dataSeed?: number;
@@ -83,6 +90,7 @@ function stageOptions(command: Command): Command {
     .option('--batch-size <n>', 'images per step', integer(2))
     .option('--lr <rate>', 'Adam learning rate (with --resume: the new rate from the resumed step on)', positive)
     .option('--warmup <n>', 'linear warm-up steps', integer(0))
+    .addOption(new Option('--lr-schedule <name>', 'after warm-up: constant, or a linear or cosine decay to 0 at --steps').choices(LR_SCHEDULES))
     .option('--ema-decay <d>', 'EMA decay per step (0: none)', unit)
     .option('--seed <n>', 'seed of initialisation and noise', integer(0))
     .option('--data-seed <n>', 'seed of the Shapes stream', integer(0))
@@ -97,13 +105,13 @@ function stageOptions(command: Command): Command {
 }
 
 function trainingFlags(o: StageFlags): Partial<StageTrainingConfig> {
-  return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed, datasetSize: o.datasetSize, data: o.data !== undefined ? trainingCachePath(o.data) : undefined };
+  return { steps: o.steps, batchSize: o.batchSize, learningRate: o.lr, warmupSteps: o.warmup, lrSchedule: o.lrSchedule, emaDecay: o.emaDecay, seed: o.seed, dataSeed: o.dataSeed, datasetSize: o.datasetSize, data: o.data !== undefined ? trainingCachePath(o.data) : undefined };
 }
 
 /**
  * Fresh run: the flags over the stage defaults. Resume: the saved configuration; a larger --steps
- * extends it and --lr replaces the learning rate from the resumed step on (a manual step decay,
- * saved with the run so that a later resume keeps it).
+ * extends it and --lr (and --lr-schedule) replace the learning rate (schedule) from the resumed step
+ * on (a manual step decay, saved with the run so that a later resume keeps it).
  */
 function resolveRun<T>(o: StageFlags, stage: StageState['stage'], fresh: T): { state: StageState | null; training: Partial<StageTrainingConfig>; options: T } {
   if (!o.resume) return { state: null, training: trainingFlags(o), options: fresh };
@@ -114,7 +122,7 @@ function resolveRun<T>(o: StageFlags, stage: StageState['stage'], fresh: T): { s
   if (o.data !== undefined && trainingCachePath(o.data) !== saved) {
     throw new DiffusionError('INVALID_ARGUMENT', `--data ${o.data}: the run in ${o.out} reads ${saved ?? 'the Shapes generator'}; a resumed run keeps its data (leave --data out)`);
   }
-  return { state, training: { ...state.training, steps, learningRate: o.lr ?? state.training.learningRate }, options: state.options as T };
+  return { state, training: { ...state.training, steps, learningRate: o.lr ?? state.training.learningRate, ...(o.lrSchedule !== undefined ? { lrSchedule: o.lrSchedule } : {}) }, options: state.options as T };
 }
 
 /**
@@ -305,9 +313,10 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .option('--vae <dir>', 'train-vae run folder (its vae/ is used, frozen)')
     .option('--clip <dir>', 'train-clip run folder (its text_encoder/ and tokenizer/ are used, frozen)')
     .option('--caption-dropout <p>', 'share of captions replaced by the empty prompt', unit)
-    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number }) => {
+    .option('--snr-gamma <γ>', 'min-SNR-γ loss weighting, min(SNR, γ)/SNR per sample (Hang et al. 2023; 5 is their choice; 0: unweighted)', nonNegative)
+    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number }) => {
       const engine = await initBackend(o.backend);
-      const run = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}) });
+      const run = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}) });
       const vaeDir = o.vae ?? run.options.vae;
       const clipDir = o.clip ?? run.options.clip;
       if (vaeDir === undefined || clipDir === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'train-unet needs --vae DIR and --clip DIR (the train-vae and train-clip run folders)');

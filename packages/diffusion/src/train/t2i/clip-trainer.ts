@@ -46,7 +46,7 @@ export const DEFAULT_CLIP_OPTIONS: ClipStageOptions = {
   tokenizer: 'bpe',
 };
 
-export const CLIP_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 64, learningRate: 1e-3, warmupSteps: 30, emaDecay: 0, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
+export const CLIP_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 64, learningRate: 1e-3, warmupSteps: 30, lrSchedule: 'constant', emaDecay: 0, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
 
 const MAX_LOGIT_SCALE = Math.log(100);
 

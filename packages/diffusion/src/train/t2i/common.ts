@@ -20,7 +20,7 @@ import { DiffusionError, checkKnownKeys } from '../../errors.ts';
 import type { NamedArray, ParameterStore } from '../../models/parameters.ts';
 import type { RandomState } from '../../rng.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
-import { Adam, learningRateAt, updateEma } from '../optimizer.ts';
+import { Adam, LR_SCHEDULES, type LrSchedule, learningRateAt, updateEma } from '../optimizer.ts';
 
 /** Hyper-parameters of one stage (plain data, saved in the stage's state.json). */
 export interface StageTrainingConfig {
@@ -28,8 +28,14 @@ export interface StageTrainingConfig {
   steps: number;
   batchSize: number;
   learningRate: number;
-  /** Linear warm-up; the rate is constant afterwards (runs are extended by raising `steps`). */
+  /** Linear warm-up; then the rate follows `lrSchedule`. */
   warmupSteps: number;
+  /**
+   * After warm-up: 'constant' (runs are extended by raising `steps`), or a decay to 0 at `steps`,
+   * 'linear' or 'cosine' (diffusers' train_text_to_image.py --lr_scheduler). Runs saved before this
+   * field read as 'constant'.
+   */
+  lrSchedule: LrSchedule;
   /** EMA decay per step (0: no EMA copy; the live weights are saved). */
   emaDecay: number;
   gradClipNorm: number;
@@ -51,6 +57,7 @@ export const DEFAULT_STAGE_TRAINING: StageTrainingConfig = {
   batchSize: 32,
   learningRate: 1e-3,
   warmupSteps: 50,
+  lrSchedule: 'constant',
   emaDecay: 0.999,
   gradClipNorm: 1,
   seed: 0,
@@ -69,6 +76,7 @@ export function normaliseStageConfig(config: Partial<StageTrainingConfig>, defau
   if (!Number.isSafeInteger(c.batchSize) || c.batchSize < 2) bad(`batchSize must be an integer ≥ 2, got ${c.batchSize}`);
   if (!(c.learningRate > 0)) bad(`learningRate must be > 0, got ${c.learningRate}`);
   if (!Number.isSafeInteger(c.warmupSteps) || c.warmupSteps < 0) bad('warmupSteps must be an integer ≥ 0');
+  if (!(LR_SCHEDULES as readonly string[]).includes(c.lrSchedule)) bad(`lrSchedule must be one of ${LR_SCHEDULES.join(', ')}, got ${String(c.lrSchedule)}`);
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad('emaDecay must be in [0, 1)');
   if (!(c.gradClipNorm >= 0)) bad('gradClipNorm must be ≥ 0');
   if (!Number.isSafeInteger(c.seed) || !Number.isSafeInteger(c.dataSeed)) bad('seeds must be integers');
@@ -169,7 +177,7 @@ export class OptimizerGroup {
   /** One update with these gradients (disposed); returns the pre-clip gradient norm. */
   apply(grads: Tensor[], step: number): number {
     const c = this.config;
-    const norm = this.adam.apply(grads, learningRateAt(c.learningRate, 'constant', step, c.steps, c.warmupSteps));
+    const norm = this.adam.apply(grads, learningRateAt(c.learningRate, c.lrSchedule, step, c.steps, c.warmupSteps));
     if (this.ema && c.emaDecay > 0) updateEma(this.engine, this.ema, this.params, Math.min(c.emaDecay, (1 + step) / (10 + step)));
     return norm;
   }

@@ -51,6 +51,13 @@ export interface UNetStageOptions {
   captionDropout: number;
   /** Held-out batch for the validation loss. */
   evalImages: number;
+  /**
+   * Min-SNR-γ loss weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting
+   * Strategy"; diffusers' --snr_gamma): each sample's ε-loss is weighted by min(SNR(t), γ)/SNR(t),
+   * SNR(t) = ᾱ_t/(1 − ᾱ_t), so the nearly clean timesteps, whose ε-loss is large and says little
+   * about layout, stop dominating the gradient. 0 or absent (runs saved before it): unweighted.
+   */
+  snrGamma?: number;
   /** Folders of the frozen stages (recorded for the log; the runner loads them). */
   vae?: string;
   clip?: string;
@@ -71,7 +78,7 @@ export const SHAPES_UNET_CONFIG = {
 
 export const DEFAULT_UNET_OPTIONS: UNetStageOptions = { model: { ...SHAPES_UNET_CONFIG }, captionDropout: 0.1, evalImages: 64 };
 
-export const UNET_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 2000, batchSize: 32, learningRate: 1e-3, warmupSteps: 50, emaDecay: 0.995, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
+export const UNET_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 2000, batchSize: 32, learningRate: 1e-3, warmupSteps: 50, lrSchedule: 'constant', emaDecay: 0.995, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
 
 export class UNetTrainer implements StageTrainer {
   readonly stage = 'unet';
@@ -103,6 +110,7 @@ export class UNetTrainer implements StageTrainer {
       throw new DiffusionError('INVALID_CONFIG', `unet in_channels ${this.modelConfig.in_channels} / sample_size ${this.modelConfig.sample_size} do not match the VAE's ${vae.config.latent_channels} latent channels at ${vae.config.sample_size}/${vae.scaleFactor}`);
     }
     if (!(options.captionDropout >= 0 && options.captionDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', 'captionDropout must be in [0, 1]');
+    if (options.snrGamma !== undefined && !(options.snrGamma >= 0)) throw new DiffusionError('INVALID_CONFIG', `snrGamma must be ≥ 0, got ${options.snrGamma}`);
     const s = schedulerConfig as { num_train_timesteps: number; beta_schedule: 'scaled_linear'; beta_start: number; beta_end: number };
     this.alphasCumprod = trainingSchedule(s.num_train_timesteps, s.beta_schedule, s.beta_start, s.beta_end).alphasCumprod;
     this.random = new Random(this.config.seed);
@@ -148,9 +156,23 @@ export class UNetTrainer implements StageTrainer {
     return { zt, noise };
   }
 
-  private loss(model: UNet2DConditionModel, zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor): Tensor {
+  /** Min-SNR-γ weights of these timesteps, one per sample (null: unweighted). */
+  lossWeights(timesteps: Float32Array): Float32Array | null {
+    const gamma = this.options.snrGamma ?? 0;
+    if (gamma <= 0) return null;
+    return Float32Array.from(timesteps, (t) => {
+      const a = this.alphasCumprod[t];
+      const snr = a / (1 - a);
+      return Math.min(snr, gamma) / snr;
+    });
+  }
+
+  /** mean over the batch of w_i · mean((ε_θ − ε)²) of sample i; w = 1 without weights. */
+  epsilonLoss(model: UNet2DConditionModel, zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor, weights: Float32Array | null = null): Tensor {
     const e = this.engine;
-    return e.mean(e.square(e.sub(model.forward(e, zt, timesteps, context), noise)));
+    const squared = e.square(e.sub(model.forward(e, zt, timesteps, context), noise));
+    // Every sample has the same element count, so weighting the elements is weighting the per-sample means.
+    return e.mean(weights === null ? squared : e.mul(squared, e.tensor(weights, [weights.length, 1, 1, 1])));
   }
 
   trainStep(): Record<string, number> {
@@ -185,7 +207,8 @@ export class UNetTrainer implements StageTrainer {
    */
   optimiseOn(zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor): { loss: number; gradNorm: number } {
     const e = this.engine;
-    const { value, grads } = e.valueAndGrads(() => this.loss(this.unet, zt, timesteps, context, noise), this.group.trainable() as never);
+    const weights = this.lossWeights(timesteps);
+    const { value, grads } = e.valueAndGrads(() => this.epsilonLoss(this.unet, zt, timesteps, context, noise, weights), this.group.trainable() as never);
     const loss = e.readSync(value)[0];
     value.dispose();
     if (!Number.isFinite(loss)) grads.forEach((g) => g.dispose());
@@ -212,7 +235,7 @@ export class UNetTrainer implements StageTrainer {
     const context = this.encodeText(captions);
     const emptyContext = this.encodeText(captions.map(() => ''));
     const [withText, withoutText] = [context, emptyContext].map((c) => {
-      const v = e.tidy(() => this.loss(this.shipped, e.tensor(zt, shape), timesteps, c, e.tensor(noise, shape)));
+      const v = e.tidy(() => this.epsilonLoss(this.shipped, e.tensor(zt, shape), timesteps, c, e.tensor(noise, shape)));
       const out = e.readSync(v)[0];
       v.dispose();
       return out;

@@ -58,7 +58,7 @@ export interface VaeStageOptions {
 
 export const DEFAULT_VAE_OPTIONS: VaeStageOptions = { model: { ...SHAPES_VAE_CONFIG }, klWeight: 1e-4, l1Weight: 0, initialLogvar: -6, evalImages: 128 };
 
-export const VAE_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20, emaDecay: 0.99, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
+export const VAE_TRAINING_DEFAULTS: StageTrainingConfig = { steps: 600, batchSize: 32, learningRate: 2e-3, warmupSteps: 20, lrSchedule: 'constant', emaDecay: 0.99, gradClipNorm: 1, seed: 0, dataSeed: 0, datasetSize: 0, data: null };
 
 export class VaeTrainer implements StageTrainer {
   readonly stage = 'vae';
