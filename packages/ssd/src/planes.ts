@@ -38,6 +38,14 @@ export class PlaneView implements NandDevice {
   readonly programSpareWords?: (page: number, w0: number, w1: number, w2: number, w3: number) => void;
   readonly copyback?: (source: number, target: number, w0: number, w1: number, w2: number, w3: number) => void;
   readonly copybackRun?: (sources: Int32Array, from: number, count: number, target: number, words: Uint32Array) => boolean;
+  /**
+   * Planes per die whose GC the FTL runs together (src/ftl/gc-planes.ts): planesPerDie with
+   * multi-plane commands, else 1 (each plane's pool collects alone).
+   */
+  readonly multiPlaneGc: number;
+  /** Multi-plane erase commands the grouping formed, and the blocks they erased. */
+  multiPlaneEraseCommands = 0;
+  multiPlaneErasedBlocks = 0;
   /** Real block of each view block, and its plane. */
   private readonly realBlock: Int32Array;
   private readonly planeOf: Uint8Array;
@@ -51,6 +59,7 @@ export class PlaneView implements NandDevice {
     this.physicalGeometry = inner.geometry;
     this.planesPerDie = planesPerDie(inner.geometry);
     this.geometry = planeViewGeometry(inner.geometry);
+    this.multiPlaneGc = grouping !== null ? this.planesPerDie : 1;
     this.metadataOnly = inner.metadataOnly;
     this.pagesPerBlock = inner.geometry.pagesPerBlock;
     const g = this.geometry;
@@ -120,8 +129,23 @@ export class PlaneView implements NandDevice {
 
   eraseBlock(block: number): void {
     const real = this.block(block);
-    this.grouping?.setPlanes(0, this.planeOf[block] ?? 0);
-    this.inner.eraseBlock(real);
+    const grouping = this.grouping;
+    if (grouping === null) {
+      this.inner.eraseBlock(real);
+      return;
+    }
+    grouping.setPlanes(0, this.planeOf[block] ?? 0);
+    const commands = grouping.multiPlaneCommands;
+    const operations = grouping.multiPlaneOperations;
+    try {
+      this.inner.eraseBlock(real);
+    } finally {
+      // An erase that joined the die's last command: it became (or grew) a multi-plane erase.
+      if (grouping.multiPlaneOperations !== operations) {
+        this.multiPlaneEraseCommands += grouping.multiPlaneCommands - commands;
+        this.multiPlaneErasedBlocks += grouping.multiPlaneOperations - operations;
+      }
+    }
   }
 
   isBad(block: number): boolean {

@@ -159,8 +159,11 @@ export function eraseVictim(u: i32, pool: i32): void {
 /**
  * collect(pool, −1, gcStream): 1 when a unit was collected, 0 when collect() would return false,
  * −1 when this one needs src/ftl/ (a TRIM record among the victim's valid pages; nothing changed).
+ * foregroundGc's multi-plane branch (src/ftl/gc-planes.ts) has no counterpart here: it runs only
+ * over a PlaneView with multi-plane commands, whose device has no metadata kernel, so this kernel
+ * never runs then.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#collect packages/ssd/src/ftl/gc.ts#foregroundGc kernel:c1b9f767 source:522163d8
+// Mirrors: packages/ssd/src/ftl/gc.ts#collect packages/ssd/src/ftl/gc.ts#foregroundGc kernel:c1b9f767 source:bf0a432f
 export function collect(pool: i32): i32 {
   let victim = selectVictim(pool);
   if (victim < 0) return 0;

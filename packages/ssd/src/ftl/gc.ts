@@ -2,7 +2,8 @@
 // demand; destination-first collection of a victim unit (its valid pages found by the bitmap, a P2L
 // summary or a spare scan, moved one by one or in copyback runs on the metadata fast path), TRIM
 // records dropped once obsolete, the erase that returns the unit to its pool, and the in-place
-// collection when no free unit is left.
+// collection when no free unit is left. With multi-plane commands, gc-planes.ts collects the
+// planes of a die together.
 // MQSim counterpart: GC_and_WL_Unit_Page_Level / GC_and_WL_Unit_Base (Check_gc_required,
 // the gc read / write / erase transactions, is_safe_gc_wl_candidate).
 import { isNandError } from '@flashdiff/nand';
@@ -18,6 +19,7 @@ import { afterProgram, FRESH_SEQUENCE, place, placeMoved, resetBlock, setInvalid
 import { checkPower, guard } from './mapping.ts';
 import { markBlockBad } from './bad-blocks.ts';
 import { staticWearLevel } from './wear-leveling.ts';
+import { backgroundGcPlanes, foregroundGcPlanes, gcPlaneGroup } from './gc-planes.ts';
 
 export function fits(st: FtlState, victim: number, s: Stream, pool: number): boolean {
   const valid = st.unitValid[victim]!;
@@ -26,6 +28,12 @@ export function fits(st: FtlState, victim: number, s: Stream, pool: number): boo
 }
 
 export function foregroundGc(st: FtlState, pool: number): void {
+  // With multi-plane commands the planes of a die collect together (gc-planes.ts; never in the kernel).
+  const group = gcPlaneGroup(st);
+  if (group > 1) {
+    foregroundGcPlanes(st, pool, group);
+    return;
+  }
   let guard = st.unitsPerPool + 4;
   while (st.freeCount[pool]! < st.gcThreshold && guard-- > 0) {
     if (!collect(st, pool, -1, st.gcStream)) break;
@@ -40,6 +48,8 @@ export function backgroundGc(st: FtlState, maxUnits = Infinity): number {
   checkPower(st);
   let done = 0;
   try {
+    const group = gcPlaneGroup(st);
+    if (group > 1) return backgroundGcPlanes(st, group, maxUnits);
     for (let pool = 0; pool < st.poolCount && done < maxUnits; pool++) {
       while (st.freeCount[pool]! < st.options.backgroundGcTarget && done < maxUnits) {
         if (!collect(st, pool, -1, st.gcStream)) break;

@@ -5,7 +5,7 @@
  * counterpart: MQSim's statistics output (Stats, IO_Flow_Base's per-flow response times and
  * the XML report written at the end of a run).
  */
-import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
+import type { NandDevice, NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { planesPerDie } from '@flashdiff/nand';
 import type { Ftl, FtlCounters } from '../ftl.ts';
 import { LatencyHistogram, eraseStats } from '../metrics.ts';
@@ -16,6 +16,7 @@ import type { SsdSimulator } from '../simulator.ts';
 import type { SimulatorConfig } from './config.ts';
 import type { DataCacheReport } from '../cache/data-cache.ts';
 import type { MappingCacheReport } from '../ftl/cached-mapping.ts';
+import { PlaneView } from '../planes.ts';
 
 /** Latency summary of one kind of request (µs). */
 export interface LatencySummary {
@@ -197,8 +198,15 @@ export function describeSimulator(simulator: SsdSimulator, config: SimulatorConf
     engine: simulator.engine(),
     timing: { ...simulator.device.timing.params },
     // Only with planes, so one-plane reports stay as they were.
-    ...(planesPerDie(g) > 1 ? { planes: { planesPerDie: planesPerDie(g), multiPlane: simulator.multiPlane !== null, multiPlaneCommands: simulator.multiPlane?.multiPlaneCommands ?? 0, multiPlaneOperations: simulator.multiPlane?.multiPlaneOperations ?? 0 } } : {}),
+    ...(planesPerDie(g) > 1 ? { planes: { planesPerDie: planesPerDie(g), multiPlane: simulator.multiPlane !== null, multiPlaneCommands: simulator.multiPlane?.multiPlaneCommands ?? 0, multiPlaneOperations: simulator.multiPlane?.multiPlaneOperations ?? 0, ...planeEraseCounts(simulator.ftl.device) } } : {}),
   };
+}
+
+/** The multi-plane erases (GC's) a PlaneView counted: commands, and the blocks they erased. */
+function planeEraseCounts(device: NandDevice): { multiPlaneEraseCommands: number; multiPlaneErasedBlocks: number } {
+  return device instanceof PlaneView
+    ? { multiPlaneEraseCommands: device.multiPlaneEraseCommands, multiPlaneErasedBlocks: device.multiPlaneErasedBlocks }
+    : { multiPlaneEraseCommands: 0, multiPlaneErasedBlocks: 0 };
 }
 
 /** What {@link simulationReport} reads beside the FTL and the device. */
