@@ -577,8 +577,7 @@ const DEFINITION: CliDefinition = {
   },
 };
 
+/** Runs the CLI on `argv` (the arguments after the command name); resolves to the exit status. main.ts is the entry point. */
 export function runCli(argv: string[]): Promise<number> {
   return runStyledCli(applyCliStyle(buildProgram(), DEFINITION), DEFINITION, argv);
 }
-
-process.exitCode = await runCli(process.argv.slice(2));
