@@ -1,0 +1,216 @@
+// Wall time against MQSim (CMU SAFARI's simulator, the field's reference), side by side in one run
+// on the same geometry (issue 17: "≥ 10× faster than MQSim"):
+//   1. synthetic, GC active: random uniform one-page writes at queue depth 32 on a device 70 %
+//      occupied first, long enough that both simulators erase blocks (GC runs: the erase counts
+//      are printed);
+//   2. / 3. MQSim's tpcc-small and wsrch-small traces replayed on the device 70 % occupied first.
+// The device is MQSim's default ssdconfig.xml (8 channels × 4 chips × 2 dies × 2 planes × B blocks
+// × 256 pages of 8 KiB, tR 75 µs, tPROG 750 µs, tBERS 3.8 ms, 333 MT/s, OP 7 % of physical, CWDP,
+// ideal mapping table, data cache off) with B blocks per plane (--blocks-per-plane, default 64:
+// 16 GiB), expressed here as the mqsim-default scenario does (one die per MQSim chip holding its
+// 2 × 2 × B blocks; read-first transaction scheduling for the replays).
+//
+// Our side: the occupancy comes from a sequential fill ('sequential' preconditioning) and is
+// counted in our wall time; MQSim's comes from its Initial_Occupancy_Percentage, which it sets up
+// without simulating the writes, and is counted in its wall time.
+// MQSim's side: this script writes the ssdconfig and workload XML to a temporary directory
+// (the trace copied there) and runs MQSim 7ec40e3 (built in /tmp from its fetched source; its code
+// is not in this repository) from MQSIM_BIN (default /tmp/mqsim/MQSim). Without it the script says
+// so and prints only our figures.
+//
+// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B] [--writes N]
+//   --writes: synthetic host page writes after the fill (default: the user pages, once over).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MQSIM_TIMING } from '@flashdiff/nand';
+import { SsdSimulator, applyOverrides, loadScenario, preconditionSimulator, runScenario } from '@flashdiff/ssd';
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  if (at < 0) return fallback;
+  const value = Number(process.argv[at + 1]);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`ssd-mqsim-speed: ${name} must be a positive integer, got ${process.argv[at + 1]}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const blocksPerPlane = option('--blocks-per-plane', 64);
+const OCCUPANCY = 0.7;
+const QUEUE_DEPTH = 32;
+const SEED = 321;
+const geometry = { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 4 * blocksPerPlane, diesPerChannel: 4, channels: 8 };
+const overProvisioning = 0.07 / 0.93;
+const mqsimBin = process.env.MQSIM_BIN ?? '/tmp/mqsim/MQSim';
+const haveMqsim = existsSync(mqsimBin);
+const traceDir = fileURLToPath(new URL('../packages/ssd/test/fixtures/traces/', import.meta.url));
+
+// ------------------------------------------------------------------ MQSim's input files
+
+/** MQSim's default ssdconfig.xml with B blocks per plane, the ideal mapping table and no preconditioning pass of its own. */
+function ssdConfigXml(): string {
+  const device: [string, string | number][] = [
+    ['Seed', SEED], ['Enabled_Preconditioning', 'false'], ['Memory_Type', 'FLASH'], ['HostInterface_Type', 'NVME'],
+    ['IO_Queue_Depth', 65535], ['Queue_Fetch_Size', 512], ['Caching_Mechanism', 'ADVANCED'], ['Data_Cache_Sharing_Mode', 'SHARED'],
+    ['Data_Cache_Capacity', 268435456], ['Data_Cache_DRAM_Row_Size', 8192], ['Data_Cache_DRAM_Data_Rate', 100],
+    ['Data_Cache_DRAM_Data_Busrt_Size', 1], ['Data_Cache_DRAM_tRCD', 13], ['Data_Cache_DRAM_tCL', 13], ['Data_Cache_DRAM_tRP', 13],
+    ['Address_Mapping', 'PAGE_LEVEL'], ['Ideal_Mapping_Table', 'true'], ['CMT_Capacity', 2097152], ['CMT_Sharing_Mode', 'SHARED'],
+    ['Plane_Allocation_Scheme', 'CWDP'], ['Transaction_Scheduling_Policy', 'PRIORITY_OUT_OF_ORDER'], ['Overprovisioning_Ratio', 0.07],
+    ['GC_Exec_Threshold', '0.05000'], ['GC_Block_Selection_Policy', 'RGA'], ['Use_Copyback_for_GC', 'false'],
+    ['Preemptible_GC_Enabled', 'false'], ['GC_Hard_Threshold', '0.005000'], ['Dynamic_Wearleveling_Enabled', 'true'],
+    ['Static_Wearleveling_Enabled', 'true'], ['Static_Wearleveling_Threshold', 100], ['Preferred_suspend_erase_time_for_read', 700000],
+    ['Preferred_suspend_erase_time_for_write', 700000], ['Preferred_suspend_write_time_for_read', 100000],
+    ['Flash_Channel_Count', geometry.channels], ['Flash_Channel_Width', 1], ['Channel_Transfer_Rate', 333],
+    ['Chip_No_Per_Channel', geometry.diesPerChannel], ['Flash_Comm_Protocol', 'NVDDR2'],
+  ];
+  const flash: [string, string | number][] = [
+    ['Flash_Technology', 'MLC'], ['CMD_Suspension_Support', 'ERASE'],
+    ['Page_Read_Latency_LSB', 75000], ['Page_Read_Latency_CSB', 75000], ['Page_Read_Latency_MSB', 75000],
+    ['Page_Program_Latency_LSB', 750000], ['Page_Program_Latency_CSB', 750000], ['Page_Program_Latency_MSB', 750000],
+    ['Block_Erase_Latency', 3800000], ['Block_PE_Cycles_Limit', 10000], ['Suspend_Erase_Time', 700000], ['Suspend_Program_Time', 100000],
+    ['Die_No_Per_Chip', 2], ['Plane_No_Per_Die', 2], ['Block_No_Per_Plane', blocksPerPlane], ['Page_No_Per_Block', geometry.pagesPerBlock],
+    ['Page_Capacity', geometry.pageSize], ['Page_Metadat_Capacity', geometry.spareSize],
+  ];
+  const tags = (pairs: [string, string | number][], indent: string): string => pairs.map(([k, v]) => `${indent}<${k}>${v}</${k}>`).join('\n');
+  return `<?xml version="1.0" encoding="us-ascii"?>
+<Execution_Parameter_Set>
+\t<Host_Parameter_Set>
+\t\t<PCIe_Lane_Bandwidth>1.00000</PCIe_Lane_Bandwidth>
+\t\t<PCIe_Lane_Count>4</PCIe_Lane_Count>
+\t\t<SATA_Processing_Delay>400000</SATA_Processing_Delay>
+\t\t<Enable_ResponseTime_Logging>false</Enable_ResponseTime_Logging>
+\t\t<ResponseTime_Logging_Period_Length>1000000</ResponseTime_Logging_Period_Length>
+\t</Host_Parameter_Set>
+\t<Device_Parameter_Set>
+${tags(device, '\t\t')}
+\t\t<Flash_Parameter_Set>
+${tags(flash, '\t\t\t')}
+\t\t</Flash_Parameter_Set>
+\t</Device_Parameter_Set>
+</Execution_Parameter_Set>
+`;
+}
+
+const FLOW_COMMON = `<Priority_Class>HIGH</Priority_Class><Device_Level_Data_Caching_Mode>TURNED_OFF</Device_Level_Data_Caching_Mode>
+<Channel_IDs>0,1,2,3,4,5,6,7</Channel_IDs><Chip_IDs>0,1,2,3</Chip_IDs><Die_IDs>0,1</Die_IDs><Plane_IDs>0,1</Plane_IDs>
+<Initial_Occupancy_Percentage>${OCCUPANCY * 100}</Initial_Occupancy_Percentage>`;
+
+/** A QUEUE_DEPTH synthetic flow: `requests` random uniform one-page (16-sector) writes. */
+function syntheticWorkloadXml(requests: number): string {
+  return `<?xml version="1.0" encoding="us-ascii"?>
+<MQSim_IO_Scenarios><IO_Scenario><IO_Flow_Parameter_Set_Synthetic>
+${FLOW_COMMON}<Working_Set_Percentage>100</Working_Set_Percentage>
+<Synthetic_Generator_Type>QUEUE_DEPTH</Synthetic_Generator_Type><Read_Percentage>0</Read_Percentage>
+<Address_Distribution>RANDOM_UNIFORM</Address_Distribution><Percentage_of_Hot_Region>0</Percentage_of_Hot_Region>
+<Generated_Aligned_Addresses>true</Generated_Aligned_Addresses><Address_Alignment_Unit>16</Address_Alignment_Unit>
+<Request_Size_Distribution>FIXED</Request_Size_Distribution><Average_Request_Size>16</Average_Request_Size><Variance_Request_Size>0</Variance_Request_Size>
+<Seed>${SEED}</Seed><Average_No_of_Reqs_in_Queue>${QUEUE_DEPTH}</Average_No_of_Reqs_in_Queue><Intensity>32768</Intensity>
+<Stop_Time>0</Stop_Time><Total_Requests_To_Generate>${requests}</Total_Requests_To_Generate>
+</IO_Flow_Parameter_Set_Synthetic></IO_Scenario></MQSim_IO_Scenarios>
+`;
+}
+
+function traceWorkloadXml(traceFile: string): string {
+  return `<?xml version="1.0" encoding="us-ascii"?>
+<MQSim_IO_Scenarios><IO_Scenario><IO_Flow_Parameter_Set_Trace_Based>
+${FLOW_COMMON}<File_Path>${traceFile}</File_Path>
+<Percentage_To_Be_Executed>100</Percentage_To_Be_Executed><Relay_Count>1</Relay_Count><Time_Unit>NANOSECOND</Time_Unit>
+</IO_Flow_Parameter_Set_Trace_Based></IO_Scenario></MQSim_IO_Scenarios>
+`;
+}
+
+interface MqsimRun {
+  seconds: number;
+  requests: number;
+  erases: number;
+}
+
+/** Runs MQSim in `dir` on ssd.xml and wl.xml; wall time, requests serviced and flash erases from its output. */
+function runMqsim(dir: string, workloadXml: string): MqsimRun {
+  writeFileSync(join(dir, 'ssd.xml'), ssdConfigXml());
+  writeFileSync(join(dir, 'wl.xml'), workloadXml);
+  const started = performance.now();
+  const log = execFileSync(mqsimBin, ['-i', 'ssd.xml', '-w', 'wl.xml'], { cwd: dir, encoding: 'utf8', input: '\n', maxBuffer: 1 << 26 });
+  const seconds = (performance.now() - started) / 1000;
+  const results = readFileSync(join(dir, 'wl_scenario_1.xml'), 'utf8');
+  const serviced = /total requests serviced:\s*(\d+)/.exec(log);
+  const erases = /Issued_Flash_Erase_CMD="(\d+)"/.exec(results);
+  return { seconds, requests: serviced ? Number(serviced[1]) : NaN, erases: erases ? Number(erases[1]) : NaN };
+}
+
+// ------------------------------------------------------------------ the cases
+
+interface Row {
+  name: string;
+  ours: number;
+  oursDetail: string;
+  mqsim: MqsimRun | null;
+}
+const rows: Row[] = [];
+const work = haveMqsim ? mkdtempSync(join(tmpdir(), 'ssd-mqsim-speed-')) : '';
+
+try {
+  // 1. Synthetic with GC active.
+  {
+    const started = performance.now();
+    const sim = new SsdSimulator({
+      geometry,
+      timing: MQSIM_TIMING,
+      ftl: { overProvisioning, hostAllocation: 'cwdp', gcPolicy: 'greedy' },
+      queueDepth: QUEUE_DEPTH,
+      snapshotEvery: 0,
+      workload: { kind: 'uniform', seed: SEED },
+    });
+    preconditionSimulator(sim, { state: 'sequential', occupancy: OCCUPANCY, seed: SEED });
+    const writes = option('--writes', sim.userPages);
+    const report = sim.run(writes);
+    const ours = (performance.now() - started) / 1000;
+    const engine = sim.engine();
+    rows.push({
+      name: `synthetic, GC active (${writes} random page writes, QD ${QUEUE_DEPTH})`,
+      ours,
+      oursDetail: `WAF ${report.waf.toFixed(2)}, ${report.gcRuns} GC runs, ${report.erases} erases, run loop ${engine.runLoopKernel ? 'kernel' : 'TypeScript'}`,
+      mqsim: haveMqsim ? runMqsim(work, syntheticWorkloadXml(writes)) : null,
+    });
+  }
+  // 2., 3. Preconditioned replay of MQSim's traces.
+  for (const trace of ['tpcc', 'wsrch'] as const) {
+    const file = `mqsim-${trace}-small.trace`;
+    const scenario = applyOverrides(loadScenario('mqsim-default'), [{
+      device: { geometry: { blocksPerDie: geometry.blocksPerDie } },
+      precondition: { state: 'sequential', occupancy: OCCUPANCY, seed: SEED },
+      workload: { kind: 'trace', path: join(traceDir, file) },
+      outputs: { snapshotEvery: 0 },
+    }]);
+    const started = performance.now();
+    const report = runScenario(scenario);
+    const ours = (performance.now() - started) / 1000;
+    let mqsim: MqsimRun | null = null;
+    if (haveMqsim) {
+      copyFileSync(join(traceDir, file), join(work, file));
+      mqsim = runMqsim(work, traceWorkloadXml(file));
+    }
+    rows.push({
+      name: `${trace}-small replay, ${OCCUPANCY * 100} % occupied first`,
+      ours,
+      oursDetail: `fill ${report.precondition!.wallSeconds.toFixed(2)} s of it; mean latency ${report.latencyUs.mean.toFixed(0)} µs`,
+      mqsim,
+    });
+  }
+} finally {
+  if (haveMqsim) rmSync(work, { recursive: true, force: true });
+}
+
+const physicalGiB = (geometry.channels * geometry.diesPerChannel * geometry.blocksPerDie * geometry.pagesPerBlock * geometry.pageSize) / 2 ** 30;
+console.log(`device: MQSim's default with ${blocksPerPlane} blocks per plane (${physicalGiB} GiB physical); load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+if (!haveMqsim) console.log(`MQSim not found at ${mqsimBin} (set MQSIM_BIN): only our wall times are printed`);
+for (const r of rows) {
+  const m = r.mqsim;
+  const theirs = m === null ? '' : ` | MQSim ${m.seconds.toFixed(2)} s (${m.requests} requests serviced, ${m.erases} erases) | MQSim / ours ${(m.seconds / r.ours).toFixed(1)}×`;
+  console.log(`${r.name}: ours ${r.ours.toFixed(2)} s (${r.oursDetail})${theirs}`);
+}
+console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blocksPerPlane}`);
