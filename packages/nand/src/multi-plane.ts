@@ -19,8 +19,19 @@ const NONE = 0;
 const READ = 1;
 const PROGRAM = 2;
 const ERASE = 3;
+// Copyback halves are commands of their own (00h–35h, 85h–10h): they join only each other.
+const COPYBACK_READ = 4;
+const COPYBACK_PROGRAM = 5;
 
 export class MultiPlaneGrouping implements NandOperationSink {
+  /**
+   * While set, reads and programs are copyback halves: the page goes from the array to the die's
+   * page register and back without crossing the channel (ONFI 00h–35h, 85h–10h; MQSim's
+   * Use_Copyback_for_GC), so they move no bytes. Set by whoever issues them (an FTL's GC).
+   */
+  copyback = false;
+  /** Reads and programs issued as copyback halves. */
+  copybackOperations = 0;
   /** Commands that held more than one plane, and the page operations they held in all. */
   multiPlaneCommands = 0;
   multiPlaneOperations = 0;
@@ -75,13 +86,19 @@ export class MultiPlaneGrouping implements NandOperationSink {
 
   private operate(kind: number, die: number, channel: number, bytes: number, plane: number): void {
     const clock = this.clock;
+    if (this.copyback && kind !== ERASE) {
+      kind = kind === READ ? COPYBACK_READ : COPYBACK_PROGRAM;
+      bytes = 0;
+      this.copybackOperations++;
+    }
+    const reads = kind === READ || kind === COPYBACK_READ;
     const bit = 1 << plane;
     const joins =
       this.kind[die] === kind && clock.now <= this.dispatched[die]! && clock.dieFreeAt(die) === this.done[die] &&
       (this.planeMask[die]! & bit) === 0;
     let done: number;
     if (joins) {
-      done = clock.extendMultiPlane(kind === READ ? 'read' : kind === PROGRAM ? 'program' : 'erase', die, channel, bytes);
+      done = clock.extendMultiPlane(reads ? 'read' : kind === ERASE ? 'erase' : 'program', die, channel, bytes);
       this.planeMask[die]! |= bit;
       const count = ++this.planeCount[die]!;
       if (count === 2) {
@@ -93,7 +110,7 @@ export class MultiPlaneGrouping implements NandOperationSink {
     } else {
       const free = clock.dieFreeAt(die);
       this.dispatched[die] = clock.now > free ? clock.now : free;
-      done = kind === READ ? clock.readMultiPlane(die, channel, bytes, 1) : kind === PROGRAM ? clock.programMultiPlane(die, channel, bytes, 1) : clock.eraseMultiPlane(die, 1);
+      done = reads ? clock.readMultiPlane(die, channel, bytes, 1) : kind === ERASE ? clock.eraseMultiPlane(die, 1) : clock.programMultiPlane(die, channel, bytes, 1);
       this.kind[die] = kind;
       this.planeMask[die] = bit;
       this.planeCount[die] = 1;

@@ -268,14 +268,16 @@ export class NandClock implements NandTimingModel {
    * Charges a multi-plane read of `planes` pages (one per plane) on one die: the die senses them
    * all in one tR, then the channel moves them out one after the other (each in the earliest gap
    * of the channel at or after the previous one ends). The die is held until the last is out.
-   * With planes = 1 it is {@link read}. Returns the completion time (of the last transfer).
+   * With planes = 1 it is {@link read}. With bytes = 0 it is a (multi-plane) copyback read: tR
+   * alone. Returns the completion time (of the last transfer).
    */
   readMultiPlane(die: number, channel: number, bytes: number, planes: number): number {
     const dieFree = this.dieFree[die]!;
     const start = this.issueTime > dieFree ? this.issueTime : dieFree;
     const transfer = bytes * this.transferPerByte;
     let end = start + this.tR;
-    for (let k = 0; k < planes; k++) end = this.book(channel, end, transfer) + transfer;
+    // No bytes: a copyback read (the page stays in the die's page register), the channel untouched.
+    if (transfer > 0) for (let k = 0; k < planes; k++) end = this.book(channel, end, transfer) + transfer;
     return this.finish(die, start, end);
   }
 
@@ -283,12 +285,16 @@ export class NandClock implements NandTimingModel {
    * Charges a multi-plane program of `planes` pages (one per plane) on one die: the channel moves
    * the pages in one after the other from when the die is free, then the die programs them all
    * in one tPROG (ONFI 80h…11h, 80h…10h; MQSim's NVM_PHY_ONFI_NVDDR2 sums the transfers and adds
-   * one command latency). With planes = 1 it is {@link program}. Returns the completion time.
+   * one command latency). With planes = 1 it is {@link program}. With bytes = 0 it is a
+   * (multi-plane) copyback program: tPROG alone. Returns the completion time.
    */
   programMultiPlane(die: number, channel: number, bytes: number, planes: number): number {
     const dieFree = this.dieFree[die]!;
     const transfer = bytes * this.transferPerByte;
-    const start = this.book(channel, this.issueTime > dieFree ? this.issueTime : dieFree, transfer);
+    const ready = this.issueTime > dieFree ? this.issueTime : dieFree;
+    // No bytes: a copyback program from the page register, the channel untouched.
+    if (transfer === 0) return this.finish(die, ready, ready + this.tPROG);
+    const start = this.book(channel, ready, transfer);
     let end = start + transfer;
     for (let k = 1; k < planes; k++) end = this.book(channel, end, transfer) + transfer;
     return this.finish(die, start, end + this.tPROG);
@@ -312,7 +318,8 @@ export class NandClock implements NandTimingModel {
   extendMultiPlane(kind: 'read' | 'program' | 'erase', die: number, channel: number, bytes: number): number {
     const previous = this.dieFree[die]!;
     let done = previous;
-    if (kind !== 'erase') {
+    // An erase, or a copyback page (no bytes on the channel), adds nothing to the command.
+    if (kind !== 'erase' && bytes > 0) {
       const transfer = bytes * this.transferPerByte;
       const tail = kind === 'program' ? this.tPROG : 0;
       done = this.book(channel, previous - tail, transfer) + transfer + tail;

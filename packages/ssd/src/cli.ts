@@ -122,6 +122,7 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--blocks <n>', 'override the preset: blocks per die').argParser(positiveInt('--blocks')))
     .addOption(new Option('--planes <n>', 'override the preset: planes per die (block b of a die in plane b mod n; must divide --blocks)').argParser(positiveInt('--planes')))
     .addOption(new Option('--multi-plane', 'with planes: operations on distinct planes of a die go as one multi-plane command (one tPROG/tR/tBERS)'))
+    .addOption(new Option('--gc-copyback', 'with --multi-plane: GC moves pages by copyback (no channel transfer; the planes of a die as one multi-plane copyback)'))
     .addOption(new Option('--allocation <scheme>', "host write placement: round-robin (dynamic), superblock (stripe over the same block of every die), or a static plane allocation scheme as MQSim names it (cwdp, pcwd, ... any order of c, w, d, p)").choices(['superblock', ...HOST_ALLOCATIONS]))
     .addOption(new Option('--pages-per-block <n>', 'override the preset: pages per block').argParser(positiveInt('--pages-per-block')))
     .addOption(new Option('--page-size <bytes>', 'override the preset: page size in bytes (a multiple of 512)').argParser(pageSize))
@@ -176,9 +177,9 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
     `simulated ${f(report.throughput.simulatedSeconds)} s: ${f(report.throughput.hostWriteMBps, 1)} MB/s host writes; latency µs p50 ${f(report.latencyUs.p50, 0)} p99 ${f(report.latencyUs.p99, 0)} p99.9 ${f(report.latencyUs.p999, 0)}`,
   ];
   const engine = report.config.engine as { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } | undefined;
-  const planes = report.config.planes as { planesPerDie: number; multiPlane: boolean; multiPlaneCommands: number; multiPlaneOperations: number } | undefined;
+  const planes = report.config.planes as { planesPerDie: number; multiPlane: boolean; multiPlaneCommands: number; multiPlaneOperations: number; multiPlaneEraseCommands: number; multiPlaneErasedBlocks: number; copybackOperations: number } | undefined;
   if (planes) {
-    lines.push(`planes ${planes.planesPerDie} per die, multi-plane commands ${planes.multiPlane ? `on: ${planes.multiPlaneCommands} commands held ${planes.multiPlaneOperations} page operations` : 'off'}`);
+    lines.push(`planes ${planes.planesPerDie} per die, multi-plane commands ${planes.multiPlane ? `on: ${planes.multiPlaneCommands} commands held ${planes.multiPlaneOperations} page operations; GC erases ${planes.multiPlaneErasedBlocks} blocks in ${planes.multiPlaneEraseCommands} multi-plane erases${planes.copybackOperations > 0 ? `; ${planes.copybackOperations} copyback reads and programs` : ''}` : 'off'}`);
   }
   if (engine && (report.dataCache || report.mappingCache || planes) && engine.typescriptBecause.length > 0) {
     lines.push(`WebAssembly kernel: FTL ${engine.ftlKernel ? 'yes' : 'no'}, run loop ${engine.runLoopKernel ? 'yes' : 'no'} (TypeScript because of ${engine.typescriptBecause.join('; ')})`);
@@ -224,6 +225,7 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
   }
   if (typed('precondition') && flags.precondition === false) over.push({ precondition: { state: 'none' } });
   if (typed('multiPlane')) over.push({ device: { multiPlane: true } });
+  if (typed('gcCopyback')) over.push({ device: { ftl: { gcCopyback: true } } });
   if (typed('allocation')) {
     // superblock striping is the superblock GC unit with round-robin placement; the rest are hostAllocation schemes
     const scheme = flags.allocation as string;

@@ -92,6 +92,13 @@ export interface FtlOptions {
   readonly mappingCacheEntries: number;
   /** The cached mapping table's size in bytes instead (MQSim's CMT_Capacity; entry size as MQSim computes it). */
   readonly mappingCacheBytes: number;
+  /**
+   * GC moves pages by copyback (MQSim's Use_Copyback_for_GC): read into the die's page register
+   * and programmed from it, no channel transfer, the planes of a die together as multi-plane
+   * copybacks (src/ftl/gc-planes.ts). Needs planes with multi-plane commands (the device models
+   * copyback only there); default false.
+   */
+  readonly gcCopyback: boolean;
 }
 
 export const DEFAULT_FTL_OPTIONS: FtlOptions = {
@@ -109,6 +116,7 @@ export const DEFAULT_FTL_OPTIONS: FtlOptions = {
   hostAllocation: 'round-robin',
   mappingCacheEntries: 0,
   mappingCacheBytes: 0,
+  gcCopyback: false,
 };
 
 /** Fills defaults and validates. Throws SsdError INVALID_CONFIG naming the bad field. */
@@ -132,7 +140,7 @@ export function resolveFtlOptions(options: Partial<FtlOptions> = {}): FtlOptions
   if (o.hostAllocation !== 'round-robin' && o.gcUnit !== 'block') bad('hostAllocation', `'${o.hostAllocation}' places writes per die and needs gcUnit 'block'`);
   if (o.mappingCacheEntries > 0 && o.mappingCacheBytes > 0) bad('mappingCacheEntries', 'give the mapping cache size in entries or in bytes, not both');
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
-  for (const field of ['dynamicWearLeveling', 'staticWearLeveling', 'wasmKernel'] as const) {
+  for (const field of ['dynamicWearLeveling', 'staticWearLeveling', 'wasmKernel', 'gcCopyback'] as const) {
     if (typeof o[field] !== 'boolean') bad(field, `must be true or false, got ${String(o[field])}`);
   }
   return o;

@@ -43,6 +43,14 @@ export class PlaneView implements NandDevice {
    * multi-plane commands, else 1 (each plane's pool collects alone).
    */
   readonly multiPlaneGc: number;
+  /**
+   * GC's copyback moves (FtlOptions.gcCopyback): while on, the reads and programs issued are
+   * copyback halves that move no bytes on the channel (MultiPlaneGrouping.copyback). GC moves a
+   * page within its plane (its pool's open GC block is on the same plane), as copyback needs.
+   */
+  setCopyback(on: boolean): void {
+    if (this.grouping !== null) this.grouping.copyback = on;
+  }
   /** Multi-plane erase commands the grouping formed, and the blocks they erased. */
   multiPlaneEraseCommands = 0;
   multiPlaneErasedBlocks = 0;

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_TIMING, MultiPlaneGrouping, createNandDevice } from '@flashdiff/nand';
 import type { NandClock, NandGeometry } from '@flashdiff/nand';
-import { Ftl, PlaneView, SsdSimulator } from '../src/index.ts';
+import { Ftl, PlaneView, SsdSimulator, isSsdError } from '../src/index.ts';
 
 const geometry: NandGeometry = { pageSize: 4096, spareSize: 128, pagesPerBlock: 4, blocksPerDie: 8, diesPerChannel: 1, channels: 1, planesPerDie: 2 };
 // With cwdp on one die, LPN n goes to plane n mod 2. The first 16 writes fill two blocks per plane
@@ -22,14 +22,14 @@ interface GcEvent {
   latency: number;
 }
 
-function run(multiPlane: boolean, metadataOnly = true): { ftl: Ftl; view: PlaneView; grouping: MultiPlaneGrouping; events: GcEvent[] } {
+function run(multiPlane: boolean, metadataOnly = true, gcCopyback = false): { ftl: Ftl; view: PlaneView; grouping: MultiPlaneGrouping; events: GcEvent[] } {
   const device = createNandDevice({ geometry, metadataOnly, wasmKernel: false });
   const clock = device.timing as NandClock;
   const grouping = new MultiPlaneGrouping(clock, 2, 1);
   clock.sink = grouping;
   // Without multi-plane GC the view has no grouping: each plane collects alone (the planes take turns).
   const view = new PlaneView(device, multiPlane ? grouping : null);
-  const ftl = new Ftl(view, { hostAllocation: 'cwdp', overProvisioning: 1, gcThreshold: 2, wasmKernel: false });
+  const ftl = new Ftl(view, { hostAllocation: 'cwdp', overProvisioning: 1, gcThreshold: 2, wasmKernel: false, gcCopyback });
   const events: GcEvent[] = [];
   let t = 0;
   WRITES.forEach((lba, index) => {
@@ -86,6 +86,52 @@ describe('multi-plane GC', () => {
       assert.ok(out.every((b) => b === ((lba * 7 + index) & 0xff)), `lba ${lba}`);
     }
     ftl.checkConsistency();
+  });
+
+  test('gcCopyback: each round is one multi-plane copyback (tR, then tPROG, nothing on the channel)', () => {
+    const { ftl, view, grouping, events } = run(true, true, true);
+    // The same victims and moves as without copyback, each round without its four transfers.
+    assert.deepEqual(events.map((e) => [e.index, e.erases, e.moved]), [[18, 2, 6], [20, 2, 6], [22, 2, 6], [26, 4, 12]]);
+    assert.equal(events[0]!.latency, 3 * (tR + tPROG) + tBERS + hostProgram);
+    // Every move is a copyback read and a copyback program; host writes are not.
+    assert.equal(grouping.copybackOperations, 2 * ftl.counters.gcMovedPages);
+    assert.equal(view.multiPlaneEraseCommands, 5);
+    ftl.checkConsistency();
+    // With data: the pages moved by copyback read back as written.
+    const withData = run(true, false, true).ftl;
+    const last = new Map<number, number>();
+    WRITES.forEach((lba, index) => last.set(lba, index));
+    const out = new Uint8Array(geometry.pageSize);
+    for (const [lba, index] of last) {
+      withData.read(lba, out);
+      assert.ok(out.every((b) => b === ((lba * 7 + index) & 0xff)), `lba ${lba}`);
+    }
+  });
+
+  test('a copyback half joins only copybacks: a read and a copyback read on two planes are two commands', () => {
+    const device = createNandDevice({ geometry, metadataOnly: true, wasmKernel: false });
+    const clock = device.timing as NandClock;
+    const grouping = new MultiPlaneGrouping(clock, 2, 1);
+    clock.sink = grouping;
+    const bytes = geometry.pageSize + geometry.spareSize;
+    grouping.setPlanes(0, 0);
+    clock.read(0, 0, bytes);
+    grouping.copyback = true;
+    grouping.setPlanes(1, 1);
+    clock.read(0, 0, bytes);
+    assert.equal(grouping.multiPlaneCommands, 0);
+    assert.equal(clock.lastCompletion, tR + transfer + tR);
+    // Two copyback reads on two planes are one command: one tR, nothing on the channel.
+    grouping.setPlanes(0, 0);
+    clock.read(0, 0, bytes);
+    assert.equal(grouping.multiPlaneCommands, 1);
+    assert.equal(clock.lastCompletion, tR + transfer + tR);
+    assert.equal(grouping.copybackOperations, 2);
+  });
+
+  test('gcCopyback without multi-plane commands is INVALID_CONFIG', () => {
+    assert.throws(() => run(false, true, true), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /gcCopyback/.test(e.message));
+    assert.throws(() => new Ftl(createNandDevice({ geometry: { ...geometry, planesPerDie: 1 }, metadataOnly: true }), { gcCopyback: true }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG'));
   });
 
   test('background GC collects the planes of a die together', () => {

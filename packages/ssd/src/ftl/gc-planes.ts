@@ -3,7 +3,8 @@
 // victim too; the victims' valid pages move in lockstep (one page read per plane, then one program
 // per plane, so a die's reads and programs are issued together on distinct planes and the device's
 // MultiPlaneGrouping makes each round one multi-plane read and one multi-plane program), and the
-// victims are erased back to back (one multi-plane erase). Runs only when the device says so
+// victims are erased back to back (one multi-plane erase). With gcCopyback the moves are
+// copybacks: no channel transfer, a multi-plane copyback read then program per round. Runs only when the device says so
 // (PlaneView.multiPlaneGc > 1: the FTL's pools are planes, that many per die) and in block mode.
 // MQSim counterpart: GC_and_WL_Unit_Page_Level::Check_gc_required per plane, whose erase
 // transactions TSU_Base::issue_command_to_chip gathers into one multi-plane erase when the planes
@@ -136,20 +137,30 @@ export function collectPlanes(st: FtlState, first: number, group: number, trigge
       if (c > rounds) rounds = c;
     }
     const moved = new Int32Array(n);
-    for (let r = 0; r < rounds; r++) {
-      for (let k = 0; k < n; k++) {
-        if (r >= counts[k]!) continue;
-        const ppa = pages[k]![r]!;
-        if (st.p2l[ppa] === P2L_TRIM) continue;
-        if (st.withData) st.device.readPage(ppa, buffers[k], st.readSpare);
-        else st.device.readPage(ppa);
-        st.counterValues.gcPageReads++;
+    // Copyback: the reads and programs of data and translation pages stay inside the die (a TRIM
+    // record's spare decides whether it moves, so it is read out over the channel).
+    const copyback = st.options.gcCopyback ? (st.device as { setCopyback?: (on: boolean) => void }).setCopyback : undefined;
+    try {
+      for (let r = 0; r < rounds; r++) {
+        for (let k = 0; k < n; k++) {
+          if (r >= counts[k]!) continue;
+          const ppa = pages[k]![r]!;
+          if (st.p2l[ppa] === P2L_TRIM) continue;
+          copyback?.call(st.device, true);
+          if (st.withData) st.device.readPage(ppa, buffers[k], st.readSpare);
+          else st.device.readPage(ppa);
+          st.counterValues.gcPageReads++;
+        }
+        for (let k = 0; k < n; k++) {
+          if (r >= counts[k]!) continue;
+          const ppa = pages[k]![r]!;
+          const trim = st.p2l[ppa] === P2L_TRIM;
+          copyback?.call(st.device, !trim);
+          moved[k] += relocatePage(st, ppa, s, pools[k]!, trim, buffers[k]);
+        }
       }
-      for (let k = 0; k < n; k++) {
-        if (r >= counts[k]!) continue;
-        const ppa = pages[k]![r]!;
-        moved[k] += relocatePage(st, ppa, s, pools[k]!, st.p2l[ppa] === P2L_TRIM, buffers[k]);
-      }
+    } finally {
+      copyback?.call(st.device, false);
     }
     for (let k = 0; k < n; k++) countRun(st, moved[k]!);
   } else {

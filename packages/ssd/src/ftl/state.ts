@@ -340,6 +340,9 @@ export class FtlState {
     this.unitsPerPool = g.blocksPerDie;
     this.userPages = userPagesFor(g, this.options.overProvisioning, this.options.validityMethod);
     if (this.userPages < 1) throw new SsdError('INVALID_CONFIG', 'user capacity is zero pages');
+    if (this.options.gcCopyback && !(((device as { readonly multiPlaneGc?: number }).multiPlaneGc ?? 1) > 1 && this.options.gcUnit === 'block')) {
+      throw new SsdError('INVALID_CONFIG', 'gcCopyback needs planes with multi-plane commands and gcUnit block (the device models copyback only there)');
+    }
     this.metaOffset = metadataOffset(g);
     this.withData = !device.metadataOnly;
 

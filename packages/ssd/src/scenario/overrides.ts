@@ -22,6 +22,7 @@ export const SCENARIO_ALIASES: Readonly<Record<string, string>> = {
   blocks: 'device.geometry.blocksPerDie',
   planes: 'device.geometry.planesPerDie',
   'multi-plane': 'device.multiPlane',
+  'gc-copyback': 'device.ftl.gcCopyback',
   allocation: 'device.ftl.hostAllocation',
   'pages-per-block': 'device.geometry.pagesPerBlock',
   'page-size': 'device.geometry.pageSize',

@@ -198,7 +198,7 @@ export function describeSimulator(simulator: SsdSimulator, config: SimulatorConf
     engine: simulator.engine(),
     timing: { ...simulator.device.timing.params },
     // Only with planes, so one-plane reports stay as they were.
-    ...(planesPerDie(g) > 1 ? { planes: { planesPerDie: planesPerDie(g), multiPlane: simulator.multiPlane !== null, multiPlaneCommands: simulator.multiPlane?.multiPlaneCommands ?? 0, multiPlaneOperations: simulator.multiPlane?.multiPlaneOperations ?? 0, ...planeEraseCounts(simulator.ftl.device) } } : {}),
+    ...(planesPerDie(g) > 1 ? { planes: { planesPerDie: planesPerDie(g), multiPlane: simulator.multiPlane !== null, multiPlaneCommands: simulator.multiPlane?.multiPlaneCommands ?? 0, multiPlaneOperations: simulator.multiPlane?.multiPlaneOperations ?? 0, ...planeEraseCounts(simulator.ftl.device), copybackOperations: simulator.multiPlane?.copybackOperations ?? 0 } } : {}),
   };
 }
 
