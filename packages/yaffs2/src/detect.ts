@@ -162,13 +162,17 @@ interface Candidate extends ImageFormat {
 
 /**
  * Detects the format of the image at `path`; properties given in `force` are taken as they are
- * (and only the others searched). Throws UNKNOWN_LAYOUT when no candidate reads a single
- * plausible record.
+ * (and only the others searched). `bytes`, when given, is the whole image already read
+ * (image-bytes.ts; not modified here): then the file is not read again. Throws UNKNOWN_LAYOUT
+ * when no candidate reads a single plausible record.
  */
-export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}): DetectedFormat {
+export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}, bytes?: Uint8Array): DetectedFormat {
   let size: number;
   let sample: Uint8Array;
-  try {
+  if (bytes) {
+    size = bytes.length;
+    sample = bytes.subarray(0, Math.min(size, SAMPLE_BYTES));
+  } else try {
     size = fs.statSync(path).size;
     const fd = fs.openSync(path, 'r');
     try {

@@ -87,6 +87,7 @@ export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?
     if (isRoot) fs.lchownSync(hostPath, uid, gid);
   };
   let scratch = 0;
+  const window = new Uint8Array(1 << 20); // file contents pass through here, 1 MiB at a time
   const visit = (imageDir: string, hostDirPath: Buffer, depth: number): void => {
     if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${imageDir}: directory tree deeper than 1024`);
     for (const entry of yfs.readdir(imageDir)) {
@@ -115,7 +116,7 @@ export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?
             const handle = yfs.open(imagePath);
             try {
               for (;;) {
-                const piece = yfs.read(handle, written, 1 << 20);
+                const piece = yfs.read(handle, written, window.length, window);
                 if (piece.length === 0) break;
                 fs.writeSync(out, piece);
                 written += piece.length;

@@ -49,13 +49,18 @@ export function pruneChunks(dev: Yaffs2Dev, o: YObject, size: number): void {
   }
 }
 
-export function readObject(dev: Yaffs2Dev, o: YObject, position: number, length: number): Uint8Array {
+/**
+ * Bytes `position`… of the file, at most `length`: a new array, or with `into` (at least
+ * `length` bytes) the start of `into` (no allocation per read: extract streams through one).
+ */
+export function readObject(dev: Yaffs2Dev, o: YObject, position: number, length: number, into?: Uint8Array): Uint8Array {
   if (!(position >= 0) || !(length >= 0) || !Number.isSafeInteger(position) || !Number.isSafeInteger(length)) {
     throw new Yaffs2Error('EINVAL', `bad read range ${position}+${length}`);
   }
+  if (into !== undefined && into.length < length) throw new Yaffs2Error('EINVAL', `read of ${length} bytes into ${into.length}`);
   const end = Math.min(o.size, position + length);
   if (end <= position) return new Uint8Array(0);
-  const out = new Uint8Array(end - position);
+  const out = into !== undefined ? into.subarray(0, end - position) : new Uint8Array(end - position);
   const cs = dev.chunkSize;
   const buf = dev.pageBuffer;
   let at = position;

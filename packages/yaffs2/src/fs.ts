@@ -226,11 +226,11 @@ export class Yaffs2 {
     return { h, o };
   }
 
-  /** Reads up to `length` bytes at `position`; returns the bytes read (short at end of file). */
-  read(fd: number, position: number, length: number): Uint8Array {
+  /** Reads up to `length` bytes at `position`; returns the bytes read (short at end of file): a new array, or the start of `into` when given. */
+  read(fd: number, position: number, length: number, into?: Uint8Array): Uint8Array {
     const { o } = this.handle(fd);
     if (o.type === ObjectType.directory) throw new Yaffs2Error('EISDIR', 'read of a directory');
-    return readObject(this.dev, o, position, length);
+    return readObject(this.dev, o, position, length, into);
   }
 
   /** Writes `data` at `position` (holes read as zeros). Returns bytes written. */

@@ -12,6 +12,7 @@ import { decodeName } from './header.ts';
 import { Yaffs2 } from './fs.ts';
 import { detectImageFormat } from './detect.ts';
 import { withReadWindows } from './read-windows.ts';
+import { ImageBytesStore, readWholeImage, WHOLE_IMAGE_LIMIT } from './image-bytes.ts';
 import { withWriteBehind } from './write-behind.ts';
 import type { DetectedFormat } from './detect.ts';
 import type { Yaffs2Options } from './fs.ts';
@@ -87,7 +88,19 @@ function wrapNand<T>(what: string, f: () => T): T {
 /** Opens an existing image and mounts it. */
 export function openImage(path: string, options: OpenImageOptions = {}): OpenedImage {
   imageGeometry(path); // a clear ENOENT / EINVAL / empty-image error before detection
-  const format = detectImageFormat(path, {
+  const readOnly = options.readOnly ?? false;
+  // Read-only and not too large: the image is read once, whole, and everything reads from that.
+  let whole: Uint8Array | undefined;
+  if (readOnly && fs.statSync(path).size <= WHOLE_IMAGE_LIMIT && !fs.existsSync(sidecarPath(path))) {
+    try {
+      whole = readWholeImage(path);
+    } catch (e) {
+      throw new Yaffs2Error('ENOENT', `${path}: cannot read the image (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  const format = detectImageFormat(
+    path,
+    {
     pageSize: options.pageSize ?? options.geometry?.pageSize,
     spareSize: options.spareSize ?? options.geometry?.spareSize,
     pagesPerBlock: options.pagesPerBlock ?? options.geometry?.pagesPerBlock,
@@ -97,14 +110,15 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     inbandTags: options.inbandTags,
     dataEcc: options.dataEcc,
     littleEndianParity: options.littleEndianParity,
-  });
+    },
+    whole,
+  );
   const base = { ...geometryPreset('yaffs2-2k'), pageSize: format.pageSize, spareSize: format.spareSize, pagesPerBlock: format.pagesPerBlock };
   const geometry = imageGeometry(path, base);
-  const readOnly = options.readOnly ?? false;
   const layout = format.layout;
   const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize, format);
   const record = geometry.pageSize + geometry.spareSize;
-  const size = fs.statSync(path).size;
+  const size = whole ? whole.length : fs.statSync(path).size;
   const mountOptions = {
     layout,
     bigEndian: format.bigEndian,
@@ -129,14 +143,14 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
     );
     return opened;
   }
-  const device = wrapNand(path, () =>
-    openImageDevice(path, {
-      geometry,
-      readOnly,
-      ecc: null,
-      badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
-    }),
-  );
+  const badBlockMarker = spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset };
+  if (whole) {
+    const bytes = whole;
+    const device = wrapNand(path, () => createNandDevice({ geometry, ecc: null, badBlockMarker, store: new ImageBytesStore(path, geometry, bytes) }));
+    const reader = withReadWindows(device, path, bytes).device;
+    return attach(path, reader, format, () => Yaffs2.mount(reader, mountOptions), true);
+  }
+  const device = wrapNand(path, () => openImageDevice(path, { geometry, readOnly, ecc: null, badBlockMarker }));
   if (!readOnly) return attach(path, device, format, () => Yaffs2.mount(device, mountOptions), readOnly);
   // Read-only: pages come from 1 MiB windows of the file (one system call each, not two per page).
   let windows: ReturnType<typeof withReadWindows>;

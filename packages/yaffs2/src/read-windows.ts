@@ -12,17 +12,18 @@ import { UNCHECKED_READ, UNCHECKED_READ_ERASED, overrideMembers, windowRecords }
 
 /**
  * The device with readPage served from windows of `path` (which must be the device's image,
- * opened read-only and not written while this is in use). `close()` releases the file.
+ * opened read-only and not written while this is in use), or, given `whole` (the image's bytes,
+ * image-bytes.ts), from those bytes with no reads at all. `close()` releases the file.
  */
-export function withReadWindows(device: SimulatedNand, path: string): { device: SimulatedNand; close(): void } {
+export function withReadWindows(device: SimulatedNand, path: string, whole?: Uint8Array): { device: SimulatedNand; close(): void } {
   const { pageSize, spareSize } = device.geometry;
   const record = pageSize + spareSize;
-  const perWindow = windowRecords(record);
+  const perWindow = whole ? Math.floor(whole.length / record) : windowRecords(record);
   // A plain Uint8Array: its subarray() is cheaper than a Buffer's (no FastBuffer per page).
-  const window = new Uint8Array(perWindow * record);
-  const fd = fs.openSync(path, 'r');
-  const fileSize = fs.fstatSync(fd).size;
-  let first = -1; // first page held in the window
+  const window = whole ?? new Uint8Array(perWindow * record);
+  const fd = whole ? -1 : fs.openSync(path, 'r');
+  const fileSize = whole ? whole.length : fs.fstatSync(fd).size;
+  let first = whole ? 0 : -1; // first page held in the window
   const fill = (page: number): void => {
     first = page - (page % perWindow);
     const position = first * record;
@@ -37,7 +38,10 @@ export function withReadWindows(device: SimulatedNand, path: string): { device: 
   };
   const readPage = (page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult => {
     if (data === undefined && spare === undefined) return device.readPage(page);
-    if (first < 0 || page < first || page >= first + perWindow) fill(page);
+    if (first < 0 || page < first || page >= first + perWindow) {
+      if (whole) return device.readPage(page, data, spare); // past the end of the file: erased
+      fill(page);
+    }
     const at = (page - first) * record;
     if (data !== undefined) data.set(window.subarray(at, at + Math.min(data.length, pageSize)));
     if (spare !== undefined) spare.set(window.subarray(at + pageSize, at + pageSize + Math.min(spare.length, spareSize)));
@@ -53,7 +57,7 @@ export function withReadWindows(device: SimulatedNand, path: string): { device: 
   return {
     device: wrapped,
     close(): void {
-      fs.closeSync(fd);
+      if (fd >= 0) fs.closeSync(fd);
     },
   };
 }
