@@ -23,8 +23,8 @@ export const KERNELS: readonly Kernel[] = [
   { source: 'packages/ssd/kernel/simulator-kernel.ts', target: 'packages/ssd/src/ftl-kernel-wasm.ts', name: 'FTL_KERNEL_WASM_BASE64' },
 ];
 
-/** The memory every kernel imports: shared, up to 2 GiB (nand's TableMemory). */
-const MAXIMUM_PAGES = 32768;
+/** The memory every kernel imports: shared, up to 4 GiB (nand's TableMemory, TABLE_MEMORY_MAX_BYTES). */
+const MAXIMUM_PAGES = 65536;
 
 /**
  * Compiles with no runtime or GC (the kernels allocate nothing), the shared memory imported (the

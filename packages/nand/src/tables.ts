@@ -35,8 +35,13 @@ export interface TableBlock<S extends TableSpecs> {
 }
 
 const WASM_PAGE = 65536;
-/** Largest memory a TableMemory grows to: 2 GiB keeps every address a positive i32. */
-const MAX_PAGES = 32768;
+/**
+ * Largest memory a TableMemory grows to: 4 GiB, all a 32-bit WebAssembly memory can address (V8
+ * allows 65536 pages). The kernels hold every address as a usize (u32) and index with unsigned
+ * arithmetic, so tables past 2 GiB work; JavaScript views take any byte offset below 2³².
+ */
+export const TABLE_MEMORY_MAX_BYTES = 65536 * 65536;
+const MAX_PAGES = TABLE_MEMORY_MAX_BYTES / 65536;
 
 function layout(spec: TableSpecs, start: number): { offsets: Record<string, number>; end: number } {
   const offsets: Record<string, number> = {};
@@ -87,14 +92,14 @@ export class TableMemory {
 
   /**
    * Appends the tables (growing the memory as needed; existing views stay valid). Throws a
-   * RangeError when they would take the memory past its 2 GiB limit.
+   * RangeError when they would take the memory past its 4 GiB limit.
    */
   allocate<S extends TableSpecs>(spec: S): TableBlock<S> {
     const { offsets, end } = layout(spec, this.used);
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / WASM_PAGE);
-      if (have / WASM_PAGE + pages > MAX_PAGES) throw new RangeError(`tables of ${end - this.used} bytes do not fit in the 2 GiB table memory`);
+      if (have / WASM_PAGE + pages > MAX_PAGES) throw new RangeError(`tables of ${end - this.used} bytes do not fit in the 4 GiB table memory`);
       this.memory.grow(pages);
     }
     const views = createViews(spec, this.memory.buffer, offsets);

@@ -36,14 +36,24 @@ describe('table memory', () => {
     assert.ok(memory.memory.buffer.byteLength >= big.offsets.b + 3 * 65536);
   });
 
-  test('without a memory the tables get an ArrayBuffer of their own; a memory refuses tables past 2 GiB', () => {
+  test('without a memory the tables get an ArrayBuffer of their own; a memory refuses tables past 4 GiB', () => {
     const plain = allocateTables({ a: int32Table(2, 3) }, null);
     assert.equal(plain.inMemory, false);
     assert.ok(plain.views.a.buffer instanceof ArrayBuffer);
     assert.deepEqual([...plain.views.a], [3, 3]);
     const memory = TableMemory.create()!;
-    assert.throws(() => memory.allocate({ huge: uint8Table(2 ** 31) }), RangeError);
+    assert.throws(() => memory.allocate({ huge: uint8Table(2 ** 32) }), RangeError);
     assert.equal(memory.usedBytes, 64, 'nothing was taken from the memory');
+  });
+
+  test('tables past 2 GiB get views at their addresses (the memory grows to 4 GiB)', () => {
+    const memory = TableMemory.create()!;
+    memory.allocate({ padding: uint8Table(2 ** 31) }); // untouched: never committed
+    const high = memory.allocate({ words: int32Table(4, -3) });
+    assert.ok(high.offsets.words > 2 ** 31);
+    assert.deepEqual([...high.views.words], [-3, -3, -3, -3]);
+    high.views.words[2] = 11;
+    assert.equal(new Int32Array(memory.memory.buffer, high.offsets.words, 4)[2], 11);
   });
 });
 
