@@ -12,18 +12,20 @@ function dieOf(ftl: Ftl, lba: number): number {
 }
 
 describe('host write allocation', () => {
-  test('cwdp: LBA l goes to channel l mod 4, die ⌊l / 4⌋ mod 2 within it, through GC and rewrites', () => {
-    const ftl = new Ftl(createNandDevice({ geometry, metadataOnly: true }), { hostAllocation: 'cwdp' });
-    assert.equal(ftl.wasmKernelActive, false);
-    for (let round = 0; round < 6; round++) {
-      for (let lba = 0; lba < ftl.userPages; lba += 1 + (round % 3)) ftl.write(lba);
-    }
-    for (let lba = 0; lba < ftl.userPages; lba++) {
-      assert.equal(dieOf(ftl, lba), (lba % 4) * 2 + (Math.floor(lba / 4) % 2), `lba ${lba}`);
-    }
-    assert.ok(ftl.counters.gcRuns > 0);
-    ftl.checkConsistency();
-  });
+  for (const wasmKernel of [true, false]) {
+    test(`cwdp: LBA l goes to channel l mod 4, die ⌊l / 4⌋ mod 2 within it, through GC and rewrites (${wasmKernel ? 'the kernel' : 'TypeScript'})`, () => {
+      const ftl = new Ftl(createNandDevice({ geometry, metadataOnly: true }), { hostAllocation: 'cwdp', wasmKernel });
+      assert.equal(ftl.wasmKernelActive, wasmKernel, 'a static allocation runs in the kernel (kernel/ftl/mapping.ts staticHostDie)');
+      for (let round = 0; round < 6; round++) {
+        for (let lba = 0; lba < ftl.userPages; lba += 1 + (round % 3)) ftl.write(lba);
+      }
+      for (let lba = 0; lba < ftl.userPages; lba++) {
+        assert.equal(dieOf(ftl, lba), (lba % 4) * 2 + (Math.floor(lba / 4) % 2), `lba ${lba}`);
+      }
+      assert.ok(ftl.counters.gcRuns > 0);
+      ftl.checkConsistency();
+    });
+  }
 
   test('round robin (the default): consecutive writes of one LBA visit every die', () => {
     const ftl = new Ftl(createNandDevice({ geometry, metadataOnly: true }));

@@ -2,8 +2,9 @@
 // kernel/) against the same replay in TypeScript alone (wasmKernel false): the same seeded trace on
 // the same small device must give the same report (latency histograms, read and write summaries,
 // WAF, GC and erase counts), the same L2P and the same clock, in the open and the closed loop,
-// with host reads, TRIMs and partial-page writes. The trace is a few thousand requests on a
-// device small enough that GC runs throughout the replay.
+// with host reads, TRIMs and partial-page writes, round-robin and static (cwdp …) host allocation.
+// The trace is a few thousand requests on a device small enough that GC runs throughout the
+// replay. Synthetic runs with a static allocation are compared the same way.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NandGeometry } from '@flashdiff/nand';
@@ -40,10 +41,10 @@ function syntheticTrace(userPages: number, requests: number, seed: number): Trac
   return out;
 }
 
-type Host = Omit<SimulatorConfig, 'geometry' | 'ftl'>;
+type Host = Omit<SimulatorConfig, 'geometry' | 'ftl'> & { ftl?: SimulatorConfig['ftl'] };
 
 function replay(host: Host, wasmKernel: boolean, precondition: boolean): { sim: SsdSimulator; report: string; l2p: number[]; clock: number } {
-  const sim = new SsdSimulator({ geometry: small, ftl: { overProvisioning: 0.25, wasmKernel }, snapshotEvery: 64, ...host });
+  const sim = new SsdSimulator({ geometry: small, snapshotEvery: 64, ...host, ftl: { overProvisioning: 0.25, ...host.ftl, wasmKernel } });
   if (precondition) sim.precondition();
   const report = sim.replay(syntheticTrace(sim.userPages, 3000, 17));
   const l2p: number[] = [];
@@ -52,12 +53,37 @@ function replay(host: Host, wasmKernel: boolean, precondition: boolean): { sim: 
   return { sim, report: JSON.stringify({ ...report, config: null }), l2p, clock: sim.device.timing.elapsed };
 }
 
+describe('synthetic runs with a static host allocation: the kernel against TypeScript', () => {
+  for (const hostAllocation of ['cwdp', 'pwcd'] as const) {
+    test(hostAllocation, () => {
+      const outcome = (wasmKernel: boolean) => {
+        const sim = new SsdSimulator({ geometry: small, ftl: { overProvisioning: 0.25, hostAllocation, wasmKernel }, snapshotEvery: 256, workload: { kind: 'uniform', seed: 5, readRatio: 0.1 } });
+        sim.precondition();
+        const report = sim.run(4 * sim.userPages);
+        const l2p: number[] = [];
+        for (let lba = 0; lba < sim.userPages; lba++) l2p.push(sim.ftl.physicalPage(lba));
+        return { sim, report: JSON.stringify({ ...report, config: null }), l2p };
+      };
+      const kernel = outcome(true);
+      const typescript = outcome(false);
+      assert.deepEqual(kernel.sim.engine(), { ftlKernel: true, runLoopKernel: true, typescriptBecause: [] });
+      assert.ok(kernel.sim.kernelLoop.batches > 0);
+      assert.ok((JSON.parse(kernel.report) as { gcRuns: number }).gcRuns > 0);
+      assert.equal(kernel.report, typescript.report);
+      assert.deepEqual(kernel.l2p, typescript.l2p);
+    });
+  }
+});
+
 describe('replay: the FTL kernel against TypeScript', () => {
   const cases: [string, Host, boolean][] = [
     ['open loop, preconditioned', { queueDepth: 16 }, true],
     ['closed loop, preconditioned', { queueDepth: 4, replayLoop: 'closed' }, true],
     ['open loop, fresh device, read-modify-write, unmapped reads read flash', { queueDepth: 32, partialPageWrites: 'read-modify-write', unmappedReads: 'flash-read' }, false],
     ['open loop, background GC in idle gaps', { queueDepth: 8, backgroundGcIdleNs: 200_000 }, true],
+    // Static host allocation (MQSim's CWDP, and a way-first scheme) in the kernel's staticHostDie.
+    ['open loop, cwdp allocation, preconditioned', { queueDepth: 16, ftl: { hostAllocation: 'cwdp' } }, true],
+    ['closed loop, wcdp allocation, fresh device', { queueDepth: 8, replayLoop: 'closed', ftl: { hostAllocation: 'wcdp' } }, false],
   ];
   for (const [name, host, precondition] of cases) {
     test(name, () => {

@@ -4,8 +4,8 @@
 // under kernel/ftl/ mirror src/ftl/'s, file for file.
 //
 // write() is Ftl.write for the common case of the metadata fast path: block mode, greedy GC, the
-// bitmap validity method, no P2L summaries, no static wear leveling, nothing armed on the device.
-// It covers the die choice, foreground GC (greedy victim, the relocation of its valid pages in
+// bitmap validity method, no P2L summaries, no static wear leveling, nothing armed on the device,
+// round-robin or static host allocation (staticHostDie). It covers the die choice, foreground GC (greedy victim, the relocation of its valid pages in
 // copyback runs, the erase, the free-pool heap) and the host page, with the same decisions, page
 // order, sequence numbers and device operations as src/ftl/ (nextHostDie, foregroundGc, collect,
 // relocateBlockFast, placeMoved, place, eraseUnit, freeUnit, write).
@@ -19,7 +19,10 @@
 
 import { erasesReady, programsReady, readsReady } from '../../../nand/kernel/metadata-device';
 import { COUNTER_HOST_PAGE_WRITES, KERNEL_WRITE_DECLINED, KERNEL_WRITE_DIE_BASE, STATE_HOST_CURSOR } from '../../src/ftl/abi';
-import { blockValid, bump, dataPages, dieOrder, dies, freeCount, gcThreshold, hostReserve, hostSlot, i32At, l2p, nextSequence, poolCapacity, poolValid, setI32, stateCells, unitsPerPool, validBits, writePointer } from './state';
+import {
+  blockValid, bump, channelFirst, channels, dataPages, dieOrder, dies, diesPerChannel, freeCount, gcThreshold, hostReserve, hostSlot, i32At, l2p, nextSequence,
+  poolCapacity, poolValid, setI32, stateCells, staticAllocation, unitsPerPool, validBits, writePointer,
+} from './state';
 import { leastValidUnit } from './victim';
 import { closeBlock, openUnit, programNext, setInvalid, setValid } from './block-manager';
 import { collect } from './gc';
@@ -45,18 +48,41 @@ export function nextHostDie(): i32 {
 }
 
 /**
+ * A static hostAllocation: the die of `lba` by the scheme's order of channel and way (the die in
+ * the channel; the kernel runs with one plane per die, so the plane and die-in-way letters take
+ * nothing from the LBA); when that die has no room left, nextHostDie (−1: src/ftl/ decides).
+ */
+// Mirrors: packages/ssd/src/ftl/mapping.ts#staticHostDie kernel:4b568fcc source:fbf79fad
+export function staticHostDie(lba: i32): i32 {
+  let channel: i32;
+  let way: i32;
+  if (channelFirst != 0) {
+    channel = lba % channels;
+    way = (lba / channels) % diesPerChannel;
+  } else {
+    way = lba % diesPerChannel;
+    channel = (lba / diesPerChannel) % channels;
+  }
+  const die = channel * diesPerChannel + way;
+  if (i32At(poolCapacity, die) - i32At(poolValid, die) > dataPages && (i32At(hostSlot, die) >= 0 || i32At(freeCount, die) > 0 || leastValidUnit(die) >= 0)) {
+    return die;
+  }
+  return nextHostDie();
+}
+
+/**
  * Writes host page `lba` (src/ftl/ checked it). Returns the page written; KERNEL_WRITE_DECLINED
  * (−1) when src/ftl/ must do the whole write (nothing changed); KERNEL_WRITE_DIE_BASE − die
  * (−2 − die) when it must go on with die `die` (chosen, the host cursor moved, and whole GC units
  * may have run).
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:20b87fbf source:c3a66970
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:c33aadda source:c3a66970
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return KERNEL_WRITE_DECLINED;
   // The old mapping is read first: a random L2P access that misses the cache overlaps the work
   // below. Only a collection can move the page in between; then it is read again.
   let old = i32At(l2p, lba);
-  const die = nextHostDie();
+  const die = staticAllocation != 0 ? staticHostDie(lba) : nextHostDie();
   if (die < 0) return KERNEL_WRITE_DECLINED;
   let guard = unitsPerPool + 4;
   while (i32At(freeCount, die) < gcThreshold && guard-- > 0) {

@@ -53,6 +53,12 @@ import { SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
 @external("ftl", "hostReserve") export declare const hostReserve: i32;
 @external("ftl", "dynamicWearLeveling") export declare const dynamicWearLeveling: i32;
 @external("ftl", "dataWord0") export declare const dataWord0: i32;
+/** A static hostAllocation (cwdp, pcwd…; one plane per die here): 1, else 0 (round robin). */
+@external("ftl", "staticAllocation") export declare const staticAllocation: i32;
+/** The static scheme takes the channel from the LBA before the die in the channel: 1, else 0. */
+@external("ftl", "channelFirst") export declare const channelFirst: i32;
+@external("ftl", "channels") export declare const channels: i32;
+@external("ftl", "diesPerChannel") export declare const diesPerChannel: i32;
 // shift4(shift4(shift4(~dataWord0))): the CRC term of the constant first spare word (see crc32.ts).
 @external("ftl", "firstTerm") export declare const firstTerm: i32;
 

@@ -31,7 +31,7 @@ export const KERNEL_TABLES = [
 /** The parameters the kernel imports as "ftl" globals beside the tables' addresses (startKernel sets each). */
 export const KERNEL_PARAMETERS = [
   'pageShift', 'pagesPerBlock', 'dieShift', 'dataPages', 'bucketWidth', 'dies', 'unitsPerPool', 'gcThreshold', 'hostReserve',
-  'dynamicWearLeveling', 'dataWord0', 'firstTerm',
+  'dynamicWearLeveling', 'dataWord0', 'firstTerm', 'staticAllocation', 'channelFirst', 'channels', 'diesPerChannel',
 ] as const;
 
 /**
@@ -354,7 +354,9 @@ export class FtlState {
     // kernel's memory (the metadata fast device): the FTL's tables are then appended to that memory.
     const o = this.options;
     const layout = device.metadataKernel ?? null;
-    const kernelFits = o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0 && o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && o.hostAllocation === 'round-robin';
+    // A static host allocation runs in the kernel with one plane per die (kernel/ftl/mapping.ts staticHostDie).
+    const kernelPlanes = (device as { readonly planesPerDie?: unknown }).planesPerDie ?? 1;
+    const kernelFits = o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0 && o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && (o.hostAllocation === 'round-robin' || kernelPlanes === 1);
     const spec = {
       l2p: int32Table(this.userPages, -1),
       p2l: int32Table(this.totalPages, P2L_NONE),
@@ -473,6 +475,10 @@ export class FtlState {
       dynamicWearLeveling: this.options.dynamicWearLeveling ? 1 : 0,
       dataWord0: this.dataWord0,
       firstTerm: crc32FirstWordTerm(this.dataWord0),
+      staticAllocation: this.options.hostAllocation !== 'round-robin' ? 1 : 0,
+      channelFirst: this.options.hostAllocation.indexOf('c') < this.options.hostAllocation.indexOf('w') ? 1 : 0,
+      channels: this.geometry.channels,
+      diesPerChannel: this.geometry.diesPerChannel,
     };
     const globals: Record<string, number> = { ...parameters };
     for (const name of KERNEL_TABLES) globals[name] = at[name]!;
