@@ -41,6 +41,7 @@ export class MultiPlaneGrouping implements NandOperationSink {
   private readonly kind: Uint8Array;
   private readonly planeMask: Uint32Array;
   private readonly planeCount: Uint8Array;
+  private readonly commandPage: Int32Array;
   private readonly dispatched: Float64Array;
   private readonly done: Float64Array;
 
@@ -55,9 +56,37 @@ export class MultiPlaneGrouping implements NandOperationSink {
     this.kind = new Uint8Array(dies);
     this.planeMask = new Uint32Array(dies);
     this.planeCount = new Uint8Array(dies);
+    this.commandPage = new Int32Array(dies);
     this.dispatched = new Float64Array(dies);
     this.done = new Float64Array(dies);
   }
+
+  /** The plane of the next read, and of the next program or erase (for a scheduler that forms the commands itself). */
+  get nextReadPlane(): number {
+    return this.readPlane;
+  }
+  get nextProgramPlane(): number {
+    return this.programPlane;
+  }
+  /**
+   * The page within its block of the next read and of the next program (−1: not told), for the
+   * same-page rule ({@link samePage}).
+   */
+  readPageInBlock = -1;
+  programPageInBlock = -1;
+  /**
+   * Which planes may share a command: planes p and q only when p ≡ q modulo planeSets (default 1:
+   * any two). A die of P planes that stands for a chip of d dies of P / d planes each, its planes
+   * numbered die + d · plane (the order cwdp-like allocations count them in), takes d: a
+   * multi-plane command then holds planes of one of those dies, as in MQSim
+   * (TSU_Base::issue_command_to_chip gathers one die's transactions).
+   */
+  planeSets = 1;
+  /**
+   * Reads and programs join a command only at the page address (page within the block) its first
+   * one has, as MQSim asks (its PageID check); default false: any pages.
+   */
+  samePage = false;
 
   /** The planes of the next operations: reads (and a copyback's read) on `read`, programs and erases on `program`. */
   setPlanes(read: number, program: number): void {
@@ -93,9 +122,11 @@ export class MultiPlaneGrouping implements NandOperationSink {
     }
     const reads = kind === READ || kind === COPYBACK_READ;
     const bit = 1 << plane;
+    const page = kind === ERASE || !this.samePage ? -1 : reads ? this.readPageInBlock : this.programPageInBlock;
     const joins =
       this.kind[die] === kind && clock.now <= this.dispatched[die]! && clock.dieFreeAt(die) === this.done[die] &&
-      (this.planeMask[die]! & bit) === 0;
+      (this.planeMask[die]! & bit) === 0 && (this.planeSets === 1 || plane % this.planeSets === (31 - Math.clz32(this.planeMask[die]!)) % this.planeSets) &&
+      page === this.commandPage[die];
     let done: number;
     if (joins) {
       done = clock.extendMultiPlane(reads ? 'read' : kind === ERASE ? 'erase' : 'program', die, channel, bytes);
@@ -114,6 +145,7 @@ export class MultiPlaneGrouping implements NandOperationSink {
       this.kind[die] = kind;
       this.planeMask[die] = bit;
       this.planeCount[die] = 1;
+      this.commandPage[die] = page;
     }
     this.done[die] = done;
   }

@@ -127,7 +127,11 @@ export class PlaneView implements NandDevice {
 
   readPage(page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult {
     const real = this.realPage(page);
-    this.grouping?.setPlanes(this.plane(page), 0);
+    const grouping = this.grouping;
+    if (grouping !== null) {
+      grouping.setPlanes(this.plane(page), 0);
+      grouping.readPageInBlock = page % this.pagesPerBlock;
+    }
     return this.inner.readPage(real, data, spare);
   }
 
@@ -191,7 +195,11 @@ export class PlaneView implements NandDevice {
 
   /** The real page of a page to program, telling the grouping its plane (and the read plane, or −1: unchanged). */
   private page(page: number, readPlane: number): number {
-    if (this.grouping !== null) this.grouping.setPlanes(readPlane >= 0 ? readPlane : 0, this.plane(page));
+    const grouping = this.grouping;
+    if (grouping !== null) {
+      grouping.setPlanes(readPlane >= 0 ? readPlane : 0, this.plane(page));
+      grouping.programPageInBlock = page % this.pagesPerBlock;
+    }
     return this.realPage(page);
   }
 }

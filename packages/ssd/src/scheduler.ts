@@ -11,6 +11,12 @@
  * program (or erase) with more than a threshold left, and no other read waiting there, suspends
  * it: the read runs after the suspend latency, and the suspended operation resumes after it,
  * finishing later by the time it lost (one suspension at a time per die, as in MQSim).
+ * Multi-plane commands ({@link TransactionScheduler.multiPlane}): when a die starts a transaction,
+ * the transactions of the same kind waiting on its other planes (issued by then, the same queue
+ * first, then the die's other queue) go with it as one command — k reads: one tR then k transfers;
+ * k programs: k transfers then one tPROG; k erases: one tBERS (MQSim's
+ * TSU_Base::issue_command_to_chip and its planeVector). Copyback halves (the grouping's copyback
+ * flag) move no bytes and join only each other.
  * The channels are nand's: a transfer books the earliest gap of its channel's calendar
  * (NandClock.bookChannel). It is a discrete-event simulation: the host model hands it the
  * operations of each request at the request's issue time (the FTL decides the addresses then, as
@@ -18,7 +24,7 @@
  * its last transaction does. The FTL and the device see no difference: the device's clock hands
  * the operations over (NandClock.sink) instead of timing them.
  */
-import type { NandClock, NandOperationSink, NandTimingParams } from '@flashdiff/nand';
+import type { MultiPlaneGrouping, NandClock, NandOperationSink, NandTimingParams } from '@flashdiff/nand';
 
 /** How a die picks its next transaction (see the file comment). */
 export type TransactionScheduling = 'fifo' | 'read-first';
@@ -44,9 +50,16 @@ const KIND_ERASE = 2;
 
 interface Transaction {
   readonly kind: number;
+  /** Its plane when multi-plane commands are on (−1: unknown, never joined), its page within the block, and whether it is a copyback half. */
+  readonly plane: number;
+  readonly page: number;
+  readonly copyback: boolean;
   readonly channel: number;
   readonly bytes: number;
   readonly issue: number;
+  /** When it was handed over (a held one: before its wait), and its queue class. */
+  readonly created: number;
+  readonly klass: number;
   /** The host request it belongs to (−1: none, background work). */
   readonly request: number;
   /** Hand-over order (FIFO across the two queues). */
@@ -61,11 +74,23 @@ interface Transaction {
 interface HeldTransaction {
   readonly die: number;
   readonly kind: number;
+  readonly plane: number;
+  readonly page: number;
+  readonly copyback: boolean;
   readonly channel: number;
   readonly bytes: number;
+  readonly created: number;
   readonly request: number;
   /** Its class when handed over (a held host read keeps its priority). */
   readonly operationClass: number;
+}
+
+/** Host transactions and their mean turnaround (see {@link TransactionScheduler.transactionTurnaround}). */
+export interface TransactionTurnaround {
+  readonly reads: number;
+  readonly readMeanUs: number;
+  readonly programs: number;
+  readonly programMeanUs: number;
 }
 
 /** A transaction handed over, for {@link TransactionScheduler.holdAfter}. */
@@ -95,12 +120,47 @@ export class TransactionScheduler implements NandOperationSink {
    * something already running, e.g. a translation-page read another request started.
    */
   notBefore = 0;
+  /**
+   * Multi-plane commands: the grouping PlaneView tells each operation's plane and page (its
+   * setPlanes, readPageInBlock, programPageInBlock); its rules (planeSets, samePage) decide which
+   * transactions may share a command; it counts the commands formed here and carries the
+   * copyback flag. Null: none.
+   */
+  multiPlane: MultiPlaneGrouping | null = null;
   /** Called once per request when its last transaction completes (or at sealing, with none). */
   onComplete: (request: number, completion: number) => void = () => {};
   /** Simulated time up to which every transaction start has been decided. */
   private now = 0;
   /** Host reads that suspended a program or erase. */
   suspensions = 0;
+  /**
+   * Transactions of host requests and their summed turnaround (completion − hand-over, ns): host
+   * page reads, and programs issued for host requests (their writes, and any GC or mapping
+   * program the request's FTL call made). Reset with {@link resetCounts}.
+   */
+  hostReadTransactions = 0;
+  hostReadTurnaroundNs = 0;
+  hostProgramTransactions = 0;
+  hostProgramTurnaroundNs = 0;
+
+  /** Zeroes the counts a measurement window reports (suspensions, transaction turnaround). */
+  resetCounts(): void {
+    this.suspensions = 0;
+    this.hostReadTransactions = 0;
+    this.hostReadTurnaroundNs = 0;
+    this.hostProgramTransactions = 0;
+    this.hostProgramTurnaroundNs = 0;
+  }
+
+  /** Mean turnaround of host read and program transactions (µs; MQSim's Average_*_Transaction_Turnaround_Time). */
+  transactionTurnaround(): TransactionTurnaround {
+    return {
+      reads: this.hostReadTransactions,
+      readMeanUs: this.hostReadTransactions > 0 ? this.hostReadTurnaroundNs / this.hostReadTransactions / 1000 : 0,
+      programs: this.hostProgramTransactions,
+      programMeanUs: this.hostProgramTransactions > 0 ? this.hostProgramTurnaroundNs / this.hostProgramTransactions / 1000 : 0,
+    };
+  }
   private readonly suspendPrograms: boolean;
   private readonly suspendErases: boolean;
   private readonly suspendLatency: number;
@@ -205,21 +265,29 @@ export class TransactionScheduler implements NandOperationSink {
 
   private enqueue(die: number, kind: number, channel: number, bytes: number): void {
     if (kind !== KIND_ERASE && this.transferBytes > 0) bytes = this.transferBytes;
+    const mp = this.multiPlane;
+    const plane = mp === null ? -1 : kind === KIND_READ ? mp.nextReadPlane : mp.nextProgramPlane;
+    const page = mp === null || kind === KIND_ERASE ? -1 : kind === KIND_READ ? mp.readPageInBlock : mp.programPageInBlock;
+    const copyback = mp !== null && kind !== KIND_ERASE && mp.copyback;
+    if (copyback) {
+      bytes = 0;
+      mp.copybackOperations++;
+    }
     if (this.request >= 0) this.pending[this.request]!++;
     const hold = this.holdAfter as Transaction | null;
     if (hold !== null) {
-      (hold.dependents ??= []).push({ die, kind, channel, bytes, request: this.request, operationClass: this.operationClass });
+      (hold.dependents ??= []).push({ die, kind, plane, page, copyback, channel, bytes, created: this.now, request: this.request, operationClass: this.operationClass });
       return;
     }
     const issue = this.notBefore > this.now ? this.notBefore : this.now;
     if (issue === this.now && kind === KIND_READ && this.operationClass === CLASS_READ && this.trySuspend(die, channel, bytes)) return;
-    this.queue(die, kind, channel, bytes, issue, this.request, this.operationClass);
+    this.queue(die, kind, plane, page, copyback, channel, bytes, issue, this.now, this.request, this.operationClass);
   }
 
-  private queue(die: number, kind: number, channel: number, bytes: number, issue: number, request: number, operationClass: number): void {
+  private queue(die: number, kind: number, plane: number, page: number, copyback: boolean, channel: number, bytes: number, issue: number, created: number, request: number, operationClass: number): void {
     // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
     const klass = kind === KIND_READ && operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
-    const t: Transaction = { kind, channel, bytes, issue, request, sequence: this.sequence++, next: null, dependents: null, done: -1 };
+    const t: Transaction = { kind, plane, page, copyback, channel, bytes, issue, created, klass, request, sequence: this.sequence++, next: null, dependents: null, done: -1 };
     this.lastTransaction = t;
     const q = 2 * die + klass;
     const tail = this.tails[q]!;
@@ -260,6 +328,8 @@ export class TransactionScheduler implements NandOperationSink {
     }
     const r = this.request;
     if (r >= 0) {
+      this.hostReadTransactions++;
+      this.hostReadTurnaroundNs += done - now;
       if (done > this.completion[r]!) this.completion[r] = done;
       if (--this.pending[r]! === 0 && this.sealed[r] === true) this.finishAt(r);
     }
@@ -357,27 +427,106 @@ export class TransactionScheduler implements NandOperationSink {
     this.heads[q] = t.next;
     if (t.next === null) this.tails[q] = null;
     this.clock.issueAt(start);
+    const group = this.multiPlane !== null && t.plane >= 0 ? this.gather(t, q, q === readQueue ? writeQueue : readQueue, start) : null;
     const transfer = t.bytes * this.transferPerByte;
     let busyFrom = start;
     let done: number;
+    // The die is free when its command's last page is out (reads) or programmed.
+    let end: number;
     if (t.kind === KIND_READ) {
-      done = this.clock.bookChannel(t.channel, start + this.tR, transfer) + transfer;
+      // One tR for every plane of the command, then each page out in turn (a copyback keeps it in the die).
+      done = transfer > 0 ? this.clock.bookChannel(t.channel, start + this.tR, transfer) + transfer : start + this.tR;
+      end = done;
+      if (group !== null) {
+        for (const x of group) {
+          const moved = x.bytes * this.transferPerByte;
+          if (moved > 0) end = this.clock.bookChannel(x.channel, end, moved) + moved;
+          x.done = end;
+        }
+      }
     } else if (t.kind === KIND_PROGRAM) {
-      busyFrom = this.clock.bookChannel(t.channel, start, transfer);
-      done = busyFrom + transfer + this.tPROG;
+      // Each page in in turn, then one tPROG for every plane of the command.
+      busyFrom = transfer > 0 ? this.clock.bookChannel(t.channel, start, transfer) : start;
+      end = busyFrom + transfer;
+      if (group !== null) {
+        for (const x of group) {
+          const moved = x.bytes * this.transferPerByte;
+          if (moved > 0) end = this.clock.bookChannel(x.channel, end, moved) + moved;
+        }
+      }
+      done = end + this.tPROG;
+      end = done;
     } else {
       done = start + this.tBERS;
+      end = done;
     }
     t.done = done;
-    this.dieFree[die] = done;
+    if (group !== null && t.kind !== KIND_READ) for (const x of group) x.done = done;
+    this.dieFree[die] = end;
     this.runKind[die] = t.kind;
     this.runRequest[die] = t.request;
-    this.clock.dieBusy[die] += done - busyFrom;
-    this.clock.noteCompletion(done);
-    if (done > this.latest) this.latest = done;
+    this.clock.dieBusy[die] += end - busyFrom;
+    this.clock.noteCompletion(end);
+    if (end > this.latest) this.latest = end;
+    this.complete(t);
+    if (group !== null) for (const x of group) this.complete(x);
+    this.schedule(die);
+  }
+
+  /**
+   * The transactions that join `t` (just taken from queue `first`, starting at `start`) as one
+   * multi-plane command: of its kind and copyback mode, issued by `start`, each on a plane of
+   * t's plane set that the command does not hold yet; taken from `first`, then from `second`.
+   * Null when none joins.
+   */
+  private gather(t: Transaction, first: number, second: number, start: number): Transaction[] | null {
+    const planes = this.multiPlane!;
+    const sets = planes.planeSets;
+    const page = planes.samePage ? t.page : -1;
+    let mask = 1 << t.plane;
+    let group: Transaction[] | null = null;
+    for (const q of [first, second]) {
+      let previous: Transaction | null = null;
+      let x: Transaction | null = this.heads[q] ?? null;
+      while (x !== null) {
+        const next: Transaction | null = x.next;
+        if (x.kind === t.kind && x.copyback === t.copyback && x.issue <= start && x.plane >= 0 && (mask & (1 << x.plane)) === 0 && x.plane % sets === t.plane % sets && (page < 0 || x.page === page)) {
+          // Unlink it from its queue.
+          if (previous === null) this.heads[q] = next;
+          else previous.next = next;
+          if (next === null) this.tails[q] = previous;
+          x.next = null;
+          (group ??= []).push(x);
+          mask |= 1 << x.plane;
+        } else {
+          previous = x;
+        }
+        x = next;
+      }
+    }
+    if (group !== null) {
+      planes.multiPlaneCommands++;
+      planes.multiPlaneOperations += group.length + 1;
+    }
+    return group;
+  }
+
+  /** A started transaction's consequences: its held transactions queue, its request counts it. */
+  private complete(t: Transaction): void {
+    const done = t.done;
+    if (t.request >= 0) {
+      // Turnaround (MQSim's transaction turnaround time: from its creation to its end).
+      if (t.klass === CLASS_READ) {
+        this.hostReadTransactions++;
+        this.hostReadTurnaroundNs += done - t.created;
+      } else if (t.kind === KIND_PROGRAM) {
+        this.hostProgramTransactions++;
+        this.hostProgramTurnaroundNs += done - t.created;
+      }
+    }
     if (t.dependents !== null) {
       // Their turn comes when this one is done: into their dies' queues, issued then.
-      for (const h of t.dependents) this.queue(h.die, h.kind, h.channel, h.bytes, done, h.request, h.operationClass);
+      for (const h of t.dependents) this.queue(h.die, h.kind, h.plane, h.page, h.copyback, h.channel, h.bytes, done, h.created, h.request, h.operationClass);
       t.dependents = null;
     }
     const r = t.request;
@@ -385,7 +534,6 @@ export class TransactionScheduler implements NandOperationSink {
       if (done > this.completion[r]!) this.completion[r] = done;
       if (--this.pending[r]! === 0 && this.sealed[r] === true) this.finishAt(r);
     }
-    this.schedule(die);
   }
 
   /** Runs everything still waiting; returns the latest completion. */

@@ -101,11 +101,12 @@ describe('multi-plane writes in the simulator', () => {
     assert.ok(two.engine.typescriptBecause.some((why) => why.includes('planesPerDie')));
   });
 
-  test('multiPlane with a transaction scheduler is INVALID_CONFIG', () => {
-    assert.throws(
-      () => new SsdSimulator({ geometry: { ...base, planesPerDie: 2 }, multiPlane: true, transactionScheduling: 'fifo' }),
-      (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /multiPlane/.test(e.message),
-    );
+  test('multiPlane with a transaction scheduler: the scheduler forms the commands (scheduler-multi-plane.test.ts has the timing)', () => {
+    const sim = new SsdSimulator({ geometry: { ...base, planesPerDie: 2 }, multiPlane: true, transactionScheduling: 'fifo', queueDepth: 64 });
+    sim.startMeasurement();
+    const trace = Array.from({ length: 64 }, (_, i) => ({ arrivalNs: 0, device: 0, sector: i * (base.pageSize / 512), sectors: base.pageSize / 512, isRead: false, line: i + 1 }));
+    sim.replay(trace);
+    assert.ok(sim.multiPlane!.multiPlaneCommands > 0);
   });
 });
 

@@ -82,10 +82,19 @@ export interface SimulatorConfig {
   /**
    * With planes (geometry.planesPerDie > 1): operations on distinct planes of a die that wait for
    * it together go as one multi-plane command (nand's MultiPlaneGrouping: k programs cost k
-   * transfers and one tPROG). Default false: the planes of a die take turns. Needs the eager
-   * clock (transactionScheduling 'eager'). With one plane per die it changes nothing.
+   * transfers and one tPROG). Default false: the planes of a die take turns. With a transaction
+   * scheduler, the scheduler forms the commands from its die queues (scheduler.ts). With one
+   * plane per die it changes nothing.
    */
   readonly multiPlane?: boolean;
+  /**
+   * With multiPlane: the die stands for a chip of this many dies (its planes numbered die + d ·
+   * plane, as cwdp counts them), and a multi-plane command holds planes of one of them (MQSim's
+   * chip; MultiPlaneGrouping.planeSets). Default 1. Must divide planesPerDie.
+   */
+  readonly multiPlaneDiesPerChip?: number;
+  /** With multiPlane: the reads or programs of one command share their page address, as MQSim asks (MultiPlaneGrouping.samePage). Default false. */
+  readonly multiPlaneSamePage?: boolean;
 }
 
 export type PartialPageWrites = 'overwrite' | 'read-modify-write';

@@ -2,7 +2,8 @@
  * The simulated device and its controller as the simulator's constructor builds them from a
  * {@link SimulatorConfig}: the NAND device (metadata-only by default; its WebAssembly kernel off
  * where the kernels cannot follow: transaction scheduling, several planes per die), multi-plane
- * command grouping on the device's clock, and the transaction scheduler, with the checks that tie
+ * command grouping on the device's clock (which, under the transaction scheduler, tells the
+ * scheduler each operation's plane and page), and the transaction scheduler, with the checks that tie
  * these options together (INVALID_CONFIG naming the option). Upstream counterpart: MQSim's
  * SSD_Device constructor (the NVM_PHY_ONFI channels and chips, the TSU of the chosen policy).
  */
@@ -28,9 +29,6 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
   if (config.multiPlane !== undefined && typeof config.multiPlane !== 'boolean') {
     throw new SsdError('INVALID_CONFIG', `multiPlane must be true or false, got ${String(config.multiPlane)}`);
   }
-  if (config.multiPlane === true && scheduled) {
-    throw new SsdError('INVALID_CONFIG', "multiPlane needs transactionScheduling 'eager' (the transaction scheduler does not form multi-plane commands)");
-  }
   const device = createNandDevice({
     geometry: config.geometry,
     metadataOnly: config.metadataOnly ?? true,
@@ -45,6 +43,14 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
     if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'multiPlane needs the NAND device\'s own clock');
     multiPlane = new MultiPlaneGrouping(clock, planes, config.geometry.channels * config.geometry.diesPerChannel);
     clock.sink = multiPlane;
+    const dies = config.multiPlaneDiesPerChip ?? 1;
+    if (!Number.isInteger(dies) || dies < 1 || planes % dies !== 0) {
+      throw new SsdError('INVALID_CONFIG', `multiPlaneDiesPerChip must be a whole number dividing planesPerDie ${planes}, got ${String(dies)}`);
+    }
+    multiPlane.planeSets = dies;
+    multiPlane.samePage = config.multiPlaneSamePage === true;
+  } else if (config.multiPlaneDiesPerChip !== undefined || config.multiPlaneSamePage !== undefined) {
+    throw new SsdError('INVALID_CONFIG', 'multiPlaneDiesPerChip and multiPlaneSamePage need multiPlane with planesPerDie > 1');
   }
   let scheduler: TransactionScheduler | null = null;
   if (scheduled) {
@@ -52,6 +58,8 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
     if (!(clock instanceof NandClock)) throw new SsdError('INVALID_CONFIG', 'transactionScheduling needs the NAND device\'s own clock');
     const g = config.geometry;
     scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, transactionScheduling as TransactionScheduling, resolveSuspend(config));
+    // The scheduler forms the multi-plane commands itself; the grouping tells it the planes.
+    if (multiPlane !== null) scheduler.multiPlane = multiPlane;
   } else if (config.suspend !== undefined) {
     throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
   }

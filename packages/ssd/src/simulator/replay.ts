@@ -192,6 +192,22 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
 }
 
 /**
+ * With multi-plane commands under the scheduler: the plane and page a never-written LBA's flash
+ * read ('flash-read') is charged at, taken as a sequential channel-first fill would have placed
+ * it (MQSim's CWDP over its initial occupancy: die by the LBA's stripe, as chargeUnmappedRead
+ * takes it, then plane ⌊lba / (channels · dies)⌋ mod planes, page ⌊lba / (channels · dies ·
+ * planes)⌋ mod pages per block), so such reads form multi-plane commands as mapped ones do.
+ */
+function placeUnmappedRead(scheduler: TransactionScheduler, geometry: NandGeometry, lba: number): void {
+  const grouping = scheduler.multiPlane;
+  if (grouping === null) return;
+  const planes = grouping.planesPerDie;
+  const stripe = Math.floor(lba / (geometry.channels * geometry.diesPerChannel));
+  grouping.setPlanes(stripe % planes, 0);
+  grouping.readPageInBlock = Math.floor(stripe / planes) % geometry.pagesPerBlock;
+}
+
+/**
  * {@link replayTrace} through the transaction scheduler: the same host model (queue slots, open or
  * closed loop, page transactions, the latencies by kind), with each request's operations queued
  * on their dies and a request complete when its last transaction is.
@@ -328,7 +344,10 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
             scheduler.completeNoEarlierThan(r, served);
             continue;
           }
-          if (host.ftl.read(lba) === 'unmapped' && flashReadUnmapped) host.chargeUnmappedRead(lba);
+          if (host.ftl.read(lba) === 'unmapped' && flashReadUnmapped) {
+            placeUnmappedRead(scheduler, host.geometry, lba);
+            host.chargeUnmappedRead(lba);
+          }
           scheduler.holdAfter = null;
           if (cache !== null && cache.readAllocate) scheduler.completeNoEarlierThan(r, cache.allocate(lba, issue, touched));
         } else if (cache !== null) {

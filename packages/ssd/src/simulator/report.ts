@@ -17,6 +17,7 @@ import type { SimulatorConfig } from './config.ts';
 import type { DataCacheReport } from '../cache/data-cache.ts';
 import type { MappingCacheReport } from '../ftl/cached-mapping.ts';
 import { PlaneView } from '../planes.ts';
+import type { TransactionTurnaround } from '../scheduler.ts';
 
 /** Latency summary of one kind of request (µs). */
 export interface LatencySummary {
@@ -86,6 +87,12 @@ export interface SimulationReport {
   readModifyWriteReads: number;
   /** Host reads that suspended a program or erase (the scheduler's suspend option). */
   suspensions: number;
+  /**
+   * With a transaction scheduler: host read and program transactions and their mean turnaround
+   * (hand-over to completion; MQSim's Average_Read / Write_Transaction_Turnaround_Time, which
+   * bench/ssd-mqsim.ts compares with). Absent without a scheduler.
+   */
+  transactionTurnaround?: TransactionTurnaround;
   /** The DRAM data cache over the measured window (SimulatorConfig.dataCache; null: none). */
   dataCache: DataCacheReport | null;
   /** The cached mapping table over the measured window (FtlOptions.mappingCacheEntries / Bytes; null: the full table in RAM). */
@@ -225,6 +232,7 @@ export interface ReportInputs {
   readonly unmappedFlashReads: number;
   readonly readModifyWriteReads: number;
   readonly suspensions: number;
+  readonly transactionTurnaround?: TransactionTurnaround | null;
   readonly dataCache: DataCacheReport | null;
   readonly timeSeries: readonly TimeSeriesPoint[];
   readonly config: Record<string, unknown>;
@@ -270,6 +278,7 @@ export function simulationReport(r: ReportInputs): SimulationReport {
     unmappedFlashReads: r.unmappedFlashReads,
     readModifyWriteReads: r.readModifyWriteReads,
     suspensions: r.suspensions,
+    ...(r.transactionTurnaround ? { transactionTurnaround: r.transactionTurnaround } : {}),
     dataCache: r.dataCache,
     mappingCache: r.ftl.mappingCacheReport(),
     counters: { ...c },
