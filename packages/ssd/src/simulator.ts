@@ -201,7 +201,7 @@ export class SsdSimulator {
     this.trimLatency.reset();
     this.unmappedFlashReads = 0;
     this.readModifyWriteReads = 0;
-    if (this.scheduler !== null) this.scheduler.suspensions = 0;
+    if (this.scheduler !== null) this.scheduler.resetCounts();
     this.dataCache?.startMeasurement();
     this.ftl.startMappingCacheMeasurement();
     this.writeMax = 0;
@@ -586,6 +586,7 @@ export class SsdSimulator {
       unmappedFlashReads: this.unmappedFlashReads,
       readModifyWriteReads: this.readModifyWriteReads,
       suspensions: this.scheduler?.suspensions ?? 0,
+      transactionTurnaround: this.scheduler?.transactionTurnaround() ?? null,
       dataCache: this.dataCache?.report() ?? null,
       timeSeries: this.timeSeries,
       config: { ...this.describeConfig(), ...extraConfig },
