@@ -47,12 +47,14 @@ export function hasSpaceFor(dev: Yaffs2Dev, chunks: number): boolean {
 
 /** yaffs_find_alloc_block: the least-erased empty block, with the next sequence number. */
 export function findAllocBlock(dev: Yaffs2Dev): number {
+  // Looked up once, not once per block (the device may be a wrapper: file-device.ts).
+  const eraseCount = dev.device.eraseCount.bind(dev.device);
   for (let attempts = 0; attempts < dev.blockCount; attempts++) {
     let best = -1;
     let bestErases = Infinity;
     for (let b = 0; b < dev.blockCount; b++) {
       if (dev.blockState[b] !== BlockState.empty) continue;
-      const erases = dev.device.eraseCount(b);
+      const erases = eraseCount(b);
       if (erases < bestErases) {
         bestErases = erases;
         best = b;

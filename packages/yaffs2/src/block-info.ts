@@ -296,6 +296,8 @@ export class Yaffs2Dev {
 
   readonly pageBuffer: Uint8Array;
   readonly spareBuffer: Uint8Array;
+  /** The spare writeNewChunk builds (one for every program: no allocation per chunk). */
+  readonly writeSpare: Uint8Array;
   readonly verifyData: Uint8Array;
   /** Inband tags: a whole page (data area + tags) as read or programmed. */
   readonly inbandPage: Uint8Array;
@@ -343,6 +345,7 @@ export class Yaffs2Dev {
     this.chunkLive = new Uint8Array(n * this.pagesPerBlock);
     this.pageBuffer = new Uint8Array(this.chunkSize);
     this.spareBuffer = new Uint8Array(g.spareSize);
+    this.writeSpare = new Uint8Array(g.spareSize);
     this.verifyData = new Uint8Array(g.pageSize);
     this.inbandPage = new Uint8Array(this.layout.inbandTags ? g.pageSize : 0);
     this.verifySpare = new Uint8Array(g.spareSize);

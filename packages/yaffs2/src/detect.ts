@@ -387,16 +387,20 @@ function detectPagesPerBlock(sample: Uint8Array, fileSize: number, format: Image
   const starts: number[] = [];
   let previous: number | null = null; // sequence number of the previous record; null: erased
   const records = Math.floor(sample.length / record);
+  // Tags are read from a copy (unpackTags repairs in place), one buffer for every record.
+  const copy = new Uint8Array(Math.max(format.spareSize, INBAND_TAGS_SIZE));
   for (let i = 0; i < records; i++) {
     const at = i * record;
     if (format.inbandTags) {
-      unpackTags(sample.slice(at + format.pageSize - INBAND_TAGS_SIZE, at + format.pageSize), 0, tags, layout);
+      copy.set(sample.subarray(at + format.pageSize - INBAND_TAGS_SIZE, at + format.pageSize));
+      unpackTags(copy, 0, tags, layout);
     } else {
       if (allErased(sample, at + format.pageSize, at + record)) {
         previous = null;
         continue;
       }
-      unpackTags(sample.slice(at + format.pageSize, at + record), layout.tagsOffset, tags, layout);
+      copy.set(sample.subarray(at + format.pageSize, at + record));
+      unpackTags(copy, layout.tagsOffset, tags, layout);
     }
     if (tags.erased) {
       previous = null;

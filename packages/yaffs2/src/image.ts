@@ -250,9 +250,12 @@ export interface CreateImageOptions {
   verifyWrites?: boolean;
   /**
    * The image is being built whole, front to back, and closed (import, edits that rewrite an
-   * image): programs reach the file in 1 MiB writes (write-behind.ts) instead of one per page.
+   * image): programs reach the file in 1 MiB writes (write-behind.ts) instead of one per page,
+   * and erase counts and bad blocks are kept in memory only (no sidecar).
    */
   writeBehind?: boolean;
+  /** With writeBehind: fsync the file on sync (default true; see write-behind.ts). */
+  durable?: boolean;
 }
 
 /** Creates a new image file (refusing to overwrite one) and formats it. */
@@ -268,14 +271,19 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
   const dataEcc: DataEccOrder = layout === 'mtd' ? (options.dataEcc ?? 'smartmedia') : layout === 'yaffs1' ? 'smartmedia' : 'none';
   const tagFormat = { bigEndian: options.bigEndian ?? false, tagEcc: options.tagEcc ?? !inbandTags, inbandTags, dataEcc, littleEndianParity: options.littleEndianParity ?? false };
   const spare = spareLayout(layout, geometry.pageSize, geometry.spareSize, tagFormat);
-  const device = wrapNand(path, () =>
-    openImageDevice(path, {
-      geometry,
-      create: true,
-      ecc: null,
-      badBlockMarker: spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset },
-    }),
-  );
+  const badBlockMarker = spare.badBlockMarkerOffset === null ? null : { spareOffset: spare.badBlockMarkerOffset };
+  let device: SimulatedNand;
+  if (options.writeBehind) {
+    // write-behind.ts writes the file; the device's erase counts and bad blocks live in memory.
+    try {
+      fs.closeSync(fs.openSync(path, 'wx'));
+    } catch (e) {
+      throw new Yaffs2Error('EIO', `${path}: cannot create the image (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    device = createNandDevice({ geometry, ecc: null, badBlockMarker });
+  } else {
+    device = wrapNand(path, () => openImageDevice(path, { geometry, create: true, ecc: null, badBlockMarker }));
+  }
   const formatOptions = {
     layout,
     ...tagFormat,
@@ -301,7 +309,7 @@ export function createImage(path: string, options: CreateImageOptions): OpenedIm
     confidence: 'forced',
     notes: ['created with this format'],
   };
-  const target = options.writeBehind ? withWriteBehind(device, path) : device;
+  const target = options.writeBehind ? withWriteBehind(device, path, { durable: options.durable }) : device;
   return attach(path, target, format, () => Yaffs2.format(target, formatOptions), false, () => padWithErased(path, imageBytes));
 }
 
@@ -439,6 +447,9 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
     // only re-read the page cache; its pages go out in large writes.
     verifyWrites: false,
     writeBehind: true,
+    // A new file (import never overwrites one), renamed into place when whole: a failure or a
+    // kill leaves nothing; like mkyaffs2image, no fsync (a host crash can lose the new image).
+    durable: false,
   });
   try {
     const seen = new Map<string, string>();

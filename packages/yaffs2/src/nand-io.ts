@@ -196,7 +196,7 @@ export function writeNewChunk(
   useReserve: boolean,
 ): number {
   ensureWritable(dev);
-  const spare = new Uint8Array(dev.device.geometry.spareSize).fill(0xff);
+  const spare = dev.writeSpare;
   const inband = dev.layout.inbandTags;
   // Inband tags: the data area, then the 16 tag bytes, make the page (yaffs_tags_marshall_write).
   const programmed = inband ? new Uint8Array(dev.device.geometry.pageSize) : data;

@@ -44,7 +44,11 @@ export function withReadWindows(device: SimulatedNand, path: string, whole?: Uin
     }
     const at = (page - first) * record;
     if (data !== undefined) data.set(window.subarray(at, at + Math.min(data.length, pageSize)));
-    if (spare !== undefined) spare.set(window.subarray(at + pageSize, at + pageSize + Math.min(spare.length, spareSize)));
+    if (spare !== undefined) {
+      // A byte loop: cheaper than a subarray per read for a spare's few dozen bytes.
+      const n = Math.min(spare.length, spareSize);
+      for (let i = 0, from = at + pageSize; i < n; i++) spare[i] = window[from + i]!;
+    }
     return erasedRecord(at) ? UNCHECKED_READ_ERASED : UNCHECKED_READ;
   };
   // Erased: every byte 0xFF. Programmed records almost always differ in their first data or

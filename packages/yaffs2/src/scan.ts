@@ -77,9 +77,69 @@ interface ScanObject {
   shrinkSize: number;
   /** End of the data chunks newer than the newest header (upstream's stored_size before a header). */
   scannedSize: number;
-  chunks: Map<number, number>;
+  chunks: ScanChunks;
   /** Scan ordinal of the live header: lower is newer. */
   headerAge: number;
+}
+
+/** Chunk ids up to this are kept in a dense array (4 GiB of 2 KiB chunks); larger ones (damaged tags) in a Map. */
+const DENSE_CHUNK_IDS = 1 << 21;
+
+/**
+ * Chunk id (≥ 1) → page of one object during the scan: a growing array instead of a Map entry
+ * per chunk (a mount of a 50 MiB image makes 25,000 of them, and the garbage collector copies
+ * every one while the scan runs). Ids past DENSE_CHUNK_IDS go to a Map.
+ */
+class ScanChunks {
+  private dense = new Int32Array(0);
+  private sparse: Map<number, number> | null = null;
+  size = 0;
+
+  /** The page of chunk k, or −1. */
+  get(k: number): number {
+    if (k <= DENSE_CHUNK_IDS) return k <= this.dense.length ? this.dense[k - 1]! : -1;
+    return this.sparse?.get(k) ?? -1;
+  }
+
+  has(k: number): boolean {
+    return this.get(k) >= 0;
+  }
+
+  set(k: number, page: number): void {
+    if (k <= DENSE_CHUNK_IDS) {
+      if (k > this.dense.length) {
+        let length = Math.max(16, this.dense.length * 2);
+        while (length < k) length *= 2;
+        const grown = new Int32Array(Math.min(length, DENSE_CHUNK_IDS)).fill(-1);
+        grown.set(this.dense);
+        this.dense = grown;
+      }
+      if (this.dense[k - 1]! < 0) this.size++;
+      this.dense[k - 1] = page;
+      return;
+    }
+    this.sparse ??= new Map();
+    if (!this.sparse.has(k)) this.size++;
+    this.sparse.set(k, page);
+  }
+
+  delete(k: number): void {
+    if (k <= DENSE_CHUNK_IDS) {
+      if (k <= this.dense.length && this.dense[k - 1]! >= 0) {
+        this.dense[k - 1] = -1;
+        this.size--;
+      }
+    } else if (this.sparse?.delete(k)) {
+      this.size--;
+    }
+  }
+
+  /** Every (chunk id, page), dense ids ascending first. */
+  forEach(f: (k: number, page: number) => void): void {
+    const dense = this.dense;
+    for (let i = 0; i < dense.length; i++) if (dense[i]! >= 0) f(i + 1, dense[i]!);
+    this.sparse?.forEach((page, k) => f(k, page));
+  }
 }
 
 /**
@@ -183,7 +243,7 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
   const getScan = (id: number): ScanObject => {
     let s = scanObjects.get(id);
     if (!s) {
-      s = { id, header: null, headerType: 0, headerPage: -1, deleted: false, shrinkSize: Infinity, scannedSize: 0, chunks: new Map(), headerAge: Infinity };
+      s = { id, header: null, headerType: 0, headerPage: -1, deleted: false, shrinkSize: Infinity, scannedSize: 0, chunks: new ScanChunks(), headerAge: Infinity };
       scanObjects.set(id, s);
     }
     return s;
@@ -288,7 +348,7 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
         const k = tags.chunkId;
         if (k > 0x7fffffff) continue;
         if (s.chunks.has(k)) {
-          if (!yaffs1 || !earlierWins(tags.serialNumber, s.chunks.get(k)!)) continue;
+          if (!yaffs1 || !earlierWins(tags.serialNumber, s.chunks.get(k))) continue;
           readPageTags(dev, page, spare, tags);
           s.chunks.delete(k);
         }
@@ -356,15 +416,18 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
     if (o.type === ObjectType.file) {
       o.size = Math.max(h.fileSize === 0xffffffff ? 0 : h.fileSize, s.scannedSize);
       let maxK = 0;
-      for (const k of s.chunks.keys()) if (k > maxK) maxK = k;
+      s.chunks.forEach((k) => {
+        if (k > maxK) maxK = k;
+      });
       const keep = Math.ceil(o.size / cs);
-      o.chunks = new Int32Array(Math.min(maxK, keep)).fill(-1);
-      for (const [k, page] of s.chunks) {
-        if (k <= o.chunks.length) {
-          o.chunks[k - 1] = page;
+      const chunks = new Int32Array(Math.min(maxK, keep)).fill(-1);
+      s.chunks.forEach((k, page) => {
+        if (k <= chunks.length) {
+          chunks[k - 1] = page;
           markLive(dev, page);
         }
-      }
+      });
+      o.chunks = chunks;
     } else if (o.type === ObjectType.hardlink) {
       o.mode = 0;
     }

@@ -42,8 +42,8 @@ export interface TagEcc {
   lineParityPrime: number;
 }
 
-/** yaffs_ecc_calc_other over `bytes[offset … offset + length)`. */
-export function calcTagEcc(bytes: Uint8Array, offset: number, length: number): TagEcc {
+/** yaffs_ecc_calc_other over `bytes[offset … offset + length)`, into `out` when given (no allocation: it runs for every chunk read or written). */
+export function calcTagEcc(bytes: Uint8Array, offset: number, length: number, out?: TagEcc): TagEcc {
   let col = 0;
   let line = 0;
   let linePrime = 0;
@@ -55,8 +55,18 @@ export function calcTagEcc(bytes: Uint8Array, offset: number, length: number): T
       linePrime ^= ~i;
     }
   }
-  return { colParity: (col >> 2) & 0x3f, lineParity: line >>> 0, lineParityPrime: linePrime >>> 0 };
+  if (out === undefined) return { colParity: (col >> 2) & 0x3f, lineParity: line >>> 0, lineParityPrime: linePrime >>> 0 };
+  out.colParity = (col >> 2) & 0x3f;
+  out.lineParity = line >>> 0;
+  out.lineParityPrime = linePrime >>> 0;
+  return out;
 }
+
+/** A TagEcc to compute into (module scratch; every use is finished before the next begins). */
+export function tagEccScratch(): TagEcc {
+  return { colParity: 0, lineParity: 0, lineParityPrime: 0 };
+}
+const freshScratch = tagEccScratch();
 
 function popcount32(v: number): number {
   v >>>= 0;
@@ -74,7 +84,7 @@ function popcount32(v: number): number {
  * itself) or −1 (uncorrectable).
  */
 export function correctTagEcc(bytes: Uint8Array, offset: number, length: number, stored: TagEcc): number {
-  const fresh = calcTagEcc(bytes, offset, length);
+  const fresh = calcTagEcc(bytes, offset, length, freshScratch);
   const deltaCol = (stored.colParity ^ fresh.colParity) & 0xff;
   const deltaLine = (stored.lineParity ^ fresh.lineParity) >>> 0;
   const deltaLinePrime = (stored.lineParityPrime ^ fresh.lineParityPrime) >>> 0;

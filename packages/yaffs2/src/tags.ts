@@ -12,7 +12,7 @@
  *   @16 u8  tag ECC column parity, @17..19 zero padding,
  *   @20 u32 tag ECC line parity, @24 u32 tag ECC line parity prime (see tag-ecc.ts).
  */
-import { calcTagEcc, correctTagEcc } from './tag-ecc.ts';
+import { calcTagEcc, correctTagEcc, tagEccScratch } from './tag-ecc.ts';
 import type { TagEcc } from './tag-ecc.ts';
 import { Yaffs2Error } from './errors.ts';
 import { PACKED_TAGS1_OFFSET, packPackedTags1, packTags1, unpackPackedTags1, unpackTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_DATA_ECC_OFFSETS, YAFFS1_PAGE_SIZE, YAFFS1_SPARE_SIZE } from './tags1.ts';
@@ -224,6 +224,9 @@ function getU32(b: Uint8Array, o: number, bigEndian = false): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
+const packScratch = tagEccScratch();
+const storedScratch = tagEccScratch();
+
 /**
  * yaffs_pack_tags2 with tag ECC: writes 28 bytes at `spare[offset]`. With `extra` (a header
  * chunk), Linux's extra info replaces chunk id / byte count and tops the object id.
@@ -254,7 +257,7 @@ export function packTags(
   putU32(spare, offset + 8, chunk, be);
   putU32(spare, offset + 12, bytes, be);
   if (!format.tagEcc) return;
-  const ecc = calcTagEcc(spare, offset, TAGS_ONLY_SIZE);
+  const ecc = calcTagEcc(spare, offset, TAGS_ONLY_SIZE, packScratch);
   spare[offset + 16] = ecc.colParity;
   spare[offset + 17] = 0;
   spare[offset + 18] = 0;
@@ -280,7 +283,13 @@ function checkTagEcc(spare: Uint8Array, offset: number, bigEndian: boolean): num
     lineParity: getU32(spare, offset + 20, be),
     lineParityPrime: getU32(spare, offset + 24, be),
   });
-  if (!bigEndian) return correctTagEcc(spare, offset, TAGS_ONLY_SIZE, stored(false));
+  if (!bigEndian) {
+    // The common case, once per chunk read: no allocation.
+    storedScratch.colParity = spare[offset + 16]!;
+    storedScratch.lineParity = getU32(spare, offset + 20, false);
+    storedScratch.lineParityPrime = getU32(spare, offset + 24, false);
+    return correctTagEcc(spare, offset, TAGS_ONLY_SIZE, storedScratch);
+  }
   const fresh = calcTagEcc(spare, offset, TAGS_ONLY_SIZE);
   const native = stored(true);
   const swapped = stored(false);

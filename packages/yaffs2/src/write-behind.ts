@@ -2,9 +2,12 @@
  * Write-behind for a new image file built front to back (`import`): programs of consecutive
  * pages gather in a buffer of 1 MiB or more and reach the file in one write each, instead of one
  * write per page through the NAND device's image store. Programs, reads, erases and syncs of
- * the returned device go to the file directly; the device underneath keeps its erase counts and
- * bad-block list (sidecar) but never sees the page bytes, so this is only for an image being
- * written whole by one writer and then closed, never for in-place edits of an existing image.
+ * the returned device go to the file directly; the device underneath (createImage gives it one in
+ * memory) keeps its erase counts and bad-block list but never sees the page bytes, so this is
+ * only for an image being written whole by one writer and then closed, never for in-place edits
+ * of an existing image. sync() makes the file durable (fsync) when `durable` (the default: an
+ * edit's new image is about to be renamed over the old one); `import` writes a file that did not
+ * exist and passes false, as mkyaffs2image does not fsync either.
  * Upstream counterpart: mkyaffs2image's sequential write() of each chunk and its spare.
  */
 import * as fs from 'node:fs';
@@ -12,7 +15,8 @@ import type { ReadResult, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
 import { UNCHECKED_READ, UNCHECKED_READ_ERASED, overrideMembers, windowRecords } from './file-device.ts';
 
-export function withWriteBehind(device: SimulatedNand, path: string): SimulatedNand {
+export function withWriteBehind(device: SimulatedNand, path: string, options: { durable?: boolean } = {}): SimulatedNand {
+  const durable = options.durable ?? true;
   const { pageSize, spareSize, pagesPerBlock } = device.geometry;
   const record = pageSize + spareSize;
   const perBuffer = windowRecords(record);
@@ -65,7 +69,7 @@ export function withWriteBehind(device: SimulatedNand, path: string): SimulatedN
     eraseBlock,
     sync: (): void => {
       flush();
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
       device.sync();
     },
     close: (): void => {
