@@ -289,7 +289,8 @@ function readTranslationPage(st: FtlState, tvpn: number): void {
   if (at >= 0) {
     st.device.readPage(at);
   } else {
-    const g = st.geometry;
+    // The clock counts real dies: over a PlaneView (one FTL die per plane) stripe over the real ones.
+    const g = (st.device as { readonly physicalGeometry?: NandGeometry }).physicalGeometry ?? st.geometry;
     const channel = tvpn % g.channels;
     const die = channel * g.diesPerChannel + (Math.floor(tvpn / g.channels) % g.diesPerChannel);
     st.device.timing.read(die, channel, g.pageSize + g.spareSize);
