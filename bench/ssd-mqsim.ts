@@ -9,7 +9,10 @@
 //   - MQSim's scheduler starts a command on a chip only when the whole chip is idle and sends one
 //     die's command at a time (TSU_Base::issue_command_to_chip returns after the first die), so
 //     its two dies per chip never overlap: one die here per MQSim chip, 4 per channel, each with
-//     the 2 × 2 × 2048 blocks of its chip;
+//     the 2 × 2 × 2048 blocks of its chip, as 4 planes numbered die + 2 · plane (the order cwdp
+//     counts them in), multi-plane commands formed by the transaction scheduler within one of
+//     the chip's dies (multiPlaneDiesPerChip 2) at one page address (multiPlaneSamePage), as
+//     MQSim's TSU gathers them;
 //   - hostAllocation cwdp (MQSim's CWDP: channel = LPA mod 8, then chip); transactionScheduling
 //     read-first; partialPageTransfers (MQSim moves only the sectors a request touches);
 //     partialPageWrites read-modify-write (MQSim's update reads);
@@ -61,7 +64,10 @@ const timing = MQSIM_TIMING;
 const overProvisioning = 0.07 / 0.93;
 
 const MQSIM_CONFIGURATION: Omit<SimulatorConfig, 'timing'> = {
-  geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 8192, diesPerChannel: 4, channels: 8 },
+  geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 8192, diesPerChannel: 4, channels: 8, planesPerDie: 4 },
+  multiPlane: true,
+  multiPlaneDiesPerChip: 2,
+  multiPlaneSamePage: true,
   ftl: { overProvisioning, hostAllocation: 'cwdp' },
   queueDepth: 65535,
   unmappedReads: 'flash-read',
@@ -81,6 +87,10 @@ const VARIANTS: { name: string; config: Omit<SimulatorConfig, 'timing'>; cmt?: t
   {
     name: 'MQSim chips, cwdp, fifo',
     config: { geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 8192, diesPerChannel: 4, channels: 8 }, ftl: { overProvisioning, hostAllocation: 'cwdp' }, queueDepth: 65535, unmappedReads: 'flash-read', backgroundGcIdleNs: 0 },
+  },
+  {
+    name: 'MQSim config., no planes',
+    config: { ...MQSIM_CONFIGURATION, geometry: { ...MQSIM_CONFIGURATION.geometry, planesPerDie: 1 }, multiPlane: false, multiPlaneDiesPerChip: undefined, multiPlaneSamePage: undefined },
   },
   { name: 'MQSim configuration', config: MQSIM_CONFIGURATION },
   {
@@ -112,7 +122,7 @@ function runMqsim(trace: TraceName, ideal = true): { mean: number; read: number;
   return { mean: field('Device_Response_Time'), read: field('Average_Read_Transaction_Turnaround_Time'), write: field('Average_Write_Transaction_Turnaround_Time'), wallSeconds };
 }
 
-console.log('trace  | configuration             | mean µs (MQSim)         | reads µs (MQSim)       | writes µs (MQSim)        | replay s (MQSim s, ratio) + device set-up s');
+console.log('trace  | configuration             | mean µs (MQSim)        | read tx µs (MQSim)    | write tx µs (MQSim)     | request means: reads, writes µs | multi-plane commands | replay s (MQSim s, ratio) + device set-up s');
 for (const trace of TRACES) {
   const requests = readTraceFile(`${fixtures}mqsim-${trace}-small.trace`);
   const measuredIdeal = runMqsim(trace);
@@ -127,10 +137,14 @@ for (const trace of TRACES) {
     const r = sim.replay(requests);
     const seconds = (performance.now() - t1) / 1000;
     const setup = (t1 - t0) / 1000;
+    // MQSim reports reads and writes per flash transaction: so do the transaction columns (request means beside them).
+    const tx = r.transactionTurnaround ?? { readMeanUs: NaN, programMeanUs: NaN };
+    const planes = r.config.planes as { multiPlaneCommands: number } | undefined;
     console.log(
-      `${trace.padEnd(6)} | ${variant.name.padEnd(25)} | ${r.latencyUs.mean.toFixed(0).padStart(6)} (${m.mean}) ${pct(r.latencyUs.mean, m.mean).padStart(7)} | ` +
-        `${r.readLatencyUs.mean.toFixed(0).padStart(6)} (${m.read}) ${pct(r.readLatencyUs.mean, m.read).padStart(7)} | ` +
-        `${r.writeLatencyUs.mean.toFixed(0).padStart(6)} (${m.write}) ${pct(r.writeLatencyUs.mean, m.write).padStart(7)} | ` +
+      `${trace.padEnd(6)} | ${variant.name.padEnd(25)} | ${r.latencyUs.mean.toFixed(0).padStart(6)} (${m.mean}) ${pct(r.latencyUs.mean, m.mean).padStart(6)} | ` +
+        (Number.isNaN(tx.readMeanUs) ? `${'-'.padStart(5)} (${m.read}) ${''.padStart(6)} | ` : `${tx.readMeanUs.toFixed(0).padStart(5)} (${m.read}) ${pct(tx.readMeanUs, m.read).padStart(6)} | `) +
+        (Number.isNaN(tx.programMeanUs) ? `${'-'.padStart(6)} (${m.write}) ${''.padStart(6)} | ` : `${tx.programMeanUs.toFixed(0).padStart(6)} (${m.write}) ${pct(tx.programMeanUs, m.write).padStart(6)} | `) +
+        `${r.readLatencyUs.mean.toFixed(0).padStart(6)}, ${r.writeLatencyUs.mean.toFixed(0).padStart(6)}${' '.repeat(17)} | ${String(planes?.multiPlaneCommands ?? '-').padStart(20)} | ` +
         (Number.isNaN(m.wallSeconds)
           ? `${seconds.toFixed(2)} (not recorded) + ${setup.toFixed(2)}`
           : `${seconds.toFixed(2)} (${m.wallSeconds.toFixed(2)}${measured ? ' measured now' : ' recorded'}, ${(m.wallSeconds / seconds).toFixed(1)}×) + ${setup.toFixed(2)}`) +
@@ -138,6 +152,7 @@ for (const trace of TRACES) {
     );
   }
 }
-console.log('reads and writes here are request means; MQSim reports its reads and writes per flash transaction (its request mean covers both).');
+console.log("read / write tx: host read and program transactions' mean turnaround (hand-over to completion; transaction scheduler only: '-' rows are eager), MQSim's Average_Read / Write_Transaction_Turnaround_Time; mean: request mean, MQSim's Device_Response_Time.");
+console.log("MQSim's multi-plane commands on tpcc: 300 programs and 84 reads (ideal mapping table).");
 console.log("MQSim's wall time includes building its device and its 70 % initial occupancy; the set-up here allocates the 67 M-page device's tables.");
 console.log('command: npx tsx bench/ssd-mqsim.ts' + (process.env.MQSIM_DIR ? ` (MQSIM_DIR=${process.env.MQSIM_DIR})` : ''));

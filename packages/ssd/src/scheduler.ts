@@ -60,6 +60,8 @@ interface Transaction {
   /** When it was handed over (a held one: before its wait), and its queue class. */
   readonly created: number;
   readonly klass: number;
+  /** Whether its turnaround counts (a host request's, not a mapping read: see {@link TransactionScheduler.mappingOperations}). */
+  readonly counted: boolean;
   /** The host request it belongs to (−1: none, background work). */
   readonly request: number;
   /** Hand-over order (FIFO across the two queues). */
@@ -80,6 +82,7 @@ interface HeldTransaction {
   readonly channel: number;
   readonly bytes: number;
   readonly created: number;
+  readonly counted: boolean;
   readonly request: number;
   /** Its class when handed over (a held host read keeps its priority). */
   readonly operationClass: number;
@@ -142,6 +145,12 @@ export class TransactionScheduler implements NandOperationSink {
   hostReadTurnaroundNs = 0;
   hostProgramTransactions = 0;
   hostProgramTurnaroundNs = 0;
+
+  /**
+   * While set, the operations handed over are the mapping's (translation-page reads of the cached
+   * mapping table): their turnaround is not a host transaction's (MQSim counts them apart).
+   */
+  mappingOperations = false;
 
   /** Zeroes the counts a measurement window reports (suspensions, transaction turnaround). */
   resetCounts(): void {
@@ -276,18 +285,18 @@ export class TransactionScheduler implements NandOperationSink {
     if (this.request >= 0) this.pending[this.request]!++;
     const hold = this.holdAfter as Transaction | null;
     if (hold !== null) {
-      (hold.dependents ??= []).push({ die, kind, plane, page, copyback, channel, bytes, created: this.now, request: this.request, operationClass: this.operationClass });
+      (hold.dependents ??= []).push({ die, kind, plane, page, copyback, channel, bytes, created: this.now, counted: !this.mappingOperations, request: this.request, operationClass: this.operationClass });
       return;
     }
     const issue = this.notBefore > this.now ? this.notBefore : this.now;
     if (issue === this.now && kind === KIND_READ && this.operationClass === CLASS_READ && this.trySuspend(die, channel, bytes)) return;
-    this.queue(die, kind, plane, page, copyback, channel, bytes, issue, this.now, this.request, this.operationClass);
+    this.queue(die, kind, plane, page, copyback, channel, bytes, issue, this.now, !this.mappingOperations, this.request, this.operationClass);
   }
 
-  private queue(die: number, kind: number, plane: number, page: number, copyback: boolean, channel: number, bytes: number, issue: number, created: number, request: number, operationClass: number): void {
+  private queue(die: number, kind: number, plane: number, page: number, copyback: boolean, channel: number, bytes: number, issue: number, created: number, counted: boolean, request: number, operationClass: number): void {
     // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
     const klass = kind === KIND_READ && operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
-    const t: Transaction = { kind, plane, page, copyback, channel, bytes, issue, created, klass, request, sequence: this.sequence++, next: null, dependents: null, done: -1 };
+    const t: Transaction = { kind, plane, page, copyback, channel, bytes, issue, created, klass, counted, request, sequence: this.sequence++, next: null, dependents: null, done: -1 };
     this.lastTransaction = t;
     const q = 2 * die + klass;
     const tail = this.tails[q]!;
@@ -327,9 +336,11 @@ export class TransactionScheduler implements NandOperationSink {
       if (this.pending[suspended] === 0 && this.sealed[suspended] === true) this.finishAt(suspended);
     }
     const r = this.request;
-    if (r >= 0) {
+    if (r >= 0 && !this.mappingOperations) {
       this.hostReadTransactions++;
       this.hostReadTurnaroundNs += done - now;
+    }
+    if (r >= 0) {
       if (done > this.completion[r]!) this.completion[r] = done;
       if (--this.pending[r]! === 0 && this.sealed[r] === true) this.finishAt(r);
     }
@@ -514,7 +525,7 @@ export class TransactionScheduler implements NandOperationSink {
   /** A started transaction's consequences: its held transactions queue, its request counts it. */
   private complete(t: Transaction): void {
     const done = t.done;
-    if (t.request >= 0) {
+    if (t.request >= 0 && t.counted) {
       // Turnaround (MQSim's transaction turnaround time: from its creation to its end).
       if (t.klass === CLASS_READ) {
         this.hostReadTransactions++;
@@ -526,7 +537,7 @@ export class TransactionScheduler implements NandOperationSink {
     }
     if (t.dependents !== null) {
       // Their turn comes when this one is done: into their dies' queues, issued then.
-      for (const h of t.dependents) this.queue(h.die, h.kind, h.plane, h.page, h.copyback, h.channel, h.bytes, done, h.created, h.request, h.operationClass);
+      for (const h of t.dependents) this.queue(h.die, h.kind, h.plane, h.page, h.copyback, h.channel, h.bytes, done, h.created, h.counted, h.request, h.operationClass);
       t.dependents = null;
     }
     const r = t.request;

@@ -246,9 +246,11 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
   host.ftl.translationTiming = {
     beforeRead: () => {
       scheduler.lastTransaction = null;
+      scheduler.mappingOperations = true;
       if (partial) scheduler.transferBytes = SECTOR_BYTES;
     },
     afterRead: (tvpn) => {
+      scheduler.mappingOperations = false;
       if (partial) scheduler.transferBytes = pageTransfer;
       const read = scheduler.lastTransaction;
       if (read === null) return; // held or run by a suspension: nothing to wait for
