@@ -179,7 +179,7 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
   const engine = report.config.engine as { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } | undefined;
   const planes = report.config.planes as { planesPerDie: number; multiPlane: boolean; multiPlaneCommands: number; multiPlaneOperations: number; multiPlaneEraseCommands: number; multiPlaneErasedBlocks: number; copybackOperations: number } | undefined;
   if (planes) {
-    lines.push(`planes ${planes.planesPerDie} per die, multi-plane commands ${planes.multiPlane ? `on: ${planes.multiPlaneCommands} commands held ${planes.multiPlaneOperations} page operations; GC erases ${planes.multiPlaneErasedBlocks} blocks in ${planes.multiPlaneEraseCommands} multi-plane erases${planes.copybackOperations > 0 ? `; ${planes.copybackOperations} copyback reads and programs` : ''}` : 'off'}`);
+    lines.push(`planes ${planes.planesPerDie} per die, multi-plane commands ${planes.multiPlane ? `on: ${planes.multiPlaneCommands} commands held ${planes.multiPlaneOperations} page operations${planes.multiPlaneErasedBlocks > 0 ? `; GC erased ${planes.multiPlaneErasedBlocks} blocks in ${planes.multiPlaneEraseCommands} multi-plane erases` : ''}${planes.copybackOperations > 0 ? `; ${planes.copybackOperations} copyback reads and programs` : ''}` : 'off'}`);
   }
   if (engine && (report.dataCache || report.mappingCache || planes) && engine.typescriptBecause.length > 0) {
     lines.push(`WebAssembly kernel: FTL ${engine.ftlKernel ? 'yes' : 'no'}, run loop ${engine.runLoopKernel ? 'yes' : 'no'} (TypeScript because of ${engine.typescriptBecause.join('; ')})`);
