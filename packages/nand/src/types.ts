@@ -174,6 +174,13 @@ export interface NandDevice {
    * module over that memory (see {@link MetadataKernelLayout}); null or absent otherwise.
    */
   readonly metadataKernel?: MetadataKernelLayout | null;
+  /**
+   * Optional (the metadata fast device with its kernel): while true the WebAssembly kernel takes
+   * no operation (its ready flags say no, for this device's calls and for a consumer's module
+   * alike), so every operation runs in TypeScript through {@link timing}. For a controller that
+   * takes the clock's operations (NandClock.sink): the kernel times its operations itself.
+   */
+  kernelPaused?: boolean;
 
   /** Counters since creation (or since {@link NandStats.reset}). */
   readonly stats: NandStats;

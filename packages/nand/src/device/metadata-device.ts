@@ -104,14 +104,27 @@ export class MetadataNandDevice extends SimulatedNandDevice {
     cells.fill(0);
   }
 
-  /** Also tells the kernel whether fast programs and fast erases may run. */
+  private paused = false;
+
+  /** While true the kernel takes no operation: everything runs here, through the clock (see NandDevice.kernelPaused). */
+  get kernelPaused(): boolean {
+    return this.paused;
+  }
+
+  set kernelPaused(paused: boolean) {
+    this.paused = paused;
+    this.updateGeneralOnly();
+  }
+
+  /** Also tells the kernel whether fast programs, fast erases and charged reads may run (none while paused). */
   override updateGeneralOnly(): void {
     super.updateGeneralOnly();
     const flags = this.kernelFlags;
     if (flags === null || flags === undefined) return; // during the base constructor
-    flags[0] = this.generalOnly === true ? 0 : 1;
-    flags[1] = this.generalOnly === true || this.eraseFaultsArmed ? 0 : 1;
-    flags[2] = this.powered && this.plainReads ? 1 : 0;
+    const paused = this.paused === true;
+    flags[0] = this.generalOnly === true || paused ? 0 : 1;
+    flags[1] = this.generalOnly === true || this.eraseFaultsArmed || paused ? 0 : 1;
+    flags[2] = this.powered && this.plainReads && !paused ? 1 : 0;
   }
 
   override eraseBlock(block: number): void {
