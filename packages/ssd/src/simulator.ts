@@ -34,7 +34,7 @@ import { REQUEST_READ, REQUEST_TRIM, replayTrace, replayTraceScheduled } from '.
 import type { ReplayHost } from './simulator/replay.ts';
 import { DataCache, resolveDataCacheOptions } from './cache/data-cache.ts';
 import { CachedHostIo } from './simulator/cached-io.ts';
-import { createSimulatorDevice } from './simulator/device-setup.ts';
+import { createSimulatorDevice, withKernelPaused } from './simulator/device-setup.ts';
 import { describeSimulator, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
 import type { Baseline, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
 
@@ -472,7 +472,8 @@ export class SsdSimulator {
    * the flash operations go through the transaction scheduler ({@link replayTraceScheduled}).
    */
   replay(requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): SimulationReport {
-    if (this.scheduler !== null) replayTraceScheduled(this.replayHost(), this.scheduler, requests, onProgress);
+    const scheduler = this.scheduler;
+    if (scheduler !== null) withKernelPaused(this.device, () => replayTraceScheduled(this.replayHost(), scheduler, requests, onProgress));
     else replayTrace(this.replayHost(), requests, onProgress);
     return this.report();
   }
@@ -553,7 +554,7 @@ export class SsdSimulator {
     const because: string[] = [];
     if (this.ftl.mappingCacheReport() !== null) because.push('the cached mapping table (the kernel has none)');
     if (this.dataCache !== null) because.push('the data cache (the kernel loop writes straight to the FTL)');
-    if (this.scheduler !== null) because.push('transaction scheduling (every operation goes through the scheduler)');
+    if (this.scheduler !== null) because.push('transaction scheduling in replay (every replayed operation goes through the scheduler; the kernels run the fill and synthetic runs)');
     if (planesPerDie(this.config.geometry) > 1) because.push('planesPerDie > 1 (the kernels have one plane per die)');
     if (because.length === 0 && !this.ftl.wasmKernelActive) {
       because.push(this.ftl.options.wasmKernel ? 'options, device or memory outside the kernel (see FtlOptions.wasmKernel)' : 'wasmKernel false');

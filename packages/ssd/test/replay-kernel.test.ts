@@ -2,7 +2,8 @@
 // kernel/) against the same replay in TypeScript alone (wasmKernel false): the same seeded trace on
 // the same small device must give the same report (latency histograms, read and write summaries,
 // WAF, GC and erase counts), the same L2P and the same clock, in the open and the closed loop,
-// with host reads, TRIMs and partial-page writes, round-robin and static (cwdp …) host allocation.
+// with host reads, TRIMs and partial-page writes, round-robin and static (cwdp …) host allocation,
+// eager and through the transaction scheduler (the kernels fill, then pause for the replay).
 // The trace is a few thousand requests on a device small enough that GC runs throughout the
 // replay. Synthetic runs with a static allocation are compared the same way.
 import { describe, test } from 'node:test';
@@ -84,6 +85,9 @@ describe('replay: the FTL kernel against TypeScript', () => {
     // Static host allocation (MQSim's CWDP, and a way-first scheme) in the kernel's staticHostDie.
     ['open loop, cwdp allocation, preconditioned', { queueDepth: 16, ftl: { hostAllocation: 'cwdp' } }, true],
     ['closed loop, wcdp allocation, fresh device', { queueDepth: 8, replayLoop: 'closed', ftl: { hostAllocation: 'wcdp' } }, false],
+    // With the transaction scheduler the kernels run the fill and pause for the replay.
+    ['read-first scheduling, cwdp, preconditioned', { queueDepth: 64, transactionScheduling: 'read-first', ftl: { hostAllocation: 'cwdp' } }, true],
+    ['fifo scheduling, partial transfers and read-modify-write, preconditioned', { queueDepth: 16, transactionScheduling: 'fifo', partialPageTransfers: true, partialPageWrites: 'read-modify-write' }, true],
   ];
   for (const [name, host, precondition] of cases) {
     test(name, () => {
@@ -96,6 +100,7 @@ describe('replay: the FTL kernel against TypeScript', () => {
       assert.equal(kernel.report, typescript.report);
       assert.deepEqual(kernel.l2p, typescript.l2p);
       assert.equal(kernel.clock, typescript.clock);
+      assert.equal(kernel.sim.device.kernelPaused, false, 'the device kernel runs again after a scheduled replay');
     });
   }
 });

@@ -1,7 +1,7 @@
 /**
  * The simulated device and its controller as the simulator's constructor builds them from a
  * {@link SimulatorConfig}: the NAND device (metadata-only by default; its WebAssembly kernel off
- * where the kernels cannot follow: transaction scheduling, several planes per die), multi-plane
+ * where the kernels cannot follow: several planes per die), multi-plane
  * command grouping on the device's clock (which, under the transaction scheduler, tells the
  * scheduler each operation's plane and page), and the transaction scheduler, with the checks that tie
  * these options together (INVALID_CONFIG naming the option). Upstream counterpart: MQSim's
@@ -35,7 +35,9 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
     ...(config.faults ? { faults: config.faults } : {}),
     ...(config.timing ? { timing: config.timing } : {}),
     // The kernels have no planes: with planes every operation runs in TypeScript (see SsdSimulator.engine).
-    ...(scheduled || planes > 1 ? { wasmKernel: false } : {}),
+    // With a transaction scheduler the kernels run the preconditioning fill and synthetic runs and
+    // pause while replay hands the clock's operations to the scheduler (SsdSimulator.replay).
+    ...(planes > 1 ? { wasmKernel: false } : {}),
   });
   let multiPlane: MultiPlaneGrouping | null = null;
   if (planes > 1 && config.multiPlane === true) {
@@ -64,4 +66,20 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
     throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
   }
   return { device, multiPlane, scheduler };
+}
+
+/**
+ * Runs `action` with the device's WebAssembly kernel paused (NandDevice.kernelPaused): for a
+ * replay through the transaction scheduler, which takes the clock's operations, while the device's
+ * kernel (and the FTL kernel's writes through it) would time them itself.
+ */
+export function withKernelPaused<T>(device: SimulatedNand, action: () => T): T {
+  const paused = device.kernelPaused;
+  if (paused === undefined) return action();
+  device.kernelPaused = true;
+  try {
+    return action();
+  } finally {
+    device.kernelPaused = paused;
+  }
 }
