@@ -59,6 +59,26 @@ describe('hammingEcc (SmartMedia / YAFFS Hamming, 256-byte sectors)', () => {
     }
   });
 
+  test('every alignment gives the same parity: the word-wise path (4-byte aligned) and the byte-wise one', () => {
+    for (let seed = 100; seed < 132; seed++) {
+      const sector = seededBytes(seed, 256);
+      const want = referenceParity(sector);
+      // Start 0…7 bytes into an array that itself starts 0 or 4 bytes into its buffer.
+      for (const viewOffset of [0, 4]) {
+        for (let at = 0; at < 8; at++) {
+          const bytes = new Uint8Array(new ArrayBuffer(viewOffset + 8 + 256 + 8), viewOffset);
+          bytes.set(sector, at);
+          const parity = new Uint8Array(3);
+          hammingEcc.encode(bytes, at, parity, 0);
+          assert.deepEqual(Array.from(parity), want, `seed ${seed}, view offset ${viewOffset}, sector at ${at}`);
+          bytes[at + (seed % 256)] ^= 1 << (seed % 8);
+          assert.equal(hammingEcc.correct(bytes, at, parity, 0), 1);
+          assert.deepEqual(bytes.subarray(at, at + 256), sector);
+        }
+      }
+    }
+  });
+
   test('encode/correct honour offsets', () => {
     const buffer = seededBytes(5, 600);
     const parity = new Uint8Array(10).fill(0x5a);
