@@ -44,6 +44,8 @@ export interface OpenImageOptions {
   now?: () => number;
   /** Told as the mount scan goes (blocks examined; see scan()). */
   onScanProgress?: Yaffs2Options['onScanProgress'];
+  /** Read-only images up to this many bytes are read whole (image-bytes.ts), larger ones in windows; default WHOLE_IMAGE_LIMIT. */
+  wholeImageLimit?: number;
 }
 
 export interface OpenedImage {
@@ -91,7 +93,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): OpenedI
   const readOnly = options.readOnly ?? false;
   // Read-only and not too large: the image is read once, whole, and everything reads from that.
   let whole: Uint8Array | undefined;
-  if (readOnly && fs.statSync(path).size <= WHOLE_IMAGE_LIMIT && !fs.existsSync(sidecarPath(path))) {
+  if (readOnly && fs.statSync(path).size <= (options.wholeImageLimit ?? WHOLE_IMAGE_LIMIT) && !fs.existsSync(sidecarPath(path))) {
     try {
       whole = readWholeImage(path);
     } catch (e) {
