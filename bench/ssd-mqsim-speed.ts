@@ -18,6 +18,9 @@
 // is not in this repository) from MQSIM_BIN (default /tmp/mqsim/MQSim). Without it the script says
 // so and prints only our figures.
 //
+// Wall and CPU time (user + system; ours every thread of this process, MQSim's from the kernel's
+// accounting of the waited-for child) are both printed: on a loaded machine the CPU ratio is the
+// steadier one.
 // Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B] [--writes N]
 //   --writes: synthetic host page writes after the fill (default: the user pages, once over).
 import { execFileSync } from 'node:child_process';
@@ -125,21 +128,42 @@ ${FLOW_COMMON}<File_Path>${traceFile}</File_Path>
 
 interface MqsimRun {
   seconds: number;
+  /** CPU seconds (user + system) of the MQSim process. */
+  cpuSeconds: number;
   requests: number;
   erases: number;
+}
+
+/** CPU seconds (user + system) of this process's waited-for children so far (/proc/self/stat cutime + cstime, 100 ticks a second); NaN without /proc. */
+function childCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system, every thread) of this process since `from` (process.cpuUsage). */
+function ownCpuSeconds(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
 }
 
 /** Runs MQSim in `dir` on ssd.xml and wl.xml; wall time, requests serviced and flash erases from its output. */
 function runMqsim(dir: string, workloadXml: string): MqsimRun {
   writeFileSync(join(dir, 'ssd.xml'), ssdConfigXml());
   writeFileSync(join(dir, 'wl.xml'), workloadXml);
+  const cpu = childCpuSeconds();
   const started = performance.now();
   const log = execFileSync(mqsimBin, ['-i', 'ssd.xml', '-w', 'wl.xml'], { cwd: dir, encoding: 'utf8', input: '\n', maxBuffer: 1 << 26 });
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = childCpuSeconds() - cpu;
   const results = readFileSync(join(dir, 'wl_scenario_1.xml'), 'utf8');
   const serviced = /total requests serviced:\s*(\d+)/.exec(log);
   const erases = /Issued_Flash_Erase_CMD="(\d+)"/.exec(results);
-  return { seconds, requests: serviced ? Number(serviced[1]) : NaN, erases: erases ? Number(erases[1]) : NaN };
+  return { seconds, cpuSeconds, requests: serviced ? Number(serviced[1]) : NaN, erases: erases ? Number(erases[1]) : NaN };
 }
 
 // ------------------------------------------------------------------ the cases
@@ -147,6 +171,7 @@ function runMqsim(dir: string, workloadXml: string): MqsimRun {
 interface Row {
   name: string;
   ours: number;
+  oursCpu: number;
   oursDetail: string;
   mqsim: MqsimRun | null;
 }
@@ -156,6 +181,7 @@ const work = haveMqsim ? mkdtempSync(join(tmpdir(), 'ssd-mqsim-speed-')) : '';
 try {
   // 1. Synthetic with GC active.
   {
+    const cpu = process.cpuUsage();
     const started = performance.now();
     const sim = new SsdSimulator({
       geometry,
@@ -169,10 +195,12 @@ try {
     const writes = option('--writes', sim.userPages);
     const report = sim.run(writes);
     const ours = (performance.now() - started) / 1000;
+    const oursCpu = ownCpuSeconds(cpu);
     const engine = sim.engine();
     rows.push({
       name: `synthetic, GC active (${writes} random page writes, QD ${QUEUE_DEPTH})`,
       ours,
+      oursCpu,
       oursDetail: `WAF ${report.waf.toFixed(2)}, ${report.gcRuns} GC runs, ${report.erases} erases, run loop ${engine.runLoopKernel ? 'kernel' : 'TypeScript'}`,
       mqsim: haveMqsim ? runMqsim(work, syntheticWorkloadXml(writes)) : null,
     });
@@ -186,9 +214,11 @@ try {
       workload: { kind: 'trace', path: join(traceDir, file) },
       outputs: { snapshotEvery: 0 },
     }]);
+    const cpu = process.cpuUsage();
     const started = performance.now();
     const report = runScenario(scenario);
     const ours = (performance.now() - started) / 1000;
+    const oursCpu = ownCpuSeconds(cpu);
     let mqsim: MqsimRun | null = null;
     if (haveMqsim) {
       copyFileSync(join(traceDir, file), join(work, file));
@@ -197,6 +227,7 @@ try {
     rows.push({
       name: `${trace}-small replay, ${OCCUPANCY * 100} % occupied first`,
       ours,
+      oursCpu,
       oursDetail: `fill ${report.precondition!.wallSeconds.toFixed(2)} s of it; mean latency ${report.latencyUs.mean.toFixed(0)} µs`,
       mqsim,
     });
@@ -210,7 +241,11 @@ console.log(`device: MQSim's default with ${blocksPerPlane} blocks per plane (${
 if (!haveMqsim) console.log(`MQSim not found at ${mqsimBin} (set MQSIM_BIN): only our wall times are printed`);
 for (const r of rows) {
   const m = r.mqsim;
-  const theirs = m === null ? '' : ` | MQSim ${m.seconds.toFixed(2)} s (${m.requests} requests serviced, ${m.erases} erases) | MQSim / ours ${(m.seconds / r.ours).toFixed(1)}×`;
-  console.log(`${r.name}: ours ${r.ours.toFixed(2)} s (${r.oursDetail})${theirs}`);
+  const theirs =
+    m === null
+      ? ''
+      : ` | MQSim ${m.seconds.toFixed(2)} s, CPU ${m.cpuSeconds.toFixed(2)} s (${m.requests} requests serviced, ${m.erases} erases)` +
+        ` | MQSim / ours: wall ${(m.seconds / r.ours).toFixed(1)}×, CPU ${(m.cpuSeconds / r.oursCpu).toFixed(1)}×`;
+  console.log(`${r.name}: ours ${r.ours.toFixed(2)} s, CPU ${r.oursCpu.toFixed(2)} s (${r.oursDetail})${theirs}`);
 }
 console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blocksPerPlane}`);

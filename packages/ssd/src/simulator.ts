@@ -552,11 +552,14 @@ export class SsdSimulator {
    */
   engine(): { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } {
     const because: string[] = [];
-    if (this.ftl.mappingCacheReport() !== null) because.push('the cached mapping table (the kernel has none)');
+    const mappingCache = this.ftl.mappingCacheReport() !== null;
+    const planes = planesPerDie(this.config.geometry) > 1;
+    if (mappingCache) because.push('the cached mapping table (the kernel has none)');
     if (this.dataCache !== null) because.push('the data cache (the kernel loop writes straight to the FTL)');
     if (this.scheduler !== null) because.push('transaction scheduling in replay (every replayed operation goes through the scheduler; the kernels run the fill and synthetic runs)');
-    if (planesPerDie(this.config.geometry) > 1) because.push('planesPerDie > 1 (the kernels have one plane per die)');
-    if (because.length === 0 && !this.ftl.wasmKernelActive) {
+    if (planes) because.push('planesPerDie > 1 (the kernels have one plane per die)');
+    // The data cache and the scheduler leave the FTL kernel on: say why it is off when it is.
+    if (!mappingCache && !planes && !this.ftl.wasmKernelActive) {
       because.push(this.ftl.options.wasmKernel ? 'options, device or memory outside the kernel (see FtlOptions.wasmKernel)' : 'wasmKernel false');
     }
     return { ftlKernel: this.ftl.wasmKernelActive, runLoopKernel: this.kernel !== null, typescriptBecause: because };
