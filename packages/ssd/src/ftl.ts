@@ -25,6 +25,7 @@ import type { MappingCacheReport, TranslationReadTiming } from './ftl/cached-map
 import type { FtlReadResult } from './ftl/mapping.ts';
 import { selectVictim } from './ftl/victim.ts';
 import { backgroundGc, collectOnce } from './ftl/gc.ts';
+import type { GcTiming } from './ftl/gc.ts';
 import { eraseSpread } from './ftl/wear-leveling.ts';
 import { recover } from './ftl/recovery.ts';
 import { checkConsistency, freeUnits, snapshot } from './ftl/inspect.ts';
@@ -207,6 +208,10 @@ export class Ftl {
    */
   set translationTiming(timing: TranslationReadTiming | null) {
     this.state.translationTiming = timing;
+  }
+  /** How a transaction scheduler learns which operations are foreground GC's (replay.ts sets it). Internal. */
+  set gcTiming(timing: GcTiming | null) {
+    this.state.gcTiming = timing;
   }
   /** See FtlState.presumeTranslationPages (the simulator sets it with unmappedReads 'flash-read'). Internal. */
   set presumeTranslationPages(on: boolean) {

@@ -40,9 +40,18 @@ export interface SuspendOptions {
   readonly minimumRemainingNs?: number;
 }
 
-/** Transaction classes: host reads, and the rest (host writes, TRIM records, GC, wear leveling). */
+/**
+ * Transaction classes: host reads, host writes (and TRIM records, translation pages, the data
+ * cache's write-backs), and garbage collection (foreground GC inside an FTL call, background GC,
+ * wear leveling): each die has a queue per class.
+ */
 export const CLASS_READ = 0;
 export const CLASS_WRITE = 1;
+export const CLASS_GC = 2;
+const CLASSES = 3;
+
+/** The order 'read-first' serves a die's queues in. */
+const PRIORITY = [CLASS_GC, CLASS_READ, CLASS_WRITE] as const;
 
 const KIND_READ = 0;
 const KIND_PROGRAM = 1;
@@ -138,8 +147,8 @@ export class TransactionScheduler implements NandOperationSink {
   suspensions = 0;
   /**
    * Transactions of host requests and their summed turnaround (completion − hand-over, ns): host
-   * page reads, and programs issued for host requests (their writes, and any GC or mapping
-   * program the request's FTL call made). Reset with {@link resetCounts}.
+   * page reads, and programs issued for host requests (their writes, and any mapping program the
+   * request's FTL call made; not its GC). Reset with {@link resetCounts}.
    */
   hostReadTransactions = 0;
   hostReadTurnaroundNs = 0;
@@ -219,8 +228,8 @@ export class TransactionScheduler implements NandOperationSink {
     this.tPROG = params.tPROG;
     this.tBERS = params.tBERS;
     this.transferPerByte = params.transferPerByte;
-    this.heads = new Array<Transaction | null>(2 * dies).fill(null);
-    this.tails = new Array<Transaction | null>(2 * dies).fill(null);
+    this.heads = new Array<Transaction | null>(CLASSES * dies).fill(null);
+    this.tails = new Array<Transaction | null>(CLASSES * dies).fill(null);
     this.dieFree = new Float64Array(dies);
     this.heapDie = new Int32Array(dies);
     this.heapKey = new Float64Array(dies);
@@ -295,10 +304,10 @@ export class TransactionScheduler implements NandOperationSink {
 
   private queue(die: number, kind: number, plane: number, page: number, copyback: boolean, channel: number, bytes: number, issue: number, created: number, counted: boolean, request: number, operationClass: number): void {
     // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
-    const klass = kind === KIND_READ && operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
+    const klass = operationClass === CLASS_GC ? CLASS_GC : kind === KIND_READ && operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
     const t: Transaction = { kind, plane, page, copyback, channel, bytes, issue, created, klass, counted, request, sequence: this.sequence++, next: null, dependents: null, done: -1 };
     this.lastTransaction = t;
-    const q = 2 * die + klass;
+    const q = CLASSES * die + klass;
     const tail = this.tails[q]!;
     if (tail === null) this.heads[q] = t;
     else tail.next = t;
@@ -316,7 +325,7 @@ export class TransactionScheduler implements NandOperationSink {
     if (!((kind === KIND_PROGRAM && this.suspendPrograms) || (kind === KIND_ERASE && this.suspendErases))) return false;
     const now = this.now;
     const end = this.dieFree[die]!;
-    if (end - now < this.suspendMinimum || this.suspendedUntil[die]! > now || this.heads[2 * die + CLASS_READ] !== null) return false;
+    if (end - now < this.suspendMinimum || this.suspendedUntil[die]! > now || this.heads[CLASSES * die + CLASS_READ] !== null) return false;
     this.clock.issueAt(now);
     const transfer = bytes * this.transferPerByte;
     const done = this.clock.bookChannel(channel, now + this.suspendLatency + this.tR, transfer) + transfer;
@@ -423,22 +432,22 @@ export class TransactionScheduler implements NandOperationSink {
     const die = this.heapDie[0]!;
     const start = this.heapKey[0]!;
     this.heapRemove(0);
-    const readQueue = 2 * die + CLASS_READ;
-    const writeQueue = 2 * die + CLASS_WRITE;
-    const read = this.heads[readQueue]!;
-    const write = this.heads[writeQueue]!;
-    let q: number;
-    if (read === null) q = writeQueue;
-    else if (write === null) q = readQueue;
-    else if (read.issue > start) q = writeQueue; // a held program released later than the read's turn
-    else if (write.issue > start) q = readQueue;
-    else if (this.readFirst) q = readQueue;
-    else q = read.sequence < write.sequence ? readQueue : writeQueue;
+    // Among the queue heads issued by `start` (a held transaction may be released later than the
+    // die's turn): 'fifo' takes the one handed over first; 'read-first' takes GC, then host reads,
+    // then host writes (MQSim's PRIORITY_OUT_OF_ORDER with non-preemptible GC: a chip with GC
+    // transactions serves them before user reads and writes).
+    const base = CLASSES * die;
+    let q = -1;
+    for (const klass of PRIORITY) {
+      const head = this.heads[base + klass]!;
+      if (head === null || head.issue > start) continue;
+      if (q < 0 || (this.readFirst ? false : head.sequence < this.heads[q]!.sequence)) q = base + klass;
+    }
     const t = this.heads[q]!;
     this.heads[q] = t.next;
     if (t.next === null) this.tails[q] = null;
     this.clock.issueAt(start);
-    const group = this.multiPlane !== null && t.plane >= 0 ? this.gather(t, q, q === readQueue ? writeQueue : readQueue, start) : null;
+    const group = this.multiPlane !== null && t.plane >= 0 ? this.gather(t, q, base, start) : null;
     const transfer = t.bytes * this.transferPerByte;
     let busyFrom = start;
     let done: number;
@@ -487,16 +496,18 @@ export class TransactionScheduler implements NandOperationSink {
   /**
    * The transactions that join `t` (just taken from queue `first`, starting at `start`) as one
    * multi-plane command: of its kind and copyback mode, issued by `start`, each on a plane of
-   * t's plane set that the command does not hold yet; taken from `first`, then from `second`.
-   * Null when none joins.
+   * t's plane set that the command does not hold yet; taken from `first`, then from the die's
+   * other queues (`base` + class, in priority order). Null when none joins.
    */
-  private gather(t: Transaction, first: number, second: number, start: number): Transaction[] | null {
+  private gather(t: Transaction, first: number, base: number, start: number): Transaction[] | null {
     const planes = this.multiPlane!;
     const sets = planes.planeSets;
     const page = planes.samePage ? t.page : -1;
     let mask = 1 << t.plane;
     let group: Transaction[] | null = null;
-    for (const q of [first, second]) {
+    for (let k = -1; k < PRIORITY.length; k++) {
+      const q = k < 0 ? first : base + PRIORITY[k]!;
+      if (k >= 0 && q === first) continue;
       let previous: Transaction | null = null;
       let x: Transaction | null = this.heads[q] ?? null;
       while (x !== null) {
@@ -530,7 +541,7 @@ export class TransactionScheduler implements NandOperationSink {
       if (t.klass === CLASS_READ) {
         this.hostReadTransactions++;
         this.hostReadTurnaroundNs += done - t.created;
-      } else if (t.kind === KIND_PROGRAM) {
+      } else if (t.kind === KIND_PROGRAM && t.klass === CLASS_WRITE) {
         this.hostProgramTransactions++;
         this.hostProgramTurnaroundNs += done - t.created;
       }
@@ -555,14 +566,16 @@ export class TransactionScheduler implements NandOperationSink {
 
   /** (Re)keys a die in the heap: when its next transaction can start, or out when it has none. */
   private schedule(die: number): void {
-    const read = this.heads[2 * die + CLASS_READ]!;
-    const write = this.heads[2 * die + CLASS_WRITE]!;
     const at = this.heapIndex[die]!;
-    if (read === null && write === null) {
+    let first = Infinity;
+    for (let q = CLASSES * die; q < CLASSES * die + CLASSES; q++) {
+      const head = this.heads[q]!;
+      if (head !== null && head.issue < first) first = head.issue;
+    }
+    if (first === Infinity) {
       if (at >= 0) this.heapRemove(at);
       return;
     }
-    const first = read === null ? write!.issue : write === null ? read.issue : Math.min(read.issue, write.issue);
     const free = this.dieFree[die]!;
     const key = free > first ? free : first;
     if (at >= 0) {

@@ -161,9 +161,10 @@ export function eraseVictim(u: i32, pool: i32): void {
  * −1 when this one needs src/ftl/ (a TRIM record among the victim's valid pages; nothing changed).
  * foregroundGc's multi-plane branch (src/ftl/gc-planes.ts) has no counterpart here: it runs only
  * over a PlaneView with multi-plane commands, whose device has no metadata kernel, so this kernel
- * never runs then.
+ * never runs then. Nor has its gcTiming hook: only a transaction scheduler's replay sets it, and
+ * the device's kernel is paused for those replays.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#collect packages/ssd/src/ftl/gc.ts#foregroundGc kernel:c1b9f767 source:bf0a432f
+// Mirrors: packages/ssd/src/ftl/gc.ts#collect packages/ssd/src/ftl/gc.ts#foregroundGc kernel:c1b9f767 source:2f7f3255
 export function collect(pool: i32): i32 {
   let victim = selectVictim(pool);
   if (victim < 0) return 0;

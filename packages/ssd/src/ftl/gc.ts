@@ -27,16 +27,28 @@ export function fits(st: FtlState, victim: number, s: Stream, pool: number): boo
   return valid <= room || (st.freeCount[pool]! > 0 && valid <= room + freeCapacity(st, pool));
 }
 
+/** How a transaction scheduler learns that the operations issued next are foreground GC's (replay sets it; FtlState.gcTiming). */
+export interface GcTiming {
+  begin(): void;
+  end(): void;
+}
+
 export function foregroundGc(st: FtlState, pool: number): void {
-  // With multi-plane commands the planes of a die collect together (gc-planes.ts; never in the kernel).
-  const group = gcPlaneGroup(st);
-  if (group > 1) {
-    foregroundGcPlanes(st, pool, group);
-    return;
-  }
-  let guard = st.unitsPerPool + 4;
-  while (st.freeCount[pool]! < st.gcThreshold && guard-- > 0) {
-    if (!collect(st, pool, -1, st.gcStream)) break;
+  const timing = st.gcTiming;
+  if (timing !== null) timing.begin();
+  try {
+    // With multi-plane commands the planes of a die collect together (gc-planes.ts; never in the kernel).
+    const group = gcPlaneGroup(st);
+    if (group > 1) {
+      foregroundGcPlanes(st, pool, group);
+      return;
+    }
+    let guard = st.unitsPerPool + 4;
+    while (st.freeCount[pool]! < st.gcThreshold && guard-- > 0) {
+      if (!collect(st, pool, -1, st.gcStream)) break;
+    }
+  } finally {
+    if (timing !== null) timing.end();
   }
 }
 

@@ -13,6 +13,7 @@ import type { FtlOptions } from '../config.ts';
 import { SsdError } from '../errors.ts';
 import { crc32FirstWordTerm, crc32KernelTables } from '../crc32.ts';
 import type { MappingCache, TranslationReadTiming } from './cached-mapping.ts';
+import type { GcTiming } from './gc.ts';
 import { FTL_KERNEL_WASM_BASE64 } from '../ftl-kernel-wasm.ts';
 import { KIND_DATA, LITTLE_ENDIAN_HOST, METADATA_BYTES, metadataOffset, spareWord0 } from '../spare.ts';
 import type { PageMetadata } from '../spare.ts';
@@ -307,6 +308,8 @@ export class FtlState {
    * moves to each read's completion.
    */
   translationTiming: TranslationReadTiming | null = null;
+  /** How a transaction scheduler marks foreground GC's operations (ftl/gc.ts GcTiming); null: nobody asks. */
+  gcTiming: GcTiming | null = null;
   /**
    * Translation pages never written are taken as present on flash (a device that holds data from
    * before: the simulator's unmappedReads 'flash-read'): reading one costs a flash read on the die

@@ -13,7 +13,7 @@
 import type { NandClock, NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { SsdError } from '../errors.ts';
 import type { Ftl } from '../ftl.ts';
-import { CLASS_READ, CLASS_WRITE } from '../scheduler.ts';
+import { CLASS_GC, CLASS_READ, CLASS_WRITE } from '../scheduler.ts';
 import type { TransactionHandle, TransactionScheduler } from '../scheduler.ts';
 import { SECTOR_BYTES } from '../trace.ts';
 import type { TraceRequest } from '../trace.ts';
@@ -242,6 +242,33 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
   // read is in flight waits for that read (MQSim's ArrivingMappingEntries); with partial-page
   // transfers a translation read moves one sector (MQSim reads SECTOR_SIZE_IN_BYTE).
   const translationReads = new Map<number, TransactionHandle>();
+  // Foreground GC inside a host write's FTL call: its own class (GC first with read-first, as
+  // MQSim's non-preemptible GC), whole pages, and not held after the request's update read.
+  let gcDepth = 0;
+  let savedClass = CLASS_WRITE;
+  let savedBytes = 0;
+  let savedHold: TransactionHandle | null = null;
+  let savedNotBefore = 0;
+  host.ftl.gcTiming = {
+    begin: () => {
+      if (gcDepth++ > 0) return;
+      savedClass = scheduler.operationClass;
+      savedBytes = scheduler.transferBytes;
+      savedHold = scheduler.holdAfter;
+      savedNotBefore = scheduler.notBefore;
+      scheduler.operationClass = CLASS_GC;
+      scheduler.transferBytes = 0;
+      scheduler.holdAfter = null;
+      scheduler.notBefore = 0;
+    },
+    end: () => {
+      if (--gcDepth > 0) return;
+      scheduler.operationClass = savedClass;
+      scheduler.transferBytes = savedBytes;
+      scheduler.holdAfter = savedHold;
+      scheduler.notBefore = savedNotBefore;
+    },
+  };
   let pageTransfer = 0;
   host.ftl.translationTiming = {
     beforeRead: () => {
@@ -280,7 +307,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
       let issue = arrival > previousIssue ? arrival : previousIssue;
       if (host.backgroundGcIdleNs > 0 && issue - previousIssue > host.backgroundGcIdleNs) {
         // An idle gap: GC units queued at its start, while their work ends before the next issue.
-        scheduler.operationClass = CLASS_WRITE;
+        scheduler.operationClass = CLASS_GC;
         for (let k = 0; k < 64; k++) {
           if (host.ftl.backgroundGc(1) === 0) break;
           while (scheduler.nextEvent() < issue) scheduler.step();
@@ -396,6 +423,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
     clock.sink = null;
     scheduler.notBefore = 0;
     host.ftl.translationTiming = null;
+    host.ftl.gcTiming = null;
   }
 }
 
