@@ -4,10 +4,54 @@
  * `arrival_ns device lba_sector size_sectors type`, type 0 = write, 1 = read.
  */
 import type { TraceRequest } from '../trace.ts';
-import { checkRange, lines, parseError, request } from './common.ts';
+import { MAX_BYTE_ADDRESS, SECTOR, checkRange, lines, parseError, request } from './common.ts';
 import type { TraceInput } from './common.ts';
 
 const NAMES = ['arrival time', 'device', 'lba', 'size', 'type'];
+
+/** Character codes the fast path reads. */
+const SPACE = 32;
+const TAB = 9;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+/** Largest sector end: (sector + sectors) · 512 ≤ 2^53 (common.ts checkRange). */
+const MAX_SECTOR_END = MAX_BYTE_ADDRESS / SECTOR;
+
+/**
+ * The common line in one pass: five fields of digits (the arrival time may have a fraction)
+ * separated by spaces or tabs, integer sector and size, size ≥ 1, type 0 or 1, the range within
+ * 2^53 bytes. Returns the request, or null for anything else: the checked path below then
+ * parses the line and names what is wrong (so both paths accept exactly the same lines).
+ */
+function fastRequest(raw: string, line: number): TraceRequest | null {
+  const n = raw.length;
+  const values = [0, 0, 0, 0, 0];
+  let at = 0;
+  for (let field = 0; field < 5; field++) {
+    if (field > 0) {
+      const gap = at;
+      while (at < n && (raw.charCodeAt(at) === SPACE || raw.charCodeAt(at) === TAB)) at++;
+      if (at === gap) return null;
+    }
+    const start = at;
+    let dot = -1;
+    while (at < n) {
+      const c = raw.charCodeAt(at);
+      if (c >= ZERO && c <= NINE) at++;
+      else if (c === DOT && dot < 0 && field === 0) dot = at++;
+      else break;
+    }
+    // At least one digit, none missing after a dot.
+    if (at === start || dot === start || dot === at - 1) return null;
+    values[field] = Number(raw.slice(start, at));
+  }
+  if (at !== n) return null;
+  const [arrivalNs, device, sector, sectors, type] = values as [number, number, number, number, number];
+  if (!Number.isFinite(arrivalNs) || !Number.isSafeInteger(device) || sectors < 1 || !(type === 0 || type === 1)) return null;
+  if (!Number.isSafeInteger(sector) || !Number.isSafeInteger(sectors) || sector + sectors > MAX_SECTOR_END) return null;
+  return request(arrivalNs, device, sector, sectors, type === 1 ? 'read' : 'write', line);
+}
 
 /**
  * Parses DiskSim ASCII. Blank lines and lines starting with '#' are skipped. A malformed line
@@ -20,6 +64,11 @@ export function parseDiskSim(text: TraceInput, fileName = '<trace>'): TraceReque
     i++;
     const raw = line.trim();
     if (raw === '' || raw.startsWith('#')) continue;
+    const fast = fastRequest(raw, i + 1);
+    if (fast !== null) {
+      out.push(fast);
+      continue;
+    }
     const where = `${fileName}:${i + 1}`;
     const fields = raw.split(/\s+/);
     if (fields.length !== 5) parseError(where, `expected 5 columns (arrival device lba size type), found ${fields.length}`);
