@@ -50,8 +50,9 @@ export const CLASS_WRITE = 1;
 export const CLASS_GC = 2;
 const CLASSES = 3;
 
-/** The order 'read-first' serves a die's queues in. */
+/** The order 'read-first' serves a die's queues in; with preemptible GC while its die is not urgent. */
 const PRIORITY = [CLASS_GC, CLASS_READ, CLASS_WRITE] as const;
+const PREEMPTIBLE = [CLASS_READ, CLASS_WRITE, CLASS_GC] as const;
 
 const KIND_READ = 0;
 const KIND_PROGRAM = 1;
@@ -154,6 +155,15 @@ export class TransactionScheduler implements NandOperationSink {
   hostReadTurnaroundNs = 0;
   hostProgramTransactions = 0;
   hostProgramTurnaroundNs = 0;
+
+  /**
+   * Preemptible GC (MQSim's Preemptible_GC_Enabled; 0: off, GC first): host reads, then host
+   * writes, then GC, unless {@link gcUrgent} says a pool of the die has fewer free blocks than
+   * this (MQSim's GC_is_in_urgent_mode).
+   */
+  gcHardThreshold = 0;
+  /** With preemptible GC: whether die `die` has a pool below `threshold` free blocks (the replay asks the FTL). */
+  gcUrgent: (die: number, threshold: number) => boolean = () => true;
 
   /**
    * While set, the operations handed over are the mapping's (translation-page reads of the cached
@@ -437,8 +447,9 @@ export class TransactionScheduler implements NandOperationSink {
     // then host writes (MQSim's PRIORITY_OUT_OF_ORDER with non-preemptible GC: a chip with GC
     // transactions serves them before user reads and writes).
     const base = CLASSES * die;
+    const order = this.gcHardThreshold > 0 && this.readFirst && !this.gcUrgent(die, this.gcHardThreshold) ? PREEMPTIBLE : PRIORITY;
     let q = -1;
-    for (const klass of PRIORITY) {
+    for (const klass of order) {
       const head = this.heads[base + klass]!;
       if (head === null || head.issue > start) continue;
       if (q < 0 || (this.readFirst ? false : head.sequence < this.heads[q]!.sequence)) q = base + klass;

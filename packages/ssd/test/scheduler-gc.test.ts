@@ -4,7 +4,7 @@
 // inside a request that moves part of one.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SsdSimulator } from '../src/index.ts';
+import { SsdSimulator, isSsdError } from '../src/index.ts';
 import type { SimulatorConfig, TraceRequest } from '../src/index.ts';
 
 const timing = { tR: 75_000, tPROG: 750_000, tBERS: 3_800_000, transferPerByte: 3 };
@@ -16,8 +16,8 @@ function request(line: number, arrivalNs: number, page: number, isRead: boolean)
   return { arrivalNs, device: 0, sector: page * 16, sectors: 16, isRead, line };
 }
 
-function simulator(transactionScheduling: 'fifo' | 'read-first'): SsdSimulator {
-  const config: SimulatorConfig = { geometry, timing, backgroundGcIdleNs: 0, queueDepth: 64, transactionScheduling, ftl: { overProvisioning: 1 } };
+function simulator(transactionScheduling: 'fifo' | 'read-first', extra: Partial<SimulatorConfig> = {}): SsdSimulator {
+  const config: SimulatorConfig = { geometry, timing, backgroundGcIdleNs: 0, queueDepth: 64, transactionScheduling, ftl: { overProvisioning: 1 }, ...extra };
   const sim = new SsdSimulator(config);
   sim.startMeasurement();
   return sim;
@@ -28,8 +28,8 @@ function simulator(transactionScheduling: 'fifo' | 'read-first'): SsdSimulator {
 const PREPARE = [...Array(16).keys(), 0, 1, 4, 5, 8, 9, 12, 13, 2];
 
 /** Replays PREPARE one request at a time, then writes LBA 3 with a host read of LBA 6 1 µs behind it. */
-function gcWithRead(transactionScheduling: 'fifo' | 'read-first'): { erases: number; moved: number; read: number; write: number } {
-  const sim = simulator(transactionScheduling);
+function gcWithRead(transactionScheduling: 'fifo' | 'read-first', extra: Partial<SimulatorConfig> = {}): { erases: number; moved: number; read: number; write: number } {
+  const sim = simulator(transactionScheduling, extra);
   PREPARE.forEach((p, i) => sim.replay([request(i + 1, 0, p, false)]));
   const erases = sim.ftl.counters.erases;
   const moved = sim.ftl.counters.gcMovedPages;
@@ -52,5 +52,23 @@ describe('GC under the transaction scheduler', () => {
     const fifo = gcWithRead('fifo');
     assert.equal(fifo.write, gc + TRANSFER + timing.tPROG);
     assert.equal(fifo.read, gc + TRANSFER + timing.tPROG + read - 1000);
+  });
+
+  test("gcPriority 'preemptible' (MQSim's preemptible GC): the read goes before GC while no pool is below gcHardThreshold", () => {
+    const first = gcWithRead('read-first');
+    const gc = first.moved * (timing.tR + 2 * TRANSFER + timing.tPROG) + first.erases * timing.tBERS;
+    const read = timing.tR + TRANSFER;
+    // Host work first: the host program at 0, the host read when it ends, GC after them.
+    const preemptible = gcWithRead('read-first', { gcPriority: 'preemptible', gcHardThreshold: 1 });
+    const program = TRANSFER + timing.tPROG;
+    assert.equal(preemptible.write, program);
+    assert.equal(preemptible.read, program + read - 1000);
+    assert.ok(gc > program + read);
+    // Below the hard threshold (every pool has fewer than 8 free blocks) GC goes first again.
+    const urgent = gcWithRead('read-first', { gcPriority: 'preemptible', gcHardThreshold: 8 });
+    assert.equal(urgent.read, first.read);
+    assert.throws(() => simulator('fifo', { gcPriority: 'preemptible' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /gcPriority/.test(e.message));
+    assert.throws(() => simulator('read-first', { gcPriority: 'later' as 'first' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /gcPriority/.test(e.message));
+    assert.throws(() => new SsdSimulator({ geometry, gcPriority: 'preemptible' }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG'));
   });
 });

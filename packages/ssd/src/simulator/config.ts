@@ -71,6 +71,15 @@ export interface SimulatorConfig {
   /** With a transaction scheduler: host reads suspend programs and/or erases (scheduler.ts SuspendOptions; default none). */
   readonly suspend?: SuspendOptions;
   /**
+   * With transactionScheduling 'read-first': 'first' (default; MQSim's non-preemptible GC) serves
+   * a die's GC transactions before host reads and writes; 'preemptible' (MQSim's
+   * Preemptible_GC_Enabled) serves host reads, then host writes, then GC, unless a pool of the die
+   * has fewer than gcHardThreshold free blocks (then GC first again).
+   */
+  readonly gcPriority?: 'first' | 'preemptible';
+  /** With gcPriority 'preemptible': free blocks per pool below which GC goes first (default 1; MQSim's GC_Hard_Threshold × blocks per plane). */
+  readonly gcHardThreshold?: number;
+  /**
    * A DRAM write-back data cache between the host and the FTL (cache/data-cache.ts; absent: none,
    * the default): host writes complete in DRAM, the least recently used page is written back when
    * the cache is full, idle gaps of a replay flush dirty pages, host reads of cached pages are

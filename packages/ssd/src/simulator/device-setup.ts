@@ -62,8 +62,19 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
     scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, transactionScheduling as TransactionScheduling, resolveSuspend(config));
     // The scheduler forms the multi-plane commands itself; the grouping tells it the planes.
     if (multiPlane !== null) scheduler.multiPlane = multiPlane;
+    if (config.gcPriority !== undefined && config.gcPriority !== 'first' && config.gcPriority !== 'preemptible') {
+      throw new SsdError('INVALID_CONFIG', `gcPriority must be 'first' or 'preemptible', got '${String(config.gcPriority)}'`);
+    }
+    const hard = config.gcHardThreshold ?? 1;
+    if (!Number.isInteger(hard) || hard < 1) throw new SsdError('INVALID_CONFIG', `gcHardThreshold must be a whole number of blocks ≥ 1, got ${String(hard)}`);
+    if (config.gcPriority === 'preemptible') {
+      if (transactionScheduling !== 'read-first') throw new SsdError('INVALID_CONFIG', "gcPriority 'preemptible' needs transactionScheduling 'read-first'");
+      scheduler.gcHardThreshold = hard;
+    }
   } else if (config.suspend !== undefined) {
     throw new SsdError('INVALID_CONFIG', "suspend needs transactionScheduling 'fifo' or 'read-first'");
+  } else if (config.gcPriority !== undefined || config.gcHardThreshold !== undefined) {
+    throw new SsdError('INVALID_CONFIG', "gcPriority and gcHardThreshold need transactionScheduling 'read-first'");
   }
   return { device, multiPlane, scheduler };
 }

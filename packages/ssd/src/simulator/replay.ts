@@ -243,15 +243,31 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
   // transfers a translation read moves one sector (MQSim reads SECTOR_SIZE_IN_BYTE).
   const translationReads = new Map<number, TransactionHandle>();
   // Foreground GC inside a host write's FTL call: its own class (GC first with read-first, as
-  // MQSim's non-preemptible GC), whole pages, and not held after the request's update read.
+  // MQSim's non-preemptible GC), no request's, whole pages, not held after the request's update read.
   let gcDepth = 0;
   let savedClass = CLASS_WRITE;
   let savedBytes = 0;
   let savedHold: TransactionHandle | null = null;
   let savedNotBefore = 0;
+  // Preemptible GC's urgency: some pool of the die (a plane's, with planes) below the threshold.
+  const poolsPerDie = Math.max(1, Math.floor(host.ftl.freeCount.length / (host.geometry.channels * host.geometry.diesPerChannel)));
+  scheduler.gcUrgent = (die, threshold) => {
+    const pools = host.ftl.freeCount;
+    if (pools.length === 1) return pools[0]! < threshold;
+    for (let p = die * poolsPerDie; p < (die + 1) * poolsPerDie; p++) if (pools[p]! < threshold) return true;
+    return false;
+  };
+  let savedRequest = -1;
+  let savedLast: TransactionHandle | null = null;
   host.ftl.gcTiming = {
     begin: () => {
       if (gcDepth++ > 0) return;
+      // GC is the device's work, not the request's (MQSim's GC transactions belong to no user
+      // request): the request completes with its own transactions, which wait for GC only where
+      // GC goes first.
+      savedRequest = scheduler.request;
+      scheduler.request = -1;
+      savedLast = scheduler.lastTransaction;
       savedClass = scheduler.operationClass;
       savedBytes = scheduler.transferBytes;
       savedHold = scheduler.holdAfter;
@@ -263,6 +279,8 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
     },
     end: () => {
       if (--gcDepth > 0) return;
+      scheduler.request = savedRequest;
+      scheduler.lastTransaction = savedLast;
       scheduler.operationClass = savedClass;
       scheduler.transferBytes = savedBytes;
       scheduler.holdAfter = savedHold;
