@@ -3,7 +3,8 @@
  * `import` ≤ 2× mkyaffs2image's wall time, `extract` ≤ 2× unyaffs's):
  *   import   — `yaffs2 import tree a.img`      vs `mkyaffs2image tree b.img`
  *   extract  — `yaffs2 extract b.img out1`     vs `unyaffs b.img out2` (the same image)
- *   start-up — `yaffs2 --version`              (the CLI's fixed cost)
+ *   start-up — `yaffs2 --version`              (the CLI's fixed cost) vs `node -e 0` (Node's own)
+ *   tiny     — `yaffs2 import` of a one-file tree vs mkyaffs2image of it (fixed costs of a command)
  * over a seeded tree of about 50 MB in a few hundred files. Each pair runs 5 times, ours and
  * theirs alternating (so a change of load hits both alike); the best wall and CPU times count. unyaffs is Debian's (apt-get install unyaffs); mkyaffs2image is not packaged:
  * build it from upstream's utils/ (see packages/yaffs2/test/fixtures/README.md) and pass its path
@@ -96,8 +97,8 @@ function available(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v "${command}"`]).status === 0;
 }
 
-// Time the compiled CLI: bin/yaffs2.js runs the bundle only when it is newer than every source
-// (packages/yaffs2, nand, cli-kit), else the sources through tsx (about 0.4 s more per start).
+// Time the compiled CLI: bin/yaffs2.js runs dist/yaffs2.cjs, rebuilding it first when a source
+// of yaffs2, nand or cli-kit is newer; built here so that no timed run pays for a build.
 const built = spawnSync('npm', ['run', 'build', '-w', 'packages/yaffs2'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'pipe', encoding: 'utf8' });
 if (built.status !== 0) throw new Error(`npm run build -w packages/yaffs2 failed: ${built.stderr}`);
 
@@ -126,8 +127,24 @@ try {
   };
   console.log(`tree: ${files} files, ${mb.toFixed(1)} MiB; best of ${RUNS} whole-process runs, ours and theirs alternating`);
   const none = (): void => {};
-  const [startUp] = timeSideBySide({ label: 'start-up', command: process.execPath, args: [cli, '--version'], before: none });
-  console.log(`start-up  yaffs2 --version                 ${startUp!.wall.toFixed(3)} s (${cpuText(startUp!)})`);
+  const [startUp, bare] = timeSideBySide(
+    { label: 'start-up', command: process.execPath, args: [cli, '--version'], before: none },
+    { label: 'node', command: process.execPath, args: ['-e', '0'], before: none },
+  );
+  console.log(`start-up  yaffs2 --version ${startUp!.wall.toFixed(3)} s (${cpuText(startUp!)})   node -e 0 ${bare!.wall.toFixed(3)} s (${cpuText(bare!)})`);
+  const tiny = path.join(work, 'tiny');
+  fs.mkdirSync(tiny);
+  fs.writeFileSync(path.join(tiny, 'hello.txt'), 'hello\n');
+  const tinyOurs = path.join(work, 'tiny-ours.img');
+  const tinyTheirs = path.join(work, 'tiny-theirs.img');
+  const tinyImport: Command = { label: 'tiny import', command: process.execPath, args: [cli, 'import', tiny, tinyOurs], before: rm(tinyOurs) };
+  if (mkyaffs2image && fs.existsSync(mkyaffs2image)) {
+    const [a, b] = timeSideBySide(tinyImport, { label: 'tiny mkyaffs2image', command: mkyaffs2image, args: [tiny, tinyTheirs], before: rm(tinyTheirs) });
+    console.log(`tiny      yaffs2 import ${a!.wall.toFixed(3)} s (${cpuText(a!)})   mkyaffs2image ${b!.wall.toFixed(3)} s (${cpuText(b!)})   one 6-byte file`);
+  } else {
+    const [a] = timeSideBySide(tinyImport);
+    console.log(`tiny      yaffs2 import ${a!.wall.toFixed(3)} s (${cpuText(a!)})   one 6-byte file`);
+  }
   const importOurs: Command = { label: 'import', command: process.execPath, args: [cli, 'import', tree, ours], before: rm(ours) };
   let reference = ours;
   if (mkyaffs2image && fs.existsSync(mkyaffs2image)) {

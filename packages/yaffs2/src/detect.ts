@@ -93,6 +93,18 @@ function u32(bytes: Uint8Array, at: number, bigEndian: boolean): number {
     : (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
 }
 
+let copyBuffer = new Uint8Array(64);
+
+/**
+ * sample[from … to) copied into a buffer of exactly that length (unpackTags repairs in place, and
+ * the sample must stay as read), one buffer reused rather than a slice per record examined.
+ */
+function tagsCopy(sample: Uint8Array, from: number, to: number): Uint8Array {
+  if (copyBuffer.length !== to - from) copyBuffer = new Uint8Array(to - from);
+  copyBuffer.set(sample.subarray(from, to));
+  return copyBuffer;
+}
+
 /** Upstream's scan test for usable tags, plus a header check: is this record YAFFS2 in `layout`? */
 function plausible(sample: Uint8Array, recordStart: number, pageSize: number, spareSize: number, layout: SpareLayout, tags: ChunkTags): boolean {
   const spareStart = recordStart + pageSize;
@@ -103,10 +115,11 @@ function plausible(sample: Uint8Array, recordStart: number, pageSize: number, sp
     const tellsApart = eccAt === null ? allErased(sample, spareStart, spareStart + spareSize) : !allErased(sample, spareStart + eccAt, spareStart + eccAt + layout.dataEccSectors.length * 3);
     if (!tellsApart) return false;
     if (layout.badBlockMarkerOffset !== null && sample[spareStart + layout.badBlockMarkerOffset] !== 0xff) return false;
-    unpackTags(sample.slice(spareStart - INBAND_TAGS_SIZE, spareStart), 0, tags, layout);
+    const copy = tagsCopy(sample, spareStart - INBAND_TAGS_SIZE, spareStart);
+    unpackTags(copy, 0, tags, layout);
     return plausibleTags(sample, recordStart, pageSize - INBAND_TAGS_SIZE, layout, tags);
   }
-  const spare = sample.slice(spareStart, spareStart + layout.tagsOffset + PACKED_TAGS_SIZE);
+  const spare = tagsCopy(sample, spareStart, spareStart + layout.tagsOffset + PACKED_TAGS_SIZE);
   if (!layout.tagEcc && !allErased(spare, layout.tagsOffset + 16, layout.tagsOffset + PACKED_TAGS_SIZE)) return false;
   if (layout.badBlockMarkerOffset !== null && sample[spareStart + layout.badBlockMarkerOffset] !== 0xff) return false;
   unpackTags(spare, layout.tagsOffset, tags, layout);
@@ -131,7 +144,7 @@ function plausibleTags(sample: Uint8Array, recordStart: number, chunkSize: numbe
 
 /** yaffs1_scan's view of a 512 + 16-byte record: tag ECC passes, ids in range, a header starts with an object type. */
 function plausibleYaffs1(sample: Uint8Array, recordStart: number, layout: SpareLayout, tags: ChunkTags): boolean {
-  const spare = sample.slice(recordStart + YAFFS1_PAGE_SIZE, recordStart + YAFFS1_PAGE_SIZE + YAFFS1_SPARE_SIZE);
+  const spare = tagsCopy(sample, recordStart + YAFFS1_PAGE_SIZE, recordStart + YAFFS1_PAGE_SIZE + YAFFS1_SPARE_SIZE);
   // The block status byte is 0xFF in a good block; the byte count's two high bits are 3 on
   // 512-byte chunks (upstream and mkyaffsimage both store them so).
   if (spare[YAFFS1_BLOCK_STATUS_OFFSET] !== 0xff) return false;

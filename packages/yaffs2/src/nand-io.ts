@@ -41,7 +41,12 @@ function swapLineParityBytes(code: Uint8Array, at: number): void {
 
 const smartMediaCode = new Uint8Array(3);
 
-/** Checks and repairs `data` against the layout's data ECC in `spare`; counts corrected bits and uncorrectable sectors. */
+const dataEccResult = { corrected: 0, uncorrectable: 0 };
+
+/**
+ * Checks and repairs `data` against the layout's data ECC in `spare`; counts corrected bits and
+ * uncorrectable sectors (in one result object, reused: valid until the next call).
+ */
 export function correctDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Array): { corrected: number; uncorrectable: number } {
   const sectors = dev.layout.dataEccSectors;
   let corrected = 0;
@@ -61,7 +66,9 @@ export function correctDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Arr
     if (r > 0) corrected += r;
     else if (r < 0) uncorrectable++;
   }
-  return { corrected, uncorrectable };
+  dataEccResult.corrected = corrected;
+  dataEccResult.uncorrectable = uncorrectable;
+  return dataEccResult;
 }
 
 /**

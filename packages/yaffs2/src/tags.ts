@@ -278,18 +278,22 @@ export function packTags(
  * order that leaves the tags clean (else correctable) wins.
  */
 function checkTagEcc(spare: Uint8Array, offset: number, bigEndian: boolean): number {
-  const stored = (be: boolean): TagEcc => ({
-    colParity: spare[offset + 16]!,
-    lineParity: getU32(spare, offset + 20, be),
-    lineParityPrime: getU32(spare, offset + 24, be),
-  });
   if (!bigEndian) {
-    // The common case, once per chunk read: no allocation.
+    // The common case, once per chunk read: no allocation (not even a closure).
     storedScratch.colParity = spare[offset + 16]!;
     storedScratch.lineParity = getU32(spare, offset + 20, false);
     storedScratch.lineParityPrime = getU32(spare, offset + 24, false);
     return correctTagEcc(spare, offset, TAGS_ONLY_SIZE, storedScratch);
   }
+  return checkBigEndianTagEcc(spare, offset);
+}
+
+function checkBigEndianTagEcc(spare: Uint8Array, offset: number): number {
+  const stored = (be: boolean): TagEcc => ({
+    colParity: spare[offset + 16]!,
+    lineParity: getU32(spare, offset + 20, be),
+    lineParityPrime: getU32(spare, offset + 24, be),
+  });
   const fresh = calcTagEcc(spare, offset, TAGS_ONLY_SIZE);
   const native = stored(true);
   const swapped = stored(false);
