@@ -64,8 +64,9 @@ describe('scenario schema', () => {
     for (const n of ['ssd-small', 'ssd-4k', 'seed-mini', 'mqsim-default']) assert.ok(names.includes(n), n);
     for (const n of names) loadScenario(n);
     const m = loadScenario('mqsim-default');
-    // One die per MQSim chip (its two dies never overlap), as bench/ssd-mqsim.ts validates it.
-    assert.deepEqual(m.device.geometry, { channels: 8, diesPerChannel: 4, blocksPerDie: 8192, pagesPerBlock: 256, pageSize: 8192, spareSize: 448 });
+    // One die per MQSim chip (its two dies never overlap) of 2 × 2 planes, as bench/ssd-mqsim.ts validates it.
+    assert.deepEqual(m.device.geometry, { channels: 8, diesPerChannel: 4, blocksPerDie: 8192, pagesPerBlock: 256, pageSize: 8192, spareSize: 448, planesPerDie: 4 });
+    assert.deepEqual([m.device.multiPlane, m.device.multiPlaneDiesPerChip, m.device.multiPlaneSamePage], [true, 2, true]);
     // MQSim's Overprovisioning_Ratio 0.07 of physical = 0.07 / 0.93 of user.
     assert.ok(Math.abs((m.device.ftl.overProvisioning as number) - 0.07 / 0.93) < 1e-6);
     assert.deepEqual(m.device.timing, { tR: 75000, tPROG: 750000, tBERS: 3800000, transferPerByte: 3.003 });

@@ -40,6 +40,11 @@ export interface Scenario {
     transactionScheduling?: string;
     /** With planes: operations on distinct planes of a die go as multi-plane commands (SimulatorConfig.multiPlane). */
     multiPlane?: boolean;
+    /** SimulatorConfig.multiPlaneDiesPerChip, multiPlaneSamePage (MQSim's multi-plane rules), gcPriority, gcHardThreshold. */
+    multiPlaneDiesPerChip?: number;
+    multiPlaneSamePage?: boolean;
+    gcPriority?: string;
+    gcHardThreshold?: number;
     partialPageTransfers?: boolean;
     partialPageWrites?: string;
     /** The DRAM write-back data cache (SimulatorConfig.dataCache); absent, or capacity 0: none. */
@@ -141,6 +146,10 @@ export const SCENARIO_SCHEMA: Node = {
         unmappedReads: { t: 'string', values: ['free', 'flash-read'] },
         transactionScheduling: { t: 'string', values: ['eager', ...TRANSACTION_SCHEDULINGS] },
         multiPlane: { t: 'boolean' },
+        multiPlaneDiesPerChip: int(1),
+        multiPlaneSamePage: { t: 'boolean' },
+        gcPriority: { t: 'string', values: ['first', 'preemptible'] },
+        gcHardThreshold: int(1),
         partialPageTransfers: { t: 'boolean' },
         partialPageWrites: { t: 'string', values: ['overwrite', 'read-modify-write'] },
         dataCache: {
