@@ -4,6 +4,8 @@
 // and within one of the chip's dies; the report gives the transactions' mean turnaround.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MultiPlaneGrouping, createNandDevice } from '@flashdiff/nand';
+import type { NandClock } from '@flashdiff/nand';
 import { SsdSimulator, isSsdError } from '../src/index.ts';
 import type { SimulatorConfig, TraceRequest } from '../src/index.ts';
 
@@ -100,5 +102,33 @@ describe('multi-plane commands under the transaction scheduler', () => {
     assert.equal(run(2), 2); // LBA 0 and 2 (die 0), then LBA 1 alone
     assert.throws(() => simulator({ geometry: four, multiPlane: true, multiPlaneDiesPerChip: 3 }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG') && /multiPlaneDiesPerChip/.test(e.message));
     assert.throws(() => simulator({ multiPlaneSamePage: true }), (e: unknown) => isSsdError(e, 'INVALID_CONFIG'));
+  });
+});
+
+describe('the same rules in the eager grouping (MultiPlaneGrouping)', () => {
+  test('samePage and planeSets decide which programs join the die\'s command', () => {
+    /** [commands, operations] of multi-plane commands after programs on (plane, page) in turn, all waiting together. */
+    const run = (rules: { samePage: boolean; planeSets: number }, ops: [plane: number, page: number][]): [number, number] => {
+      const device = createNandDevice({ geometry: { ...geometry, planesPerDie: 4 }, metadataOnly: true, wasmKernel: false });
+      const clock = device.timing as NandClock;
+      const grouping = new MultiPlaneGrouping(clock, 4, 1);
+      grouping.samePage = rules.samePage;
+      grouping.planeSets = rules.planeSets;
+      clock.sink = grouping;
+      for (const [plane, page] of ops) {
+        grouping.setPlanes(0, plane);
+        grouping.programPageInBlock = page;
+        clock.program(0, 0, 8192 + 448);
+      }
+      return [grouping.multiPlaneCommands, grouping.multiPlaneOperations];
+    };
+    const pages: [number, number][] = [[0, 5], [1, 5], [2, 6], [3, 5]];
+    assert.deepEqual(run({ samePage: false, planeSets: 1 }, pages), [1, 4]);
+    // Planes 0 and 1 at page 5 join; plane 2 (page 6) starts a command that plane 3 (page 5) cannot join.
+    assert.deepEqual(run({ samePage: true, planeSets: 1 }, pages), [1, 2]);
+    const sets: [number, number][] = [[0, 5], [2, 5], [1, 5], [3, 5]];
+    assert.deepEqual(run({ samePage: false, planeSets: 1 }, sets), [1, 4]);
+    // Two dies of two planes (plane q in die q mod 2): planes 0 + 2, then 1 + 3.
+    assert.deepEqual(run({ samePage: false, planeSets: 2 }, sets), [2, 4]);
   });
 });
