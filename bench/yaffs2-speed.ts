@@ -11,7 +11,7 @@
  * with --mkyaffs2image (or MKYAFFS2IMAGE=); without it the import row compares nothing.
  *
  * The CLI bundle is rebuilt first; CPU times (user + system, GNU time) print beside wall times.
- * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--mkyaffs2image /tmp/mkyaffs2image]
+ * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -78,7 +78,7 @@ interface Command {
  * run: on a loaded machine wall times mostly measure the wait for a core (CPU times much less
  * so), and alternating gives both sides the same share of it.
  */
-const RUNS = 5;
+const RUNS = Number(option('runs', '5'));
 function timeSideBySide(...commands: Command[]): Timing[] {
   const best = commands.map(() => ({ wall: Infinity, cpu: Infinity }));
   for (let run = 0; run < RUNS; run++) {
@@ -168,7 +168,7 @@ try {
     console.log(`extract   yaffs2 ${a!.wall.toFixed(2)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}`);
+  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }
