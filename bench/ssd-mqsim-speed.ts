@@ -16,9 +16,11 @@
 // eager timing, greedy GC and no static wear leveling (the FTL kernel's configuration; MQSim keeps
 // its RGA victim policy and static wear leveling, so its GC does other work: the erase counts
 // differ); the replays use the mqsim-default scenario as it is.
-// Measured (the 2-core machine shared with a training run, load average 5.9–7.5; MQSim 7ec40e3):
-// synthetic 0.85 s CPU / 4.7 s wall against MQSim's 13.7 s / 57.8 s (16× CPU, 12× wall);
-// tpcc-small 0.54 s CPU against 0.10 s, wsrch-small 0.47 s against 0.23 s (replay 2–5× slower).
+// Measured (the 2-core machine shared with a training run, load average 8; MQSim 7ec40e3; the
+// mqsim-default scenario with MQSim's chip as one die of 2 × 2 planes, so the replays run wholly
+// in TypeScript): synthetic 0.99 s CPU / 8.1 s wall against MQSim's 16.7 s / 150.5 s (17× CPU,
+// 18× wall); tpcc-small 0.88 s CPU against 0.12 s, wsrch-small 0.77 s against 0.27 s (replay 3–7×
+// slower).
 // MQSim's side: this script writes the ssdconfig and workload XML to a temporary directory
 // (the trace copied there) and runs MQSim 7ec40e3 (built in /tmp from its fetched source; its code
 // is not in this repository) from MQSIM_BIN (default /tmp/mqsim/MQSim). Without it the script says
