@@ -143,7 +143,7 @@ function withProgress<T>(opts: { progress?: boolean }, bytesLabel: string, f: (p
 function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: (img: OpenedImage) => T, progress?: CommandProgress): T {
   let img: OpenedImage;
   try {
-    img = openImage(image, { readOnly, ...detectFormat(opts), onScanProgress: progress?.scan });
+    img = openImage(image, { readOnly, ...detectFormat(opts), onScanProgress: progress?.active ? progress.scan : undefined });
   } finally {
     progress?.stop(); // the scan's bar ends before the command's output or error
   }
@@ -248,7 +248,7 @@ export function buildProgram(): Command {
     .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
     .option(...NO_PROGRESS)
     .action((dir: string, image: string, opts: { blocks?: number; free?: number; progress: boolean } & CreateFormatOptions) => {
-      const r = withProgress(opts, 'import', (progress) => importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.bytes }));
+      const r = withProgress(opts, 'import', (progress) => importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.active ? progress.bytes : undefined }));
       process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
     });
 
@@ -272,7 +272,7 @@ export function buildProgram(): Command {
           true,
           opts,
           (img) => {
-            const r = extractTree(img.fs, dir, { onProgress: progress.bytes });
+            const r = extractTree(img.fs, dir, { onProgress: progress.active ? progress.bytes : undefined });
             progress.stop();
             if (r.skipped.length > 0) {
               const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';

@@ -25,6 +25,12 @@ export function progressDelayMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 export interface CommandProgress {
+  /**
+   * Whether a bar can be drawn at all (enabled, stderr a terminal): when not, callers pass no
+   * progress callbacks, so nothing is counted for a bar no one sees (extract's walk of the tree
+   * for its byte total, a call per chunk).
+   */
+  readonly active: boolean;
   /** The mount scan: blocks examined (see scan()). */
   scan: (done: number, total: number) => void;
   /** Import's or extract's file contents: bytes. */
@@ -44,6 +50,7 @@ export function commandProgress(enabled: boolean, bytesLabel = 'files'): Command
   let scanBar: Progress | null = null;
   let bytesBar: Progress | null = null;
   return {
+    active: enabled && process.stderr.isTTY === true,
     scan(done, total) {
       scanBar ??= progressBar('scan', { enabled, delayMs: delayMs() });
       scanBar.update(done, total);

@@ -20,6 +20,8 @@ test('yaffs2 --version runs dist/yaffs2.cjs with neither tsx nor the ES-module l
       probe,
       `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ files: Object.keys(require.cache), builtins: process.moduleLoadList })));\n`,
     );
+    // A working tree being edited may have a stale bundle: the first run builds it (with esbuild).
+    assert.equal(spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).status, 0);
     const r = spawnSync(process.execPath, ['--require', probe, bin, '--version'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
