@@ -6,13 +6,15 @@
 // it is built here first, once. This directory's package.json makes these scripts CommonJS.
 const { bundlePath, bundleIsCurrent, buildCli } = require('./build.js');
 
-if (!bundleIsCurrent()) {
-  try {
-    buildCli();
-  } catch (e) {
-    const reason = String(e && e.message ? e.message : e).split('\n')[0];
-    process.stderr.write(`yaffs2: cannot build ${bundlePath} (${reason}); run npm install, or npm run build -w packages/yaffs2\n`);
-    process.exit(1);
-  }
+if (bundleIsCurrent()) {
+  require(bundlePath);
+} else {
+  buildCli().then(
+    () => require(bundlePath),
+    (e) => {
+      const reason = String(e && e.message ? e.message : e).split('\n')[0];
+      process.stderr.write(`yaffs2: cannot build ${bundlePath} (${reason}); run npm install, or npm run build -w packages/yaffs2\n`);
+      process.exitCode = 1;
+    },
+  );
 }
-require(bundlePath);
