@@ -215,6 +215,10 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
     for (const layoutName of layouts) {
       for (const bigEndian of endians) {
         for (const [tagEcc, inbandTags] of tagModes) {
+          // Combinations spareLayout refuses, skipped without building its error (a stack trace
+          // each: most of the 264 candidates a detection tries would throw).
+          if (isYaffs1Layout(layoutName) !== (pageSize === YAFFS1_PAGE_SIZE)) continue;
+          if (isYaffs1Layout(layoutName) && (!tagEcc || inbandTags)) continue;
           let layout: SpareLayout;
           try {
             layout = spareLayout(layoutName, pageSize, spareSize, { bigEndian, tagEcc, inbandTags });
