@@ -23,93 +23,22 @@
  * MQSim's address mapping unit does) and advances it to each issue time; a request completes when
  * its last transaction does. The FTL and the device see no difference: the device's clock hands
  * the operations over (NandClock.sink) instead of timing them.
+ * This file owns {@link TransactionScheduler}: the hand-over (holds, mapping reads, transfer sizes),
+ * suspension, the event loop (the queue a starting die serves, the command's timing) and request
+ * completion; MQSim's TSU_Base (serving a free chip), TSU_OutOfOrder (suspension) and
+ * TSU_Priority_OutOfOrder (the queue order). Beside it in scheduler/: transactions.ts (classes,
+ * kinds, records, option types; re-exported here), die-queues.ts (each die's queues, the heap of
+ * dies waiting to start) and multi-plane.ts (which waiting transactions join a starting one).
  */
-import type { MultiPlaneGrouping, NandClock, NandOperationSink, NandTimingParams } from '@flashdiff/nand';
+import type { NandClock, NandOperationSink, NandTimingParams } from '@flashdiff/nand';
+import { MultiPlaneDieQueues } from './scheduler/multi-plane.ts';
+import { CLASSES, CLASS_GC, CLASS_READ, CLASS_WRITE, KIND_ERASE, KIND_PROGRAM, KIND_READ, PREEMPTIBLE, PRIORITY } from './scheduler/transactions.ts';
+import type { SuspendOptions, Transaction, TransactionHandle, TransactionScheduling, TransactionTurnaround } from './scheduler/transactions.ts';
 
-/** How a die picks its next transaction (see the file comment). */
-export type TransactionScheduling = 'fifo' | 'read-first';
-export const TRANSACTION_SCHEDULINGS: readonly TransactionScheduling[] = ['fifo', 'read-first'];
+export { CLASS_GC, CLASS_READ, CLASS_WRITE, TRANSACTION_SCHEDULINGS } from './scheduler/transactions.ts';
+export type { SuspendOptions, TransactionHandle, TransactionScheduling, TransactionTurnaround } from './scheduler/transactions.ts';
 
-/** Program/erase suspend for host reads (see the file comment). */
-export interface SuspendOptions {
-  /** Which operations a host read may suspend. */
-  readonly operations: 'program' | 'erase' | 'program-erase';
-  /** Time from the suspend command until the die senses the read (ns; default 20 µs). */
-  readonly latencyNs?: number;
-  /** Suspend only an operation with at least this much left (ns; default 100 µs). */
-  readonly minimumRemainingNs?: number;
-}
-
-/**
- * Transaction classes: host reads, host writes (and TRIM records, translation pages, the data
- * cache's write-backs), and garbage collection (foreground GC inside an FTL call, background GC,
- * wear leveling): each die has a queue per class.
- */
-export const CLASS_READ = 0;
-export const CLASS_WRITE = 1;
-export const CLASS_GC = 2;
-const CLASSES = 3;
-
-/** The order 'read-first' serves a die's queues in; with preemptible GC while its die is not urgent. */
-const PRIORITY = [CLASS_GC, CLASS_READ, CLASS_WRITE] as const;
-const PREEMPTIBLE = [CLASS_READ, CLASS_WRITE, CLASS_GC] as const;
-
-const KIND_READ = 0;
-const KIND_PROGRAM = 1;
-const KIND_ERASE = 2;
-
-interface Transaction {
-  readonly kind: number;
-  /** Its plane when multi-plane commands are on (−1: unknown, never joined), its page within the block, and whether it is a copyback half. */
-  readonly plane: number;
-  readonly page: number;
-  readonly copyback: boolean;
-  readonly channel: number;
-  readonly bytes: number;
-  readonly issue: number;
-  /** When it was handed over (a held one: before its wait), and its queue class. */
-  readonly created: number;
-  readonly klass: number;
-  /** Whether its turnaround counts (a host request's, not a mapping read: see {@link TransactionScheduler.mappingOperations}). */
-  readonly counted: boolean;
-  /** The host request it belongs to (−1: none, background work). */
-  readonly request: number;
-  /** Hand-over order (FIFO across the two queues). */
-  readonly sequence: number;
-  next: Transaction | null;
-  /** Transactions held until this one has run (a read-modify-write's program after its read). */
-  dependents: HeldTransaction[] | null;
-  /** When it completes, once started (−1 before). */
-  done: number;
-}
-
-interface HeldTransaction {
-  readonly die: number;
-  readonly kind: number;
-  readonly plane: number;
-  readonly page: number;
-  readonly copyback: boolean;
-  readonly channel: number;
-  readonly bytes: number;
-  readonly created: number;
-  readonly counted: boolean;
-  readonly request: number;
-  /** Its class when handed over (a held host read keeps its priority). */
-  readonly operationClass: number;
-}
-
-/** Host transactions and their mean turnaround (see {@link TransactionScheduler.transactionTurnaround}). */
-export interface TransactionTurnaround {
-  readonly reads: number;
-  readonly readMeanUs: number;
-  readonly programs: number;
-  readonly programMeanUs: number;
-}
-
-/** A transaction handed over, for {@link TransactionScheduler.holdAfter}. */
-export type TransactionHandle = object;
-
-export class TransactionScheduler implements NandOperationSink {
+export class TransactionScheduler extends MultiPlaneDieQueues implements NandOperationSink {
   /** The class of the operations handed over next (set by the host model around each FTL call). */
   operationClass = CLASS_WRITE;
   /** The request the operations handed over next belong to (−1: none). */
@@ -133,13 +62,6 @@ export class TransactionScheduler implements NandOperationSink {
    * something already running, e.g. a translation-page read another request started.
    */
   notBefore = 0;
-  /**
-   * Multi-plane commands: the grouping PlaneView tells each operation's plane and page (its
-   * setPlanes, readPageInBlock, programPageInBlock); its rules (planeSets, samePage) decide which
-   * transactions may share a command; it counts the commands formed here and carries the
-   * copyback flag. Null: none.
-   */
-  multiPlane: MultiPlaneGrouping | null = null;
   /** Called once per request when its last transaction completes (or at sealing, with none). */
   onComplete: (request: number, completion: number) => void = () => {};
   /** Simulated time up to which every transaction start has been decided. */
@@ -208,15 +130,6 @@ export class TransactionScheduler implements NandOperationSink {
   private readonly tPROG: number;
   private readonly tBERS: number;
   private readonly transferPerByte: number;
-  /** Queue heads and tails, die·2 + class. */
-  private readonly heads: (Transaction | null)[];
-  private readonly tails: (Transaction | null)[];
-  private readonly dieFree: Float64Array;
-  // A binary min-heap of the dies with transactions waiting, keyed by when the next one can start.
-  private readonly heapDie: Int32Array;
-  private readonly heapKey: Float64Array;
-  private readonly heapIndex: Int32Array;
-  private heapSize = 0;
   // Per request: transactions not yet started, completion so far, sealed (all handed over).
   private readonly pending: number[] = [];
   private readonly completion: number[] = [];
@@ -225,6 +138,7 @@ export class TransactionScheduler implements NandOperationSink {
   private sequence = 0;
 
   constructor(clock: NandClock, params: NandTimingParams, dies: number, scheduling: TransactionScheduling, suspend: SuspendOptions | null = null) {
+    super(dies);
     this.clock = clock;
     this.suspendPrograms = suspend !== null && suspend.operations !== 'erase';
     this.suspendErases = suspend !== null && suspend.operations !== 'program';
@@ -238,12 +152,6 @@ export class TransactionScheduler implements NandOperationSink {
     this.tPROG = params.tPROG;
     this.tBERS = params.tBERS;
     this.transferPerByte = params.transferPerByte;
-    this.heads = new Array<Transaction | null>(CLASSES * dies).fill(null);
-    this.tails = new Array<Transaction | null>(CLASSES * dies).fill(null);
-    this.dieFree = new Float64Array(dies);
-    this.heapDie = new Int32Array(dies);
-    this.heapKey = new Float64Array(dies);
-    this.heapIndex = new Int32Array(dies).fill(-1);
     this.now = clock.now;
   }
 
@@ -504,45 +412,6 @@ export class TransactionScheduler implements NandOperationSink {
     this.schedule(die);
   }
 
-  /**
-   * The transactions that join `t` (just taken from queue `first`, starting at `start`) as one
-   * multi-plane command: of its kind and copyback mode, issued by `start`, each on a plane of
-   * t's plane set that the command does not hold yet; taken from `first`, then from the die's
-   * other queues (`base` + class, in priority order). Null when none joins.
-   */
-  private gather(t: Transaction, first: number, base: number, start: number): Transaction[] | null {
-    const planes = this.multiPlane!;
-    const sets = planes.planeSets;
-    const page = planes.samePage ? t.page : -1;
-    let mask = 1 << t.plane;
-    let group: Transaction[] | null = null;
-    for (let k = -1; k < PRIORITY.length; k++) {
-      const q = k < 0 ? first : base + PRIORITY[k]!;
-      if (k >= 0 && q === first) continue;
-      let previous: Transaction | null = null;
-      let x: Transaction | null = this.heads[q] ?? null;
-      while (x !== null) {
-        const next: Transaction | null = x.next;
-        if (x.kind === t.kind && x.copyback === t.copyback && x.issue <= start && x.plane >= 0 && (mask & (1 << x.plane)) === 0 && x.plane % sets === t.plane % sets && (page < 0 || x.page === page)) {
-          // Unlink it from its queue.
-          if (previous === null) this.heads[q] = next;
-          else previous.next = next;
-          if (next === null) this.tails[q] = previous;
-          x.next = null;
-          (group ??= []).push(x);
-          mask |= 1 << x.plane;
-        } else {
-          previous = x;
-        }
-        x = next;
-      }
-    }
-    if (group !== null) {
-      planes.multiPlaneCommands++;
-      planes.multiPlaneOperations += group.length + 1;
-    }
-    return group;
-  }
 
   /** A started transaction's consequences: its held transactions queue, its request counts it. */
   private complete(t: Transaction): void {
@@ -573,72 +442,5 @@ export class TransactionScheduler implements NandOperationSink {
   drain(): number {
     while (this.heapSize > 0 || this.finishTime.length > 0) this.step();
     return this.latest;
-  }
-
-  /** (Re)keys a die in the heap: when its next transaction can start, or out when it has none. */
-  private schedule(die: number): void {
-    const at = this.heapIndex[die]!;
-    let first = Infinity;
-    for (let q = CLASSES * die; q < CLASSES * die + CLASSES; q++) {
-      const head = this.heads[q]!;
-      if (head !== null && head.issue < first) first = head.issue;
-    }
-    if (first === Infinity) {
-      if (at >= 0) this.heapRemove(at);
-      return;
-    }
-    const free = this.dieFree[die]!;
-    const key = free > first ? free : first;
-    if (at >= 0) {
-      if (this.heapKey[at] === key) return;
-      this.heapRemove(at);
-    }
-    this.heapInsert(die, key);
-  }
-
-  private heapInsert(die: number, key: number): void {
-    let i = this.heapSize++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.heapKey[parent]! <= key) break;
-      this.heapMove(parent, i);
-      i = parent;
-    }
-    this.heapDie[i] = die;
-    this.heapKey[i] = key;
-    this.heapIndex[die] = i;
-  }
-
-  private heapRemove(at: number): void {
-    const removed = this.heapDie[at]!;
-    this.heapIndex[removed] = -1;
-    const size = --this.heapSize;
-    if (at === size) return;
-    const die = this.heapDie[size]!;
-    const key = this.heapKey[size]!;
-    // Sift the last item into the hole: up while smaller than its parent, else down.
-    let i = at;
-    while (i > 0 && this.heapKey[(i - 1) >> 1]! > key) {
-      this.heapMove((i - 1) >> 1, i);
-      i = (i - 1) >> 1;
-    }
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= size) break;
-      if (child + 1 < size && this.heapKey[child + 1]! < this.heapKey[child]!) child++;
-      if (this.heapKey[child]! >= key) break;
-      this.heapMove(child, i);
-      i = child;
-    }
-    this.heapDie[i] = die;
-    this.heapKey[i] = key;
-    this.heapIndex[die] = i;
-  }
-
-  private heapMove(from: number, to: number): void {
-    const die = this.heapDie[from]!;
-    this.heapDie[to] = die;
-    this.heapKey[to] = this.heapKey[from]!;
-    this.heapIndex[die] = to;
   }
 }

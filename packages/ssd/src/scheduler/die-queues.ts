@@ -1,0 +1,99 @@
+/**
+ * The transaction queues of every die and which die starts next: per die one FIFO queue per
+ * transaction class (singly linked, head and tail), when each die is free, and a binary min-heap
+ * of the dies with transactions waiting, keyed by when the next one can start (the discrete-event
+ * loop in ../scheduler.ts takes its earliest). Upstream counterparts: MQSim's Flash_Transaction_Queue
+ * (src/ssd/Flash_Transaction_Queue.cpp; TSU_Base keeps one per chip and class) and the chip
+ * bookkeeping of TSU_Base (src/ssd/TSU_Base.cpp: a chip idle with transactions ready is served),
+ * here kept as the heap of waiting dies instead of MQSim's event per chip.
+ */
+import { CLASSES } from './transactions.ts';
+import type { Transaction } from './transactions.ts';
+
+export class DieQueues {
+  /** Queue heads and tails, die·2 + class. */
+  protected readonly heads: (Transaction | null)[];
+  protected readonly tails: (Transaction | null)[];
+  protected readonly dieFree: Float64Array;
+  // A binary min-heap of the dies with transactions waiting, keyed by when the next one can start.
+  protected readonly heapDie: Int32Array;
+  protected readonly heapKey: Float64Array;
+  private readonly heapIndex: Int32Array;
+  protected heapSize = 0;
+
+  constructor(dies: number) {
+    this.heads = new Array<Transaction | null>(CLASSES * dies).fill(null);
+    this.tails = new Array<Transaction | null>(CLASSES * dies).fill(null);
+    this.dieFree = new Float64Array(dies);
+    this.heapDie = new Int32Array(dies);
+    this.heapKey = new Float64Array(dies);
+    this.heapIndex = new Int32Array(dies).fill(-1);
+  }
+
+  /** (Re)keys a die in the heap: when its next transaction can start, or out when it has none. */
+  protected schedule(die: number): void {
+    const at = this.heapIndex[die]!;
+    let first = Infinity;
+    for (let q = CLASSES * die; q < CLASSES * die + CLASSES; q++) {
+      const head = this.heads[q]!;
+      if (head !== null && head.issue < first) first = head.issue;
+    }
+    if (first === Infinity) {
+      if (at >= 0) this.heapRemove(at);
+      return;
+    }
+    const free = this.dieFree[die]!;
+    const key = free > first ? free : first;
+    if (at >= 0) {
+      if (this.heapKey[at] === key) return;
+      this.heapRemove(at);
+    }
+    this.heapInsert(die, key);
+  }
+
+  private heapInsert(die: number, key: number): void {
+    let i = this.heapSize++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.heapKey[parent]! <= key) break;
+      this.heapMove(parent, i);
+      i = parent;
+    }
+    this.heapDie[i] = die;
+    this.heapKey[i] = key;
+    this.heapIndex[die] = i;
+  }
+
+  protected heapRemove(at: number): void {
+    const removed = this.heapDie[at]!;
+    this.heapIndex[removed] = -1;
+    const size = --this.heapSize;
+    if (at === size) return;
+    const die = this.heapDie[size]!;
+    const key = this.heapKey[size]!;
+    // Sift the last item into the hole: up while smaller than its parent, else down.
+    let i = at;
+    while (i > 0 && this.heapKey[(i - 1) >> 1]! > key) {
+      this.heapMove((i - 1) >> 1, i);
+      i = (i - 1) >> 1;
+    }
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && this.heapKey[child + 1]! < this.heapKey[child]!) child++;
+      if (this.heapKey[child]! >= key) break;
+      this.heapMove(child, i);
+      i = child;
+    }
+    this.heapDie[i] = die;
+    this.heapKey[i] = key;
+    this.heapIndex[die] = i;
+  }
+
+  private heapMove(from: number, to: number): void {
+    const die = this.heapDie[from]!;
+    this.heapDie[to] = die;
+    this.heapKey[to] = this.heapKey[from]!;
+    this.heapIndex[die] = to;
+  }
+}
