@@ -11,7 +11,9 @@
  * with --mkyaffs2image (or MKYAFFS2IMAGE=); without it the import row compares nothing.
  *
  * The CLI bundle is rebuilt first; CPU times (user + system, GNU time) print beside wall times.
- * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image]
+ * With --before PATH (another checkout's packages/yaffs2/bin/yaffs2.js, e.g. an older commit's,
+ * built), that CLI runs in the same alternation and prints beside ours: a before/after in one run.
+ * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,6 +29,7 @@ const option = (name: string, fallback: string): string => {
 const targetMb = Number(option('mb', '50'));
 const mkyaffs2image = option('mkyaffs2image', process.env.MKYAFFS2IMAGE ?? '');
 const cli = fileURLToPath(new URL('../packages/yaffs2/bin/yaffs2.js', import.meta.url));
+const beforeCli = option('before', '');
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -80,6 +83,18 @@ interface Command {
  */
 const RUNS = Number(option('runs', '5'));
 function timeSideBySide(...commands: Command[]): Timing[] {
+  // The --before CLI: the same command as ours (the first), run by the other bin, timed last.
+  if (beforeCli) {
+    const ours = commands[0]!;
+    // Its output (the last argument, when ours writes one) goes beside ours.
+    const last = ours.args.length - 1;
+    const output = ours.args[last]!.startsWith(work) ? `${ours.args[last]!}.before` : null;
+    const other = ours.args.map((a, i) => (a === cli ? beforeCli : i === last && output ? output : a));
+    const clean = (): void => {
+      if (output) fs.rmSync(output, { recursive: true, force: true });
+    };
+    commands = [...commands, { label: `before ${ours.label}`, command: ours.command, args: other, before: clean }];
+  }
   const best = commands.map(() => ({ wall: Infinity, cpu: Infinity }));
   for (let run = 0; run < RUNS; run++) {
     commands.forEach((c, i) => {
@@ -88,6 +103,11 @@ function timeSideBySide(...commands: Command[]): Timing[] {
       best[i]!.wall = Math.min(best[i]!.wall, t.wall);
       best[i]!.cpu = Math.min(best[i]!.cpu, t.cpu);
     });
+  }
+  if (beforeCli) {
+    const b = best[best.length - 1]!;
+    const a = best[0]!;
+    console.log(`  (before: ${commands[0]!.label} ${b.wall.toFixed(3)} s, cpu ${b.cpu.toFixed(2)} s; now ${a.wall.toFixed(3)} s, cpu ${a.cpu.toFixed(2)} s)`);
   }
   return best;
 }
@@ -168,7 +188,7 @@ try {
     console.log(`extract   yaffs2 ${a!.wall.toFixed(2)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}`);
+  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }
