@@ -1,12 +1,13 @@
 /**
  * The SSD controller's flash transaction scheduler — MQSim's TSU (src/ssd/TSU_Base.cpp,
  * TSU_Priority_OutOfOrder.cpp) in a few lines: every flash operation the FTL issues becomes a
- * transaction in a queue of its die (one queue per class: host reads, everything else), and each
+ * transaction in a queue of its die (one queue per class: GC, host reads, host writes), and each
  * die, when it is free, starts the next transaction by the chosen policy:
  *   - 'fifo': in issue order (what nand's eager NandClock computes directly);
- *   - 'read-first': a waiting read goes before waiting programs and erases (MQSim's default
- *     PRIORITY_OUT_OF_ORDER puts its read queues first). Without suspension nothing is preempted:
- *     a read waits for the operation its die is running.
+ *   - 'read-first': the die's waiting GC goes first, then host reads, then host programs and
+ *     erases (MQSim's default PRIORITY_OUT_OF_ORDER with non-preemptible GC; with preemptible GC,
+ *     GC goes last while its die is not urgent). Without suspension nothing is preempted: a read
+ *     waits for the operation its die is running.
  * Program/erase suspend ({@link SuspendOptions}): a host read arriving while its die runs a
  * program (or erase) with more than a threshold left, and no other read waiting there, suspends
  * it: the read runs after the suspend latency, and the suspended operation resumes after it,

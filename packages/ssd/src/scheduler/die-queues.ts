@@ -11,7 +11,7 @@ import { CLASSES } from './transactions.ts';
 import type { Transaction } from './transactions.ts';
 
 export class DieQueues {
-  /** Queue heads and tails, die·2 + class. */
+  /** Queue heads and tails, die·CLASSES + class. */
   protected readonly heads: (Transaction | null)[];
   protected readonly tails: (Transaction | null)[];
   protected readonly dieFree: Float64Array;

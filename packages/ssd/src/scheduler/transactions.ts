@@ -55,7 +55,7 @@ export interface Transaction {
   readonly counted: boolean;
   /** The host request it belongs to (−1: none, background work). */
   readonly request: number;
-  /** Hand-over order (FIFO across the two queues). */
+  /** Hand-over order (FIFO across a die's queues). */
   readonly sequence: number;
   next: Transaction | null;
   /** Transactions held until this one has run (a read-modify-write's program after its read). */
