@@ -39,7 +39,8 @@ export const KIND_READ = 0;
 export const KIND_PROGRAM = 1;
 export const KIND_ERASE = 2;
 
-export interface Transaction {
+/** What a flash operation handed to the scheduler carries, queued or held. */
+export interface TransactionOperation {
   readonly kind: number;
   /** Its plane when multi-plane commands are on (−1: unknown, never joined), its page within the block, and whether it is a copyback half. */
   readonly plane: number;
@@ -47,14 +48,18 @@ export interface Transaction {
   readonly copyback: boolean;
   readonly channel: number;
   readonly bytes: number;
-  readonly issue: number;
-  /** When it was handed over (a held one: before its wait), and its queue class. */
+  /** When it was handed over (a held one: before its wait). */
   readonly created: number;
-  readonly klass: number;
   /** Whether its turnaround counts (a host request's, not a mapping read: see {@link TransactionScheduler.mappingOperations}). */
   readonly counted: boolean;
   /** The host request it belongs to (−1: none, background work). */
   readonly request: number;
+}
+
+export interface Transaction extends TransactionOperation {
+  readonly issue: number;
+  /** Its queue class. */
+  readonly klass: number;
   /** Hand-over order (FIFO across a die's queues). */
   readonly sequence: number;
   next: Transaction | null;
@@ -64,17 +69,8 @@ export interface Transaction {
   done: number;
 }
 
-export interface HeldTransaction {
+export interface HeldTransaction extends TransactionOperation {
   readonly die: number;
-  readonly kind: number;
-  readonly plane: number;
-  readonly page: number;
-  readonly copyback: boolean;
-  readonly channel: number;
-  readonly bytes: number;
-  readonly created: number;
-  readonly counted: boolean;
-  readonly request: number;
   /** Its class when handed over (a held host read keeps its priority). */
   readonly operationClass: number;
 }
