@@ -16,7 +16,7 @@
  * and OpenAI CLIP's training recipe are where the loop shapes come from.
  */
 import { shapesSample, type ShapesSplit } from '../../data/shapes.ts';
-import { DiffusionError, checkKnownKeys } from '../../errors.ts';
+import { DiffusionError, checkKnownKeys, checkOption } from '../../errors.ts';
 import type { NamedArray, ParameterStore } from '../../models/parameters.ts';
 import type { RandomState } from '../../rng.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
@@ -76,7 +76,7 @@ export function normaliseStageConfig(config: Partial<StageTrainingConfig>, defau
   if (!Number.isSafeInteger(c.batchSize) || c.batchSize < 2) bad(`batchSize must be an integer ≥ 2, got ${c.batchSize}`);
   if (!(c.learningRate > 0)) bad(`learningRate must be > 0, got ${c.learningRate}`);
   if (!Number.isSafeInteger(c.warmupSteps) || c.warmupSteps < 0) bad('warmupSteps must be an integer ≥ 0');
-  if (!(LR_SCHEDULES as readonly string[]).includes(c.lrSchedule)) bad(`lrSchedule must be one of ${LR_SCHEDULES.join(', ')}, got ${String(c.lrSchedule)}`);
+  checkOption('training: lrSchedule', c.lrSchedule, LR_SCHEDULES);
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad('emaDecay must be in [0, 1)');
   if (!(c.gradClipNorm >= 0)) bad('gradClipNorm must be ≥ 0');
   if (!Number.isSafeInteger(c.seed) || !Number.isSafeInteger(c.dataSeed)) bad('seeds must be integers');
