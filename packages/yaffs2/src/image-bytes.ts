@@ -13,23 +13,9 @@ import type { NandGeometry, NandStore } from '@flashdiff/nand';
 /** Largest image read whole (bigger ones are read in windows, so memory stays bounded). */
 export const WHOLE_IMAGE_LIMIT = 512 << 20;
 
-/** The bytes of the file at `path` (one buffer, filled by as few reads as the kernel allows). */
+/** The bytes of the file at `path`: one buffer of the file's size, filled by as few reads as the kernel allows (readFileSync). */
 export function readWholeImage(path: string): Uint8Array {
-  const fd = fs.openSync(path, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    // Not zero-filled: every byte is read over below (a short file is cut to what was read).
-    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
-    let done = 0;
-    while (done < size) {
-      const n = fs.readSync(fd, bytes, done, size - done, done);
-      if (n === 0) break;
-      done += n;
-    }
-    return done < size ? bytes.subarray(0, done) : bytes;
-  } finally {
-    fs.closeSync(fd);
-  }
+  return fs.readFileSync(path);
 }
 
 /** Erased: every byte of the record 0xFF (programmed records almost always differ in their first data or spare byte). */
