@@ -164,7 +164,7 @@ export function eraseVictim(u: i32, pool: i32): void {
  * never runs then. Nor has its gcTiming hook: only a transaction scheduler's replay sets it, and
  * the device's kernel is paused for those replays.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#collect packages/ssd/src/ftl/gc.ts#foregroundGc kernel:c1b9f767 source:2f7f3255
+// Mirrors: packages/ssd/src/ftl/gc.ts#collect packages/ssd/src/ftl/gc.ts#chooseVictim packages/ssd/src/ftl/gc.ts#hasRoomFor packages/ssd/src/ftl/gc.ts#foregroundGc kernel:c1b9f767 source:7d0313dd
 export function collect(pool: i32): i32 {
   let victim = selectVictim(pool);
   if (victim < 0) return 0;

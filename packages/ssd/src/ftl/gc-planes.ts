@@ -12,11 +12,8 @@
 // writes group only when they happen to wait together, see docs/DESIGN.md).
 import { P2L_TRIM } from './abi.ts';
 import { isValid } from './state.ts';
-import type { FtlState, Stream } from './state.ts';
-import { leastValidUnit, selectVictim } from './victim.ts';
-import { streamRoom } from './block-manager.ts';
-import { freeCapacity } from './free-pool.ts';
-import { beginVictim, eraseUnit, fits, relocatePage, relocateUnit } from './gc.ts';
+import type { FtlState } from './state.ts';
+import { beginVictim, chooseVictim, eraseUnit, relocatePage, relocateUnit } from './gc.ts';
 import { staticWearLevel } from './wear-leveling.ts';
 
 /** Planes per die whose GC runs together (the device's multiPlaneGc; 1: each pool alone). */
@@ -24,25 +21,6 @@ export function gcPlaneGroup(st: FtlState): number {
   if (st.blockMode !== true) return 1;
   const group = (st.device as { readonly multiPlaneGc?: number }).multiPlaneGc;
   return group !== undefined && group > 1 && st.poolCount % group === 0 ? group : 1;
-}
-
-/**
- * The victim collect(st, pool, −1, s) would take in `pool`, or −1 where it would give up: the
- * policy's pick, the emptiest unit when that does not fit, none without garbage (FIFO aside) or
- * without room for its valid pages.
- */
-export function planeVictim(st: FtlState, pool: number, s: Stream): number {
-  let victim = selectVictim(st, pool);
-  if (victim < 0) return -1;
-  if (!fits(st, victim, s, pool)) {
-    victim = leastValidUnit(st, pool);
-    if (victim < 0) return -1;
-  }
-  const valid = st.unitValid[victim]!;
-  if (valid >= st.unitCapacity[victim]! && st.options.gcPolicy !== 'fifo') return -1;
-  const room = streamRoom(st, s, pool);
-  if (valid > room && (st.freeCount[pool] === 0 || valid > room + freeCapacity(st, pool))) return -1;
-  return victim;
 }
 
 /** Per-state scratch: the victims of one collection, their pools, valid-page lists and buffers. */
@@ -112,7 +90,7 @@ export function collectPlanes(st: FtlState, first: number, group: number, trigge
   let n = 0;
   for (let q = first; q < first + group; q++) {
     if (q !== trigger && st.freeCount[q]! > limit) continue;
-    const victim = planeVictim(st, q, s);
+    const victim = chooseVictim(st, q, s);
     if (victim < 0) {
       if (q === trigger) return 0;
       continue;

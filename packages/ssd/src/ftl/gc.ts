@@ -90,22 +90,8 @@ export function collectOnce(st: FtlState, pool = 0): boolean {
  * when there is no victim with an invalid page, or not enough free space to move it into.
  */
 export function collect(st: FtlState, pool: number, forcedVictim: number, s: Stream): boolean {
-  let victim = forcedVictim >= 0 ? forcedVictim : selectVictim(st, pool);
+  const victim = forcedVictim < 0 ? chooseVictim(st, pool, s) : hasRoomFor(st, forcedVictim, s, pool) ? forcedVictim : -1;
   if (victim < 0) return false;
-  if (forcedVictim < 0 && !fits(st, victim, s, pool)) {
-    // The policy's pick does not fit in the space left: take the emptiest unit instead.
-    victim = leastValidUnit(st, pool);
-    if (victim < 0) return false;
-  }
-  const valid = st.unitValid[victim]!;
-  // FIFO cleans the oldest unit even when it is all valid (the log must advance); the others
-  // never collect a unit without garbage.
-  if (forcedVictim < 0 && valid >= st.unitCapacity[victim]! && st.options.gcPolicy !== 'fifo') return false;
-  // Destination first: the valid pages must fit in the stream's open unit plus free units.
-  const room = streamRoom(st, s, pool);
-  if (valid > room && (st.freeCount[pool] === 0 || valid > room + freeCapacity(st, pool))) {
-    return false;
-  }
   beginVictim(st, victim);
   const moved = relocateUnit(st, victim, s, pool);
   if (s === st.coldStream) {
@@ -117,6 +103,32 @@ export function collect(st: FtlState, pool: number, forcedVictim: number, s: Str
   }
   eraseUnit(st, victim);
   return true;
+}
+
+/**
+ * The unit GC takes in `pool` for stream `s`, or −1 where it gives up: the policy's pick, the
+ * emptiest unit when that does not fit, none without garbage (FIFO aside) or without room for its
+ * valid pages. collect's choice, and the multi-plane GC's for each plane (gc-planes.ts).
+ */
+export function chooseVictim(st: FtlState, pool: number, s: Stream): number {
+  let victim = selectVictim(st, pool);
+  if (victim < 0) return -1;
+  if (!fits(st, victim, s, pool)) {
+    // The policy's pick does not fit in the space left: take the emptiest unit instead.
+    victim = leastValidUnit(st, pool);
+    if (victim < 0) return -1;
+  }
+  // FIFO cleans the oldest unit even when it is all valid (the log must advance); the others
+  // never collect a unit without garbage.
+  if (st.unitValid[victim]! >= st.unitCapacity[victim]! && st.options.gcPolicy !== 'fifo') return -1;
+  return hasRoomFor(st, victim, s, pool) ? victim : -1;
+}
+
+/** Destination first: the victim's valid pages must fit in the stream's open unit plus free units. */
+function hasRoomFor(st: FtlState, victim: number, s: Stream, pool: number): boolean {
+  const valid = st.unitValid[victim]!;
+  const room = streamRoom(st, s, pool);
+  return !(valid > room && (st.freeCount[pool] === 0 || valid > room + freeCapacity(st, pool)));
 }
 
 export function beginVictim(st: FtlState, victim: number): void {
