@@ -131,7 +131,7 @@ export function relocate(b: i32, pool: i32, n: i32): void {
 }
 
 /** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */
-// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit kernel:b3b3be4b source:babb04f9
+// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit kernel:b3b3be4b source:ab02cb04
 export function eraseVictim(u: i32, pool: i32): void {
   must(erase(u));
   bump(COUNTER_ERASES, 1);

@@ -13,7 +13,7 @@
 import { P2L_TRIM } from './abi.ts';
 import { isValid } from './state.ts';
 import type { FtlState } from './state.ts';
-import { beginVictim, chooseVictim, eraseUnit, relocatePage, relocateUnit } from './gc.ts';
+import { beginVictim, chooseVictim, eraseUnit, relocatePage, relocateUnit, wearCheckDue } from './gc.ts';
 import { staticWearLevel } from './wear-leveling.ts';
 
 /** Planes per die whose GC runs together (the device's multiPlaneGc; 1: each pool alone). */
@@ -150,12 +150,7 @@ export function collectPlanes(st: FtlState, first: number, group: number, trigge
   for (let k = 0; k < n; k++) eraseUnit(st, victims[k]!, false);
   if (st.options.staticWearLeveling) {
     let check = false;
-    for (let k = 0; k < n; k++) {
-      if (++st.erasesSinceWearCheck >= Math.max(16, st.unitCount >> 2)) {
-        st.erasesSinceWearCheck = 0;
-        check = true;
-      }
-    }
+    for (let k = 0; k < n; k++) if (wearCheckDue(st)) check = true;
     if (check) staticWearLevel(st);
   }
   return n;

@@ -413,10 +413,14 @@ export function eraseUnit(st: FtlState, u: number, allowWearLeveling = true): vo
   }
   if (capacity === 0) st.unitState[u] = BLOCK_BAD;
   else freeUnit(st, u);
-  if (allowWearLeveling && st.options.staticWearLeveling && ++st.erasesSinceWearCheck >= Math.max(16, st.unitCount >> 2)) {
-    st.erasesSinceWearCheck = 0;
-    staticWearLevel(st);
-  }
+  if (allowWearLeveling && st.options.staticWearLeveling && wearCheckDue(st)) staticWearLevel(st);
+}
+
+/** Counts one erase towards static wear leveling; true (and the count restarts) every max(16, units/4) erases. */
+export function wearCheckDue(st: FtlState): boolean {
+  if (++st.erasesSinceWearCheck < Math.max(16, st.unitCount >> 2)) return false;
+  st.erasesSinceWearCheck = 0;
+  return true;
 }
 
 /**
