@@ -21,6 +21,8 @@ import { loadClipTokenizer } from '../src/text/clip-tokenizer-node.ts';
 import { learnBpe } from '../src/train/t2i/bpe.ts';
 import { ClipTrainer, DEFAULT_CLIP_OPTIONS, contrastiveTargets } from '../src/train/t2i/clip-trainer.ts';
 import { type StageTrainer, normaliseStageConfig } from '../src/train/t2i/common.ts';
+import { bindingSwaps, hardNegatives, relationSwap } from '../src/train/t2i/hard-negatives.ts';
+import { isHeldOutPair, parsePrompt, randomPrompt, promptText } from '../src/data/shapes.ts';
 import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer } from '../src/train/t2i/unet-trainer.ts';
 import { DEFAULT_VAE_OPTIONS, VaeTrainer } from '../src/train/t2i/vae-trainer.ts';
 import { readStageState, runStage } from '../src/node/t2i-stage-run.ts';
@@ -139,6 +141,39 @@ describe('learnt BPE vocabulary', () => {
 
   test('contrastive targets share mass between duplicate captions', () => {
     assert.deepEqual([...contrastiveTargets(['a', 'b', 'a'])], [0.5, 0, 0.5, 0, 1, 0, 0.5, 0, 0.5]);
+    // Rows against more columns (the hard negatives): a negative equal to a row's caption is its target too.
+    assert.deepEqual([...contrastiveTargets(['a', 'b'], ['a', 'b', 'c', 'b'])], [1, 0, 0, 0, 0, 0.5, 0, 0.5]);
+  });
+});
+
+describe('hard negative captions (NegCLIP)', () => {
+  test('relation flips, colour and shape swaps, size flips; never a held-out pair', () => {
+    assert.equal(relationSwap('a red circle above a blue square'), 'a red circle below a blue square');
+    assert.equal(relationSwap('a red circle to the left of a blue square'), 'a red circle to the right of a blue square');
+    assert.equal(relationSwap('a small red circle'), null);
+    assert.deepEqual(bindingSwaps('a red circle above a green square'), ['a green circle above a red square', 'a red square above a green circle']);
+    // Both swaps make the same two objects; here one is "blue triangle" (held out): no binding negative.
+    assert.deepEqual(bindingSwaps('a red triangle below a blue square'), []);
+    assert.deepEqual(bindingSwaps('a red circle above a red square'), ['a red square above a red circle']);
+    const random = new Random(1);
+    assert.deepEqual(hardNegatives('a small cyan square', random), ['a large cyan square']);
+    assert.deepEqual(hardNegatives('a cyan square', random), []);
+    const r = new Random(7);
+    let twoObject = 0;
+    for (let i = 0; i < 400; i++) {
+      const caption = promptText(randomPrompt(r, 'train').prompt);
+      const negatives = hardNegatives(caption, r);
+      for (const n of negatives) {
+        const p = parsePrompt(n);
+        assert.ok(p !== null && n !== caption, `${caption} → ${n}`);
+        assert.ok(!p.objects.some((o) => isHeldOutPair(o.colour, o.shape)), `${caption} → ${n} names a held-out pair`);
+      }
+      if (parsePrompt(caption)?.relation) {
+        twoObject += 1;
+        assert.equal(negatives[0], relationSwap(caption));
+      }
+    }
+    assert.ok(twoObject > 100);
   });
 });
 
@@ -167,6 +202,22 @@ describe('text-to-image trainers', () => {
     trainer.dispose();
     assert.ok(trend.last < 0.8 * trend.first, JSON.stringify(trend));
     checkResume(() => new ClipTrainer(e, tokenizer, { ...TRAIN, steps: 4 }, TINY_CLIP), 4, 1, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip');
+  });
+
+  test('CLIP with hard negatives: the negatives enter the image→text softmax; the swap probes are reported; resume is bit-for-bit', () => {
+    const tokenizer = loadClipTokenizer(tokenizerFolder());
+    const config = { ...TRAIN, steps: 4, batchSize: 16 };
+    // Same initial weights and batch: the extra columns can only add to the image→text log-sum-exp.
+    const plain = new ClipTrainer(e, tokenizer, config, TINY_CLIP);
+    const withNegatives = new ClipTrainer(e, tokenizer, config, { ...TINY_CLIP, hardNegatives: true });
+    const a = plain.trainStep().loss;
+    const b = withNegatives.trainStep().loss;
+    assert.ok(b > a + 1e-4, `loss with hard negatives ${b}, without ${a}`);
+    const ev = withNegatives.evaluate();
+    plain.dispose();
+    withNegatives.dispose();
+    assert.ok(ev.relationTest >= 0 && ev.relationTest <= 1 && ev.bindingTest >= 0 && ev.bindingTest <= 1, JSON.stringify(ev));
+    checkResume(() => new ClipTrainer(e, tokenizer, config, { ...TINY_CLIP, hardNegatives: true }), 4, 2, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip-negatives');
   });
 
   describe('UNet and the diffusers folder', () => {

@@ -347,9 +347,12 @@ export function registerTextToImageTrainingCommands(program: Command): void {
 
   stageOptions(program.command('train-clip').description('stage 2: CLIP (the CLIPTextModel + a small image encoder) trained contrastively on Shapes captions'))
     .addOption(new Option('--tokenizer <kind>', 'vocabulary: bpe (learnt from the captions) or clip (OpenAI CLIP)').choices(['bpe', 'clip']))
-    .action(async (o: StageFlags & { tokenizer?: 'bpe' | 'clip' }) => {
+    .option('--hard-negatives', 'add each Shapes caption\'s relation-, colour- and shape-swapped captions as extra negatives (NegCLIP); with --resume: from the resumed step on')
+    .action(async (o: StageFlags & { tokenizer?: 'bpe' | 'clip'; hardNegatives?: boolean }) => {
       const engine = await initBackend(o.backend);
-      const run = resolveRun<ClipStageOptions>(o, 'clip', { ...DEFAULT_CLIP_OPTIONS, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
+      const resolved = resolveRun<ClipStageOptions>(o, 'clip', { ...DEFAULT_CLIP_OPTIONS, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
+      // Like --lr, --hard-negatives may change a resumed run's loss from its resumed step on (saved with it).
+      const run = o.hardNegatives ? { ...resolved, options: { ...resolved.options, hardNegatives: true } } : resolved;
       mkdirSync(o.out, { recursive: true });
       const dataSeed = run.training.dataSeed ?? 0;
       const fromCache = (count: number): string[] => {

@@ -8,7 +8,11 @@
  *   loss = ½ (CE(L, Y) + CE(Lᵀ, Y)),  s ← min(s, ln 100)   (CLIP's clamp; s starts at ln(1/0.07))
  *
  * Y is the identity, except that pairs in the batch with the same caption share their row's
- * target mass (the grammar repeats short captions; a duplicate is not a negative).
+ * target mass (the grammar repeats short captions; a duplicate is not a negative). With hard
+ * negatives (NegCLIP, Yuksekgonul et al. 2023) the image→text term also scores each image against
+ * the batch's swapped captions (hard-negatives.ts): L' = e^s · v [t; t_neg]ᵀ  [B × (B + H)], and
+ * CE(L', Y') replaces CE(L, Y), Y' being Y padded with the columns of the negatives (a negative
+ * that equals some image's own caption is a target of that image, not a negative).
  * Names follow transformers' CLIPModel (text_model.*, vision_model.*, visual_projection,
  * text_projection, logit_scale); the vision tower is our own CNN, not CLIP's ViT, so only the text
  * tower leaves in diffusers layout. Reported: image→text and text→image top-1 retrieval accuracy
@@ -23,6 +27,7 @@ import { Conv2d, GroupNorm, Linear, ModuleBuilder } from '../../models/sd/module
 import { Random, type RandomState } from '../../rng.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
+import { bindingSwaps, hardNegatives, relationSwap } from './hard-negatives.ts';
 import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 export interface ClipStageOptions {
@@ -36,6 +41,12 @@ export interface ClipStageOptions {
   evalPairs: number;
   /** "bpe": a vocabulary learnt from the captions; "clip": OpenAI CLIP's. */
   tokenizer: 'bpe' | 'clip';
+  /**
+   * Add each caption's hard negatives (hard-negatives.ts: the opposite relation, a colour or shape
+   * swap, the other size) as extra image→text negatives, as NegCLIP does. Absent (runs saved
+   * before it): off.
+   */
+  hardNegatives?: boolean;
 }
 
 export const DEFAULT_CLIP_OPTIONS: ClipStageOptions = {
@@ -78,13 +89,17 @@ function normaliseRows(e: TensorEngine, x: Tensor): Tensor {
   return e.div(x, e.sqrt(e.addScalar(e.sum(e.square(x), [1], true), 1e-12)));
 }
 
-/** T_ij = [c_i = c_j] / #{k : c_k = c_i}: symmetric, each row sums to 1. */
-export function contrastiveTargets(captions: readonly string[]): Float32Array {
-  const n = captions.length;
-  const out = new Float32Array(n * n);
+/**
+ * T_ij = [r_i = c_j] / #{k : c_k = r_i} over rows r and columns c (c = r by default: symmetric);
+ * each row sums to 1 when its caption is among the columns.
+ */
+export function contrastiveTargets(rows: readonly string[], columns: readonly string[] = rows): Float32Array {
+  const n = rows.length;
+  const m = columns.length;
+  const out = new Float32Array(n * m);
   const counts = new Map<string, number>();
-  for (const c of captions) counts.set(c, (counts.get(c) ?? 0) + 1);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (captions[i] === captions[j]) out[i * n + j] = 1 / (counts.get(captions[i]) as number);
+  for (const c of columns) counts.set(c, (counts.get(c) ?? 0) + 1);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) if (rows[i] === columns[j]) out[i * m + j] = 1 / (counts.get(rows[i]) as number);
   return out;
 }
 
@@ -157,19 +172,24 @@ export class ClipTrainer implements StageTrainer {
     checkTrainingData(this.trainingData, 32, 32, 3, 'CLIP image encoder');
     const { images, captions } = trainingBatch(this.config, this.step, this.trainingData);
     const x = e.tensor(images, [b, 32, 32, 3]);
-    const targets = e.tensor(contrastiveTargets(captions), [b, b]);
+    const negatives = this.options.hardNegatives ? captions.flatMap((c) => hardNegatives(c, this.random)) : [];
+    const columns = [...captions, ...negatives];
+    const imageTargets = e.tensor(contrastiveTargets(captions, columns), [b, columns.length]);
+    const textTargets = e.tensor(contrastiveTargets(captions), [b, b]);
     const textVars = this.textGroup.trainable();
     const headVars = this.headGroup.trainable();
     const { value, grads } = e.valueAndGrads(() => {
-      const logits = e.mul(e.matMul(this.embedImages(e, x), this.embedText(e, captions), false, true), e.exp(this.head.store.get('logit_scale')));
-      const imageToText = e.mean(e.sum(e.mul(e.logSoftmax(logits), targets), [1]));
-      const textToImage = e.mean(e.sum(e.mul(e.logSoftmax(e.transpose(logits, [1, 0])), targets), [1]));
+      const logits = e.mul(e.matMul(this.embedImages(e, x), this.embedText(e, columns), false, true), e.exp(this.head.store.get('logit_scale')));
+      const imageToText = e.mean(e.sum(e.mul(e.logSoftmax(logits), imageTargets), [1]));
+      const batchLogits = negatives.length > 0 ? e.slice(logits, [0, 0], [b, b]) : logits;
+      const textToImage = e.mean(e.sum(e.mul(e.logSoftmax(e.transpose(batchLogits, [1, 0])), textTargets), [1]));
       return e.mulScalar(e.add(imageToText, textToImage), -0.5);
     }, [...textVars, ...headVars] as never);
     const loss = e.readSync(value)[0];
     value.dispose();
     x.dispose();
-    targets.dispose();
+    imageTargets.dispose();
+    textTargets.dispose();
     if (!Number.isFinite(loss)) grads.forEach((g) => g.dispose());
     checkFinite(loss, this.step, 'clip');
     const gradNorm = Math.hypot(this.textGroup.apply(grads.slice(0, textVars.length), this.step), this.headGroup.apply(grads.slice(textVars.length), this.step));
@@ -185,22 +205,34 @@ export class ClipTrainer implements StageTrainer {
     return { loss, gradNorm, logitScale: Math.exp(Math.min(s, MAX_LOGIT_SCALE)) };
   }
 
-  /** Top-1 retrieval accuracy both ways over `count` fresh pairs of a split (a duplicate caption counts as a hit). */
-  retrieval(split: ShapesSplit, count: number): { imageToText: number; textToImage: number } | null {
+  /**
+   * Top-1 retrieval accuracy both ways over `count` fresh pairs of a split (a duplicate caption
+   * counts as a hit), and, over its two-object pairs, how often the image scores its own caption
+   * above the relation-flipped one (`relation`) and above its first binding swap (`binding`) —
+   * the bag-of-words probes of Yuksekgonul et al.; 0.5 is chance, null when the split has none.
+   */
+  retrieval(split: ShapesSplit, count: number): { imageToText: number; textToImage: number; relation: number | null; binding: number | null } | null {
     const e = this.engine;
     const batch = evaluationBatch(this.config, this.trainingData, split, this.config.dataSeed + 1, count);
     if (batch === null) return null;
     const { images, captions } = batch;
-    const sim = e.tidy(() => {
+    const relationPairs = captions.flatMap((c, i) => (relationSwap(c) === null ? [] : [{ image: i, swap: relationSwap(c) as string }]));
+    const bindingPairs = captions.flatMap((c, i) => bindingSwaps(c).slice(0, 1).map((swap) => ({ image: i, swap })));
+    const swaps = [...relationPairs, ...bindingPairs].map((p) => p.swap);
+    const [sim, swapSim] = e.tidy((): Tensor[] => {
       const chunks: Tensor[] = [];
       for (let s = 0; s < count; s += 100) {
         const n = Math.min(100, count - s);
         chunks.push(this.embedImages(e, e.tensor(images.subarray(s * 3072, (s + n) * 3072), [n, 32, 32, 3])));
       }
-      return e.matMul(e.concat(chunks, 0), this.embedText(e, captions), false, true);
+      const imageEmbeddings = e.concat(chunks, 0);
+      return [e.matMul(imageEmbeddings, this.embedText(e, captions), false, true), swaps.length > 0 ? e.matMul(imageEmbeddings, this.embedText(e, swaps), false, true) : e.zeros([count, 1])];
     });
     const m = e.readSync(sim);
+    const w = e.readSync(swapSim);
+    const columns = swapSim.shape[1];
     sim.dispose();
+    swapSim.dispose();
     let i2t = 0;
     let t2i = 0;
     for (let i = 0; i < count; i++) {
@@ -213,7 +245,10 @@ export class ClipTrainer implements StageTrainer {
       if (captions[bestRow] === captions[i]) i2t += 1;
       if (captions[bestCol] === captions[i]) t2i += 1;
     }
-    return { imageToText: i2t / count, textToImage: t2i / count };
+    // Column k of swapSim is swap k: relationPairs first, then bindingPairs.
+    const wins = (pairs: { image: number }[], offset: number): number | null =>
+      pairs.length === 0 ? null : pairs.filter((p, k) => m[p.image * count + p.image] > w[p.image * columns + offset + k]).length / pairs.length;
+    return { imageToText: i2t / count, textToImage: t2i / count, relation: wins(relationPairs, 0), binding: wins(bindingPairs, relationPairs.length) };
   }
 
   evaluate(): Record<string, number> {
@@ -222,6 +257,8 @@ export class ClipTrainer implements StageTrainer {
     const held = this.retrieval('held-out', n);
     return {
       ...(test ? { imageToTextTest: test.imageToText, textToImageTest: test.textToImage } : {}),
+      ...(test?.relation != null ? { relationTest: test.relation } : {}),
+      ...(test?.binding != null ? { bindingTest: test.binding } : {}),
       ...(held ? { imageToTextHeldOut: held.imageToText, textToImageHeldOut: held.textToImage } : {}),
     };
   }
