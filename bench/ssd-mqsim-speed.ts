@@ -3,33 +3,37 @@
 //   1. synthetic, GC active: random uniform one-page writes at queue depth 32 on a device 70 %
 //      occupied first, long enough that both simulators erase blocks (GC runs: the erase counts
 //      are printed);
-//   2. / 3. MQSim's tpcc-small and wsrch-small traces replayed on the device 70 % occupied first.
+//   2. / 3. MQSim's tpcc-small and wsrch-small traces replayed, on our side twice: on the device
+//      70 % occupied first, and on the device as MQSim replays them (nothing written first).
 // The device is MQSim's default ssdconfig.xml (8 channels × 4 chips × 2 dies × 2 planes × B blocks
 // × 256 pages of 8 KiB, tR 75 µs, tPROG 750 µs, tBERS 3.8 ms, 333 MT/s, OP 7 % of physical, CWDP,
 // ideal mapping table, data cache off) with B blocks per plane (--blocks-per-plane, default 64:
 // 16 GiB), expressed here as the mqsim-default scenario does (one die per MQSim chip holding its
 // 2 × 2 × B blocks; read-first transaction scheduling for the replays).
 //
-// Our side: the occupancy comes from a sequential fill ('sequential' preconditioning) and is
-// counted in our wall time; MQSim's comes from its Initial_Occupancy_Percentage, which it sets up
-// without simulating the writes, and is counted in its wall time. The synthetic case runs with
-// eager timing, greedy GC and no static wear leveling (the FTL kernel's configuration; MQSim keeps
-// its RGA victim policy and static wear leveling, so its GC does other work: the erase counts
-// differ); the replays use the mqsim-default scenario as it is.
-// Measured (the 2-core machine shared with a training run, load average 8; MQSim 7ec40e3; the
-// mqsim-default scenario with MQSim's chip as one die of 2 × 2 planes, so the replays run wholly
-// in TypeScript): synthetic 0.99 s CPU / 8.1 s wall against MQSim's 16.7 s / 150.5 s (17× CPU,
-// 18× wall); tpcc-small 0.88 s CPU against 0.12 s, wsrch-small 0.77 s against 0.27 s (replay 3–7×
-// slower).
-// MQSim's side: this script writes the ssdconfig and workload XML to a temporary directory
+// Our side: the occupancy comes from a sequential fill ('sequential' preconditioning), counted in
+// our time: by default the marked fill (PreconditionOptions.fill 'marked': the FTL's tables and the
+// spares written in one loop, untimed, the same state as the simulated fill — test/marked-fill.test.ts),
+// `--fill simulated` for the page-by-page timed fill.
+// MQSim's side: its ssdconfig has Enabled_Preconditioning false (as its default ssdconfig.xml), so
+// it writes nothing before the trace: Initial_Occupancy_Percentage then only sets its GC's rho, and
+// reads of never-written LPNs get a mapping on the fly. With Enabled_Preconditioning true, MQSim
+// 7ec40e3 stops on a trace flow ("Unhandled address distribution type in FTL's preconditioning
+// function"): it cannot precondition a trace replay. The synthetic case: MQSim preconditions
+// nothing either (same flag); ours fills 70 % first (the kernel's fill), counted in our time.
+// The synthetic case runs with eager timing, greedy GC and no static wear leveling (the FTL
+// kernel's configuration; MQSim keeps its RGA victim policy and static wear leveling, so its GC
+// does other work: the erase counts differ); the replays use the mqsim-default scenario as it is.
+// Measured figures: packages/ssd/README.md ("Speed against MQSim") and CHANGELOG.md.
+// MQSim itself: this script writes the ssdconfig and workload XML to a temporary directory
 // (the trace copied there) and runs MQSim 7ec40e3 (built in /tmp from its fetched source; its code
 // is not in this repository) from MQSIM_BIN (default /tmp/mqsim/MQSim). Without it the script says
 // so and prints only our figures.
 //
-// Wall and CPU time (user + system; ours every thread of this process, MQSim's from the kernel's
-// accounting of the waited-for child) are both printed: on a loaded machine the CPU ratio is the
-// steadier one.
-// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B] [--writes N]
+// Wall and CPU time (user + system; ours every thread of this process — the optimising compiler's
+// background threads included —, MQSim's from the kernel's accounting of the waited-for child) are
+// both printed: on a loaded machine the CPU ratio is the steadier one.
+// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B] [--writes N] [--fill marked|simulated]
 //   --writes: synthetic host page writes after the fill (default: the user pages, once over).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,6 +55,12 @@ function option(name: string, fallback: number): number {
 }
 
 const blocksPerPlane = option('--blocks-per-plane', 64);
+const fillAt = process.argv.indexOf('--fill');
+const fill = fillAt < 0 ? 'marked' : process.argv[fillAt + 1];
+if (fill !== 'marked' && fill !== 'simulated') {
+  console.error(`ssd-mqsim-speed: --fill must be marked or simulated, got ${fill}`);
+  process.exit(2);
+}
 const OCCUPANCY = 0.7;
 const QUEUE_DEPTH = 32;
 const SEED = 321;
@@ -199,7 +209,7 @@ try {
       snapshotEvery: 0,
       workload: { kind: 'uniform', seed: SEED },
     });
-    preconditionSimulator(sim, { state: 'sequential', occupancy: OCCUPANCY, seed: SEED });
+    preconditionSimulator(sim, { state: 'sequential', occupancy: OCCUPANCY, seed: SEED, fill });
     const writes = option('--writes', sim.userPages);
     const report = sim.run(writes);
     const ours = (performance.now() - started) / 1000;
@@ -213,32 +223,36 @@ try {
       mqsim: haveMqsim ? runMqsim(work, syntheticWorkloadXml(writes)) : null,
     });
   }
-  // 2., 3. Preconditioned replay of MQSim's traces.
+  // 2., 3. MQSim's traces: replayed on the device 70 % occupied first, and on the device as MQSim
+  // replays them (nothing written first); MQSim once.
   for (const trace of ['tpcc', 'wsrch'] as const) {
     const file = `mqsim-${trace}-small.trace`;
-    const scenario = applyOverrides(loadScenario('mqsim-default'), [{
-      device: { geometry: { blocksPerDie: geometry.blocksPerDie } },
-      precondition: { state: 'sequential', occupancy: OCCUPANCY, seed: SEED },
-      workload: { kind: 'trace', path: join(traceDir, file) },
-      outputs: { snapshotEvery: 0 },
-    }]);
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    const report = runScenario(scenario);
-    const ours = (performance.now() - started) / 1000;
-    const oursCpu = ownCpuSeconds(cpu);
     let mqsim: MqsimRun | null = null;
     if (haveMqsim) {
       copyFileSync(join(traceDir, file), join(work, file));
       mqsim = runMqsim(work, traceWorkloadXml(file));
     }
-    rows.push({
-      name: `${trace}-small replay, ${OCCUPANCY * 100} % occupied first`,
-      ours,
-      oursCpu,
-      oursDetail: `fill ${report.precondition!.wallSeconds.toFixed(2)} s of it; mean latency ${report.latencyUs.mean.toFixed(0)} µs`,
-      mqsim,
-    });
+    for (const occupied of [true, false]) {
+      const scenario = applyOverrides(loadScenario('mqsim-default'), [{
+        device: { geometry: { blocksPerDie: geometry.blocksPerDie } },
+        precondition: occupied ? { state: 'sequential', occupancy: OCCUPANCY, seed: SEED } : { state: 'none' },
+        workload: { kind: 'trace', path: join(traceDir, file) },
+        outputs: { snapshotEvery: 0 },
+      }]);
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const report = runScenario(scenario, { preconditionFill: fill });
+      const ours = (performance.now() - started) / 1000;
+      const oursCpu = ownCpuSeconds(cpu);
+      const pre = report.precondition;
+      rows.push({
+        name: occupied ? `${trace}-small replay, ${OCCUPANCY * 100} % occupied first` : `${trace}-small replay, nothing written first (as MQSim)`,
+        ours,
+        oursCpu,
+        oursDetail: `${pre && pre.state !== 'none' ? `${pre.fill} fill ${pre.wallSeconds.toFixed(2)} s of it; ` : ''}mean latency ${report.latencyUs.mean.toFixed(0)} µs`,
+        mqsim,
+      });
+    }
   }
 } finally {
   if (haveMqsim) rmSync(work, { recursive: true, force: true });
@@ -256,4 +270,4 @@ for (const r of rows) {
         ` | MQSim / ours: wall ${(m.seconds / r.ours).toFixed(1)}×, CPU ${(m.cpuSeconds / r.oursCpu).toFixed(1)}×`;
   console.log(`${r.name}: ours ${r.ours.toFixed(2)} s, CPU ${r.oursCpu.toFixed(2)} s (${r.oursDetail})${theirs}`);
 }
-console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blocksPerPlane}`);
+console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blocksPerPlane} --fill ${fill}`);

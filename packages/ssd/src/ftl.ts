@@ -29,6 +29,7 @@ import type { GcTiming } from './ftl/gc.ts';
 import { eraseSpread } from './ftl/wear-leveling.ts';
 import { recover } from './ftl/recovery.ts';
 import { checkConsistency, freeUnits, snapshot } from './ftl/inspect.ts';
+import { markedFill } from './ftl/marked-fill.ts';
 import type { BlockMapSnapshot } from './ftl/inspect.ts';
 
 export { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, PAGE_ERASED, PAGE_INVALID, PAGE_META, PAGE_VALID } from './ftl/abi.ts';
@@ -176,6 +177,14 @@ export class Ftl {
     this.mapped(lba, 1, true);
     write(st, lba, data);
     this.afterMappingChanges();
+  }
+  /**
+   * Host-writes LBAs order[0 … count) (first … first + count − 1 when order is null) as count
+   * write() calls would, in one loop over the tables (src/ftl/marked-fill.ts): null when done,
+   * else why it declined (nothing changed). The preconditioning fill's fast path.
+   */
+  markedFill(order: Int32Array | null, first: number, count: number): string | null {
+    return markedFill(this.state, order, first, count);
   }
   /**
    * With a cached mapping table: the mapping accesses before a host operation on [lba, lba + count)

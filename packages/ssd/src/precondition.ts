@@ -6,6 +6,8 @@
  * WAF of successive windows settles. The report says what was done, what it cost and, for steady
  * state, which criterion held.
  */
+import { NandClock } from '@flashdiff/nand';
+import type { NandOperationSink } from '@flashdiff/nand';
 import { SsdError } from './errors.ts';
 import type { SsdSimulator } from './simulator.ts';
 import { Xoshiro128 } from './workload.ts';
@@ -25,6 +27,18 @@ export interface PreconditionOptions {
    * defaults here are 10 % / 5 % over 5). Gives up after `maxWrites` overwrites.
    */
   readonly steady?: { readonly windowWrites: number; readonly rounds: number; readonly tolerance: number; readonly maxWrites: number };
+  /**
+   * How the sequential or random fill is written (the steady state's overwrites are always
+   * simulated). 'marked' (the default): the FTL's tables and the device's spares in one loop
+   * (Ftl.markedFill), untimed, as MQSim's preconditioning assigns its initial state without
+   * simulating the writes: the same mapping, blocks, free pools, valid counts, sequence numbers,
+   * spares and counters as the simulated fill, but no simulated time passes (the measured window
+   * starts at 0 on a clock, and a multi-plane grouping, as on a fresh device). Where it cannot
+   * (see Ftl.markedFill: foreground GC would run, a cached mapping table, data stored…) the fill
+   * is simulated and the report says why. 'simulated': host writes one at a time through the
+   * FTL, timed.
+   */
+  readonly fill?: 'marked' | 'simulated';
 }
 
 export interface PreconditionReport {
@@ -35,6 +49,9 @@ export interface PreconditionReport {
   hostPageWrites: number;
   nandPageWrites: number;
   waf: number;
+  /** How the fill was written ('marked': untimed, in bulk; see PreconditionOptions.fill), and why not marked when it was asked for. */
+  fill: 'marked' | 'simulated';
+  fillNote?: string;
   /** Simulated device time the preconditioning took (s) and the wall-clock time (s). */
   simulatedSeconds: number;
   wallSeconds: number;
@@ -60,6 +77,30 @@ function permutation(n: number, seed: number): Int32Array {
     p[j] = t;
   }
   return p;
+}
+
+/** The clock's sink while a marked fill programs: the operations take no time. */
+const UNTIMED: NandOperationSink = { read() {}, program() {}, erase() {} };
+
+/**
+ * The marked fill of order[0 … count) (first … first + count − 1 when order is null), untimed:
+ * the clock hands its operations to a sink that drops them and the device's kernel is paused
+ * (its kernel would time them itself). Returns why it declined, or null.
+ */
+function markedFill(sim: SsdSimulator, order: Int32Array | null, first: number, count: number): string | null {
+  const device = sim.device;
+  const clock = device.timing;
+  if (!(clock instanceof NandClock)) return 'the device has no NandClock';
+  const sink = clock.sink;
+  const paused = device.kernelPaused;
+  clock.sink = UNTIMED;
+  if (paused !== undefined) device.kernelPaused = true;
+  try {
+    return sim.ftl.markedFill(order, first, count);
+  } finally {
+    clock.sink = sink;
+    if (paused !== undefined) device.kernelPaused = paused;
+  }
 }
 
 /** The steady-state test on the last `rounds` windows (see {@link PreconditionOptions.steady}). */
@@ -97,21 +138,38 @@ export function preconditionSimulator(sim: SsdSimulator, options: PreconditionOp
   const t0 = sim.device.timing.elapsed;
   const valid = state === 'none' ? 0 : Math.max(1, Math.round(occupancy * user));
   let steady: PreconditionReport['steady'];
+  let fill: PreconditionReport['fill'] = 'simulated';
+  let fillNote: string | undefined;
+  const marked = (order: Int32Array | null, count: number): boolean => {
+    if (options.fill === 'simulated') return false;
+    const declined = markedFill(sim, order, 0, count);
+    if (declined !== null) {
+      fillNote = declined;
+      return false;
+    }
+    fill = 'marked';
+    onProgress?.(count, count);
+    return true;
+  };
   const progress = (done: number, total: number) => {
     if (onProgress && (done & 0xffff) === 0) onProgress(done, total);
   };
   if (state === 'sequential' && valid === user) {
     sim.precondition(onProgress);
   } else if (state === 'sequential') {
-    for (let lba = 0; lba < valid; lba++) {
-      ftl.write(lba);
-      progress(lba + 1, valid);
+    if (!marked(null, valid)) {
+      for (let lba = 0; lba < valid; lba++) {
+        ftl.write(lba);
+        progress(lba + 1, valid);
+      }
     }
   } else if (state === 'random' || state === 'steady') {
     const order = permutation(user, options.seed);
-    for (let i = 0; i < valid; i++) {
-      ftl.write(order[i]!);
-      progress(i + 1, valid);
+    if (!marked(order, valid)) {
+      for (let i = 0; i < valid; i++) {
+        ftl.write(order[i]!);
+        progress(i + 1, valid);
+      }
     }
     if (state === 'steady') {
       const s = options.steady;
@@ -154,6 +212,8 @@ export function preconditionSimulator(sim: SsdSimulator, options: PreconditionOp
     hostPageWrites: host,
     nandPageWrites: nand,
     waf: host > 0 ? nand / host : 0,
+    fill,
+    ...(fillNote !== undefined && options.fill !== 'simulated' ? { fillNote } : {}),
     simulatedSeconds: (sim.device.timing.elapsed - t0) / 1e9,
     wallSeconds: (performance.now() - started) / 1000,
     ...(steady ? { steady } : {}),

@@ -66,6 +66,8 @@ export interface ScenarioRunOptions {
   onProgress?: (phase: 'precondition' | 'measure', done: number, total: number) => void;
   /** Warnings (an empty trace allowed, a trace sorted, requests split) go here. */
   onWarning?: (message: string) => void;
+  /** How the preconditioning fill is written (PreconditionOptions.fill; default 'marked'). */
+  preconditionFill?: 'marked' | 'simulated';
 }
 
 function hostModel(s: Scenario): Partial<SimulatorConfig> {
@@ -151,6 +153,7 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
       occupancy: p.occupancy,
       seed: p.seed,
       steady: { windowWrites: Math.max(1, resolveWrites(p.steady.window, user)), rounds: p.steady.rounds, tolerance: p.steady.tolerance, maxWrites: resolveWrites(p.steady.maxWrites, user) },
+      ...(options.preconditionFill !== undefined ? { fill: options.preconditionFill } : {}),
     },
     (d, t) => options.onProgress?.('precondition', d, t),
   );

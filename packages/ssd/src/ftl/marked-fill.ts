@@ -1,0 +1,171 @@
+// The marked fill: a preconditioning fill (host writes of distinct, unmapped LBAs in a given order)
+// written into the FTL's tables in one tight loop instead of one write() at a time. It makes the
+// same calls in the same order as those writes would (the die each write picks, the units opened
+// and closed, the sequence numbers, every page's spare words through the device's
+// programSpareWords), and skips only what a check made beforehand proves they would not do: no
+// foreground GC (every die keeps at least gcThreshold free blocks to the end), no die skipped for
+// lack of room, no old copy to invalidate. Where that check fails, or the configuration is one the
+// loop does not cover, it does nothing and says so (the caller writes one page at a time).
+// The device's timing is the caller's (SsdSimulator untimes it: see src/precondition.ts).
+// Upstream counterpart: MQSim's preconditioning (FTL::Perform_precondition,
+// Address_Mapping_Unit_Page_Level::Allocate_address_for_preconditioning), which assigns the
+// mapping and block state directly instead of simulating the writes.
+import { crc32Words3Int32 } from '../crc32.ts';
+import { afterProgram, openUnit, retryFailedProgram, setValid } from './block-manager.ts';
+import { guard, write } from './mapping.ts';
+import type { FtlState } from './state.ts';
+
+/** Why {@link markedFill} declined, or null when it wrote the pages. */
+export type MarkedFillDecline = string | null;
+
+/** Moduli and die weights of a static allocation scheme's four letters (staticHostDie's order). */
+function staticScheme(st: FtlState): { mod: Int32Array; weight: Int32Array } {
+  const g = st.geometry;
+  const planes = st.planesPerDie;
+  const mod = new Int32Array(4).fill(1);
+  const weight = new Int32Array(4);
+  for (let k = 0; k < 4; k++) {
+    const letter = st.allocationOrder.charCodeAt(k);
+    if (letter === 99 /* c */) {
+      mod[k] = g.channels;
+      weight[k] = g.diesPerChannel;
+    } else if (letter === 119 /* w */) {
+      mod[k] = g.diesPerChannel / planes;
+      weight[k] = planes;
+    } else if (letter === 112 /* p */) {
+      mod[k] = planes;
+      weight[k] = 1;
+    }
+  }
+  return { mod, weight };
+}
+
+/**
+ * Host-writes LBAs order[0 … count) (or first … first + count − 1 when order is null) as
+ * count calls of write() would, in one loop over the tables. Returns null when done, or the
+ * reason it declined (nothing changed then). A device error part-way (a program fault, a power
+ * cut) is handled as write() handles it, and the pages after it go through write().
+ */
+export function markedFill(st: FtlState, order: Int32Array | null, first: number, count: number): MarkedFillDecline {
+  if (st.poweredOff) return 'the FTL waits for recover()';
+  if (!st.blockMode) return 'superblock allocation';
+  if (!st.fastMeta) return 'no metadata fast path (the device stores data)';
+  if (st.summaries) return 'P2L summary pages';
+  if (st.cmt !== null) return 'a cached mapping table';
+  if (count <= 0) return null;
+  const device = st.device;
+  if (device.programSpareWords === undefined) return 'no programSpareWords';
+  const dies = st.dies;
+  const l2p = st.l2p;
+  // Pass 1: each write's die, the LBAs distinct, unmapped and in range, and the writes per die.
+  const dieOf = new Int32Array(count);
+  const perDie = new Int32Array(dies);
+  const seen = new Uint8Array(st.userPages);
+  const scheme = st.staticAllocation ? staticScheme(st) : null;
+  let cursor = st.hostCursor;
+  for (let i = 0; i < count; i++) {
+    const lba = order === null ? first + i : order[i]!;
+    if (!(lba >= 0 && lba < st.userPages && (lba | 0) === lba)) return `logical page ${lba} out of range`;
+    if (l2p[lba]! >= 0 || seen[lba] !== 0) return 'a logical page already written';
+    seen[lba] = 1;
+    let die: number;
+    if (scheme !== null) {
+      let rest = lba;
+      die = 0;
+      for (let k = 0; k < 4; k++) {
+        const m = scheme.mod[k]!;
+        die += (rest % m) * scheme.weight[k]!;
+        rest = (rest / m) | 0;
+      }
+    } else {
+      die = st.dieOrder[cursor]!;
+      if (++cursor === dies) cursor = 0;
+    }
+    dieOf[i] = die;
+    perDie[die]!++;
+  }
+  // Every write keeps its die (staticHostDie's room, or nextHostDie's reserve) and no die drops
+  // below gcThreshold free blocks (the pool only shrinks while the fill opens blocks).
+  const slot = st.hostStream.slot;
+  for (let d = 0; d < dies; d++) {
+    const n = perDie[d]!;
+    if (n === 0) continue;
+    const room = st.poolCapacity[d]! - st.poolValid[d]! - (n - 1);
+    if (scheme !== null ? !(room > st.dataPages) : !(room >= st.hostReserve)) return `die ${d} would run out of room`;
+    const open = slot[d]!;
+    const left = open >= 0 ? st.dataPages - st.writePointer[open]! : 0;
+    const opens = n > left ? Math.ceil((n - left) / st.dataPages) : 0;
+    if (st.freeCount[d]! - opens < st.gcThreshold || st.freeCount[d]! < opens) return `die ${d} would need foreground GC`;
+  }
+  // Pass 2: the writes, in order.
+  const s = st.hostStream;
+  const ppb = st.pagesPerBlock;
+  const dataPages = st.dataPages;
+  const writePointer = st.writePointer;
+  const p2l = st.p2l;
+  const blockMinSeq = st.blockMinSeq;
+  const validBits = st.validBits;
+  const blockValid = st.blockValid;
+  const poolValid = st.poolValid;
+  const w0 = st.dataWord0;
+  let seq = st.nextSequence;
+  let i = 0;
+  let failed: unknown = null;
+  try {
+    for (; i < count; i++) {
+      const lba = order === null ? first + i : order[i]!;
+      const die = dieOf[i]!;
+      let b = slot[die]!;
+      if (b < 0) {
+        st.nextSequence = seq;
+        openUnit(st, s, die);
+        b = slot[die]!;
+      }
+      const ppa = b * ppb + writePointer[b]!++;
+      try {
+        device.programSpareWords(ppa, w0, lba, seq, crc32Words3Int32(w0, lba, seq));
+      } catch (e) {
+        failed = e;
+        break;
+      }
+      p2l[ppa] = lba;
+      if (seq < blockMinSeq[b]!) blockMinSeq[b] = seq;
+      seq++;
+      l2p[lba] = ppa;
+      if (writePointer[b]! >= dataPages) {
+        // The block's last data page: closed (stamped with the next sequence number) before the
+        // page is counted valid, as placeHost and writeAfterKernel do.
+        st.nextSequence = seq;
+        afterProgram(st, s, b);
+        setValid(st, ppa);
+      } else {
+        // setValid for a page of an open block (in no greedy bucket yet).
+        validBits[ppa >>> 5]! |= 1 << (ppa & 31);
+        blockValid[b]!++;
+        poolValid[die]!++;
+      }
+    }
+  } finally {
+    st.nextSequence = seq;
+    st.counterValues.hostPageWrites += i;
+    if (scheme === null) st.hostCursor = (st.hostCursor + i) % dies;
+  }
+  if (failed === null) return null;
+  // Write i's program threw. As placeHost: a failed program retires the block and the page goes
+  // elsewhere with a newer sequence number (anything else, a power cut included, is write()'s
+  // error); then the rest one write() at a time.
+  const lba = order === null ? first + i : order[i]!;
+  const die = dieOf[i]!;
+  if (scheme === null) st.hostCursor = (st.hostCursor + 1) % dies;
+  try {
+    st.nextSequence = seq + 1;
+    const ppa = retryFailedProgram(st, failed, s, die, lba, slot[die]!);
+    l2p[lba] = ppa;
+    setValid(st, ppa);
+    st.counterValues.hostPageWrites++;
+  } catch (e) {
+    guard(st, e);
+  }
+  for (i++; i < count; i++) write(st, order === null ? first + i : order[i]!);
+  return null;
+}
