@@ -13,8 +13,11 @@ import { geometryPreset, isNandError } from '@flashdiff/nand';
 import type { NandGeometry } from '@flashdiff/nand';
 import { YAFFS2_ERROR_CODES, Yaffs2Error } from './errors.ts';
 import type { Yaffs2ErrorCode } from './errors.ts';
-import { importTree, makeEmptyImage, openImage } from './image.ts';
+import { makeEmptyImage, openImage } from './image.ts';
+import { streamImport } from './stream-import.ts';
 import { deviceNumbers, extractTree } from './extract.ts';
+import type { ExtractResult } from './extract.ts';
+import { streamExtract } from './stream-extract.ts';
 import { editImage } from './image-edit.ts';
 import type { EditImageResult } from './image-edit.ts';
 import type { OpenedImage } from './image.ts';
@@ -248,7 +251,8 @@ export function buildProgram(): Command {
     .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
     .option(...NO_PROGRESS)
     .action((dir: string, image: string, opts: { blocks?: number; free?: number; progress: boolean } & CreateFormatOptions) => {
-      const r = withProgress(opts, 'import', (progress) => importTree(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.active ? progress.bytes : undefined }));
+      // The stream writer (stream-import.ts); it hands what it does not handle to importTree.
+      const r = withProgress(opts, 'import', (progress) => streamImport(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.active ? progress.bytes : undefined }));
       process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
     });
 
@@ -266,7 +270,26 @@ export function buildProgram(): Command {
     .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
     .option(...NO_PROGRESS)
     .action((image: string, dir: string, opts: { ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
-      withProgress(opts, 'extract', (progress) =>
+      const reportSkipped = (r: ExtractResult): void => {
+        if (r.skipped.length > 0) {
+          const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
+          process.stderr.write(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
+        }
+      };
+      withProgress(opts, 'extract', (progress) => {
+        // A clean YAFFS2 image: one pass over the image, no mount (stream-extract.ts). It hands
+        // back (null, nothing written) whatever the mount would report or it does not handle;
+        // that is mounted and extracted as before, warnings and exit status included.
+        const streamed = streamExtract(image, dir, {
+          format: detectFormat(opts),
+          onScanProgress: progress.active ? progress.scan : undefined,
+          onProgress: progress.active ? progress.bytes : undefined,
+        });
+        if (streamed !== null) {
+          progress.stop();
+          reportSkipped(streamed);
+          return;
+        }
         withImage(
           image,
           true,
@@ -274,15 +297,12 @@ export function buildProgram(): Command {
           (img) => {
             const r = extractTree(img.fs, dir, { onProgress: progress.active ? progress.bytes : undefined });
             progress.stop();
-            if (r.skipped.length > 0) {
-              const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
-              process.stderr.write(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
-            }
+            reportSkipped(r);
             reportMountProblems(image, img, opts);
           },
           progress,
-        ),
-      );
+        );
+      });
     });
 
   program

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Yaffs2Error } from './errors.ts';
+import type { Stat } from './block-info.ts';
 import type { Yaffs2 } from './fs.ts';
 
 export interface ExtractResult {
@@ -28,29 +29,8 @@ const S_IFBLK = 0o060000;
 const S_IFSOCK = 0o140000;
 
 /** A name extract creates: not empty, ".", ".." or slash-bearing (nothing outside hostDir). */
-function safeName(raw: Uint8Array): boolean {
+export function safeName(raw: Uint8Array): boolean {
   return !(raw.length === 0 || raw.includes(0x2f) || (raw.length === 1 && raw[0] === 0x2e) || (raw.length === 2 && raw[0] === 0x2e && raw[1] === 0x2e));
-}
-
-/** The bytes of every file in the tree, a hard-linked file once: what extract writes. */
-function fileBytes(yfs: Yaffs2): number {
-  const seen = new Set<number>();
-  let total = 0;
-  const visit = (dir: string, depth: number): void => {
-    if (depth > 1024) return; // extract itself stops there, with an error
-    for (const entry of yfs.readdir(dir)) {
-      if (!safeName(entry.nameBytes)) continue; // not extracted either
-      const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`;
-      const st = yfs.lstat(path);
-      if (st.type === 'directory') visit(path, depth + 1);
-      else if (st.type === 'file' && !seen.has(st.id)) {
-        seen.add(st.id);
-        total += st.size;
-      }
-    }
-  };
-  visit('/', 0);
-  return total;
 }
 
 /** Linux's 32-bit device number (new_decode_dev): major = bits 8-19, minor = bits 0-7 and 20-31. */
@@ -62,6 +42,85 @@ function childPath(dir: Buffer, name: Uint8Array): Buffer {
   return Buffer.concat([dir, Buffer.from('/'), name]);
 }
 
+/** One directory entry as extract sees it: a hard link's stat is its file's (id included). */
+export interface ExtractEntry {
+  /** Path in the image (text, as `ls` shows it): messages, and the model's lookups. */
+  path: string;
+  nameBytes: Uint8Array;
+  stat: Stat;
+}
+
+/**
+ * What extract walks: the mounted file-system model ({@link modelSource}) or the object table
+ * of the streaming extract (stream-extract.ts). The walk, the host side and its checks are one
+ * code for both.
+ */
+export interface ExtractSource {
+  /** The entries of a directory (null: the root), sorted by name as readdir sorts them; the walk skips unsafe names. */
+  list(dir: ExtractEntry | null): ExtractEntry[];
+  /** A symlink's target bytes. */
+  readlink(entry: ExtractEntry): Uint8Array;
+  /** Writes a file's contents into `fd` (from its start, large writes); returns the bytes written. */
+  copyFile(entry: ExtractEntry, fd: number, onBytes?: (written: number) => void): number;
+  /** The bytes of every file extract writes (hard-linked ones once): the progress total. */
+  fileBytes(): number;
+}
+
+/** The mounted model as an {@link ExtractSource}: readdir, lstat and reads by path. */
+export function modelSource(yfs: Yaffs2): ExtractSource {
+  const list = (dir: ExtractEntry | null): ExtractEntry[] => {
+    const imageDir = dir === null ? '/' : dir.path;
+    // Unsafe names are never extracted: left out here, before any lstat.
+    return yfs
+      .readdir(imageDir)
+      .filter((entry) => safeName(entry.nameBytes))
+      .map((entry) => {
+        const path = imageDir === '/' ? `/${entry.name}` : `${imageDir}/${entry.name}`;
+        return { path, nameBytes: entry.nameBytes, stat: yfs.lstat(path) };
+      });
+  };
+  const window = new Uint8Array(1 << 20); // file contents pass through here, 1 MiB at a time
+  return {
+    list,
+    readlink: (entry) => yfs.readlinkBytes(entry.path),
+    copyFile(entry, fd, onBytes): number {
+      // Streamed 1 MiB at a time (files larger than memory).
+      let written = 0;
+      const handle = yfs.open(entry.path);
+      try {
+        for (;;) {
+          const piece = yfs.read(handle, written, window.length, window);
+          if (piece.length === 0) break;
+          fs.writeSync(fd, piece);
+          written += piece.length;
+          onBytes?.(written);
+        }
+      } finally {
+        yfs.close(handle);
+      }
+      return written;
+    },
+    fileBytes(): number {
+      // The bytes of every file in the tree, a hard-linked file once: what extract writes.
+      const seen = new Set<number>();
+      let total = 0;
+      const visit = (dir: ExtractEntry | null, depth: number): void => {
+        if (depth > 1024) return; // extract itself stops there, with an error
+        for (const entry of list(dir)) {
+          const st = entry.stat;
+          if (st.type === 'directory') visit(entry, depth + 1);
+          else if (st.type === 'file' && !seen.has(st.id)) {
+            seen.add(st.id);
+            total += st.size;
+          }
+        }
+      };
+      visit(null, 0);
+      return total;
+    },
+  };
+}
+
 /**
  * `yaffs2 extract`: recreates the image's tree under `hostDir` (which must be missing or
  * empty): contents, symlink targets and names byte for byte (names need not be UTF-8), hard
@@ -70,8 +129,13 @@ function childPath(dir: Buffer, name: Uint8Array): Buffer {
  * that nothing is written outside `hostDir`.
  */
 export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?: (doneBytes: number, totalBytes: number) => void } = {}): ExtractResult {
+  return extractFrom(modelSource(yfs), hostDir, options);
+}
+
+/** {@link extractTree} over any {@link ExtractSource}. */
+export function extractFrom(source: ExtractSource, hostDir: string, options: { onProgress?: (doneBytes: number, totalBytes: number) => void } = {}): ExtractResult {
   const onProgress = options.onProgress;
-  const totalBytes = onProgress ? fileBytes(yfs) : 0;
+  const totalBytes = onProgress ? source.fileBytes() : 0;
   if (fs.existsSync(hostDir)) {
     if (!fs.statSync(hostDir).isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
     if (fs.readdirSync(hostDir).length > 0) throw new Yaffs2Error('ENOTEMPTY', `${hostDir}: not empty`);
@@ -81,50 +145,38 @@ export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const result: ExtractResult = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: [] };
   const extractedById = new Map<number, Buffer>();
-  const deferredLinks: { hostPath: Buffer; imagePath: string }[] = [];
+  const deferredLinks: { hostPath: Buffer; id: number }[] = [];
   const dirTimes: { hostPath: Buffer; atime: number; mtime: number; mode: number; uid: number; gid: number }[] = [];
   const own = (hostPath: Buffer, uid: number, gid: number): void => {
     if (isRoot) fs.lchownSync(hostPath, uid, gid);
   };
   let scratch = 0;
-  const window = new Uint8Array(1 << 20); // file contents pass through here, 1 MiB at a time
-  const visit = (imageDir: string, hostDirPath: Buffer, depth: number): void => {
-    if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${imageDir}: directory tree deeper than 1024`);
-    for (const entry of yfs.readdir(imageDir)) {
+  const visit = (dir: ExtractEntry | null, hostDirPath: Buffer, depth: number): void => {
+    if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${dir === null ? '/' : dir.path}: directory tree deeper than 1024`);
+    for (const entry of source.list(dir)) {
       const raw = entry.nameBytes;
       // Never outside hostDir: no empty, ".", ".." or slash-bearing names.
       if (!safeName(raw)) continue;
-      const imagePath = imageDir === '/' ? `/${entry.name}` : `${imageDir}/${entry.name}`;
+      const imagePath = entry.path;
       const hostPath = childPath(hostDirPath, raw);
-      const st = yfs.lstat(imagePath);
+      const st = entry.stat;
       if (st.type === 'file' && extractedById.has(st.id)) {
-        deferredLinks.push({ hostPath, imagePath });
+        deferredLinks.push({ hostPath, id: st.id });
         continue;
       }
       switch (st.type) {
         case 'directory':
           fs.mkdirSync(hostPath, { mode: 0o700 });
           result.directories++;
-          visit(imagePath, hostPath, depth + 1);
+          visit(entry, hostPath, depth + 1);
           dirTimes.push({ hostPath, atime: st.atime, mtime: st.mtime, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
           break;
         case 'file': {
           // Streamed 1 MiB at a time (files larger than memory).
           const out = fs.openSync(hostPath, 'wx', 0o600);
-          let written = 0;
+          let written: number;
           try {
-            const handle = yfs.open(imagePath);
-            try {
-              for (;;) {
-                const piece = yfs.read(handle, written, window.length, window);
-                if (piece.length === 0) break;
-                fs.writeSync(out, piece);
-                written += piece.length;
-                onProgress?.(result.bytes + written, totalBytes);
-              }
-            } finally {
-              yfs.close(handle);
-            }
+            written = source.copyFile(entry, out, onProgress ? (n) => onProgress(result.bytes + n, totalBytes) : undefined);
           } finally {
             fs.closeSync(out);
           }
@@ -137,7 +189,7 @@ export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?
           break;
         }
         case 'symlink':
-          fs.symlinkSync(Buffer.from(yfs.readlinkBytes(imagePath)), hostPath);
+          fs.symlinkSync(Buffer.from(source.readlink(entry)), hostPath);
           own(hostPath, st.uid, st.gid);
           try {
             fs.lutimesSync(hostPath, st.atime, st.mtime);
@@ -174,10 +226,9 @@ export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?
       }
     }
   };
-  visit('/', Buffer.from(hostDir), 0);
-  for (const { hostPath, imagePath } of deferredLinks) {
-    const st = yfs.lstat(imagePath);
-    const first = extractedById.get(st.id)!;
+  visit(null, Buffer.from(hostDir), 0);
+  for (const { hostPath, id } of deferredLinks) {
+    const first = extractedById.get(id)!;
     fs.linkSync(first, hostPath);
     result.hardlinks++;
   }

@@ -1,0 +1,491 @@
+/**
+ * `yaffs2 extract` without the file-system model: the image is read once, whole; one pass over
+ * its tags classifies the blocks and one over the blocks in scan order (newest sequence number
+ * first, pages last to first) builds the object table by the rules of scan.ts — the newest
+ * header of an object wins, tombstones (parent deleted or unlinked) and shadowing headers delete,
+ * the newest header's size (and older shrink headers') caps older chunks, chunks newer than the
+ * newest header extend the file, hard links point at their file, special files keep their
+ * device numbers — keeping for each chunk only its page and byte count (no per-chunk objects,
+ * no NAND device). extract.ts's walk then writes the tree, file contents copied out of the image
+ * buffer in large writes. Upstream counterparts: Debian's unyaffs (one read of the image) over
+ * yaffs_yaffs2.c's yaffs2_scan_backwards (as scan.ts implements it).
+ *
+ * It handles the images `import`, mkyaffs2image and a clean Linux YAFFS2 write: YAFFS2 tags in
+ * the spare (mkyaffs2 and mtd layouts), either byte order, with or without tag ECC and data ECC,
+ * read in one buffer (up to WHOLE_IMAGE_LIMIT, no sidecar). Everything else is handed back
+ * before anything is written (streamExtract returns null) and the CLI mounts the image as
+ * before: YAFFS1 layouts, inband tags, torn or larger images, bad blocks, a checkpoint (a mount
+ * may use it), and anything the mount would report as a problem or repair — tags or data that
+ * need ECC, foreign sequence numbers, bad object ids, unreadable or mistyped headers, chunks
+ * without a header, unusable names, objects the mount would move to lost+found (missing parents,
+ * loops, two objects with one name) or drop (hard links without their file), objects in
+ * lost+found. So what it extracts, and its warnings and exit status (none: a clean image), are
+ * the general path's.
+ */
+import * as fs from 'node:fs';
+import { hammingEcc, sidecarPath } from '@flashdiff/nand';
+import { readWholeImage, WHOLE_IMAGE_LIMIT } from './image-bytes.ts';
+import { detectImageFormat } from './detect.ts';
+import type { ImageFormat } from './detect.ts';
+import { decodeHeader, decodeName } from './header.ts';
+import type { ObjectHeader } from './header.ts';
+import { emptyTags, ObjectType, spareLayout, unpackTags } from './tags.ts';
+import type { SpareLayout } from './tags.ts';
+import {
+  HIGHEST_SEQUENCE_NUMBER,
+  LOWEST_SEQUENCE_NUMBER,
+  OBJECT_ID_DELETED,
+  OBJECT_ID_LIMIT,
+  OBJECT_ID_LOST_AND_FOUND,
+  OBJECT_ID_ROOT,
+  OBJECT_ID_SUMMARY,
+  OBJECT_ID_UNLINKED,
+  SEQUENCE_CHECKPOINT_DATA,
+} from './block-info.ts';
+import type { FileType, Stat } from './block-info.ts';
+import { extractFrom } from './extract.ts';
+import type { ExtractEntry, ExtractResult, ExtractSource } from './extract.ts';
+
+export interface StreamExtractOptions {
+  /** Format properties to force (the CLI's --layout, --page-size …); the rest are detected. */
+  format?: Partial<ImageFormat>;
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** Told as the table is built, in blocks examined, counted as scan.ts counts them (the CLI's scan bar). */
+  onScanProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * `yaffs2 extract` of a clean YAFFS2 image (see the file comment): the result, or null when the
+ * image is left to the general path (openImage + extractTree); then nothing has been written.
+ */
+export function streamExtract(imagePath: string, hostDir: string, options: StreamExtractOptions = {}): ExtractResult | null {
+  const table = readObjectTable(imagePath, options.format ?? {}, options.onScanProgress);
+  if (table === null) return null;
+  return extractFrom(table, hostDir, { onProgress: options.onProgress });
+}
+
+/** Chunk ids up to this are kept (a 4 GiB file of 2 KiB chunks); a larger one goes to the general path. */
+const MAX_CHUNK_ID = 1 << 21;
+
+/** An object as the scan sees it (scan.ts ScanObject), chunks as pages and byte counts. */
+interface ScanObject {
+  id: number;
+  header: ObjectHeader | null;
+  headerType: number;
+  deleted: boolean;
+  shrinkSize: number;
+  scannedSize: number;
+  /** Page of chunk k at [k − 1], −1 for none; byte counts beside. */
+  pages: Int32Array;
+  byteCounts: Int32Array;
+  chunkCount: number;
+  maxChunk: number;
+}
+
+/** A built object: what extract needs of it. */
+interface TableObject {
+  id: number;
+  type: number;
+  parentId: number;
+  name: Uint8Array;
+  nameString: string;
+  stat: Stat;
+  /** Hard links: their file. */
+  equivId: number;
+  alias: Uint8Array;
+  size: number;
+  pages: Int32Array;
+  byteCounts: Int32Array;
+  /** Directories: name → id. */
+  children: Map<string, number> | null;
+}
+
+function typeName(type: number): FileType {
+  return type === ObjectType.file ? 'file' : type === ObjectType.directory ? 'directory' : type === ObjectType.symlink ? 'symlink' : 'special';
+}
+
+function setChunk(s: ScanObject, k: number, page: number, byteCount: number): void {
+  if (k > s.pages.length) {
+    let length = Math.max(16, s.pages.length * 2);
+    while (length < k) length *= 2;
+    const pages = new Int32Array(length).fill(-1);
+    pages.set(s.pages);
+    const counts = new Int32Array(length);
+    counts.set(s.byteCounts);
+    s.pages = pages;
+    s.byteCounts = counts;
+  }
+  if (s.pages[k - 1]! < 0) s.chunkCount++;
+  s.pages[k - 1] = page;
+  s.byteCounts[k - 1] = byteCount;
+  if (k > s.maxChunk) s.maxChunk = k;
+}
+
+/** Every byte of `bytes[at … at + length)` is 0xFF. */
+function erased(bytes: Uint8Array, at: number, length: number): boolean {
+  for (let i = at; i < at + length; i++) if (bytes[i] !== 0xff) return false;
+  return true;
+}
+
+/**
+ * The object table of a clean image, as the mount scan would build it, or null (see the file
+ * comment for what is left to the general path).
+ */
+function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?: (done: number, total: number) => void): TableSource | null {
+  let size: number;
+  try {
+    const st = fs.statSync(path);
+    if (!st.isFile()) return null;
+    size = st.size;
+  } catch {
+    return null;
+  }
+  if (size === 0 || size > WHOLE_IMAGE_LIMIT || fs.existsSync(sidecarPath(path))) return null;
+  let whole: Uint8Array;
+  let format: ImageFormat;
+  let layout: SpareLayout;
+  try {
+    whole = readWholeImage(path);
+    format = detectImageFormat(path, force, whole);
+    if ((format.layout !== 'mkyaffs2' && format.layout !== 'mtd') || format.inbandTags) return null;
+    layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
+  } catch {
+    return null; // the general path says why
+  }
+  const { pageSize, spareSize, pagesPerBlock: ppb } = format;
+  const record = pageSize + spareSize;
+  if (whole.length % record !== 0 || ppb > 0xffff || pageSize < 512) return null;
+  const pages = whole.length / record;
+  const blocks = Math.ceil(pages / ppb);
+  const tagsOffset = layout.tagsOffset;
+  const tags = emptyTags();
+
+  // Blocks: bad-block markers, then each block's sequence number from its first readable tags.
+  const marker = layout.badBlockMarkerOffset;
+  const blockSequence = new Uint32Array(blocks);
+  const order: number[] = [];
+  for (let b = 0; b < blocks; b++) {
+    onProgress?.(b, 2 * blocks);
+    const first = b * ppb;
+    if (marker !== null) {
+      for (let i = 0; i < Math.min(2, ppb) && first + i < pages; i++) if (whole[(first + i) * record + pageSize + marker] !== 0xff) return null;
+    }
+    let sequence = -1;
+    let programmed = false;
+    // The first page whose spare is not erased and whose tags read gives the block's number.
+    for (let i = 0; i < ppb && first + i < pages && sequence < 0; i++) {
+      const spareAt = (first + i) * record + pageSize;
+      if (erased(whole, spareAt, spareSize)) continue;
+      programmed = true;
+      unpackTags(whole, spareAt + tagsOffset, tags, layout);
+      // Any tag ECC correction or failure: the mount counts or reports it.
+      if (tags.eccResult !== 'ok') return null;
+      if (!tags.erased) sequence = tags.sequenceNumber;
+    }
+    if (!programmed) continue;
+    if (sequence === SEQUENCE_CHECKPOINT_DATA || sequence < LOWEST_SEQUENCE_NUMBER || sequence > HIGHEST_SEQUENCE_NUMBER) return null;
+    blockSequence[b] = sequence;
+    order.push(b);
+  }
+  order.sort((a, b) => blockSequence[b]! - blockSequence[a]! || b - a);
+
+  // The backward scan (scan.ts scan(), second pass).
+  const scanObjects = new Map<number, ScanObject>();
+  const getScan = (id: number): ScanObject => {
+    let s = scanObjects.get(id);
+    if (!s) {
+      s = { id, header: null, headerType: 0, deleted: false, shrinkSize: Infinity, scannedSize: 0, pages: new Int32Array(0), byteCounts: new Int32Array(0), chunkCount: 0, maxChunk: 0 };
+      scanObjects.set(id, s);
+    }
+    return s;
+  };
+  const dataEcc = new DataEccCheck(layout, whole, record, pageSize);
+  const bigEndian = layout.bigEndian;
+  const cs = pageSize;
+  let examined = blocks;
+  for (const b of order) {
+    onProgress?.(examined++, blocks + order.length);
+    for (let i = ppb - 1; i >= 0; i--) {
+      const page = b * ppb + i;
+      if (page >= pages) continue;
+      const at = page * record;
+      unpackTags(whole, at + pageSize + tagsOffset, tags, layout);
+      if (tags.erased) continue;
+      if (tags.eccResult !== 'ok' || tags.sequenceNumber !== blockSequence[b]) return null;
+      const id = tags.objectId;
+      if (id === OBJECT_ID_SUMMARY) continue;
+      if (id < 1 || id >= OBJECT_ID_LIMIT || id === OBJECT_ID_UNLINKED || id === OBJECT_ID_DELETED) return null;
+      if (tags.chunkId === 0) {
+        const s = getScan(id);
+        const shrinkFromTags = tags.extraAvailable && tags.extraIsShrink;
+        if (s.header || s.deleted) {
+          // An older header: only its shrink mark matters.
+          if (tags.extraAvailable) {
+            if (shrinkFromTags) s.shrinkSize = Math.min(s.shrinkSize, tags.extraFileSizeOrEquiv);
+          } else {
+            if (!dataEcc.clean(page)) return null;
+            const h = decodeHeader(whole.subarray(at, at + cs), bigEndian, false);
+            if (h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+          }
+          continue;
+        }
+        if (!dataEcc.clean(page)) return null;
+        const h = decodeHeader(whole.subarray(at, at + cs), bigEndian, false);
+        const type = tags.extraAvailable ? tags.extraObjectType : h.type;
+        if (type < ObjectType.file || type > ObjectType.special || h.type !== type) return null;
+        if (id === OBJECT_ID_ROOT || id === OBJECT_ID_LOST_AND_FOUND) {
+          // Their attributes: nothing extract writes (lost+found, always empty here, is not extracted).
+          s.header = h;
+          s.headerType = type;
+          continue;
+        }
+        if (shrinkFromTags || h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+        if (h.shadows > 0) {
+          const shadowed = getScan(h.shadows);
+          if (!shadowed.header) shadowed.deleted = true;
+        }
+        if (h.parentId === OBJECT_ID_DELETED || h.parentId === OBJECT_ID_UNLINKED) {
+          s.deleted = true;
+          s.shrinkSize = 0;
+          continue;
+        }
+        s.header = h;
+        s.headerType = type;
+        if (type === ObjectType.file && h.fileSize !== 0xffffffff) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+      } else {
+        const s = getScan(id);
+        if (s.deleted) continue;
+        const k = tags.chunkId;
+        if (k > 0x7fffffff) continue;
+        if (k > MAX_CHUNK_ID) return null;
+        if (k <= s.pages.length && s.pages[k - 1]! >= 0) continue;
+        const start = (k - 1) * cs;
+        if (start >= s.shrinkSize) continue;
+        const endPos = Math.min(start + Math.min(tags.byteCount, cs), s.shrinkSize);
+        setChunk(s, k, page, tags.byteCount);
+        if (!s.header && endPos > s.scannedSize) s.scannedSize = endPos;
+      }
+    }
+  }
+
+  onProgress?.(examined, blocks + order.length);
+
+  // Build the objects (scan.ts, "Build objects"); what the mount would report goes back.
+  const objects = new Map<number, TableObject>();
+  const root: TableObject = {
+    id: OBJECT_ID_ROOT,
+    type: ObjectType.directory,
+    parentId: 0,
+    name: new Uint8Array(0),
+    nameString: '',
+    stat: { id: OBJECT_ID_ROOT, type: 'directory', mode: 0o040755, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0, ctime: 0, rdev: 0, nlink: 1 },
+    equivId: 0,
+    alias: new Uint8Array(0),
+    size: 0,
+    pages: new Int32Array(0),
+    byteCounts: new Int32Array(0),
+    children: new Map([['lost+found', OBJECT_ID_LOST_AND_FOUND]]),
+  };
+  const orZero = (v: number): number => (v === 0xffffffff ? 0 : v);
+  for (const s of scanObjects.values()) {
+    if (s.id === OBJECT_ID_ROOT || s.id === OBJECT_ID_LOST_AND_FOUND) continue;
+    if (!s.header) {
+      if (!s.deleted && s.chunkCount > 0) return null; // chunks without a header: dropped, reported
+      continue;
+    }
+    if (s.deleted) continue;
+    const h = s.header;
+    const nameString = decodeName(h.name);
+    if (h.name.length === 0 || nameString.includes('/') || nameString === '.' || nameString === '..') return null;
+    let size = 0;
+    let pagesOf: Int32Array = new Int32Array(0);
+    let countsOf: Int32Array = new Int32Array(0);
+    if (s.headerType === ObjectType.file) {
+      size = Math.max(orZero(h.fileSize), s.scannedSize);
+      const keep = Math.min(s.maxChunk, Math.ceil(size / cs));
+      pagesOf = s.pages.subarray(0, Math.min(keep, s.pages.length));
+      countsOf = s.byteCounts.subarray(0, pagesOf.length);
+      for (let k = 0; k < pagesOf.length; k++) if (pagesOf[k]! >= 0 && !dataEcc.clean(pagesOf[k]!)) return null;
+    }
+    const mode = s.headerType === ObjectType.hardlink ? 0 : orZero(h.mode);
+    objects.set(s.id, {
+      id: s.id,
+      type: s.headerType,
+      parentId: h.parentId,
+      name: h.name,
+      nameString,
+      stat: {
+        id: s.id,
+        type: typeName(s.headerType),
+        mode,
+        uid: orZero(h.uid),
+        gid: orZero(h.gid),
+        size: s.headerType === ObjectType.file ? size : s.headerType === ObjectType.symlink ? h.alias.length : 0,
+        atime: orZero(h.atime),
+        mtime: orZero(h.mtime),
+        ctime: orZero(h.ctime),
+        rdev: orZero(h.rdev),
+        nlink: 1,
+      },
+      equivId: h.equivId,
+      alias: h.alias,
+      size,
+      pages: pagesOf,
+      byteCounts: countsOf,
+      children: s.headerType === ObjectType.directory ? new Map() : null,
+    });
+  }
+  // Hook into the tree (scan.ts linkTree): hard links need their file; a parent must exist, be a
+  // directory, lead to the root, and hold no other object of that name.
+  for (const o of objects.values()) {
+    if (o.type === ObjectType.hardlink) {
+      const t = objects.get(o.equivId);
+      if (!t || t.type !== ObjectType.file) return null;
+      t.stat.nlink++;
+    }
+  }
+  const limit = objects.size + 2;
+  for (const o of objects.values()) {
+    if (o.parentId === OBJECT_ID_LOST_AND_FOUND || o.parentId === o.id) return null;
+    const parent = o.parentId === OBJECT_ID_ROOT ? root : objects.get(o.parentId);
+    if (!parent || parent.type !== ObjectType.directory) return null;
+    let cur: TableObject | undefined = parent;
+    for (let steps = 0; cur.id !== OBJECT_ID_ROOT; steps++) {
+      cur = cur.parentId === OBJECT_ID_ROOT ? root : objects.get(cur.parentId);
+      if (!cur || cur.id === o.id || steps > limit) return null;
+    }
+    if (parent.children!.has(o.nameString)) return null;
+    parent.children!.set(o.nameString, o.id);
+  }
+  return new TableSource(whole, objects, root, cs, record);
+}
+
+/** Data ECC of a page's data area, checked only (mtd layout; a no-op where there is none). */
+class DataEccCheck {
+  private readonly sectors: readonly number[];
+  private readonly linux: boolean;
+  private readonly code = new Uint8Array(3);
+  constructor(
+    layout: SpareLayout,
+    private readonly whole: Uint8Array,
+    private readonly record: number,
+    private readonly pageSize: number,
+  ) {
+    this.sectors = layout.dataEccSectors;
+    this.linux = layout.dataEcc === 'linux';
+  }
+
+  /** True when every sector of the page's data checks clean (no correction needed). */
+  clean(page: number): boolean {
+    const at = page * this.record;
+    const spareAt = at + this.pageSize;
+    for (let s = 0; s < this.sectors.length; s++) {
+      const codeAt = spareAt + this.sectors[s]!;
+      const w = this.whole;
+      let r: number;
+      if (this.linux) {
+        // Linux nand_ecc.c's order: the two line-parity bytes swapped (nand-io.ts correctDataEcc).
+        this.code[0] = w[codeAt + 1]!;
+        this.code[1] = w[codeAt]!;
+        this.code[2] = w[codeAt + 2]!;
+        r = hammingEcc.correct(w, at + s * 256, this.code, 0);
+      } else {
+        r = hammingEcc.correct(w, at + s * 256, w, codeAt);
+      }
+      if (r !== 0) return false;
+    }
+    return true;
+  }
+}
+
+/** The object table as extract.ts walks it; file contents come out of the image buffer. */
+class TableSource implements ExtractSource {
+  private zeros: Uint8Array | null = null;
+  private readonly whole: Uint8Array;
+  constructor(
+    image: Uint8Array,
+    private readonly objects: Map<number, TableObject>,
+    private readonly root: TableObject,
+    private readonly chunkSize: number,
+    private readonly record: number,
+  ) {
+    // A plain Uint8Array view: its subarrays are cheaper to make than a Buffer's.
+    this.whole = new Uint8Array(image.buffer, image.byteOffset, image.length);
+  }
+
+  list(dir: ExtractEntry | null): ExtractEntry[] {
+    const d = dir === null ? this.root : this.objects.get(dir.stat.id)!;
+    const prefix = dir === null ? '/' : `${dir.path}/`;
+    const out: { name: string; entry: ExtractEntry }[] = [];
+    for (const [name, id] of d.children!) {
+      const o = this.objects.get(id);
+      if (!o) continue; // lost+found: always empty here, so not shown (as readdir)
+      const t = o.type === ObjectType.hardlink ? this.objects.get(o.equivId)! : o;
+      out.push({ name, entry: { path: prefix + name, nameBytes: o.name, stat: t.stat } });
+    }
+    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return out.map((x) => x.entry);
+  }
+
+  readlink(entry: ExtractEntry): Uint8Array {
+    return this.objects.get(entry.stat.id)!.alias;
+  }
+
+  copyFile(entry: ExtractEntry, fd: number, onBytes?: (written: number) => void): number {
+    const o = this.objects.get(entry.stat.id)!;
+    const cs = this.chunkSize;
+    const whole = this.whole;
+    // Straight from the image buffer: writev of each chunk's data (up to 1024 a call), zeros
+    // from one zero-filled buffer for holes and past a chunk's byte count.
+    this.zeros ??= new Uint8Array(cs);
+    const zeros = this.zeros;
+    const views: Uint8Array[] = [];
+    let pending = 0;
+    let written = 0;
+    const flush = (): void => {
+      let done = 0;
+      while (done < pending) {
+        const n = done === 0 ? fs.writevSync(fd, views) : writeRest(fd, views, done);
+        done += n;
+      }
+      written += pending;
+      pending = 0;
+      views.length = 0;
+      onBytes?.(written);
+    };
+    // readFileChunk's rule: a chunk gives its first min(byte count, chunk) bytes, zeros after
+    // them and for holes; the file's size cuts the last one.
+    for (let k = 1, at = 0; at < o.size; k++, at += cs) {
+      const n = Math.min(cs, o.size - at);
+      const page = k <= o.pages.length ? o.pages[k - 1]! : -1;
+      const valid = page < 0 ? 0 : Math.min(o.byteCounts[k - 1]! >>> 0, n);
+      if (valid > 0) views.push(whole.subarray(page * this.record, page * this.record + valid));
+      if (valid < n) views.push(zeros.subarray(0, n - valid));
+      pending += n;
+      if (views.length >= 1022 || pending >= 8 << 20) flush();
+    }
+    if (views.length > 0) flush();
+    return written;
+  }
+
+  fileBytes(): number {
+    let total = 0;
+    for (const o of this.objects.values()) if (o.type === ObjectType.file) total += o.size;
+    return total;
+  }
+}
+
+/** A writev cut short: the rest of the views from byte `skip` of them on. */
+function writeRest(fd: number, views: Uint8Array[], skip: number): number {
+  const rest: Uint8Array[] = [];
+  let left = skip;
+  for (const v of views) {
+    if (left >= v.length) {
+      left -= v.length;
+      continue;
+    }
+    rest.push(left > 0 ? v.subarray(left) : v);
+    left = 0;
+  }
+  return fs.writevSync(fd, rest);
+}
