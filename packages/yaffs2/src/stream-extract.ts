@@ -29,7 +29,8 @@ import { detectImageFormat } from './detect.ts';
 import type { ImageFormat } from './detect.ts';
 import { decodeHeader, decodeName } from './header.ts';
 import type { ObjectHeader } from './header.ts';
-import { emptyTags, ObjectType, spareLayout, unpackTags } from './tags.ts';
+import { EXTRA_HEADER_INFO_FLAG, EXTRA_OBJECT_TYPE_SHIFT, EXTRA_SHRINK_FLAG, ObjectType, spareLayout, TAGS_ONLY_SIZE } from './tags.ts';
+import { calcTagEcc, tagEccScratch } from './tag-ecc.ts';
 import type { SpareLayout } from './tags.ts';
 import {
   HIGHEST_SEQUENCE_NUMBER,
@@ -145,7 +146,9 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
   let format: ImageFormat;
   let layout: SpareLayout;
   try {
-    whole = readWholeImage(path);
+    const bytes = readWholeImage(path);
+    // A plain Uint8Array view: its subarrays are cheaper to make than a Buffer's.
+    whole = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     format = detectImageFormat(path, force, whole);
     if ((format.layout !== 'mkyaffs2' && format.layout !== 'mtd') || format.inbandTags) return null;
     layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
@@ -158,7 +161,7 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
   const pages = whole.length / record;
   const blocks = Math.ceil(pages / ppb);
   const tagsOffset = layout.tagsOffset;
-  const tags = emptyTags();
+  const tags = new CleanTags(layout);
 
   // Blocks: bad-block markers, then each block's sequence number from its first readable tags.
   const marker = layout.badBlockMarkerOffset;
@@ -177,9 +180,8 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
       const spareAt = (first + i) * record + pageSize;
       if (erased(whole, spareAt, spareSize)) continue;
       programmed = true;
-      unpackTags(whole, spareAt + tagsOffset, tags, layout);
       // Any tag ECC correction or failure: the mount counts or reports it.
-      if (tags.eccResult !== 'ok') return null;
+      if (!tags.read(whole, spareAt + tagsOffset)) return null;
       if (!tags.erased) sequence = tags.sequenceNumber;
     }
     if (!programmed) continue;
@@ -191,12 +193,15 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
 
   // The backward scan (scan.ts scan(), second pass).
   const scanObjects = new Map<number, ScanObject>();
+  let last: ScanObject | null = null; // runs of chunks of one object: one Map lookup per run
   const getScan = (id: number): ScanObject => {
+    if (last !== null && last.id === id) return last;
     let s = scanObjects.get(id);
     if (!s) {
       s = { id, header: null, headerType: 0, deleted: false, shrinkSize: Infinity, scannedSize: 0, pages: new Int32Array(0), byteCounts: new Int32Array(0), chunkCount: 0, maxChunk: 0 };
       scanObjects.set(id, s);
     }
+    last = s;
     return s;
   };
   const dataEcc = new DataEccCheck(layout, whole, record, pageSize);
@@ -209,9 +214,9 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
       const page = b * ppb + i;
       if (page >= pages) continue;
       const at = page * record;
-      unpackTags(whole, at + pageSize + tagsOffset, tags, layout);
+      if (!tags.read(whole, at + pageSize + tagsOffset)) return null;
       if (tags.erased) continue;
-      if (tags.eccResult !== 'ok' || tags.sequenceNumber !== blockSequence[b]) return null;
+      if (tags.sequenceNumber !== blockSequence[b]) return null;
       const id = tags.objectId;
       if (id === OBJECT_ID_SUMMARY) continue;
       if (id < 1 || id >= OBJECT_ID_LIMIT || id === OBJECT_ID_UNLINKED || id === OBJECT_ID_DELETED) return null;
@@ -358,6 +363,77 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
     parent.children!.set(o.nameString, o.id);
   }
   return new TableSource(whole, objects, root, cs, record);
+}
+
+/**
+ * Packed tags 2 as tags.ts unpackTags reads them, for clean tags only: `read` returns false
+ * when the tag ECC does not check clean (a correction or a failure: the mount counts or reports
+ * it, so the image goes to the general path), and reads nothing else into objects.
+ */
+class CleanTags {
+  erased = false;
+  sequenceNumber = 0;
+  objectId = 0;
+  chunkId = 0;
+  byteCount = 0;
+  extraAvailable = false;
+  extraIsShrink = false;
+  extraObjectType = 0;
+  extraFileSizeOrEquiv = 0;
+  private readonly bigEndian: boolean;
+  private readonly tagEcc: boolean;
+  private readonly ecc = tagEccScratch();
+  constructor(layout: SpareLayout) {
+    this.bigEndian = layout.bigEndian;
+    this.tagEcc = layout.tagEcc;
+  }
+
+  read(b: Uint8Array, at: number): boolean {
+    const le0 = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    if (le0 === 0xffffffff) {
+      this.erased = true;
+      return true;
+    }
+    this.erased = false;
+    if (this.tagEcc) {
+      const fresh = calcTagEcc(b, at, TAGS_ONLY_SIZE, this.ecc);
+      if (b[at + 16] !== fresh.colParity) return false;
+      const line = u32(b, at + 20, false);
+      const prime = u32(b, at + 24, false);
+      // Big-endian tags: the line parities in either byte order (tags.ts checkBigEndianTagEcc).
+      const clean =
+        (line === fresh.lineParity && prime === fresh.lineParityPrime) ||
+        (this.bigEndian && u32(b, at + 20, true) === fresh.lineParity && u32(b, at + 24, true) === fresh.lineParityPrime);
+      if (!clean) return false;
+    }
+    const be = this.bigEndian;
+    this.sequenceNumber = u32(b, at, be);
+    let objectId = u32(b, at + 4, be);
+    const chunkId = u32(b, at + 8, be);
+    const byteCount = u32(b, at + 12, be);
+    this.extraAvailable = (chunkId & EXTRA_HEADER_INFO_FLAG) !== 0;
+    if (this.extraAvailable) {
+      this.extraIsShrink = (chunkId & EXTRA_SHRINK_FLAG) !== 0;
+      this.extraObjectType = objectId >>> EXTRA_OBJECT_TYPE_SHIFT;
+      this.extraFileSizeOrEquiv = byteCount;
+      objectId = (objectId & 0x0fffffff) >>> 0;
+      this.chunkId = 0;
+      this.byteCount = 0;
+    } else {
+      this.extraIsShrink = false;
+      this.extraObjectType = 0;
+      this.extraFileSizeOrEquiv = 0;
+      this.chunkId = chunkId;
+      this.byteCount = byteCount;
+    }
+    this.objectId = objectId;
+    return true;
+  }
+}
+
+function u32(b: Uint8Array, at: number, bigEndian: boolean): number {
+  if (bigEndian) return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 /** Data ECC of a page's data area, checked only (mtd layout; a no-op where there is none). */
