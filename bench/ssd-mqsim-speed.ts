@@ -33,8 +33,9 @@
 // Wall and CPU time (user + system; ours every thread of this process — the optimising compiler's
 // background threads included —, MQSim's from the kernel's accounting of the waited-for child) are
 // both printed: on a loaded machine the CPU ratio is the steadier one.
-// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B] [--writes N] [--fill marked|simulated]
+// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B] [--writes N] [--fill marked|simulated] [--replays-only]
 //   --writes: synthetic host page writes after the fill (default: the user pages, once over).
+//   --replays-only: the trace cases alone (the synthetic one takes MQSim minutes).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -198,7 +199,7 @@ const work = haveMqsim ? mkdtempSync(join(tmpdir(), 'ssd-mqsim-speed-')) : '';
 
 try {
   // 1. Synthetic with GC active.
-  {
+  if (!process.argv.includes('--replays-only')) {
     const cpu = process.cpuUsage();
     const started = performance.now();
     const sim = new SsdSimulator({
@@ -270,4 +271,4 @@ for (const r of rows) {
         ` | MQSim / ours: wall ${(m.seconds / r.ours).toFixed(1)}×, CPU ${(m.cpuSeconds / r.oursCpu).toFixed(1)}×`;
   console.log(`${r.name}: ours ${r.ours.toFixed(2)} s, CPU ${r.oursCpu.toFixed(2)} s (${r.oursDetail})${theirs}`);
 }
-console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blocksPerPlane} --fill ${fill}`);
+console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blocksPerPlane} --fill ${fill}${process.argv.includes('--replays-only') ? ' --replays-only' : ''}`);
