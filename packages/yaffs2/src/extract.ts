@@ -177,12 +177,14 @@ export function extractFrom(source: ExtractSource, hostDir: string, options: { o
           let written: number;
           try {
             written = source.copyFile(entry, out, onProgress ? (n) => onProgress(result.bytes + n, totalBytes) : undefined);
+            // Owner, mode (after the owner: chown clears set-id bits), then times, through the
+            // open file: no path lookups.
+            if (isRoot) fs.fchownSync(out, st.uid, st.gid);
+            fs.fchmodSync(out, st.mode & 0o7777);
+            fs.futimesSync(out, st.atime, st.mtime);
           } finally {
             fs.closeSync(out);
           }
-          own(hostPath, st.uid, st.gid);
-          fs.chmodSync(hostPath, st.mode & 0o7777);
-          fs.utimesSync(hostPath, st.atime, st.mtime);
           extractedById.set(st.id, hostPath);
           result.files++;
           result.bytes += written;
