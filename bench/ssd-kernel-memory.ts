@@ -2,8 +2,9 @@
 // would need (issue 17: "Geometries up to 4 TiB run in the kernel … with memory ≤ 30 bytes per page").
 // Upstream counterpart: none (MQSim keeps its tables on the C++ heap, with no address-space limit).
 //
-// The kernels' tables (the metadata device's spare heads, page states, programmed flags and
-// per-block tables; the FTL's L2P, P2L, validity bits and per-block tables; the run loop's tables)
+// The kernels' tables (the metadata device's compact spare heads, page states, programmed flags and
+// per-block tables; the FTL's L2P, validity bits and per-block tables — it derives P2L from the
+// spare heads; the run loop's tables)
 // live in one shared WebAssembly memory (nand's TableMemory), which a 32-bit module addresses up
 // to 4 GiB (TABLE_MEMORY_MAX_BYTES). This script builds simulators (the tables are allocated and
 // initialised, nothing written) at --blocks N and N/2 blocks per die, reads where each table lies
@@ -12,9 +13,10 @@
 // page, per block, per die or fixed, so two geometries that differ only in blocks per die give each
 // table's bytes at any other block count exactly (up to 8-byte rounding): the script projects them
 // to the 4 TiB device (16 KiB pages: 2^28 pages, 16384 blocks per die) and to the largest device
-// that fits, with and without the reductions that a 4 TiB kernel needs, each marked projected.
+// that fits, as built and with the one reduction left (page state and programmed flag in one
+// byte), marked projected.
 //
-// --run-blocks M builds the device with M blocks per die (e.g. 9984: 2.44 TiB of 16 KiB pages),
+// --run-blocks M builds the device with M blocks per die (e.g. 16384: 4 TiB of 16 KiB pages),
 // runs --writes W (default 2,000,000) uniform random host writes on it and prints whether the FTL
 // and the run loop ran in the kernel, the memory used and the wall time; it exits 1 when either
 // fell back to TypeScript (FLASHDIFF_REQUIRE_KERNEL=1's check: tables that do not fit the memory
@@ -56,12 +58,11 @@ const blocks4TiB = (4 * TiB) / base.pageSize / (base.channels * base.diesPerChan
 
 /** The rows of the breakdown, in the memory's order. */
 const ROWS = [
-  ['device', 'spare heads (16 bytes: 4 words)'],
+  ['device', 'compact spare heads (8 bytes: LBA, sequence)'],
   ['device', 'page state'],
   ['device', 'programmed flag'],
   ['device', 'per-block and per-die tables, cells'],
   ['FTL', 'L2P (4 bytes per user page)'],
-  ['FTL', 'P2L (4 bytes)'],
   ['FTL', 'validity bitmap (1 bit)'],
   ['FTL', 'per-block and per-die tables, cells'],
   ['run loop', 'completions, histograms, cells'],
@@ -99,9 +100,8 @@ function measure(blocksPerDie: number): Measured {
   const deviceRest = ftlStart - 64 - deviceHeads - devicePageState - deviceProgrammed;
   const round8 = (n: number): number => Math.ceil(n / 8) * 8;
   const l2p = round8(ftl.l2p.byteLength);
-  const p2l = round8(ftl.p2l.byteLength);
   const valid = round8(ftl.validBits.byteLength);
-  const bytes = [deviceHeads, devicePageState, deviceProgrammed, deviceRest, l2p, p2l, valid, ftl.tableBytes - l2p - p2l - valid, layout.memory.usedBytes - ftlEnd];
+  const bytes = [deviceHeads, devicePageState, deviceProgrammed, deviceRest, l2p, valid, ftl.tableBytes - l2p - valid, layout.memory.usedBytes - ftlEnd];
   return { bytes, used: layout.memory.usedBytes, ftlKernel: engine.ftlKernel, runLoopKernel: engine.runLoopKernel };
 }
 
@@ -131,13 +131,10 @@ const total4 = all.reduce((t, row) => t + project(row, blocks4TiB), 0);
 console.log(`${pad('total', 52)} ${pad(fmt(at.used / pages, 3), 11)} ${fmt(total4 / GiB)} GiB (device ${fmt(deviceTotal / GiB)}, FTL ${fmt(ftlTotal / GiB)})`);
 console.log(`the table memory holds ${TABLE_MEMORY_MAX_BYTES / GiB} GiB: 4 TiB of 16 KiB pages needs ≤ ${fmt(TABLE_MEMORY_MAX_BYTES / pages4, 1)} bytes/page, so 4 TiB ${total4 <= TABLE_MEMORY_MAX_BYTES ? 'fits' : 'does not fit'}`);
 
-// What a 4 TiB kernel would take off (projected from the rows above; none of these is built).
+// As built, and the reduction not built (projected from the rows above).
 const SCENARIOS: { name: string; drop: readonly number[]; scale?: Readonly<Record<number, number>> }[] = [
   { name: 'as built', drop: [] },
-  { name: 'FTL without P2L (the LBA read from the spare head word 1)', drop: [5] },
-  { name: '… and page state + programmed flag in one byte', drop: [5, 2] },
-  { name: '… and spare heads as 3 words (the CRC word rebuilt on reading)', drop: [5, 2], scale: { 0: 0.75 } },
-  { name: '… and spare heads as 2 words (LBA, sequence; word 0 from the page kind)', drop: [5, 2], scale: { 0: 0.5 } },
+  { name: 'page state + programmed flag in one byte (not built)', drop: [2] },
 ];
 console.log('largest device in the table memory (projected):');
 for (const s of SCENARIOS) {

@@ -14,7 +14,15 @@
 // 4 not now (power off, a power cut or a fault armed, a read-only store: the caller takes the
 // TypeScript path, which raises the same errors as before).
 
+/**
+ * The store's compact spare heads (src/spare-head.ts): words 1 and 2 of page p at heads + 8p, for
+ * a page whose state byte is compactHeadState (word 0 is headWord0, word 3 the CRC of 0 … 2).
+ */
 @external("device", "heads") declare const heads: usize;
+@external("device", "headWord0") declare const headWord0: i32;
+@external("device", "compactHeadState") declare const compactHeadState: i32;
+/** CRC-32's byte table (256 words, src/spare-head.ts). */
+@external("device", "crcTable") declare const crcTable: usize;
 @external("device", "pageState") declare const pageState: usize;
 @external("device", "eraseCounts") declare const eraseCounts: usize;
 @external("device", "badBlocks") declare const badBlocks: usize;
@@ -57,8 +65,6 @@
 /** recordBytes × transferPerByte: one page's transfer time. */
 @external("device", "transfer") declare const transfer: f64;
 
-const SPARE_HEAD_STATE: u8 = 17; // RamStore's state byte for "programmed, 16 spare bytes stored"
-
 @inline function u32At(table: usize, index: i32): u32 {
   return load<u32>(table + (<usize>index << 2));
 }
@@ -79,6 +85,29 @@ const SPARE_HEAD_STATE: u8 = 17; // RamStore's state byte for "programmed, 16 sp
 }
 @inline function dieFreeAt(die: i32): usize {
   return dieFree + (<usize>die << 3);
+}
+
+/** One little-endian word into a CRC-32 register (src/spare-head.ts crcWord). */
+@inline function crcWord(c: u32, w: u32): u32 {
+  c = load<u32>(crcTable + (<usize>((c ^ w) & 0xff) << 2)) ^ (c >>> 8);
+  c = load<u32>(crcTable + (<usize>((c ^ (w >>> 8)) & 0xff) << 2)) ^ (c >>> 8);
+  c = load<u32>(crcTable + (<usize>((c ^ (w >>> 16)) & 0xff) << 2)) ^ (c >>> 8);
+  return load<u32>(crcTable + (<usize>((c ^ (w >>> 24)) & 0xff) << 2)) ^ (c >>> 8);
+}
+
+/** CRC-32 of the 12 little-endian bytes of w0, w1, w2 (src/spare-head.ts headCrc). */
+// Mirrors: packages/nand/src/spare-head.ts#headCrc kernel:1f22c19b source:a3a4e8b9
+function crcHead(w0: u32, w1: u32, w2: u32): u32 {
+  return ~crcWord(crcWord(crcWord(0xffffffff, w0), w1), w2);
+}
+
+/**
+ * Word 1 of page's spare head when the store keeps it compact (the SSD FTL's LBA of a data page),
+ * else −1: MetadataNandDevice.compactHeadWord1, for the FTL's kernel (which derives its P2L from it).
+ */
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.compactHeadWord1 kernel:f1e67ac4 source:786d05aa
+@inline export function headWord1(page: i32): i32 {
+  return load<u8>(pageState + <usize>page) == <u8>compactHeadState ? load<i32>(heads + (<usize>page << 3)) : -1;
 }
 
 /** Whether fast programs may run now (1) or the caller must take the TypeScript path (0). */
@@ -239,42 +268,65 @@ export function read(page: i32): i32 {
 
 // ------------------------------------------------------------------ program
 
-/** The program half of programSpareWords (the checks passed, the flags say go): writes the page. */
-@inline function programChecked(page: i32, block: i32, inBlock: i32, w0: i32, w1: i32, w2: i32, w3: i32): void {
+/** The program half of programSpareWords (the checks passed, the flags say go): writes the page's compact head. */
+@inline function programChecked(page: i32, block: i32, inBlock: i32, w1: i32, w2: i32): void {
   bump(3, 1);
   clockProgram(dieOf(block));
   bump(1, 1);
   addU32(programsPerBlock, block, 1);
-  const at = heads + (<usize>page << 4);
-  store<i32>(at, w0);
-  store<i32>(at, w1, 4);
-  store<i32>(at, w2, 8);
-  store<i32>(at, w3, 12);
-  store<u8>(pageState + <usize>page, SPARE_HEAD_STATE);
+  const at = heads + (<usize>page << 3);
+  store<i32>(at, w1);
+  store<i32>(at, w2, 4);
+  store<u8>(pageState + <usize>page, <u8>compactHeadState);
   store<u8>(programmed + <usize>page, 1);
   store<u32>(nextPage + (<usize>block << 2), inBlock + 1);
 }
 
-/** MetadataNandDevice.programSpareWords: programs `page` with spare head words w0…w3. */
-// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords kernel:ea551a5c source:5a32c549
-export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
+/** programSpareWords' checks: 0 when `page` may be programmed now, else the status. */
+@inline function programStatus(page: i32): i32 {
   if (load<i32>(flagCells) == 0) return 4;
   if (<u32>page >= <u32>pageCount) return 1;
   const block = blockOf(page);
   if (load<u8>(badBlocks + <usize>block) != 0) return 2;
-  const inBlock = page - block * pagesPerBlock;
-  if (<u32>inBlock < u32At(nextPage, block)) return 3;
-  programChecked(page, block, inBlock, w0, w1, w2, w3);
+  if (<u32>(page - block * pagesPerBlock) < u32At(nextPage, block)) return 3;
+  return 0;
+}
+
+/**
+ * MetadataNandDevice.programSpareWords: programs `page` with spare head words w0…w3. A head that
+ * is not compact (another word 0, a wrong CRC) returns 4: the TypeScript device keeps it whole.
+ */
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords kernel:c9003a54 source:f1ce3e3c
+export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
+  const status = programStatus(page);
+  if (status != 0) return status;
+  if (w0 != headWord0 || <u32>w3 != crcHead(w0, w1, w2)) return 4;
+  const block = blockOf(page);
+  programChecked(page, block, page - block * pagesPerBlock, w1, w2);
+  return 0;
+}
+
+/**
+ * program(page, headWord0, w1, w2, CRC of the three) without computing the CRC: the SSD FTL's
+ * kernel programs its data pages so (their heads are compact by construction).
+ */
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords kernel:bfc59066 source:f1ce3e3c
+export function programHead(page: i32, w1: i32, w2: i32): i32 {
+  const status = programStatus(page);
+  if (status != 0) return status;
+  const block = blockOf(page);
+  programChecked(page, block, page - block * pagesPerBlock, w1, w2);
   return 0;
 }
 
 /**
  * MetadataNandDevice.copybackRun for a run whose sources all lie in one block on the target's die
- * (a block-mode GC run): `count` copybacks from `sourceBlock` to target … target + count − 1, the
- * spare head words of page k at words + 16k. The clock takes the closed form of NandClock.copybackRun.
- * Returns 5 when the run would leave the target's block (nothing done).
+ * (a block-mode GC run): `count` copybacks from `sourceBlock` to target … target + count − 1 with
+ * compact heads (the SSD FTL's data pages), words 1 and 2 of page k at words + 8k. The clock takes
+ * the closed form of NandClock.copybackRun. Returns 5 when the run would leave the target's block
+ * (nothing done).
  */
-// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.copybackRun kernel:e238591c source:ddcdd321
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.copybackRun kernel:e3a2d13d source:652aa192
 export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: usize): i32 {
   if (load<i32>(flagCells) == 0) return 4;
   if (<u32>target >= <u32>pageCount || <u32>sourceBlock >= <u32>blockCount) return 1;
@@ -287,8 +339,8 @@ export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: us
   if (dieOf(sourceBlock) != die) return 1;
   clockCopybackRun(die, count);
   addU32(readsPerBlock, sourceBlock, count);
-  memory.copy(heads + (<usize>target << 4), words, <usize>count << 4);
-  memory.fill(pageState + <usize>target, SPARE_HEAD_STATE, <usize>count);
+  memory.copy(heads + (<usize>target << 3), words, <usize>count << 3);
+  memory.fill(pageState + <usize>target, <u8>compactHeadState, <usize>count);
   memory.fill(programmed + <usize>target, 1, <usize>count);
   const n = <f64>count;
   bump(0, n);

@@ -4,6 +4,7 @@
  * programmed content, and persists what a raw dump cannot hold (erase counts, bad-block table).
  */
 import { clearPageBytes, wordsOver } from './page-bytes.ts';
+import { COMPACT_HEAD_BYTES, COMPACT_HEAD_STATE, DEFAULT_COMPACT_WORD0, headCrc } from './spare-head.ts';
 import { recordSize, totalBlocks, totalPages, validateGeometry } from './geometry.ts';
 import { NandError } from './types.ts';
 import type { NandGeometry } from './types.ts';
@@ -53,15 +54,26 @@ export interface NandStore {
 
 export interface RamStoreOptions {
   metadataOnly?: boolean;
+  /**
+   * Metadata-only mode with a spare of at least 16 bytes: the common first word of the compact spare
+   * heads (spare-head.ts; default {@link DEFAULT_COMPACT_WORD0}, the SSD FTL's data page).
+   */
+  compactWord0?: number;
+}
+
+/** A store's compact spare heads (spare-head.ts), for the fast device: words 1 and 2 of page p at pairs[2p], pairs[2p + 1]. */
+export interface CompactHeads {
+  readonly pairs: Uint32Array;
+  readonly word0: number;
 }
 
 /**
- * The arrays of a metadata-only {@link RamStore} when the caller allocates them (the fast device
- * puts them in its TableMemory): the dense spare heads ({@link SPARE_HEAD_BYTES} per page), the
- * page state bytes, the erase counts and the bad-block table.
+ * The arrays of a metadata-only {@link RamStore} with compact heads when the caller allocates them
+ * (the fast device puts them in its TableMemory): the compact heads' word pairs (8 bytes a page),
+ * the page state bytes, the erase counts and the bad-block table.
  */
 export interface RamStoreTables {
-  readonly headArea: Uint8Array;
+  readonly headPairs: Uint32Array;
   readonly pageState: Uint8Array;
   readonly eraseCounts: Uint32Array;
   readonly badBlocks: Uint8Array;
@@ -72,13 +84,23 @@ export const SPARE_HEAD_BYTES = 16;
 
 /**
  * Most bytes one typed array holds in Node 20 (V8's limit): a metadata-only RamStore keeps the
- * spare heads of every page in one array, so it holds at most this / 16 = 2^28 pages (4 TiB of
- * 16 KiB pages, 1 TiB of 4 KiB pages).
+ * compact spare heads of every page in one array (8 bytes a page), so it holds at most this / 8 =
+ * 2^29 pages (8 TiB of 16 KiB pages, 2 TiB of 4 KiB pages).
  */
 export const MAX_TYPED_ARRAY_BYTES = 2 ** 32;
 
+/** Whether a metadata-only RamStore of this geometry keeps compact heads (spare-head.ts): a spare of at least 16 bytes. */
+export function keepsCompactHeads(geometry: NandGeometry): boolean {
+  return geometry.spareSize >= COMPACT_HEAD_BYTES;
+}
+
+/** Bytes a page of a metadata-only RamStore's dense head table: 8 (compact heads' words 1, 2) or its head bytes. */
+export function metadataHeadBytes(geometry: NandGeometry): number {
+  return keepsCompactHeads(geometry) ? 8 : Math.min(SPARE_HEAD_BYTES, geometry.spareSize);
+}
+
 /** Throws INVALID_GEOMETRY when a metadata-only RamStore's head area (`headBytes` a page) cannot be one typed array. */
-export function checkMetadataHeadArea(geometry: NandGeometry, headBytes: number = Math.min(SPARE_HEAD_BYTES, geometry.spareSize)): void {
+export function checkMetadataHeadArea(geometry: NandGeometry, headBytes: number = metadataHeadBytes(geometry)): void {
   const pages = totalPages(geometry);
   if (pages * headBytes > MAX_TYPED_ARRAY_BYTES) {
     throw new NandError(
@@ -96,6 +118,11 @@ function copyBytes(target: Uint8Array, targetStart: number, source: Uint8Array, 
   } else {
     target.set(source.subarray(sourceStart, sourceStart + length), targetStart);
   }
+}
+
+/** The little-endian word at bytes at … at + 3. */
+function readWord(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
 }
 
 /** {@link RamStore} page state meaning "the whole spare slot is stored". */
@@ -118,7 +145,11 @@ const FULL_SLOT = 255;
  * dense array allocated up front (16 bytes a page, page p at bytes 16p…16p+15), and the rest of
  * each spare in per-block buffers allocated when a program first writes past those bytes: the
  * few bytes an FTL writes per page sit 4 pages to a cache line, at an address computed from the
- * page number alone (no per-block lookup, no scattered 8 KiB buffers to walk).
+ * page number alone (no per-block lookup, no scattered 8 KiB buffers to walk). With a spare of at
+ * least 16 bytes those heads are compact (spare-head.ts): a 16-byte spare whose first word is the
+ * store's common one and whose last word is the CRC-32 of the first twelve bytes is kept as its
+ * words 1 and 2 (8 bytes a page, state {@link COMPACT_HEAD_STATE}) and rebuilt on reading; the
+ * head bytes of every other programmed page are kept whole in a sparse overflow map.
  */
 export class RamStore implements NandStore {
   readonly geometry: NandGeometry;
@@ -132,6 +163,12 @@ export class RamStore implements NandStore {
   private readonly headArea: Uint8Array | null;
   /** {@link headArea} as words (4 per page) when headBytes is 16, else null. */
   private readonly headWords: Uint32Array | null;
+  /** Compact heads (metadata-only, spare of at least 16 bytes): words 1 and 2 of page p at 2p, 2p + 1; else null. */
+  private readonly headPairs: Uint32Array | null;
+  /** The compact heads' common first word. */
+  private readonly compactWord0: number;
+  /** With compact heads: the head bytes (16) of programmed pages that are not compact, by page (stale entries are never read). */
+  private readonly overflow = new Map<number, Uint8Array>();
   /** The spare most recently programmed, and its first 16 bytes as words when 4-byte aligned. */
   private lastSpare: Uint8Array | null = null;
   private lastSpareWords: Uint32Array | null = null;
@@ -186,18 +223,21 @@ export class RamStore implements NandStore {
       this.tailOffset = geometry.pageSize + geometry.spareSize;
     }
     const blockCount = totalBlocks(geometry);
-    if (this.metadataOnly && tables === undefined) checkMetadataHeadArea(geometry, this.headBytes);
-    if (tables !== undefined && !(this.metadataOnly && this.headBytes === SPARE_HEAD_BYTES)) {
+    const compact = this.metadataOnly && keepsCompactHeads(geometry);
+    if (this.metadataOnly && tables === undefined) checkMetadataHeadArea(geometry);
+    if (tables !== undefined && !compact) {
       throw new NandError('INVALID_GEOMETRY', 'RamStore tables are for a metadata-only store with a spare of at least 16 bytes');
     }
+    this.compactWord0 = (options.compactWord0 ?? DEFAULT_COMPACT_WORD0) | 0;
     this.eraseCounts = tables?.eraseCounts ?? new Uint32Array(blockCount);
     this.badBlocks = tables?.badBlocks ?? new Uint8Array(blockCount);
     this.pageState = tables?.pageState ?? new Uint8Array(totalPages(geometry));
     this.pageStateWords = wordsOver(this.pageState);
     this.blocks = new Array<Uint8Array | undefined>(blockCount).fill(undefined);
-    this.headArea = tables?.headArea ?? (this.metadataOnly ? new Uint8Array(totalPages(geometry) * this.headBytes) : null);
+    this.headPairs = compact ? (tables?.headPairs ?? new Uint32Array(2 * totalPages(geometry))) : null;
+    this.headArea = this.metadataOnly && !compact ? new Uint8Array(totalPages(geometry) * this.headBytes) : null;
     this.headWords = this.headArea !== null && this.headBytes === SPARE_HEAD_BYTES ? new Uint32Array(this.headArea.buffer, this.headArea.byteOffset, this.headArea.length / 4) : null;
-    this.allocated = this.headArea === null ? 0 : this.headArea.byteLength;
+    this.allocated = this.headArea !== null ? this.headArea.byteLength : this.headPairs !== null ? this.headPairs.byteLength : 0;
   }
 
   get allocatedBytes(): number {
@@ -223,6 +263,10 @@ export class RamStore implements NandStore {
   readSpare(page: number, out: Uint8Array): void {
     const n = out.length < this.spareSize ? out.length : this.spareSize;
     const state = this.pageState[page]!;
+    if (state === COMPACT_HEAD_STATE && this.headPairs !== null) {
+      this.readCompact(page, out, n);
+      return;
+    }
     const stored = state === 0 ? 0 : state === FULL_SLOT ? this.spareSize : state - 1;
     const copied = n < stored ? n : stored;
     if (copied > 0) {
@@ -230,7 +274,8 @@ export class RamStore implements NandStore {
       const inBlock = page - block * this.pagesPerBlock;
       const fromHead = copied < this.headBytes ? copied : this.headBytes;
       const headArea = this.headArea;
-      if (headArea !== null) copyBytes(out, 0, headArea, page * this.headBytes, fromHead);
+      if (this.headPairs !== null) copyBytes(out, 0, this.overflow.get(page)!, 0, fromHead);
+      else if (headArea !== null) copyBytes(out, 0, headArea, page * this.headBytes, fromHead);
       else copyBytes(out, 0, this.blocks[block]!, inBlock * this.headStride + this.headOffset, fromHead);
       if (copied > fromHead) copyBytes(out, fromHead, this.blocks[block]!, inBlock * this.tailStride + this.tailOffset, copied - fromHead);
     }
@@ -241,8 +286,60 @@ export class RamStore implements NandStore {
     }
   }
 
+  /** readSpare of a compact head: words 0 and 3 rebuilt, `n` bytes out (16 stored, the rest 0xFF). */
+  private readCompact(page: number, out: Uint8Array, n: number): void {
+    const pairs = this.headPairs!;
+    const w0 = this.compactWord0;
+    const w1 = pairs[2 * page]!;
+    const w2 = pairs[2 * page + 1]!;
+    const w3 = headCrc(w0, w1, w2);
+    const copied = n < COMPACT_HEAD_BYTES ? n : COMPACT_HEAD_BYTES;
+    for (let i = 0; i < copied; i++) {
+      const w = i < 4 ? w0 : i < 8 ? w1 : i < 12 ? w2 : w3;
+      out[i] = (w >>> ((i & 3) << 3)) & 0xff;
+    }
+    if (n > copied) out.fill(0xff, copied, n);
+  }
+
+  /**
+   * Programs a 16-byte spare given as its four little-endian words (the fast device's program):
+   * compact when it is (spare-head.ts), else kept whole in the overflow. Compact heads only.
+   */
+  writeHeadWords(page: number, w0: number, w1: number, w2: number, w3: number): void {
+    const pairs = this.headPairs!;
+    if ((w0 ^ this.compactWord0) === 0 && ((w3 ^ headCrc(w0, w1, w2)) | 0) === 0) {
+      pairs[2 * page] = w1;
+      pairs[2 * page + 1] = w2;
+      this.pageState[page] = COMPACT_HEAD_STATE;
+      return;
+    }
+    const head = this.overflowHead(page);
+    for (let i = 0; i < COMPACT_HEAD_BYTES; i++) {
+      const w = i < 4 ? w0 : i < 8 ? w1 : i < 12 ? w2 : w3;
+      head[i] = (w >>> ((i & 3) << 3)) & 0xff;
+    }
+    this.pageState[page] = COMPACT_HEAD_BYTES + 1;
+  }
+
+  /** The overflow head bytes of a page (a new 16-byte entry, 0xFF, on first use). */
+  private overflowHead(page: number): Uint8Array {
+    let head = this.overflow.get(page);
+    if (head === undefined) {
+      head = new Uint8Array(COMPACT_HEAD_BYTES).fill(0xff);
+      this.overflow.set(page, head);
+      this.allocated += COMPACT_HEAD_BYTES;
+    }
+    return head;
+  }
+
   writePage(page: number, data: Uint8Array | null, spare: Uint8Array): void {
     const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
+    if (spare.length === COMPACT_HEAD_BYTES && this.headPairs !== null) {
+      const words = this.spareWords(spare);
+      if (words !== null) this.writeHeadWords(page, words[0]!, words[1]!, words[2]!, words[3]!);
+      else this.writeHeadWords(page, readWord(spare, 0), readWord(spare, 4), readWord(spare, 8), readWord(spare, 12));
+      return;
+    }
     const target = this.headWords;
     if (spare.length === SPARE_HEAD_BYTES && target !== null) {
       // The metadata-only FTL's case: one reused 16-byte spare, 4 words.
@@ -265,7 +362,7 @@ export class RamStore implements NandStore {
     const n = spare.length;
     const inBlock = page - block * this.pagesPerBlock;
     const toHead = n < this.headBytes ? n : this.headBytes;
-    const headArea = this.headArea;
+    const headArea = this.headPairs !== null ? this.overflowHead(page) : this.headArea;
     // Full mode always writes the block's buffer; metadata-only mode only past the head bytes.
     let buffer = this.blocks[block];
     if (buffer === undefined && (headArea === null || n > toHead)) buffer = this.allocateBlock(block);
@@ -275,7 +372,7 @@ export class RamStore implements NandStore {
       else buffer!.set(data, slot);
     }
     const headBuffer = headArea ?? buffer!;
-    const head = headArea !== null ? page * this.headBytes : inBlock * this.headStride + this.headOffset;
+    const head = this.headPairs !== null ? 0 : headArea !== null ? page * this.headBytes : inBlock * this.headStride + this.headOffset;
     const tail = inBlock * this.tailStride + this.tailOffset;
     const words = n >= SPARE_HEAD_BYTES && this.headWords !== null ? this.spareWords(spare) : null;
     if (words !== null) {
@@ -290,7 +387,8 @@ export class RamStore implements NandStore {
       copyBytes(headBuffer, head, spare, 0, toHead);
     }
     if (n > toHead) copyBytes(buffer!, tail, spare, toHead, n - toHead);
-    if (n < FULL_SLOT - 1) {
+    // With compact heads n + 1 = COMPACT_HEAD_STATE is taken: such a spare (253 bytes) is padded as a full slot.
+    if (n < FULL_SLOT - 1 && !(n + 1 === COMPACT_HEAD_STATE && this.headPairs !== null)) {
       this.pageState[page] = n + 1;
     } else {
       // Too long to record in the state byte: pad the spare, as a raw slot holds it.
@@ -322,13 +420,13 @@ export class RamStore implements NandStore {
   }
 
   /**
-   * For the metadata-only fast device ({@link createNandDevice} picks it): spare bytes 0…15 of
-   * every page as 4 words (page p at words 4p…4p+3), or null when this store does not keep that
-   * layout (full mode, or a spare shorter than 16 bytes). Not for other callers: the device keeps
-   * {@link pageStates} in step when it writes here.
+   * For the metadata-only fast device ({@link createNandDevice} picks it): the compact heads'
+   * pairs and first word, or null when this store does not keep them (full mode, or a spare
+   * shorter than 16 bytes). Not for other callers: the device keeps {@link pageStates} in step
+   * when it writes there.
    */
-  get metadataHeadWords(): Uint32Array | null {
-    return this.headWords;
+  get compactHeads(): CompactHeads | null {
+    return this.headPairs === null ? null : { pairs: this.headPairs, word0: this.compactWord0 };
   }
 
   /** The per-page state bytes (see the class comment); with {@link metadataHeadWords}, for the fast device only. */
@@ -347,7 +445,7 @@ export class RamStore implements NandStore {
 
   private allocateBlock(block: number): Uint8Array {
     // Metadata-only mode: the bytes past each page's head; full mode: whole records.
-    const bytes = (this.headArea !== null ? this.tailStride : this.slotSize) * this.pagesPerBlock;
+    const bytes = (this.metadataOnly ? this.tailStride : this.slotSize) * this.pagesPerBlock;
     const buffer = new Uint8Array(bytes).fill(0xff);
     this.blocks[block] = buffer;
     this.allocated += buffer.byteLength;

@@ -169,6 +169,16 @@ export interface NandDevice {
    */
   copybackRun?(sources: Int32Array, from: number, count: number, target: number, words: Uint32Array): boolean;
   /**
+   * Optional (the metadata fast device): word 1 of the page's 16-byte spare head when the store
+   * keeps it compact (spare-head.ts: word 0 the store's common first word, word 3 the CRC-32 of
+   * bytes 0–11), else −1 (erased, or any other head). Nothing charged or counted.
+   */
+  compactHeadWord1?(page: number): number;
+  /** Optional, with {@link compactHeadWord1}: the common word 0 of the compact heads. */
+  readonly compactHeadWord0?: number;
+  /** Optional, with {@link compactHeadWord1}: the page's stored spare bytes, nothing charged or counted. */
+  peekSpare?(page: number, out: Uint8Array): void;
+  /**
    * Optional (the metadata fast device, where shared WebAssembly memory is available): where its
    * WebAssembly kernel's tables live, for a consumer that runs the same kernel code in its own
    * module over that memory (see {@link MetadataKernelLayout}); null or absent otherwise.

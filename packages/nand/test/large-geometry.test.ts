@@ -1,5 +1,5 @@
-// A 4 TiB device: 2^28 pages of 16 KiB, the most a metadata-only RAM store holds (its 16-byte
-// spare heads lie in one typed array, at most 2^32 bytes in Node 20). The address arithmetic past
+// A 4 TiB device: 2^28 pages of 16 KiB (a metadata-only RAM store holds up to 2^29: its compact
+// spare heads, 8 bytes a page, lie in one typed array, at most 2^32 bytes in Node 20). The address arithmetic past
 // 2^32 bytes, programs, copybacks, reads and erases at the far end of the device, and a clear
 // INVALID_GEOMETRY one step beyond. The store's tables are allocated for the whole device but
 // zero-filled by the operating system on first touch, so the test stays at a few hundred MiB
@@ -65,11 +65,11 @@ test('4 TiB metadata-only device: programs, copyback, reads and erases at the fa
   assert.ok(nand.timing.elapsed > 0);
 });
 
-test('one step beyond: a metadata-only store of more than 2^28 pages is a clear INVALID_GEOMETRY', () => {
-  // 4 TiB of 4 KiB pages: 2^30 pages, 16 GiB of spare heads.
+test('one step beyond: a metadata-only store of more than 2^29 pages is a clear INVALID_GEOMETRY', () => {
+  // 4 TiB of 4 KiB pages: 2^30 pages, 8 GiB of compact spare heads.
   const small = { ...TIB4, pageSize: 4096, spareSize: 224, blocksPerDie: 65536 };
   validateGeometry(small); // the geometry itself is fine (2^30 < 2^31 pages)
-  const beyond = (e: unknown): boolean => isNandError(e, 'INVALID_GEOMETRY') && /at most 268435456 pages/.test((e as Error).message);
+  const beyond = (e: unknown): boolean => isNandError(e, 'INVALID_GEOMETRY') && /at most 536870912 pages/.test((e as Error).message);
   assert.throws(() => createNandDevice({ geometry: small, metadataOnly: true }), beyond);
   assert.throws(() => new RamStore(small, { metadataOnly: true }), beyond);
 });

@@ -16,7 +16,7 @@
 import type { NandDevice, NandGeometry } from '@flashdiff/nand';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
-import { FtlState, isValid, poolOfUnit, unitOfBlock } from './ftl/state.ts';
+import { FtlState, isValid, p2lAt, poolOfUnit, unitOfBlock } from './ftl/state.ts';
 import type { FtlCounters, FtlKernel } from './ftl/state.ts';
 import { format } from './ftl/free-pool.ts';
 import { checkLba, checkPower, finishKernelWrite, guard, physicalPage, read, trim, write } from './ftl/mapping.ts';
@@ -65,7 +65,6 @@ export class Ftl {
   readonly dieOrder: Int32Array;
 
   readonly l2p: Int32Array;
-  readonly p2l: Int32Array;
   readonly validBits: Uint32Array;
   readonly blockValid: Int32Array;
   /** VPC per GC unit. In block mode a unit is a block: the same array as {@link blockValid}. */
@@ -83,6 +82,24 @@ export class Ftl {
   readonly tableBytes: number;
   /** The state the functions of src/ftl/ work on (the tables above are its own). */
   private readonly state: FtlState;
+
+  /**
+   * The reverse map (P2L_NONE where a page holds nothing mapped): the FTL's table, or, where the
+   * FTL derives its entries from the spare heads (FtlState.derivedP2l), a copy built from them
+   * (O(pages): for tests and inspection; {@link p2lOf} reads one entry).
+   */
+  get p2l(): Int32Array {
+    const st = this.state;
+    if (!st.derivedP2l) return st.p2l;
+    const out = new Int32Array(st.totalPages);
+    for (let ppa = 0; ppa < st.totalPages; ppa++) out[ppa] = st.deriveP2l(ppa);
+    return out;
+  }
+
+  /** P2L[ppa] (see {@link p2l}). */
+  p2lOf(ppa: number): number {
+    return p2lAt(this.state, ppa);
+  }
 
   constructor(device: NandDevice, options: Partial<FtlOptions> = {}) {
     const st = new FtlState(device, options);
@@ -102,7 +119,6 @@ export class Ftl {
     this.blockMode = st.blockMode;
     this.dieOrder = st.dieOrder;
     this.l2p = st.l2p;
-    this.p2l = st.p2l;
     this.validBits = st.validBits;
     this.blockValid = st.blockValid;
     this.unitValid = st.unitValid;

@@ -52,9 +52,9 @@ describe('kernel table memory past 2 GiB', () => {
   });
 
   test('a device whose kernel tables need more than 2 GiB selects the kernel', () => {
-    // 8 × 8 dies × 5376 blocks × 256 pages = 88 M pages at ~26 bytes a page: ~2.2 GiB of tables
-    // (allocated and initialised, nothing written; before the 4 GiB memory this fell back).
-    const sim = new SsdSimulator({ geometry: { pageSize: 16384, spareSize: 64, pagesPerBlock: 256, blocksPerDie: 5376, diesPerChannel: 8, channels: 8 }, snapshotEvery: 0 });
+    // 8 × 8 dies × 12288 blocks × 256 pages = 201 M pages (3 TiB) at ~14 bytes a page: ~2.6 GiB
+    // of tables (allocated and initialised, nothing written; before the 4 GiB memory this fell back).
+    const sim = new SsdSimulator({ geometry: { pageSize: 16384, spareSize: 64, pagesPerBlock: 256, blocksPerDie: 12288, diesPerChannel: 8, channels: 8 }, snapshotEvery: 0 });
     const used = sim.device.metadataKernel?.memory.usedBytes ?? 0;
     assert.ok(used > 2 ** 31, `kernel tables of ${used} bytes`);
     assert.deepEqual(sim.engine(), { ftlKernel: true, runLoopKernel: true, typescriptBecause: [] });

@@ -6,7 +6,7 @@
  */
 import { allocateTables, TableMemory } from '../tables.ts';
 import { validateGeometry } from '../geometry.ts';
-import { RamStore, SPARE_HEAD_BYTES, checkMetadataHeadArea } from '../store.ts';
+import { RamStore, checkMetadataHeadArea, keepsCompactHeads } from '../store.ts';
 import { MetadataNandDevice, metadataDeviceTables } from './metadata-device.ts';
 import type { NandDeviceOptions } from './options.ts';
 import { SimulatedNandDevice } from './simulated-device.ts';
@@ -22,11 +22,11 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * Creates a simulated NAND device (RAM store unless `options.store` is given). A metadata-only
- * RAM store whose spare holds at least 16 bytes gets the fast metadata device (on a
- * little-endian host, unless `forceGeneric`); everything else the general device.
+ * RAM store with compact spare heads (a spare of at least 16 bytes, store.ts) gets the fast metadata
+ * device (on a little-endian host, unless `forceGeneric`); everything else the general device.
  */
 export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
-  if (options.forceGeneric !== true && LITTLE_ENDIAN_HOST && options.geometry !== null && typeof options.geometry === 'object' && options.geometry.spareSize >= SPARE_HEAD_BYTES) {
+  if (options.forceGeneric !== true && LITTLE_ENDIAN_HOST && options.geometry !== null && typeof options.geometry === 'object' && keepsCompactHeads(options.geometry)) {
     if (options.store === undefined && options.metadataOnly === true) {
       // The store's and the device's tables together, in a TableMemory where one can be made.
       const geometry = validateGeometry(options.geometry);
@@ -34,7 +34,7 @@ export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
       const memory = TableMemory.create();
       const block = allocateTables(metadataDeviceTables(geometry), memory);
       const t = block.views;
-      const store = new RamStore(geometry, { metadataOnly: true }, { headArea: t.headArea, pageState: t.pageState, eraseCounts: t.eraseCounts, badBlocks: t.badBlocks });
+      const store = new RamStore(geometry, { metadataOnly: true }, { headPairs: t.headPairs, pageState: t.pageState, eraseCounts: t.eraseCounts, badBlocks: t.badBlocks });
       const tables: DeviceTables = {
         programmed: t.programmed,
         nextPage: t.nextPage,
@@ -49,7 +49,7 @@ export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
       return new MetadataNandDevice(options, store, tables, block.inMemory && memory !== null ? { memory, offsets: block.offsets } : undefined);
     }
     const store = options.store;
-    if (store instanceof RamStore && store.metadataOnly && store.metadataHeadWords !== null) {
+    if (store instanceof RamStore && store.metadataOnly && store.compactHeads !== null) {
       return new MetadataNandDevice(options, store);
     }
   }

@@ -1,6 +1,7 @@
 /**
  * The metadata fast path: the metadata-only device (a RAM store keeping each page's 16-byte spare
- * head as four words) with programSpareWords, copyback and copybackRun, its WebAssembly kernel
+ * head compactly, spare-head.ts: words 1 and 2 when word 0 is the common one and word 3 its CRC)
+ * with programSpareWords, copyback and copybackRun, its WebAssembly kernel
  * (kernel/metadata-device.ts, which mirrors the methods marked there), and the one table layout
  * the store, the device and the kernel share. The SSD simulator replays millions of page writes
  * through it. Upstream counterpart: MQSim's flash back end as its FTL drives it (NVM_PHY_ONFI
@@ -10,6 +11,7 @@
 import { totalBlocks, totalDies, totalPages } from '../geometry.ts';
 import type { NandCounters } from '../stats.ts';
 import { RamStore, SPARE_HEAD_BYTES } from '../store.ts';
+import { COMPACT_HEAD_STATE, crc32Table } from '../spare-head.ts';
 import { float64Table, int32Table, TableMemory, uint32Table, uint8Table } from '../tables.ts';
 import { CHANNEL_CALENDAR_SLOTS } from '../timing.ts';
 import type { NandClock } from '../timing.ts';
@@ -26,16 +28,20 @@ import type { DeviceTables } from './simulated-device.ts';
  * The metadata-only fast device: the general device (every rule, fault, power cut, reboot and
  * counter is the inherited code) plus {@link NandDevice.programSpareWords},
  * {@link NandDevice.copyback} and {@link NandDevice.copybackRun}, which write the 16-byte spare
- * head as four words straight into the RAM store's dense head words and per-page
- * state bytes: no spare Uint8Array, no store call, no byte copy. While a power cut or a program
+ * head as four words straight into the RAM store's compact heads (RamStore.writeHeadWords) and
+ * per-page state bytes: no spare Uint8Array, no byte copy. While a power cut or a program
  * fault is armed (or power is off) the one-page methods go through
  * {@link SimulatedNandDevice.programPage} instead and copybackRun declines, so what is observable —
  * the page contents, the thrown errors, the seeded damage, the counters and the clock — is the
  * general device's by construction.
  */
 export class MetadataNandDevice extends SimulatedNandDevice {
-  /** The RAM store's dense spare heads: page p's four words at 4p … 4p + 3. */
-  private readonly heads: Uint32Array;
+  /** The compact heads' common word 0 (NandDevice.compactHeadWord0). */
+  readonly compactHeadWord0: number;
+  /** The RAM store (compact heads). */
+  private readonly ram: RamStore;
+  /** The RAM store's compact heads: words 1 and 2 of page p at 2p, 2p + 1 (when its state is COMPACT_HEAD_STATE). */
+  private readonly pairs: Uint32Array;
   private readonly pageStates: Uint8Array;
   private readonly clock: NandClock;
   private readonly counters: NandCounters;
@@ -53,17 +59,20 @@ export class MetadataNandDevice extends SimulatedNandDevice {
 
   constructor(options: NandDeviceOptions, store: RamStore, tables?: DeviceTables, layout?: { memory: TableMemory; offsets: Readonly<Record<string, number>> }) {
     super({ ...options, store }, tables);
-    this.heads = store.metadataHeadWords!;
+    this.ram = store;
+    this.pairs = store.compactHeads!.pairs;
+    this.compactHeadWord0 = store.compactHeads!.word0;
     this.pageStates = store.pageStates;
     this.clock = this.timing;
     this.counters = this.counterObject;
     if (layout !== undefined && options.wasmKernel !== false) {
-      const cells = layout.memory.allocate({ counterCells: float64Table(4), flagCells: int32Table(3) });
+      const cells = layout.memory.allocate({ counterCells: float64Table(4), flagCells: int32Table(3), crcTable: int32Table(256) });
+      cells.views.crcTable.set(crc32Table());
       const at = layout.offsets;
       const params = this.timing.params;
       // The kernel's imported globals (kernel/metadata-device.ts): table addresses and parameters.
       const globals: Record<string, number> = {
-        heads: at.headArea!, pageState: at.pageState!, eraseCounts: at.eraseCounts!, badBlocks: at.badBlocks!, programmed: at.programmed!,
+        heads: at.headPairs!, headWord0: store.compactHeads!.word0, compactHeadState: COMPACT_HEAD_STATE, crcTable: cells.offsets.crcTable, pageState: at.pageState!, eraseCounts: at.eraseCounts!, badBlocks: at.badBlocks!, programmed: at.programmed!,
         nextPage: at.nextPage!, dieOfBlock: at.dieOfBlock!, channelOfDie: at.channelOfDie!, readsPerBlock: at.readsPerBlock!,
         programsPerBlock: at.programsPerBlock!, erasesPerBlock: at.erasesPerBlock!, dieBusy: at.dieBusy!, dieFree: at.dieFree!,
         channelFree: at.channelFree!, clockCells: at.clockCells!, calendarStart: at.calendarStart!, calendarEnd: at.calendarEnd!, calendarSpan: at.calendarSpan!,
@@ -152,14 +161,8 @@ export class MetadataNandDevice extends SimulatedNandDevice {
     this.clock.program(die, this.channelOfDie[die]!, this.recordBytes);
     this.counters.pagePrograms++;
     this.programsPerBlock[block]++;
-    const words = this.heads;
-    const w = page << 2;
-    words[w] = w0;
-    words[w + 1] = w1;
-    words[w + 2] = w2;
-    words[w + 3] = w3;
-    // The store's state byte: programmed, 16 spare bytes stored (RamStore's encoding, n + 1).
-    this.pageStates[page] = SPARE_HEAD_BYTES + 1;
+    // The head (compact, or whole in the store's overflow) and the store's state byte.
+    this.ram.writeHeadWords(page, w0, w1, w2, w3);
     this.programmed[page] = 1;
     this.nextPage[block] = inBlock + 1;
   }
@@ -220,8 +223,7 @@ export class MetadataNandDevice extends SimulatedNandDevice {
     const readsPerBlock = this.readsPerBlock;
     const targetDie = dieOfBlock[block]!;
     const targetChannel = channelOfDie[targetDie]!;
-    const heads = this.heads;
-    const pageStates = this.pageStates;
+    const ram = this.ram;
     const programmed = this.programmed;
     // The usual case, a block-mode GC: every source on the target's die (the victim block).
     const sameDie = sourceDie === targetDie;
@@ -240,10 +242,8 @@ export class MetadataNandDevice extends SimulatedNandDevice {
         }
       }
     }
-    // The spare heads, and the pages' state bytes (RamStore's encoding n + 1: 16 bytes stored).
-    // Bulk copies: a JavaScript loop re-checks every array on every page.
-    heads.set(count << 2 === words.length ? words : words.subarray(0, count << 2), target << 2);
-    pageStates.fill(SPARE_HEAD_BYTES + 1, target, target + count);
+    // The spare heads (compact, or whole in the store's overflow) and the pages' state bytes.
+    for (let k = 0; k < count; k++) ram.writeHeadWords(target + k, words[4 * k]!, words[4 * k + 1]!, words[4 * k + 2]!, words[4 * k + 3]!);
     programmed.fill(1, target, target + count);
     // The counters of count reads and count programs, once.
     const stats = this.counters;
@@ -253,6 +253,20 @@ export class MetadataNandDevice extends SimulatedNandDevice {
     this.operationCount += count;
     this.nextPage[block] = first + count;
     return true;
+  }
+
+  /**
+   * Word 1 of the page's spare head (the SSD FTL's LBA) when the page holds a compact head
+   * (spare-head.ts: word 0 the common one, word 3 its CRC), else −1 (erased, or another head: read
+   * it with {@link peekSpare}). No operation, nothing charged or counted.
+   */
+  compactHeadWord1(page: number): number {
+    return this.pageStates[page] === COMPACT_HEAD_STATE ? this.pairs[2 * page]! : -1;
+  }
+
+  /** The page's stored spare bytes, as readPage would return them, with no operation charged or counted. */
+  peekSpare(page: number, out: Uint8Array): void {
+    this.ram.readSpare(page, out);
   }
 
   /** The words as the 16 spare bytes they stand for (little-endian), for the general path. */
@@ -278,7 +292,7 @@ export function metadataDeviceTables(geometry: NandGeometry) {
   const blocks = totalBlocks(geometry);
   const dies = totalDies(geometry);
   return {
-    headArea: uint8Table(pages * SPARE_HEAD_BYTES),
+    headPairs: uint32Table(2 * pages),
     pageState: uint8Table(pages),
     eraseCounts: uint32Table(blocks),
     badBlocks: uint8Table(blocks),

@@ -2,10 +2,9 @@
 // valid-page bookkeeping, opening and closing a stream's block, programming the next page.
 // Counterpart of src/ftl/block-manager.ts (MQSim: Flash_Block_Manager).
 
-import { program, read } from '../../../nand/kernel/metadata-device';
+import { programHead, read } from '../../../nand/kernel/metadata-device';
 import { BLOCK_FULL, BLOCK_OPEN, COUNTER_GC_PAGE_READS, SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
-import { blockMinSeq, blockOf, blockState, blockValid, bump, dataPages, dataWord0, dieOf, freeCount, gcSlot, i32At, must, nextSequence, p2l, pagesPerBlock, poolValid, scalarCells, setI32, unitStamp, unitState, validBits, writePointer } from './state';
-import { spareCrc } from './spare-crc';
+import { blockMinSeq, blockOf, blockState, blockValid, bump, dataPages, dieOf, freeCount, gcSlot, i32At, must, nextSequence, pagesPerBlock, poolValid, scalarCells, setI32, unitStamp, unitState, validBits, writePointer } from './state';
 import { bucketInsert, bucketMove } from './victim';
 import { takeFreeUnit } from './free-pool';
 
@@ -67,14 +66,16 @@ export function closeBlock(slots: usize, b: i32): void {
   if (sequence < load<f64>(at)) store<f64>(at, sequence);
 }
 
-/** Programs data page `lba` with `sequence` at the next page of open block `b` (no close). */
+/**
+ * Programs data page `lba` with `sequence` at the next page of open block `b` (no close): a compact
+ * head (the device rebuilds word 0 and the CRC; its word 1, the LBA, is this kernel's P2L entry).
+ */
 @inline export function programNext(b: i32, lba: i32, sequence: f64): i32 {
   const wp = i32At(writePointer, b);
   const ppa = b * pagesPerBlock + wp;
   setI32(writePointer, b, wp + 1);
   const w2 = <i32>(<i64>sequence);
-  must(program(ppa, dataWord0, lba, w2, spareCrc(<u32>lba, <u32>w2)));
-  setI32(p2l, ppa, lba);
+  must(programHead(ppa, lba, w2));
   lowerMinSequence(b, sequence);
   return ppa;
 }

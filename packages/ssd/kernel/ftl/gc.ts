@@ -2,10 +2,9 @@
 // a greedy victim's valid pages listed from the VPBM and moved in copyback runs, then the erase.
 // Counterpart of src/ftl/gc.ts (MQSim: GC_and_WL_Unit_Page_Level).
 
-import { copybackRun, erase } from '../../../nand/kernel/metadata-device';
-import { BLOCK_FULL, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, P2L_NONE, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
-import { blockMinSeq, blockState, blockValid, bump, crcSlice, dataPages, dataWord0, dieOf, firstTerm, freeCount, gcSlot, i32At, l2p, moveSources, moveWords, must, p2l, pagesPerBlock, poolValid, scalarCells, setI32, stateCells, unitCapacity, unitState, validBits, writePointer } from './state';
-import { lbaTerm, rememberSequence, sequenceStep, sequenceTerm } from './spare-crc';
+import { copybackRun, erase, headWord1 } from '../../../nand/kernel/metadata-device';
+import { BLOCK_FULL, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
+import { blockMinSeq, blockState, blockValid, bump, dataPages, dieOf, freeCount, gcSlot, i32At, l2p, moveSources, moveWords, must, pagesPerBlock, poolValid, scalarCells, setI32, stateCells, unitCapacity, unitState, validBits, writePointer } from './state';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim';
 import { closeBlock, lowerMinSequence, placeMoved, setValid } from './block-manager';
 import { freeCapacity, freeUnit } from './free-pool';
@@ -13,11 +12,11 @@ import { freeCapacity, freeUnit } from './free-pool';
 /**
  * Lists the valid pages of [first, end) from the VPBM into moveSources (x & −x isolates the
  * lowest set bit, clz its index). Returns how many, or −1 at a valid page that holds no host data
- * (a TRIM record: collect() leaves such a victim to src/ftl/).
+ * (no compact head, so its P2L entry is not an LBA — a TRIM record: collect() leaves such a victim
+ * to src/ftl/). The kernel keeps no P2L table: a valid data page's LBA is its compact head's word 1.
  */
 export function listValid(first: i32, end: i32): i32 {
   const sources = moveSources;
-  const p2lTable = p2l;
   let n = 0;
   for (let w = first >>> 5; w << 5 < end; w++) {
     const base = w << 5;
@@ -28,7 +27,7 @@ export function listValid(first: i32, end: i32): i32 {
       const low = x & (0 - x);
       x ^= low;
       const page = base + 31 - <i32>clz(low);
-      if (i32At(p2lTable, page) < 0) return -1;
+      if (headWord1(page) < 0) return -1;
       setI32(sources, n++, page);
     }
   }
@@ -36,10 +35,10 @@ export function listValid(first: i32, end: i32): i32 {
 }
 
 /**
- * One GC run: the data pages moveSources[i …] (up to `room` of them) get their spare words in
- * moveWords (sequence numbers from the next one up, which then moves past them), P2L/L2P at
- * `target` + k and the targets' VPBM bits. Every listed page is still a valid data page: collect()
- * listed them from the VPBM and checked their P2L, and nothing else runs during a collection. The
+ * One GC run: the data pages moveSources[i …] (up to `room` of them) get their compact heads' words
+ * (LBA, sequence) in moveWords (sequence numbers from the next one up, which then moves past them),
+ * L2P at `target` + k and the targets' VPBM bits. Every listed page is still a valid data page: collect()
+ * listed them from the VPBM and checked their heads, and nothing else runs during a collection. The
  * sources' VPBM bits stay set until eraseVictim clears the whole victim's at once. Returns the
  * number of pages in the run; the caller issues the device's copybackRun and the per-run counts.
  */
@@ -48,29 +47,17 @@ export function moveRun(i: i32, n: i32, target: i32, room: i32): i32 {
   // Short names for the tables and constants of the loop.
   const sources = moveSources + (<usize>i << 2);
   const words = moveWords;
-  const p2lTable = p2l;
   const l2pTable = l2p;
-  const table = crcSlice;
-  const w0 = dataWord0;
-  const fixedTerm = firstTerm;
   const count = min(room, n - i);
   let w2 = <u32>(<i64>sequenceNumber);
-  let term = sequenceTerm(table, w2);
   for (let k = 0; k < count; k++) {
-    const lba = i32At(p2lTable, load<i32>(sources + (<usize>k << 2)));
-    const at = words + (<usize>k << 4);
-    store<i32>(at, w0);
-    store<i32>(at, lba, 4);
-    store<u32>(at, w2, 8);
-    store<i32>(at, ~(fixedTerm ^ <i32>lbaTerm(table, <u32>lba) ^ <i32>term), 12);
-    // The run's sequence numbers are consecutive: each page's term is one step from the last.
-    term ^= sequenceStep(table, w2);
+    const lba = headWord1(load<i32>(sources + (<usize>k << 2)));
+    const at = words + (<usize>k << 3);
+    store<i32>(at, lba);
+    store<u32>(at, w2, 4);
     w2++;
-    const to = target + k;
-    setI32(p2lTable, to, lba);
-    setI32(l2pTable, lba, to);
+    setI32(l2pTable, lba, target + k);
   }
-  rememberSequence(w2, term);
   setValidRange(target, target + count);
   store<f64>(scalarCells, sequenceNumber + <f64>count, SCALAR_NEXT_SEQUENCE << 3);
   return count;
@@ -95,14 +82,14 @@ export function setValidRange(first: i32, end: i32): void {
  * relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in
  * moveSources[0 … n): all n are moved. The victim's VPBM bits are left for eraseVictim.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:8e37e8ce source:c7aecd08
+// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:970772f5 source:f8f4277e
 export function relocate(b: i32, pool: i32, n: i32): void {
   for (let i = 0; i < n; ) {
     const open = i32At(gcSlot, pool);
     const room = open >= 0 && load<u8>(unitState + <usize>open) != BLOCK_FULL ? dataPages - i32At(writePointer, open) : 0;
     if (room == 0) {
       const ppa = i32At(moveSources, i);
-      const lba = i32At(p2l, ppa);
+      const lba = headWord1(ppa);
       const to = placeMoved(pool, ppa, lba);
       setI32(l2p, lba, to);
       setValid(to);
@@ -131,12 +118,11 @@ export function relocate(b: i32, pool: i32, n: i32): void {
 }
 
 /** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */
-// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit kernel:b3b3be4b source:ab02cb04
+// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit kernel:6e027092 source:ab02cb04
 export function eraseVictim(u: i32, pool: i32): void {
   must(erase(u));
   bump(COUNTER_ERASES, 1);
   const first = u * pagesPerBlock;
-  memory.fill(p2l + (<usize>first << 2), <u8>P2L_NONE, <usize>pagesPerBlock << 2); // P2L_NONE = −1: every byte 0xff
   let ppa = first;
   const end = first + pagesPerBlock;
   while (ppa < end && (ppa & 31) != 0) {

@@ -9,7 +9,6 @@
 import { SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
 
 @external("ftl", "l2p") export declare const l2p: usize;
-@external("ftl", "p2l") export declare const p2l: usize;
 @external("ftl", "validBits") export declare const validBits: usize;
 @external("ftl", "blockValid") export declare const blockValid: usize;
 @external("ftl", "poolValid") export declare const poolValid: usize;
@@ -27,7 +26,6 @@ import { SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
 @external("ftl", "gcSlot") export declare const gcSlot: usize;
 @external("ftl", "moveSources") export declare const moveSources: usize;
 @external("ftl", "moveWords") export declare const moveWords: usize;
-@external("ftl", "crcSlice") export declare const crcSlice: usize;
 @external("ftl", "unitCapacity") export declare const unitCapacity: usize;
 @external("ftl", "freeCount") export declare const freeCount: usize;
 @external("ftl", "poolCapacity") export declare const poolCapacity: usize;
@@ -52,15 +50,12 @@ import { SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
 @external("ftl", "gcThreshold") export declare const gcThreshold: i32;
 @external("ftl", "hostReserve") export declare const hostReserve: i32;
 @external("ftl", "dynamicWearLeveling") export declare const dynamicWearLeveling: i32;
-@external("ftl", "dataWord0") export declare const dataWord0: i32;
 /** A static hostAllocation (cwdp, pcwd…; one plane per die here): 1, else 0 (round robin). */
 @external("ftl", "staticAllocation") export declare const staticAllocation: i32;
 /** The static scheme takes the channel from the LBA before the die in the channel: 1, else 0. */
 @external("ftl", "channelFirst") export declare const channelFirst: i32;
 @external("ftl", "channels") export declare const channels: i32;
 @external("ftl", "diesPerChannel") export declare const diesPerChannel: i32;
-// shift4(shift4(shift4(~dataWord0))): the CRC term of the constant first spare word (see crc32.ts).
-@external("ftl", "firstTerm") export declare const firstTerm: i32;
 
 // ------------------------------------------------------------------ table accessors
 

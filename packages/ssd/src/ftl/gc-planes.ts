@@ -11,7 +11,7 @@
 // of a die have them ready together (MQSim does not move GC pages in lockstep: its GC reads and
 // writes group only when they happen to wait together, see docs/DESIGN.md).
 import { P2L_TRIM } from './abi.ts';
-import { isValid } from './state.ts';
+import { isValid, p2lAt } from './state.ts';
 import type { FtlState } from './state.ts';
 import { beginVictim, chooseVictim, eraseUnit, relocatePage, relocateUnit, wearCheckDue } from './gc.ts';
 import { staticWearLevel } from './wear-leveling.ts';
@@ -123,7 +123,7 @@ export function collectPlanes(st: FtlState, first: number, group: number, trigge
         for (let k = 0; k < n; k++) {
           if (r >= counts[k]!) continue;
           const ppa = pages[k]![r]!;
-          if (st.p2l[ppa] === P2L_TRIM) continue;
+          if (p2lAt(st, ppa) === P2L_TRIM) continue;
           copyback?.call(st.device, true);
           if (st.withData) st.device.readPage(ppa, buffers[k], st.readSpare);
           else st.device.readPage(ppa);
@@ -132,7 +132,7 @@ export function collectPlanes(st: FtlState, first: number, group: number, trigge
         for (let k = 0; k < n; k++) {
           if (r >= counts[k]!) continue;
           const ppa = pages[k]![r]!;
-          const trim = st.p2l[ppa] === P2L_TRIM;
+          const trim = p2lAt(st, ppa) === P2L_TRIM;
           copyback?.call(st.device, !trim);
           moved[k] += relocatePage(st, ppa, s, pools[k]!, trim, buffers[k]);
         }

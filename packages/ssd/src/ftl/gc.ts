@@ -11,7 +11,7 @@ import { SsdError } from '../errors.ts';
 import { crc32Words3Int32 } from '../crc32.ts';
 import { decodeSpare, KIND_DATA, KIND_TRANSLATION, KIND_TRIM, readU32 } from '../spare.ts';
 import { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, P2L_TRANSLATION_BASE, P2L_TRIM } from './abi.ts';
-import { goodMembers, isValid, memberBlock, memberCount, poolOfUnit } from './state.ts';
+import { goodMembers, isValid, memberBlock, memberCount, p2lAt, poolOfUnit } from './state.ts';
 import type { FtlState, Stream } from './state.ts';
 import { freeCapacity, freeUnit, heapRemoveAt, updatePoolCapacity } from './free-pool.ts';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim.ts';
@@ -259,7 +259,7 @@ export function relocateBlockFast(st: FtlState, b: number, s: Stream, pool: numb
       i++;
       continue;
     }
-    const lba = p2l[ppa]!;
+    const lba = p2lAt(st, ppa);
     if (lba < 0) {
       // A TRIM record: the general move (reads its spare, may drop it); keeps its own VPC.
       moved += relocatePage(st, ppa, s, pool, true);
@@ -286,7 +286,7 @@ export function relocateBlockFast(st: FtlState, b: number, s: Stream, pool: numb
     const sequence = st.nextSequence;
     while (k < room && i + k < n) {
       const source = list[i + k]!;
-      const runLba = p2l[source]!;
+      const runLba = p2lAt(st, source);
       const sourceWord = bits[source >>> 5]!;
       const sourceBit = 1 << (source & 31);
       if (runLba < 0 || (sourceWord & sourceBit) === 0) break;
@@ -334,7 +334,7 @@ export function relocateBlockFast(st: FtlState, b: number, s: Stream, pool: numb
  */
 export function relocatePage(st: FtlState, ppa: number, s: Stream, pool: number, readIt: boolean, buffer = st.pageBuffer): number {
   const data = st.withData ? buffer : null;
-  const p2l = st.p2l[ppa]!;
+  const p2l = p2lAt(st, ppa);
   if (readIt) {
     // The LBA of a data page is known from the P2L/VPBM tables; the read fetches the payload
     // (and is charged to the clock even when a metadata-only device has none to return).
@@ -452,13 +452,14 @@ export function collectInPlace(st: FtlState, s: Stream, pool: number): void {
       const data = st.withData ? new Uint8Array(st.geometry.pageSize) : undefined;
       st.device.readPage(ppa, data, st.readSpare);
       st.counterValues.gcPageReads++;
-      if (st.p2l[ppa] === P2L_TRIM) {
+      const entry = p2lAt(st, ppa);
+      if (entry === P2L_TRIM) {
         const meta = decodeSpare(st.readSpare, st.metaOffset, data ?? null, st.meta);
         if (meta.valid) trims.push(meta.lba, meta.count, meta.sequence);
-      } else if (st.p2l[ppa]! <= P2L_TRANSLATION_BASE) {
-        translations.push(P2L_TRANSLATION_BASE - st.p2l[ppa]!);
+      } else if (entry <= P2L_TRANSLATION_BASE) {
+        translations.push(P2L_TRANSLATION_BASE - entry);
       } else {
-        lbas.push(st.p2l[ppa]!);
+        lbas.push(entry);
         if (data) payloads.push(data);
       }
       setInvalid(st, ppa);

@@ -4,7 +4,7 @@
 // Get_min_max_erase_count); the consistency check has none.
 import type { NandGeometry } from '@flashdiff/nand';
 import { BLOCK_BAD, P2L_SUMMARY, PAGE_ERASED, PAGE_INVALID, PAGE_META, PAGE_VALID } from './abi.ts';
-import { isValid, unitOfBlock as unitOf } from './state.ts';
+import { isValid, p2lAt, unitOfBlock as unitOf } from './state.ts';
 import type { FtlState } from './state.ts';
 
 /** Per-block view of the device for the dashboard. Arrays are indexed by block number. */
@@ -59,7 +59,7 @@ export function snapshot(st: FtlState): BlockMapSnapshot {
         pageState[ppa] = PAGE_VALID;
       } else {
         invalidPages[b]!++;
-        pageState[ppa] = st.p2l[ppa] === P2L_SUMMARY ? PAGE_META : PAGE_INVALID;
+        pageState[ppa] = p2lAt(st, ppa) === P2L_SUMMARY ? PAGE_META : PAGE_INVALID;
       }
     }
   }
@@ -88,13 +88,13 @@ export function checkConsistency(st: FtlState): void {
     const ppa = st.l2p[x]!;
     if (ppa < 0) continue;
     if (!isValid(st, ppa)) throw new Error(`L2P[${x}] = ${ppa} but its VPBM bit is clear`);
-    if (st.p2l[ppa] !== x) throw new Error(`L2P[${x}] = ${ppa} but P2L[${ppa}] = ${st.p2l[ppa]}`);
+    if (p2lAt(st, ppa) !== x) throw new Error(`L2P[${x}] = ${ppa} but P2L[${ppa}] = ${p2lAt(st, ppa)}`);
   }
   for (let ppa = 0; ppa < st.totalPages; ppa++) {
     if (!isValid(st, ppa)) continue;
     const b = (ppa / st.pagesPerBlock) | 0;
     count[b]!++;
-    const lba = st.p2l[ppa]!;
+    const lba = p2lAt(st, ppa);
     if (lba >= 0 && st.l2p[lba] !== ppa) throw new Error(`page ${ppa} valid but L2P[${lba}] = ${st.l2p[lba]}`);
   }
   const unit = new Int32Array(st.unitCount);

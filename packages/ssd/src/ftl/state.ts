@@ -11,28 +11,27 @@ import type { MetadataKernelLayout, NandDevice, NandGeometry } from '@flashdiff/
 import { dataPagesPerBlock, resolveFtlOptions, userPagesFor } from '../config.ts';
 import type { FtlOptions } from '../config.ts';
 import { SsdError } from '../errors.ts';
-import { crc32FirstWordTerm, crc32KernelTables } from '../crc32.ts';
 import type { MappingCache, TranslationReadTiming } from './cached-mapping.ts';
 import type { GcTiming } from './gc.ts';
 import { FTL_KERNEL_WASM_BASE64 } from '../ftl-kernel-wasm.ts';
-import { KIND_DATA, LITTLE_ENDIAN_HOST, METADATA_BYTES, metadataOffset, spareWord0 } from '../spare.ts';
+import { KIND_DATA, KIND_SUMMARY, KIND_TRANSLATION, KIND_TRIM, LITTLE_ENDIAN_HOST, METADATA_BYTES, decodeSpare, metadataOffset, spareWord0 } from '../spare.ts';
 import type { PageMetadata } from '../spare.ts';
 import {
-  BLOCK_BAD, COUNTER_CELLS, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, COUNTER_HOST_PAGE_WRITES, P2L_NONE,
+  BLOCK_BAD, COUNTER_CELLS, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, COUNTER_HOST_PAGE_WRITES, P2L_NONE, P2L_SUMMARY, P2L_TRANSLATION_BASE, P2L_TRIM,
   SCALAR_CELLS, SCALAR_INSERTION_STAMP, SCALAR_NEXT_SEQUENCE, STATE_CELLS, STATE_HOST_CURSOR, STATE_LAST_VICTIM,
 } from './abi.ts';
 
 /** The tables whose addresses the kernel imports as globals (kernel/ftl/state.ts's @external("ftl", …) declarations). */
 export const KERNEL_TABLES = [
-  'l2p', 'p2l', 'validBits', 'blockValid', 'poolValid', 'unitState', 'blockState', 'writePointer', 'blockMinSeq', 'unitStamp',
-  'bucketHead', 'bucketNext', 'bucketPrev', 'bucketMin', 'dieOfBlock', 'hostSlot', 'gcSlot', 'moveSources', 'moveWords', 'crcSlice',
+  'l2p', 'validBits', 'blockValid', 'poolValid', 'unitState', 'blockState', 'writePointer', 'blockMinSeq', 'unitStamp',
+  'bucketHead', 'bucketNext', 'bucketPrev', 'bucketMin', 'dieOfBlock', 'hostSlot', 'gcSlot', 'moveSources', 'moveWords',
   'unitCapacity', 'freeCount', 'poolCapacity', 'heap', 'heapKey', 'heapSize', 'dieOrder', 'scalarCells', 'stateCells', 'counterCells',
 ] as const;
 
 /** The parameters the kernel imports as "ftl" globals beside the tables' addresses (startKernel sets each). */
 export const KERNEL_PARAMETERS = [
   'pageShift', 'pagesPerBlock', 'dieShift', 'dataPages', 'bucketWidth', 'dies', 'unitsPerPool', 'gcThreshold', 'hostReserve',
-  'dynamicWearLeveling', 'dataWord0', 'firstTerm', 'staticAllocation', 'channelFirst', 'channels', 'diesPerChannel',
+  'dynamicWearLeveling', 'staticAllocation', 'channelFirst', 'channels', 'diesPerChannel',
 ] as const;
 
 /**
@@ -149,7 +148,22 @@ export class FtlState {
   readonly dieOrder: Int32Array;
 
   readonly l2p: Int32Array;
+  /**
+   * The reverse map, P2L_NONE where a page holds nothing mapped. Empty when {@link derivedP2l}:
+   * then every read goes through p2lAt and a store into it is a no-op (a typed array ignores
+   * stores past its end), since the entry is the page's spare head.
+   */
   readonly p2l: Int32Array;
+  /**
+   * The P2L entries are derived from the pages' spare heads (p2lAt) instead of kept in a table
+   * (issue 17: 4 bytes a page less, for 4 TiB in the kernel's memory): on a device that keeps
+   * compact heads (NandDevice.compactHeadWord1) in the configurations the kernel runs, where an
+   * entry is an LBA (a data page's head word 1) or a marker that the head's kind gives (TRIM).
+   */
+  readonly derivedP2l: boolean;
+  /** p2lAt's spare buffer for heads that are not compact. */
+  private readonly peekBuffer: Uint8Array;
+  private readonly peekMeta: PageMetadata = { valid: false, kind: 0, lba: 0, sequence: 0, count: 0 };
   readonly validBits: Uint32Array;
   readonly blockValid: Int32Array;
   /** VPC per GC unit. In block mode a unit is a block: the same array as {@link blockValid}. */
@@ -359,10 +373,15 @@ export class FtlState {
     const layout = device.metadataKernel ?? null;
     // A static host allocation runs in the kernel with one plane per die (kernel/ftl/mapping.ts staticHostDie).
     const kernelPlanes = (device as { readonly planesPerDie?: unknown }).planesPerDie ?? 1;
-    const kernelFits = o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0 && o.wasmKernel && this.fastMeta && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && (o.hostAllocation === 'round-robin' || kernelPlanes === 1);
+    // The kernel keeps no P2L: it reads the LBA from the device's compact heads, which must be the FTL's data heads.
+    const headsFit = device.compactHeadWord1 !== undefined && device.peekSpare !== undefined && device.compactHeadWord0 === this.dataWord0;
+    const kernelFits = o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0 && o.wasmKernel && this.fastMeta && headsFit && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && (o.hostAllocation === 'round-robin' || kernelPlanes === 1);
+    // Where the kernel may run the TypeScript FTL derives P2L the same way (they share the state).
+    this.derivedP2l = kernelFits;
+    this.peekBuffer = new Uint8Array(g.spareSize);
     const spec = {
       l2p: int32Table(this.userPages, -1),
-      p2l: int32Table(this.totalPages, P2L_NONE),
+      p2l: int32Table(this.derivedP2l ? 0 : this.totalPages, P2L_NONE),
       validBits: uint32Table(Math.ceil(this.totalPages / 32)),
       blockValid: int32Table(this.totalBlocks),
       poolValid: int32Table(this.dies),
@@ -380,7 +399,6 @@ export class FtlState {
       gcSlot: int32Table(this.dies, -1),
       moveSources: int32Table(this.fastMeta ? g.pagesPerBlock : 0),
       moveWords: uint32Table(this.fastMeta ? 4 * g.pagesPerBlock : 0),
-      crcSlice: int32Table(kernelFits ? 8 * 256 + 32 : 0),
       unitCapacity: int32Table(this.unitCount),
       freeCount: int32Table(this.poolCount),
       poolCapacity: int32Table(this.dies, 0x3fffffff),
@@ -453,7 +471,7 @@ export class FtlState {
     this.rngState = this.options.seed | 0 || 0x9e3779b9;
     this.moveSources = t.moveSources;
     this.moveWords = t.moveWords;
-    this.kernel = kernelFits && tables.inMemory ? this.startKernel(layout, tables.offsets, t.crcSlice) : null;
+    this.kernel = kernelFits && tables.inMemory ? this.startKernel(layout, tables.offsets) : null;
     this.gcThreshold = this.options.gcThreshold;
     this.summaries = this.options.validityMethod === 'p2l';
     this.staticAllocation = this.options.hostAllocation !== 'round-robin';
@@ -462,8 +480,7 @@ export class FtlState {
   }
 
   /** Starts the kernel over the device's memory, with the tables' addresses and the parameters as its "ftl" globals. */
-  private startKernel(layout: MetadataKernelLayout, at: Readonly<Record<string, number>>, crcSlice: Int32Array): FtlKernel | null {
-    crcSlice.set(crc32KernelTables());
+  private startKernel(layout: MetadataKernelLayout, at: Readonly<Record<string, number>>): FtlKernel | null {
     // Typed by KERNEL_PARAMETERS: a parameter missing here, or one not in that list, does not compile.
     const parameters: Record<(typeof KERNEL_PARAMETERS)[number], number> = {
       pageShift: this.pageShift,
@@ -476,8 +493,6 @@ export class FtlState {
       gcThreshold: this.options.gcThreshold,
       hostReserve: (this.options.gcThreshold + 2) * this.dataPages,
       dynamicWearLeveling: this.options.dynamicWearLeveling ? 1 : 0,
-      dataWord0: this.dataWord0,
-      firstTerm: crc32FirstWordTerm(this.dataWord0),
       staticAllocation: this.options.hostAllocation !== 'round-robin' ? 1 : 0,
       channelFirst: this.options.hostAllocation.indexOf('c') < this.options.hostAllocation.indexOf('w') ? 1 : 0,
       channels: this.geometry.channels,
@@ -487,6 +502,31 @@ export class FtlState {
     for (const name of KERNEL_TABLES) globals[name] = at[name]!;
     return instantiateKernel<FtlKernel>(FTL_KERNEL_WASM_BASE64, layout.memory.memory, { device: layout.globals, ftl: globals });
   }
+
+  /** P2L[ppa] derived from the page's spare head (see {@link derivedP2l}; p2lAt calls it). */
+  deriveP2l(ppa: number): number {
+    const device = this.device;
+    const word1 = device.compactHeadWord1!(ppa);
+    if (word1 >= 0) return word1 | 0;
+    // Erased (the spare reads 0xFF: no kind), or a head kept whole: a TRIM record, a torn page.
+    device.peekSpare!(ppa, this.peekBuffer);
+    const meta = decodeSpare(this.peekBuffer, this.metaOffset, null, this.peekMeta);
+    if (!meta.valid) return P2L_NONE;
+    if (meta.kind === KIND_DATA) return meta.lba | 0;
+    if (meta.kind === KIND_TRIM) return P2L_TRIM;
+    if (meta.kind === KIND_SUMMARY) return P2L_SUMMARY;
+    if (meta.kind === KIND_TRANSLATION) return P2L_TRANSLATION_BASE - meta.lba;
+    return P2L_NONE;
+  }
+}
+
+/**
+ * P2L[ppa]: the table's entry, or the one derived from the page's spare head when the FTL keeps
+ * no table (FtlState.derivedP2l). The same number either way: every program that sets an entry
+ * writes the head it derives from, an erase clears both, and recovery sets entries from the heads.
+ */
+export function p2lAt(st: FtlState, ppa: number): number {
+  return st.derivedP2l === true ? st.deriveP2l(ppa) : st.p2l[ppa]!;
 }
 
 // ---------------------------------------------------------------- units, members, pools
