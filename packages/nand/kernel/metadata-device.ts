@@ -96,7 +96,7 @@
 }
 
 /** CRC-32 of the 12 little-endian bytes of w0, w1, w2 (src/spare-head.ts headCrc). */
-// Mirrors: packages/nand/src/spare-head.ts#headCrc kernel:1f22c19b source:a3a4e8b9
+// Mirrors: packages/nand/src/spare-head.ts#headCrc packages/nand/src/spare-head.ts#crcWord kernel:1f22c19b source:c767554a
 function crcHead(w0: u32, w1: u32, w2: u32): u32 {
   return ~crcWord(crcWord(crcWord(0xffffffff, w0), w1), w2);
 }
@@ -296,7 +296,7 @@ export function read(page: i32): i32 {
  * MetadataNandDevice.programSpareWords: programs `page` with spare head words w0…w3. A head that
  * is not compact (another word 0, a wrong CRC) returns 4: the TypeScript device keeps it whole.
  */
-// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords kernel:c9003a54 source:f1ce3e3c
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords packages/nand/src/store.ts#RamStore.writeHeadWords kernel:c9003a54 source:b3f23bf3
 export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
   const status = programStatus(page);
   if (status != 0) return status;
@@ -310,7 +310,7 @@ export function program(page: i32, w0: i32, w1: i32, w2: i32, w3: i32): i32 {
  * program(page, headWord0, w1, w2, CRC of the three) without computing the CRC: the SSD FTL's
  * kernel programs its data pages so (their heads are compact by construction).
  */
-// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords kernel:bfc59066 source:f1ce3e3c
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords packages/nand/src/store.ts#RamStore.writeHeadWords kernel:bfc59066 source:b3f23bf3
 export function programHead(page: i32, w1: i32, w2: i32): i32 {
   const status = programStatus(page);
   if (status != 0) return status;
@@ -326,7 +326,7 @@ export function programHead(page: i32, w1: i32, w2: i32): i32 {
  * the closed form of NandClock.copybackRun. Returns 5 when the run would leave the target's block
  * (nothing done).
  */
-// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.copybackRun kernel:e3a2d13d source:652aa192
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.copybackRun packages/nand/src/store.ts#RamStore.writeHeadWords kernel:e3a2d13d source:d7fe47a1
 export function copybackRun(sourceBlock: i32, target: i32, count: i32, words: usize): i32 {
   if (load<i32>(flagCells) == 0) return 4;
   if (<u32>target >= <u32>pageCount || <u32>sourceBlock >= <u32>blockCount) return 1;

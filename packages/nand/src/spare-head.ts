@@ -4,7 +4,7 @@
 // those 8 bytes and rebuilds the other 8 on reading (issue 17: 4 TiB of 16 KiB pages in the 4 GiB
 // WebAssembly memory needs ≤ 16 bytes a page in all). Every other head — another first word, a
 // wrong CRC (a torn page, an injected fault), a spare of another length — is kept whole in the
-// store's sparse overflow. The kernel (kernel/metadata-device.ts) writes the same encoding.
+// store's overflow (per block, allocated on first use). The kernel (kernel/metadata-device.ts) writes the same encoding.
 // Upstream counterpart: none (a simulated chip keeps whole spares; MQSim keeps per-page metadata
 // as C++ objects with no memory bound to meet).
 

@@ -149,7 +149,8 @@ const FULL_SLOT = 255;
  * least 16 bytes those heads are compact (spare-head.ts): a 16-byte spare whose first word is the
  * store's common one and whose last word is the CRC-32 of the first twelve bytes is kept as its
  * words 1 and 2 (8 bytes a page, state {@link COMPACT_HEAD_STATE}) and rebuilt on reading; the
- * head bytes of every other programmed page are kept whole in a sparse overflow map.
+ * head bytes of every other programmed page are kept whole in an overflow: 16 bytes a page, in a
+ * per-block buffer allocated when the block first holds such a head.
  */
 export class RamStore implements NandStore {
   readonly geometry: NandGeometry;
@@ -167,8 +168,12 @@ export class RamStore implements NandStore {
   private readonly headPairs: Uint32Array | null;
   /** The compact heads' common first word. */
   private readonly compactWord0: number;
-  /** With compact heads: the head bytes (16) of programmed pages that are not compact, by page (stale entries are never read). */
-  private readonly overflow = new Map<number, Uint8Array>();
+  /**
+   * With compact heads: per block, the head bytes (16 a page, page i at 16i) of its programmed
+   * pages whose heads are not compact, or undefined until it first holds one (the page's state
+   * byte says which pages' bytes are current; stale ones are never read).
+   */
+  private readonly overflow: (Uint8Array | undefined)[];
   /** The spare most recently programmed, and its first 16 bytes as words when 4-byte aligned. */
   private lastSpare: Uint8Array | null = null;
   private lastSpareWords: Uint32Array | null = null;
@@ -234,6 +239,7 @@ export class RamStore implements NandStore {
     this.pageState = tables?.pageState ?? new Uint8Array(totalPages(geometry));
     this.pageStateWords = wordsOver(this.pageState);
     this.blocks = new Array<Uint8Array | undefined>(blockCount).fill(undefined);
+    this.overflow = compact ? new Array<Uint8Array | undefined>(blockCount).fill(undefined) : [];
     this.headPairs = compact ? (tables?.headPairs ?? new Uint32Array(2 * totalPages(geometry))) : null;
     this.headArea = this.metadataOnly && !compact ? new Uint8Array(totalPages(geometry) * this.headBytes) : null;
     this.headWords = this.headArea !== null && this.headBytes === SPARE_HEAD_BYTES ? new Uint32Array(this.headArea.buffer, this.headArea.byteOffset, this.headArea.length / 4) : null;
@@ -274,7 +280,7 @@ export class RamStore implements NandStore {
       const inBlock = page - block * this.pagesPerBlock;
       const fromHead = copied < this.headBytes ? copied : this.headBytes;
       const headArea = this.headArea;
-      if (this.headPairs !== null) copyBytes(out, 0, this.overflow.get(page)!, 0, fromHead);
+      if (this.headPairs !== null) copyBytes(out, 0, this.overflow[block]!, inBlock * COMPACT_HEAD_BYTES, fromHead);
       else if (headArea !== null) copyBytes(out, 0, headArea, page * this.headBytes, fromHead);
       else copyBytes(out, 0, this.blocks[block]!, inBlock * this.headStride + this.headOffset, fromHead);
       if (copied > fromHead) copyBytes(out, fromHead, this.blocks[block]!, inBlock * this.tailStride + this.tailOffset, copied - fromHead);
@@ -313,23 +319,25 @@ export class RamStore implements NandStore {
       this.pageState[page] = COMPACT_HEAD_STATE;
       return;
     }
-    const head = this.overflowHead(page);
+    const block = this.pageShift >= 0 ? page >>> this.pageShift : (page / this.pagesPerBlock) | 0;
+    const head = this.overflowOf(block);
+    const at = (page - block * this.pagesPerBlock) * COMPACT_HEAD_BYTES;
     for (let i = 0; i < COMPACT_HEAD_BYTES; i++) {
       const w = i < 4 ? w0 : i < 8 ? w1 : i < 12 ? w2 : w3;
-      head[i] = (w >>> ((i & 3) << 3)) & 0xff;
+      head[at + i] = (w >>> ((i & 3) << 3)) & 0xff;
     }
     this.pageState[page] = COMPACT_HEAD_BYTES + 1;
   }
 
-  /** The overflow head bytes of a page (a new 16-byte entry, 0xFF, on first use). */
-  private overflowHead(page: number): Uint8Array {
-    let head = this.overflow.get(page);
-    if (head === undefined) {
-      head = new Uint8Array(COMPACT_HEAD_BYTES).fill(0xff);
-      this.overflow.set(page, head);
-      this.allocated += COMPACT_HEAD_BYTES;
+  /** The block's overflow head bytes (16 a page, allocated on first use). */
+  private overflowOf(block: number): Uint8Array {
+    let heads = this.overflow[block];
+    if (heads === undefined) {
+      heads = new Uint8Array(COMPACT_HEAD_BYTES * this.pagesPerBlock).fill(0xff);
+      this.overflow[block] = heads;
+      this.allocated += heads.byteLength;
     }
-    return head;
+    return heads;
   }
 
   writePage(page: number, data: Uint8Array | null, spare: Uint8Array): void {
@@ -362,7 +370,7 @@ export class RamStore implements NandStore {
     const n = spare.length;
     const inBlock = page - block * this.pagesPerBlock;
     const toHead = n < this.headBytes ? n : this.headBytes;
-    const headArea = this.headPairs !== null ? this.overflowHead(page) : this.headArea;
+    const headArea = this.headPairs !== null ? this.overflowOf(block) : this.headArea;
     // Full mode always writes the block's buffer; metadata-only mode only past the head bytes.
     let buffer = this.blocks[block];
     if (buffer === undefined && (headArea === null || n > toHead)) buffer = this.allocateBlock(block);
@@ -372,7 +380,7 @@ export class RamStore implements NandStore {
       else buffer!.set(data, slot);
     }
     const headBuffer = headArea ?? buffer!;
-    const head = this.headPairs !== null ? 0 : headArea !== null ? page * this.headBytes : inBlock * this.headStride + this.headOffset;
+    const head = this.headPairs !== null ? inBlock * COMPACT_HEAD_BYTES : headArea !== null ? page * this.headBytes : inBlock * this.headStride + this.headOffset;
     const tail = inBlock * this.tailStride + this.tailOffset;
     const words = n >= SPARE_HEAD_BYTES && this.headWords !== null ? this.spareWords(spare) : null;
     if (words !== null) {

@@ -113,10 +113,10 @@ describe('RamStore used directly', () => {
     assert.equal(store.isProgrammed(3), false);
     store.readSpare(3, out);
     assert.ok(allBytes(out, 0xff));
-    // The compact heads' 8 bytes of every page, page 3's head kept whole (16 bytes: it is no
-    // compact head), and the rest of block 0's spares (byte 40 went past the head).
+    // The compact heads' 8 bytes of every page, block 0's overflow heads (16 bytes a page: page 3's
+    // is no compact head), and the rest of block 0's spares (byte 40 went past the head).
     const pages = WIDE.pagesPerBlock * WIDE.blocksPerDie * WIDE.diesPerChannel * WIDE.channels;
-    assert.equal(store.allocatedBytes, pages * 8 + 16 + WIDE.pagesPerBlock * (WIDE.spareSize - 16));
+    assert.equal(store.allocatedBytes, pages * 8 + WIDE.pagesPerBlock * 16 + WIDE.pagesPerBlock * (WIDE.spareSize - 16));
   });
 
   test('full mode: an erased page reads 0xFF data even though its buffer keeps the old bytes', () => {
