@@ -8,7 +8,7 @@ import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
 import { createNandDevice, geometryPreset, isNandError, openImageDevice, sidecarPath } from '@flashdiff/nand';
 import type { NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
-import { decodeName } from './header.ts';
+import { decodeName, encodeName } from './header.ts';
 import { Yaffs2 } from './fs.ts';
 import { detectImageFormat } from './detect.ts';
 import { withReadWindows } from './read-windows.ts';
@@ -352,28 +352,44 @@ function padWithErased(path: string, totalBytes: number): void {
   }
 }
 
-interface HostEntry {
+export interface HostEntry {
   /** Raw bytes (host names need not be UTF-8). */
   hostPath: Buffer;
   imagePath: string;
+  /** The last name as stored (encodeName of its text, as the model stores it). */
+  name: Uint8Array;
+  /** Index of the parent directory's entry, or −1 for the root. */
+  parent: number;
   stat: fs.Stats;
+  /** Symlinks: the target as stored (encodeName of its text, as the model stores it). */
+  alias: Uint8Array | null;
+  /** Another entry of its directory has the same name text (the model refuses it: EEXIST). */
+  clash: boolean;
 }
 
-/** Walks a host tree depth-first, a directory before its contents, names sorted (deterministic images). */
-function walkHostTree(root: string): HostEntry[] {
+/**
+ * The walk of `import` (importTree and stream-import.ts): depth-first, a directory before its
+ * contents, names sorted (deterministic images).
+ */
+export function walkHostTree(root: string): HostEntry[] {
   const out: HostEntry[] = [];
-  const visit = (hostDir: Buffer, imageDir: string, depth: number): void => {
+  const visit = (hostDir: Buffer, imageDir: string, parent: number, depth: number): void => {
     if (depth > 256) throw new Yaffs2Error('ELOOP', `${hostDir.toString()}: directory tree deeper than 256`);
     const names = fs.readdirSync(hostDir, { encoding: 'buffer' }).sort(Buffer.compare);
-    for (const name of names) {
-      const hostPath = Buffer.concat([hostDir, Buffer.from('/'), name]);
+    const texts = new Set<string>();
+    for (const raw of names) {
+      const hostPath = Buffer.concat([hostDir, Buffer.from('/'), raw]);
       const st = fs.lstatSync(hostPath);
-      const imagePath = `${imageDir}/${decodeName(name)}`;
-      out.push({ hostPath, imagePath, stat: st });
-      if (st.isDirectory()) visit(hostPath, imagePath, depth + 1);
+      const text = decodeName(raw);
+      const imagePath = `${imageDir}/${text}`;
+      const clash = texts.has(text);
+      texts.add(text);
+      const alias = st.isSymbolicLink() ? encodeName(decodeName(fs.readlinkSync(hostPath, { encoding: 'buffer' }))) : null;
+      out.push({ hostPath, imagePath, name: encodeName(text), parent, stat: st, alias, clash });
+      if (st.isDirectory()) visit(hostPath, imagePath, out.length - 1, depth + 1);
     }
   };
-  visit(Buffer.from(root), '', 0);
+  visit(Buffer.from(root), '', -1, 0);
   return out;
 }
 

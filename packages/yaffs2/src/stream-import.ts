@@ -19,50 +19,13 @@ import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
 import { geometryPreset, hammingEcc, validateGeometry } from '@flashdiff/nand';
 import type { NandGeometry } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
-import { decodeName, encodeHeader, encodeName, MAX_ALIAS_BYTES, MAX_NAME_BYTES } from './header.ts';
+import { encodeHeader, MAX_ALIAS_BYTES, MAX_NAME_BYTES } from './header.ts';
 import { FIRST_USER_OBJECT_ID, LOWEST_SEQUENCE_NUMBER, MKYAFFS2_HEADER_BYTE_COUNT, OBJECT_ID_LIMIT, OBJECT_ID_ROOT } from './block-info.ts';
-import { DEFAULT_IMPORT_FREE_BLOCKS, importTree } from './image.ts';
+import { DEFAULT_IMPORT_FREE_BLOCKS, importTree, walkHostTree } from './image.ts';
+import type { HostEntry } from './image.ts';
 import type { ImportOptions, ImportResult } from './image.ts';
 import { INBAND_TAGS_SIZE, isYaffs1Layout, ObjectType, packTags, spareLayout, writeTags } from './tags.ts';
 import type { DataEccOrder, SpareLayout } from './tags.ts';
-
-interface HostEntry {
-  /** Raw bytes (host names need not be UTF-8). */
-  hostPath: Buffer;
-  imagePath: string;
-  /** The last name as stored (encodeName of its text, as the model stores it). */
-  name: Uint8Array;
-  /** Index of the parent directory's entry, or −1 for the root. */
-  parent: number;
-  stat: fs.Stats;
-  /** Symlinks: the target as stored (encodeName of its text, as the model stores it). */
-  alias: Uint8Array | null;
-  /** Another entry of its directory has the same name text (the model refuses it: EEXIST). */
-  clash: boolean;
-}
-
-/** The walk of importTree: depth-first, a directory before its contents, names sorted. */
-function walkHostTree(root: string): HostEntry[] {
-  const out: HostEntry[] = [];
-  const visit = (hostDir: Buffer, imageDir: string, parent: number, depth: number): void => {
-    if (depth > 256) throw new Yaffs2Error('ELOOP', `${hostDir.toString()}: directory tree deeper than 256`);
-    const names = fs.readdirSync(hostDir, { encoding: 'buffer' }).sort(Buffer.compare);
-    const texts = new Set<string>();
-    for (const raw of names) {
-      const hostPath = Buffer.concat([hostDir, Buffer.from('/'), raw]);
-      const st = fs.lstatSync(hostPath);
-      const text = decodeName(raw);
-      const imagePath = `${imageDir}/${text}`;
-      const clash = texts.has(text);
-      texts.add(text);
-      const alias = st.isSymbolicLink() ? encodeName(decodeName(fs.readlinkSync(hostPath, { encoding: 'buffer' }))) : null;
-      out.push({ hostPath, imagePath, name: encodeName(text), parent, stat: st, alias, clash });
-      if (st.isDirectory()) visit(hostPath, imagePath, out.length - 1, depth + 1);
-    }
-  };
-  visit(Buffer.from(root), '', -1, 0);
-  return out;
-}
 
 /** Thrown inside {@link streamImport} for what it leaves to importTree. */
 class NotHandled extends Error {}
