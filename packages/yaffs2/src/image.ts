@@ -420,7 +420,25 @@ export interface ImportOptions extends Partial<CreateImageOptions> {
 /** Free erase blocks `import` leaves when asked for no particular size. */
 export const DEFAULT_IMPORT_FREE_BLOCKS = 4;
 
-export function importTree(hostDir: string, imagePath: string, options: ImportOptions = {}): ImportResult {
+/** What `import` will write, worked out before anything is written (both import paths). */
+export interface ImportSizing {
+  entries: HostEntry[];
+  /** The geometry asked for (or the 2 KiB preset), before its block count is set. */
+  base: NandGeometry;
+  /** Chunks the tree takes: one header per object, plus each file's data chunks. */
+  chunks: number;
+  /** Bytes of file data. */
+  bytes: number;
+  reserved: number;
+  blocks: number;
+}
+
+/**
+ * The checks and sizing both import paths share: the target must not exist, the source must be a
+ * directory; the image gets the tree's chunks, the reserve, one more block, and the free room asked
+ * for (`freeBytes`), or 10 % of the tree's chunks, at least {@link DEFAULT_IMPORT_FREE_BLOCKS}.
+ */
+export function sizeImport(hostDir: string, imagePath: string, options: ImportOptions): ImportSizing {
   if (fs.existsSync(imagePath)) throw new Yaffs2Error('EEXIST', `${imagePath}: exists; refusing to overwrite it`);
   let st: fs.Stats;
   try {
@@ -449,6 +467,11 @@ export function importTree(hostDir: string, imagePath: string, options: ImportOp
       : Math.max(DEFAULT_IMPORT_FREE_BLOCKS, Math.ceil(contentBlocks / 10));
   // + 1: the allocator's space check keeps one chunk beyond the reserve.
   const blocks = options.blocks ?? contentBlocks + reserved + 1 + freeBlocks;
+  return { entries, base, chunks, bytes, reserved, blocks };
+}
+
+export function importTree(hostDir: string, imagePath: string, options: ImportOptions = {}): ImportResult {
+  const { entries, base, chunks, bytes, reserved, blocks } = sizeImport(hostDir, imagePath, options);
   // Built in a temporary file beside the target and renamed into place: a failure (ENOSPC, a
   // host read error, a kill) leaves no partial image; no sidecar is left (nothing to record).
   const temporary = temporaryPathFor(imagePath);

@@ -46,6 +46,7 @@ import {
 import type { FileType, Stat } from './block-info.ts';
 import { extractFrom } from './extract.ts';
 import type { ExtractEntry, ExtractResult, ExtractSource } from './extract.ts';
+import { viewsAfter } from './stream-import.ts';
 
 export interface StreamExtractOptions {
   /** Format properties to force (the CLI's --layout, --page-size …); the rest are detected. */
@@ -521,7 +522,7 @@ class TableSource implements ExtractSource {
     const flush = (): void => {
       let done = 0;
       while (done < pending) {
-        const n = done === 0 ? fs.writevSync(fd, views) : writeRest(fd, views, done);
+        const n = done === 0 ? fs.writevSync(fd, views) : fs.writevSync(fd, viewsAfter(views, done));
         done += n;
       }
       written += pending;
@@ -551,17 +552,3 @@ class TableSource implements ExtractSource {
   }
 }
 
-/** A writev cut short: the rest of the views from byte `skip` of them on. */
-function writeRest(fd: number, views: Uint8Array[], skip: number): number {
-  const rest: Uint8Array[] = [];
-  let left = skip;
-  for (const v of views) {
-    if (left >= v.length) {
-      left -= v.length;
-      continue;
-    }
-    rest.push(left > 0 ? v.subarray(left) : v);
-    left = 0;
-  }
-  return fs.writevSync(fd, rest);
-}

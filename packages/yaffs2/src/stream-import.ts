@@ -16,12 +16,12 @@
  */
 import * as fs from 'node:fs';
 import { releaseTemporaryPath, temporaryPathFor } from '@flashdiff/cli-kit';
-import { geometryPreset, hammingEcc, validateGeometry } from '@flashdiff/nand';
+import { hammingEcc, validateGeometry } from '@flashdiff/nand';
 import type { NandGeometry } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
 import { encodeHeader, MAX_ALIAS_BYTES, MAX_NAME_BYTES } from './header.ts';
 import { FIRST_USER_OBJECT_ID, LOWEST_SEQUENCE_NUMBER, MKYAFFS2_HEADER_BYTE_COUNT, OBJECT_ID_LIMIT, OBJECT_ID_ROOT } from './block-info.ts';
-import { DEFAULT_IMPORT_FREE_BLOCKS, importTree, walkHostTree } from './image.ts';
+import { importTree, sizeImport } from './image.ts';
 import type { HostEntry } from './image.ts';
 import type { ImportOptions, ImportResult } from './image.ts';
 import { INBAND_TAGS_SIZE, isYaffs1Layout, ObjectType, packTags, spareLayout, writeTags } from './tags.ts';
@@ -92,33 +92,7 @@ export function streamImport(hostDir: string, imagePath: string, options: Import
 }
 
 function importStream(hostDir: string, imagePath: string, options: ImportOptions): ImportResult {
-  if (fs.existsSync(imagePath)) throw new Yaffs2Error('EEXIST', `${imagePath}: exists; refusing to overwrite it`);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(hostDir);
-  } catch {
-    throw new Yaffs2Error('ENOENT', `${hostDir}: no such directory`);
-  }
-  if (!st.isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
-  const entries = walkHostTree(hostDir);
-  const base = options.geometry ?? geometryPreset('yaffs2-2k');
-  const chunkBytes = base.pageSize - (options.inbandTags ? INBAND_TAGS_SIZE : 0);
-  let chunks = 0;
-  let bytes = 0;
-  for (const e of entries) {
-    chunks++;
-    if (e.stat.isFile()) {
-      chunks += Math.ceil(e.stat.size / chunkBytes);
-      bytes += e.stat.size;
-    }
-  }
-  const reserved = options.reservedBlocks ?? 5;
-  const contentBlocks = Math.ceil(chunks / base.pagesPerBlock);
-  const freeBlocks =
-    options.freeBytes !== undefined
-      ? Math.ceil(options.freeBytes / (chunkBytes * base.pagesPerBlock))
-      : Math.max(DEFAULT_IMPORT_FREE_BLOCKS, Math.ceil(contentBlocks / 10));
-  const blocks = options.blocks ?? contentBlocks + reserved + 1 + freeBlocks;
+  const { entries, base, chunks, bytes, reserved, blocks } = sizeImport(hostDir, imagePath, options);
   const plan = planFormat(base, blocks, reserved, options, entries);
   const temporary = temporaryPathFor(imagePath);
   let fd: number;
@@ -311,7 +285,7 @@ function writeImage(fd: number, plan: FormatPlan, entries: HostEntry[], options:
           if (lastBytes < cs) views[n - 1] = views[n - 1]!.subarray(0, lastBytes);
           let got = 0;
           while (got < want) {
-            const r = got === 0 ? fs.readvSync(fd, views, at) : readRest(fd, views, got, at + got);
+            const r = got === 0 ? fs.readvSync(fd, views, at) : fs.readvSync(fd, viewsAfter(views, got), at + got);
             if (r === 0) break;
             got += r;
           }
@@ -335,17 +309,20 @@ function writeImage(fd: number, plan: FormatPlan, entries: HostEntry[], options:
   out.padTo(plan.blocks * ppb * record);
 }
 
-/** A readv cut short: the rest of the views from byte `skip` of them on. */
-function readRest(fd: number, views: Buffer[], skip: number, position: number): number {
-  const rest: Buffer[] = [];
+/**
+ * The views from byte `skip` of them on: what is left of a readv/writev the system cut short
+ * (shared by the streaming import's reads and the streaming extract's writes).
+ */
+export function viewsAfter<T extends Uint8Array>(views: readonly T[], skip: number): T[] {
+  const rest: T[] = [];
   let left = skip;
   for (const v of views) {
     if (left >= v.length) {
       left -= v.length;
       continue;
     }
-    rest.push(left > 0 ? v.subarray(left) : v);
+    rest.push(left > 0 ? (v.subarray(left) as T) : v);
     left = 0;
   }
-  return fs.readvSync(fd, rest, position);
+  return rest;
 }
