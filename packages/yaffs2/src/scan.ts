@@ -67,6 +67,40 @@ export function detectLayout(device: NandDevice): SpareLayoutName | 'blank' | nu
   return score[best] === 0 ? null : best;
 }
 
+/** What {@link takeNewestHeader} reads and sets of an object being scanned (the mount's scan and stream-extract.ts's). */
+export interface HeaderScanState {
+  header: ObjectHeader | null;
+  headerType: number;
+  deleted: boolean;
+  shrinkSize: number;
+}
+
+/**
+ * The newest header of an object (yaffs2_scan_chunk's object-header case), for an object other
+ * than the root and lost+found: a shrink mark caps the older chunks; a header shadowing another
+ * object deletes it unless that object already has a header; a header in the deleted or unlinked
+ * directory deletes this object (false); otherwise it becomes the object's header (true), and a
+ * file's size caps every older chunk, shrink mark or not — current upstream sets shrink_size from
+ * it, and never sets is_shrink on a truncate or O_TRUNC. Chunks newer than this header (seen before
+ * it) were already taken.
+ */
+export function takeNewestHeader<S extends HeaderScanState>(s: S, h: ObjectHeader, type: number, shrinkFromTags: boolean, getScan: (id: number) => S): boolean {
+  if (shrinkFromTags || h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+  if (h.shadows > 0) {
+    const shadowed = getScan(h.shadows);
+    if (!shadowed.header) shadowed.deleted = true;
+  }
+  if (h.parentId === OBJECT_ID_DELETED || h.parentId === OBJECT_ID_UNLINKED) {
+    s.deleted = true;
+    s.shrinkSize = 0;
+    return false;
+  }
+  s.header = h;
+  s.headerType = type;
+  if (type === ObjectType.file && h.fileSize !== 0xffffffff) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+  return true;
+}
+
 interface ScanObject {
   id: number;
   header: ObjectHeader | null;
@@ -319,29 +353,11 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
           s.headerAge = ordinal++;
           continue;
         }
-        const isShrink = shrinkFromTags || h.isShrink;
-        if (isShrink) {
-          s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
-          dev.blockProtected[b] = 1;
-        }
-        if (h.shadows > 0) {
-          dev.blockProtected[b] = 1;
-          const shadowed = getScan(h.shadows);
-          if (!shadowed.header) shadowed.deleted = true;
-        }
-        if (h.parentId === OBJECT_ID_DELETED || h.parentId === OBJECT_ID_UNLINKED) {
-          s.deleted = true;
-          s.shrinkSize = 0;
-          continue;
-        }
-        s.header = h;
-        s.headerType = type;
+        // A block holding a shrink or shadowing header is erased only when no older block holds stale chunks.
+        if (shrinkFromTags || h.isShrink || h.shadows > 0) dev.blockProtected[b] = 1;
+        if (!takeNewestHeader(s, h, type, shrinkFromTags, getScan)) continue;
         s.headerPage = page;
         s.headerAge = ordinal++;
-        // The newest header's size caps every older chunk, shrink mark or not: current upstream
-        // (yaffs2_scan_chunk) sets shrink_size from it, and never sets is_shrink on a truncate or
-        // O_TRUNC. Chunks newer than this header (seen before it) were already taken.
-        if (type === ObjectType.file && h.fileSize !== 0xffffffff) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
       } else {
         const s = getScan(id);
         if (s.deleted) continue;

@@ -28,6 +28,7 @@ import { readWholeImage, WHOLE_IMAGE_LIMIT } from './image-bytes.ts';
 import { detectImageFormat } from './detect.ts';
 import type { ImageFormat } from './detect.ts';
 import { decodeHeader, decodeName } from './header.ts';
+import { takeNewestHeader } from './scan.ts';
 import type { ObjectHeader } from './header.ts';
 import { EXTRA_HEADER_INFO_FLAG, EXTRA_OBJECT_TYPE_SHIFT, EXTRA_SHRINK_FLAG, ObjectType, spareLayout, TAGS_ONLY_SIZE } from './tags.ts';
 import { calcTagEcc, tagEccScratch } from './tag-ecc.ts';
@@ -245,19 +246,7 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
           s.headerType = type;
           continue;
         }
-        if (shrinkFromTags || h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
-        if (h.shadows > 0) {
-          const shadowed = getScan(h.shadows);
-          if (!shadowed.header) shadowed.deleted = true;
-        }
-        if (h.parentId === OBJECT_ID_DELETED || h.parentId === OBJECT_ID_UNLINKED) {
-          s.deleted = true;
-          s.shrinkSize = 0;
-          continue;
-        }
-        s.header = h;
-        s.headerType = type;
-        if (type === ObjectType.file && h.fileSize !== 0xffffffff) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
+        takeNewestHeader(s, h, type, shrinkFromTags, getScan);
       } else {
         const s = getScan(id);
         if (s.deleted) continue;
