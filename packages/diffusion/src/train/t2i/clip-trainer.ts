@@ -216,7 +216,10 @@ export class ClipTrainer implements StageTrainer {
     const batch = evaluationBatch(this.config, this.trainingData, split, this.config.dataSeed + 1, count);
     if (batch === null) return null;
     const { images, captions } = batch;
-    const relationPairs = captions.flatMap((c, i) => (relationSwap(c) === null ? [] : [{ image: i, swap: relationSwap(c) as string }]));
+    const relationPairs = captions.flatMap((c, i) => {
+      const swap = relationSwap(c);
+      return swap === null ? [] : [{ image: i, swap }];
+    });
     const bindingPairs = captions.flatMap((c, i) => bindingSwaps(c).slice(0, 1).map((swap) => ({ image: i, swap })));
     const swaps = [...relationPairs, ...bindingPairs].map((p) => p.swap);
     const [sim, swapSim] = e.tidy((): Tensor[] => {
