@@ -12,6 +12,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
 import { encodeNpy, parseNpy } from '../src/data/npy.ts';
+import { detectShapes, judge } from '../src/eval/shapes-detector.ts';
 import { decodePng, encodePng } from '../src/image/png-node.ts';
 import { onnxRuntimeVersion } from '../src/onnx/ort-node.ts';
 
@@ -121,6 +122,25 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     assert.deepEqual([result.steps, result.guidance, result.width], [20, 4, 32]);
     const png = decodePng(readFileSync(out));
     assert.deepEqual([png.width, png.height], [32, 32]);
+  });
+
+  test('the shipped model draws its prompt under each sampler a user may pick (the schedulers read its scheduler_config.json)', () => {
+    // DDIM once drew noise here: without clip_sample false in the shipped config it took
+    // diffusers' default, clipping x̂_0 to ±1 on latents of std 1. PNDM is left out: with the
+    // config's linspace spacing its fixed step interval is off (as in diffusers), see the model README.
+    writeFileSync(join(dir, 'one-prompt.txt'), 'a large red square\n');
+    for (const scheduler of ['dpm++2m', 'ddim', 'euler', 'euler-a']) {
+      const outDir = join(dir, `sampler-${scheduler}`);
+      const r = run(['txt2img', '--prompts', join(dir, 'one-prompt.txt'), '--n', '4', '--scheduler', scheduler, '--seed', '5', '--out-dir', outDir, '--out', join(dir, `sampler-${scheduler}.png`)]);
+      assert.equal(r.code, 0, r.stderr);
+      const right = [1, 2, 3, 4].filter((k) => {
+        const png = decodePng(readFileSync(join(outDir, `1-${k}.png`)));
+        const rgb = Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => png.data[Math.floor(i / 3) * 4 + (i % 3)]);
+        const j = judge(detectShapes(rgb), 'a large red square');
+        return j.all;
+      }).length;
+      assert.ok(right >= 3, `${scheduler}: ${right} of 4 samples are a large red square`);
+    }
   });
 
   test('a model folder’s settings card fills in what the command line leaves out; a malformed card is one line, nothing written', () => {

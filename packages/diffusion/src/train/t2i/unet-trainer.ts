@@ -25,7 +25,15 @@ import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
 import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
-/** diffusers' scheduler_config.json the pipeline ships with: DPM-Solver++ 2M on SD's training schedule. */
+/**
+ * diffusers' scheduler_config.json the pipeline ships with: DPM-Solver++ 2M on SD's training
+ * schedule. The last three keys belong to the other schedulers a user may swap in
+ * (`--scheduler`, diffusers' `XScheduler.from_config`), which take the missing keys from their own
+ * `__init__` defaults: DDIM's default clip_sample true clips x̂_0 to ±1, which wrecks latents (their
+ * std is 1 after the scaling factor, so a third of the values lie outside ±1: the shipped model
+ * drew noise under DDIM); SD-1.x's own scheduler_config.json carries the same three keys for the
+ * same reason.
+ */
 export const SHAPES_SCHEDULER_CONFIG = {
   _class_name: 'DPMSolverMultistepScheduler',
   num_train_timesteps: 1000,
@@ -42,6 +50,9 @@ export const SHAPES_SCHEDULER_CONFIG = {
   timestep_spacing: 'linspace',
   steps_offset: 0,
   use_karras_sigmas: false,
+  clip_sample: false,
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
 } as const;
 
 export interface UNetStageOptions {
