@@ -91,7 +91,7 @@ function measure(blocksPerDie: number): Measured {
     return address;
   };
   const ftl = sim.ftl;
-  const ftlStart = ftl.l2p.byteOffset; // the FTL's first table
+  const ftlStart = ftl.l2pTable.byteOffset; // the FTL's first table
   const ftlEnd = ftlStart + ftl.tableBytes;
   const deviceHeads = at('pageState') - at('heads');
   const devicePageState = at('eraseCounts') - at('pageState');
@@ -99,7 +99,7 @@ function measure(blocksPerDie: number): Measured {
   // The device's tables start at 64 (TableMemory leaves 0 … 63 unused); its cells follow them.
   const deviceRest = ftlStart - 64 - deviceHeads - devicePageState - deviceProgrammed;
   const round8 = (n: number): number => Math.ceil(n / 8) * 8;
-  const l2p = round8(ftl.l2p.byteLength);
+  const l2p = round8(ftl.l2pTable.byteLength);
   const valid = round8(ftl.validBits.byteLength);
   const bytes = [deviceHeads, devicePageState, deviceProgrammed, deviceRest, l2p, valid, ftl.tableBytes - l2p - valid, layout.memory.usedBytes - ftlEnd];
   return { bytes, used: layout.memory.usedBytes, ftlKernel: engine.ftlKernel, runLoopKernel: engine.runLoopKernel };

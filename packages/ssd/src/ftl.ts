@@ -64,7 +64,11 @@ export class Ftl {
   /** Dies in channel-first order: consecutive writes go to different channels. */
   readonly dieOrder: Int32Array;
 
-  readonly l2p: Int32Array;
+  /**
+   * The FTL's L2P table as stored: each entry bitwise inverted (~ppa, 0 unmapped; ftl/abi.ts), so
+   * a new one is zero memory. {@link l2p} decodes a copy, {@link physicalPage} one entry.
+   */
+  readonly l2pTable: Int32Array;
   readonly validBits: Uint32Array;
   readonly blockValid: Int32Array;
   /** VPC per GC unit. In block mode a unit is a block: the same array as {@link blockValid}. */
@@ -84,15 +88,26 @@ export class Ftl {
   private readonly state: FtlState;
 
   /**
-   * The reverse map (P2L_NONE where a page holds nothing mapped): the FTL's table, or, where the
-   * FTL derives its entries from the spare heads (FtlState.derivedP2l), a copy built from them
-   * (O(pages): for tests and inspection; {@link p2lOf} reads one entry).
+   * The reverse map (P2L_NONE where a page holds nothing mapped): a copy decoded from the FTL's
+   * table (which holds ~entry, ftl/abi.ts) or, where the FTL derives its entries from the spare
+   * heads (FtlState.derivedP2l), built from them (O(pages): for tests and inspection;
+   * {@link p2lOf} reads one entry).
    */
   get p2l(): Int32Array {
     const st = this.state;
-    if (!st.derivedP2l) return st.p2l;
     const out = new Int32Array(st.totalPages);
-    for (let ppa = 0; ppa < st.totalPages; ppa++) out[ppa] = st.deriveP2l(ppa);
+    for (let ppa = 0; ppa < st.totalPages; ppa++) out[ppa] = p2lAt(st, ppa);
+    return out;
+  }
+
+  /**
+   * The L2P map (−1 where an LBA is unmapped): a copy decoded from {@link l2pTable} (O(user
+   * pages): for tests and inspection; {@link physicalPage} reads one entry).
+   */
+  get l2p(): Int32Array {
+    const table = this.state.l2p;
+    const out = new Int32Array(table.length);
+    for (let lba = 0; lba < table.length; lba++) out[lba] = ~table[lba]!;
     return out;
   }
 
@@ -118,7 +133,7 @@ export class Ftl {
     this.poolCount = st.poolCount;
     this.blockMode = st.blockMode;
     this.dieOrder = st.dieOrder;
-    this.l2p = st.l2p;
+    this.l2pTable = st.l2p;
     this.validBits = st.validBits;
     this.blockValid = st.blockValid;
     this.unitValid = st.unitValid;
@@ -306,7 +321,7 @@ export class Ftl {
     checkLba(st, lba, count);
     // The entries TRIM unmaps change like a GC move's: dirty when cached, else a batch update.
     const mapped: number[] = [];
-    for (let x = lba; x < lba + count; x++) if (st.l2p[x]! >= 0) mapped.push(x);
+    for (let x = lba; x < lba + count; x++) if (~st.l2p[x]! >= 0) mapped.push(x);
     trim(st, lba, count);
     for (const x of mapped) cmt.mappingChanged(x);
     this.afterMappingChanges();

@@ -39,7 +39,7 @@ function layoutOf(g: NandGeometry): Layout {
     heads: at.pageState! - at.heads!,
     pageState: at.eraseCounts! - at.pageState!,
     programmed: at.nextPage! - at.programmed!,
-    l2p: sim.ftl.l2p.byteLength,
+    l2p: sim.ftl.l2pTable.byteLength,
     validBits: sim.ftl.validBits.byteLength,
   };
 }
@@ -104,7 +104,7 @@ describe('kernel table memory per page', () => {
     // Every write is mapped where the kernel put it: its L2P entry's page holds its LBA (P2L from the head).
     let mapped = 0;
     for (let lba = 0; lba < sim.userPages; lba++) {
-      const ppa = sim.ftl.l2p[lba]!;
+      const ppa = sim.ftl.physicalPage(lba);
       if (ppa < 0) continue;
       assert.equal(sim.ftl.p2lOf(ppa), lba);
       mapped++;

@@ -40,11 +40,12 @@ export function writeBadBlockMarker(device: SimulatedNandDevice, block: number):
 /**
  * On a fresh store (no saved bad-block table): the bad blocks its markers flag, and the factory
  * bad blocks the fault options ask for (marked now); the table found is saved with the store.
+ * `markers` false: the store holds no programmed page (a new one), so no marker is looked for.
  */
-export function findBadBlocks(device: SimulatedNandDevice): void {
+export function findBadBlocks(device: SimulatedNandDevice, markers = true): void {
   const store = device.store;
   const ppb = device.pagesPerBlock;
-  if (device.markerOffset >= 0) {
+  if (markers && device.markerOffset >= 0) {
     const spare = device.scratchSpare;
     const pages = Math.min(BAD_BLOCK_MARKER_PAGES, ppb);
     for (let block = 0; block < device.blockCount; block++) {

@@ -45,6 +45,8 @@ export function createNandDevice(options: NandDeviceOptions): SimulatedNand {
           calendarStart: t.calendarStart, calendarEnd: t.calendarEnd, calendarSpan: t.calendarSpan,
         },
         counters: { readsPerBlock: t.readsPerBlock, programsPerBlock: t.programsPerBlock, erasesPerBlock: t.erasesPerBlock },
+        // The store and these tables were made just now: all zero, nothing to rebuild.
+        fresh: true,
       };
       return new MetadataNandDevice(options, store, tables, block.inMemory && memory !== null ? { memory, offsets: block.offsets } : undefined);
     }

@@ -60,6 +60,13 @@ export interface DeviceTables {
   readonly channelOfDie: Int32Array;
   readonly clock: NandClockTables;
   readonly counters: NandCounterTables;
+  /**
+   * The store was created with these tables and nothing has been written to either (every byte
+   * zero): the constructor then skips the scan that rebuilds the device's view from the store (a
+   * fresh 512 GiB device has 64 M page states to read and a programmed table to clear; the memory
+   * of both stays untouched until a page is programmed).
+   */
+  readonly fresh?: boolean;
 }
 
 export class SimulatedNandDevice implements SimulatedNand {
@@ -185,7 +192,8 @@ export class SimulatedNandDevice implements SimulatedNand {
     if (faults.powerCutAfter !== undefined) armPowerCut(this, faults.powerCutAfter);
     this.faults = new FaultControlView(this);
 
-    this.rebuildView();
+    // A store made here (or with these new tables) holds nothing yet: no view to rebuild from it.
+    this.rebuildView(options.store === undefined && tables === undefined ? true : tables?.fresh === true);
   }
 
   get stats(): NandCounters {
@@ -465,9 +473,17 @@ export class SimulatedNandDevice implements SimulatedNand {
     }
   }
 
-  /** Rebuilds the device's view from the store; on a fresh store, finds bad blocks from markers and applies factory faults. */
-  private rebuildView(): void {
+  /**
+   * Rebuilds the device's view from the store; on a fresh store, finds bad blocks from markers and
+   * applies factory faults. `empty`: the store and the view's tables are new (all zero), so there is
+   * nothing to clear or to read back, and no marker to find.
+   */
+  private rebuildView(empty = false): void {
     const store = this.store;
+    if (empty) {
+      if (!store.hasMetadata) findBadBlocks(this, false);
+      return;
+    }
     this.programmed.fill(0);
     this.nextPage.fill(0);
     const ppb = this.pagesPerBlock;

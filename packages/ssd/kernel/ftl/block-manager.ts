@@ -83,7 +83,7 @@ export function closeBlock(slots: usize, b: i32): void {
 // ------------------------------------------------------------------ a GC move (src/ftl/block-manager.ts placeMoved)
 
 /** placeMoved for the GC stream with no room for a run: the read, then the page placed as place() does. */
-// Mirrors: packages/ssd/src/ftl/block-manager.ts#placeMoved kernel:5bedfc09 source:1eb64d4a
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#placeMoved kernel:5bedfc09 source:08730d49
 export function placeMoved(pool: i32, source: i32, lba: i32): i32 {
   let open = i32At(gcSlot, pool);
   if (open < 0 || i32At(writePointer, open) + 1 >= dataPages) {

@@ -56,7 +56,7 @@ export function moveRun(i: i32, n: i32, target: i32, room: i32): i32 {
     store<i32>(at, lba);
     store<u32>(at, w2, 4);
     w2++;
-    setI32(l2pTable, lba, target + k);
+    setI32(l2pTable, lba, ~(target + k)); // L2P holds ~ppa (abi.ts)
   }
   setValidRange(target, target + count);
   store<f64>(scalarCells, sequenceNumber + <f64>count, SCALAR_NEXT_SEQUENCE << 3);
@@ -82,7 +82,7 @@ export function setValidRange(first: i32, end: i32): void {
  * relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in
  * moveSources[0 … n): all n are moved. The victim's VPBM bits are left for eraseVictim.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:970772f5 source:f8f4277e
+// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:2f3a5167 source:80ae673d
 export function relocate(b: i32, pool: i32, n: i32): void {
   for (let i = 0; i < n; ) {
     const open = i32At(gcSlot, pool);
@@ -91,7 +91,7 @@ export function relocate(b: i32, pool: i32, n: i32): void {
       const ppa = i32At(moveSources, i);
       const lba = headWord1(ppa);
       const to = placeMoved(pool, ppa, lba);
-      setI32(l2p, lba, to);
+      setI32(l2p, lba, ~to);
       setValid(to);
       i++;
       continue;

@@ -76,12 +76,12 @@ export function staticHostDie(lba: i32): i32 {
  * (−2 − die) when it must go on with die `die` (chosen, the host cursor moved, and whole GC units
  * may have run).
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:c33aadda source:c3a66970
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:b7aa030b source:6ceab0e8
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return KERNEL_WRITE_DECLINED;
   // The old mapping is read first: a random L2P access that misses the cache overlaps the work
   // below. Only a collection can move the page in between; then it is read again.
-  let old = i32At(l2p, lba);
+  let old = ~i32At(l2p, lba); // L2P holds ~ppa (abi.ts)
   const die = staticAllocation != 0 ? staticHostDie(lba) : nextHostDie();
   if (die < 0) return KERNEL_WRITE_DECLINED;
   let guard = unitsPerPool + 4;
@@ -89,7 +89,7 @@ export function write(lba: i32): i32 {
     const collected = collect(die);
     if (collected == 0) break;
     if (collected < 0) return KERNEL_WRITE_DIE_BASE - die;
-    old = i32At(l2p, lba);
+    old = ~i32At(l2p, lba);
   }
   let open = i32At(hostSlot, die);
   if (open < 0) {
@@ -100,7 +100,7 @@ export function write(lba: i32): i32 {
   const closing = i32At(writePointer, open) >= dataPages;
   if (closing) closeBlock(hostSlot, open);
   if (old >= 0) setInvalid(old);
-  setI32(l2p, lba, ppa);
+  setI32(l2p, lba, ~ppa);
   if (closing) {
     setValid(ppa);
   } else {

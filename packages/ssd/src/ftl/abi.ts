@@ -20,6 +20,13 @@ export const PAGE_VALID = 1;
 export const PAGE_INVALID = 2;
 export const PAGE_META = 3;
 
+/**
+ * The L2P and P2L tables hold each entry bitwise inverted (~entry; read ~table[i], store ~value):
+ * an unmapped L2P entry (−1) and a P2L_NONE one are then 0, so a new table is the zero pages of
+ * fresh memory (a grown WebAssembly memory, a new ArrayBuffer) with no fill to write: building a
+ * device of 64 M pages touches none of its 512 MiB of maps until pages are written.
+ */
+
 /** Reverse-map (p2l table) markers for pages that hold no host LBA. */
 export const P2L_NONE = -1;
 export const P2L_TRIM = -2;

@@ -145,7 +145,7 @@ export function writeSummary(st: FtlState, b: number): boolean {
     data = st.summaryWriteBuffer;
     data.fill(0xff);
     for (let i = 0; i < st.dataPages && 4 * i + 4 <= data.length; i++) {
-      const v = st.p2l[first + i]!;
+      const v = ~st.p2l[first + i]!; // the tables hold ~entry (abi.ts)
       writeU32(data, 4 * i, v >= 0 ? v : v === P2L_TRIM ? 0xfffffffe : 0xffffffff);
     }
   }
@@ -160,7 +160,7 @@ export function writeSummary(st: FtlState, b: number): boolean {
     retireBlock(st, b);
     return false;
   }
-  st.p2l[ppa] = P2L_SUMMARY;
+  st.p2l[ppa] = ~P2L_SUMMARY;
   st.counterValues.metadataPagePrograms++;
   return true;
 }
@@ -210,7 +210,7 @@ export function place(st: FtlState, s: Stream, die: number, kind: number, lba: n
       retireBlock(st, b);
       continue;
     }
-    st.p2l[ppa] = kind === KIND_DATA ? lba : kind === KIND_TRANSLATION ? P2L_TRANSLATION_BASE - lba : P2L_TRIM;
+    st.p2l[ppa] = ~(kind === KIND_DATA ? lba : kind === KIND_TRANSLATION ? P2L_TRANSLATION_BASE - lba : P2L_TRIM);
     if (kind === KIND_DATA && sequence < st.blockMinSeq[b]!) st.blockMinSeq[b] = sequence;
     if (st.writePointer[b]! < st.dataPages) return ppa;
     afterProgram(st, s, b);
@@ -245,7 +245,7 @@ export function placeMoved(st: FtlState, s: Stream, die: number, source: number,
     // The read was done: retry the program alone, as place's retry loop does.
     return retryFailedProgram(st, e, s, die, lba, open);
   }
-  st.p2l[ppa] = lba;
+  st.p2l[ppa] = ~lba;
   if (sequence < st.blockMinSeq[open]!) st.blockMinSeq[open] = sequence;
   return ppa;
 }
@@ -283,7 +283,7 @@ export function placeHost(st: FtlState, die: number, lba: number): number {
   } catch (e) {
     return retryFailedProgram(st, e, s, die, lba, open);
   }
-  st.p2l[ppa] = lba;
+  st.p2l[ppa] = ~lba;
   if (sequence < st.blockMinSeq[open]!) st.blockMinSeq[open] = sequence;
   // The block's last data page: close it, as place() does.
   if (st.writePointer[open]! >= st.dataPages) afterProgram(st, s, open);
@@ -309,7 +309,7 @@ export function resetBlock(st: FtlState, b: number): void {
   const end = first + st.pagesPerBlock;
   const p2l = st.p2l;
   // Short loops: TypedArray.prototype.fill is a call into C++, dearer than 64 stores.
-  for (let ppa = first; ppa < end; ppa++) p2l[ppa] = P2L_NONE;
+  for (let ppa = first; ppa < end; ppa++) p2l[ppa] = ~P2L_NONE;
   const bits = st.validBits;
   let ppa = first;
   while (ppa < end && (ppa & 31) !== 0) {

@@ -187,16 +187,17 @@ export function relocateBlock(st: FtlState, b: number, s: Stream, pool: number):
     const fromFlash = st.withData && decodeSpare(st.readSpare, st.metaOffset, summary, st.meta).valid;
     for (let i = 0; i < written; i++) {
       const ppa = first + i;
-      if (st.p2l[ppa]! <= P2L_TRANSLATION_BASE) {
+      const entry = ~st.p2l[ppa]!; // tables hold ~entry (abi.ts)
+      if (entry <= P2L_TRANSLATION_BASE) {
         // A translation page (the summary has no code for it): valid while the VPBM says so.
         if (isValid(st, ppa)) moved += relocatePage(st, ppa, s, pool, true);
         continue;
       }
       // The summary on flash is authoritative; a metadata-only device keeps no data bytes, so the
       // same table is taken from RAM (the read above is still charged).
-      const raw = fromFlash ? readU32(summary, 4 * i) : st.p2l[ppa]! >= 0 ? st.p2l[ppa]! : st.p2l[ppa] === P2L_TRIM ? 0xfffffffe : 0xffffffff;
+      const raw = fromFlash ? readU32(summary, 4 * i) : entry >= 0 ? entry : entry === P2L_TRIM ? 0xfffffffe : 0xffffffff;
       if (raw === 0xffffffff) continue;
-      const valid = raw === 0xfffffffe ? isValid(st, ppa) : raw < st.userPages && st.l2p[raw] === ppa;
+      const valid = raw === 0xfffffffe ? isValid(st, ppa) : raw < st.userPages && ~st.l2p[raw]! === ppa;
       if (valid) moved += relocatePage(st, ppa, s, pool, true);
     }
     return moved;
@@ -210,7 +211,7 @@ export function relocateBlock(st: FtlState, b: number, s: Stream, pool: number):
     if (r.erased) continue;
     const meta = decodeSpare(st.readSpare, st.metaOffset, st.withData ? st.pageBuffer : null, st.meta);
     let valid = false;
-    if (meta.valid && meta.kind === KIND_DATA) valid = meta.lba < st.userPages && st.l2p[meta.lba] === ppa;
+    if (meta.valid && meta.kind === KIND_DATA) valid = meta.lba < st.userPages && ~st.l2p[meta.lba]! === ppa;
     else if (meta.valid && (meta.kind === KIND_TRIM || meta.kind === KIND_TRANSLATION)) valid = isValid(st, ppa);
     else valid = isValid(st, ppa); // a page whose spare reads wrong: fall back to the bitmap
     if (valid) moved += relocatePage(st, ppa, s, pool, false);
@@ -276,7 +277,7 @@ export function relocateBlockFast(st: FtlState, b: number, s: Stream, pool: numb
       // One page: the read and program as relocatePage issues them.
       const to = placeMoved(st, s, pool, ppa, lba);
       bits[ppa >>> 5] = bits[ppa >>> 5]! & ~(1 << (ppa & 31));
-      l2p[lba] = to;
+      l2p[lba] = ~to;
       setValid(st, to);
       dataMoved++;
       i++;
@@ -297,8 +298,8 @@ export function relocateBlockFast(st: FtlState, b: number, s: Stream, pool: numb
       words[at + 2] = w2;
       words[at + 3] = crc32Words3Int32(w0, runLba, w2);
       const to = target + k;
-      p2l[to] = runLba;
-      l2p[runLba] = to;
+      p2l[to] = ~runLba;
+      l2p[runLba] = ~to;
       bits[source >>> 5] = sourceWord & ~sourceBit;
       bits[to >>> 5] = bits[to >>> 5]! | (1 << (to & 31));
       k++;
@@ -370,7 +371,7 @@ export function relocatePage(st: FtlState, ppa: number, s: Stream, pool: number,
   // Data: a fresh sequence number (the copy is the newest version of its LBA).
   const to = place(st, s, pool, KIND_DATA, p2l, FRESH_SEQUENCE, 1, data);
   setInvalid(st, ppa);
-  st.l2p[p2l] = to;
+  st.l2p[p2l] = ~to;
   setValid(st, to);
   if (st.cmt !== null) st.cmt.mappingChanged(p2l);
   return 1;
@@ -465,7 +466,7 @@ export function collectInPlace(st: FtlState, s: Stream, pool: number): void {
       setInvalid(st, ppa);
     }
   }
-  for (let i = 0; i < lbas.length; i++) st.l2p[lbas[i]!] = -1;
+  for (let i = 0; i < lbas.length; i++) st.l2p[lbas[i]!] = ~-1;
   eraseUnit(st, victim, false);
   // eraseUnit returned it to the pool; take it straight back as this stream's unit.
   if (st.unitState[victim] === BLOCK_FREE) {
@@ -501,7 +502,7 @@ export function collectInPlace(st: FtlState, s: Stream, pool: number): void {
   }
   for (let i = 0; i < lbas.length; i++) {
     const to = place(st, s, pool, KIND_DATA, lbas[i]!, FRESH_SEQUENCE, 1, st.withData ? payloads[i]! : null);
-    st.l2p[lbas[i]!] = to;
+    st.l2p[lbas[i]!] = ~to;
     setValid(st, to);
     st.counterValues.gcMovedPages++;
     if (st.cmt !== null) st.cmt.mappingChanged(lbas[i]!);

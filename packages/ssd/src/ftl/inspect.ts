@@ -85,7 +85,7 @@ export function snapshot(st: FtlState): BlockMapSnapshot {
 export function checkConsistency(st: FtlState): void {
   const count = new Uint32Array(st.totalBlocks);
   for (let x = 0; x < st.userPages; x++) {
-    const ppa = st.l2p[x]!;
+    const ppa = ~st.l2p[x]!; // the tables hold ~entry (abi.ts)
     if (ppa < 0) continue;
     if (!isValid(st, ppa)) throw new Error(`L2P[${x}] = ${ppa} but its VPBM bit is clear`);
     if (p2lAt(st, ppa) !== x) throw new Error(`L2P[${x}] = ${ppa} but P2L[${ppa}] = ${p2lAt(st, ppa)}`);
@@ -95,7 +95,7 @@ export function checkConsistency(st: FtlState): void {
     const b = (ppa / st.pagesPerBlock) | 0;
     count[b]!++;
     const lba = p2lAt(st, ppa);
-    if (lba >= 0 && st.l2p[lba] !== ppa) throw new Error(`page ${ppa} valid but L2P[${lba}] = ${st.l2p[lba]}`);
+    if (lba >= 0 && ~st.l2p[lba]! !== ppa) throw new Error(`page ${ppa} valid but L2P[${lba}] = ${~st.l2p[lba]!}`);
   }
   const unit = new Int32Array(st.unitCount);
   for (let b = 0; b < st.totalBlocks; b++) {

@@ -73,15 +73,15 @@ export function writeAfterKernel(st: FtlState, lba: number, kernelDie: number, p
     // Read the old mapping first: the random L2P access misses the cache, and issued here it
     // overlaps the program below. Only GC (foreground or in place) and a block retirement can
     // move the page in between; then it is read again (the counters tell whether they ran).
-    const early = st.l2p[lba]!;
+    const early = ~st.l2p[lba]!; // the tables hold ~entry (abi.ts)
     const die = kernelDie >= 0 ? kernelDie : st.blockMode === true ? (st.staticAllocation === true ? staticHostDie(st, lba) : nextHostDie(st)) : 0;
     const collected = st.freeCount[die]! < st.gcThreshold;
     if (collected) foregroundGc(st, die);
     const moves = st.relocations;
     const ppa = st.fastMeta === true ? placeHost(st, die, lba) : place(st, st.hostStream, die, KIND_DATA, lba, FRESH_SEQUENCE, 1, payload);
-    const old = collected || moves !== st.relocations ? st.l2p[lba]! : early;
+    const old = collected || moves !== st.relocations ? ~st.l2p[lba]! : early;
     if (old >= 0) setInvalid(st, old);
-    st.l2p[lba] = ppa;
+    st.l2p[lba] = ~ppa;
     setValid(st, ppa);
     st.counterValues.hostPageWrites++;
   } catch (e) {
@@ -97,7 +97,7 @@ export function read(st: FtlState, lba: number, out?: Uint8Array): FtlReadResult
   checkPower(st);
   checkLba(st, lba);
   st.counterValues.hostPageReads++;
-  const ppa = st.l2p[lba]!;
+  const ppa = ~st.l2p[lba]!;
   if (ppa < 0) {
     out?.fill(0);
     return 'unmapped';
@@ -136,7 +136,7 @@ export function trim(st: FtlState, lba: number, count = 1): void {
 
 export function trimRange(st: FtlState, lba: number, count: number): void {
   let mapped = false;
-  for (let i = lba; i < lba + count; i++) if (st.l2p[i]! >= 0) mapped = true;
+  for (let i = lba; i < lba + count; i++) if (~st.l2p[i]! >= 0) mapped = true;
   if (!mapped) return;
   const die = st.blockMode ? nextHostDie(st) : 0;
   if (st.freeCount[die]! < st.options.gcThreshold) foregroundGc(st, die);
@@ -145,9 +145,9 @@ export function trimRange(st: FtlState, lba: number, count: number): void {
   setValid(st, ppa);
   st.counterValues.metadataPagePrograms++;
   for (let i = lba; i < lba + count; i++) {
-    const old = st.l2p[i]!;
+    const old = ~st.l2p[i]!;
     if (old < 0) continue;
-    st.l2p[i] = -1;
+    st.l2p[i] = ~-1;
     setInvalid(st, old);
     st.counterValues.hostTrimmedPages++;
   }
@@ -215,5 +215,5 @@ export function nextHostDie(st: FtlState): number {
 /** Physical page of a logical page (−1 when unmapped). */
 export function physicalPage(st: FtlState, lba: number): number {
   checkLba(st, lba);
-  return st.l2p[lba]!;
+  return ~st.l2p[lba]!;
 }

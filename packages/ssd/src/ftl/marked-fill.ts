@@ -66,7 +66,7 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
   for (let i = 0; i < count; i++) {
     const lba = order === null ? first + i : order[i]!;
     if (!(lba >= 0 && lba < st.userPages && (lba | 0) === lba)) return `logical page ${lba} out of range`;
-    if (l2p[lba]! >= 0 || seen[lba] !== 0) return 'a logical page already written';
+    if (~l2p[lba]! >= 0 || seen[lba] !== 0) return 'a logical page already written'; // ~entry (abi.ts)
     seen[lba] = 1;
     let die: number;
     if (scheme !== null) {
@@ -128,10 +128,10 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
         failed = e;
         break;
       }
-      p2l[ppa] = lba;
+      p2l[ppa] = ~lba;
       if (seq < blockMinSeq[b]!) blockMinSeq[b] = seq;
       seq++;
-      l2p[lba] = ppa;
+      l2p[lba] = ~ppa;
       if (writePointer[b]! >= dataPages) {
         // The block's last data page: closed (stamped with the next sequence number) before the
         // page is counted valid, as placeHost and writeAfterKernel do.

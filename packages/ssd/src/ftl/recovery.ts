@@ -21,8 +21,9 @@ export function recover(st: FtlState): void {
   st.poweredOff = false;
   st.counterValues.recoveries++;
   const bestSeq = new Float64Array(st.userPages).fill(-1);
-  st.l2p.fill(-1);
-  st.p2l.fill(P2L_NONE);
+  // The tables hold ~entry (abi.ts): 0 is an unmapped L2P entry and a P2L_NONE one.
+  st.l2p.fill(~-1);
+  st.p2l.fill(~P2L_NONE);
   st.validBits.fill(0);
   st.blockValid.fill(0);
   st.unitValid.fill(0);
@@ -64,23 +65,23 @@ export function recover(st: FtlState): void {
       if (meta.sequence > maxSeq) maxSeq = meta.sequence;
       if (meta.kind === KIND_DATA) {
         if (meta.lba >= st.userPages) continue;
-        st.p2l[ppa] = meta.lba;
+        st.p2l[ppa] = ~meta.lba;
         if (meta.sequence < st.blockMinSeq[b]!) st.blockMinSeq[b] = meta.sequence;
         if (meta.sequence > bestSeq[meta.lba]!) {
           bestSeq[meta.lba] = meta.sequence;
-          st.l2p[meta.lba] = ppa;
+          st.l2p[meta.lba] = ~ppa;
         }
       } else if (meta.kind === KIND_TRANSLATION) {
-        st.p2l[ppa] = P2L_TRANSLATION_BASE - meta.lba;
+        st.p2l[ppa] = ~(P2L_TRANSLATION_BASE - meta.lba);
         if (cmt !== null && meta.lba < cmt.translationPages && meta.sequence > translationSeq![meta.lba]!) {
           translationSeq![meta.lba] = meta.sequence;
           cmt.gtd[meta.lba] = ppa;
         }
       } else if (meta.kind === KIND_TRIM) {
-        st.p2l[ppa] = P2L_TRIM;
+        st.p2l[ppa] = ~P2L_TRIM;
         trimRecords.push(ppa, meta.lba, meta.count, meta.sequence);
       } else {
-        st.p2l[ppa] = P2L_SUMMARY;
+        st.p2l[ppa] = ~P2L_SUMMARY;
       }
     }
     st.writePointer[b] = lastProgrammed + 1;
@@ -98,13 +99,13 @@ export function recover(st: FtlState): void {
     for (let x = lba; x < end; x++) {
       if (bestSeq[x]! < seq) {
         bestSeq[x] = seq;
-        st.l2p[x] = -1;
+        st.l2p[x] = ~-1;
       }
     }
   }
   st.nextSequence = maxSeq + 1;
   for (let x = 0; x < st.userPages; x++) {
-    const ppa = st.l2p[x]!;
+    const ppa = ~st.l2p[x]!;
     if (ppa < 0) continue;
     st.validBits[ppa >>> 5]! |= 1 << (ppa & 31);
     const b = (ppa / st.pagesPerBlock) | 0;

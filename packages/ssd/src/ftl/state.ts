@@ -147,9 +147,15 @@ export class FtlState {
   /** Dies in channel-first order: consecutive writes go to different channels. */
   readonly dieOrder: Int32Array;
 
+  /**
+   * The map, each entry held bitwise inverted (~ppa; abi.ts L2P and P2L tables): 0 is an unmapped
+   * LBA (−1), so a new table is fresh zero memory, never filled (64 M entries at MQSim's default
+   * geometry). Read an entry as ~l2p[lba], store ~ppa.
+   */
   readonly l2p: Int32Array;
   /**
-   * The reverse map, P2L_NONE where a page holds nothing mapped. Empty when {@link derivedP2l}:
+   * The reverse map, P2L_NONE where a page holds nothing mapped, each entry held as ~entry as the
+   * L2P's (0: P2L_NONE); p2lAt reads one. Empty when {@link derivedP2l}:
    * then every read goes through p2lAt and a store into it is a no-op (a typed array ignores
    * stores past its end), since the entry is the page's spare head.
    */
@@ -380,8 +386,9 @@ export class FtlState {
     this.derivedP2l = kernelFits;
     this.peekBuffer = new Uint8Array(g.spareSize);
     const spec = {
-      l2p: int32Table(this.userPages, -1),
-      p2l: int32Table(this.derivedP2l ? 0 : this.totalPages, P2L_NONE),
+      // Both maps hold ~entry (abi.ts): a new table is all unmapped with no fill.
+      l2p: int32Table(this.userPages),
+      p2l: int32Table(this.derivedP2l ? 0 : this.totalPages),
       validBits: uint32Table(Math.ceil(this.totalPages / 32)),
       blockValid: int32Table(this.totalBlocks),
       poolValid: int32Table(this.dies),
@@ -526,7 +533,7 @@ export class FtlState {
  * writes the head it derives from, an erase clears both, and recovery sets entries from the heads.
  */
 export function p2lAt(st: FtlState, ppa: number): number {
-  return st.derivedP2l === true ? st.deriveP2l(ppa) : st.p2l[ppa]!;
+  return st.derivedP2l === true ? st.deriveP2l(ppa) : ~st.p2l[ppa]!;
 }
 
 // ---------------------------------------------------------------- units, members, pools
