@@ -7,9 +7,11 @@
 //      70 % occupied first, and on the device as MQSim replays them (nothing written first).
 // The device is MQSim's default ssdconfig.xml (8 channels × 4 chips × 2 dies × 2 planes × B blocks
 // × 256 pages of 8 KiB, tR 75 µs, tPROG 750 µs, tBERS 3.8 ms, 333 MT/s, OP 7 % of physical, CWDP,
-// ideal mapping table, data cache off) with B blocks per plane (--blocks-per-plane, default 64:
-// 16 GiB), expressed here as the mqsim-default scenario does (one die per MQSim chip holding its
-// 2 × 2 × B blocks; read-first transaction scheduling for the replays).
+// ideal mapping table, data cache off) with B blocks per plane, expressed here as the mqsim-default
+// scenario does (one die per MQSim chip holding its 2 × 2 × B blocks; read-first transaction
+// scheduling for the replays). The replays run at each B of --blocks-per-plane (default 64,2048:
+// 16 GiB, and MQSim's default ssdconfig.xml, 512 GiB), one after the other in this one process,
+// each with its MQSim run; the synthetic case at the first B.
 //
 // Our side: the occupancy comes from a sequential fill ('sequential' preconditioning), counted in
 // our time: by default the marked fill (PreconditionOptions.fill 'marked': the FTL's tables and the
@@ -33,7 +35,7 @@
 // Wall and CPU time (user + system; ours every thread of this process — the optimising compiler's
 // background threads included —, MQSim's from the kernel's accounting of the waited-for child) are
 // both printed: on a loaded machine the CPU ratio is the steadier one.
-// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B] [--writes N] [--fill marked|simulated] [--replays-only]
+// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B[,B…]] [--writes N] [--fill marked|simulated] [--replays-only]
 //   --writes: synthetic host page writes after the fill (default: the user pages, once over).
 //   --replays-only: the trace cases alone (the synthetic one takes MQSim minutes).
 import { execFileSync } from 'node:child_process';
@@ -55,7 +57,18 @@ function option(name: string, fallback: number): number {
   return value;
 }
 
-const blocksPerPlane = option('--blocks-per-plane', 64);
+/** --blocks-per-plane: one B or a comma-separated list (default 64,2048). */
+function blocksOption(): number[] {
+  const at = process.argv.indexOf('--blocks-per-plane');
+  if (at < 0) return [64, 2048];
+  const list = String(process.argv[at + 1]).split(',').map(Number);
+  if (list.some((b) => !Number.isInteger(b) || b < 1)) {
+    console.error(`ssd-mqsim-speed: --blocks-per-plane must be positive integers separated by commas, got ${process.argv[at + 1]}`);
+    process.exit(2);
+  }
+  return list;
+}
+const blockList = blocksOption();
 const fillAt = process.argv.indexOf('--fill');
 const fill = fillAt < 0 ? 'marked' : process.argv[fillAt + 1];
 if (fill !== 'marked' && fill !== 'simulated') {
@@ -65,7 +78,7 @@ if (fill !== 'marked' && fill !== 'simulated') {
 const OCCUPANCY = 0.7;
 const QUEUE_DEPTH = 32;
 const SEED = 321;
-const geometry = { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 4 * blocksPerPlane, diesPerChannel: 4, channels: 8 };
+const geometryOf = (blocksPerPlane: number) => ({ pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 4 * blocksPerPlane, diesPerChannel: 4, channels: 8 });
 const overProvisioning = 0.07 / 0.93;
 const mqsimBin = process.env.MQSIM_BIN ?? '/tmp/mqsim/MQSim';
 const haveMqsim = existsSync(mqsimBin);
@@ -74,7 +87,8 @@ const traceDir = fileURLToPath(new URL('../packages/ssd/test/fixtures/traces/', 
 // ------------------------------------------------------------------ MQSim's input files
 
 /** MQSim's default ssdconfig.xml with B blocks per plane, the ideal mapping table and no preconditioning pass of its own. */
-function ssdConfigXml(): string {
+function ssdConfigXml(blocksPerPlane: number): string {
+  const geometry = geometryOf(blocksPerPlane);
   const device: [string, string | number][] = [
     ['Seed', SEED], ['Enabled_Preconditioning', 'false'], ['Memory_Type', 'FLASH'], ['HostInterface_Type', 'NVME'],
     ['IO_Queue_Depth', 65535], ['Queue_Fetch_Size', 512], ['Caching_Mechanism', 'ADVANCED'], ['Data_Cache_Sharing_Mode', 'SHARED'],
@@ -171,8 +185,8 @@ function ownCpuSeconds(from: NodeJS.CpuUsage): number {
 }
 
 /** Runs MQSim in `dir` on ssd.xml and wl.xml; wall time, requests serviced and flash erases from its output. */
-function runMqsim(dir: string, workloadXml: string): MqsimRun {
-  writeFileSync(join(dir, 'ssd.xml'), ssdConfigXml());
+function runMqsim(dir: string, blocksPerPlane: number, workloadXml: string): MqsimRun {
+  writeFileSync(join(dir, 'ssd.xml'), ssdConfigXml(blocksPerPlane));
   writeFileSync(join(dir, 'wl.xml'), workloadXml);
   const cpu = childCpuSeconds();
   const started = performance.now();
@@ -197,13 +211,20 @@ interface Row {
 const rows: Row[] = [];
 const work = haveMqsim ? mkdtempSync(join(tmpdir(), 'ssd-mqsim-speed-')) : '';
 
+const physicalGiB = (blocksPerPlane: number): number => {
+  const g = geometryOf(blocksPerPlane);
+  return (g.channels * g.diesPerChannel * g.blocksPerDie * g.pagesPerBlock * g.pageSize) / 2 ** 30;
+};
+const deviceName = (blocksPerPlane: number): string => `${blocksPerPlane} blocks/plane (${physicalGiB(blocksPerPlane)} GiB)`;
+
 try {
-  // 1. Synthetic with GC active.
+  // 1. Synthetic with GC active (at the first geometry).
   if (!process.argv.includes('--replays-only')) {
+    const blocksPerPlane = blockList[0]!;
     const cpu = process.cpuUsage();
     const started = performance.now();
     const sim = new SsdSimulator({
-      geometry,
+      geometry: geometryOf(blocksPerPlane),
       timing: MQSIM_TIMING,
       ftl: { overProvisioning, hostAllocation: 'cwdp', gcPolicy: 'greedy' },
       queueDepth: QUEUE_DEPTH,
@@ -217,50 +238,51 @@ try {
     const oursCpu = ownCpuSeconds(cpu);
     const engine = sim.engine();
     rows.push({
-      name: `synthetic, GC active (${writes} random page writes, QD ${QUEUE_DEPTH})`,
+      name: `${deviceName(blocksPerPlane)}: synthetic, GC active (${writes} random page writes, QD ${QUEUE_DEPTH})`,
       ours,
       oursCpu,
       oursDetail: `WAF ${report.waf.toFixed(2)}, ${report.gcRuns} GC runs, ${report.erases} erases, run loop ${engine.runLoopKernel ? 'kernel' : 'TypeScript'}`,
-      mqsim: haveMqsim ? runMqsim(work, syntheticWorkloadXml(writes)) : null,
+      mqsim: haveMqsim ? runMqsim(work, blocksPerPlane, syntheticWorkloadXml(writes)) : null,
     });
   }
-  // 2., 3. MQSim's traces: replayed on the device 70 % occupied first, and on the device as MQSim
-  // replays them (nothing written first); MQSim once.
-  for (const trace of ['tpcc', 'wsrch'] as const) {
-    const file = `mqsim-${trace}-small.trace`;
-    let mqsim: MqsimRun | null = null;
-    if (haveMqsim) {
-      copyFileSync(join(traceDir, file), join(work, file));
-      mqsim = runMqsim(work, traceWorkloadXml(file));
-    }
-    for (const occupied of [true, false]) {
-      const scenario = applyOverrides(loadScenario('mqsim-default'), [{
-        device: { geometry: { blocksPerDie: geometry.blocksPerDie } },
-        precondition: occupied ? { state: 'sequential', occupancy: OCCUPANCY, seed: SEED } : { state: 'none' },
-        workload: { kind: 'trace', path: join(traceDir, file) },
-        outputs: { snapshotEvery: 0 },
-      }]);
-      const cpu = process.cpuUsage();
-      const started = performance.now();
-      const report = runScenario(scenario, { preconditionFill: fill });
-      const ours = (performance.now() - started) / 1000;
-      const oursCpu = ownCpuSeconds(cpu);
-      const pre = report.precondition;
-      rows.push({
-        name: occupied ? `${trace}-small replay, ${OCCUPANCY * 100} % occupied first` : `${trace}-small replay, nothing written first (as MQSim)`,
-        ours,
-        oursCpu,
-        oursDetail: `${pre && pre.state !== 'none' ? `${pre.fill} fill ${pre.wallSeconds.toFixed(2)} s of it; ` : ''}mean latency ${report.latencyUs.mean.toFixed(0)} µs`,
-        mqsim,
-      });
+  // 2., 3. MQSim's traces at each geometry: replayed on the device 70 % occupied first, and on the
+  // device as MQSim replays them (nothing written first); MQSim once per trace and geometry.
+  for (const blocksPerPlane of blockList) {
+    for (const trace of ['tpcc', 'wsrch'] as const) {
+      const file = `mqsim-${trace}-small.trace`;
+      let mqsim: MqsimRun | null = null;
+      if (haveMqsim) {
+        copyFileSync(join(traceDir, file), join(work, file));
+        mqsim = runMqsim(work, blocksPerPlane, traceWorkloadXml(file));
+      }
+      for (const occupied of [true, false]) {
+        const scenario = applyOverrides(loadScenario('mqsim-default'), [{
+          device: { geometry: { blocksPerDie: geometryOf(blocksPerPlane).blocksPerDie } },
+          precondition: occupied ? { state: 'sequential', occupancy: OCCUPANCY, seed: SEED } : { state: 'none' },
+          workload: { kind: 'trace', path: join(traceDir, file) },
+          outputs: { snapshotEvery: 0 },
+        }]);
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        const report = runScenario(scenario, { preconditionFill: fill });
+        const ours = (performance.now() - started) / 1000;
+        const oursCpu = ownCpuSeconds(cpu);
+        const pre = report.precondition;
+        rows.push({
+          name: `${deviceName(blocksPerPlane)}: ${trace}-small replay, ${occupied ? `${OCCUPANCY * 100} % occupied first` : 'nothing written first (as MQSim)'}`,
+          ours,
+          oursCpu,
+          oursDetail: `${pre && pre.state !== 'none' ? `${pre.fill} fill ${pre.wallSeconds.toFixed(2)} s of it; ` : ''}mean latency ${report.latencyUs.mean.toFixed(0)} µs`,
+          mqsim,
+        });
+      }
     }
   }
 } finally {
   if (haveMqsim) rmSync(work, { recursive: true, force: true });
 }
 
-const physicalGiB = (geometry.channels * geometry.diesPerChannel * geometry.blocksPerDie * geometry.pagesPerBlock * geometry.pageSize) / 2 ** 30;
-console.log(`device: MQSim's default with ${blocksPerPlane} blocks per plane (${physicalGiB} GiB physical); load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`device: MQSim's default with ${blockList.join(' and ')} blocks per plane; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 if (!haveMqsim) console.log(`MQSim not found at ${mqsimBin} (set MQSIM_BIN): only our wall times are printed`);
 for (const r of rows) {
   const m = r.mqsim;
@@ -271,4 +293,4 @@ for (const r of rows) {
         ` | MQSim / ours: wall ${(m.seconds / r.ours).toFixed(1)}×, CPU ${(m.cpuSeconds / r.oursCpu).toFixed(1)}×`;
   console.log(`${r.name}: ours ${r.ours.toFixed(2)} s, CPU ${r.oursCpu.toFixed(2)} s (${r.oursDetail})${theirs}`);
 }
-console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blocksPerPlane} --fill ${fill}${process.argv.includes('--replays-only') ? ' --replays-only' : ''}`);
+console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blockList.join(',')} --fill ${fill}${process.argv.includes('--replays-only') ? ' --replays-only' : ''}`);
