@@ -6,45 +6,16 @@
 // streams and readline): about 0.02 s less per start than an ES-module bundle. cli-progress is
 // bundled behind a proxy that loads it on first use (a progress bar is drawn only on a terminal,
 // after half a second): it and the readline module it loads cost a start ~0.01 s otherwise.
+// Beside the bundle it writes dist/yaffs2.inputs.json, the sources it was built from (what
+// bin/bundle.js stats to tell a stale bundle), and, run as a script, trains the code cache
+// (dist/yaffs2.cjs.cache, see bin/bundle.js) with an import and an extract of a small tree.
 // Run by `npm install` (the package's prepare script), `npm run build -w packages/yaffs2`, and
 // by bin/yaffs2.js when the bundle is missing or stale. No upstream counterpart.
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
-
-const packageDir = path.join(__dirname, '..');
-const bundlePath = path.join(packageDir, 'dist', 'yaffs2.cjs');
-/** Where the bundle's code comes from (the workspace packages it inlines). */
-const sourceDirs = [path.join(packageDir, 'src'), path.join(packageDir, '..', 'nand', 'src'), path.join(packageDir, '..', 'cli-kit', 'src')];
-
-/** Newest modification time (ms) of the sources, their directories (a file added or removed) and this script. */
-function newestSourceTime() {
-  let newest = fs.statSync(__filename).mtimeMs;
-  for (const dir of sourceDirs) {
-    let names;
-    try {
-      newest = Math.max(newest, fs.statSync(dir).mtimeMs);
-      names = fs.readdirSync(dir, { recursive: true });
-    } catch {
-      continue; // not there (an install without the sources): nothing to be newer than the bundle
-    }
-    for (const name of names) {
-      const t = fs.statSync(path.join(dir, name)).mtimeMs;
-      if (t > newest) newest = t;
-    }
-  }
-  return newest;
-}
-
-/** True when dist/yaffs2.cjs exists and is newer than every source it is built from. */
-function bundleIsCurrent() {
-  let built;
-  try {
-    built = fs.statSync(bundlePath).mtimeMs;
-  } catch {
-    return false;
-  }
-  return built > newestSourceTime();
-}
+const { spawnSync } = require('node:child_process');
+const { packageDir, bundlePath, inputsPath, bundleIsCurrent } = require('./bundle.js');
 
 /** esbuild plugin: `import … from 'cli-progress'` gets a proxy that requires the real module on first use. */
 const lazyCliProgress = {
@@ -77,27 +48,66 @@ async function buildCli() {
     format: 'cjs',
     target: 'node20',
     write: false,
+    metafile: true,
+    absWorkingDir: packageDir,
     logLevel: 'warning',
     // import.meta.url (cli.ts finds package.json's version from it) as a CommonJS module has it.
     banner: { js: 'const __yaffs2ModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
     define: { 'import.meta.url': '__yaffs2ModuleUrl' },
     plugins: [lazyCliProgress],
   });
+  // The sources to stat (relative to the package): the workspace files esbuild read, not the
+  // npm dependencies (npm install rebuilds on their change) nor the plugin's proxy, and this script.
+  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.includes(':') && !p.split(/[\\/]/).includes('node_modules'));
+  inputs.push(path.relative(packageDir, __filename));
   fs.mkdirSync(path.dirname(bundlePath), { recursive: true });
-  const temporary = `${bundlePath}.${process.pid}.tmp`;
+  writeAtomic(inputsPath, `${JSON.stringify(inputs, null, 1)}\n`);
+  writeAtomic(bundlePath, result.outputFiles[0].contents, started);
+}
+
+/** Writes `file` through a temporary file renamed into place, dated `time` (seconds) when given. */
+function writeAtomic(file, contents, time) {
+  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temporary, result.outputFiles[0].contents);
-    fs.utimesSync(temporary, started, started);
-    fs.renameSync(temporary, bundlePath);
+    fs.writeFileSync(temporary, contents);
+    if (time !== undefined) fs.utimesSync(temporary, time, time);
+    fs.renameSync(temporary, file);
   } finally {
     fs.rmSync(temporary, { force: true });
   }
 }
 
-module.exports = { bundlePath, bundleIsCurrent, buildCli };
+/**
+ * Trains the code cache: the bin imports a small tree and extracts the image, each run told to
+ * write the cache at its exit (YAFFS2_CODE_CACHE=write), the second keeping what the first
+ * compiled; so the cache holds the functions of a start, of import and of extract. Best effort:
+ * without it the first run of the bin writes the cache of its own command.
+ */
+function trainCodeCache() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-build-'));
+  try {
+    const tree = path.join(work, 'tree');
+    fs.mkdirSync(path.join(tree, 'dir'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'dir', 'file.bin'), Buffer.alloc(5000, 7));
+    fs.writeFileSync(path.join(tree, 'small.txt'), 'yaffs2\n');
+    fs.symlinkSync('small.txt', path.join(tree, 'link'));
+    const bin = path.join(__dirname, 'yaffs2.js');
+    const env = { ...process.env, YAFFS2_CODE_CACHE: 'write' };
+    const image = path.join(work, 'tree.img');
+    for (const args of [['import', tree, image], ['extract', image, path.join(work, 'out')]]) {
+      if (spawnSync(process.execPath, [bin, ...args], { env, stdio: 'ignore' }).status !== 0) break;
+    }
+  } catch {
+    // best effort (see above)
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+module.exports = { bundlePath, bundleIsCurrent, buildCli, trainCodeCache };
 
 if (require.main === module) {
-  buildCli().catch((e) => {
+  buildCli().then(trainCodeCache, (e) => {
     process.stderr.write(`yaffs2 build: ${e && e.message ? e.message : e}\n`);
     process.exitCode = 1;
   });
