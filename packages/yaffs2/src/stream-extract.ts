@@ -25,7 +25,7 @@
 import * as fs from 'node:fs';
 import { hammingEcc, sidecarPath } from '@flashdiff/nand';
 import { readWholeImage, WHOLE_IMAGE_LIMIT } from './image-bytes.ts';
-import { detectImageFormat } from './detect.ts';
+import { detectImageFormatOnly } from './detect.ts';
 import type { ImageFormat } from './detect.ts';
 import { decodeHeader, decodeName } from './header.ts';
 import { takeNewestHeader } from './scan.ts';
@@ -151,7 +151,9 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
     const bytes = readWholeImage(path);
     // A plain Uint8Array view: its subarrays are cheaper to make than a Buffer's.
     whole = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
-    format = detectImageFormat(path, force, whole);
+    // Every tag's ECC is checked below (any that is not clean: the general path), so the
+    // detection need not check the ones it reads for pages per block.
+    format = detectImageFormatOnly(path, force, whole, { tagsCheckedLater: true });
     if ((format.layout !== 'mkyaffs2' && format.layout !== 'mtd') || format.inbandTags) return null;
     layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
   } catch {
