@@ -138,6 +138,31 @@ describe('marked preconditioning fill', () => {
     sim.ftl.checkConsistency();
   });
 
+  test('a program that fails part-way: the page retried elsewhere and the rest written one by one, as the simulated fill does', () => {
+    const c: Case = {
+      name: 'program failures',
+      config: { geometry: base, ftl: { overProvisioning: 0.3, wasmKernel: false }, faults: { programFailureRate: 0.004, seed: 11 }, snapshotEvery: 0 },
+      state: 'sequential',
+      occupancy: 0.6,
+    };
+    const marked = filled(c, 'marked');
+    const simulated = filled(c, 'simulated');
+    assert.equal(marked.report.fill, 'marked', `marked (${marked.report.fillNote ?? ''})`);
+    assert.ok(marked.sim.ftl.counters.programFailures > 0, 'a program failed during the fill');
+    assertSameState(marked.sim, simulated.sim, c.name);
+  });
+
+  test('an order that names an LBA twice: declined before anything changes', () => {
+    const sim = new SsdSimulator({ geometry: base, ftl: { overProvisioning: 0.25 }, snapshotEvery: 0 });
+    const before = sim.ftl.nextSequence;
+    assert.match(sim.ftl.markedFill(Int32Array.from([3, 9, 40, 9]), 0, 4) ?? '', /already written/);
+    assert.match(sim.ftl.markedFill(Int32Array.from([3, sim.userPages]), 0, 2) ?? '', /out of range/);
+    assert.equal(sim.ftl.nextSequence, before);
+    assert.equal(sim.ftl.counters.hostPageWrites, 0);
+    assert.equal(sim.ftl.markedFill(Int32Array.from([3, 9, 40]), 0, 3), null);
+    assert.equal(sim.ftl.physicalPage(9) >= 0 && sim.ftl.physicalPage(3) >= 0 && sim.ftl.physicalPage(40) >= 0, true);
+  });
+
   test('an LBA already written: declined before anything changes', () => {
     const sim = new SsdSimulator({ geometry: base, ftl: { overProvisioning: 0.25 }, snapshotEvery: 0 });
     sim.ftl.write(5);
