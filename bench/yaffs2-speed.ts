@@ -4,6 +4,8 @@
  *   import   — `yaffs2 import tree a.img`      vs `mkyaffs2image tree b.img`
  *   extract  — `yaffs2 extract b.img out1`     vs `unyaffs b.img out2` (the same image)
  *   start-up — `yaffs2 --version`              (the CLI's fixed cost) vs `node -e 0` (Node's own)
+ *   load     — `yaffs2 --version` with its code cache, with YAFFS2_CODE_CACHE=off, and the bundle
+ *              required directly (no staleness check, no cache): what bin/bundle.js saves
  *   tiny     — `yaffs2 import` of a one-file tree vs mkyaffs2image of it (fixed costs of a command)
  * over a seeded tree of about 50 MB in a few hundred files. Each pair runs 5 times, ours and
  * theirs alternating (so a change of load hits both alike); the best wall and CPU times count. unyaffs is Debian's (apt-get install unyaffs); mkyaffs2image is not packaged:
@@ -51,13 +53,13 @@ interface Timing {
 }
 
 /** One whole-process run: wall seconds, and CPU seconds (user + system) where GNU time is installed. */
-function runOnce(label: string, command: string, args: string[]): Timing {
+function runOnce(label: string, command: string, args: string[], env?: NodeJS.ProcessEnv): Timing {
   const cpuFile = path.join(work, 'cpu.txt');
   const viaTime = fs.existsSync(gnuTime);
   const t0 = performance.now();
   const r = viaTime
-    ? spawnSync(gnuTime, ['-f', '%U %S', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
-    : spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    ? spawnSync(gnuTime, ['-f', '%U %S', '-o', cpuFile, command, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env })
+    : spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
   const wall = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${label}: ${command} exited ${r.status}: ${r.stderr}`);
   let cpu = NaN;
@@ -74,6 +76,8 @@ interface Command {
   args: string[];
   /** Runs untimed before each run (clean-up). */
   before: () => void;
+  /** The environment, when not this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -99,7 +103,7 @@ function timeSideBySide(...commands: Command[]): Timing[] {
   for (let run = 0; run < RUNS; run++) {
     commands.forEach((c, i) => {
       c.before();
-      const t = runOnce(c.label, c.command, c.args);
+      const t = runOnce(c.label, c.command, c.args, c.env);
       best[i]!.wall = Math.min(best[i]!.wall, t.wall);
       best[i]!.cpu = Math.min(best[i]!.cpu, t.cpu);
     });
@@ -152,6 +156,17 @@ try {
     { label: 'node', command: process.execPath, args: ['-e', '0'], before: none },
   );
   console.log(`start-up  yaffs2 --version ${startUp!.wall.toFixed(3)} s (${cpuText(startUp!)})   node -e 0 ${bare!.wall.toFixed(3)} s (${cpuText(bare!)})`);
+  // What loading the bundle costs, and what the code cache (bin/bundle.js) saves of it: the
+  // bundle alone (plain require, no staleness check, no cache) and the bin with the cache off.
+  const bundle = fileURLToPath(new URL('../packages/yaffs2/dist/yaffs2.cjs', import.meta.url));
+  const [cached, noCache, plain] = timeSideBySide(
+    { label: 'cached start-up', command: process.execPath, args: [cli, '--version'], before: none },
+    { label: 'start-up, cache off', command: process.execPath, args: [cli, '--version'], before: none, env: { ...process.env, YAFFS2_CODE_CACHE: 'off' } },
+    { label: 'bundle alone', command: process.execPath, args: [bundle, '--version'], before: none },
+  );
+  console.log(
+    `load      code cache ${cached!.wall.toFixed(3)} s (${cpuText(cached!)})   cache off ${noCache!.wall.toFixed(3)} s (${cpuText(noCache!)})   bundle required directly ${plain!.wall.toFixed(3)} s (${cpuText(plain!)})`,
+  );
   const tiny = path.join(work, 'tiny');
   fs.mkdirSync(tiny);
   fs.writeFileSync(path.join(tiny, 'hello.txt'), 'hello\n');

@@ -121,7 +121,8 @@ function writeCache(script, key) {
  * Runs dist/yaffs2.cjs as require() would (a CommonJS module in require.cache, its own require),
  * compiled from the code cache when one fits (see the file comment). At exit, a run that found
  * no usable cache (or one told to by YAFFS2_CODE_CACHE=write: the build's training runs) writes
- * one. `built` is the bundle's stat (from currentBundle), or null to take it here.
+ * one. YAFFS2_CODE_CACHE=off neither reads nor writes it (bench/yaffs2-speed.ts's comparison).
+ * `built` is the bundle's stat (from currentBundle), or null to take it here.
  */
 function runBundle(built) {
   const vm = require('node:vm');
@@ -130,10 +131,11 @@ function runBundle(built) {
   const st = built ?? fs.statSync(bundlePath);
   const key = cacheKey(st);
   const source = fs.readFileSync(bundlePath, 'utf8');
-  const cachedData = readCache(key);
+  const mode = process.env.YAFFS2_CODE_CACHE;
+  const cachedData = mode === 'off' ? undefined : readCache(key);
   // The wrapper starts on the bundle's first line: its line numbers stay those of the file.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, { filename: bundlePath, cachedData });
-  if (cachedData === undefined || script.cachedDataRejected === true || process.env.YAFFS2_CODE_CACHE === 'write') {
+  if (mode !== 'off' && (cachedData === undefined || script.cachedDataRejected === true || mode === 'write')) {
     process.once('exit', () => writeCache(script, key));
   }
   const wrapper = script.runInThisContext();

@@ -77,8 +77,11 @@ test('the code cache: written when missing, then used; a stale, corrupt or rejec
     // The real bin's image (its first read of the tree also settles the files' access times).
     importWith(bin, work, 'warm');
     const expected = importWith(bin, work, 'real');
-    // Missing: the run compiles from source and writes the cache at its exit.
+    // YAFFS2_CODE_CACHE=off: none read or written.
+    const off = spawnSync(process.execPath, [copy.bin, '--version'], { encoding: 'utf8', env: { ...process.env, YAFFS2_CODE_CACHE: 'off' } });
+    assert.equal(off.status, 0, off.stderr);
     assert.equal(fs.existsSync(copy.cache), false);
+    // Missing: the run compiles from source and writes the cache at its exit.
     assert.deepEqual(importWith(copy.bin, work, 'first'), expected);
     assert.ok(fs.existsSync(copy.cache), 'no cache written');
     const written = fs.readFileSync(copy.cache);
