@@ -148,8 +148,10 @@ export class Ftl {
 
     st.cmt = createMappingCache(st.geometry, st.userPages, st.options.mappingCacheEntries, st.options.mappingCacheBytes);
     format(st);
-    const spareUnits = st.freeCount.reduce((a, b) => a + b, 0);
-    const goodPages = st.unitCapacity.reduce((a, b) => a + b, 0);
+    let spareUnits = 0;
+    for (let pool = 0; pool < st.poolCount; pool++) spareUnits += st.freeCount[pool]!;
+    let goodPages = 0;
+    for (let u = 0; u < st.unitCount; u++) goodPages += st.unitCapacity[u]!;
     if (goodPages <= st.userPages || spareUnits < 1) {
       throw new SsdError(
         'INVALID_CONFIG',

@@ -38,6 +38,10 @@ export class PlaneView implements NandDevice {
   readonly programSpareWords?: (page: number, w0: number, w1: number, w2: number, w3: number) => void;
   readonly copyback?: (source: number, target: number, w0: number, w1: number, w2: number, w3: number) => void;
   readonly copybackRun?: (sources: Int32Array, from: number, count: number, target: number, words: Uint32Array) => boolean;
+  /** The real device's compact spare heads, by view page (NandDevice.compactHeadWord1, peekSpare): the FTL derives P2L from them. */
+  readonly compactHeadWord0?: number;
+  readonly compactHeadWord1?: (page: number) => number;
+  readonly peekSpare?: (page: number, out: Uint8Array) => void;
   /**
    * Planes per die whose GC the FTL runs together (src/ftl/gc-planes.ts): planesPerDie with
    * multi-plane commands, else 1 (each plane's pool collects alone).
@@ -85,6 +89,13 @@ export class PlaneView implements NandDevice {
     if (inner.programSpareWords !== undefined) {
       const program = inner.programSpareWords.bind(inner);
       this.programSpareWords = (page, w0, w1, w2, w3) => program(this.page(page, -1), w0, w1, w2, w3);
+    }
+    if (inner.compactHeadWord1 !== undefined && inner.peekSpare !== undefined) {
+      const word1 = inner.compactHeadWord1.bind(inner);
+      const peek = inner.peekSpare.bind(inner);
+      this.compactHeadWord0 = inner.compactHeadWord0;
+      this.compactHeadWord1 = (page) => word1(this.realPage(page));
+      this.peekSpare = (page, out) => peek(this.realPage(page), out);
     }
     if (inner.copyback !== undefined) {
       const copy = inner.copyback.bind(inner);

@@ -155,7 +155,8 @@ export class SimulatedNandDevice implements SimulatedNand {
     this.programmedWords = wordsOver(this.programmed);
     this.pageShift = exactLog2(geometry.pagesPerBlock);
     this.dieOfBlock = tables?.dieOfBlock ?? new Int32Array(this.blockCount);
-    for (let b = 0; b < this.blockCount; b++) this.dieOfBlock[b] = Math.floor(b / geometry.blocksPerDie);
+    // A die's blocks are a range: one fill each, not a (once-run, unoptimised) per-block loop.
+    for (let d = 0; d < totalDies(geometry); d++) this.dieOfBlock.fill(d, d * geometry.blocksPerDie, (d + 1) * geometry.blocksPerDie);
     this.channelOfDie = tables?.channelOfDie ?? new Int32Array(totalDies(geometry));
     for (let d = 0; d < this.channelOfDie.length; d++) this.channelOfDie[d] = Math.floor(d / geometry.diesPerChannel);
     this.nextPage = tables?.nextPage ?? new Uint32Array(this.blockCount);

@@ -163,8 +163,9 @@ export class FtlState {
   /**
    * The P2L entries are derived from the pages' spare heads (p2lAt) instead of kept in a table
    * (issue 17: 4 bytes a page less, for 4 TiB in the kernel's memory): on a device that keeps
-   * compact heads (NandDevice.compactHeadWord1) in the configurations the kernel runs, where an
-   * entry is an LBA (a data page's head word 1) or a marker that the head's kind gives (TRIM).
+   * compact heads (NandDevice.compactHeadWord1) in the configurations the kernel runs, and on a
+   * plane view (planes.ts) of one with the VPBM and the full map, where an entry is an LBA (a data
+   * page's head word 1) or a marker that the head's kind gives (TRIM).
    */
   readonly derivedP2l: boolean;
   /** p2lAt's spare buffer for heads that are not compact. */
@@ -382,8 +383,10 @@ export class FtlState {
     // The kernel keeps no P2L: it reads the LBA from the device's compact heads, which must be the FTL's data heads.
     const headsFit = device.compactHeadWord1 !== undefined && device.peekSpare !== undefined && device.compactHeadWord0 === this.dataWord0;
     const kernelFits = o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0 && o.wasmKernel && this.fastMeta && headsFit && layout !== null && this.blockMode && o.validityMethod === 'bitmap' && this.greedy && !o.staticWearLeveling && (o.hostAllocation === 'round-robin' || kernelPlanes === 1);
-    // Where the kernel may run the TypeScript FTL derives P2L the same way (they share the state).
-    this.derivedP2l = kernelFits;
+    // Where the kernel may run the TypeScript FTL derives P2L the same way (they share the state);
+    // also on a plane view of such a device with the VPBM (MQSim's configuration: no kernel there,
+    // and no 4-byte P2L entry a page to allocate and store: 256 MiB at its 64 M pages).
+    this.derivedP2l = kernelFits || (kernelPlanes !== 1 && this.fastMeta && headsFit && o.validityMethod === 'bitmap' && o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0);
     this.peekBuffer = new Uint8Array(g.spareSize);
     const spec = {
       // Both maps hold ~entry (abi.ts): a new table is all unmapped with no fill.
@@ -427,10 +430,12 @@ export class FtlState {
     this.lastVictimUnit = -1;
     this.dieOfBlock = t.dieOfBlock;
     this.unitOfBlockTable = new Int32Array(this.totalBlocks);
-    for (let b = 0; b < this.totalBlocks; b++) {
-      this.dieOfBlock[b] = Math.floor(b / g.blocksPerDie);
-      this.unitOfBlockTable[b] = this.blockMode ? b : b % g.blocksPerDie;
-    }
+    // A die's blocks are a range: one fill each (a per-block loop runs once, unoptimised, over
+    // 256 K blocks at MQSim's default geometry).
+    for (let d = 0; d < this.dies; d++) this.dieOfBlock.fill(d, d * g.blocksPerDie, (d + 1) * g.blocksPerDie);
+    const units = this.unitOfBlockTable;
+    if (this.blockMode) for (let b = 0; b < this.totalBlocks; b++) units[b] = b;
+    else for (let b = 0; b < this.totalBlocks; b++) units[b] = b % g.blocksPerDie;
     this.dieOrder = t.dieOrder;
     // Channel first, then the die within the channel, then (through a PlaneView) the plane: a
     // burst reaches every real die before a second plane of one (one plane: (k mod C)·W + ⌊k / C⌋).
