@@ -156,6 +156,21 @@ describe('eval-t2i', () => {
     await assert.rejects(evaluateTextToImage({ prompts, generate: async (ps) => ps.slice(1).map(noise) }), /returned 27 images for 28 prompts/);
   });
 
+  test('the held-out kind is also reported split by object count', async () => {
+    // Right one-object scenes, noise for the two-object held-out prompt: the split tells them apart.
+    const random = new Random(3);
+    const report = await evaluateTextToImage({
+      prompts,
+      samplesPerPrompt: 2,
+      seed: 4,
+      generate: async (ps, seed) => ps.map((p, i) => (/ (of|above|below) /.test(p) ? Float32Array.from({ length: 3072 }, () => random.uniform()) : renderPrompt(p, seed * 1000 + i))),
+    });
+    const split = report.shapes!.heldOutByObjects;
+    assert.deepEqual([split['single-object']?.prompts, split['single-object']?.samples, split['single-object']?.fullyCorrect], [1, 2, 1]);
+    assert.deepEqual([split['two-object']?.prompts, split['two-object']?.samples, split['two-object']?.fullyCorrect], [1, 2, 0]);
+    assert.equal(report.shapes!.kinds['held-out'].fullyCorrect, 0.5);
+  });
+
   test('renderPrompt: seeded scenes that satisfy the prompt', () => {
     assert.deepEqual(renderPrompt('a large blue triangle', 4), renderPrompt('a large blue triangle', 4));
     for (let seed = 0; seed < 30; seed++) {
