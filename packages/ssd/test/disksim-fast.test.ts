@@ -31,6 +31,38 @@ describe('DiskSim parsing: the one-pass path and the checked path agree', () => 
     ]);
   });
 
+  test('numbers of up to 15 digits read as they are summed, longer ones and fractions as Number() reads them', () => {
+    // Seeded lines (mulberry32): every field's digits, leading zeros and lengths of 1 to 19 digits,
+    // against the same numbers read by Number().
+    let state = 0x2f6b9a1d;
+    const next = (): number => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
+    const digits = (n: number): string => Array.from({ length: n }, () => String(Math.floor(next() * 10))).join('');
+    const lines: string[] = [];
+    const expected: { arrivalNs: number; device: number; sector: number; sectors: number; isRead: boolean; line: number }[] = [];
+    let arrival = 0;
+    for (let i = 0; i < 400; i++) {
+      arrival += 1 + Math.floor(next() * 1000);
+      const fraction = next() < 0.3 ? `.${digits(1 + Math.floor(next() * 6))}` : '';
+      const a = `${'0'.repeat(Math.floor(next() * 3))}${arrival}${fraction}`;
+      const device = digits(1 + Math.floor(next() * 19));
+      const sector = `${'0'.repeat(Math.floor(next() * 4))}${Math.floor(next() * 2 ** 40)}`;
+      const sectors = String(1 + Math.floor(next() * 2 ** (next() < 0.5 ? 8 : 30)));
+      const type = next() < 0.5 ? '0' : '1';
+      lines.push(`${a} ${device} ${sector} ${sectors} ${type}`);
+      if (!Number.isSafeInteger(Number(device))) continue; // the checked path names these
+      expected.push({ arrivalNs: Number(a), device: Number(device), sector: Number(sector), sectors: Number(sectors), isRead: type === '1', line: i + 1 });
+    }
+    const kept = lines.filter((l) => Number.isSafeInteger(Number(l.split(' ')[1])));
+    const got = parseDiskSim(kept.join('\n'), 't');
+    assert.equal(got.length, expected.length);
+    got.forEach((r, k) => assert.deepEqual({ ...r, line: 0 }, { ...expected[k]!, line: 0 }, kept[k]));
+  });
+
   const bad: [string, RegExp][] = [
     ['0 0 8 0 0', /size must be an integer ≥ 1|size ≥ 1/],
     ['0 0 8 8 2', /type must be 0 \(write\) or 1 \(read\)/],

@@ -26,7 +26,11 @@ const MAX_SECTOR_END = MAX_BYTE_ADDRESS / SECTOR;
  */
 function fastRequest(raw: string, line: number): TraceRequest | null {
   const n = raw.length;
-  const values = [0, 0, 0, 0, 0];
+  let arrivalNs = 0;
+  let device = 0;
+  let sector = 0;
+  let sectors = 0;
+  let type = 0;
   let at = 0;
   for (let field = 0; field < 5; field++) {
     if (field > 0) {
@@ -36,18 +40,27 @@ function fastRequest(raw: string, line: number): TraceRequest | null {
     }
     const start = at;
     let dot = -1;
+    let digits = 0;
     while (at < n) {
       const c = raw.charCodeAt(at);
-      if (c >= ZERO && c <= NINE) at++;
-      else if (c === DOT && dot < 0 && field === 0) dot = at++;
+      if (c >= ZERO && c <= NINE) {
+        digits = digits * 10 + (c - ZERO);
+        at++;
+      } else if (c === DOT && dot < 0 && field === 0) dot = at++;
       else break;
     }
     // At least one digit, none missing after a dot.
     if (at === start || dot === start || dot === at - 1) return null;
-    values[field] = Number(raw.slice(start, at));
+    // Up to 15 digits and no fraction, the digits summed as read are the exact integer Number()
+    // gives (every partial sum stays below 2^53); anything else is read by Number().
+    const value = dot < 0 && at - start <= 15 ? digits : Number(raw.slice(start, at));
+    if (field === 0) arrivalNs = value;
+    else if (field === 1) device = value;
+    else if (field === 2) sector = value;
+    else if (field === 3) sectors = value;
+    else type = value;
   }
   if (at !== n) return null;
-  const [arrivalNs, device, sector, sectors, type] = values as [number, number, number, number, number];
   if (!Number.isFinite(arrivalNs) || !Number.isSafeInteger(device) || sectors < 1 || !(type === 0 || type === 1)) return null;
   if (!Number.isSafeInteger(sector) || !Number.isSafeInteger(sectors) || sector + sectors > MAX_SECTOR_END) return null;
   return request(arrivalNs, device, sector, sectors, type === 1 ? 'read' : 'write', line);
