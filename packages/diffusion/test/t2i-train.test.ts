@@ -288,6 +288,42 @@ describe('text-to-image trainers', () => {
       models.textEncoder.params.dispose();
     });
 
+    test('summary dropout: the chosen captions\' rows from end-of-text on become the empty prompt\'s; off draws nothing; a run with it resumes bit for bit', () => {
+      const models = frozen();
+      const captions = ['a red circle', 'a small green triangle', '', 'a cyan circle above a red square'];
+      const all = new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, { ...TINY_UNET, summaryDropout: 1 });
+      const encoded = all.encodeText(captions);
+      const empty = all.encodeText(['']);
+      const dropped = all.dropSummaries(encoded, captions);
+      assert.notEqual(dropped, encoded);
+      const [n, length, width] = encoded.shape;
+      const [before, after, none] = [e.readSync(encoded), e.readSync(dropped), e.readSync(empty)];
+      const ids = models.tokenizer.call(captions, { padding: 'max_length', truncation: true }).inputIds;
+      for (let i = 0; i < n; i++) {
+        const from = captions[i] === '' ? length : ids[i].indexOf(models.tokenizer.eosTokenId);
+        assert.ok(from > 1 && from <= length);
+        for (let t = 0; t < length; t++) {
+          const row = after.subarray((i * length + t) * width, (i * length + t + 1) * width);
+          const want = t < from ? before.subarray((i * length + t) * width, (i * length + t + 1) * width) : none.subarray(t * width, (t + 1) * width);
+          assert.deepEqual(row, want, `caption ${i}, position ${t}`);
+        }
+      }
+      // The word rows still differ between captions ("red" against "small"; position 1 is "a" in both).
+      assert.notDeepEqual(after.subarray(2 * width, 3 * width), after.subarray((length + 2) * width, (length + 3) * width));
+      for (const t of [encoded, empty, dropped]) t.dispose();
+      all.dispose();
+      const off = new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, TINY_UNET);
+      const state = off.random.state();
+      const context = off.encodeText(captions);
+      assert.equal(off.dropSummaries(context, captions), context);
+      assert.deepEqual(off.random.state(), state);
+      context.dispose();
+      off.dispose();
+      checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, summaryDropout: 0.5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-summary');
+      models.vae.params.dispose();
+      models.textEncoder.params.dispose();
+    });
+
     test('the saved folder loads with loadStableDiffusion and gives the same images; names and configs are diffusers\'', async () => {
       const models = frozen();
       const trainer = new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, TINY_UNET);

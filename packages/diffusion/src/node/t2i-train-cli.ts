@@ -314,9 +314,10 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .option('--clip <dir>', 'train-clip run folder (its text_encoder/ and tokenizer/ are used, frozen)')
     .option('--caption-dropout <p>', 'share of captions replaced by the empty prompt', unit)
     .option('--snr-gamma <γ>', 'min-SNR-γ loss weighting, min(SNR, γ)/SNR per sample (Hang et al. 2023; 5 is their choice; 0: unweighted)', nonNegative)
-    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number }) => {
+    .option('--summary-dropout <p>', 'share of captions whose end-of-text and padding states are replaced by the empty prompt\'s, so the UNet reads the words (default 0: off)', unit)
+    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number; summaryDropout?: number }) => {
       const engine = await initBackend(o.backend);
-      const run = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}) });
+      const run = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}), ...(o.summaryDropout !== undefined ? { summaryDropout: o.summaryDropout } : {}) });
       const vaeDir = o.vae ?? run.options.vae;
       const clipDir = o.clip ?? run.options.clip;
       if (vaeDir === undefined || clipDir === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'train-unet needs --vae DIR and --clip DIR (the train-vae and train-clip run folders)');

@@ -69,6 +69,15 @@ export interface UNetStageOptions {
    * about layout, stop dominating the gradient. 0 or absent (runs saved before it): unweighted.
    */
   snrGamma?: number;
+  /**
+   * Summary-position dropout: for this share of the (non-empty) training captions, the text states
+   * at the end-of-text position and after it (the padding) are replaced by the empty prompt's
+   * states at those positions. In CLIP's causal text tower those positions summarise the whole
+   * caption, so a UNet reads the colour–shape pairs it saw from them and draws held-out pairs as
+   * those; without them it must read each object's words (the shapes-t2i README's position probe).
+   * 0 or absent: off, and no random draw is made (runs saved before it resume bit for bit).
+   */
+  summaryDropout?: number;
   /** Folders of the frozen stages (recorded for the log; the runner loads them). */
   vae?: string;
   clip?: string;
@@ -121,6 +130,7 @@ export class UNetTrainer implements StageTrainer {
       throw new DiffusionError('INVALID_CONFIG', `unet in_channels ${this.modelConfig.in_channels} / sample_size ${this.modelConfig.sample_size} do not match the VAE's ${vae.config.latent_channels} latent channels at ${vae.config.sample_size}/${vae.scaleFactor}`);
     }
     if (!(options.captionDropout >= 0 && options.captionDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', 'captionDropout must be in [0, 1]');
+    if (options.summaryDropout !== undefined && !(options.summaryDropout >= 0 && options.summaryDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', `summaryDropout must be in [0, 1], got ${options.summaryDropout}`);
     if (options.snrGamma !== undefined && !(options.snrGamma >= 0)) throw new DiffusionError('INVALID_CONFIG', `snrGamma must be ≥ 0, got ${options.snrGamma}`);
     const s = schedulerConfig as { num_train_timesteps: number; beta_schedule: 'scaled_linear'; beta_start: number; beta_end: number };
     this.alphasCumprod = trainingSchedule(s.num_train_timesteps, s.beta_schedule, s.beta_start, s.beta_end).alphasCumprod;
@@ -139,6 +149,33 @@ export class UNetTrainer implements StageTrainer {
     const e = this.engine;
     const ids = this.frozen.tokenizer.call(captions, { padding: 'max_length', truncation: true }).inputIds;
     return e.tidy(() => this.frozen.textEncoder.forward(e, ids).hiddenState);
+  }
+
+  /**
+   * `context` [n, L, d] with, for each caption chosen by `summaryDropout`, the rows from its
+   * end-of-text position on replaced by the empty prompt's rows (see UNetStageOptions). Returns
+   * `context` itself when nothing is replaced; otherwise a new tensor (the caller disposes both).
+   */
+  dropSummaries(context: Tensor, captions: readonly string[]): Tensor {
+    const p = this.options.summaryDropout ?? 0;
+    if (p === 0) return context;
+    const chosen = captions.map((c) => c !== '' && this.random.uniform() < p);
+    if (!chosen.includes(true)) return context;
+    const e = this.engine;
+    const [n, length, width] = context.shape;
+    const values = e.readSync(context).slice();
+    const emptyT = this.encodeText(['']);
+    const empty = e.readSync(emptyT);
+    emptyT.dispose();
+    const ids = this.frozen.tokenizer.call(captions, { padding: 'max_length', truncation: true }).inputIds;
+    const eos = this.frozen.tokenizer.eosTokenId;
+    for (let i = 0; i < n; i++) {
+      if (!chosen[i]) continue;
+      const from = ids[i].indexOf(eos);
+      if (from < 0) continue;
+      values.set(empty.subarray(from * width, length * width), (i * length + from) * width);
+    }
+    return e.tensor(values, [n, length, width]);
   }
 
   /** Scaled posterior samples of the frozen VAE, [n, h, w, c] values (kept tensor). */
@@ -201,7 +238,9 @@ export class UNetTrainer implements StageTrainer {
     const timesteps = new Float32Array(b);
     for (let i = 0; i < b; i++) timesteps[i] = this.random.int(T);
     const { zt, noise } = this.noised(z0, b, timesteps, this.random);
-    const context = this.encodeText(dropped);
+    const encoded = this.encodeText(dropped);
+    const context = this.dropSummaries(encoded, dropped);
+    if (context !== encoded) encoded.dispose();
     const ztT = e.tensor(zt, shape);
     const noiseT = e.tensor(noise, shape);
     try {
