@@ -62,6 +62,8 @@ export class PlaneView implements NandDevice {
   private readonly realBlock: Int32Array;
   private readonly planeOf: Uint8Array;
   private readonly pagesPerBlock: number;
+  /** log2(pagesPerBlock) when a power of two, else −1: a page's block by a shift, not a division. */
+  private readonly pageShift: number;
   private runSources = new Int32Array(0);
 
   constructor(
@@ -74,6 +76,7 @@ export class PlaneView implements NandDevice {
     this.multiPlaneGc = grouping !== null ? this.planesPerDie : 1;
     this.metadataOnly = inner.metadataOnly;
     this.pagesPerBlock = inner.geometry.pagesPerBlock;
+    this.pageShift = Number.isInteger(Math.log2(this.pagesPerBlock)) ? Math.log2(this.pagesPerBlock) : -1;
     const g = this.geometry;
     const blocks = g.channels * g.diesPerChannel * g.blocksPerDie;
     this.realBlock = new Int32Array(blocks);
@@ -131,7 +134,7 @@ export class PlaneView implements NandDevice {
 
   /** The real page of view page `page` (−1 out of range: the real device then throws OUT_OF_RANGE). */
   realPage(page: number): number {
-    const block = Math.floor(page / this.pagesPerBlock);
+    const block = this.blockOfPage(page);
     const real = this.realBlock[block];
     return real === undefined ? -1 : real * this.pagesPerBlock + (page - block * this.pagesPerBlock);
   }
@@ -196,7 +199,12 @@ export class PlaneView implements NandDevice {
   }
 
   private plane(page: number): number {
-    return this.planeOf[Math.floor(page / this.pagesPerBlock)] ?? 0;
+    return this.planeOf[this.blockOfPage(page)] ?? 0;
+  }
+
+  /** ⌊page / pagesPerBlock⌋ (by a shift for a page number of 0 … 2³² − 1 when pagesPerBlock is a power of two). */
+  private blockOfPage(page: number): number {
+    return this.pageShift >= 0 && page >>> 0 === page ? page >>> this.pageShift : Math.floor(page / this.pagesPerBlock);
   }
 
   /** A block out of range maps to −1 (the real device then throws OUT_OF_RANGE). */
@@ -206,11 +214,15 @@ export class PlaneView implements NandDevice {
 
   /** The real page of a page to program, telling the grouping its plane (and the read plane, or −1: unchanged). */
   private page(page: number, readPlane: number): number {
+    // One block lookup for the grouping and the real page (realPage's arithmetic).
+    const block = this.blockOfPage(page);
+    const inBlock = page - block * this.pagesPerBlock;
     const grouping = this.grouping;
     if (grouping !== null) {
-      grouping.setPlanes(readPlane >= 0 ? readPlane : 0, this.plane(page));
-      grouping.programPageInBlock = page % this.pagesPerBlock;
+      grouping.setPlanes(readPlane >= 0 ? readPlane : 0, this.planeOf[block] ?? 0);
+      grouping.programPageInBlock = inBlock;
     }
-    return this.realPage(page);
+    const real = this.realBlock[block];
+    return real === undefined ? -1 : real * this.pagesPerBlock + inBlock;
   }
 }

@@ -61,18 +61,25 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
   // i of the fill: dieOrder[(cursor + i) mod dies]). Pass 2 computes it again rather than keeping
   // it (4 bytes a write: 175 MB for a 70 % fill of MQSim's 512 GiB device).
   const scheme = st.staticAllocation ? staticScheme(st) : null;
-  const mod = scheme?.mod;
-  const weight = scheme?.weight;
-  const dieOfLba = (lba: number): number => {
-    let rest = lba;
-    let die = 0;
-    for (let k = 0; k < 4; k++) {
-      const m = mod![k]!;
-      die += (rest % m) * weight![k]!;
-      rest = (rest / m) | 0;
+  // The scheme's die is a mixed-radix digit sum of the LBA: it depends on lba mod the product of
+  // the moduli only (the dies), so it is looked up by that residue (one division, not eight).
+  let period = 1;
+  let dieOfResidue: Int32Array | null = null;
+  if (scheme !== null) {
+    for (let k = 0; k < 4; k++) period *= scheme.mod[k]!;
+    dieOfResidue = new Int32Array(period);
+    for (let r = 0; r < period; r++) {
+      let rest = r;
+      let die = 0;
+      for (let k = 0; k < 4; k++) {
+        const m = scheme.mod[k]!;
+        die += (rest % m) * scheme.weight[k]!;
+        rest = (rest / m) | 0;
+      }
+      dieOfResidue[r] = die;
     }
-    return die;
-  };
+  }
+  const dieOfLba = (lba: number): number => dieOfResidue![lba % period]!;
   // Pass 1: the LBAs distinct, unmapped and in range, and the writes per die. A sequential fill's
   // LBAs are distinct by construction (a range in the user pages); a given order's are checked
   // against a bitmap of those seen.
