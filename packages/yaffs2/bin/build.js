@@ -5,7 +5,8 @@
 // without Node's ES-module loader (and without the ES facade of node:fs, which loads fs/promises,
 // streams and readline): about 0.02 s less per start than an ES-module bundle. cli-progress is
 // bundled behind a proxy that loads it on first use (a progress bar is drawn only on a terminal,
-// after half a second): it and the readline module it loads cost a start ~0.01 s otherwise.
+// after half a second): it and the readline module it loads cost a start ~0.01 s otherwise;
+// node:child_process likewise (see lazyChildProcess).
 // Beside the bundle it writes dist/yaffs2.inputs.json, the sources it was built from (what
 // bin/bundle.js stats to tell a stale bundle), and, run as a script, trains the code cache
 // (dist/yaffs2.cjs.cache, see bin/bundle.js) with an import and an extract of a small tree.
@@ -25,6 +26,29 @@ const lazyCliProgress = {
     build.onResolve({ filter: /^cli-progress$/ }, (args) => (args.namespace === 'lazy' ? undefined : { path: 'cli-progress', namespace: 'lazy' }));
     build.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
       contents: "let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require('cli-progress'))[key] });\n",
+      resolveDir: packageDir,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * esbuild plugin: `node:child_process` (commander requires it at its top for executable
+ * subcommands, which yaffs2 has none of; extract.ts for mknod and mkfifo) becomes a module whose
+ * spawn and spawnSync require the real one on first call: loading it at start-up loads net,
+ * dgram and the stream modules with it, about 5 ms of every start. A name it does not export
+ * fails the build (esbuild: no matching export).
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.namespace === 'lazy-child-process' ? undefined : { path: 'child_process', namespace: 'lazy-child-process' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents:
+        "export function spawn(...args) { return require('node:child_process').spawn(...args); }\n" +
+        "export function spawnSync(...args) { return require('node:child_process').spawnSync(...args); }\n",
       resolveDir: packageDir,
       loader: 'js',
     }));
@@ -54,7 +78,7 @@ async function buildCli() {
     // import.meta.url (cli.ts finds package.json's version from it) as a CommonJS module has it.
     banner: { js: 'const __yaffs2ModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
     define: { 'import.meta.url': '__yaffs2ModuleUrl' },
-    plugins: [lazyCliProgress],
+    plugins: [lazyCliProgress, lazyChildProcess],
   });
   // The sources to stat (relative to the package): the workspace files esbuild read, not the
   // npm dependencies (npm install rebuilds on their change) nor the plugin's proxy, and this script.

@@ -134,8 +134,39 @@ function parseOnOff(value: string): boolean {
 const NO_PROGRESS = ['--no-progress', 'no progress bar (on a terminal one appears once the command has run for half a second)'] as const;
 
 /** The command's bars (none with --no-progress), ended when `f` returns or throws. */
+/**
+ * Whether fd 2 may be a terminal: a character device (a terminal, or /dev/null). A pipe, file or
+ * socket is not; then the progress bars are off without asking process.stderr, whose first use
+ * on a pipe loads Node's net and stream modules (about 5 ms of a start; a bar is drawn only on a
+ * terminal anyway).
+ */
+function stderrMayBeTerminal(): boolean {
+  try {
+    return fs.fstatSync(2).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A message on stderr, written to fd 2 directly (see {@link stderrMayBeTerminal}); what a write
+ * refuses (a descriptor that would block, an error) goes through process.stderr as before.
+ */
+function writeStderr(text: string): void {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  try {
+    while (done < bytes.length) done += fs.writeSync(2, bytes, done);
+  } catch {
+    process.stderr.write(bytes.subarray(done));
+  }
+}
+
+/** The bars of a command that draws none (what commandProgress(false) gives, without its clock: performance.now loads perf_hooks). */
+const NO_PROGRESS_BARS: CommandProgress = { active: false, scan: () => {}, bytes: () => {}, stop: () => {} };
+
 function withProgress<T>(opts: { progress?: boolean }, bytesLabel: string, f: (progress: CommandProgress) => T): T {
-  const progress = commandProgress(opts.progress !== false, bytesLabel);
+  const progress = opts.progress !== false && stderrMayBeTerminal() ? commandProgress(true, bytesLabel) : NO_PROGRESS_BARS;
   try {
     return f(progress);
   } finally {
@@ -171,7 +202,7 @@ function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: 
 function reportEditedProblems(image: string, result: EditImageResult): EditImageResult {
   const p = result.sourceProblems;
   if (p.length > 0) {
-    process.stderr.write(`yaffs2: ${image}: warning: rewritten from what could be read: ${p[0]}${p.length > 1 ? ` and ${p.length - 1} more` : ''}\n`);
+    writeStderr(`yaffs2: ${image}: warning: rewritten from what could be read: ${p[0]}${p.length > 1 ? ` and ${p.length - 1} more` : ''}\n`);
   }
   return result;
 }
@@ -180,7 +211,7 @@ function reportMountProblems(image: string, img: OpenedImage, opts: { ignoreErro
   const problems = img.fs.mountProblems;
   if (problems.length === 0) return;
   const more = problems.length > 1 ? ` and ${problems.length - 1} more (yaffs2 fsck lists them)` : '';
-  process.stderr.write(`yaffs2: ${image}: warning: ${problems[0]}${more}${opts.ignoreErrors ? '' : '; --ignore-errors to exit 0'}\n`);
+  writeStderr(`yaffs2: ${image}: warning: ${problems[0]}${more}${opts.ignoreErrors ? '' : '; --ignore-errors to exit 0'}\n`);
   if (!opts.ignoreErrors) process.exitCode = 1;
 }
 
@@ -253,7 +284,7 @@ export function buildProgram(): Command {
     .action((dir: string, image: string, opts: { blocks?: number; free?: number; progress: boolean } & CreateFormatOptions) => {
       // The stream writer (stream-import.ts); it hands what it does not handle to importTree.
       const r = withProgress(opts, 'import', (progress) => streamImport(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.active ? progress.bytes : undefined }));
-      process.stderr.write(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
+      writeStderr(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
     });
 
   program
@@ -273,7 +304,7 @@ export function buildProgram(): Command {
       const reportSkipped = (r: ExtractResult): void => {
         if (r.skipped.length > 0) {
           const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
-          process.stderr.write(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
+          writeStderr(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
         }
       };
       withProgress(opts, 'extract', (progress) => {
@@ -475,7 +506,7 @@ export function buildProgram(): Command {
     .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .action((image: string, opts: { blocks: number } & FormatOptions) => {
       const r = reportEditedProblems(image, editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks }));
-      process.stderr.write(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
+      writeStderr(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
     });
 
   program
@@ -568,7 +599,7 @@ export function buildProgram(): Command {
       for (const p of problems) out(p);
       if (problems.length > 0) {
         if (opts.repair) editImage(image, [], detectFormat(opts));
-        process.stderr.write(`yaffs2: ${image}: ${problems.length} problem(s)${opts.repair ? '; rewritten from what could be read' : ''}\n`);
+        writeStderr(`yaffs2: ${image}: ${problems.length} problem(s)${opts.repair ? '; rewritten from what could be read' : ''}\n`);
         process.exitCode = 1;
       } else {
         out(`${image}: clean`);

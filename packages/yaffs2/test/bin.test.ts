@@ -35,6 +35,25 @@ test('yaffs2 --version runs dist/yaffs2.cjs with neither tsx nor the ES-module l
   }
 });
 
+test('an import with stderr a pipe loads neither child_process, net nor perf_hooks (about 5 ms of a start)', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-bin-'));
+  try {
+    const probe = path.join(work, 'probe.cjs');
+    const report = path.join(work, 'loaded.json');
+    fs.writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));\n`);
+    fs.mkdirSync(path.join(work, 'tree'));
+    fs.writeFileSync(path.join(work, 'tree', 'a.txt'), 'a\n');
+    assert.equal(spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).status, 0);
+    const r = spawnSync(process.execPath, ['--require', probe, bin, 'import', path.join(work, 'tree'), path.join(work, 'a.img')], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, 'imported 1 objects, 2 bytes, into 11 blocks\n');
+    const builtins = JSON.parse(fs.readFileSync(report, 'utf8')) as string[];
+    assert.deepEqual(builtins.filter((m) => /^NativeModule (child_process|net|perf_hooks|dgram)$/.test(m)), []);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
 /**
  * A copy of the package's bin/ and dist/ in a temporary directory (timestamps kept, so the
  * bundle stays current: the sources it names are not there, as in an install without them).
