@@ -122,15 +122,22 @@ function writeCache(script, key) {
  * compiled from the code cache when one fits (see the file comment). At exit, a run that found
  * no usable cache (or one told to by YAFFS2_CODE_CACHE=write: the build's training runs) writes
  * one. YAFFS2_CODE_CACHE=off neither reads nor writes it (bench/yaffs2-speed.ts's comparison).
- * `built` is the bundle's stat (from currentBundle), or null to take it here.
  */
-function runBundle(built) {
+function runBundle() {
   const vm = require('node:vm');
   // The Module class without require('node:module'), which loads the ES-module loader.
   const Module = module.constructor;
-  const st = built ?? fs.statSync(bundlePath);
-  const key = cacheKey(st);
-  const source = fs.readFileSync(bundlePath, 'utf8');
+  // The key from the very file the source is read from (a rebuild may rename a new bundle in
+  // at any moment: a cache must never meet a source it was not made from).
+  const fd = fs.openSync(bundlePath, 'r');
+  let key;
+  let source;
+  try {
+    key = cacheKey(fs.fstatSync(fd));
+    source = fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
   const mode = process.env.YAFFS2_CODE_CACHE;
   const cachedData = mode === 'off' ? undefined : readCache(key);
   // The wrapper starts on the bundle's first line: its line numbers stay those of the file.
