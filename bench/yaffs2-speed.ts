@@ -15,7 +15,9 @@
  * The CLI bundle is rebuilt first; CPU times (user + system, GNU time) print beside wall times.
  * With --before PATH (another checkout's packages/yaffs2/bin/yaffs2.js, e.g. an older commit's,
  * built), that CLI runs in the same alternation and prints beside ours: a before/after in one run.
- * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH]
+ * With --perf, CPU times come from `perf stat -e task-clock` (ms resolution) in a run of their own
+ * after each timed one (wall times then are of the bare commands).
+ * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -52,9 +54,38 @@ interface Timing {
   cpu: number;
 }
 
-/** One whole-process run: wall seconds, and CPU seconds (user + system) where GNU time is installed. */
-function runOnce(label: string, command: string, args: string[], env?: NodeJS.ProcessEnv): Timing {
+/**
+ * With --perf: CPU times from `perf stat -e task-clock` (milliseconds; GNU time's are in
+ * hundredths, too coarse for a 0.05 s process), taken in a run of their own right after the
+ * timed one, so that the wall time is of the bare command (no wrapper at all).
+ */
+const usePerf = argv.includes('--perf');
+if (usePerf && spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', 'true'], { stdio: 'ignore' }).status !== 0) {
+  throw new Error('--perf: `perf stat -e task-clock` does not run here');
+}
+
+/** CPU seconds of one run of the command under perf stat (task-clock: every thread's time on a CPU). */
+function perfCpu(label: string, command: string, args: string[], env?: NodeJS.ProcessEnv): number {
+  const out = path.join(work, 'perf.txt');
+  const r = spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', '-o', out, '--', command, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
+  if (r.status !== 0) throw new Error(`${label}: perf stat ${command} exited ${r.status}: ${r.stderr}`);
+  const line = fs.readFileSync(out, 'utf8').split('\n').find((l) => l.includes('task-clock'));
+  const ms = Number(line?.split(',')[0]);
+  if (!Number.isFinite(ms)) throw new Error(`${label}: no task-clock in perf's output`);
+  return ms / 1000;
+}
+
+/** One whole-process run: wall seconds, and CPU seconds (user + system) where GNU time is installed (or perf, with --perf). */
+function runOnce(label: string, command: string, args: string[], env?: NodeJS.ProcessEnv, before?: () => void): Timing {
   const cpuFile = path.join(work, 'cpu.txt');
+  if (usePerf) {
+    const t0 = performance.now();
+    const r = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
+    const wall = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`${label}: ${command} exited ${r.status}: ${r.stderr}`);
+    before?.();
+    return { wall, cpu: perfCpu(label, command, args, env) };
+  }
   const viaTime = fs.existsSync(gnuTime);
   const t0 = performance.now();
   const r = viaTime
@@ -103,7 +134,7 @@ function timeSideBySide(...commands: Command[]): Timing[] {
   for (let run = 0; run < RUNS; run++) {
     commands.forEach((c, i) => {
       c.before();
-      const t = runOnce(c.label, c.command, c.args, c.env);
+      const t = runOnce(c.label, c.command, c.args, c.env, c.before);
       best[i]!.wall = Math.min(best[i]!.wall, t.wall);
       best[i]!.cpu = Math.min(best[i]!.cpu, t.cpu);
     });
@@ -111,11 +142,12 @@ function timeSideBySide(...commands: Command[]): Timing[] {
   if (beforeCli) {
     const b = best[best.length - 1]!;
     const a = best[0]!;
-    console.log(`  (before: ${commands[0]!.label} ${b.wall.toFixed(3)} s, cpu ${b.cpu.toFixed(2)} s; now ${a.wall.toFixed(3)} s, cpu ${a.cpu.toFixed(2)} s)`);
+    console.log(`  (before: ${commands[0]!.label} ${b.wall.toFixed(3)} s, cpu ${b.cpu.toFixed(cpuDigits)} s; now ${a.wall.toFixed(3)} s, cpu ${a.cpu.toFixed(cpuDigits)} s)`);
   }
   return best;
 }
-const cpuText = (t: Timing): string => (Number.isFinite(t.cpu) ? `cpu ${t.cpu.toFixed(2)} s` : 'cpu n/a');
+const cpuDigits = usePerf ? 3 : 2;
+const cpuText = (t: Timing): string => (Number.isFinite(t.cpu) ? `cpu ${t.cpu.toFixed(cpuDigits)} s` : 'cpu n/a');
 
 function available(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v "${command}"`]).status === 0;
@@ -185,25 +217,25 @@ try {
   if (mkyaffs2image && fs.existsSync(mkyaffs2image)) {
     const [a, b] = timeSideBySide(importOurs, { label: 'mkyaffs2image', command: mkyaffs2image, args: [tree, theirs], before: rm(theirs) });
     reference = theirs;
-    console.log(`import    yaffs2 ${a!.wall.toFixed(2)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   mkyaffs2image ${b!.wall.toFixed(2)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
-    console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(2)} s (start-up ${startUp!.cpu.toFixed(2)} s)   mkyaffs2image ${b!.cpu.toFixed(2)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
+    console.log(`import    yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   mkyaffs2image ${b!.wall.toFixed(3)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
+    console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(cpuDigits)} s (start-up ${startUp!.cpu.toFixed(cpuDigits)} s)   mkyaffs2image ${b!.cpu.toFixed(cpuDigits)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
   } else {
     const [a] = timeSideBySide(importOurs);
-    console.log(`import    yaffs2 ${a!.wall.toFixed(2)} s (${(mb / a!.wall).toFixed(0)} MiB/s, ${cpuText(a!)})   mkyaffs2image: not given (--mkyaffs2image PATH)`);
+    console.log(`import    yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s, ${cpuText(a!)})   mkyaffs2image: not given (--mkyaffs2image PATH)`);
   }
   const out1 = path.join(work, 'out1');
   const out2 = path.join(work, 'out2');
   const extractOurs: Command = { label: 'extract', command: process.execPath, args: [cli, 'extract', reference, out1], before: rm(out1) };
   if (available('unyaffs')) {
     const [a, b] = timeSideBySide(extractOurs, { label: 'unyaffs', command: 'unyaffs', args: [reference, out2], before: rm(out2) });
-    console.log(`extract   yaffs2 ${a!.wall.toFixed(2)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   unyaffs ${b!.wall.toFixed(2)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
-    console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(2)} s   unyaffs ${b!.cpu.toFixed(2)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
+    console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   unyaffs ${b!.wall.toFixed(3)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
+    console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(cpuDigits)} s   unyaffs ${b!.cpu.toFixed(cpuDigits)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
   } else {
     const [a] = timeSideBySide(extractOurs);
-    console.log(`extract   yaffs2 ${a!.wall.toFixed(2)} s (${cpuText(a!)})   unyaffs: not installed`);
+    console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}`);
+  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }
