@@ -106,7 +106,7 @@ runWorkerJob<SsdRunPlan>(async (job) => {
       pendingSteps--;
       done++;
       const lba = sim.workload.lba;
-      const ppa = sim.ftl.l2p[lba]!;
+      const ppa = sim.ftl.physicalPage(lba);
       const block = Math.floor(ppa / g.pagesPerBlock);
       let event = `host write of LBA ${lba} → page ${ppa % g.pagesPerBlock} of block ${block % g.blocksPerDie} on die ${Math.floor(block / g.blocksPerDie)}`;
       const gcRuns = sim.ftl.counters.gcRuns - gcBefore;
