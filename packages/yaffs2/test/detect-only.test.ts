@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { geometryPreset } from '@flashdiff/nand';
 import { createImage, detectImageFormat, detectImageFormatOnly } from '../src/index.ts';
-import type { ImageFormat, SpareLayoutName } from '../src/index.ts';
+import type { ImageFormat } from '../src/index.ts';
 import { bytes } from './helpers.ts';
 
 const fixtures = new URL('./fixtures/', import.meta.url).pathname;
@@ -37,14 +37,7 @@ function fixtureImages(): string[] {
   return out;
 }
 
-interface Written {
-  pageSize: number;
-  spareSize: number;
-  pagesPerBlock: number;
-  layout: SpareLayoutName;
-  bigEndian: boolean;
-  tagEcc: boolean;
-}
+type Written = Pick<ImageFormat, 'pageSize' | 'spareSize' | 'pagesPerBlock' | 'layout' | 'bigEndian' | 'tagEcc'>;
 
 /** An image by the project's writer in `v`, its bytes. */
 function written(work: string, v: Written): Uint8Array {
