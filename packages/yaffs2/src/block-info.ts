@@ -293,6 +293,12 @@ export class Yaffs2Dev {
    * inconsistent headers, objects dropped or moved to lost+found). Empty on a clean image.
    */
   scanProblems: string[] = [];
+  /**
+   * What the ECC corrected in the chunks read so far, each chunk once however often it is read
+   * (the stats count every read): data ECC, page → bits corrected; tag ECC, the pages.
+   */
+  readonly dataEccCorrectedPages = new Map<number, number>();
+  readonly tagEccCorrectedPages = new Set<number>();
 
   readonly pageBuffer: Uint8Array;
   readonly spareBuffer: Uint8Array;

@@ -25,6 +25,7 @@ import { DATA_ECC_ORDERS } from './tags.ts';
 import type { DataEccOrder, SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
 import { commandProgress } from './progress-bars.ts';
+import { describeEccCorrections } from './nand-io.ts';
 import type { CommandProgress } from './progress-bars.ts';
 
 function parseLayout(value: string): SpareLayoutName {
@@ -207,7 +208,17 @@ function reportEditedProblems(image: string, result: EditImageResult): EditImage
   return result;
 }
 
+/**
+ * What the ECC corrected in the chunks the command read (each chunk once): one line on stderr,
+ * none for an image that needed no correction; the exit status stays 0 (no misread).
+ */
+function reportEccCorrections(image: string, img: OpenedImage): void {
+  const line = describeEccCorrections(img.fs.eccCorrections);
+  if (line !== null) writeStderr(`yaffs2: ${image}: ${line}\n`);
+}
+
 function reportMountProblems(image: string, img: OpenedImage, opts: { ignoreErrors?: boolean }): void {
+  reportEccCorrections(image, img);
   const problems = img.fs.mountProblems;
   if (problems.length === 0) return;
   const more = problems.length > 1 ? ` and ${problems.length - 1} more (yaffs2 fsck lists them)` : '';
@@ -554,6 +565,7 @@ export function buildProgram(): Command {
             tagCorrected: img.fs.stats.tagEccCorrected,
             tagUncorrectable: img.fs.stats.tagEccUncorrectable,
           },
+          eccCorrections: img.fs.eccCorrections,
         };
         if (opts.json) {
           out(JSON.stringify({ ...report, problems: img.fs.mountProblems }, null, 2));
@@ -568,6 +580,7 @@ export function buildProgram(): Command {
         out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);
         out(`blocks       ${Object.entries(info.blocksByState).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         out(`erase counts min ${info.eraseCounts.min}, max ${info.eraseCounts.max}, mean ${info.eraseCounts.mean.toFixed(2)}`);
+        out(`ecc          ${describeEccCorrections(report.eccCorrections) ?? 'nothing corrected in the chunks read'}`);
         out(`problems     ${img.fs.mountProblems.length}`);
         reportMountProblems(image, img, opts);
       }, commandProgress(opts.progress !== false));
@@ -587,16 +600,22 @@ export function buildProgram(): Command {
     .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
     .option(...NO_PROGRESS)
     .action((image: string, opts: { repair?: boolean; progress: boolean } & FormatOptions) => {
-      const problems = withImage(image, true, opts, (img) => {
+      const { problems, corrected } = withImage(image, true, opts, (img) => {
         // A scan mount reports what it could not read; a checkpoint mount read no chunks, so
         // objects it holds in lost+found are listed instead.
         const mount = [...img.fs.mountProblems];
         if (img.fs.stats.mountedFrom !== 'scan' && img.fs.readdir('/').some((e) => e.name === 'lost+found')) {
           for (const e of img.fs.readdir('/lost+found')) mount.push(`lost+found/${e.name}: object without a valid parent`);
         }
-        return [...mount, ...img.fs.check()];
+        const found = [...mount, ...img.fs.check()];
+        // Every live chunk was read: what the ECC corrected on the way (not a problem: exit 0).
+        return { problems: found, corrected: describeEccCorrections(img.fs.eccCorrections) };
       }, commandProgress(opts.progress !== false));
       for (const p of problems) out(p);
+      if (corrected !== null) {
+        out(`${image}: ${corrected}`);
+        writeStderr(`yaffs2: ${image}: ${corrected}\n`);
+      }
       if (problems.length > 0) {
         if (opts.repair) editImage(image, [], detectFormat(opts));
         writeStderr(`yaffs2: ${image}: ${problems.length} problem(s)${opts.repair ? '; rewritten from what could be read' : ''}\n`);

@@ -15,7 +15,8 @@ import type { NandDevice } from '@flashdiff/nand';
 import { BlockState, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, S_IFDIR, S_IFMT, S_IFREG, Yaffs2Dev } from './block-info.ts';
 import type { BlockInfo, DirEntry, HeaderTagsStyle, OpenOptions, Stat, StatFs, Yaffs2Options, Yaffs2Stats, YObject } from './block-info.ts';
 import { hasSpaceFor } from './allocator.ts';
-import { eraseBlockNow } from './nand-io.ts';
+import { eccCorrectionsOf, eraseBlockNow } from './nand-io.ts';
+import type { EccCorrections } from './nand-io.ts';
 import { checkGc } from './gc.ts';
 import { addObject, assertMounted, deleteObject, ensureWritable, getObject, newObject, resolve, resolveParent, statOf, target, typeName, unlinkObject, writeHeader } from './objects.ts';
 import { readObject, truncateObject, writeObject } from './file-data.ts';
@@ -434,6 +435,14 @@ export class Yaffs2 {
    */
   get mountProblems(): readonly string[] {
     return this.dev.scanProblems;
+  }
+
+  /**
+   * What the data and tag ECC corrected in the chunks read since the mount (its scan included),
+   * each chunk once: corrected errors are no misreads, but a reader is told of them.
+   */
+  get eccCorrections(): EccCorrections {
+    return eccCorrectionsOf(this.dev.dataEccCorrectedPages, this.dev.tagEccCorrectedPages, this.dev.pagesPerBlock);
   }
 
   /** Puts a problem found outside the file system (by whoever opened the device) first in {@link mountProblems}. */

@@ -8,3 +8,5 @@ export * from './extract.ts';
 export * from './image-edit.ts';
 export * from './detect.ts';
 export * from './tags1.ts';
+export { describeEccCorrections, eccCorrectionsOf } from './nand-io.ts';
+export type { EccCorrections } from './nand-io.ts';

@@ -71,6 +71,46 @@ export function correctDataEcc(dev: Yaffs2Dev, data: Uint8Array, spare: Uint8Arr
   return dataEccResult;
 }
 
+/** What the ECC corrected in the chunks an image's reader read, each chunk counted once. */
+export interface EccCorrections {
+  /** Data ECC: bit errors corrected (a flipped bit of the stored code counts as one) … */
+  dataBits: number;
+  /** … in this many chunks … */
+  dataChunks: number;
+  /** … of these erase blocks (ascending). */
+  dataBlocks: number[];
+  /** Tag ECC: chunks whose tags it corrected, in these blocks. */
+  tagChunks: number;
+  tagBlocks: number[];
+}
+
+/** The corrections of `dataPages` (page → bits) and `tagPages`, by chunk and block. */
+export function eccCorrectionsOf(dataPages: ReadonlyMap<number, number>, tagPages: Iterable<number>, pagesPerBlock: number): EccCorrections {
+  const blocksOf = (pages: Iterable<number>): number[] => [...new Set([...pages].map((p) => Math.floor(p / pagesPerBlock)))].sort((a, b) => a - b);
+  let dataBits = 0;
+  for (const bits of dataPages.values()) dataBits += bits;
+  const tags = [...tagPages];
+  return { dataBits, dataChunks: dataPages.size, dataBlocks: blocksOf(dataPages.keys()), tagChunks: tags.length, tagBlocks: blocksOf(tags) };
+}
+
+/** "blocks 4, 9" (the first 8, then how many more), "block 4". */
+function blockList(blocks: readonly number[]): string {
+  const shown = blocks.slice(0, 8).join(', ');
+  return `${blocks.length === 1 ? 'block' : 'blocks'} ${shown}${blocks.length > 8 ? ` and ${blocks.length - 8} more` : ''}`;
+}
+
+/**
+ * The corrections in words, e.g. "the data ECC corrected 3 bit errors in 3 chunks (blocks 4, 9);
+ * the tag ECC corrected the tags of 1 chunk (block 4)"; null when there were none.
+ */
+export function describeEccCorrections(c: EccCorrections): string | null {
+  const parts: string[] = [];
+  const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+  if (c.dataChunks > 0) parts.push(`the data ECC corrected ${plural(c.dataBits, 'bit error', 'bit errors')} in ${plural(c.dataChunks, 'chunk', 'chunks')} (${blockList(c.dataBlocks)})`);
+  if (c.tagChunks > 0) parts.push(`the tag ECC corrected the tags of ${plural(c.tagChunks, 'chunk', 'chunks')} (${blockList(c.tagBlocks)})`);
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
 /**
  * Reads a chunk's data and tags, repairing with the data ECC (mtd layout) and the tag ECC.
  * Corrections count as strikes against the block; an uncorrectable read marks the block
@@ -124,6 +164,7 @@ function checkChunkRead(dev: Yaffs2Dev, page: number, data: Uint8Array | null, s
   let ok = true;
   if (tags.eccResult === 'fixed') {
     dev.stats.tagEccCorrected++;
+    dev.tagEccCorrectedPages.add(page);
     strike(dev, block);
   } else if (tags.eccResult === 'unfixed') {
     dev.stats.tagEccUncorrectable++;
@@ -134,6 +175,7 @@ function checkChunkRead(dev: Yaffs2Dev, page: number, data: Uint8Array | null, s
     const r = correctDataEcc(dev, data, spare);
     if (r.corrected > 0) {
       dev.stats.dataEccCorrected += r.corrected;
+      if (!dev.dataEccCorrectedPages.has(page)) dev.dataEccCorrectedPages.set(page, r.corrected);
       strike(dev, block);
     }
     if (r.uncorrectable > 0) {

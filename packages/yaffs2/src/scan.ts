@@ -299,6 +299,7 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
       }
       if (tags.eccResult === 'fixed') {
         dev.stats.tagEccCorrected++;
+        dev.tagEccCorrectedPages.add(page);
         strike(dev, b);
       }
       if (tags.deleted) {

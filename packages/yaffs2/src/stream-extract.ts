@@ -16,11 +16,11 @@
  * before anything is written (streamExtract returns null) and the CLI mounts the image as
  * before: YAFFS1 layouts, inband tags, torn or larger images, bad blocks, a checkpoint (a mount
  * may use it), and anything the mount would report as a problem or repair — tags or data that
- * need ECC, foreign sequence numbers, bad object ids, unreadable or mistyped headers, chunks
- * without a header, unusable names, objects the mount would move to lost+found (missing parents,
- * loops, two objects with one name) or drop (hard links without their file), objects in
- * lost+found. So what it extracts, and its warnings and exit status (none: a clean image), are
- * the general path's.
+ * need ECC (the mount counts the corrections, which the CLI reports), foreign sequence numbers,
+ * bad object ids, unreadable or mistyped headers, chunks without a header, unusable names,
+ * objects the mount would move to lost+found (missing parents, loops, two objects with one name)
+ * or drop (hard links without their file), objects in lost+found. So what it extracts, and its
+ * warnings and exit status (none: a clean image), are the general path's.
  */
 import * as fs from 'node:fs';
 import { hammingEcc, sidecarPath } from '@flashdiff/nand';
