@@ -5,9 +5,11 @@
  * corrupt or wrongly shaped cache, before any step is taken.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { initBackend } from '../src/backend-node.ts';
@@ -101,15 +103,15 @@ describe('training batches from a cache', () => {
     }
   });
 
-  test('VAE from a cache: stopped and resumed gives the same weights, optimiser and log as a straight run, and not the generator’s', () => {
+  test('VAE from a cache: stopped and resumed gives the same weights, optimiser and log as a straight run, and not the generator’s', async () => {
     const path = trainingCachePath(cache);
     const opts = { stageOptions: {}, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} };
-    const run = (out: string, data: string | null, maxSteps?: number, resume = false): void => {
+    const run = async (out: string, data: string | null, maxSteps?: number, resume = false): Promise<void> => {
       const trainer = new VaeTrainer(e, { ...TRAIN, steps: 5, data }, TINY_VAE);
       const opened = data === null ? null : openTrainingCache(data);
       trainer.trainingData = opened;
       try {
-        runStage(trainer, { ...opts, out, resumeFrom: resume ? readStageState(out, 'vae') : null, maxSteps });
+        await runStage(trainer, { ...opts, out, resumeFrom: resume ? readStageState(out, 'vae') : null, maxSteps });
       } finally {
         opened?.close();
         trainer.dispose();
@@ -118,11 +120,11 @@ describe('training batches from a cache', () => {
     const straight = join(dir, 'vae-straight');
     const parts = join(dir, 'vae-parts');
     const generator = join(dir, 'vae-generator');
-    run(straight, path);
-    run(parts, path, 2);
+    await run(straight, path);
+    await run(parts, path, 2);
     assert.equal(readStageState(parts, 'vae').step, 2);
-    run(parts, path, undefined, true);
-    run(generator, null);
+    await run(parts, path, undefined, true);
+    await run(generator, null);
     const bytes = (out: string, name: string): Buffer => readFileSync(join(out, 'state', `${name}.safetensors`));
     for (const name of ['model', 'ema', 'optimizer']) assert.ok(bytes(straight, name).equals(bytes(parts, name)), `${name} differs after resume`);
     assert.ok(!bytes(straight, 'model').equals(bytes(generator, 'model')), 'the cache run trained on the generator’s batches');
@@ -192,7 +194,10 @@ describe('train-clip --data', () => {
     registerTextToImageTrainingCommands(program);
     const stdout = process.stdout.write;
     let printed = '';
-    process.stdout.write = ((chunk: string) => ((printed += chunk), true)) as typeof process.stdout.write;
+    // The command prints text; the test runner's own messages (Buffers, written while the
+    // training loop yields) pass through.
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+      typeof chunk === 'string' ? ((printed += chunk), true) : (stdout as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest)) as typeof process.stdout.write;
     try {
       await program.parseAsync(['train-clip', '--out', out, '--data', words, '--steps', '1', '--batch-size', '4', '--no-progress', '--backend', 'auto'], { from: 'user' });
     } finally {
@@ -252,7 +257,7 @@ describe('train-vae --data errors (one DATA_INVALID / INVALID_ARGUMENT naming th
   test('--resume --lr lowers the learning rate from the resumed step on and saves it with the run', async () => {
     const out = join(dir, 'run-lr');
     const trainer = new VaeTrainer(e, { ...TRAIN, steps: 1 }, TINY_VAE);
-    runStage(trainer, { out, resumeFrom: null, stageOptions: TINY_VAE as unknown as Record<string, unknown>, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} });
+    await runStage(trainer, { out, resumeFrom: null, stageOptions: TINY_VAE as unknown as Record<string, unknown>, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} });
     trainer.dispose();
     const statePath = join(out, 'state', 'state.json');
     const saved = (JSON.parse(readFileSync(statePath, 'utf8')) as { training: { learningRate: number } }).training.learningRate;
@@ -267,12 +272,43 @@ describe('train-vae --data errors (one DATA_INVALID / INVALID_ARGUMENT naming th
     const path = trainingCachePath(cache);
     // A run on the generator (a tiny stand-in state, as an earlier version of the CLI saved it: no data field).
     const trainer = new VaeTrainer(e, { ...TRAIN, steps: 1 }, TINY_VAE);
-    runStage(trainer, { out, resumeFrom: null, stageOptions: TINY_VAE as unknown as Record<string, unknown>, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} });
+    await runStage(trainer, { out, resumeFrom: null, stageOptions: TINY_VAE as unknown as Record<string, unknown>, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} });
     trainer.dispose();
     const statePath = join(out, 'state', 'state.json');
     const state = JSON.parse(readFileSync(statePath, 'utf8')) as { training: Record<string, unknown> };
     delete state.training.data;
     writeFileSync(statePath, JSON.stringify(state));
     await assert.rejects(cli(['train-vae', '--out', out, '--resume', '--data', path, '--steps', '2', '--no-progress', '--backend', 'auto']), /the run in .* reads the Shapes generator; a resumed run keeps its data/);
+  });
+});
+
+describe('a training stage under Ctrl-C', () => {
+  test('SIGINT stops train-vae between steps: exit 130, "interrupted", the last checkpoint intact and resumable', async () => {
+    // The stage loop used to run without turning the event loop, so the CLI's signal handler
+    // never ran: a Ctrl-C went unanswered until --time-limit or the last step.
+    const out = join(dir, 'interrupted');
+    const bin = fileURLToPath(new URL('../bin/diffusion.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'train-vae', '--out', out, '--steps', '100000', '--batch-size', '2', '--save-every', '2', '--no-progress', '--backend', 'auto'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Wait for a few steps and a checkpoint, then interrupt.
+    const logPath = join(out, 'log.jsonl');
+    const deadline = Date.now() + 120_000;
+    while (!(existsSync(join(out, 'state', 'state.json')) && existsSync(logPath) && readFileSync(logPath, 'utf8').split('\n').length > 5)) {
+      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`no checkpoint in time: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGINT');
+    // A run that does not answer within 20 s is killed, and the test fails.
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<'unanswered'>((resolve) => (timer = setTimeout(() => resolve('unanswered'), 20_000)))]);
+    clearTimeout(timer);
+    if (code === 'unanswered') child.kill('SIGKILL');
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /diffusion: interrupted/);
+    const saved = readStageState(out, 'vae');
+    assert.ok(saved.step >= 2 && saved.step % 2 === 0, `checkpoint at step ${saved.step}`);
+    assert.deepEqual(readdirSync(join(out, 'state')).filter((f) => f.includes('.tmp')), [], 'no temporary files left');
   });
 });

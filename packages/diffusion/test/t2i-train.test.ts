@@ -79,20 +79,20 @@ function stateBytes(out: string, name: string): Buffer {
 }
 
 /** Runs `steps` straight and as two sessions (split after `split`) and checks the state files are identical. */
-function checkResume(make: () => StageTrainer, steps: number, split: number, files: string[], tag: string): void {
+async function checkResume(make: () => StageTrainer, steps: number, split: number, files: string[], tag: string): Promise<void> {
   const straight = join(dir, `${tag}-straight`);
   const parts = join(dir, `${tag}-parts`);
   const opts = { stageOptions: {}, saveEvery: 1000, evalEvery: 0, progress: false, publish: () => {}, log: () => {} };
   let t = make();
-  runStage(t, { ...opts, out: straight, resumeFrom: null });
+  await runStage(t, { ...opts, out: straight, resumeFrom: null });
   t.dispose();
   t = make();
-  const first = runStage(t, { ...opts, out: parts, resumeFrom: null, maxSteps: split });
+  const first = await runStage(t, { ...opts, out: parts, resumeFrom: null, maxSteps: split });
   t.dispose();
   assert.equal(first.finished, false);
   assert.equal(readStageState(parts, t.stage).step, split);
   t = make();
-  const second = runStage(t, { ...opts, out: parts, resumeFrom: readStageState(parts, t.stage) });
+  const second = await runStage(t, { ...opts, out: parts, resumeFrom: readStageState(parts, t.stage) });
   t.dispose();
   assert.equal(second.step, steps);
   for (const name of files) assert.ok(stateBytes(straight, name).equals(stateBytes(parts, name)), `${tag}: ${name} differs after resume`);
@@ -184,10 +184,10 @@ describe('text-to-image trainers', () => {
     assert.throws(() => normaliseStageConfig({ steps: 10, lrSchedule: 'step' as never }), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && err.message === 'training: lrSchedule: unknown option "step" (expected one of constant, linear, cosine)');
   });
 
-  test('VAE: loss falls on a fixed batch; resume is bit-for-bit; PSNR and scaling factor are reported', () => {
+  test('VAE: loss falls on a fixed batch; resume is bit-for-bit; PSNR and scaling factor are reported', async () => {
     const trend = lossTrend(new VaeTrainer(e, { ...TRAIN, steps: 10, datasetSize: 4 }, TINY_VAE), 10);
     assert.ok(trend.last < 0.8 * trend.first, JSON.stringify(trend));
-    checkResume(() => new VaeTrainer(e, { ...TRAIN, steps: 4 }, TINY_VAE), 4, 2, ['model', 'ema', 'optimizer'], 'vae');
+    await checkResume(() => new VaeTrainer(e, { ...TRAIN, steps: 4 }, TINY_VAE), 4, 2, ['model', 'ema', 'optimizer'], 'vae');
     const t = new VaeTrainer(e, { ...TRAIN, steps: 1 }, TINY_VAE);
     const ev = t.evaluate();
     t.dispose();
@@ -195,16 +195,16 @@ describe('text-to-image trainers', () => {
     assert.ok(ev.scalingFactor > 0, JSON.stringify(ev));
   });
 
-  test('CLIP: loss falls on a fixed batch; resume is bit-for-bit', () => {
+  test('CLIP: loss falls on a fixed batch; resume is bit-for-bit', async () => {
     const tokenizer = loadClipTokenizer(tokenizerFolder());
     const trainer = new ClipTrainer(e, tokenizer, { ...TRAIN, steps: 12, datasetSize: 8, batchSize: 8 }, TINY_CLIP);
     const trend = lossTrend(trainer, 12);
     trainer.dispose();
     assert.ok(trend.last < 0.8 * trend.first, JSON.stringify(trend));
-    checkResume(() => new ClipTrainer(e, tokenizer, { ...TRAIN, steps: 4 }, TINY_CLIP), 4, 1, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip');
+    await checkResume(() => new ClipTrainer(e, tokenizer, { ...TRAIN, steps: 4 }, TINY_CLIP), 4, 1, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip');
   });
 
-  test('CLIP with hard negatives: the negatives enter the image→text softmax; the swap probes are reported; resume is bit-for-bit', () => {
+  test('CLIP with hard negatives: the negatives enter the image→text softmax; the swap probes are reported; resume is bit-for-bit', async () => {
     const tokenizer = loadClipTokenizer(tokenizerFolder());
     const config = { ...TRAIN, steps: 4, batchSize: 16 };
     // Same initial weights and batch: the extra columns can only add to the image→text log-sum-exp.
@@ -217,7 +217,7 @@ describe('text-to-image trainers', () => {
     plain.dispose();
     withNegatives.dispose();
     assert.ok(ev.relationTest >= 0 && ev.relationTest <= 1 && ev.bindingTest >= 0 && ev.bindingTest <= 1, JSON.stringify(ev));
-    checkResume(() => new ClipTrainer(e, tokenizer, config, { ...TINY_CLIP, hardNegatives: true }), 4, 2, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip-negatives');
+    await checkResume(() => new ClipTrainer(e, tokenizer, config, { ...TINY_CLIP, hardNegatives: true }), 4, 2, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip-negatives');
   });
 
   describe('UNet and the diffusers folder', () => {
@@ -240,17 +240,17 @@ describe('text-to-image trainers', () => {
     });
     const frozen = () => ({ vae: loadVaeFolder(e, join(dir, 'vae-run')), textEncoder: loadTextEncoderFolder(e, join(dir, 'clip-run')), tokenizer: loadClipTokenizer(join(dir, 'clip-run', 'tokenizer')) });
 
-    test('UNet: loss falls on a fixed batch; resume is bit-for-bit', () => {
+    test('UNet: loss falls on a fixed batch; resume is bit-for-bit', async () => {
       const models = frozen();
       assert.equal(models.vae.config.scaling_factor, 0.7);
       const trend = lossTrend(new UNetTrainer(e, models, { ...TRAIN, steps: 12, datasetSize: 4, learningRate: 5e-3 }, { ...TINY_UNET, captionDropout: 0 }), 12, 3);
       assert.ok(trend.last < trend.first, JSON.stringify(trend));
-      checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, TINY_UNET), 4, 3, ['model', 'ema', 'optimizer'], 'unet');
+      await checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, TINY_UNET), 4, 3, ['model', 'ema', 'optimizer'], 'unet');
       models.vae.params.dispose();
       models.textEncoder.params.dispose();
     });
 
-    test('min-SNR-γ: each sample weighted by min(SNR, γ)/SNR; a cosine-scheduled, weighted run resumes bit for bit', () => {
+    test('min-SNR-γ: each sample weighted by min(SNR, γ)/SNR; a cosine-scheduled, weighted run resumes bit for bit', async () => {
       const models = frozen();
       const trainer = new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, snrGamma: 5 });
       const timesteps = Float32Array.from([0, 100, 400, 700, 999]);
@@ -283,12 +283,12 @@ describe('text-to-image trainers', () => {
       context.dispose();
       assert.ok(Math.abs(batchLoss - expected) < 1e-4 * expected, `${batchLoss} vs ${expected}`);
       trainer.dispose();
-      checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4, lrSchedule: 'cosine', warmupSteps: 1 }, { ...TINY_UNET, snrGamma: 5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-snr');
+      await checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4, lrSchedule: 'cosine', warmupSteps: 1 }, { ...TINY_UNET, snrGamma: 5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-snr');
       models.vae.params.dispose();
       models.textEncoder.params.dispose();
     });
 
-    test('summary dropout: the chosen captions\' rows from end-of-text on become the empty prompt\'s; off draws nothing; a run with it resumes bit for bit', () => {
+    test('summary dropout: the chosen captions\' rows from end-of-text on become the empty prompt\'s; off draws nothing; a run with it resumes bit for bit', async () => {
       const models = frozen();
       const captions = ['a red circle', 'a small green triangle', '', 'a cyan circle above a red square'];
       const all = new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, { ...TINY_UNET, summaryDropout: 1 });
@@ -319,7 +319,7 @@ describe('text-to-image trainers', () => {
       assert.deepEqual(off.random.state(), state);
       context.dispose();
       off.dispose();
-      checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, summaryDropout: 0.5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-summary');
+      await checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, summaryDropout: 0.5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-summary');
       models.vae.params.dispose();
       models.textEncoder.params.dispose();
     });

@@ -155,7 +155,13 @@ export interface StageRunResult {
   finished: boolean;
 }
 
-export function runStage(trainer: StageTrainer, options: StageRunOptions): StageRunResult {
+/**
+ * Trains `trainer` to its last step (or the session's limits), checkpointing every `saveEvery`
+ * steps. The loop gives the event loop one turn per step, as the pixel-space trainer does, so
+ * that the CLI's Ctrl-C/SIGTERM handler can run between steps: the run stops at once, with its
+ * last checkpoint intact (written atomically) for `--resume`.
+ */
+export async function runStage(trainer: StageTrainer, options: StageRunOptions): Promise<StageRunResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   mkdirSync(options.out, { recursive: true });
   const logPath = join(options.out, 'log.jsonl');
@@ -222,6 +228,7 @@ export function runStage(trainer: StageTrainer, options: StageRunOptions): Stage
     const atEnd = trainer.step === total;
     if (options.evalEvery > 0 && trainer.step % options.evalEvery === 0 && !atEnd) runEvaluation();
     if (trainer.step % options.saveEvery === 0 && !atEnd) save();
+    await new Promise((resolve) => setImmediate(resolve));
   }
   bar.stop();
   // Evaluated at the end of every session (a time-limited one too), so the published outputs carry current figures.
