@@ -78,6 +78,14 @@ function stateBytes(out: string, name: string): Buffer {
   return readFileSync(join(out, 'state', `${name}.safetensors`));
 }
 
+/**
+ * process.stdout.write that drops the command's text (its JSON report) and passes the test
+ * runner's own messages (Buffers, written while the command awaits) through to `write`.
+ */
+function quietText(write: typeof process.stdout.write): typeof process.stdout.write {
+  return ((chunk: string | Uint8Array, ...rest: unknown[]) => (typeof chunk === 'string' ? true : (write as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest))) as typeof process.stdout.write;
+}
+
 /** Runs `steps` straight and as two sessions (split after `split`) and checks the state files are identical. */
 async function checkResume(make: () => StageTrainer, steps: number, split: number, files: string[], tag: string): Promise<void> {
   const straight = join(dir, `${tag}-straight`);
@@ -375,7 +383,7 @@ describe('text-to-image trainers', () => {
       registerTextToImageTrainingCommands(program);
       const out = join(dir, 'eval.json');
       const write = process.stdout.write;
-      process.stdout.write = (() => true) as typeof process.stdout.write;
+      process.stdout.write = quietText(write);
       try {
         await program.parseAsync(['eval-t2i', '--model', join(dir, 'pipeline'), '--steps', '1', '--samples-per-prompt', '1', '--two-object-prompts', '2', '--batch-size', '128', '--out', out, '--backend', 'auto'], { from: 'user' });
       } finally {
@@ -410,7 +418,7 @@ describe('text-to-image trainers', () => {
         const program = new Command('diffusion').exitOverride();
         registerTextToImageTrainingCommands(program);
         const write = process.stdout.write;
-        process.stdout.write = (() => true) as typeof process.stdout.write;
+        process.stdout.write = quietText(write);
         try {
           await program.parseAsync(['eval-t2i', '--model', join(dir, 'pipeline'), '--steps', '1', '--backend', 'auto', ...args], { from: 'user' });
         } finally {
