@@ -152,7 +152,9 @@ function preconditionLine(report: SimulationReport, f: (x: number, d?: number) =
   const steady = p.steady
     ? `; steady state ${p.steady.settled ? 'reached' : 'NOT reached'} after ${p.steady.overwrites} overwrites in ${p.steady.windowWaf.length} windows (${p.steady.criterion})`
     : '';
-  return `precondition: ${p.state} to ${f(p.occupancy * 100, 1)}% occupancy: ${p.hostPageWrites} host writes, WAF ${f(p.waf)}, ${f(p.simulatedSeconds)} s simulated, ${f(p.wallSeconds, 2)} s wall${steady}`;
+  // A marked fill takes no simulated time (PreconditionOptions.fill): say so, or why the fill was simulated instead.
+  const fill = p.fill === undefined ? '' : ` (${p.fill === 'marked' ? 'marked fill, untimed' : 'simulated fill'}${p.fillNote !== undefined ? `: ${p.fillNote}` : ''})`;
+  return `precondition: ${p.state} to ${f(p.occupancy * 100, 1)}% occupancy${fill}: ${p.hostPageWrites} host writes, WAF ${f(p.waf)}, ${f(p.simulatedSeconds)} s simulated, ${f(p.wallSeconds, 2)} s wall${steady}`;
 }
 
 /** The report on stdout, or written atomically to `out` (the previous file kept on any failure). */

@@ -80,7 +80,7 @@ describe('ssdsim workflows', () => {
     // Outputs are relative to the working directory (the temporary folder here).
     const r = spawnSync(process.execPath, [bin, 'run', scenario], { encoding: 'utf8', timeout: 120_000, cwd: dir });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /precondition: random to 80\.\d% occupancy/);
+    assert.match(r.stdout, /precondition: random to 80\.\d% occupancy \(marked fill, untimed\): \d+ host writes, WAF 1\.000, 0\.000 s simulated/);
     const report = JSON.parse(readFileSync(join(dir, 'out/report.json'), 'utf8'));
     assert.equal(report.precondition.state, 'random');
     assert.deepEqual(readdirSync(join(dir, 'out/plots')).sort(), ['erase-histogram.png', 'erase-histogram.svg', 'free-blocks.png', 'free-blocks.svg', 'interval-waf.png', 'interval-waf.svg', 'latency-cdf.png', 'latency-cdf.svg']);
