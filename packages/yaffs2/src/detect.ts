@@ -16,8 +16,8 @@
 import * as fs from 'node:fs';
 import { HIGHEST_SEQUENCE_NUMBER, LOWEST_SEQUENCE_NUMBER, OBJECT_ID_LIMIT, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import { Yaffs2Error } from './errors.ts';
-import { calcTagEcc, tagEccScratch } from './tag-ecc.ts';
-import { emptyTags, INBAND_TAGS_SIZE, isYaffs1Layout, PACKED_TAGS_SIZE, readTags, spareLayout, TAGS_ONLY_SIZE, unpackTags } from './tags.ts';
+import { calcTagEcc } from './tag-ecc.ts';
+import { emptyTags, INBAND_TAGS_SIZE, isYaffs1Layout, PACKED_TAGS_SIZE, readTags, spareLayout, tagEccClean, unpackTags } from './tags.ts';
 import { unpackPackedTags1, YAFFS1_BLOCK_STATUS_OFFSET, YAFFS1_PAGE_SIZE, YAFFS1_PAGES_PER_BLOCK, YAFFS1_SPARE_SIZE } from './tags1.ts';
 import type { ChunkTags, DataEccOrder, SpareLayout, SpareLayoutName } from './tags.ts';
 import { hammingEcc } from '@flashdiff/nand';
@@ -91,20 +91,6 @@ function u32(bytes: Uint8Array, at: number, bigEndian: boolean): number {
   return bigEndian
     ? ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
     : (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
-}
-
-const cleanScratch = tagEccScratch();
-
-/**
- * The packed tags at `bytes[at]` check clean against their tag ECC, as tags.ts checkTagEcc
- * finds them (big-endian tags: line parities in either byte order), so unpackTags would repair
- * nothing and report 'ok'.
- */
-function tagEccClean(bytes: Uint8Array, at: number, bigEndian: boolean): boolean {
-  const fresh = calcTagEcc(bytes, at, TAGS_ONLY_SIZE, cleanScratch);
-  if (bytes[at + 16] !== fresh.colParity) return false;
-  if (u32(bytes, at + 20, false) === fresh.lineParity && u32(bytes, at + 24, false) === fresh.lineParityPrime) return true;
-  return bigEndian && u32(bytes, at + 20, true) === fresh.lineParity && u32(bytes, at + 24, true) === fresh.lineParityPrime;
 }
 
 let copyBuffer = new Uint8Array(64);

@@ -288,18 +288,28 @@ function checkTagEcc(spare: Uint8Array, offset: number, bigEndian: boolean): num
   return checkBigEndianTagEcc(spare, offset);
 }
 
+const cleanScratch = tagEccScratch();
+
+/**
+ * The packed tags at `spare[offset]` check clean against their tag ECC: nothing to repair, as
+ * checkTagEcc would find (big-endian tags: line parities in either byte order). No allocation.
+ */
+export function tagEccClean(spare: Uint8Array, offset: number, bigEndian: boolean): boolean {
+  const fresh = calcTagEcc(spare, offset, TAGS_ONLY_SIZE, cleanScratch);
+  if (spare[offset + 16] !== fresh.colParity) return false;
+  if (getU32(spare, offset + 20, false) === fresh.lineParity && getU32(spare, offset + 24, false) === fresh.lineParityPrime) return true;
+  return bigEndian && getU32(spare, offset + 20, true) === fresh.lineParity && getU32(spare, offset + 24, true) === fresh.lineParityPrime;
+}
+
 function checkBigEndianTagEcc(spare: Uint8Array, offset: number): number {
+  if (tagEccClean(spare, offset, true)) return 0;
   const stored = (be: boolean): TagEcc => ({
     colParity: spare[offset + 16]!,
     lineParity: getU32(spare, offset + 20, be),
     lineParityPrime: getU32(spare, offset + 24, be),
   });
-  const fresh = calcTagEcc(spare, offset, TAGS_ONLY_SIZE);
   const native = stored(true);
   const swapped = stored(false);
-  const clean = (s: TagEcc): boolean =>
-    s.colParity === fresh.colParity && s.lineParity === fresh.lineParity && s.lineParityPrime === fresh.lineParityPrime;
-  if (clean(native) || clean(swapped)) return 0;
   // One bit off: correctTagEcc changes nothing when it cannot correct, so the native order goes
   // first and the other one second (a wrong order practically never passes as a one-bit error).
   const result = correctTagEcc(spare, offset, TAGS_ONLY_SIZE, native);
