@@ -112,6 +112,8 @@ export class UNetTrainer implements StageTrainer {
   step = 0;
   /** The cache `config.data` names, opened by the runner (null: the Shapes generator). */
   trainingData: TrainingData | null = null;
+  /** The empty prompt's text states [L × d] (summary dropout), once encoded. */
+  private emptyRows: Float32Array | null = null;
 
   constructor(
     private readonly engine: TensorEngine,
@@ -164,9 +166,13 @@ export class UNetTrainer implements StageTrainer {
     const e = this.engine;
     const [n, length, width] = context.shape;
     const values = e.readSync(context).slice();
-    const emptyT = this.encodeText(['']);
-    const empty = e.readSync(emptyT);
-    emptyT.dispose();
+    // The frozen encoder's empty prompt: encoded once.
+    if (this.emptyRows === null) {
+      const emptyT = this.encodeText(['']);
+      this.emptyRows = e.readSync(emptyT).slice();
+      emptyT.dispose();
+    }
+    const empty = this.emptyRows;
     const ids = this.frozen.tokenizer.call(captions, { padding: 'max_length', truncation: true }).inputIds;
     const eos = this.frozen.tokenizer.eosTokenId;
     for (let i = 0; i < n; i++) {
