@@ -29,7 +29,6 @@ import type { CommandProgress } from './progress-bars.ts';
 
 const NO_PROGRESS = ['--no-progress', 'no progress bar (on a terminal one appears once the command has run for half a second)'] as const;
 
-/** The command's bars (none with --no-progress), ended when `f` returns or throws. */
 /**
  * Whether fd 2 may be a terminal: a character device (a terminal, or /dev/null). A pipe, file or
  * socket is not; then the progress bars are off without asking process.stderr, whose first use
@@ -61,6 +60,7 @@ function writeStderr(text: string): void {
 /** The bars of a command that draws none (what commandProgress(false) gives, without its clock: performance.now loads perf_hooks). */
 const NO_PROGRESS_BARS: CommandProgress = { active: false, scan: () => {}, bytes: () => {}, stop: () => {} };
 
+/** The command's bars (none with --no-progress, or when stderr cannot be a terminal), ended when `f` returns or throws. */
 function withProgress<T>(opts: { progress?: boolean }, bytesLabel: string, f: (progress: CommandProgress) => T): T {
   const progress = opts.progress !== false && stderrMayBeTerminal() ? commandProgress(true, bytesLabel) : NO_PROGRESS_BARS;
   try {
