@@ -135,8 +135,13 @@ export class PlaneView implements NandDevice {
   /** The real page of view page `page` (−1 out of range: the real device then throws OUT_OF_RANGE). */
   realPage(page: number): number {
     const block = this.blockOfPage(page);
+    return this.realPageIn(block, page - block * this.pagesPerBlock);
+  }
+
+  /** The real page of page `inBlock` of view block `block` (−1 out of range, as realPage). */
+  private realPageIn(block: number, inBlock: number): number {
     const real = this.realBlock[block];
-    return real === undefined ? -1 : real * this.pagesPerBlock + (page - block * this.pagesPerBlock);
+    return real === undefined ? -1 : real * this.pagesPerBlock + inBlock;
   }
 
   readPage(page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult {
@@ -214,7 +219,7 @@ export class PlaneView implements NandDevice {
 
   /** The real page of a page to program, telling the grouping its plane (and the read plane, or −1: unchanged). */
   private page(page: number, readPlane: number): number {
-    // One block lookup for the grouping and the real page (realPage's arithmetic).
+    // One block lookup for the grouping and the real page.
     const block = this.blockOfPage(page);
     const inBlock = page - block * this.pagesPerBlock;
     const grouping = this.grouping;
@@ -222,7 +227,6 @@ export class PlaneView implements NandDevice {
       grouping.setPlanes(readPlane >= 0 ? readPlane : 0, this.planeOf[block] ?? 0);
       grouping.programPageInBlock = inBlock;
     }
-    const real = this.realBlock[block];
-    return real === undefined ? -1 : real * this.pagesPerBlock + inBlock;
+    return this.realPageIn(block, inBlock);
   }
 }
