@@ -34,7 +34,7 @@ let lastFirstWord = 0;
 let lastFirstTerm = crc32FirstWordTerm(0);
 
 /** The first word's term of {@link crc32Words3Int32}: shift4(shift4(shift4(~w0))). */
-export function crc32FirstWordTerm(w0: number): number {
+function crc32FirstWordTerm(w0: number): number {
   return shift4(shift4(shift4(~w0)));
 }
 
@@ -45,17 +45,6 @@ const SEQUENCE_STEP = new Int32Array(32);
 for (let j = 0; j < 32; j++) SEQUENCE_STEP[j] = shift4(j === 31 ? -1 : 2 ** (j + 1) - 1);
 let lastSequenceWord = 0;
 let lastSequenceTerm = shift4(0);
-
-/**
- * The FTL kernel's CRC tables: the slicing-by-8 tables (8 × 256 words, table k at k · 256), then
- * the 32 words of SEQUENCE_STEP.
- */
-export function crc32KernelTables(): Int32Array {
-  const tables = new Int32Array(SLICE.length + SEQUENCE_STEP.length);
-  tables.set(SLICE);
-  tables.set(SEQUENCE_STEP, SLICE.length);
-  return tables;
-}
 
 /**
  * CRC-32 of the 12 bytes that are the little-endian encodings of three 32-bit words (the FTL's
