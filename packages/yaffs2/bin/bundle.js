@@ -22,35 +22,30 @@ const HEADER_BYTES = 128;
 const MAGIC = 'yaffs2-v8-code-cache-1';
 
 /**
- * dist/yaffs2.cjs's stat when it exists and is newer than every source it was built from (and
- * the build script), else null. A recorded source that is gone makes it stale, unless its whole
- * directory is gone (an install without the sources: nothing to be newer than the bundle).
+ * True when dist/yaffs2.cjs exists and is newer than every source it was built from (and the
+ * build script). A recorded source that is gone makes it stale, unless its whole directory is
+ * gone (an install without the sources: nothing to be newer than the bundle).
  */
-function currentBundle() {
+function bundleIsCurrent() {
   let built;
   let inputs;
   try {
     built = fs.statSync(bundlePath);
     inputs = JSON.parse(fs.readFileSync(inputsPath, 'utf8'));
   } catch {
-    return null;
+    return false;
   }
-  if (!Array.isArray(inputs) || inputs.length === 0) return null;
+  if (!Array.isArray(inputs) || inputs.length === 0) return false;
   for (const input of inputs) {
     const file = path.join(packageDir, String(input));
     const st = fs.statSync(file, { throwIfNoEntry: false });
     if (st === undefined) {
-      if (fs.existsSync(path.dirname(file))) return null;
+      if (fs.existsSync(path.dirname(file))) return false;
     } else if (st.mtimeMs >= built.mtimeMs) {
-      return null;
+      return false;
     }
   }
-  return built;
-}
-
-/** True when dist/yaffs2.cjs exists and is newer than every source it is built from. */
-function bundleIsCurrent() {
-  return currentBundle() !== null;
+  return true;
 }
 
 /** A 4-lane sum of the data's 32-bit words (and its tail bytes): a changed byte changes it. */
@@ -159,4 +154,4 @@ function runBundle() {
   mod.loaded = true;
 }
 
-module.exports = { packageDir, bundlePath, inputsPath, cachePath, currentBundle, bundleIsCurrent, runBundle, checksum };
+module.exports = { packageDir, bundlePath, inputsPath, cachePath, bundleIsCurrent, runBundle, checksum };
