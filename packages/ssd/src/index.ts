@@ -16,6 +16,6 @@ export { defaultScenario, validateScenarioValue, PRECONDITION_STATES, SCENARIO_S
 export type { Scenario, PositionMap } from './scenario/schema.ts';
 export { applyOverrides, overrideFor, parseScenarioValue, scenarioKey, SCENARIO_ALIASES } from './scenario/overrides.ts';
 export { runScenario, resolveWrites, DEFAULT_TIME_SERIES_POINTS } from './scenario/run.ts';
-export type { ScenarioReport, ScenarioRunOptions } from './scenario/run.ts';
+export type { ScenarioPhaseTimes, ScenarioReport, ScenarioRunOptions } from './scenario/run.ts';
 export * from './sweep/index.ts';
 // Plots (Vega, resvg) load from '@flashdiff/ssd/plot', so importing the simulator does not load them.

@@ -68,6 +68,21 @@ export interface ScenarioRunOptions {
   onWarning?: (message: string) => void;
   /** How the preconditioning fill is written (PreconditionOptions.fill; default 'marked'). */
   preconditionFill?: 'marked' | 'simulated';
+  /**
+   * Filled with the wall time (ms, performance.now) of each phase of the run, for
+   * bench/ssd-replay-phases.ts: trace (read, parse, fit), construct (the simulator), precondition,
+   * run (the replay or synthetic run with its report) and finish (this function's own report).
+   */
+  phaseTimes?: ScenarioPhaseTimes;
+}
+
+/** Wall time of each phase of {@link runScenario} (ms). */
+export interface ScenarioPhaseTimes {
+  trace: number;
+  construct: number;
+  precondition: number;
+  run: number;
+  finish: number;
 }
 
 function hostModel(s: Scenario): Partial<SimulatorConfig> {
@@ -98,6 +113,14 @@ function dataCacheOf(s: Scenario): Partial<SimulatorConfig> {
 
 /** Runs a scenario and returns its report (config.scenario holds the scenario itself). */
 export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): ScenarioReport {
+  const times = options.phaseTimes;
+  let mark = times !== undefined ? performance.now() : 0;
+  const phase = (name: keyof ScenarioPhaseTimes): void => {
+    if (times === undefined) return;
+    const now = performance.now();
+    times[name] = now - mark;
+    mark = now;
+  };
   const geometry = scenarioGeometry(s);
   const ftl = scenarioFtlOptions(s);
   const user = userPagesFor(geometry, ftl.overProvisioning, ftl.validityMethod);
@@ -131,6 +154,7 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
     measuredWrites = resolveWrites(w.writes, user);
   }
   // The interval follows the measured host page writes (never the request count, never the fill).
+  phase('trace');
   const snapshotEvery = s.outputs.snapshotEvery ?? Math.max(1, Math.ceil(measuredWrites / DEFAULT_TIME_SERIES_POINTS));
   const sim = new SsdSimulator({
     geometry,
@@ -145,6 +169,7 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
     // The host and controller model's options (issue 17), passed only when the scenario sets them.
     ...hostModel(s),
   });
+  phase('construct');
   const p = s.precondition;
   const pre = preconditionSimulator(
     sim,
@@ -157,8 +182,10 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
     },
     (d, t) => options.onProgress?.('precondition', d, t),
   );
+  phase('precondition');
   const onMeasure = (d: number, t: number) => options.onProgress?.('measure', d, t);
   const base = isTrace ? sim.replay(requests, onMeasure) : sim.run(measuredWrites, onMeasure);
+  phase('run');
   const report: ScenarioReport = {
     ...base,
     precondition: p.state === 'none' ? null : pre,
@@ -175,5 +202,6 @@ export function runScenario(s: Scenario, options: ScenarioRunOptions = {}): Scen
     snapshotEvery,
     scenario: s,
   };
+  phase('finish');
   return report;
 }
