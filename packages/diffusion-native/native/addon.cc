@@ -239,6 +239,7 @@ napi_value Init(napi_env env, napi_value exports) {
   registerElementwise(env, exports);
   registerLayout(env, exports);
   registerGroupNorm(env, exports);
+  registerOptimizer(env, exports);
   return exports;
 }
 

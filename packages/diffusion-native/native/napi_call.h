@@ -12,7 +12,7 @@
 namespace flashdiff {
 
 struct Call {
-  static constexpr size_t kMaxArgs = 14;
+  static constexpr size_t kMaxArgs = 16;
   napi_env env;
   size_t count = kMaxArgs;
   napi_value v[kMaxArgs];

@@ -88,6 +88,31 @@ export interface NativeAddon {
     groups: number,
     channels: number,
   ): void;
+  /**
+   * Adam's update of one parameter (native/optimizer.cc): writes θ', m', v' from θ, m, v and the
+   * gradient; the scalars as the composite rounds them (bias corrections folded in).
+   */
+  adamUpdate(
+    param: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    grad: Float32Array,
+    outParam: Float32Array,
+    outM: Float32Array,
+    outV: Float32Array,
+    gradScale: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    stepSize: number,
+    inverseCorrection2: number,
+    epsilon: number,
+  ): void;
+  /** out[0] = Σ x² (float32 squares summed in float64 in order, rounded to float32). */
+  squareSum(x: Float32Array, out: Float32Array): void;
+  /** out = target·decay + source·oneMinusDecay. */
+  emaUpdate(target: Float32Array, source: Float32Array, out: Float32Array, decay: number, oneMinusDecay: number): void;
   pool2d(op: number, x: Float32Array, y: Float32Array, geometry: ConvGeometry): void;
   pool2dGrad(op: number, x: Float32Array, dy: Float32Array, dx: Float32Array, geometry: ConvGeometry): void;
 }

@@ -2,7 +2,8 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type * as TF from '@tensorflow/tfjs';
 import { CONV_ROUTES, type ConvRoute, type NativeAddon } from './addon.ts';
 import { isOwned, markEscaped, releaseBuffer, takeBuffer } from './pool.ts';
-import { broadcastShape, foldBroadcast, foldReduce, regionCopy, type StridedCopy, tileInto, transposeCopy } from './shapes.ts';
+import { registerOptimizerKernels } from './optimizer-kernels.ts';
+import { broadcastShape, foldBroadcast, foldReduce, regionCopy, sizeOf, type StridedCopy, tileInto, transposeCopy } from './shapes.ts';
 
 /**
  * The tfjs backend 'native': tfjs-backend-cpu's MathBackendCPU (tensors live in JS typed arrays) with
@@ -55,11 +56,6 @@ function values(backend: MathBackendCPU, t: TensorInfo): Float32Array {
 }
 function allFloat(...ts: Array<TensorInfo | undefined>): boolean {
   return ts.every((t) => t === undefined || t.dtype === 'float32');
-}
-function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 /** The 17-int geometry the addon reads, from tfjs's Conv2DInfo (channels-last). */
@@ -603,4 +599,5 @@ export function installNativeBackend(tf: Tf, addon: NativeAddon): void {
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(BATCH_NORM_TRAIN_GRAD_KERNEL, batchNormTrainGrad) });
   tf.registerKernel({ kernelName: GELU_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GELU_KERNEL, gelu) });
   tf.registerKernel({ kernelName: GELU_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GELU_GRAD_KERNEL, geluGrad) });
+  registerOptimizerKernels(tf, addon, { backendName: NATIVE_BACKEND_NAME, values, timed });
 }

@@ -8,6 +8,7 @@ import {
   GROUP_NORM_KERNEL,
   NATIVE_BACKEND_NAME,
 } from './backend.ts';
+import { ADAM_KERNEL, type AdamScalars, EMA_KERNEL, SQUARE_SUM_KERNEL } from './optimizer-kernels.ts';
 
 /**
  * Fused ops the native backend offers beyond tfjs's kernel set. Each one works on every backend:
@@ -148,4 +149,27 @@ export function layerNorm(tf: Tf, x: TF.Tensor, gamma: TF.Tensor, beta: TF.Tenso
     const normalised = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
     return tf.add(tf.mul(normalised, tf.reshape(gamma, [channels])), tf.reshape(beta, [channels]));
   });
+}
+
+/**
+ * Adam's update of one parameter as one native kernel: [θ', m', v'] from θ, m, v and the gradient
+ * (the scalars: {@link AdamScalars}). Null when the backend is not 'native' or a tensor is not
+ * float32 of θ's size: the caller then composes it from tfjs ops (TfjsEngine.adamUpdate), which gives
+ * the same values bit for bit.
+ */
+export function nativeAdamUpdate(tf: Tf, param: TF.Tensor, m: TF.Tensor, v: TF.Tensor, grad: TF.Tensor, scalars: AdamScalars): [TF.Tensor, TF.Tensor, TF.Tensor] | null {
+  if (tf.getBackend() !== NATIVE_BACKEND_NAME || ![param, m, v, grad].every((t) => t.dtype === 'float32' && t.size === param.size)) return null;
+  return tf.engine().runKernel(ADAM_KERNEL, { param, m, v, grad }, scalars as unknown as TF.NamedAttrMap) as [TF.Tensor, TF.Tensor, TF.Tensor];
+}
+
+/** Σ over the tensors of Σ x² as one native kernel (a float32 scalar); null off 'native' or for a non-float32 tensor. */
+export function nativeSquareSum(tf: Tf, tensors: readonly TF.Tensor[]): TF.Tensor | null {
+  if (tf.getBackend() !== NATIVE_BACKEND_NAME || tensors.length === 0 || tensors.some((t) => t.dtype !== 'float32')) return null;
+  return tf.engine().runKernel(SQUARE_SUM_KERNEL, Object.fromEntries(tensors.map((t, i) => [String(i), t]))) as TF.Tensor;
+}
+
+/** target·decay + source·(1 − decay) as one native kernel; null off 'native' or for mismatched tensors. */
+export function nativeEmaUpdate(tf: Tf, target: TF.Tensor, source: TF.Tensor, decay: number): TF.Tensor | null {
+  if (tf.getBackend() !== NATIVE_BACKEND_NAME || target.dtype !== 'float32' || source.dtype !== 'float32' || target.size !== source.size) return null;
+  return tf.engine().runKernel(EMA_KERNEL, { target, source }, { decay, oneMinusDecay: 1 - decay }) as TF.Tensor;
 }

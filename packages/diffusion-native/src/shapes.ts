@@ -11,6 +11,13 @@ export interface BroadcastView {
   bStrides: Int32Array;
 }
 
+/** Number of elements of a tensor of this shape. */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
 export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | null {
   const rank = Math.max(a.length, b.length);
   const out: number[] = [];

@@ -24,7 +24,15 @@ let current: { backend: BackendName; engine: TensorEngine } | null = null;
 async function loadNative(): Promise<{ options: TfjsEngineOptions } | { reason: string }> {
   const native = await import('@flashdiff/diffusion-native');
   if (!(await native.registerNativeBackend(tf))) return { reason: native.nativeBackendUnavailableReason() };
-  return { options: { fusedOps: { gelu: native.gelu, batchNormTraining: native.batchNormTraining, groupNorm: native.groupNorm, layerNorm: native.layerNorm }, backendConvGradients: true } };
+  return { options: { fusedOps: {
+        gelu: native.gelu,
+        batchNormTraining: native.batchNormTraining,
+        groupNorm: native.groupNorm,
+        layerNorm: native.layerNorm,
+        adamUpdate: native.nativeAdamUpdate,
+        squareSum: native.nativeSquareSum,
+        emaUpdate: native.nativeEmaUpdate,
+      }, backendConvGradients: true } };
 }
 
 export async function initBackend(requested: BackendName = 'wasm'): Promise<TensorEngine> {

@@ -478,6 +478,65 @@ export function describeEngineCases(label: string, init: () => Promise<TensorEng
       for (const t of [w, bias, gamma, beta, x]) t.dispose();
     });
 
+    // The optimiser's arithmetic: every operation rounds to float32 (IEEE +, ×, ÷ and √ are correctly
+    // rounded, so a float64 operation followed by Math.fround is the float32 one), in the order the
+    // TensorEngine contract states: the reference is exact, and so must the engine be, fused or not.
+    for (const [n, gradScale] of [
+      [37, 1],
+      [1000, 0.37],
+      [70_000, 1],
+    ] as const) {
+      test(`adamUpdate on ${n} values${gradScale === 1 ? '' : ', clipped gradient'}: bit for bit the float32 formula`, () => {
+        const random = new Random(n);
+        const f = Math.fround;
+        const param = random.normalArray(n);
+        const m = random.normalArray(n).map((v) => v * 0.1);
+        const v = random.normalArray(n).map((x) => x * x * 0.01);
+        const grad = random.normalArray(n);
+        const s = { gradScale, beta1: 0.9, oneMinusBeta1: 1 - 0.9, beta2: 0.999, oneMinusBeta2: 1 - 0.999, stepSize: 1e-3 / (1 - 0.9 ** 7), inverseCorrection2: 1 / (1 - 0.999 ** 7), epsilon: 1e-8 };
+        const [p1, m1, v1] = [param, m, v, grad].map((a) => e.tensor(a, [n]));
+        const g1 = e.tensor(grad, [n]);
+        const before = e.numTensors();
+        const out = e.adamUpdate(p1, m1, v1, g1, s);
+        assert.equal(e.numTensors(), before + 3);
+        const [gotParam, gotM, gotV] = out.map((t) => e.readSync(t).slice());
+        for (let i = 0; i < n; i++) {
+          const g = gradScale === 1 ? grad[i] : f(grad[i] * f(s.gradScale));
+          const mi = f(f(m[i] * f(s.beta1)) + f(g * f(s.oneMinusBeta1)));
+          const vi = f(f(v[i] * f(s.beta2)) + f(f(g * g) * f(s.oneMinusBeta2)));
+          const update = f(f(mi * f(s.stepSize)) / f(f(Math.sqrt(f(vi * f(s.inverseCorrection2)))) + f(s.epsilon)));
+          const pi = f(param[i] - update);
+          if (gotM[i] !== mi || gotV[i] !== vi || gotParam[i] !== pi) assert.fail(`element ${i}: got θ ${gotParam[i]} m ${gotM[i]} v ${gotV[i]}, want ${pi} ${mi} ${vi}`);
+        }
+        for (const t of [...out, p1, m1, v1, g1]) t.dispose();
+      });
+    }
+
+    test('emaUpdate: target·d + source·(1 − d) bit for bit; sumOfSquares: Σ x² over several tensors', () => {
+      const random = new Random(5);
+      const f = Math.fround;
+      const n = 5000;
+      const target = random.normalArray(n);
+      const source = random.normalArray(n);
+      const [a, b] = [target, source].map((x) => e.tensor(x, [n]));
+      const ema = e.emaUpdate(a, b, 0.999);
+      const got = e.readSync(ema);
+      for (let i = 0; i < n; i++) {
+        const want = f(f(target[i] * f(0.999)) + f(source[i] * f(1 - 0.999)));
+        if (got[i] !== want) assert.fail(`element ${i}: ${got[i]} ≠ ${want}`);
+      }
+      const parts = [random.normalArray(6), random.normalArray(300), random.normalArray(4096)];
+      const tensors = parts.map((x) => e.tensor(x, [x.length]));
+      const sum = e.sumOfSquares(tensors);
+      assert.deepEqual(sum.shape, []);
+      let want = 0;
+      for (const x of parts) for (const v of x) want += v * v;
+      const gotSum = e.readSync(sum)[0];
+      // wasm sums in float32 (1.4·10⁻⁶ off here), native in float64.
+      assert.ok(Math.abs(gotSum - want) <= 1e-5 * want, `Σ x² ${gotSum} vs ${want}`);
+      for (const t of [ema, a, b, sum, ...tensors]) t.dispose();
+    });
+
     test('ContextUnet training steps leak no tensors', () => {
       const config = { kind: 'context-unet' as const, inChannels: 1, nFeat: 8, nCfeat: 2, height: 8, numTrainTimesteps: 50 };
       const model = createModel(e, config, 0);

@@ -620,4 +620,13 @@ export class OnnxGraphEngine implements TensorEngine {
   batchNormTraining(_x: Tensor, _gamma: Tensor, _beta: Tensor, _epsilon: number): { y: Tensor; mean: Tensor; variance: Tensor } {
     return unsupported('batchNormTraining (training mode)');
   }
+  adamUpdate(): [Tensor, Tensor, Tensor] {
+    return unsupported('adamUpdate (training)');
+  }
+  sumOfSquares(): Tensor {
+    return unsupported('sumOfSquares (training)');
+  }
+  emaUpdate(): Tensor {
+    return unsupported('emaUpdate (training)');
+  }
 }

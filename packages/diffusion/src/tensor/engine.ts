@@ -113,4 +113,31 @@ export interface TensorEngine {
    * on x. Returns the biased batch variance, like `moments`.
    */
   batchNormTraining(x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number): { y: Tensor; mean: Tensor; variance: Tensor };
+
+  // ---- optimiser arithmetic (engines may fuse these; no gradient) ----
+  /**
+   * Adam's update of one parameter (Kingma & Ba 2015, Algorithm 1), each step rounded to float32
+   * in this order: g = grad·gradScale (skipped when gradScale is 1); m' = m·β₁ + g·(1 − β₁);
+   * v' = v·β₂ + g²·(1 − β₂); θ' = θ − (m'·stepSize)/(√(v'·inverseCorrection2) + ε). Returns [θ', m', v'].
+   */
+  adamUpdate(param: Tensor, m: Tensor, v: Tensor, grad: Tensor, scalars: AdamScalars): [Tensor, Tensor, Tensor];
+  /** Σ over the tensors of Σ x², a scalar: each tensor's sum(square(x)), added left to right. */
+  sumOfSquares(xs: readonly Tensor[]): Tensor;
+  /** target·decay + source·(1 − decay), each product rounded before the sum (an EMA of weights). */
+  emaUpdate(target: Tensor, source: Tensor, decay: number): Tensor;
+}
+
+/** Adam's scalars for one step, the bias corrections folded in (see TensorEngine.adamUpdate). */
+export interface AdamScalars {
+  /** The global-norm clipping factor; 1: no clipping. */
+  gradScale: number;
+  beta1: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  /** lr / (1 − β₁ᵗ). */
+  stepSize: number;
+  /** 1 / (1 − β₂ᵗ). */
+  inverseCorrection2: number;
+  epsilon: number;
 }

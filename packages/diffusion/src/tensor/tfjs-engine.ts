@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Padding, Tensor, TensorEngine, Variable } from './engine.ts';
+import type { AdamScalars, Padding, Tensor, TensorEngine, Variable } from './engine.ts';
 
 /**
  * TensorEngine over TensorFlow.js. Works with any registered tfjs backend (wasm, cpu, webgl,
@@ -24,6 +24,10 @@ export interface TfjsFusedOps {
   groupNorm?(tfModule: typeof tf, x: tf.Tensor, groups: number, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor;
   /** LayerNorm over the last axis (the formula of layerNorm below), forward and backward fused. */
   layerNorm?(tfModule: typeof tf, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor;
+  /** The optimiser's arithmetic as one kernel each (adamUpdate, sumOfSquares, emaUpdate below); null where the backend cannot serve the call. */
+  adamUpdate?(tfModule: typeof tf, param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, grad: tf.Tensor, scalars: AdamScalars): [tf.Tensor, tf.Tensor, tf.Tensor] | null;
+  squareSum?(tfModule: typeof tf, xs: readonly tf.Tensor[]): tf.Tensor | null;
+  emaUpdate?(tfModule: typeof tf, target: tf.Tensor, source: tf.Tensor, decay: number): tf.Tensor | null;
 }
 
 export interface TfjsEngineOptions {
@@ -347,6 +351,28 @@ export class TfjsEngine implements TensorEngine {
     }
     const { mean, variance } = this.moments(x);
     return { y: this.batchNorm(x, mean, variance, gamma, beta, epsilon), mean, variance };
+  }
+
+  adamUpdate(param: Tensor, m: Tensor, v: Tensor, grad: Tensor, s: AdamScalars): [Tensor, Tensor, Tensor] {
+    const fused = this.fusedOps?.adamUpdate?.(tf, T(param), T(m), T(v), T(grad), s);
+    if (fused) return fused.map(W) as [Tensor, Tensor, Tensor];
+    return tf.tidy(() => {
+      const g = s.gradScale === 1 ? T(grad) : tf.mul(T(grad), tf.scalar(s.gradScale));
+      const m1 = tf.add(tf.mul(T(m), tf.scalar(s.beta1)), tf.mul(g, tf.scalar(s.oneMinusBeta1)));
+      const v1 = tf.add(tf.mul(T(v), tf.scalar(s.beta2)), tf.mul(tf.square(g), tf.scalar(s.oneMinusBeta2)));
+      const update = tf.div(tf.mul(m1, tf.scalar(s.stepSize)), tf.add(tf.sqrt(tf.mul(v1, tf.scalar(s.inverseCorrection2))), tf.scalar(s.epsilon)));
+      return [tf.sub(T(param), update), m1, v1];
+    }).map(W) as [Tensor, Tensor, Tensor];
+  }
+  sumOfSquares(xs: readonly Tensor[]): Tensor {
+    const fused = this.fusedOps?.squareSum?.(tf, xs.map(T));
+    if (fused) return W(fused);
+    return W(tf.tidy(() => tf.add(xs.map((x) => tf.sum(tf.square(T(x)))).reduce((a, b) => tf.add(a, b)), tf.scalar(0))));
+  }
+  emaUpdate(target: Tensor, source: Tensor, decay: number): Tensor {
+    const fused = this.fusedOps?.emaUpdate?.(tf, T(target), T(source), decay);
+    if (fused) return W(fused);
+    return W(tf.tidy(() => tf.add(tf.mul(T(target), tf.scalar(decay)), tf.mul(T(source), tf.scalar(1 - decay)))));
   }
 }
 

@@ -1,6 +1,6 @@
 import { DiffusionError, checkOption } from '../errors.ts';
 import type { NamedArray, ParameterStore } from '../models/parameters.ts';
-import type { Tensor, TensorEngine, Variable } from '../tensor/engine.ts';
+import type { AdamScalars, Tensor, TensorEngine, Variable } from '../tensor/engine.ts';
 
 export const LR_SCHEDULES = ['constant', 'linear', 'cosine'] as const;
 export type LrSchedule = (typeof LR_SCHEDULES)[number];
@@ -60,26 +60,27 @@ export class Adam {
     const e = this.engine;
     const names = this.params.names('trainable');
     if (grads.length !== names.length) throw new DiffusionError('SHAPE_MISMATCH', `Adam: ${grads.length} gradients for ${names.length} parameters`);
-    const sumSquares = e.tidy(() => e.addScalar(grads.map((g) => e.sum(e.square(g))).reduce((a, b) => e.add(a, b)), 0));
+    const sumSquares = e.sumOfSquares(grads);
     const norm = Math.sqrt(e.readSync(sumSquares)[0]);
     sumSquares.dispose();
     const c = this.config;
-    const scale = c.gradClipNorm > 0 && norm > c.gradClipNorm ? c.gradClipNorm / norm : 1;
     this.stepCount += 1;
     const t = this.stepCount;
-    const correction1 = 1 - c.beta1 ** t;
-    const correction2 = 1 - c.beta2 ** t;
+    const scalars: AdamScalars = {
+      gradScale: c.gradClipNorm > 0 && norm > c.gradClipNorm ? c.gradClipNorm / norm : 1,
+      beta1: c.beta1,
+      oneMinusBeta1: 1 - c.beta1,
+      beta2: c.beta2,
+      oneMinusBeta2: 1 - c.beta2,
+      stepSize: learningRate / (1 - c.beta1 ** t),
+      inverseCorrection2: 1 / (1 - c.beta2 ** t),
+      epsilon: c.epsilon,
+    };
     names.forEach((name, i) => {
       const param = this.params.get(name);
       const m = this.m.get(name) as Variable;
       const v = this.v.get(name) as Variable;
-      const [newM, newV, newParam] = e.tidy(() => {
-        const g = scale === 1 ? grads[i] : e.mulScalar(grads[i], scale);
-        const m1 = e.add(e.mulScalar(m, c.beta1), e.mulScalar(g, 1 - c.beta1));
-        const v1 = e.add(e.mulScalar(v, c.beta2), e.mulScalar(e.square(g), 1 - c.beta2));
-        const update = e.div(e.mulScalar(m1, learningRate / correction1), e.addScalar(e.sqrt(e.mulScalar(v1, 1 / correction2)), c.epsilon));
-        return [m1, v1, e.sub(param, update)];
-      }) as Tensor[];
+      const [newParam, newM, newV] = e.adamUpdate(param, m, v, grads[i], scalars);
       m.assign(newM);
       v.assign(newV);
       param.assign(newParam);
@@ -135,7 +136,7 @@ export function updateEma(engine: TensorEngine, ema: ParameterStore, live: Param
     const target = ema.get(name);
     const source = live.get(name);
     const trainable = trainableNames.has(name);
-    const next = engine.tidy(() => (trainable ? engine.add(engine.mulScalar(target, decay), engine.mulScalar(source, 1 - decay)) : engine.addScalar(source, 0)));
+    const next = trainable ? engine.emaUpdate(target, source, decay) : engine.tidy(() => engine.addScalar(source, 0));
     target.assign(next);
     next.dispose();
   }
