@@ -78,7 +78,7 @@ const LAYOUT_NOTES: Record<SpareLayoutName, string> = {
 };
 
 /** Bytes of the image read for detection. */
-const SAMPLE_BYTES = 16 << 20;
+export const DETECT_SAMPLE_BYTES = 16 << 20;
 /** Programmed records examined per candidate. */
 const RECORDS_EXAMINED = 64;
 
@@ -180,7 +180,7 @@ interface Candidate extends ImageFormat {
  * when no candidate reads a single plausible record.
  */
 export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}, bytes?: Uint8Array): DetectedFormat {
-  return detect(path, force, bytes, false);
+  return detect(path, force, bytes, false)!;
 }
 
 /**
@@ -196,20 +196,53 @@ export function detectImageFormat(path: string, force: Partial<ImageFormat> = {}
  * the check would give, so the answer is the same.
  */
 export function detectImageFormatOnly(path: string, force: Partial<ImageFormat> = {}, bytes?: Uint8Array, options: { tagsCheckedLater?: boolean } = {}): DetectedFormat {
-  return detect(path, force, bytes, true, options.tagsCheckedLater === true);
+  return detect(path, force, bytes, true, options.tagsCheckedLater === true)!;
 }
 
-function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | undefined, formatOnly: boolean, tagsCheckedLater = false): DetectedFormat {
+/**
+ * {@link detectImageFormatOnly}'s answer (tags checked later) from the image's first bytes only,
+ * `head` (any length up to the image's `imageSize`), or null when `head` is too short to be
+ * sure: when a candidate, or the data-ECC or parity-order count, runs out of records in `head`
+ * before it has examined its 64 (a longer sample could then change the answer). Pages per block
+ * are left out (0, unless forced): they need the spares of the first {@link DETECT_SAMPLE_BYTES},
+ * which stream-extract.ts has once it has read them, and gives to {@link pagesPerBlockFromSpares}.
+ * So stream-extract.ts reads its image once, in small windows, with no 16 MiB sample.
+ */
+export function detectFormatFromHead(path: string, force: Partial<ImageFormat>, head: Uint8Array, imageSize: number): DetectedFormat | null {
+  return detect(path, force, head, true, true, imageSize);
+}
+
+/**
+ * Pages per block as {@link detectImageFormatOnly} (tags checked later) finds them, from the
+ * spares of the records in the image's first {@link DETECT_SAMPLE_BYTES} (`spares`: each
+ * record's spare, `format.spareSize` bytes apiece, `records` of them) rather than from the
+ * sample itself: the search reads nothing else when the tags are in the spare.
+ */
+export function pagesPerBlockFromSpares(spares: Uint8Array, records: number, format: ImageFormat, imageSize: number): number {
+  if (format.inbandTags) throw new Yaffs2Error('EINVAL', 'pagesPerBlockFromSpares: inband tags are not in the spare');
+  if (format.pagesPerBlock > 0) return format.pagesPerBlock;
+  if (isYaffs1Layout(format.layout)) return YAFFS1_PAGES_PER_BLOCK;
+  const starts = sequenceStarts(spares, records, format.spareSize, 0, format, true);
+  return pagesPerBlockFrom(starts, imageSize, format.pageSize + format.spareSize).pages;
+}
+
+/**
+ * `head` (detectFormatFromHead): `bytes` is the image's first bytes, `imageSize` long in all;
+ * the answer is null when they are too few, and pages per block are left out.
+ */
+function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | undefined, formatOnly: boolean, tagsCheckedLater = false, imageSize?: number): DetectedFormat | null {
   let size: number;
   let sample: Uint8Array;
+  const head = imageSize !== undefined;
+  let short = false; // head: some count ran out of records
   if (bytes) {
-    size = bytes.length;
-    sample = bytes.subarray(0, Math.min(size, SAMPLE_BYTES));
+    size = imageSize ?? bytes.length;
+    sample = bytes.subarray(0, Math.min(size, DETECT_SAMPLE_BYTES));
   } else try {
     size = fs.statSync(path).size;
     const fd = fs.openSync(path, 'r');
     try {
-      sample = new Uint8Array(Math.min(size, SAMPLE_BYTES));
+      sample = new Uint8Array(Math.min(size, DETECT_SAMPLE_BYTES));
       fs.readSync(fd, sample, 0, sample.length, 0);
     } finally {
       fs.closeSync(fd);
@@ -254,6 +287,7 @@ function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | u
             examined++;
             if (plausible(sample, at, pageSize, spareSize, layout, tags)) good++;
           }
+          if (examined < RECORDS_EXAMINED) short = true;
           candidates.push({ pageSize, spareSize, pagesPerBlock: 0, layout: layoutName, bigEndian, tagEcc, inbandTags, dataEcc: layout.dataEcc, littleEndianParity: false, examined, plausible: good });
           if (formatOnly && good === RECORDS_EXAMINED) break search;
         }
@@ -272,6 +306,9 @@ function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | u
     littleEndianParity: force.littleEndianParity ?? false,
     dataEcc: force.dataEcc ?? ((force.layout === 'mtd' || force.layout === 'yaffs1' ? 'smartmedia' : yaffs1 && force.layout === undefined ? 'smartmedia' : 'none') as DataEccOrder),
   };
+  // A head shorter than the whole sample: short when a candidate ran out of records in it.
+  const partial = head && sample.length < Math.min(size, DETECT_SAMPLE_BYTES);
+  if (partial && short) return null;
   if (!anyProgrammed) {
     return { ...defaults, blank: true, examined: 0, plausible: 0, runnerUp: 0, confidence: 'low', notes: ['no programmed page: a blank image, default format'] };
   }
@@ -282,7 +319,8 @@ function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | u
     throw new Yaffs2Error('UNKNOWN_LAYOUT', `${path}: no page size, spare layout, byte order or tag ECC setting reads YAFFS2 tags here (give --page-size, --spare-size, --layout, --endian, --no-tag-ecc to force one)`);
   }
   if (formatOnly) {
-    const { format, ppb } = detectDetails(sample, size, best, force, tagsCheckedLater);
+    const { format, ppb, short: detailsShort } = detectDetails(sample, size, best, force, tagsCheckedLater, head);
+    if (partial && detailsShort) return null;
     return { ...format, pagesPerBlock: ppb.pages, blank: false, runnerUp: -1, confidence: 'low', notes: [] };
   }
   const runnerUp =
@@ -333,8 +371,10 @@ function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | u
 }
 
 /**
- * What follows from the winning candidate: pages per block; the data ECC's byte order (mtd
- * layout) and the tag-ECC parities' byte order (big-endian tags), both set into it; each with how it was found.
+ * What follows from the winning candidate: pages per block (left out, 0, for `head`: see
+ * detectFormatFromHead); the data ECC's byte order (mtd layout) and the tag-ECC parities' byte
+ * order (big-endian tags), both set into it; each with how it was found. `short`: the data-ECC
+ * or parity-order count examined fewer than its 64 records (the sample ran out).
  */
 function detectDetails(
   sample: Uint8Array,
@@ -342,23 +382,33 @@ function detectDetails(
   best: Candidate,
   force: Partial<ImageFormat>,
   tagsCheckedLater = false,
-): { format: Candidate; ppb: { pages: number; why: string }; ecc: { order: DataEccOrder; why: string } | null; parity: { little: boolean; why: string } | null } {
+  head = false,
+): { format: Candidate; ppb: { pages: number; why: string }; ecc: { order: DataEccOrder; why: string } | null; parity: { little: boolean; why: string } | null; short: boolean } {
   const ppb =
     force.pagesPerBlock !== undefined
       ? { pages: force.pagesPerBlock, why: 'given' }
       : isYaffs1Layout(best.layout)
         ? { pages: YAFFS1_PAGES_PER_BLOCK, why: "YAFFS1's 16 KiB blocks (its tags carry no sequence number to tell blocks apart; the block size does not change how the image reads)" }
-        : detectPagesPerBlock(sample, size, best, tagsCheckedLater);
-  const ecc = best.layout === 'mtd' ? (force.dataEcc !== undefined ? { order: force.dataEcc, why: 'given' } : detectDataEcc(sample, best)) : null;
-  if (ecc) best.dataEcc = ecc.order;
+        : head
+          ? { pages: 0, why: 'left out (pagesPerBlockFromSpares)' }
+          : detectPagesPerBlock(sample, size, best, tagsCheckedLater);
+  let short = false;
+  const ecc = best.layout === 'mtd' ? (force.dataEcc !== undefined ? { order: force.dataEcc, why: 'given', records: RECORDS_EXAMINED } : detectDataEcc(sample, best)) : null;
+  if (ecc) {
+    best.dataEcc = ecc.order;
+    if (ecc.records < RECORDS_EXAMINED) short = true;
+  }
   const parity =
     best.bigEndian && best.tagEcc && !best.inbandTags && !isYaffs1Layout(best.layout)
       ? force.littleEndianParity !== undefined
-        ? { little: force.littleEndianParity, why: 'given' }
+        ? { little: force.littleEndianParity, why: 'given', records: RECORDS_EXAMINED }
         : detectParityOrder(sample, best)
       : null;
-  if (parity) best.littleEndianParity = parity.little;
-  return { format: best, ppb, ecc, parity };
+  if (parity) {
+    best.littleEndianParity = parity.little;
+    if (parity.records < RECORDS_EXAMINED) short = true;
+  }
+  return { format: best, ppb, ecc, parity, short };
 }
 
 /**
@@ -366,7 +416,7 @@ function detectDetails(
  * stored parities are compared with fresh ones read both ways. Records whose parities read the
  * same either way tell nothing.
  */
-function detectParityOrder(sample: Uint8Array, format: ImageFormat): { little: boolean; why: string } {
+function detectParityOrder(sample: Uint8Array, format: ImageFormat): { little: boolean; why: string; records: number } {
   const record = format.pageSize + format.spareSize;
   const layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
   let big = 0;
@@ -382,7 +432,7 @@ function detectParityOrder(sample: Uint8Array, format: ImageFormat): { little: b
     if (asBig && !asLittle) big++;
     else if (asLittle && !asBig) little++;
   }
-  return { little: little > big, why: `${big} records check with big-endian parities, ${little} with little-endian${big === little ? ' (assumed big-endian)' : ''}` };
+  return { little: little > big, why: `${big} records check with big-endian parities, ${little} with little-endian${big === little ? ' (assumed big-endian)' : ''}`, records };
 }
 
 /** Records whose packed tags 1 carry yaffs2utils' cleared not-deleted bit (see unpackPackedTags1). */
@@ -404,7 +454,7 @@ function countClearedNotDeleted(sample: Uint8Array, bigEndian: boolean): number 
  * line-parity bytes swapped (Linux nand_ecc.c's default). Sectors whose code reads the same
  * both ways tell nothing. Stored codes all 0xFF mean no data ECC was written.
  */
-function detectDataEcc(sample: Uint8Array, format: ImageFormat): { order: DataEccOrder; why: string } {
+function detectDataEcc(sample: Uint8Array, format: ImageFormat): { order: DataEccOrder; why: string; records: number } {
   const record = format.pageSize + format.spareSize;
   const layout = spareLayout('mtd', format.pageSize, format.spareSize, { ...format, dataEcc: 'smartmedia' });
   const code = new Uint8Array(3);
@@ -431,41 +481,49 @@ function detectDataEcc(sample: Uint8Array, format: ImageFormat): { order: DataEc
     }
   }
   const counts = `${smartMedia} sectors match SmartMedia order, ${linux} Linux order, ${erased} are blank, ${neither} neither`;
-  if (linux > smartMedia && linux >= erased) return { order: 'linux', why: counts };
-  if (erased > smartMedia && erased > linux) return { order: 'none', why: counts };
-  return { order: 'smartmedia', why: smartMedia > 0 ? counts : `assumed (${counts})` };
+  if (linux > smartMedia && linux >= erased) return { order: 'linux', why: counts, records };
+  if (erased > smartMedia && erased > linux) return { order: 'none', why: counts, records };
+  return { order: 'smartmedia', why: smartMedia > 0 ? counts : `assumed (${counts})`, records };
 }
 
 /** Pages per block from where sequence numbers change, or after an erased stretch (blocks are programmed from their first page). */
 function detectPagesPerBlock(sample: Uint8Array, fileSize: number, format: ImageFormat, tagsCheckedLater = false): { pages: number; why: string } {
   const record = format.pageSize + format.spareSize;
+  const starts = sequenceStarts(sample, Math.floor(sample.length / record), record, format.pageSize, format, tagsCheckedLater);
+  return pagesPerBlockFrom(starts, fileSize, record);
+}
+
+/**
+ * The records (0 …) where a sequence number starts: `records` records of `stride` bytes in
+ * `bytes`, each one's spare at `spareOffset` in it (the data before it, for inband tags).
+ */
+function sequenceStarts(bytes: Uint8Array, records: number, stride: number, spareOffset: number, format: ImageFormat, tagsCheckedLater: boolean): number[] {
   const layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
   const tags = emptyTags();
   const starts: number[] = [];
   let previous: number | null = null; // sequence number of the previous record; null: erased
-  const records = Math.floor(sample.length / record);
   // Tags are read from a copy (unpackTags repairs in place), one buffer for every record.
   const copy = new Uint8Array(Math.max(format.spareSize, INBAND_TAGS_SIZE));
   for (let i = 0; i < records; i++) {
-    const at = i * record;
+    const spareAt = i * stride + spareOffset;
     if (format.inbandTags) {
-      copy.set(sample.subarray(at + format.pageSize - INBAND_TAGS_SIZE, at + format.pageSize));
+      copy.set(bytes.subarray(spareAt - INBAND_TAGS_SIZE, spareAt));
       unpackTags(copy, 0, tags, layout);
     } else {
-      if (allErased(sample, at + format.pageSize, at + record)) {
+      if (allErased(bytes, spareAt, spareAt + format.spareSize)) {
         previous = null;
         continue;
       }
-      const t = at + format.pageSize + layout.tagsOffset;
-      if (u32(sample, t, false) !== 0xffffffff && (!layout.tagEcc || tagsCheckedLater || tagEccClean(sample, t, layout.bigEndian))) {
+      const t = spareAt + layout.tagsOffset;
+      if (u32(bytes, t, false) !== 0xffffffff && (!layout.tagEcc || tagsCheckedLater || tagEccClean(bytes, t, layout.bigEndian))) {
         // Tags that need no repair (nearly all; all, where the caller checks them later): their
         // sequence number as unpackTags reads it, with no copy of the spare made.
-        const seq = u32(sample, t, layout.bigEndian);
+        const seq = u32(bytes, t, layout.bigEndian);
         if (i > 0 && seq !== previous) starts.push(i);
         previous = seq;
         continue;
       }
-      copy.set(sample.subarray(at + format.pageSize, at + record));
+      copy.set(bytes.subarray(spareAt, spareAt + format.spareSize));
       unpackTags(copy, layout.tagsOffset, tags, layout);
     }
     if (tags.erased) {
@@ -476,6 +534,11 @@ function detectPagesPerBlock(sample: Uint8Array, fileSize: number, format: Image
     if (i > 0 && seq >= 0 && seq !== previous) starts.push(i);
     previous = seq;
   }
+  return starts;
+}
+
+/** Pages per block from the records where sequence numbers start (see detectPagesPerBlock). */
+function pagesPerBlockFrom(starts: number[], fileSize: number, record: number): { pages: number; why: string } {
   const consistent = PAGES_PER_BLOCK_CANDIDATES.filter((p) => starts.every((s) => s % p === 0));
   if (starts.length === 0 || consistent.length === 0) {
     const fits = fileSize % (DEFAULT_PAGES_PER_BLOCK * record) === 0 ? 'the file is whole blocks of it' : 'the file is not a whole number of such blocks';

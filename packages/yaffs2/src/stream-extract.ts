@@ -1,18 +1,22 @@
 /**
- * `yaffs2 extract` without the file-system model: the image is read once, whole; one pass over
- * its tags classifies the blocks and one over the blocks in scan order (newest sequence number
+ * `yaffs2 extract` without the file-system model: the image is read once, front to back, through
+ * small windows (no buffer of its size: its page faults cost more than the reading), keeping
+ * every spare, a copy of each header page and whether each page's data ECC checks clean; one pass
+ * over the tags classifies the blocks and one over the blocks in scan order (newest sequence number
  * first, pages last to first) builds the object table by the rules of scan.ts — the newest
  * header of an object wins, tombstones (parent deleted or unlinked) and shadowing headers delete,
  * the newest header's size (and older shrink headers') caps older chunks, chunks newer than the
  * newest header extend the file, hard links point at their file, special files keep their
  * device numbers — keeping for each chunk only its page and byte count (no per-chunk objects,
- * no NAND device). extract.ts's walk then writes the tree, file contents copied out of the image
- * buffer in large writes. Upstream counterparts: Debian's unyaffs (one read of the image) over
+ * no NAND device). extract.ts's walk then writes the tree, each file's chunks read again (runs
+ * of consecutive pages in one read) into a reused window and written with writev. A read that
+ * finds the image shorter than before fails with EIO. Upstream counterparts: Debian's unyaffs
+ * (one read of the image, through a small buffer) over
  * yaffs_yaffs2.c's yaffs2_scan_backwards (as scan.ts implements it).
  *
  * It handles the images `import`, mkyaffs2image and a clean Linux YAFFS2 write: YAFFS2 tags in
  * the spare (mkyaffs2 and mtd layouts), either byte order, with or without tag ECC and data ECC,
- * read in one buffer (up to WHOLE_IMAGE_LIMIT, no sidecar). Everything else is handed back
+ * up to WHOLE_IMAGE_LIMIT, no sidecar. Everything else is handed back
  * before anything is written (streamExtract returns null) and the CLI mounts the image as
  * before: YAFFS1 layouts, inband tags, torn or larger images, bad blocks, a checkpoint (a mount
  * may use it), and anything the mount would report as a problem or repair — tags or data that
@@ -24,8 +28,9 @@
  */
 import * as fs from 'node:fs';
 import { hammingEcc, sidecarPath } from '@flashdiff/nand';
-import { readWholeImage, WHOLE_IMAGE_LIMIT } from './image-bytes.ts';
-import { detectImageFormatOnly } from './detect.ts';
+import { WHOLE_IMAGE_LIMIT } from './image-bytes.ts';
+import { DETECT_SAMPLE_BYTES, detectFormatFromHead, pagesPerBlockFromSpares } from './detect.ts';
+import { Yaffs2Error } from './errors.ts';
 import type { ImageFormat } from './detect.ts';
 import { decodeHeader, decodeName } from './header.ts';
 import { takeNewestHeader } from './scan.ts';
@@ -64,7 +69,11 @@ export interface StreamExtractOptions {
 export function streamExtract(imagePath: string, hostDir: string, options: StreamExtractOptions = {}): ExtractResult | null {
   const table = readObjectTable(imagePath, options.format ?? {}, options.onScanProgress);
   if (table === null) return null;
-  return extractFrom(table, hostDir, { onProgress: options.onProgress });
+  try {
+    return extractFrom(table, hostDir, { onProgress: options.onProgress });
+  } finally {
+    table.close();
+  }
 }
 
 /** Chunk ids up to this are kept (a 4 GiB file of 2 KiB chunks); a larger one goes to the general path. */
@@ -131,40 +140,127 @@ function erased(bytes: Uint8Array, at: number, length: number): boolean {
 }
 
 /**
+ * Bytes read per system call in both passes over the image (rounded down to whole records, at
+ * least one): one buffer, reused, small enough to stay in the CPU's caches — a 62 MiB image read
+ * this way costs about a third of one read into a fresh buffer of its size (page faults on every
+ * page of it, then copies out of memory rather than the cache).
+ */
+const WINDOW_BYTES = 256 << 10;
+
+/**
+ * Bytes read first, for the format detection (detectFormatFromHead): enough for 64 records of
+ * every geometry it tries (16384 + 1280-byte records: 1.1 MiB); when they do not suffice (an
+ * image whose first pages are mostly erased), its first 16 MiB are read, as detection does.
+ */
+const HEAD_BYTES = 2 << 20;
+
+/** Reads `length` bytes at `position` into `into` at `offset`; false when the file ends first. */
+function readFully(fd: number, into: Uint8Array, offset: number, length: number, position: number): boolean {
+  for (let done = 0; done < length; ) {
+    const n = fs.readSync(fd, into, offset + done, length - done, position + done);
+    if (n === 0) return false;
+    done += n;
+  }
+  return true;
+}
+
+/**
  * The object table of a clean image, as the mount scan would build it, or null (see the file
- * comment for what is left to the general path).
+ * comment for what is left to the general path). The image is read once here, front to back:
+ * the first 16 MiB for the format detection, the rest in small windows; what the scan needs is
+ * kept — every spare, a copy of each object header's page, whether each page's data ECC checks
+ * clean — and the file contents are read again, file by file, as they are written
+ * ({@link TableSource.copyFile}).
  */
 function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?: (done: number, total: number) => void): TableSource | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch {
+    return null; // the general path says why
+  }
+  let table: TableSource | null = null;
+  try {
+    table = buildTable(fd, path, force, onProgress);
+    return table;
+  } finally {
+    if (table === null) fs.closeSync(fd);
+  }
+}
+
+function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onProgress?: (done: number, total: number) => void): TableSource | null {
   let size: number;
   try {
-    const st = fs.statSync(path);
+    const st = fs.fstatSync(fd);
     if (!st.isFile()) return null;
     size = st.size;
   } catch {
     return null;
   }
   if (size === 0 || size > WHOLE_IMAGE_LIMIT || fs.existsSync(sidecarPath(path))) return null;
-  let whole: Uint8Array;
+  // The format, as detectImageFormatOnly finds it, from the image's first HEAD_BYTES (or, when
+  // they do not suffice, its first 16 MiB); pages per block once the spares are read. Every
+  // tag's ECC is checked below (any that is not clean: the general path), so the detection need
+  // not check the ones it reads for pages per block.
+  let head: Uint8Array;
   let format: ImageFormat;
   let layout: SpareLayout;
   try {
-    const bytes = readWholeImage(path);
-    // A plain Uint8Array view: its subarrays are cheaper to make than a Buffer's.
-    whole = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
-    // Every tag's ECC is checked below (any that is not clean: the general path), so the
-    // detection need not check the ones it reads for pages per block.
-    format = detectImageFormatOnly(path, force, whole, { tagsCheckedLater: true });
+    head = new Uint8Array(Math.min(size, HEAD_BYTES));
+    if (!readFully(fd, head, 0, head.length, 0)) return null; // shrank since the fstat
+    let found = detectFormatFromHead(path, force, head, size);
+    if (found === null) {
+      head = new Uint8Array(Math.min(size, DETECT_SAMPLE_BYTES));
+      if (!readFully(fd, head, 0, head.length, 0)) return null;
+      found = detectFormatFromHead(path, force, head, size)!;
+    }
+    format = found;
     if ((format.layout !== 'mkyaffs2' && format.layout !== 'mtd') || format.inbandTags) return null;
     layout = spareLayout(format.layout, format.pageSize, format.spareSize, format);
   } catch {
     return null; // the general path says why
   }
-  const { pageSize, spareSize, pagesPerBlock: ppb } = format;
+  const { pageSize, spareSize } = format;
   const record = pageSize + spareSize;
-  if (whole.length % record !== 0 || ppb > 0xffff || pageSize < 512) return null;
-  const pages = whole.length / record;
-  const blocks = Math.ceil(pages / ppb);
+  if (size % record !== 0 || pageSize < 512) return null;
+  const pages = size / record;
   const tagsOffset = layout.tagsOffset;
+  const bigEndian = layout.bigEndian;
+
+  // The one read of the image (see above): spares, header pages, data ECC.
+  const spares = new Uint8Array(pages * spareSize);
+  const headerPages = new Map<number, Uint8Array>();
+  const dataEcc = new DataEccCheck(layout, pageSize);
+  const eccClean = dataEcc.none ? null : new Uint8Array(pages);
+  const keep = (buffer: Uint8Array, first: number, count: number): void => {
+    for (let i = 0, at = 0; i < count; i++, at += record) {
+      const page = first + i;
+      const spareAt = at + pageSize;
+      spares.set(buffer.subarray(spareAt, spareAt + spareSize), page * spareSize);
+      const t = spareAt + tagsOffset;
+      // Erased tags (CleanTags.read's test): neither a header nor data.
+      if ((buffer[t]! & buffer[t + 1]! & buffer[t + 2]! & buffer[t + 3]!) === 0xff) continue;
+      // A header, as CleanTags.read tells it (tags that are not clean send the image back anyway).
+      const chunkId = u32(buffer, t + 8, bigEndian);
+      if (chunkId === 0 || (chunkId & EXTRA_HEADER_INFO_FLAG) !== 0) headerPages.set(page, buffer.slice(at, at + pageSize));
+      if (eccClean !== null && dataEcc.clean(buffer, at)) eccClean[page] = 1;
+    }
+  };
+  const headRecords = Math.floor(head.length / record);
+  keep(head, 0, headRecords);
+  if (headRecords < pages) {
+    const window = new Uint8Array(Math.max(1, Math.floor(WINDOW_BYTES / record)) * record);
+    for (let page = headRecords; page < pages; ) {
+      const count = Math.min(window.length / record, pages - page);
+      if (!readFully(fd, window, 0, count * record, page * record)) return null; // shrank while read
+      keep(window, page, count);
+      page += count;
+    }
+  }
+  const eccCleanAt = (page: number): boolean => eccClean === null || eccClean[page] === 1;
+  const ppb = pagesPerBlockFromSpares(spares, Math.floor(Math.min(size, DETECT_SAMPLE_BYTES) / record), format, size);
+  if (ppb > 0xffff) return null;
+  const blocks = Math.ceil(pages / ppb);
   const tags = new CleanTags(layout);
 
   // Blocks: bad-block markers, then each block's sequence number from its first readable tags.
@@ -175,17 +271,17 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
     onProgress?.(b, 2 * blocks);
     const first = b * ppb;
     if (marker !== null) {
-      for (let i = 0; i < Math.min(2, ppb) && first + i < pages; i++) if (whole[(first + i) * record + pageSize + marker] !== 0xff) return null;
+      for (let i = 0; i < Math.min(2, ppb) && first + i < pages; i++) if (spares[(first + i) * spareSize + marker] !== 0xff) return null;
     }
     let sequence = -1;
     let programmed = false;
     // The first page whose spare is not erased and whose tags read gives the block's number.
     for (let i = 0; i < ppb && first + i < pages && sequence < 0; i++) {
-      const spareAt = (first + i) * record + pageSize;
-      if (erased(whole, spareAt, spareSize)) continue;
+      const spareAt = (first + i) * spareSize;
+      if (erased(spares, spareAt, spareSize)) continue;
       programmed = true;
       // Any tag ECC correction or failure: the mount counts or reports it.
-      if (!tags.read(whole, spareAt + tagsOffset)) return null;
+      if (!tags.read(spares, spareAt + tagsOffset)) return null;
       if (!tags.erased) sequence = tags.sequenceNumber;
     }
     if (!programmed) continue;
@@ -208,8 +304,6 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
     last = s;
     return s;
   };
-  const dataEcc = new DataEccCheck(layout, whole, record, pageSize);
-  const bigEndian = layout.bigEndian;
   const cs = pageSize;
   let examined = blocks;
   for (const b of order) {
@@ -217,8 +311,7 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
     for (let i = ppb - 1; i >= 0; i--) {
       const page = b * ppb + i;
       if (page >= pages) continue;
-      const at = page * record;
-      if (!tags.read(whole, at + pageSize + tagsOffset)) return null;
+      if (!tags.read(spares, page * spareSize + tagsOffset)) return null;
       if (tags.erased) continue;
       if (tags.sequenceNumber !== blockSequence[b]) return null;
       const id = tags.objectId;
@@ -232,14 +325,16 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
           if (tags.extraAvailable) {
             if (shrinkFromTags) s.shrinkSize = Math.min(s.shrinkSize, tags.extraFileSizeOrEquiv);
           } else {
-            if (!dataEcc.clean(page)) return null;
-            const h = decodeHeader(whole.subarray(at, at + cs), bigEndian, false);
+            const data = headerPages.get(page);
+            if (data === undefined || !eccCleanAt(page)) return null;
+            const h = decodeHeader(data, bigEndian, false);
             if (h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
           }
           continue;
         }
-        if (!dataEcc.clean(page)) return null;
-        const h = decodeHeader(whole.subarray(at, at + cs), bigEndian, false);
+        const data = headerPages.get(page);
+        if (data === undefined || !eccCleanAt(page)) return null;
+        const h = decodeHeader(data, bigEndian, false);
         const type = tags.extraAvailable ? tags.extraObjectType : h.type;
         if (type < ObjectType.file || type > ObjectType.special || h.type !== type) return null;
         if (id === OBJECT_ID_ROOT || id === OBJECT_ID_LOST_AND_FOUND) {
@@ -302,7 +397,7 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
       const keep = Math.min(s.maxChunk, Math.ceil(size / cs));
       pagesOf = s.pages.subarray(0, Math.min(keep, s.pages.length));
       countsOf = s.byteCounts.subarray(0, pagesOf.length);
-      for (let k = 0; k < pagesOf.length; k++) if (pagesOf[k]! >= 0 && !dataEcc.clean(pagesOf[k]!)) return null;
+      for (let k = 0; k < pagesOf.length; k++) if (pagesOf[k]! >= 0 && !eccCleanAt(pagesOf[k]!)) return null;
     }
     const mode = s.headerType === ObjectType.hardlink ? 0 : orZero(h.mode);
     objects.set(s.id, {
@@ -354,7 +449,7 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
     if (parent.children!.has(o.nameString)) return null;
     parent.children!.set(o.nameString, o.id);
   }
-  return new TableSource(whole, objects, root, cs, record);
+  return new TableSource(fd, path, objects, root, cs, record);
 }
 
 /**
@@ -428,28 +523,27 @@ function u32(b: Uint8Array, at: number, bigEndian: boolean): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-/** Data ECC of a page's data area, checked only (mtd layout; a no-op where there is none). */
+/** Data ECC of a page's data area, checked only (mtd layout; none where there is no data ECC). */
 class DataEccCheck {
+  /** No data ECC in this layout: every page checks clean. */
+  readonly none: boolean;
   private readonly sectors: readonly number[];
   private readonly linux: boolean;
   private readonly code = new Uint8Array(3);
   constructor(
     layout: SpareLayout,
-    private readonly whole: Uint8Array,
-    private readonly record: number,
     private readonly pageSize: number,
   ) {
     this.sectors = layout.dataEccSectors;
+    this.none = this.sectors.length === 0;
     this.linux = layout.dataEcc === 'linux';
   }
 
-  /** True when every sector of the page's data checks clean (no correction needed). */
-  clean(page: number): boolean {
-    const at = page * this.record;
+  /** True when every sector of the record at `at` in `w` (data, then spare) checks clean (no correction needed). */
+  clean(w: Uint8Array, at: number): boolean {
     const spareAt = at + this.pageSize;
     for (let s = 0; s < this.sectors.length; s++) {
       const codeAt = spareAt + this.sectors[s]!;
-      const w = this.whole;
       let r: number;
       if (this.linux) {
         // Linux nand_ecc.c's order: the two line-parity bytes swapped (nand-io.ts correctDataEcc).
@@ -469,16 +563,19 @@ class DataEccCheck {
 /** The object table as extract.ts walks it; file contents come out of the image buffer. */
 class TableSource implements ExtractSource {
   private zeros: Uint8Array | null = null;
-  private readonly whole: Uint8Array;
+  private window: Uint8Array | null = null;
   constructor(
-    image: Uint8Array,
+    /** The image, open for reading until {@link close}. */
+    private readonly fd: number,
+    private readonly path: string,
     private readonly objects: Map<number, TableObject>,
     private readonly root: TableObject,
     private readonly chunkSize: number,
     private readonly record: number,
-  ) {
-    // A plain Uint8Array view: its subarrays are cheaper to make than a Buffer's.
-    this.whole = new Uint8Array(image.buffer, image.byteOffset, image.length);
+  ) {}
+
+  close(): void {
+    fs.closeSync(this.fd);
   }
 
   list(dir: ExtractEntry | null): ExtractEntry[] {
@@ -502,15 +599,30 @@ class TableSource implements ExtractSource {
   copyFile(entry: ExtractEntry, fd: number, onBytes?: (written: number) => void): number {
     const o = this.objects.get(entry.stat.id)!;
     const cs = this.chunkSize;
-    const whole = this.whole;
-    // Straight from the image buffer: writev of each chunk's data (up to 1024 a call), zeros
-    // from one zero-filled buffer for holes and past a chunk's byte count.
+    const record = this.record;
+    // The chunks' records are read into one reused window (runs of consecutive pages: one read
+    // each), then written with writev of each chunk's data (zeros from one zero-filled buffer
+    // for holes and past a chunk's byte count), a window at a time.
     this.zeros ??= new Uint8Array(cs);
     const zeros = this.zeros;
+    this.window ??= new Uint8Array(Math.max(1, Math.floor(WINDOW_BYTES / record)) * record);
+    const window = this.window;
+    const slots = window.length / record;
     const views: Uint8Array[] = [];
+    let used = 0; // records in the window
+    let runPage = -1; // the pending read: `runLength` records from page runPage into slot runSlot
+    let runSlot = 0;
+    let runLength = 0;
     let pending = 0;
     let written = 0;
+    const read = (): void => {
+      if (runLength > 0 && !readFully(this.fd, window, runSlot * record, runLength * record, runPage * record)) {
+        throw new Yaffs2Error('EIO', `${this.path}: the image ended before page ${runPage + runLength} (changed while being read?)`);
+      }
+      runLength = 0;
+    };
     const flush = (): void => {
+      read();
       let done = 0;
       while (done < pending) {
         const n = done === 0 ? fs.writevSync(fd, views) : fs.writevSync(fd, viewsAfter(views, done));
@@ -518,6 +630,7 @@ class TableSource implements ExtractSource {
       }
       written += pending;
       pending = 0;
+      used = 0;
       views.length = 0;
       onBytes?.(written);
     };
@@ -527,7 +640,17 @@ class TableSource implements ExtractSource {
       const n = Math.min(cs, o.size - at);
       const page = k <= o.pages.length ? o.pages[k - 1]! : -1;
       const valid = page < 0 ? 0 : Math.min(o.byteCounts[k - 1]! >>> 0, n);
-      if (valid > 0) views.push(whole.subarray(page * this.record, page * this.record + valid));
+      if (valid > 0) {
+        if (used === slots) flush();
+        if (runLength > 0 && page !== runPage + runLength) read();
+        if (runLength === 0) {
+          runPage = page;
+          runSlot = used;
+        }
+        runLength++;
+        views.push(window.subarray(used * record, used * record + valid));
+        used++;
+      }
       if (valid < n) views.push(zeros.subarray(0, n - valid));
       pending += n;
       if (views.length >= 1022 || pending >= 8 << 20) flush();

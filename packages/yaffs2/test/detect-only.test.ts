@@ -4,6 +4,9 @@
  * image (upstream YAFFS2/YAFFS1, yaffs2utils, mkyaffs2image) and on the project's own writer's
  * geometries, with and without forced properties; and the pages-per-block search, which reads
  * clean tags without copying them, still repairs a tag with a flipped bit before it counts.
+ * detectFormatFromHead with pagesPerBlockFromSpares (what stream-extract.ts uses: the format
+ * from the image's first bytes, pages per block from the spares) gives detectImageFormatOnly's
+ * answer or, when the head is too short to be sure, none.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +16,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { geometryPreset } from '@flashdiff/nand';
 import { createImage, detectImageFormat, detectImageFormatOnly } from '../src/index.ts';
+import { DETECT_SAMPLE_BYTES, detectFormatFromHead, pagesPerBlockFromSpares } from '../src/detect.ts';
 import type { ImageFormat } from '../src/index.ts';
 import { bytes } from './helpers.ts';
 
@@ -117,6 +121,71 @@ test('pages per block: a sequence number with a flipped bit is repaired by its t
         assert.equal(f.pagesPerBlock, 128, `${detect.name} ${bigEndian ? 'big' : 'little'}-endian`);
       }
     }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+/** The spares of the records in the image's first DETECT_SAMPLE_BYTES, one after another (what stream-extract.ts keeps). */
+function sparesOf(image: Uint8Array, f: ImageFormat): { spares: Uint8Array; records: number } {
+  const record = f.pageSize + f.spareSize;
+  const records = Math.floor(Math.min(image.length, DETECT_SAMPLE_BYTES) / record);
+  const spares = new Uint8Array(records * f.spareSize);
+  for (let i = 0; i < records; i++) spares.set(image.subarray(i * record + f.pageSize, (i + 1) * record), i * f.spareSize);
+  return { spares, records };
+}
+
+test("detectFormatFromHead and pagesPerBlockFromSpares: detectImageFormatOnly's format from the image's first bytes, or none when they are too few", () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-detect-head-'));
+  try {
+    const images: [string, Uint8Array][] = fixtureImages().map((p) => [path.relative(fixtures, p), new Uint8Array(zlib.gunzipSync(fs.readFileSync(p)))]);
+    for (const v of writtenVariants) images.push([`written ${JSON.stringify(v)}`, written(work, v)]);
+    // An image whose first 2.1 MB are erased: its first 2 MiB tell nothing.
+    const plain = images[images.length - writtenVariants.length]![1];
+    const erasedStart = new Uint8Array(1000 * 2112 + plain.length).fill(0xff);
+    erasedStart.set(plain, 1000 * 2112);
+    images.push(['erased start', erasedStart]);
+    const forcings: Partial<ImageFormat>[] = [{}, { pagesPerBlock: 64 }, { bigEndian: true }, { layout: 'mtd' }, { tagEcc: false }];
+    let answered = 0;
+    let tooShort = 0;
+    for (const [name, image] of images) {
+      for (const force of forcings) {
+        let only: ImageFormat;
+        try {
+          only = detectImageFormatOnly(name, force, image, { tagsCheckedLater: true });
+        } catch (e) {
+          assert.throws(() => detectFormatFromHead(name, force, image.subarray(0, Math.min(image.length, DETECT_SAMPLE_BYTES)), image.length), { message: (e as Error).message }, name);
+          continue;
+        }
+        if (only.inbandTags) continue; // stream-extract.ts leaves inband tags to the general path
+        for (const headBytes of [5000, 64 << 10, 2 << 20, DETECT_SAMPLE_BYTES]) {
+          const label = `${name} ${JSON.stringify(force)} head ${headBytes}`;
+          const head = image.subarray(0, Math.min(image.length, headBytes));
+          let found: ImageFormat | null;
+          try {
+            found = detectFormatFromHead(name, force, head, image.length);
+          } catch (e) {
+            // A head can fail where the whole sample reads (too few records): only when shorter.
+            assert.ok(head.length < Math.min(image.length, DETECT_SAMPLE_BYTES), `${label}: ${(e as Error).message}`);
+            tooShort++;
+            continue;
+          }
+          if (found === null) {
+            assert.ok(head.length < Math.min(image.length, DETECT_SAMPLE_BYTES), `${label}: no answer from the whole sample`);
+            tooShort++;
+            continue;
+          }
+          const { spares, records } = sparesOf(image, found);
+          const withBlocks = { ...found, pagesPerBlock: pagesPerBlockFromSpares(spares, records, found, image.length) };
+          assert.deepEqual(formatOf(withBlocks), formatOf(only), label);
+          answered++;
+        }
+      }
+    }
+    assert.ok(answered > 100 && tooShort > 20, `${answered} answered, ${tooShort} too short`);
+    // The erased start: 2 MiB are too few, 16 MiB are enough.
+    assert.equal(detectFormatFromHead('erased start', {}, erasedStart.subarray(0, 2 << 20), erasedStart.length), null);
+    assert.notEqual(detectFormatFromHead('erased start', {}, erasedStart, erasedStart.length), null);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
