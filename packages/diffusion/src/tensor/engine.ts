@@ -127,7 +127,12 @@ export interface TensorEngine {
   emaUpdate(target: Tensor, source: Tensor, decay: number): Tensor;
 }
 
-/** Adam's scalars for one step, the bias corrections folded in (see TensorEngine.adamUpdate). */
+/**
+ * Adam's scalars for one step, the bias corrections folded in (see TensorEngine.adamUpdate). The
+ * native addon's package declares the same shape (it cannot import this browser-side package);
+ * backend-node.ts hands its nativeAdamUpdate over as TfjsFusedOps.adamUpdate, so the compiler checks
+ * that the two agree.
+ */
 export interface AdamScalars {
   /** The global-norm clipping factor; 1: no clipping. */
   gradScale: number;
