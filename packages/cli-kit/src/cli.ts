@@ -105,6 +105,37 @@ function onStdoutError(e: NodeJS.ErrnoException): void {
   throw e;
 }
 
+let stdoutWatched = false;
+
+/**
+ * onStdoutError on process.stdout, attached when the stream is first used rather than now:
+ * making process.stdout loads Node's stream modules (and, for a pipe, net), about 20 built-in
+ * modules and a few milliseconds of every start, which a command that never writes to stdout
+ * (`yaffs2 extract`) need not pay. process.stdout is Node's lazy getter; it is wrapped by one
+ * that attaches the listener to the stream the first time it hands it out. Where it cannot be
+ * wrapped (not a configurable getter), the listener is attached at once, as before.
+ */
+function watchStdout(): void {
+  if (stdoutWatched) return;
+  stdoutWatched = true;
+  const attach = (stream: NodeJS.WriteStream): NodeJS.WriteStream => {
+    if (!stream.listeners('error').includes(onStdoutError)) stream.on('error', onStdoutError);
+    return stream;
+  };
+  const d = Object.getOwnPropertyDescriptor(process, 'stdout');
+  const get = d?.get;
+  if (get === undefined || d?.configurable !== true) {
+    attach(process.stdout);
+    return;
+  }
+  let stream: NodeJS.WriteStream | undefined;
+  Object.defineProperty(process, 'stdout', {
+    configurable: true,
+    enumerable: d.enumerable,
+    get: () => (stream ??= attach(get.call(process) as NodeJS.WriteStream)),
+  });
+}
+
 function isEpipe(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'EPIPE';
 }
@@ -136,7 +167,7 @@ export async function runCli(program: Command, def: CliDefinition, argv: string[
     process.stderr.write(`${def.tool}: ${oneLine(def.tool, message)}\n`);
     return status;
   };
-  if (!process.stdout.listeners('error').includes(onStdoutError)) process.stdout.on('error', onStdoutError);
+  watchStdout();
   if (def.interruptible) exitOnInterrupt(def.tool);
   if (argv.length === 0) {
     process.stderr.write(program.helpInformation());

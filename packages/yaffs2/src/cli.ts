@@ -60,9 +60,18 @@ function writeStderr(text: string): void {
 /** The bars of a command that draws none (what commandProgress(false) gives, without its clock: performance.now loads perf_hooks). */
 const NO_PROGRESS_BARS: CommandProgress = { active: false, scan: () => {}, bytes: () => {}, stop: () => {} };
 
-/** The command's bars (none with --no-progress, or when stderr cannot be a terminal), ended when `f` returns or throws. */
+/**
+ * The command's bars: none with --no-progress, or when stderr cannot be a terminal (then neither
+ * process.stderr nor performance.now is touched: ls, info and fsck, like import and extract,
+ * start without Node's stream modules and perf_hooks when stderr is a pipe or a file).
+ */
+function commandBars(opts: { progress?: boolean }, bytesLabel?: string): CommandProgress {
+  return opts.progress !== false && stderrMayBeTerminal() ? commandProgress(true, bytesLabel) : NO_PROGRESS_BARS;
+}
+
+/** The command's bars ({@link commandBars}), ended when `f` returns or throws. */
 function withProgress<T>(opts: { progress?: boolean }, bytesLabel: string, f: (progress: CommandProgress) => T): T {
-  const progress = opts.progress !== false && stderrMayBeTerminal() ? commandProgress(true, bytesLabel) : NO_PROGRESS_BARS;
+  const progress = commandBars(opts, bytesLabel);
   try {
     return f(progress);
   } finally {
@@ -298,7 +307,7 @@ export function buildProgram(): Command {
         };
         list(start, 0);
         reportMountProblems(image, img, opts);
-      }, commandProgress(opts.progress !== false));
+      }, commandBars(opts));
     });
 
   program
@@ -478,7 +487,7 @@ export function buildProgram(): Command {
         out(`ecc          ${describeEccCorrections(report.eccCorrections) ?? 'nothing corrected in the chunks read'}`);
         out(`problems     ${img.fs.mountProblems.length}`);
         reportMountProblems(image, img, opts);
-      }, commandProgress(opts.progress !== false));
+      }, commandBars(opts));
     });
 
   program
@@ -505,7 +514,7 @@ export function buildProgram(): Command {
         const found = [...mount, ...img.fs.check()];
         // Every live chunk was read: what the ECC corrected on the way (not a problem: exit 0).
         return { problems: found, corrected: describeEccCorrections(img.fs.eccCorrections) };
-      }, commandProgress(opts.progress !== false));
+      }, commandBars(opts));
       for (const p of problems) out(p);
       if (corrected !== null) {
         out(`${image}: ${corrected}`);

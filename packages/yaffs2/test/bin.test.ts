@@ -54,6 +54,35 @@ test('an import with stderr a pipe loads neither child_process, net nor perf_hoo
   }
 });
 
+test('extract loads no stream module (cli-kit attaches its stdout listener on first use); ls, info and fsck with stderr a pipe load no perf_hooks', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-bin-'));
+  try {
+    const probe = path.join(work, 'probe.cjs');
+    const report = path.join(work, 'loaded.json');
+    fs.writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));\n`);
+    fs.mkdirSync(path.join(work, 'tree'));
+    fs.writeFileSync(path.join(work, 'tree', 'a.txt'), 'a\n');
+    const image = path.join(work, 'a.img');
+    assert.equal(spawnSync(process.execPath, [bin, 'import', path.join(work, 'tree'), image], { encoding: 'utf8' }).status, 0);
+    const loaded = (args: string[]): { builtins: string[]; stdout: string } => {
+      const r = spawnSync(process.execPath, ['--require', probe, bin, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(r.status, 0, r.stderr);
+      return { builtins: JSON.parse(fs.readFileSync(report, 'utf8')) as string[], stdout: r.stdout };
+    };
+    const extracted = loaded(['extract', image, path.join(work, 'out')]);
+    assert.equal(fs.readFileSync(path.join(work, 'out', 'a.txt'), 'utf8'), 'a\n');
+    assert.deepEqual(extracted.builtins.filter((m) => /^NativeModule (stream|net|perf_hooks|internal\/fs\/sync_write_stream)$/.test(m)), []);
+    for (const args of [['ls', image], ['info', image], ['fsck', image]]) {
+      const r = loaded(args);
+      assert.ok(r.stdout.length > 0, args[0]);
+      // What stdout on a pipe needs (net, the streams) is loaded; the progress clock is not.
+      assert.deepEqual(r.builtins.filter((m) => /^NativeModule (perf_hooks|internal\/perf\/performance)$/.test(m)), [], args[0]);
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
 /**
  * A copy of the package's bin/ and dist/ in a temporary directory (timestamps kept, so the
  * bundle stays current: the sources it names are not there, as in an install without them).
