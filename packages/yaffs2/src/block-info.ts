@@ -286,6 +286,14 @@ export class Yaffs2Dev {
    */
   deadEpoch = 0;
   usableCache = { epoch: -1, blocks: 0 };
+  /**
+   * Bumped wherever blocks may become empty other than by an erase (a mount's scan or checkpoint,
+   * a reset): findAllocBlock's heap of empty blocks (allocator.ts) is then built again; an erase
+   * adds its block to the heap (noteBlockEmptied).
+   */
+  allocEpoch = 0;
+  /** findAllocBlock's min-heap: keys erase count × blockCount + block, built for allocEpoch; entries gone stale are dropped as they surface. */
+  allocHeap = { epoch: -1, keys: [] as number[] };
   /** Some block may be in the checkpoint state (set wherever one is; cleared once they are erased). */
   checkpointBlocksPresent = false;
   /**
@@ -402,6 +410,7 @@ export function markLive(dev: Yaffs2Dev, page: number): void {
 }
 
 export function resetState(dev: Yaffs2Dev): void {
+  dev.allocEpoch++;
   dev.blockState.fill(0);
   dev.blockSequence.fill(0);
   dev.blockLive.fill(0);

@@ -194,6 +194,7 @@ export function applyCheckpoint(dev: Yaffs2Dev, stream: Uint8Array, checkpointBl
   dev.nextObjectId = r.u32();
   dev.allocBlock = r.i32();
   dev.allocPage = r.u32();
+  dev.allocEpoch++; // block states restored (findAllocBlock's heap is rebuilt)
   for (let b = 0; b < dev.blockCount; b++) {
     dev.blockState[b] = r.u8();
     dev.deadEpoch++;

@@ -9,7 +9,7 @@ import { isYaffs1Layout, PACKED_TAGS_SIZE, packTags, readTags, unpackTags, write
 import type { ChunkTags, ExtraHeaderInfo, SpareLayout } from './tags.ts';
 import { blockOf, BlockState, ECC_STRIKES_BEFORE_RETIRE, MAX_WRITE_ATTEMPTS } from './block-info.ts';
 import type { Yaffs2Dev } from './block-info.ts';
-import { allocChunk, skipRestOfBlock } from './allocator.ts';
+import { allocChunk, noteBlockEmptied, skipRestOfBlock } from './allocator.ts';
 import { tryReclaimBlock } from './gc.ts';
 import { ensureWritable } from './objects.ts';
 
@@ -209,6 +209,7 @@ export function eraseBlockNow(dev: Yaffs2Dev, block: number): boolean {
     throw e;
   }
   dev.blockState[block] = BlockState.empty;
+  noteBlockEmptied(dev, block);
   dev.blockSequence[block] = 0;
   dev.blockLive[block] = 0;
   dev.blockWritten[block] = 0;

@@ -187,6 +187,7 @@ class ScanChunks {
  * pass knows how many are in use).
  */
 export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) => void): void {
+  dev.allocEpoch++; // block states are set anew (findAllocBlock's heap is rebuilt)
   const ppb = dev.pagesPerBlock;
   const spare = new Uint8Array(dev.device.geometry.spareSize);
   const tags = emptyTags();
