@@ -16,11 +16,15 @@ import {
   SIZE_RANGES,
   boxesSeparated,
   isHeldOutPair,
+  pairCaptionWithSizes,
   parsePrompt,
+  promptText,
   relationMargin,
+  renderPromptScene,
   shapeMask,
   shapesEvaluationPrompts,
   shapesSample,
+  shapesSizedPairPrompts,
 } from '../src/data/shapes.ts';
 import { registerDataCommands, shapesRecord } from '../src/node/data-cli.ts';
 
@@ -132,6 +136,57 @@ describe('Shapes grammar', () => {
     assert.equal(parsePrompt('a purple circle'), null);
     assert.equal(parsePrompt('a red circle near a blue square'), null);
     assert.deepEqual(parsePrompt('  A  Small RED circle. '), { objects: [{ colour: 'red', shape: 'circle', size: 'small' }], relation: null });
+  });
+
+  test('two-object prompts may size either object: parsed, printed back, drawn at those sizes; pairCaptionWithSizes states the drawn sizes', () => {
+    const prompt = 'a small red circle above a blue square';
+    const parsed = parsePrompt(prompt);
+    assert.deepEqual(parsed, {
+      objects: [
+        { colour: 'red', shape: 'circle', size: 'small' },
+        { colour: 'blue', shape: 'square', size: null },
+      ],
+      relation: 'above',
+    });
+    assert.equal(promptText(parsed!), prompt);
+    assert.deepEqual(parsePrompt('a red circle to the left of a large green triangle')?.objects.map((o) => o.size), [null, 'large']);
+    assert.equal(parsePrompt('a small red circle above a tiny blue square'), null);
+    for (let seed = 0; seed < 20; seed++) {
+      const { scene } = renderPromptScene('a large red circle to the left of a small blue square', seed);
+      assert.deepEqual(scene.objects.map((o) => o.size), ['large', 'small']);
+    }
+    // The data set's own two-object captions stay size-free; the sized caption names the drawn sizes.
+    let checked = 0;
+    for (let i = 0; checked < 40; i++) {
+      const { scene } = shapesSample(4, i);
+      if (scene.objects.length !== 2) continue;
+      checked += 1;
+      assert.match(scene.caption, CAPTION_TWO);
+      assert.equal(pairCaptionWithSizes(scene, [false, false]), scene.caption);
+      const both = parsePrompt(pairCaptionWithSizes(scene, [true, true]))!;
+      assert.deepEqual(both.objects.map((o) => o.size), scene.objects.map((o) => o.size));
+      assert.deepEqual(both.objects.map((o) => [o.colour, o.shape]), scene.objects.map((o) => [o.colour, o.shape]));
+      assert.equal(both.relation, scene.relation);
+      assert.deepEqual(parsePrompt(pairCaptionWithSizes(scene, [false, true]))!.objects.map((o) => o.size), [null, scene.objects[1].size]);
+    }
+    assert.throws(() => pairCaptionWithSizes(renderPromptScene('a red circle', 0).scene, [true, true]), /two-object scene/);
+  });
+
+  test('sized-pair evaluation prompts: held-in two-object prompts giving the first, the second or both objects a size; seeded', () => {
+    const prompts = shapesSizedPairPrompts(0, 60);
+    assert.equal(prompts.length, 60);
+    const patterns = new Set<string>();
+    for (const prompt of prompts) {
+      const parsed = parsePrompt(prompt)!;
+      assert.equal(parsed.objects.length, 2, prompt);
+      assert.ok(!parsed.objects.some((o) => isHeldOutPair(o.colour, o.shape)), prompt);
+      const pattern = parsed.objects.map((o) => (o.size === null ? '-' : 's')).join('');
+      assert.notEqual(pattern, '--', prompt);
+      patterns.add(pattern);
+    }
+    assert.deepEqual([...patterns].sort(), ['-s', 's-', 'ss']);
+    assert.deepEqual(shapesSizedPairPrompts(0, 60), prompts);
+    assert.notDeepEqual(shapesSizedPairPrompts(1, 60), prompts);
   });
 });
 

@@ -63,6 +63,12 @@ describe('Shapes attribute detector', () => {
     // Two asked, one found.
     const missing = judge(alone, 'a red circle above a cyan square');
     assert.deepEqual([missing.count, missing.relation, missing.all], [false, false, false]);
+    // A two-object prompt may size either object (the issue's own example does); the judge checks it.
+    assert.equal(judge(found, 'a small red circle to the left of a cyan square').all, true);
+    assert.equal(judge(found, 'a small red circle to the left of a large cyan square').all, true);
+    const wrongPairSize = judge(found, 'a red circle to the left of a small cyan square');
+    assert.deepEqual([wrongPairSize.size, wrongPairSize.colour, wrongPairSize.shape, wrongPairSize.relation, wrongPairSize.all], [false, true, true, true, false]);
+    assert.equal(judge(found, 'a red circle to the left of a cyan square').size, null);
     // Ground truth judged directly (no pixels).
     assert.equal(judge(scene, 'a red circle to the left of a cyan square').all, true);
     assert.throws(() => judge(scene, 'a purple blob'), /not a Shapes prompt/);

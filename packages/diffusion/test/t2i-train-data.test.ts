@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { initBackend } from '../src/backend-node.ts';
 import { type CaptionRecord, openCaptionDataset, splitPath, writeCaptionDataset } from '../src/data/caption-dataset.ts';
-import { shapesSample } from '../src/data/shapes.ts';
+import { pairCaptionWithSizes, parsePrompt, shapesSample } from '../src/data/shapes.ts';
 import { DiffusionError } from '../src/errors.ts';
 import { openTrainingCache, readStageState, runStage, trainingCachePath } from '../src/node/t2i-stage-run.ts';
 import { registerTextToImageTrainingCommands } from '../src/node/t2i-train-cli.ts';
@@ -80,6 +80,43 @@ describe('training batches from a cache', () => {
     const expected = shapesBatch(TRAIN.dataSeed, 12, 4);
     assert.deepEqual(batch.captions, expected.captions);
     assert.deepEqual(Array.from(batch.images), Array.from(expected.images));
+  });
+
+  test('pair sizes: off, the generator’s captions; on, two-object captions state the drawn sizes, keyed by stream position; a cache refuses them', () => {
+    const plain = shapesBatch(7, 100, 64);
+    assert.deepEqual(shapesBatch(7, 100, 64, 'train', 0, 0).captions, plain.captions);
+    const all = shapesBatch(7, 100, 64, 'train', 0, 1);
+    assert.deepEqual(Array.from(all.images), Array.from(plain.images), 'the images do not change');
+    let pairs = 0;
+    all.captions.forEach((caption, i) => {
+      const { scene } = shapesSample(7, 100 + i);
+      if (scene.objects.length === 1) return assert.equal(caption, plain.captions[i]);
+      pairs += 1;
+      assert.equal(caption, pairCaptionWithSizes(scene, [true, true]));
+    });
+    assert.ok(pairs > 20, `${pairs} two-object scenes`);
+    // p = 0.4: about 0.4 of the objects of two-object captions get their size word.
+    const some = shapesBatch(7, 0, 2000, 'train', 0, 0.4);
+    let objects = 0;
+    let sized = 0;
+    for (const caption of some.captions) {
+      const parsed = parsePrompt(caption)!;
+      if (parsed.objects.length !== 2) continue;
+      objects += 2;
+      sized += parsed.objects.filter((o) => o.size !== null).length;
+    }
+    assert.ok(Math.abs(sized / objects - 0.4) < 0.04, `${sized} of ${objects} objects sized`);
+    // Keyed by position: a batch read from the middle of the stream (a resumed run) agrees.
+    assert.deepEqual(shapesBatch(7, 30, 10, 'train', 0, 0.4).captions, some.captions.slice(30, 40));
+    const config = normaliseStageConfig({ ...TRAIN, steps: 10 });
+    assert.deepEqual(trainingBatch(config, 2, null, 0.4).captions, shapesBatch(TRAIN.dataSeed, 8, 4, 'train', 0, 0.4).captions);
+    const path = trainingCachePath(cache);
+    const data = openTrainingCache(path);
+    try {
+      assert.throws(() => trainingBatch(normaliseStageConfig({ ...TRAIN, steps: 10, data: path }), 0, data, 0.4), /pair sizes need the Shapes generator/);
+    } finally {
+      data.close();
+    }
   });
 
   test('with data, batch k is samples k·B … k·B + B − 1 of the cache’s stream (images in [−1, 1] and captions)', () => {

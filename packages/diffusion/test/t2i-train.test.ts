@@ -332,6 +332,14 @@ describe('text-to-image trainers', () => {
       models.textEncoder.params.dispose();
     });
 
+    test('pair sizes: a run with them resumes bit for bit; out of [0, 1] is refused', async () => {
+      const models = frozen();
+      await checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, pairSizes: 0.5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-pair-sizes');
+      assert.throws(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, pairSizes: 1.5 }), /pairSizes must be in \[0, 1\]/);
+      models.vae.params.dispose();
+      models.textEncoder.params.dispose();
+    });
+
     test('the saved folder loads with loadStableDiffusion and gives the same images; names and configs are diffusers\'', async () => {
       const models = frozen();
       const trainer = new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, TINY_UNET);
@@ -385,14 +393,16 @@ describe('text-to-image trainers', () => {
       const write = process.stdout.write;
       process.stdout.write = quietText(write);
       try {
-        await program.parseAsync(['eval-t2i', '--model', join(dir, 'pipeline'), '--steps', '1', '--samples-per-prompt', '1', '--two-object-prompts', '2', '--batch-size', '128', '--out', out, '--backend', 'auto'], { from: 'user' });
+        await program.parseAsync(['eval-t2i', '--model', join(dir, 'pipeline'), '--steps', '1', '--samples-per-prompt', '1', '--two-object-prompts', '2', '--sized-pair-prompts', '3', '--batch-size', '128', '--out', out, '--backend', 'auto'], { from: 'user' });
       } finally {
         process.stdout.write = write;
       }
-      const report = JSON.parse(readFileSync(out, 'utf8')) as { shapes: { kinds: Record<string, { samples: number; fullyCorrect: number }>; frechet: { distance: number } }; sampler: { steps: number } };
+      const report = JSON.parse(readFileSync(out, 'utf8')) as { shapes: { kinds: Record<string, { samples: number; fullyCorrect: number }>; sizedPairs: { prompts: number; samples: number; size: number | null }; frechet: { distance: number } }; sampler: { steps: number } };
       assert.equal(report.shapes.kinds['single-object'].samples, 45);
       assert.equal(report.shapes.kinds['two-object'].samples, 2);
       assert.equal(report.shapes.kinds['held-out'].samples, 9 + 2);
+      assert.deepEqual([report.shapes.sizedPairs.prompts, report.shapes.sizedPairs.samples], [3, 3]);
+      assert.equal(typeof report.shapes.sizedPairs.size, 'number', 'every sized-pair prompt states a size');
       assert.ok(Number.isFinite(report.shapes.frechet.distance));
       assert.equal(report.sampler.steps, 1);
     });

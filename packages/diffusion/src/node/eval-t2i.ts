@@ -12,7 +12,7 @@
  *     images assigns to the prompt's class (the classifier comes in as a callback too).
  * No upstream counterpart (the protocol is the issue's; the Fréchet formula is Heusel et al.'s).
  */
-import { type PromptKind, renderPromptScene, shapesEvaluationPrompts } from '../data/shapes.ts';
+import { type PromptKind, renderPromptScene, shapesEvaluationPrompts, shapesSizedPairPrompts } from '../data/shapes.ts';
 import { fashionEvaluationPrompts } from '../data/fashion-mnist.ts';
 import { DiffusionError } from '../errors.ts';
 import { fitGaussian, frechetDistance } from '../eval/frechet.ts';
@@ -35,6 +35,11 @@ export interface TextToImageEvalOptions {
   samplesPerPrompt?: number;
   /** Two-object prompts per kind in the default prompt list (default 45; see shapesEvaluationPrompts). */
   twoObjectPrompts?: number;
+  /**
+   * Two-object prompts with size words (shapesSizedPairPrompts), judged apart from the kinds and the
+   * Fréchet distance, which stay as before (default 45; 0: skip).
+   */
+  sizedPairPrompts?: number;
   /** Override the Shapes prompt list. */
   prompts?: Array<{ prompt: string; kind: PromptKind }>;
   /** Prompts per generate call (default 64). */
@@ -77,6 +82,11 @@ export interface TextToImageEvalReport {
      * the default list: 45 of its 54 prompts); null where the list has none.
      */
     heldOutByObjects: { 'single-object': AttributeRates | null; 'two-object': AttributeRates | null };
+    /**
+     * Held-in two-object prompts that give one or both objects a size word ("a small red circle
+     * above a blue square"), a form the data set's captions never take; null when skipped.
+     */
+    sizedPairs: AttributeRates | null;
     frechet: { distance: number; realVsReal: number; featureDim: number; samples: number };
     /** Fully-correct share per prompt. */
     perPrompt: Array<{ prompt: string; kind: PromptKind; fullyCorrect: number }>;
@@ -170,6 +180,15 @@ async function evaluateShapes(options: TextToImageEvalOptions, seed: number, bat
     frechet = { distance: frechetDistance(reference, fitGaussian(generated, n, SHAPES_FEATURE_DIM)), realVsReal: frechetDistance(reference, fitGaussian(realB, n, SHAPES_FEATURE_DIM)), featureDim: SHAPES_FEATURE_DIM, samples: n };
   }
 
+  // Sized two-object prompts: their own noise seeds, after everything above (which they leave as it was).
+  const sizedCount = options.sizedPairPrompts ?? 45;
+  let sizedPairs: AttributeRates | null = null;
+  if (sizedCount > 0) {
+    const sized = shapesSizedPairPrompts(seed, sizedCount).flatMap((p) => Array.from({ length: samplesPerPrompt }, () => p));
+    const sizedImages = await generateAll(options.generate, sized, seed + 2_000_003, batchSize, log, 'sized two-object samples');
+    sizedPairs = rates(sizedImages.map((img, i) => judge(detectShapes(img), sized[i])), sizedCount);
+  }
+
   return {
     samplesPerPrompt,
     kinds: {
@@ -178,6 +197,7 @@ async function evaluateShapes(options: TextToImageEvalOptions, seed: number, bat
       'held-out': rates(byKind['held-out'], promptsOfKind('held-out')),
     },
     heldOutByObjects: { 'single-object': heldOutPart(false), 'two-object': heldOutPart(true) },
+    sizedPairs,
     frechet,
     perPrompt: [...perPrompt].map(([prompt, e]) => ({ prompt, kind: e.kind, fullyCorrect: e.correct / e.total })),
   };

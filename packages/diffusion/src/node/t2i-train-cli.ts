@@ -253,6 +253,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .addOption(new Option('--scheduler <kind>', "sampler (default: the model's own)").choices(LATENT_SCHEDULER_KINDS))
     .option('--samples-per-prompt <n>', 'images per Shapes prompt', integer(1), 2)
     .option('--two-object-prompts <n>', 'two-object prompts per kind (held-in, held-out)', integer(0), 45)
+    .option('--sized-pair-prompts <n>', 'two-object prompts with size words ("a small red circle above a blue square"), reported apart as sizedPairs (0: skip)', integer(0), 45)
     .option('--seed <n>', 'seed of prompts and noise', integer(0), 0)
     .option('--batch-size <n>', 'prompts per pipeline call', integer(1), 64)
     .option('--no-shapes', 'skip the Shapes evaluation (a model trained on Fashion-MNIST only)')
@@ -262,7 +263,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .option('--grid <file.png>', 'also write a grid of the sample-grid prompts (one row each, 8 seeds; the ten class prompts with --no-shapes)')
     .addOption(new Option('--backend <name>', 'tensor backend').choices(BACKENDS).default('auto'))
     .action(
-      async (o: { model?: string; steps: number; guidance: number; scheduler?: LatentSchedulerKind; samplesPerPrompt: number; twoObjectPrompts: number; seed: number; batchSize: number; shapes: boolean; fashionClassifier?: string; fashionSamplesPerClass: number; out?: string; grid?: string; backend: BackendName }) => {
+      async (o: { model?: string; steps: number; guidance: number; scheduler?: LatentSchedulerKind; samplesPerPrompt: number; twoObjectPrompts: number; sizedPairPrompts: number; seed: number; batchSize: number; shapes: boolean; fashionClassifier?: string; fashionSamplesPerClass: number; out?: string; grid?: string; backend: BackendName }) => {
         if (!o.shapes && o.fashionClassifier === undefined) throw new DiffusionError('INVALID_ARGUMENT', '--no-shapes leaves nothing to evaluate: give --fashion-classifier FILE');
         const model = resolveTextToImageModel(o.model);
         if (model === null) throw new DiffusionError('INVALID_ARGUMENT', 'no --model given, and this copy of the package has no shipped text-to-image model');
@@ -282,6 +283,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
             seed: o.seed,
             samplesPerPrompt: o.samplesPerPrompt,
             twoObjectPrompts: o.twoObjectPrompts,
+            sizedPairPrompts: o.sizedPairPrompts,
             batchSize: o.batchSize,
             shapes: o.shapes,
             ...(fashion
@@ -315,9 +317,12 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .option('--caption-dropout <p>', 'share of captions replaced by the empty prompt', unit)
     .option('--snr-gamma <γ>', 'min-SNR-γ loss weighting, min(SNR, γ)/SNR per sample (Hang et al. 2023; 5 is their choice; 0: unweighted)', nonNegative)
     .option('--summary-dropout <p>', 'share of captions whose end-of-text and padding states are replaced by the empty prompt\'s, so the UNet reads the words (default 0: off)', unit)
-    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number; summaryDropout?: number }) => {
+    .option('--pair-sizes <p>', 'state each object\'s size word in two-object captions with probability p ("a small red circle above a blue square"; default 0: never, as the data set); with --resume: from the resumed step on', unit)
+    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number; summaryDropout?: number; pairSizes?: number }) => {
       const engine = await initBackend(o.backend);
-      const run = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}), ...(o.summaryDropout !== undefined ? { summaryDropout: o.summaryDropout } : {}) });
+      const resolved = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}), ...(o.summaryDropout !== undefined ? { summaryDropout: o.summaryDropout } : {}) });
+      // Like --lr, --pair-sizes may change a resumed run's captions from its resumed step on (saved with it).
+      const run = o.pairSizes !== undefined ? { ...resolved, options: { ...resolved.options, pairSizes: o.pairSizes } } : resolved;
       const vaeDir = o.vae ?? run.options.vae;
       const clipDir = o.clip ?? run.options.clip;
       if (vaeDir === undefined || clipDir === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'train-unet needs --vae DIR and --clip DIR (the train-vae and train-clip run folders)');

@@ -15,10 +15,10 @@
  * Browser-safe (no Node imports). No upstream counterpart as a file: diffusers' train_text_to_image.py
  * and OpenAI CLIP's training recipe are where the loop shapes come from.
  */
-import { shapesSample, type ShapesSplit } from '../../data/shapes.ts';
+import { pairCaptionWithSizes, shapesSample, type ShapesScene, type ShapesSplit } from '../../data/shapes.ts';
 import { DiffusionError, checkKnownKeys, checkOption } from '../../errors.ts';
 import type { NamedArray, ParameterStore } from '../../models/parameters.ts';
-import type { RandomState } from '../../rng.ts';
+import { Random, type RandomState } from '../../rng.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import { Adam, LR_SCHEDULES, type LrSchedule, learningRateAt, updateEma } from '../optimizer.ts';
 
@@ -93,15 +93,26 @@ export interface ShapesBatch {
 }
 
 /** Samples start … start + count − 1 of a Shapes split (modulo `datasetSize` when > 0), as the models take them. */
-export function shapesBatch(dataSeed: number, start: number, count: number, split: ShapesSplit = 'train', datasetSize = 0): ShapesBatch {
+export function shapesBatch(dataSeed: number, start: number, count: number, split: ShapesSplit = 'train', datasetSize = 0, pairSizes = 0): ShapesBatch {
   const images = new Float32Array(count * 32 * 32 * 3);
   const captions: string[] = [];
   for (let i = 0; i < count; i++) {
-    const { scene, image } = shapesSample(dataSeed, datasetSize > 0 ? (start + i) % datasetSize : start + i, split);
+    const index = datasetSize > 0 ? (start + i) % datasetSize : start + i;
+    const { scene, image } = shapesSample(dataSeed, index, split);
     for (let j = 0; j < image.length; j++) images[i * image.length + j] = image[j] / 127.5 - 1;
-    captions.push(scene.caption);
+    captions.push(pairSizes > 0 && scene.objects.length === 2 ? sizedPairCaption(scene, dataSeed, start + i, pairSizes) : scene.caption);
   }
   return { images, captions };
+}
+
+/**
+ * A two-object caption with each object's size word stated with probability `p`, drawn from a
+ * stream of its own keyed by (data seed, position in the stream), so the choice does not move the
+ * trainer's random stream and a resumed run draws the same captions.
+ */
+function sizedPairCaption(scene: ShapesScene, dataSeed: number, position: number, p: number): string {
+  const random = new Random((Math.imul((dataSeed >>> 0) ^ 0x51ed, 0x9e3779b1) ^ Math.imul(position >>> 0, 0x85ebca6b) ^ Math.floor(position / 4294967296)) >>> 0);
+  return pairCaptionWithSizes(scene, [random.uniform() < p, random.uniform() < p]);
 }
 
 /**
@@ -138,11 +149,13 @@ export function evaluationBatch(config: StageTrainingConfig, data: TrainingData 
 }
 
 /** Training batch `step` of a stage: from `data` when the config names a cache, else the Shapes generator. */
-export function trainingBatch(config: StageTrainingConfig, step: number, data: TrainingData | null = null): ShapesBatch {
+export function trainingBatch(config: StageTrainingConfig, step: number, data: TrainingData | null = null, pairSizes = 0): ShapesBatch {
   if (config.data === null) {
     if (data !== null) throw new DiffusionError('INVALID_ARGUMENT', `training: data ${data.source} is open but the configuration names the Shapes generator`);
-    return shapesBatch(config.dataSeed, step * config.batchSize, config.batchSize, 'train', config.datasetSize);
+    return shapesBatch(config.dataSeed, step * config.batchSize, config.batchSize, 'train', config.datasetSize, pairSizes);
   }
+  // A cache holds captions, not scenes: it cannot say how large each object is.
+  if (pairSizes > 0) throw new DiffusionError('INVALID_ARGUMENT', `training: pair sizes need the Shapes generator's scenes, not the cache ${config.data}`);
   if (data === null || data.source !== config.data) throw new DiffusionError('INVALID_ARGUMENT', `training: the configuration reads ${config.data}, which is not open (${data === null ? 'no data cache given' : `${data.source} is`})`);
   return data.batch(config.dataSeed, step * config.batchSize, config.batchSize);
 }

@@ -78,6 +78,14 @@ export interface UNetStageOptions {
    * 0 or absent: off, and no random draw is made (runs saved before it resume bit for bit).
    */
   summaryDropout?: number;
+  /**
+   * Size words in two-object captions: each object of a two-object training caption has its size
+   * class stated ("a small red circle above a blue square") with this probability, drawn per
+   * caption from a stream of its own (Shapes generator only). The data set's two-object captions
+   * state no size, yet users write such prompts (the issue's own example), and without this the
+   * UNet never saw their text states. 0 or absent: off (runs saved before it resume bit for bit).
+   */
+  pairSizes?: number;
   /** Folders of the frozen stages (recorded for the log; the runner loads them). */
   vae?: string;
   clip?: string;
@@ -133,6 +141,7 @@ export class UNetTrainer implements StageTrainer {
     }
     if (!(options.captionDropout >= 0 && options.captionDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', 'captionDropout must be in [0, 1]');
     if (options.summaryDropout !== undefined && !(options.summaryDropout >= 0 && options.summaryDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', `summaryDropout must be in [0, 1], got ${options.summaryDropout}`);
+    if (options.pairSizes !== undefined && !(options.pairSizes >= 0 && options.pairSizes <= 1)) throw new DiffusionError('INVALID_CONFIG', `pairSizes must be in [0, 1], got ${options.pairSizes}`);
     if (options.snrGamma !== undefined && !(options.snrGamma >= 0)) throw new DiffusionError('INVALID_CONFIG', `snrGamma must be ≥ 0, got ${options.snrGamma}`);
     const s = schedulerConfig as { num_train_timesteps: number; beta_schedule: 'scaled_linear'; beta_start: number; beta_end: number };
     this.alphasCumprod = trainingSchedule(s.num_train_timesteps, s.beta_schedule, s.beta_start, s.beta_end).alphasCumprod;
@@ -234,7 +243,7 @@ export class UNetTrainer implements StageTrainer {
     const b = this.config.batchSize;
     const size = this.frozen.vae.config.sample_size;
     checkTrainingData(this.trainingData, size, size, this.frozen.vae.config.in_channels, 'VAE encoder');
-    const { images, captions } = trainingBatch(this.config, this.step, this.trainingData);
+    const { images, captions } = trainingBatch(this.config, this.step, this.trainingData, this.options.pairSizes ?? 0);
     const dropped = captions.map((c) => (this.random.uniform() < this.options.captionDropout ? '' : c));
     const z0T = this.encodeImages(images, b, this.random);
     const z0 = e.readSync(z0T);
