@@ -103,8 +103,15 @@ function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: 
  * anything it could not read (the first problem and the count; `fsck` lists them all), and
  * exit status 1 unless --ignore-errors.
  */
-/** An edit rewrote an image that did not read cleanly: say what was left behind. */
+/**
+ * After an edit (put, rm, mkdir, grow, fsck --repair): what the ECC corrected in the chunks read
+ * from the old image, one line as the read commands print it (none when nothing was corrected;
+ * exit status unchanged), and, when the old image did not read cleanly, what was left behind.
+ * (fsck --repair has said both before it rewrites.)
+ */
 function reportEditedProblems(image: string, result: EditImageResult): EditImageResult {
+  const corrected = describeEccCorrections(result.sourceEccCorrections);
+  if (corrected !== null) writeStderr(`yaffs2: ${image}: ${corrected}\n`);
   const p = result.sourceProblems;
   if (p.length > 0) {
     writeStderr(`yaffs2: ${image}: warning: rewritten from what could be read: ${p[0]}${p.length > 1 ? ` and ${p.length - 1} more` : ''}\n`);
@@ -521,6 +528,7 @@ export function buildProgram(): Command {
         writeStderr(`yaffs2: ${image}: ${corrected}\n`);
       }
       if (problems.length > 0) {
+        // (fsck has reported the ECC corrections and the problems of this image already.)
         if (opts.repair) editImage(image, [], detectFormat(opts));
         writeStderr(`yaffs2: ${image}: ${problems.length} problem(s)${opts.repair ? '; rewritten from what could be read' : ''}\n`);
         process.exitCode = 1;

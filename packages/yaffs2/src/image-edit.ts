@@ -20,6 +20,7 @@ import { createImage, openImage } from './image.ts';
 import type { OpenedImage } from './image.ts';
 import type { DataEccOrder, SpareLayoutName } from './tags.ts';
 import type { ImageFormat } from './detect.ts';
+import type { EccCorrections } from './nand-io.ts';
 
 /** One change to an image's tree. Paths are absolute image paths. */
 export type TreeEdit =
@@ -42,6 +43,8 @@ export interface EditImageResult {
   freeBytes: number;
   /** What the old image's mount could not read (the new image holds what could be). */
   sourceProblems: readonly string[];
+  /** What the ECC corrected in the chunks read from the old image (its mount and the contents copied), each chunk once. */
+  sourceEccCorrections: EccCorrections;
 }
 
 type CreateSpec = Parameters<Yaffs2['createObject']>[1];
@@ -146,7 +149,7 @@ export function editImage(imagePath: string, edits: TreeEdit[], options: EditIma
     let result: EditImageResult;
     try {
       const { bigEndian, tagEcc, inbandTags, dataEcc, littleEndianParity } = source.format;
-      result = { ...writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, inbandTags, dataEcc, littleEndianParity, imagePath, blocksNeeded }), sourceProblems: [...source.fs.mountProblems] };
+      result = { ...writePlan(temporary, plan, { geometry, blocks, layout, bigEndian, tagEcc, inbandTags, dataEcc, littleEndianParity, imagePath, blocksNeeded }), sourceProblems: [...source.fs.mountProblems], sourceEccCorrections: source.fs.eccCorrections };
       closeSource();
       fs.rmSync(sidecarPath(temporary), { force: true });
       fs.renameSync(temporary, imagePath);
@@ -288,7 +291,7 @@ function writePlan(
     imagePath: string;
     blocksNeeded: number;
   },
-): Omit<EditImageResult, 'sourceProblems'> {
+): Omit<EditImageResult, 'sourceProblems' | 'sourceEccCorrections'> {
   const image = createImage(temporary, {
     blocks: target.blocks,
     geometry: target.geometry,

@@ -216,6 +216,38 @@ describe('ECC corrections are reported, not silent', () => {
         assert.equal(String(cat.stderr), catLine === null ? '' : `yaffs2: ${flipped}: ${catLine}\n`);
         assert.deepEqual(cat.stdout, fs.readFileSync(path.join(cleanOut, 'size-6244')));
       });
+
+      test('the edits say once what the ECC corrected in the old image (put, mkdir, grow: every chunk copied; rm), and rewrite it clean; fsck --repair once', () => {
+        const host = path.join(work, `${slug(v.name)}-put.txt`);
+        fs.writeFileSync(host, 'put\n');
+        const blocks = fs.statSync(flipped).size / (record * v.pagesPerBlock);
+        const edits: [string, string[]][] = [
+          ['put', [host, '/put.txt']],
+          ['mkdir', ['/new-dir']],
+          ['grow', ['--blocks', String(blocks + 2)]],
+          ['rm', ['/size-6244']],
+        ];
+        for (const [command, args] of edits) {
+          const copy = path.join(work, `${slug(v.name)}-${command}.img`);
+          fs.copyFileSync(flipped, copy);
+          const r = spawnSync(process.execPath, [bin, command, copy, ...args], { encoding: 'utf8' });
+          assert.equal(r.status, 0, `${command}: ${r.stderr}`);
+          const lines = r.stderr.split('\n').filter((l) => /ECC corrected/.test(l));
+          assert.equal(lines.length, 1, `${command}: ${r.stderr}`);
+          // rm reads all but the removed file's chunks: the same words, maybe fewer of them.
+          if (command === 'rm') assert.match(lines[0]!, new RegExp(`^yaffs2: ${copy.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the (data|tag) ECC corrected`));
+          else assert.equal(lines[0], `yaffs2: ${copy}: ${line}`, command);
+          // The rewritten image needs no correction.
+          const check = cli('fsck', copy);
+          assert.equal(check.stdout, `${copy}: clean\n`, command);
+          assert.equal(check.stderr, '', command);
+        }
+        const repaired = path.join(work, `${slug(v.name)}-repair.img`);
+        fs.copyFileSync(flipped, repaired);
+        const r = cli('fsck', '--repair', repaired);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr, `yaffs2: ${repaired}: ${line}\n`);
+      });
     });
   }
 
