@@ -232,11 +232,18 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
   const headerPages = new Map<number, Uint8Array>();
   const dataEcc = new DataEccCheck(layout, pageSize);
   const eccClean = dataEcc.none ? null : new Uint8Array(pages);
+  // Spares copied a 32-bit word at a time where the geometry allows (no subarray per page).
+  const spareWords = spareSize % 4 === 0 && record % 4 === 0 ? new Int32Array(spares.buffer) : null;
   const keep = (buffer: Uint8Array, first: number, count: number): void => {
+    const words = spareWords !== null && buffer.byteOffset % 4 === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
     for (let i = 0, at = 0; i < count; i++, at += record) {
       const page = first + i;
       const spareAt = at + pageSize;
-      spares.set(buffer.subarray(spareAt, spareAt + spareSize), page * spareSize);
+      if (words !== null) {
+        for (let w = 0, from = spareAt >> 2, to = (page * spareSize) >> 2; w < spareSize >> 2; w++) spareWords![to + w] = words[from + w]!;
+      } else {
+        spares.set(buffer.subarray(spareAt, spareAt + spareSize), page * spareSize);
+      }
       const t = spareAt + tagsOffset;
       // Erased tags (CleanTags.read's test): neither a header nor data.
       if ((buffer[t]! & buffer[t + 1]! & buffer[t + 2]! & buffer[t + 3]!) === 0xff) continue;
