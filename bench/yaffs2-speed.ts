@@ -17,7 +17,14 @@
  * built), that CLI runs in the same alternation and prints beside ours: a before/after in one run.
  * With --perf, CPU times come from `perf stat -e task-clock` (ms resolution) in a run of their own
  * after each timed one (wall times then are of the bare commands).
- * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf]
+ * Best and median of the runs print side by side (the best is the least disturbed run; the
+ * median shows how much the rest vary), and the ratios of both.
+ * With --out-dir DIR the extracts write under DIR (e.g. /dev/shm, a tmpfs) instead of the work
+ * directory under the system's temporary directory. Where that is ext4 without a journal (this
+ * machine's /), creating a file costs 0.1–0.4 ms of CPU in the kernel, growing with the files
+ * deleted in the last minute or so (ext4's recently_deleted() check walks them: the bench deletes
+ * each run's output before the next), so both extracts then mostly time inode allocation.
+ * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf] [--out-dir DIR]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -50,8 +57,24 @@ function mulberry32(seed: number): () => number {
 const gnuTime = '/usr/bin/time';
 
 interface Timing {
+  /** Best (least) of the runs. */
   wall: number;
   cpu: number;
+  /** Median of the runs. */
+  wallMedian: number;
+  cpuMedian: number;
+}
+
+/** One run's times. */
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /**
@@ -76,7 +99,7 @@ function perfCpu(label: string, command: string, args: string[], env?: NodeJS.Pr
 }
 
 /** One whole-process run: wall seconds, and CPU seconds (user + system) where GNU time is installed (or perf, with --perf). */
-function runOnce(label: string, command: string, args: string[], env?: NodeJS.ProcessEnv, before?: () => void): Timing {
+function runOnce(label: string, command: string, args: string[], env?: NodeJS.ProcessEnv, before?: () => void): Sample {
   const cpuFile = path.join(work, 'cpu.txt');
   if (usePerf) {
     const t0 = performance.now();
@@ -130,15 +153,19 @@ function timeSideBySide(...commands: Command[]): Timing[] {
     };
     commands = [...commands, { label: `before ${ours.label}`, command: ours.command, args: other, before: clean }];
   }
-  const best = commands.map(() => ({ wall: Infinity, cpu: Infinity }));
+  const samples: Sample[][] = commands.map(() => []);
   for (let run = 0; run < RUNS; run++) {
     commands.forEach((c, i) => {
       c.before();
-      const t = runOnce(c.label, c.command, c.args, c.env, c.before);
-      best[i]!.wall = Math.min(best[i]!.wall, t.wall);
-      best[i]!.cpu = Math.min(best[i]!.cpu, t.cpu);
+      samples[i]!.push(runOnce(c.label, c.command, c.args, c.env, c.before));
     });
   }
+  const best: Timing[] = samples.map((runs) => ({
+    wall: Math.min(...runs.map((r) => r.wall)),
+    cpu: Math.min(...runs.map((r) => r.cpu)),
+    wallMedian: median(runs.map((r) => r.wall)),
+    cpuMedian: median(runs.map((r) => r.cpu)),
+  }));
   if (beforeCli) {
     const b = best[best.length - 1]!;
     const a = best[0]!;
@@ -159,6 +186,8 @@ const built = spawnSync('npm', ['run', 'build', '-w', 'packages/yaffs2'], { cwd:
 if (built.status !== 0) throw new Error(`npm run build -w packages/yaffs2 failed: ${built.stderr}`);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-speed-'));
+const outDirOption = option('out-dir', '');
+const outDir = outDirOption ? fs.mkdtempSync(path.join(outDirOption, 'yaffs2-speed-out-')) : work;
 try {
   const tree = path.join(work, 'tree');
   const random = mulberry32(16);
@@ -219,23 +248,26 @@ try {
     reference = theirs;
     console.log(`import    yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   mkyaffs2image ${b!.wall.toFixed(3)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
     console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(cpuDigits)} s (start-up ${startUp!.cpu.toFixed(cpuDigits)} s)   mkyaffs2image ${b!.cpu.toFixed(cpuDigits)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
+    console.log(`          medians: yaffs2 ${a!.wallMedian.toFixed(3)} s   mkyaffs2image ${b!.wallMedian.toFixed(3)} s   ratio ${(a!.wallMedian / b!.wallMedian).toFixed(2)}×; cpu ratio ${(a!.cpuMedian / b!.cpuMedian).toFixed(2)}×`);
   } else {
     const [a] = timeSideBySide(importOurs);
     console.log(`import    yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s, ${cpuText(a!)})   mkyaffs2image: not given (--mkyaffs2image PATH)`);
   }
-  const out1 = path.join(work, 'out1');
-  const out2 = path.join(work, 'out2');
+  const out1 = path.join(outDir, 'out1');
+  const out2 = path.join(outDir, 'out2');
   const extractOurs: Command = { label: 'extract', command: process.execPath, args: [cli, 'extract', reference, out1], before: rm(out1) };
   if (available('unyaffs')) {
     const [a, b] = timeSideBySide(extractOurs, { label: 'unyaffs', command: 'unyaffs', args: [reference, out2], before: rm(out2) });
     console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   unyaffs ${b!.wall.toFixed(3)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
     console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(cpuDigits)} s   unyaffs ${b!.cpu.toFixed(cpuDigits)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
+    console.log(`          medians: yaffs2 ${a!.wallMedian.toFixed(3)} s   unyaffs ${b!.wallMedian.toFixed(3)} s   ratio ${(a!.wallMedian / b!.wallMedian).toFixed(2)}×; cpu ratio ${(a!.cpuMedian / b!.cpuMedian).toFixed(2)}×   (into ${outDir === work ? os.tmpdir() : outDirOption})`);
   } else {
     const [a] = timeSideBySide(extractOurs);
     console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}`);
+  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}${outDirOption ? ` --out-dir ${outDirOption}` : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
+  if (outDir !== work) fs.rmSync(outDir, { recursive: true, force: true });
 }
