@@ -167,375 +167,397 @@ function out(line: string): void {
   process.stdout.write(line + '\n');
 }
 
-export function buildProgram(): Command {
+/** The commands buildProgram defines (help lists them in this order). */
+const COMMAND_NAMES = ['mkfs', 'import', 'extract', 'ls', 'cat', 'get', 'put', 'rm', 'mkdir', 'grow', 'info', 'fsck'];
+
+/**
+ * The CLI's commands; with `only`, that command alone (runCli, when the arguments name one: the
+ * others' options and help texts are not built, about a fifth of the bundle's start-up; its own
+ * --help and errors read the same). Without it, every command (--help, `help`, completion,
+ * suggestions for a mistyped command).
+ */
+export function buildProgram(only?: string): Command {
+  const want = (name: string): boolean => only === undefined || only === name;
   const program = new Command();
   program.name('yaffs2').description('YAFFS2 images: mkfs, import, extract, ls, cat, put, get, rm, mkdir, info, fsck');
 
-  program
-    .command('mkfs <image>')
-    .description('create an empty YAFFS2 image of N blocks')
-    .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
-    .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
-    .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
-    .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
-    .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
-    .action((image: string, opts: { blocks: number } & CreateFormatOptions) => {
-      makeEmptyImage(image, { blocks: opts.blocks, ...createFormat(opts) });
-    });
+  if (want('mkfs'))
+    program
+      .command('mkfs <image>')
+      .description('create an empty YAFFS2 image of N blocks')
+      .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
+      .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
+      .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
+      .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
+      .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
+      .action((image: string, opts: { blocks: number } & CreateFormatOptions) => {
+        makeEmptyImage(image, { blocks: opts.blocks, ...createFormat(opts) });
+      });
 
-  program
-    .command('import <dir> <image>')
-    .description('write a host directory tree into a new image, as mkyaffs2image does')
-    .option('--blocks <n>', 'erase blocks (default: what the tree needs, the reserve and --free)', parseBlocks)
-    .option('--free <size>', 'room left for edits, bytes or with K/M/G (default: 10% of the tree, at least 4 blocks)', parseSize)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
-    .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
-    .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
-    .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
-    .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
-    .option(...NO_PROGRESS)
-    .action((dir: string, image: string, opts: { blocks?: number; free?: number; progress: boolean } & CreateFormatOptions) => {
-      // The stream writer (stream-import.ts); it hands what it does not handle to importTree.
-      const r = withProgress(opts, 'import', (progress) => streamImport(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.active ? progress.bytes : undefined }));
-      writeStderr(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
-    });
+  if (want('import'))
+    program
+      .command('import <dir> <image>')
+      .description('write a host directory tree into a new image, as mkyaffs2image does')
+      .option('--blocks <n>', 'erase blocks (default: what the tree needs, the reserve and --free)', parseBlocks)
+      .option('--free <size>', 'room left for edits, bytes or with K/M/G (default: 10% of the tree, at least 4 blocks)', parseSize)
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
+      .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
+      .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
+      .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
+      .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
+      .option(...NO_PROGRESS)
+      .action((dir: string, image: string, opts: { blocks?: number; free?: number; progress: boolean } & CreateFormatOptions) => {
+        // The stream writer (stream-import.ts); it hands what it does not handle to importTree.
+        const r = withProgress(opts, 'import', (progress) => streamImport(dir, image, { blocks: opts.blocks, freeBytes: opts.free, ...createFormat(opts), onProgress: progress.active ? progress.bytes : undefined }));
+        writeStderr(`imported ${r.objects} objects, ${r.bytes} bytes, into ${r.blocks} blocks\n`);
+      });
 
-  program
-    .command('extract <image> <dir>')
-    .description('recreate the image tree under a new (or empty) host directory')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .option(...NO_PROGRESS)
-    .action((image: string, dir: string, opts: { ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
-      const reportSkipped = (r: ExtractResult): void => {
-        if (r.skipped.length > 0) {
-          const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
-          writeStderr(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
-        }
-      };
-      withProgress(opts, 'extract', (progress) => {
-        // A clean YAFFS2 image: one pass over the image, no mount (stream-extract.ts). It hands
-        // back (null, nothing written) whatever the mount would report or it does not handle;
-        // that is mounted and extracted as before, warnings and exit status included.
-        const streamed = streamExtract(image, dir, {
-          format: detectFormat(opts),
-          onScanProgress: progress.active ? progress.scan : undefined,
-          onProgress: progress.active ? progress.bytes : undefined,
-        });
-        if (streamed !== null) {
-          progress.stop();
-          reportSkipped(streamed);
-          return;
-        }
-        withImage(
-          image,
-          true,
-          opts,
-          (img) => {
-            const r = extractTree(img.fs, dir, { onProgress: progress.active ? progress.bytes : undefined });
+  if (want('extract'))
+    program
+      .command('extract <image> <dir>')
+      .description('recreate the image tree under a new (or empty) host directory')
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .option(...NO_PROGRESS)
+      .action((image: string, dir: string, opts: { ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
+        const reportSkipped = (r: ExtractResult): void => {
+          if (r.skipped.length > 0) {
+            const more = r.skipped.length > 1 ? ` and ${r.skipped.length - 1} more` : '';
+            writeStderr(`yaffs2: ${dir}: not created: ${r.skipped[0]}${more} (yaffs2 ls -l -R lists them)\n`);
+          }
+        };
+        withProgress(opts, 'extract', (progress) => {
+          // A clean YAFFS2 image: one pass over the image, no mount (stream-extract.ts). It hands
+          // back (null, nothing written) whatever the mount would report or it does not handle;
+          // that is mounted and extracted as before, warnings and exit status included.
+          const streamed = streamExtract(image, dir, {
+            format: detectFormat(opts),
+            onScanProgress: progress.active ? progress.scan : undefined,
+            onProgress: progress.active ? progress.bytes : undefined,
+          });
+          if (streamed !== null) {
             progress.stop();
-            reportSkipped(r);
-            reportMountProblems(image, img, opts);
-          },
-          progress,
-        );
-      });
-    });
-
-  program
-    .command('ls <image> [path]')
-    .description('list a directory')
-    .option('-l', 'long listing')
-    .option('-R', 'recursive')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .option(...NO_PROGRESS)
-    .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
-      withImage(image, true, opts, (img) => {
-        const start = path ?? '/';
-        const st = img.fs.lstat(start);
-        if (st.type !== 'directory') {
-          out(start);
-          return;
-        }
-        const seen = new Set<number>();
-        const list = (dir: string, depth: number): void => {
-          if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${dir}: tree deeper than 1024`);
-          const entries = img.fs.readdir(dir);
-          if (opts.R) out(`${dir}:`);
-          for (const e of entries) {
-            const p = joinPath(dir, e.name);
-            if (opts.l) {
-              const s = img.fs.lstat(p);
-              const link = s.type === 'symlink' ? ` -> ${img.fs.readlink(p)}` : '';
-              const time = new Date(s.mtime * 1000).toISOString().slice(0, 16).replace('T', ' ');
-              const letter = typeLetter(s.type, s.mode);
-              const dev = deviceNumbers(s.rdev);
-              const size = letter === 'c' || letter === 'b' ? `${dev.major}, ${dev.minor}` : String(s.size);
-              out(`${modeString(s.type, s.mode)} ${String(s.nlink).padStart(2)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${size.padStart(10)} ${time} ${e.name}${link}`);
-            } else {
-              out(e.name);
-            }
+            reportSkipped(streamed);
+            return;
           }
-          if (opts.R) {
+          withImage(
+            image,
+            true,
+            opts,
+            (img) => {
+              const r = extractTree(img.fs, dir, { onProgress: progress.active ? progress.bytes : undefined });
+              progress.stop();
+              reportSkipped(r);
+              reportMountProblems(image, img, opts);
+            },
+            progress,
+          );
+        });
+      });
+
+  if (want('ls'))
+    program
+      .command('ls <image> [path]')
+      .description('list a directory')
+      .option('-l', 'long listing')
+      .option('-R', 'recursive')
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .option(...NO_PROGRESS)
+      .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
+        withImage(image, true, opts, (img) => {
+          const start = path ?? '/';
+          const st = img.fs.lstat(start);
+          if (st.type !== 'directory') {
+            out(start);
+            return;
+          }
+          const seen = new Set<number>();
+          const list = (dir: string, depth: number): void => {
+            if (depth > 1024) throw new Yaffs2Error('CORRUPT_IMAGE', `${dir}: tree deeper than 1024`);
+            const entries = img.fs.readdir(dir);
+            if (opts.R) out(`${dir}:`);
             for (const e of entries) {
-              if (e.type !== 'directory') continue;
               const p = joinPath(dir, e.name);
-              const s = img.fs.lstat(p);
-              if (seen.has(s.id)) continue;
-              seen.add(s.id);
-              out('');
-              list(p, depth + 1);
+              if (opts.l) {
+                const s = img.fs.lstat(p);
+                const link = s.type === 'symlink' ? ` -> ${img.fs.readlink(p)}` : '';
+                const time = new Date(s.mtime * 1000).toISOString().slice(0, 16).replace('T', ' ');
+                const letter = typeLetter(s.type, s.mode);
+                const dev = deviceNumbers(s.rdev);
+                const size = letter === 'c' || letter === 'b' ? `${dev.major}, ${dev.minor}` : String(s.size);
+                out(`${modeString(s.type, s.mode)} ${String(s.nlink).padStart(2)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${size.padStart(10)} ${time} ${e.name}${link}`);
+              } else {
+                out(e.name);
+              }
             }
-          }
-        };
-        list(start, 0);
-        reportMountProblems(image, img, opts);
-      }, commandBars(opts));
-    });
-
-  program
-    .command('cat <image> <path>')
-    .description('write a file to stdout')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .action((image: string, path: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
-      const data = withImage(image, true, opts, (img) => {
-        const bytes = img.fs.readFile(path);
-        reportMountProblems(image, img, opts);
-        return bytes;
-      });
-      fs.writeSync(1, data);
-    });
-
-  program
-    .command('get <image> <path> <host-file>')
-    .description('copy a file out of the image (refuses to overwrite a host file)')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .action((image: string, path: string, hostFile: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
-      const data = withImage(image, true, opts, (img) => {
-        const bytes = img.fs.readFile(path);
-        reportMountProblems(image, img, opts);
-        return bytes;
-      });
-      if (fs.existsSync(hostFile)) throw new Yaffs2Error('EEXIST', `${hostFile}: exists on the host; not overwritten`);
-      // Whole or not at all: a failed write (ENOSPC, Ctrl-C) leaves no partial host file.
-      writeFileAtomic(hostFile, data);
-    });
-
-  program
-    .command('put <image> <host-file> <path>')
-    .description('copy a host file into the image (replacing a file there); the image is rewritten whole, atomically')
-    .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .action((image: string, hostFile: string, path: string, opts: { blocks?: number } & FormatOptions) => {
-      let data: Uint8Array;
-      try {
-        data = fs.readFileSync(hostFile);
-      } catch (e) {
-        throw new Yaffs2Error(hostCode(e), `${hostFile}: cannot read the host file`);
-      }
-      reportEditedProblems(image, editImage(image, [{ kind: 'put', path, content: data }], { ...detectFormat(opts), blocks: opts.blocks }));
-    });
-
-  program
-    .command('rm <image> <path>')
-    .description('remove a file, symlink or empty directory; the image is rewritten whole, atomically')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .action((image: string, path: string, opts: FormatOptions) => {
-      reportEditedProblems(image, editImage(image, [{ kind: 'rm', path }], detectFormat(opts)));
-    });
-
-  program
-    .command('mkdir <image> <path>')
-    .description('create a directory; the image is rewritten whole, atomically')
-    .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .action((image: string, path: string, opts: { blocks?: number } & FormatOptions) => {
-      reportEditedProblems(image, editImage(image, [{ kind: 'mkdir', path }], { ...detectFormat(opts), blocks: opts.blocks }));
-    });
-
-  program
-    .command('grow <image>')
-    .description('give the image more erase blocks (rewritten whole, atomically)')
-    .requiredOption('--blocks <n>', 'the new number of erase blocks (at least the present one)', parseBlocks)
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .action((image: string, opts: { blocks: number } & FormatOptions) => {
-      const r = reportEditedProblems(image, editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks }));
-      writeStderr(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
-    });
-
-  program
-    .command('info <image>')
-    .description('geometry, layout, objects, free space, blocks by state, erase counts')
-    .option('--json', 'machine-readable output')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
-    .option(...NO_PROGRESS)
-    .action((image: string, opts: { json?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
-      withImage(image, true, opts, (img) => {
-        const g = img.device.geometry;
-        const info = img.fs.info();
-        const statfs = img.fs.statfs();
-        const report = {
-          image,
-          geometry: { pageSize: g.pageSize, spareSize: g.spareSize, pagesPerBlock: g.pagesPerBlock, blocks: img.fs.blockCount },
-          layout: img.layout,
-          format: {
-            bigEndian: img.format.bigEndian,
-            tagEcc: img.format.tagEcc,
-            inbandTags: img.format.inbandTags,
-            dataEcc: img.format.dataEcc,
-            littleEndianParity: img.format.littleEndianParity,
-            confidence: img.format.confidence,
-            plausibleChunks: img.format.plausible,
-            examinedChunks: img.format.examined,
-            nextBestFormat: img.format.runnerUp,
-            notes: img.format.notes,
-          },
-          mountedFrom: img.fs.stats.mountedFrom,
-          objects: { total: info.objects, files: info.files, directories: info.directories, symlinks: info.symlinks, hardlinks: info.hardlinks },
-          space: { totalBytes: statfs.totalBytes, freeBytes: statfs.freeBytes, freeChunks: statfs.freeChunks, reservedBlocks: statfs.reservedBlocks },
-          blocksByState: info.blocksByState,
-          eraseCounts: info.eraseCounts,
-          sequenceNumber: info.sequenceNumber,
-          eccEvents: {
-            tagCorrected: img.fs.stats.tagEccCorrected,
-            tagUncorrectable: img.fs.stats.tagEccUncorrectable,
-          },
-          eccCorrections: img.fs.eccCorrections,
-        };
-        if (opts.json) {
-          out(JSON.stringify({ ...report, problems: img.fs.mountProblems }, null, 2));
+            if (opts.R) {
+              for (const e of entries) {
+                if (e.type !== 'directory') continue;
+                const p = joinPath(dir, e.name);
+                const s = img.fs.lstat(p);
+                if (seen.has(s.id)) continue;
+                seen.add(s.id);
+                out('');
+                list(p, depth + 1);
+              }
+            }
+          };
+          list(start, 0);
           reportMountProblems(image, img, opts);
-          return;
-        }
-        out(`image        ${image}`);
-        out(`geometry     ${g.pageSize}+${g.spareSize} bytes/page, ${g.pagesPerBlock} pages/block, ${img.fs.blockCount} blocks`);
-        out(`layout       ${img.layout}, ${img.format.bigEndian ? 'big' : 'little'}-endian, ${img.format.inbandTags ? 'inband tags' : `tag ECC ${img.format.tagEcc ? 'on' : 'off'}`}${img.format.layout === 'mtd' ? `, data ECC ${img.format.dataEcc}` : ''}${img.format.bigEndian && img.format.tagEcc && !img.format.inbandTags && img.format.littleEndianParity ? ', tag-ECC parities little-endian' : ''} (mounted from ${report.mountedFrom})`);
-        out(`detected     ${img.format.confidence} confidence: ${img.format.notes.join('; ')}`);
-        out(`objects      ${info.objects} (${info.files} files, ${info.directories} dirs, ${info.symlinks} symlinks, ${info.hardlinks} hard links)`);
-        out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);
-        out(`blocks       ${Object.entries(info.blocksByState).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-        out(`erase counts min ${info.eraseCounts.min}, max ${info.eraseCounts.max}, mean ${info.eraseCounts.mean.toFixed(2)}`);
-        out(`ecc          ${describeEccCorrections(report.eccCorrections) ?? 'nothing corrected in the chunks read'}`);
-        out(`problems     ${img.fs.mountProblems.length}`);
-        reportMountProblems(image, img, opts);
-      }, commandBars(opts));
-    });
+        }, commandBars(opts));
+      });
 
-  program
-    .command('fsck <image>')
-    .description('check the image; exit 0 when clean, 1 when problems were found')
-    .option('--repair', 'rewrite the image whole from what could be read (atomically), dropping stale and damaged chunks')
-    .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-    .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-    .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-    .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-    .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-    .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-    .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-    .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-    .option(...NO_PROGRESS)
-    .action((image: string, opts: { repair?: boolean; progress: boolean } & FormatOptions) => {
-      const { problems, corrected } = withImage(image, true, opts, (img) => {
-        // A scan mount reports what it could not read; a checkpoint mount read no chunks, so
-        // objects it holds in lost+found are listed instead.
-        const mount = [...img.fs.mountProblems];
-        if (img.fs.stats.mountedFrom !== 'scan' && img.fs.readdir('/').some((e) => e.name === 'lost+found')) {
-          for (const e of img.fs.readdir('/lost+found')) mount.push(`lost+found/${e.name}: object without a valid parent`);
+  if (want('cat'))
+    program
+      .command('cat <image> <path>')
+      .description('write a file to stdout')
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .action((image: string, path: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
+        const data = withImage(image, true, opts, (img) => {
+          const bytes = img.fs.readFile(path);
+          reportMountProblems(image, img, opts);
+          return bytes;
+        });
+        fs.writeSync(1, data);
+      });
+
+  if (want('get'))
+    program
+      .command('get <image> <path> <host-file>')
+      .description('copy a file out of the image (refuses to overwrite a host file)')
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .action((image: string, path: string, hostFile: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
+        const data = withImage(image, true, opts, (img) => {
+          const bytes = img.fs.readFile(path);
+          reportMountProblems(image, img, opts);
+          return bytes;
+        });
+        if (fs.existsSync(hostFile)) throw new Yaffs2Error('EEXIST', `${hostFile}: exists on the host; not overwritten`);
+        // Whole or not at all: a failed write (ENOSPC, Ctrl-C) leaves no partial host file.
+        writeFileAtomic(hostFile, data);
+      });
+
+  if (want('put'))
+    program
+      .command('put <image> <host-file> <path>')
+      .description('copy a host file into the image (replacing a file there); the image is rewritten whole, atomically')
+      .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .action((image: string, hostFile: string, path: string, opts: { blocks?: number } & FormatOptions) => {
+        let data: Uint8Array;
+        try {
+          data = fs.readFileSync(hostFile);
+        } catch (e) {
+          throw new Yaffs2Error(hostCode(e), `${hostFile}: cannot read the host file`);
         }
-        const found = [...mount, ...img.fs.check()];
-        // Every live chunk was read: what the ECC corrected on the way (not a problem: exit 0).
-        return { problems: found, corrected: describeEccCorrections(img.fs.eccCorrections) };
-      }, commandBars(opts));
-      for (const p of problems) out(p);
-      if (corrected !== null) {
-        out(`${image}: ${corrected}`);
-        writeStderr(`yaffs2: ${image}: ${corrected}\n`);
-      }
-      if (problems.length > 0) {
-        // (fsck has reported the ECC corrections and the problems of this image already.)
-        if (opts.repair) editImage(image, [], detectFormat(opts));
-        writeStderr(`yaffs2: ${image}: ${problems.length} problem(s)${opts.repair ? '; rewritten from what could be read' : ''}\n`);
-        process.exitCode = 1;
-      } else {
-        out(`${image}: clean`);
-      }
-    });
+        reportEditedProblems(image, editImage(image, [{ kind: 'put', path, content: data }], { ...detectFormat(opts), blocks: opts.blocks }));
+      });
+
+  if (want('rm'))
+    program
+      .command('rm <image> <path>')
+      .description('remove a file, symlink or empty directory; the image is rewritten whole, atomically')
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .action((image: string, path: string, opts: FormatOptions) => {
+        reportEditedProblems(image, editImage(image, [{ kind: 'rm', path }], detectFormat(opts)));
+      });
+
+  if (want('mkdir'))
+    program
+      .command('mkdir <image> <path>')
+      .description('create a directory; the image is rewritten whole, atomically')
+      .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .action((image: string, path: string, opts: { blocks?: number } & FormatOptions) => {
+        reportEditedProblems(image, editImage(image, [{ kind: 'mkdir', path }], { ...detectFormat(opts), blocks: opts.blocks }));
+      });
+
+  if (want('grow'))
+    program
+      .command('grow <image>')
+      .description('give the image more erase blocks (rewritten whole, atomically)')
+      .requiredOption('--blocks <n>', 'the new number of erase blocks (at least the present one)', parseBlocks)
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .action((image: string, opts: { blocks: number } & FormatOptions) => {
+        const r = reportEditedProblems(image, editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks }));
+        writeStderr(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
+      });
+
+  if (want('info'))
+    program
+      .command('info <image>')
+      .description('geometry, layout, objects, free space, blocks by state, erase counts')
+      .option('--json', 'machine-readable output')
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .option(...NO_PROGRESS)
+      .action((image: string, opts: { json?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
+        withImage(image, true, opts, (img) => {
+          const g = img.device.geometry;
+          const info = img.fs.info();
+          const statfs = img.fs.statfs();
+          const report = {
+            image,
+            geometry: { pageSize: g.pageSize, spareSize: g.spareSize, pagesPerBlock: g.pagesPerBlock, blocks: img.fs.blockCount },
+            layout: img.layout,
+            format: {
+              bigEndian: img.format.bigEndian,
+              tagEcc: img.format.tagEcc,
+              inbandTags: img.format.inbandTags,
+              dataEcc: img.format.dataEcc,
+              littleEndianParity: img.format.littleEndianParity,
+              confidence: img.format.confidence,
+              plausibleChunks: img.format.plausible,
+              examinedChunks: img.format.examined,
+              nextBestFormat: img.format.runnerUp,
+              notes: img.format.notes,
+            },
+            mountedFrom: img.fs.stats.mountedFrom,
+            objects: { total: info.objects, files: info.files, directories: info.directories, symlinks: info.symlinks, hardlinks: info.hardlinks },
+            space: { totalBytes: statfs.totalBytes, freeBytes: statfs.freeBytes, freeChunks: statfs.freeChunks, reservedBlocks: statfs.reservedBlocks },
+            blocksByState: info.blocksByState,
+            eraseCounts: info.eraseCounts,
+            sequenceNumber: info.sequenceNumber,
+            eccEvents: {
+              tagCorrected: img.fs.stats.tagEccCorrected,
+              tagUncorrectable: img.fs.stats.tagEccUncorrectable,
+            },
+            eccCorrections: img.fs.eccCorrections,
+          };
+          if (opts.json) {
+            out(JSON.stringify({ ...report, problems: img.fs.mountProblems }, null, 2));
+            reportMountProblems(image, img, opts);
+            return;
+          }
+          out(`image        ${image}`);
+          out(`geometry     ${g.pageSize}+${g.spareSize} bytes/page, ${g.pagesPerBlock} pages/block, ${img.fs.blockCount} blocks`);
+          out(`layout       ${img.layout}, ${img.format.bigEndian ? 'big' : 'little'}-endian, ${img.format.inbandTags ? 'inband tags' : `tag ECC ${img.format.tagEcc ? 'on' : 'off'}`}${img.format.layout === 'mtd' ? `, data ECC ${img.format.dataEcc}` : ''}${img.format.bigEndian && img.format.tagEcc && !img.format.inbandTags && img.format.littleEndianParity ? ', tag-ECC parities little-endian' : ''} (mounted from ${report.mountedFrom})`);
+          out(`detected     ${img.format.confidence} confidence: ${img.format.notes.join('; ')}`);
+          out(`objects      ${info.objects} (${info.files} files, ${info.directories} dirs, ${info.symlinks} symlinks, ${info.hardlinks} hard links)`);
+          out(`space        ${statfs.freeBytes} of ${statfs.totalBytes} bytes free (${statfs.reservedBlocks} blocks reserved)`);
+          out(`blocks       ${Object.entries(info.blocksByState).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+          out(`erase counts min ${info.eraseCounts.min}, max ${info.eraseCounts.max}, mean ${info.eraseCounts.mean.toFixed(2)}`);
+          out(`ecc          ${describeEccCorrections(report.eccCorrections) ?? 'nothing corrected in the chunks read'}`);
+          out(`problems     ${img.fs.mountProblems.length}`);
+          reportMountProblems(image, img, opts);
+        }, commandBars(opts));
+      });
+
+  if (want('fsck'))
+    program
+      .command('fsck <image>')
+      .description('check the image; exit 0 when clean, 1 when problems were found')
+      .option('--repair', 'rewrite the image whole from what could be read (atomically), dropping stale and damaged chunks')
+      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
+      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
+      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
+      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
+      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
+      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
+      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
+      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .option(...NO_PROGRESS)
+      .action((image: string, opts: { repair?: boolean; progress: boolean } & FormatOptions) => {
+        const { problems, corrected } = withImage(image, true, opts, (img) => {
+          // A scan mount reports what it could not read; a checkpoint mount read no chunks, so
+          // objects it holds in lost+found are listed instead.
+          const mount = [...img.fs.mountProblems];
+          if (img.fs.stats.mountedFrom !== 'scan' && img.fs.readdir('/').some((e) => e.name === 'lost+found')) {
+            for (const e of img.fs.readdir('/lost+found')) mount.push(`lost+found/${e.name}: object without a valid parent`);
+          }
+          const found = [...mount, ...img.fs.check()];
+          // Every live chunk was read: what the ECC corrected on the way (not a problem: exit 0).
+          return { problems: found, corrected: describeEccCorrections(img.fs.eccCorrections) };
+        }, commandBars(opts));
+        for (const p of problems) out(p);
+        if (corrected !== null) {
+          out(`${image}: ${corrected}`);
+          writeStderr(`yaffs2: ${image}: ${corrected}\n`);
+        }
+        if (problems.length > 0) {
+          // (fsck has reported the ECC corrections and the problems of this image already.)
+          if (opts.repair) editImage(image, [], detectFormat(opts));
+          writeStderr(`yaffs2: ${image}: ${problems.length} problem(s)${opts.repair ? '; rewritten from what could be read' : ''}\n`);
+          process.exitCode = 1;
+        } else {
+          out(`${image}: clean`);
+        }
+      });
 
   return program;
 }
@@ -561,5 +583,6 @@ const DEFINITION: CliDefinition = {
 
 /** Runs the CLI on `argv` (the arguments after the command name); resolves to the exit status. main.ts is the entry point. */
 export function runCli(argv: string[]): Promise<number> {
-  return runStyledCli(applyCliStyle(buildProgram(), DEFINITION), DEFINITION, argv);
+  const only = argv[0] !== undefined && COMMAND_NAMES.includes(argv[0]) ? argv[0] : undefined;
+  return runStyledCli(applyCliStyle(buildProgram(only), DEFINITION), DEFINITION, argv);
 }

@@ -40,6 +40,26 @@ describe('yaffs2 CLI style', () => {
     assert.match(run(['--help']).stdout, /Examples:\n {2}yaffs2 import/);
   });
 
+  test('a command named first is built alone (runCli): its --help and its usage errors read as with every command built', () => {
+    const names = ['mkfs', 'import', 'extract', 'ls', 'cat', 'get', 'put', 'rm', 'mkdir', 'grow', 'info', 'fsck'];
+    // `yaffs2 help <command>` builds every command; `yaffs2 <command> --help` that one alone.
+    const listed = run(['--help']).stdout;
+    for (const name of names) {
+      assert.match(listed, new RegExp(`^  ${name} `, 'm'), `${name} is in the full help`);
+      const alone = run([name, '--help']);
+      const full = run(['help', name]);
+      assert.equal(alone.status, 0, alone.stderr);
+      assert.equal(alone.stdout, full.stdout, name);
+      const bad = run([name, '--no-such-option']);
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /^yaffs2: (unknown option '--no-such-option'|required option '--blocks <n>' not specified)\n$/, name);
+    }
+    // A mistyped command still gets every command's suggestion.
+    const typo = run(['extrct', 'a.img', 'out']);
+    assert.equal(typo.status, 2);
+    assert.match(typo.stderr, /extract/);
+  });
+
   test('ls -R into a pipe closed early (| head) ends quietly with exit 0', () => {
     const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" ls -l -R "${image}" | head -n 3`], { encoding: 'utf8' });
     assert.equal(r.stderr, '');
