@@ -25,7 +25,9 @@
 // nothing either (same flag); ours fills 70 % first (the kernel's fill), counted in our time.
 // The synthetic case runs with eager timing, greedy GC and no static wear leveling (the FTL
 // kernel's configuration; MQSim keeps its RGA victim policy and static wear leveling, so its GC
-// does other work: the erase counts differ); the replays use the mqsim-default scenario as it is.
+// does other work: the erase counts differ); the replays use the mqsim-default scenario as it is,
+// with no time-series points: they run in the kernel replay (src/simulator/replay-kernel.ts; each
+// row says where its replay ran).
 // Measured figures: packages/ssd/README.md ("Speed against MQSim") and CHANGELOG.md.
 // MQSim itself: this script writes the ssdconfig and workload XML to a temporary directory
 // (the trace copied there) and runs MQSim 7ec40e3 (built in /tmp from its fetched source; its code
@@ -201,6 +203,12 @@ function runMqsim(dir: string, blocksPerPlane: number, workloadXml: string): Mqs
 
 // ------------------------------------------------------------------ the cases
 
+/** Where the replay ran: the kernel replay (src/simulator/replay-kernel.ts), or TypeScript and why. */
+function replayEngine(engine: unknown): string {
+  const e = engine as { replayKernel?: boolean; typescriptBecause: string[] };
+  return e.replayKernel === true ? 'in the kernel' : `in TypeScript (${e.typescriptBecause.join('; ')})`;
+}
+
 interface Row {
   name: string;
   ours: number;
@@ -272,7 +280,7 @@ try {
           name: `${deviceName(blocksPerPlane)}: ${trace}-small replay, ${occupied ? `${OCCUPANCY * 100} % occupied first` : 'nothing written first (as MQSim)'}`,
           ours,
           oursCpu,
-          oursDetail: `${pre && pre.state !== 'none' ? `${pre.fill} fill ${pre.wallSeconds.toFixed(2)} s of it; ` : ''}mean latency ${report.latencyUs.mean.toFixed(0)} µs`,
+          oursDetail: `${pre && pre.state !== 'none' ? `${pre.fill} fill ${pre.wallSeconds.toFixed(2)} s of it; ` : ''}mean latency ${report.latencyUs.mean.toFixed(0)} µs; replay ${replayEngine(report.config.engine)}`,
           mqsim,
         });
       }

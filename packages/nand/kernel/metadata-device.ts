@@ -266,6 +266,63 @@ export function read(page: i32): i32 {
   return 0;
 }
 
+// ------------------------------------------------------------------ a sink's owner (the SSD's transaction scheduler)
+// With NandClock.sink set the device hands each operation's timing to the sink's owner, which
+// books the channel and notes completions itself; the device still checks, counts and stores. The
+// SSD kernel's transaction scheduler (packages/ssd/kernel/scheduler.ts) is such an owner.
+
+/** NandClock.bookChannel: `duration` ns of `channel` at the earliest free time ≥ ready; returns the start. */
+// Mirrors: packages/nand/src/timing.ts#NandClock.bookChannel kernel:1fc882c0 source:d310dfd0
+export function bookChannel(channel: i32, ready: f64, duration: f64): f64 {
+  return book(channel, ready, duration);
+}
+
+/** NandClock.noteCompletion: an operation the sink's owner timed completes at `done`. */
+// Mirrors: packages/nand/src/timing.ts#NandClock.noteCompletion kernel:7274ad1b source:8bc7e5f0
+export function noteCompletion(done: f64): void {
+  store<f64>(clockCells, done, 8);
+  if (done > load<f64>(clockCells, 16)) store<f64>(clockCells, done, 16);
+}
+
+/** NandClock.issueAt: operations are issued no earlier than `time`. */
+// Mirrors: packages/nand/src/timing.ts#NandClock.issueAt kernel:5b280d68 source:cbd64080
+export function issueAt(time: f64): void {
+  if (time > load<f64>(clockCells)) store<f64>(clockCells, time);
+}
+
+/** NandClock.dieBusy[die] += ns (the sink's owner's command time). */
+export function addDieBusy(die: i32, ns: f64): void {
+  const busy = dieBusy + (<usize>die << 3);
+  store<f64>(busy, load<f64>(busy) + ns);
+}
+
+/** The die of a page (SimulatedNandDevice: dieOfBlock of its block), no range check. */
+export function dieOfPage(page: i32): i32 {
+  return dieOf(blockOf(page));
+}
+
+/** The channel of a die (SimulatedNandDevice.channelOfDie). */
+export function channelOfDieAt(die: i32): i32 {
+  return load<i32>(channelOfDie + (<usize>die << 2));
+}
+
+/** The transfer of one page and its spare (recordBytes) on the channel, ns: NandClock's transfer for a whole record. */
+export function recordTransfer(): f64 {
+  return transfer;
+}
+
+/**
+ * SimulatedNandDevice.readPage with no buffers, a sink taking the timing: the range check and the
+ * counts (the caller handed the sink the read first, as readPage does). Returns 1 out of range.
+ */
+// Mirrors: packages/nand/src/device/simulated-device.ts#SimulatedNandDevice.readPage kernel:67eee5b7 source:31a555fd
+export function countSinkRead(page: i32): i32 {
+  if (<u32>page >= <u32>pageCount) return 1;
+  bump(0, 1);
+  addU32(readsPerBlock, blockOf(page), 1);
+  return 0;
+}
+
 // ------------------------------------------------------------------ program
 
 /** The program half of programSpareWords (the checks passed, the flags say go): writes the page's compact head. */
@@ -316,6 +373,30 @@ export function programHead(page: i32, w1: i32, w2: i32): i32 {
   if (status != 0) return status;
   const block = blockOf(page);
   programChecked(page, block, page - block * pagesPerBlock, w1, w2);
+  return 0;
+}
+
+/**
+ * programHead with a sink taking the timing (NandClock.sink): the checks, the counts and the
+ * compact head of MetadataNandDevice.programSpareWords, no clock (the caller handed the sink the
+ * program). The readiness flags are not looked at: the caller checked them before pausing nothing.
+ */
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords packages/nand/src/store.ts#RamStore.writeHeadWords kernel:97d7b464 source:b3f23bf3
+export function programHeadSink(page: i32, w1: i32, w2: i32): i32 {
+  if (<u32>page >= <u32>pageCount) return 1;
+  const block = blockOf(page);
+  if (load<u8>(badBlocks + <usize>block) != 0) return 2;
+  const inBlock = page - block * pagesPerBlock;
+  if (<u32>inBlock < u32At(nextPage, block)) return 3;
+  bump(3, 1);
+  bump(1, 1);
+  addU32(programsPerBlock, block, 1);
+  const at = heads + (<usize>page << 3);
+  store<i32>(at, w1);
+  store<i32>(at, w2, 4);
+  store<u8>(pageState + <usize>page, <u8>compactHeadState);
+  store<u8>(programmed + <usize>page, 1);
+  store<u32>(nextPage + (<usize>block << 2), inBlock + 1);
   return 0;
 }
 

@@ -160,6 +160,11 @@ export class Ftl {
     }
   }
 
+  /** The FTL's state: the kernel replay (simulator/replay-kernel.ts) runs over its tables in the FTL's module. Internal. */
+  get internalState(): FtlState {
+    return this.state;
+  }
+
   /** What the FTL counted (the kernel's counts folded in). */
   get counters(): FtlCounters {
     return this.state.counters;

@@ -142,6 +142,18 @@ export class LatencyHistogram {
   }
 
   /** The bucket counts (a copy). */
+  /** Copies the buckets, then count, sum and max, into `out` at `at` (BUCKETS + 3 numbers). */
+  saveTo(out: Float64Array, at: number): void {
+    out.set(this.buckets, at);
+    out.set(this.cells.subarray(0, 3), at + LatencyHistogram.BUCKETS);
+  }
+
+  /** Takes the buckets, count, sum and max from `source` at `at` (saveTo's layout). */
+  loadFrom(source: Float64Array, at: number): void {
+    this.buckets.set(source.subarray(at, at + LatencyHistogram.BUCKETS));
+    this.cells.set(source.subarray(at + LatencyHistogram.BUCKETS, at + LatencyHistogram.BUCKETS + 3));
+  }
+
   bucketCounts(): Float64Array {
     return this.buckets.slice();
   }

@@ -13,7 +13,7 @@
  * pool and an open write frontier per plane) and the plane part of the page address.
  */
 import { planesPerDie } from '@flashdiff/nand';
-import type { MultiPlaneGrouping, NandDevice, NandGeometry, NandStats, NandTimingModel, ReadResult } from '@flashdiff/nand';
+import type { MetadataKernelLayout, MultiPlaneGrouping, NandDevice, NandGeometry, NandStats, NandTimingModel, ReadResult } from '@flashdiff/nand';
 
 /** The geometry the FTL sees over a device with planes: one view die per plane. */
 export function planeViewGeometry(g: NandGeometry): NandGeometry {
@@ -35,6 +35,12 @@ export class PlaneView implements NandDevice {
   readonly planesPerDie: number;
   readonly metadataOnly: boolean;
   readonly metadataKernel = null;
+  /**
+   * The real device's table memory and kernel globals (its metadataKernel), for the FTL's tables
+   * and the kernel replay (simulator/replay-kernel.ts), which maps view pages itself
+   * (kernel/planes.ts); metadataKernel stays null: the FTL kernel's write() has one plane per die.
+   */
+  readonly tableLayout: MetadataKernelLayout | null;
   readonly programSpareWords?: (page: number, w0: number, w1: number, w2: number, w3: number) => void;
   readonly copyback?: (source: number, target: number, w0: number, w1: number, w2: number, w3: number) => void;
   readonly copybackRun?: (sources: Int32Array, from: number, count: number, target: number, words: Uint32Array) => boolean;
@@ -75,6 +81,7 @@ export class PlaneView implements NandDevice {
     this.geometry = planeViewGeometry(inner.geometry);
     this.multiPlaneGc = grouping !== null ? this.planesPerDie : 1;
     this.metadataOnly = inner.metadataOnly;
+    this.tableLayout = inner.metadataKernel ?? null;
     this.pagesPerBlock = inner.geometry.pagesPerBlock;
     this.pageShift = Number.isInteger(Math.log2(this.pagesPerBlock)) ? Math.log2(this.pagesPerBlock) : -1;
     const g = this.geometry;

@@ -39,6 +39,23 @@ import type { SuspendOptions, Transaction, TransactionHandle, TransactionSchedul
 export { CLASS_GC, CLASS_READ, CLASS_WRITE, TRANSACTION_SCHEDULINGS } from './scheduler/transactions.ts';
 export type { SuspendOptions, TransactionHandle, TransactionScheduling, TransactionTurnaround } from './scheduler/transactions.ts';
 
+/** TransactionScheduler.kernelState. */
+export interface SchedulerKernelState {
+  readonly idle: boolean;
+  readonly kernelCovers: boolean;
+  readonly readFirst: boolean;
+  readonly now: number;
+  readonly latest: number;
+  readonly sequence: number;
+  readonly tR: number;
+  readonly tPROG: number;
+  readonly tBERS: number;
+  readonly transferPerByte: number;
+  readonly dieFree: Float64Array;
+  readonly runKind: Int8Array;
+  readonly runRequest: Int32Array;
+}
+
 export class TransactionScheduler extends MultiPlaneDieQueues implements NandOperationSink {
   /** The class of the operations handed over next (set by the host model around each FTL call). */
   operationClass = CLASS_WRITE;
@@ -437,6 +454,43 @@ export class TransactionScheduler extends MultiPlaneDieQueues implements NandOpe
       if (done > this.completion[r]!) this.completion[r] = done;
       if (--this.pending[r]! === 0 && this.sealed[r] === true) this.finishAt(r);
     }
+  }
+
+  /**
+   * What the kernel replay (simulator/replay-kernel.ts) takes over and hands back: the event
+   * loop's scalars and per-die arrays, live (the arrays are this scheduler's own). `idle`: nothing
+   * queued, held or waiting to complete; `kernelCovers`: no suspension and no preemptible GC (the
+   * kernel's scheduler has neither).
+   */
+  kernelState(): SchedulerKernelState {
+    return {
+      idle: this.heapSize === 0 && this.finishTime.length === 0,
+      kernelCovers: !this.suspendPrograms && !this.suspendErases && this.gcHardThreshold === 0,
+      readFirst: this.readFirst,
+      now: this.now,
+      latest: this.latest,
+      sequence: this.sequence,
+      tR: this.tR,
+      tPROG: this.tPROG,
+      tBERS: this.tBERS,
+      transferPerByte: this.transferPerByte,
+      dieFree: this.dieFree,
+      runKind: this.runKind,
+      runRequest: this.runRequest,
+    };
+  }
+
+  /** After a kernel replay: its scalars, and the hand-over state a replay leaves (nothing pending, nothing held). */
+  adoptKernelState(now: number, latest: number, sequence: number, operationClass: number): void {
+    this.now = now;
+    this.latest = latest;
+    this.sequence = sequence;
+    this.operationClass = operationClass;
+    this.request = -1;
+    this.transferBytes = 0;
+    this.holdAfter = null;
+    this.lastTransaction = null;
+    this.notBefore = 0;
   }
 
   /** Runs everything still waiting; returns the latest completion. */

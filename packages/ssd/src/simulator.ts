@@ -35,6 +35,8 @@ import type { ReplayHost } from './simulator/replay.ts';
 import { DataCache, resolveDataCacheOptions } from './cache/data-cache.ts';
 import { CachedHostIo } from './simulator/cached-io.ts';
 import { createSimulatorDevice, withKernelPaused } from './simulator/device-setup.ts';
+import { replayInKernel, replayKernelBlocker } from './simulator/replay-kernel.ts';
+import type { KernelReplayHost } from './simulator/replay-kernel.ts';
 import { describeSimulator, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
 import type { Baseline, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
 
@@ -473,9 +475,62 @@ export class SsdSimulator {
    */
   replay(requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): SimulationReport {
     const scheduler = this.scheduler;
-    if (scheduler !== null) withKernelPaused(this.device, () => replayTraceScheduled(this.replayHost(), scheduler, requests, onProgress));
-    else replayTrace(this.replayHost(), requests, onProgress);
+    if (scheduler !== null) {
+      // The whole replay in the FTL's WebAssembly module where it covers it (replay-kernel.ts), else here.
+      const host = this.kernelReplayHost(scheduler);
+      this.replayKernelBlocked = replayKernelBlocker(host, { dataCache: this.dataCache !== null, backgroundGc: this.backgroundGcIdleNs > 0, snapshots: this.snapshotEvery > 0 }, requests);
+      if (this.replayKernelBlocked === null) {
+        replayInKernel(host, requests);
+        onProgress?.(requests.length, requests.length);
+      } else {
+        withKernelPaused(this.device, () => replayTraceScheduled(this.replayHost(), scheduler, requests, onProgress));
+      }
+    } else {
+      replayTrace(this.replayHost(), requests, onProgress);
+    }
     return this.report();
+  }
+
+  /**
+   * When set, every replayed request's kind (replay.ts REQUEST_*) and latency (ns) are appended
+   * to it as the request completes, in TypeScript and in the kernel replay alike (tests compare them).
+   */
+  requestLog: number[] | null = null;
+
+  /**
+   * Why the last replay through the transaction scheduler ran in TypeScript (null: it ran in the
+   * kernel; undefined: none yet). engine() and the report say it.
+   */
+  private replayKernelBlocked: string | null | undefined = undefined;
+
+  /** What the kernel replay (replay-kernel.ts) reads from this simulator and hands back to it. */
+  private kernelReplayHost(scheduler: TransactionScheduler): KernelReplayHost {
+    return {
+      ftl: this.ftl,
+      device: this.device,
+      geometry: this.config.geometry,
+      scheduler,
+      multiPlane: this.multiPlane,
+      queueDepth: this.queueDepth,
+      closedLoop: this.replayLoop === 'closed',
+      flashReadUnmapped: this.unmappedReads === 'flash-read',
+      readModifyWrite: this.partialPageWrites === 'read-modify-write',
+      partialPageTransfers: this.config.partialPageTransfers === true,
+      latency: this.latency,
+      intervalLatency: this.intervalLatency,
+      readLatency: this.readLatency,
+      trimLatency: this.trimLatency,
+      requestLog: this.requestLog,
+      writeMax: this.writeMax,
+      setWriteMax: (value) => {
+        this.writeMax = value;
+      },
+      addCounts: (requestsIssued, readModifyWriteReads, unmappedFlashReads) => {
+        this.hostOps += requestsIssued;
+        this.readModifyWriteReads += readModifyWriteReads;
+        this.unmappedFlashReads += unmappedFlashReads;
+      },
+    };
   }
 
   /** What replay.ts reads from this simulator and records into it. */
@@ -509,6 +564,7 @@ export class SsdSimulator {
 
   /** A replayed request's latency: in every request's histogram, the interval's, and its kind's (REQUEST_*). */
   private recordRequest(kind: number, latency: number): void {
+    this.requestLog?.push(kind, latency);
     const bucket = this.latency.bucketOf(latency);
     this.latency.recordInBucket(bucket, latency);
     this.intervalLatency.recordInBucket(bucket, latency);
@@ -550,19 +606,21 @@ export class SsdSimulator {
    * Where the work runs: the FTL's write() in the WebAssembly kernel or not, the run loop
    * (run(), precondition()) in the kernel or not, and why TypeScript where it is (reports echo it).
    */
-  engine(): { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } {
+  engine(): { ftlKernel: boolean; runLoopKernel: boolean; replayKernel?: boolean; typescriptBecause: string[] } {
     const because: string[] = [];
     const mappingCache = this.ftl.mappingCacheReport() !== null;
     const planes = planesPerDie(this.config.geometry) > 1;
     if (mappingCache) because.push('the cached mapping table (the kernel has none)');
     if (this.dataCache !== null) because.push('the data cache (the kernel loop writes straight to the FTL)');
-    if (this.scheduler !== null) because.push('transaction scheduling in replay (every replayed operation goes through the scheduler; the kernels run the fill and synthetic runs)');
-    if (planes) because.push('planesPerDie > 1 (the kernels have one plane per die)');
+    if (typeof this.replayKernelBlocked === 'string') because.push(`the replay through the transaction scheduler: ${this.replayKernelBlocked}`);
+    if (planes) because.push('planesPerDie > 1 outside the kernel replay (the FTL kernel and the run loop have one plane per die)');
     // The data cache and the scheduler leave the FTL kernel on: say why it is off when it is.
     if (!mappingCache && !planes && !this.ftl.wasmKernelActive) {
       because.push(this.ftl.options.wasmKernel ? 'options, device or memory outside the kernel (see FtlOptions.wasmKernel)' : 'wasmKernel false');
     }
-    return { ftlKernel: this.ftl.wasmKernelActive, runLoopKernel: this.kernel !== null, typescriptBecause: because };
+    // replayKernel: whether the last replay through the transaction scheduler ran in the kernel (after one).
+    const replay = this.replayKernelBlocked === undefined ? {} : { replayKernel: this.replayKernelBlocked === null };
+    return { ftlKernel: this.ftl.wasmKernelActive, runLoopKernel: this.kernel !== null, ...replay, typescriptBecause: because };
   }
 
   /** The resolved configuration, as echoed in reports. */

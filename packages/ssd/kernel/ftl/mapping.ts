@@ -17,14 +17,15 @@
 // that must collect in place, a stream with no free unit), write() returns before changing
 // anything, or after complete GC units with the die it chose, and src/ftl/ goes on from there.
 
-import { erasesReady, programsReady, readsReady } from '../../../nand/kernel/metadata-device';
+import { erasesReady, headWord1, programsReady, readsReady } from '../../../nand/kernel/metadata-device';
+import { programPage, readPage } from '../planes';
 import { COUNTER_HOST_PAGE_WRITES, KERNEL_WRITE_DECLINED, KERNEL_WRITE_DIE_BASE, STATE_HOST_CURSOR } from '../../src/ftl/abi';
 import {
   blockValid, bump, channelFirst, channels, dataPages, dieOrder, dies, diesPerChannel, freeCount, gcThreshold, hostReserve, hostSlot, i32At, l2p, nextSequence,
-  poolCapacity, poolValid, setI32, stateCells, staticAllocation, unitsPerPool, validBits, writePointer,
+  pagesPerBlock, poolCapacity, poolValid, setI32, stateCells, staticAllocation, unitsPerPool, validBits, writePointer,
 } from './state';
 import { leastValidUnit } from './victim';
-import { closeBlock, openUnit, programNext, setInvalid, setValid } from './block-manager';
+import { closeBlock, lowerMinSequence, openUnit, programNext, setInvalid, setValid } from './block-manager';
 import { collect } from './gc';
 
 // ------------------------------------------------------------------ the host write (src/ftl/mapping.ts write, nextHostDie; block-manager.ts placeHost)
@@ -112,4 +113,86 @@ export function write(lba: i32): i32 {
   }
   bump(COUNTER_HOST_PAGE_WRITES, 1);
   return ppa;
+}
+
+// ------------------------------------------------------------------ the kernel replay's host page read and write (kernel/simulator/replay.ts)
+// With the scheduler as the clock's sink, through the plane view (kernel/planes.ts), and never GC:
+// the replay runs in the kernel only where a check made first (src/simulator/replay-kernel.ts)
+// proves that no pool falls below the GC threshold and every static die keeps room.
+
+/** The allocation scheme's four letters (c, w, d, p), one a byte from the lowest (FtlState.allocationOrder). */
+let allocationLetters: i32 = 0;
+/** Planes per die of the FTL's (view) dies. */
+let viewPlanes: i32 = 1;
+
+export function bindReplayFtl(letters: i32, planes: i32): void {
+  allocationLetters = letters;
+  viewPlanes = planes;
+}
+
+/**
+ * staticHostDie with planes: the die (the plane) of `lba` by the scheme's order of channel, way,
+ * die in the way (one) and plane. The room staticHostDie asks for is there by the replay's check.
+ */
+// Mirrors: packages/ssd/src/ftl/mapping.ts#staticHostDie kernel:90015676 source:fbf79fad
+function staticViewDie(lba: i32): i32 {
+  const ways = diesPerChannel / viewPlanes;
+  let rest = lba;
+  let channel = 0;
+  let way = 0;
+  let plane = 0;
+  for (let k = 0; k < 4; k++) {
+    const letter = (allocationLetters >>> (8 * k)) & 0xff;
+    if (letter == 99) {
+      channel = rest % channels;
+      rest = rest / channels;
+    } else if (letter == 119) {
+      way = rest % ways;
+      rest = rest / ways;
+    } else if (letter == 112) {
+      plane = rest % viewPlanes;
+      rest = rest / viewPlanes;
+    }
+  }
+  const die = channel * diesPerChannel + way * viewPlanes + plane;
+  if (!(i32At(poolCapacity, die) - i32At(poolValid, die) > dataPages && (i32At(hostSlot, die) >= 0 || i32At(freeCount, die) > 0))) unreachable();
+  return die;
+}
+
+/**
+ * Ftl.read of `lba` in the kernel replay: 1 when mapped (its page read through the plane view,
+ * its head's LBA checked as decodeSpare does), 0 when unmapped.
+ */
+// Mirrors: packages/ssd/src/ftl/mapping.ts#read kernel:7ef37f25 source:e6a43ab1
+export function replayRead(lba: i32): i32 {
+  const ppa = ~i32At(l2p, lba);
+  if (ppa < 0) return 0;
+  const real = readPage(ppa);
+  if (headWord1(real) != lba) unreachable();
+  return 1;
+}
+
+/**
+ * Ftl.write of `lba` in the kernel replay (write, writeAfterKernel, placeHost and place's first
+ * page of a block, with no GC): the static die, the next page of its open block (a free block
+ * opened first), programmed through the plane view; the old copy invalidated, the L2P updated.
+ */
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost packages/ssd/src/ftl/block-manager.ts#place kernel:f1657eda source:b31dc707
+export function replayWrite(lba: i32): void {
+  const old = ~i32At(l2p, lba);
+  const die = staticViewDie(lba);
+  if (i32At(freeCount, die) < gcThreshold) unreachable(); // the replay's check rules GC out
+  let open = i32At(hostSlot, die);
+  const sequence = nextSequence();
+  if (open < 0) open = openUnit(hostSlot, die);
+  const wp = i32At(writePointer, open);
+  const ppa = open * pagesPerBlock + wp;
+  setI32(writePointer, open, wp + 1);
+  programPage(ppa, lba, <i32>(<i64>sequence));
+  lowerMinSequence(open, sequence);
+  if (wp + 1 >= dataPages) closeBlock(hostSlot, open);
+  if (old >= 0) setInvalid(old);
+  setI32(l2p, lba, ~ppa);
+  setValid(ppa);
+  bump(COUNTER_HOST_PAGE_WRITES, 1);
 }

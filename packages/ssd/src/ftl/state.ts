@@ -55,6 +55,11 @@ export interface FtlKernel {
    * (preconditioning) instead of drawing from the workload.
    */
   simulate(limit: number, fillFrom: number): number;
+  /** Replays the trace a descriptor names through the kernel's scheduler (kernel/simulator/replay.ts); 0 done, 1 a full queue with nothing outstanding. */
+  replayScheduled(descriptor: number): number;
+  /** nand's kernel: whether fast programs and charged reads may run now (1) — the device's faults and power allow them. */
+  programsReady(): number;
+  readsReady(): number;
 }
 
 /** log2(n) where n is a power of two, else −1: the shift that replaces a division by n (or a table lookup). */
@@ -308,6 +313,12 @@ export class FtlState {
   readonly counterCells: Float64Array;
   /** Bytes of this FTL's tables (in the device's table memory when the kernel runs). */
   readonly tableBytes: number;
+  /**
+   * The FTL's WebAssembly module over these tables: {@link kernel}, or on a plane view the same
+   * module for the kernel replay alone (its write() not called: one plane per die); null where the
+   * tables are not in a device's table memory.
+   */
+  readonly moduleKernel: FtlKernel | null;
   /** Whether write() runs in the WebAssembly kernel (see FtlOptions.wasmKernel for when it can). */
   get wasmKernelActive(): boolean {
     return this.kernel !== null;
@@ -420,7 +431,13 @@ export class FtlState {
       stateCells: int32Table(STATE_CELLS),
       counterCells: float64Table(COUNTER_CELLS),
     };
-    const tables = allocateTables(spec, kernelFits ? layout.memory : null);
+    // Where the FTL kernel does not fit but the kernel replay does (a plane view of a device with a
+    // kernel, static wear leveling) the tables go into the device's memory too, and the module is
+    // instantiated over them for the kernel replay alone (src/simulator/replay-kernel.ts; write()
+    // stays in TypeScript: the FTL kernel has one plane per die and no static wear leveling).
+    const viewLayout = kernelPlanes !== 1 ? ((device as { readonly tableLayout?: MetadataKernelLayout | null }).tableLayout ?? null) : layout;
+    const replayFits = !kernelFits && viewLayout !== null && o.mappingCacheEntries === 0 && o.mappingCacheBytes === 0 && o.wasmKernel && this.fastMeta && headsFit && this.blockMode && o.validityMethod === 'bitmap' && this.greedy;
+    const tables = allocateTables(spec, kernelFits ? layout.memory : replayFits ? viewLayout.memory : null);
     const t = tables.views;
     this.tableBytes = tables.bytes;
     this.scalarCells = t.scalarCells;
@@ -484,6 +501,7 @@ export class FtlState {
     this.moveSources = t.moveSources;
     this.moveWords = t.moveWords;
     this.kernel = kernelFits && tables.inMemory ? this.startKernel(layout, tables.offsets) : null;
+    this.moduleKernel = this.kernel ?? (replayFits && tables.inMemory ? this.startKernel(viewLayout, tables.offsets) : null);
     this.gcThreshold = this.options.gcThreshold;
     this.summaries = this.options.validityMethod === 'p2l';
     this.staticAllocation = this.options.hostAllocation !== 'round-robin';

@@ -34,11 +34,12 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
     metadataOnly: config.metadataOnly ?? true,
     ...(config.faults ? { faults: config.faults } : {}),
     ...(config.timing ? { timing: config.timing } : {}),
-    // The kernels have no planes: with planes every operation runs in TypeScript (see SsdSimulator.engine).
     // With a transaction scheduler the kernels run the preconditioning fill and synthetic runs and
     // pause while replay hands the clock's operations to the scheduler (SsdSimulator.replay).
-    ...(planes > 1 ? { wasmKernel: false } : {}),
   });
+  // The device's kernel has no planes: with planes it stays paused (every device operation in
+  // TypeScript, see SsdSimulator.engine), and its memory holds the tables the kernel replay uses.
+  if (planes > 1 && device.kernelPaused !== undefined) device.kernelPaused = true;
   let multiPlane: MultiPlaneGrouping | null = null;
   if (planes > 1 && config.multiPlane === true) {
     const clock = device.timing;

@@ -1,0 +1,100 @@
+// The kernel's multi-plane commands (AssemblyScript, part of the FTL's WebAssembly module; see
+// kernel/simulator/replay.ts): which waiting transactions join one a die starts (gather), and the
+// device's MultiPlaneGrouping as the scheduler reads it — the plane and page in block of the next
+// read and program (set by the plane view, kernel/planes.ts) and the commands formed.
+// Counterpart of src/scheduler/multi-plane.ts (and the fields of nand's MultiPlaneGrouping it
+// uses; MQSim: TSU_Base::issue_command_to_chip and its planeVector).
+import { headOf, setHead, setTail } from './die-queues';
+import { CLASS_GC, CLASS_READ, CLASS_WRITE, T_ISSUE, T_KIND, T_NEXT, T_PAGE, T_PLANE, setTi, tf, ti } from './transactions';
+
+/** 1 with multi-plane commands (the scheduler's multiPlane grouping set), else 0. */
+export let grouping: i32 = 0;
+/** MultiPlaneGrouping.planeSets and samePage. */
+export let planeSets: i32 = 1;
+export let samePage: i32 = 0;
+/** MultiPlaneGrouping's next read and program plane, and page in block (−1: none). */
+export let readPlane: i32 = 0;
+export let programPlane: i32 = 0;
+export let readPageInBlock: i32 = -1;
+export let programPageInBlock: i32 = -1;
+/** MultiPlaneGrouping.multiPlaneCommands and multiPlaneOperations (f64: they are numbers there). */
+export let multiPlaneCommands: f64 = 0;
+export let multiPlaneOperations: f64 = 0;
+/** The transactions gathered by the last gather() (i32 each), and how many. */
+export let group: usize = 0;
+export let groupSize: i32 = 0;
+
+export function bindGrouping(on: i32, sets: i32, same: i32, read: i32, program: i32, readPage: i32, programPage: i32, commands: f64, operations: f64, groupAt: usize): void {
+  grouping = on;
+  planeSets = sets;
+  samePage = same;
+  readPlane = read;
+  programPlane = program;
+  readPageInBlock = readPage;
+  programPageInBlock = programPage;
+  multiPlaneCommands = commands;
+  multiPlaneOperations = operations;
+  group = groupAt;
+  groupSize = 0;
+}
+
+/** MultiPlaneGrouping.setPlanes. */
+@inline export function setPlanes(read: i32, program: i32): void {
+  readPlane = read;
+  programPlane = program;
+}
+@inline export function setReadPageInBlock(page: i32): void {
+  readPageInBlock = page;
+}
+@inline export function setProgramPageInBlock(page: i32): void {
+  programPageInBlock = page;
+}
+@inline export function groupAt(k: i32): i32 {
+  return load<i32>(group + (<usize>k << 2));
+}
+
+/**
+ * The transactions that join `t`, which die `base / CLASSES` starts at `start` from queue `first`:
+ * of the same kind, issued by `start`, each on a plane of t's plane set not yet in the command
+ * (and at t's page in block with samePage) — t's queue first, then the die's others in priority
+ * order. Unlinks them from their queues into `group` (groupSize of them; 0: none).
+ */
+// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.gather kernel:cea634e5 source:85783694
+export function gather(t: i32, first: i32, base: i32, start: f64): i32 {
+  const sets = planeSets;
+  const page = samePage != 0 ? ti(t, T_PAGE) : -1;
+  const kind = ti(t, T_KIND);
+  const tSet = ti(t, T_PLANE) % sets;
+  let mask = 1 << ti(t, T_PLANE);
+  let size = 0;
+  for (let k = -1; k < 3; k++) {
+    // PRIORITY: GC, host reads, host writes.
+    const q = k < 0 ? first : base + (k == 0 ? CLASS_GC : k == 1 ? CLASS_READ : CLASS_WRITE);
+    if (k >= 0 && q == first) continue;
+    let previous = -1;
+    let x = headOf(q);
+    while (x >= 0) {
+      const next = ti(x, T_NEXT);
+      const plane = ti(x, T_PLANE);
+      // No copyback here (the kernel replay runs no GC): every transaction's copyback flag is false.
+      if (ti(x, T_KIND) == kind && tf(x, T_ISSUE) <= start && plane >= 0 && (mask & (1 << plane)) == 0 && plane % sets == tSet && (page < 0 || ti(x, T_PAGE) == page)) {
+        if (previous < 0) setHead(q, next);
+        else setTi(previous, T_NEXT, next);
+        if (next < 0) setTail(q, previous);
+        setTi(x, T_NEXT, -1);
+        store<i32>(group + (<usize>size << 2), x);
+        size++;
+        mask |= 1 << plane;
+      } else {
+        previous = x;
+      }
+      x = next;
+    }
+  }
+  if (size > 0) {
+    multiPlaneCommands += 1;
+    multiPlaneOperations += <f64>(size + 1);
+  }
+  groupSize = size;
+  return size;
+}

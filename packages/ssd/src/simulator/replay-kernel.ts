@@ -1,0 +1,338 @@
+/**
+ * The kernel replay: a trace replay through the transaction scheduler (replay.ts
+ * replayTraceScheduled) run whole in the FTL's WebAssembly module (kernel/simulator/replay.ts with
+ * kernel/scheduler.ts, kernel/planes.ts and kernel/ftl/mapping.ts replayRead / replayWrite), so
+ * that a request costs no call out of WebAssembly and no JavaScript to compile. This file decides
+ * whether the kernel covers a replay ({@link replayKernelBlocker}: the reason it does not, shown
+ * in SsdSimulator.engine() and the report), lays the trace and the scheduler's tables out in the
+ * device's table memory, hands the kernel the scheduler's, grouping's and histograms' state, and
+ * takes it back: afterwards the simulator, the FTL, the device, the clock, the scheduler and the
+ * grouping hold what the TypeScript replay leaves (test/replay-kernel-scheduled.test.ts).
+ *
+ * What it covers: MQSim's configuration (mqsim-default) and its neighbours — 'fifo' or
+ * 'read-first' scheduling without suspension or preemptible GC; planes, with or without
+ * multi-plane commands; partial-page transfers, read-modify-write, flash reads of unwritten LBAs,
+ * open or closed loop, any queue depth; a static host allocation (cwdp, pcwd…) on the metadata
+ * fast path with greedy GC and the VPBM; no data cache, no cached mapping table, no background
+ * GC, no time-series points, no TRIM, no armed faults — and a replay that needs no GC: a check
+ * made first counts the pages each pool receives and proves that no pool falls to the GC
+ * threshold and every die the scheme picks keeps room. Everything else takes the TypeScript
+ * replay, and says why. No upstream counterpart: MQSim runs its replay in C++.
+ */
+import { allocateTables, float64Table, int32Table } from '@flashdiff/nand';
+import type { MultiPlaneGrouping, NandClock, NandGeometry, SimulatedNand } from '@flashdiff/nand';
+import { SsdError } from '../errors.ts';
+import type { Ftl, FtlKernel } from '../ftl.ts';
+import { LatencyHistogram } from '../metrics.ts';
+import type { TransactionScheduler } from '../scheduler.ts';
+import { SECTOR_BYTES } from '../trace.ts';
+import type { TraceRequest } from '../trace.ts';
+import {
+  CELL_SLOTS, C_BASE, C_COUNTS, C_HOST_OPS, C_HOST_PAGE_READS, C_LATEST, C_MP_COMMANDS, C_MP_OPERATIONS, C_NOW, C_ORIGIN, C_PER_BYTE, C_RMW_READS, C_SEQUENCE,
+  C_TBERS, C_TPROG, C_TR, C_UNMAPPED_READS, C_WRITE_MAX, DESCRIPTOR_SLOTS, D_ALLOCATION, D_CELLS, D_CHANNELS, D_CLOSED, D_DIES, D_DIES_PER_CHANNEL,
+  D_DIE_FREE, D_DONE_TIMES, D_FINISH_REQUEST, D_FINISH_TIME, D_FLASH_READ_UNMAPPED, D_GROUP, D_GROUPING, D_HEADS, D_HEAP_DIE, D_HEAP_INDEX, D_HEAP_KEY,
+  D_HISTOGRAMS, D_IN_ARRIVAL, D_IN_READ, D_IN_SECTOR, D_IN_SECTORS, D_LOG, D_OPERATION_CLASS, D_PAGES_PER_BLOCK, D_PAGE_SIZE, D_PARTIAL, D_PLANES, D_PLANE_SETS,
+  D_PROGRAM_PAGE, D_PROGRAM_PLANE, D_QUEUE_DEPTH, D_READ_FIRST, D_READ_PAGE, D_READ_PLANE, D_REAL_BLOCKS_PER_DIE, D_RECORD_BYTES, D_REQUESTS,
+  D_REQ_FLOATS, D_REQ_INTS, D_RMW, D_RUN_KIND, D_RUN_REQUEST, D_SAME_PAGE, D_SPARE_SIZE, D_TAILS, D_TX_CAPACITY, D_TX_FLOATS, D_TX_INTS, D_USER_PAGES,
+  D_VIEW_BLOCKS_PER_DIE, HISTOGRAMS, HISTOGRAM_BUCKETS, H_INTERVAL, H_LATENCY, H_READ, H_TRIM,
+} from './replay-abi.ts';
+
+/** Fields of the kernel's records (kernel/scheduler/transactions.ts I_STRIDE, F_STRIDE, RI_STRIDE, RF_STRIDE). */
+const TX_INT_FIELDS = 14;
+const TX_FLOAT_FIELDS = 4;
+const REQ_INT_FIELDS = 4;
+const REQ_FLOAT_FIELDS = 2;
+const CLASSES = 3;
+
+/** What the kernel replay reads from the simulator and hands back to it. */
+export interface KernelReplayHost {
+  readonly ftl: Ftl;
+  readonly device: SimulatedNand;
+  /** The device's geometry (its planes per die). */
+  readonly geometry: NandGeometry;
+  readonly scheduler: TransactionScheduler;
+  readonly multiPlane: MultiPlaneGrouping | null;
+  readonly queueDepth: number;
+  readonly closedLoop: boolean;
+  readonly flashReadUnmapped: boolean;
+  readonly readModifyWrite: boolean;
+  readonly partialPageTransfers: boolean;
+  readonly latency: LatencyHistogram;
+  readonly intervalLatency: LatencyHistogram;
+  readonly readLatency: LatencyHistogram;
+  readonly trimLatency: LatencyHistogram;
+  /** The largest write latency so far (SsdSimulator.writeMax), and its setter. */
+  readonly writeMax: number;
+  setWriteMax(value: number): void;
+  /** SsdSimulator.requestLog: every request's kind and latency as it completes (null: not kept). */
+  readonly requestLog: number[] | null;
+  /** Adds what the kernel replay counted: requests issued, read-modify-write reads, unmapped flash reads. */
+  addCounts(requests: number, readModifyWriteReads: number, unmappedFlashReads: number): void;
+}
+
+/** The host model's options that keep a replay out of the kernel (null: none does). */
+export interface ReplayOptionsBlocking {
+  readonly dataCache: boolean;
+  readonly backgroundGc: boolean;
+  readonly snapshots: boolean;
+}
+
+/**
+ * Why `requests` cannot be replayed in the kernel (a sentence for engine() and the report), or
+ * null when it can.
+ */
+export function replayKernelBlocker(host: KernelReplayHost, options: ReplayOptionsBlocking, requests: readonly TraceRequest[]): string | null {
+  const ftl = host.ftl;
+  const st = ftl.internalState;
+  const kernel = st.moduleKernel;
+  if (kernel === null) {
+    return ftl.options.wasmKernel ? "the FTL's options or tables are outside the kernel (greedy GC, the VPBM, the metadata fast path, tables in the device's memory)" : 'wasmKernel false';
+  }
+  if (options.dataCache) return 'the data cache';
+  if (ftl.mappingCacheReport() !== null) return 'the cached mapping table';
+  if (options.backgroundGc) return 'background GC in idle gaps';
+  if (options.snapshots) return 'time-series points (snapshotEvery > 0)';
+  const scheduler = host.scheduler.kernelState();
+  if (!scheduler.kernelCovers) return 'program/erase suspension or preemptible GC';
+  if (!scheduler.idle) return 'transactions still queued from before';
+  if (!st.staticAllocation) return 'round-robin host allocation (the kernel replay takes a static scheme: cwdp, pcwd…)';
+  if (!deviceReady(host.device, kernel)) return 'faults armed or the power off on the device';
+  for (const r of requests) {
+    if (r.isTrim === true) return 'TRIM requests in the trace';
+    if (!Number.isSafeInteger((r.sector + r.sectors) * SECTOR_BYTES) || !(r.sectors >= 1)) return 'a request outside 2^53 bytes (the TypeScript replay reports it)';
+  }
+  return gcBlocker(ftl, requests);
+}
+
+/** Whether the device's kernel would take programs and reads now (paused or not): no faults armed, power on. */
+function deviceReady(device: SimulatedNand, kernel: FtlKernel): boolean {
+  const paused = device.kernelPaused;
+  if (paused === undefined) return false;
+  device.kernelPaused = false;
+  try {
+    return kernel.programsReady() === 1 && kernel.readsReady() === 1;
+  } finally {
+    device.kernelPaused = paused;
+  }
+}
+
+/**
+ * The replay needs no GC: the host pages each pool receives (by the static scheme, as
+ * staticHostDie picks) fit its open block and the free blocks above the GC threshold, and leave
+ * more than a block of room (staticHostDie's condition). Null when so, else why not.
+ */
+function gcBlocker(ftl: Ftl, requests: readonly TraceRequest[]): string | null {
+  const st = ftl.internalState;
+  const g = st.geometry;
+  const pageSize = g.pageSize;
+  const user = ftl.userPages;
+  const planes = st.planesPerDie;
+  const ways = g.diesPerChannel / planes;
+  const order = st.allocationOrder;
+  const writes = new Float64Array(st.dies);
+  for (const r of requests) {
+    if (r.isRead) continue;
+    const first = Math.floor((r.sector * SECTOR_BYTES) / pageSize);
+    const last = Math.floor(((r.sector + r.sectors) * SECTOR_BYTES - 1) / pageSize);
+    for (let p = first; p <= last; p++) {
+      let rest = p % user;
+      let channel = 0;
+      let way = 0;
+      let plane = 0;
+      for (let k = 0; k < 4; k++) {
+        const letter = order.charCodeAt(k);
+        if (letter === 99) {
+          channel = rest % g.channels;
+          rest = Math.floor(rest / g.channels);
+        } else if (letter === 119) {
+          way = rest % ways;
+          rest = Math.floor(rest / ways);
+        } else if (letter === 112) {
+          plane = rest % planes;
+          rest = Math.floor(rest / planes);
+        }
+      }
+      writes[channel * g.diesPerChannel + way * planes + plane]!++;
+    }
+  }
+  const threshold = Math.max(1, st.gcThreshold);
+  for (let d = 0; d < st.dies; d++) {
+    const w = writes[d]!;
+    if (w === 0) continue;
+    const open = st.hostStream.slot[d]!;
+    const room = open >= 0 ? st.dataPages - st.writePointer[open]! : 0;
+    const blocks = w <= room ? 0 : Math.ceil((w - room) / st.dataPages);
+    if (st.freeCount[d]! - blocks < threshold) return `the replay would need GC (die ${d} of the FTL: ${w} page writes for ${st.freeCount[d]} free blocks)`;
+    if (st.poolCapacity[d]! - st.poolValid[d]! - w < st.dataPages) return `the replay would fill die ${d} of the FTL (${w} page writes)`;
+  }
+  return null;
+}
+
+/** Runs the replay in the kernel (replayKernelBlocker said it can) and hands its state back. */
+export function replayInKernel(host: KernelReplayHost, requests: readonly TraceRequest[]): void {
+  const ftl = host.ftl;
+  const st = ftl.internalState;
+  const kernel = st.moduleKernel!;
+  const device = host.device;
+  const memory = device.metadataKernel?.memory ?? null;
+  const clock = device.timing as NandClock;
+  const g = host.geometry;
+  const dies = g.channels * g.diesPerChannel;
+  const planes = st.planesPerDie;
+  const n = requests.length;
+  // Transactions: a read or a program per page, and a held record and an update read per partial write.
+  let pages = 0;
+  for (const r of requests) {
+    pages += Math.floor(((r.sector + r.sectors) * SECTOR_BYTES - 1) / g.pageSize) - Math.floor((r.sector * SECTOR_BYTES) / g.pageSize) + 1;
+  }
+  const capacity = 3 * pages + 1;
+  const histogramNumbers = HISTOGRAM_BUCKETS + 3;
+  const tables = allocateTables(
+    {
+      descriptor: int32Table(DESCRIPTOR_SLOTS),
+      cells: float64Table(CELL_SLOTS),
+      txInts: int32Table(capacity * TX_INT_FIELDS),
+      txFloats: float64Table(capacity * TX_FLOAT_FIELDS),
+      reqInts: int32Table(Math.max(1, n) * REQ_INT_FIELDS),
+      reqFloats: float64Table(Math.max(1, n) * REQ_FLOAT_FIELDS),
+      inArrival: float64Table(Math.max(1, n)),
+      inSector: float64Table(Math.max(1, n)),
+      inSectors: float64Table(Math.max(1, n)),
+      inRead: int32Table(Math.max(1, n)),
+      heads: int32Table(CLASSES * dies, -1),
+      tails: int32Table(CLASSES * dies, -1),
+      dieFree: float64Table(dies),
+      heapDie: int32Table(dies),
+      heapKey: float64Table(dies),
+      heapIndex: int32Table(dies, -1),
+      runKind: int32Table(dies),
+      runRequest: int32Table(dies),
+      finishTime: float64Table(Math.max(1, n)),
+      finishRequest: int32Table(Math.max(1, n)),
+      doneTimes: float64Table(Math.max(1, host.queueDepth)),
+      group: int32Table(Math.max(1, planes)),
+      histograms: float64Table(HISTOGRAMS * histogramNumbers + LatencyHistogram.OCTAVE_EDGES.length),
+      log: float64Table(host.requestLog !== null ? 2 * n : 0),
+    },
+    memory,
+  );
+  if (!tables.inMemory) throw new Error('internal: the kernel replay\'s tables are not in the device\'s memory');
+  const t = tables.views;
+  const at = tables.offsets;
+  // The trace.
+  for (let r = 0; r < n; r++) {
+    const q = requests[r]!;
+    t.inArrival[r] = q.arrivalNs;
+    t.inSector[r] = q.sector;
+    t.inSectors[r] = q.sectors;
+    t.inRead[r] = q.isRead ? 1 : 0;
+  }
+  // The scheduler's, grouping's and histograms' state.
+  const s = host.scheduler.kernelState();
+  t.dieFree.set(s.dieFree);
+  t.runKind.set(s.runKind);
+  t.runRequest.set(s.runRequest);
+  const c = t.cells;
+  c[C_BASE] = Math.max(clock.elapsed, clock.now);
+  c[C_ORIGIN] = n > 0 ? requests[0]!.arrivalNs : 0;
+  c[C_NOW] = s.now;
+  c[C_LATEST] = s.latest;
+  c[C_SEQUENCE] = s.sequence;
+  c[C_TR] = s.tR;
+  c[C_TPROG] = s.tPROG;
+  c[C_TBERS] = s.tBERS;
+  c[C_PER_BYTE] = s.transferPerByte;
+  const sc = host.scheduler;
+  c[C_COUNTS] = sc.hostReadTransactions;
+  c[C_COUNTS + 1] = sc.hostReadTurnaroundNs;
+  c[C_COUNTS + 2] = sc.hostProgramTransactions;
+  c[C_COUNTS + 3] = sc.hostProgramTurnaroundNs;
+  const mp = host.multiPlane !== null && sc.multiPlane !== null ? host.multiPlane : null;
+  c[C_MP_COMMANDS] = mp?.multiPlaneCommands ?? 0;
+  c[C_MP_OPERATIONS] = mp?.multiPlaneOperations ?? 0;
+  c[C_WRITE_MAX] = host.writeMax;
+  const histograms = [host.latency, host.intervalLatency, host.readLatency, host.trimLatency];
+  const slots = [H_LATENCY, H_INTERVAL, H_READ, H_TRIM];
+  for (let k = 0; k < HISTOGRAMS; k++) histograms[k]!.saveTo(t.histograms, slots[k]! * histogramNumbers);
+  t.histograms.set(LatencyHistogram.OCTAVE_EDGES, HISTOGRAMS * histogramNumbers);
+  const d = t.descriptor;
+  d[D_TX_INTS] = at.txInts;
+  d[D_TX_FLOATS] = at.txFloats;
+  d[D_TX_CAPACITY] = capacity;
+  d[D_REQ_INTS] = at.reqInts;
+  d[D_REQ_FLOATS] = at.reqFloats;
+  d[D_IN_ARRIVAL] = at.inArrival;
+  d[D_IN_SECTOR] = at.inSector;
+  d[D_IN_SECTORS] = at.inSectors;
+  d[D_IN_READ] = at.inRead;
+  d[D_REQUESTS] = n;
+  d[D_HEADS] = at.heads;
+  d[D_TAILS] = at.tails;
+  d[D_DIE_FREE] = at.dieFree;
+  d[D_HEAP_DIE] = at.heapDie;
+  d[D_HEAP_KEY] = at.heapKey;
+  d[D_HEAP_INDEX] = at.heapIndex;
+  d[D_RUN_KIND] = at.runKind;
+  d[D_RUN_REQUEST] = at.runRequest;
+  d[D_FINISH_TIME] = at.finishTime;
+  d[D_FINISH_REQUEST] = at.finishRequest;
+  d[D_DONE_TIMES] = at.doneTimes;
+  d[D_GROUP] = at.group;
+  d[D_HISTOGRAMS] = at.histograms;
+  d[D_CELLS] = at.cells;
+  d[D_DIES] = dies;
+  d[D_READ_FIRST] = s.readFirst ? 1 : 0;
+  d[D_QUEUE_DEPTH] = host.queueDepth;
+  d[D_CLOSED] = host.closedLoop ? 1 : 0;
+  d[D_FLASH_READ_UNMAPPED] = host.flashReadUnmapped ? 1 : 0;
+  d[D_PARTIAL] = host.partialPageTransfers ? 1 : 0;
+  d[D_RMW] = host.readModifyWrite ? 1 : 0;
+  d[D_USER_PAGES] = ftl.userPages;
+  d[D_PAGE_SIZE] = g.pageSize;
+  d[D_SPARE_SIZE] = g.spareSize;
+  d[D_CHANNELS] = g.channels;
+  d[D_DIES_PER_CHANNEL] = g.diesPerChannel;
+  d[D_REAL_BLOCKS_PER_DIE] = g.blocksPerDie;
+  d[D_VIEW_BLOCKS_PER_DIE] = st.blocksPerDie;
+  d[D_PAGES_PER_BLOCK] = g.pagesPerBlock;
+  d[D_PLANES] = planes;
+  d[D_GROUPING] = mp !== null ? 1 : 0;
+  d[D_PLANE_SETS] = mp?.planeSets ?? 1;
+  d[D_SAME_PAGE] = mp?.samePage === true ? 1 : 0;
+  d[D_READ_PLANE] = mp?.nextReadPlane ?? 0;
+  d[D_PROGRAM_PLANE] = mp?.nextProgramPlane ?? 0;
+  d[D_READ_PAGE] = mp?.readPageInBlock ?? -1;
+  d[D_PROGRAM_PAGE] = mp?.programPageInBlock ?? -1;
+  let letters = 0;
+  for (let k = 0; k < 4; k++) letters |= (st.allocationOrder.charCodeAt(k) & 0xff) << (8 * k);
+  d[D_ALLOCATION] = letters;
+  d[D_RECORD_BYTES] = g.pageSize + g.spareSize;
+  d[D_LOG] = host.requestLog !== null && n > 0 ? at.log : 0;
+  const status = kernel.replayScheduled(at.descriptor);
+  // Back: the scheduler (its die arrays, scalars, counts), the grouping, the histograms, the counts.
+  s.dieFree.set(t.dieFree);
+  for (let die = 0; die < dies; die++) {
+    s.runKind[die] = t.runKind[die]!;
+    s.runRequest[die] = t.runRequest[die]!;
+  }
+  sc.adoptKernelState(c[C_NOW]!, c[C_LATEST]!, c[C_SEQUENCE]!, d[D_OPERATION_CLASS]!);
+  sc.hostReadTransactions = c[C_COUNTS]!;
+  sc.hostReadTurnaroundNs = c[C_COUNTS + 1]!;
+  sc.hostProgramTransactions = c[C_COUNTS + 2]!;
+  sc.hostProgramTurnaroundNs = c[C_COUNTS + 3]!;
+  if (mp !== null) {
+    mp.setPlanes(d[D_READ_PLANE]!, d[D_PROGRAM_PLANE]!);
+    mp.readPageInBlock = d[D_READ_PAGE]!;
+    mp.programPageInBlock = d[D_PROGRAM_PAGE]!;
+    mp.multiPlaneCommands = c[C_MP_COMMANDS]!;
+    mp.multiPlaneOperations = c[C_MP_OPERATIONS]!;
+  }
+  for (let k = 0; k < HISTOGRAMS; k++) histograms[k]!.loadFrom(t.histograms, slots[k]! * histogramNumbers);
+  host.setWriteMax(c[C_WRITE_MAX]!);
+  if (host.requestLog !== null) for (let i = 0; i < 2 * n; i++) host.requestLog.push(t.log[i]!);
+  host.addCounts(c[C_HOST_OPS]!, c[C_RMW_READS]!, c[C_UNMAPPED_READS]!);
+  st.counterValues.hostPageReads += c[C_HOST_PAGE_READS]!;
+  // As the TypeScript replay leaves it: the clock hands its operations to no one.
+  clock.sink = null;
+  if (status !== 0) throw new SsdError('INVALID_CONFIG', 'internal: a full queue with nothing outstanding');
+}
