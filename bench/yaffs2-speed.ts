@@ -24,7 +24,10 @@
  * machine's /), creating a file costs 0.1–0.4 ms of CPU in the kernel, growing with the files
  * deleted in the last minute or so (ext4's recently_deleted() check walks them: the bench deletes
  * each run's output before the next), so both extracts then mostly time inode allocation.
- * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf] [--out-dir DIR]
+ * With --fresh-outputs every extract run writes a directory of its own, all deleted after the
+ * extract rows (so no run creates its files right after the previous run's were deleted: creating
+ * files is then as cheap as it gets on that file system; needs runs × 2 × the tree on disk).
+ * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf] [--out-dir DIR] [--fresh-outputs]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -148,8 +151,10 @@ function timeSideBySide(...commands: Command[]): Timing[] {
     const last = ours.args.length - 1;
     const output = ours.args[last]!.startsWith(work) ? `${ours.args[last]!}.before` : null;
     const other = ours.args.map((a, i) => (a === cli ? beforeCli : i === last && output ? output : a));
+    let fresh = 0;
     const clean = (): void => {
-      if (output) fs.rmSync(output, { recursive: true, force: true });
+      if (output && freshOutputs) other[last] = `${output}-${fresh++}`;
+      else if (output) fs.rmSync(output, { recursive: true, force: true });
     };
     commands = [...commands, { label: `before ${ours.label}`, command: ours.command, args: other, before: clean }];
   }
@@ -187,6 +192,7 @@ if (built.status !== 0) throw new Error(`npm run build -w packages/yaffs2 failed
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-speed-'));
 const outDirOption = option('out-dir', '');
+const freshOutputs = argv.includes('--fresh-outputs');
 const outDir = outDirOption ? fs.mkdtempSync(path.join(outDirOption, 'yaffs2-speed-out-')) : work;
 try {
   const tree = path.join(work, 'tree');
@@ -255,18 +261,25 @@ try {
   }
   const out1 = path.join(outDir, 'out1');
   const out2 = path.join(outDir, 'out2');
-  const extractOurs: Command = { label: 'extract', command: process.execPath, args: [cli, 'extract', reference, out1], before: rm(out1) };
+  /** Before each run: the output deleted, or (--fresh-outputs) a new output path for it. */
+  const outputFor = (args: string[], base: string): (() => void) => {
+    let n = 0;
+    return freshOutputs ? () => void (args[args.length - 1] = `${base}-${n++}`) : rm(base);
+  };
+  const oursArgs = [cli, 'extract', reference, out1];
+  const theirsArgs = [reference, out2];
+  const extractOurs: Command = { label: 'extract', command: process.execPath, args: oursArgs, before: outputFor(oursArgs, out1) };
   if (available('unyaffs')) {
-    const [a, b] = timeSideBySide(extractOurs, { label: 'unyaffs', command: 'unyaffs', args: [reference, out2], before: rm(out2) });
+    const [a, b] = timeSideBySide(extractOurs, { label: 'unyaffs', command: 'unyaffs', args: theirsArgs, before: outputFor(theirsArgs, out2) });
     console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   unyaffs ${b!.wall.toFixed(3)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
     console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(cpuDigits)} s   unyaffs ${b!.cpu.toFixed(cpuDigits)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
-    console.log(`          medians: yaffs2 ${a!.wallMedian.toFixed(3)} s   unyaffs ${b!.wallMedian.toFixed(3)} s   ratio ${(a!.wallMedian / b!.wallMedian).toFixed(2)}×; cpu ratio ${(a!.cpuMedian / b!.cpuMedian).toFixed(2)}×   (into ${outDir === work ? os.tmpdir() : outDirOption})`);
+    console.log(`          medians: yaffs2 ${a!.wallMedian.toFixed(3)} s   unyaffs ${b!.wallMedian.toFixed(3)} s   ratio ${(a!.wallMedian / b!.wallMedian).toFixed(2)}×; cpu ratio ${(a!.cpuMedian / b!.cpuMedian).toFixed(2)}×   (into ${outDir === work ? os.tmpdir() : outDirOption}${freshOutputs ? ', a fresh directory each run' : ''})`);
   } else {
     const [a] = timeSideBySide(extractOurs);
     console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}${outDirOption ? ` --out-dir ${outDirOption}` : ''}`);
+  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}${outDirOption ? ` --out-dir ${outDirOption}` : ''}${freshOutputs ? ' --fresh-outputs' : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
   if (outDir !== work) fs.rmSync(outDir, { recursive: true, force: true });
