@@ -167,6 +167,24 @@ describe('stream extract: handed back', () => {
     assert.match(r.stderr, /warning: .*--ignore-errors to exit 0/);
   });
 
+  test('an image cut short after the table was built: EIO when its contents are read, not a wrong file', () => {
+    const image = path.join(work, 'cut-later.img');
+    importTree(tree, image, {});
+    const size = fs.statSync(image).size;
+    const out = path.join(work, 'cut-later-out');
+    // The table is built from the first read; when the scan reports its last block, the image
+    // loses its second half, which the walk then reads the file contents from.
+    assert.throws(
+      () =>
+        streamExtract(image, out, {
+          onScanProgress: (done, total) => {
+            if (done === total) fs.truncateSync(image, Math.floor(size / 2 / 2112) * 2112);
+          },
+        }),
+      (e: unknown) => (e as { code?: string }).code === 'EIO' && /changed while being read/.test((e as Error).message),
+    );
+  });
+
   test('an image with a checkpoint (the mount may use it)', () => {
     const image = path.join(work, 'checkpoint.img');
     const img = createImage(image, { blocks: 32 });
