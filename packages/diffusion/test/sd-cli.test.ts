@@ -143,6 +143,25 @@ describe('diffusion txt2img / img2img / tokenize', () => {
     }
   });
 
+  test('the shipped model draws each example prompt of its settings card (what the dashboard fills in) in most samples', () => {
+    // The card once led with "a small red circle above a blue square", a form the model never saw
+    // in training (sized two-object prompts) and drew right in 0 of 32 samples.
+    const card = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'models', 'shapes-t2i', 'flashdiff.json'), 'utf8')) as { examplePrompts: string[] };
+    assert.ok(card.examplePrompts.length >= 3);
+    writeFileSync(join(dir, 'examples.txt'), card.examplePrompts.join('\n') + '\n');
+    const outDir = join(dir, 'examples');
+    const r = run(['txt2img', '--prompts', join(dir, 'examples.txt'), '--n', '4', '--seed', '5', '--out-dir', outDir, '--out', join(dir, 'examples.png')]);
+    assert.equal(r.code, 0, r.stderr);
+    card.examplePrompts.forEach((prompt, p) => {
+      const right = [1, 2, 3, 4].filter((k) => {
+        const png = decodePng(readFileSync(join(outDir, `${p + 1}-${k}.png`)));
+        const rgb = Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => png.data[Math.floor(i / 3) * 4 + (i % 3)]);
+        return judge(detectShapes(rgb), prompt).all;
+      }).length;
+      assert.ok(right >= 3, `"${prompt}": ${right} of 4 samples right`);
+    });
+  });
+
   test('a model folder’s settings card fills in what the command line leaves out; a malformed card is one line, nothing written', () => {
     const carded = join(dir, 'carded');
     cpSync(model, carded, { recursive: true });

@@ -226,6 +226,10 @@ describe('text-to-image trainers', () => {
     withNegatives.dispose();
     assert.ok(ev.relationTest >= 0 && ev.relationTest <= 1 && ev.bindingTest >= 0 && ev.bindingTest <= 1, JSON.stringify(ev));
     await checkResume(() => new ClipTrainer(e, tokenizer, config, { ...TINY_CLIP, hardNegatives: true }), 4, 2, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip-negatives');
+    // With size words in two-object captions (and their hard negatives keeping the sizes), too.
+    await checkResume(() => new ClipTrainer(e, tokenizer, config, { ...TINY_CLIP, hardNegatives: true, pairSizes: 0.5 }), 4, 2, ['text-model', 'text-optimizer', 'head-model', 'head-optimizer'], 'clip-pair-sizes');
+    assert.equal(relationSwap('a small red circle above a blue square'), 'a small red circle below a blue square');
+    assert.deepEqual(bindingSwaps('a small red circle above a large blue square'), ['a small blue circle above a large red square', 'a small red square above a large blue circle']);
   });
 
   describe('UNet and the diffusers folder', () => {

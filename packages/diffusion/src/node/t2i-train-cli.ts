@@ -237,7 +237,7 @@ export const GRID_PROMPTS = [
   'a large green square',
   'a blue triangle',
   'a yellow circle',
-  'a small red circle above a blue square',
+  'a red circle above a blue square',
   'a green triangle to the left of a cyan circle',
   'a magenta square below a yellow triangle',
   'a large cyan square',
@@ -354,11 +354,15 @@ export function registerTextToImageTrainingCommands(program: Command): void {
   stageOptions(program.command('train-clip').description('stage 2: CLIP (the CLIPTextModel + a small image encoder) trained contrastively on Shapes captions'))
     .addOption(new Option('--tokenizer <kind>', 'vocabulary: bpe (learnt from the captions) or clip (OpenAI CLIP)').choices(['bpe', 'clip']))
     .option('--hard-negatives', 'add each Shapes caption\'s relation-, colour- and shape-swapped captions as extra negatives (NegCLIP); with --resume: from the resumed step on')
-    .action(async (o: StageFlags & { tokenizer?: 'bpe' | 'clip'; hardNegatives?: boolean }) => {
+    .option('--pair-sizes <p>', 'state each object\'s size word in two-object captions with probability p (as train-unet --pair-sizes); with --resume: from the resumed step on', unit)
+    .action(async (o: StageFlags & { tokenizer?: 'bpe' | 'clip'; hardNegatives?: boolean; pairSizes?: number }) => {
       const engine = await initBackend(o.backend);
       const resolved = resolveRun<ClipStageOptions>(o, 'clip', { ...DEFAULT_CLIP_OPTIONS, ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}) });
-      // Like --lr, --hard-negatives may change a resumed run's loss from its resumed step on (saved with it).
-      const run = o.hardNegatives ? { ...resolved, options: { ...resolved.options, hardNegatives: true } } : resolved;
+      // Like --lr, --hard-negatives and --pair-sizes may change a resumed run from its resumed step on (saved with it).
+      const run = {
+        ...resolved,
+        options: { ...resolved.options, ...(o.hardNegatives ? { hardNegatives: true } : {}), ...(o.pairSizes !== undefined ? { pairSizes: o.pairSizes } : {}) },
+      };
       mkdirSync(o.out, { recursive: true });
       const dataSeed = run.training.dataSeed ?? 0;
       const fromCache = (count: number): string[] => {

@@ -47,6 +47,12 @@ export interface ClipStageOptions {
    * before it): off.
    */
   hardNegatives?: boolean;
+  /**
+   * State each object's size in two-object training captions with this probability (as
+   * train-unet's pairSizes, common.ts shapesBatch), so that the text tower also learns prompts like
+   * "a small red circle above a blue square". 0 or absent: off.
+   */
+  pairSizes?: number;
 }
 
 export const DEFAULT_CLIP_OPTIONS: ClipStageOptions = {
@@ -139,6 +145,7 @@ export class ClipTrainer implements StageTrainer {
     if (tokenizer.modelMaxLength > this.textConfig.max_position_embeddings) {
       throw new DiffusionError('INVALID_CONFIG', `the tokenizer pads to ${tokenizer.modelMaxLength} tokens, the text encoder has ${this.textConfig.max_position_embeddings} positions`);
     }
+    if (options.pairSizes !== undefined && !(options.pairSizes >= 0 && options.pairSizes <= 1)) throw new DiffusionError('INVALID_CONFIG', `pairSizes must be in [0, 1], got ${options.pairSizes}`);
     this.random = new Random(this.config.seed);
     this.text = new ClipTextModel(engine, this.random, this.textConfig);
     this.head = new ModuleBuilder(new ParameterStore(engine, this.random));
@@ -170,7 +177,7 @@ export class ClipTrainer implements StageTrainer {
     const e = this.engine;
     const b = this.config.batchSize;
     checkTrainingData(this.trainingData, 32, 32, 3, 'CLIP image encoder');
-    const { images, captions } = trainingBatch(this.config, this.step, this.trainingData);
+    const { images, captions } = trainingBatch(this.config, this.step, this.trainingData, this.options.pairSizes ?? 0);
     const x = e.tensor(images, [b, 32, 32, 3]);
     const negatives = this.options.hardNegatives ? captions.flatMap((c) => hardNegatives(c, this.random)) : [];
     const columns = [...captions, ...negatives];
