@@ -265,6 +265,13 @@ function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | u
   let anyProgrammed = false;
   search: for (const [pageSize, spareSize] of geometries) {
     const record = pageSize + spareSize;
+    // Whether each record's spare (and the last 16 data bytes, for inband tags) is erased, found
+    // once per geometry rather than once per candidate (up to 22 of them share it): an image
+    // mostly erased at its start has every candidate walk its whole sample. 0: not yet looked at,
+    // 1: not erased, 2: erased.
+    const records = Math.floor(sample.length / record);
+    const spareErased = new Uint8Array(records);
+    const tailErased = new Uint8Array(records);
     for (const layoutName of layouts) {
       for (const bigEndian of endians) {
         for (const [tagEcc, inbandTags] of tagModes) {
@@ -280,9 +287,17 @@ function detect(path: string, force: Partial<ImageFormat>, bytes: Uint8Array | u
           }
           let examined = 0;
           let good = 0;
-          for (let at = 0; at + record <= sample.length && examined < RECORDS_EXAMINED; at += record) {
+          for (let at = 0, r = 0; at + record <= sample.length && examined < RECORDS_EXAMINED; at += record, r++) {
             // Inband tags leave the spare erased (or holding only MTD's data ECC): the tags tell.
-            if (allErased(sample, at + pageSize, at + record) && (!inbandTags || allErased(sample, at + pageSize - INBAND_TAGS_SIZE, at + pageSize))) continue;
+            let spare = spareErased[r]!;
+            if (spare === 0) spare = spareErased[r] = allErased(sample, at + pageSize, at + record) ? 2 : 1;
+            if (spare === 2 && inbandTags) {
+              let tail = tailErased[r]!;
+              if (tail === 0) tail = tailErased[r] = allErased(sample, at + pageSize - INBAND_TAGS_SIZE, at + pageSize) ? 2 : 1;
+              if (tail === 2) continue;
+            } else if (spare === 2) {
+              continue;
+            }
             anyProgrammed = true;
             examined++;
             if (plausible(sample, at, pageSize, spareSize, layout, tags)) good++;
