@@ -25,8 +25,10 @@
 import { write } from './ftl/mapping';
 
 export { write } from './ftl/mapping';
-export { replayScheduled } from './simulator/replay';
+export { replayResume, replayScheduled } from './simulator/replay';
 export { programsReady, readsReady } from '../../nand/kernel/metadata-device';
+export { bindPlanes as bindPlaneView } from './planes';
+export { markedFillPages } from './ftl/marked-fill';
 
 /** NandClock's cells (f64): issue time, last completion, latest completion (nand's kernel imports them too). */
 @external("device", "clockCells") declare const clockCells: usize;

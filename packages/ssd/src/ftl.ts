@@ -221,8 +221,8 @@ export class Ftl {
    * write() calls would, in one loop over the tables (src/ftl/marked-fill.ts): null when done,
    * else why it declined (nothing changed). The preconditioning fill's fast path.
    */
-  markedFill(order: Int32Array | null, first: number, count: number): string | null {
-    return markedFill(this.state, order, first, count);
+  markedFill(order: Int32Array | null, first: number, count: number, kernelProgramsReady = false): string | null {
+    return markedFill(this.state, order, first, count, kernelProgramsReady);
   }
   /**
    * With a cached mapping table: the mapping accesses before a host operation on [lba, lba + count)

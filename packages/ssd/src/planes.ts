@@ -134,6 +134,15 @@ export class PlaneView implements NandDevice {
     return this.inner.timing;
   }
 
+  /**
+   * Tells the grouping the plane and page in block of a program of view page `page`, as
+   * programSpareWords does before programming it (the kernel's marked fill, which programs
+   * through its own plane view, leaves the hints as its last program would).
+   */
+  hintProgram(page: number): void {
+    this.page(page, -1);
+  }
+
   /** The real block of view block `block`. */
   physicalBlock(block: number): number {
     return this.realBlock[block]!;

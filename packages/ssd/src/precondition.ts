@@ -93,10 +93,19 @@ function markedFill(sim: SsdSimulator, order: Int32Array | null, first: number, 
   if (!(clock instanceof NandClock)) return 'the device has no NandClock';
   const sink = clock.sink;
   const paused = device.kernelPaused;
+  // The kernel fill (kernel/ftl/marked-fill.ts) programs through the device's kernel: only with
+  // nothing armed there, which its flags say while it is not paused.
+  const kernel = sim.ftl.internalState.moduleKernel;
+  let kernelReady = false;
+  if (kernel !== null && paused !== undefined) {
+    device.kernelPaused = false;
+    kernelReady = kernel.programsReady() === 1;
+    device.kernelPaused = paused;
+  }
   clock.sink = UNTIMED;
   if (paused !== undefined) device.kernelPaused = true;
   try {
-    return sim.ftl.markedFill(order, first, count);
+    return sim.ftl.markedFill(order, first, count, kernelReady);
   } finally {
     clock.sink = sink;
     if (paused !== undefined) device.kernelPaused = paused;

@@ -478,9 +478,9 @@ export class SsdSimulator {
     if (scheduler !== null) {
       // The whole replay in the FTL's WebAssembly module where it covers it (replay-kernel.ts), else here.
       const host = this.kernelReplayHost(scheduler);
-      this.replayKernelBlocked = replayKernelBlocker(host, { dataCache: this.dataCache !== null, backgroundGc: this.backgroundGcIdleNs > 0, snapshots: this.snapshotEvery > 0 }, requests);
+      this.replayKernelBlocked = replayKernelBlocker(host, { dataCache: this.dataCache !== null, backgroundGc: this.backgroundGcIdleNs > 0 }, requests);
       if (this.replayKernelBlocked === null) {
-        replayInKernel(host, requests);
+        replayInKernel(host, requests, onProgress);
         onProgress?.(requests.length, requests.length);
       } else {
         withKernelPaused(this.device, () => replayTraceScheduled(this.replayHost(), scheduler, requests, onProgress));
@@ -521,6 +521,9 @@ export class SsdSimulator {
       readLatency: this.readLatency,
       trimLatency: this.trimLatency,
       requestLog: this.requestLog,
+      snapshotEvery: this.snapshotEvery,
+      writesUntilPoint: () => this.snapshotEvery - ((this.ftl.counters.hostPageWrites - this.baseline.host) % this.snapshotEvery),
+      recordPoint: () => this.recordPoint(),
       writeMax: this.writeMax,
       setWriteMax: (value) => {
         this.writeMax = value;

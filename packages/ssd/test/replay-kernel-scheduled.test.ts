@@ -6,7 +6,7 @@
 // read-first, partial-page transfers, read-modify-write, flash reads of unwritten LBAs, queue
 // depth 65535) on small devices — 256 and 48 (not a power of two) pages per block — fresh and
 // after a 70 % sequential fill, and on neighbours of it (closed loop, fifo, no multi-plane
-// commands, one plane per die, PCWD). Compared: every request's kind and latency in completion
+// commands, one plane per die, PCWD, time-series points). Compared: every request's kind and latency in completion
 // order (SsdSimulator.requestLog), the read and write histograms, the whole report (WAF, the
 // transaction turnarounds, multi-plane commands…), every block's erase count, the L2P and the
 // clock; and a second replay on the same simulator (the scheduler's state handed back). Then the
@@ -123,12 +123,17 @@ describe("the kernel replay against TypeScript on MQSim's traces and host config
     ['no multi-plane commands', { multiPlane: false, multiPlaneDiesPerChip: undefined, multiPlaneSamePage: undefined }],
     ['whole-page transfers, unwritten reads free', { partialPageTransfers: false, unmappedReads: 'free' }],
     ['PCWD allocation', { ftl: { ...mqsimHost.ftl, hostAllocation: 'pcwd' } }],
+    // The kernel stops after the write that makes a point due (mid-request) and goes on.
+    ['a time-series point every 64 host page writes', { snapshotEvery: 64 }],
+    ['a time-series point every 29 host page writes, closed loop', { snapshotEvery: 29, replayLoop: 'closed', queueDepth: 16 }],
   ];
   for (const [name, change] of neighbours) {
     test(`tpcc-small, ${name}`, () => {
       const config = { ...mqsimHost, geometry: geometry(8, 256), ...change } as SimulatorConfig;
       const batches = (sim: SsdSimulator) => [fitted(traces.tpcc, sim)];
-      assertSame(replay(config, true, batches, true), replay(config, false, batches, true), traces.tpcc.length);
+      const kernel = replay(config, true, batches, true);
+      assertSame(kernel, replay(config, false, batches, true), traces.tpcc.length);
+      if (config.snapshotEvery !== 0) assert.ok(kernel.sim.timeSeries.length > 40, `time-series points taken (${kernel.sim.timeSeries.length})`);
     });
   }
 
@@ -152,7 +157,6 @@ describe("the kernel replay against TypeScript on MQSim's traces and host config
 describe('where the kernel replay does not run, engine() says why', () => {
   const base = { ...mqsimHost, geometry: geometry(8, 256) };
   const cases: [string, Partial<SimulatorConfig>, RegExp][] = [
-    ['time-series points', { snapshotEvery: 64 }, /time-series points/],
     ['background GC', { backgroundGcIdleNs: 1_000_000 }, /background GC/],
     ['round-robin allocation', { ftl: { ...mqsimHost.ftl, hostAllocation: 'round-robin' } }, /round-robin/],
     ['program suspension', { suspend: { operations: 'program' } }, /suspension/],

@@ -14,7 +14,7 @@ import {
   C_BASE, C_COUNTS, C_HOST_OPS, C_HOST_PAGE_READS, C_LATEST, C_MP_COMMANDS, C_MP_OPERATIONS, C_NOW, C_ORIGIN, C_PER_BYTE, C_RMW_READS, C_SEQUENCE, C_TBERS,
   C_TPROG, C_TR, C_UNMAPPED_READS, C_WRITE_MAX, D_ALLOCATION, D_CELLS, D_CHANNELS, D_CLOSED, D_DIES_PER_CHANNEL, D_DIE_FREE, D_DONE_TIMES,
   D_FINISH_REQUEST, D_FINISH_TIME, D_FLASH_READ_UNMAPPED, D_GROUP, D_GROUPING, D_HEADS, D_HEAP_DIE, D_HEAP_INDEX, D_HEAP_KEY, D_HISTOGRAMS, D_IN_ARRIVAL,
-  D_IN_READ, D_IN_SECTOR, D_IN_SECTORS, D_LOG, D_OPERATION_CLASS, D_PAGES_PER_BLOCK, D_PAGE_SIZE, D_PARTIAL, D_PLANES, D_PLANE_SETS, D_PROGRAM_PAGE,
+  D_IN_READ, D_IN_SECTOR, D_IN_SECTORS, D_LOG, D_OPERATION_CLASS, D_PROGRESS, D_SNAPSHOT_EVERY, D_UNTIL_POINT, D_PAGES_PER_BLOCK, D_PAGE_SIZE, D_PARTIAL, D_PLANES, D_PLANE_SETS, D_PROGRAM_PAGE,
   D_PROGRAM_PLANE, D_QUEUE_DEPTH, D_READ_FIRST, D_READ_PAGE, D_READ_PLANE, D_REAL_BLOCKS_PER_DIE, D_RECORD_BYTES, D_REQUESTS, D_RUN_KIND, D_RUN_REQUEST, D_REQ_FLOATS, D_REQ_INTS,
   D_RMW, D_SAME_PAGE, D_SPARE_SIZE, D_TAILS, D_TX_CAPACITY, D_TX_FLOATS, D_TX_INTS, D_USER_PAGES, D_VIEW_BLOCKS_PER_DIE, HISTOGRAMS, H_INTERVAL, H_LATENCY,
   H_READ, H_TRIM,
@@ -143,28 +143,40 @@ function chargeUnmappedRead(lba: i32, bytes: i32): void {
 
 // ------------------------------------------------------------------ the replay
 
+// The replay's state between calls (replayScheduled starts it, replayResume goes on after a
+// time-series point): the descriptor, the loop's position and what it has counted.
+let desc: usize = 0;
+let request: i32 = 0;
+/** The next page of the current request (its first before the request was issued). */
+let page: f64 = 0;
+/** 1 while a request is issued and its pages are being handed over (a point came in between). */
+let midRequest: i32 = 0;
+let isRead: bool = false;
+let lastPage: f64 = 0;
+let firstByte: f64 = 0;
+let endByte: f64 = 0;
+let inFlight: i32 = 0;
+let previousIssue: f64 = 0;
+let hostOps: f64 = 0;
+let rmwReads: f64 = 0;
+let unmappedReads: f64 = 0;
+let hostPageReads: f64 = 0;
+/** Host page writes until the next time-series point (0: no points). */
+let untilPoint: i32 = 0;
+let snapshotEvery: i32 = 0;
+
+/** Why replayScheduled / replayResume returned (src/simulator/replay-kernel.ts reads the same values). */
+const DONE: i32 = 0;
+const QUEUE_STUCK: i32 = 1;
+const POINT: i32 = 2;
+
 /**
- * Replays the requests of the descriptor `desc` (replay-abi.ts D_*) through the scheduler, and
- * leaves what TypeScript reads back in its cells and tables. Returns 0, or 1 when the queue was
- * full with nothing outstanding (src/simulator/replay.ts's internal error).
+ * Starts replaying the requests of descriptor `at` (replay-abi.ts D_*): binds the tables and
+ * parameters, then runs as replayResume does.
  */
-// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:6d5943a7 source:4e206b9d
-export function replayScheduled(desc: usize): i32 {
+export function replayScheduled(at: usize): i32 {
+  desc = at;
   const cells = addr(desc, D_CELLS);
-  const requests = at32(desc, D_REQUESTS);
-  const depth = at32(desc, D_QUEUE_DEPTH);
-  const closed = at32(desc, D_CLOSED) != 0;
-  const flashReadUnmapped = at32(desc, D_FLASH_READ_UNMAPPED) != 0;
-  const partial = at32(desc, D_PARTIAL) != 0;
-  const rmw = at32(desc, D_RMW) != 0;
-  const user = <f64>at32(desc, D_USER_PAGES);
-  const pageSize = at32(desc, D_PAGE_SIZE);
-  const pageBytes = <f64>pageSize;
-  const unmappedBytes = pageSize + at32(desc, D_SPARE_SIZE);
-  const inArrival = addr(desc, D_IN_ARRIVAL);
-  const inSector = addr(desc, D_IN_SECTOR);
-  const inSectors = addr(desc, D_IN_SECTORS);
-  const inRead = addr(desc, D_IN_READ);
   channels = at32(desc, D_CHANNELS);
   diesPerChannel = at32(desc, D_DIES_PER_CHANNEL);
   pagesPerBlock = at32(desc, D_PAGES_PER_BLOCK);
@@ -187,57 +199,95 @@ export function replayScheduled(desc: usize): i32 {
   );
   bindPlanes(planesPerDie, at32(desc, D_VIEW_BLOCKS_PER_DIE), at32(desc, D_REAL_BLOCKS_PER_DIE), pagesPerBlock, at32(desc, D_RECORD_BYTES));
   bindReplayFtl(at32(desc, D_ALLOCATION), planesPerDie);
+  request = 0;
+  midRequest = 0;
+  inFlight = 0;
+  hostOps = 0;
+  rmwReads = 0;
+  unmappedReads = 0;
+  hostPageReads = 0;
+  snapshotEvery = at32(desc, D_SNAPSHOT_EVERY);
+  untilPoint = at32(desc, D_UNTIL_POINT);
+  const base = cell(cells, C_BASE);
+  previousIssue = base;
+  advance(base);
+  return replayResume();
+}
+
+/**
+ * Replays the requests of the bound descriptor from where the last call stopped, to the end
+ * (DONE, then everything is written back) or to the next time-series point (POINT: after the
+ * host page write that makes it due, in the middle of its request, as replay.ts's afterHostWrite
+ * records it; the histograms and counts are then in the block and cells for TypeScript, which
+ * calls this again). QUEUE_STUCK: a full queue with nothing outstanding (replay.ts's internal error).
+ */
+// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:a3df1f29 source:4e206b9d
+export function replayResume(): i32 {
+  const cells = addr(desc, D_CELLS);
+  const requests = at32(desc, D_REQUESTS);
+  const depth = at32(desc, D_QUEUE_DEPTH);
+  const closed = at32(desc, D_CLOSED) != 0;
+  const flashReadUnmapped = at32(desc, D_FLASH_READ_UNMAPPED) != 0;
+  const partial = at32(desc, D_PARTIAL) != 0;
+  const rmw = at32(desc, D_RMW) != 0;
+  const user = <f64>at32(desc, D_USER_PAGES);
+  const pageSize = at32(desc, D_PAGE_SIZE);
+  const pageBytes = <f64>pageSize;
+  const unmappedBytes = pageSize + at32(desc, D_SPARE_SIZE);
+  const inArrival = addr(desc, D_IN_ARRIVAL);
+  const inSector = addr(desc, D_IN_SECTOR);
+  const inSectors = addr(desc, D_IN_SECTORS);
+  const inRead = addr(desc, D_IN_READ);
   const base = cell(cells, C_BASE);
   const origin = cell(cells, C_ORIGIN);
-  let inFlight = 0;
-  let hostOps: f64 = 0;
-  let rmwReads: f64 = 0;
-  let unmappedReads: f64 = 0;
-  let hostPageReads: f64 = 0;
-  let previousIssue = base;
-  let status = 0;
-  advance(base);
-  for (let r = 0; r < requests; r++) {
-    const isRead = load<i32>(inRead + (<usize>r << 2)) != 0;
-    const sector = load<f64>(inSector + (<usize>r << 3));
-    const sectors = load<f64>(inSectors + (<usize>r << 3));
-    const arrivalNs = load<f64>(inArrival + (<usize>r << 3));
-    let arrival = closed ? previousIssue : base + max<f64>(0, arrivalNs - origin);
-    let issue = arrival > previousIssue ? arrival : previousIssue;
-    advance(issue);
-    while (doneCount > 0 && load<f64>(doneTimes) <= issue) {
-      doneCount = heapPop(doneTimes, doneCount);
-      inFlight--;
-    }
-    if (inFlight == depth) {
-      // Every slot taken: run the dies until the earliest completion is known, then take its slot.
-      while (doneCount == 0) {
-        if (nextEvent() == Infinity) {
-          status = 1;
-          break;
-        }
-        step();
-      }
-      if (status != 0) break;
-      const free = load<f64>(doneTimes);
-      doneCount = heapPop(doneTimes, doneCount);
-      inFlight--;
-      if (free > issue) issue = free;
-      if (closed) arrival = issue;
+  let status = DONE;
+  for (; request < requests; request++) {
+    const r = request;
+    if (midRequest == 0) {
+      isRead = load<i32>(inRead + (<usize>r << 2)) != 0;
+      const sector = load<f64>(inSector + (<usize>r << 3));
+      const sectors = load<f64>(inSectors + (<usize>r << 3));
+      const arrivalNs = load<f64>(inArrival + (<usize>r << 3));
+      let arrival = closed ? previousIssue : base + max<f64>(0, arrivalNs - origin);
+      let issue = arrival > previousIssue ? arrival : previousIssue;
       advance(issue);
+      while (doneCount > 0 && load<f64>(doneTimes) <= issue) {
+        doneCount = heapPop(doneTimes, doneCount);
+        inFlight--;
+      }
+      if (inFlight == depth) {
+        // Every slot taken: run the dies until the earliest completion is known, then take its slot.
+        while (doneCount == 0) {
+          if (nextEvent() == Infinity) {
+            status = QUEUE_STUCK;
+            break;
+          }
+          step();
+        }
+        if (status != DONE) break;
+        const free = load<f64>(doneTimes);
+        doneCount = heapPop(doneTimes, doneCount);
+        inFlight--;
+        if (free > issue) issue = free;
+        if (closed) arrival = issue;
+        advance(issue);
+      }
+      previousIssue = issue;
+      issueAt(issue);
+      setRf(r, R_ARRIVAL, arrival);
+      setRi(r, R_KIND, isRead ? REQUEST_READ : REQUEST_WRITE);
+      inFlight++;
+      open(r);
+      setOperationClass(isRead ? CLASS_READ : CLASS_WRITE);
+      page = Math.floor((sector * SECTOR_BYTES) / pageBytes);
+      lastPage = Math.floor(((sector + sectors) * SECTOR_BYTES - 1) / pageBytes);
+      firstByte = sector * SECTOR_BYTES;
+      endByte = (sector + sectors) * SECTOR_BYTES;
+      midRequest = 1;
     }
-    previousIssue = issue;
-    issueAt(issue);
-    setRf(r, R_ARRIVAL, arrival);
-    setRi(r, R_KIND, isRead ? REQUEST_READ : REQUEST_WRITE);
-    inFlight++;
-    open(r);
-    setOperationClass(isRead ? CLASS_READ : CLASS_WRITE);
-    const first = Math.floor((sector * SECTOR_BYTES) / pageBytes);
-    const last = Math.floor(((sector + sectors) * SECTOR_BYTES - 1) / pageBytes);
-    const firstByte = sector * SECTOR_BYTES;
-    const endByte = (sector + sectors) * SECTOR_BYTES;
-    for (let p = first; p <= last; p++) {
+    while (page <= lastPage) {
+      const p = page;
+      page = p + 1;
       const lba = <i32>(p % user);
       // The bytes of this page the request touches: what its transfer moves.
       const touched = <i32>(min<f64>(endByte, (p + 1) * pageBytes) - max<f64>(firstByte, p * pageBytes));
@@ -266,13 +316,27 @@ export function replayScheduled(desc: usize): i32 {
         }
         replayWrite(lba);
         setHoldAfter(-1);
+        // afterHostWrite: a time-series point every snapshotEvery host page writes.
+        if (snapshotEvery > 0 && --untilPoint == 0) {
+          untilPoint = snapshotEvery;
+          status = POINT;
+          break;
+        }
       }
     }
+    if (status != DONE) break;
     setTransferBytes(0);
     seal(r);
     hostOps += 1;
+    midRequest = 0;
   }
-  if (status == 0) drain();
+  if (status == POINT) {
+    // Mid-request: the loop goes on from here at the next call; TypeScript reads the histograms.
+    store<i32>(desc + (<usize>D_PROGRESS << 2), request);
+    store<f64>(cells + (<usize>C_WRITE_MAX << 3), writeMax);
+    return status;
+  }
+  if (status == DONE) drain();
   // What TypeScript reads back.
   store<f64>(cells + (<usize>C_NOW << 3), now);
   store<f64>(cells + (<usize>C_LATEST << 3), latest);
@@ -290,5 +354,6 @@ export function replayScheduled(desc: usize): i32 {
   store<i32>(desc + (<usize>D_READ_PAGE << 2), readPageInBlock);
   store<i32>(desc + (<usize>D_PROGRAM_PAGE << 2), programPageInBlock);
   store<i32>(desc + (<usize>D_OPERATION_CLASS << 2), operationClass);
+  store<i32>(desc + (<usize>D_PROGRESS << 2), request);
   return status;
 }

@@ -13,7 +13,9 @@
 import { crc32Words3Int32 } from '../crc32.ts';
 import { afterProgram, openUnit, retryFailedProgram, setValid } from './block-manager.ts';
 import { guard, write } from './mapping.ts';
-import type { FtlState } from './state.ts';
+import type { FtlKernel, FtlState } from './state.ts';
+import { allocateTables, int32Table } from '@flashdiff/nand';
+import type { MetadataKernelLayout } from '@flashdiff/nand';
 
 /** Why {@link markedFill} declined, or null when it wrote the pages. */
 export type MarkedFillDecline = string | null;
@@ -46,7 +48,7 @@ function staticScheme(st: FtlState): { mod: Int32Array; weight: Int32Array } {
  * reason it declined (nothing changed then). A device error part-way (a program fault, a power
  * cut) is handled as write() handles it, and the pages after it go through write().
  */
-export function markedFill(st: FtlState, order: Int32Array | null, first: number, count: number): MarkedFillDecline {
+export function markedFill(st: FtlState, order: Int32Array | null, first: number, count: number, kernelProgramsReady = false): MarkedFillDecline {
   if (st.poweredOff) return 'the FTL waits for recover()';
   if (!st.blockMode) return 'superblock allocation';
   if (!st.fastMeta) return 'no metadata fast path (the device stores data)';
@@ -119,6 +121,13 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
     const left = open >= 0 ? st.dataPages - st.writePointer[open]! : 0;
     const opens = n > left ? Math.ceil((n - left) / st.dataPages) : 0;
     if (st.freeCount[d]! - opens < st.gcThreshold || st.freeCount[d]! < opens) return `die ${d} would need foreground GC`;
+  }
+  // Pass 2 in the FTL's WebAssembly module where it can (kernel/ftl/marked-fill.ts): the FTL's
+  // tables there, P2L derived from the spare heads, and the device's programs allowed (no fault
+  // armed: the caller asked its kernel, kernelProgramsReady).
+  if (kernelProgramsReady && st.moduleKernel !== null && st.derivedP2l === true) {
+    kernelFill(st, st.moduleKernel, order, first, count, dieOfResidue, period);
+    return null;
   }
   // Pass 2: the writes, in order.
   const s = st.hostStream;
@@ -197,4 +206,36 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
   }
   for (i++; i < count; i++) write(st, order === null ? first + i : order[i]!);
   return null;
+}
+
+/** LBAs of a given order handed to the kernel at once (a 4 MiB buffer in the table memory). */
+const KERNEL_FILL_CHUNK = 1 << 20;
+
+/**
+ * markedFill's pass 2 in the kernel (markedFillPages), the checks of pass 1 passed: the order in
+ * chunks through a buffer in the device's table memory, the static scheme's die by residue, the
+ * plane view's geometry; then what the TypeScript pass leaves besides the tables (the host
+ * cursor, the count of host writes, the plane view's program hints).
+ */
+function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, first: number, count: number, dieOfResidue: Int32Array | null, period: number): void {
+  const device = st.device as { readonly tableLayout?: MetadataKernelLayout | null; readonly metadataKernel?: MetadataKernelLayout | null; readonly physicalGeometry?: { readonly blocksPerDie: number }; hintProgram?(page: number): void };
+  const layout = device.tableLayout ?? device.metadataKernel ?? null;
+  const g = st.geometry;
+  const tables = allocateTables({ residues: int32Table(dieOfResidue?.length ?? 0), order: int32Table(order !== null ? Math.min(count, KERNEL_FILL_CHUNK) : 0) }, layout?.memory ?? null);
+  if (!tables.inMemory) throw new Error("internal: the marked fill's tables are not in the device's memory");
+  if (dieOfResidue !== null) tables.views.residues.set(dieOfResidue);
+  kernel.bindPlaneView(st.planesPerDie, st.blocksPerDie, device.physicalGeometry?.blocksPerDie ?? st.blocksPerDie, g.pagesPerBlock, g.pageSize + g.spareSize);
+  const residues = dieOfResidue !== null ? tables.offsets.residues : 0;
+  let last = -1;
+  for (let done = 0; done < count; ) {
+    const n = order !== null ? Math.min(KERNEL_FILL_CHUNK, count - done) : count;
+    if (order !== null) tables.views.order.set(order.subarray(done, done + n));
+    const cursor = (st.hostCursor + done) % st.dies;
+    last = kernel.markedFillPages(order !== null ? tables.offsets.order : 0, first + done, n, residues, period, cursor);
+    done += n;
+  }
+  st.counterValues.hostPageWrites += count;
+  if (dieOfResidue === null) st.hostCursor = (st.hostCursor + count) % st.dies;
+  // The plane view tells its grouping each program's plane and page: as after the last one.
+  if (last >= 0) device.hintProgram?.(last);
 }

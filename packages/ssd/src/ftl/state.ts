@@ -55,8 +55,17 @@ export interface FtlKernel {
    * (preconditioning) instead of drawing from the workload.
    */
   simulate(limit: number, fillFrom: number): number;
-  /** Replays the trace a descriptor names through the kernel's scheduler (kernel/simulator/replay.ts); 0 done, 1 a full queue with nothing outstanding. */
+  /**
+   * Replays the trace a descriptor names through the kernel's scheduler (kernel/simulator/replay.ts);
+   * 0 done, 1 a full queue with nothing outstanding, 2 a time-series point is due (then
+   * replayResume goes on).
+   */
   replayScheduled(descriptor: number): number;
+  replayResume(): number;
+  /** kernel/planes.ts bindPlanes: the plane view's geometry for markedFillPages. */
+  bindPlaneView(planesPerDie: number, viewBlocksPerDie: number, realBlocksPerDie: number, pagesPerBlock: number, recordBytes: number): void;
+  /** kernel/ftl/marked-fill.ts: markedFill's pass 2 (see there); returns the last page written. */
+  markedFillPages(order: number, first: number, count: number, residues: number, period: number, cursor: number): number;
   /** nand's kernel: whether fast programs and charged reads may run now (1) — the device's faults and power allow them. */
   programsReady(): number;
   readsReady(): number;

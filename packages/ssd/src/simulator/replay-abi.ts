@@ -73,7 +73,12 @@ export const D_RECORD_BYTES = 48;
 export const D_OPERATION_CLASS = 49;
 /** Every request's kind and latency (f64 pairs, in completion order), or 0 for none (SsdSimulator.requestLog). */
 export const D_LOG = 50;
-export const DESCRIPTOR_SLOTS = 51;
+/** Time-series points: a point every this many host page writes (0: none), and the writes until the next one. */
+export const D_SNAPSHOT_EVERY = 51;
+export const D_UNTIL_POINT = 52;
+/** Out: the requests done (at a point: the one in progress). */
+export const D_PROGRESS = 53;
+export const DESCRIPTOR_SLOTS = 54;
 
 // The f64 cells.
 /** In: the replay's base time (max of the clock's elapsed and now) and the trace's first arrival. */

@@ -14,7 +14,8 @@
  * multi-plane commands; partial-page transfers, read-modify-write, flash reads of unwritten LBAs,
  * open or closed loop, any queue depth; a static host allocation (cwdp, pcwd…) on the metadata
  * fast path with greedy GC and the VPBM; no data cache, no cached mapping table, no background
- * GC, no time-series points, no TRIM, no armed faults — and a replay that needs no GC: a check
+ * GC, no TRIM, no armed faults (time-series points are taken as the TypeScript replay takes them:
+ * the kernel stops after the write that makes one due, and goes on) — and a replay that needs no GC: a check
  * made first counts the pages each pool receives and proves that no pool falls to the GC
  * threshold and every die the scheme picks keeps room. Everything else takes the TypeScript
  * replay, and says why. No upstream counterpart: MQSim runs its replay in C++.
@@ -28,7 +29,7 @@ import type { TransactionScheduler } from '../scheduler.ts';
 import { SECTOR_BYTES } from '../trace.ts';
 import type { TraceRequest } from '../trace.ts';
 import {
-  CELL_SLOTS, C_BASE, C_COUNTS, C_HOST_OPS, C_HOST_PAGE_READS, C_LATEST, C_MP_COMMANDS, C_MP_OPERATIONS, C_NOW, C_ORIGIN, C_PER_BYTE, C_RMW_READS, C_SEQUENCE,
+  CELL_SLOTS, D_PROGRESS, D_SNAPSHOT_EVERY, D_UNTIL_POINT, C_BASE, C_COUNTS, C_HOST_OPS, C_HOST_PAGE_READS, C_LATEST, C_MP_COMMANDS, C_MP_OPERATIONS, C_NOW, C_ORIGIN, C_PER_BYTE, C_RMW_READS, C_SEQUENCE,
   C_TBERS, C_TPROG, C_TR, C_UNMAPPED_READS, C_WRITE_MAX, DESCRIPTOR_SLOTS, D_ALLOCATION, D_CELLS, D_CHANNELS, D_CLOSED, D_DIES, D_DIES_PER_CHANNEL,
   D_DIE_FREE, D_DONE_TIMES, D_FINISH_REQUEST, D_FINISH_TIME, D_FLASH_READ_UNMAPPED, D_GROUP, D_GROUPING, D_HEADS, D_HEAP_DIE, D_HEAP_INDEX, D_HEAP_KEY,
   D_HISTOGRAMS, D_IN_ARRIVAL, D_IN_READ, D_IN_SECTOR, D_IN_SECTORS, D_LOG, D_OPERATION_CLASS, D_PAGES_PER_BLOCK, D_PAGE_SIZE, D_PARTIAL, D_PLANES, D_PLANE_SETS,
@@ -38,6 +39,8 @@ import {
 } from './replay-abi.ts';
 
 /** Fields of the kernel's records (kernel/scheduler/transactions.ts I_STRIDE, F_STRIDE, RI_STRIDE, RF_STRIDE). */
+/** replayScheduled's and replayResume's "a time-series point is due" (kernel/simulator/replay.ts POINT). */
+const POINT = 2;
 const TX_INT_FIELDS = 14;
 const TX_FLOAT_FIELDS = 4;
 const REQ_INT_FIELDS = 4;
@@ -64,6 +67,11 @@ export interface KernelReplayHost {
   /** The largest write latency so far (SsdSimulator.writeMax), and its setter. */
   readonly writeMax: number;
   setWriteMax(value: number): void;
+  /** Time-series points: one every this many host page writes (0: none), and the writes until the next. */
+  readonly snapshotEvery: number;
+  writesUntilPoint(): number;
+  /** Records a time-series point now (SsdSimulator.recordPoint: it reads and resets the interval histogram). */
+  recordPoint(): void;
   /** SsdSimulator.requestLog: every request's kind and latency as it completes (null: not kept). */
   readonly requestLog: number[] | null;
   /** Adds what the kernel replay counted: requests issued, read-modify-write reads, unmapped flash reads. */
@@ -74,7 +82,6 @@ export interface KernelReplayHost {
 export interface ReplayOptionsBlocking {
   readonly dataCache: boolean;
   readonly backgroundGc: boolean;
-  readonly snapshots: boolean;
 }
 
 /**
@@ -91,7 +98,6 @@ export function replayKernelBlocker(host: KernelReplayHost, options: ReplayOptio
   if (options.dataCache) return 'the data cache';
   if (ftl.mappingCacheReport() !== null) return 'the cached mapping table';
   if (options.backgroundGc) return 'background GC in idle gaps';
-  if (options.snapshots) return 'time-series points (snapshotEvery > 0)';
   const scheduler = host.scheduler.kernelState();
   if (!scheduler.kernelCovers) return 'program/erase suspension or preemptible GC';
   if (!scheduler.idle) return 'transactions still queued from before';
@@ -169,7 +175,7 @@ function gcBlocker(ftl: Ftl, requests: readonly TraceRequest[]): string | null {
 }
 
 /** Runs the replay in the kernel (replayKernelBlocker said it can) and hands its state back. */
-export function replayInKernel(host: KernelReplayHost, requests: readonly TraceRequest[]): void {
+export function replayInKernel(host: KernelReplayHost, requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): void {
   const ftl = host.ftl;
   const st = ftl.internalState;
   const kernel = st.moduleKernel!;
@@ -308,7 +314,19 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   d[D_ALLOCATION] = letters;
   d[D_RECORD_BYTES] = g.pageSize + g.spareSize;
   d[D_LOG] = host.requestLog !== null && n > 0 ? at.log : 0;
-  const status = kernel.replayScheduled(at.descriptor);
+  d[D_SNAPSHOT_EVERY] = host.snapshotEvery;
+  d[D_UNTIL_POINT] = host.snapshotEvery > 0 ? host.writesUntilPoint() : 0;
+  let status = kernel.replayScheduled(at.descriptor);
+  while (status === POINT) {
+    // A time-series point is due (mid-request, as replay.ts takes it): the histograms as they are
+    // now, the point (which resets the interval's), the interval's back; then on.
+    for (let k = 0; k < HISTOGRAMS; k++) histograms[k]!.loadFrom(t.histograms, slots[k]! * histogramNumbers);
+    host.setWriteMax(c[C_WRITE_MAX]!);
+    host.recordPoint();
+    host.intervalLatency.saveTo(t.histograms, H_INTERVAL * histogramNumbers);
+    onProgress?.(d[D_PROGRESS]!, n);
+    status = kernel.replayResume();
+  }
   // Back: the scheduler (its die arrays, scalars, counts), the grouping, the histograms, the counts.
   s.dieFree.set(t.dieFree);
   for (let die = 0; die < dies; die++) {
