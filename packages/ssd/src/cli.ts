@@ -178,13 +178,17 @@ function printReport(report: SimulationReport, json: boolean | undefined, out: s
     `erase count min ${report.erase.min} max ${report.erase.max} mean ${f(report.erase.mean, 2)} stddev ${f(report.erase.stddev, 2)}`,
     `simulated ${f(report.throughput.simulatedSeconds)} s: ${f(report.throughput.hostWriteMBps, 1)} MB/s host writes; latency µs p50 ${f(report.latencyUs.p50, 0)} p99 ${f(report.latencyUs.p99, 0)} p99.9 ${f(report.latencyUs.p999, 0)}`,
   ];
-  const engine = report.config.engine as { ftlKernel: boolean; runLoopKernel: boolean; typescriptBecause: string[] } | undefined;
+  const engine = report.config.engine as { ftlKernel: boolean; runLoopKernel: boolean; replayKernel?: boolean; typescriptBecause: string[] } | undefined;
   const planes = report.config.planes as { planesPerDie: number; multiPlane: boolean; multiPlaneCommands: number; multiPlaneOperations: number; multiPlaneEraseCommands: number; multiPlaneErasedBlocks: number; copybackOperations: number } | undefined;
   if (planes) {
     lines.push(`planes ${planes.planesPerDie} per die, multi-plane commands ${planes.multiPlane ? `on: ${planes.multiPlaneCommands} commands held ${planes.multiPlaneOperations} page operations${planes.multiPlaneErasedBlocks > 0 ? `; GC erased ${planes.multiPlaneErasedBlocks} blocks in ${planes.multiPlaneEraseCommands} multi-plane erases` : ''}${planes.copybackOperations > 0 ? `; ${planes.copybackOperations} copyback reads and programs` : ''}` : 'off'}`);
   }
-  if (engine && (report.dataCache || report.mappingCache || planes) && engine.typescriptBecause.length > 0) {
-    lines.push(`WebAssembly kernel: FTL ${engine.ftlKernel ? 'yes' : 'no'}, run loop ${engine.runLoopKernel ? 'yes' : 'no'} (TypeScript because of ${engine.typescriptBecause.join('; ')})`);
+  // After a scheduled replay, whether it ran in the kernel replay (and if not, why: in the list).
+  const replay = engine?.replayKernel === undefined ? '' : `, replay ${engine.replayKernel ? 'yes' : 'no'}`;
+  if (engine && (report.dataCache || report.mappingCache || planes || replay !== '') && engine.typescriptBecause.length > 0) {
+    lines.push(`WebAssembly kernel: FTL ${engine.ftlKernel ? 'yes' : 'no'}, run loop ${engine.runLoopKernel ? 'yes' : 'no'}${replay} (TypeScript because of ${engine.typescriptBecause.join('; ')})`);
+  } else if (replay !== '') {
+    lines.push(`WebAssembly kernel: FTL ${engine!.ftlKernel ? 'yes' : 'no'}, run loop ${engine!.runLoopKernel ? 'yes' : 'no'}${replay}`);
   }
   const dc = report.dataCache;
   if (dc) {
