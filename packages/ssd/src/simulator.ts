@@ -479,8 +479,10 @@ export class SsdSimulator {
       // The whole replay in the FTL's WebAssembly module where it covers it (replay-kernel.ts), else here.
       const host = this.kernelReplayHost(scheduler);
       this.replayKernelBlocked = replayKernelBlocker(host, { dataCache: this.dataCache !== null, backgroundGc: this.backgroundGcIdleNs > 0 }, requests);
+      if (this.replayKernelBlocked === null && !replayInKernel(host, requests, onProgress)) {
+        this.replayKernelBlocked = "the trace's tables do not fit in the device's table memory";
+      }
       if (this.replayKernelBlocked === null) {
-        replayInKernel(host, requests, onProgress);
         onProgress?.(requests.length, requests.length);
       } else {
         withKernelPaused(this.device, () => replayTraceScheduled(this.replayHost(), scheduler, requests, onProgress));

@@ -125,8 +125,7 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
   // Pass 2 in the FTL's WebAssembly module where it can (kernel/ftl/marked-fill.ts): the FTL's
   // tables there, P2L derived from the spare heads, and the device's programs allowed (no fault
   // armed: the caller asked its kernel, kernelProgramsReady).
-  if (kernelProgramsReady && st.moduleKernel !== null && st.derivedP2l === true) {
-    kernelFill(st, st.moduleKernel, order, first, count, dieOfResidue, period);
+  if (kernelProgramsReady && st.moduleKernel !== null && st.derivedP2l === true && kernelFill(st, st.moduleKernel, order, first, count, dieOfResidue, period)) {
     return null;
   }
   // Pass 2: the writes, in order.
@@ -215,14 +214,16 @@ const KERNEL_FILL_CHUNK = 1 << 20;
  * markedFill's pass 2 in the kernel (markedFillPages), the checks of pass 1 passed: the order in
  * chunks through a buffer in the device's table memory, the static scheme's die by residue, the
  * plane view's geometry; then what the TypeScript pass leaves besides the tables (the host
- * cursor, the count of host writes, the plane view's program hints).
+ * cursor, the count of host writes, the plane view's program hints). False, with nothing done,
+ * when the buffers do not fit in the table memory.
  */
-function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, first: number, count: number, dieOfResidue: Int32Array | null, period: number): void {
+function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, first: number, count: number, dieOfResidue: Int32Array | null, period: number): boolean {
   const device = st.device as { readonly tableLayout?: MetadataKernelLayout | null; readonly metadataKernel?: MetadataKernelLayout | null; readonly physicalGeometry?: { readonly blocksPerDie: number }; hintProgram?(page: number): void };
   const layout = device.tableLayout ?? device.metadataKernel ?? null;
   const g = st.geometry;
   const tables = allocateTables({ residues: int32Table(dieOfResidue?.length ?? 0), order: int32Table(order !== null ? Math.min(count, KERNEL_FILL_CHUNK) : 0) }, layout?.memory ?? null);
-  if (!tables.inMemory) throw new Error("internal: the marked fill's tables are not in the device's memory");
+  // No room left in the table memory for the buffers: the TypeScript pass (nothing changed yet).
+  if (!tables.inMemory) return false;
   if (dieOfResidue !== null) tables.views.residues.set(dieOfResidue);
   kernel.bindPlaneView(st.planesPerDie, st.blocksPerDie, device.physicalGeometry?.blocksPerDie ?? st.blocksPerDie, g.pagesPerBlock, g.pageSize + g.spareSize);
   const residues = dieOfResidue !== null ? tables.offsets.residues : 0;
@@ -238,4 +239,5 @@ function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, f
   if (dieOfResidue === null) st.hostCursor = (st.hostCursor + count) % st.dies;
   // The plane view tells its grouping each program's plane and page: as after the last one.
   if (last >= 0) device.hintProgram?.(last);
+  return true;
 }
