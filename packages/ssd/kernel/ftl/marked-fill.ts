@@ -17,7 +17,7 @@ import { closeBlock, openUnit, setValid } from './block-manager';
  * its open block (a free block opened first), sequence numbers from the cell on. Returns the last
  * page written (view page; −1 for none).
  */
-// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill kernel:37b2622f source:0ddd6ee9
+// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill kernel:37b2622f source:9f91080e
 export function markedFillPages(order: usize, first: i32, count: i32, residues: usize, period: i32, cursor: i32): i32 {
   let seq = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
   let last = -1;
