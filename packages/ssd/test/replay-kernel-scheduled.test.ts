@@ -184,3 +184,28 @@ describe('where the kernel replay does not run, engine() says why', () => {
     assert.match(sim.engine().typescriptBecause.join('; '), /would need GC|would fill/);
   });
 });
+
+describe('read-modify-write with planes: the update read is of the page that holds the old copy', () => {
+  // The FTL's page numbers are its plane view's: the old copy's view page, read on the device
+  // itself, would be charged to another block (and die, and channel) than the one that holds it.
+  for (const wasmKernel of [false, true]) {
+    test(`${wasmKernel ? 'kernel' : 'TypeScript'} replay`, () => {
+      const config = { ...mqsimHost, geometry: { ...geometry(8, 64), channels: 2, diesPerChannel: 2 }, ftl: { ...mqsimHost.ftl, wasmKernel } } as SimulatorConfig;
+      const sim = new SsdSimulator(config);
+      const lba = 7; // CWDP: channel 1, way 1, plane 1 — view die 1·4·… ≠ its real die's first plane
+      sim.replay([{ arrivalNs: 0, device: 0, sector: lba * 16, sectors: 16, isRead: false, line: 1 }]);
+      const view = sim.ftl.internalState.device as unknown as { physicalBlock(block: number): number };
+      const old = sim.ftl.physicalPage(lba);
+      const holder = view.physicalBlock(Math.floor(old / 64));
+      const stray = Math.floor(old / 64);
+      assert.notEqual(holder, stray, 'the test needs a view block that is not the real one');
+      const reads = Array.from(sim.device.stats.readsPerBlock);
+      const report = sim.replay([{ arrivalNs: 0, device: 0, sector: lba * 16 + 8, sectors: 8, isRead: false, line: 2 }]);
+      assert.equal(sim.engine().replayKernel, wasmKernel, sim.engine().typescriptBecause.join('; '));
+      assert.equal(report.readModifyWriteReads, 1);
+      const after = sim.device.stats.readsPerBlock;
+      assert.equal(after[holder]! - reads[holder]!, 1, 'the read is charged to the block that holds the old copy');
+      assert.equal(after[stray]! - reads[stray]!, 0);
+    });
+  }
+});

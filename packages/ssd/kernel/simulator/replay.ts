@@ -22,7 +22,7 @@ import {
 import { l2p } from '../ftl/state';
 import { bindReplayFtl, replayRead, replayWrite } from '../ftl/mapping';
 import { HISTOGRAM_BYTES, bucketOf, recordInBucket } from '../metrics';
-import { bindPlanes, deviceRead } from '../planes';
+import { bindPlanes, readPage } from '../planes';
 import {
   advance, bindScheduler, drain, enqueue, lastTransaction, latest, nextEvent, now, open, operationClass, seal, sequence, setHoldAfter,
   setLastTransaction, setOperationClass, setTransferBytes, step, storeCounts,
@@ -116,7 +116,7 @@ function recordRequest(kind: i32, latency: f64): void {
 }
 
 /** The scheduler's onComplete: the request's slot frees at its completion, its latency recorded. */
-// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:c36d657e source:4e206b9d
+// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:c36d657e source:7d7112e8
 export function requestCompleted(r: i32, completion: f64): void {
   doneCount = heapPush(doneTimes, doneCount, completion);
   recordRequest(ri(r, R_KIND), completion - rf(r, R_ARRIVAL));
@@ -221,7 +221,7 @@ export function replayScheduled(at: usize): i32 {
  * records it; the histograms and counts are then in the block and cells for TypeScript, which
  * calls this again). QUEUE_STUCK: a full queue with nothing outstanding (replay.ts's internal error).
  */
-// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:a3df1f29 source:4e206b9d
+// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:e20bd219 source:7d7112e8
 export function replayResume(): i32 {
   const cells = addr(desc, D_CELLS);
   const requests = at32(desc, D_REQUESTS);
@@ -304,11 +304,11 @@ export function replayResume(): i32 {
         const old = rmw && touched < pageSize ? ~load<i32>(l2p + (<usize>lba << 2)) : -1;
         if (old >= 0) {
           // The update read (the sectors the write leaves), then the program held until it is done.
-          // replay.ts reads it from the device itself (host.device), not through the plane view.
+          // Through the plane view (replay.ts reads it through the FTL's device): the old copy's block.
           setOperationClass(CLASS_READ);
           if (partial) setTransferBytes(pageSize - touched);
           setLastTransaction(-1);
-          deviceRead(old);
+          readPage(old);
           rmwReads += 1;
           setHoldAfter(lastTransaction);
           setOperationClass(CLASS_WRITE);

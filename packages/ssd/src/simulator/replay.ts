@@ -96,6 +96,9 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
   const closed = host.replayLoop === 'closed';
   const flashReadUnmapped = host.unmappedReads === 'flash-read';
   const rmw = host.partialPageWrites === 'read-modify-write';
+  // The read-modify-write read goes through the FTL's device: its page numbers are the FTL's (a
+  // plane view's, with planes), so the read lands on the block, die and channel of the old copy.
+  const flash = host.ftl.internalState.device;
   // The completion times of the outstanding requests: a binary min-heap of at most queueDepth.
   const depth = host.queueDepth;
   const outstanding = new Float64Array(depth);
@@ -168,7 +171,7 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
         if (rmw && (p * pageSize < firstByte || (p + 1) * pageSize > endByte) && (cache === null || !cache.has(lba))) {
           const old = host.ftl.physicalPage(lba);
           if (old >= 0) {
-            host.device.readPage(old);
+            flash.readPage(old);
             host.readModifyWriteRead();
             done = Math.max(done, timing.lastCompletion);
           }
@@ -223,6 +226,8 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
   const depth = host.queueDepth;
   const partial = host.partialPageTransfers;
   const rmw = host.partialPageWrites === 'read-modify-write';
+  // The update read through the FTL's device (its page numbers; planes.ts tells the grouping its plane).
+  const flash = host.ftl.internalState.device;
   // Completion times of requests done but still holding their slot (freed once the host looks).
   const doneTimes = new Float64Array(depth);
   let doneCount = 0;
@@ -404,7 +409,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
           if (old >= 0) {
             scheduler.operationClass = CLASS_READ;
             if (partial) scheduler.transferBytes = pageSize - touched;
-            host.device.readPage(old);
+            flash.readPage(old);
             host.readModifyWriteRead();
             if (partial) scheduler.transferBytes = touched;
           }
@@ -419,7 +424,7 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
             scheduler.operationClass = CLASS_READ;
             if (partial) scheduler.transferBytes = pageSize - touched;
             scheduler.lastTransaction = null;
-            host.device.readPage(old);
+            flash.readPage(old);
             host.readModifyWriteRead();
             scheduler.holdAfter = scheduler.lastTransaction;
             scheduler.operationClass = CLASS_WRITE;
