@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { makeObject, renderScene, shapesSample } from '../src/data/shapes.ts';
 import { fitGaussian, frechetDistance } from '../src/eval/frechet.ts';
 import { SHAPES_FEATURE_DIM, detectShapes, judge, measureDetectorAccuracy, shapesFeatures, uint8ToUnit } from '../src/eval/shapes-detector.ts';
-import { evaluateTextToImage, renderPrompt } from '../src/node/eval-t2i.ts';
+import { evaluateTextToImage, promptBootstrapInterval, renderPrompt } from '../src/node/eval-t2i.ts';
 import { Random } from '../src/rng.ts';
 
 describe('Shapes attribute detector', () => {
@@ -175,6 +175,24 @@ describe('eval-t2i', () => {
     assert.deepEqual([split['single-object']?.prompts, split['single-object']?.samples, split['single-object']?.fullyCorrect], [1, 2, 1]);
     assert.deepEqual([split['two-object']?.prompts, split['two-object']?.samples, split['two-object']?.fullyCorrect], [1, 2, 0]);
     assert.equal(report.shapes!.kinds['held-out'].fullyCorrect, 0.5);
+    // Every prompt scored alike leaves no spread; one right and one wrong prompt spans both ends.
+    assert.deepEqual(split['single-object']?.fullyCorrectInterval, [1, 1]);
+    assert.deepEqual(split['two-object']?.fullyCorrectInterval, [0, 0]);
+    assert.deepEqual(report.shapes!.kinds['held-out'].fullyCorrectInterval, [0, 1]);
+  });
+
+  test('the bootstrap interval resamples prompts: seeded, around the pooled share, narrower with more prompts', () => {
+    const tallies = (prompts: number) => Array.from({ length: prompts }, (_, k) => ({ correct: k % 2 === 0 ? 4 : 0, total: 4 }));
+    const [lo20, hi20] = promptBootstrapInterval(tallies(20), 0);
+    assert.deepEqual(promptBootstrapInterval(tallies(20), 0), [lo20, hi20]);
+    assert.ok(lo20 < 0.5 && hi20 > 0.5 && lo20 > 0.2 && hi20 < 0.8, `${lo20} ${hi20}`);
+    // Half the prompts always right, half never: the spread is the prompts', as if 20 coin flips
+    // (sd 0.11), not 80 (sd 0.056), so the interval is wider than ±0.15.
+    assert.ok(hi20 - lo20 > 0.3, `${lo20} ${hi20}`);
+    const [lo200, hi200] = promptBootstrapInterval(tallies(200), 0);
+    assert.ok(hi200 - lo200 < (hi20 - lo20) / 2, `${lo200} ${hi200}`);
+    assert.deepEqual(promptBootstrapInterval([{ correct: 3, total: 4 }], 0), [0.75, 0.75]);
+    assert.deepEqual(promptBootstrapInterval([], 0), [0, 0]);
   });
 
   test('renderPrompt: seeded scenes that satisfy the prompt', () => {

@@ -15,6 +15,7 @@
 import { type PromptKind, renderPromptScene, shapesEvaluationPrompts, shapesSizedPairPrompts } from '../data/shapes.ts';
 import { fashionEvaluationPrompts } from '../data/fashion-mnist.ts';
 import { DiffusionError } from '../errors.ts';
+import { Random } from '../rng.ts';
 import { fitGaussian, frechetDistance } from '../eval/frechet.ts';
 import { SHAPES_FEATURE_DIM, type Judgement, detectShapes, judge, shapesFeatures, uint8ToUnit } from '../eval/shapes-detector.ts';
 
@@ -62,6 +63,13 @@ export interface AttributeRates {
   samples: number;
   /** Share of samples with every attribute right. */
   fullyCorrect: number;
+  /**
+   * 95 % interval of `fullyCorrect` by the percentile bootstrap over prompts (2,000 resamples,
+   * seeded by the evaluation's seed). Prompts, not samples, are resampled: the samples of one
+   * prompt share its difficulty, so a binomial interval over samples would be too narrow. It
+   * tells whether a target is met beyond the evaluation's sampling noise.
+   */
+  fullyCorrectInterval: [number, number];
   count: number;
   colour: number;
   shape: number;
@@ -109,15 +117,53 @@ async function generateAll(generate: TextToImageGenerate, prompts: string[], see
   return out;
 }
 
-function rates(judgements: Judgement[], prompts: number): AttributeRates {
+/** Resamples drawn by `promptBootstrapInterval`. */
+const BOOTSTRAP_RESAMPLES = 2000;
+
+/**
+ * Percentile-bootstrap 95 % interval of a pooled share: draw the prompts with replacement, pool
+ * their correct / total counts, and take the 2.5th and 97.5th percentiles over the resamples.
+ */
+export function promptBootstrapInterval(tallies: ReadonlyArray<{ correct: number; total: number }>, seed: number): [number, number] {
+  const n = tallies.length;
+  if (n === 0) return [0, 0];
+  const random = new Random(seed);
+  const shares = new Float64Array(BOOTSTRAP_RESAMPLES);
+  for (let r = 0; r < BOOTSTRAP_RESAMPLES; r++) {
+    let correct = 0;
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const t = tallies[random.int(n)];
+      correct += t.correct;
+      total += t.total;
+    }
+    shares[r] = total === 0 ? 0 : correct / total;
+  }
+  shares.sort();
+  return [shares[Math.floor(0.025 * (BOOTSTRAP_RESAMPLES - 1))], shares[Math.ceil(0.975 * (BOOTSTRAP_RESAMPLES - 1))]];
+}
+
+/**
+ * Attribute shares of `judgements` (samples of `samplesPerPrompt` each from a list of prompts);
+ * `promptOf[i]` names the prompt judgement i answers.
+ */
+function rates(judgements: Judgement[], promptOf: readonly string[], samplesPerPrompt: number, seed: number): AttributeRates {
   const share = (key: keyof Judgement): number | null => {
     const defined = judgements.filter((j) => j[key] !== null);
     return defined.length ? defined.filter((j) => j[key] === true).length / defined.length : null;
   };
+  const tallies = new Map<string, { correct: number; total: number }>();
+  judgements.forEach((j, i) => {
+    const t = tallies.get(promptOf[i]) ?? { correct: 0, total: 0 };
+    t.correct += Number(j.all);
+    t.total += 1;
+    tallies.set(promptOf[i], t);
+  });
   return {
-    prompts,
+    prompts: judgements.length / samplesPerPrompt,
     samples: judgements.length,
     fullyCorrect: share('all') ?? 0,
+    fullyCorrectInterval: promptBootstrapInterval([...tallies.values()], seed),
     count: share('count') ?? 0,
     colour: share('colour') ?? 0,
     shape: share('shape') ?? 0,
@@ -151,21 +197,24 @@ async function evaluateShapes(options: TextToImageEvalOptions, seed: number, bat
   const images = await generateAll(options.generate, expanded.map((p) => p.prompt), seed, batchSize, log, 'shapes samples');
 
   const byKind: Record<PromptKind, Judgement[]> = { 'single-object': [], 'two-object': [], 'held-out': [] };
+  const promptsByKind: Record<PromptKind, string[]> = { 'single-object': [], 'two-object': [], 'held-out': [] };
   const perPrompt = new Map<string, { kind: PromptKind; correct: number; total: number }>();
   images.forEach((img, i) => {
     const { prompt, kind } = expanded[i];
     const j = judge(detectShapes(img), prompt);
     byKind[kind].push(j);
+    promptsByKind[kind].push(prompt);
     const entry = perPrompt.get(prompt) ?? { kind, correct: 0, total: 0 };
     entry.correct += Number(j.all);
     entry.total += 1;
     perPrompt.set(prompt, entry);
   });
-  const promptsOfKind = (kind: PromptKind): number => promptList.filter((p) => p.kind === kind).length;
+  const kindRates = (kind: PromptKind): AttributeRates => rates(byKind[kind], promptsByKind[kind], samplesPerPrompt, seed);
   // A judgement states a relation exactly when its prompt names two objects.
   const heldOutPart = (two: boolean): AttributeRates | null => {
-    const part = byKind['held-out'].filter((j) => (j.relation !== null) === two);
-    return part.length === 0 ? null : rates(part, part.length / samplesPerPrompt);
+    const keep = byKind['held-out'].map((j) => (j.relation !== null) === two);
+    if (!keep.includes(true)) return null;
+    return rates(byKind['held-out'].filter((_, i) => keep[i]), promptsByKind['held-out'].filter((_, i) => keep[i]), samplesPerPrompt, seed);
   };
 
   // Ground-truth renders of the same prompts, two independent sets (seeds disjoint from each other).
@@ -186,15 +235,15 @@ async function evaluateShapes(options: TextToImageEvalOptions, seed: number, bat
   if (sizedCount > 0) {
     const sized = shapesSizedPairPrompts(seed, sizedCount).flatMap((p) => Array.from({ length: samplesPerPrompt }, () => p));
     const sizedImages = await generateAll(options.generate, sized, seed + 2_000_003, batchSize, log, 'sized two-object samples');
-    sizedPairs = rates(sizedImages.map((img, i) => judge(detectShapes(img), sized[i])), sizedCount);
+    sizedPairs = rates(sizedImages.map((img, i) => judge(detectShapes(img), sized[i])), sized, samplesPerPrompt, seed);
   }
 
   return {
     samplesPerPrompt,
     kinds: {
-      'single-object': rates(byKind['single-object'], promptsOfKind('single-object')),
-      'two-object': rates(byKind['two-object'], promptsOfKind('two-object')),
-      'held-out': rates(byKind['held-out'], promptsOfKind('held-out')),
+      'single-object': kindRates('single-object'),
+      'two-object': kindRates('two-object'),
+      'held-out': kindRates('held-out'),
     },
     heldOutByObjects: { 'single-object': heldOutPart(false), 'two-object': heldOutPart(true) },
     sizedPairs,
