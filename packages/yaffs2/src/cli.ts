@@ -7,7 +7,7 @@
  * `ls -R img | head` ends quietly.
  */
 import * as fs from 'node:fs';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { CliError, applyCliStyle, packageVersion, runCli as runStyledCli, writeFileAtomic } from '@flashdiff/cli-kit';
 import type { CliDefinition } from '@flashdiff/cli-kit';
 import { isNandError } from '@flashdiff/nand';
@@ -22,12 +22,13 @@ import { editImage } from './image-edit.ts';
 import type { EditImageResult } from './image-edit.ts';
 import type { OpenedImage } from './image.ts';
 import { commandProgress } from './progress-bars.ts';
-import { parseLayout, parseBlocks, parseSize, detectFormat, createFormat, parseCount, parsePageSize, parseDataEcc, parseParityOrder, parseEndian, parseOnOff } from './cli-options.ts';
+import { Yaffs2Command, parseBlocks, parseSize, detectFormat, createFormat } from './cli-options.ts';
 import type { CreateFormatOptions, FormatOptions } from './cli-options.ts';
 import { describeEccCorrections } from './nand-io.ts';
 import type { CommandProgress } from './progress-bars.ts';
 
 const NO_PROGRESS = ['--no-progress', 'no progress bar (on a terminal one appears once the command has run for half a second)'] as const;
+const IGNORE_ERRORS = ['--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)'] as const;
 
 /**
  * Whether fd 2 may be a terminal: a character device (a terminal, or /dev/null). A pipe, file or
@@ -99,11 +100,6 @@ function withImage<T>(image: string, readOnly: boolean, opts: FormatOptions, f: 
 }
 
 /**
- * Nothing silent: after a read command did its work, one line on stderr if the mount met
- * anything it could not read (the first problem and the count; `fsck` lists them all), and
- * exit status 1 unless --ignore-errors.
- */
-/**
  * After an edit (put, rm, mkdir, grow, fsck --repair): what the ECC corrected in the chunks read
  * from the old image, one line as the read commands print it (none when nothing was corrected;
  * exit status unchanged), and, when the old image did not read cleanly, what was left behind.
@@ -128,6 +124,11 @@ function reportEccCorrections(image: string, img: OpenedImage): void {
   if (line !== null) writeStderr(`yaffs2: ${image}: ${line}\n`);
 }
 
+/**
+ * Nothing silent: after a read command did its work, one line on stderr if the mount met
+ * anything it could not read (the first problem and the count; `fsck` lists them all), and
+ * exit status 1 unless --ignore-errors.
+ */
 function reportMountProblems(image: string, img: OpenedImage, opts: { ignoreErrors?: boolean }): void {
   reportEccCorrections(image, img);
   const problems = img.fs.mountProblems;
@@ -178,7 +179,7 @@ const COMMAND_NAMES = ['mkfs', 'import', 'extract', 'ls', 'cat', 'get', 'put', '
  */
 export function buildProgram(only?: string): Command {
   const want = (name: string): boolean => only === undefined || only === name;
-  const program = new Command();
+  const program = new Yaffs2Command();
   program.name('yaffs2').description('YAFFS2 images: mkfs, import, extract, ls, cat, put, get, rm, mkdir, info, fsck');
 
   if (want('mkfs'))
@@ -186,15 +187,7 @@ export function buildProgram(only?: string): Command {
       .command('mkfs <image>')
       .description('create an empty YAFFS2 image of N blocks')
       .requiredOption('--blocks <n>', 'erase blocks (64 pages of 2048 + 64 bytes each)', parseBlocks)
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
-      .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
-      .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
-      .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
-      .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
+      .createFormatOptions()
       .action((image: string, opts: { blocks: number } & CreateFormatOptions) => {
         makeEmptyImage(image, { blocks: opts.blocks, ...createFormat(opts) });
       });
@@ -205,15 +198,7 @@ export function buildProgram(only?: string): Command {
       .description('write a host directory tree into a new image, as mkyaffs2image does')
       .option('--blocks <n>', 'erase blocks (default: what the tree needs, the reserve and --free)', parseBlocks)
       .option('--free <size>', 'room left for edits, bytes or with K/M/G (default: 10% of the tree, at least 4 blocks)', parseSize)
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0; the default), mtd (tags after the bad-block marker) yaffs1 (512 + 16-byte pages, yaffs_spare) or yaffs1-mtd (512 + 16, Linux MTD packed tags 1)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes: 2048 (default), 4096, 8192, 16384, or 512 (YAFFS1)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: 64 per 2048 data bytes; 16 for YAFFS1)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default 64; 32 for YAFFS1)', parseCount)
-      .addOption(new Option('--endian <order>', 'byte order of tags and headers: little or big').argParser(parseEndian).default(false, 'little'))
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default on; off with inband tags)', parseOnOff)
-      .option('--inband-tags', 'tags in the last 16 bytes of each page, none in the spare (upstream inband_tags)')
-      .option('--data-ecc <order>', "mtd layout's data ECC byte order: smartmedia (yaffs_ecc_calc; default), linux (nand_ecc.c) or none", parseDataEcc)
-      .option('--tag-ecc-parity <order>', "big-endian tag ECC's line parities: image (big-endian, as a big-endian board's kernel and yaffs2utils; default) or little (upstream yaffs direct's stored_endian on x86)", parseParityOrder)
+      .createFormatOptions()
       .option(...NO_PROGRESS)
       .action((dir: string, image: string, opts: { blocks?: number; free?: number; progress: boolean } & CreateFormatOptions) => {
         // The stream writer (stream-import.ts); it hands what it does not handle to importTree.
@@ -225,15 +210,8 @@ export function buildProgram(only?: string): Command {
     program
       .command('extract <image> <dir>')
       .description('recreate the image tree under a new (or empty) host directory')
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .formatOptions()
+      .option(...IGNORE_ERRORS)
       .option(...NO_PROGRESS)
       .action((image: string, dir: string, opts: { ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
         const reportSkipped = (r: ExtractResult): void => {
@@ -277,15 +255,8 @@ export function buildProgram(only?: string): Command {
       .description('list a directory')
       .option('-l', 'long listing')
       .option('-R', 'recursive')
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .formatOptions()
+      .option(...IGNORE_ERRORS)
       .option(...NO_PROGRESS)
       .action((image: string, path: string | undefined, opts: { l?: boolean; R?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
         withImage(image, true, opts, (img) => {
@@ -335,15 +306,8 @@ export function buildProgram(only?: string): Command {
     program
       .command('cat <image> <path>')
       .description('write a file to stdout')
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .formatOptions()
+      .option(...IGNORE_ERRORS)
       .action((image: string, path: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
         const data = withImage(image, true, opts, (img) => {
           const bytes = img.fs.readFile(path);
@@ -357,15 +321,8 @@ export function buildProgram(only?: string): Command {
     program
       .command('get <image> <path> <host-file>')
       .description('copy a file out of the image (refuses to overwrite a host file)')
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .formatOptions()
+      .option(...IGNORE_ERRORS)
       .action((image: string, path: string, hostFile: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
         const data = withImage(image, true, opts, (img) => {
           const bytes = img.fs.readFile(path);
@@ -382,14 +339,7 @@ export function buildProgram(only?: string): Command {
       .command('put <image> <host-file> <path>')
       .description('copy a host file into the image (replacing a file there); the image is rewritten whole, atomically')
       .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .formatOptions()
       .action((image: string, hostFile: string, path: string, opts: { blocks?: number } & FormatOptions) => {
         let data: Uint8Array;
         try {
@@ -404,14 +354,7 @@ export function buildProgram(only?: string): Command {
     program
       .command('rm <image> <path>')
       .description('remove a file, symlink or empty directory; the image is rewritten whole, atomically')
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .formatOptions()
       .action((image: string, path: string, opts: FormatOptions) => {
         reportEditedProblems(image, editImage(image, [{ kind: 'rm', path }], detectFormat(opts)));
       });
@@ -421,14 +364,7 @@ export function buildProgram(only?: string): Command {
       .command('mkdir <image> <path>')
       .description('create a directory; the image is rewritten whole, atomically')
       .option('--blocks <n>', 'grow the image to N erase blocks first', parseBlocks)
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .formatOptions()
       .action((image: string, path: string, opts: { blocks?: number } & FormatOptions) => {
         reportEditedProblems(image, editImage(image, [{ kind: 'mkdir', path }], { ...detectFormat(opts), blocks: opts.blocks }));
       });
@@ -438,14 +374,7 @@ export function buildProgram(only?: string): Command {
       .command('grow <image>')
       .description('give the image more erase blocks (rewritten whole, atomically)')
       .requiredOption('--blocks <n>', 'the new number of erase blocks (at least the present one)', parseBlocks)
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .formatOptions()
       .action((image: string, opts: { blocks: number } & FormatOptions) => {
         const r = reportEditedProblems(image, editImage(image, [], { ...detectFormat(opts), blocks: opts.blocks }));
         writeStderr(`${image}: ${r.freeBytes} bytes free in ${r.blocks} blocks\n`);
@@ -456,15 +385,8 @@ export function buildProgram(only?: string): Command {
       .command('info <image>')
       .description('geometry, layout, objects, free space, blocks by state, erase counts')
       .option('--json', 'machine-readable output')
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
-      .option('--ignore-errors', 'exit 0 even when parts of the image could not be read (still reported on stderr)')
+      .formatOptions()
+      .option(...IGNORE_ERRORS)
       .option(...NO_PROGRESS)
       .action((image: string, opts: { json?: boolean; ignoreErrors?: boolean; progress: boolean } & FormatOptions) => {
         withImage(image, true, opts, (img) => {
@@ -523,14 +445,7 @@ export function buildProgram(only?: string): Command {
       .command('fsck <image>')
       .description('check the image; exit 0 when clean, 1 when problems were found')
       .option('--repair', 'rewrite the image whole from what could be read (atomically), dropping stale and damaged chunks')
-      .option('--layout <layout>', 'spare layout: mkyaffs2 (tags at spare byte 0), mtd (tags after the bad-block marker) yaffs1 or yaffs1-mtd (default: detect)', parseLayout)
-      .option('--page-size <bytes>', 'page (chunk) data bytes (default: detect)', parsePageSize)
-      .option('--spare-size <bytes>', 'spare (OOB) bytes per page (default: detect)', parseCount)
-      .option('--pages-per-block <n>', 'pages per erase block (default: detect)', parseCount)
-      .option('--endian <order>', 'byte order of tags and headers: little or big (default: detect)', parseEndian)
-      .option('--tag-ecc <on|off>', 'whether tags carry their ECC (default: detect)', parseOnOff)
-      .option('--inband-tags <on|off>', 'whether tags sit in the last 16 bytes of each page (default: detect)', parseOnOff)
-      .option('--data-ecc <order>', 'data ECC byte order of the mtd layout: smartmedia, linux or none (default: detect)', parseDataEcc)
+      .formatOptions()
       .option(...NO_PROGRESS)
       .action((image: string, opts: { repair?: boolean; progress: boolean } & FormatOptions) => {
         const { problems, corrected } = withImage(image, true, opts, (img) => {

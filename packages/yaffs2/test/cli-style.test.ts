@@ -60,6 +60,49 @@ describe('yaffs2 CLI style', () => {
     assert.match(typo.stderr, /extract/);
   });
 
+  test("each command's --help lists its options as before the format flags were defined once (cli-options.ts Yaffs2Command)", () => {
+    // The option column of each command's help, in order, as the commands listed them when each
+    // repeated the format flags itself.
+    const detect = ['--layout <layout>', '--page-size <bytes>', '--spare-size <bytes>', '--pages-per-block <n>', '--endian <order>', '--tag-ecc <on|off>', '--inband-tags <on|off>', '--data-ecc <order>'];
+    const create = ['--layout <layout>', '--page-size <bytes>', '--spare-size <bytes>', '--pages-per-block <n>', '--endian <order>', '--tag-ecc <on|off>', '--inband-tags', '--data-ecc <order>', '--tag-ecc-parity <order>'];
+    const expected: Record<string, string[]> = {
+      mkfs: ['--blocks <n>', ...create],
+      import: ['--blocks <n>', '--free <size>', ...create, '--no-progress'],
+      extract: [...detect, '--ignore-errors', '--no-progress'],
+      ls: ['-l', '-R', ...detect, '--ignore-errors', '--no-progress'],
+      cat: [...detect, '--ignore-errors'],
+      get: [...detect, '--ignore-errors'],
+      put: ['--blocks <n>', ...detect],
+      rm: [...detect],
+      mkdir: ['--blocks <n>', ...detect],
+      grow: ['--blocks <n>', ...detect],
+      info: ['--json', ...detect, '--ignore-errors', '--no-progress'],
+      fsck: ['--repair', ...detect, '--no-progress'],
+    };
+    for (const [name, options] of Object.entries(expected)) {
+      const help = run([name, '--help']);
+      assert.equal(help.status, 0, help.stderr);
+      const listed = help.stdout
+        .split('Options:\n')[1]!
+        .split('\n')
+        .filter((line) => /^ {2}-/.test(line))
+        .map((line) => line.trim().split(/ {2,}/)[0]);
+      assert.deepEqual(listed, [...options, '-h, --help'], name);
+      // The descriptions: a new image's flags give its defaults, an existing image's say detect.
+      if (name === 'mkfs' || name === 'import') {
+        assert.match(help.stdout, /--endian <order> +byte order of tags and headers: little or big\s+\(default: little\)/, name);
+        assert.match(help.stdout, /--page-size <bytes> +page \(chunk\) data bytes: 2048 \(default\)/, name);
+      } else {
+        assert.match(help.stdout, /--page-size <bytes> +page \(chunk\) data bytes \(default: detect\)/, name);
+        assert.match(help.stdout, /--data-ecc <order> +data ECC byte order of the mtd layout: smartmedia,\s+linux or none \(default: detect\)/, name);
+      }
+      // And each flag still goes through its parser.
+      const bad = run([name, '--page-size', '1000', 'a.img', 'b', 'c'].slice(0, name === 'put' || name === 'get' ? 6 : 5));
+      assert.equal(bad.status, 2, name);
+      assert.match(bad.stderr, /^yaffs2: option '--page-size <bytes>' argument '1000' is invalid\. expected 512 \(YAFFS1\), 2048, 4096, 8192 or 16384, got "1000"\n$/, name);
+    }
+  });
+
   test('ls -R into a pipe closed early (| head) ends quietly with exit 0', () => {
     const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" ls -l -R "${image}" | head -n 3`], { encoding: 'utf8' });
     assert.equal(r.stderr, '');
