@@ -3,15 +3,14 @@
  * yaffs_alloc_chunk, yaffs_check_alloc_available; yaffs_yaffs2.c yaffs_calc_checkpt_blocks_required).
  */
 import { Yaffs2Error } from './errors.ts';
-import { BlockState, HIGHEST_SEQUENCE_NUMBER } from './block-info.ts';
+import { BlockState, setBlockState, HIGHEST_SEQUENCE_NUMBER } from './block-info.ts';
 import type { Yaffs2Dev } from './block-info.ts';
 import { eraseBlockNow } from './nand-io.ts';
 import { CHECKPOINT_CHUNK_HEADER } from './checkpoint.ts';
 
+/** Blocks in the empty state (upstream's n_erased_blocks): kept as block states change (block-info.ts setBlockState), not counted here. */
 export function erasedBlockCount(dev: Yaffs2Dev): number {
-  let n = 0;
-  for (let b = 0; b < dev.blockCount; b++) if (dev.blockState[b] === BlockState.empty) n++;
-  return n;
+  return dev.erasedBlocks;
 }
 
 export function usableBlockCount(dev: Yaffs2Dev): number {
@@ -132,7 +131,7 @@ export function findAllocBlock(dev: Yaffs2Dev): number {
     if (dev.blockEraseBeforeUse[best] && !eraseBlockNow(dev, best)) continue;
     if (dev.sequenceNumber >= HIGHEST_SEQUENCE_NUMBER) throw new Yaffs2Error('ENOSPC', 'sequence numbers exhausted');
     dev.sequenceNumber++;
-    dev.blockState[best] = BlockState.allocating;
+    setBlockState(dev, best, BlockState.allocating);
     dev.blockSequence[best] = dev.sequenceNumber;
     dev.blockWritten[best] = 0;
     dev.blockLive[best] = 0;
@@ -156,7 +155,7 @@ export function allocChunk(dev: Yaffs2Dev, useReserve: boolean): number {
   dev.allocPage++;
   dev.blockWritten[block] = dev.allocPage;
   if (dev.allocPage >= dev.pagesPerBlock) {
-    dev.blockState[block] = BlockState.full;
+    setBlockState(dev, block, BlockState.full);
     dev.allocBlock = -1;
   }
   return page;
@@ -167,6 +166,6 @@ export function skipRestOfBlock(dev: Yaffs2Dev, block: number): void {
   if (dev.allocBlock === block) {
     dev.allocBlock = -1;
     dev.blockWritten[block] = dev.pagesPerBlock;
-    dev.blockState[block] = BlockState.full;
+    setBlockState(dev, block, BlockState.full);
   }
 }

@@ -252,7 +252,10 @@ export class Yaffs2Dev {
   readonly now: () => number;
 
   // Block information, one entry per erase block (yaffs_block_info).
-  readonly blockState: Uint8Array;
+  /** Each block's {@link BlockState}: read-only here; {@link setBlockState} changes it (and keeps {@link erasedBlocks}). */
+  readonly blockState: Readonly<Uint8Array>;
+  /** Blocks in the empty state (upstream's n_erased_blocks), kept by {@link setBlockState}: no scan of every block to count them. */
+  erasedBlocks = 0;
   readonly blockSequence: Uint32Array;
   readonly blockLive: Uint16Array;
   readonly blockWritten: Uint16Array;
@@ -409,9 +412,19 @@ export function markLive(dev: Yaffs2Dev, page: number): void {
   dev.liveChunks++;
 }
 
+/** Sets a block's state, keeping the count of empty blocks (dev.erasedBlocks): every change of a block's state goes through here. */
+export function setBlockState(dev: Yaffs2Dev, block: number, state: number): void {
+  const was = dev.blockState[block];
+  if (was === state) return;
+  if (was === BlockState.empty) dev.erasedBlocks--;
+  if (state === BlockState.empty) dev.erasedBlocks++;
+  (dev.blockState as Uint8Array)[block] = state;
+}
+
 export function resetState(dev: Yaffs2Dev): void {
   dev.allocEpoch++;
-  dev.blockState.fill(0);
+  (dev.blockState as Uint8Array).fill(0);
+  dev.erasedBlocks = 0;
   dev.blockSequence.fill(0);
   dev.blockLive.fill(0);
   dev.blockWritten.fill(0);

@@ -7,7 +7,7 @@ import { Yaffs2Error } from './errors.ts';
 import { decodeName } from './header.ts';
 import { emptyTags, ObjectType, packTags } from './tags.ts';
 import { crc32, StreamReader, StreamWriter } from './checkpoint-codec.ts';
-import { BlockState, markLive, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, resetState, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
+import { BlockState, setBlockState, markLive, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, resetState, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import type { Yaffs2Dev } from './block-info.ts';
 import { erasedBlockCount } from './allocator.ts';
 import { encodeDataEcc, eraseBlockNow, markForRetirement, readChunk, readTagsFromSpare } from './nand-io.ts';
@@ -100,7 +100,7 @@ export function writeCheckpoint(dev: Yaffs2Dev): void {
     const inBlock = c % dev.pagesPerBlock;
     if (inBlock === 0) {
       if (dev.blockEraseBeforeUse[block] && !eraseBlockNow(dev, block)) return;
-      dev.blockState[block] = BlockState.checkpoint;
+      setBlockState(dev, block, BlockState.checkpoint);
       dev.checkpointBlocksPresent = true;
     }
     chunk.fill(0);
@@ -196,7 +196,7 @@ export function applyCheckpoint(dev: Yaffs2Dev, stream: Uint8Array, checkpointBl
   dev.allocPage = r.u32();
   dev.allocEpoch++; // block states restored (findAllocBlock's heap is rebuilt)
   for (let b = 0; b < dev.blockCount; b++) {
-    dev.blockState[b] = r.u8();
+    setBlockState(dev, b, r.u8());
     dev.deadEpoch++;
     dev.blockSequence[b] = r.u32();
     dev.blockWritten[b] = r.u16();
@@ -273,7 +273,7 @@ export function applyCheckpoint(dev: Yaffs2Dev, stream: Uint8Array, checkpointBl
     if (!parent || !parent.children) bad(`object ${id} has no parent directory`);
     parent!.children!.set(o.nameString, id);
   }
-  for (const b of checkpointBlocks) dev.blockState[b] = BlockState.checkpoint;
+  for (const b of checkpointBlocks) setBlockState(dev, b, BlockState.checkpoint);
   if (checkpointBlocks.length > 0) dev.checkpointBlocksPresent = true;
   if (dev.allocBlock >= 0 && dev.blockState[dev.allocBlock] !== BlockState.allocating) dev.allocBlock = -1;
   dev.checkpointValid = true;

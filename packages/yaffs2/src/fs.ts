@@ -12,7 +12,7 @@
  * headers before they return. A rename is one header program, so it is all-or-nothing.
  */
 import type { NandDevice } from '@flashdiff/nand';
-import { BlockState, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, S_IFDIR, S_IFMT, S_IFREG, Yaffs2Dev } from './block-info.ts';
+import { BlockState, setBlockState, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, S_IFDIR, S_IFMT, S_IFREG, Yaffs2Dev } from './block-info.ts';
 import type { BlockInfo, DirEntry, HeaderTagsStyle, OpenOptions, Stat, StatFs, Yaffs2Options, Yaffs2Stats, YObject } from './block-info.ts';
 import { hasSpaceFor } from './allocator.ts';
 import { eccCorrectionsOf, eraseBlockNow } from './nand-io.ts';
@@ -112,7 +112,7 @@ export class Yaffs2 {
     const fs = new Yaffs2(device, options);
     for (let b = 0; b < fs.dev.blockCount; b++) {
       if (device.isBad(b)) {
-        fs.dev.blockState[b] = BlockState.dead;
+        setBlockState(fs.dev, b, BlockState.dead);
         fs.dev.deadEpoch++;
         continue;
       }

@@ -7,7 +7,7 @@ import { hammingEcc, isNandError } from '@flashdiff/nand';
 import { Yaffs2Error } from './errors.ts';
 import { isYaffs1Layout, PACKED_TAGS_SIZE, packTags, readTags, unpackTags, writeTags } from './tags.ts';
 import type { ChunkTags, ExtraHeaderInfo, SpareLayout } from './tags.ts';
-import { blockOf, BlockState, ECC_STRIKES_BEFORE_RETIRE, MAX_WRITE_ATTEMPTS } from './block-info.ts';
+import { blockOf, BlockState, setBlockState, ECC_STRIKES_BEFORE_RETIRE, MAX_WRITE_ATTEMPTS } from './block-info.ts';
 import type { Yaffs2Dev } from './block-info.ts';
 import { allocChunk, noteBlockEmptied, skipRestOfBlock } from './allocator.ts';
 import { tryReclaimBlock } from './gc.ts';
@@ -208,7 +208,7 @@ export function eraseBlockNow(dev: Yaffs2Dev, block: number): boolean {
     }
     throw e;
   }
-  dev.blockState[block] = BlockState.empty;
+  setBlockState(dev, block, BlockState.empty);
   noteBlockEmptied(dev, block);
   dev.blockSequence[block] = 0;
   dev.blockLive[block] = 0;
@@ -222,7 +222,7 @@ export function eraseBlockNow(dev: Yaffs2Dev, block: number): boolean {
 
 export function retireBlockNow(dev: Yaffs2Dev, block: number): void {
   dev.device.markBad(block);
-  dev.blockState[block] = BlockState.dead;
+  setBlockState(dev, block, BlockState.dead);
   dev.deadEpoch++;
   dev.blockLive[block] = 0;
   dev.blockNeedsRetiring[block] = 0;

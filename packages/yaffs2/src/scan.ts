@@ -7,7 +7,7 @@ import { decodeHeader, decodeName, encodeName } from './header.ts';
 import type { ObjectHeader } from './header.ts';
 import { emptyTags, isYaffs1Layout, ObjectType, spareLayout } from './tags.ts';
 import type { SpareLayout, SpareLayoutName } from './tags.ts';
-import { BlockState, HIGHEST_SEQUENCE_NUMBER, OBJECT_ID_SUMMARY, LOWEST_SEQUENCE_NUMBER, markLive, OBJECT_ID_DELETED, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, OBJECT_ID_UNLINKED, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
+import { BlockState, setBlockState, HIGHEST_SEQUENCE_NUMBER, OBJECT_ID_SUMMARY, LOWEST_SEQUENCE_NUMBER, markLive, OBJECT_ID_DELETED, OBJECT_ID_LIMIT, OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, OBJECT_ID_UNLINKED, SEQUENCE_CHECKPOINT_DATA } from './block-info.ts';
 import type { Yaffs2Dev, YObject } from './block-info.ts';
 import { deleteChunk, readChunk, readPageTags, readTagsFromSpare, strike } from './nand-io.ts';
 import { getObject } from './objects.ts';
@@ -213,7 +213,7 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
   for (let b = 0; b < dev.blockCount; b++) {
     onProgress?.(b, 2 * dev.blockCount);
     if (dev.device.isBad(b)) {
-      dev.blockState[b] = BlockState.dead;
+      setBlockState(dev, b, BlockState.dead);
       dev.deadEpoch++;
       continue;
     }
@@ -247,7 +247,7 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
       }
     }
     if (!anyProgrammed) {
-      dev.blockState[b] = BlockState.empty;
+      setBlockState(dev, b, BlockState.empty);
       // Safe to program only if a torn erase left no zero bits in the data area: we cannot
       // tell from the spare alone, so the first use erases it again.
       dev.blockEraseBeforeUse[b] = 1;
@@ -255,11 +255,11 @@ export function scan(dev: Yaffs2Dev, onProgress?: (done: number, total: number) 
     }
     dev.blockWritten[b] = ppb;
     if (sequence === SEQUENCE_CHECKPOINT_DATA) {
-      dev.blockState[b] = BlockState.checkpoint;
+      setBlockState(dev, b, BlockState.checkpoint);
       dev.checkpointBlocksPresent = true;
       continue;
     }
-    dev.blockState[b] = BlockState.full;
+    setBlockState(dev, b, BlockState.full);
     if (sequence >= LOWEST_SEQUENCE_NUMBER && sequence <= HIGHEST_SEQUENCE_NUMBER) {
       dev.blockSequence[b] = sequence;
       if (sequence > maxSequence) maxSequence = sequence;
