@@ -8,9 +8,10 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, isMap, isPair, isScalar, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import type { Node as YamlNode } from 'yaml';
 import { SsdError } from '../errors.ts';
+import { readSimpleYaml } from './fast-yaml.ts';
 import { defaultScenario, mergeScenario, validateScenarioValue } from './schema.ts';
 import type { PositionMap, Scenario } from './schema.ts';
 
@@ -40,6 +41,17 @@ export function parseScenarioText(text: string, file: string, json = false): { v
       throw new SsdError('INVALID_CONFIG', `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid JSON (${(e as Error).message})`);
     }
   }
+  // The plain subset scenario files use is read in one pass (fast-yaml.ts); anything else, and
+  // every error, goes through the yaml package.
+  const simple = json ? null : readSimpleYaml(text, file);
+  if (simple !== null) return { value: simple.value, where: { file, positions: simple.positions } };
+  return parseScenarioYaml(text, file);
+}
+
+/** Parses scenario text with the `yaml` package (any YAML, and JSON): the value and each key's position. */
+export function parseScenarioYaml(text: string, file: string): { value: unknown; where: PositionMap } {
+  // Loaded here, not at start: most scenario files never need it (fast-yaml.ts reads them).
+  const { LineCounter, isMap, isPair, isScalar, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {

@@ -67,35 +67,42 @@ function fastRequest(raw: string, line: number): TraceRequest | null {
 }
 
 /**
+ * One line of DiskSim ASCII (1-based `line`): the request, or null for a blank line or a '#'
+ * comment. A malformed line throws SsdError TRACE_PARSE naming `fileName:line`.
+ */
+export function parseDiskSimLine(line: string, lineNo: number, fileName: string): TraceRequest | null {
+  const raw = line.trim();
+  if (raw === '' || raw.startsWith('#')) return null;
+  const fast = fastRequest(raw, lineNo);
+  if (fast !== null) return fast;
+  const where = `${fileName}:${lineNo}`;
+  const fields = raw.split(/\s+/);
+  if (fields.length !== 5) parseError(where, `expected 5 columns (arrival device lba size type), found ${fields.length}`);
+  const nums = fields.map(Number);
+  for (let k = 0; k < 5; k++) {
+    if (!/^\d+(\.\d+)?$/.test(fields[k]!) || !Number.isFinite(nums[k]!)) parseError(where, `${NAMES[k]} '${fields[k]}' is not a non-negative number`);
+  }
+  const [arrivalNs, device, sector, sectors, type] = nums as [number, number, number, number, number];
+  if (!Number.isInteger(sector) || !Number.isInteger(sectors) || sectors < 1) {
+    parseError(where, `lba and size must be integers and size ≥ 1 (got ${fields[2]} ${fields[3]})`);
+  }
+  checkRange(where, sector, sectors, fields[2]!, fields[3]!);
+  if (type !== 0 && type !== 1) parseError(where, `type must be 0 (write) or 1 (read), got '${fields[4]}'`);
+  return request(arrivalNs, device, sector, sectors, type === 1 ? 'read' : 'write', lineNo);
+}
+
+/**
  * Parses DiskSim ASCII. Blank lines and lines starting with '#' are skipped. A malformed line
- * throws SsdError TRACE_PARSE naming `fileName:line`.
+ * throws SsdError TRACE_PARSE naming `fileName:line`. (A file is read from its bytes by
+ * disksim-bytes.ts, which hands this module's per-line parser every line it does not read itself.)
  */
 export function parseDiskSim(text: TraceInput, fileName = '<trace>'): TraceRequest[] {
   const out: TraceRequest[] = [];
-  let i = -1;
+  let i = 0;
   for (const line of lines(text)) {
     i++;
-    const raw = line.trim();
-    if (raw === '' || raw.startsWith('#')) continue;
-    const fast = fastRequest(raw, i + 1);
-    if (fast !== null) {
-      out.push(fast);
-      continue;
-    }
-    const where = `${fileName}:${i + 1}`;
-    const fields = raw.split(/\s+/);
-    if (fields.length !== 5) parseError(where, `expected 5 columns (arrival device lba size type), found ${fields.length}`);
-    const nums = fields.map(Number);
-    for (let k = 0; k < 5; k++) {
-      if (!/^\d+(\.\d+)?$/.test(fields[k]!) || !Number.isFinite(nums[k]!)) parseError(where, `${NAMES[k]} '${fields[k]}' is not a non-negative number`);
-    }
-    const [arrivalNs, device, sector, sectors, type] = nums as [number, number, number, number, number];
-    if (!Number.isInteger(sector) || !Number.isInteger(sectors) || sectors < 1) {
-      parseError(where, `lba and size must be integers and size ≥ 1 (got ${fields[2]} ${fields[3]})`);
-    }
-    checkRange(where, sector, sectors, fields[2]!, fields[3]!);
-    if (type !== 0 && type !== 1) parseError(where, `type must be 0 (write) or 1 (read), got '${fields[4]}'`);
-    out.push(request(arrivalNs, device, sector, sectors, type === 1 ? 'read' : 'write', i + 1));
+    const r = parseDiskSimLine(line, i, fileName);
+    if (r !== null) out.push(r);
   }
   return out;
 }

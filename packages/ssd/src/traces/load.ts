@@ -12,6 +12,7 @@ import type { BlkparseEvent } from './blkparse.ts';
 import { SECTOR } from './common.ts';
 import type { TraceInput } from './common.ts';
 import { parseDiskSim } from './disksim.ts';
+import { parseDiskSimFile } from './disksim-bytes.ts';
 import { FLASHDIFF_HEADER, parseFlashdiffTrace } from './flashdiff.ts';
 import { isMsrHeader, parseMsrCsv } from './msr.ts';
 
@@ -73,18 +74,23 @@ export function parseTraceText(text: string, fileName = '<trace>', options: Trac
   return parseTraceLines(text, text.slice(0, 64 * 1024), fileName, options);
 }
 
-function parseTraceLines(input: TraceInput, head: string, fileName: string, options: TraceLoadOptions): LoadedTrace {
+/** The trace's text, or a file read lazily: its lines for most formats, its bytes for DiskSim (disksim-bytes.ts). */
+type TraceSource = TraceInput | { readonly path: string };
+
+function parseTraceLines(source: TraceSource, head: string, fileName: string, options: TraceLoadOptions): LoadedTrace {
+  const input = (): TraceInput => (typeof source === 'object' && 'path' in source ? readLines(source.path) : source);
   const format = options.format === undefined || options.format === 'auto' ? detectTraceFormat(head, fileName) : options.format;
   if (!TRACE_FORMATS.includes(format)) throw new SsdError('INVALID_CONFIG', `trace format '${String(format)}' is not one of ${TRACE_FORMATS.join(', ')}`);
   let requests: TraceRequest[];
   let blkparseEvent: BlkparseEvent | undefined;
   if (format === 'blkparse') {
-    const r = parseBlkparse(input, fileName, options.blkparseEvent);
+    const r = parseBlkparse(input(), fileName, options.blkparseEvent);
     requests = r.requests;
     blkparseEvent = r.event;
-  } else if (format === 'msr') requests = parseMsrCsv(input, fileName);
-  else if (format === 'flashdiff') requests = parseFlashdiffTrace(input, fileName);
-  else requests = parseDiskSim(input, fileName);
+  } else if (format === 'msr') requests = parseMsrCsv(input(), fileName);
+  else if (format === 'flashdiff') requests = parseFlashdiffTrace(input(), fileName);
+  else if (typeof source === 'object' && 'path' in source) requests = parseDiskSimFile(source.path, (e) => traceIoError(source.path, e), fileName);
+  else requests = parseDiskSim(source, fileName);
   const warnings: string[] = [];
   if (requests.length === 0) {
     if (!options.allowEmpty) throw new SsdError('TRACE_EMPTY', `${fileName}: the trace has no requests (pass --allow-empty to replay it anyway)`);
@@ -169,7 +175,7 @@ function readHead(path: string, bytes = 64 * 1024): string {
 
 /** Reads a trace file line by line (TRACE_IO when it cannot be read) and parses it like {@link parseTraceText}. */
 export function loadTrace(path: string, options: TraceLoadOptions = {}): LoadedTrace {
-  return parseTraceLines(readLines(path), readHead(path), path, options);
+  return parseTraceLines({ path }, readHead(path), path, options);
 }
 
 /**
