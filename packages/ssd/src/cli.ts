@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { applyCliStyle, exitOnInterrupt, packageVersion, progressBar, runCli, writeFileAtomic } from '@flashdiff/cli-kit';
 import type { CliDefinition } from '@flashdiff/cli-kit';
 import { NandError, PRESET_NAMES } from '@flashdiff/nand';
-import { stringify as toYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { GC_POLICIES, GC_UNITS, HOST_ALLOCATIONS, VALIDITY_METHODS } from './config.ts';
 import type { FtlOptions } from './config.ts';
 import { SsdError } from './errors.ts';
@@ -12,13 +13,18 @@ import { loadScenario } from './scenario/load.ts';
 import { applyOverrides, overrideFor, scenarioKey } from './scenario/overrides.ts';
 import { PRECONDITION_STATES, defaultScenario } from './scenario/schema.ts';
 import type { Scenario } from './scenario/schema.ts';
-import { runScenario } from './scenario/run.ts';
 import type { ScenarioReport } from './scenario/run.ts';
+import { runScenarioThread } from './scenario/thread.ts';
 import { BLKPARSE_EVENTS } from './traces/blkparse.ts';
 import { TRACE_FORMATS } from './traces/load.ts';
-import { plotFile, reportCharts, writeCharts } from './plot/plot.ts';
-import { defaultWorkers, mergeSweeps, parseShard, parseVary, planSweep, runSweep, shardPoints, sweepProgress } from './sweep/index.ts';
 import { join } from 'node:path';
+
+// The plots (vega, resvg) and the sweep load only in the commands that use them, and the yaml
+// package only for --print-config: at start the CLI loads what a run needs (the simulator itself
+// loads on the run's own thread, scenario/thread.ts).
+const plotModule = () => import('./plot/plot.ts');
+const sweepModule = () => import('./sweep/index.ts');
+const toYaml = (value: unknown): string => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).stringify(value);
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -254,13 +260,17 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
   return applyOverrides(base, [...extra, ...over]);
 }
 
-/** Runs a scenario with a progress bar per phase; writes the JSON report where the scenario says. */
-function runWithOutputs(s: Scenario): ScenarioReport {
+/**
+ * Runs a scenario with a progress bar per phase; writes the JSON report where the scenario says.
+ * The simulation runs on its own thread (scenario/thread.ts) so that Ctrl-C and SIGTERM are
+ * answered at once (exitOnInterrupt: exit 130 / 143, one stderr line, no partial output).
+ */
+async function runWithOutputs(s: Scenario): Promise<ScenarioReport> {
   let bar = progressBar('ssdsim precondition');
   let phase = 'precondition';
   let report: ScenarioReport;
   try {
-    report = runScenario(s, {
+    report = await runScenarioThread(s, {
       onProgress: (p, d, t) => {
         if (p !== phase) {
           bar.stop();
@@ -281,7 +291,9 @@ function runWithOutputs(s: Scenario): ScenarioReport {
 
 /** Draws the report's charts where the scenario says (outputs.plots). */
 async function writePlots(s: Scenario, report: ScenarioReport): Promise<void> {
-  if (s.outputs.plots !== '') await writeCharts(reportCharts(report), s.outputs.plots);
+  if (s.outputs.plots === '') return;
+  const { reportCharts, writeCharts } = await plotModule();
+  await writeCharts(reportCharts(report), s.outputs.plots);
 }
 
 /** --print-config: the resolved scenario (YAML, or JSON with --json). */
@@ -329,7 +341,8 @@ export function buildProgram(): Command {
     const o = cmd.opts();
     const s = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario());
     if (o.printConfig) return printConfig(s, o.json as boolean | undefined, o.out as string | undefined);
-    const report = runWithOutputs(s);
+    exitOnInterrupt(DEFINITION.tool);
+    const report = await runWithOutputs(s);
     await writePlots(s, report);
     printReport(report, o.json as boolean | undefined, o.out as string | undefined);
   });
@@ -351,7 +364,8 @@ export function buildProgram(): Command {
     const file = o.scenario as string | undefined;
     const s = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario(), [{ workload: { kind: 'trace', path: trace } }]);
     if (o.printConfig) return printConfig(s, o.json as boolean | undefined, o.out as string | undefined);
-    const report = runWithOutputs(s);
+    exitOnInterrupt(DEFINITION.tool);
+    const report = await runWithOutputs(s);
     await writePlots(s, report);
     printReport(report, o.json as boolean | undefined, o.out as string | undefined);
   });
@@ -364,12 +378,13 @@ export function buildProgram(): Command {
         .argument('[scenario]', 'scenario file or shipped scenario (flags override it, --vary overrides both)')
         .addOption(new Option('--vary <name=v1,v2,...>', 'an axis: a short name (op, gc, gc-unit, workload, blocks, seed, ...) or a dotted scenario key; repeat for more').argParser((v: string, prev: string[] = []) => [...prev, v]))
         .addOption(new Option('--dir <folder>', 'where points/ and summary.csv go').default('sweep'))
-        .addOption(new Option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`).argParser(positiveInt('--workers')))
+        .addOption(new Option('--workers <n>', `worker threads (default: ${availableParallelism()}, the available cores)`).argParser(positiveInt('--workers')))
         .addOption(new Option('--shard <i/N>', 'run only the i-th of N slices of the points (1 ≤ i ≤ N), for batch systems; join with ssdsim merge')),
     ),
   );
   sweep.action(async (file: string | undefined, _flags: Flags, cmd: Command) => {
     const o = cmd.opts();
+    const { parseShard, parseVary, planSweep, runSweep, shardPoints, sweepProgress } = await sweepModule();
     const base = scenarioFromFlags(cmd, file !== undefined ? loadScenario(file) : defaultScenario());
     const plan = planSweep(base, ((o.vary as string[] | undefined) ?? []).map(parseVary));
     const shard = o.shard !== undefined ? parseShard(o.shard as string) : null;
@@ -407,7 +422,8 @@ export function buildProgram(): Command {
     .argument('<folders...>', 'the shards\' --dir folders')
     .addOption(new Option('--dir <folder>', 'where the merged points/ and summary.csv go').makeOptionMandatory())
     .addOption(new Option('--allow-partial', 'merge even when points are missing'))
-    .action((folders: string[], o: { dir: string; allowPartial?: boolean }) => {
+    .action(async (folders: string[], o: { dir: string; allowPartial?: boolean }) => {
+      const { mergeSweeps } = await sweepModule();
       const results = mergeSweeps(folders, o.dir, o.allowPartial === true);
       process.stdout.write(`merged ${results.length} of ${results[0]!.sweep.points} points of sweep ${results[0]!.sweep.id} → ${join(o.dir, 'summary.csv')}\n`);
     });
@@ -421,6 +437,7 @@ export function buildProgram(): Command {
     .action(async (input: string, o: { dir: string; scale: number }) => {
       // Rendering awaits, so a handler can run: Ctrl-C removes temporaries, says so, exit 130.
       exitOnInterrupt(DEFINITION.tool);
+      const { plotFile } = await plotModule();
       const files = await plotFile(input, o.dir, o.scale);
       process.stdout.write(files.join('\n') + '\n');
     });
