@@ -13,7 +13,7 @@ import { gather, groupAt, grouping, programPageInBlock, programPlane, readPageIn
 import {
   CLASSES, CLASS_GC, CLASS_READ, CLASS_WRITE, KIND_ERASE, KIND_PROGRAM, KIND_READ, R_COMPLETION, R_FINISHED, R_PENDING, R_SEALED,
   T_BYTES, T_CHANNEL, T_COUNTED, T_CREATED, T_DEP_HEAD, T_DEP_NEXT, T_DEP_TAIL, T_DIE, T_DONE, T_ISSUE, T_KIND, T_KLASS, T_NEXT, T_OPCLASS, T_PAGE,
-  T_PLANE, T_REQUEST, T_SEQUENCE, newTransaction, rf, ri, setRf, setRi, setTf, setTi, tf, ti,
+  T_PLANE, T_REQUEST, T_SEQUENCE, freeTransaction, newTransaction, rf, ri, setRf, setRi, setTf, setTi, tf, ti,
 } from './scheduler/transactions';
 
 // The hand-over state the host model sets around each FTL call (TransactionScheduler's fields).
@@ -91,6 +91,9 @@ export function storeCounts(counts: usize): void {
 }
 @inline export function setLastTransaction(t: i32): void {
   lastTransaction = t;
+}
+@inline export function setRequest(r: i32): void {
+  request = r;
 }
 
 // Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.open kernel:4cc41570 source:1fa18de8
@@ -234,7 +237,7 @@ function finishNext(): void {
 }
 
 /** Runs the next event: the earliest transaction start or request completion. */
-// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.step kernel:dc788734 source:6458980e
+// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.step kernel:6429a028 source:6458980e
 export function step(): void {
   if (finishSize > 0 && (heapSize == 0 || finishTimeAt(0) <= keyAt(0))) {
     finishNext();
@@ -297,10 +300,14 @@ export function step(): void {
   complete(t);
   for (let k = 0; k < grouped; k++) complete(groupAt(k));
   schedule(die);
+  // Nothing refers to a transaction that has run (a hold is taken and used within one request's
+  // hand-over, before any step): its record is reused.
+  freeTransaction(t);
+  for (let k = 0; k < grouped; k++) freeTransaction(groupAt(k));
 }
 
 /** A started transaction's consequences: its held transactions queue, its request counts it. */
-// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.complete kernel:083a1177 source:2fa0e613
+// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.complete kernel:69889158 source:2fa0e613
 function complete(t: i32): void {
   const done = tf(t, T_DONE);
   const r = ti(t, T_REQUEST);
@@ -317,8 +324,10 @@ function complete(t: i32): void {
   if (h >= 0) {
     // Their turn comes when this one is done: into their dies' queues, issued then.
     while (h >= 0) {
+      const next = ti(h, T_DEP_NEXT);
       queue(ti(h, T_DIE), ti(h, T_KIND), ti(h, T_PLANE), ti(h, T_PAGE), ti(h, T_CHANNEL), ti(h, T_BYTES), done, tf(h, T_CREATED), ti(h, T_COUNTED), ti(h, T_REQUEST), ti(h, T_OPCLASS));
-      h = ti(h, T_DEP_NEXT);
+      freeTransaction(h);
+      h = next;
     }
     setTi(t, T_DEP_HEAD, -1);
     setTi(t, T_DEP_TAIL, -1);

@@ -209,3 +209,19 @@ describe('read-modify-write with planes: the update read is of the page that hol
     });
   }
 });
+
+describe("the kernel replay's tables", () => {
+  test('a second replay in the same process reuses them: the table memory does not grow', () => {
+    const sim = new SsdSimulator({ ...mqsimHost, geometry: geometry(8, 256) });
+    const memory = (sim.device.metadataKernel as unknown as { memory: { memory: WebAssembly.Memory } }).memory.memory;
+    const trace = fitted(traces.tpcc, sim);
+    sim.replay(trace);
+    assert.equal(sim.engine().replayKernel, true);
+    const after = memory.buffer.byteLength;
+    for (let k = 0; k < 3; k++) {
+      sim.replay(trace.slice(0, trace.length - 100 * k));
+      assert.equal(sim.engine().replayKernel, true);
+      assert.equal(memory.buffer.byteLength, after, `replay ${k + 2} grew the memory`);
+    }
+  });
+});

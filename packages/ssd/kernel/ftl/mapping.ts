@@ -27,6 +27,7 @@ import {
 import { leastValidUnit } from './victim';
 import { closeBlock, lowerMinSequence, openUnit, programNext, setInvalid, setValid } from './block-manager';
 import { collect } from './gc';
+import { foregroundGcReplay, placeData } from './replay-gc';
 
 // ------------------------------------------------------------------ the host write (src/ftl/mapping.ts write, nextHostDie; block-manager.ts placeHost)
 
@@ -116,15 +117,14 @@ export function write(lba: i32): i32 {
 }
 
 // ------------------------------------------------------------------ the kernel replay's host page read and write (kernel/simulator/replay.ts)
-// With the scheduler as the clock's sink, through the plane view (kernel/planes.ts), and never GC:
-// the replay runs in the kernel only where a check made first (src/simulator/replay-kernel.ts)
-// proves that no pool falls below the GC threshold and every static die keeps room.
+// With the scheduler as the clock's sink, through the plane view (kernel/planes.ts); foreground GC
+// in kernel/ftl/replay-gc.ts. A check made first (src/simulator/replay-kernel.ts) proves that every
+// pool keeps a victim with garbage and a free block, so no collection in place is ever needed.
 
 /** The allocation scheme's four letters (c, w, d, p), one a byte from the lowest (FtlState.allocationOrder). */
 let allocationLetters: i32 = 0;
 /** Planes per die of the FTL's (view) dies. */
 let viewPlanes: i32 = 1;
-
 export function bindReplayFtl(letters: i32, planes: i32): void {
   allocationLetters = letters;
   viewPlanes = planes;
@@ -132,9 +132,10 @@ export function bindReplayFtl(letters: i32, planes: i32): void {
 
 /**
  * staticHostDie with planes: the die (the plane) of `lba` by the scheme's order of channel, way,
- * die in the way (one) and plane. The room staticHostDie asks for is there by the replay's check.
+ * die in the way (one) and plane; when it has no room, nextHostDie (a die is always found: the
+ * replay's check).
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#staticHostDie kernel:90015676 source:fbf79fad
+// Mirrors: packages/ssd/src/ftl/mapping.ts#staticHostDie kernel:f6e80160 source:fbf79fad
 function staticViewDie(lba: i32): i32 {
   const ways = diesPerChannel / viewPlanes;
   let rest = lba;
@@ -155,8 +156,10 @@ function staticViewDie(lba: i32): i32 {
     }
   }
   const die = channel * diesPerChannel + way * viewPlanes + plane;
-  if (!(i32At(poolCapacity, die) - i32At(poolValid, die) > dataPages && (i32At(hostSlot, die) >= 0 || i32At(freeCount, die) > 0))) unreachable();
-  return die;
+  if (i32At(poolCapacity, die) - i32At(poolValid, die) > dataPages && (i32At(hostSlot, die) >= 0 || i32At(freeCount, die) > 0 || leastValidUnit(die) >= 0)) return die;
+  const other = nextHostDie();
+  if (other < 0) unreachable(); // src/ftl/ throws NO_SPACE: the replay's check rules it out
+  return other;
 }
 
 /**
@@ -173,24 +176,19 @@ export function replayRead(lba: i32): i32 {
 }
 
 /**
- * Ftl.write of `lba` in the kernel replay (write, writeAfterKernel, placeHost and place's first
- * page of a block, with no GC): the static die, the next page of its open block (a free block
- * opened first), programmed through the plane view; the old copy invalidated, the L2P updated.
+ * Ftl.write of `lba` in the kernel replay (write, writeAfterKernel, placeHost): the static die,
+ * foreground GC when its free blocks are below the threshold, the next page of its open block (a
+ * free block opened first) programmed through the plane view; the old copy (read again after GC,
+ * which may have moved it) invalidated, the L2P updated.
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost packages/ssd/src/ftl/block-manager.ts#place kernel:f1657eda source:b31dc707
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:763ab856 source:6ceab0e8
 export function replayWrite(lba: i32): void {
-  const old = ~i32At(l2p, lba);
+  const early = ~i32At(l2p, lba);
   const die = staticViewDie(lba);
-  if (i32At(freeCount, die) < gcThreshold) unreachable(); // the replay's check rules GC out
-  let open = i32At(hostSlot, die);
-  const sequence = nextSequence();
-  if (open < 0) open = openUnit(hostSlot, die);
-  const wp = i32At(writePointer, open);
-  const ppa = open * pagesPerBlock + wp;
-  setI32(writePointer, open, wp + 1);
-  programPage(ppa, lba, <i32>(<i64>sequence));
-  lowerMinSequence(open, sequence);
-  if (wp + 1 >= dataPages) closeBlock(hostSlot, open);
+  const collected = i32At(freeCount, die) < gcThreshold;
+  if (collected) foregroundGcReplay(die);
+  const ppa = placeData(hostSlot, false, die, lba);
+  const old = collected ? ~i32At(l2p, lba) : early;
   if (old >= 0) setInvalid(old);
   setI32(l2p, lba, ~ppa);
   setValid(ppa);

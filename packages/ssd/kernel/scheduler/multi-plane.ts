@@ -59,7 +59,7 @@ export function bindGrouping(on: i32, sets: i32, same: i32, read: i32, program: 
  * (and at t's page in block with samePage) — t's queue first, then the die's others in priority
  * order. Unlinks them from their queues into `group` (groupSize of them; 0: none).
  */
-// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.gather kernel:cea634e5 source:85783694
+// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.gather kernel:1fe26063 source:85783694
 export function gather(t: i32, first: i32, base: i32, start: f64): i32 {
   const sets = planeSets;
   const page = samePage != 0 ? ti(t, T_PAGE) : -1;
@@ -76,7 +76,7 @@ export function gather(t: i32, first: i32, base: i32, start: f64): i32 {
     while (x >= 0) {
       const next = ti(x, T_NEXT);
       const plane = ti(x, T_PLANE);
-      // No copyback here (the kernel replay runs no GC): every transaction's copyback flag is false.
+      // No copyback here (copyback GC keeps a replay in TypeScript): every transaction's copyback flag is false.
       if (ti(x, T_KIND) == kind && tf(x, T_ISSUE) <= start && plane >= 0 && (mask & (1 << plane)) == 0 && plane % sets == tSet && (page < 0 || ti(x, T_PAGE) == page)) {
         if (previous < 0) setHead(q, next);
         else setTi(previous, T_NEXT, next);

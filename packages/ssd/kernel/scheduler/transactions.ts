@@ -66,6 +66,7 @@ export function bindRecords(ints: usize, floats: usize, capacity: i32, requestIn
   txFloats = floats;
   txCount = 0;
   txCapacity = capacity;
+  freeHead = -1;
   reqInts = requestInts;
   reqFloats = requestFloats;
 }
@@ -95,10 +96,43 @@ export function bindRecords(ints: usize, floats: usize, capacity: i32, requestIn
   store<f64>(reqFloats + (<usize>(r * RF_STRIDE + field) << 3), value);
 }
 
-/** A new transaction record (its fields all to be set by the caller); traps when the tables are full. */
+/** Records given back (a transaction that has run, a held one queued anew), linked by T_NEXT (−1: none). */
+let freeHead: i32 = -1;
+
+/** A record no longer needed (nothing refers to it any more): reused by newTransaction. */
+@inline export function freeTransaction(t: i32): void {
+  setTi(t, T_NEXT, freeHead);
+  freeHead = t;
+}
+
+/**
+ * A new transaction record (its fields all to be set by the caller): one given back, else the
+ * next; when the tables are full they move to twice the room at the end of the memory, grown for
+ * them (traps only where the memory cannot grow).
+ */
 @inline export function newTransaction(): i32 {
-  const t = txCount;
-  if (t >= txCapacity) unreachable();
-  txCount = t + 1;
-  return t;
+  const t = freeHead;
+  if (t >= 0) {
+    freeHead = ti(t, T_NEXT);
+    return t;
+  }
+  if (txCount >= txCapacity) growRecords();
+  txCount++;
+  return txCount - 1;
+}
+
+function growRecords(): void {
+  const capacity = txCapacity * 2;
+  const floatBytes = <u64>capacity * <u64>(F_STRIDE << 3);
+  const intBytes = <u64>capacity * <u64>(I_STRIDE << 2);
+  const pages = <i32>((floatBytes + intBytes + 0xffff) >> 16);
+  const size = memory.size();
+  if (<i64>size + <i64>pages > 65536 || memory.grow(pages) < 0) unreachable();
+  const floats = <usize>size << 16;
+  const ints = floats + <usize>floatBytes;
+  memory.copy(floats, txFloats, <usize>txCount * <usize>(F_STRIDE << 3));
+  memory.copy(ints, txInts, <usize>txCount * <usize>(I_STRIDE << 2));
+  txFloats = floats;
+  txInts = ints;
+  txCapacity = capacity;
 }

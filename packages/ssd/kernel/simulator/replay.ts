@@ -1,13 +1,15 @@
 // The kernel replay (AssemblyScript, part of the FTL's WebAssembly module, entry
 // kernel/simulator-kernel.ts): src/simulator/replay.ts's replayTraceScheduled — the host interface
 // (a submission queue of queueDepth slots, open or closed loop), each request split into page
-// transactions on the FTL (kernel/ftl/mapping.ts replayRead, replayWrite) through the plane view
-// (kernel/planes.ts) and the transaction scheduler (kernel/scheduler.ts), read-modify-write of
-// partial pages, flash reads of unwritten LBAs, every request's latency in the histograms by kind
-// — for the configurations src/simulator/replay-kernel.ts hands it (no data cache, no cached
-// mapping table, no background GC, no suspension, no TRIM, no time-series point, and a check made
-// first that the replay needs no GC). The same decisions, order and arithmetic as the TypeScript
-// replay; test/replay-kernel-scheduled.test.ts compares every request's latency.
+// transactions on the FTL (kernel/ftl/mapping.ts replayRead, replayWrite, with foreground GC and
+// wear leveling in kernel/ftl/replay-gc.ts) through the plane view (kernel/planes.ts) and the
+// transaction scheduler (kernel/scheduler.ts), read-modify-write of partial pages, flash reads of
+// unwritten LBAs, every request's latency in the histograms by kind, time-series points (the
+// kernel stops after the write that makes one due) — for the configurations
+// src/simulator/replay-kernel.ts hands it (no data cache, no cached mapping table, no background
+// GC, no suspension, no TRIM, and a check made first that no pool can run out of free blocks).
+// The same decisions, order and arithmetic as the TypeScript replay;
+// test/replay-kernel-scheduled.test.ts and test/kernel-replay-gc.test.ts compare every request's latency.
 // Counterpart of src/simulator/replay.ts (MQSim: Host_Interface_NVMe, IO_Flow_Trace_Based).
 import { issueAt } from '../../../nand/kernel/metadata-device';
 import {
@@ -17,8 +19,9 @@ import {
   D_IN_READ, D_IN_SECTOR, D_IN_SECTORS, D_LOG, D_OPERATION_CLASS, D_PROGRESS, D_SNAPSHOT_EVERY, D_UNTIL_POINT, D_PAGES_PER_BLOCK, D_PAGE_SIZE, D_PARTIAL, D_PLANES, D_PLANE_SETS, D_PROGRAM_PAGE,
   D_PROGRAM_PLANE, D_QUEUE_DEPTH, D_READ_FIRST, D_READ_PAGE, D_READ_PLANE, D_REAL_BLOCKS_PER_DIE, D_RECORD_BYTES, D_REQUESTS, D_RUN_KIND, D_RUN_REQUEST, D_REQ_FLOATS, D_REQ_INTS,
   D_RMW, D_SAME_PAGE, D_SPARE_SIZE, D_TAILS, D_TX_CAPACITY, D_TX_FLOATS, D_TX_INTS, D_USER_PAGES, D_VIEW_BLOCKS_PER_DIE, HISTOGRAMS, H_INTERVAL, H_LATENCY,
-  H_READ, H_TRIM,
+  H_READ, H_TRIM, C_WEAR_CHECK, C_WEAR_MOVED, C_WEAR_RUNS, D_COLD_SLOT, D_GC_GROUP, D_GC_SCRATCH, D_P2L, D_STATIC_WEAR_LEVELING, D_UNITS, D_WEAR_THRESHOLD,
 } from '../../src/simulator/replay-abi';
+import { bindReplayGc, erasesSinceWearCheck, wearLevelingMovedPages, wearLevelingRuns } from '../ftl/replay-gc';
 import { l2p } from '../ftl/state';
 import { bindReplayFtl, replayRead, replayWrite } from '../ftl/mapping';
 import { HISTOGRAM_BYTES, bucketOf, recordInBucket } from '../metrics';
@@ -199,6 +202,10 @@ export function replayScheduled(at: usize): i32 {
   );
   bindPlanes(planesPerDie, at32(desc, D_VIEW_BLOCKS_PER_DIE), at32(desc, D_REAL_BLOCKS_PER_DIE), pagesPerBlock, at32(desc, D_RECORD_BYTES));
   bindReplayFtl(at32(desc, D_ALLOCATION), planesPerDie);
+  bindReplayGc(
+    at32(desc, D_GC_GROUP), at32(desc, D_STATIC_WEAR_LEVELING), <f64>at32(desc, D_WEAR_THRESHOLD), addr(desc, D_COLD_SLOT), addr(desc, D_P2L), addr(desc, D_GC_SCRATCH),
+    at32(desc, D_UNITS), <i32>cell(cells, C_WEAR_CHECK),
+  );
   request = 0;
   midRequest = 0;
   inFlight = 0;
@@ -221,7 +228,7 @@ export function replayScheduled(at: usize): i32 {
  * records it; the histograms and counts are then in the block and cells for TypeScript, which
  * calls this again). QUEUE_STUCK: a full queue with nothing outstanding (replay.ts's internal error).
  */
-// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:e20bd219 source:7d7112e8
+// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:0ddfae57 source:7d7112e8
 export function replayResume(): i32 {
   const cells = addr(desc, D_CELLS);
   const requests = at32(desc, D_REQUESTS);
@@ -330,6 +337,9 @@ export function replayResume(): i32 {
     hostOps += 1;
     midRequest = 0;
   }
+  store<f64>(cells + (<usize>C_WEAR_CHECK << 3), <f64>erasesSinceWearCheck);
+  store<f64>(cells + (<usize>C_WEAR_RUNS << 3), wearLevelingRuns);
+  store<f64>(cells + (<usize>C_WEAR_MOVED << 3), wearLevelingMovedPages);
   if (status == POINT) {
     // Mid-request: the loop goes on from here at the next call; TypeScript reads the histograms.
     store<i32>(desc + (<usize>D_PROGRESS << 2), request);

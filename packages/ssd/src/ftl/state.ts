@@ -322,6 +322,8 @@ export class FtlState {
   readonly counterCells: Float64Array;
   /** Bytes of this FTL's tables (in the device's table memory when the kernel runs). */
   readonly tableBytes: number;
+  /** Where each table starts in the device's table memory (null: the tables are plain arrays): the kernel replay's P2L and cold-stream slots. */
+  readonly tableOffsets: Readonly<Record<string, number>> | null;
   /**
    * The FTL's WebAssembly module over these tables: {@link kernel}, or on a plane view the same
    * module for the kernel replay alone (its write() not called: one plane per die); null where the
@@ -427,6 +429,7 @@ export class FtlState {
       dieOfBlock: int32Table(this.totalBlocks),
       hostSlot: int32Table(this.dies, -1),
       gcSlot: int32Table(this.dies, -1),
+      coldSlot: int32Table(this.dies, -1),
       moveSources: int32Table(this.fastMeta ? g.pagesPerBlock : 0),
       moveWords: uint32Table(this.fastMeta ? 4 * g.pagesPerBlock : 0),
       unitCapacity: int32Table(this.unitCount),
@@ -449,6 +452,7 @@ export class FtlState {
     const tables = allocateTables(spec, kernelFits ? layout.memory : replayFits ? viewLayout.memory : null);
     const t = tables.views;
     this.tableBytes = tables.bytes;
+    this.tableOffsets = tables.inMemory ? tables.offsets : null;
     this.scalarCells = t.scalarCells;
     this.stateCells = t.stateCells;
     this.counterCells = t.counterCells;
@@ -496,7 +500,7 @@ export class FtlState {
     this.summaryWriteBuffer = new Uint8Array(g.pageSize);
     this.hostStream = new Stream(this.dies, false, t.hostSlot);
     this.gcStream = new Stream(this.dies, false, t.gcSlot);
-    this.coldStream = new Stream(this.dies, true);
+    this.coldStream = new Stream(this.dies, true, t.coldSlot);
     this.heap = t.heap;
     this.heapKey = t.heapKey;
     this.heapSize = t.heapSize;

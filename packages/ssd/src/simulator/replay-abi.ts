@@ -78,7 +78,16 @@ export const D_SNAPSHOT_EVERY = 51;
 export const D_UNTIL_POINT = 52;
 /** Out: the requests done (at a point: the one in progress). */
 export const D_PROGRESS = 53;
-export const DESCRIPTOR_SLOTS = 54;
+/** Foreground GC (kernel/ftl/replay-gc.ts): planes collected together (1: one pool at a time), static wear leveling (1 on) and its threshold, the units. */
+export const D_GC_GROUP = 54;
+export const D_STATIC_WEAR_LEVELING = 55;
+export const D_WEAR_THRESHOLD = 56;
+export const D_UNITS = 57;
+/** Tables: the cold stream's open block per pool (i32), the FTL's P2L table (0: derived from the heads), GC's scratch (i32). */
+export const D_COLD_SLOT = 58;
+export const D_P2L = 59;
+export const D_GC_SCRATCH = 60;
+export const DESCRIPTOR_SLOTS = 61;
 
 // The f64 cells.
 /** In: the replay's base time (max of the clock's elapsed and now) and the trace's first arrival. */
@@ -105,7 +114,11 @@ export const C_UNMAPPED_READS = 17;
 export const C_HOST_PAGE_READS = 18;
 /** In and out: the largest write latency. */
 export const C_WRITE_MAX = 19;
-export const CELL_SLOTS = 20;
+/** In and out: the FTL's erases since its last wear check. Out (at points too): static wear leveling's runs and moved pages. */
+export const C_WEAR_CHECK = 20;
+export const C_WEAR_RUNS = 21;
+export const C_WEAR_MOVED = 22;
+export const CELL_SLOTS = 23;
 
 /** Histograms in the block, and buckets in each (metrics.ts LatencyHistogram.BUCKETS). */
 export const HISTOGRAM_BUCKETS = 512;

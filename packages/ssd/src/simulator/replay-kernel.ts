@@ -13,16 +13,18 @@
  * 'read-first' scheduling without suspension or preemptible GC; planes, with or without
  * multi-plane commands; partial-page transfers, read-modify-write, flash reads of unwritten LBAs,
  * open or closed loop, any queue depth; a static host allocation (cwdp, pcwd…) on the metadata
- * fast path with greedy GC and the VPBM; no data cache, no cached mapping table, no background
- * GC, no TRIM, no armed faults (time-series points are taken as the TypeScript replay takes them:
- * the kernel stops after the write that makes one due, and goes on) — and a replay that needs no GC: a check
- * made first counts the pages each pool receives and proves that no pool falls to the GC
- * threshold and every die the scheme picks keeps room. Everything else takes the TypeScript
- * replay, and says why. No upstream counterpart: MQSim runs its replay in C++.
+ * fast path with greedy GC and the VPBM; foreground GC (the planes of a die together with
+ * multi-plane commands, copyback runs without), dynamic and static wear leveling; no data cache,
+ * no cached mapping table, no background GC, no TRIM, no armed faults (time-series points are
+ * taken as the TypeScript replay takes them: the kernel stops after the write that makes one due,
+ * and goes on) — where a check made first ({@link gcBlocker}) proves that no pool can run out of
+ * free blocks. Everything else takes the TypeScript replay, and says why. No upstream
+ * counterpart: MQSim runs its replay in C++.
  */
 import { allocateTables, float64Table, int32Table } from '@flashdiff/nand';
-import type { MultiPlaneGrouping, NandClock, NandGeometry, SimulatedNand } from '@flashdiff/nand';
+import type { MultiPlaneGrouping, NandClock, NandGeometry, SimulatedNand, TableBlock, TableMemory, TableSpecs } from '@flashdiff/nand';
 import { SsdError } from '../errors.ts';
+import { BLOCK_BAD } from '../ftl/abi.ts';
 import type { Ftl, FtlKernel } from '../ftl.ts';
 import { LatencyHistogram } from '../metrics.ts';
 import type { TransactionScheduler } from '../scheduler.ts';
@@ -35,7 +37,8 @@ import {
   D_HISTOGRAMS, D_IN_ARRIVAL, D_IN_READ, D_IN_SECTOR, D_IN_SECTORS, D_LOG, D_OPERATION_CLASS, D_PAGES_PER_BLOCK, D_PAGE_SIZE, D_PARTIAL, D_PLANES, D_PLANE_SETS,
   D_PROGRAM_PAGE, D_PROGRAM_PLANE, D_QUEUE_DEPTH, D_READ_FIRST, D_READ_PAGE, D_READ_PLANE, D_REAL_BLOCKS_PER_DIE, D_RECORD_BYTES, D_REQUESTS,
   D_REQ_FLOATS, D_REQ_INTS, D_RMW, D_RUN_KIND, D_RUN_REQUEST, D_SAME_PAGE, D_SPARE_SIZE, D_TAILS, D_TX_CAPACITY, D_TX_FLOATS, D_TX_INTS, D_USER_PAGES,
-  D_VIEW_BLOCKS_PER_DIE, HISTOGRAMS, HISTOGRAM_BUCKETS, H_INTERVAL, H_LATENCY, H_READ, H_TRIM,
+  D_VIEW_BLOCKS_PER_DIE, HISTOGRAMS, HISTOGRAM_BUCKETS, H_INTERVAL, H_LATENCY, H_READ, H_TRIM, C_WEAR_CHECK, C_WEAR_MOVED, C_WEAR_RUNS, D_COLD_SLOT, D_GC_GROUP,
+  D_GC_SCRATCH, D_P2L, D_STATIC_WEAR_LEVELING, D_UNITS, D_WEAR_THRESHOLD,
 } from './replay-abi.ts';
 
 /** Fields of the kernel's records (kernel/scheduler/transactions.ts I_STRIDE, F_STRIDE, RI_STRIDE, RF_STRIDE). */
@@ -123,25 +126,36 @@ function deviceReady(device: SimulatedNand, kernel: FtlKernel): boolean {
 }
 
 /**
- * The replay needs no GC: the host pages each pool receives (by the static scheme, as
- * staticHostDie picks) fit its open block and the free blocks above the GC threshold, and leave
- * more than a block of room (staticHostDie's condition). Null when so, else why not.
+ * Foreground GC in the kernel (kernel/ftl/replay-gc.ts) meets only what it covers: data pages
+ * (no TRIM record, translation page or P2L summary on flash), good blocks, no copyback GC, and a
+ * pool never without a free block. The last is proven here: with gcThreshold T ≥ 2, every pool
+ * starting with at least T − 1 free blocks and, after the replay's new valid pages (its LBAs not
+ * yet mapped, or mapped in another pool, counted on the pool the static scheme gives them), more
+ * than (T + 2) blocks of pages not valid, a pool collecting (fewer than T free, so at least one)
+ * has, besides its free blocks and at most three open ones (host, GC, cold), a full block with
+ * garbage — a victim that fits in a free block — and the static die always has room (no
+ * round-robin fallback). A pool the replay never collects in (its page writes fit its open block and
+ * its free blocks above the threshold, with room left) needs none of this. Null when so, else why not.
  */
 function gcBlocker(ftl: Ftl, requests: readonly TraceRequest[]): string | null {
   const st = ftl.internalState;
+  const threshold = st.gcThreshold;
   const g = st.geometry;
   const pageSize = g.pageSize;
   const user = ftl.userPages;
   const planes = st.planesPerDie;
   const ways = g.diesPerChannel / planes;
   const order = st.allocationOrder;
+  const fresh = new Float64Array(st.dies);
   const writes = new Float64Array(st.dies);
+  const seen = new Set<number>();
   for (const r of requests) {
     if (r.isRead) continue;
     const first = Math.floor((r.sector * SECTOR_BYTES) / pageSize);
     const last = Math.floor(((r.sector + r.sectors) * SECTOR_BYTES - 1) / pageSize);
     for (let p = first; p <= last; p++) {
-      let rest = p % user;
+      const lba = p % user;
+      let rest = lba;
       let channel = 0;
       let way = 0;
       let plane = 0;
@@ -158,20 +172,61 @@ function gcBlocker(ftl: Ftl, requests: readonly TraceRequest[]): string | null {
           rest = Math.floor(rest / planes);
         }
       }
-      writes[channel * g.diesPerChannel + way * planes + plane]!++;
+      const die = channel * g.diesPerChannel + way * planes + plane;
+      writes[die]!++;
+      if (seen.has(lba)) continue;
+      seen.add(lba);
+      const old = ~st.l2p[lba]!;
+      if (old < 0 || st.dieOfBlock[Math.floor(old / st.pagesPerBlock)] !== die) fresh[die]!++;
     }
   }
-  const threshold = Math.max(1, st.gcThreshold);
+  const reserve = (threshold + 2) * st.dataPages;
+  let collects = false;
   for (let d = 0; d < st.dies; d++) {
     const w = writes[d]!;
     if (w === 0) continue;
+    // A pool the replay never collects: its pages fit its open block and the free blocks above the threshold, with room left.
     const open = st.hostStream.slot[d]!;
     const room = open >= 0 ? st.dataPages - st.writePointer[open]! : 0;
     const blocks = w <= room ? 0 : Math.ceil((w - room) / st.dataPages);
-    if (st.freeCount[d]! - blocks < threshold) return `the replay would need GC (die ${d} of the FTL: ${w} page writes for ${st.freeCount[d]} free blocks)`;
-    if (st.poolCapacity[d]! - st.poolValid[d]! - w < st.dataPages) return `the replay would fill die ${d} of the FTL (${w} page writes)`;
+    if (st.freeCount[d]! - blocks >= Math.max(1, threshold) && st.poolCapacity[d]! - st.poolValid[d]! - w >= st.dataPages) continue;
+    // A pool that collects: never without a victim with garbage and a free block to move it into.
+    collects = true;
+    if (st.freeCount[d]! < threshold - 1 || st.poolCapacity[d]! - st.poolValid[d]! - fresh[d]! <= reserve) {
+      return `the replay would fill die ${d} of the FTL (${w} page writes, ${fresh[d]} new valid pages, ${st.freeCount[d]} free blocks)`;
+    }
   }
+  if (!collects) return null;
+  if (threshold < 2) return `GC with gcThreshold ${threshold} (the kernel replay's GC needs 2 or more)`;
+  if (st.options.gcCopyback) return 'copyback GC';
+  if (st.counterValues.metadataPagePrograms > 0) return 'GC with TRIM records on flash (a TRIM before this replay)';
+  if (st.blockState.includes(BLOCK_BAD)) return 'GC with bad blocks';
   return null;
+}
+
+/** The tables of the last kernel replay on each device's table memory, and their lengths: reused by the next. */
+const keptTables = new WeakMap<TableMemory, { readonly lengths: Record<string, number>; readonly block: TableBlock<TableSpecs> }>();
+
+/**
+ * The kernel replay's tables in `memory`: those of the replay before on the same memory where each
+ * is long enough (the kernel reads no more than this replay's part of any; the ones it expects
+ * filled are filled again), else new ones, kept for the next replay — so that replaying again in
+ * one process does not grow the memory by ~270 bytes a trace page each time. Null when they do not fit.
+ */
+function replayTables<S extends TableSpecs>(spec: S, memory: TableMemory | null): TableBlock<S> | null {
+  if (memory === null) return null;
+  const kept = keptTables.get(memory);
+  if (kept !== undefined && Object.keys(spec).every((name) => (kept.lengths[name] ?? -1) >= spec[name]!.length)) {
+    const views = kept.block.views as Record<string, { fill(value: number): unknown }>;
+    for (const name of Object.keys(spec)) if (spec[name]!.fill !== 0) views[name]!.fill(spec[name]!.fill);
+    return kept.block as unknown as TableBlock<S>;
+  }
+  const block = allocateTables(spec, memory);
+  if (!block.inMemory) return null;
+  const lengths: Record<string, number> = {};
+  for (const name of Object.keys(spec)) lengths[name] = spec[name]!.length;
+  keptTables.set(memory, { lengths, block: block as unknown as TableBlock<TableSpecs> });
+  return block;
 }
 
 /**
@@ -190,14 +245,19 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   const dies = g.channels * g.diesPerChannel;
   const planes = st.planesPerDie;
   const n = requests.length;
+  const sc = host.scheduler;
   // Transactions: a read or a program per page, and a held record and an update read per partial write.
   let pages = 0;
   for (const r of requests) {
     pages += Math.floor(((r.sector + r.sectors) * SECTOR_BYTES - 1) / g.pageSize) - Math.floor((r.sector * SECTOR_BYTES) / g.pageSize) + 1;
   }
-  const capacity = 3 * pages + 1;
+  // Records are reused once their transaction has run: room for every host transaction and a few
+  // collections per pool in flight (a read and a program per page moved, an erase); the kernel
+  // moves them to a larger table at the end of the memory if that is ever short.
+  const gcGroup = host.multiPlane !== null && sc.multiPlane !== null ? planes : 1;
+  const capacity = 3 * pages + 2 * (2 * g.pagesPerBlock + 1) * st.dies + 1;
   const histogramNumbers = HISTOGRAM_BUCKETS + 3;
-  const tables = allocateTables(
+  const tables = replayTables(
     {
       descriptor: int32Table(DESCRIPTOR_SLOTS),
       cells: float64Table(CELL_SLOTS),
@@ -221,12 +281,13 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
       finishRequest: int32Table(Math.max(1, n)),
       doneTimes: float64Table(Math.max(1, host.queueDepth)),
       group: int32Table(Math.max(1, planes)),
+      gcScratch: int32Table(gcGroup * (4 + g.pagesPerBlock)),
       histograms: float64Table(HISTOGRAMS * histogramNumbers + LatencyHistogram.OCTAVE_EDGES.length),
       log: float64Table(host.requestLog !== null ? 2 * n : 0),
     },
     memory,
   );
-  if (!tables.inMemory) return false;
+  if (tables === null) return false;
   const t = tables.views;
   const at = tables.offsets;
   // The trace.
@@ -252,7 +313,6 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   c[C_TPROG] = s.tPROG;
   c[C_TBERS] = s.tBERS;
   c[C_PER_BYTE] = s.transferPerByte;
-  const sc = host.scheduler;
   c[C_COUNTS] = sc.hostReadTransactions;
   c[C_COUNTS + 1] = sc.hostReadTurnaroundNs;
   c[C_COUNTS + 2] = sc.hostProgramTransactions;
@@ -268,7 +328,7 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   const d = t.descriptor;
   d[D_TX_INTS] = at.txInts;
   d[D_TX_FLOATS] = at.txFloats;
-  d[D_TX_CAPACITY] = capacity;
+  d[D_TX_CAPACITY] = Math.floor(t.txInts.length / TX_INT_FIELDS);
   d[D_REQ_INTS] = at.reqInts;
   d[D_REQ_FLOATS] = at.reqFloats;
   d[D_IN_ARRIVAL] = at.inArrival;
@@ -318,6 +378,17 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   d[D_ALLOCATION] = letters;
   d[D_RECORD_BYTES] = g.pageSize + g.spareSize;
   d[D_LOG] = host.requestLog !== null && n > 0 ? at.log : 0;
+  d[D_GC_GROUP] = gcGroup;
+  d[D_STATIC_WEAR_LEVELING] = st.options.staticWearLeveling ? 1 : 0;
+  d[D_WEAR_THRESHOLD] = st.options.staticWearLevelingThreshold;
+  d[D_UNITS] = st.unitCount;
+  d[D_COLD_SLOT] = st.tableOffsets!['coldSlot']!;
+  d[D_P2L] = st.derivedP2l ? 0 : st.tableOffsets!['p2l']!;
+  d[D_GC_SCRATCH] = at.gcScratch;
+  c[C_WEAR_CHECK] = st.erasesSinceWearCheck;
+  const counters = st.counterValues;
+  const wearRuns = counters.wearLevelingRuns;
+  const wearMoved = counters.wearLevelingMovedPages;
   d[D_SNAPSHOT_EVERY] = host.snapshotEvery;
   d[D_UNTIL_POINT] = host.snapshotEvery > 0 ? host.writesUntilPoint() : 0;
   let status = kernel.replayScheduled(at.descriptor);
@@ -326,6 +397,8 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
     // now, the point (which resets the interval's), the interval's back; then on.
     for (let k = 0; k < HISTOGRAMS; k++) histograms[k]!.loadFrom(t.histograms, slots[k]! * histogramNumbers);
     host.setWriteMax(c[C_WRITE_MAX]!);
+    counters.wearLevelingRuns = wearRuns + c[C_WEAR_RUNS]!;
+    counters.wearLevelingMovedPages = wearMoved + c[C_WEAR_MOVED]!;
     host.recordPoint();
     host.intervalLatency.saveTo(t.histograms, H_INTERVAL * histogramNumbers);
     onProgress?.(d[D_PROGRESS]!, n);
@@ -354,6 +427,9 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   if (host.requestLog !== null) for (let i = 0; i < 2 * n; i++) host.requestLog.push(t.log[i]!);
   host.addCounts(c[C_HOST_OPS]!, c[C_RMW_READS]!, c[C_UNMAPPED_READS]!);
   st.counterValues.hostPageReads += c[C_HOST_PAGE_READS]!;
+  counters.wearLevelingRuns = wearRuns + c[C_WEAR_RUNS]!;
+  counters.wearLevelingMovedPages = wearMoved + c[C_WEAR_MOVED]!;
+  st.erasesSinceWearCheck = c[C_WEAR_CHECK]!;
   // As the TypeScript replay leaves it: the clock hands its operations to no one.
   clock.sink = null;
   if (status !== 0) throw new SsdError('INVALID_CONFIG', 'internal: a full queue with nothing outstanding');
