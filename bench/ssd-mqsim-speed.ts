@@ -82,11 +82,12 @@ function blocksOption(): number[] {
 }
 const blockList = blocksOption();
 const fillAt = process.argv.indexOf('--fill');
-const fill = fillAt < 0 ? 'marked' : process.argv[fillAt + 1];
-if (fill !== 'marked' && fill !== 'simulated') {
-  console.error(`ssd-mqsim-speed: --fill must be marked or simulated, got ${fill}`);
+const fillArgument = fillAt < 0 ? 'marked' : process.argv[fillAt + 1];
+if (fillArgument !== 'marked' && fillArgument !== 'simulated') {
+  console.error(`ssd-mqsim-speed: --fill must be marked or simulated, got ${fillArgument}`);
   process.exit(2);
 }
+const fill: 'marked' | 'simulated' = fillArgument;
 const OCCUPANCY = 0.7;
 const QUEUE_DEPTH = 32;
 const SEED = 321;

@@ -38,74 +38,78 @@ function numberOf(bytes: Uint8Array, start: number, end: number): number {
   return Number(String.fromCharCode.apply(null, Array.from(bytes.subarray(start, end))));
 }
 
-/**
- * The line of bytes [a, b) (its \n and \r gone): a request, or nothing for a blank line or a
- * comment; anything but the common shape goes to the checked parser.
- */
-function parseLine(bytes: Uint8Array, a: number, b: number, s: State): void {
-  let at = a;
-  while (at < b && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
-  if (at === b) return;
-  if (bytes[at] === HASH) return;
-  let arrivalNs = 0;
-  let device = 0;
-  let sector = 0;
-  let sectors = 0;
-  let type = 0;
-  for (let field = 0; field < 5; field++) {
-    if (field > 0) {
-      const gap = at;
-      while (at < b && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
-      if (at === gap) return slow(bytes, a, b, s);
-    }
-    const start = at;
-    let dot = -1;
-    let digits = 0;
-    while (at < b) {
-      const c = bytes[at]!;
-      if (c >= ZERO && c <= NINE) {
-        digits = digits * 10 + (c - ZERO);
-        at++;
-      } else if (c === DOT && dot < 0 && field === 0) dot = at++;
-      else break;
-    }
-    if (at === start || dot === start || dot === at - 1) return slow(bytes, a, b, s);
-    // Up to 15 digits without a fraction the sum is exact (below 2^53); otherwise Number() reads it.
-    const value = dot < 0 && at - start <= 15 ? digits : numberOf(bytes, start, at);
-    if (field === 0) arrivalNs = value;
-    else if (field === 1) device = value;
-    else if (field === 2) sector = value;
-    else if (field === 3) sectors = value;
-    else type = value;
-  }
-  while (at < b && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
-  if (at !== b) return slow(bytes, a, b, s);
-  if (!Number.isFinite(arrivalNs) || !Number.isSafeInteger(device) || sectors < 1 || !(type === 0 || type === 1)) return slow(bytes, a, b, s);
-  if (!Number.isSafeInteger(sector) || !Number.isSafeInteger(sectors) || sector + sectors > MAX_SECTOR_END) return slow(bytes, a, b, s);
-  s.out.push(request(arrivalNs, device, sector, sectors, type === 1 ? 'read' : 'write', s.line));
-}
-
-/** The checked parser on the decoded line (it throws TRACE_PARSE naming the line, or returns the request). */
+/** The checked parser on the decoded line (it throws TRACE_PARSE naming the line, or returns the request or null). */
 function slow(bytes: Uint8Array, a: number, b: number, s: State): void {
   const r = parseDiskSimLine(lineDecoder.decode(bytes.subarray(a, b)), s.line, s.fileName);
   if (r !== null) s.out.push(r);
 }
 
-/** Parses the complete lines of bytes [from, to) (to just past a \n, or the end of the file); returns where it stopped. */
+/**
+ * Parses the lines of bytes [from, to) in one loop (`last`: the file ends at `to`; otherwise an
+ * incomplete last line waits for the next chunk). Each line is read field by field up to its \n:
+ * the common line (disksim.ts fastRequest's rules: five fields of digits separated by spaces or
+ * tabs, the arrival time maybe with a fraction, integer sector and size, size ≥ 1, type 0 or 1,
+ * the range within 2^53 bytes; one \r before the \n) becomes a request at once; a line of
+ * spaces and tabs, or one whose first other character is '#', is skipped; any other line (its
+ * one \r before the \n dropped) goes to the checked parser. Returns where it stopped.
+ */
 function parseLines(bytes: Uint8Array, from: number, to: number, last: boolean, s: State): number {
   let a = from;
-  for (;;) {
-    let b = bytes.indexOf(LF, a);
-    if (b < 0 || b >= to) {
-      if (!last) return a;
-      b = to;
+  while (a < to) {
+    let at = a;
+    while (at < to && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
+    let fast = at < to && bytes[at] !== LF && bytes[at] !== HASH;
+    const skip = !fast && (at === to || bytes[at] === LF || bytes[at] === HASH);
+    let arrivalNs = 0;
+    let device = 0;
+    let sector = 0;
+    let sectors = 0;
+    let type = 0;
+    for (let field = 0; fast && field < 5; field++) {
+      if (field > 0) {
+        const gap = at;
+        while (at < to && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
+        if (at === gap) fast = false;
+      }
+      const start = at;
+      let dot = -1;
+      let digits = 0;
+      while (at < to) {
+        const c = bytes[at]!;
+        if (c >= ZERO && c <= NINE) {
+          digits = digits * 10 + (c - ZERO);
+          at++;
+        } else if (c === DOT && dot < 0 && field === 0) dot = at++;
+        else break;
+      }
+      if (at === start || dot === start || dot === at - 1) fast = false;
+      // Up to 15 digits without a fraction the sum is exact (below 2^53); otherwise Number() reads it.
+      const value = !fast ? 0 : dot < 0 && at - start <= 15 ? digits : numberOf(bytes, start, at);
+      if (field === 0) arrivalNs = value;
+      else if (field === 1) device = value;
+      else if (field === 2) sector = value;
+      else if (field === 3) sectors = value;
+      else type = value;
     }
+    if (fast) {
+      while (at < to && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
+      // The line ends here: at \n, at \r\n, or at the end of the file.
+      if (at < to && bytes[at] === CR && (at + 1 === to ? last : bytes[at + 1] === LF)) at++;
+      if (at < to ? bytes[at] !== LF : !last) fast = false;
+    }
+    let b = fast ? at : bytes.indexOf(LF, at);
+    if (b < 0 || b > to) b = to;
+    if (b === to && !last) return a;
     s.line++;
-    const end = b > a && bytes[b - 1] === CR ? b - 1 : b;
-    parseLine(bytes, a, end, s);
-    if (b === to) return to;
+    if (fast && Number.isFinite(arrivalNs) && Number.isSafeInteger(device) && sectors >= 1 && (type === 0 || type === 1) &&
+      Number.isSafeInteger(sector) && Number.isSafeInteger(sectors) && sector + sectors <= MAX_SECTOR_END) {
+      s.out.push(request(arrivalNs, device, sector, sectors, type === 1 ? 'read' : 'write', s.line));
+    } else if (!skip) {
+      slow(bytes, a, b > a && bytes[b - 1] === CR ? b - 1 : b, s);
+    }
     a = b + 1;
   }
+  return last ? to : a;
 }
 
 /** Parses DiskSim ASCII bytes (the whole file in memory). */
