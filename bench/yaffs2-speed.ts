@@ -8,7 +8,9 @@
  *              required directly (no staleness check, no cache): what bin/bundle.js saves
  *   tiny     — `yaffs2 import` of a one-file tree vs mkyaffs2image of it (fixed costs of a command)
  * over a seeded tree of about 50 MB in a few hundred files. Each pair runs 5 times, ours and
- * theirs alternating (so a change of load hits both alike); the best wall and CPU times count. unyaffs is Debian's (apt-get install unyaffs); mkyaffs2image is not packaged:
+ * theirs alternating (so a change of load hits both alike), ours first in even runs and last in
+ * odd ones (so what a run leaves behind, such as dirty pages being written back, falls on both
+ * alike); the best wall and CPU times count. unyaffs is Debian's (apt-get install unyaffs); mkyaffs2image is not packaged:
  * build it from upstream's utils/ (see packages/yaffs2/test/fixtures/README.md) and pass its path
  * with --mkyaffs2image (or MKYAFFS2IMAGE=); without it the import row compares nothing.
  *
@@ -160,10 +162,15 @@ function timeSideBySide(...commands: Command[]): Timing[] {
   }
   const samples: Sample[][] = commands.map(() => []);
   for (let run = 0; run < RUNS; run++) {
-    commands.forEach((c, i) => {
+    // Ours first in even runs, last in odd ones (ABBA): whatever one run leaves the next (dirty
+    // pages being written back, inodes just freed, a CPU's frequency) falls on both sides alike.
+    const order = commands.map((_, i) => i);
+    if (run % 2 === 1) order.reverse();
+    for (const i of order) {
+      const c = commands[i]!;
       c.before();
       samples[i]!.push(runOnce(c.label, c.command, c.args, c.env, c.before));
-    });
+    }
   }
   const best: Timing[] = samples.map((runs) => ({
     wall: Math.min(...runs.map((r) => r.wall)),
