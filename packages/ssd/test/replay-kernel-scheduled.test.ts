@@ -14,10 +14,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { MQSIM_TIMING } from '@flashdiff/nand';
 import type { NandGeometry } from '@flashdiff/nand';
 import { SsdSimulator, fitToDevice, loadTrace, preconditionSimulator } from '../src/index.ts';
 import type { SimulatorConfig, TraceRequest } from '../src/index.ts';
+import { MQSIM_HOST, type ReplayOutcome, assertSameReplay, replayOutcome } from './replay-comparison.ts';
 
 const traceDir = fileURLToPath(new URL('./fixtures/traces/', import.meta.url));
 const traces = { tpcc: loadTrace(`${traceDir}mqsim-tpcc-small.trace`).requests, wsrch: loadTrace(`${traceDir}mqsim-wsrch-small.trace`).requests };
@@ -27,79 +27,24 @@ const geometry = (blocks: number, pages: number, planesPerDie = 4): NandGeometry
   pageSize: 8192, spareSize: 448, pagesPerBlock: pages, blocksPerDie: planesPerDie * blocks, diesPerChannel: 4, channels: 8, planesPerDie,
 });
 
-/** The mqsim-default scenario's host and FTL options. */
-const mqsimHost: Omit<SimulatorConfig, 'geometry'> = {
-  timing: MQSIM_TIMING,
-  snapshotEvery: 0,
-  backgroundGcIdleNs: 0,
-  queueDepth: 65535,
-  unmappedReads: 'flash-read',
-  transactionScheduling: 'read-first',
-  multiPlane: true,
-  multiPlaneDiesPerChip: 2,
-  multiPlaneSamePage: true,
-  partialPageTransfers: true,
-  partialPageWrites: 'read-modify-write',
-  ftl: { overProvisioning: 0.07 / 0.93, gcPolicy: 'greedy', hostAllocation: 'cwdp', dynamicWearLeveling: true, staticWearLeveling: true, staticWearLevelingThreshold: 100, seed: 321 },
-};
-
-interface Outcome {
-  sim: SsdSimulator;
-  log: number[];
-  report: string;
-  readHistogram: number[];
-  writeHistogram: number[];
-  eraseCounts: number[];
-  l2p: Int32Array;
-  clock: number[];
-}
-
-function outcome(sim: SsdSimulator, log: number[], report: object): Outcome {
-  const timing = sim.device.timing;
-  return {
-    sim,
-    log,
-    // The configuration echo says which engine ran; everything else must not differ.
-    report: JSON.stringify({ ...report, config: null }),
-    readHistogram: Array.from(sim.readLatency.bucketCounts()),
-    writeHistogram: Array.from(sim.writeLatency().bucketCounts()),
-    eraseCounts: Array.from(sim.eraseCounts()),
-    l2p: sim.ftl.l2p,
-    clock: [timing.now, timing.lastCompletion, timing.elapsed],
-  };
-}
-
-function replay(config: SimulatorConfig, wasmKernel: boolean, requests: (sim: SsdSimulator) => TraceRequest[][], precondition: boolean): Outcome {
+function replay(config: SimulatorConfig, wasmKernel: boolean, requests: (sim: SsdSimulator) => TraceRequest[][], precondition: boolean): ReplayOutcome {
   const sim = new SsdSimulator({ ...config, ftl: { ...config.ftl, wasmKernel } });
   if (precondition) preconditionSimulator(sim, { state: 'sequential', occupancy: 0.7, seed: 321 });
   const log: number[] = [];
   sim.requestLog = log;
   let report: object = {};
   for (const batch of requests(sim)) report = sim.replay(batch);
-  return outcome(sim, log, report);
-}
-
-function assertSame(kernel: Outcome, typescript: Outcome, requests: number): void {
-  assert.equal(kernel.sim.engine().replayKernel, true, `the kernel replayed: ${kernel.sim.engine().typescriptBecause.join('; ')}`);
-  assert.equal(typescript.sim.engine().replayKernel, false);
-  assert.equal(kernel.log.length, 2 * requests);
-  assert.deepEqual(kernel.log, typescript.log);
-  assert.deepEqual(kernel.readHistogram, typescript.readHistogram);
-  assert.deepEqual(kernel.writeHistogram, typescript.writeHistogram);
-  assert.equal(kernel.report, typescript.report);
-  assert.deepEqual(kernel.eraseCounts, typescript.eraseCounts);
-  assert.deepEqual(kernel.l2p, typescript.l2p);
-  assert.deepEqual(kernel.clock, typescript.clock);
+  return replayOutcome(sim, log, report);
 }
 
 const fitted = (trace: TraceRequest[], sim: SsdSimulator): TraceRequest[] => fitToDevice(trace, sim.userPages * 8192).requests;
 
 describe("the kernel replay against TypeScript on MQSim's traces and host configuration", () => {
   const cases: [string, SimulatorConfig, boolean][] = [
-    ['256 pages per block, fresh device', { ...mqsimHost, geometry: geometry(8, 256) }, false],
-    ['256 pages per block, 70 % filled first', { ...mqsimHost, geometry: geometry(8, 256) }, true],
-    ['48 pages per block, fresh device', { ...mqsimHost, geometry: geometry(40, 48) }, false],
-    ['48 pages per block, 70 % filled first', { ...mqsimHost, geometry: geometry(40, 48) }, true],
+    ['256 pages per block, fresh device', { ...MQSIM_HOST, geometry: geometry(8, 256) }, false],
+    ['256 pages per block, 70 % filled first', { ...MQSIM_HOST, geometry: geometry(8, 256) }, true],
+    ['48 pages per block, fresh device', { ...MQSIM_HOST, geometry: geometry(40, 48) }, false],
+    ['48 pages per block, 70 % filled first', { ...MQSIM_HOST, geometry: geometry(40, 48) }, true],
   ];
   for (const [name, config, precondition] of cases) {
     for (const trace of ['tpcc', 'wsrch'] as const) {
@@ -107,7 +52,7 @@ describe("the kernel replay against TypeScript on MQSim's traces and host config
         const batches = (sim: SsdSimulator) => [fitted(traces[trace], sim)];
         const kernel = replay(config, true, batches, precondition);
         const typescript = replay(config, false, batches, precondition);
-        assertSame(kernel, typescript, traces[trace].length);
+        assertSameReplay(kernel, typescript, traces[trace].length);
         const r = JSON.parse(kernel.report) as { readLatencyUs: { count: number }; hostPageWrites: number };
         assert.ok(r.readLatencyUs.count > 0 && r.hostPageWrites > 0);
         const planes = kernel.sim.describeConfig().planes as { multiPlaneCommands: number };
@@ -122,46 +67,46 @@ describe("the kernel replay against TypeScript on MQSim's traces and host config
     ['fifo scheduling', { transactionScheduling: 'fifo' }],
     ['no multi-plane commands', { multiPlane: false, multiPlaneDiesPerChip: undefined, multiPlaneSamePage: undefined }],
     ['whole-page transfers, unwritten reads free', { partialPageTransfers: false, unmappedReads: 'free' }],
-    ['PCWD allocation', { ftl: { ...mqsimHost.ftl, hostAllocation: 'pcwd' } }],
+    ['PCWD allocation', { ftl: { ...MQSIM_HOST.ftl, hostAllocation: 'pcwd' } }],
     // The kernel stops after the write that makes a point due (mid-request) and goes on.
     ['a time-series point every 64 host page writes', { snapshotEvery: 64 }],
     ['a time-series point every 29 host page writes, closed loop', { snapshotEvery: 29, replayLoop: 'closed', queueDepth: 16 }],
   ];
   for (const [name, change] of neighbours) {
     test(`tpcc-small, ${name}`, () => {
-      const config = { ...mqsimHost, geometry: geometry(8, 256), ...change } as SimulatorConfig;
+      const config = { ...MQSIM_HOST, geometry: geometry(8, 256), ...change } as SimulatorConfig;
       const batches = (sim: SsdSimulator) => [fitted(traces.tpcc, sim)];
       const kernel = replay(config, true, batches, true);
-      assertSame(kernel, replay(config, false, batches, true), traces.tpcc.length);
+      assertSameReplay(kernel, replay(config, false, batches, true), traces.tpcc.length);
       if (config.snapshotEvery !== 0) assert.ok(kernel.sim.timeSeries.length > 40, `time-series points taken (${kernel.sim.timeSeries.length})`);
     });
   }
 
   for (const staticWearLeveling of [false, true]) {
     test(`one plane per die, static wear leveling ${staticWearLeveling ? 'on (no FTL kernel)' : 'off (the FTL kernel on, its writes paused for the replay)'}`, () => {
-      const config = { ...mqsimHost, geometry: geometry(32, 64, 1), multiPlane: undefined, multiPlaneDiesPerChip: undefined, multiPlaneSamePage: undefined, ftl: { ...mqsimHost.ftl, staticWearLeveling } } as SimulatorConfig;
+      const config = { ...MQSIM_HOST, geometry: geometry(32, 64, 1), multiPlane: undefined, multiPlaneDiesPerChip: undefined, multiPlaneSamePage: undefined, ftl: { ...MQSIM_HOST.ftl, staticWearLeveling } } as SimulatorConfig;
       const batches = (sim: SsdSimulator) => [fitted(traces.tpcc, sim)];
       const kernel = replay(config, true, batches, true);
       assert.equal(kernel.sim.engine().ftlKernel, !staticWearLeveling);
-      assertSame(kernel, replay(config, false, batches, true), traces.tpcc.length);
+      assertSameReplay(kernel, replay(config, false, batches, true), traces.tpcc.length);
     });
   }
 
   test('two replays on one simulator: the scheduler, grouping and histograms handed back', () => {
-    const config = { ...mqsimHost, geometry: geometry(8, 256) };
+    const config = { ...MQSIM_HOST, geometry: geometry(8, 256) };
     const batches = (sim: SsdSimulator) => [fitted(traces.tpcc.slice(0, 3000), sim), fitted(traces.wsrch.slice(0, 5000), sim), fitted(traces.tpcc.slice(3000), sim)];
-    assertSame(replay(config, true, batches, false), replay(config, false, batches, false), traces.tpcc.length + 5000);
+    assertSameReplay(replay(config, true, batches, false), replay(config, false, batches, false), traces.tpcc.length + 5000);
   });
 });
 
 describe('where the kernel replay does not run, engine() says why', () => {
-  const base = { ...mqsimHost, geometry: geometry(8, 256) };
+  const base = { ...MQSIM_HOST, geometry: geometry(8, 256) };
   const cases: [string, Partial<SimulatorConfig>, RegExp][] = [
     ['background GC', { backgroundGcIdleNs: 1_000_000 }, /background GC/],
-    ['round-robin allocation', { ftl: { ...mqsimHost.ftl, hostAllocation: 'round-robin' } }, /round-robin/],
+    ['round-robin allocation', { ftl: { ...MQSIM_HOST.ftl, hostAllocation: 'round-robin' } }, /round-robin/],
     ['program suspension', { suspend: { operations: 'program' } }, /suspension/],
     ['the data cache', { dataCache: { capacityPages: 64 } }, /data cache/],
-    ['wasmKernel false', { ftl: { ...mqsimHost.ftl, wasmKernel: false } }, /wasmKernel false/],
+    ['wasmKernel false', { ftl: { ...MQSIM_HOST.ftl, wasmKernel: false } }, /wasmKernel false/],
   ];
   for (const [name, change, reason] of cases) {
     test(name, () => {
@@ -190,7 +135,7 @@ describe('read-modify-write with planes: the update read is of the page that hol
   // itself, would be charged to another block (and die, and channel) than the one that holds it.
   for (const wasmKernel of [false, true]) {
     test(`${wasmKernel ? 'kernel' : 'TypeScript'} replay`, () => {
-      const config = { ...mqsimHost, geometry: { ...geometry(8, 64), channels: 2, diesPerChannel: 2 }, ftl: { ...mqsimHost.ftl, wasmKernel } } as SimulatorConfig;
+      const config = { ...MQSIM_HOST, geometry: { ...geometry(8, 64), channels: 2, diesPerChannel: 2 }, ftl: { ...MQSIM_HOST.ftl, wasmKernel } } as SimulatorConfig;
       const sim = new SsdSimulator(config);
       const lba = 7; // CWDP: channel 1, way 1, plane 1 — view die 1·4·… ≠ its real die's first plane
       sim.replay([{ arrivalNs: 0, device: 0, sector: lba * 16, sectors: 16, isRead: false, line: 1 }]);
@@ -212,7 +157,7 @@ describe('read-modify-write with planes: the update read is of the page that hol
 
 describe("the kernel replay's tables", () => {
   test('a second replay in the same process reuses them: the table memory does not grow', () => {
-    const sim = new SsdSimulator({ ...mqsimHost, geometry: geometry(8, 256) });
+    const sim = new SsdSimulator({ ...MQSIM_HOST, geometry: geometry(8, 256) });
     const memory = (sim.device.metadataKernel as unknown as { memory: { memory: WebAssembly.Memory } }).memory.memory;
     const trace = fitted(traces.tpcc, sim);
     sim.replay(trace);
