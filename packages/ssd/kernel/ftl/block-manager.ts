@@ -38,9 +38,9 @@ export function setInvalid(ppa: i32): void {
 }
 
 /** openUnit in block mode: the stream's slot on `pool` gets the youngest free block (the caller checked freeCount). */
-// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:e16034af source:d43c02a3
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:6e95d654 source:d43c02a3
 export function openUnit(slots: usize, pool: i32): i32 {
-  const u = takeFreeUnit(pool);
+  const u = takeFreeUnit(pool, false);
   store<u8>(unitState + <usize>u, BLOCK_OPEN);
   setI32(blockValid, u, 0);
   store<u8>(blockState + <usize>u, BLOCK_OPEN);

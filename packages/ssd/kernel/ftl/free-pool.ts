@@ -32,18 +32,17 @@ export function siftUp(base: i32, i: i32, u: i32): void {
   setI32(heap, base + i, u);
 }
 
-/** heapRemoveAt(pool, 0): the free unit with the smallest key. */
-// Mirrors: packages/ssd/src/ftl/free-pool.ts#takeFreeUnit kernel:dfb4aa6e source:ea61723d
-export function takeFreeUnit(pool: i32): i32 {
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#heapRemoveAt kernel:f776a0ad source:54588166
+export function heapRemoveAt(pool: i32, index: i32): i32 {
   const base = pool * unitsPerPool;
-  const top = i32At(heap, base);
+  const top = i32At(heap, base + index);
   const size = i32At(heapSize, pool) - 1;
   setI32(heapSize, pool, size);
   setI32(freeCount, pool, i32At(freeCount, pool) - 1);
-  if (size == 0) return top;
+  if (index == size) return top;
   const last = i32At(heap, base + size);
   const lastKey = keyOf(last);
-  let i = 0;
+  let i = index;
   for (;;) {
     const l = 2 * i + 1;
     if (l >= size) break;
@@ -55,6 +54,24 @@ export function takeFreeUnit(pool: i32): i32 {
   }
   siftUp(base, i, last);
   return top;
+}
+
+/** The youngest free block, or (cold data) the most worn. */
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#takeFreeUnit kernel:e65f6275 source:ea61723d
+export function takeFreeUnit(pool: i32, preferOld: bool): i32 {
+  if (!preferOld) return heapRemoveAt(pool, 0);
+  const base = pool * unitsPerPool;
+  let best = 0;
+  let bestKey = -Infinity;
+  const size = i32At(heapSize, pool);
+  for (let i = 0; i < size; i++) {
+    const k = keyOf(i32At(heap, base + i));
+    if (k > bestKey) {
+      bestKey = k;
+      best = i;
+    }
+  }
+  return heapRemoveAt(pool, best);
 }
 
 // Mirrors: packages/ssd/src/ftl/free-pool.ts#freeUnit kernel:4048a15b source:cc0e1d82

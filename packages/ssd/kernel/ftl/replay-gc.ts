@@ -20,7 +20,7 @@ import {
 } from './state';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim';
 import { closeBlock, lowerMinSequence, setValid, setInvalid } from './block-manager';
-import { freeCapacity, keyOf, siftUp } from './free-pool';
+import { freeCapacity, keyOf, siftUp, takeFreeUnit } from './free-pool';
 import { copybackRunSink, eraseBlockSink, eraseCountOf, programPage, readPage, realPage } from '../planes';
 import { holdAfter, lastTransaction, operationClass, request, setHoldAfter, setLastTransaction, setOperationClass, setRequest, setTransferBytes, transferBytes } from '../scheduler';
 import { CLASS_GC } from '../scheduler/transactions';
@@ -179,55 +179,13 @@ function beginVictim(victim: i32): void {
   store<i32>(stateCells, victim, STATE_LAST_VICTIM << 2);
 }
 
-// ------------------------------------------------------------------ free blocks (free-pool.ts heapRemoveAt, takeFreeUnit, freeUnit; block-manager.ts openUnit)
-
-// Mirrors: packages/ssd/src/ftl/free-pool.ts#heapRemoveAt kernel:619ccb1c source:54588166
-function heapRemoveAt(pool: i32, index: i32): i32 {
-  const base = pool * unitsPerPool;
-  const top = i32At(heap, base + index);
-  const size = i32At(heapSize, pool) - 1;
-  setI32(heapSize, pool, size);
-  setI32(freeCount, pool, i32At(freeCount, pool) - 1);
-  if (index == size) return top;
-  const last = i32At(heap, base + size);
-  const lastKey = keyOf(last);
-  let i = index;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= size) break;
-    const r = l + 1;
-    const c = r < size && keyOf(i32At(heap, base + r)) < keyOf(i32At(heap, base + l)) ? r : l;
-    if (keyOf(i32At(heap, base + c)) >= lastKey) break;
-    setI32(heap, base + i, i32At(heap, base + c));
-    i = c;
-  }
-  siftUp(base, i, last);
-  return top;
-}
-
-/** The youngest free block, or (cold data) the most worn. */
-// Mirrors: packages/ssd/src/ftl/free-pool.ts#takeFreeUnit kernel:2b3932e6 source:ea61723d
-function takeFree(pool: i32, preferOld: bool): i32 {
-  if (!preferOld) return heapRemoveAt(pool, 0);
-  const base = pool * unitsPerPool;
-  let best = 0;
-  let bestKey = -Infinity;
-  const size = i32At(heapSize, pool);
-  for (let i = 0; i < size; i++) {
-    const k = keyOf(i32At(heap, base + i));
-    if (k > bestKey) {
-      bestKey = k;
-      best = i;
-    }
-  }
-  return heapRemoveAt(pool, best);
-}
+// ------------------------------------------------------------------ free blocks (free-pool.ts freeUnit; block-manager.ts openUnit)
 
 /** openUnit in block mode: the stream's slot on `pool` gets a free block. */
-// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:c40140d0 source:d43c02a3
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:485df998 source:d43c02a3
 export function openBlock(slots: usize, preferOld: bool, pool: i32): i32 {
   if (i32At(freeCount, pool) == 0) unreachable(); // the collection in place: the replay's check rules it out
-  const u = takeFree(pool, preferOld);
+  const u = takeFreeUnit(pool, preferOld);
   store<u8>(unitState + <usize>u, BLOCK_OPEN);
   setI32(blockValid, u, 0);
   store<u8>(blockState + <usize>u, BLOCK_OPEN);
