@@ -16,6 +16,10 @@ import type { SsdErrorCode } from '../errors.ts';
 import type { ScenarioReport, ScenarioRunOptions } from './run.ts';
 import type { Scenario } from './schema.ts';
 
+/** Defined by bin/build.js in the compiled CLI: the compiled thread entry, relative to this file (else thread-entry.js, through tsx). */
+declare const SSDSIM_THREAD_ENTRY: string | undefined;
+const THREAD_ENTRY = typeof SSDSIM_THREAD_ENTRY === 'string' ? SSDSIM_THREAD_ENTRY : './thread-entry.js';
+
 /** What the simulation thread posts. */
 export type ThreadMessage =
   | { kind: 'progress'; phase: 'precondition' | 'measure'; done: number; total: number }
@@ -36,7 +40,7 @@ function rebuild(m: Extract<ThreadMessage, { kind: 'error' }>): Error {
 /** runScenario on a worker thread: the same report, progress and warnings, the same errors. */
 export function runScenarioThread(s: Scenario, options: Pick<ScenarioRunOptions, 'onProgress' | 'onWarning'> = {}): Promise<ScenarioReport> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./thread-entry.js', import.meta.url), { workerData: { scenario: s } });
+    const worker = new Worker(new URL(THREAD_ENTRY, import.meta.url), { workerData: { scenario: s } });
     let settled = false;
     const settle = (f: () => void): void => {
       if (settled) return;

@@ -18,6 +18,10 @@ import type { SweepPlan, SweepPoint } from './plan.ts';
 import { pointResult, writePoint, writeSummary } from './results.ts';
 import type { PointResult } from './results.ts';
 
+/** Defined by bin/build.js in the compiled CLI: the compiled worker entry, relative to this file (else worker-entry.js, through tsx). */
+declare const SSDSIM_SWEEP_WORKER_ENTRY: string | undefined;
+const WORKER_ENTRY = typeof SSDSIM_SWEEP_WORKER_ENTRY === 'string' ? SSDSIM_SWEEP_WORKER_ENTRY : './worker-entry.js';
+
 export interface SweepRunOptions {
   /** Points run at once: this thread and workers − 1 worker threads (default: the machine's available parallelism). */
   workers?: number;
@@ -104,7 +108,7 @@ export async function runSweep(plan: SweepPlan, points: readonly SweepPoint[], o
         setImmediate(runHere);
       };
       for (let i = 0; i < workers - 1; i++) {
-        const w = new Worker(new URL('./worker-entry.js', import.meta.url));
+        const w = new Worker(new URL(WORKER_ENTRY, import.meta.url));
         pool.push(w);
         w.on('message', (m: { ready: true } | { index: number; report: ScenarioReport | null; error: string | null; wallSeconds: number }) => {
           if (settled) return;
