@@ -401,6 +401,39 @@ export function programHeadSink(page: i32, w1: i32, w2: i32): i32 {
 }
 
 /**
+ * programHeadSink's checks for `count` consecutive pages of one block from `page` (0: every one
+ * would pass; else the status the first failing page would have), before the caller stores their
+ * compact heads itself and counts them with programHeadRunSink. 5: the run leaves the block.
+ */
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords kernel:d9104835 source:f1ce3e3c
+export function programHeadRunStatus(page: i32, count: i32): i32 {
+  if (<u32>page >= <u32>pageCount) return 1;
+  const block = blockOf(page);
+  if (load<u8>(badBlocks + <usize>block) != 0) return 2;
+  const inBlock = page - block * pagesPerBlock;
+  if (<u32>inBlock < u32At(nextPage, block)) return 3;
+  if (inBlock + count > pagesPerBlock) return 5;
+  return 0;
+}
+
+/**
+ * programHeadSink's counts and page states for `count` consecutive pages of one block from `page`
+ * (programHeadRunStatus passed), whose words 1 and 2 the caller stored at heads + 8·page: the
+ * state count programHeadSink calls would leave (the marked fill, kernel/ftl/marked-fill.ts in ssd).
+ */
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords packages/nand/src/store.ts#RamStore.writeHeadWords kernel:0bd4e1aa source:b3f23bf3
+export function programHeadRunSink(page: i32, count: i32): void {
+  if (count <= 0) return;
+  const block = blockOf(page);
+  bump(3, <f64>count);
+  bump(1, <f64>count);
+  addU32(programsPerBlock, block, <u32>count);
+  memory.fill(pageState + <usize>page, <u8>compactHeadState, <usize>count);
+  memory.fill(programmed + <usize>page, 1, <usize>count);
+  store<u32>(nextPage + (<usize>block << 2), page - block * pagesPerBlock + count);
+}
+
+/**
  * MetadataNandDevice.copybackRun for a run whose sources all lie in one block on the target's die
  * (a block-mode GC run): `count` copybacks from `sourceBlock` to target … target + count − 1 with
  * compact heads (the SSD FTL's data pages), words 1 and 2 of page k at words + 8k. The clock takes

@@ -3,24 +3,68 @@
 // its checks (pass 1, in TypeScript) proved they need no GC, keep every die's room and find every
 // LBA unmapped and distinct — untimed (the fill's clock drops its operations, so none is handed
 // to a scheduler here), each page programmed through the plane view (kernel/planes.ts).
+// Per page only what differs page to page is stored (the L2P entry, the compact head's words 1
+// and 2, the write pointer); what a run of pages in one block shares — the validity bits (whole
+// words at once), the valid counts, the block's oldest sequence, the device's page states,
+// programmed flags, next page and counts — is written once per run, when its block closes or the
+// fill ends: the same tables as one programHeadSink and setValid call a page leave.
 // Counterpart of src/ftl/marked-fill.ts (MQSim: FTL::Perform_precondition).
-import { programHeadSink } from '../../../nand/kernel/metadata-device';
+import { programHeadRunSink, programHeadRunStatus } from '../../../nand/kernel/metadata-device';
 import { SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
 import { realPage } from '../planes';
-import { blockMinSeq, blockValid, dataPages, dieOrder, dies, hostSlot, i32At, l2p, pagesPerBlock, poolValid, scalarCells, setI32, validBits, writePointer } from './state';
-import { closeBlock, openUnit, setValid } from './block-manager';
+import { blockValid, dataPages, dieOrder, dies, hostSlot, i32At, l2p, pagesPerBlock, poolValid, scalarCells, setI32, validBits, writePointer } from './state';
+import { closeBlock, lowerMinSequence, openUnit, setValid } from './block-manager';
+
+// The device's compact heads (nand's kernel/metadata-device.ts imports the same global).
+@external("device", "heads") declare const deviceHeads: usize;
+
+/** Sets validity bits [from, to) (pages of one open block: no greedy bucket to move), whole words at once. */
+function setValidRun(from: i32, to: i32): void {
+  while (from < to && (from & 31) != 0) {
+    const w = validBits + (<usize>(from >>> 5) << 2);
+    store<u32>(w, load<u32>(w) | (1 << (from & 31)));
+    from++;
+  }
+  const words = (to - from) >> 5;
+  if (words > 0) {
+    memory.fill(validBits + (<usize>(from >>> 5) << 2), 0xff, <usize>words << 2);
+    from += words << 5;
+  }
+  while (from < to) {
+    const w = validBits + (<usize>(from >>> 5) << 2);
+    store<u32>(w, load<u32>(w) | (1 << (from & 31)));
+    from++;
+  }
+}
+
+/**
+ * The run of view block `b` (die `die`, first real page `real`) this fill wrote: pages start …
+ * programmed − 1 programmed on the device, start … valid − 1 counted valid here.
+ */
+function closeRun(b: i32, die: i32, real: i32, start: i32, valid: i32, programmed: i32): void {
+  programHeadRunSink(real + start, programmed - start);
+  const n = valid - start;
+  if (n <= 0) return;
+  const base = b * pagesPerBlock;
+  setValidRun(base + start, base + valid);
+  setI32(blockValid, b, i32At(blockValid, b) + n);
+  setI32(poolValid, die, i32At(poolValid, die) + n);
+}
 
 /**
  * Host-writes LBAs order[0 … count) (i32 at `order`; or first … first + count − 1 when `order`
  * is 0) as markedFill's pass 2 does: each to its die — dieOfResidue[lba mod period] for a static
  * scheme (i32 at `residues`), else round robin from `cursor` over dieOrder — at the next page of
- * its open block (a free block opened first), sequence numbers from the cell on. Returns the last
- * page written (view page; −1 for none).
+ * its open block (a free block opened first), sequence numbers from the cell on. `runs` is
+ * scratch of two i32 a die (the write pointer where this fill's run in the die's open block
+ * began, −1 for none; that block's first real page). Returns the last page written (view page;
+ * −1 for none).
  */
-// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill kernel:37b2622f source:9f91080e
-export function markedFillPages(order: usize, first: i32, count: i32, residues: usize, period: i32, cursor: i32): i32 {
+// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill kernel:b0938e94 source:d58e68c4
+export function markedFillPages(order: usize, first: i32, count: i32, residues: usize, period: i32, cursor: i32, runs: usize): i32 {
   let seq = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
   let last = -1;
+  for (let d = 0; d < dies; d++) store<i32>(runs + (<usize>d << 3), -1);
   for (let i = 0; i < count; i++) {
     const lba = order != 0 ? load<i32>(order + (<usize>i << 2)) : first + i;
     let die: i32;
@@ -35,26 +79,46 @@ export function markedFillPages(order: usize, first: i32, count: i32, residues: 
       b = openUnit(hostSlot, die);
     }
     const wp = i32At(writePointer, b);
+    const run = runs + (<usize>die << 3);
+    let start = load<i32>(run);
+    let real: i32;
+    if (start < 0) {
+      // The fill's first page in this block: the device's checks for the pages to its last data
+      // page (pass 1 and the device's readiness rule a failure out), and its oldest sequence
+      // number (the run's are increasing: its first is its least).
+      real = realPage(b * pagesPerBlock);
+      if (programHeadRunStatus(real + wp, dataPages - wp) != 0) unreachable();
+      start = wp;
+      store<i32>(run, wp);
+      store<i32>(run, real, 4);
+      lowerMinSequence(b, seq);
+    } else real = load<i32>(run, 4);
     const ppa = b * pagesPerBlock + wp;
     setI32(writePointer, b, wp + 1);
-    if (programHeadSink(realPage(ppa), lba, <i32>(<i64>seq)) != 0) unreachable(); // pass 1 and the device's readiness rule it out
-    const minAt = blockMinSeq + (<usize>b << 3);
-    if (seq < load<f64>(minAt)) store<f64>(minAt, seq);
+    const head = deviceHeads + (<usize>(real + wp) << 3);
+    store<i32>(head, lba);
+    store<i32>(head, <i32>(<i64>seq), 4);
     seq += 1;
     setI32(l2p, lba, ~ppa);
     if (wp + 1 >= dataPages) {
-      // The block's last data page: closed (stamped with the next sequence number) before the
-      // page is counted valid, as placeHost and writeAfterKernel do.
+      // The block's last data page: the run counted, then the block closed (stamped with the
+      // next sequence number) before this page is counted valid, as placeHost and
+      // writeAfterKernel do.
+      closeRun(b, die, real, start, wp, wp + 1);
+      store<i32>(run, -1);
       store<f64>(scalarCells, seq, SCALAR_NEXT_SEQUENCE << 3);
       closeBlock(hostSlot, b);
       setValid(ppa);
-    } else {
-      const w = validBits + (<usize>(ppa >>> 5) << 2);
-      store<u32>(w, load<u32>(w) | (1 << (ppa & 31)));
-      setI32(blockValid, b, i32At(blockValid, b) + 1);
-      setI32(poolValid, die, i32At(poolValid, die) + 1);
     }
     last = ppa;
+  }
+  // The runs in blocks still open.
+  for (let d = 0; d < dies; d++) {
+    const start = load<i32>(runs + (<usize>d << 3));
+    if (start < 0) continue;
+    const b = i32At(hostSlot, d);
+    const wp = i32At(writePointer, b);
+    closeRun(b, d, load<i32>(runs + (<usize>d << 3), 4), start, wp, wp);
   }
   store<f64>(scalarCells, seq, SCALAR_NEXT_SEQUENCE << 3);
   return last;

@@ -93,7 +93,21 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
   let anyMapped = false;
   for (let d = 0; d < dies; d++) if (st.poolValid[d] !== 0) anyMapped = true;
   let cursor = st.hostCursor;
-  for (let i = 0; i < count; i++) {
+  if (order === null && !anyMapped && Number.isInteger(count)) {
+    // A sequential fill on a device with nothing mapped: the range checked at its ends and the
+    // writes per die counted by residue (each die gets ⌊count / dies⌋ or one more, round robin;
+    // each residue mod period ⌊count / period⌋ or one more, static), not page by page; the same
+    // answer as the loop below (its first out-of-range LBA, the same counts).
+    if (!(Number.isInteger(first) && first >= 0)) return `logical page ${first} out of range`;
+    if (first + count > st.userPages) return `logical page ${Math.max(first, st.userPages)} out of range`;
+    const cycle = scheme !== null ? period : dies;
+    const whole = Math.floor(count / cycle);
+    const rest = count - whole * cycle;
+    for (let j = 0; j < cycle && j < count; j++) {
+      const die = scheme !== null ? dieOfLba(first + j) : st.dieOrder[(cursor + j) % dies]!;
+      perDie[die]! += whole + (j < rest ? 1 : 0);
+    }
+  } else for (let i = 0; i < count; i++) {
     const lba = order === null ? first + i : order[i]!;
     if (!(lba >= 0 && lba < st.userPages && (lba | 0) === lba)) return `logical page ${lba} out of range`;
     if (anyMapped && ~l2p[lba]! >= 0) return 'a logical page already written'; // ~entry (abi.ts)
@@ -221,7 +235,7 @@ function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, f
   const device = st.device as { readonly tableLayout?: MetadataKernelLayout | null; readonly metadataKernel?: MetadataKernelLayout | null; readonly physicalGeometry?: { readonly blocksPerDie: number }; hintProgram?(page: number): void };
   const layout = device.tableLayout ?? device.metadataKernel ?? null;
   const g = st.geometry;
-  const tables = allocateTables({ residues: int32Table(dieOfResidue?.length ?? 0), order: int32Table(order !== null ? Math.min(count, KERNEL_FILL_CHUNK) : 0) }, layout?.memory ?? null);
+  const tables = allocateTables({ residues: int32Table(dieOfResidue?.length ?? 0), order: int32Table(order !== null ? Math.min(count, KERNEL_FILL_CHUNK) : 0), runs: int32Table(2 * st.dies) }, layout?.memory ?? null);
   // No room left in the table memory for the buffers: the TypeScript pass (nothing changed yet).
   if (!tables.inMemory) return false;
   if (dieOfResidue !== null) tables.views.residues.set(dieOfResidue);
@@ -232,7 +246,7 @@ function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, f
     const n = order !== null ? Math.min(KERNEL_FILL_CHUNK, count - done) : count;
     if (order !== null) tables.views.order.set(order.subarray(done, done + n));
     const cursor = (st.hostCursor + done) % st.dies;
-    last = kernel.markedFillPages(order !== null ? tables.offsets.order : 0, first + done, n, residues, period, cursor);
+    last = kernel.markedFillPages(order !== null ? tables.offsets.order : 0, first + done, n, residues, period, cursor, tables.offsets.runs);
     done += n;
   }
   st.counterValues.hostPageWrites += count;

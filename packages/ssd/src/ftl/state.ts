@@ -65,7 +65,7 @@ export interface FtlKernel {
   /** kernel/planes.ts bindPlanes: the plane view's geometry for markedFillPages. */
   bindPlaneView(planesPerDie: number, viewBlocksPerDie: number, realBlocksPerDie: number, pagesPerBlock: number, recordBytes: number): void;
   /** kernel/ftl/marked-fill.ts: markedFill's pass 2 (see there); returns the last page written. */
-  markedFillPages(order: number, first: number, count: number, residues: number, period: number, cursor: number): number;
+  markedFillPages(order: number, first: number, count: number, residues: number, period: number, cursor: number, runs: number): number;
   /** nand's kernel: whether fast programs and charged reads may run now (1) — the device's faults and power allow them. */
   programsReady(): number;
   readsReady(): number;
