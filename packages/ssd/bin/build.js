@@ -10,7 +10,7 @@
 // (relative to dist/), so that what it locates (the shipped scenarios, package.json) is found as
 // from src/; src/scenario/thread.ts and src/sweep/run.ts start the compiled worker entries when
 // SSDSIM_THREAD_ENTRY / SSDSIM_SWEEP_WORKER_ENTRY are defined (here, relative to the source).
-// Outputs are written to a temporary folder and renamed into dist/, the manifest
+// Outputs are written to a temporary folder (dist/.build-*) and renamed into dist/, the manifest
 // (ssdsim.inputs.json, see bin/bundle.js) last, dated when the build began (a source saved during
 // the build leaves the bundle stale). Builds from the same sources write the same files, so
 // processes building at once (a fresh clone's parallel tests) agree. Run by `npm install` (the
@@ -48,11 +48,32 @@ const sourceUrls = {
   },
 };
 
+/**
+ * Removes the chunks earlier builds left in dist/ (their names are hashes of their contents) once
+ * they are an hour old: a process started on an older bundle loads its lazy chunks (the plots)
+ * after its start, so a chunk is not removed the moment a new build stops using it.
+ */
+function removeOldChunks(current) {
+  const before = Date.now() - 3600_000;
+  for (const name of fs.readdirSync(distDir)) {
+    // (and the temporary folders of builds killed midway)
+    if (!(name.startsWith('chunk-') || name.startsWith('.build-')) || current.has(name)) continue;
+    const file = path.join(distDir, name);
+    try {
+      if (fs.statSync(file).mtimeMs < before) fs.rmSync(file, { recursive: true, force: true });
+    } catch {
+      // another build removed it
+    }
+  }
+}
+
 /** Builds dist/ (see the file comment). Rejects with esbuild's error when a source does not compile. */
 export async function buildCli() {
   const started = Date.now() / 1000;
   const { build } = await import('esbuild');
-  const work = fs.mkdtempSync(path.join(packageDir, '.ssdsim-build-'));
+  // The temporary folder inside dist/ (ignored by git), where a build killed midway leaves it.
+  fs.mkdirSync(distDir, { recursive: true });
+  const work = fs.mkdtempSync(path.join(distDir, '.build-'));
   try {
     const result = await build({
       entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, path.join(packageDir, file)])),
@@ -90,7 +111,6 @@ export async function buildCli() {
       const name = path.basename(file);
       outputs[name] = fs.statSync(path.join(work, name)).size;
     }
-    fs.mkdirSync(distDir, { recursive: true });
     // Chunks first, entries next, the manifest last: a process that finds the manifest finds it all.
     const names = Object.keys(outputs).sort((a, b) => Number(!a.startsWith('chunk-')) - Number(!b.startsWith('chunk-')));
     for (const name of names) fs.renameSync(path.join(work, name), path.join(distDir, name));
@@ -98,6 +118,7 @@ export async function buildCli() {
     fs.writeFileSync(temporary, `${JSON.stringify({ inputs, outputs }, null, 1)}\n`);
     fs.utimesSync(temporary, started, started);
     fs.renameSync(temporary, manifestPath);
+    removeOldChunks(new Set(names));
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
