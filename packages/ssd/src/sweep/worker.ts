@@ -1,6 +1,7 @@
 /**
  * A sweep worker thread: says it is ready once its modules are loaded, then runs the scenarios it
- * is sent, one at a time, and posts each report back (or the error's message). Loaded through
+ * is sent, one at a time, and posts each report back (or the error's message). The compiled CLI
+ * starts it from its own bundled entry (bin/build.js); run from the sources, through
  * worker-entry.js, which registers tsx first.
  */
 import { parentPort } from 'node:worker_threads';
