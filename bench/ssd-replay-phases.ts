@@ -12,14 +12,16 @@
 // times MQSim beside ours).
 // On a busy machine the figures swing: --processes P runs each case in P fresh processes and
 // reports the fastest cold run and the fastest warm run over all of them.
-// Run: npx tsx bench/ssd-replay-phases.ts [--blocks-per-plane B[,B…]] [--reps N] [--processes P] [--traces tpcc,wsrch]
+// --occupancy F (0 < F < 1) writes F of the user capacity sequentially first (the marked fill,
+// PreconditionOptions.fill 'marked'; a phase of its own, precondition, between construct and run).
+// Run: npx tsx bench/ssd-replay-phases.ts [--blocks-per-plane B[,B…]] [--reps N] [--processes P] [--traces tpcc,wsrch] [--occupancy F]
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { applyOverrides, loadScenario, runScenario } from '@flashdiff/ssd';
 import type { ScenarioPhaseTimes } from '@flashdiff/ssd';
 
-const PHASES = ['scenario', 'trace', 'construct', 'run', 'finish'] as const;
+const PHASES = ['scenario', 'trace', 'construct', 'precondition', 'run', 'finish'] as const;
 type Phases = Record<(typeof PHASES)[number], number> & { cpu: number; meanUs: number };
 const traceDir = fileURLToPath(new URL('../packages/ssd/test/fixtures/traces/', import.meta.url));
 
@@ -34,12 +36,12 @@ function fail(message: string): never {
 }
 
 /** One replay of `trace` at `blocksPerPlane`, timed by phase. */
-function runOnce(blocksPerPlane: number, trace: string): Phases {
+function runOnce(blocksPerPlane: number, trace: string, occupancy: number): Phases {
   const cpu = process.cpuUsage();
   const started = performance.now();
   const scenario = applyOverrides(loadScenario('mqsim-default'), [{
     device: { geometry: { blocksPerDie: 4 * blocksPerPlane } },
-    precondition: { state: 'none' },
+    precondition: occupancy > 0 ? { state: 'sequential', occupancy, seed: 1 } : { state: 'none' },
     workload: { kind: 'trace', path: `${traceDir}mqsim-${trace}-small.trace` },
     outputs: { snapshotEvery: 0 },
   }]);
@@ -47,7 +49,7 @@ function runOnce(blocksPerPlane: number, trace: string): Phases {
   const times: ScenarioPhaseTimes = { trace: 0, construct: 0, precondition: 0, run: 0, finish: 0 };
   const report = runScenario(scenario, { phaseTimes: times });
   const used = process.cpuUsage(cpu);
-  return { scenario: loaded, trace: times.trace, construct: times.construct, run: times.run, finish: times.finish, cpu: (used.user + used.system) / 1000, meanUs: report.latencyUs.mean };
+  return { scenario: loaded, trace: times.trace, construct: times.construct, precondition: times.precondition, run: times.run, finish: times.finish, cpu: (used.user + used.system) / 1000, meanUs: report.latencyUs.mean };
 }
 
 if (process.argv.includes('--child')) {
@@ -55,7 +57,8 @@ if (process.argv.includes('--child')) {
   const blocksPerPlane = Number(argument('--child-blocks', '64'));
   const trace = argument('--child-trace', 'tpcc');
   const reps = Number(argument('--reps', '6'));
-  for (let i = 0; i < reps; i++) console.log(JSON.stringify(runOnce(blocksPerPlane, trace)));
+  const occupancy = Number(argument('--occupancy', '0'));
+  for (let i = 0; i < reps; i++) console.log(JSON.stringify(runOnce(blocksPerPlane, trace, occupancy)));
 } else {
   const blocks = argument('--blocks-per-plane', '64,2048').split(',').map(Number);
   if (blocks.some((b) => !Number.isInteger(b) || b < 1)) fail(`--blocks-per-plane must be positive integers separated by commas, got ${argument('--blocks-per-plane', '')}`);
@@ -65,6 +68,8 @@ if (process.argv.includes('--child')) {
   if (!Number.isInteger(processes) || processes < 1) fail(`--processes must be a positive integer, got ${argument('--processes', '')}`);
   const traces = argument('--traces', 'tpcc,wsrch').split(',');
   if (traces.some((t) => t !== 'tpcc' && t !== 'wsrch')) fail(`--traces must name tpcc and/or wsrch, got ${argument('--traces', '')}`);
+  const occupancy = Number(argument('--occupancy', '0'));
+  if (!(occupancy >= 0 && occupancy < 1)) fail(`--occupancy must be a number in [0, 1), got ${argument('--occupancy', '')}`);
   const script = fileURLToPath(import.meta.url);
   const fmt = (p: Phases): string => `${PHASES.map((k) => `${k} ${p[k].toFixed(1)}`).join(', ')}; total ${PHASES.reduce((s, k) => s + p[k], 0).toFixed(1)} ms`;
   console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ms of wall time by phase`);
@@ -73,7 +78,7 @@ if (process.argv.includes('--child')) {
       const colds: Phases[] = [];
       const warms: Phases[] = [];
       for (let p = 0; p < processes; p++) {
-        const out = execFileSync(process.execPath, ['--import', 'tsx', script, '--child', '--child-blocks', String(b), '--child-trace', trace, '--reps', String(reps)], { encoding: 'utf8' });
+        const out = execFileSync(process.execPath, ['--import', 'tsx', script, '--child', '--child-blocks', String(b), '--child-trace', trace, '--reps', String(reps), '--occupancy', String(occupancy)], { encoding: 'utf8' });
         const runs = out.trim().split('\n').map((line) => JSON.parse(line) as Phases);
         colds.push(runs[0]!);
         warms.push(...runs.slice(1));
@@ -89,5 +94,5 @@ if (process.argv.includes('--child')) {
       console.log(`  warm (best of ${warms.length}): ${fmt(warm)}`);
     }
   }
-  console.log(`command: npx tsx bench/ssd-replay-phases.ts --blocks-per-plane ${blocks.join(',')} --reps ${reps} --processes ${processes} --traces ${traces.join(',')}`);
+  console.log(`command: npx tsx bench/ssd-replay-phases.ts --blocks-per-plane ${blocks.join(',')} --reps ${reps} --processes ${processes} --traces ${traces.join(',')}${occupancy > 0 ? ` --occupancy ${occupancy}` : ''}`);
 }

@@ -60,16 +60,23 @@ function closeRun(b: i32, die: i32, real: i32, start: i32, valid: i32, programme
  * began, −1 for none; that block's first real page). Returns the last page written (view page;
  * −1 for none).
  */
-// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill kernel:b0938e94 source:d58e68c4
+// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill kernel:de926be5 source:d58e68c4
 export function markedFillPages(order: usize, first: i32, count: i32, residues: usize, period: i32, cursor: i32, runs: usize): i32 {
   let seq = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
   let last = -1;
   for (let d = 0; d < dies; d++) store<i32>(runs + (<usize>d << 3), -1);
+  // A sequential fill's residue mod period steps by one a write (no division a page).
+  let residue = residues != 0 && order == 0 ? first % period : 0;
   for (let i = 0; i < count; i++) {
     const lba = order != 0 ? load<i32>(order + (<usize>i << 2)) : first + i;
     let die: i32;
-    if (residues != 0) die = load<i32>(residues + (<usize>(lba % period) << 2));
-    else {
+    if (residues != 0) {
+      if (order != 0) die = load<i32>(residues + (<usize>(lba % period) << 2));
+      else {
+        die = load<i32>(residues + (<usize>residue << 2));
+        if (++residue == period) residue = 0;
+      }
+    } else {
       die = i32At(dieOrder, cursor);
       if (++cursor == dies) cursor = 0;
     }
