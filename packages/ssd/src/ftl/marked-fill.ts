@@ -221,7 +221,7 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
   return null;
 }
 
-/** LBAs of a given order handed to the kernel at once (a 4 MiB buffer in the table memory). */
+/** LBAs handed to the kernel at once (for a given order, a 4 MiB buffer in the table memory). */
 const KERNEL_FILL_CHUNK = 1 << 20;
 
 /**
@@ -243,7 +243,10 @@ function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, f
   const residues = dieOfResidue !== null ? tables.offsets.residues : 0;
   let last = -1;
   for (let done = 0; done < count; ) {
-    const n = order !== null ? Math.min(KERNEL_FILL_CHUNK, count - done) : count;
+    // A sequential fill in chunks too: V8 runs a WebAssembly function's first calls in its
+    // baseline compiler and swaps in the optimised code only at a later call (no on-stack
+    // replacement), so one call for the whole fill would run unoptimised to the end.
+    const n = Math.min(KERNEL_FILL_CHUNK, count - done);
     if (order !== null) tables.views.order.set(order.subarray(done, done + n));
     const cursor = (st.hostCursor + done) % st.dies;
     last = kernel.markedFillPages(order !== null ? tables.offsets.order : 0, first + done, n, residues, period, cursor, tables.offsets.runs);
