@@ -5,6 +5,8 @@
 // must be the same — at 256 pages per block and at pages per block that are not a power of two
 // (nor a multiple of 32: validity words shared by two blocks), with and without planes, blocks
 // left part-written at the end, sequential and random orders, round robin and static schemes.
+// And a sequential fill's checks (writes per die counted by residue) decide as the page-by-page
+// checks of the same LBAs given as an order (mutation-checked).
 // Upstream counterpart: MQSim's preconditioning (FTL::Perform_precondition).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,4 +92,36 @@ describe('the kernel marked fill (runs a block at a time) leaves the TypeScript 
       assert.deepEqual(x.l2p, y.l2p, 'L2P after a run');
     });
   }
+
+  test('a sequential fill\'s checks (counted by residue) decide as the page-by-page checks of the same LBAs in a given order', () => {
+    const configs: SimulatorConfig[] = [
+      { geometry: { ...small, pagesPerBlock: 12, blocksPerDie: 20, diesPerChannel: 3 }, ftl: { overProvisioning: 0.1, gcThreshold: 2, wasmKernel: false }, snapshotEvery: 0 },
+      { geometry: { ...small, pagesPerBlock: 12, blocksPerDie: 24, planesPerDie: 2 }, ftl: { overProvisioning: 0.1, gcThreshold: 2, hostAllocation: 'cwdp', wasmKernel: false }, snapshotEvery: 0 },
+    ];
+    for (const config of configs) {
+      const userPages = new SsdSimulator(config).userPages;
+      const accepts = (count: number): boolean => new SsdSimulator(config).ftl.markedFill(null, 0, count) === null;
+      // The largest count accepted (the checks decline from there on: a die's room or GC).
+      let lo = 1;
+      let hi = userPages;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (accepts(mid)) lo = mid;
+        else hi = mid - 1;
+      }
+      assert.ok(lo < userPages - 25, `the checks decline before the end (${lo} of ${userPages})`);
+      let declined = 0;
+      for (const first of [0, 5]) {
+        const counts = [...Array.from({ length: 41 }, (_, k) => lo - 20 + k), userPages - first, userPages + 1 - first];
+        for (const count of counts) {
+          const sequential = new SsdSimulator(config).ftl.markedFill(null, first, count);
+          const order = Int32Array.from({ length: count }, (_, i) => first + i);
+          const given = new SsdSimulator(config).ftl.markedFill(order, 0, count);
+          assert.equal(sequential, given, `first ${first}, count ${count}`);
+          if (sequential !== null) declined++;
+        }
+      }
+      assert.ok(declined > 0 && declined < 86, `some counts declined, some not (${declined} of 86)`);
+    }
+  });
 });
