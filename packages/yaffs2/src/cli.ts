@@ -138,6 +138,15 @@ function reportMountProblems(image: string, img: OpenedImage, opts: { ignoreErro
   if (!opts.ignoreErrors) process.exitCode = 1;
 }
 
+/** One file's bytes from the image (`cat`, `get`), the mount's problems reported as every read command does. */
+function readImageFile(image: string, path: string, opts: { ignoreErrors?: boolean } & FormatOptions): Uint8Array {
+  return withImage(image, true, opts, (img) => {
+    const bytes = img.fs.readFile(path);
+    reportMountProblems(image, img, opts);
+    return bytes;
+  });
+}
+
 /** ls -l's type letter: the mode's file type (device, FIFO, socket), else the object type. */
 function typeLetter(type: string, mode: number): string {
   if (type === 'directory') return 'd';
@@ -309,12 +318,7 @@ export function buildProgram(only?: string): Command {
       .formatOptions()
       .option(...IGNORE_ERRORS)
       .action((image: string, path: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
-        const data = withImage(image, true, opts, (img) => {
-          const bytes = img.fs.readFile(path);
-          reportMountProblems(image, img, opts);
-          return bytes;
-        });
-        fs.writeSync(1, data);
+        fs.writeSync(1, readImageFile(image, path, opts));
       });
 
   if (want('get'))
@@ -324,14 +328,10 @@ export function buildProgram(only?: string): Command {
       .formatOptions()
       .option(...IGNORE_ERRORS)
       .action((image: string, path: string, hostFile: string, opts: { ignoreErrors?: boolean } & FormatOptions) => {
-        const data = withImage(image, true, opts, (img) => {
-          const bytes = img.fs.readFile(path);
-          reportMountProblems(image, img, opts);
-          return bytes;
-        });
+        // Checked before the image is read: a refusal costs nothing.
         if (fs.existsSync(hostFile)) throw new Yaffs2Error('EEXIST', `${hostFile}: exists on the host; not overwritten`);
         // Whole or not at all: a failed write (ENOSPC, Ctrl-C) leaves no partial host file.
-        writeFileAtomic(hostFile, data);
+        writeFileAtomic(hostFile, readImageFile(image, path, opts));
       });
 
   if (want('put'))
