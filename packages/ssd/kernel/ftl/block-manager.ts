@@ -37,10 +37,10 @@ export function setInvalid(ppa: i32): void {
   if (load<u8>(unitState + <usize>b) == BLOCK_FULL) bucketMove(b, die, v, v - 1);
 }
 
-/** openUnit in block mode: the stream's slot on `pool` gets the youngest free block (the caller checked freeCount). */
-// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:6e95d654 source:d43c02a3
-export function openUnit(slots: usize, pool: i32): i32 {
-  const u = takeFreeUnit(pool, false);
+/** openUnit in block mode: the stream's slot on `pool` gets the youngest free block, or (cold data, `preferOld`) the most worn; the caller checked freeCount. */
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:fecc6595 source:d43c02a3
+export function openUnit(slots: usize, pool: i32, preferOld: bool = false): i32 {
+  const u = takeFreeUnit(pool, preferOld);
   store<u8>(unitState + <usize>u, BLOCK_OPEN);
   setI32(blockValid, u, 0);
   store<u8>(blockState + <usize>u, BLOCK_OPEN);
@@ -48,6 +48,30 @@ export function openUnit(slots: usize, pool: i32): i32 {
   store<f64>(blockMinSeq + (<usize>u << 3), Infinity);
   setI32(slots, pool, u);
   return u;
+}
+
+/**
+ * After GC moved a run of `k` pages into `open` from its write pointer `wp` (sequences from
+ * `sequence` on): its write pointer, oldest sequence and valid counts (block and pool), the GC's
+ * page reads, and the block closed in `slots` once full. Shared by kernel/ftl/gc.ts relocate and
+ * kernel/ftl/replay-gc.ts (relocateBlockFast's run bookkeeping in src/ftl/gc.ts).
+ */
+export function afterMovedRun(slots: usize, open: i32, wp: i32, k: i32, sequence: f64): void {
+  setI32(writePointer, open, wp + k);
+  lowerMinSequence(open, sequence);
+  setI32(blockValid, open, i32At(blockValid, open) + k);
+  const die = dieOf(open);
+  setI32(poolValid, die, i32At(poolValid, die) + k);
+  bump(COUNTER_GC_PAGE_READS, <f64>k);
+  if (wp + k >= dataPages) closeBlock(slots, open);
+}
+
+/** GC moved `n` valid pages out of block `b`: its and its pool's valid counts drop by n. */
+export function dropMovedValid(b: i32, n: i32): void {
+  if (n <= 0) return;
+  setI32(blockValid, b, i32At(blockValid, b) - n);
+  const die = dieOf(b);
+  setI32(poolValid, die, i32At(poolValid, die) - n);
 }
 
 /** afterProgram + closeUnit: block `b` of a stream used its last data page. */

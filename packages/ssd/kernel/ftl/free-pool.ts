@@ -74,17 +74,22 @@ export function takeFreeUnit(pool: i32, preferOld: bool): i32 {
   return heapRemoveAt(pool, best);
 }
 
-// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeUnit kernel:4048a15b source:cc0e1d82
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeUnit kernel:a272cb5d source:cc0e1d82
 export function freeUnit(u: i32, pool: i32): void {
+  pushFreeUnit(u, pool, dynamicWearLeveling != 0 ? <f64>eraseCount(u) : nextInsertionStamp());
+}
+
+/** The insertion stamp a freed unit gets as its key without dynamic wear leveling; advanced. */
+export function nextInsertionStamp(): f64 {
+  const key = load<f64>(scalarCells, SCALAR_INSERTION_STAMP << 3);
+  store<f64>(scalarCells, key + 1, SCALAR_INSERTION_STAMP << 3);
+  return key;
+}
+
+/** freeUnit's common part (here and kernel/ftl/replay-gc.ts freeBlock): `u` marked free and pushed on `pool`'s heap under `key`. */
+export function pushFreeUnit(u: i32, pool: i32, key: f64): void {
   store<u8>(unitState + <usize>u, BLOCK_FREE);
   if (load<u8>(blockState + <usize>u) != BLOCK_BAD) store<u8>(blockState + <usize>u, BLOCK_FREE);
-  let key: f64;
-  if (dynamicWearLeveling != 0) {
-    key = <f64>eraseCount(u);
-  } else {
-    key = load<f64>(scalarCells, SCALAR_INSERTION_STAMP << 3);
-    store<f64>(scalarCells, key + 1, SCALAR_INSERTION_STAMP << 3);
-  }
   store<f64>(heapKey + (<usize>u << 3), key);
   const size = i32At(heapSize, pool);
   setI32(heapSize, pool, size + 1);

@@ -3,10 +3,10 @@
 // Counterpart of src/ftl/gc.ts (MQSim: GC_and_WL_Unit_Page_Level).
 
 import { copybackRun, erase, headWord1 } from '../../../nand/kernel/metadata-device';
-import { BLOCK_FULL, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
-import { blockMinSeq, blockState, blockValid, bump, dataPages, dieOf, freeCount, gcSlot, i32At, l2p, moveSources, moveWords, must, pagesPerBlock, poolValid, scalarCells, setI32, stateCells, unitCapacity, unitState, validBits, writePointer } from './state';
+import { BLOCK_FULL, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_RUNS, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
+import { blockMinSeq, blockState, blockValid, bump, dataPages, freeCount, gcSlot, i32At, l2p, moveSources, moveWords, must, pagesPerBlock, scalarCells, setI32, stateCells, unitCapacity, unitState, validBits, writePointer } from './state';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim';
-import { closeBlock, lowerMinSequence, placeMoved, setValid } from './block-manager';
+import { afterMovedRun, dropMovedValid, placeMoved, setValid } from './block-manager';
 import { freeCapacity, freeUnit } from './free-pool';
 
 /**
@@ -82,7 +82,7 @@ export function setValidRange(first: i32, end: i32): void {
  * relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in
  * moveSources[0 … n): all n are moved. The victim's VPBM bits are left for eraseVictim.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:2f3a5167 source:80ae673d
+// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:5d171dda source:80ae673d
 export function relocate(b: i32, pool: i32, n: i32): void {
   for (let i = 0; i < n; ) {
     const open = i32At(gcSlot, pool);
@@ -101,20 +101,10 @@ export function relocate(b: i32, pool: i32, n: i32): void {
     const sequence = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
     const k = moveRun(i, n, target, room);
     must(copybackRun(b, target, k, moveWords));
-    setI32(writePointer, open, wp + k);
-    lowerMinSequence(open, sequence);
-    setI32(blockValid, open, i32At(blockValid, open) + k);
-    const die = dieOf(open);
-    setI32(poolValid, die, i32At(poolValid, die) + k);
-    bump(COUNTER_GC_PAGE_READS, <f64>k);
+    afterMovedRun(gcSlot, open, wp, k, sequence);
     i += k;
-    if (wp + k >= dataPages) closeBlock(gcSlot, open);
   }
-  if (n > 0) {
-    setI32(blockValid, b, i32At(blockValid, b) - n);
-    const die = dieOf(b);
-    setI32(poolValid, die, i32At(poolValid, die) - n);
-  }
+  dropMovedValid(b, n);
 }
 
 /** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */

@@ -12,15 +12,15 @@
 // GC. Counterpart of src/ftl/gc.ts, gc-planes.ts, wear-leveling.ts and block-manager.ts's place
 // (MQSim: GC_and_WL_Unit_Page_Level).
 
-import { BLOCK_BAD, BLOCK_FREE, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, SCALAR_INSERTION_STAMP, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
+import { BLOCK_BAD, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
 import { headWord1 } from '../../../nand/kernel/metadata-device';
 import {
-  blockMinSeq, blockState, blockValid, bump, dataPages, dieOf, dynamicWearLeveling, freeCount, gcSlot, gcThreshold, heap, heapKey, heapSize, i32At, l2p, moveSources,
-  moveWords, nextSequence, pagesPerBlock, poolValid, scalarCells, setI32, stateCells, unitCapacity, unitState, unitsPerPool, validBits, writePointer,
+  blockMinSeq, blockState, blockValid, bump, dataPages, dieOf, dynamicWearLeveling, freeCount, gcSlot, gcThreshold, i32At, l2p, moveSources,
+  moveWords, nextSequence, pagesPerBlock, scalarCells, setI32, stateCells, unitCapacity, unitState, unitsPerPool, validBits, writePointer,
 } from './state';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim';
-import { closeBlock, lowerMinSequence, setValid, setInvalid } from './block-manager';
-import { freeCapacity, keyOf, siftUp, takeFreeUnit } from './free-pool';
+import { afterMovedRun, closeBlock, dropMovedValid, lowerMinSequence, openUnit, setValid, setInvalid } from './block-manager';
+import { freeCapacity, nextInsertionStamp, pushFreeUnit } from './free-pool';
 import { copybackRunSink, eraseBlockSink, eraseCountOf, programPage, readPage, realPage } from '../planes';
 import { holdAfter, lastTransaction, operationClass, request, setHoldAfter, setLastTransaction, setOperationClass, setRequest, setTransferBytes, transferBytes } from '../scheduler';
 import { CLASS_GC } from '../scheduler/transactions';
@@ -179,39 +179,13 @@ function beginVictim(victim: i32): void {
   store<i32>(stateCells, victim, STATE_LAST_VICTIM << 2);
 }
 
-// ------------------------------------------------------------------ free blocks (free-pool.ts freeUnit; block-manager.ts openUnit)
-
-/** openUnit in block mode: the stream's slot on `pool` gets a free block. */
-// Mirrors: packages/ssd/src/ftl/block-manager.ts#openUnit kernel:485df998 source:d43c02a3
-export function openBlock(slots: usize, preferOld: bool, pool: i32): i32 {
-  if (i32At(freeCount, pool) == 0) unreachable(); // the collection in place: the replay's check rules it out
-  const u = takeFreeUnit(pool, preferOld);
-  store<u8>(unitState + <usize>u, BLOCK_OPEN);
-  setI32(blockValid, u, 0);
-  store<u8>(blockState + <usize>u, BLOCK_OPEN);
-  setI32(writePointer, u, 0);
-  store<f64>(blockMinSeq + (<usize>u << 3), Infinity);
-  setI32(slots, pool, u);
-  return u;
-}
+// ------------------------------------------------------------------ free blocks (free-pool.ts freeUnit)
 
 /** freeUnit, the key the erase count of the real block (dynamic wear leveling) or the insertion stamp. */
-// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeUnit packages/ssd/src/ftl/free-pool.ts#unitEraseKey kernel:b374898d source:1f7beb7d
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#freeUnit packages/ssd/src/ftl/free-pool.ts#unitEraseKey kernel:6b3d700a source:1f7beb7d
 function freeBlock(u: i32, pool: i32): void {
-  store<u8>(unitState + <usize>u, BLOCK_FREE);
-  if (load<u8>(blockState + <usize>u) != BLOCK_BAD) store<u8>(blockState + <usize>u, BLOCK_FREE);
-  let key: f64;
-  if (dynamicWearLeveling != 0) {
-    key = load<u8>(blockState + <usize>u) != BLOCK_BAD ? <f64>eraseCountOf(u) : 0;
-  } else {
-    key = load<f64>(scalarCells, SCALAR_INSERTION_STAMP << 3);
-    store<f64>(scalarCells, key + 1, SCALAR_INSERTION_STAMP << 3);
-  }
-  store<f64>(heapKey + (<usize>u << 3), key);
-  const size = i32At(heapSize, pool);
-  setI32(heapSize, pool, size + 1);
-  siftUp(pool * unitsPerPool, size, u);
-  setI32(freeCount, pool, i32At(freeCount, pool) + 1);
+  const key = dynamicWearLeveling == 0 ? nextInsertionStamp() : load<u8>(blockState + <usize>u) != BLOCK_BAD ? <f64>eraseCountOf(u) : 0;
+  pushFreeUnit(u, pool, key);
 }
 
 // ------------------------------------------------------------------ placing a page (block-manager.ts place, placeMoved)
@@ -221,11 +195,14 @@ function freeBlock(u: i32, pool: i32): void {
  * the next page of its open block (a free block opened first), programmed through the plane view;
  * the block closed after its last data page. Returns the page.
  */
-// Mirrors: packages/ssd/src/ftl/block-manager.ts#place packages/ssd/src/ftl/block-manager.ts#allocate packages/ssd/src/ftl/block-manager.ts#afterProgram kernel:8963f8da source:cb2869e8
+// Mirrors: packages/ssd/src/ftl/block-manager.ts#place packages/ssd/src/ftl/block-manager.ts#allocate packages/ssd/src/ftl/block-manager.ts#afterProgram kernel:2d2cc77c source:cb2869e8
 export function placeData(slots: usize, preferOld: bool, pool: i32, lba: i32): i32 {
   const sequence = nextSequence();
   let open = i32At(slots, pool);
-  if (open < 0) open = openBlock(slots, preferOld, pool);
+  if (open < 0) {
+    if (i32At(freeCount, pool) == 0) unreachable(); // the collection in place: the replay's check rules it out
+    open = openUnit(slots, pool, preferOld);
+  }
   const wp = i32At(writePointer, open);
   const ppa = open * pagesPerBlock + wp;
   setI32(writePointer, open, wp + 1);
@@ -271,7 +248,7 @@ function collect(pool: i32, forced: i32, slots: usize, cold: bool): bool {
  * relocateBlockFast: block `b`'s valid pages listed from the VPBM, then moved in page order — runs
  * that fit in the stream's open block as one copyback run, the one-page path where it has none.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:915bb0ae source:80ae673d
+// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:eb4477ba source:80ae673d
 function relocateBlockFast(b: i32, slots: usize, cold: bool, pool: i32): i32 {
   const first = b * pagesPerBlock;
   let written = i32At(writePointer, b);
@@ -328,21 +305,11 @@ function relocateBlockFast(b: i32, slots: usize, cold: bool, pool: i32): i32 {
     }
     copybackRunSink(list + (<usize>i << 2), k, target, moveWords, sequence);
     store<f64>(scalarCells, sequence + <f64>k, SCALAR_NEXT_SEQUENCE << 3);
-    setI32(writePointer, open, wp + k);
-    lowerMinSequence(open, sequence);
-    setI32(blockValid, open, i32At(blockValid, open) + k);
-    const die = dieOf(open);
-    setI32(poolValid, die, i32At(poolValid, die) + k);
-    bump(COUNTER_GC_PAGE_READS, <f64>k);
+    afterMovedRun(slots, open, wp, k, sequence);
     dataMoved += k;
     i += k;
-    if (wp + k >= dataPages) closeBlock(slots, open);
   }
-  if (dataMoved > 0) {
-    setI32(blockValid, b, i32At(blockValid, b) - dataMoved);
-    const die = dieOf(b);
-    setI32(poolValid, die, i32At(poolValid, die) - dataMoved);
-  }
+  dropMovedValid(b, dataMoved);
   return dataMoved;
 }
 
