@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -342,6 +342,41 @@ describe('text-to-image trainers', () => {
       assert.throws(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, pairSizes: 1.5 }), /pairSizes must be in \[0, 1\]/);
       models.vae.params.dispose();
       models.textEncoder.params.dispose();
+    });
+
+    test('train-unet --unet-config: the file\'s keys over the default UNet reach the saved config; refused on --resume, when malformed or invalid', async () => {
+      const program = new Command('diffusion').exitOverride();
+      registerTextToImageTrainingCommands(program);
+      const run = async (args: string[]): Promise<void> => {
+        const write = process.stdout.write;
+        process.stdout.write = quietText(write);
+        try {
+          await program.parseAsync(['train-unet', '--vae', join(dir, 'vae-run'), '--clip', join(dir, 'clip-run'), '--steps', '1', '--batch-size', '2', '--no-progress', '--backend', 'auto', ...args], { from: 'user' });
+        } finally {
+          process.stdout.write = write;
+        }
+      };
+      const configFile = join(dir, 'unet-config.json');
+      writeFileSync(configFile, JSON.stringify({ block_out_channels: [8, 16], layers_per_block: [1, 2], attention_head_dim: [2, 4], cross_attention_dim: 8, norm_num_groups: 4 }));
+      const out = join(dir, 'unet-config-run');
+      await run(['--out', out, '--unet-config', configFile]);
+      const saved = JSON.parse(readFileSync(join(out, 'pipeline', 'unet', 'config.json'), 'utf8')) as Record<string, unknown>;
+      assert.deepEqual([saved.block_out_channels, saved.layers_per_block, saved.attention_head_dim, saved.cross_attention_dim], [[8, 16], [1, 2], [2, 4], 8]);
+      // Keys the file leaves out keep the default UNet's values.
+      assert.deepEqual(saved.down_block_types, DEFAULT_UNET_OPTIONS.model.down_block_types);
+      // The second block's two resnets and two attentions are in the weights.
+      const weights = openSafetensorsFile(join(out, 'pipeline', 'unet', 'diffusion_pytorch_model.safetensors'));
+      try {
+        assert.ok(weights.names().includes('down_blocks.1.attentions.1.proj_in.weight'));
+        assert.ok(!weights.names().includes('down_blocks.0.attentions.1.proj_in.weight'));
+      } finally {
+        weights.close();
+      }
+      await assert.rejects(run(['--out', out, '--resume', '--unet-config', configFile]), /a resumed run keeps the UNet it was started with/);
+      writeFileSync(configFile, '{"block_out_channels": [8, 16],');
+      await assert.rejects(run(['--out', join(dir, 'unet-config-bad'), '--unet-config', configFile]), (err: Error & { code?: string }) => err.code === 'CHECKPOINT_CORRUPT' && err.message.includes(configFile));
+      writeFileSync(configFile, JSON.stringify({ block_out_channels: [8, 12], attention_head_dim: 8, cross_attention_dim: 8, norm_num_groups: 4 }));
+      await assert.rejects(run(['--out', join(dir, 'unet-config-bad'), '--unet-config', configFile]), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /not divisible into 8 attention heads/.test(err.message));
     });
 
     test('the saved folder loads with loadStableDiffusion and gives the same images; names and configs are diffusers\'', async () => {

@@ -318,9 +318,12 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .option('--snr-gamma <γ>', 'min-SNR-γ loss weighting, min(SNR, γ)/SNR per sample (Hang et al. 2023; 5 is their choice; 0: unweighted)', nonNegative)
     .option('--summary-dropout <p>', 'share of captions whose end-of-text and padding states are replaced by the empty prompt\'s, so the UNet reads the words (default 0: off)', unit)
     .option('--pair-sizes <p>', 'state each object\'s size word in two-object captions with probability p ("a small red circle above a blue square"; default 0: never, as the data set); with --resume: from the resumed step on', unit)
-    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number; summaryDropout?: number; pairSizes?: number }) => {
+    .option('--unet-config <file.json>', 'diffusers UNet2DConditionModel config keys (block_out_channels, layers_per_block, attention_head_dim, …) over the default small UNet; a new run only (a resumed run keeps its own)')
+    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number; summaryDropout?: number; pairSizes?: number; unetConfig?: string }) => {
+      if (o.resume && o.unetConfig !== undefined) throw new DiffusionError('INVALID_ARGUMENT', `--unet-config ${o.unetConfig}: a resumed run keeps the UNet it was started with (leave --unet-config out)`);
       const engine = await initBackend(o.backend);
-      const resolved = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}), ...(o.summaryDropout !== undefined ? { summaryDropout: o.summaryDropout } : {}) });
+      const model = o.unetConfig !== undefined ? { ...DEFAULT_UNET_OPTIONS.model, ...readJson(o.unetConfig) } : DEFAULT_UNET_OPTIONS.model;
+      const resolved = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, model, vae: o.vae, clip: o.clip, ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}), ...(o.summaryDropout !== undefined ? { summaryDropout: o.summaryDropout } : {}) });
       // Like --lr, --pair-sizes may change a resumed run's captions from its resumed step on (saved with it).
       const run = o.pairSizes !== undefined ? { ...resolved, options: { ...resolved.options, pairSizes: o.pairSizes } } : resolved;
       const vaeDir = o.vae ?? run.options.vae;
