@@ -101,14 +101,37 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
 
+  /**
+   * Reduces `axes` of `data` (row-major `shape`) with `op`, scaling the result by `scale`. The addon
+   * takes ≤ 4 alternating keep/reduce runs; a reduction with more (the gradient of a nearest
+   * upsampling sums [N, H, f, W, f, C] over axes 2 and 4: five runs) first reduces its last axis
+   * alone, which leaves ≤ 3 runs, and recurses on the rest — sum, max and min compose so, and only
+   * the final pass scales (tfjs-backend-cpu would transpose the whole tensor in JavaScript instead).
+   */
+  const reduceValues = (op: number, data: Float32Array, shape: readonly number[], axes: readonly number[], scale: number): Float32Array => {
+    const outLength = sizeOf(shape.filter((_, i) => !axes.includes(i)));
+    const view = foldReduce(shape, axes);
+    if (view) {
+      const out = takeBuffer(outLength);
+      addon.reduce(op, data, out, view.dims, view.reduceFlags, scale);
+      return out;
+    }
+    const last = Math.max(...axes);
+    const partialShape = shape.map((d, i) => (i === last ? 1 : d));
+    const lastView = foldReduce(shape, [last])!;
+    const partial = takeBuffer(sizeOf(partialShape));
+    addon.reduce(op, data, partial, lastView.dims, lastView.reduceFlags, 1);
+    const out = reduceValues(op, partial, partialShape, axes.filter((a) => a !== last), scale);
+    releaseBuffer(partial);
+    return out;
+  };
+
   const reduce = (op: number, x: TensorInfo, axisAttr: unknown, keepDims: boolean, mean: boolean, backend: MathBackendCPU): TensorInfo | null => {
     if (!allFloat(x) || sizeOf(x.shape) === 0) return null;
     const axes = tf.util.parseAxisParam(axisAttr as number | number[], x.shape);
-    const view = foldReduce(x.shape, axes);
-    if (!view) return null;
     const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-    const out = takeBuffer(sizeOf(outShape));
-    addon.reduce(op, values(backend, x), out, view.dims, view.reduceFlags, mean ? 1 / view.count : 1);
+    const count = axes.reduce((n, a) => n * x.shape[a], 1);
+    const out = reduceValues(op, values(backend, x), x.shape, axes, mean ? 1 / count : 1);
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
 

@@ -331,6 +331,25 @@ function suite(c: BackendCase): void {
       close(mean, mref.values, 'group mean');
       const sq = Array.from(grouped.dataSync(), (v, i) => (v - mref.values[broadcastIndex(i, grouped.shape, mref.shape)]) ** 2);
       close(variance, reduceRef(sq, grouped.shape, [1, 2, 4], true).values, 'group variance');
+      // More alternating kept/reduced runs than the addon's four: a nearest upsampling's gradient sums
+      // [N, H, f, W, f, C] over axes 2 and 4 (five runs); [1, 3, 5] of six axes makes six.
+      const blocks = [2, 3, 2, 4, 2, 3];
+      const u = tensor(blocks, 93);
+      const uv = u.dataSync();
+      for (const [axes, mean] of [[[2, 4], false], [[2, 4], true], [[0, 2, 4], false], [[1, 3, 5], true]] as const) {
+        const ref = reduceRef(uv, blocks, axes, mean);
+        close(mean ? tf.mean(u, [...axes], true) : tf.sum(u, [...axes], true), ref.values, `${mean ? 'mean' : 'sum'} over ${axes} of [${blocks}]`);
+        const keptShape = blocks.map((d, i) => ((axes as readonly number[]).includes(i) ? 1 : d));
+        const maxRef = new Float64Array(ref.values.length).fill(-Infinity);
+        const minRef = new Float64Array(ref.values.length).fill(Infinity);
+        uv.forEach((v, i) => {
+          const o = broadcastIndex(i, blocks, keptShape);
+          maxRef[o] = Math.max(maxRef[o], v);
+          minRef[o] = Math.min(minRef[o], v);
+        });
+        close(tf.max(u, [...axes], true), maxRef, `max over ${axes} of [${blocks}]`);
+        close(tf.min(u, [...axes], true), minRef, `min over ${axes} of [${blocks}]`);
+      }
     });
 
     check('max and average pooling: forward and gradients', () => {
