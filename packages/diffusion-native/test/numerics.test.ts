@@ -352,6 +352,31 @@ function suite(c: BackendCase): void {
       }
     });
 
+    check('gather of rows (embedding lookups) and nearest-neighbour resize', () => {
+      for (const shape of [[5, 3], [6, 2, 3]]) {
+        const table = tensor(shape, 110);
+        const tv = table.dataSync();
+        const width = tv.length / shape[0];
+        for (const idx of [[4, 0, 0, 2], [[1, 2], [3, 0]]]) {
+          const flat = idx.flat();
+          const expected = flat.flatMap((r) => Array.from(tv.subarray(r * width, (r + 1) * width)));
+          const got = tf.gather(table, tf.tensor(idx, undefined, 'int32'));
+          assert.deepEqual(got.shape, [...(Array.isArray(idx[0]) ? [2, 2] : [4]), ...shape.slice(1)]);
+          close(got, expected, `gather ${JSON.stringify(idx)} of [${shape}]`, 1e-9, 0);
+        }
+      }
+      const images = tensor([2, 3, 4, 5], 111);
+      const iv = images.dataSync();
+      for (const [size, alignCorners] of [[[6, 8], false], [[5, 7], false], [[2, 3], false], [[5, 7], true]] as const) {
+        const [oh, ow] = size;
+        // tfjs's rule: source = min(in − 1, ⌊o·in/out⌋), or round(o·(in − 1)/(out − 1)) with alignCorners.
+        const source = (o: number, n: number, out: number): number => Math.min(n - 1, alignCorners ? Math.round((o * (n - 1)) / (out - 1)) : Math.floor((o * n) / out));
+        const expected: number[] = [];
+        for (let b = 0; b < 2; b++) for (let r = 0; r < oh; r++) for (let c = 0; c < ow; c++) for (let d = 0; d < 5; d++) expected.push(iv[((b * 3 + source(r, 3, oh)) * 4 + source(c, 4, ow)) * 5 + d]);
+        close(tf.image.resizeNearestNeighbor(images as tf.Tensor4D, [oh, ow], alignCorners), expected, `nearest resize to ${size}${alignCorners ? ' (alignCorners)' : ''}`, 1e-9, 0);
+      }
+    });
+
     check('max and average pooling: forward and gradients', () => {
       const shape: [number, number, number, number] = [2, 6, 6, 3];
       const x = tensor(shape, 100);
