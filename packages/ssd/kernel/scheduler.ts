@@ -8,11 +8,11 @@
 // Counterpart of src/scheduler.ts (MQSim: TSU_Base, TSU_Priority_OutOfOrder).
 import { addDieBusy, bookChannel, issueAt, noteCompletion } from '../../nand/kernel/metadata-device';
 import { requestCompleted } from './simulator/replay';
-import { dieAt, dieFree, headOf, heapRemove, heapSize, keyAt, schedule, setHead, setTail, tailOf } from './scheduler/die-queues';
+import { append, dieAt, dieFree, headOf, heapRemove, heapSize, keyAt, schedule, unlink } from './scheduler/die-queues';
 import { gather, groupAt, grouping, programPageInBlock, programPlane, readPageInBlock, readPlane } from './scheduler/multi-plane';
 import {
   CLASSES, CLASS_GC, CLASS_READ, CLASS_WRITE, KIND_ERASE, KIND_PROGRAM, KIND_READ, R_COMPLETION, R_FINISHED, R_PENDING, R_SEALED,
-  T_BYTES, T_CHANNEL, T_COUNTED, T_CREATED, T_DEP_HEAD, T_DEP_NEXT, T_DEP_TAIL, T_DIE, T_DONE, T_ISSUE, T_KIND, T_KLASS, T_NEXT, T_OPCLASS, T_PAGE,
+  T_BYTES, T_CHANNEL, T_COUNTED, T_CREATED, T_DEP_HEAD, T_DEP_NEXT, T_DEP_TAIL, T_DIE, T_DONE, T_ISSUE, T_KIND, T_KLASS, T_OPCLASS, T_PAGE,
   T_PLANE, T_REQUEST, T_SEQUENCE, freeTransaction, newTransaction, rf, ri, setRf, setRi, setTf, setTi, tf, ti,
 } from './scheduler/transactions';
 
@@ -144,7 +144,7 @@ export function enqueue(die: i32, kind: i32, channel: i32, bytes: i32): void {
   queue(die, kind, plane, page, channel, bytes, now, now, 1, request, operationClass);
 }
 
-// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.queue kernel:8e09e319 source:fd5fb678
+// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.queue kernel:82b38c25 source:360d6ac2
 function queue(die: i32, kind: i32, plane: i32, page: i32, channel: i32, bytes: i32, issue: f64, created: f64, counted: i32, r: i32, opClass: i32): void {
   const klass = opClass == CLASS_GC ? CLASS_GC : kind == KIND_READ && opClass == CLASS_READ ? CLASS_READ : CLASS_WRITE;
   const t = newTransaction();
@@ -160,16 +160,11 @@ function queue(die: i32, kind: i32, plane: i32, page: i32, channel: i32, bytes: 
   setTi(t, T_REQUEST, r);
   setTf(t, T_SEQUENCE, sequence);
   sequence += 1;
-  setTi(t, T_NEXT, -1);
   setTi(t, T_DEP_HEAD, -1);
   setTi(t, T_DEP_TAIL, -1);
   setTf(t, T_DONE, -1);
   lastTransaction = t;
-  const q = CLASSES * die + klass;
-  const tail = tailOf(q);
-  if (tail < 0) setHead(q, t);
-  else setTi(tail, T_NEXT, t);
-  setTail(q, t);
+  append(CLASSES * die + klass, t);
   schedule(die);
 }
 
@@ -237,7 +232,7 @@ function finishNext(): void {
 }
 
 /** Runs the next event: the earliest transaction start or request completion. */
-// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.step kernel:6429a028 source:6458980e
+// Mirrors: packages/ssd/src/scheduler.ts#TransactionScheduler.step kernel:7287eeb8 source:fc196b0f
 export function step(): void {
   if (finishSize > 0 && (heapSize == 0 || finishTimeAt(0) <= keyAt(0))) {
     finishNext();
@@ -256,9 +251,7 @@ export function step(): void {
     if (q < 0 || (readFirst != 0 ? false : tf(head, T_SEQUENCE) < tf(headOf(q), T_SEQUENCE))) q = base + klass;
   }
   const t = headOf(q);
-  const next = ti(t, T_NEXT);
-  setHead(q, next);
-  if (next < 0) setTail(q, -1);
+  unlink(q, t);
   issueAt(start);
   const kind = ti(t, T_KIND);
   const grouped = grouping != 0 && ti(t, T_PLANE) >= 0 ? gather(t, q, base, start) : 0;

@@ -241,13 +241,12 @@ export class TransactionScheduler extends MultiPlaneDieQueues implements NandOpe
   private queue(die: number, kind: number, plane: number, page: number, copyback: boolean, channel: number, bytes: number, issue: number, created: number, counted: boolean, request: number, operationClass: number): void {
     // Reads the FTL issues for itself (GC, scans) are not host reads: only host reads jump ahead.
     const klass = operationClass === CLASS_GC ? CLASS_GC : kind === KIND_READ && operationClass === CLASS_READ ? CLASS_READ : CLASS_WRITE;
-    const t: Transaction = { kind, plane, page, copyback, channel, bytes, issue, created, klass, counted, request, sequence: this.sequence++, next: null, dependents: null, done: -1 };
+    const t: Transaction = {
+      kind, plane, page, copyback, channel, bytes, issue, created, klass, counted, request, sequence: this.sequence++,
+      next: null, previous: null, planeNext: null, planePrevious: null, dependents: null, done: -1,
+    };
     this.lastTransaction = t;
-    const q = CLASSES * die + klass;
-    const tail = this.tails[q]!;
-    if (tail === null) this.heads[q] = t;
-    else tail.next = t;
-    this.tails[q] = t;
+    this.append(CLASSES * die + klass, t);
     this.schedule(die);
   }
 
@@ -381,8 +380,7 @@ export class TransactionScheduler extends MultiPlaneDieQueues implements NandOpe
       if (q < 0 || (this.readFirst ? false : head.sequence < this.heads[q]!.sequence)) q = base + klass;
     }
     const t = this.heads[q]!;
-    this.heads[q] = t.next;
-    if (t.next === null) this.tails[q] = null;
+    this.unlink(q, t);
     this.clock.issueAt(start);
     const group = this.multiPlane !== null && t.plane >= 0 ? this.gather(t, q, base, start) : null;
     const transfer = t.bytes * this.transferPerByte;

@@ -1,9 +1,10 @@
 // The kernel's die queues (AssemblyScript, part of the FTL's WebAssembly module; see
-// kernel/simulator/replay.ts): each die's queue per class (a linked list of transaction records)
-// and the min-heap of dies by when each can start its next transaction (the later of its free
+// kernel/simulator/replay.ts): each die's queue per class (a doubly linked list of transaction
+// records; with multi-plane commands each queue's records on each plane chained apart too, so that
+// gathering a command looks at the planes it could take, not the whole queue) and the min-heap of dies by when each can start its next transaction (the later of its free
 // time and its earliest queued issue), with each die's position in it.
 // Counterpart of src/scheduler/die-queues.ts (MQSim: TSU_Base's chip queues and the chips' free times).
-import { CLASSES, T_ISSUE, tf } from './transactions';
+import { CLASSES, T_ISSUE, T_NEXT, T_PLANE, T_PLANE_NEXT, T_PLANE_PREV, T_PREV, setTi, tf, ti } from './transactions';
 
 /** i32 per (die, class): the first and last transaction queued (−1: empty). */
 export let heads: usize = 0;
@@ -24,6 +25,68 @@ export function bindDieQueues(headsAt: usize, tailsAt: usize, dieFreeAt: usize, 
   heapKey = heapKeyAt;
   heapIndex = heapIndexAt;
   heapSize = 0;
+}
+
+/** i32 per (die·CLASSES + class)·planes + plane: the first and last transaction of each queue on each plane (−1: none). */
+export let planeHeads: usize = 0;
+export let planeTails: usize = 0;
+/** Planes per die whose chains are kept (0: none, no multi-plane commands). */
+export let chainPlanes: i32 = 0;
+
+export function bindPlaneChains(headsAt: usize, tailsAt: usize, planes: i32): void {
+  planeHeads = headsAt;
+  planeTails = tailsAt;
+  chainPlanes = planes;
+}
+
+@inline export function planeHeadOf(c: i32): i32 {
+  return load<i32>(planeHeads + (<usize>c << 2));
+}
+
+/** Appends `t` to queue `q` (and to its plane's chain). */
+// Mirrors: packages/ssd/src/scheduler/die-queues.ts#DieQueues.append kernel:ec0878e8 source:bae73587
+export function append(q: i32, t: i32): void {
+  const tail = tailOf(q);
+  setTi(t, T_PREV, tail);
+  setTi(t, T_NEXT, -1);
+  if (tail < 0) setHead(q, t);
+  else setTi(tail, T_NEXT, t);
+  setTail(q, t);
+  const plane = ti(t, T_PLANE);
+  if (chainPlanes > 0 && plane >= 0) {
+    const c = <usize>(q * chainPlanes + plane) << 2;
+    const planeTail = load<i32>(planeTails + c);
+    setTi(t, T_PLANE_PREV, planeTail);
+    setTi(t, T_PLANE_NEXT, -1);
+    if (planeTail < 0) store<i32>(planeHeads + c, t);
+    else setTi(planeTail, T_PLANE_NEXT, t);
+    store<i32>(planeTails + c, t);
+  }
+}
+
+/** Takes `t` out of queue `q` (and its plane's chain), wherever it is. */
+// Mirrors: packages/ssd/src/scheduler/die-queues.ts#DieQueues.unlink kernel:bf66dd1a source:35ef121b
+export function unlink(q: i32, t: i32): void {
+  const next = ti(t, T_NEXT);
+  const previous = ti(t, T_PREV);
+  if (previous < 0) setHead(q, next);
+  else setTi(previous, T_NEXT, next);
+  if (next < 0) setTail(q, previous);
+  else setTi(next, T_PREV, previous);
+  setTi(t, T_NEXT, -1);
+  setTi(t, T_PREV, -1);
+  const plane = ti(t, T_PLANE);
+  if (chainPlanes > 0 && plane >= 0) {
+    const c = <usize>(q * chainPlanes + plane) << 2;
+    const planeNext = ti(t, T_PLANE_NEXT);
+    const planePrevious = ti(t, T_PLANE_PREV);
+    if (planePrevious < 0) store<i32>(planeHeads + c, planeNext);
+    else setTi(planePrevious, T_PLANE_NEXT, planeNext);
+    if (planeNext < 0) store<i32>(planeTails + c, planePrevious);
+    else setTi(planeNext, T_PLANE_PREV, planePrevious);
+    setTi(t, T_PLANE_NEXT, -1);
+    setTi(t, T_PLANE_PREV, -1);
+  }
 }
 
 @inline export function headOf(q: i32): i32 {

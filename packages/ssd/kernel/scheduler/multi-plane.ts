@@ -4,8 +4,8 @@
 // read and program (set by the plane view, kernel/planes.ts) and the commands formed.
 // Counterpart of src/scheduler/multi-plane.ts (and the fields of nand's MultiPlaneGrouping it
 // uses; MQSim: TSU_Base::issue_command_to_chip and its planeVector).
-import { headOf, setHead, setTail } from './die-queues';
-import { CLASS_GC, CLASS_READ, CLASS_WRITE, T_ISSUE, T_KIND, T_NEXT, T_PAGE, T_PLANE, setTi, tf, ti } from './transactions';
+import { chainPlanes, headOf, planeHeadOf, unlink } from './die-queues';
+import { CLASS_GC, CLASS_READ, CLASS_WRITE, T_ISSUE, T_KIND, T_PAGE, T_PLANE, T_PLANE_NEXT, T_SEQUENCE, tf, ti } from './transactions';
 
 /** 1 with multi-plane commands (the scheduler's multiPlane grouping set), else 0. */
 export let grouping: i32 = 0;
@@ -57,39 +57,45 @@ export function bindGrouping(on: i32, sets: i32, same: i32, read: i32, program: 
  * The transactions that join `t`, which die `base / CLASSES` starts at `start` from queue `first`:
  * of the same kind, issued by `start`, each on a plane of t's plane set not yet in the command
  * (and at t's page in block with samePage) — t's queue first, then the die's others in priority
- * order. Unlinks them from their queues into `group` (groupSize of them; 0: none).
+ * order, each queue's in its order. Per queue, through its per-plane chains (die-queues.ts): on
+ * each plane the command may still take, the first record there that may join (the one a walk of
+ * the whole queue would take: a plane once taken takes no other), then in queue order (by
+ * sequence). Unlinks them from their queues into `group` (groupSize of them; 0: none).
  */
-// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.gather kernel:1fe26063 source:85783694
+// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.gather kernel:40e5d565 source:e5020c5f
 export function gather(t: i32, first: i32, base: i32, start: f64): i32 {
   const sets = planeSets;
   const page = samePage != 0 ? ti(t, T_PAGE) : -1;
   const kind = ti(t, T_KIND);
-  const tSet = ti(t, T_PLANE) % sets;
+  const count = chainPlanes;
   let mask = 1 << ti(t, T_PLANE);
   let size = 0;
   for (let k = -1; k < 3; k++) {
     // PRIORITY: GC, host reads, host writes.
     const q = k < 0 ? first : base + (k == 0 ? CLASS_GC : k == 1 ? CLASS_READ : CLASS_WRITE);
-    if (k >= 0 && q == first) continue;
-    let previous = -1;
-    let x = headOf(q);
-    while (x >= 0) {
-      const next = ti(x, T_NEXT);
-      const plane = ti(x, T_PLANE);
+    if ((k >= 0 && q == first) || headOf(q) < 0) continue;
+    // This queue's candidates go to group[size …], in queue order.
+    let n = 0;
+    for (let p = ti(t, T_PLANE) % sets; p < count; p += sets) {
+      if ((mask & (1 << p)) != 0) continue;
+      let x = planeHeadOf(q * count + p);
       // No copyback here (copyback GC keeps a replay in TypeScript): every transaction's copyback flag is false.
-      if (ti(x, T_KIND) == kind && tf(x, T_ISSUE) <= start && plane >= 0 && (mask & (1 << plane)) == 0 && plane % sets == tSet && (page < 0 || ti(x, T_PAGE) == page)) {
-        if (previous < 0) setHead(q, next);
-        else setTi(previous, T_NEXT, next);
-        if (next < 0) setTail(q, previous);
-        setTi(x, T_NEXT, -1);
-        store<i32>(group + (<usize>size << 2), x);
-        size++;
-        mask |= 1 << plane;
-      } else {
-        previous = x;
+      while (x >= 0 && !(ti(x, T_KIND) == kind && tf(x, T_ISSUE) <= start && (page < 0 || ti(x, T_PAGE) == page))) x = ti(x, T_PLANE_NEXT);
+      if (x < 0) continue;
+      const sequence = tf(x, T_SEQUENCE);
+      let i = size + n++;
+      while (i > size && tf(groupAt(i - 1), T_SEQUENCE) > sequence) {
+        store<i32>(group + (<usize>i << 2), groupAt(i - 1));
+        i--;
       }
-      x = next;
+      store<i32>(group + (<usize>i << 2), x);
     }
+    for (let i = size; i < size + n; i++) {
+      const x = groupAt(i);
+      unlink(q, x);
+      mask |= 1 << ti(x, T_PLANE);
+    }
+    size += n;
   }
   if (size > 0) {
     multiPlaneCommands += 1;

@@ -32,7 +32,12 @@ export const T_DEP_NEXT: i32 = 11;
 /** A held transaction's die and operation class (queued when its holder has run). */
 export const T_DIE: i32 = 12;
 export const T_OPCLASS: i32 = 13;
-export const I_STRIDE: i32 = 14;
+/** The previous transaction in its die's queue (the queues are doubly linked: a gather takes from the middle). */
+export const T_PREV: i32 = 14;
+/** Its neighbours among its queue's transactions on its plane (with multi-plane commands; scheduler/die-queues.ts). */
+export const T_PLANE_NEXT: i32 = 15;
+export const T_PLANE_PREV: i32 = 16;
+export const I_STRIDE: i32 = 17;
 // Its f64 fields, F_STRIDE a record.
 export const T_ISSUE: i32 = 0;
 export const T_CREATED: i32 = 1;

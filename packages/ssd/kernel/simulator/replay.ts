@@ -19,7 +19,7 @@ import {
   D_IN_READ, D_IN_SECTOR, D_IN_SECTORS, D_LOG, D_OPERATION_CLASS, D_PROGRESS, D_SNAPSHOT_EVERY, D_UNTIL_POINT, D_PAGES_PER_BLOCK, D_PAGE_SIZE, D_PARTIAL, D_PLANES, D_PLANE_SETS, D_PROGRAM_PAGE,
   D_PROGRAM_PLANE, D_QUEUE_DEPTH, D_READ_FIRST, D_READ_PAGE, D_READ_PLANE, D_REAL_BLOCKS_PER_DIE, D_RECORD_BYTES, D_REQUESTS, D_RUN_KIND, D_RUN_REQUEST, D_REQ_FLOATS, D_REQ_INTS,
   D_RMW, D_SAME_PAGE, D_SPARE_SIZE, D_TAILS, D_TX_CAPACITY, D_TX_FLOATS, D_TX_INTS, D_USER_PAGES, D_VIEW_BLOCKS_PER_DIE, HISTOGRAMS, H_INTERVAL, H_LATENCY,
-  H_READ, H_TRIM, C_WEAR_CHECK, C_WEAR_MOVED, C_WEAR_RUNS, D_COLD_SLOT, D_GC_GROUP, D_GC_SCRATCH, D_P2L, D_STATIC_WEAR_LEVELING, D_UNITS, D_WEAR_THRESHOLD,
+  H_READ, H_TRIM, C_WEAR_CHECK, C_WEAR_MOVED, C_WEAR_RUNS, D_COLD_SLOT, D_GC_GROUP, D_GC_SCRATCH, D_P2L, D_PLANE_HEADS, D_PLANE_TAILS, D_STATIC_WEAR_LEVELING, D_UNITS, D_WEAR_THRESHOLD,
 } from '../../src/simulator/replay-abi';
 import { bindReplayGc, erasesSinceWearCheck, wearLevelingMovedPages, wearLevelingRuns } from '../ftl/replay-gc';
 import { l2p } from '../ftl/state';
@@ -30,7 +30,7 @@ import {
   advance, bindScheduler, drain, enqueue, lastTransaction, latest, nextEvent, now, open, operationClass, seal, sequence, setHoldAfter,
   setLastTransaction, setOperationClass, setTransferBytes, step, storeCounts,
 } from '../scheduler';
-import { bindDieQueues } from '../scheduler/die-queues';
+import { bindDieQueues, bindPlaneChains } from '../scheduler/die-queues';
 import {
   bindGrouping, grouping, multiPlaneCommands, multiPlaneOperations, programPageInBlock, programPlane, readPageInBlock, readPlane, setPlanes, setReadPageInBlock,
 } from '../scheduler/multi-plane';
@@ -196,6 +196,7 @@ export function replayScheduled(at: usize): i32 {
     at32(desc, D_READ_FIRST), cell(cells, C_NOW), cell(cells, C_LATEST), cell(cells, C_SEQUENCE), cell(cells, C_TR), cell(cells, C_TPROG), cell(cells, C_TBERS), cell(cells, C_PER_BYTE),
     addr(desc, D_RUN_KIND), addr(desc, D_RUN_REQUEST), addr(desc, D_FINISH_TIME), addr(desc, D_FINISH_REQUEST), cells + (<usize>C_COUNTS << 3),
   );
+  bindPlaneChains(addr(desc, D_PLANE_HEADS), addr(desc, D_PLANE_TAILS), at32(desc, D_GROUPING) != 0 ? planesPerDie : 0);
   bindGrouping(
     at32(desc, D_GROUPING), at32(desc, D_PLANE_SETS), at32(desc, D_SAME_PAGE), at32(desc, D_READ_PLANE), at32(desc, D_PROGRAM_PLANE), at32(desc, D_READ_PAGE),
     at32(desc, D_PROGRAM_PAGE), cell(cells, C_MP_COMMANDS), cell(cells, C_MP_OPERATIONS), addr(desc, D_GROUP),

@@ -1,6 +1,8 @@
 /**
  * The transaction queues of every die and which die starts next: per die one FIFO queue per
- * transaction class (singly linked, head and tail), when each die is free, and a binary min-heap
+ * transaction class (doubly linked, head and tail), with multi-plane commands each queue's
+ * transactions on each plane chained apart too (so that gathering a command looks at the planes
+ * it could take, not the whole queue), when each die is free, and a binary min-heap
  * of the dies with transactions waiting, keyed by when the next one can start (the discrete-event
  * loop in ../scheduler.ts takes its earliest). Upstream counterparts: MQSim's Flash_Transaction_Queue
  * (src/ssd/Flash_Transaction_Queue.cpp; TSU_Base keeps one per chip and class) and the chip
@@ -20,6 +22,14 @@ export class DieQueues {
   protected readonly heapKey: Float64Array;
   private readonly heapIndex: Int32Array;
   protected heapSize = 0;
+  /**
+   * Planes per die whose chains are kept (0: none, no multi-plane commands), and the chains' heads
+   * and tails, (die·CLASSES + class)·planes + plane: each queue's transactions on one plane, in
+   * queue order.
+   */
+  protected planes = 0;
+  protected planeHeads: (Transaction | null)[] = [];
+  protected planeTails: (Transaction | null)[] = [];
 
   constructor(dies: number) {
     this.heads = new Array<Transaction | null>(CLASSES * dies).fill(null);
@@ -28,6 +38,52 @@ export class DieQueues {
     this.heapDie = new Int32Array(dies);
     this.heapKey = new Float64Array(dies);
     this.heapIndex = new Int32Array(dies).fill(-1);
+  }
+
+  /** Keeps per-plane chains for `planes` planes per die from now on (before anything is queued). */
+  protected chainPlanes(planes: number): void {
+    this.planes = planes;
+    this.planeHeads = new Array<Transaction | null>(this.heads.length * planes).fill(null);
+    this.planeTails = new Array<Transaction | null>(this.heads.length * planes).fill(null);
+  }
+
+  /** Appends `t` to queue `q` (and to its plane's chain). */
+  protected append(q: number, t: Transaction): void {
+    const tail = this.tails[q]!;
+    t.previous = tail;
+    if (tail === null) this.heads[q] = t;
+    else tail.next = t;
+    this.tails[q] = t;
+    if (this.planes > 0 && t.plane >= 0) {
+      const c = q * this.planes + t.plane;
+      const planeTail = this.planeTails[c]!;
+      t.planePrevious = planeTail;
+      if (planeTail === null) this.planeHeads[c] = t;
+      else planeTail.planeNext = t;
+      this.planeTails[c] = t;
+    }
+  }
+
+  /** Takes `t` out of queue `q` (and its plane's chain), wherever it is. */
+  protected unlink(q: number, t: Transaction): void {
+    const { next, previous } = t;
+    if (previous === null) this.heads[q] = next;
+    else previous.next = next;
+    if (next === null) this.tails[q] = previous;
+    else next.previous = previous;
+    t.next = null;
+    t.previous = null;
+    if (this.planes > 0 && t.plane >= 0) {
+      const c = q * this.planes + t.plane;
+      const planeNext = t.planeNext;
+      const planePrevious = t.planePrevious;
+      if (planePrevious === null) this.planeHeads[c] = planeNext;
+      else planePrevious.planeNext = planeNext;
+      if (planeNext === null) this.planeTails[c] = planePrevious;
+      else planeNext.planePrevious = planePrevious;
+      t.planeNext = null;
+      t.planePrevious = null;
+    }
   }
 
   /** (Re)keys a die in the heap: when its next transaction can start, or out when it has none. */

@@ -62,7 +62,12 @@ export interface Transaction extends TransactionOperation {
   readonly klass: number;
   /** Hand-over order (FIFO across a die's queues). */
   readonly sequence: number;
+  /** Its neighbours in its die's queue of its class (doubly linked: a multi-plane gather takes from the middle). */
   next: Transaction | null;
+  previous: Transaction | null;
+  /** Its neighbours among that queue's transactions on its plane (multi-plane commands only; see die-queues.ts). */
+  planeNext: Transaction | null;
+  planePrevious: Transaction | null;
   /** Transactions held until this one has run (a read-modify-write's program after its read). */
   dependents: HeldTransaction[] | null;
   /** When it completes, once started (−1 before). */

@@ -87,7 +87,10 @@ export const D_UNITS = 57;
 export const D_COLD_SLOT = 58;
 export const D_P2L = 59;
 export const D_GC_SCRATCH = 60;
-export const DESCRIPTOR_SLOTS = 61;
+/** Per-plane chains of the die queues (with multi-plane commands): heads, tails (i32 per die, class and plane). */
+export const D_PLANE_HEADS = 61;
+export const D_PLANE_TAILS = 62;
+export const DESCRIPTOR_SLOTS = 63;
 
 // The f64 cells.
 /** In: the replay's base time (max of the clock's elapsed and now) and the trace's first arrival. */

@@ -38,13 +38,13 @@ import {
   D_PROGRAM_PAGE, D_PROGRAM_PLANE, D_QUEUE_DEPTH, D_READ_FIRST, D_READ_PAGE, D_READ_PLANE, D_REAL_BLOCKS_PER_DIE, D_RECORD_BYTES, D_REQUESTS,
   D_REQ_FLOATS, D_REQ_INTS, D_RMW, D_RUN_KIND, D_RUN_REQUEST, D_SAME_PAGE, D_SPARE_SIZE, D_TAILS, D_TX_CAPACITY, D_TX_FLOATS, D_TX_INTS, D_USER_PAGES,
   D_VIEW_BLOCKS_PER_DIE, HISTOGRAMS, HISTOGRAM_BUCKETS, H_INTERVAL, H_LATENCY, H_READ, H_TRIM, C_WEAR_CHECK, C_WEAR_MOVED, C_WEAR_RUNS, D_COLD_SLOT, D_GC_GROUP,
-  D_GC_SCRATCH, D_P2L, D_STATIC_WEAR_LEVELING, D_UNITS, D_WEAR_THRESHOLD,
+  D_GC_SCRATCH, D_P2L, D_PLANE_HEADS, D_PLANE_TAILS, D_STATIC_WEAR_LEVELING, D_UNITS, D_WEAR_THRESHOLD,
 } from './replay-abi.ts';
 
 /** Fields of the kernel's records (kernel/scheduler/transactions.ts I_STRIDE, F_STRIDE, RI_STRIDE, RF_STRIDE). */
 /** replayScheduled's and replayResume's "a time-series point is due" (kernel/simulator/replay.ts POINT). */
 const POINT = 2;
-const TX_INT_FIELDS = 14;
+const TX_INT_FIELDS = 17;
 const TX_FLOAT_FIELDS = 4;
 const REQ_INT_FIELDS = 4;
 const REQ_FLOAT_FIELDS = 2;
@@ -255,6 +255,8 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   // collections per pool in flight (a read and a program per page moved, an erase); the kernel
   // moves them to a larger table at the end of the memory if that is ever short.
   const gcGroup = host.multiPlane !== null && sc.multiPlane !== null ? planes : 1;
+  // With multi-plane commands each die queue's transactions are chained per plane too (kernel/scheduler/die-queues.ts).
+  const chainPlanes = host.multiPlane !== null && sc.multiPlane !== null ? planes : 0;
   const capacity = 3 * pages + 2 * (2 * g.pagesPerBlock + 1) * st.dies + 1;
   const histogramNumbers = HISTOGRAM_BUCKETS + 3;
   const tables = replayTables(
@@ -271,6 +273,8 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
       inRead: int32Table(Math.max(1, n)),
       heads: int32Table(CLASSES * dies, -1),
       tails: int32Table(CLASSES * dies, -1),
+      planeHeads: int32Table(CLASSES * dies * chainPlanes, -1),
+      planeTails: int32Table(CLASSES * dies * chainPlanes, -1),
       dieFree: float64Table(dies),
       heapDie: int32Table(dies),
       heapKey: float64Table(dies),
@@ -338,6 +342,8 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   d[D_REQUESTS] = n;
   d[D_HEADS] = at.heads;
   d[D_TAILS] = at.tails;
+  d[D_PLANE_HEADS] = at.planeHeads;
+  d[D_PLANE_TAILS] = at.planeTails;
   d[D_DIE_FREE] = at.dieFree;
   d[D_HEAP_DIE] = at.heapDie;
   d[D_HEAP_KEY] = at.heapKey;
