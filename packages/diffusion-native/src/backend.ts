@@ -71,6 +71,14 @@ function convGeometry(info: TF.backend_util.Conv2DInfo): Int32Array | null {
   ]);
 }
 
+/** A 1×1 convolution with stride 1, no dilation and no padding (NHWC): each output pixel is Wᵀ·x. */
+function isPointwise(info: TF.backend_util.Conv2DInfo): boolean {
+  const p = info.padInfo;
+  return info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 &&
+    info.dilationHeight === 1 && info.dilationWidth === 1 && p.top === 0 && p.left === 0 && p.bottom === 0 && p.right === 0 &&
+    info.outHeight === info.inHeight && info.outWidth === info.inWidth;
+}
+
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 };
 const UNARY_OPS: Record<string, number> = {
   Erf: 0, Exp: 1, Sqrt: 2, Rsqrt: 3, Relu: 4, Neg: 5, Square: 6, Sigmoid: 7, Tanh: 8, Abs: 9, Log: 10, Reciprocal: 12,
@@ -174,7 +182,16 @@ function kernels(ctx: Context): Record<string, (params: KernelParams, fallback: 
     }
     const filterShape = attrs.filterShape as number[];
     const dFilter = takeBuffer(sizeOf(filterShape));
-    addon.convBackpropFilter(values(backend, a), values(backend, b), dFilter, geometry, route);
+    if (isPointwise(info)) {
+      // A 1×1 stride-1 convolution is a matmul over the pixels, so its weight gradient is one sgemm:
+      // dW[Cin, Cout] = Xᵀ·dY with X as [N·H·W, Cin] and dY as [N·H·W, Cout]. oneDNN's jit_1x1
+      // backward-weights kernel took 1.8 ms a call for the t2i UNet's 32–64-channel projections at
+      // batch 32 on AVX2 (the forward 0.1 ms): it splits and reduces over the pixels in parallel.
+      const pixels = info.batchSize * info.outHeight * info.outWidth;
+      addon.matMul(values(backend, a), values(backend, b), dFilter, 1, info.inChannels, info.outChannels, pixels, 1, 0, 0, 0);
+    } else {
+      addon.convBackpropFilter(values(backend, a), values(backend, b), dFilter, geometry, route);
+    }
     return backend.makeTensorInfo(filterShape, 'float32', dFilter);
   };
 
