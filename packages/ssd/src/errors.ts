@@ -20,6 +20,12 @@ export const SSD_ERROR_CODES = [
   'TRACE_EMPTY',
   /** A trace's arrival times go backwards; the message names the line (the CLI's --sort sorts it). */
   'TRACE_ORDER',
+  /**
+   * The WebAssembly kernel stopped mid-operation (a trap: an `unreachable()` its caller's checks
+   * should have ruled out, an access outside its memory); the message names the operation. A bug,
+   * not bad input: the simulator's tables are left as the kernel had them, so discard it.
+   */
+  'KERNEL_ABORT',
 ] as const;
 export type SsdErrorCode = (typeof SSD_ERROR_CODES)[number];
 
@@ -31,6 +37,23 @@ export class SsdError extends Error {
     this.name = 'SsdError';
     this.code = code;
   }
+}
+
+/**
+ * Rethrows what a WebAssembly kernel call threw: a trap (WebAssembly.RuntimeError) as an SsdError
+ * KERNEL_ABORT naming `operation` (the trap kept as its cause), anything else as it was. Called in
+ * the catch around each kernel entry point (the kernel boundary), so that no raw RuntimeError
+ * reaches a user.
+ */
+export function rethrowKernelAbort(operation: string, e: unknown): never {
+  if (e instanceof WebAssembly.RuntimeError) {
+    throw new SsdError(
+      'KERNEL_ABORT',
+      `the WebAssembly kernel stopped during ${operation} (${e.message}); the checks before it should have left this to TypeScript, so this is a bug in the simulator — the simulator's state is undefined now; please report it with the scenario or command (a scenario with ftl.wasmKernel: false runs without the kernel)`,
+      { cause: e },
+    );
+  }
+  throw e;
 }
 
 /** True when `e` is an SsdError, optionally with the given code. */

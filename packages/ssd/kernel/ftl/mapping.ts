@@ -78,7 +78,7 @@ export function staticHostDie(lba: i32): i32 {
  * (−2 − die) when it must go on with die `die` (chosen, the host cursor moved, and whole GC units
  * may have run).
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:b7aa030b source:6ceab0e8
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:b7aa030b source:b47f8044
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return KERNEL_WRITE_DECLINED;
   // The old mapping is read first: a random L2P access that misses the cache overlaps the work
@@ -181,7 +181,7 @@ export function replayRead(lba: i32): i32 {
  * free block opened first) programmed through the plane view; the old copy (read again after GC,
  * which may have moved it) invalidated, the L2P updated.
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:763ab856 source:6ceab0e8
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:763ab856 source:b47f8044
 export function replayWrite(lba: i32): void {
   const early = ~i32At(l2p, lba);
   const die = staticViewDie(lba);

@@ -6,7 +6,7 @@
 // allocate_page_in_plane_for_user_write's plane choice by the allocation scheme) and the host
 // side of FTL / Data_Cache_Manager that hands it transactions.
 import { isNandError } from '@flashdiff/nand';
-import { SsdError } from '../errors.ts';
+import { SsdError, rethrowKernelAbort } from '../errors.ts';
 import { decodeSpare, KIND_DATA, KIND_TRIM, MAX_TRIM_RECORD_PAGES } from '../spare.ts';
 import { KERNEL_WRITE_DIE_BASE } from './abi.ts';
 import type { FtlState } from './state.ts';
@@ -51,7 +51,12 @@ export function write(st: FtlState, lba: number, data?: Uint8Array): void {
   // die): the code below then goes on from there (a declined write gives kernelDie −1).
   let kernelDie = -1;
   if (st.kernel !== null) {
-    const done = st.kernel.write(lba);
+    let done = -1;
+    try {
+      done = st.kernel.write(lba);
+    } catch (e) {
+      rethrowKernelAbort(`the kernel FTL write of LBA ${lba}`, e);
+    }
     if (done >= 0) return;
     kernelDie = KERNEL_WRITE_DIE_BASE - done;
   }

@@ -11,6 +11,7 @@
 // Address_Mapping_Unit_Page_Level::Allocate_address_for_preconditioning), which assigns the
 // mapping and block state directly instead of simulating the writes.
 import { crc32Words3Int32 } from '../crc32.ts';
+import { rethrowKernelAbort } from '../errors.ts';
 import { afterProgram, openUnit, retryFailedProgram, setValid } from './block-manager.ts';
 import { guard, write } from './mapping.ts';
 import type { FtlKernel, FtlState } from './state.ts';
@@ -249,7 +250,11 @@ function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, f
     const n = Math.min(KERNEL_FILL_CHUNK, count - done);
     if (order !== null) tables.views.order.set(order.subarray(done, done + n));
     const cursor = (st.hostCursor + done) % st.dies;
-    last = kernel.markedFillPages(order !== null ? tables.offsets.order : 0, first + done, n, residues, period, cursor, tables.offsets.runs);
+    try {
+      last = kernel.markedFillPages(order !== null ? tables.offsets.order : 0, first + done, n, residues, period, cursor, tables.offsets.runs);
+    } catch (e) {
+      rethrowKernelAbort(`the kernel marked fill (pages ${first + done}…${first + done + n - 1} of the fill)`, e);
+    }
     done += n;
   }
   st.counterValues.hostPageWrites += count;

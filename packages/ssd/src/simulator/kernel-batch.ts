@@ -9,6 +9,7 @@
  */
 import { allocateTables, float64Table, int32Table } from '@flashdiff/nand';
 import type { SimulatedNand } from '@flashdiff/nand';
+import { rethrowKernelAbort } from '../errors.ts';
 import type { Ftl, FtlKernel } from '../ftl.ts';
 import { LatencyHistogram } from '../metrics.ts';
 import type { Workload, WorkloadKind } from '../workload.ts';
@@ -114,7 +115,12 @@ export function simulateBatch(kernel: FtlKernel, workload: Workload, tables: Loo
     w.saveState(tables.workloadCells);
     tables.batchCells[BATCH_LBA] = w.lba;
   }
-  const status = kernel.simulate(limit, fillFrom);
+  let status = 0;
+  try {
+    status = kernel.simulate(limit, fillFrom);
+  } catch (e) {
+    rethrowKernelAbort(fillFrom >= 0 ? `the kernel run loop's fill from LBA ${fillFrom}` : `the kernel run loop (up to ${limit} host writes)`, e);
+  }
   if (draws) {
     w.restoreState(tables.workloadCells);
     w.lba = tables.batchCells[BATCH_LBA]!;

@@ -23,7 +23,7 @@
  */
 import { allocateTables, float64Table, int32Table } from '@flashdiff/nand';
 import type { MultiPlaneGrouping, NandClock, NandGeometry, SimulatedNand, TableBlock, TableMemory, TableSpecs } from '@flashdiff/nand';
-import { SsdError } from '../errors.ts';
+import { SsdError, rethrowKernelAbort } from '../errors.ts';
 import { BLOCK_BAD } from '../ftl/abi.ts';
 import type { Ftl, FtlKernel } from '../ftl.ts';
 import { LatencyHistogram } from '../metrics.ts';
@@ -397,7 +397,12 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   const wearMoved = counters.wearLevelingMovedPages;
   d[D_SNAPSHOT_EVERY] = host.snapshotEvery;
   d[D_UNTIL_POINT] = host.snapshotEvery > 0 ? host.writesUntilPoint() : 0;
-  let status = kernel.replayScheduled(at.descriptor);
+  let status = POINT;
+  try {
+    status = kernel.replayScheduled(at.descriptor);
+  } catch (e) {
+    rethrowKernelAbort(`the kernel trace replay (${n} requests)`, e);
+  }
   while (status === POINT) {
     // A time-series point is due (mid-request, as replay.ts takes it): the histograms as they are
     // now, the point (which resets the interval's), the interval's back; then on.
@@ -408,7 +413,11 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
     host.recordPoint();
     host.intervalLatency.saveTo(t.histograms, H_INTERVAL * histogramNumbers);
     onProgress?.(d[D_PROGRESS]!, n);
-    status = kernel.replayResume();
+    try {
+      status = kernel.replayResume();
+    } catch (e) {
+      rethrowKernelAbort(`the kernel trace replay (${n} requests, resumed after request ${d[D_PROGRESS]!})`, e);
+    }
   }
   // Back: the scheduler (its die arrays, scalars, counts), the grouping, the histograms, the counts.
   s.dieFree.set(t.dieFree);
