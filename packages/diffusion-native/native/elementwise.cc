@@ -161,7 +161,7 @@ inline float fastErf(float x) {
 }
 
 // ---- unary ----
-enum UnaryOp { kErf = 0, kExp, kSqrt, kRsqrt, kRelu, kNeg, kSquare, kSigmoid, kTanh, kAbs, kLog, kGelu, kReciprocal };
+enum UnaryOp { kErf = 0, kExp, kSqrt, kRsqrt, kRelu, kNeg, kSquare, kSigmoid, kTanh, kAbs, kLog, kGelu, kReciprocal, kSilu };
 
 template <int Op>
 inline float applyUnary(float x) {
@@ -179,6 +179,8 @@ inline float applyUnary(float x) {
   // GELU, exact form (Hendrycks & Gimpel 2016): x·Φ(x) = ½·x·(1 + erf(x/√2)).
   if constexpr (Op == kGelu) return 0.5f * x * (1.0f + fastErf(x * 0.70710678118654752f));
   if constexpr (Op == kReciprocal) return 1.0f / x;
+  // SiLU / swish (Elfwing et al. 2018; torch.nn.SiLU): x·σ(x), the UNet's and VAE's activation.
+  if constexpr (Op == kSilu) return x / (1.0f + fastExp(-x));
   return 0.0f;
 }
 
@@ -211,13 +213,14 @@ napi_value Unary(napi_env env, napi_callback_info info) {
       case kLog: unaryRun<kLog>(x, out, len); break;
       case kGelu: unaryRun<kGelu>(x, out, len); break;
       case kReciprocal: unaryRun<kReciprocal>(x, out, len); break;
+      case kSilu: unaryRun<kSilu>(x, out, len); break;
       default: throw std::invalid_argument("unknown unary op");
     }
   });
 }
 
 // unaryGrad(op, x, dy, out): 0 = relu' (dy where x > 0), 1 = gelu' = Φ(x) + x·φ(x),
-// 2 = erf' = 2/√π·exp(−x²).
+// 2 = erf' = 2/√π·exp(−x²), 3 = silu' = σ(x)·(1 + x·(1 − σ(x))).
 napi_value UnaryGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Call c(env, info);
@@ -242,6 +245,13 @@ napi_value UnaryGrad(napi_env env, napi_callback_info info) {
       const float twoOverSqrtPi = 1.12837916709551257f;
 #pragma omp parallel for schedule(static) if (len >= kParallelThreshold)
       for (int64_t i = 0; i < len; ++i) out[i] = dy[i] * twoOverSqrtPi * fastExp(-x[i] * x[i]);
+    } else if (op == 3) {
+#pragma omp parallel for schedule(static) if (len >= kParallelThreshold)
+      for (int64_t i = 0; i < len; ++i) {
+        const float v = x[i];
+        const float s = 1.0f / (1.0f + fastExp(-v));
+        out[i] = dy[i] * s * (1.0f + v * (1.0f - s));
+      }
     } else {
       throw std::invalid_argument("unknown unary gradient op");
     }

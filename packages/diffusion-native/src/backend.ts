@@ -84,9 +84,13 @@ const UNARY_OPS: Record<string, number> = {
   Erf: 0, Exp: 1, Sqrt: 2, Rsqrt: 3, Relu: 4, Neg: 5, Square: 6, Sigmoid: 7, Tanh: 8, Abs: 9, Log: 10, Reciprocal: 12,
 };
 const UNARY_GELU = 11;
+const UNARY_SILU = 13;
 /** Custom kernels this package adds (see ops.ts): exact GELU and its gradient. */
 export const GELU_KERNEL = 'FlashdiffGelu';
 export const GELU_GRAD_KERNEL = 'FlashdiffGeluGrad';
+/** SiLU, x·σ(x), and its gradient: one pass each instead of Sigmoid + Multiply and their five-kernel gradient. */
+export const SILU_KERNEL = 'FlashdiffSilu';
+export const SILU_GRAD_KERNEL = 'FlashdiffSiluGrad';
 /** Training-mode batch norm over all axes but the last: outputs [y, mean, variance]; and its gradient [dx, dγ, dβ]. */
 export const BATCH_NORM_TRAIN_KERNEL = 'FlashdiffBatchNormTrain';
 export const BATCH_NORM_TRAIN_GRAD_KERNEL = 'FlashdiffBatchNormTrainGrad';
@@ -633,6 +637,20 @@ export function installNativeBackend(tf: Tf, addon: NativeAddon): void {
     addon.unaryGrad(1, values(cpu, x), values(cpu, dy), out);
     return cpu.makeTensorInfo(x.shape, 'float32', out);
   };
+  const silu: KernelFunc = ({ inputs, backend }) => {
+    const x = (inputs as { x: TensorInfo }).x;
+    const cpu = backend as MathBackendCPU;
+    const out = takeBuffer(sizeOf(x.shape));
+    addon.unary(UNARY_SILU, values(cpu, x), out);
+    return cpu.makeTensorInfo(x.shape, 'float32', out);
+  };
+  const siluGrad: KernelFunc = ({ inputs, backend }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const cpu = backend as MathBackendCPU;
+    const out = takeBuffer(sizeOf(x.shape));
+    addon.unaryGrad(3, values(cpu, x), values(cpu, dy), out);
+    return cpu.makeTensorInfo(x.shape, 'float32', out);
+  };
   const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const cpu = backend as MathBackendCPU;
@@ -683,5 +701,7 @@ export function installNativeBackend(tf: Tf, addon: NativeAddon): void {
   tf.registerKernel({ kernelName: BATCH_NORM_TRAIN_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(BATCH_NORM_TRAIN_GRAD_KERNEL, batchNormTrainGrad) });
   tf.registerKernel({ kernelName: GELU_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GELU_KERNEL, gelu) });
   tf.registerKernel({ kernelName: GELU_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(GELU_GRAD_KERNEL, geluGrad) });
+  tf.registerKernel({ kernelName: SILU_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(SILU_KERNEL, silu) });
+  tf.registerKernel({ kernelName: SILU_GRAD_KERNEL, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(SILU_GRAD_KERNEL, siluGrad) });
   registerOptimizerKernels(tf, addon, { backendName: NATIVE_BACKEND_NAME, values, timed });
 }

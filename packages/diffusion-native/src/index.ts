@@ -11,7 +11,7 @@ import { installNativeBackend, NATIVE_BACKEND_NAME } from './backend.ts';
  *   if (await registerNativeBackend(tf)) await tf.setBackend('native');
  */
 export { NATIVE_BACKEND_NAME, setConvRoute, getConvRoute, setKernelProfiling, kernelProfile } from './backend.ts';
-export { batchNormTraining, gelu, groupNorm, layerNorm, nativeAdamUpdate, nativeEmaUpdate, nativeSquareSum } from './ops.ts';
+export { batchNormTraining, gelu, groupNorm, layerNorm, nativeAdamUpdate, nativeEmaUpdate, nativeSquareSum, silu } from './ops.ts';
 export type { AdamScalars } from './optimizer-kernels.ts';
 export type { ConvRoute };
 

@@ -7,6 +7,8 @@ import {
   GROUP_NORM_GRAD_KERNEL,
   GROUP_NORM_KERNEL,
   NATIVE_BACKEND_NAME,
+  SILU_GRAD_KERNEL,
+  SILU_KERNEL,
 } from './backend.ts';
 import { ADAM_KERNEL, type AdamScalars, EMA_KERNEL, SQUARE_SUM_KERNEL } from './optimizer-kernels.ts';
 
@@ -22,12 +24,14 @@ const registered = new WeakSet<object>();
 function ensureGradient(tf: Tf): void {
   if (registered.has(tf)) return;
   registered.add(tf);
-  if (tf.getGradient(GELU_KERNEL)) return;
-  tf.registerGradient({
-    kernelName: GELU_KERNEL,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0], dy: dy as TF.Tensor }) as TF.Tensor }),
-  });
+  for (const [kernel, gradient] of [[GELU_KERNEL, GELU_GRAD_KERNEL], [SILU_KERNEL, SILU_GRAD_KERNEL]]) {
+    if (tf.getGradient(kernel)) continue;
+    tf.registerGradient({
+      kernelName: kernel,
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(gradient, { x: saved[0], dy: dy as TF.Tensor }) as TF.Tensor }),
+    });
+  }
 }
 
 /** Exact GELU, x·Φ(x) = ½·x·(1 + erf(x/√2)) (Hendrycks & Gimpel 2016), as PyTorch's nn.GELU(). */
@@ -37,6 +41,15 @@ export function gelu<T extends TF.Tensor>(tf: Tf, x: T): T {
     return tf.engine().runKernel(GELU_KERNEL, { x }) as T;
   }
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1))) as T;
+}
+
+/** SiLU (swish), x·σ(x), as PyTorch's nn.SiLU(); elsewhere than 'native' tfjs's x·sigmoid(x). */
+export function silu<T extends TF.Tensor>(tf: Tf, x: T): T {
+  if (tf.getBackend() === NATIVE_BACKEND_NAME && x.dtype === 'float32') {
+    ensureGradient(tf);
+    return tf.engine().runKernel(SILU_KERNEL, { x }) as T;
+  }
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(x))) as T;
 }
 
 /**

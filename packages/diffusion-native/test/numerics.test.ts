@@ -6,7 +6,7 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining, gelu, groupNorm, layerNorm } from '../src/index.ts';
+import { batchNormTraining, gelu, groupNorm, layerNorm, silu } from '../src/index.ts';
 import { BACKEND_CASES, prepareBackend, requireNative, type BackendCase } from './backends.ts';
 import {
   broadcastIndex,
@@ -286,7 +286,7 @@ function suite(c: BackendCase): void {
       });
     });
 
-    check('unary maths (erf, exp, sqrt, relu, sigmoid, tanh, square, neg) and GELU with its gradient', () => {
+    check('unary maths (erf, exp, sqrt, relu, sigmoid, tanh, square, neg) and GELU and SiLU with their gradients', () => {
       const x = tensor([4, 257], 80, 4);
       const xv = x.dataSync();
       const unary: Array<[string, (t: tf.Tensor) => tf.Tensor, (v: number) => number]> = [
@@ -308,6 +308,11 @@ function suite(c: BackendCase): void {
       // GELU'(x) = Φ(x) + x·φ(x).
       const dref = Array.from(xv, (v, i) => gv[i] * (0.5 * (1 + erfRef(v / Math.SQRT2)) + (v * Math.exp(-v * v / 2)) / Math.sqrt(2 * Math.PI)));
       close(dx, dref, 'gelu gradient', 1e-6, 1e-5);
+      // SiLU x·σ(x) and SiLU'(x) = σ(x)·(1 + x·(1 − σ(x))).
+      const sigma = (v: number): number => 1 / (1 + Math.exp(-v));
+      close(silu(tf, x), Array.from(xv, (v) => v * sigma(v)), 'silu', 5e-7, 2e-6);
+      const [ds] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(silu(tf, t), g)))([x]);
+      close(ds, Array.from(xv, (v, i) => gv[i] * sigma(v) * (1 + v * (1 - sigma(v)))), 'silu gradient', 1e-6, 1e-5);
     });
 
     check('sum, mean and group moments over axes: forward and gradients', () => {

@@ -26,6 +26,7 @@ async function loadNative(): Promise<{ options: TfjsEngineOptions } | { reason: 
   if (!(await native.registerNativeBackend(tf))) return { reason: native.nativeBackendUnavailableReason() };
   return { options: { fusedOps: {
         gelu: native.gelu,
+        silu: native.silu,
         batchNormTraining: native.batchNormTraining,
         groupNorm: native.groupNorm,
         layerNorm: native.layerNorm,

@@ -19,6 +19,8 @@ const SQRT1_2 = Math.SQRT1_2;
  */
 export interface TfjsFusedOps {
   gelu(tfModule: typeof tf, x: tf.Tensor): tf.Tensor;
+  /** x·σ(x) (the formula of silu below), forward and backward fused. */
+  silu?(tfModule: typeof tf, x: tf.Tensor): tf.Tensor;
   batchNormTraining(tfModule: typeof tf, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
   /** GroupNorm of NHWC x (the formula of groupNorm below), forward and backward fused. */
   groupNorm?(tfModule: typeof tf, x: tf.Tensor, groups: number, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor;
@@ -153,6 +155,7 @@ export class TfjsEngine implements TensorEngine {
     );
   }
   silu(x: Tensor): Tensor {
+    if (this.fusedOps?.silu) return W(this.fusedOps.silu(tf, T(x)));
     return W(tf.tidy(() => tf.mul(T(x), tf.sigmoid(T(x)))));
   }
 
