@@ -38,9 +38,17 @@ export function deviceNumbers(rdev: number): { major: number; minor: number } {
   return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
 }
 
-function childPath(dir: Buffer, name: Uint8Array): Buffer {
-  return Buffer.concat([dir, Buffer.from('/'), name]);
+/** `dir/name` as bytes (names need not be UTF-8). */
+export function childPath(dir: Buffer, name: Uint8Array): Buffer {
+  const path = Buffer.allocUnsafe(dir.length + 1 + name.length);
+  path.set(dir, 0);
+  path[dir.length] = 0x2f;
+  path.set(name, dir.length + 1);
+  return path;
 }
+
+/** open(2) flags of 'wx' (a new file, never an existing one), as a number: no flag string parsed per file. */
+export const CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_TRUNC;
 
 /** One directory entry as extract sees it: a hard link's stat is its file's (id included). */
 export interface ExtractEntry {
@@ -64,6 +72,16 @@ export interface ExtractSource {
   copyFile(entry: ExtractEntry, fd: number, onBytes?: (written: number) => void): number;
   /** The bytes of every file extract writes (hard-linked ones once): the progress total. */
   fileBytes(): number;
+  /**
+   * Optional (stream-extract.ts's single pass, extract-ahead.ts): true when the directory is
+   * already made at its host path (mode 0700; the walk sets its mode, owner and times at the end).
+   */
+  madeDirectory?(entry: ExtractEntry): boolean;
+  /**
+   * Optional (as above): the file already written at its host path, as an open fd (now the
+   * walk's to close) and its length; null when the walk is to create and copy it.
+   */
+  takeWrittenFile?(entry: ExtractEntry): { fd: number; bytes: number } | null;
 }
 
 /** The mounted model as an {@link ExtractSource}: readdir, lstat and reads by path. */
@@ -132,11 +150,21 @@ export function extractTree(yfs: Yaffs2, hostDir: string, options: { onProgress?
   return extractFrom(modelSource(yfs), hostDir, options);
 }
 
-/** {@link extractTree} over any {@link ExtractSource}. */
-export function extractFrom(source: ExtractSource, hostDir: string, options: { onProgress?: (doneBytes: number, totalBytes: number) => void } = {}): ExtractResult {
+/**
+ * {@link extractTree} over any {@link ExtractSource}. `hostDirChecked`: the caller found hostDir
+ * missing or empty and made it (the single pass then wrote into it what the source's
+ * madeDirectory / takeWrittenFile report).
+ */
+export function extractFrom(
+  source: ExtractSource,
+  hostDir: string,
+  options: { onProgress?: (doneBytes: number, totalBytes: number) => void; hostDirChecked?: boolean } = {},
+): ExtractResult {
   const onProgress = options.onProgress;
   const totalBytes = onProgress ? source.fileBytes() : 0;
-  if (fs.existsSync(hostDir)) {
+  if (options.hostDirChecked === true) {
+    // made, and found empty, by the caller
+  } else if (fs.existsSync(hostDir)) {
     if (!fs.statSync(hostDir).isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
     if (fs.readdirSync(hostDir).length > 0) throw new Yaffs2Error('ENOTEMPTY', `${hostDir}: not empty`);
   } else {
@@ -166,17 +194,23 @@ export function extractFrom(source: ExtractSource, hostDir: string, options: { o
       }
       switch (st.type) {
         case 'directory':
-          fs.mkdirSync(hostPath, { mode: 0o700 });
+          if (source.madeDirectory?.(entry) !== true) fs.mkdirSync(hostPath, { mode: 0o700 });
           result.directories++;
           visit(entry, hostPath, depth + 1);
           dirTimes.push({ hostPath, atime: st.atime, mtime: st.mtime, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
           break;
         case 'file': {
-          // Streamed 1 MiB at a time (files larger than memory).
-          const out = fs.openSync(hostPath, 'wx', 0o600);
+          // Streamed 1 MiB at a time (files larger than memory), unless already written.
+          const ready = source.takeWrittenFile?.(entry) ?? null;
+          const out = ready !== null ? ready.fd : fs.openSync(hostPath, CREATE_NEW, 0o600);
           let written: number;
           try {
-            written = source.copyFile(entry, out, onProgress ? (n) => onProgress(result.bytes + n, totalBytes) : undefined);
+            if (ready !== null) {
+              written = ready.bytes;
+              onProgress?.(result.bytes + written, totalBytes);
+            } else {
+              written = source.copyFile(entry, out, onProgress ? (n) => onProgress(result.bytes + n, totalBytes) : undefined);
+            }
             // Owner, mode (after the owner: chown clears set-id bits), then times, through the
             // open file: no path lookups.
             if (isRoot) fs.fchownSync(out, st.uid, st.gid);

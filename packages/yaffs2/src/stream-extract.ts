@@ -1,16 +1,20 @@
 /**
  * `yaffs2 extract` without the file-system model: the image is read once, front to back, through
  * small windows (no buffer of its size: its page faults cost more than the reading), keeping
- * every spare, a copy of each header page and whether each page's data ECC checks clean; one pass
+ * every spare, a copy of each header page and whether each page's data ECC checks clean, and
+ * (the single pass, extract-ahead.ts) making directories and writing files as their headers
+ * and chunks are met, checked against the table and corrected before the walk; one pass
  * over the tags classifies the blocks and one over the blocks in scan order (newest sequence number
  * first, pages last to first) builds the object table by the rules of scan.ts — the newest
  * header of an object wins, tombstones (parent deleted or unlinked) and shadowing headers delete,
  * the newest header's size (and older shrink headers') caps older chunks, chunks newer than the
  * newest header extend the file, hard links point at their file, special files keep their
  * device numbers — keeping for each chunk only its page and byte count (no per-chunk objects,
- * no NAND device). extract.ts's walk then writes the tree, each file's chunks read again (runs
- * of consecutive pages in one read) into a reused window and written with writev. A read that
- * finds the image shorter than before fails with EIO. Upstream counterparts: Debian's unyaffs
+ * no NAND device). extract.ts's walk then completes the tree: modes, owners, times, links,
+ * symlinks and special files, and the files the single pass did not write (or, with
+ * `singlePass: false`, every file), each file's chunks read again (runs of consecutive pages in
+ * one read) into a reused window and written with writev. A read that finds the image shorter
+ * than before fails with EIO. Upstream counterparts: Debian's unyaffs
  * (one read of the image, through a small buffer) over
  * yaffs_yaffs2.c's yaffs2_scan_backwards (as scan.ts implements it).
  *
@@ -50,8 +54,10 @@ import {
   SEQUENCE_CHECKPOINT_DATA,
 } from './block-info.ts';
 import type { FileType, Stat } from './block-info.ts';
+import { ExtractAhead } from './extract-ahead.ts';
 import { extractFrom } from './extract.ts';
 import type { ExtractEntry, ExtractResult, ExtractSource } from './extract.ts';
+import type { SettledObject, SettleSummary } from './extract-ahead.ts';
 import { viewsAfter } from './stream-import.ts';
 
 export interface StreamExtractOptions {
@@ -60,6 +66,13 @@ export interface StreamExtractOptions {
   onProgress?: (doneBytes: number, totalBytes: number) => void;
   /** Told as the table is built, in blocks examined, counted as scan.ts counts them (the CLI's scan bar). */
   onScanProgress?: (done: number, total: number) => void;
+  /**
+   * Write the tree while the image is read (extract-ahead.ts; the default), or false: build the
+   * table first, then write each file from its chunks, read again (the two ways write the same tree).
+   */
+  singlePass?: boolean;
+  /** Told what the single pass's settle kept, rewrote and removed (tests). */
+  onSettle?: (summary: SettleSummary) => void;
 }
 
 /**
@@ -67,11 +80,28 @@ export interface StreamExtractOptions {
  * image is left to the general path (openImage + extractTree); then nothing has been written.
  */
 export function streamExtract(imagePath: string, hostDir: string, options: StreamExtractOptions = {}): ExtractResult | null {
-  const table = readObjectTable(imagePath, options.format ?? {}, options.onScanProgress);
+  const ahead = options.singlePass === false ? null : ExtractAhead.begin(hostDir);
+  let table: TableSource | null = null;
+  try {
+    table = readObjectTable(imagePath, options.format ?? {}, options.onScanProgress, ahead);
+  } finally {
+    // Handed back (or failed): nothing of the single pass remains.
+    if (table === null) ahead?.abandon();
+  }
   if (table === null) return null;
   try {
-    return extractFrom(table, hostDir, { onProgress: options.onProgress });
+    if (ahead !== null) {
+      const source = table;
+      const summary = ahead.settle(
+        (id) => source.settledObject(id),
+        (id, fd) => source.rewrite(id, fd),
+      );
+      options.onSettle?.(summary);
+      source.ahead = ahead;
+    }
+    return extractFrom(table, hostDir, { onProgress: options.onProgress, hostDirChecked: ahead !== null });
   } finally {
+    ahead?.closeAll();
     table.close();
   }
 }
@@ -140,8 +170,9 @@ function erased(bytes: Uint8Array, at: number, length: number): boolean {
 }
 
 /**
- * Bytes read per system call in both passes over the image (rounded down to whole records, at
- * least one): one buffer, reused, small enough to stay in the CPU's caches — a 62 MiB image read
+ * Bytes read per system call, in the read of the image and in the walk's reads of files'
+ * chunks (rounded down to whole records, at least one): buffers reused, small enough to stay in
+ * the CPU's caches — a 62 MiB image read
  * this way costs about a third of one read into a fresh buffer of its size (page faults on every
  * page of it, then copies out of memory rather than the cache).
  */
@@ -153,6 +184,19 @@ const WINDOW_BYTES = 256 << 10;
  * image whose first pages are mostly erased), its first 16 MiB are read, as detection does.
  */
 const HEAD_BYTES = 2 << 20;
+
+/** Records per readv at most: two views each, within Linux's IOV_MAX (1024). */
+const MAX_RECORDS_PER_READ = 510;
+
+/** Reads `length` bytes at `position` into `views` in turn (readv); false when the file ends first. */
+function readScattered(fd: number, views: Uint8Array[], length: number, position: number): boolean {
+  for (let done = 0; done < length; ) {
+    const n = fs.readvSync(fd, done === 0 ? views : viewsAfter(views, done), position + done);
+    if (n === 0) return false;
+    done += n;
+  }
+  return true;
+}
 
 /** Reads `length` bytes at `position` into `into` at `offset`; false when the file ends first. */
 function readFully(fd: number, into: Uint8Array, offset: number, length: number, position: number): boolean {
@@ -166,13 +210,14 @@ function readFully(fd: number, into: Uint8Array, offset: number, length: number,
 
 /**
  * The object table of a clean image, as the mount scan would build it, or null (see the file
- * comment for what is left to the general path). The image is read once here, front to back:
- * the first 16 MiB for the format detection, the rest in small windows; what the scan needs is
- * kept — every spare, a copy of each object header's page, whether each page's data ECC checks
- * clean — and the file contents are read again, file by file, as they are written
- * ({@link TableSource.copyFile}).
+ * comment for what is left to the general path). The image is read here, front to back: its
+ * head for the format detection (2 MiB, or 16 MiB when that does not suffice), then all of it in
+ * small windows; what the scan needs is kept — every spare, a copy of each object header's page,
+ * whether each page's data ECC checks clean — and `ahead` (the single pass) is shown every
+ * header and data chunk as it is read. The walk reads again only the contents of files the
+ * single pass did not write ({@link TableSource.copyFile}).
  */
-function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?: (done: number, total: number) => void): TableSource | null {
+function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress: ((done: number, total: number) => void) | undefined, ahead: ExtractAhead | null): TableSource | null {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
@@ -181,14 +226,14 @@ function readObjectTable(path: string, force: Partial<ImageFormat>, onProgress?:
   }
   let table: TableSource | null = null;
   try {
-    table = buildTable(fd, path, force, onProgress);
+    table = buildTable(fd, path, force, onProgress, ahead);
     return table;
   } finally {
     if (table === null) fs.closeSync(fd);
   }
 }
 
-function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onProgress?: (done: number, total: number) => void): TableSource | null {
+function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onProgress: ((done: number, total: number) => void) | undefined, ahead: ExtractAhead | null): TableSource | null {
   let size: number;
   try {
     const st = fs.fstatSync(fd);
@@ -226,43 +271,66 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
   const pages = size / record;
   const tagsOffset = layout.tagsOffset;
   const bigEndian = layout.bigEndian;
+  ahead?.start(pageSize);
 
   // The one read of the image (see above): spares, header pages, data ECC.
   const spares = new Uint8Array(pages * spareSize);
   const headerPages = new Map<number, Uint8Array>();
-  const dataEcc = new DataEccCheck(layout, pageSize);
-  const eccClean = dataEcc.none ? null : new Uint8Array(pages);
-  // Spares copied a 32-bit word at a time where the geometry allows (no subarray per page).
-  const spareWords = spareSize % 4 === 0 && record % 4 === 0 ? new Int32Array(spares.buffer) : null;
-  const keep = (buffer: Uint8Array, first: number, count: number): void => {
-    const words = spareWords !== null && buffer.byteOffset % 4 === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
-    for (let i = 0, at = 0; i < count; i++, at += record) {
-      const page = first + i;
-      const spareAt = at + pageSize;
-      if (words !== null) {
-        for (let w = 0, from = spareAt >> 2, to = (page * spareSize) >> 2; w < spareSize >> 2; w++) spareWords![to + w] = words[from + w]!;
-      } else {
-        spares.set(buffer.subarray(spareAt, spareAt + spareSize), page * spareSize);
-      }
-      const t = spareAt + tagsOffset;
-      // Erased tags (CleanTags.read's test): neither a header nor data.
-      if ((buffer[t]! & buffer[t + 1]! & buffer[t + 2]! & buffer[t + 3]!) === 0xff) continue;
-      // A header, as CleanTags.read tells it (tags that are not clean send the image back anyway).
-      const chunkId = u32(buffer, t + 8, bigEndian);
-      if (chunkId === 0 || (chunkId & EXTRA_HEADER_INFO_FLAG) !== 0) headerPages.set(page, buffer.slice(at, at + pageSize));
-      if (eccClean !== null && dataEcc.clean(buffer, at)) eccClean[page] = 1;
+  // Each header page decoded once: by the single pass as it is read, by the scan below.
+  const decoded = new Map<number, ObjectHeader>();
+  const headerAt = (page: number, data: Uint8Array): ObjectHeader => {
+    let h = decoded.get(page);
+    if (h === undefined) {
+      h = decodeHeader(data, bigEndian, false);
+      decoded.set(page, h);
     }
+    return h;
   };
-  const headRecords = Math.floor(head.length / record);
-  keep(head, 0, headRecords);
-  if (headRecords < pages) {
-    const window = new Uint8Array(Math.max(1, Math.floor(WINDOW_BYTES / record)) * record);
-    for (let page = headRecords; page < pages; ) {
-      const count = Math.min(window.length / record, pages - page);
-      if (!readFully(fd, window, 0, count * record, page * record)) return null; // shrank while read
-      keep(window, page, count);
-      page += count;
+  const dataEcc = new DataEccCheck(layout);
+  const eccClean = dataEcc.none ? null : new Uint8Array(pages);
+  // Each read scatters its records (readv): the data areas side by side in dataWindow (a run of
+  // a file's chunks is then one write for the single pass), the spares side by side in
+  // spareWindow (copied into `spares` at once). The views are made once, here.
+  const perRead = Math.max(1, Math.min(Math.floor(WINDOW_BYTES / record), MAX_RECORDS_PER_READ));
+  const dataWindow = new Uint8Array(perRead * pageSize);
+  const spareWindow = new Uint8Array(perRead * spareSize);
+  const scatter: Uint8Array[] = [];
+  for (let i = 0; i < perRead; i++) scatter.push(dataWindow.subarray(i * pageSize, (i + 1) * pageSize), spareWindow.subarray(i * spareSize, (i + 1) * spareSize));
+  const keep = (first: number, count: number): void => {
+    spares.set(count === perRead ? spareWindow : spareWindow.subarray(0, count * spareSize), first * spareSize);
+    for (let i = 0, at = 0, t = tagsOffset; i < count; i++, at += pageSize, t += spareSize) {
+      const page = first + i;
+      const w = spareWindow;
+      // Erased tags (CleanTags.read's test): neither a header nor data.
+      if ((w[t]! & w[t + 1]! & w[t + 2]! & w[t + 3]!) === 0xff) continue;
+      // A header, as CleanTags.read tells it (tags that are not clean send the image back anyway).
+      const chunkId = u32(w, t + 8, bigEndian);
+      if (chunkId === 0 || (chunkId & EXTRA_HEADER_INFO_FLAG) !== 0) {
+        const data = dataWindow.slice(at, at + pageSize);
+        headerPages.set(page, data);
+        if (ahead !== null) {
+          // The single pass: its guess from unchecked tags (the table below decides).
+          let h: ObjectHeader | null = null;
+          try {
+            h = headerAt(page, data);
+          } catch {
+            // not a header the scan can read: it hands the image back
+          }
+          if (h !== null) ahead.header((u32(w, t + 4, bigEndian) & 0x0fffffff) >>> 0, h);
+        }
+      } else if (ahead !== null) {
+        ahead.chunk(u32(w, t + 4, bigEndian), chunkId, u32(w, t + 12, bigEndian), dataWindow, at, page);
+      }
+      if (eccClean !== null && dataEcc.clean(dataWindow, at, w, i * spareSize)) eccClean[page] = 1;
     }
+    ahead?.flush(); // the windows are reused by the next read
+  };
+  // The head read for the detection is read again here (2 MiB: less than a second code path).
+  for (let page = 0; page < pages; ) {
+    const count = Math.min(perRead, pages - page);
+    if (!readScattered(fd, count === perRead ? scatter : scatter.slice(0, 2 * count), count * record, page * record)) return null; // shrank while read
+    keep(page, count);
+    page += count;
   }
   const eccCleanAt = (page: number): boolean => eccClean === null || eccClean[page] === 1;
   const ppb = pagesPerBlockFromSpares(spares, Math.floor(Math.min(size, DETECT_SAMPLE_BYTES) / record), format, size);
@@ -334,14 +402,14 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
           } else {
             const data = headerPages.get(page);
             if (data === undefined || !eccCleanAt(page)) return null;
-            const h = decodeHeader(data, bigEndian, false);
+            const h = headerAt(page, data);
             if (h.isShrink) s.shrinkSize = Math.min(s.shrinkSize, h.fileSize);
           }
           continue;
         }
         const data = headerPages.get(page);
         if (data === undefined || !eccCleanAt(page)) return null;
-        const h = decodeHeader(data, bigEndian, false);
+        const h = headerAt(page, data);
         const type = tags.extraAvailable ? tags.extraObjectType : h.type;
         if (type < ObjectType.file || type > ObjectType.special || h.type !== type) return null;
         if (id === OBJECT_ID_ROOT || id === OBJECT_ID_LOST_AND_FOUND) {
@@ -537,29 +605,25 @@ class DataEccCheck {
   private readonly sectors: readonly number[];
   private readonly linux: boolean;
   private readonly code = new Uint8Array(3);
-  constructor(
-    layout: SpareLayout,
-    private readonly pageSize: number,
-  ) {
+  constructor(layout: SpareLayout) {
     this.sectors = layout.dataEccSectors;
     this.none = this.sectors.length === 0;
     this.linux = layout.dataEcc === 'linux';
   }
 
-  /** True when every sector of the record at `at` in `w` (data, then spare) checks clean (no correction needed). */
-  clean(w: Uint8Array, at: number): boolean {
-    const spareAt = at + this.pageSize;
+  /** True when every sector of the page data at `data[at …]`, its spare at `spare[spareAt …]`, checks clean (no correction needed). */
+  clean(data: Uint8Array, at: number, spare: Uint8Array, spareAt: number): boolean {
     for (let s = 0; s < this.sectors.length; s++) {
       const codeAt = spareAt + this.sectors[s]!;
       let r: number;
       if (this.linux) {
         // Linux nand_ecc.c's order: the two line-parity bytes swapped (nand-io.ts correctDataEcc).
-        this.code[0] = w[codeAt + 1]!;
-        this.code[1] = w[codeAt]!;
-        this.code[2] = w[codeAt + 2]!;
-        r = hammingEcc.correct(w, at + s * 256, this.code, 0);
+        this.code[0] = spare[codeAt + 1]!;
+        this.code[1] = spare[codeAt]!;
+        this.code[2] = spare[codeAt + 2]!;
+        r = hammingEcc.correct(data, at + s * 256, this.code, 0);
       } else {
-        r = hammingEcc.correct(w, at + s * 256, w, codeAt);
+        r = hammingEcc.correct(data, at + s * 256, spare, codeAt);
       }
       if (r !== 0) return false;
     }
@@ -569,6 +633,8 @@ class DataEccCheck {
 
 /** The object table as extract.ts walks it; file contents come out of the image buffer. */
 class TableSource implements ExtractSource {
+  /** What the single pass wrote, once settled (extract-ahead.ts). */
+  ahead: ExtractAhead | null = null;
   private zeros: Uint8Array | null = null;
   private window: Uint8Array | null = null;
   constructor(
@@ -583,6 +649,26 @@ class TableSource implements ExtractSource {
 
   close(): void {
     fs.closeSync(this.fd);
+  }
+
+  /** An object as the single pass's settle compares it. */
+  settledObject(id: number): SettledObject | undefined {
+    const o = this.objects.get(id);
+    return o === undefined ? undefined : { type: o.type, parentId: o.parentId, name: o.name, size: o.size, nlink: o.stat.nlink, pages: o.pages, byteCounts: o.byteCounts };
+  }
+
+  /** A file's contents written into `fd` from its current offset (the single pass's rewrite). */
+  rewrite(id: number, fd: number): number {
+    const o = this.objects.get(id)!;
+    return this.copyFile({ path: '', nameBytes: o.name, stat: o.stat }, fd);
+  }
+
+  madeDirectory(entry: ExtractEntry): boolean {
+    return this.ahead !== null && this.ahead.madeDirectory(entry.stat.id);
+  }
+
+  takeWrittenFile(entry: ExtractEntry): { fd: number; bytes: number } | null {
+    return this.ahead === null ? null : this.ahead.takeFile(entry.stat.id);
   }
 
   list(dir: ExtractEntry | null): ExtractEntry[] {
