@@ -37,8 +37,8 @@ import { CachedHostIo } from './simulator/cached-io.ts';
 import { createSimulatorDevice, withKernelPaused } from './simulator/device-setup.ts';
 import { replayInKernel, replayKernelBlocker } from './simulator/replay-kernel.ts';
 import type { KernelReplayHost } from './simulator/replay-kernel.ts';
-import { describeSimulator, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
-import type { Baseline, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
+import { describeSimulator, pointErase, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
+import type { Baseline, PointErase, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
 
 export type { PartialPageWrites, ReplayLoop, SimulatorConfig, UnmappedReads } from './simulator/config.ts';
 export type { KernelLoopStats } from './simulator/kernel-batch.ts';
@@ -588,8 +588,12 @@ export class SsdSimulator {
 
   // ------------------------------------------------------------------ metrics
 
+  // The last time-series point's erase figures (reused while no block is erased or retired).
+  private lastPointErase: PointErase | null = null;
+
   private recordPoint(): void {
-    const { point, mark } = timeSeriesPoint(this.ftl, this.device, this.config.geometry, this.eraseCounts(), this.baseline, this.previousPoint, this.intervalLatency);
+    this.lastPointErase = pointErase(this.ftl, this.device, this.lastPointErase);
+    const { point, mark } = timeSeriesPoint(this.ftl, this.device, this.config.geometry, this.lastPointErase, this.baseline, this.previousPoint, this.intervalLatency);
     this.timeSeries.push(point);
     this.previousPoint = mark;
     this.intervalLatency.reset();
