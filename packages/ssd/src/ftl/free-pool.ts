@@ -9,6 +9,10 @@ import type { FtlState } from './state.ts';
 
 /** A fresh device: every good block erased-state is trusted as free (factory-bad skipped). */
 export function format(st: FtlState): void {
+  if (st.blockMode) {
+    formatBlocks(st);
+    return;
+  }
   for (let b = 0; b < st.totalBlocks; b++) {
     st.blockState[b] = st.device.isBad(b) ? BLOCK_BAD : BLOCK_FREE;
   }
@@ -16,6 +20,37 @@ export function format(st: FtlState): void {
     st.unitCapacity[u] = goodMembers(st, u) * st.dataPages;
     if (st.unitCapacity[u] === 0) st.unitState[u] = BLOCK_BAD;
     else freeUnit(st, u);
+  }
+  for (let pool = 0; pool < st.poolCount; pool++) updatePoolCapacity(st, pool);
+}
+
+/**
+ * format() in block mode (a unit is a block, its pool its die) in one pass over the blocks: the
+ * same tables as the general loops (each block's state, capacity and unit state; each good one
+ * keyed and pushed on its die's heap in block order), with the unit's member, erase key and pool
+ * looked up inline. A cold start runs this loop interpreted for much of it (131,072 blocks at
+ * 512 GiB), where the general loops' nine calls a block were most of the FTL's construction.
+ */
+function formatBlocks(st: FtlState): void {
+  const device = st.device;
+  const dynamic = st.options.dynamicWearLeveling;
+  const { blockState, unitState, unitCapacity, heapKey, heapSize, freeCount, dieOfBlock } = st;
+  const capacity = st.dataPages;
+  const perPool = st.unitsPerPool;
+  for (let u = 0; u < st.unitCount; u++) {
+    if (device.isBad(u)) {
+      blockState[u] = BLOCK_BAD;
+      unitCapacity[u] = 0;
+      unitState[u] = BLOCK_BAD;
+      continue;
+    }
+    blockState[u] = BLOCK_FREE;
+    unitCapacity[u] = capacity;
+    unitState[u] = BLOCK_FREE;
+    heapKey[u] = dynamic ? device.eraseCount(u) : st.insertionStamp++;
+    const pool = dieOfBlock[u]!;
+    siftUp(st, pool * perPool, heapSize[pool]!++, u);
+    freeCount[pool]!++;
   }
   for (let pool = 0; pool < st.poolCount; pool++) updatePoolCapacity(st, pool);
 }
