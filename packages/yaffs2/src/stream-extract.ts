@@ -478,7 +478,8 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
       const keep = Math.min(s.maxChunk, Math.ceil(size / cs));
       pagesOf = s.pages.subarray(0, Math.min(keep, s.pages.length));
       countsOf = s.byteCounts.subarray(0, pagesOf.length);
-      for (let k = 0; k < pagesOf.length; k++) if (pagesOf[k]! >= 0 && !eccCleanAt(pagesOf[k]!)) return null;
+      // Every kept chunk's data ECC clean (no loop where the layout has no data ECC).
+      if (eccClean !== null) for (let k = 0; k < pagesOf.length; k++) if (pagesOf[k]! >= 0 && eccClean[pagesOf[k]!] !== 1) return null;
     }
     const mode = s.headerType === ObjectType.hardlink ? 0 : orZero(h.mode);
     objects.set(s.id, {
