@@ -211,7 +211,7 @@ const keptTables = new WeakMap<TableMemory, { readonly lengths: Record<string, n
  * The kernel replay's tables in `memory`: those of the replay before on the same memory where each
  * is long enough (the kernel reads no more than this replay's part of any; the ones it expects
  * filled are filled again), else new ones, kept for the next replay — so that replaying again in
- * one process does not grow the memory by ~270 bytes a trace page each time. Null when they do not fit.
+ * one process does not grow the memory by ~310 bytes a trace page each time. Null when they do not fit.
  */
 function replayTables<S extends TableSpecs>(spec: S, memory: TableMemory | null): TableBlock<S> | null {
   if (memory === null) return null;
@@ -231,7 +231,7 @@ function replayTables<S extends TableSpecs>(spec: S, memory: TableMemory | null)
 
 /**
  * Runs the replay in the kernel (replayKernelBlocker said it can) and hands its state back; false,
- * with nothing done, when its tables (about 270 bytes a page of the trace) do not fit in the
+ * with nothing done, when its tables (about 310 bytes a page of the trace) do not fit in the
  * device's table memory.
  */
 export function replayInKernel(host: KernelReplayHost, requests: readonly TraceRequest[], onProgress?: (done: number, total: number) => void): boolean {
