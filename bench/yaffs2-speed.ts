@@ -151,7 +151,7 @@ function timeSideBySide(...commands: Command[]): Timing[] {
     const ours = commands[0]!;
     // Its output (the last argument, when ours writes one) goes beside ours.
     const last = ours.args.length - 1;
-    const output = ours.args[last]!.startsWith(work) ? `${ours.args[last]!}.before` : null;
+    const output = ours.args[last]!.startsWith(work) || ours.args[last]!.startsWith(outDir) ? `${ours.args[last]!}.before` : null;
     const other = ours.args.map((a, i) => (a === cli ? beforeCli : i === last && output ? output : a));
     let fresh = 0;
     const clean = (): void => {
