@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { PNG } from 'pngjs';
 import { initBackend } from '../src/backend-node.ts';
-import { openSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
+import { openSafetensorsFile, writeSafetensorsFile } from '../src/checkpoint/safetensors-file.ts';
 import { type CaptionRecord, openCaptionDataset, splitPath, writeCaptionDataset } from '../src/data/caption-dataset.ts';
 import { FASHION_MNIST_CLASSES, fashionCaption } from '../src/data/fashion-mnist.ts';
 import { shapesSample } from '../src/data/shapes.ts';
@@ -23,7 +23,9 @@ import { ClipTrainer, DEFAULT_CLIP_OPTIONS, contrastiveTargets } from '../src/tr
 import { type StageTrainer, normaliseStageConfig } from '../src/train/t2i/common.ts';
 import { bindingSwaps, hardNegatives, relationSwap } from '../src/train/t2i/hard-negatives.ts';
 import { isHeldOutPair, parsePrompt, randomPrompt, promptText } from '../src/data/shapes.ts';
+import { checkGrownConfig, initialiseUNetFrom } from '../src/train/t2i/unet-init.ts';
 import { DEFAULT_UNET_OPTIONS, SHAPES_SCHEDULER_CONFIG, UNetTrainer } from '../src/train/t2i/unet-trainer.ts';
+import { torchStateDict } from '../src/models/sd/weights.ts';
 import { DEFAULT_VAE_OPTIONS, VaeTrainer } from '../src/train/t2i/vae-trainer.ts';
 import { readStageState, runStage } from '../src/node/t2i-stage-run.ts';
 import {
@@ -373,10 +375,70 @@ describe('text-to-image trainers', () => {
         weights.close();
       }
       await assert.rejects(run(['--out', out, '--resume', '--unet-config', configFile]), /a resumed run keeps the UNet it was started with/);
+      // --init-unet: a new run from that run's pipeline folder, grown by a transformer layer in block 0.
+      const grownFile = join(dir, 'unet-config-grown.json');
+      writeFileSync(grownFile, JSON.stringify({ block_out_channels: [8, 16], layers_per_block: [1, 2], attention_head_dim: [2, 4], cross_attention_dim: 8, norm_num_groups: 4, transformer_layers_per_block: [2, 1] }));
+      const grownOut = join(dir, 'unet-init-run');
+      await run(['--out', grownOut, '--init-unet', join(out, 'pipeline'), '--unet-config', grownFile]);
+      const grownSaved = JSON.parse(readFileSync(join(grownOut, 'pipeline', 'unet', 'config.json'), 'utf8')) as Record<string, unknown>;
+      assert.deepEqual(grownSaved.transformer_layers_per_block, [2, 1]);
+      assert.equal(readStageState(grownOut, 'unet').options.initUnet, join(out, 'pipeline', 'unet'));
+      await assert.rejects(run(['--out', grownOut, '--resume', '--init-unet', join(out, 'pipeline')]), /a resumed run continues from its own checkpoint/);
+      writeFileSync(grownFile, JSON.stringify({ block_out_channels: [8, 16], layers_per_block: [1, 2], attention_head_dim: [4, 4], cross_attention_dim: 8, norm_num_groups: 4 }));
+      await assert.rejects(run(['--out', join(dir, 'unet-init-bad'), '--init-unet', join(out, 'pipeline'), '--unet-config', grownFile]), /"attention_head_dim" is \[2,4\] there and \[4,4\] in this run/);
       writeFileSync(configFile, '{"block_out_channels": [8, 16],');
       await assert.rejects(run(['--out', join(dir, 'unet-config-bad'), '--unet-config', configFile]), (err: Error & { code?: string }) => err.code === 'CHECKPOINT_CORRUPT' && err.message.includes(configFile));
       writeFileSync(configFile, JSON.stringify({ block_out_channels: [8, 12], attention_head_dim: 8, cross_attention_dim: 8, norm_num_groups: 4 }));
       await assert.rejects(run(['--out', join(dir, 'unet-config-bad'), '--unet-config', configFile]), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /not divisible into 8 attention heads/.test(err.message));
+    });
+
+    test('--init-unet: a UNet grown by transformer layers starts as the source\'s function (added blocks are the identity); other config changes are refused', async () => {
+      const models = frozen();
+      const source = new UNetTrainer(e, models, { ...TRAIN, steps: 2 }, TINY_UNET);
+      source.trainStep();
+      source.trainStep();
+      const folder = join(dir, 'init-source');
+      mkdirSync(folder, { recursive: true });
+      writeSafetensorsFile(join(folder, 'diffusion_pytorch_model.safetensors'), torchStateDict(source.shipped));
+      const sourceConfig = { ...source.modelConfig };
+      const grownOptions = { ...TINY_UNET, model: { ...TINY_UNET.model, transformer_layers_per_block: [2, 3] } };
+      const grown = new UNetTrainer(e, models, { ...TRAIN, steps: 2, seed: 9 }, grownOptions);
+      const weights = openSafetensorsFile(join(folder, 'diffusion_pytorch_model.safetensors'));
+      try {
+        // Block 0 adds one layer; block 1 two, and the mid block (block 1's count) two: 1 + 2 + 2 in the down path, 2·1 + 2·2 in the up path.
+        assert.equal(initialiseUNetFrom(sourceConfig, weights, grown), 1 + 2 + 2 + 2 + 4);
+      } finally {
+        weights.close();
+      }
+      const random = new Random(4);
+      const sample = e.tensor(random.normalArray(3 * 8 * 8 * 4), [3, 8, 8, 4]);
+      const context = source.encodeText(['a red circle', '', 'a blue square below a green triangle']);
+      const timesteps = [10, 500, 990];
+      for (const model of [grown.unet, grown.ema]) {
+        const difference = maxAbsDiff(e.readSync(model.forward(e, sample, timesteps, context)), e.readSync(source.shipped.forward(e, sample, timesteps, context)));
+        assert.ok(difference < 1e-5, `grown model differs from the source by ${difference}`);
+      }
+      // The added blocks are there, with their residual outputs zero and their other weights not.
+      const added = 'down_blocks.1.attentions.0.transformer_blocks.2';
+      assert.ok(e.readSync(grown.unet.builder.store.get(`${added}.attn2.to_out.0.weight`)).every((v) => v === 0));
+      assert.ok(e.readSync(grown.unet.builder.store.get(`${added}.attn2.to_q.weight`)).some((v) => v !== 0));
+      // A step moves them off the identity.
+      grown.trainStep();
+      assert.ok(e.readSync(grown.unet.builder.store.get(`${added}.ff.net.2.weight`)).some((v) => v !== 0));
+      // Anything but more transformer layers changes the function: refused, naming the key.
+      const other = new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, { ...TINY_UNET, model: { ...TINY_UNET.model, attention_head_dim: 4 } });
+      const file = openSafetensorsFile(join(folder, 'diffusion_pytorch_model.safetensors'));
+      try {
+        assert.throws(() => initialiseUNetFrom(sourceConfig, file, other), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /"attention_head_dim" is 2 there and 4 in this run/.test(err.message));
+      } finally {
+        file.close();
+        other.dispose();
+      }
+      assert.throws(() => checkGrownConfig(grown.modelConfig, sourceConfig, 'grown'), /block 0 has 2 transformer layers there and 1 in this run; layers can be added, not removed/);
+      source.dispose();
+      grown.dispose();
+      models.vae.params.dispose();
+      models.textEncoder.params.dispose();
     });
 
     test('the saved folder loads with loadStableDiffusion and gives the same images; names and configs are diffusers\'', async () => {

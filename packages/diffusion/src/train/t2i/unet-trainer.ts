@@ -89,6 +89,8 @@ export interface UNetStageOptions {
   /** Folders of the frozen stages (recorded for the log; the runner loads them). */
   vae?: string;
   clip?: string;
+  /** The trained UNet this run started from (`--init-unet`; recorded for the log; the runner loads it). */
+  initUnet?: string;
 }
 
 export const SHAPES_UNET_CONFIG = {
