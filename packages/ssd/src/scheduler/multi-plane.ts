@@ -6,9 +6,10 @@
  * per-plane chains (die-queues.ts): on each plane the command may still take, the first
  * transaction there that may join — the one a walk of the whole queue would take, as a plane once
  * taken takes no other — then taken in queue order, so the command is the same as the walk's but
- * costs what it collects (plus any that may not join ahead of it on its plane). The command's timing (one tR or tPROG or tBERS for
- * all its planes, the transfers in turn) is in ../scheduler.ts's step. Upstream counterpart:
- * MQSim's TSU_Base::issue_command_to_chip (src/ssd/TSU_Base.cpp) and its planeVector.
+ * costs what it collects (plus any that may not join ahead of it on its plane). The command's
+ * timing (one tR or tPROG or tBERS for all its planes, the transfers in turn) is in
+ * ../scheduler.ts's step. Upstream counterpart: MQSim's TSU_Base::issue_command_to_chip
+ * (src/ssd/TSU_Base.cpp) and its planeVector.
  */
 import type { MultiPlaneGrouping } from '@flashdiff/nand';
 import { DieQueues } from './die-queues.ts';
@@ -18,7 +19,7 @@ import type { Transaction } from './transactions.ts';
 export class MultiPlaneDieQueues extends DieQueues {
   private grouping: MultiPlaneGrouping | null = null;
   // Gather's scratch: one queue's candidates, in queue order.
-  private candidates: Transaction[] = [];
+  private readonly candidates: Transaction[] = [];
 
   /**
    * Multi-plane commands: the grouping PlaneView tells each operation's plane and page (its
