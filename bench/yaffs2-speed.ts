@@ -181,7 +181,9 @@ function timeSideBySide(...commands: Command[]): Timing[] {
   if (beforeCli) {
     const b = best[best.length - 1]!;
     const a = best[0]!;
-    console.log(`  (before: ${commands[0]!.label} ${b.wall.toFixed(3)} s, cpu ${b.cpu.toFixed(cpuDigits)} s; now ${a.wall.toFixed(3)} s, cpu ${a.cpu.toFixed(cpuDigits)} s)`);
+    console.log(
+      `  (before: ${commands[0]!.label} ${b.wall.toFixed(3)} s, cpu ${b.cpu.toFixed(cpuDigits)} s, medians ${b.wallMedian.toFixed(3)} / ${b.cpuMedian.toFixed(cpuDigits)} s; now ${a.wall.toFixed(3)} s, cpu ${a.cpu.toFixed(cpuDigits)} s, medians ${a.wallMedian.toFixed(3)} / ${a.cpuMedian.toFixed(cpuDigits)} s)`,
+    );
   }
   return best;
 }
