@@ -69,11 +69,6 @@ export interface SettledObject {
   byteCounts: Int32Array;
 }
 
-/**
- * The table's pages of a file's first `chunks` chunks (`expected`, −1 or absent: none) are the
- * ones written (`written`, likewise): the common prefix compared as bytes (memcmp), the rest one
- * by one.
- */
 /** What settle did (tests and benches look at it). */
 export interface SettleSummary {
   /** Directories made ahead and kept. */
@@ -88,6 +83,11 @@ export interface SettleSummary {
   discarded: boolean;
 }
 
+/**
+ * The table's pages of a file's first `chunks` chunks (`expected`, −1 or absent: none) are the
+ * ones written (`written`, likewise): the common prefix compared as bytes (memcmp), the rest one
+ * by one.
+ */
 function samePages(expected: Int32Array, written: Int32Array, chunks: number): boolean {
   const common = Math.min(chunks, expected.length, written.length);
   if (common > 0) {
