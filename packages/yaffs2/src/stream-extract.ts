@@ -64,7 +64,7 @@ export interface StreamExtractOptions {
   /** Format properties to force (the CLI's --layout, --page-size …); the rest are detected. */
   format?: Partial<ImageFormat>;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
-  /** Told as the table is built, in blocks examined, counted as scan.ts counts them (the CLI's scan bar). */
+  /** Told as the image is read, in pages, then as the table is built, in blocks examined as scan.ts counts them, after the pages (the CLI's scan bar). */
   onScanProgress?: (done: number, total: number) => void;
   /**
    * Write the tree while the image is read (extract-ahead.ts; the default), or false: build the
@@ -331,6 +331,10 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
     if (!readScattered(fd, count === perRead ? scatter : scatter.slice(0, 2 * count), count * record, page * record)) return null; // shrank while read
     keep(page, count);
     page += count;
+    // The read (and the single pass's writes) is most of the time: the scan bar counts its
+    // pages first, then the blocks examined (their number, known after the read, estimated
+    // here at 64 pages a block).
+    onProgress?.(page, pages + 2 * Math.ceil(pages / 64));
   }
   const eccCleanAt = (page: number): boolean => eccClean === null || eccClean[page] === 1;
   const ppb = pagesPerBlockFromSpares(spares, Math.floor(Math.min(size, DETECT_SAMPLE_BYTES) / record), format, size);
@@ -343,7 +347,7 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
   const blockSequence = new Uint32Array(blocks);
   const order: number[] = [];
   for (let b = 0; b < blocks; b++) {
-    onProgress?.(b, 2 * blocks);
+    onProgress?.(pages + b, pages + 2 * blocks);
     const first = b * ppb;
     if (marker !== null) {
       for (let i = 0; i < Math.min(2, ppb) && first + i < pages; i++) if (spares[(first + i) * spareSize + marker] !== 0xff) return null;
@@ -437,11 +441,11 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
   };
   let examined = blocks;
   for (const b of order) {
-    onProgress?.(examined++, blocks + order.length);
+    onProgress?.(pages + examined++, pages + blocks + order.length);
     if (!scanBlock(b)) return null;
   }
 
-  onProgress?.(examined, blocks + order.length);
+  onProgress?.(pages + examined, pages + blocks + order.length);
 
   // Build the objects (scan.ts, "Build objects"); what the mount would report goes back.
   const objects = new Map<number, TableObject>();
