@@ -4,11 +4,11 @@
 // collected into multi-plane commands at one page address) — the first case of
 // packages/ssd/test/kernel-replay-gc.test.ts. The trace outruns 4 dies, so each die's queues grow
 // to thousands of transactions; every command start gathers the same-die transactions that join
-// it (src/scheduler/multi-plane.ts, kernel/scheduler/multi-plane.ts). Until the gather used the
-// per-plane chains it walked the die's whole queues at every start: measured with this script
-// under flock at load 2.5–2.9, fastest of 3, the kernel replay took 1.37 s of CPU before and
-// 0.38 s after, the TypeScript replay 2.72 s before and 0.87 s after (a profile before had the
-// kernel's walk at 83 % of its replay).
+// it (src/scheduler/multi-plane.ts, kernel/scheduler/multi-plane.ts). The gather used to walk the
+// die's whole queues at every start; measured with this script under flock, fastest of 3, the
+// kernel replay took 1.37 s of CPU then (a profile had the walk at 83 % of it), 0.32–0.38 s with
+// the queues chained by plane, 0.10 s chained by plane, kind and page; the TypeScript replay
+// 2.72, 0.55–0.87 and 0.26 s (load 1.8–5.7 across those runs).
 // Prints, for the kernel replay and the TypeScript replay, the replay's wall and CPU time (the
 // fill before it is not timed) as the fastest of --reps runs, the multi-plane commands formed and
 // the mean latency (the same for both engines: the kernel comparison tests hold them equal).

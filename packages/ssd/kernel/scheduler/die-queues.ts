@@ -1,10 +1,10 @@
 // The kernel's die queues (AssemblyScript, part of the FTL's WebAssembly module; see
 // kernel/simulator/replay.ts): each die's queue per class (a doubly linked list of transaction
-// records; with multi-plane commands each queue's records on each plane chained apart too, so that
-// gathering a command looks at the planes it could take, not the whole queue) and the min-heap of dies by when each can start its next transaction (the later of its free
+// records; with multi-plane commands each queue's records chained apart too by plane, kind and
+// page slot, so that gathering a command looks at what could join it, not the whole queue) and the min-heap of dies by when each can start its next transaction (the later of its free
 // time and its earliest queued issue), with each die's position in it.
 // Counterpart of src/scheduler/die-queues.ts (MQSim: TSU_Base's chip queues and the chips' free times).
-import { CLASSES, T_ISSUE, T_NEXT, T_PLANE, T_PLANE_NEXT, T_PLANE_PREV, T_PREV, setTi, tf, ti } from './transactions';
+import { CLASSES, KINDS, T_ISSUE, T_KIND, T_NEXT, T_PAGE, T_PLANE, T_PLANE_NEXT, T_PLANE_PREV, T_PREV, setTi, tf, ti } from './transactions';
 
 /** i32 per (die, class): the first and last transaction queued (−1: empty). */
 export let heads: usize = 0;
@@ -27,16 +27,25 @@ export function bindDieQueues(headsAt: usize, tailsAt: usize, dieFreeAt: usize, 
   heapSize = 0;
 }
 
-/** i32 per (die·CLASSES + class)·planes + plane: the first and last transaction of each queue on each plane (−1: none). */
+/** i32 per chain (chainOf): the first and last transaction of each queue on each plane, of each kind, at each page slot (−1: none). */
 export let planeHeads: usize = 0;
 export let planeTails: usize = 0;
-/** Planes per die whose chains are kept (0: none, no multi-plane commands). */
+/** Planes per die whose chains are kept (0: none, no multi-plane commands), and page slots per plane and kind (pages in a block + 1 with one page address per command, else 1). */
 export let chainPlanes: i32 = 0;
+export let chainSlots: i32 = 1;
 
-export function bindPlaneChains(headsAt: usize, tailsAt: usize, planes: i32): void {
+export function bindPlaneChains(headsAt: usize, tailsAt: usize, planes: i32, slots: i32): void {
   planeHeads = headsAt;
   planeTails = tailsAt;
   chainPlanes = planes;
+  chainSlots = slots;
+}
+
+/** The chain of queue `q`'s transactions on `plane` of `kind` at `page` (in block; the last slot: −1 or beyond). */
+// Mirrors: packages/ssd/src/scheduler/die-queues.ts#DieQueues.chainOf kernel:eb09a4ba source:68525768
+@inline export function chainOf(q: i32, plane: i32, kind: i32, page: i32): i32 {
+  const s = chainSlots;
+  return ((q * chainPlanes + plane) * KINDS + kind) * s + (page >= 0 && page < s - 1 ? page : s - 1);
 }
 
 @inline export function planeHeadOf(c: i32): i32 {
@@ -44,7 +53,7 @@ export function bindPlaneChains(headsAt: usize, tailsAt: usize, planes: i32): vo
 }
 
 /** Appends `t` to queue `q` (and to its plane's chain). */
-// Mirrors: packages/ssd/src/scheduler/die-queues.ts#DieQueues.append kernel:ec0878e8 source:bae73587
+// Mirrors: packages/ssd/src/scheduler/die-queues.ts#DieQueues.append kernel:5f30a61b source:5d12476d
 export function append(q: i32, t: i32): void {
   const tail = tailOf(q);
   setTi(t, T_PREV, tail);
@@ -54,7 +63,7 @@ export function append(q: i32, t: i32): void {
   setTail(q, t);
   const plane = ti(t, T_PLANE);
   if (chainPlanes > 0 && plane >= 0) {
-    const c = <usize>(q * chainPlanes + plane) << 2;
+    const c = <usize>chainOf(q, plane, ti(t, T_KIND), ti(t, T_PAGE)) << 2;
     const planeTail = load<i32>(planeTails + c);
     setTi(t, T_PLANE_PREV, planeTail);
     setTi(t, T_PLANE_NEXT, -1);
@@ -65,7 +74,7 @@ export function append(q: i32, t: i32): void {
 }
 
 /** Takes `t` out of queue `q` (and its plane's chain), wherever it is. */
-// Mirrors: packages/ssd/src/scheduler/die-queues.ts#DieQueues.unlink kernel:bf66dd1a source:35ef121b
+// Mirrors: packages/ssd/src/scheduler/die-queues.ts#DieQueues.unlink kernel:92cdb637 source:516c5b19
 export function unlink(q: i32, t: i32): void {
   const next = ti(t, T_NEXT);
   const previous = ti(t, T_PREV);
@@ -77,7 +86,7 @@ export function unlink(q: i32, t: i32): void {
   setTi(t, T_PREV, -1);
   const plane = ti(t, T_PLANE);
   if (chainPlanes > 0 && plane >= 0) {
-    const c = <usize>(q * chainPlanes + plane) << 2;
+    const c = <usize>chainOf(q, plane, ti(t, T_KIND), ti(t, T_PAGE)) << 2;
     const planeNext = ti(t, T_PLANE_NEXT);
     const planePrevious = ti(t, T_PLANE_PREV);
     if (planePrevious < 0) store<i32>(planeHeads + c, planeNext);

@@ -4,7 +4,7 @@
 // read and program (set by the plane view, kernel/planes.ts) and the commands formed.
 // Counterpart of src/scheduler/multi-plane.ts (and the fields of nand's MultiPlaneGrouping it
 // uses; MQSim: TSU_Base::issue_command_to_chip and its planeVector).
-import { chainPlanes, headOf, planeHeadOf, unlink } from './die-queues';
+import { chainOf, chainPlanes, chainSlots, headOf, planeHeadOf, unlink } from './die-queues';
 import { CLASS_GC, CLASS_READ, CLASS_WRITE, T_ISSUE, T_KIND, T_PAGE, T_PLANE, T_PLANE_NEXT, T_SEQUENCE, tf, ti } from './transactions';
 
 /** 1 with multi-plane commands (the scheduler's multiPlane grouping set), else 0. */
@@ -57,12 +57,12 @@ export function bindGrouping(on: i32, sets: i32, same: i32, read: i32, program: 
  * The transactions that join `t`, which die `base / CLASSES` starts at `start` from queue `first`:
  * of the same kind, issued by `start`, each on a plane of t's plane set not yet in the command
  * (and at t's page in block with samePage) — t's queue first, then the die's others in priority
- * order, each queue's in its order. Per queue, through its per-plane chains (die-queues.ts): on
- * each plane the command may still take, the first record there that may join (the one a walk of
- * the whole queue would take: a plane once taken takes no other), then in queue order (by
- * sequence). Unlinks them from their queues into `group` (groupSize of them; 0: none).
+ * order, each queue's in its order. Per queue, through its chains by plane, kind and page
+ * (die-queues.ts): on each plane the command may still take, the first record there that may join
+ * (the one a walk of the whole queue would take: a plane once taken takes no other), then in
+ * queue order (by sequence). Unlinks them from their queues into `group` (groupSize of them; 0: none).
  */
-// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.gather kernel:40e5d565 source:e5020c5f
+// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.gather kernel:c6d02f5f source:17606fb0
 export function gather(t: i32, first: i32, base: i32, start: f64): i32 {
   const sets = planeSets;
   const page = samePage != 0 ? ti(t, T_PAGE) : -1;
@@ -78,9 +78,7 @@ export function gather(t: i32, first: i32, base: i32, start: f64): i32 {
     let n = 0;
     for (let p = ti(t, T_PLANE) % sets; p < count; p += sets) {
       if ((mask & (1 << p)) != 0) continue;
-      let x = planeHeadOf(q * count + p);
-      // No copyback here (copyback GC keeps a replay in TypeScript): every transaction's copyback flag is false.
-      while (x >= 0 && !(ti(x, T_KIND) == kind && tf(x, T_ISSUE) <= start && (page < 0 || ti(x, T_PAGE) == page))) x = ti(x, T_PLANE_NEXT);
+      const x = firstJoining(q, p, kind, page, start);
       if (x < 0) continue;
       const sequence = tf(x, T_SEQUENCE);
       let i = size + n++;
@@ -103,4 +101,26 @@ export function gather(t: i32, first: i32, base: i32, start: f64): i32 {
   }
   groupSize = size;
   return size;
+}
+
+/**
+ * The first record of queue `q` on plane `p` that may join a command of `kind` starting at
+ * `start`: issued by then, at `page` (−1: any page, the first in queue order over the page slots).
+ * No copyback here (copyback GC keeps a replay in TypeScript): every transaction's copyback flag is false.
+ */
+// Mirrors: packages/ssd/src/scheduler/multi-plane.ts#MultiPlaneDieQueues.firstJoining kernel:1e16df04 source:36523821
+function firstJoining(q: i32, p: i32, kind: i32, page: i32, start: f64): i32 {
+  const first = chainOf(q, p, kind, page);
+  if (page >= 0) {
+    let x = planeHeadOf(first);
+    while (x >= 0 && !(tf(x, T_ISSUE) <= start && ti(x, T_PAGE) == page)) x = ti(x, T_PLANE_NEXT);
+    return x;
+  }
+  let best = -1;
+  for (let c = first - chainSlots + 1; c <= first; c++) {
+    let x = planeHeadOf(c);
+    while (x >= 0 && !(tf(x, T_ISSUE) <= start)) x = ti(x, T_PLANE_NEXT);
+    if (x >= 0 && (best < 0 || tf(x, T_SEQUENCE) < tf(best, T_SEQUENCE))) best = x;
+  }
+  return best;
 }

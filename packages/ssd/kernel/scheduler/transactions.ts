@@ -12,6 +12,7 @@ export const CLASSES: i32 = 3;
 export const KIND_READ: i32 = 0;
 export const KIND_PROGRAM: i32 = 1;
 export const KIND_ERASE: i32 = 2;
+export const KINDS: i32 = 3;
 
 // A transaction's i32 fields (Transaction, and HeldTransaction's die and operation class), I_STRIDE a record.
 export const T_KIND: i32 = 0;
@@ -34,7 +35,7 @@ export const T_DIE: i32 = 12;
 export const T_OPCLASS: i32 = 13;
 /** The previous transaction in its die's queue (the queues are doubly linked: a gather takes from the middle). */
 export const T_PREV: i32 = 14;
-/** Its neighbours among its queue's transactions on its plane (with multi-plane commands; scheduler/die-queues.ts). */
+/** Its neighbours among its queue's transactions on its plane, of its kind, at its page slot (with multi-plane commands; scheduler/die-queues.ts). */
 export const T_PLANE_NEXT: i32 = 15;
 export const T_PLANE_PREV: i32 = 16;
 export const I_STRIDE: i32 = 17;

@@ -196,7 +196,10 @@ export function replayScheduled(at: usize): i32 {
     at32(desc, D_READ_FIRST), cell(cells, C_NOW), cell(cells, C_LATEST), cell(cells, C_SEQUENCE), cell(cells, C_TR), cell(cells, C_TPROG), cell(cells, C_TBERS), cell(cells, C_PER_BYTE),
     addr(desc, D_RUN_KIND), addr(desc, D_RUN_REQUEST), addr(desc, D_FINISH_TIME), addr(desc, D_FINISH_REQUEST), cells + (<usize>C_COUNTS << 3),
   );
-  bindPlaneChains(addr(desc, D_PLANE_HEADS), addr(desc, D_PLANE_TAILS), at32(desc, D_GROUPING) != 0 ? planesPerDie : 0);
+  bindPlaneChains(
+    addr(desc, D_PLANE_HEADS), addr(desc, D_PLANE_TAILS), at32(desc, D_GROUPING) != 0 ? planesPerDie : 0,
+    at32(desc, D_GROUPING) != 0 && at32(desc, D_SAME_PAGE) != 0 ? pagesPerBlock + 1 : 1,
+  );
   bindGrouping(
     at32(desc, D_GROUPING), at32(desc, D_PLANE_SETS), at32(desc, D_SAME_PAGE), at32(desc, D_READ_PLANE), at32(desc, D_PROGRAM_PLANE), at32(desc, D_READ_PAGE),
     at32(desc, D_PROGRAM_PAGE), cell(cells, C_MP_COMMANDS), cell(cells, C_MP_OPERATIONS), addr(desc, D_GROUP),

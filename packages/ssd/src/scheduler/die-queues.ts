@@ -1,15 +1,16 @@
 /**
  * The transaction queues of every die and which die starts next: per die one FIFO queue per
  * transaction class (doubly linked, head and tail), with multi-plane commands each queue's
- * transactions on each plane chained apart too (so that gathering a command looks at the planes
- * it could take, not the whole queue), when each die is free, and a binary min-heap
+ * transactions chained apart too by plane, kind and (when commands need one page address) page in
+ * block (so that gathering a command looks at what could join it, not the whole queue), when each
+ * die is free, and a binary min-heap
  * of the dies with transactions waiting, keyed by when the next one can start (the discrete-event
  * loop in ../scheduler.ts takes its earliest). Upstream counterparts: MQSim's Flash_Transaction_Queue
  * (src/ssd/Flash_Transaction_Queue.cpp; TSU_Base keeps one per chip and class) and the chip
  * bookkeeping of TSU_Base (src/ssd/TSU_Base.cpp: a chip idle with transactions ready is served),
  * here kept as the heap of waiting dies instead of MQSim's event per chip.
  */
-import { CLASSES } from './transactions.ts';
+import { CLASSES, KINDS } from './transactions.ts';
 import type { Transaction } from './transactions.ts';
 
 export class DieQueues {
@@ -23,11 +24,14 @@ export class DieQueues {
   private readonly heapIndex: Int32Array;
   protected heapSize = 0;
   /**
-   * Planes per die whose chains are kept (0: none, no multi-plane commands), and the chains' heads
-   * and tails, (die·CLASSES + class)·planes + plane: each queue's transactions on one plane, in
-   * queue order.
+   * Planes per die whose chains are kept (0: none, no multi-plane commands), page slots per plane
+   * and kind (pages in a block + 1 when commands need one page address — the last slot for a page
+   * of −1 or beyond —, else 1), and the chains' heads and tails, chain {@link chainOf}: each
+   * queue's transactions on one plane, of one kind, at one page slot, in queue order. Allocated
+   * at the first transaction queued.
    */
   protected planes = 0;
+  protected slots = 1;
   protected planeHeads: (Transaction | null)[] = [];
   protected planeTails: (Transaction | null)[] = [];
 
@@ -40,11 +44,18 @@ export class DieQueues {
     this.heapIndex = new Int32Array(dies).fill(-1);
   }
 
-  /** Keeps per-plane chains for `planes` planes per die from now on (before anything is queued). */
-  protected chainPlanes(planes: number): void {
+  /** Keeps the chains for `planes` planes per die and `slots` page slots from now on (before anything is queued). */
+  protected chainPlanes(planes: number, slots: number): void {
     this.planes = planes;
-    this.planeHeads = new Array<Transaction | null>(this.heads.length * planes).fill(null);
-    this.planeTails = new Array<Transaction | null>(this.heads.length * planes).fill(null);
+    this.slots = slots;
+    this.planeHeads = [];
+    this.planeTails = [];
+  }
+
+  /** The chain of queue `q`'s transactions on `plane` of `kind` at `page` (in block). */
+  protected chainOf(q: number, plane: number, kind: number, page: number): number {
+    const s = this.slots;
+    return ((q * this.planes + plane) * KINDS + kind) * s + (page >= 0 && page < s - 1 ? page : s - 1);
   }
 
   /** Appends `t` to queue `q` (and to its plane's chain). */
@@ -55,7 +66,12 @@ export class DieQueues {
     else tail.next = t;
     this.tails[q] = t;
     if (this.planes > 0 && t.plane >= 0) {
-      const c = q * this.planes + t.plane;
+      if (this.planeHeads.length === 0) {
+        const chains = this.heads.length * this.planes * KINDS * this.slots;
+        this.planeHeads = new Array<Transaction | null>(chains).fill(null);
+        this.planeTails = new Array<Transaction | null>(chains).fill(null);
+      }
+      const c = this.chainOf(q, t.plane, t.kind, t.page);
       const planeTail = this.planeTails[c]!;
       t.planePrevious = planeTail;
       if (planeTail === null) this.planeHeads[c] = t;
@@ -74,7 +90,7 @@ export class DieQueues {
     t.next = null;
     t.previous = null;
     if (this.planes > 0 && t.plane >= 0) {
-      const c = q * this.planes + t.plane;
+      const c = this.chainOf(q, t.plane, t.kind, t.page);
       const planeNext = t.planeNext;
       const planePrevious = t.planePrevious;
       if (planePrevious === null) this.planeHeads[c] = planeNext;

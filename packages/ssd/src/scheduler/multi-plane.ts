@@ -2,11 +2,11 @@
  * Multi-plane command formation: when a die starts a transaction, the transactions of the same
  * kind (and copyback mode) waiting for its other planes join it as one command, taken from the
  * same queue first, then from the die's other queues; the grouping's rules (plane sets, same page
- * address) decide which may share a command. A queue's candidates are found through its
- * per-plane chains (die-queues.ts): on each plane the command may still take, the first
+ * address) decide which may share a command. A queue's candidates are found through its chains
+ * by plane, kind and page (die-queues.ts): on each plane the command may still take, the first
  * transaction there that may join — the one a walk of the whole queue would take, as a plane once
  * taken takes no other — then taken in queue order, so the command is the same as the walk's but
- * costs what it collects (plus any that may not join ahead of it on its plane). The command's
+ * costs what it collects (plus any of its kind and page not issued yet ahead of it). The command's
  * timing (one tR or tPROG or tBERS for all its planes, the transfers in turn) is in
  * ../scheduler.ts's step. Upstream counterpart: MQSim's TSU_Base::issue_command_to_chip
  * (src/ssd/TSU_Base.cpp) and its planeVector.
@@ -20,6 +20,12 @@ export class MultiPlaneDieQueues extends DieQueues {
   private grouping: MultiPlaneGrouping | null = null;
   // Gather's scratch: one queue's candidates, in queue order.
   private readonly candidates: Transaction[] = [];
+  /**
+   * Pages in a block (the page numbers `multiPlaneSamePage` compares): with it, the chains hold
+   * one page each. Set before {@link multiPlane}; 0: chains by plane and kind only (the same
+   * commands, found by a longer walk).
+   */
+  pagesPerBlock = 0;
 
   /**
    * Multi-plane commands: the grouping PlaneView tells each operation's plane and page (its
@@ -32,7 +38,7 @@ export class MultiPlaneDieQueues extends DieQueues {
   }
   set multiPlane(grouping: MultiPlaneGrouping | null) {
     this.grouping = grouping;
-    this.chainPlanes(grouping === null ? 0 : grouping.planesPerDie);
+    this.chainPlanes(grouping === null ? 0 : grouping.planesPerDie, grouping !== null && grouping.samePage && this.pagesPerBlock > 0 ? this.pagesPerBlock + 1 : 1);
   }
 
   /**
@@ -56,8 +62,7 @@ export class MultiPlaneDieQueues extends DieQueues {
       let n = 0;
       for (let p = t.plane % sets; p < count; p += sets) {
         if ((mask & (1 << p)) !== 0) continue;
-        let x: Transaction | null = this.planeHeads[q * count + p]!;
-        while (x !== null && !(x.kind === t.kind && x.copyback === t.copyback && x.issue <= start && (page < 0 || x.page === page))) x = x.planeNext;
+        const x = this.firstJoining(q, p, t, page, start);
         if (x === null) continue;
         // In queue order (a queue's sequence numbers rise from head to tail).
         let i = n++;
@@ -79,5 +84,28 @@ export class MultiPlaneDieQueues extends DieQueues {
       planes.multiPlaneOperations += group.length + 1;
     }
     return group;
+  }
+
+  /**
+   * The first transaction of queue `q` on plane `p` that may join `t` (starting at `start`): of
+   * t's kind and copyback mode, issued by `start`, at `page` (−1: any page). At a page its one
+   * chain holds every candidate; for any page, the first in queue order over the page slots.
+   */
+  private firstJoining(q: number, p: number, t: Transaction, page: number, start: number): Transaction | null {
+    if (this.planeHeads.length === 0) return null;
+    const first = this.chainOf(q, p, t.kind, page);
+    if (page >= 0) {
+      let x: Transaction | null = this.planeHeads[first]!;
+      while (x !== null && !(x.copyback === t.copyback && x.issue <= start && x.page === page)) x = x.planeNext;
+      return x;
+    }
+    // Any page: `first` is the last slot (page −1); the kind's chains on this plane start s − 1 before it.
+    let best: Transaction | null = null;
+    for (let c = first - this.slots + 1; c <= first; c++) {
+      let x: Transaction | null = this.planeHeads[c]!;
+      while (x !== null && !(x.copyback === t.copyback && x.issue <= start)) x = x.planeNext;
+      if (x !== null && (best === null || x.sequence < best.sequence)) best = x;
+    }
+    return best;
   }
 }

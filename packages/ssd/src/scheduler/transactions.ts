@@ -38,6 +38,7 @@ export const PREEMPTIBLE = [CLASS_READ, CLASS_WRITE, CLASS_GC] as const;
 export const KIND_READ = 0;
 export const KIND_PROGRAM = 1;
 export const KIND_ERASE = 2;
+export const KINDS = 3;
 
 /** What a flash operation handed to the scheduler carries, queued or held. */
 export interface TransactionOperation {
@@ -65,7 +66,7 @@ export interface Transaction extends TransactionOperation {
   /** Its neighbours in its die's queue of its class (doubly linked: a multi-plane gather takes from the middle). */
   next: Transaction | null;
   previous: Transaction | null;
-  /** Its neighbours among that queue's transactions on its plane (multi-plane commands only; see die-queues.ts). */
+  /** Its neighbours among that queue's transactions on its plane, of its kind, at its page (multi-plane commands only; see die-queues.ts). */
   planeNext: Transaction | null;
   planePrevious: Transaction | null;
   /** Transactions held until this one has run (a read-modify-write's program after its read). */

@@ -62,7 +62,10 @@ export function createSimulatorDevice(config: SimulatorConfig, transactionSchedu
     const g = config.geometry;
     scheduler = new TransactionScheduler(clock, clock.params, g.channels * g.diesPerChannel, transactionScheduling as TransactionScheduling, resolveSuspend(config));
     // The scheduler forms the multi-plane commands itself; the grouping tells it the planes.
-    if (multiPlane !== null) scheduler.multiPlane = multiPlane;
+    if (multiPlane !== null) {
+      scheduler.pagesPerBlock = g.pagesPerBlock;
+      scheduler.multiPlane = multiPlane;
+    }
     if (config.gcPriority !== undefined && config.gcPriority !== 'first' && config.gcPriority !== 'preemptible') {
       throw new SsdError('INVALID_CONFIG', `gcPriority must be 'first' or 'preemptible', got '${String(config.gcPriority)}'`);
     }

@@ -49,6 +49,8 @@ const TX_FLOAT_FIELDS = 4;
 const REQ_INT_FIELDS = 4;
 const REQ_FLOAT_FIELDS = 2;
 const CLASSES = 3;
+/** Operation kinds (kernel/scheduler/transactions.ts KINDS): read, program, erase. */
+const KINDS = 3;
 
 /** What the kernel replay reads from the simulator and hands back to it. */
 export interface KernelReplayHost {
@@ -255,8 +257,11 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
   // collections per pool in flight (a read and a program per page moved, an erase); the kernel
   // moves them to a larger table at the end of the memory if that is ever short.
   const gcGroup = host.multiPlane !== null && sc.multiPlane !== null ? planes : 1;
-  // With multi-plane commands each die queue's transactions are chained per plane too (kernel/scheduler/die-queues.ts).
+  // With multi-plane commands each die queue's transactions are chained by plane, kind and page
+  // slot too (kernel/scheduler/die-queues.ts; pages in a block + 1 slots with one page address per command).
   const chainPlanes = host.multiPlane !== null && sc.multiPlane !== null ? planes : 0;
+  const chainSlots = chainPlanes > 0 && sc.multiPlane!.samePage ? g.pagesPerBlock + 1 : 1;
+  const chains = CLASSES * dies * chainPlanes * KINDS * chainSlots;
   const capacity = 3 * pages + 2 * (2 * g.pagesPerBlock + 1) * st.dies + 1;
   const histogramNumbers = HISTOGRAM_BUCKETS + 3;
   const tables = replayTables(
@@ -273,8 +278,8 @@ export function replayInKernel(host: KernelReplayHost, requests: readonly TraceR
       inRead: int32Table(Math.max(1, n)),
       heads: int32Table(CLASSES * dies, -1),
       tails: int32Table(CLASSES * dies, -1),
-      planeHeads: int32Table(CLASSES * dies * chainPlanes, -1),
-      planeTails: int32Table(CLASSES * dies * chainPlanes, -1),
+      planeHeads: int32Table(chains, -1),
+      planeTails: int32Table(chains, -1),
       dieFree: float64Table(dies),
       heapDie: int32Table(dies),
       heapKey: float64Table(dies),
