@@ -7,8 +7,8 @@
 // it (src/scheduler/multi-plane.ts, kernel/scheduler/multi-plane.ts). The gather used to walk the
 // die's whole queues at every start; measured with this script under flock, fastest of 3, the
 // kernel replay took 1.37 s of CPU then (a profile had the walk at 83 % of it), 0.32–0.38 s with
-// the queues chained by plane, 0.10 s chained by plane, kind and page; the TypeScript replay
-// 2.72, 0.55–0.87 and 0.26 s (load 1.8–5.7 across those runs).
+// the queues chained by plane, 0.10–0.12 s chained by plane, kind and page; the TypeScript
+// replay 2.72, 0.55–0.87 and 0.26–0.37 s (load 1.8–6.1 across those runs).
 // Prints, for the kernel replay and the TypeScript replay, the replay's wall and CPU time (the
 // fill before it is not timed) as the fastest of --reps runs, the multi-plane commands formed and
 // the mean latency (the same for both engines: the kernel comparison tests hold them equal).
