@@ -9,9 +9,12 @@
 // kernel replay took 1.37 s of CPU then (a profile had the walk at 83 % of it), 0.32–0.38 s with
 // the queues chained by plane, 0.10–0.12 s chained by plane, kind and page; the TypeScript
 // replay 2.72, 0.55–0.87 and 0.26–0.37 s (load 1.8–6.1 across those runs).
-// Prints, for the kernel replay and the TypeScript replay, the replay's wall and CPU time (the
-// fill before it is not timed) as the fastest of --reps runs, the multi-plane commands formed and
-// the mean latency (the same for both engines: the kernel comparison tests hold them equal).
+// Prints, for the kernel replay, the TypeScript replay and — before/after in one run — the
+// TypeScript replay with the gather as it was (a walk of each whole queue, patched in here for
+// the figure), the replay's wall and CPU time (the fill before it is not timed) as the fastest of
+// --reps runs, the multi-plane commands formed and the mean latency (the same for all three: the
+// kernel comparison tests hold the engines equal, and this script checks the walk forms the same
+// commands), then the walk's CPU over the chains'.
 // No upstream counterpart (MQSim's TSU scans its chip queues too, but they stay short there).
 // Run: npx tsx bench/ssd-long-queues.ts [--reps N] [--times T]
 import { fileURLToPath } from 'node:url';
@@ -19,6 +22,9 @@ import { loadavg } from 'node:os';
 import { MQSIM_TIMING } from '@flashdiff/nand';
 import { SsdSimulator, fitToDevice, loadTrace, preconditionSimulator } from '@flashdiff/ssd';
 import type { SimulatorConfig, TraceRequest } from '@flashdiff/ssd';
+import { TransactionScheduler } from '../packages/ssd/src/scheduler.ts';
+import { PRIORITY } from '../packages/ssd/src/scheduler/transactions.ts';
+import type { Transaction } from '../packages/ssd/src/scheduler/transactions.ts';
 
 function intArg(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
@@ -60,6 +66,44 @@ interface Run {
   kernel: boolean;
 }
 
+/** The scheduler's internals the walk uses (protected in src/scheduler/). */
+interface Queues {
+  readonly heads: (Transaction | null)[];
+  readonly multiPlane: { planeSets: number; samePage: boolean; multiPlaneCommands: number; multiPlaneOperations: number } | null;
+  unlink(q: number, t: Transaction): void;
+}
+type Gather = (this: Queues, t: Transaction, first: number, base: number, start: number) => Transaction[] | null;
+const proto = TransactionScheduler.prototype as unknown as { gather: Gather };
+const chained = proto.gather;
+
+/** The gather before the chains: every transaction of t's queue, then of the die's others, in queue order. */
+const walk: Gather = function (t, first, base, start) {
+  const planes = this.multiPlane!;
+  const sets = planes.planeSets;
+  const page = planes.samePage ? t.page : -1;
+  let mask = 1 << t.plane;
+  let group: Transaction[] | null = null;
+  for (let k = -1; k < PRIORITY.length; k++) {
+    const q = k < 0 ? first : base + PRIORITY[k]!;
+    if (k >= 0 && q === first) continue;
+    let x = this.heads[q] ?? null;
+    while (x !== null) {
+      const next: Transaction | null = x.next;
+      if (x.kind === t.kind && x.copyback === t.copyback && x.issue <= start && x.plane >= 0 && (mask & (1 << x.plane)) === 0 && x.plane % sets === t.plane % sets && (page < 0 || x.page === page)) {
+        this.unlink(q, x);
+        (group ??= []).push(x);
+        mask |= 1 << x.plane;
+      }
+      x = next;
+    }
+  }
+  if (group !== null) {
+    planes.multiPlaneCommands++;
+    planes.multiPlaneOperations += group.length + 1;
+  }
+  return group;
+};
+
 function runOnce(wasmKernel: boolean): Run {
   const sim = new SsdSimulator({ ...config, ftl: { ...config.ftl, wasmKernel } });
   preconditionSimulator(sim, { state: 'sequential', occupancy: 0.7, seed: 321 });
@@ -77,8 +121,10 @@ function runOnce(wasmKernel: boolean): Run {
 console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; tpcc-small × ${times} on 2 × 2 dies × 4 planes, 70 % filled; fastest of ${reps}`);
 const best: Record<string, Run> = {};
 for (let rep = 0; rep < reps; rep++) {
-  for (const [name, wasm] of [['kernel', true], ['typescript', false]] as const) {
+  for (const [name, wasm] of [['kernel', true], ['typescript', false], ['typescript, walk', false]] as const) {
+    proto.gather = name === 'typescript, walk' ? walk : chained;
     const run = runOnce(wasm);
+    proto.gather = chained;
     if (run.kernel !== wasm) {
       console.error(`ssd-long-queues: the ${name} replay ran in the other engine (${run.kernel ? 'kernel' : 'TypeScript'})`);
       process.exit(1);
@@ -88,7 +134,13 @@ for (let rep = 0; rep < reps; rep++) {
   }
 }
 for (const [name, run] of Object.entries(best)) {
-  console.log(`${name.padEnd(10)} replay ${run.wallS.toFixed(3)} s wall, ${run.cpuS.toFixed(3)} s CPU; ${run.commands} multi-plane commands; mean latency ${run.meanUs.toFixed(1)} µs`);
+  console.log(`${name.padEnd(16)} replay ${run.wallS.toFixed(3)} s wall, ${run.cpuS.toFixed(3)} s CPU; ${run.commands} multi-plane commands; mean latency ${run.meanUs.toFixed(1)} µs`);
 }
-console.log(`typescript / kernel by CPU: ${(best['typescript']!.cpuS / best['kernel']!.cpuS).toFixed(2)}`);
+const walked = best['typescript, walk']!;
+const typescript = best['typescript']!;
+if (walked.commands !== typescript.commands || walked.meanUs !== typescript.meanUs) {
+  console.error('ssd-long-queues: the walk formed other commands than the chains');
+  process.exit(1);
+}
+console.log(`typescript / kernel by CPU: ${(typescript.cpuS / best['kernel']!.cpuS).toFixed(2)}; walk / chains (TypeScript, before / after) by CPU: ${(walked.cpuS / typescript.cpuS).toFixed(2)}`);
 console.log(`command: npx tsx bench/ssd-long-queues.ts --reps ${reps} --times ${times}`);
