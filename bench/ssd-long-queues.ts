@@ -22,9 +22,7 @@ import { loadavg } from 'node:os';
 import { MQSIM_TIMING } from '@flashdiff/nand';
 import { SsdSimulator, fitToDevice, loadTrace, preconditionSimulator } from '@flashdiff/ssd';
 import type { SimulatorConfig, TraceRequest } from '@flashdiff/ssd';
-import { TransactionScheduler } from '../packages/ssd/src/scheduler.ts';
-import { PRIORITY } from '../packages/ssd/src/scheduler/transactions.ts';
-import type { Transaction } from '../packages/ssd/src/scheduler/transactions.ts';
+import { useWholeQueueWalk } from '../packages/ssd/test/whole-queue-walk.ts';
 
 function intArg(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
@@ -66,44 +64,6 @@ interface Run {
   kernel: boolean;
 }
 
-/** The scheduler's internals the walk uses (protected in src/scheduler/). */
-interface Queues {
-  readonly heads: (Transaction | null)[];
-  readonly multiPlane: { planeSets: number; samePage: boolean; multiPlaneCommands: number; multiPlaneOperations: number } | null;
-  unlink(q: number, t: Transaction): void;
-}
-type Gather = (this: Queues, t: Transaction, first: number, base: number, start: number) => Transaction[] | null;
-const proto = TransactionScheduler.prototype as unknown as { gather: Gather };
-const chained = proto.gather;
-
-/** The gather before the chains: every transaction of t's queue, then of the die's others, in queue order. */
-const walk: Gather = function (t, first, base, start) {
-  const planes = this.multiPlane!;
-  const sets = planes.planeSets;
-  const page = planes.samePage ? t.page : -1;
-  let mask = 1 << t.plane;
-  let group: Transaction[] | null = null;
-  for (let k = -1; k < PRIORITY.length; k++) {
-    const q = k < 0 ? first : base + PRIORITY[k]!;
-    if (k >= 0 && q === first) continue;
-    let x = this.heads[q] ?? null;
-    while (x !== null) {
-      const next: Transaction | null = x.next;
-      if (x.kind === t.kind && x.copyback === t.copyback && x.issue <= start && x.plane >= 0 && (mask & (1 << x.plane)) === 0 && x.plane % sets === t.plane % sets && (page < 0 || x.page === page)) {
-        this.unlink(q, x);
-        (group ??= []).push(x);
-        mask |= 1 << x.plane;
-      }
-      x = next;
-    }
-  }
-  if (group !== null) {
-    planes.multiPlaneCommands++;
-    planes.multiPlaneOperations += group.length + 1;
-  }
-  return group;
-};
-
 function runOnce(wasmKernel: boolean): Run {
   const sim = new SsdSimulator({ ...config, ftl: { ...config.ftl, wasmKernel } });
   preconditionSimulator(sim, { state: 'sequential', occupancy: 0.7, seed: 321 });
@@ -122,9 +82,9 @@ console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; tpcc-
 const best: Record<string, Run> = {};
 for (let rep = 0; rep < reps; rep++) {
   for (const [name, wasm] of [['kernel', true], ['typescript', false], ['typescript, walk', false]] as const) {
-    proto.gather = name === 'typescript, walk' ? walk : chained;
+    useWholeQueueWalk(name === 'typescript, walk');
     const run = runOnce(wasm);
-    proto.gather = chained;
+    useWholeQueueWalk(false);
     if (run.kernel !== wasm) {
       console.error(`ssd-long-queues: the ${name} replay ran in the other engine (${run.kernel ? 'kernel' : 'TypeScript'})`);
       process.exit(1);

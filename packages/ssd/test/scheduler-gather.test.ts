@@ -2,13 +2,22 @@
 // chains by plane, kind and page) driven directly: a transaction queued for later (held behind a
 // read on another die, so issued when that read is done) must not join a command its die starts
 // before then, and joins one started after; reads and programs in one queue, and pages, keep
-// apart. Upstream counterpart: MQSim's TSU_Base::issue_command_to_chip (a transaction joins only
-// once it is in the chip's queue).
+// apart. Then whole replays with long queues (MQSim's tpcc-small written twice over on a small
+// device filled 70 % first), TypeScript engine: every request's latency and the report the same
+// as with the gather before the chains (test/whole-queue-walk.ts), with one page address per
+// command or any, planes of one or two dies per command, read-first or fifo.
+// Upstream counterpart: MQSim's TSU_Base::issue_command_to_chip (a transaction joins only once it
+// is in the chip's queue).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { MultiPlaneGrouping, createNandDevice } from '@flashdiff/nand';
 import type { NandClock } from '@flashdiff/nand';
+import { SsdSimulator, fitToDevice, loadTrace, preconditionSimulator } from '../src/index.ts';
+import type { SimulatorConfig, TraceRequest } from '../src/index.ts';
 import { CLASS_READ, CLASS_WRITE, TransactionScheduler } from '../src/scheduler.ts';
+import { MQSIM_HOST } from './replay-comparison.ts';
+import { useWholeQueueWalk } from './whole-queue-walk.ts';
 
 const timing = { tR: 75_000, tPROG: 750_000, tBERS: 3_800_000, transferPerByte: 3 };
 const BYTES = 8192 + 448;
@@ -118,6 +127,45 @@ describe('multi-plane gather through the chains', () => {
       assert.equal(mp.multiPlaneCommands, 0);
       assert.equal(done[2], PROGRAM + READ);
       assert.equal(done[1], PROGRAM + READ + PROGRAM);
+    });
+  }
+});
+
+describe('the chains form the commands of a whole-queue walk (TypeScript replays with long queues)', () => {
+  const tpcc = loadTrace(fileURLToPath(new URL('./fixtures/traces/mqsim-tpcc-small.trace', import.meta.url))).requests;
+  const small = { pageSize: 8192, spareSize: 448, pagesPerBlock: 48, blocksPerDie: 4 * 40, diesPerChannel: 2, channels: 2, planesPerDie: 4 };
+
+  function replay(config: SimulatorConfig, walk: boolean): { log: number[]; report: string; commands: number } {
+    const sim = new SsdSimulator({ ...config, ftl: { ...config.ftl, wasmKernel: false } });
+    preconditionSimulator(sim, { state: 'sequential', occupancy: 0.7, seed: 321 });
+    const one = fitToDevice(tpcc, sim.userPages * 8192).requests;
+    const all: TraceRequest[] = [];
+    for (let k = 0; k < 2; k++) for (const r of one) all.push({ ...r, arrivalNs: r.arrivalNs + k * 2e10 });
+    const log: number[] = [];
+    sim.requestLog = log;
+    useWholeQueueWalk(walk);
+    try {
+      const report = sim.replay(all);
+      return { log, report: JSON.stringify({ ...report, config: null }), commands: sim.multiPlane!.multiPlaneCommands };
+    } finally {
+      useWholeQueueWalk(false);
+    }
+  }
+
+  const cases: [string, SimulatorConfig][] = [
+    ['one page address, two dies per chip, read-first', { ...MQSIM_HOST, geometry: small }],
+    ['any page, two dies per chip', { ...MQSIM_HOST, geometry: small, multiPlaneSamePage: false }],
+    ['one page address, one die per chip, fifo', { ...MQSIM_HOST, geometry: small, multiPlaneDiesPerChip: 1, transactionScheduling: 'fifo' }],
+  ];
+  for (const [name, config] of cases) {
+    test(name, () => {
+      const chains = replay(config, false);
+      const walked = replay(config, true);
+      assert.ok(chains.commands > 1000, `multi-plane commands formed (${chains.commands})`);
+      assert.equal(chains.commands, walked.commands);
+      assert.equal(chains.log.length, walked.log.length);
+      assert.deepEqual(chains.log, walked.log);
+      assert.equal(chains.report, walked.report);
     });
   }
 });
