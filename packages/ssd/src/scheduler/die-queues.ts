@@ -3,9 +3,8 @@
  * transaction class (doubly linked, head and tail), with multi-plane commands each queue's
  * transactions chained apart too by plane, kind and (when commands need one page address) page in
  * block (so that gathering a command looks at what could join it, not the whole queue), when each
- * die is free, and a binary min-heap
- * of the dies with transactions waiting, keyed by when the next one can start (the discrete-event
- * loop in ../scheduler.ts takes its earliest). Upstream counterparts: MQSim's Flash_Transaction_Queue
+ * die is free, and a binary min-heap of the dies with transactions waiting, keyed by when the
+ * next one can start (the discrete-event loop in ../scheduler.ts takes its earliest). Upstream counterparts: MQSim's Flash_Transaction_Queue
  * (src/ssd/Flash_Transaction_Queue.cpp; TSU_Base keeps one per chip and class) and the chip
  * bookkeeping of TSU_Base (src/ssd/TSU_Base.cpp: a chip idle with transactions ready is served),
  * here kept as the heap of waiting dies instead of MQSim's event per chip.
