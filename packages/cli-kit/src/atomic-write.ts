@@ -37,8 +37,12 @@ function describe(e: unknown): string {
   return err && typeof err.code === 'string' ? err.code : String((e as Error)?.message ?? e);
 }
 
-/** Create `directory` and its missing parents; fail at once, naming the path, when one cannot be made. */
-export function ensureDirectory(directory: string): void {
+/**
+ * Create `directory` and its missing parents; fail at once, naming the path, when one cannot be
+ * made. Returns the first directory it created (undefined when all existed), as
+ * `mkdirSync(directory, { recursive: true })` does — without its endless loop under /proc.
+ */
+export function ensureDirectory(directory: string): string | undefined {
   const missing: string[] = [];
   let current = resolve(directory);
   for (;;) {
@@ -64,6 +68,7 @@ export function ensureDirectory(directory: string): void {
       throw new CliError('CANNOT_CREATE_DIRECTORY', `${directory}: cannot create directory ${missing[i]}: ${describe(e)}`, { cause: e });
     }
   }
+  return missing[missing.length - 1];
 }
 
 /** A temporary file beside `target`, registered for removal on interrupt or exit. */

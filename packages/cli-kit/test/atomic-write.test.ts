@@ -60,6 +60,13 @@ describe('writeFileAtomic', () => {
     assert.ok(Date.now() - t0 < 5000);
   });
 
+  test('returns the first directory it made, as mkdirSync recursive does; undefined when all exist', () =>
+    withDir((dir) => {
+      assert.equal(ensureDirectory(join(dir, 'a/b/c')), join(dir, 'a'));
+      assert.equal(ensureDirectory(join(dir, 'a/b/d')), join(dir, 'a/b/d'));
+      assert.equal(ensureDirectory(join(dir, 'a/b')), undefined);
+    }));
+
   test('a file in the way of a directory is named', () =>
     withDir((dir) => {
       writeFileSync(join(dir, 'f'), '');

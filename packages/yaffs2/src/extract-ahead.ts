@@ -24,6 +24,7 @@
  * file as it meets its header and chunks in one read of the image (and trusts that order).
  */
 import * as fs from 'node:fs';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT } from './block-info.ts';
 import type { ObjectHeader } from './header.ts';
 import { CREATE_NEW, childPath, safeName } from './extract.ts';
@@ -144,7 +145,7 @@ export class ExtractAhead {
         if (!fs.statSync(hostDir).isDirectory() || fs.readdirSync(hostDir).length > 0) return null;
         return new ExtractAhead(hostDir, null);
       }
-      const created = fs.mkdirSync(hostDir, { recursive: true });
+      const created = ensureDirectory(hostDir);
       return new ExtractAhead(hostDir, created ?? hostDir);
     } catch {
       return null;

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { Yaffs2Error } from './errors.ts';
 import type { Stat } from './block-info.ts';
 import type { Yaffs2 } from './fs.ts';
@@ -168,7 +169,7 @@ export function extractFrom(
     if (!fs.statSync(hostDir).isDirectory()) throw new Yaffs2Error('ENOTDIR', `${hostDir}: not a directory`);
     if (fs.readdirSync(hostDir).length > 0) throw new Yaffs2Error('ENOTEMPTY', `${hostDir}: not empty`);
   } else {
-    fs.mkdirSync(hostDir, { recursive: true });
+    ensureDirectory(hostDir);
   }
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const result: ExtractResult = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: [] };

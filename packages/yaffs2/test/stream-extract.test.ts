@@ -84,6 +84,15 @@ describe('stream extract: the same trees as the general extract', () => {
     });
   }
 
+  test('a target directory that cannot be made (under /proc, where mkdirSync recursive loops) is one message and exit 1, at once', () => {
+    const image = path.join(work, 'proc-target.img');
+    importTree(tree, image, {});
+    const r = spawnSync(process.execPath, [bin, 'extract', image, '/proc/flashdiff-nope/x', '--no-progress'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, 'extract hung');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^yaffs2: \/proc\/flashdiff-nope\/x: cannot create directory \/proc\/flashdiff-nope: ENOENT\n$/);
+  });
+
   test("mkyaffs2image's image (committed fixture)", () => {
     assert.equal(bothWays(gunzipFixture('mkyaffs2image-tree.img.gz')), true);
   });

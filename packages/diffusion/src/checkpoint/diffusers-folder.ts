@@ -13,6 +13,7 @@
 import { parseDiffusersJson } from '../schedulers/latent-config.ts';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { DiffusionError } from '../errors.ts';
 import { type SafetensorsWriteDtype, type TensorToWrite, openSafetensorsFile, writeSafetensorsFile } from './safetensors-file.ts';
 import { type ComponentWeights, EXPECTED_COMPONENT_CLASSES, SUPPORTED_PIPELINES, type StableDiffusionCheckpoint } from './sd-pipeline.ts';
@@ -273,7 +274,7 @@ export function saveDiffusersPipeline(dir: string, parts: PipelineToSave, option
   const temp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
   const tokenizerPresent = parts.tokenizerDir !== undefined;
   try {
-    mkdirSync(temp, { recursive: true });
+    ensureDirectory(temp);
     const json = (path: string, value: unknown): void => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
     const index = {
       _class_name: parts.pipelineClass ?? 'StableDiffusionPipeline',

@@ -17,8 +17,9 @@
  * temporary names and renamed into place when complete (captions first, then the images, whose
  * header names the captions' checksum), so a crash leaves either the old files or none.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { DiffusionError } from '../errors.ts';
 import { Random } from '../rng.ts';
 import { type ImageDataset, checkDataset } from './dataset.ts';
@@ -154,7 +155,7 @@ export class CaptionDatasetWriter {
     this.header.imageOffset = Math.ceil((12 + this.reserved) / ALIGN) * ALIGN;
     this.reserved = this.header.imageOffset - 12;
     this.chunk = new Uint8Array(chunkImages * this.imageBytes);
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDirectory(dirname(path));
     this.tmpBin = `${path}.tmp-${process.pid}`;
     this.tmpCaptions = `${captionsPathFor(path)}.tmp-${process.pid}`;
     this.binFd = openSync(this.tmpBin, 'w');

@@ -4,8 +4,9 @@
  * program by src/cli.ts; errors propagate to its handler (one line; exit 2 for bad flags and bad
  * data, 1 otherwise). Progress goes to stderr on a TTY; results to stdout.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, type BackendName, initBackend } from '../backend-node.ts';
 import { type CaptionRecord, openCaptionDataset, splitPath, writeCaptionDataset } from '../data/caption-dataset.ts';
@@ -125,7 +126,7 @@ export function registerDataCommands(program: Command): void {
         const images = dataset.readImages(indices);
         const { height, width, channels } = dataset.header;
         const columns: number = o.columns ?? Math.ceil(Math.sqrt(n));
-        mkdirSync(dirname(o.out), { recursive: true });
+        ensureDirectory(dirname(o.out));
         const tmp = `${o.out}.tmp-${process.pid}`;
         writeFileSync(tmp, encodePng(imagesToGrid(images, n, height, width, channels, columns)));
         renameSync(tmp, o.out);

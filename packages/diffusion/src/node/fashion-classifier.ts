@@ -5,8 +5,9 @@
  * safetensors with its accuracy in the metadata. Generated RGB samples are averaged to grey before
  * classification, so a colour cast in a sample does not decide its class.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { decodeSafetensors, encodeSafetensors } from '../checkpoint/safetensors.ts';
 import type { CaptionDataset } from '../data/caption-dataset.ts';
 import { FASHION_MNIST_CLASSES } from '../data/fashion-mnist.ts';
@@ -52,7 +53,7 @@ export function trainFashionClassifier(
     let correct = 0;
     for (let i = 0; i < testSet.count; i++) if (predictions[i] === (testSet.labels as Int32Array)[i]) correct += 1;
     const report: FashionClassifierReport = { trainImages: trainSet.count, testImages: testSet.count, epochs: options.epochs, testAccuracy: correct / testSet.count, seconds: Math.round((performance.now() - t0) / 100) / 10 };
-    mkdirSync(dirname(options.out), { recursive: true });
+    ensureDirectory(dirname(options.out));
     const tmp = `${options.out}.tmp-${process.pid}`;
     writeFileSync(tmp, encodeSafetensors(classifier.params.exportValues(), { data: 'fashion-mnist-32-grey', epochs: String(options.epochs), testAccuracy: String(report.testAccuracy), trainImages: String(report.trainImages) }));
     renameSync(tmp, options.out);

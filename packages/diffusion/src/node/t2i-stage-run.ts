@@ -10,9 +10,9 @@
  * lines a resumed run will write again) and continues with the saved RNG state, so a run stopped
  * and resumed gives the same weights as one that never stopped.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { progressBar, writeFilesAtomic } from '@flashdiff/cli-kit';
+import { ensureDirectory, progressBar, writeFilesAtomic } from '@flashdiff/cli-kit';
 import { decodeSafetensors, encodeSafetensors } from '../checkpoint/safetensors.ts';
 import { DiffusionError } from '../errors.ts';
 import type { NamedArray } from '../models/parameters.ts';
@@ -163,7 +163,7 @@ export interface StageRunResult {
  */
 export async function runStage(trainer: StageTrainer, options: StageRunOptions): Promise<StageRunResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  mkdirSync(options.out, { recursive: true });
+  ensureDirectory(options.out);
   const logPath = join(options.out, 'log.jsonl');
   let previousSeconds = 0;
   let evaluation: Record<string, number> | null = null;

@@ -9,10 +9,10 @@
  *   diffusion train-unet --vae runs/vae --clip runs/clip --out runs/unet → runs/unet/pipeline/ (diffusers folder)
  *   diffusion eval-t2i   --model runs/unet/pipeline --out eval.json
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { writeFileAtomic } from '@flashdiff/cli-kit';
+import { ensureDirectory, writeFileAtomic } from '@flashdiff/cli-kit';
 import { BACKENDS, type BackendName, initBackend } from '../backend-node.ts';
 import { parseJsonFile, saveDiffusersPipeline } from '../checkpoint/diffusers-folder.ts';
 import { openSafetensorsFile, writeSafetensorsFile } from '../checkpoint/safetensors-file.ts';
@@ -151,7 +151,7 @@ function peakRssMiB(): number {
 /** `<dir>/vae/`: diffusers' AutoencoderKL folder (config.json with the measured scaling_factor). */
 export function writeVaeFolder(dir: string, trainer: VaeTrainer, scalingFactor: number): void {
   const folder = join(dir, 'vae');
-  mkdirSync(folder, { recursive: true });
+  ensureDirectory(folder);
   writeSafetensorsFile(join(folder, 'diffusion_pytorch_model.safetensors'), torchStateDict(trainer.shipped), { metadata: { format: 'pt' } });
   writeFileSync(join(folder, 'config.json'), JSON.stringify({ _class_name: 'AutoencoderKL', _diffusers_version: '0.27.2', ...trainer.diffusersConfig(scalingFactor) }, null, 2) + '\n');
 }
@@ -166,7 +166,7 @@ const BPE_CAPTIONS = 20_000;
  */
 export function writeTokenizerFolder(dir: string, kind: 'bpe' | 'clip', dataSeed: number, modelMaxLength = 16, trainingCaptions?: (count: number) => string[]): string {
   const folder = join(dir, 'tokenizer');
-  mkdirSync(folder, { recursive: true });
+  ensureDirectory(folder);
   const captions = trainingCaptions ? trainingCaptions(BPE_CAPTIONS) : Array.from({ length: BPE_CAPTIONS }, (_, i) => shapesSample(dataSeed, i).scene.caption);
   const learnt = learnBpe(captions, { modelMaxLength });
   if (kind === 'bpe') {
@@ -182,7 +182,7 @@ export function writeTokenizerFolder(dir: string, kind: 'bpe' | 'clip', dataSeed
 /** `<dir>/text_encoder/`: transformers' CLIPTextModel folder. */
 export function writeTextEncoderFolder(dir: string, trainer: ClipTrainer): void {
   const folder = join(dir, 'text_encoder');
-  mkdirSync(folder, { recursive: true });
+  ensureDirectory(folder);
   writeSafetensorsFile(join(folder, 'model.safetensors'), torchStateDict(trainer.text), { metadata: { format: 'pt' } });
   writeFileSync(join(folder, 'config.json'), JSON.stringify(trainer.diffusersConfig(), null, 2) + '\n');
 }
@@ -333,7 +333,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
       const vaeDir = o.vae ?? run.options.vae;
       const clipDir = o.clip ?? run.options.clip;
       if (vaeDir === undefined || clipDir === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'train-unet needs --vae DIR and --clip DIR (the train-vae and train-clip run folders)');
-      mkdirSync(o.out, { recursive: true });
+      ensureDirectory(o.out);
       const vae = loadVaeFolder(engine, vaeDir);
       const textEncoder = loadTextEncoderFolder(engine, clipDir);
       const tokenizerDir = join(clipDir, 'tokenizer');
@@ -379,7 +379,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
         ...resolved,
         options: { ...resolved.options, ...(o.hardNegatives ? { hardNegatives: true } : {}), ...(o.pairSizes !== undefined ? { pairSizes: o.pairSizes } : {}) },
       };
-      mkdirSync(o.out, { recursive: true });
+      ensureDirectory(o.out);
       const dataSeed = run.training.dataSeed ?? 0;
       const fromCache = (count: number): string[] => {
         const cache = openTrainingCache(run.training.data as string);
@@ -416,7 +416,7 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .action(async (o: StageFlags & { klWeight?: number; l1Weight?: number }) => {
       const engine = await initBackend(o.backend);
       const run = resolveRun<VaeStageOptions>(o, 'vae', { ...DEFAULT_VAE_OPTIONS, ...(o.klWeight !== undefined ? { klWeight: o.klWeight } : {}), ...(o.l1Weight !== undefined ? { l1Weight: o.l1Weight } : {}) });
-      mkdirSync(o.out, { recursive: true });
+      ensureDirectory(o.out);
       const trainer = new VaeTrainer(engine, run.training, run.options);
       try {
         const result = await withTrainingData(run.training, trainer, () => runStage(trainer, {

@@ -13,8 +13,9 @@
  * protobuf's 2 GB limit), written one initializer at a time. The traced model aliases the tfjs
  * weights (no copy); only convolution filters are re-laid out (HWIO → OIHW) on the way.
  */
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import type { ParameterStore } from '../models/parameters.ts';
 import { AutoencoderKL } from '../models/sd/autoencoder-kl.ts';
 import { ClipTextModel } from '../models/sd/clip-text-model.ts';
@@ -47,7 +48,7 @@ function exportTraced(name: string, path: string, build: (engine: OnnxGraphEngin
   const engine = new OnnxGraphEngine({ aliasValues: true });
   build(engine);
   const graph = engine.graph(name);
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDirectory(dirname(path));
   const dataPath = `${path}.data`;
   const temporaryData = `${dataPath}.tmp-${process.pid}`;
   const fd = openSync(temporaryData, 'w');

@@ -7,11 +7,12 @@
  * weights are in memory once; the VAE encoder (img2img) and CLIP's token table stay on tfjs.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { DiffusionError } from '../errors.ts';
 import type { StableDiffusionPipeline } from '../pipelines/stable-diffusion.ts';
 import { exportTextEncoderOnnx, exportUNetOnnx, exportVaeDecoderOnnx } from './export-sd.ts';
@@ -153,7 +154,7 @@ function exportedGraph(component: string, spec: unknown, file: string, options: 
   const entry = join(options.cache.directory, `${component}-${key}`);
   const done = () => undefined;
   if (existsSync(join(entry, file))) return { modelPath: join(entry, file), cached: true, exportSeconds: 0, done };
-  mkdirSync(options.cache.directory, { recursive: true });
+  ensureDirectory(options.cache.directory);
   const partial = `${entry}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   try {

@@ -7,10 +7,10 @@
  * it says it is ready, then two at a time (the next one queued while it runs one, since this
  * thread answers its messages only between its own points). One worker runs everything here.
  */
-import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { ensureDirectory } from '@flashdiff/cli-kit';
 import { SsdError } from '../errors.ts';
 import { runScenario } from '../scenario/run.ts';
 import type { ScenarioReport } from '../scenario/run.ts';
@@ -42,7 +42,7 @@ export async function runSweep(plan: SweepPlan, points: readonly SweepPoint[], o
   const workers = Math.max(1, Math.min(options.workers ?? defaultWorkers(), points.length));
   if (!Number.isInteger(workers)) throw new SsdError('INVALID_CONFIG', `workers must be a positive integer, got ${options.workers}`);
   try {
-    mkdirSync(join(outDir, 'points'), { recursive: true });
+    ensureDirectory(join(outDir, 'points'));
   } catch (e) {
     throw new SsdError('INVALID_CONFIG', `${outDir}: cannot create the sweep folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
