@@ -19,9 +19,9 @@
 // Run: npx tsx bench/ssd-long-queues.ts [--reps N] [--times T]
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
-import { MQSIM_TIMING } from '@flashdiff/nand';
 import { SsdSimulator, fitToDevice, loadTrace, preconditionSimulator } from '@flashdiff/ssd';
 import type { SimulatorConfig, TraceRequest } from '@flashdiff/ssd';
+import { MQSIM_HOST } from '../packages/ssd/test/replay-comparison.ts';
 import { useWholeQueueWalk } from '../packages/ssd/test/whole-queue-walk.ts';
 
 function intArg(name: string, fallback: number): number {
@@ -39,21 +39,10 @@ const reps = intArg('--reps', 3);
 const times = intArg('--times', 6);
 const trace = loadTrace(fileURLToPath(new URL('../packages/ssd/test/fixtures/traces/mqsim-tpcc-small.trace', import.meta.url))).requests;
 
-// The mqsim-default scenario's host and FTL options on the small device.
+// The mqsim-default scenario's host and FTL options (the replay comparisons' MQSIM_HOST) on the small device.
 const config: SimulatorConfig = {
+  ...MQSIM_HOST,
   geometry: { pageSize: 8192, spareSize: 448, pagesPerBlock: 256, blocksPerDie: 4 * 16, diesPerChannel: 2, channels: 2, planesPerDie: 4 },
-  timing: MQSIM_TIMING,
-  snapshotEvery: 0,
-  backgroundGcIdleNs: 0,
-  queueDepth: 65535,
-  unmappedReads: 'flash-read',
-  transactionScheduling: 'read-first',
-  multiPlane: true,
-  multiPlaneDiesPerChip: 2,
-  multiPlaneSamePage: true,
-  partialPageTransfers: true,
-  partialPageWrites: 'read-modify-write',
-  ftl: { overProvisioning: 0.07 / 0.93, gcPolicy: 'greedy', hostAllocation: 'cwdp', dynamicWearLeveling: true, staticWearLeveling: true, staticWearLevelingThreshold: 100, seed: 321 },
 };
 
 interface Run {

@@ -622,35 +622,23 @@ export function installNativeBackend(tf: Tf, addon: NativeAddon): void {
     const kernelFunc: KernelFunc = override ? (params) => override(params, fallback) : guardViews(fallback);
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc: timed(config.kernelName, kernelFunc) });
   }
-  // The package's own fused GELU (see ops.ts).
-  const gelu: KernelFunc = ({ inputs, backend }) => {
+  // The package's own fused activations (see ops.ts): one addon pass forward (unary op code) and
+  // one backward (unaryGrad op code: 1 GELU', 3 SiLU').
+  const activation = (op: number): KernelFunc => ({ inputs, backend }) => {
     const x = (inputs as { x: TensorInfo }).x;
     const cpu = backend as MathBackendCPU;
     const out = takeBuffer(sizeOf(x.shape));
-    addon.unary(UNARY_GELU, values(cpu, x), out);
+    addon.unary(op, values(cpu, x), out);
     return cpu.makeTensorInfo(x.shape, 'float32', out);
   };
-  const geluGrad: KernelFunc = ({ inputs, backend }) => {
+  const activationGrad = (op: number): KernelFunc => ({ inputs, backend }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
     const cpu = backend as MathBackendCPU;
     const out = takeBuffer(sizeOf(x.shape));
-    addon.unaryGrad(1, values(cpu, x), values(cpu, dy), out);
+    addon.unaryGrad(op, values(cpu, x), values(cpu, dy), out);
     return cpu.makeTensorInfo(x.shape, 'float32', out);
   };
-  const silu: KernelFunc = ({ inputs, backend }) => {
-    const x = (inputs as { x: TensorInfo }).x;
-    const cpu = backend as MathBackendCPU;
-    const out = takeBuffer(sizeOf(x.shape));
-    addon.unary(UNARY_SILU, values(cpu, x), out);
-    return cpu.makeTensorInfo(x.shape, 'float32', out);
-  };
-  const siluGrad: KernelFunc = ({ inputs, backend }) => {
-    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-    const cpu = backend as MathBackendCPU;
-    const out = takeBuffer(sizeOf(x.shape));
-    addon.unaryGrad(3, values(cpu, x), values(cpu, dy), out);
-    return cpu.makeTensorInfo(x.shape, 'float32', out);
-  };
+  const [gelu, geluGrad, silu, siluGrad] = [activation(UNARY_GELU), activationGrad(1), activation(UNARY_SILU), activationGrad(3)];
   const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const cpu = backend as MathBackendCPU;

@@ -438,3 +438,17 @@ export function resetState(dev: Yaffs2Dev): void {
   dev.allocPage = 0;
   makeFakeDirectories(dev);
 }
+
+/**
+ * A chunk map (page of chunk k at [k − 1], −1 for none) with room for chunk `chunkId`: doubled
+ * from its length (at least `minimum`) until it fits, the old entries kept; the map itself when it
+ * already fits.
+ */
+export function growChunkMap(map: Int32Array, chunkId: number, minimum: number): Int32Array {
+  if (chunkId <= map.length) return map;
+  let length = Math.max(minimum, map.length * 2);
+  while (length < chunkId) length *= 2;
+  const grown = new Int32Array(length).fill(-1);
+  grown.set(map);
+  return grown;
+}

@@ -25,7 +25,7 @@
  */
 import * as fs from 'node:fs';
 import { ensureDirectory } from '@flashdiff/cli-kit';
-import { OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT } from './block-info.ts';
+import { OBJECT_ID_LOST_AND_FOUND, OBJECT_ID_ROOT, growChunkMap } from './block-info.ts';
 import type { ObjectHeader } from './header.ts';
 import { CREATE_NEW, childPath, safeName } from './extract.ts';
 import { ObjectType } from './tags.ts';
@@ -205,11 +205,7 @@ export class ExtractAhead {
       return;
     }
     if (chunkId > f.pages.length) {
-      let length = Math.max(16, f.pages.length * 2);
-      while (length < chunkId) length *= 2;
-      const pages = new Int32Array(length).fill(-1);
-      pages.set(f.pages);
-      f.pages = pages;
+      f.pages = growChunkMap(f.pages, chunkId, 16);
     } else if (f.pages[chunkId - 1]! >= 0) {
       f.dirty = true; // met twice: which is newer is the table's to say
       return;

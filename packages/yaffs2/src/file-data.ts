@@ -3,7 +3,7 @@
  * yaffs_prune_chunks; the chunk map stands in for yaffs_tnode.c's tree).
  */
 import { Yaffs2Error } from './errors.ts';
-import type { Yaffs2Dev, YObject } from './block-info.ts';
+import { type Yaffs2Dev, type YObject, growChunkMap } from './block-info.ts';
 import { hasSpaceFor } from './allocator.ts';
 import { deleteChunk, readChunk, writeNewChunk } from './nand-io.ts';
 import { checkGc } from './gc.ts';
@@ -25,13 +25,7 @@ export function readFileChunk(dev: Yaffs2Dev, o: YObject, k: number, out: Uint8A
 }
 
 export function setChunk(dev: Yaffs2Dev, o: YObject, k: number, page: number): void {
-  if (k > o.chunks.length) {
-    let size = Math.max(8, o.chunks.length * 2);
-    while (size < k) size *= 2;
-    const next = new Int32Array(size).fill(-1);
-    next.set(o.chunks);
-    o.chunks = next;
-  }
+  o.chunks = growChunkMap(o.chunks, k, 8);
   const old = o.chunks[k - 1]!;
   o.chunks[k - 1] = page;
   if (old >= 0) deleteChunk(dev, old);
