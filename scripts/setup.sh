@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh           what the tools and the dashboard need (the native tensor backend's
 #                              compilers and libraries), then npm install
-#   scripts/setup.sh --test    also what the tests need (unyaffs, chromium, the Fashion-MNIST data)
+#   scripts/setup.sh --test    also what the tests need (unyaffs, chromium, the Fashion-MNIST data, GNU parallel)
 #   scripts/setup.sh --dry-run print the Debian packages it would install and the commands, change nothing
 #
 # Debian packages are installed with apt-get, through sudo when not root. When neither works it
@@ -30,7 +30,8 @@ if [ "$want_tests" = 1 ]; then
   # unyaffs: the YAFFS2 interoperability test extracts our images with it.
   # chromium: the dashboard's browser test drives it through playwright-core.
   # dataset-fashion-mnist: the Fashion-MNIST data set (Debian ships its files) for the diffusion data loaders.
-  packages+=(unyaffs chromium dataset-fashion-mnist)
+  # parallel: the ssdsim README's GNU parallel sweep line is run as written.
+  packages+=(unyaffs chromium dataset-fashion-mnist parallel)
 fi
 
 missing=()

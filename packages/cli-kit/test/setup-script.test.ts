@@ -43,7 +43,7 @@ describe('scripts/setup.sh', () => {
       const r = run(m.bin, ['--test']);
       assert.equal(r.status, 0, r.stderr);
       const log = readFileSync(m.log, 'utf8');
-      assert.match(log, /^sudo apt-get\napt-get update -qq\nsudo apt-get\napt-get install -y -qq --no-install-recommends python3 libopenblas-dev libdnnl-dev unyaffs chromium dataset-fashion-mnist\nnpm install --no-audit --no-fund ONNXRUNTIME_NODE_INSTALL=skip\n$/);
+      assert.match(log, /^sudo apt-get\napt-get update -qq\nsudo apt-get\napt-get install -y -qq --no-install-recommends python3 libopenblas-dev libdnnl-dev unyaffs chromium dataset-fashion-mnist parallel\nnpm install --no-audit --no-fund ONNXRUNTIME_NODE_INSTALL=skip\n$/);
     } finally {
       m.cleanup();
     }
@@ -65,7 +65,7 @@ describe('scripts/setup.sh', () => {
     try {
       const r = run(m.bin, ['--test']);
       assert.equal(r.status, 1);
-      assert.match(r.stderr, /setup: not root and sudo is not installed; as root run: apt-get install g\+\+ make python3 libopenblas-dev libdnnl-dev unyaffs chromium dataset-fashion-mnist/);
+      assert.match(r.stderr, /setup: not root and sudo is not installed; as root run: apt-get install g\+\+ make python3 libopenblas-dev libdnnl-dev unyaffs chromium dataset-fashion-mnist parallel/);
       assert.equal(readFileSync(m.log, 'utf8'), '');
     } finally {
       m.cleanup();
