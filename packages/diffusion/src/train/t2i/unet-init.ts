@@ -13,9 +13,9 @@
  * differs, or a source tensor the model has no place for is a CHECKPOINT_CORRUPT error naming it.
  */
 import { DiffusionError } from '../../errors.ts';
-import type { TensorInfo, TensorSource } from '../../checkpoint/tensor-source.ts';
+import { type TensorInfo, type TensorSource, torchTensorsFromStore } from '../../checkpoint/tensor-source.ts';
 import { type UNet2DConditionConfig, type UNet2DConditionModel, readUNetConfig } from '../../models/sd/unet-2d-condition.ts';
-import { loadModelWeights, torchStateDict } from '../../models/sd/weights.ts';
+import { loadModelWeights, parameterMappings } from '../../models/sd/weights.ts';
 
 /** A transformer block's tensor: the attention it belongs to, the block's index, the rest of the name. */
 const TRANSFORMER_BLOCK = /^(.*\.attentions\.\d+)\.transformer_blocks\.(\d+)\.(.+)$/;
@@ -53,11 +53,13 @@ export function checkGrownConfig(source: UNet2DConditionConfig, target: UNet2DCo
 export function grownTensorSource(source: TensorSource, fresh: UNet2DConditionModel): TensorSource {
   const present = new Set(source.names());
   const added = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const t of torchStateDict(fresh)) {
+  // Tensors are read from the fresh model only for the blocks being added.
+  for (const t of torchTensorsFromStore(fresh.builder.store, parameterMappings(fresh.builder))) {
     if (present.has(t.name)) continue;
     const m = TRANSFORMER_BLOCK.exec(t.name);
     if (!m || m[2] === '0' || !present.has(`${m[1]}.transformer_blocks.0.${m[3]}`)) continue;
-    added.set(t.name, { shape: t.shape, data: RESIDUAL_OUTPUT.test(m[3]) ? new Float32Array(t.data.length) : t.data });
+    const zero = RESIDUAL_OUTPUT.test(m[3]);
+    added.set(t.name, { shape: t.shape, data: zero ? new Float32Array(t.shape.reduce((a, b) => a * b, 1)) : t.data() });
   }
   return {
     source: source.source,
