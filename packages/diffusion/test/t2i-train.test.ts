@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -386,6 +386,7 @@ describe('text-to-image trainers', () => {
       await assert.rejects(run(['--out', grownOut, '--resume', '--init-unet', join(out, 'pipeline')]), /a resumed run continues from its own checkpoint/);
       writeFileSync(grownFile, JSON.stringify({ block_out_channels: [8, 16], layers_per_block: [1, 2], attention_head_dim: [4, 4], cross_attention_dim: 8, norm_num_groups: 4 }));
       await assert.rejects(run(['--out', join(dir, 'unet-init-bad'), '--init-unet', join(out, 'pipeline'), '--unet-config', grownFile]), /"attention_head_dim" is \[2,4\] there and \[4,4\] in this run/);
+      assert.ok(!existsSync(join(dir, 'unet-init-bad')), 'a refused --init-unet makes no run folder');
       writeFileSync(configFile, '{"block_out_channels": [8, 16],');
       await assert.rejects(run(['--out', join(dir, 'unet-config-bad'), '--unet-config', configFile]), (err: Error & { code?: string }) => err.code === 'CHECKPOINT_CORRUPT' && err.message.includes(configFile));
       writeFileSync(configFile, JSON.stringify({ block_out_channels: [8, 12], attention_head_dim: 8, cross_attention_dim: 8, norm_num_groups: 4 }));

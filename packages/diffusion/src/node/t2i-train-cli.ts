@@ -333,7 +333,6 @@ export function registerTextToImageTrainingCommands(program: Command): void {
       const vaeDir = o.vae ?? run.options.vae;
       const clipDir = o.clip ?? run.options.clip;
       if (vaeDir === undefined || clipDir === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'train-unet needs --vae DIR and --clip DIR (the train-vae and train-clip run folders)');
-      ensureDirectory(o.out);
       const vae = loadVaeFolder(engine, vaeDir);
       const textEncoder = loadTextEncoderFolder(engine, clipDir);
       const tokenizerDir = join(clipDir, 'tokenizer');
@@ -348,6 +347,8 @@ export function registerTextToImageTrainingCommands(program: Command): void {
             weights.close();
           }
         }
+        // The run folder is made only now: a refused --init-unet or an unreadable frozen model leaves nothing behind.
+        ensureDirectory(o.out);
         const result = await withTrainingData(run.training, trainer, () => runStage(trainer, {
           out: o.out,
           resumeFrom: run.state,
