@@ -29,7 +29,12 @@
  * With --fresh-outputs every extract run writes a directory of its own, all deleted after the
  * extract rows (so no run creates its files right after the previous run's were deleted: creating
  * files is then as cheap as it gets on that file system; needs runs × 2 × the tree on disk).
- * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf] [--out-dir DIR] [--fresh-outputs]
+ * NODE_EXTRA_CA_CERTS, when set (this machine's environment sets it to the system's whole CA
+ * bundle), makes every Node process parse those certificates before any JavaScript runs (about
+ * half of `node -e 0` here): the start-up row then also times `node -e 0` without it, and
+ * --no-extra-ca-certs runs every command (both tools alike) without it, as on a machine that
+ * does not set it. yaffs2 makes no TLS connection; the variable changes nothing else it does.
+ * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf] [--out-dir DIR] [--fresh-outputs] [--no-extra-ca-certs]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -46,6 +51,10 @@ const targetMb = Number(option('mb', '50'));
 const mkyaffs2image = option('mkyaffs2image', process.env.MKYAFFS2IMAGE ?? '');
 const cli = fileURLToPath(new URL('../packages/yaffs2/bin/yaffs2.js', import.meta.url));
 const beforeCli = option('before', '');
+/** Every timed command runs without NODE_EXTRA_CA_CERTS (spawnSync passes process.env on). */
+const noExtraCaCerts = argv.includes('--no-extra-ca-certs');
+const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
+if (noExtraCaCerts) delete process.env.NODE_EXTRA_CA_CERTS;
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -227,11 +236,25 @@ try {
   };
   console.log(`tree: ${files} files, ${mb.toFixed(1)} MiB; best of ${RUNS} whole-process runs, ours and theirs alternating`);
   const none = (): void => {};
-  const [startUp, bare] = timeSideBySide(
+  // Where NODE_EXTRA_CA_CERTS is set (and kept): `node -e 0` without it too, what it costs every Node start.
+  const withoutCa: Command[] = [];
+  if (extraCaCerts !== undefined && !noExtraCaCerts) {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    withoutCa.push({ label: 'node without NODE_EXTRA_CA_CERTS', command: process.execPath, args: ['-e', '0'], before: none, env });
+  }
+  const [startUp, bare, bareWithoutCa] = timeSideBySide(
     { label: 'start-up', command: process.execPath, args: [cli, '--version'], before: none },
     { label: 'node', command: process.execPath, args: ['-e', '0'], before: none },
+    ...withoutCa,
   );
-  console.log(`start-up  yaffs2 --version ${startUp!.wall.toFixed(3)} s (${cpuText(startUp!)})   node -e 0 ${bare!.wall.toFixed(3)} s (${cpuText(bare!)})`);
+  console.log(
+    `start-up  yaffs2 --version ${startUp!.wall.toFixed(3)} s (${cpuText(startUp!)})   node -e 0 ${bare!.wall.toFixed(3)} s (${cpuText(bare!)})` +
+      (bareWithoutCa ? `   without NODE_EXTRA_CA_CERTS ${bareWithoutCa.wall.toFixed(3)} s (${cpuText(bareWithoutCa)})` : ''),
+  );
+  if (extraCaCerts !== undefined) {
+    console.log(`          NODE_EXTRA_CA_CERTS=${extraCaCerts} ${noExtraCaCerts ? 'removed for every command (--no-extra-ca-certs)' : 'set for every command (--no-extra-ca-certs removes it)'}`);
+  }
   // What loading the bundle costs, and what the code cache (bin/bundle.js) saves of it: the
   // bundle alone (plain require, no staleness check, no cache) and the bin with the cache off.
   const bundle = fileURLToPath(new URL('../packages/yaffs2/dist/yaffs2.cjs', import.meta.url));
@@ -288,7 +311,7 @@ try {
     console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}${outDirOption ? ` --out-dir ${outDirOption}` : ''}${freshOutputs ? ' --fresh-outputs' : ''}`);
+  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}${outDirOption ? ` --out-dir ${outDirOption}` : ''}${freshOutputs ? ' --fresh-outputs' : ''}${noExtraCaCerts ? ' --no-extra-ca-certs' : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
   if (outDir !== work) fs.rmSync(outDir, { recursive: true, force: true });
