@@ -9,7 +9,8 @@
 // node:child_process likewise (see lazyChildProcess).
 // Beside the bundle it writes dist/yaffs2.inputs.json, the sources it was built from (what
 // bin/bundle.js stats to tell a stale bundle), and, run as a script, trains the code cache
-// (dist/yaffs2.cjs.cache, see bin/bundle.js) with an import and an extract of a small tree.
+// (dist/yaffs2.cjs.cache, see bin/bundle.js) with an import and an extract of a small tree and
+// makes the startup snapshot (dist/yaffs2.blob, see src/startup-snapshot.ts).
 // Run by `npm install` (the package's prepare script), `npm run build -w packages/yaffs2`, and
 // by bin/yaffs2.js when the bundle is missing or stale. No upstream counterpart.
 const fs = require('node:fs');
@@ -17,6 +18,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { packageDir, bundlePath, inputsPath, bundleIsCurrent } = require('./bundle.js');
+
+/** The startup snapshot, and beside it the node that made it (its path; its mtime that binary's): what bin/yaffs2.js's header checks. */
+const blobPath = path.join(packageDir, 'dist', 'yaffs2.blob');
+const blobNodePath = path.join(packageDir, 'dist', 'yaffs2.blob.node');
 
 /** esbuild plugin: `import … from 'cli-progress'` gets a proxy that requires the real module on first use. */
 const lazyCliProgress = {
@@ -128,10 +133,46 @@ function trainCodeCache() {
   }
 }
 
-module.exports = { bundlePath, bundleIsCurrent, buildCli, trainCodeCache };
+/**
+ * Makes the startup snapshot: the bundle run under `node --build-snapshot` with
+ * YAFFS2_SNAPSHOT=build (src/main.ts: a small import and extract in that process, then the
+ * snapshot's main), written to a temporary file and renamed into place after
+ * dist/yaffs2.blob.node (this node's path, dated as this node's binary: `touch -r`, exact to the
+ * nanosecond). Whatever was there goes first, so an old blob never pairs with a new stamp. Best
+ * effort: without a blob (or with a stale one) the bin runs as `node bin/yaffs2.js`.
+ * `node` is the Node to make it with (tests); the bin's header runs the blob only with that one.
+ */
+function buildSnapshot(node = process.execPath) {
+  const temporary = `${blobPath}.${process.pid}.tmp`;
+  try {
+    fs.rmSync(blobPath, { force: true });
+    fs.rmSync(blobNodePath, { force: true });
+    const made = spawnSync(node, ['--snapshot-blob', temporary, '--build-snapshot', bundlePath], {
+      env: { ...process.env, YAFFS2_SNAPSHOT: 'build' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (made.status !== 0 || !fs.existsSync(temporary)) return false;
+    fs.writeFileSync(blobNodePath, `${node}\n`);
+    if (spawnSync('touch', ['-r', node, blobNodePath], { stdio: 'ignore' }).status !== 0) {
+      const st = fs.statSync(node);
+      fs.utimesSync(blobNodePath, st.atime, st.mtime);
+    }
+    fs.renameSync(temporary, blobPath);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(temporary, { force: true });
+  }
+}
+
+module.exports = { bundlePath, blobPath, blobNodePath, bundleIsCurrent, buildCli, trainCodeCache, buildSnapshot };
 
 if (require.main === module) {
-  buildCli().then(trainCodeCache, (e) => {
+  buildCli().then(() => {
+    trainCodeCache();
+    buildSnapshot();
+  }, (e) => {
     process.stderr.write(`yaffs2 build: ${e && e.message ? e.message : e}\n`);
     process.exitCode = 1;
   });
