@@ -29,12 +29,17 @@
  * With --fresh-outputs every extract run writes a directory of its own, all deleted after the
  * extract rows (so no run creates its files right after the previous run's were deleted: creating
  * files is then as cheap as it gets on that file system; needs runs × 2 × the tree on disk).
+ * Ours runs as the command, bin/yaffs2.js executed as npm's link to it is (its shell header
+ * starts Node from the CLI's startup snapshot, dist/yaffs2.blob, when it fits); the start-up,
+ * load and extract rows also time it with YAFFS2_SNAPSHOT=off (the header then runs `node
+ * bin/yaffs2.js`), and --node-bin times `node bin/yaffs2.js` throughout instead (as before the
+ * snapshot). The --before CLI always runs as `node PATH`.
  * NODE_EXTRA_CA_CERTS, when set (this machine's environment sets it to the system's whole CA
  * bundle), makes every Node process parse those certificates before any JavaScript runs (about
  * half of `node -e 0` here): the start-up row then also times `node -e 0` without it, and
  * --no-extra-ca-certs runs every command (both tools alike) without it, as on a machine that
  * does not set it. yaffs2 makes no TLS connection; the variable changes nothing else it does.
- * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf] [--out-dir DIR] [--fresh-outputs] [--no-extra-ca-certs]
+ * Run: npx tsx bench/yaffs2-speed.ts [--mb 50] [--runs 5] [--mkyaffs2image /tmp/mkyaffs2image] [--before PATH] [--perf] [--out-dir DIR] [--fresh-outputs] [--no-extra-ca-certs] [--node-bin]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -54,6 +59,11 @@ const beforeCli = option('before', '');
 /** Every timed command runs without NODE_EXTRA_CA_CERTS (spawnSync passes process.env on). */
 const noExtraCaCerts = argv.includes('--no-extra-ca-certs');
 const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
+/** Ours as `node bin/yaffs2.js …` (--node-bin) or as the command `bin/yaffs2.js …` (the default, as a user runs it). */
+const asNode = argv.includes('--node-bin');
+const ourCommand = asNode ? process.execPath : cli;
+const ours = (...args: string[]): string[] => (asNode ? [cli, ...args] : args);
+const snapshotOff = { ...process.env, YAFFS2_SNAPSHOT: 'off' };
 if (noExtraCaCerts) delete process.env.NODE_EXTRA_CA_CERTS;
 
 function mulberry32(seed: number): () => number {
@@ -157,17 +167,18 @@ const RUNS = Number(option('runs', '5'));
 function timeSideBySide(...commands: Command[]): Timing[] {
   // The --before CLI: the same command as ours (the first), run by the other bin, timed last.
   if (beforeCli) {
-    const ours = commands[0]!;
+    const first = commands[0]!;
     // Its output (the last argument, when ours writes one) goes beside ours.
-    const last = ours.args.length - 1;
-    const output = ours.args[last]!.startsWith(work) || ours.args[last]!.startsWith(outDir) ? `${ours.args[last]!}.before` : null;
-    const other = ours.args.map((a, i) => (a === cli ? beforeCli : i === last && output ? output : a));
+    const other = [beforeCli, ...(asNode ? first.args.slice(1) : first.args)];
+    const last = other.length - 1;
+    const output = other[last]!.startsWith(work) || other[last]!.startsWith(outDir) ? `${other[last]!}.before` : null;
+    if (output) other[last] = output;
     let fresh = 0;
     const clean = (): void => {
       if (output && freshOutputs) other[last] = `${output}-${fresh++}`;
       else if (output) fs.rmSync(output, { recursive: true, force: true });
     };
-    commands = [...commands, { label: `before ${ours.label}`, command: ours.command, args: other, before: clean }];
+    commands = [...commands, { label: `before ${first.label}`, command: process.execPath, args: other, before: clean }];
   }
   const samples: Sample[][] = commands.map(() => []);
   for (let run = 0; run < RUNS; run++) {
@@ -229,7 +240,7 @@ try {
     files++;
   }
   const mb = total / (1024 * 1024);
-  const ours = path.join(work, 'ours.img');
+  const oursImage = path.join(work, 'ours.img');
   const theirs = path.join(work, 'theirs.img');
   const rm = (...paths: string[]) => () => {
     for (const p of paths) fs.rmSync(p, { recursive: true, force: true });
@@ -244,7 +255,7 @@ try {
     withoutCa.push({ label: 'node without NODE_EXTRA_CA_CERTS', command: process.execPath, args: ['-e', '0'], before: none, env });
   }
   const [startUp, bare, bareWithoutCa] = timeSideBySide(
-    { label: 'start-up', command: process.execPath, args: [cli, '--version'], before: none },
+    { label: 'start-up', command: ourCommand, args: ours('--version'), before: none },
     { label: 'node', command: process.execPath, args: ['-e', '0'], before: none },
     ...withoutCa,
   );
@@ -258,20 +269,24 @@ try {
   // What loading the bundle costs, and what the code cache (bin/bundle.js) saves of it: the
   // bundle alone (plain require, no staleness check, no cache) and the bin with the cache off.
   const bundle = fileURLToPath(new URL('../packages/yaffs2/dist/yaffs2.cjs', import.meta.url));
-  const [cached, noCache, plain] = timeSideBySide(
+  // And what the startup snapshot saves: the command with it and without (YAFFS2_SNAPSHOT=off).
+  const [cached, noCache, plain, snapshot, noSnapshot] = timeSideBySide(
     { label: 'cached start-up', command: process.execPath, args: [cli, '--version'], before: none },
     { label: 'start-up, cache off', command: process.execPath, args: [cli, '--version'], before: none, env: { ...process.env, YAFFS2_CODE_CACHE: 'off' } },
     { label: 'bundle alone', command: process.execPath, args: [bundle, '--version'], before: none },
+    { label: 'snapshot start-up', command: cli, args: ['--version'], before: none },
+    { label: 'start-up, snapshot off', command: cli, args: ['--version'], before: none, env: snapshotOff },
   );
   console.log(
-    `load      code cache ${cached!.wall.toFixed(3)} s (${cpuText(cached!)})   cache off ${noCache!.wall.toFixed(3)} s (${cpuText(noCache!)})   bundle required directly ${plain!.wall.toFixed(3)} s (${cpuText(plain!)})`,
+    `load      node bin/yaffs2.js: code cache ${cached!.wall.toFixed(3)} s (${cpuText(cached!)})   cache off ${noCache!.wall.toFixed(3)} s (${cpuText(noCache!)})   bundle required directly ${plain!.wall.toFixed(3)} s (${cpuText(plain!)})`,
   );
+  console.log(`          bin/yaffs2.js as a command: snapshot ${snapshot!.wall.toFixed(3)} s (${cpuText(snapshot!)})   YAFFS2_SNAPSHOT=off ${noSnapshot!.wall.toFixed(3)} s (${cpuText(noSnapshot!)})`);
   const tiny = path.join(work, 'tiny');
   fs.mkdirSync(tiny);
   fs.writeFileSync(path.join(tiny, 'hello.txt'), 'hello\n');
   const tinyOurs = path.join(work, 'tiny-ours.img');
   const tinyTheirs = path.join(work, 'tiny-theirs.img');
-  const tinyImport: Command = { label: 'tiny import', command: process.execPath, args: [cli, 'import', tiny, tinyOurs], before: rm(tinyOurs) };
+  const tinyImport: Command = { label: 'tiny import', command: ourCommand, args: ours('import', tiny, tinyOurs), before: rm(tinyOurs) };
   if (mkyaffs2image && fs.existsSync(mkyaffs2image)) {
     const [a, b] = timeSideBySide(tinyImport, { label: 'tiny mkyaffs2image', command: mkyaffs2image, args: [tiny, tinyTheirs], before: rm(tinyTheirs) });
     console.log(`tiny      yaffs2 import ${a!.wall.toFixed(3)} s (${cpuText(a!)})   mkyaffs2image ${b!.wall.toFixed(3)} s (${cpuText(b!)})   one 6-byte file`);
@@ -279,8 +294,8 @@ try {
     const [a] = timeSideBySide(tinyImport);
     console.log(`tiny      yaffs2 import ${a!.wall.toFixed(3)} s (${cpuText(a!)})   one 6-byte file`);
   }
-  const importOurs: Command = { label: 'import', command: process.execPath, args: [cli, 'import', tree, ours], before: rm(ours) };
-  let reference = ours;
+  const importOurs: Command = { label: 'import', command: ourCommand, args: ours('import', tree, oursImage), before: rm(oursImage) };
+  let reference = oursImage;
   if (mkyaffs2image && fs.existsSync(mkyaffs2image)) {
     const [a, b] = timeSideBySide(importOurs, { label: 'mkyaffs2image', command: mkyaffs2image, args: [tree, theirs], before: rm(theirs) });
     reference = theirs;
@@ -298,20 +313,25 @@ try {
     let n = 0;
     return freshOutputs ? () => void (args[args.length - 1] = `${base}-${n++}`) : rm(base);
   };
-  const oursArgs = [cli, 'extract', reference, out1];
+  const oursArgs = ours('extract', reference, out1);
   const theirsArgs = [reference, out2];
-  const extractOurs: Command = { label: 'extract', command: process.execPath, args: oursArgs, before: outputFor(oursArgs, out1) };
+  const extractOurs: Command = { label: 'extract', command: ourCommand, args: oursArgs, before: outputFor(oursArgs, out1) };
+  // The command without its snapshot, in the same alternation (not with --node-bin).
+  const out3 = path.join(outDir, 'out3');
+  const noSnapshotArgs = ['extract', reference, out3];
+  const extractNoSnapshot: Command[] = asNode ? [] : [{ label: 'extract, snapshot off', command: cli, args: noSnapshotArgs, before: outputFor(noSnapshotArgs, out3), env: snapshotOff }];
   if (available('unyaffs')) {
-    const [a, b] = timeSideBySide(extractOurs, { label: 'unyaffs', command: 'unyaffs', args: theirsArgs, before: outputFor(theirsArgs, out2) });
+    const [a, b, c] = timeSideBySide(extractOurs, { label: 'unyaffs', command: 'unyaffs', args: theirsArgs, before: outputFor(theirsArgs, out2) }, ...extractNoSnapshot);
     console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${(mb / a!.wall).toFixed(0)} MiB/s)   unyaffs ${b!.wall.toFixed(3)} s   ratio ${(a!.wall / b!.wall).toFixed(2)}× (target ≤ 2)`);
     console.log(`          cpu: yaffs2 ${a!.cpu.toFixed(cpuDigits)} s   unyaffs ${b!.cpu.toFixed(cpuDigits)} s   ratio ${(a!.cpu / b!.cpu).toFixed(2)}×`);
     console.log(`          medians: yaffs2 ${a!.wallMedian.toFixed(3)} s   unyaffs ${b!.wallMedian.toFixed(3)} s   ratio ${(a!.wallMedian / b!.wallMedian).toFixed(2)}×; cpu ratio ${(a!.cpuMedian / b!.cpuMedian).toFixed(2)}×   (into ${outDir === work ? os.tmpdir() : outDirOption}${freshOutputs ? ', a fresh directory each run' : ''})`);
+    if (c) console.log(`          (YAFFS2_SNAPSHOT=off: extract ${c.wall.toFixed(3)} s, cpu ${c.cpu.toFixed(cpuDigits)} s, medians ${c.wallMedian.toFixed(3)} / ${c.cpuMedian.toFixed(cpuDigits)} s; ratio ${(c.wall / b!.wall).toFixed(2)}× best, ${(c.wallMedian / b!.wallMedian).toFixed(2)}× median)`);
   } else {
     const [a] = timeSideBySide(extractOurs);
     console.log(`extract   yaffs2 ${a!.wall.toFixed(3)} s (${cpuText(a!)})   unyaffs: not installed`);
   }
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}${outDirOption ? ` --out-dir ${outDirOption}` : ''}${freshOutputs ? ' --fresh-outputs' : ''}${noExtraCaCerts ? ' --no-extra-ca-certs' : ''}`);
+  console.log(`command: npx tsx bench/yaffs2-speed.ts --mb ${targetMb} --runs ${RUNS}${mkyaffs2image ? ` --mkyaffs2image ${mkyaffs2image}` : ''}${beforeCli ? ` --before ${beforeCli}` : ''}${usePerf ? ' --perf' : ''}${outDirOption ? ` --out-dir ${outDirOption}` : ''}${freshOutputs ? ' --fresh-outputs' : ''}${noExtraCaCerts ? ' --no-extra-ca-certs' : ''}${asNode ? ' --node-bin' : ''}`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
   if (outDir !== work) fs.rmSync(outDir, { recursive: true, force: true });
