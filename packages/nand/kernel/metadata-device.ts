@@ -434,6 +434,22 @@ export function programHeadRunSink(page: i32, count: i32): void {
 }
 
 /**
+ * programHeadRunSink's counts and next page alone: the caller stores each page's compact head,
+ * page state and programmed byte itself when it first needs them (the SSD FTL's lazily
+ * materialised fill, kernel/ftl/lazy-fill.ts in ssd, which writes all of them before anything
+ * outside its module reads the store).
+ */
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords packages/nand/src/store.ts#RamStore.writeHeadWords kernel:47f94df6 source:b3f23bf3
+export function programHeadRunCounts(page: i32, count: i32): void {
+  if (count <= 0) return;
+  const block = blockOf(page);
+  bump(3, <f64>count);
+  bump(1, <f64>count);
+  addU32(programsPerBlock, block, <u32>count);
+  store<u32>(nextPage + (<usize>block << 2), page - block * pagesPerBlock + count);
+}
+
+/**
  * MetadataNandDevice.copybackRun for a run whose sources all lie in one block on the target's die
  * (a block-mode GC run): `count` copybacks from `sourceBlock` to target … target + count − 1 with
  * compact heads (the SSD FTL's data pages), words 1 and 2 of page k at words + 8k. The clock takes

@@ -68,7 +68,14 @@ export class Ftl {
    * The FTL's L2P table as stored: each entry bitwise inverted (~ppa, 0 unmapped; ftl/abi.ts), so
    * a new one is zero memory. {@link l2p} decodes a copy, {@link physicalPage} one entry.
    */
-  readonly l2pTable: Int32Array;
+  /**
+   * The L2P table itself (~ppa, abi.ts), whatever a lazy fill still implies written first
+   * (src/ftl/lazy-fill.ts). Internal: for tests and the simulator's checks.
+   */
+  get l2pTable(): Int32Array {
+    this.state.settleFill();
+    return this.state.l2p;
+  }
   readonly validBits: Uint32Array;
   readonly blockValid: Int32Array;
   /** VPC per GC unit. In block mode a unit is a block: the same array as {@link blockValid}. */
@@ -94,6 +101,7 @@ export class Ftl {
    * {@link p2lOf} reads one entry).
    */
   get p2l(): Int32Array {
+    this.state.settleFill();
     const st = this.state;
     const out = new Int32Array(st.totalPages);
     for (let ppa = 0; ppa < st.totalPages; ppa++) out[ppa] = p2lAt(st, ppa);
@@ -105,6 +113,7 @@ export class Ftl {
    * pages): for tests and inspection; {@link physicalPage} reads one entry).
    */
   get l2p(): Int32Array {
+    this.state.settleFill();
     const table = this.state.l2p;
     const out = new Int32Array(table.length);
     for (let lba = 0; lba < table.length; lba++) out[lba] = ~table[lba]!;
@@ -113,6 +122,7 @@ export class Ftl {
 
   /** P2L[ppa] (see {@link p2l}). */
   p2lOf(ppa: number): number {
+    this.state.settleFill();
     return p2lAt(this.state, ppa);
   }
 
@@ -133,7 +143,6 @@ export class Ftl {
     this.poolCount = st.poolCount;
     this.blockMode = st.blockMode;
     this.dieOrder = st.dieOrder;
-    this.l2pTable = st.l2p;
     this.validBits = st.validBits;
     this.blockValid = st.blockValid;
     this.unitValid = st.unitValid;
@@ -202,11 +211,13 @@ export class Ftl {
     return poolOfUnit(this.state, u);
   }
   isValid(ppa: number): boolean {
+    this.state.settleFill();
     return isValid(this.state, ppa);
   }
 
   /** Writes one logical page (data of pageSize bytes when the device stores data; zeros if omitted). */
   write(lba: number, data?: Uint8Array): void {
+    this.state.settleFill();
     const st = this.state;
     if (st.cmt === null) {
       write(st, lba, data);
@@ -222,6 +233,7 @@ export class Ftl {
    * else why it declined (nothing changed). The preconditioning fill's fast path.
    */
   markedFill(order: Int32Array | null, first: number, count: number, kernelProgramsReady = false): string | null {
+    this.state.settleFill();
     return markedFill(this.state, order, first, count, kernelProgramsReady);
   }
   /**
@@ -302,6 +314,7 @@ export class Ftl {
    * returned `code` < 0: what write() does after that call. Internal.
    */
   finishKernelWrite(lba: number, code: number): void {
+    this.state.settleFill();
     finishKernelWrite(this.state, lba, code);
   }
   /**
@@ -309,6 +322,7 @@ export class Ftl {
    * as zeros. Throws READ_FAILED when the ECC gives up or the page fails its CRC.
    */
   read(lba: number, out?: Uint8Array): FtlReadResult {
+    this.state.settleFill();
     if (this.state.cmt !== null) this.mapped(lba, 1, false);
     return read(this.state, lba, out);
   }
@@ -318,6 +332,7 @@ export class Ftl {
    * programmed first in the host stream; recovery replays it by sequence number. Never runs GC.
    */
   trim(lba: number, count = 1): void {
+    this.state.settleFill();
     const st = this.state;
     const cmt = st.cmt;
     if (cmt === null) {
@@ -335,11 +350,13 @@ export class Ftl {
   }
   /** Physical page of a logical page (−1 when unmapped). */
   physicalPage(lba: number): number {
+    this.state.settleFill();
     return physicalPage(this.state, lba);
   }
 
   /** Picks a FULL unit of the pool per the policy, or −1. */
   selectVictim(pool: number): number {
+    this.state.settleFill();
     return selectVictim(this.state, pool);
   }
   /**
@@ -347,12 +364,14 @@ export class Ftl {
    * units or no victim frees space. Returns the number of units collected.
    */
   backgroundGc(maxUnits = Infinity): number {
+    this.state.settleFill();
     const done = backgroundGc(this.state, maxUnits);
     this.afterMappingChanges();
     return done;
   }
   /** Runs one GC in a pool now (the victim per policy). Returns false when nothing can be gained. */
   collectOnce(pool = 0): boolean {
+    this.state.settleFill();
     const done = collectOnce(this.state, pool);
     this.afterMappingChanges();
     return done;
@@ -369,6 +388,7 @@ export class Ftl {
    * Partly written blocks are closed (their erased tail is reclaimed by GC).
    */
   recover(): void {
+    this.state.settleFill();
     recover(this.state);
   }
 
@@ -378,10 +398,12 @@ export class Ftl {
   }
   /** Per-block (and per-page) state for the dashboard. Costs O(total pages). */
   snapshot(): BlockMapSnapshot {
+    this.state.settleFill();
     return snapshot(this.state);
   }
   /** Cross-checks the tables (L2P ↔ VPBM ↔ VPC) and throws on the first mismatch. O(pages); for tests. */
   checkConsistency(): void {
+    this.state.settleFill();
     checkConsistency(this.state);
   }
 }

@@ -4,10 +4,11 @@
 
 import { copybackRun, erase, headWord1 } from '../../../nand/kernel/metadata-device';
 import { BLOCK_FULL, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_RUNS, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
-import { blockMinSeq, blockState, blockValid, bump, dataPages, freeCount, gcSlot, i32At, l2p, moveSources, moveWords, must, pagesPerBlock, scalarCells, setI32, stateCells, unitCapacity, unitState, validBits, writePointer } from './state';
+import { blockMinSeq, blockOf, blockState, blockValid, bump, dataPages, freeCount, gcSlot, i32At, l2p, moveSources, moveWords, must, pagesPerBlock, scalarCells, setI32, stateCells, unitCapacity, unitState, validBits, writePointer } from './state';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim';
 import { afterMovedRun, dropMovedValid, placeMoved, setValid } from './block-manager';
 import { freeCapacity, freeUnit } from './free-pool';
+import { settleBlock } from './lazy-fill';
 
 /**
  * Lists the valid pages of [first, end) from the VPBM into moveSources (x & −x isolates the
@@ -17,6 +18,7 @@ import { freeCapacity, freeUnit } from './free-pool';
  */
 export function listValid(first: i32, end: i32): i32 {
   const sources = moveSources;
+  settleBlock(blockOf(first)); // a lazily filled victim's heads written first (kernel/ftl/lazy-fill.ts)
   let n = 0;
   for (let w = first >>> 5; w << 5 < end; w++) {
     const base = w << 5;
@@ -108,8 +110,9 @@ export function relocate(b: i32, pool: i32, n: i32): void {
 }
 
 /** eraseUnit + resetBlock + freeUnit for a victim block (block mode). */
-// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit kernel:6e027092 source:ab02cb04
+// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit kernel:508bfe5a source:ab02cb04
 export function eraseVictim(u: i32, pool: i32): void {
+  settleBlock(u);
   must(erase(u));
   bump(COUNTER_ERASES, 1);
   const first = u * pagesPerBlock;

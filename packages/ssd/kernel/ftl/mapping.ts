@@ -27,6 +27,7 @@ import {
 import { leastValidUnit } from './victim';
 import { closeBlock, lowerMinSequence, openUnit, programNext, setInvalid, setValid } from './block-manager';
 import { collect } from './gc';
+import { settleLba } from './lazy-fill';
 import { foregroundGcReplay, placeData } from './replay-gc';
 
 // ------------------------------------------------------------------ the host write (src/ftl/mapping.ts write, nextHostDie; block-manager.ts placeHost)
@@ -78,11 +79,12 @@ export function staticHostDie(lba: i32): i32 {
  * (−2 − die) when it must go on with die `die` (chosen, the host cursor moved, and whole GC units
  * may have run).
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:b7aa030b source:b47f8044
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:1b37a93c source:b47f8044
 export function write(lba: i32): i32 {
   if (programsReady() == 0 || erasesReady() == 0 || readsReady() == 0) return KERNEL_WRITE_DECLINED;
   // The old mapping is read first: a random L2P access that misses the cache overlaps the work
   // below. Only a collection can move the page in between; then it is read again.
+  settleLba(lba); // a lazily filled LBA's entry written first (kernel/ftl/lazy-fill.ts)
   let old = ~i32At(l2p, lba); // L2P holds ~ppa (abi.ts)
   const die = staticAllocation != 0 ? staticHostDie(lba) : nextHostDie();
   if (die < 0) return KERNEL_WRITE_DECLINED;
@@ -166,8 +168,9 @@ function staticViewDie(lba: i32): i32 {
  * Ftl.read of `lba` in the kernel replay: 1 when mapped (its page read through the plane view,
  * its head's LBA checked as decodeSpare does), 0 when unmapped.
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#read kernel:7ef37f25 source:e6a43ab1
+// Mirrors: packages/ssd/src/ftl/mapping.ts#read kernel:8f4faf46 source:e6a43ab1
 export function replayRead(lba: i32): i32 {
+  settleLba(lba);
   const ppa = ~i32At(l2p, lba);
   if (ppa < 0) return 0;
   const real = readPage(ppa);
@@ -181,8 +184,9 @@ export function replayRead(lba: i32): i32 {
  * free block opened first) programmed through the plane view; the old copy (read again after GC,
  * which may have moved it) invalidated, the L2P updated.
  */
-// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:763ab856 source:b47f8044
+// Mirrors: packages/ssd/src/ftl/mapping.ts#write packages/ssd/src/ftl/mapping.ts#writeAfterKernel packages/ssd/src/ftl/block-manager.ts#placeHost kernel:789a4ea9 source:b47f8044
 export function replayWrite(lba: i32): void {
+  settleLba(lba);
   const early = ~i32At(l2p, lba);
   const die = staticViewDie(lba);
   const collected = i32At(freeCount, die) < gcThreshold;

@@ -9,11 +9,12 @@
 // programmed flags, next page and counts — is written once per run, when its block closes or the
 // fill ends: the same tables as one programHeadSink and setValid call a page leave.
 // Counterpart of src/ftl/marked-fill.ts (MQSim: FTL::Perform_precondition).
-import { programHeadRunSink, programHeadRunStatus } from '../../../nand/kernel/metadata-device';
+import { programHeadRunCounts, programHeadRunSink, programHeadRunStatus } from '../../../nand/kernel/metadata-device';
 import { SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
 import { realPage } from '../planes';
 import { blockValid, dataPages, dieOrder, dies, hostSlot, i32At, l2p, pagesPerBlock, poolValid, scalarCells, setI32, validBits, writePointer } from './state';
 import { closeBlock, lowerMinSequence, openUnit, setValid } from './block-manager';
+import { bindImplied, impliedPage } from './lazy-fill';
 
 // The device's compact heads (nand's kernel/metadata-device.ts imports the same global).
 @external("device", "heads") declare const deviceHeads: usize;
@@ -43,6 +44,20 @@ function setValidRun(from: i32, to: i32): void {
  */
 function closeRun(b: i32, die: i32, real: i32, start: i32, valid: i32, programmed: i32): void {
   programHeadRunSink(real + start, programmed - start);
+  const n = valid - start;
+  if (n <= 0) return;
+  const base = b * pagesPerBlock;
+  setValidRun(base + start, base + valid);
+  setI32(blockValid, b, i32At(blockValid, b) + n);
+  setI32(poolValid, die, i32At(poolValid, die) + n);
+}
+
+/**
+ * closeRun for the lazy fill: the device counts the run's programs (its pages' heads, states and
+ * programmed bytes are kernel/ftl/lazy-fill.ts's to write), the FTL its valid pages.
+ */
+function closeImpliedRun(b: i32, die: i32, real: i32, start: i32, valid: i32, programmed: i32): void {
+  programHeadRunCounts(real + start, programmed - start);
   const n = valid - start;
   if (n <= 0) return;
   const base = b * pagesPerBlock;
@@ -129,4 +144,100 @@ export function markedFillPages(order: usize, first: i32, count: i32, residues: 
   }
   store<f64>(scalarCells, seq, SCALAR_NEXT_SEQUENCE << 3);
   return last;
+}
+
+/**
+ * The sequential fill of LBAs first … first + count − 1 (markedFillPages with no order) a block at
+ * a time, the L2P entries and heads left implied (kernel/ftl/lazy-fill.ts): each die's writes —
+ * die dieOfResidue[(first + i) mod period] of write i (`residues`), or round robin from `cursor`
+ * (then the period is the dies) — fill its open block from its write pointer, then the blocks it
+ * opens one after another; per block the eager fill's block and device bookkeeping, with the
+ * sequence numbers write i would have had (seq0 + i: a close stamps the next number without
+ * taking it). The dies are independent (their pools, buckets and blocks), so each is done whole
+ * in turn. The tables (i32; period = the period, or the dies): dieTable, rankTable, posTable
+ * [period], perTable, wpTable [dies], startTable [dies + 1], list [2 × entries], entries [view
+ * blocks], bits [one a write]. Returns the last page written (view page; −1 for none).
+ */
+// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:ab41e56e source:635283c4
+export function markedFillLazy(first: i32, count: i32, residues: usize, period: i32, cursor: i32, dieTable: usize, rankTable: usize, posTable: usize, perTable: usize, wpTable: usize, startTable: usize, list: usize, entries: usize, viewBlocks: i32, bits: usize): i32 {
+  if (count <= 0) return -1;
+  const seq0 = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
+  if (residues == 0) period = dies;
+  // The die and rank (writes to the same die before it in the period) of each position.
+  for (let d = 0; d < dies; d++) setI32(perTable, d, 0);
+  for (let p = 0; p < period; p++) {
+    const die = residues != 0 ? i32At(residues, (first + p) % period) : i32At(dieOrder, (cursor + p) % dies);
+    setI32(dieTable, p, die);
+    const r = i32At(perTable, die);
+    setI32(rankTable, p, r);
+    setI32(perTable, die, r + 1);
+  }
+  // posTable: each die's positions in order, the dies one after another (from posStart).
+  let posStart = 0;
+  for (let d = 0; d < dies; d++) {
+    let r = 0;
+    for (let p = 0; p < period; p++) if (i32At(dieTable, p) == d) setI32(posTable, posStart + r++, p);
+    posStart += r;
+  }
+  memory.fill(entries, 0, <usize>viewBlocks << 2);
+  const whole = count / period;
+  const rest = count - whole * period;
+  let entry = 0;
+  posStart = 0;
+  for (let d = 0; d < dies; d++) {
+    setI32(startTable, d, entry);
+    const per = i32At(perTable, d);
+    let writes = whole * per;
+    for (let p = 0; p < rest; p++) if (i32At(dieTable, p) == d) writes++;
+    if (writes == 0) {
+      setI32(wpTable, d, 0);
+      continue;
+    }
+    // Write number (in the fill) of the die's k-th write: ⌊k / per⌋·period + its position.
+    let b = i32At(hostSlot, d);
+    let k = 0;
+    if (b < 0) {
+      store<f64>(scalarCells, seq0 + <f64>i32At(posTable, posStart), SCALAR_NEXT_SEQUENCE << 3);
+      b = openUnit(hostSlot, d);
+    }
+    let wp = i32At(writePointer, b);
+    setI32(wpTable, d, wp);
+    while (true) {
+      const real = realPage(b * pagesPerBlock);
+      if (programHeadRunStatus(real + wp, dataPages - wp) != 0) unreachable();
+      const kq = k / per;
+      lowerMinSequence(b, seq0 + <f64>(kq * period + i32At(posTable, posStart + k - kq * per)));
+      store<i32>(list + (<usize>entry << 3), b);
+      store<i32>(list + (<usize>entry << 3), real, 4);
+      entry++;
+      setI32(entries, b, entry);
+      const m = min(dataPages - wp, writes - k);
+      k += m;
+      if (wp + m < dataPages) {
+        // The fill ends in this block: its run counted, the block left open.
+        setI32(writePointer, b, wp + m);
+        closeImpliedRun(b, d, real, wp, wp + m, wp + m);
+        break;
+      }
+      // The block's last data page: the run counted, the block closed (stamped with the number
+      // after that page's), then that page counted valid — as the page-by-page fill does.
+      setI32(writePointer, b, dataPages);
+      closeImpliedRun(b, d, real, wp, dataPages - 1, dataPages);
+      const lastK = k - 1;
+      const lq = lastK / per;
+      store<f64>(scalarCells, seq0 + <f64>(lq * period + i32At(posTable, posStart + lastK - lq * per)) + 1, SCALAR_NEXT_SEQUENCE << 3);
+      closeBlock(hostSlot, b);
+      setValid(b * pagesPerBlock + dataPages - 1);
+      if (k >= writes) break;
+      const nq = k / per;
+      store<f64>(scalarCells, seq0 + <f64>(nq * period + i32At(posTable, posStart + k - nq * per)), SCALAR_NEXT_SEQUENCE << 3);
+      b = openUnit(hostSlot, d);
+      wp = 0;
+    }
+    posStart += per;
+  }
+  setI32(startTable, dies, entry);
+  store<f64>(scalarCells, seq0 + <f64>count, SCALAR_NEXT_SEQUENCE << 3);
+  bindImplied(first, count, seq0, period, dieTable, rankTable, posTable, perTable, wpTable, startTable, list, entries, bits);
+  return impliedPage(count - 1);
 }

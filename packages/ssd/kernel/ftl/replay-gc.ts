@@ -15,12 +15,13 @@
 import { BLOCK_BAD, BLOCK_FULL, BLOCK_OPEN, BLOCK_VICTIM, COUNTER_ERASES, COUNTER_GC_MOVED_PAGES, COUNTER_GC_PAGE_READS, COUNTER_GC_RUNS, SCALAR_NEXT_SEQUENCE, STATE_LAST_VICTIM } from '../../src/ftl/abi';
 import { headWord1 } from '../../../nand/kernel/metadata-device';
 import {
-  blockMinSeq, blockState, blockValid, bump, dataPages, dieOf, dynamicWearLeveling, freeCount, gcSlot, gcThreshold, i32At, l2p, moveSources,
+  blockMinSeq, blockOf, blockState, blockValid, bump, dataPages, dieOf, dynamicWearLeveling, freeCount, gcSlot, gcThreshold, i32At, l2p, moveSources,
   moveWords, nextSequence, pagesPerBlock, scalarCells, setI32, stateCells, unitCapacity, unitState, unitsPerPool, validBits, writePointer,
 } from './state';
 import { bucketRemove, leastValidUnit, selectVictim } from './victim';
 import { afterMovedRun, closeBlock, dropMovedValid, lowerMinSequence, openUnit, setValid, setInvalid } from './block-manager';
 import { freeCapacity, nextInsertionStamp, pushFreeUnit } from './free-pool';
+import { settleBlock } from './lazy-fill';
 import { copybackRunSink, eraseBlockSink, eraseCountOf, programPage, readPage, realPage } from '../planes';
 import { holdAfter, lastTransaction, operationClass, request, setHoldAfter, setLastTransaction, setOperationClass, setRequest, setTransferBytes, transferBytes } from '../scheduler';
 import { CLASS_GC } from '../scheduler/transactions';
@@ -66,6 +67,7 @@ export function bindReplayGc(group: i32, wearLeveling: i32, threshold: f64, cold
 
 /** p2lAt: the LBA of data page `ppa` (its compact head's word 1, or the P2L table's entry). */
 function p2lAt(ppa: i32): i32 {
+  settleBlock(blockOf(ppa)); // a lazily filled block's heads written first (kernel/ftl/lazy-fill.ts)
   const lba = p2lTable != 0 ? ~load<i32>(p2lTable + (<usize>ppa << 2)) : headWord1(realPage(ppa));
   if (lba < 0) unreachable(); // a TRIM record or a torn head: the replay's check rules them out
   return lba;
@@ -94,7 +96,7 @@ let savedBytes: i32 = 0;
 let savedHold: i32 = -1;
 
 /** GC's operations are the device's (no request's), in the GC class, whole pages, held after nothing. */
-// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:31a4a979 source:7d7112e8
+// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:31a4a979 source:2ee84a63
 function gcBegin(): void {
   if (gcDepth++ > 0) return;
   savedRequest = request;
@@ -325,8 +327,9 @@ function relocatePage(ppa: i32, slots: usize, cold: bool, pool: i32): i32 {
 }
 
 /** eraseUnit in block mode: the erase, the block's tables reset, back to its pool; the wear-leveling check. */
-// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit packages/ssd/src/ftl/block-manager.ts#resetBlock kernel:bfaabd3c source:06de2efe
+// Mirrors: packages/ssd/src/ftl/gc.ts#eraseUnit packages/ssd/src/ftl/block-manager.ts#resetBlock kernel:8f4fe1f4 source:06de2efe
 function eraseUnit(u: i32, allowWearLeveling: bool): void {
+  settleBlock(u);
   if (load<u8>(blockState + <usize>u) != BLOCK_BAD) {
     eraseBlockSink(u);
     bump(COUNTER_ERASES, 1);

@@ -23,6 +23,7 @@ import {
 } from '../../src/simulator/replay-abi';
 import { bindReplayGc, erasesSinceWearCheck, wearLevelingMovedPages, wearLevelingRuns } from '../ftl/replay-gc';
 import { l2p } from '../ftl/state';
+import { settleLba } from '../ftl/lazy-fill';
 import { bindReplayFtl, replayRead, replayWrite } from '../ftl/mapping';
 import { HISTOGRAM_BYTES, bucketOf, recordInBucket } from '../metrics';
 import { bindPlanes, readPage } from '../planes';
@@ -119,7 +120,7 @@ function recordRequest(kind: i32, latency: f64): void {
 }
 
 /** The scheduler's onComplete: the request's slot frees at its completion, its latency recorded. */
-// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:c36d657e source:7d7112e8
+// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:c36d657e source:2ee84a63
 export function requestCompleted(r: i32, completion: f64): void {
   doneCount = heapPush(doneTimes, doneCount, completion);
   recordRequest(ri(r, R_KIND), completion - rf(r, R_ARRIVAL));
@@ -232,7 +233,7 @@ export function replayScheduled(at: usize): i32 {
  * records it; the histograms and counts are then in the block and cells for TypeScript, which
  * calls this again). QUEUE_STUCK: a full queue with nothing outstanding (replay.ts's internal error).
  */
-// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:0ddfae57 source:7d7112e8
+// Mirrors: packages/ssd/src/simulator/replay.ts#replayTraceScheduled kernel:0a3385f2 source:2ee84a63
 export function replayResume(): i32 {
   const cells = addr(desc, D_CELLS);
   const requests = at32(desc, D_REQUESTS);
@@ -312,6 +313,7 @@ export function replayResume(): i32 {
         }
         setHoldAfter(-1);
       } else {
+        if (rmw && touched < pageSize) settleLba(lba);
         const old = rmw && touched < pageSize ? ~load<i32>(l2p + (<usize>lba << 2)) : -1;
         if (old >= 0) {
           // The update read (the sectors the write leaves), then the program held until it is done.

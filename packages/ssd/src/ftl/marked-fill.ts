@@ -222,6 +222,38 @@ export function markedFill(st: FtlState, order: Int32Array | null, first: number
   return null;
 }
 
+/**
+ * A sequential kernel fill that leaves its L2P entries and heads implied (kernel/ftl/marked-fill.ts
+ * markedFillLazy, src/ftl/lazy-fill.ts): its tables in the table memory (kept while anything is
+ * implied), then the host cursor and counts as kernelFill leaves them. False, with nothing done,
+ * when the tables do not fit (kernelFill's page-by-page kernel pass then).
+ */
+function kernelFillLazy(st: FtlState, kernel: FtlKernel, layout: MetadataKernelLayout | null, first: number, count: number, residues: number, period: number): boolean {
+  const cycle = residues !== 0 ? period : st.dies;
+  const entries = Math.ceil(count / st.dataPages) + 2 * st.dies;
+  const tables = allocateTables({
+    dieOfPos: int32Table(cycle), rankOfPos: int32Table(cycle), posList: int32Table(cycle), perPeriod: int32Table(st.dies), wp0: int32Table(st.dies),
+    listStart: int32Table(st.dies + 1), blockList: int32Table(2 * entries), blockEntry: int32Table(st.totalBlocks), writtenBits: int32Table(Math.ceil(count / 32)),
+  }, layout?.memory ?? null);
+  if (!tables.inMemory) return false;
+  const at = tables.offsets;
+  let last: number;
+  try {
+    last = kernel.markedFillLazy(first, count, residues, period, st.hostCursor, at.dieOfPos, at.rankOfPos, at.posList, at.perPeriod, at.wp0, at.listStart, at.blockList, at.blockEntry, st.totalBlocks, at.writtenBits);
+  } catch (e) {
+    rethrowKernelAbort(`the kernel marked fill (pages ${first}…${first + count - 1} of the fill, implied)`, e);
+  }
+  const v = tables.views;
+  st.impliedFill = kernel.fillImplied() === 1
+    ? { first, count, sequence: st.nextSequence - count, period: cycle, dieOfPos: v.dieOfPos, rankOfPos: v.rankOfPos, perPeriod: v.perPeriod, wp0: v.wp0, listStart: v.listStart, blockList: v.blockList }
+    : null;
+  st.counterValues.hostPageWrites += count;
+  if (residues === 0) st.hostCursor = (st.hostCursor + count) % st.dies;
+  const device = st.device as { hintProgram?(page: number): void };
+  if (last >= 0) device.hintProgram?.(last);
+  return true;
+}
+
 /** LBAs handed to the kernel at once (for a given order, a 4 MiB buffer in the table memory). */
 const KERNEL_FILL_CHUNK = 1 << 20;
 
@@ -242,6 +274,7 @@ function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, f
   if (dieOfResidue !== null) tables.views.residues.set(dieOfResidue);
   kernel.bindPlaneView(st.planesPerDie, st.blocksPerDie, device.physicalGeometry?.blocksPerDie ?? st.blocksPerDie, g.pagesPerBlock, g.pageSize + g.spareSize);
   const residues = dieOfResidue !== null ? tables.offsets.residues : 0;
+  if (order === null && st.lazyFill && kernelFillLazy(st, kernel, layout, first, count, residues, period)) return true;
   let last = -1;
   for (let done = 0; done < count; ) {
     // A sequential fill in chunks too: V8 runs a WebAssembly function's first calls in its

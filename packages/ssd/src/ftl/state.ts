@@ -13,6 +13,7 @@ import type { FtlOptions } from '../config.ts';
 import { SsdError } from '../errors.ts';
 import type { MappingCache, TranslationReadTiming } from './cached-mapping.ts';
 import type { GcTiming } from './gc.ts';
+import type { ImpliedFill } from './lazy-fill.ts';
 import { FTL_KERNEL_WASM_BASE64 } from '../ftl-kernel-wasm.ts';
 import { KIND_DATA, KIND_SUMMARY, KIND_TRANSLATION, KIND_TRIM, LITTLE_ENDIAN_HOST, METADATA_BYTES, decodeSpare, metadataOffset, spareWord0 } from '../spare.ts';
 import type { PageMetadata } from '../spare.ts';
@@ -66,6 +67,20 @@ export interface FtlKernel {
   bindPlaneView(planesPerDie: number, viewBlocksPerDie: number, realBlocksPerDie: number, pagesPerBlock: number, recordBytes: number): void;
   /** kernel/ftl/marked-fill.ts: markedFill's pass 2 (see there); returns the last page written. */
   markedFillPages(order: number, first: number, count: number, residues: number, period: number, cursor: number, runs: number): number;
+  /**
+   * kernel/ftl/marked-fill.ts markedFillLazy: the sequential fill a block at a time, its L2P
+   * entries and heads left implied (kernel/ftl/lazy-fill.ts); returns the last page written.
+   */
+  markedFillLazy(
+    first: number, count: number, residues: number, period: number, cursor: number, dieTable: number, rankTable: number, posTable: number,
+    perTable: number, wpTable: number, startTable: number, list: number, entries: number, viewBlocks: number, bits: number,
+  ): number;
+  /** kernel/ftl/lazy-fill.ts: writes every entry the fill still implies. */
+  settleFill(): void;
+  /** kernel/ftl/lazy-fill.ts: 1 while some of the fill is implied. */
+  fillImplied(): number;
+  /** kernel/ftl/lazy-fill.ts settleLba: writes the span of `lba` if the fill still implies it. */
+  settleLbaAt(lba: number): void;
   /** nand's kernel: whether fast programs and charged reads may run now (1) — the device's faults and power allow them. */
   programsReady(): number;
   readsReady(): number;
@@ -343,6 +358,19 @@ export class FtlState {
     return this.poweredOff ? null : this.kernel;
   }
   poweredOff = false;
+  /**
+   * The module's last fill left L2P entries and heads implied (src/ftl/lazy-fill.ts): set by the
+   * kernel fill, cleared by {@link settleFill}. Its tables, for tests (null when none is pending).
+   */
+  impliedFill: ImpliedFill | null = null;
+  /** Whether a sequential kernel fill may leave entries implied (false: every page written as it goes; the tests' eager side). */
+  lazyFill = true;
+  /** Has the kernel write what its fill still implies: before TypeScript reads the L2P, the P2L or the heads. */
+  settleFill(): void {
+    if (this.impliedFill === null) return;
+    this.impliedFill = null;
+    this.moduleKernel!.settleFill();
+  }
   /** The cached mapping table (ftl/cached-mapping.ts; null: the full L2P in RAM). Set by Ftl's constructor. */
   cmt: MappingCache | null = null;
   /**
@@ -548,6 +576,7 @@ export class FtlState {
 
   /** P2L[ppa] derived from the page's spare head (see {@link derivedP2l}; p2lAt calls it). */
   deriveP2l(ppa: number): number {
+    if (this.impliedFill !== null) this.settleFill();
     const device = this.device;
     const word1 = device.compactHeadWord1!(ppa);
     if (word1 >= 0) return word1 | 0;

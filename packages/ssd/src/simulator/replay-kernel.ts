@@ -178,6 +178,8 @@ function gcBlocker(ftl: Ftl, requests: readonly TraceRequest[]): string | null {
       writes[die]!++;
       if (seen.has(lba)) continue;
       seen.add(lba);
+      // An entry a lazy fill still implies is written first (the replay would write it anyway).
+      if (st.impliedFill !== null) st.moduleKernel!.settleLbaAt(lba);
       const old = ~st.l2p[lba]!;
       if (old < 0 || st.dieOfBlock[Math.floor(old / st.pagesPerBlock)] !== die) fresh[die]!++;
     }

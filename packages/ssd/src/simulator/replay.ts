@@ -99,6 +99,8 @@ export function replayTrace(host: ReplayHost, requests: readonly TraceRequest[],
   // The read-modify-write read goes through the FTL's device: its page numbers are the FTL's (a
   // plane view's, with planes), so the read lands on the block, die and channel of the old copy.
   const flash = host.ftl.internalState.device;
+  // The TypeScript replay reads the tables: whatever a lazy fill still implies written first.
+  host.ftl.internalState.settleFill();
   // The completion times of the outstanding requests: a binary min-heap of at most queueDepth.
   const depth = host.queueDepth;
   const outstanding = new Float64Array(depth);
@@ -228,6 +230,8 @@ export function replayTraceScheduled(host: ReplayHost, scheduler: TransactionSch
   const rmw = host.partialPageWrites === 'read-modify-write';
   // The update read through the FTL's device (its page numbers; planes.ts tells the grouping its plane).
   const flash = host.ftl.internalState.device;
+  // The TypeScript replay reads the tables: whatever a lazy fill still implies written first.
+  host.ftl.internalState.settleFill();
   // Completion times of requests done but still holding their slot (freed once the host looks).
   const doneTimes = new Float64Array(depth);
   let doneCount = 0;
