@@ -14,7 +14,7 @@
  * build it from upstream's utils/ (see packages/yaffs2/test/fixtures/README.md) and pass its path
  * with --mkyaffs2image (or MKYAFFS2IMAGE=); without it the import row compares nothing.
  *
- * The CLI bundle is rebuilt first; CPU times (user + system, GNU time) print beside wall times.
+ * The CLI bundle is rebuilt first and copied (see installDir); CPU times (user + system, GNU time) print beside wall times.
  * With --before PATH (another checkout's packages/yaffs2/bin/yaffs2.js, e.g. an older commit's,
  * built), that CLI runs in the same alternation and prints beside ours: a before/after in one run.
  * With --perf, CPU times come from `perf stat -e task-clock` (ms resolution) in a run of their own
@@ -54,7 +54,15 @@ const option = (name: string, fallback: string): string => {
 };
 const targetMb = Number(option('mb', '50'));
 const mkyaffs2image = option('mkyaffs2image', process.env.MKYAFFS2IMAGE ?? '');
-const cli = fileURLToPath(new URL('../packages/yaffs2/bin/yaffs2.js', import.meta.url));
+/**
+ * Ours runs from a copy of the built package (bin/, the bundle, package.json) in a directory of
+ * the bench's own, with its own code cache and startup snapshot made there (below): edits to
+ * the working tree during the runs (other people's, to yaffs2, nand or cli-kit) would make the
+ * bin rebuild the bundle in a timed run and leave the snapshot older than it, unused.
+ */
+const installDir = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-speed-cli-'));
+process.on('exit', () => fs.rmSync(installDir, { recursive: true, force: true }));
+const cli = path.join(installDir, 'bin', 'yaffs2.js');
 const beforeCli = option('before', '');
 /** Every timed command runs without NODE_EXTRA_CA_CERTS (spawnSync passes process.env on). */
 const noExtraCaCerts = argv.includes('--no-extra-ca-certs');
@@ -220,16 +228,28 @@ function available(command: string): boolean {
 const built = spawnSync('npm', ['run', 'build', '-w', 'packages/yaffs2'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'pipe', encoding: 'utf8' });
 if (built.status !== 0) throw new Error(`npm run build -w packages/yaffs2 failed: ${built.stderr}`);
 
-// A source of yaffs2, nand or cli-kit changed during the runs (someone editing the tree) makes
-// the bin rebuild the bundle in the next run, and leaves the startup snapshot older than it
-// (unused from then on): said at the end, since such a run's figures are not the snapshot's.
-const bundleFile = fileURLToPath(new URL('../packages/yaffs2/dist/yaffs2.cjs', import.meta.url));
-const builtMs = fs.statSync(bundleFile).mtimeMs;
-process.on('exit', () => {
-  if (fs.statSync(bundleFile, { throwIfNoEntry: false })?.mtimeMs !== builtMs) {
-    console.log('WARNING: the bundle was rebuilt during the runs (a source changed): the runs after it paid for the build, and ran without the startup snapshot');
-  }
-});
+// The copy (see installDir): its bundle current (dated after bin/, the one source of it copied
+// along; the rest are absent there), then the code cache trained and the snapshot made by the
+// copy's own build script, as `npm install` would.
+{
+  const packageDir = fileURLToPath(new URL('../packages/yaffs2/', import.meta.url));
+  fs.cpSync(path.join(packageDir, 'bin'), path.join(installDir, 'bin'), { recursive: true });
+  fs.copyFileSync(path.join(packageDir, 'package.json'), path.join(installDir, 'package.json'));
+  fs.mkdirSync(path.join(installDir, 'dist'));
+  for (const f of ['yaffs2.cjs', 'yaffs2.inputs.json']) fs.copyFileSync(path.join(packageDir, 'dist', f), path.join(installDir, 'dist', f));
+  const older = new Date(Date.now() - 120_000);
+  for (const f of fs.readdirSync(path.join(installDir, 'bin'))) fs.utimesSync(path.join(installDir, 'bin', f), older, older);
+  const before = new Date(Date.now() - 60_000);
+  fs.utimesSync(path.join(installDir, 'dist', 'yaffs2.cjs'), before, before);
+  const build = JSON.stringify(path.join(installDir, 'bin', 'build.js'));
+  const made = spawnSync(process.execPath, ['-e', `const b = require(${build}); b.trainCodeCache(); process.exitCode = b.buildSnapshot() ? 0 : 1`], { stdio: 'pipe', encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`the startup snapshot of the copy in ${installDir} was not made: ${made.stderr}`);
+  // That the command starts from it (a preloaded probe reports Node's options).
+  const probe = path.join(installDir, 'probe.cjs');
+  fs.writeFileSync(probe, "process.on('exit', () => process.stderr.write(process.execArgv.includes('--snapshot-blob') ? 'snapshot' : 'none'));\n");
+  const started = spawnSync(cli, ['--version'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: `--require ${probe}` } });
+  if (!asNode && started.stderr !== 'snapshot') throw new Error(`${cli} did not start from its startup snapshot: ${started.stderr}`);
+}
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'yaffs2-speed-'));
 const outDirOption = option('out-dir', '');
@@ -280,7 +300,7 @@ try {
   }
   // What loading the bundle costs, and what the code cache (bin/bundle.js) saves of it: the
   // bundle alone (plain require, no staleness check, no cache) and the bin with the cache off.
-  const bundle = fileURLToPath(new URL('../packages/yaffs2/dist/yaffs2.cjs', import.meta.url));
+  const bundle = path.join(installDir, 'dist', 'yaffs2.cjs');
   // And what the startup snapshot saves: the command with it and without (YAFFS2_SNAPSHOT=off).
   const [cached, noCache, plain, snapshot, noSnapshot] = timeSideBySide(
     { label: 'cached start-up', command: process.execPath, args: [cli, '--version'], before: none },
