@@ -47,7 +47,9 @@
 // Wall and CPU time (user + system; ours every thread of the process — the optimising compiler's
 // background threads included —, MQSim's from the kernel's accounting of the waited-for child) are
 // both printed: on a loaded machine the CPU ratio is the steadier one.
-// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B[,B…]] [--writes N] [--fill marked|simulated] [--replays-only]
+// Run: npx tsx bench/ssd-mqsim-speed.ts [--blocks-per-plane B[,B…]] [--writes N] [--fill marked|eager|simulated] [--replays-only]
+//   --fill eager: the marked fill with its lazy part off (every entry written as it goes), the
+//   figure before the lazy fill.
 //   --writes: synthetic host page writes after the fill (default: the user pages, once over).
 //   --replays-only: the trace cases alone (the synthetic one takes MQSim minutes).
 import { execFileSync } from 'node:child_process';
@@ -56,7 +58,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MQSIM_TIMING } from '@flashdiff/nand';
-import { SsdSimulator, applyOverrides, loadScenario, preconditionSimulator, runScenario } from '@flashdiff/ssd';
+import { Ftl, SsdSimulator, applyOverrides, loadScenario, preconditionSimulator, runScenario } from '@flashdiff/ssd';
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
@@ -83,11 +85,22 @@ function blocksOption(): number[] {
 const blockList = blocksOption();
 const fillAt = process.argv.indexOf('--fill');
 const fillArgument = fillAt < 0 ? 'marked' : process.argv[fillAt + 1];
-if (fillArgument !== 'marked' && fillArgument !== 'simulated') {
-  console.error(`ssd-mqsim-speed: --fill must be marked or simulated, got ${fillArgument}`);
+if (fillArgument !== 'marked' && fillArgument !== 'simulated' && fillArgument !== 'eager') {
+  console.error(`ssd-mqsim-speed: --fill must be marked, eager or simulated, got ${fillArgument}`);
   process.exit(2);
 }
-const fill: 'marked' | 'simulated' = fillArgument;
+const fill: 'marked' | 'simulated' | 'eager' = fillArgument;
+/** The library's fill: 'eager' is the marked fill with every entry written as it goes (patched in below). */
+const preconditionFill: 'marked' | 'simulated' = fill === 'eager' ? 'marked' : fill;
+if (fill === 'eager') {
+  // The marked fill as before the lazy fill (src/ftl/lazy-fill.ts): FtlState.lazyFill off, so a
+  // sequential kernel fill writes every L2P entry, head, page state and programmed byte at once.
+  const markedFill = Ftl.prototype.markedFill;
+  Ftl.prototype.markedFill = function (this: Ftl, ...args: Parameters<Ftl['markedFill']>) {
+    this.internalState.lazyFill = false;
+    return markedFill.apply(this, args);
+  };
+}
 const OCCUPANCY = 0.7;
 const QUEUE_DEPTH = 32;
 const SEED = 321;
@@ -239,7 +252,7 @@ function replayHere(blocksPerPlane: number, trace: string, occupied: boolean): R
     workload: { kind: 'trace', path: join(traceDir, `mqsim-${trace}-small.trace`) },
     outputs: { snapshotEvery: 0 },
   }]);
-  const report = runScenario(scenario, { preconditionFill: fill });
+  const report = runScenario(scenario, { preconditionFill });
   const wall = (performance.now() - started) / 1000;
   const used = ownCpuSeconds(cpu);
   const all = process.cpuUsage();
@@ -297,7 +310,7 @@ try {
       snapshotEvery: 0,
       workload: { kind: 'uniform', seed: SEED },
     });
-    preconditionSimulator(sim, { state: 'sequential', occupancy: OCCUPANCY, seed: SEED, fill });
+    preconditionSimulator(sim, { state: 'sequential', occupancy: OCCUPANCY, seed: SEED, fill: preconditionFill });
     const writes = option('--writes', sim.userPages);
     const report = sim.run(writes);
     const ours = (performance.now() - started) / 1000;

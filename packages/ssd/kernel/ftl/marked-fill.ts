@@ -156,10 +156,10 @@ export function markedFillPages(order: usize, first: i32, count: i32, residues: 
  * taking it). The dies are independent (their pools, buckets and blocks), so each is done whole
  * in turn. The tables (i32; period = the period, or the dies): dieTable, rankTable, posTable
  * [period], perTable, wpTable [dies], startTable [dies + 1], list [2 × entries], entries [view
- * blocks], bits [one a write]. Returns the last page written (view page; −1 for none).
+ * blocks]. Returns the last page written (view page; −1 for none).
  */
-// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:ab41e56e source:635283c4
-export function markedFillLazy(first: i32, count: i32, residues: usize, period: i32, cursor: i32, dieTable: usize, rankTable: usize, posTable: usize, perTable: usize, wpTable: usize, startTable: usize, list: usize, entries: usize, viewBlocks: i32, bits: usize): i32 {
+// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:ceb08f33 source:635283c4
+export function markedFillLazy(first: i32, count: i32, residues: usize, period: i32, cursor: i32, dieTable: usize, rankTable: usize, posTable: usize, perTable: usize, wpTable: usize, startTable: usize, list: usize, entries: usize, viewBlocks: i32): i32 {
   if (count <= 0) return -1;
   const seq0 = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
   if (residues == 0) period = dies;
@@ -238,6 +238,6 @@ export function markedFillLazy(first: i32, count: i32, residues: usize, period: 
   }
   setI32(startTable, dies, entry);
   store<f64>(scalarCells, seq0 + <f64>count, SCALAR_NEXT_SEQUENCE << 3);
-  bindImplied(first, count, seq0, period, dieTable, rankTable, posTable, perTable, wpTable, startTable, list, entries, bits);
+  bindImplied(first, count, seq0, period, dieTable, rankTable, posTable, perTable, wpTable, startTable, list, entries);
   return impliedPage(count - 1);
 }

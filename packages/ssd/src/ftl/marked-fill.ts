@@ -233,13 +233,13 @@ function kernelFillLazy(st: FtlState, kernel: FtlKernel, layout: MetadataKernelL
   const entries = Math.ceil(count / st.dataPages) + 2 * st.dies;
   const tables = allocateTables({
     dieOfPos: int32Table(cycle), rankOfPos: int32Table(cycle), posList: int32Table(cycle), perPeriod: int32Table(st.dies), wp0: int32Table(st.dies),
-    listStart: int32Table(st.dies + 1), blockList: int32Table(2 * entries), blockEntry: int32Table(st.totalBlocks), writtenBits: int32Table(Math.ceil(count / 32)),
+    listStart: int32Table(st.dies + 1), blockList: int32Table(2 * entries), blockEntry: int32Table(st.totalBlocks),
   }, layout?.memory ?? null);
   if (!tables.inMemory) return false;
   const at = tables.offsets;
   let last: number;
   try {
-    last = kernel.markedFillLazy(first, count, residues, period, st.hostCursor, at.dieOfPos, at.rankOfPos, at.posList, at.perPeriod, at.wp0, at.listStart, at.blockList, at.blockEntry, st.totalBlocks, at.writtenBits);
+    last = kernel.markedFillLazy(first, count, residues, period, st.hostCursor, at.dieOfPos, at.rankOfPos, at.posList, at.perPeriod, at.wp0, at.listStart, at.blockList, at.blockEntry, st.totalBlocks);
   } catch (e) {
     rethrowKernelAbort(`the kernel marked fill (pages ${first}…${first + count - 1} of the fill, implied)`, e);
   }

@@ -73,7 +73,7 @@ export interface FtlKernel {
    */
   markedFillLazy(
     first: number, count: number, residues: number, period: number, cursor: number, dieTable: number, rankTable: number, posTable: number,
-    perTable: number, wpTable: number, startTable: number, list: number, entries: number, viewBlocks: number, bits: number,
+    perTable: number, wpTable: number, startTable: number, list: number, entries: number, viewBlocks: number,
   ): number;
   /** kernel/ftl/lazy-fill.ts: writes every entry the fill still implies. */
   settleFill(): void;
