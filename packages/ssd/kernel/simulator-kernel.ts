@@ -29,7 +29,7 @@ export { replayResume, replayScheduled } from './simulator/replay';
 export { programsReady, readsReady } from '../../nand/kernel/metadata-device';
 export { bindPlanes as bindPlaneView } from './planes';
 export { markedFillLazy, markedFillPages } from './ftl/marked-fill';
-export { fillImplied, settleFill, settleLbaAt } from './ftl/lazy-fill';
+export { fillImplied, settleFill } from './ftl/lazy-fill';
 
 /** NandClock's cells (f64): issue time, last completion, latest completion (nand's kernel imports them too). */
 @external("device", "clockCells") declare const clockCells: usize;

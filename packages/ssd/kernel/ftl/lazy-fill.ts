@@ -94,11 +94,6 @@ export function impliedPage(i: i32): i32 {
   }
 }
 
-/** settleLba as a call (TypeScript's checks read an entry before a kernel replay). */
-export function settleLbaAt(lba: i32): void {
-  settleLba(lba);
-}
-
 /** Whether view block `b`'s heads are still implied (a host read then skips its head check). */
 @inline export function headsImplied(b: i32): bool {
   return lazyCount != 0 && i32At(blockEntry, b) != 0;

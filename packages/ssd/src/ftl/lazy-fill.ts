@@ -6,8 +6,10 @@
 // and the kernel writes one when a read, write, GC move or erase first needs it. The
 // TypeScript FTL does not read implied entries: every entry point that may touch the L2P, the P2L
 // or the heads (Ftl's methods, its l2pTable, p2lAt) first has the kernel write all of them
-// (FtlState.settleFill), so it sees exactly the eager fill's tables. A kernel replay right after
-// the fill writes only the entries its requests and collections reach.
+// (FtlState.settleFill), so it sees exactly the eager fill's tables; the one exception is the
+// kernel replay's pre-check (simulator/replay-kernel.ts gcBlocker), which reads an implied entry
+// (0 in the L2P table) through impliedPage instead of having it written. A kernel replay right
+// after the fill writes only the entries its requests and collections reach.
 // Upstream counterpart: MQSim's preconditioning (FTL::Perform_precondition) assigns the mapping
 // directly; it does not defer it.
 

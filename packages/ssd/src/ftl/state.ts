@@ -79,8 +79,6 @@ export interface FtlKernel {
   settleFill(): void;
   /** kernel/ftl/lazy-fill.ts: 1 while some of the fill is implied. */
   fillImplied(): number;
-  /** kernel/ftl/lazy-fill.ts settleLba: writes the span of `lba` if the fill still implies it. */
-  settleLbaAt(lba: number): void;
   /** nand's kernel: whether fast programs and charged reads may run now (1) — the device's faults and power allow them. */
   programsReady(): number;
   readsReady(): number;

@@ -25,6 +25,7 @@ import { allocateTables, float64Table, int32Table } from '@flashdiff/nand';
 import type { MultiPlaneGrouping, NandClock, NandGeometry, SimulatedNand, TableBlock, TableMemory, TableSpecs } from '@flashdiff/nand';
 import { SsdError, rethrowKernelAbort } from '../errors.ts';
 import { BLOCK_BAD } from '../ftl/abi.ts';
+import { impliedPage } from '../ftl/lazy-fill.ts';
 import type { Ftl, FtlKernel } from '../ftl.ts';
 import { LatencyHistogram } from '../metrics.ts';
 import type { TransactionScheduler } from '../scheduler.ts';
@@ -151,6 +152,7 @@ function gcBlocker(ftl: Ftl, requests: readonly TraceRequest[]): string | null {
   const fresh = new Float64Array(st.dies);
   const writes = new Float64Array(st.dies);
   const seen = new Set<number>();
+  const fill = st.impliedFill;
   for (const r of requests) {
     if (r.isRead) continue;
     const first = Math.floor((r.sector * SECTOR_BYTES) / pageSize);
@@ -178,9 +180,10 @@ function gcBlocker(ftl: Ftl, requests: readonly TraceRequest[]): string | null {
       writes[die]!++;
       if (seen.has(lba)) continue;
       seen.add(lba);
-      // An entry a lazy fill still implies is written first (the replay would write it anyway).
-      if (st.impliedFill !== null) st.moduleKernel!.settleLbaAt(lba);
-      const old = ~st.l2p[lba]!;
+      let old = ~st.l2p[lba]!;
+      // An entry a lazy fill still implies (0 in the table: src/ftl/lazy-fill.ts) is computed,
+      // not written: the replay writes it when it first reads it.
+      if (old < 0 && fill !== null && lba - fill.first >= 0 && lba - fill.first < fill.count) old = impliedPage(fill, st.pagesPerBlock, st.dataPages, lba - fill.first);
       if (old < 0 || st.dieOfBlock[Math.floor(old / st.pagesPerBlock)] !== die) fresh[die]!++;
     }
   }
