@@ -109,9 +109,6 @@ export function streamExtract(imagePath: string, hostDir: string, options: Strea
 /** Chunk ids up to this are kept (a 4 GiB file of 2 KiB chunks); a larger one goes to the general path. */
 const MAX_CHUNK_ID = 1 << 21;
 
-/** Blocks the scan's warm-up (buildTable's warmUp) runs over at most: enough for V8 to optimise it. */
-const WARM_UP_BLOCKS = 48;
-
 /** An object as the scan sees it (scan.ts ScanObject), chunks as pages and byte counts. */
 interface ScanObject {
   id: number;
@@ -328,13 +325,50 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
     }
     ahead?.flush(); // the windows are reused by the next read
   };
-  // Pages per block: known once the first DETECT_SAMPLE_BYTES (or the whole image) are read,
-  // from their spares; the blocks' sequence numbers, once all are read (below).
-  const samplePages = Math.floor(Math.min(size, DETECT_SAMPLE_BYTES) / record);
-  let ppb = 0;
-  let blockSequence = new Uint32Array(0);
-  const tags = new CleanTags(layout);
+  // The head read for the detection is read again here (2 MiB: less than a second code path).
+  for (let page = 0; page < pages; ) {
+    const count = Math.min(perRead, pages - page);
+    if (!readScattered(fd, count === perRead ? scatter : scatter.slice(0, 2 * count), count * record, page * record)) return null; // shrank while read
+    keep(page, count);
+    page += count;
+    // The read (and the single pass's writes) is most of the time: the scan bar counts its
+    // pages first, then the blocks examined (their number, known after the read, estimated
+    // here at 64 pages a block).
+    onProgress?.(page, pages + 2 * Math.ceil(pages / 64));
+  }
   const eccCleanAt = (page: number): boolean => eccClean === null || eccClean[page] === 1;
+  const ppb = pagesPerBlockFromSpares(spares, Math.floor(Math.min(size, DETECT_SAMPLE_BYTES) / record), format, size);
+  if (ppb > 0xffff) return null;
+  const blocks = Math.ceil(pages / ppb);
+  const tags = new CleanTags(layout);
+
+  // Blocks: bad-block markers, then each block's sequence number from its first readable tags.
+  const marker = layout.badBlockMarkerOffset;
+  const blockSequence = new Uint32Array(blocks);
+  const order: number[] = [];
+  for (let b = 0; b < blocks; b++) {
+    onProgress?.(pages + b, pages + 2 * blocks);
+    const first = b * ppb;
+    if (marker !== null) {
+      for (let i = 0; i < Math.min(2, ppb) && first + i < pages; i++) if (spares[(first + i) * spareSize + marker] !== 0xff) return null;
+    }
+    let sequence = -1;
+    let programmed = false;
+    // The first page whose spare is not erased and whose tags read gives the block's number.
+    for (let i = 0; i < ppb && first + i < pages && sequence < 0; i++) {
+      const spareAt = (first + i) * spareSize;
+      if (erased(spares, spareAt, spareSize)) continue;
+      programmed = true;
+      // Any tag ECC correction or failure: the mount counts or reports it.
+      if (!tags.read(spares, spareAt + tagsOffset)) return null;
+      if (!tags.erased) sequence = tags.sequenceNumber;
+    }
+    if (!programmed) continue;
+    if (sequence === SEQUENCE_CHECKPOINT_DATA || sequence < LOWEST_SEQUENCE_NUMBER || sequence > HIGHEST_SEQUENCE_NUMBER) return null;
+    blockSequence[b] = sequence;
+    order.push(b);
+  }
+  order.sort((a, b) => blockSequence[b]! - blockSequence[a]! || b - a);
 
   // The backward scan (scan.ts scan(), second pass).
   const scanObjects = new Map<number, ScanObject>();
@@ -405,76 +439,6 @@ function buildTable(fd: number, path: string, force: Partial<ImageFormat>, onPro
     }
     return true;
   };
-  /**
-   * The backward scan run, during the read, over the blocks read so far into scratch objects,
-   * thrown away: it runs once per page and, run cold after the read, spent most of its time
-   * (37–65 ms against 3–6 ms once optimised) in V8's interpreter and baseline code while the
-   * optimising compiler worked on the other core; run here, that compile overlaps the rest of
-   * the read. Its answers are not used (pages per block and each block's sequence number come
-   * as the blocks loop below finds them, on partial data), and nothing it does is kept.
-   */
-  const warmUp = (blocksRead: number): void => {
-    try {
-      const n = Math.min(blocksRead, WARM_UP_BLOCKS);
-      blockSequence = new Uint32Array(n);
-      for (let b = 0; b < n; b++) if (tags.read(spares, b * ppb * spareSize + tagsOffset) && !tags.erased) blockSequence[b] = tags.sequenceNumber;
-      for (let b = n - 1; b >= 0; b--) scanBlock(b);
-    } catch {
-      // a scratch run: whatever it met, the real scan meets again and answers for
-    } finally {
-      scanObjects.clear();
-      last = null;
-      blockSequence = new Uint32Array(0);
-    }
-  };
-
-  // The head read for the detection is read again here (2 MiB: less than a second code path).
-  for (let page = 0; page < pages; ) {
-    const count = Math.min(perRead, pages - page);
-    if (!readScattered(fd, count === perRead ? scatter : scatter.slice(0, 2 * count), count * record, page * record)) return null; // shrank while read
-    keep(page, count);
-    page += count;
-    if (ppb === 0 && page >= samplePages) {
-      ppb = pagesPerBlockFromSpares(spares, samplePages, format, size);
-      if (ppb <= 0xffff && page < pages) warmUp(Math.floor(page / ppb));
-    }
-    // The read (and the single pass's writes) is most of the time: the scan bar counts its
-    // pages first, then the blocks examined (their number, known after the read, estimated
-    // here at 64 pages a block).
-    onProgress?.(page, pages + 2 * Math.ceil(pages / 64));
-  }
-  if (ppb === 0) ppb = pagesPerBlockFromSpares(spares, samplePages, format, size);
-  if (ppb > 0xffff) return null;
-  const blocks = Math.ceil(pages / ppb);
-
-  // Blocks: bad-block markers, then each block's sequence number from its first readable tags.
-  const marker = layout.badBlockMarkerOffset;
-  blockSequence = new Uint32Array(blocks);
-  const order: number[] = [];
-  for (let b = 0; b < blocks; b++) {
-    onProgress?.(pages + b, pages + 2 * blocks);
-    const first = b * ppb;
-    if (marker !== null) {
-      for (let i = 0; i < Math.min(2, ppb) && first + i < pages; i++) if (spares[(first + i) * spareSize + marker] !== 0xff) return null;
-    }
-    let sequence = -1;
-    let programmed = false;
-    // The first page whose spare is not erased and whose tags read gives the block's number.
-    for (let i = 0; i < ppb && first + i < pages && sequence < 0; i++) {
-      const spareAt = (first + i) * spareSize;
-      if (erased(spares, spareAt, spareSize)) continue;
-      programmed = true;
-      // Any tag ECC correction or failure: the mount counts or reports it.
-      if (!tags.read(spares, spareAt + tagsOffset)) return null;
-      if (!tags.erased) sequence = tags.sequenceNumber;
-    }
-    if (!programmed) continue;
-    if (sequence === SEQUENCE_CHECKPOINT_DATA || sequence < LOWEST_SEQUENCE_NUMBER || sequence > HIGHEST_SEQUENCE_NUMBER) return null;
-    blockSequence[b] = sequence;
-    order.push(b);
-  }
-  order.sort((a, b) => blockSequence[b]! - blockSequence[a]! || b - a);
-
   let examined = blocks;
   for (const b of order) {
     onProgress?.(pages + examined++, pages + blocks + order.length);

@@ -138,9 +138,9 @@ describe('stream extract: the same trees as the general extract', () => {
 });
 
 describe('stream extract: an image over 16 MiB', () => {
-  // Past the first 16 MiB, pages per block are known during the read and the backward scan is
-  // run over the blocks read so far into scratch objects (V8 optimises it while the read goes
-  // on); nothing of that run may reach the table.
+  // Past the 2 MiB head that detection reads and the first 16 MiB that give pages per block,
+  // with edits early and late in the image: what the single pass writes ahead and what the
+  // table settles must agree over many read windows.
   test('edited in place (edits early and late): the same tree as mounted', () => {
     const image = path.join(work, 'large-edited.img');
     const img = createImage(image, { blocks: 220, checkpoint: false, now: () => 1_700_000_000 });
