@@ -1,7 +1,9 @@
 // Keeps the WebAssembly kernels and the TypeScript they mirror honest, the way diffusers'
 // utils/check_copies.py keeps its copied code honest: every kernel function that re-implements
 // TypeScript code (packages/*/kernel/**/*.ts, AssemblyScript) carries, on the line right above its
-// `function`, a marker naming what it mirrors and a fingerprint of both sides:
+// `function`, a marker naming what it mirrors and a fingerprint of both sides. So does every
+// function of a package's plain-JavaScript launcher (packages/*/bin/*.js, run before any bundle
+// exists) that re-implements a TypeScript one:
 //
 //   // Mirrors: packages/nand/src/timing.ts#NandClock.program kernel:1a2b3c4d source:5e6f7a8b
 //
@@ -68,17 +70,19 @@ export function declarationText(path: string, name: string, read: ReadText = rea
   return found;
 }
 
-/** Every .ts file under packages/<package>/kernel/, its subfolders (kernel/ftl/ …) included. */
+/** Every .ts file under packages/<package>/kernel/ (its subfolders, kernel/ftl/ …, included) and every .js file in packages/<package>/bin/. */
 function kernelFiles(): string[] {
   const files: string[] = [];
-  for (const pkg of readdirSync(`${root}packages`)) {
-    let entries: string[];
+  const list = (dir: string, recursive: boolean): string[] => {
     try {
-      entries = readdirSync(`${root}packages/${pkg}/kernel`, { recursive: true, encoding: 'utf8' });
+      return readdirSync(`${root}${dir}`, { recursive, encoding: 'utf8' });
     } catch {
-      continue;
+      return [];
     }
-    for (const f of entries) if (f.endsWith('.ts')) files.push(`packages/${pkg}/kernel/${f.split('\\').join('/')}`);
+  };
+  for (const pkg of readdirSync(`${root}packages`)) {
+    for (const f of list(`packages/${pkg}/kernel`, true)) if (f.endsWith('.ts')) files.push(`packages/${pkg}/kernel/${f.split('\\').join('/')}`);
+    for (const f of list(`packages/${pkg}/bin`, false)) if (f.endsWith('.js')) files.push(`packages/${pkg}/bin/${f}`);
   }
   return files.sort();
 }
@@ -148,6 +152,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       console.error('check-mirrors: make both sides agree, then run npx tsx scripts/check-mirrors.ts --update');
       process.exit(1);
     }
-    console.log(`check-mirrors: ${mirrors.length} kernel functions match the TypeScript they mirror`);
+    console.log(`check-mirrors: ${mirrors.length} kernel and launcher functions match the TypeScript they mirror`);
   }
 }

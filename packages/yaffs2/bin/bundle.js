@@ -26,6 +26,7 @@ const MAGIC = 'yaffs2-v8-code-cache-1';
  * build script). A recorded source that is gone makes it stale, unless its whole directory is
  * gone (an install without the sources: nothing to be newer than the bundle).
  */
+// Mirrors: packages/yaffs2/src/startup-snapshot.ts#bundleIsCurrent kernel:05315d84 source:7c472503
 function bundleIsCurrent() {
   let built;
   let inputs;

@@ -28,7 +28,8 @@ function bundleKey(st: fs.Stats): string {
  * The bundle at `bundlePath` is newer than every source it was built from (the list bin/build.js
  * wrote in dist/yaffs2.inputs.json, relative to `packageDir`); a source that is gone makes it
  * stale unless its whole directory is gone (an install without sources). bin/bundle.js's
- * bundleIsCurrent, which the bin runs when no snapshot does.
+ * bundleIsCurrent, which the bin runs when no snapshot does (a declared copy: its `// Mirrors:`
+ * marker there is checked by scripts/check-mirrors.ts).
  */
 export function bundleIsCurrent(packageDir: string, bundlePath: string): boolean {
   let built: fs.Stats;
