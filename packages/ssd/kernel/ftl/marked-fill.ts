@@ -40,24 +40,13 @@ function setValidRun(from: i32, to: i32): void {
 
 /**
  * The run of view block `b` (die `die`, first real page `real`) this fill wrote: pages start …
- * programmed − 1 programmed on the device, start … valid − 1 counted valid here.
+ * programmed − 1 programmed on the device, start … valid − 1 counted valid here. `implied`: the
+ * lazy fill's run, whose programs the device only counts (its pages' heads, states and programmed
+ * bytes are kernel/ftl/lazy-fill.ts's to write).
  */
-function closeRun(b: i32, die: i32, real: i32, start: i32, valid: i32, programmed: i32): void {
-  programHeadRunSink(real + start, programmed - start);
-  const n = valid - start;
-  if (n <= 0) return;
-  const base = b * pagesPerBlock;
-  setValidRun(base + start, base + valid);
-  setI32(blockValid, b, i32At(blockValid, b) + n);
-  setI32(poolValid, die, i32At(poolValid, die) + n);
-}
-
-/**
- * closeRun for the lazy fill: the device counts the run's programs (its pages' heads, states and
- * programmed bytes are kernel/ftl/lazy-fill.ts's to write), the FTL its valid pages.
- */
-function closeImpliedRun(b: i32, die: i32, real: i32, start: i32, valid: i32, programmed: i32): void {
-  programHeadRunCounts(real + start, programmed - start);
+function closeRun(b: i32, die: i32, real: i32, start: i32, valid: i32, programmed: i32, implied: bool = false): void {
+  if (implied) programHeadRunCounts(real + start, programmed - start);
+  else programHeadRunSink(real + start, programmed - start);
   const n = valid - start;
   if (n <= 0) return;
   const base = b * pagesPerBlock;
@@ -158,7 +147,7 @@ export function markedFillPages(order: usize, first: i32, count: i32, residues: 
  * [period], perTable, wpTable [dies], startTable [dies + 1], list [2 × entries], entries [view
  * blocks]. Returns the last page written (view page; −1 for none).
  */
-// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:ceb08f33 source:635283c4
+// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:371c8de7 source:635283c4
 export function markedFillLazy(first: i32, count: i32, residues: usize, period: i32, cursor: i32, dieTable: usize, rankTable: usize, posTable: usize, perTable: usize, wpTable: usize, startTable: usize, list: usize, entries: usize, viewBlocks: i32): i32 {
   if (count <= 0) return -1;
   const seq0 = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
@@ -216,13 +205,13 @@ export function markedFillLazy(first: i32, count: i32, residues: usize, period: 
       if (wp + m < dataPages) {
         // The fill ends in this block: its run counted, the block left open.
         setI32(writePointer, b, wp + m);
-        closeImpliedRun(b, d, real, wp, wp + m, wp + m);
+        closeRun(b, d, real, wp, wp + m, wp + m, true);
         break;
       }
       // The block's last data page: the run counted, the block closed (stamped with the number
       // after that page's), then that page counted valid — as the page-by-page fill does.
       setI32(writePointer, b, dataPages);
-      closeImpliedRun(b, d, real, wp, dataPages - 1, dataPages);
+      closeRun(b, d, real, wp, dataPages - 1, dataPages, true);
       const lastK = k - 1;
       const lq = lastK / per;
       store<f64>(scalarCells, seq0 + <f64>(lq * period + i32At(posTable, posStart + lastK - lq * per)) + 1, SCALAR_NEXT_SEQUENCE << 3);
