@@ -5,6 +5,9 @@
 ':' //; # is the one that made it (the path in dist/yaffs2.blob.node, whose mtime is that binary's: a
 ':' //; # blob of another Node version makes Node abort); otherwise, or with YAFFS2_SNAPSHOT=off, as
 ':' //; # `node bin/yaffs2.js`. Builtins only, and readlink for a symlinked command (npm's bin link).
+':' //; # yaffs2 opens no TLS connection, so a CA bundle named by NODE_EXTRA_CA_CERTS (which Node parses
+':' //; # at every start, before any JavaScript: ~50 ms for a system bundle of 144 certificates) is dropped.
+':' //; unset NODE_EXTRA_CA_CERTS
 ':' //; b=$0; [ -L "$b" ] && b=$(readlink -f -- "$b"); case $b in */*) ;; *) b=./$b ;; esac; d=${b%/*}/../dist
 ':' //; if [ "$YAFFS2_SNAPSHOT" != off ] && [ "$d/yaffs2.blob" -nt "$d/yaffs2.cjs" ] && [ -f "$d/yaffs2.blob.node" ] && read -r n < "$d/yaffs2.blob.node"; then
 ':' //;   p=; o=$IFS; IFS=:; set -f; for x in $PATH; do [ -f "${x:-.}/node" ] && [ -x "${x:-.}/node" ] && { p=${x:-.}/node; break; }; done; IFS=$o; set +f

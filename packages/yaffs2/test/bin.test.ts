@@ -216,3 +216,16 @@ test('the bundle is stale when a source it was built from is newer, or gone', ()
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('run as a command, the CLI drops NODE_EXTRA_CA_CERTS (no TLS here; Node parses the bundle at every start); node bin/yaffs2.js leaves it to Node', { skip: process.platform === 'win32' && 'the shell header is for POSIX shells' }, () => {
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: path.join(os.tmpdir(), 'yaffs2-no-such-ca-bundle.pem') };
+  const warning = /Ignoring extra certs/;
+  // Node warns on stderr when it cannot load the named bundle: the sign that it tried.
+  const direct = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', env });
+  assert.equal(direct.status, 0, direct.stderr);
+  assert.match(direct.stderr, warning);
+  const command = spawnSync(bin, ['--version'], { encoding: 'utf8', env });
+  assert.equal(command.status, 0, command.stderr);
+  assert.match(command.stdout, /^\d+\.\d+\.\d+\n$/);
+  assert.doesNotMatch(command.stderr, warning);
+});
