@@ -421,21 +421,17 @@ export function programHeadRunStatus(page: i32, count: i32): i32 {
  * (programHeadRunStatus passed), whose words 1 and 2 the caller stored at heads + 8·page: the
  * state count programHeadSink calls would leave (the marked fill, kernel/ftl/marked-fill.ts in ssd).
  */
-// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords packages/nand/src/store.ts#RamStore.writeHeadWords kernel:0bd4e1aa source:b3f23bf3
+// Mirrors: packages/nand/src/device/metadata-device.ts#MetadataNandDevice.programSpareWords packages/nand/src/store.ts#RamStore.writeHeadWords kernel:6d55b73a source:b3f23bf3
 export function programHeadRunSink(page: i32, count: i32): void {
   if (count <= 0) return;
-  const block = blockOf(page);
-  bump(3, <f64>count);
-  bump(1, <f64>count);
-  addU32(programsPerBlock, block, <u32>count);
+  programHeadRunCounts(page, count);
   memory.fill(pageState + <usize>page, <u8>compactHeadState, <usize>count);
   memory.fill(programmed + <usize>page, 1, <usize>count);
-  store<u32>(nextPage + (<usize>block << 2), page - block * pagesPerBlock + count);
 }
 
 /**
- * programHeadRunSink's counts and next page alone: the caller stores each page's compact head,
- * page state and programmed byte itself when it first needs them (the SSD FTL's lazily
+ * The counts and next page of programHeadRunSink (which calls it): the caller stores each page's
+ * compact head, page state and programmed byte itself when it first needs them (the SSD FTL's lazily
  * materialised fill, kernel/ftl/lazy-fill.ts in ssd, which writes all of them before anything
  * outside its module reads the store).
  */

@@ -75,6 +75,15 @@ export function bindImplied(first: i32, count: i32, seq: f64, period: i32, dieTa
   lazyCount = max(count, 0);
 }
 
+/**
+ * The number (in the fill) of a die's k-th write: ⌊k / per⌋·period + its position in the period,
+ * the die's positions being positions[posStart …] (per of them, in order).
+ */
+@inline export function dieWriteNumber(k: i32, per: i32, period: i32, positions: usize, posStart: i32): i32 {
+  const q = k / per;
+  return q * period + i32At(positions, posStart + k - q * per);
+}
+
 /** The view page write `i` of the pending fill went to. */
 // Mirrors: packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:80d39af1 source:58707f53
 export function impliedPage(i: i32): i32 {
@@ -118,8 +127,7 @@ function settleBlockPages(b: i32): void {
   let k = max(0, n * dataPages - first);
   const end = (n + 1) * dataPages - first;
   for (; k < end; k++) {
-    const q = k / per;
-    const i = q * lazyPeriod + i32At(posList, posStart + k - q * per);
+    const i = dieWriteNumber(k, per, lazyPeriod, posList, posStart);
     if (i >= lazyCount) break; // past the die's last write (a die's writes come in increasing order)
     const page = k + first - n * dataPages;
     const lba = lazyFirst + i;

@@ -14,7 +14,7 @@ import { SCALAR_NEXT_SEQUENCE } from '../../src/ftl/abi';
 import { realPage } from '../planes';
 import { blockValid, dataPages, dieOrder, dies, hostSlot, i32At, l2p, pagesPerBlock, poolValid, scalarCells, setI32, validBits, writePointer } from './state';
 import { closeBlock, lowerMinSequence, openUnit, setValid } from './block-manager';
-import { bindImplied, impliedPage } from './lazy-fill';
+import { bindImplied, dieWriteNumber, impliedPage } from './lazy-fill';
 
 // The device's compact heads (nand's kernel/metadata-device.ts imports the same global).
 @external("device", "heads") declare const deviceHeads: usize;
@@ -147,7 +147,7 @@ export function markedFillPages(order: usize, first: i32, count: i32, residues: 
  * [period], perTable, wpTable [dies], startTable [dies + 1], list [2 × entries], entries [view
  * blocks]. Returns the last page written (view page; −1 for none).
  */
-// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:371c8de7 source:635283c4
+// Mirrors: packages/ssd/src/ftl/marked-fill.ts#markedFill packages/ssd/src/ftl/lazy-fill.ts#impliedPage kernel:53ce05b5 source:635283c4
 export function markedFillLazy(first: i32, count: i32, residues: usize, period: i32, cursor: i32, dieTable: usize, rankTable: usize, posTable: usize, perTable: usize, wpTable: usize, startTable: usize, list: usize, entries: usize, viewBlocks: i32): i32 {
   if (count <= 0) return -1;
   const seq0 = load<f64>(scalarCells, SCALAR_NEXT_SEQUENCE << 3);
@@ -182,7 +182,6 @@ export function markedFillLazy(first: i32, count: i32, residues: usize, period: 
       setI32(wpTable, d, 0);
       continue;
     }
-    // Write number (in the fill) of the die's k-th write: ⌊k / per⌋·period + its position.
     let b = i32At(hostSlot, d);
     let k = 0;
     if (b < 0) {
@@ -194,8 +193,7 @@ export function markedFillLazy(first: i32, count: i32, residues: usize, period: 
     while (true) {
       const real = realPage(b * pagesPerBlock);
       if (programHeadRunStatus(real + wp, dataPages - wp) != 0) unreachable();
-      const kq = k / per;
-      lowerMinSequence(b, seq0 + <f64>(kq * period + i32At(posTable, posStart + k - kq * per)));
+      lowerMinSequence(b, seq0 + <f64>dieWriteNumber(k, per, period, posTable, posStart));
       store<i32>(list + (<usize>entry << 3), b);
       store<i32>(list + (<usize>entry << 3), real, 4);
       entry++;
@@ -212,14 +210,11 @@ export function markedFillLazy(first: i32, count: i32, residues: usize, period: 
       // after that page's), then that page counted valid — as the page-by-page fill does.
       setI32(writePointer, b, dataPages);
       closeRun(b, d, real, wp, dataPages - 1, dataPages, true);
-      const lastK = k - 1;
-      const lq = lastK / per;
-      store<f64>(scalarCells, seq0 + <f64>(lq * period + i32At(posTable, posStart + lastK - lq * per)) + 1, SCALAR_NEXT_SEQUENCE << 3);
+      store<f64>(scalarCells, seq0 + <f64>dieWriteNumber(k - 1, per, period, posTable, posStart) + 1, SCALAR_NEXT_SEQUENCE << 3);
       closeBlock(hostSlot, b);
       setValid(b * pagesPerBlock + dataPages - 1);
       if (k >= writes) break;
-      const nq = k / per;
-      store<f64>(scalarCells, seq0 + <f64>(nq * period + i32At(posTable, posStart + k - nq * per)), SCALAR_NEXT_SEQUENCE << 3);
+      store<f64>(scalarCells, seq0 + <f64>dieWriteNumber(k, per, period, posTable, posStart), SCALAR_NEXT_SEQUENCE << 3);
       b = openUnit(hostSlot, d);
       wp = 0;
     }

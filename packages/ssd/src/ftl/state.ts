@@ -574,7 +574,7 @@ export class FtlState {
 
   /** P2L[ppa] derived from the page's spare head (see {@link derivedP2l}; p2lAt calls it). */
   deriveP2l(ppa: number): number {
-    if (this.impliedFill !== null) this.settleFill();
+    this.settleFill();
     const device = this.device;
     const word1 = device.compactHeadWord1!(ppa);
     if (word1 >= 0) return word1 | 0;

@@ -29,6 +29,8 @@ import { impliedPage } from '../ftl/lazy-fill.ts';
 import type { Ftl, FtlKernel } from '../ftl.ts';
 import { LatencyHistogram } from '../metrics.ts';
 import type { TransactionScheduler } from '../scheduler.ts';
+// Transaction classes and operation kinds: the kernel's queues and chains are laid out as the TypeScript scheduler's.
+import { CLASSES, KINDS } from '../scheduler/transactions.ts';
 import { SECTOR_BYTES } from '../trace.ts';
 import type { TraceRequest } from '../trace.ts';
 import {
@@ -49,9 +51,6 @@ const TX_INT_FIELDS = 17;
 const TX_FLOAT_FIELDS = 4;
 const REQ_INT_FIELDS = 4;
 const REQ_FLOAT_FIELDS = 2;
-const CLASSES = 3;
-/** Operation kinds (kernel/scheduler/transactions.ts KINDS): read, program, erase. */
-const KINDS = 3;
 
 /** What the kernel replay reads from the simulator and hands back to it. */
 export interface KernelReplayHost {
