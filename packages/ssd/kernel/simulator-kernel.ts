@@ -30,6 +30,8 @@ export { programsReady, readsReady } from '../../nand/kernel/metadata-device';
 export { bindPlanes as bindPlaneView } from './planes';
 export { markedFillLazy, markedFillPages } from './ftl/marked-fill';
 export { fillImplied, settleFill } from './ftl/lazy-fill';
+export { formatBlocks } from './ftl/free-pool';
+export { eraseTally } from './metrics';
 
 /** NandClock's cells (f64): issue time, last completion, latest completion (nand's kernel imports them too). */
 @external("device", "clockCells") declare const clockCells: usize;

@@ -25,16 +25,37 @@ export function eraseStats(counts: ArrayLike<number>, isBad: (block: number) => 
     sumSq += c * c;
     n++;
   }
+  return eraseStatsOf({ min, max, sum, sumSq, n }, bins, (binStart, binWidth, length) => {
+    const histogram = new Array<number>(length).fill(0);
+    for (let b = 0; b < counts.length; b++) {
+      if (isBad(b)) continue;
+      histogram[Math.floor((counts[b]! - binStart) / binWidth)]!++;
+    }
+    return histogram;
+  });
+}
+
+/** The first pass of {@link eraseStats} over the good blocks: extremes, sums and how many. */
+export interface EraseTally {
+  min: number;
+  max: number;
+  sum: number;
+  sumSq: number;
+  n: number;
+}
+
+/**
+ * {@link EraseStats} from the first pass's tally and the second pass (`histogram`: the good blocks
+ * counted in `length` bins from `binStart`, `binWidth` wide): eraseStats's arithmetic, shared with
+ * the report's pass in the FTL's module (kernel/metrics.ts eraseTally).
+ */
+export function eraseStatsOf(t: EraseTally, bins: number, histogram: (binStart: number, binWidth: number, length: number) => number[]): EraseStats {
+  const { min, max, sum, sumSq, n } = t;
   if (n === 0) return { min: 0, max: 0, mean: 0, stddev: 0, histogram: { binStart: 0, binWidth: 1, counts: [] } };
   const mean = sum / n;
   const stddev = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
   const binWidth = Math.max(1, Math.ceil((max - min + 1) / bins));
-  const histogram = new Array<number>(Math.ceil((max - min + 1) / binWidth)).fill(0);
-  for (let b = 0; b < counts.length; b++) {
-    if (isBad(b)) continue;
-    histogram[Math.floor((counts[b]! - min) / binWidth)]!++;
-  }
-  return { min, max, mean, stddev, histogram: { binStart: min, binWidth, counts: histogram } };
+  return { min, max, mean, stddev, histogram: { binStart: min, binWidth, counts: histogram(min, binWidth, Math.ceil((max - min + 1) / binWidth)) } };
 }
 
 /** Where a {@link LatencyHistogram} keeps its numbers when they live outside it (in a table memory). */

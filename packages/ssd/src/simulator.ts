@@ -37,8 +37,8 @@ import { CachedHostIo } from './simulator/cached-io.ts';
 import { createSimulatorDevice, withKernelPaused } from './simulator/device-setup.ts';
 import { replayInKernel, replayKernelBlocker } from './simulator/replay-kernel.ts';
 import type { KernelReplayHost } from './simulator/replay-kernel.ts';
-import { describeSimulator, pointErase, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
-import type { Baseline, PointErase, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
+import { describeSimulator, deviceEraseStats, pointErase, simulationReport, timeSeriesPoint, writeLatencyOf } from './simulator/report.ts';
+import type { Baseline, EraseCells, PointErase, PointMark, SimulationReport, TimeSeriesPoint } from './simulator/report.ts';
 
 export type { PartialPageWrites, ReplayLoop, SimulatorConfig, UnmappedReads } from './simulator/config.ts';
 export type { KernelLoopStats } from './simulator/kernel-batch.ts';
@@ -104,6 +104,8 @@ export class SsdSimulator {
   private baseline: Baseline;
   private previousPoint: PointMark = { host: 0, nand: 0, elapsed: 0 };
   private preconditionResult: SimulationReport['precondition'] = null;
+  /** The table report() has the FTL's module tally erase counts into (report.ts deviceEraseStats; null: none). */
+  eraseCells?: EraseCells;
   /**
    * True while precondition() fills the device: no time-series points then (startMeasurement
    * discards them anyway, and one point costs a pass over every block, so points taken during a
@@ -649,7 +651,7 @@ export class SsdSimulator {
       geometry: this.config.geometry,
       baseline: this.baseline,
       hostOps: this.hostOps,
-      eraseCounts: this.eraseCounts(),
+      erase: deviceEraseStats(this.ftl, this.device, () => this.eraseCounts(), this),
       precondition: this.preconditionResult,
       latency: this.latency,
       readLatency: this.readLatency,

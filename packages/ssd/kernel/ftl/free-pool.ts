@@ -4,7 +4,47 @@
 
 import { eraseCount } from '../../../nand/kernel/metadata-device';
 import { BLOCK_BAD, BLOCK_FREE, SCALAR_INSERTION_STAMP } from '../../src/ftl/abi';
-import { blockState, dynamicWearLeveling, freeCount, heap, heapKey, heapSize, i32At, scalarCells, setI32, unitCapacity, unitsPerPool, unitState } from './state';
+import { realBlock } from '../planes';
+import { blockState, dieOfBlock, dies, dynamicWearLeveling, freeCount, heap, heapKey, heapSize, i32At, poolCapacity, scalarCells, setI32, unitCapacity, unitsPerPool, unitState } from './state';
+
+// The device's block tables (nand's kernel/metadata-device.ts imports the same globals), by real block.
+@external("device", "badBlocks") declare const deviceBadBlocks: usize;
+@external("device", "eraseCounts") declare const deviceEraseCounts: usize;
+
+/**
+ * format() of a fresh device in block mode (src/ftl/free-pool.ts formatBlocks, then each pool's
+ * updatePoolCapacity): every view block's state, capacity and unit state; each good one keyed —
+ * its erase count with dynamic wear leveling, else the next insertion stamp — and pushed on its
+ * die's heap in block order. Bad or good and the erase count are the real block's (kernel/planes.ts
+ * realBlock: the plane view bound first). The TypeScript loop runs interpreted for most of its
+ * 262,144 blocks at MQSim's default 512 GiB; here it is about a millisecond.
+ */
+// Mirrors: packages/ssd/src/ftl/free-pool.ts#formatBlocks packages/ssd/src/ftl/free-pool.ts#updatePoolCapacity kernel:c90da806 source:0ce2fd10
+export function formatBlocks(units: i32, capacity: i32): void {
+  for (let u = 0; u < units; u++) {
+    const real = realBlock(u);
+    if (load<u8>(deviceBadBlocks + <usize>real) != 0) {
+      store<u8>(blockState + <usize>u, BLOCK_BAD);
+      setI32(unitCapacity, u, 0);
+      store<u8>(unitState + <usize>u, BLOCK_BAD);
+      continue;
+    }
+    store<u8>(blockState + <usize>u, BLOCK_FREE);
+    setI32(unitCapacity, u, capacity);
+    store<u8>(unitState + <usize>u, BLOCK_FREE);
+    store<f64>(heapKey + (<usize>u << 3), dynamicWearLeveling != 0 ? <f64>load<u32>(deviceEraseCounts + (<usize>real << 2)) : nextInsertionStamp());
+    const pool = i32At(dieOfBlock, u);
+    const size = i32At(heapSize, pool);
+    setI32(heapSize, pool, size + 1);
+    siftUp(pool * unitsPerPool, size, u);
+    setI32(freeCount, pool, i32At(freeCount, pool) + 1);
+  }
+  for (let pool = 0; pool < dies; pool++) {
+    let pages = 0;
+    for (let u = pool * unitsPerPool; u < (pool + 1) * unitsPerPool; u++) pages += i32At(unitCapacity, u);
+    setI32(poolCapacity, pool, pages);
+  }
+}
 
 // Mirrors: packages/ssd/src/ftl/free-pool.ts#freeCapacity kernel:2742e6ec source:f384a3b7
 export function freeCapacity(pool: i32): i32 {

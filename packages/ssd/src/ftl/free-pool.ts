@@ -4,7 +4,7 @@
 // MQSim counterpart: Flash_Block_Manager_Base's Free_block_pool (a multimap keyed by erase count)
 // and Get_a_free_block / Add_to_free_block_pool.
 import { BLOCK_BAD, BLOCK_FREE } from './abi.ts';
-import { goodMembers, memberBlock, memberCount, poolOfUnit } from './state.ts';
+import { bindKernelPlaneView, goodMembers, memberBlock, memberCount, poolOfUnit } from './state.ts';
 import type { FtlState } from './state.ts';
 
 /** A fresh device: every good block erased-state is trusted as free (factory-bad skipped). */
@@ -28,10 +28,19 @@ export function format(st: FtlState): void {
  * format() in block mode (a unit is a block, its pool its die) in one pass over the blocks: the
  * same tables as the general loops (each block's state, capacity and unit state; each good one
  * keyed and pushed on its die's heap in block order), with the unit's member, erase key and pool
- * looked up inline. A cold start runs this loop interpreted for much of it (131,072 blocks at
- * 512 GiB), where the general loops' nine calls a block were most of the FTL's construction.
+ * looked up inline. A cold start runs this loop interpreted for much of it (262,144 blocks at
+ * 512 GiB), where the general loops' nine calls a block were most of the FTL's construction; so
+ * where the tables are in the FTL's module's memory the module runs it (kernel/ftl/free-pool.ts
+ * formatBlocks, the same tables; test/format.test.ts compares the two).
  */
 function formatBlocks(st: FtlState): void {
+  const kernel = st.moduleKernel;
+  if (kernel !== null) {
+    // The same loop in the FTL's module (kernel/ftl/free-pool.ts formatBlocks) over the same tables.
+    bindKernelPlaneView(st, kernel);
+    kernel.formatBlocks(st.unitCount, st.dataPages);
+    return;
+  }
   const device = st.device;
   const dynamic = st.options.dynamicWearLeveling;
   const { blockState, unitState, unitCapacity, heapKey, heapSize, freeCount, dieOfBlock } = st;

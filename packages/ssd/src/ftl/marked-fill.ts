@@ -14,6 +14,7 @@ import { crc32Words3Int32 } from '../crc32.ts';
 import { rethrowKernelAbort } from '../errors.ts';
 import { afterProgram, openUnit, retryFailedProgram, setValid } from './block-manager.ts';
 import { guard, write } from './mapping.ts';
+import { bindKernelPlaneView } from './state.ts';
 import type { FtlKernel, FtlState } from './state.ts';
 import { allocateTables, int32Table } from '@flashdiff/nand';
 import type { MetadataKernelLayout } from '@flashdiff/nand';
@@ -265,14 +266,13 @@ const KERNEL_FILL_CHUNK = 1 << 20;
  * when the buffers do not fit in the table memory.
  */
 function kernelFill(st: FtlState, kernel: FtlKernel, order: Int32Array | null, first: number, count: number, dieOfResidue: Int32Array | null, period: number): boolean {
-  const device = st.device as { readonly tableLayout?: MetadataKernelLayout | null; readonly metadataKernel?: MetadataKernelLayout | null; readonly physicalGeometry?: { readonly blocksPerDie: number }; hintProgram?(page: number): void };
+  const device = st.device as { readonly tableLayout?: MetadataKernelLayout | null; readonly metadataKernel?: MetadataKernelLayout | null; hintProgram?(page: number): void };
   const layout = device.tableLayout ?? device.metadataKernel ?? null;
-  const g = st.geometry;
   const tables = allocateTables({ residues: int32Table(dieOfResidue?.length ?? 0), order: int32Table(order !== null ? Math.min(count, KERNEL_FILL_CHUNK) : 0), runs: int32Table(2 * st.dies) }, layout?.memory ?? null);
   // No room left in the table memory for the buffers: the TypeScript pass (nothing changed yet).
   if (!tables.inMemory) return false;
   if (dieOfResidue !== null) tables.views.residues.set(dieOfResidue);
-  kernel.bindPlaneView(st.planesPerDie, st.blocksPerDie, device.physicalGeometry?.blocksPerDie ?? st.blocksPerDie, g.pagesPerBlock, g.pageSize + g.spareSize);
+  bindKernelPlaneView(st, kernel);
   const residues = dieOfResidue !== null ? tables.offsets.residues : 0;
   if (order === null && st.lazyFill && kernelFillLazy(st, kernel, layout, first, count, residues, period)) return true;
   let last = -1;

@@ -75,6 +75,10 @@ export interface FtlKernel {
     first: number, count: number, residues: number, period: number, cursor: number, dieTable: number, rankTable: number, posTable: number,
     perTable: number, wpTable: number, startTable: number, list: number, entries: number, viewBlocks: number,
   ): number;
+  /** kernel/metrics.ts eraseTally: eraseStats's passes over the device's blocks (with bins 0 the tally into cells, else the histogram into bins). */
+  eraseTally(blocks: number, cells: number, bins: number, binStart: number, binWidth: number): void;
+  /** kernel/ftl/free-pool.ts formatBlocks: free-pool.ts format in block mode over the module's tables (the plane view bound first). */
+  formatBlocks(units: number, capacity: number): void;
   /** kernel/ftl/lazy-fill.ts: writes every entry the fill still implies. */
   settleFill(): void;
   /** kernel/ftl/lazy-fill.ts: 1 while some of the fill is implied. */
@@ -588,6 +592,16 @@ export class FtlState {
     if (meta.kind === KIND_TRANSLATION) return P2L_TRANSLATION_BASE - meta.lba;
     return P2L_NONE;
   }
+}
+
+/**
+ * Gives the FTL's module the plane view's geometry (kernel/planes.ts bindPlanes: the view block
+ * to real block arithmetic), which its functions on the device's tables by real block need.
+ */
+export function bindKernelPlaneView(st: FtlState, kernel: FtlKernel): void {
+  const g = st.geometry;
+  const device = st.device as { readonly physicalGeometry?: { readonly blocksPerDie: number } };
+  kernel.bindPlaneView(st.planesPerDie, st.blocksPerDie, device.physicalGeometry?.blocksPerDie ?? st.blocksPerDie, g.pagesPerBlock, g.pageSize + g.spareSize);
 }
 
 /**

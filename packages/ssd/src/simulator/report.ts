@@ -6,9 +6,9 @@
  * the XML report written at the end of a run).
  */
 import type { NandDevice, NandGeometry, SimulatedNand } from '@flashdiff/nand';
-import { planesPerDie } from '@flashdiff/nand';
+import { allocateTables, float64Table, planesPerDie } from '@flashdiff/nand';
 import type { Ftl, FtlCounters } from '../ftl.ts';
-import { LatencyHistogram, eraseStats } from '../metrics.ts';
+import { LatencyHistogram, eraseStats, eraseStatsOf } from '../metrics.ts';
 import type { EraseStats } from '../metrics.ts';
 import { BLOCK_BAD } from '../ftl.ts';
 import { DEFAULT_WORKLOAD } from '../workload.ts';
@@ -259,7 +259,8 @@ export interface ReportInputs {
   readonly baseline: Baseline;
   /** Host operations so far (the throughput's). */
   readonly hostOps: number;
-  readonly eraseCounts: Uint32Array;
+  /** The erase counts' statistics over the device's good blocks ({@link deviceEraseStats}). */
+  readonly erase: EraseStats;
   readonly precondition: SimulationReport['precondition'];
   readonly latency: LatencyHistogram;
   readonly readLatency: LatencyHistogram;
@@ -271,6 +272,36 @@ export interface ReportInputs {
   readonly dataCache: DataCacheReport | null;
   readonly timeSeries: readonly TimeSeriesPoint[];
   readonly config: Record<string, unknown>;
+}
+
+/** Where {@link deviceEraseStats} keeps the FTL module's tally: 5 cells, then 16 bins (f64). */
+export type EraseCells = { cells: Float64Array; offset: number } | null;
+
+/**
+ * eraseStats over the device's erase counts (blocks 0 … ftl.totalBlocks − 1, those device.isBad
+ * says are bad skipped): in the FTL's module where its tables share the device's memory
+ * (kernel/metrics.ts eraseTally reads the device's erase counts and bad blocks, the same figures:
+ * test/report-erase.test.ts), else from `counts()` in TypeScript. `cells` is the table the module
+ * counts into (allocated in that memory at the first call: `holder`).
+ */
+export function deviceEraseStats(ftl: Ftl, device: SimulatedNand, counts: () => Uint32Array, holder: { eraseCells?: EraseCells }): EraseStats {
+  const BINS = 16;
+  const kernel = ftl.internalState.moduleKernel;
+  const memory = device.metadataKernel?.memory ?? null;
+  if (kernel !== null && memory !== null && holder.eraseCells === undefined) {
+    const t = allocateTables({ eraseCells: float64Table(5 + BINS) }, memory);
+    holder.eraseCells = t.inMemory ? { cells: t.views.eraseCells, offset: t.offsets.eraseCells } : null;
+  }
+  const at = holder.eraseCells ?? null;
+  if (kernel === null || memory === null || at === null) return eraseStats(counts(), (b) => device.isBad(b));
+  const blocks = ftl.totalBlocks;
+  const c = at.cells;
+  kernel.eraseTally(blocks, at.offset, 0, 0, 1);
+  return eraseStatsOf({ min: c[0]!, max: c[1]!, sum: c[2]!, sumSq: c[3]!, n: c[4]! }, BINS, (binStart, binWidth, length) => {
+    c.fill(0, 5);
+    kernel.eraseTally(blocks, at.offset, at.offset + 40, binStart, binWidth);
+    return Array.from(c.subarray(5, 5 + length));
+  });
 }
 
 /** The report of the measured window (since `baseline`). */
@@ -293,7 +324,7 @@ export function simulationReport(r: ReportInputs): SimulationReport {
     hostPageReads: c.hostPageReads - b.hostReads,
     nandPageReads: s.pageReads - b.reads,
     erases: s.blockErases - b.erases,
-    erase: eraseStats(r.eraseCounts, (blk) => r.device.isBad(blk)),
+    erase: r.erase,
     precondition: r.precondition,
     lifetime: { hostPageWrites: c.hostPageWrites, nandPageWrites: s.pagePrograms, waf: c.hostPageWrites > 0 ? s.pagePrograms / c.hostPageWrites : 0 },
     throughput: {
