@@ -319,15 +319,16 @@ export function registerTextToImageTrainingCommands(program: Command): void {
     .option('--snr-gamma <γ>', 'min-SNR-γ loss weighting, min(SNR, γ)/SNR per sample (Hang et al. 2023; 5 is their choice; 0: unweighted)', nonNegative)
     .option('--summary-dropout <p>', 'share of captions whose end-of-text and padding states are replaced by the empty prompt\'s, so the UNet reads the words (default 0: off)', unit)
     .option('--pair-sizes <p>', 'state each object\'s size word in two-object captions with probability p ("a small red circle above a blue square"; default 0: never, as the data set); with --resume: from the resumed step on', unit)
+    .option('--grounding <λ>', 'weight of the token-grounding loss: each object\'s colour and shape words attend to its pixels in every cross-attention layer (TokenCompose\'s token loss; Shapes generator only; default 0: off)', nonNegative)
     .option('--init-unet <dir>', 'start from a trained UNet (a diffusers pipeline folder or its unet/ folder) instead of a random one; its config must be this run\'s, except that transformer_layers_per_block may grow (added blocks start as the identity); a new run only')
     .option('--unet-config <file.json>', 'diffusers UNet2DConditionModel config keys (block_out_channels, layers_per_block, attention_head_dim, …) over the default small UNet; a new run only (a resumed run keeps its own)')
-    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number; summaryDropout?: number; pairSizes?: number; unetConfig?: string; initUnet?: string }) => {
+    .action(async (o: StageFlags & { vae?: string; clip?: string; captionDropout?: number; snrGamma?: number; summaryDropout?: number; pairSizes?: number; grounding?: number; unetConfig?: string; initUnet?: string }) => {
       if (o.resume && o.unetConfig !== undefined) throw new DiffusionError('INVALID_ARGUMENT', `--unet-config ${o.unetConfig}: a resumed run keeps the UNet it was started with (leave --unet-config out)`);
       if (o.resume && o.initUnet !== undefined) throw new DiffusionError('INVALID_ARGUMENT', `--init-unet ${o.initUnet}: a resumed run continues from its own checkpoint (leave --init-unet out)`);
       const initFolder = o.initUnet === undefined ? undefined : existsSync(join(o.initUnet, 'unet', 'config.json')) ? join(o.initUnet, 'unet') : o.initUnet;
       const engine = await initBackend(o.backend);
       const model = o.unetConfig !== undefined ? { ...DEFAULT_UNET_OPTIONS.model, ...readJson(o.unetConfig) } : DEFAULT_UNET_OPTIONS.model;
-      const resolved = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, model, vae: o.vae, clip: o.clip, ...(initFolder !== undefined ? { initUnet: initFolder } : {}), ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}), ...(o.summaryDropout !== undefined ? { summaryDropout: o.summaryDropout } : {}) });
+      const resolved = resolveRun<UNetStageOptions>(o, 'unet', { ...DEFAULT_UNET_OPTIONS, model, vae: o.vae, clip: o.clip, ...(initFolder !== undefined ? { initUnet: initFolder } : {}), ...(o.captionDropout !== undefined ? { captionDropout: o.captionDropout } : {}), ...(o.snrGamma !== undefined ? { snrGamma: o.snrGamma } : {}), ...(o.summaryDropout !== undefined ? { summaryDropout: o.summaryDropout } : {}), ...(o.grounding !== undefined ? { groundingWeight: o.grounding } : {}) });
       // Like --lr, --pair-sizes may change a resumed run's captions from its resumed step on (saved with it).
       const run = o.pairSizes !== undefined ? { ...resolved, options: { ...resolved.options, pairSizes: o.pairSizes } } : resolved;
       const vaeDir = o.vae ?? run.options.vae;

@@ -28,16 +28,20 @@ const MAX_SYMBOLIC_SCORES_PER_HEAD = 1 << 21;
 
 /**
  * softmax(q·kᵀ·scale + mask)·v over B·h independent heads. q [BH, N, d], k and v [BH, M, d],
- * mask [N, M] (additive) or undefined.
+ * mask [N, M] (additive) or undefined. With `observe`, the attention probabilities [BH, N, M] are
+ * handed to it whole (never in slices), inside the caller's tidy scope and gradient tape.
  */
-export function scaledDotProductAttention(e: TensorEngine, q: Tensor, k: Tensor, v: Tensor, scale: number, mask?: Tensor): Tensor {
+export function scaledDotProductAttention(e: TensorEngine, q: Tensor, k: Tensor, v: Tensor, scale: number, mask?: Tensor, observe?: (probabilities: Tensor) => void): Tensor {
   const [bh, n] = q.shape;
   const m = k.shape[1];
   const one = (qs: Tensor, ks: Tensor, vs: Tensor, ms = mask): Tensor => {
     let scores = e.matMul(e.mulScalar(qs, scale), ks, false, true);
     if (ms) scores = e.add(scores, ms);
-    return e.matMul(e.softmax(scores), vs);
+    const probabilities = e.softmax(scores);
+    observe?.(probabilities);
+    return e.matMul(probabilities, vs);
   };
+  if (observe) return one(q, k, v);
   if (e.symbolic) {
     const rows = Math.max(1, Math.floor(MAX_SYMBOLIC_SCORES_PER_HEAD / m));
     if (rows >= n) return one(q, k, v);
@@ -75,14 +79,19 @@ export function mergeHeads(e: TensorEngine, x: Tensor, heads: number): Tensor {
   return e.reshape(e.transpose(e.reshape(x, [b, heads, n, d]), [0, 2, 1, 3]), [b, n, heads * d]);
 }
 
-/** diffusers' `Attention`: to_q, to_k, to_v (no bias by default) and to_out.0. */
+/**
+ * diffusers' `Attention`: to_q, to_k, to_v (no bias by default) and to_out.0. A cross-attention
+ * layer hands its probabilities to the builder's `crossAttentionProbe` when one is set (a trainer
+ * that supervises the maps, train/t2i/token-grounding.ts; diffusers reaches them through an
+ * attention processor).
+ */
 export class Attention {
   private readonly toQ: Linear;
   private readonly toK: Linear;
   private readonly toV: Linear;
   private readonly toOut: Linear;
   constructor(
-    b: ModuleBuilder,
+    private readonly builder: ModuleBuilder,
     readonly name: string,
     queryDim: number,
     contextDim: number | null,
@@ -91,6 +100,7 @@ export class Attention {
     qkvBias = false,
   ) {
     const inner = heads * headDim;
+    const b = builder;
     this.toQ = new Linear(b, `${name}.to_q`, queryDim, inner, qkvBias);
     this.toK = new Linear(b, `${name}.to_k`, contextDim ?? queryDim, inner, qkvBias);
     this.toV = new Linear(b, `${name}.to_v`, contextDim ?? queryDim, inner, qkvBias);
@@ -102,7 +112,9 @@ export class Attention {
     const q = splitHeads(e, this.toQ.apply(e, x), this.heads);
     const k = splitHeads(e, this.toK.apply(e, source), this.heads);
     const v = splitHeads(e, this.toV.apply(e, source), this.heads);
-    const attended = scaledDotProductAttention(e, q, k, v, 1 / Math.sqrt(this.headDim));
+    const probe = context ? this.builder.crossAttentionProbe : null;
+    const observe = probe ? (probabilities: Tensor) => probe(probabilities, this.heads, this.name) : undefined;
+    const attended = scaledDotProductAttention(e, q, k, v, 1 / Math.sqrt(this.headDim), undefined, observe);
     return this.toOut.apply(e, mergeHeads(e, attended, this.heads));
   }
 }

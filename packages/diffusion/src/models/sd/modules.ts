@@ -25,8 +25,16 @@ export interface ModelInitOptions {
 }
 
 /** A ParameterStore plus each parameter's PyTorch layout: what every block is built with. */
+/**
+ * Receives a cross-attention layer's probabilities softmax(Q·Kᵀ/√d) [B·heads, H·W, tokens] during a
+ * forward pass, with the layer's head count and name.
+ */
+export type CrossAttentionProbe = (probabilities: Tensor, heads: number, layer: string) => void;
+
 export class ModuleBuilder {
   readonly layouts = new Map<string, TorchLayout>();
+  /** Set while a trainer supervises the cross-attention maps (null otherwise: attention runs as usual). */
+  crossAttentionProbe: CrossAttentionProbe | null = null;
   private readonly initialise: boolean;
   constructor(
     readonly store: ParameterStore,

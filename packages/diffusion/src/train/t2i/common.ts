@@ -90,19 +90,23 @@ export interface ShapesBatch {
   /** [count, 32, 32, 3] NHWC in [−1, 1]. */
   images: Float32Array;
   captions: string[];
+  /** The scenes behind the images (the Shapes generator only; a data-set cache holds captions, not scenes). */
+  scenes?: ShapesScene[];
 }
 
 /** Samples start … start + count − 1 of a Shapes split (modulo `datasetSize` when > 0), as the models take them. */
 export function shapesBatch(dataSeed: number, start: number, count: number, split: ShapesSplit = 'train', datasetSize = 0, pairSizes = 0): ShapesBatch {
   const images = new Float32Array(count * 32 * 32 * 3);
   const captions: string[] = [];
+  const scenes: ShapesScene[] = [];
   for (let i = 0; i < count; i++) {
     const index = datasetSize > 0 ? (start + i) % datasetSize : start + i;
     const { scene, image } = shapesSample(dataSeed, index, split);
     for (let j = 0; j < image.length; j++) images[i * image.length + j] = image[j] / 127.5 - 1;
     captions.push(pairSizes > 0 && scene.objects.length === 2 ? sizedPairCaption(scene, dataSeed, start + i, pairSizes) : scene.caption);
+    scenes.push(scene);
   }
-  return { images, captions };
+  return { images, captions, scenes };
 }
 
 /**

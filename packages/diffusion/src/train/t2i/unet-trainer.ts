@@ -19,10 +19,12 @@ import type { NamedArray } from '../../models/parameters.ts';
 import type { AutoencoderKL } from '../../models/sd/autoencoder-kl.ts';
 import type { ClipTextModel } from '../../models/sd/clip-text-model.ts';
 import { type UNet2DConditionConfig, UNet2DConditionModel, readUNetConfig } from '../../models/sd/unet-2d-condition.ts';
+import type { ShapesScene } from '../../data/shapes.ts';
 import { Random, type RandomState } from '../../rng.ts';
 import { trainingSchedule } from '../../schedulers/latent-schedule.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
+import { type AttentionRecord, GroundingBatch, groundingLoss } from './token-grounding.ts';
 import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 /**
@@ -86,6 +88,12 @@ export interface UNetStageOptions {
    * UNet never saw their text states. 0 or absent: off (runs saved before it resume bit for bit).
    */
   pairSizes?: number;
+  /**
+   * Weight λ of the token-grounding loss (train/t2i/token-grounding.ts: each object's colour and
+   * shape words attend to that object's pixels in every cross-attention layer) added to the ε-loss.
+   * Needs the Shapes generator's scenes. 0 or absent: off (runs saved before it resume bit for bit).
+   */
+  groundingWeight?: number;
   /** Folders of the frozen stages (recorded for the log; the runner loads them). */
   vae?: string;
   clip?: string;
@@ -144,6 +152,8 @@ export class UNetTrainer implements StageTrainer {
     if (!(options.captionDropout >= 0 && options.captionDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', 'captionDropout must be in [0, 1]');
     if (options.summaryDropout !== undefined && !(options.summaryDropout >= 0 && options.summaryDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', `summaryDropout must be in [0, 1], got ${options.summaryDropout}`);
     if (options.pairSizes !== undefined && !(options.pairSizes >= 0 && options.pairSizes <= 1)) throw new DiffusionError('INVALID_CONFIG', `pairSizes must be in [0, 1], got ${options.pairSizes}`);
+    if (options.groundingWeight !== undefined && !(options.groundingWeight >= 0)) throw new DiffusionError('INVALID_CONFIG', `groundingWeight must be ≥ 0, got ${options.groundingWeight}`);
+    if ((options.groundingWeight ?? 0) > 0 && this.config.data !== null) throw new DiffusionError('INVALID_CONFIG', `grounding needs the Shapes generator's scenes, not the cache ${this.config.data}`);
     if (options.snrGamma !== undefined && !(options.snrGamma >= 0)) throw new DiffusionError('INVALID_CONFIG', `snrGamma must be ≥ 0, got ${options.snrGamma}`);
     const s = schedulerConfig as { num_train_timesteps: number; beta_schedule: 'scaled_linear'; beta_start: number; beta_end: number };
     this.alphasCumprod = trainingSchedule(s.num_train_timesteps, s.beta_schedule, s.beta_start, s.beta_end).alphasCumprod;
@@ -240,12 +250,35 @@ export class UNetTrainer implements StageTrainer {
     return e.mean(weights === null ? squared : e.mul(squared, e.tensor(weights, [weights.length, 1, 1, 1])));
   }
 
+  /**
+   * The ε-loss and, with `grounding`, the token-grounding loss of the same forward pass (the
+   * cross-attention probabilities are recorded through the builder's probe while it runs).
+   */
+  losses(model: UNet2DConditionModel, zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor, weights: Float32Array | null, grounding: GroundingBatch | null): { epsilon: Tensor; grounding: Tensor | null } {
+    if (grounding === null) return { epsilon: this.epsilonLoss(model, zt, timesteps, context, noise, weights), grounding: null };
+    const records: AttentionRecord[] = [];
+    model.builder.crossAttentionProbe = (probabilities, heads) => records.push({ probabilities, heads });
+    try {
+      const epsilon = this.epsilonLoss(model, zt, timesteps, context, noise, weights);
+      return { epsilon, grounding: groundingLoss(this.engine, records, grounding) };
+    } finally {
+      model.builder.crossAttentionProbe = null;
+    }
+  }
+
+  /** The grounding targets of a batch's (dropped) captions, or null when grounding is off. */
+  groundingBatch(captions: readonly string[], scenes: readonly ShapesScene[] | undefined, tokens: number): GroundingBatch | null {
+    if ((this.options.groundingWeight ?? 0) <= 0) return null;
+    if (scenes === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'grounding: the batch has no scenes (a data-set cache); grounding needs the Shapes generator');
+    return new GroundingBatch(captions.length, tokens, captions, scenes, this.frozen.tokenizer);
+  }
+
   trainStep(): Record<string, number> {
     const e = this.engine;
     const b = this.config.batchSize;
     const size = this.frozen.vae.config.sample_size;
     checkTrainingData(this.trainingData, size, size, this.frozen.vae.config.in_channels, 'VAE encoder');
-    const { images, captions } = trainingBatch(this.config, this.step, this.trainingData, this.options.pairSizes ?? 0);
+    const { images, captions, scenes } = trainingBatch(this.config, this.step, this.trainingData, this.options.pairSizes ?? 0);
     const dropped = captions.map((c) => (this.random.uniform() < this.options.captionDropout ? '' : c));
     const z0T = this.encodeImages(images, b, this.random);
     const z0 = e.readSync(z0T);
@@ -261,7 +294,7 @@ export class UNetTrainer implements StageTrainer {
     const ztT = e.tensor(zt, shape);
     const noiseT = e.tensor(noise, shape);
     try {
-      return this.optimiseOn(ztT, timesteps, context, noiseT);
+      return this.optimiseOn(ztT, timesteps, context, noiseT, this.groundingBatch(dropped, scenes, context.shape[1]));
     } finally {
       for (const t of [context, ztT, noiseT]) t.dispose();
     }
@@ -272,17 +305,28 @@ export class UNetTrainer implements StageTrainer {
    * gradients, clipping, Adam and the EMA update; `step` advances. The inputs stay the caller's.
    * bench/diffusion-t2i-train.ts times exactly this against diffusers' UNet2DConditionModel.
    */
-  optimiseOn(zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor): { loss: number; gradNorm: number } {
+  optimiseOn(zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor, grounding: GroundingBatch | null = null): { loss: number; gradNorm: number; groundingLoss?: number } {
     const e = this.engine;
     const weights = this.lossWeights(timesteps);
-    const { value, grads } = e.valueAndGrads(() => this.epsilonLoss(this.unet, zt, timesteps, context, noise, weights), this.group.trainable() as never);
+    const lambda = this.options.groundingWeight ?? 0;
+    let groundingPart: Tensor | null = null;
+    const { value, grads } = e.valueAndGrads(() => {
+      const parts = this.losses(this.unet, zt, timesteps, context, noise, weights, grounding);
+      if (parts.grounding === null) return parts.epsilon;
+      groundingPart = e.keep(parts.grounding);
+      return e.add(parts.epsilon, e.mulScalar(parts.grounding, lambda));
+    }, this.group.trainable() as never);
     const loss = e.readSync(value)[0];
     value.dispose();
+    const kept = groundingPart as Tensor | null;
+    const groundingValue = kept === null ? undefined : e.readSync(kept)[0];
+    kept?.dispose();
     if (!Number.isFinite(loss)) grads.forEach((g) => g.dispose());
     checkFinite(loss, this.step, 'unet');
     const gradNorm = this.group.apply(grads, this.step);
     this.step += 1;
-    return { loss, gradNorm };
+    // The reported loss stays the objective's total; the grounding part is reported beside it.
+    return groundingValue === undefined ? { loss, gradNorm } : { loss, gradNorm, groundingLoss: groundingValue };
   }
 
   /** ε-loss of the shipped weights on a fixed held-out batch: test-split images, fixed t, ε and posterior noise. */
@@ -291,7 +335,7 @@ export class UNetTrainer implements StageTrainer {
     const n = this.options.evalImages;
     const random = new Random(this.config.seed + 99);
     // A cache without a test split is evaluated on its own stream at another seed.
-    const { images, captions } = evaluationBatch(this.config, this.trainingData, 'test', this.config.dataSeed + 1, n) ?? evaluationBatch(this.config, this.trainingData, 'train', this.config.dataSeed + 1, n)!;
+    const { images, captions, scenes } = evaluationBatch(this.config, this.trainingData, 'test', this.config.dataSeed + 1, n) ?? evaluationBatch(this.config, this.trainingData, 'train', this.config.dataSeed + 1, n)!;
     const z0T = this.encodeImages(images, n, random);
     const z0 = e.readSync(z0T);
     const shape = z0T.shape;
@@ -301,16 +345,22 @@ export class UNetTrainer implements StageTrainer {
     const { zt, noise } = this.noised(z0, n, timesteps, random);
     const context = this.encodeText(captions);
     const emptyContext = this.encodeText(captions.map(() => ''));
-    const [withText, withoutText] = [context, emptyContext].map((c) => {
-      const v = e.tidy(() => this.epsilonLoss(this.shipped, e.tensor(zt, shape), timesteps, c, e.tensor(noise, shape)));
-      const out = e.readSync(v)[0];
-      v.dispose();
+    // Where the batch has scenes, the grounding loss of the same pass says how well each word's
+    // attention stays on its object (reported whether or not the run trains it).
+    const grounding = scenes === undefined ? null : new GroundingBatch(n, context.shape[1], captions, scenes, this.frozen.tokenizer);
+    const [[withText, groundingValue], [withoutText]] = [context, emptyContext].map((c, i) => {
+      const values = e.tidy(() => {
+        const parts = this.losses(this.shipped, e.tensor(zt, shape), timesteps, c, e.tensor(noise, shape), null, i === 0 ? grounding : null);
+        return parts.grounding === null ? [parts.epsilon] : [parts.epsilon, parts.grounding];
+      });
+      const out = values.map((v) => e.readSync(v)[0]);
+      values.forEach((v) => v.dispose());
       return out;
     });
     context.dispose();
     emptyContext.dispose();
     // The gap between the unconditional and conditional losses is what the text contributes.
-    return { validationLoss: withText, unconditionalValidationLoss: withoutText };
+    return { validationLoss: withText, unconditionalValidationLoss: withoutText, ...(groundingValue !== undefined ? { validationGroundingLoss: groundingValue } : {}) };
   }
 
   exportState(): { files: Record<string, Map<string, NamedArray>>; random: RandomState; optimizerSteps: number } {
