@@ -64,9 +64,10 @@ export class PlaneView implements NandDevice {
   /** Multi-plane erase commands the grouping formed, and the blocks they erased. */
   multiPlaneEraseCommands = 0;
   multiPlaneErasedBlocks = 0;
-  /** Real block of each view block, and its plane. */
-  private readonly realBlock: Int32Array;
+  /** Real block of each view block (built at its first use: see {@link realBlock}), and its plane. */
+  private realBlockTable: Int32Array | null = null;
   private readonly planeOf: Uint8Array;
+  private readonly realBlocksPerDie: number;
   private readonly pagesPerBlock: number;
   /** log2(pagesPerBlock) when a power of two, else −1: a page's block by a shift, not a division. */
   private readonly pageShift: number;
@@ -86,19 +87,11 @@ export class PlaneView implements NandDevice {
     this.pageShift = Number.isInteger(Math.log2(this.pagesPerBlock)) ? Math.log2(this.pagesPerBlock) : -1;
     const g = this.geometry;
     const blocks = g.channels * g.diesPerChannel * g.blocksPerDie;
-    this.realBlock = new Int32Array(blocks);
     this.planeOf = new Uint8Array(blocks);
+    this.realBlocksPerDie = inner.geometry.blocksPerDie;
     const P = this.planesPerDie;
-    // View block `index` of view die v is real block index·P + (v mod P) of real die ⌊v / P⌋: per
-    // view die, its plane filled natively and the real blocks counted up by P (a cold start runs
-    // this loop interpreted, over 131,072 blocks at 512 GiB).
-    let b = 0;
-    for (let viewDie = 0; b < blocks; viewDie++) {
-      const plane = viewDie % P;
-      this.planeOf.fill(plane, b, b + g.blocksPerDie);
-      let real = Math.floor(viewDie / P) * inner.geometry.blocksPerDie + plane;
-      for (let index = 0; index < g.blocksPerDie; index++, real += P) this.realBlock[b++] = real;
-    }
+    // Per view die its plane, filled natively.
+    for (let viewDie = 0, b = 0; b < blocks; viewDie++, b += g.blocksPerDie) this.planeOf.fill(viewDie % P, b, b + g.blocksPerDie);
     if (inner.programSpareWords !== undefined) {
       const program = inner.programSpareWords.bind(inner);
       this.programSpareWords = (page, w0, w1, w2, w3) => program(this.page(page, -1), w0, w1, w2, w3);
@@ -144,6 +137,31 @@ export class PlaneView implements NandDevice {
    */
   hintProgram(page: number): void {
     this.page(page, -1);
+  }
+
+  /**
+   * The real block of each view block. Built at the first use, not in the constructor: a cold
+   * start runs the loop interpreted (262,144 blocks at 512 GiB, ~6–12 ms), and a replay in the
+   * kernel (its own plane view, kernel/planes.ts) may never ask.
+   */
+  private get realBlock(): Int32Array {
+    return this.realBlockTable ?? this.buildRealBlock();
+  }
+
+  private buildRealBlock(): Int32Array {
+    const g = this.geometry;
+    const blocks = g.channels * g.diesPerChannel * g.blocksPerDie;
+    const table = new Int32Array(blocks);
+    const P = this.planesPerDie;
+    // View block `index` of view die v is real block index·P + (v mod P) of real die ⌊v / P⌋: per
+    // view die, the real blocks counted up by P.
+    let b = 0;
+    for (let viewDie = 0; b < blocks; viewDie++) {
+      let real = Math.floor(viewDie / P) * this.realBlocksPerDie + (viewDie % P);
+      for (let index = 0; index < g.blocksPerDie; index++, real += P) table[b++] = real;
+    }
+    this.realBlockTable = table;
+    return table;
   }
 
   /** The real block of view block `block`. */

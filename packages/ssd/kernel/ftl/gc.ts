@@ -84,7 +84,7 @@ export function setValidRange(first: i32, end: i32): void {
  * relocateBlockFast for victim `b` whose valid pages (all data pages) are listed in
  * moveSources[0 … n): all n are moved. The victim's VPBM bits are left for eraseVictim.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:5d171dda source:80ae673d
+// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:5d171dda source:e8fba87e
 export function relocate(b: i32, pool: i32, n: i32): void {
   for (let i = 0; i < n; ) {
     const open = i32At(gcSlot, pool);

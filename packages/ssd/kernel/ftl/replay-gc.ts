@@ -250,7 +250,7 @@ function collect(pool: i32, forced: i32, slots: usize, cold: bool): bool {
  * relocateBlockFast: block `b`'s valid pages listed from the VPBM, then moved in page order — runs
  * that fit in the stream's open block as one copyback run, the one-page path where it has none.
  */
-// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:eb4477ba source:80ae673d
+// Mirrors: packages/ssd/src/ftl/gc.ts#relocateBlockFast kernel:eb4477ba source:e8fba87e
 function relocateBlockFast(b: i32, slots: usize, cold: bool, pool: i32): i32 {
   const first = b * pagesPerBlock;
   let written = i32At(writePointer, b);

@@ -269,7 +269,7 @@ export function relocateBlockFast(st: FtlState, b: number, s: Stream, pool: numb
     }
     const open = st.blockMode === true ? s.slot[pool]! : -1;
     // Room in the stream's open block (block mode; relocateBlockFast runs only without P2L summaries).
-    const room = open >= 0 && st.unitState[st.unitOfBlockTable[open]!] !== BLOCK_FULL ? st.dataPages - st.writePointer[open]! : 0;
+    const room = open >= 0 && st.unitState[open] !== BLOCK_FULL ? st.dataPages - st.writePointer[open]! : 0;
     const target = open >= 0 ? open * ppb + st.writePointer[open]! : -1;
     // A copybackRun of no pages asks the device whether runs may go now (nothing armed, power
     // on); then one loop builds the run's spare words and makes its table updates.

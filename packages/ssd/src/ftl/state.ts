@@ -268,6 +268,7 @@ export class FtlState {
   readonly pageShift: number;
   /** Die (= pool in block mode) and GC unit of each block, looked up instead of divided out. */
   readonly dieOfBlock: Int32Array;
+  /** Superblock mode only (empty in block mode, where a block is its own unit: no 262,144-entry identity to write at 512 GiB). */
   readonly unitOfBlockTable: Int32Array;
   readonly metaOffset: number;
   readonly spare: Uint8Array;
@@ -489,13 +490,12 @@ export class FtlState {
     this.nextSequence = 1;
     this.lastVictimUnit = -1;
     this.dieOfBlock = t.dieOfBlock;
-    this.unitOfBlockTable = new Int32Array(this.totalBlocks);
+    this.unitOfBlockTable = new Int32Array(this.blockMode ? 0 : this.totalBlocks);
     // A die's blocks are a range: one fill each (a per-block loop runs once, unoptimised, over
     // 256 K blocks at MQSim's default geometry).
     for (let d = 0; d < this.dies; d++) this.dieOfBlock.fill(d, d * g.blocksPerDie, (d + 1) * g.blocksPerDie);
     const units = this.unitOfBlockTable;
-    if (this.blockMode) for (let b = 0; b < this.totalBlocks; b++) units[b] = b;
-    else for (let b = 0; b < this.totalBlocks; b++) units[b] = b % g.blocksPerDie;
+    if (!this.blockMode) for (let b = 0; b < this.totalBlocks; b++) units[b] = b % g.blocksPerDie;
     this.dieOrder = t.dieOrder;
     // Channel first, then the die within the channel, then (through a PlaneView) the plane: a
     // burst reaches every real die before a second plane of one (one plane: (k mod C)·W + ⌊k / C⌋).
@@ -624,7 +624,7 @@ export function goodMembers(st: FtlState, u: number): number {
 
 /** GC unit of a block. */
 export function unitOfBlock(st: FtlState, block: number): number {
-  return st.unitOfBlockTable[block]!;
+  return st.blockMode ? block : st.unitOfBlockTable[block]!;
 }
 
 /** Free pool (die, or 0 in superblock mode) of a unit. */
