@@ -1,4 +1,10 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; # A shell script to sh, JavaScript to Node (each of these lines is a string and a comment to it).
+':' //; # Run as a command, it starts Node on this file without NODE_EXTRA_CA_CERTS: ssdsim opens no TLS
+':' //; # connection, and Node parses the CA bundle that variable names at every start, before any
+':' //; # JavaScript (~50 ms for a system bundle of 144 certificates); as `node bin/ssdsim.js` Node keeps it.
+':' //; unset NODE_EXTRA_CA_CERTS
+':' //; exec node "$0" "$@"
 // The `ssdsim` command: runs the compiled CLI, dist/ssdsim.mjs (bin/build.js: an esbuild bundle
 // whose worker threads are compiled too), so that no process or thread loads tsx or compiles
 // TypeScript. `npm install` builds it (the package's prepare script); when it is missing, stale

@@ -14,7 +14,7 @@ import { applyOverrides, overrideFor, scenarioKey } from './scenario/overrides.t
 import { PRECONDITION_STATES, defaultScenario } from './scenario/schema.ts';
 import type { Scenario } from './scenario/schema.ts';
 import type { ScenarioReport } from './scenario/run.ts';
-import { runScenarioThread } from './scenario/thread.ts';
+import { runScenarioHere, runScenarioThread, runsInThread } from './scenario/thread.ts';
 import { BLKPARSE_EVENTS } from './traces/blkparse.ts';
 import { TRACE_FORMATS } from './traces/load.ts';
 import { join } from 'node:path';
@@ -263,14 +263,16 @@ function scenarioFromFlags(cmd: Command, base: Scenario, extra: Record<string, u
 /**
  * Runs a scenario with a progress bar per phase; writes the JSON report where the scenario says.
  * The simulation runs on its own thread (scenario/thread.ts) so that Ctrl-C and SIGTERM are
- * answered at once (exitOnInterrupt: exit 130 / 143, one stderr line, no partial output).
+ * answered at once (exitOnInterrupt: exit 130 / 143, one stderr line, no partial output); a short
+ * trace replay runs here (runsInThread: a worker's start would be a fifth of its time), a signal
+ * then answered when it ends.
  */
 async function runWithOutputs(s: Scenario): Promise<ScenarioReport> {
   let bar = progressBar('ssdsim precondition');
   let phase = 'precondition';
   let report: ScenarioReport;
   try {
-    report = await runScenarioThread(s, {
+    report = await (runsInThread(s) ? runScenarioHere : runScenarioThread)(s, {
       onProgress: (p, d, t) => {
         if (p !== phase) {
           bar.stop();
