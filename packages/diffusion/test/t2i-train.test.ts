@@ -346,6 +346,13 @@ describe('text-to-image trainers', () => {
       models.textEncoder.params.dispose();
     });
 
+    test('grounding: a run with it resumes bit for bit (the loss draws no random numbers)', async () => {
+      const models = frozen();
+      await checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, groundingWeight: 0.5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-grounding');
+      models.vae.params.dispose();
+      models.textEncoder.params.dispose();
+    });
+
     test('train-unet --unet-config: the file\'s keys over the default UNet reach the saved config; refused on --resume, when malformed or invalid', async () => {
       const program = new Command('diffusion').exitOverride();
       registerTextToImageTrainingCommands(program);
