@@ -41,7 +41,10 @@
 // MQSim's figure is its whole process; its start (a native binary's exec and dynamic linking)
 // is about a millisecond, ours (Node's start, loading and compiling our TypeScript through tsx)
 // is far more and is not part of the replay's figure: each replay row also prints our whole
-// child process's CPU and that ratio. (Until 17g the replays ran one after another in this one
+// child process's CPU and that ratio, and the same case run by the compiled CLI as a user runs it
+// (`ssdsim replay … --scenario mqsim-default --blocks 4B --snapshot-every 0 --json`, bin/ssdsim.js
+// as a command, with --precondition-state sequential --occupancy 0.7 for the filled case): its
+// whole process's wall and CPU time against MQSim's whole process. (Until 17g the replays ran one after another in this one
 // process, after the scenario was read: later cases ran with code V8 had already optimised.)
 // The synthetic case still runs in this process (seconds long, its start does not matter).
 // Wall and CPU time (user + system; ours every thread of the process — the optimising compiler's
@@ -265,6 +268,28 @@ function replayHere(blocksPerPlane: number, trace: string, occupied: boolean): R
   };
 }
 
+/** The compiled `ssdsim replay` as a user runs it (bin/ssdsim.js as a command), the same case: its whole process's wall and CPU seconds. */
+interface CommandRun {
+  wall: number;
+  cpu: number;
+  /** Its report's mean latency (µs): the same case as the in-process replay's. */
+  meanUs: number;
+}
+
+const ssdsimBin = fileURLToPath(new URL('../packages/ssd/bin/ssdsim.js', import.meta.url));
+
+function ssdsimReplay(blocksPerPlane: number, trace: string, occupied: boolean): CommandRun {
+  const args = ['replay', join(traceDir, `mqsim-${trace}-small.trace`), '--scenario', 'mqsim-default', '--blocks', String(geometryOf(blocksPerPlane).blocksPerDie), '--snapshot-every', '0', '--json'];
+  if (occupied) args.push('--precondition-state', 'sequential', '--occupancy', String(OCCUPANCY));
+  else args.push('--precondition-state', 'none');
+  const cpu = childCpuSeconds();
+  const started = performance.now();
+  const out = execFileSync(ssdsimBin, args, { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, SSDSIM_BUNDLE_QUIET: '1' } });
+  const wall = (performance.now() - started) / 1000;
+  const used = childCpuSeconds() - cpu;
+  return { wall, cpu: used, meanUs: (JSON.parse(out) as { latencyUs: { mean: number } }).latencyUs.mean };
+}
+
 /** The replay in a fresh Node process (this script with --child), as MQSim runs in a fresh process. */
 function ourReplay(blocksPerPlane: number, trace: string, occupied: boolean): ReplayRun {
   const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(blocksPerPlane), trace, occupied ? 'occupied' : 'unwritten', '--fill', fill], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -284,6 +309,8 @@ interface Row {
   oursCpu: number;
   /** Our whole process's CPU seconds (replays: Node's start and module loading included), when measured. */
   processCpu?: number;
+  /** The compiled `ssdsim replay` of the same case as a whole process (replays). */
+  command?: CommandRun;
   oursDetail: string;
   mqsim: MqsimRun | null;
 }
@@ -336,7 +363,9 @@ try {
       }
       for (const occupied of [true, false]) {
         const r = ourReplay(blocksPerPlane, trace, occupied);
+        const command = ssdsimReplay(blocksPerPlane, trace, occupied);
         rows.push({
+          command,
           name: `${deviceName(blocksPerPlane)}: ${trace}-small replay, ${occupied ? `${OCCUPANCY * 100} % occupied first` : 'nothing written first (as MQSim)'}`,
           ours: r.wall,
           oursCpu: r.cpu,
@@ -360,8 +389,9 @@ for (const r of rows) {
       ? ''
       : ` | MQSim ${m.seconds.toFixed(2)} s, CPU ${m.cpuSeconds.toFixed(2)} s (${m.requests} requests serviced, ${m.erases} erases)` +
         ` | MQSim / ours: wall ${(m.seconds / r.ours).toFixed(1)}×, CPU ${(m.cpuSeconds / r.oursCpu).toFixed(1)}×` +
-        (r.processCpu !== undefined ? `; whole processes by CPU ${(m.cpuSeconds / r.processCpu).toFixed(2)}×` : '');
-  const whole = r.processCpu !== undefined ? `; whole process CPU ${r.processCpu.toFixed(2)} s` : '';
+        (r.processCpu !== undefined ? `; whole processes by CPU ${(m.cpuSeconds / r.processCpu).toFixed(2)}×` : '') +
+        (r.command !== undefined ? `; MQSim / compiled ssdsim replay (whole processes): CPU ${(m.cpuSeconds / r.command.cpu).toFixed(1)}×, wall ${(m.seconds / r.command.wall).toFixed(1)}×` : '');
+  const whole = (r.processCpu !== undefined ? `; whole process CPU ${r.processCpu.toFixed(2)} s` : '') + (r.command !== undefined ? `; compiled ssdsim replay ${r.command.wall.toFixed(2)} s, CPU ${r.command.cpu.toFixed(2)} s (mean latency ${r.command.meanUs.toFixed(0)} µs)` : '');
   console.log(`${r.name}: ours ${r.ours.toFixed(3)} s, CPU ${r.oursCpu.toFixed(3)} s${whole} (${r.oursDetail})${theirs}`);
 }
 console.log(`command: npx tsx bench/ssd-mqsim-speed.ts --blocks-per-plane ${blockList.join(',')} --fill ${fill}${process.argv.includes('--replays-only') ? ' --replays-only' : ''}`);
