@@ -1,8 +1,8 @@
 // The kernel's plane view (AssemblyScript, part of the FTL's WebAssembly module; see
 // kernel/simulator/replay.ts): src/planes.ts's PlaneView for the kernel replay — the FTL's view
 // block b (view die v = plane v mod P of real die ⌊v / P⌋) is real block ⌊v / P⌋ · B + i · P +
-// plane, B the real blocks per die and i = b − v · B / P (PlaneView keeps the same numbers in a
-// table; here they are computed) — and its operations as the device takes them with a sink on the
+// plane, B the real blocks per die and i = b − v · B / P (PlaneView computes them the same way;
+// it kept a table before) — and its operations as the device takes them with a sink on the
 // clock: each tells the grouping its plane and page in block, then the device hands the
 // operation to the scheduler (kernel/scheduler.ts enqueue) and checks, counts and stores.
 // With one plane per die the view is the device itself (no grouping).
@@ -52,7 +52,7 @@ export function bindPlanes(perDie: i32, viewBlocks: i32, realBlocks: i32, pages:
 }
 
 /** The real page of view page `page`. */
-// Mirrors: packages/ssd/src/planes.ts#PlaneView.realPage packages/ssd/src/planes.ts#PlaneView.realPageIn kernel:ce5befd5 source:077ac424
+// Mirrors: packages/ssd/src/planes.ts#PlaneView.realPage packages/ssd/src/planes.ts#PlaneView.realPageIn kernel:ce5befd5 source:3e1f9888
 export function realPage(page: i32): i32 {
   if (planes == 1) return page;
   const block = page / pagesPerBlock;

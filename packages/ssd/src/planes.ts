@@ -64,9 +64,11 @@ export class PlaneView implements NandDevice {
   /** Multi-plane erase commands the grouping formed, and the blocks they erased. */
   multiPlaneEraseCommands = 0;
   multiPlaneErasedBlocks = 0;
-  /** Real block of each view block (built at its first use: see {@link realBlock}), and its plane. */
-  private realBlockTable: Int32Array | null = null;
+  /** The plane of each view block. */
   private readonly planeOf: Uint8Array;
+  /** The view's blocks (all dies) and blocks per die, the real device's blocks per die: {@link realBlockOf}'s arithmetic. */
+  private readonly viewBlocks: number;
+  private readonly viewBlocksPerDie: number;
   private readonly realBlocksPerDie: number;
   private readonly pagesPerBlock: number;
   /** log2(pagesPerBlock) when a power of two, else −1: a page's block by a shift, not a division. */
@@ -88,6 +90,8 @@ export class PlaneView implements NandDevice {
     const g = this.geometry;
     const blocks = g.channels * g.diesPerChannel * g.blocksPerDie;
     this.planeOf = new Uint8Array(blocks);
+    this.viewBlocks = blocks;
+    this.viewBlocksPerDie = g.blocksPerDie;
     this.realBlocksPerDie = inner.geometry.blocksPerDie;
     const P = this.planesPerDie;
     // Per view die its plane, filled natively.
@@ -140,33 +144,21 @@ export class PlaneView implements NandDevice {
   }
 
   /**
-   * The real block of each view block. Built at the first use, not in the constructor: a cold
-   * start runs the loop interpreted (262,144 blocks at 512 GiB, ~6–12 ms), and a replay in the
-   * kernel (its own plane view, kernel/planes.ts) may never ask.
+   * The real block of view block `block` (−1 out of range): view block `index` of view die v is
+   * real block index·P + (v mod P) of real die ⌊v / P⌋, computed as kernel/planes.ts realBlock
+   * computes it. (A table of it took a loop over every block at construction — 262,144 at
+   * 512 GiB, run interpreted, ~6–12 ms — and a replay in the kernel barely asks.)
    */
-  private get realBlock(): Int32Array {
-    return this.realBlockTable ?? this.buildRealBlock();
-  }
-
-  private buildRealBlock(): Int32Array {
-    const g = this.geometry;
-    const blocks = g.channels * g.diesPerChannel * g.blocksPerDie;
-    const table = new Int32Array(blocks);
+  private realBlockOf(block: number): number {
+    if (block >>> 0 !== block || block >= this.viewBlocks) return -1;
+    const viewDie = Math.floor(block / this.viewBlocksPerDie);
     const P = this.planesPerDie;
-    // View block `index` of view die v is real block index·P + (v mod P) of real die ⌊v / P⌋: per
-    // view die, the real blocks counted up by P.
-    let b = 0;
-    for (let viewDie = 0; b < blocks; viewDie++) {
-      let real = Math.floor(viewDie / P) * this.realBlocksPerDie + (viewDie % P);
-      for (let index = 0; index < g.blocksPerDie; index++, real += P) table[b++] = real;
-    }
-    this.realBlockTable = table;
-    return table;
+    return Math.floor(viewDie / P) * this.realBlocksPerDie + (block - viewDie * this.viewBlocksPerDie) * P + (viewDie % P);
   }
 
   /** The real block of view block `block`. */
   physicalBlock(block: number): number {
-    return this.realBlock[block]!;
+    return this.realBlockOf(block);
   }
 
   /** The real page of view page `page` (−1 out of range: the real device then throws OUT_OF_RANGE). */
@@ -177,8 +169,8 @@ export class PlaneView implements NandDevice {
 
   /** The real page of page `inBlock` of view block `block` (−1 out of range, as realPage). */
   private realPageIn(block: number, inBlock: number): number {
-    const real = this.realBlock[block];
-    return real === undefined ? -1 : real * this.pagesPerBlock + inBlock;
+    const real = this.realBlockOf(block);
+    return real < 0 ? -1 : real * this.pagesPerBlock + inBlock;
   }
 
   readPage(page: number, data?: Uint8Array, spare?: Uint8Array): ReadResult {
@@ -251,7 +243,7 @@ export class PlaneView implements NandDevice {
 
   /** A block out of range maps to −1 (the real device then throws OUT_OF_RANGE). */
   private block(block: number): number {
-    return this.realBlock[block] ?? -1;
+    return this.realBlockOf(block);
   }
 
   /** The real page of a page to program, telling the grouping its plane (and the read plane, or −1: unchanged). */
