@@ -24,13 +24,13 @@ export interface ModelInitOptions {
   initialise?: boolean;
 }
 
-/** A ParameterStore plus each parameter's PyTorch layout: what every block is built with. */
 /**
  * Receives a cross-attention layer's probabilities softmax(Q·Kᵀ/√d) [B·heads, H·W, tokens] during a
  * forward pass, with the layer's head count and name.
  */
 export type CrossAttentionProbe = (probabilities: Tensor, heads: number, layer: string) => void;
 
+/** A ParameterStore plus each parameter's PyTorch layout: what every block is built with. */
 export class ModuleBuilder {
   readonly layouts = new Map<string, TorchLayout>();
   /** Set while a trainer supervises the cross-attention maps (null otherwise: attention runs as usual). */

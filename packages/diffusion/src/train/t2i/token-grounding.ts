@@ -1,8 +1,8 @@
 /**
  * Token grounding for the text-to-image UNet (issue 15): a loss on the cross-attention maps that
  * makes each object's colour and shape words attend to that object's pixels — TokenCompose's token
- * loss (Wang et al. 2024, "TokenCompose: Text-to-Image Diffusion with Token-level Supervision",
- * eq. 3), with the masks Shapes gives for free:
+ * loss (Wang et al. 2024, "TokenCompose: Text-to-Image Diffusion with Token-level Supervision"),
+ * with the masks Shapes gives for free:
  *
  *   A_k(u) = mean over heads of softmax(Q·Kᵀ/√d)[u, token k]    (summed over the word's tokens)
  *   L = mean over cross-attention layers of  Σ_k w_k·(1 − Σ_u A_k(u)·M_k(u) / Σ_u A_k(u))² / Σ_k w_k
