@@ -48,7 +48,7 @@ export function recordInBucket(h: usize, i: i32, ns: f64): void {
  * back per block for its badness and run interpreted over most of the 262,144 blocks of MQSim's
  * default 512 GiB device at a report; these take about a millisecond.
  */
-// Mirrors: packages/ssd/src/metrics.ts#eraseStats kernel:2e7801e7 source:09572511
+// Mirrors: packages/ssd/src/metrics.ts#eraseStats kernel:2e7801e7 source:dabdd1bc
 export function eraseTally(blocks: i32, cells: usize, bins: usize, binStart: f64, binWidth: f64): void {
   if (bins == 0) {
     let min = Infinity;

@@ -10,7 +10,10 @@ export interface EraseStats {
   histogram: { binStart: number; binWidth: number; counts: number[] };
 }
 
-export function eraseStats(counts: ArrayLike<number>, isBad: (block: number) => boolean, bins = 16): EraseStats {
+/** Bins of the report's erase-count histogram (eraseStats's default; the FTL module's tally counts into as many). */
+export const ERASE_HISTOGRAM_BINS = 16;
+
+export function eraseStats(counts: ArrayLike<number>, isBad: (block: number) => boolean, bins = ERASE_HISTOGRAM_BINS): EraseStats {
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;

@@ -8,7 +8,7 @@
 import type { NandDevice, NandGeometry, SimulatedNand } from '@flashdiff/nand';
 import { allocateTables, float64Table, planesPerDie } from '@flashdiff/nand';
 import type { Ftl, FtlCounters } from '../ftl.ts';
-import { LatencyHistogram, eraseStats, eraseStatsOf } from '../metrics.ts';
+import { ERASE_HISTOGRAM_BINS, LatencyHistogram, eraseStats, eraseStatsOf } from '../metrics.ts';
 import type { EraseStats } from '../metrics.ts';
 import { BLOCK_BAD } from '../ftl.ts';
 import { DEFAULT_WORKLOAD } from '../workload.ts';
@@ -285,7 +285,7 @@ export type EraseCells = { cells: Float64Array; offset: number } | null;
  * counts into (allocated in that memory at the first call: `holder`).
  */
 export function deviceEraseStats(ftl: Ftl, device: SimulatedNand, counts: () => Uint32Array, holder: { eraseCells?: EraseCells }): EraseStats {
-  const BINS = 16;
+  const BINS = ERASE_HISTOGRAM_BINS;
   const kernel = ftl.internalState.moduleKernel;
   const memory = device.metadataKernel?.memory ?? null;
   if (kernel !== null && memory !== null && holder.eraseCells === undefined) {
