@@ -3,8 +3,7 @@
  * preconditioning, then the synthetic workload or the trace. `ssdsim run`, `ssdsim replay` and
  * every sweep point (on any worker) go through {@link runScenario}, so they cannot drift apart.
  */
-import { geometryPreset } from '@flashdiff/nand';
-import type { NandGeometry, NandTimingParams } from '@flashdiff/nand';
+import type { NandTimingParams } from '@flashdiff/nand';
 import { resolveFtlOptions, userPagesFor } from '../config.ts';
 import type { FtlOptions } from '../config.ts';
 import { preconditionSimulator } from '../precondition.ts';
@@ -16,6 +15,7 @@ import { fitToDevice, loadTrace, tracePageWrites } from '../traces/load.ts';
 import type { TraceFormat } from '../traces/load.ts';
 import type { BlkparseEvent } from '../traces/blkparse.ts';
 import type { WorkloadKind } from '../workload.ts';
+import { scenarioGeometry } from './schema.ts';
 import type { Scenario } from './schema.ts';
 
 /** Time-series points a run gets by default: the interval is the measured host page writes / this. */
@@ -24,10 +24,6 @@ export const DEFAULT_TIME_SERIES_POINTS = 100;
 /** "4x" → 4 × user pages; a number → itself. */
 export function resolveWrites(writes: string | number, userPages: number): number {
   return typeof writes === 'number' ? writes : Math.round(Number(writes.slice(0, -1)) * userPages);
-}
-
-export function scenarioGeometry(s: Scenario): NandGeometry {
-  return { ...geometryPreset(s.device.preset), ...s.device.geometry } as NandGeometry;
 }
 
 export function scenarioFtlOptions(s: Scenario): FtlOptions {

@@ -6,7 +6,8 @@
  * known key is one or two edits away. Upstream counterpart: MQSim's ssdconfig.xml +
  * workload.xml pair (Execution_Parameter_Set), here as one JSON/YAML file.
  */
-import { PRESET_NAMES } from '@flashdiff/nand';
+import { PRESET_NAMES, geometryPreset } from '@flashdiff/nand';
+import type { NandGeometry } from '@flashdiff/nand';
 import { DEFAULT_FTL_OPTIONS, GC_POLICIES, GC_UNITS, HOST_ALLOCATIONS, VALIDITY_METHODS } from '../config.ts';
 import { TRANSACTION_SCHEDULINGS } from '../scheduler.ts';
 import { SsdError } from '../errors.ts';
@@ -331,4 +332,9 @@ export function getPath(source: unknown, path: string): unknown {
     o = (o as Record<string, unknown>)[k];
   }
   return o;
+}
+
+/** The scenario's device geometry: its preset with the scenario's overrides. */
+export function scenarioGeometry(s: Scenario): NandGeometry {
+  return { ...geometryPreset(s.device.preset), ...s.device.geometry } as NandGeometry;
 }

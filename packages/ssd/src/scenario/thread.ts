@@ -15,11 +15,12 @@
  */
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { NandError, geometryPreset } from '@flashdiff/nand';
+import { NandError, capacityBytes } from '@flashdiff/nand';
 import type { NandErrorCode } from '@flashdiff/nand';
 import { SsdError } from '../errors.ts';
 import type { SsdErrorCode } from '../errors.ts';
 import type { ScenarioReport, ScenarioRunOptions } from './run.ts';
+import { scenarioGeometry } from './schema.ts';
 import type { Scenario } from './schema.ts';
 
 /** Defined by bin/build.js in the compiled CLI: the compiled thread entry, relative to this file (else thread-entry.js, through tsx). */
@@ -60,8 +61,7 @@ export function runsInThread(s: Scenario, env: NodeJS.ProcessEnv = process.env):
   const w = s.workload;
   if (w.kind !== 'trace') return false;
   if (s.precondition.state !== 'none' && s.precondition.state !== 'sequential') return false;
-  const g = { ...geometryPreset(s.device.preset), ...s.device.geometry } as { pageSize: number; pagesPerBlock: number; blocksPerDie: number; diesPerChannel: number; channels: number };
-  if (g.channels * g.diesPerChannel * g.blocksPerDie * g.pagesPerBlock * g.pageSize > IN_THREAD_DEVICE_BYTES) return false;
+  if (capacityBytes(scenarioGeometry(s)) > IN_THREAD_DEVICE_BYTES) return false;
   try {
     return statSync(w.path).size <= IN_THREAD_TRACE_BYTES;
   } catch {
