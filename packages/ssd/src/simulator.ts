@@ -104,8 +104,8 @@ export class SsdSimulator {
   private baseline: Baseline;
   private previousPoint: PointMark = { host: 0, nand: 0, elapsed: 0 };
   private preconditionResult: SimulationReport['precondition'] = null;
-  /** The table report() has the FTL's module tally erase counts into (report.ts deviceEraseStats; null: none). */
-  eraseCells?: EraseCells;
+  /** Holds the table report() has the FTL's module tally erase counts into (report.ts deviceEraseStats; null: none). */
+  private readonly eraseTally: { eraseCells?: EraseCells } = {};
   /**
    * True while precondition() fills the device: no time-series points then (startMeasurement
    * discards them anyway, and one point costs a pass over every block, so points taken during a
@@ -651,7 +651,7 @@ export class SsdSimulator {
       geometry: this.config.geometry,
       baseline: this.baseline,
       hostOps: this.hostOps,
-      erase: deviceEraseStats(this.ftl, this.device, () => this.eraseCounts(), this),
+      erase: deviceEraseStats(this.ftl, this.device, () => this.eraseCounts(), this.eraseTally),
       precondition: this.preconditionResult,
       latency: this.latency,
       readLatency: this.readLatency,

@@ -44,9 +44,9 @@ import {
   D_GC_SCRATCH, D_P2L, D_PLANE_HEADS, D_PLANE_TAILS, D_STATIC_WEAR_LEVELING, D_UNITS, D_WEAR_THRESHOLD,
 } from './replay-abi.ts';
 
-/** Fields of the kernel's records (kernel/scheduler/transactions.ts I_STRIDE, F_STRIDE, RI_STRIDE, RF_STRIDE). */
 /** replayScheduled's and replayResume's "a time-series point is due" (kernel/simulator/replay.ts POINT). */
 const POINT = 2;
+/** Fields of the kernel's records (kernel/scheduler/transactions.ts I_STRIDE, F_STRIDE, RI_STRIDE, RF_STRIDE). */
 const TX_INT_FIELDS = 17;
 const TX_FLOAT_FIELDS = 4;
 const REQ_INT_FIELDS = 4;

@@ -3,9 +3,8 @@
  * no string per line and no split: the common line (five fields of ASCII digits separated by
  * spaces or tabs) is matched by one sticky regular expression over the chunk as Latin-1 text
  * (native code from the start, where a byte loop runs interpreted through most of a small trace),
- * and checked and made a request as the byte loop's fast path does; any other line goes through
- * that loop, and one that is not the common shape is decoded and handed to the checked per-line
- * parser in disksim.ts, so this path accepts exactly the lines that one accepts, with
+ * checked and made a request; a blank or '#' line is skipped, and any other line is decoded and
+ * handed to the checked per-line parser in disksim.ts, so this path accepts exactly the lines that one accepts, with
  * the same requests and the same errors (test/trace-parse-equivalence.test.ts). The lines are
  * those of readLines in load.ts: split at \n, one \r before it dropped, a leading UTF-8 BOM
  * dropped. Upstream counterpart: MQSim's Host_Components/IO_Flow_Trace_Based.cpp, which reads
@@ -21,17 +20,13 @@ const CR = 13;
 const SPACE = 32;
 const TAB = 9;
 const HASH = 35;
-const DOT = 46;
-const ZERO = 48;
-const NINE = 57;
 const MAX_SECTOR_END = MAX_BYTE_ADDRESS / SECTOR;
 
 /**
- * The common line (the loop's fast path in parseLines, in the same terms): spaces or tabs, five
+ * The common line (disksim.ts fastRequest's shape): spaces or tabs, five
  * fields of ASCII digits separated by spaces or tabs (the first maybe with one fraction: digits,
  * a dot, digits), spaces or tabs, one \r maybe, then \n (group 6) or the end of the text. The
- * values are Number() of each field's text, which for up to 15 digits is what the loop's digit sum
- * gives.
+ * values are Number() of each field's text.
  */
 const COMMON_LINE = /[ \t]*(\d+(?:\.\d+)?)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\d+)[ \t]*\r?(\n|$)/y;
 
@@ -45,11 +40,6 @@ interface State {
   readonly fileName: string;
 }
 
-/** Reads the field value of bytes [start, end) (digits, the arrival time maybe with one dot) as Number() reads the text. */
-function numberOf(bytes: Uint8Array, start: number, end: number): number {
-  return Number(String.fromCharCode.apply(null, Array.from(bytes.subarray(start, end))));
-}
-
 /** The checked parser on the decoded line (it throws TRACE_PARSE naming the line, or returns the request or null). */
 function slow(bytes: Uint8Array, a: number, b: number, s: State): void {
   const r = parseDiskSimLine(lineDecoder.decode(bytes.subarray(a, b)), s.line, s.fileName);
@@ -58,8 +48,8 @@ function slow(bytes: Uint8Array, a: number, b: number, s: State): void {
 
 /**
  * The common lines from byte `a` on (COMMON_LINE over `text`, bytes [from, …) as Latin-1), each
- * checked as the loop in parseLines checks its fast line and made a request, or handed to the
- * checked parser; returns the first line's start that is not one (or the end of the file). A small
+ * checked (disksim.ts fastRequest's rules: size ≥ 1, type 0 or 1, integers where they must be,
+ * the range within 2^53 bytes) and made a request, or handed to the checked parser; returns the first line's start that is not one (or the end of the file). A small
  * function of its own: V8 optimises its loop while it runs, where parseLines' whole body would be.
  */
 function commonLines(text: string, bytes: Uint8Array, from: number, a: number, last: boolean, s: State): number {
@@ -87,75 +77,27 @@ function commonLines(text: string, bytes: Uint8Array, from: number, a: number, l
 }
 
 /**
- * Parses the lines of bytes [from, to) in one loop (`last`: the file ends at `to`; otherwise an
- * incomplete last line waits for the next chunk). Each line is read field by field up to its \n:
- * the common line (disksim.ts fastRequest's rules: five fields of digits separated by spaces or
- * tabs, the arrival time maybe with a fraction, integer sector and size, size ≥ 1, type 0 or 1,
- * the range within 2^53 bytes; one \r before the \n) becomes a request at once; a line of
- * spaces and tabs, or one whose first other character is '#', is skipped; any other line (its
- * one \r before the \n dropped) goes to the checked parser. Returns where it stopped.
+ * Parses the lines of bytes [from, to) (`last`: the file ends at `to`; otherwise an incomplete last
+ * line waits for the next chunk). The common lines go through commonLines; of any other line, one
+ * of spaces and tabs, or one whose first other character is '#', is skipped, and the rest (its one
+ * \r before the \n dropped) go to the checked parser. Returns where it stopped.
  */
 function parseLines(bytes: Uint8Array, from: number, to: number, last: boolean, s: State): number {
-  // The common line is first matched by COMMON_LINE over the bytes as Latin-1 text (one character
-  // a byte: the same offsets): the regular expression runs as native code from its first use,
-  // where the loop below runs interpreted for most of a small trace (tpcc-small's 7,000 lines:
-  // ~25 ms cold, ~12 ms this way). A line it does not match goes through the loop.
+  // COMMON_LINE runs over the bytes as Latin-1 text (one character a byte: the same offsets): the
+  // regular expression is native code from its first use, where a byte loop runs interpreted for
+  // most of a small trace (tpcc-small's 7,000 lines: ~25 ms cold that way, ~12 ms this way).
   const text = Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
   let a = from;
   while (a < to) {
     a = commonLines(text, bytes, from, a, last, s);
     if (a >= to) break;
-    let at = a;
-    while (at < to && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
-    let fast = at < to && bytes[at] !== LF && bytes[at] !== HASH;
-    const skip = !fast && (at === to || bytes[at] === LF || bytes[at] === HASH);
-    let arrivalNs = 0;
-    let device = 0;
-    let sector = 0;
-    let sectors = 0;
-    let type = 0;
-    for (let field = 0; fast && field < 5; field++) {
-      if (field > 0) {
-        const gap = at;
-        while (at < to && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
-        if (at === gap) fast = false;
-      }
-      const start = at;
-      let dot = -1;
-      let digits = 0;
-      while (at < to) {
-        const c = bytes[at]!;
-        if (c >= ZERO && c <= NINE) {
-          digits = digits * 10 + (c - ZERO);
-          at++;
-        } else if (c === DOT && dot < 0 && field === 0) dot = at++;
-        else break;
-      }
-      if (at === start || dot === start || dot === at - 1) fast = false;
-      // Up to 15 digits without a fraction the sum is exact (below 2^53); otherwise Number() reads it.
-      const value = !fast ? 0 : dot < 0 && at - start <= 15 ? digits : numberOf(bytes, start, at);
-      if (field === 0) arrivalNs = value;
-      else if (field === 1) device = value;
-      else if (field === 2) sector = value;
-      else if (field === 3) sectors = value;
-      else type = value;
-    }
-    if (fast) {
-      while (at < to && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
-      // The line ends here: at \n, at \r\n, or at the end of the file.
-      if (at < to && bytes[at] === CR && (at + 1 === to ? last : bytes[at + 1] === LF)) at++;
-      if (at < to ? bytes[at] !== LF : !last) fast = false;
-    }
-    let b = fast ? at : bytes.indexOf(LF, at);
+    let b = bytes.indexOf(LF, a);
     if (b < 0 || b > to) b = to;
     if (b === to && !last) return a;
     s.line++;
-    if (fast && Number.isFinite(arrivalNs) && Number.isSafeInteger(device) && sectors >= 1 && (type === 0 || type === 1) &&
-      Number.isSafeInteger(sector) && Number.isSafeInteger(sectors) && sector + sectors <= MAX_SECTOR_END) {
-      s.out.push(request(arrivalNs, device, sector, sectors, type === 1 ? 'read' : 'write', s.line));
-    } else if (!skip) {
-      slow(bytes, a, b > a && bytes[b - 1] === CR ? b - 1 : b, s);
-    }
+    let at = a;
+    while (at < b && (bytes[at] === SPACE || bytes[at] === TAB)) at++;
+    if (at < b && bytes[at] !== HASH) slow(bytes, a, b > a && bytes[b - 1] === CR ? b - 1 : b, s);
     a = b + 1;
   }
   return last ? to : a;
