@@ -17,7 +17,7 @@ import { loadClipTokenizer } from '../src/text/clip-tokenizer-node.ts';
 import type { Tokenizer } from '../src/text/tokenizer.ts';
 import { pairCaptionWithSizes } from '../src/data/shapes.ts';
 import { loadTextEncoderFolder, loadVaeFolder } from '../src/node/t2i-train-cli.ts';
-import { GROUNDING_SLOTS, GroundingBatch, groundedWords, groundingLoss, objectMask, poolMask, type AttentionRecord } from '../src/train/t2i/token-grounding.ts';
+import { GROUNDING_SLOTS, GroundingBatch, bindingLoss, groundedWords, groundingLoss, objectMask, poolMask, type AttentionRecord } from '../src/train/t2i/token-grounding.ts';
 import { DEFAULT_UNET_OPTIONS, UNetTrainer } from '../src/train/t2i/unet-trainer.ts';
 
 const PACKAGE = new URL('..', import.meta.url).pathname;
@@ -201,6 +201,98 @@ describe('the grounding loss', () => {
   });
 });
 
+/** The binding loss written out directly over the probabilities (float64). */
+function directBinding(probabilities: Float32Array[], heads: number, batch: GroundingBatch, shapes: number[][]): number {
+  let total = 0;
+  probabilities.forEach((p, r) => {
+    const [, cells, tokens] = shapes[r];
+    const masks = batch.masksAt(Math.sqrt(cells));
+    // Attention of cell u of sample i to slot k's tokens, mean over heads.
+    const slot = (i: number, u: number, k: number): number => {
+      let a = 0;
+      for (let h = 0; h < heads; h++) {
+        for (let t = 0; t < tokens; t++) if (batch.selection[(i * tokens + t) * GROUNDING_SLOTS + k] === 1) a += p[((i * heads + h) * cells + u) * tokens + t] / heads;
+      }
+      return a;
+    };
+    let sum = 0;
+    let objects = 0;
+    for (let i = 0; i < batch.count; i++) {
+      if (batch.weights[i * GROUNDING_SLOTS + 3] === 0) continue;
+      for (let j = 0; j < 2; j++) {
+        let weighted = 0;
+        let area = 0;
+        for (let u = 0; u < cells; u++) {
+          const m = masks[(i * cells + u) * GROUNDING_SLOTS + 2 * j];
+          const right = slot(i, u, 2 * j) + slot(i, u, 2 * j + 1);
+          const wrong = slot(i, u, 2 - 2 * j) + slot(i, u, 3 - 2 * j);
+          weighted += (m * wrong) / (right + wrong);
+          area += m;
+        }
+        sum += weighted / area;
+        objects++;
+      }
+    }
+    total += sum / objects;
+  });
+  return total / probabilities.length;
+}
+
+describe('the binding loss', () => {
+  const heads = 2;
+  const pair = sceneWith(2, 4);
+  const single = sceneWith(1, 4);
+
+  test('equals the per-pixel share written out; one-object and empty captions count for nothing', () => {
+    const batch = new GroundingBatch(4, 77, [pair.caption, '', single.caption, pairCaptionWithSizes(pair, [true, false])], [pair, pair, single, pair], shippedTokenizer);
+    assert.deepEqual([...batch.pairWeights], [1, 1, 0, 0, 0, 0, 1, 1]);
+    const random = new Random(8);
+    const shapes = [
+      [4 * heads, 64, 77],
+      [4 * heads, 16, 77],
+    ];
+    const values = shapes.map((s) => e.readSync(e.tidy(() => e.softmax(e.tensor(random.normalArray(s[0] * s[1] * s[2]).map((v) => 3 * v), s)))));
+    const got = e.readSync(e.tidy(() => bindingLoss(e, values.map((v, r): AttentionRecord => ({ probabilities: e.tensor(v, shapes[r]), heads })), batch)))[0];
+    const want = directBinding(values, heads, batch, shapes);
+    assert.ok(Math.abs(got - want) < 1e-5, `${got} vs ${want}`);
+    // Random maps read both objects' words about alike.
+    assert.ok(want > 0.3 && want < 0.7, `${want}`);
+    const singles = new GroundingBatch(2, 77, [single.caption, ''], [single, single], shippedTokenizer);
+    const none = e.readSync(e.tidy(() => bindingLoss(e, [{ probabilities: e.softmax(e.tensor(random.normalArray(2 * heads * 16 * 77), [2 * heads, 16, 77])), heads }], singles)))[0];
+    assert.equal(none, 0);
+  });
+
+  test('attention at an object\'s pixels moved to its own words lowers it, to the other object\'s raises it (gradient = finite differences)', () => {
+    const batch = new GroundingBatch(1, 77, [pair.caption], [pair], shippedTokenizer);
+    const shape = [heads, 16, 77];
+    const logits = new Random(9).normalArray(shape[0] * shape[1] * shape[2]);
+    const variable = e.variable(e.tensor(logits, shape), 'binding-logits', true);
+    const lossOf = (): Tensor => bindingLoss(e, [{ probabilities: e.softmax(variable), heads }], batch);
+    const { value, grads } = e.valueAndGrads(lossOf, [variable]);
+    const base = e.readSync(value)[0];
+    const gradient = e.readSync(grads[0]);
+    value.dispose();
+    grads[0].dispose();
+    const words = groundedWords(pair.caption, pair, shippedTokenizer);
+    const mask = batch.masksAt(4);
+    // The cell most inside object 0 (and outside object 1).
+    const cell = [...Array(16).keys()].reduce((best, u) => (mask[u * GROUNDING_SLOTS] - mask[u * GROUNDING_SLOTS + 2] > mask[best * GROUNDING_SLOTS] - mask[best * GROUNDING_SLOTS + 2] ? u : best), 0);
+    assert.ok(mask[cell * GROUNDING_SLOTS] > 0.2 && mask[cell * GROUNDING_SLOTS + 2] === 0);
+    const own = cell * 77 + words[0].positions[0];
+    const other = cell * 77 + words[2].positions[0];
+    assert.ok(gradient[own] < 0 && gradient[other] > 0, `${gradient[own]}, ${gradient[other]}`);
+    const step = 1e-2;
+    for (const at of [own, other]) {
+      const moved = logits.slice();
+      moved[at] += step;
+      variable.assign(e.tensor(moved, shape));
+      const numeric = (e.readSync(e.tidy(lossOf))[0] - base) / step;
+      assert.ok(Math.abs(numeric - gradient[at]) < 0.05 * Math.abs(gradient[at]) + 1e-5, `${numeric} vs ${gradient[at]}`);
+    }
+    variable.dispose();
+  });
+});
+
 describe('the cross-attention probe and the UNet trainer', () => {
   const frozen = () => ({ vae: loadVaeFolder(e, SHIPPED), textEncoder: loadTextEncoderFolder(e, SHIPPED), tokenizer: shippedTokenizer });
 
@@ -255,21 +347,57 @@ describe('the cross-attention probe and the UNet trainer', () => {
     models.textEncoder.params.dispose();
   });
 
-  test('train-unet --grounding: the log carries the grounding loss and the run state its weight; a negative weight is a clear error', () => {
+  test('with a binding weight, steps report the binding loss and lower it on a fixed batch, drawing what a plain run draws; evaluation reports it', () => {
+    const models = frozen();
+    const config = { ...TRAIN, steps: 40, datasetSize: 4, learningRate: 1e-2, dataSeed: 7 };
+    const bound = new UNetTrainer(e, models, config, { ...TINY_UNET, captionDropout: 0, bindingWeight: 1 });
+    const plain = new UNetTrainer(e, models, config, { ...TINY_UNET, captionDropout: 0 });
+    const losses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const step = bound.trainStep();
+      plain.trainStep();
+      assert.equal(typeof step.groundingLoss, 'number');
+      losses.push(step.bindingLoss);
+    }
+    assert.deepEqual(bound.random.state(), plain.random.state());
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(losses.slice(0, 5)) > 0.3, `binding loss at the start ${mean(losses.slice(0, 5))}`);
+    assert.ok(mean(losses.slice(-5)) < mean(losses.slice(0, 5)) - 0.05, `binding loss ${mean(losses.slice(0, 5))} → ${mean(losses.slice(-5))}`);
+    const evaluation = bound.evaluate();
+    assert.ok(evaluation.validationBindingLoss > 0 && evaluation.validationBindingLoss < 1);
+    bound.dispose();
+    plain.dispose();
+    assert.throws(() => new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, { ...TINY_UNET, bindingWeight: -1 }), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG');
+    assert.throws(
+      () => new UNetTrainer(e, models, { ...TRAIN, steps: 1, data: '/somewhere/train.bin' }, { ...TINY_UNET, bindingWeight: 0.1 }),
+      (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /Shapes generator/.test(err.message),
+    );
+    models.vae.params.dispose();
+    models.textEncoder.params.dispose();
+  });
+
+  test('train-unet --grounding --binding: the log carries both losses and the run state their weights; a negative weight is a clear error', () => {
     const unetConfig = join(dir, 'unet.json');
     writeFileSync(unetConfig, JSON.stringify({ block_out_channels: [8, 8], attention_head_dim: 2, norm_num_groups: 4 }));
     const bin = join(PACKAGE, 'bin', 'diffusion.js');
     const out = join(dir, 'run');
     const common = ['train-unet', '--vae', SHIPPED, '--clip', SHIPPED, '--unet-config', unetConfig, '--steps', '2', '--batch-size', '2', '--no-progress', '--backend', 'auto'];
-    execFileSync(process.execPath, [bin, ...common, '--out', out, '--grounding', '0.5'], { stdio: 'pipe' });
-    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss?: number; groundingLoss?: number });
+    execFileSync(process.execPath, [bin, ...common, '--out', out, '--grounding', '0.5', '--binding', '0.25'], { stdio: 'pipe' });
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss?: number; groundingLoss?: number; bindingLoss?: number });
     const steps = log.filter((l) => l.loss !== undefined);
     assert.equal(steps.length, 2);
     assert.ok(steps.every((l) => typeof l.groundingLoss === 'number' && l.groundingLoss > 0 && l.groundingLoss < 1));
-    assert.match(readFileSync(join(out, 'state', 'state.json'), 'utf8'), /"groundingWeight": ?0\.5/);
+    assert.ok(steps.every((l) => typeof l.bindingLoss === 'number' && l.bindingLoss >= 0 && l.bindingLoss < 1));
+    const state = readFileSync(join(out, 'state', 'state.json'), 'utf8');
+    assert.match(state, /"groundingWeight": ?0\.5/);
+    assert.match(state, /"bindingWeight": ?0\.25/);
     const bad = spawnSync(process.execPath, [bin, ...common, '--out', join(dir, 'bad'), '--grounding', '-1'], { encoding: 'utf8' });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--grounding/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /);
+    const badBinding = spawnSync(process.execPath, [bin, ...common, '--out', join(dir, 'bad-binding'), '--binding', 'x'], { encoding: 'utf8' });
+    assert.notEqual(badBinding.status, 0);
+    assert.match(badBinding.stderr, /--binding/);
+    assert.doesNotMatch(badBinding.stderr, /\n\s+at /);
   });
 });

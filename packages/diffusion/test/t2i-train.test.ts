@@ -346,9 +346,9 @@ describe('text-to-image trainers', () => {
       models.textEncoder.params.dispose();
     });
 
-    test('grounding: a run with it resumes bit for bit (the loss draws no random numbers)', async () => {
+    test('grounding and binding: a run with them resumes bit for bit (the losses draw no random numbers)', async () => {
       const models = frozen();
-      await checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, groundingWeight: 0.5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-grounding');
+      await checkResume(() => new UNetTrainer(e, models, { ...TRAIN, steps: 4 }, { ...TINY_UNET, groundingWeight: 0.5, bindingWeight: 0.5 }), 4, 2, ['model', 'ema', 'optimizer'], 'unet-grounding');
       models.vae.params.dispose();
       models.textEncoder.params.dispose();
     });

@@ -14,6 +14,17 @@
  * word in its own object's region is the binding the ε-loss alone does not ask for. No upstream
  * counterpart in diffusers (TokenCompose's own training code is where the loss comes from).
  *
+ * The token loss is normalised per word (where does the word look), so at one object's pixels the
+ * other object's words may still outweigh its own. The binding loss asks it per pixel, in
+ * two-object scenes: with R_j(u) and W_j(u) the attention (mean over heads) a cell u gives to object
+ * j's own colour and shape words and to the other object's,
+ *
+ *   L_bind = mean over layers and objects j of  Σ_u M_j(u)·W_j(u) / (R_j(u) + W_j(u)) / Σ_u M_j(u)
+ *
+ * the share of the object words' attention at j's pixels that reads the other object (0.5 when
+ * indifferent, 0 when bound). Our own term, in the spirit of attribute-binding losses on
+ * cross-attention (Attend-and-Excite, Chefer et al. 2023, does it at sampling time).
+ *
  * Browser-safe (no Node imports).
  */
 import { COLOUR_NAMES, SHAPE_NAMES, SHAPES_IMAGE_SIZE, shapeCovers, type ShapesScene } from '../../data/shapes.ts';
@@ -94,6 +105,8 @@ export class GroundingBatch {
   readonly selection: Float32Array;
   /** [B, K]: 1 for a used slot. */
   readonly weights: Float32Array;
+  /** [B, 2]: 1 for each object of a caption that names two (the binding loss's objects). */
+  readonly pairWeights: Float32Array;
   /** Per sample and slot, the object's 32×32 mask (null: unused). */
   private readonly masks: Array<Float32Array | null>;
   private readonly pooled = new Map<number, Float32Array>();
@@ -110,8 +123,11 @@ export class GroundingBatch {
     this.selection = new Float32Array(count * tokens * K);
     this.weights = new Float32Array(count * K);
     this.masks = new Array<Float32Array | null>(count * K).fill(null);
+    this.pairWeights = new Float32Array(count * 2);
     for (let i = 0; i < count; i++) {
       const words = groundedWords(captions[i], scenes[i], tokenizer);
+      // groundedWords gives the words in caption order: slots 0, 1 name object 0, slots 2, 3 object 1.
+      if (words.length === K) this.pairWeights.fill(1, i * 2, i * 2 + 2);
       const objectMasks = scenes[i].objects.map((_, j) => (words.some((w) => w.object === j) ? objectMask(scenes[i], j) : null));
       for (let k = 0; k < K; k++) {
         const w = words[k];
@@ -129,6 +145,11 @@ export class GroundingBatch {
   /** Used slots in the batch. */
   get slotsUsed(): number {
     return this.weights.reduce((a, b) => a + b, 0);
+  }
+
+  /** Objects the binding loss counts in the batch (two per two-object caption). */
+  get pairObjectsUsed(): number {
+    return this.pairWeights.reduce((a, b) => a + b, 0);
   }
 
   /** [B, side·side, K] masks on a side×side grid (cached per side). */
@@ -157,19 +178,21 @@ export interface AttentionRecord {
   heads: number;
 }
 
+/** Which slots name object j ([K, 2]: 1 where slot k's word names object j) and which name the other. */
+const OWN_WORDS = Float32Array.from({ length: GROUNDING_SLOTS * 2 }, (_, at) => (Math.floor(Math.floor(at / 2) / 2) === at % 2 ? 1 : 0));
+const OTHER_WORDS = Float32Array.from(OWN_WORDS, (v) => 1 - v);
+/** Picks object j's mask from the slot masks ([K, 2]: slot 2j, the object's colour word). */
+const OBJECT_SLOT = Float32Array.from({ length: GROUNDING_SLOTS * 2 }, (_, at) => (Math.floor(at / 2) === 2 * (at % 2) ? 1 : 0));
+
 /**
- * The token loss (see the file comment) over the recorded layers, a scalar tensor; differentiable
- * through the probabilities. Layers whose query grid is not square are refused.
+ * Each layer's attention per grounded word, mean over heads: [B, cells, K] with the layer's grid
+ * side and its slot masks [B, cells, K]. Layers whose query grid is not square are refused.
  */
-export function groundingLoss(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): Tensor {
+function wordAttention(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): Array<{ perWord: Tensor; mask: Tensor; side: number }> {
   if (records.length === 0) throw new DiffusionError('INVALID_ARGUMENT', 'grounding: the UNet has no cross-attention layer to supervise');
-  const K = GROUNDING_SLOTS;
-  const used = Math.max(1, batch.slotsUsed);
-  const selection = e.tensor(batch.selection, [batch.count, batch.tokens, K]);
-  const weights = e.tensor(batch.weights, [batch.count, K]);
+  const selection = e.tensor(batch.selection, [batch.count, batch.tokens, GROUNDING_SLOTS]);
   const masks = new Map<number, Tensor>();
-  let total: Tensor | null = null;
-  for (const { probabilities, heads } of records) {
+  return records.map(({ probabilities, heads }) => {
     const [bh, cells, tokens] = probabilities.shape;
     const side = Math.round(Math.sqrt(cells));
     if (side * side !== cells || bh !== batch.count * heads || tokens !== batch.tokens) {
@@ -177,14 +200,49 @@ export function groundingLoss(e: TensorEngine, records: readonly AttentionRecord
     }
     let mask = masks.get(side);
     if (mask === undefined) {
-      mask = e.tensor(batch.masksAt(side), [batch.count, cells, K]);
+      mask = e.tensor(batch.masksAt(side), [batch.count, cells, GROUNDING_SLOTS]);
       masks.set(side, mask);
     }
     const perWord = e.matMul(e.mean(e.reshape(probabilities, [batch.count, heads, cells, tokens]), [1]), selection);
+    return { perWord, mask, side };
+  });
+}
+
+/** The token loss (see the file comment) over the recorded layers, a scalar tensor; differentiable through the probabilities. */
+export function groundingLoss(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): Tensor {
+  const used = Math.max(1, batch.slotsUsed);
+  const weights = e.tensor(batch.weights, [batch.count, GROUNDING_SLOTS]);
+  let total: Tensor | null = null;
+  for (const { perWord, mask } of wordAttention(e, records, batch)) {
     const inside = e.sum(e.mul(perWord, mask), [1]);
     const all = e.addScalar(e.sum(perWord, [1]), 1e-12);
     const miss = e.square(e.addScalar(e.mulScalar(e.div(inside, all), -1), 1));
     const layer = e.mulScalar(e.sum(e.mul(miss, weights)), 1 / used);
+    total = total === null ? layer : e.add(total, layer);
+  }
+  return e.mulScalar(total as Tensor, 1 / records.length);
+}
+
+/**
+ * The binding loss (see the file comment) over the recorded layers, a scalar tensor;
+ * differentiable through the probabilities. A batch without two-object captions gives 0.
+ */
+export function bindingLoss(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): Tensor {
+  const used = Math.max(1, batch.pairObjectsUsed);
+  const own = e.tensor(OWN_WORDS, [GROUNDING_SLOTS, 2]);
+  const other = e.tensor(OTHER_WORDS, [GROUNDING_SLOTS, 2]);
+  const pick = e.tensor(OBJECT_SLOT, [GROUNDING_SLOTS, 2]);
+  const weights = e.tensor(batch.pairWeights, [batch.count, 2]);
+  let total: Tensor | null = null;
+  for (const { perWord, mask, side } of wordAttention(e, records, batch)) {
+    // [B, cells, K] × [K, 2] as one [B·cells, K] product.
+    const toObjects = (t: Tensor, m: Tensor): Tensor => e.reshape(e.matMul(e.reshape(t, [batch.count * side * side, GROUNDING_SLOTS]), m), [batch.count, side * side, 2]);
+    const right = toObjects(perWord, own);
+    const wrong = toObjects(perWord, other);
+    const objectMask = toObjects(mask, pick);
+    const share = e.div(wrong, e.addScalar(e.add(right, wrong), 1e-12));
+    const perObject = e.div(e.sum(e.mul(share, objectMask), [1]), e.addScalar(e.sum(objectMask, [1]), 1e-12));
+    const layer = e.mulScalar(e.sum(e.mul(perObject, weights)), 1 / used);
     total = total === null ? layer : e.add(total, layer);
   }
   return e.mulScalar(total as Tensor, 1 / records.length);

@@ -24,7 +24,7 @@ import { Random, type RandomState } from '../../rng.ts';
 import { trainingSchedule } from '../../schedulers/latent-schedule.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
-import { type AttentionRecord, GroundingBatch, groundingLoss } from './token-grounding.ts';
+import { type AttentionRecord, GroundingBatch, bindingLoss, groundingLoss } from './token-grounding.ts';
 import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 /**
@@ -94,6 +94,12 @@ export interface UNetStageOptions {
    * Needs the Shapes generator's scenes. 0 or absent: off (runs saved before it resume bit for bit).
    */
   groundingWeight?: number;
+  /**
+   * Weight of the binding loss (train/t2i/token-grounding.ts: at each object's pixels of a
+   * two-object scene, its own colour and shape words outweigh the other object's) added to the
+   * ε-loss. Needs the Shapes generator's scenes. 0 or absent: off (runs saved before it resume bit for bit).
+   */
+  bindingWeight?: number;
   /** Folders of the frozen stages (recorded for the log; the runner loads them). */
   vae?: string;
   clip?: string;
@@ -153,7 +159,8 @@ export class UNetTrainer implements StageTrainer {
     if (options.summaryDropout !== undefined && !(options.summaryDropout >= 0 && options.summaryDropout <= 1)) throw new DiffusionError('INVALID_CONFIG', `summaryDropout must be in [0, 1], got ${options.summaryDropout}`);
     if (options.pairSizes !== undefined && !(options.pairSizes >= 0 && options.pairSizes <= 1)) throw new DiffusionError('INVALID_CONFIG', `pairSizes must be in [0, 1], got ${options.pairSizes}`);
     if (options.groundingWeight !== undefined && !(options.groundingWeight >= 0)) throw new DiffusionError('INVALID_CONFIG', `groundingWeight must be ≥ 0, got ${options.groundingWeight}`);
-    if ((options.groundingWeight ?? 0) > 0 && this.config.data !== null) throw new DiffusionError('INVALID_CONFIG', `grounding needs the Shapes generator's scenes, not the cache ${this.config.data}`);
+    if (options.bindingWeight !== undefined && !(options.bindingWeight >= 0)) throw new DiffusionError('INVALID_CONFIG', `bindingWeight must be ≥ 0, got ${options.bindingWeight}`);
+    if (this.attentionSupervised && this.config.data !== null) throw new DiffusionError('INVALID_CONFIG', `grounding and binding need the Shapes generator's scenes, not the cache ${this.config.data}`);
     if (options.snrGamma !== undefined && !(options.snrGamma >= 0)) throw new DiffusionError('INVALID_CONFIG', `snrGamma must be ≥ 0, got ${options.snrGamma}`);
     const s = schedulerConfig as { num_train_timesteps: number; beta_schedule: 'scaled_linear'; beta_start: number; beta_end: number };
     this.alphasCumprod = trainingSchedule(s.num_train_timesteps, s.beta_schedule, s.beta_start, s.beta_end).alphasCumprod;
@@ -250,26 +257,31 @@ export class UNetTrainer implements StageTrainer {
     return e.mean(weights === null ? squared : e.mul(squared, e.tensor(weights, [weights.length, 1, 1, 1])));
   }
 
+  /** Whether the run trains the cross-attention maps (a grounding or binding weight above 0). */
+  get attentionSupervised(): boolean {
+    return (this.options.groundingWeight ?? 0) > 0 || (this.options.bindingWeight ?? 0) > 0;
+  }
+
   /**
-   * The ε-loss and, with `grounding`, the token-grounding loss of the same forward pass (the
-   * cross-attention probabilities are recorded through the builder's probe while it runs).
+   * The ε-loss and, with `grounding`, the token-grounding and binding losses of the same forward
+   * pass (the cross-attention probabilities are recorded through the builder's probe while it runs).
    */
-  losses(model: UNet2DConditionModel, zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor, weights: Float32Array | null, grounding: GroundingBatch | null): { epsilon: Tensor; grounding: Tensor | null } {
-    if (grounding === null) return { epsilon: this.epsilonLoss(model, zt, timesteps, context, noise, weights), grounding: null };
+  losses(model: UNet2DConditionModel, zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor, weights: Float32Array | null, grounding: GroundingBatch | null): { epsilon: Tensor; grounding: Tensor | null; binding: Tensor | null } {
+    if (grounding === null) return { epsilon: this.epsilonLoss(model, zt, timesteps, context, noise, weights), grounding: null, binding: null };
     const records: AttentionRecord[] = [];
     model.builder.crossAttentionProbe = (probabilities, heads) => records.push({ probabilities, heads });
     try {
       const epsilon = this.epsilonLoss(model, zt, timesteps, context, noise, weights);
-      return { epsilon, grounding: groundingLoss(this.engine, records, grounding) };
+      return { epsilon, grounding: groundingLoss(this.engine, records, grounding), binding: bindingLoss(this.engine, records, grounding) };
     } finally {
       model.builder.crossAttentionProbe = null;
     }
   }
 
-  /** The grounding targets of a batch's (dropped) captions, or null when grounding is off. */
+  /** The grounding targets of a batch's (dropped) captions, or null when neither grounding nor binding is on. */
   groundingBatch(captions: readonly string[], scenes: readonly ShapesScene[] | undefined, tokens: number): GroundingBatch | null {
-    if ((this.options.groundingWeight ?? 0) <= 0) return null;
-    if (scenes === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'grounding: the batch has no scenes (a data-set cache); grounding needs the Shapes generator');
+    if (!this.attentionSupervised) return null;
+    if (scenes === undefined) throw new DiffusionError('INVALID_ARGUMENT', 'grounding: the batch has no scenes (a data-set cache); grounding and binding need the Shapes generator');
     return new GroundingBatch(captions.length, tokens, captions, scenes, this.frozen.tokenizer);
   }
 
@@ -305,28 +317,32 @@ export class UNetTrainer implements StageTrainer {
    * gradients, clipping, Adam and the EMA update; `step` advances. The inputs stay the caller's.
    * bench/diffusion-t2i-train.ts times exactly this against diffusers' UNet2DConditionModel.
    */
-  optimiseOn(zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor, grounding: GroundingBatch | null = null): { loss: number; gradNorm: number; groundingLoss?: number } {
+  optimiseOn(zt: Tensor, timesteps: Float32Array, context: Tensor, noise: Tensor, grounding: GroundingBatch | null = null): { loss: number; gradNorm: number; groundingLoss?: number; bindingLoss?: number } {
     const e = this.engine;
     const weights = this.lossWeights(timesteps);
-    const lambda = this.options.groundingWeight ?? 0;
-    let groundingPart: Tensor | null = null;
+    const groundingWeight = this.options.groundingWeight ?? 0;
+    const bindingWeight = this.options.bindingWeight ?? 0;
+    let kept: Tensor[] = [];
     const { value, grads } = e.valueAndGrads(() => {
       const parts = this.losses(this.unet, zt, timesteps, context, noise, weights, grounding);
-      if (parts.grounding === null) return parts.epsilon;
-      groundingPart = e.keep(parts.grounding);
-      return e.add(parts.epsilon, e.mulScalar(parts.grounding, lambda));
+      if (parts.grounding === null || parts.binding === null) return parts.epsilon;
+      kept = [e.keep(parts.grounding), e.keep(parts.binding)];
+      // A term at weight 0 is reported but adds nothing (and no gradient).
+      let total = parts.epsilon;
+      if (groundingWeight > 0) total = e.add(total, e.mulScalar(parts.grounding, groundingWeight));
+      if (bindingWeight > 0) total = e.add(total, e.mulScalar(parts.binding, bindingWeight));
+      return total;
     }, this.group.trainable() as never);
     const loss = e.readSync(value)[0];
     value.dispose();
-    const kept = groundingPart as Tensor | null;
-    const groundingValue = kept === null ? undefined : e.readSync(kept)[0];
-    kept?.dispose();
+    const [groundingValue, bindingValue] = kept.map((t) => e.readSync(t)[0]);
+    kept.forEach((t) => t.dispose());
     if (!Number.isFinite(loss)) grads.forEach((g) => g.dispose());
     checkFinite(loss, this.step, 'unet');
     const gradNorm = this.group.apply(grads, this.step);
     this.step += 1;
-    // The reported loss stays the objective's total; the grounding part is reported beside it.
-    return groundingValue === undefined ? { loss, gradNorm } : { loss, gradNorm, groundingLoss: groundingValue };
+    // The reported loss stays the objective's total; the attention parts are reported beside it.
+    return groundingValue === undefined ? { loss, gradNorm } : { loss, gradNorm, groundingLoss: groundingValue, bindingLoss: bindingValue };
   }
 
   /** ε-loss of the shipped weights on a fixed held-out batch: test-split images, fixed t, ε and posterior noise. */
@@ -345,13 +361,13 @@ export class UNetTrainer implements StageTrainer {
     const { zt, noise } = this.noised(z0, n, timesteps, random);
     const context = this.encodeText(captions);
     const emptyContext = this.encodeText(captions.map(() => ''));
-    // Where the batch has scenes, the grounding loss of the same pass says how well each word's
-    // attention stays on its object (reported whether or not the run trains it).
+    // Where the batch has scenes, the grounding and binding losses of the same pass say how well
+    // each word's attention stays on its object (reported whether or not the run trains them).
     const grounding = scenes === undefined ? null : new GroundingBatch(n, context.shape[1], captions, scenes, this.frozen.tokenizer);
-    const [[withText, groundingValue], [withoutText]] = [context, emptyContext].map((c, i) => {
+    const [[withText, groundingValue, bindingValue], [withoutText]] = [context, emptyContext].map((c, i) => {
       const values = e.tidy(() => {
         const parts = this.losses(this.shipped, e.tensor(zt, shape), timesteps, c, e.tensor(noise, shape), null, i === 0 ? grounding : null);
-        return parts.grounding === null ? [parts.epsilon] : [parts.epsilon, parts.grounding];
+        return parts.grounding === null || parts.binding === null ? [parts.epsilon] : [parts.epsilon, parts.grounding, parts.binding];
       });
       const out = values.map((v) => e.readSync(v)[0]);
       values.forEach((v) => v.dispose());
@@ -360,7 +376,12 @@ export class UNetTrainer implements StageTrainer {
     context.dispose();
     emptyContext.dispose();
     // The gap between the unconditional and conditional losses is what the text contributes.
-    return { validationLoss: withText, unconditionalValidationLoss: withoutText, ...(groundingValue !== undefined ? { validationGroundingLoss: groundingValue } : {}) };
+    return {
+      validationLoss: withText,
+      unconditionalValidationLoss: withoutText,
+      ...(groundingValue !== undefined ? { validationGroundingLoss: groundingValue } : {}),
+      ...(bindingValue !== undefined ? { validationBindingLoss: bindingValue } : {}),
+    };
   }
 
   exportState(): { files: Record<string, Map<string, NamedArray>>; random: RandomState; optimizerSteps: number } {
