@@ -338,16 +338,11 @@ describe('the cross-attention probe and the UNet trainer', () => {
     assert.ok(evaluation.validationGroundingLoss > 0 && evaluation.validationGroundingLoss < 1);
     grounded.dispose();
     plain.dispose();
-    assert.throws(() => new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, { ...TINY_UNET, groundingWeight: -1 }), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG');
-    assert.throws(
-      () => new UNetTrainer(e, models, { ...TRAIN, steps: 1, data: '/somewhere/train.bin' }, { ...TINY_UNET, groundingWeight: 0.1 }),
-      (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /Shapes generator/.test(err.message),
-    );
     models.vae.params.dispose();
     models.textEncoder.params.dispose();
   });
 
-  test('with a binding weight, steps report the binding loss and lower it on a fixed batch, drawing what a plain run draws; evaluation reports it', () => {
+  test('with a binding weight, steps report the binding loss and lower it on a fixed batch, drawing what a plain run draws; evaluation reports it; a bad weight of either term is refused', () => {
     const models = frozen();
     const config = { ...TRAIN, steps: 40, datasetSize: 4, learningRate: 1e-2, dataSeed: 7 };
     const bound = new UNetTrainer(e, models, config, { ...TINY_UNET, captionDropout: 0, bindingWeight: 1 });
@@ -367,11 +362,14 @@ describe('the cross-attention probe and the UNet trainer', () => {
     assert.ok(evaluation.validationBindingLoss > 0 && evaluation.validationBindingLoss < 1);
     bound.dispose();
     plain.dispose();
-    assert.throws(() => new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, { ...TINY_UNET, bindingWeight: -1 }), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG');
-    assert.throws(
-      () => new UNetTrainer(e, models, { ...TRAIN, steps: 1, data: '/somewhere/train.bin' }, { ...TINY_UNET, bindingWeight: 0.1 }),
-      (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /Shapes generator/.test(err.message),
-    );
+    // Either weight: negative is refused, and so is a data cache (it has no scenes to take masks from).
+    for (const weight of ['groundingWeight', 'bindingWeight']) {
+      assert.throws(() => new UNetTrainer(e, models, { ...TRAIN, steps: 1 }, { ...TINY_UNET, [weight]: -1 }), (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG');
+      assert.throws(
+        () => new UNetTrainer(e, models, { ...TRAIN, steps: 1, data: '/somewhere/train.bin' }, { ...TINY_UNET, [weight]: 0.1 }),
+        (err: Error & { code?: string }) => err.code === 'INVALID_CONFIG' && /Shapes generator/.test(err.message),
+      );
+    }
     models.vae.params.dispose();
     models.textEncoder.params.dispose();
   });
