@@ -188,7 +188,13 @@ const OBJECT_SLOT = Float32Array.from({ length: GROUNDING_SLOTS * 2 }, (_, at) =
  * Each layer's attention per grounded word, mean over heads: [B, cells, K] with the layer's grid
  * side and its slot masks [B, cells, K]. Layers whose query grid is not square are refused.
  */
-function wordAttention(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): Array<{ perWord: Tensor; mask: Tensor; side: number }> {
+interface WordAttention {
+  perWord: Tensor;
+  mask: Tensor;
+  side: number;
+}
+
+function wordAttention(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): WordAttention[] {
   if (records.length === 0) throw new DiffusionError('INVALID_ARGUMENT', 'grounding: the UNet has no cross-attention layer to supervise');
   const selection = e.tensor(batch.selection, [batch.count, batch.tokens, GROUNDING_SLOTS]);
   const masks = new Map<number, Tensor>();
@@ -210,17 +216,7 @@ function wordAttention(e: TensorEngine, records: readonly AttentionRecord[], bat
 
 /** The token loss (see the file comment) over the recorded layers, a scalar tensor; differentiable through the probabilities. */
 export function groundingLoss(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): Tensor {
-  const used = Math.max(1, batch.slotsUsed);
-  const weights = e.tensor(batch.weights, [batch.count, GROUNDING_SLOTS]);
-  let total: Tensor | null = null;
-  for (const { perWord, mask } of wordAttention(e, records, batch)) {
-    const inside = e.sum(e.mul(perWord, mask), [1]);
-    const all = e.addScalar(e.sum(perWord, [1]), 1e-12);
-    const miss = e.square(e.addScalar(e.mulScalar(e.div(inside, all), -1), 1));
-    const layer = e.mulScalar(e.sum(e.mul(miss, weights)), 1 / used);
-    total = total === null ? layer : e.add(total, layer);
-  }
-  return e.mulScalar(total as Tensor, 1 / records.length);
+  return tokenTerm(e, wordAttention(e, records, batch), batch);
 }
 
 /**
@@ -228,13 +224,37 @@ export function groundingLoss(e: TensorEngine, records: readonly AttentionRecord
  * differentiable through the probabilities. A batch without two-object captions gives 0.
  */
 export function bindingLoss(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): Tensor {
+  return bindingTerm(e, wordAttention(e, records, batch), batch);
+}
+
+/** Both losses from one reading of the layers' word attention (what a training step needs). */
+export function attentionLosses(e: TensorEngine, records: readonly AttentionRecord[], batch: GroundingBatch): { grounding: Tensor; binding: Tensor } {
+  const layers = wordAttention(e, records, batch);
+  return { grounding: tokenTerm(e, layers, batch), binding: bindingTerm(e, layers, batch) };
+}
+
+function tokenTerm(e: TensorEngine, layers: readonly WordAttention[], batch: GroundingBatch): Tensor {
+  const used = Math.max(1, batch.slotsUsed);
+  const weights = e.tensor(batch.weights, [batch.count, GROUNDING_SLOTS]);
+  let total: Tensor | null = null;
+  for (const { perWord, mask } of layers) {
+    const inside = e.sum(e.mul(perWord, mask), [1]);
+    const all = e.addScalar(e.sum(perWord, [1]), 1e-12);
+    const miss = e.square(e.addScalar(e.mulScalar(e.div(inside, all), -1), 1));
+    const layer = e.mulScalar(e.sum(e.mul(miss, weights)), 1 / used);
+    total = total === null ? layer : e.add(total, layer);
+  }
+  return e.mulScalar(total as Tensor, 1 / layers.length);
+}
+
+function bindingTerm(e: TensorEngine, layers: readonly WordAttention[], batch: GroundingBatch): Tensor {
   const used = Math.max(1, batch.pairObjectsUsed);
   const own = e.tensor(OWN_WORDS, [GROUNDING_SLOTS, 2]);
   const other = e.tensor(OTHER_WORDS, [GROUNDING_SLOTS, 2]);
   const pick = e.tensor(OBJECT_SLOT, [GROUNDING_SLOTS, 2]);
   const weights = e.tensor(batch.pairWeights, [batch.count, 2]);
   let total: Tensor | null = null;
-  for (const { perWord, mask, side } of wordAttention(e, records, batch)) {
+  for (const { perWord, mask, side } of layers) {
     // [B, cells, K] × [K, 2] as one [B·cells, K] product.
     const toObjects = (t: Tensor, m: Tensor): Tensor => e.reshape(e.matMul(e.reshape(t, [batch.count * side * side, GROUNDING_SLOTS]), m), [batch.count, side * side, 2]);
     const right = toObjects(perWord, own);
@@ -245,5 +265,5 @@ export function bindingLoss(e: TensorEngine, records: readonly AttentionRecord[]
     const layer = e.mulScalar(e.sum(e.mul(perObject, weights)), 1 / used);
     total = total === null ? layer : e.add(total, layer);
   }
-  return e.mulScalar(total as Tensor, 1 / records.length);
+  return e.mulScalar(total as Tensor, 1 / layers.length);
 }

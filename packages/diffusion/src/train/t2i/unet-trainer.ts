@@ -24,7 +24,7 @@ import { Random, type RandomState } from '../../rng.ts';
 import { trainingSchedule } from '../../schedulers/latent-schedule.ts';
 import type { Tensor, TensorEngine } from '../../tensor/engine.ts';
 import type { Tokenizer } from '../../text/tokenizer.ts';
-import { type AttentionRecord, GroundingBatch, bindingLoss, groundingLoss } from './token-grounding.ts';
+import { type AttentionRecord, GroundingBatch, attentionLosses } from './token-grounding.ts';
 import { type StageTrainer, type StageTrainingConfig, OptimizerGroup, checkFinite, normaliseStageConfig, evaluationBatch, trainingBatch, checkTrainingData, type TrainingData } from './common.ts';
 
 /**
@@ -272,7 +272,7 @@ export class UNetTrainer implements StageTrainer {
     model.builder.crossAttentionProbe = (probabilities, heads) => records.push({ probabilities, heads });
     try {
       const epsilon = this.epsilonLoss(model, zt, timesteps, context, noise, weights);
-      return { epsilon, grounding: groundingLoss(this.engine, records, grounding), binding: bindingLoss(this.engine, records, grounding) };
+      return { epsilon, ...attentionLosses(this.engine, records, grounding) };
     } finally {
       model.builder.crossAttentionProbe = null;
     }
